@@ -1,0 +1,110 @@
+# Build, run and test the knowledge-base search engine.
+#
+#   make            build bin/kb-indexer, bin/kb-searchd, bin/kb-report
+#   make run        install missing Debian packages, build, index docs/sample-kb, serve on loopback
+#   make check      install missing packages, build, run every test; last line "N passed, N failed"
+#   make bench      indexing and search benchmarks (see bench/README.md)
+#   make SANITIZE=1 check   the same tests under AddressSanitizer + UBSan (separate build dir)
+#   make install    install the binaries under $(PREFIX)/bin
+
+PKGS := xapian-core libxml-2.0 libpcre2-8 opencc icu-uc icu-i18n sqlite3 libmicrohttpd libcjson
+PREFIX ?= /usr/local
+
+CC  ?= cc
+CXX ?= c++
+OPT ?= -O2
+WARN := -Wall -Wextra -Werror
+ifeq ($(SANITIZE),1)
+  BUILD := build/san
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDSAN := -fsanitize=address,undefined
+else
+  BUILD := build/rel
+endif
+BIN := bin
+ifeq ($(SANITIZE),1)
+  BIN := build/san/bin
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   += -std=c11 $(OPT) -g $(WARN) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+CXXFLAGS += -std=c++17 $(OPT) -g $(WARN) -Iinclude $(PKG_CFLAGS)
+LDLIBS   += $(LDSAN) $(PKG_LIBS) -lstdc++ -lpthread -lm
+
+LIB_C   := $(wildcard kb/*.c)
+LIB_CXX := $(wildcard kb/*.cc)
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
+LIB     := $(BUILD)/libkb.a
+
+INDEXER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard indexer/*.c))
+SEARCHD_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard searchd/*.c))
+REPORT_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard report/*.c))
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+PROGRAMS := $(BIN)/kb-indexer $(BIN)/kb-searchd
+ifneq ($(REPORT_OBJ),)
+  PROGRAMS += $(BIN)/kb-report
+endif
+
+.PHONY: all deps run check unit e2e bench install clean
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/kb-indexer: $(INDEXER_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+$(BIN)/kb-searchd: $(SEARCHD_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+$(BIN)/kb-report: $(REPORT_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/unit/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS)
+
+# Install the Debian packages the build, tests and benchmarks need, when missing.
+deps:
+	@tools/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@tools/run-sample.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@BIN=$(BIN) UNIT_DIR=$(BUILD)/tests tests/run-all.sh
+
+unit: all $(UNIT_BINS)
+	@BIN=$(BIN) UNIT_DIR=$(BUILD)/tests tests/run-all.sh --unit-only
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,90 @@
+/*
+ * kb_document.h — parse knowledge-base XML files (format version 1, see docs/FORMAT.md).
+ *
+ * A file holds one <document> or a <documents> element holding many. Each file is validated
+ * against the RELAX NG schema docs/kb-document.rng (compiled into the library, so the binaries do
+ * not depend on the working directory) and then checked for what RELAX NG cannot say (id
+ * syntax, dates that exist, ids unique within the run).
+ *
+ * Parsing is hostile-input safe: no network access, no external entities or DTDs loaded, entity
+ * expansion bounded (billion-laughs files fail fast), nesting depth and text sizes bounded.
+ *
+ * Every problem is reported through a callback as FILE:LINE plus a message; a bad document does
+ * not stop the valid documents of the same file from being delivered, when the file is
+ * well-formed XML. A file that is not well-formed XML delivers no document at all.
+ */
+#ifndef KB_DOCUMENT_H
+#define KB_DOCUMENT_H
+
+#include <stddef.h>
+
+/* One block of body text: a paragraph, a list item or a table row (cells joined by " | "). */
+typedef enum { KB_BLOCK_PARAGRAPH, KB_BLOCK_ITEM, KB_BLOCK_ROW } kb_block_kind;
+
+typedef struct {
+    kb_block_kind kind;
+    char *text; /* UTF-8, whitespace collapsed, never NULL */
+    int line;   /* line in the source file */
+} kb_block;
+
+/* A <section> of the body. Paragraphs directly under <body> go into sections with id "" and
+ * title "" (one such section per run of consecutive top-level blocks). */
+typedef struct {
+    char *id;    /* the section's id attribute, or "" */
+    char *title; /* the section's title attribute, or "" */
+    kb_block *blocks;
+    size_t n_blocks;
+} kb_section;
+
+typedef struct {
+    char *id;          /* [A-Za-z0-9._:-]{1,128} */
+    char *lang;        /* the lang attribute, or "" */
+    char *title;
+    char **categories; /* each a '/'-separated path with empty parts removed, e.g. "业务办理/漫游" */
+    size_t n_categories;
+    char *keywords;    /* whitespace-separated, or "" */
+    char valid_from[11];  /* "YYYY-MM-DD" or "" when absent */
+    char valid_until[11]; /* "YYYY-MM-DD" or "" when absent */
+    char updated[11];     /* "YYYY-MM-DD" or "" when absent */
+    char **questions;
+    size_t n_questions;
+    kb_section *sections;
+    size_t n_sections;
+    const char *source; /* the file it came from (borrowed from the parser call) */
+    int line;           /* line of the <document> start tag */
+} kb_document;
+
+/* Called once per valid document; the document is freed after the callback returns.
+ * Return 0 to go on, non-zero to stop parsing this file (the parse then returns KB_DOC_STOPPED). */
+typedef int (*kb_document_fn)(const kb_document *doc, void *user);
+
+/* Called once per problem, with the file, the line (0 when unknown) and a message in English
+ * that says what is wrong, e.g. "document 'x': <title> is required". */
+typedef void (*kb_problem_fn)(const char *file, int line, const char *message, void *user);
+
+enum {
+    KB_DOC_OK = 0,        /* every document in the file was valid */
+    KB_DOC_INVALID = 1,   /* some problem was reported; valid documents were still delivered */
+    KB_DOC_IO_ERROR = 2,  /* the file could not be read (reported through the problem callback) */
+    KB_DOC_STOPPED = 3    /* the document callback asked to stop */
+};
+
+/* Parse one file. Returns one of the KB_DOC_* codes. Thread-safe (no shared state after
+ * kb_document_global_init). */
+int kb_document_parse_file(const char *path, kb_document_fn on_document, kb_problem_fn on_problem,
+                           void *user);
+
+/* Parse an in-memory buffer as if it were the file named `name` (used by tests and fuzzers). */
+int kb_document_parse_memory(const char *data, size_t len, const char *name,
+                             kb_document_fn on_document, kb_problem_fn on_problem, void *user);
+
+/* Initialise libxml2 and compile the schema once per process. Returns 0 on success; call before
+ * any parse from the main thread. Safe to call more than once. */
+int kb_document_global_init(void);
+
+/* Largest input file accepted, in bytes; larger files are reported and skipped. */
+#define KB_DOCUMENT_MAX_FILE_BYTES (512u * 1024u * 1024u)
+/* Largest text of one element (title, question, paragraph...), in bytes. */
+#define KB_DOCUMENT_MAX_TEXT_BYTES (1u * 1024u * 1024u)
+
+#endif

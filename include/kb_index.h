@@ -1,0 +1,88 @@
+/*
+ * kb_index.h — write knowledge-base documents into the Xapian index.
+ *
+ * One kb_index_writer is one indexing run: every change is part of one transaction that
+ * kb_index_writer_commit() publishes atomically (see kb_xapian.h). What goes in per document:
+ *   - ranked text terms from the analyzer, weighted by field through their within-document
+ *     frequency (title and questions above keywords, categories and section titles, above body);
+ *   - boolean terms: Q<id> (unique id), XC<category prefix> for every level of every category,
+ *     XK<keyword>, XF<source file>;
+ *   - values: valid-from and valid-until as YYYYMMDD (so a range filter hides expired documents
+ *     without re-indexing), updated date, content hash;
+ *   - data: the whole document as JSON (see docs/INDEX.md), for snippets and the document view.
+ *
+ * Not thread-safe; one writer per process (Xapian's lock makes a second one fail with
+ * KB_INDEX_LOCKED).
+ */
+#ifndef KB_INDEX_H
+#define KB_INDEX_H
+
+#include <stddef.h>
+#include "kb_document.h"
+
+/* Value slots. */
+enum {
+    KB_SLOT_VALID_FROM = 0,  /* "YYYYMMDD", "00000000" when open */
+    KB_SLOT_VALID_UNTIL = 1, /* "YYYYMMDD", "99999999" when open */
+    KB_SLOT_UPDATED = 2,     /* "YYYYMMDD" or "" */
+    KB_SLOT_HASH = 3,        /* hex content hash, to skip unchanged documents */
+    KB_SLOT_ID = 4           /* the document id */
+};
+
+/* Within-document frequency given to each occurrence of a term, by field. */
+enum {
+    KB_WDF_TITLE = 6,
+    KB_WDF_QUESTION = 4,
+    KB_WDF_KEYWORD = 3,
+    KB_WDF_CATEGORY = 2,
+    KB_WDF_SECTION_TITLE = 2,
+    KB_WDF_BODY = 1
+};
+
+enum {
+    KB_INDEX_OK = 0,
+    KB_INDEX_ERROR = 1,
+    KB_INDEX_LOCKED = 2
+};
+
+typedef struct kb_index_writer kb_index_writer;
+
+typedef enum {
+    KB_INDEX_UPDATE,  /* add or replace the given documents, keep the rest */
+    KB_INDEX_SYNC,    /* like UPDATE, then remove every document not seen in this run */
+    KB_INDEX_REBUILD  /* start from an empty index */
+} kb_index_mode;
+
+/* Open the index directory for one run (creating it when missing). Returns NULL only when
+ * memory ran out; check kb_index_writer_status() and kb_index_writer_errmsg(). */
+kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode);
+int kb_index_writer_status(const kb_index_writer *w);
+const char *kb_index_writer_errmsg(const kb_index_writer *w);
+
+/* Add or replace one document. An unchanged document (same content hash) is left as it is.
+ * Returns KB_INDEX_OK or KB_INDEX_ERROR. */
+int kb_index_writer_add(kb_index_writer *w, const kb_document *doc);
+
+/* Remove the document with this id; not finding it is not an error. */
+int kb_index_writer_remove(kb_index_writer *w, const char *id);
+
+/* Publish the run. In KB_INDEX_SYNC mode, first removes documents not added in this run. */
+int kb_index_writer_commit(kb_index_writer *w);
+
+/* Counters of the run so far. */
+typedef struct {
+    size_t added;     /* new ids */
+    size_t replaced;  /* existing ids whose content changed */
+    size_t unchanged; /* existing ids with the same content */
+    size_t removed;
+    size_t total;     /* documents in the index after the run (valid after commit) */
+} kb_index_stats;
+void kb_index_writer_stats(const kb_index_writer *w, kb_index_stats *out);
+
+/* Close; an uncommitted run is discarded and the index stays as it was. */
+void kb_index_writer_close(kb_index_writer *w);
+
+/* Serialize a document into the JSON stored as document data (malloc'd, caller frees). */
+char *kb_index_document_json(const kb_document *doc);
+
+#endif

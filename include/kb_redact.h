@@ -1,0 +1,31 @@
+/*
+ * kb_redact.h — remove customer identifiers from text before it is stored or logged.
+ *
+ * Agents type what the customer says, so queries may hold phone numbers, ID-card numbers and
+ * bank-card numbers. Nothing of that may be written to disk. kb_redact() replaces each with a
+ * placeholder that keeps the query readable for editors:
+ *   mainland mobile numbers (1[3-9]x, 11 digits, optional +86 / spaces / dashes) -> [手机号]
+ *   landline numbers (0xx-xxxxxxxx, with area code)                               -> [电话]
+ *   18-digit resident ID-card numbers (check digit verified, or 15-digit old form) -> [身份证]
+ *   bank-card numbers (13-19 digits, spaces/dashes allowed, Luhn-valid)           -> [银行卡]
+ *   e-mail addresses                                                              -> [邮箱]
+ * Service numbers such as 10086 or 4008-123-456 and product codes are kept: they are how agents
+ * find the right document.
+ *
+ * Patterns are compiled once (PCRE2, JIT when available); kb_redact is thread-safe after
+ * kb_redact_global_init().
+ */
+#ifndef KB_REDACT_H
+#define KB_REDACT_H
+
+#include <stddef.h>
+
+/* Compile the patterns. Returns 0, or -1 with a message in err. Safe to call more than once. */
+int kb_redact_global_init(char *err, size_t err_len);
+
+/* Return a malloc'd, NUL-terminated copy of text[0..len) with identifiers replaced, or NULL when
+ * memory ran out. Invalid UTF-8 is replaced with U+FFFD first, so the result is valid UTF-8.
+ * If found is not NULL, it receives the number of replacements. */
+char *kb_redact(const char *text, size_t len, int *found);
+
+#endif

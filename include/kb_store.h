@@ -1,0 +1,82 @@
+/*
+ * kb_store.h — the service's event store: every search, feedback and help request, in SQLite.
+ *
+ * The database lives at DATA_DIR/events.sqlite3 in WAL mode. Text from agents is redacted
+ * (kb_redact.h) inside this module before any write, so no caller can store customer identifiers
+ * by mistake.
+ *
+ * Writes go through a queue drained by one writer thread in batched transactions, so searches
+ * never wait for the disk. kb_store_log_search() is fire-and-forget (losing the last few
+ * milliseconds of search logs in a crash is acceptable); feedback and help requests are
+ * acknowledged: the call returns only after their transaction committed (synchronous=FULL), so an
+ * acknowledged event survives kill -9.
+ *
+ * Thread-safe: one kb_store per process, shared by all threads.
+ */
+#ifndef KB_STORE_H
+#define KB_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kb_store kb_store;
+
+enum { KB_STORE_OK = 0, KB_STORE_ERROR = 1, KB_STORE_NOT_FOUND = 2 };
+
+/* Open (creating when missing) the store under data_dir, which is created when missing.
+ * Returns NULL on failure with the reason in err. */
+kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len);
+/* Flush the queue and close. */
+void kb_store_close(kb_store *st);
+
+typedef struct {
+    const char *search_id;  /* unique id returned to the client */
+    const char *agent;      /* the token's NAME */
+    const char *query;      /* raw query text: redacted inside */
+    int64_t time_ms;        /* unix time in milliseconds */
+    const char *const *top_ids; /* best first, up to 10 */
+    size_t n_top;
+    double confidence;
+    int unresolved;
+    double took_ms;
+} kb_search_event;
+
+/* Queue a search for writing. Returns KB_STORE_OK, or KB_STORE_ERROR when the queue is full
+ * (the event is dropped and counted; see kb_store_stats). */
+int kb_store_log_search(kb_store *st, const kb_search_event *ev);
+
+typedef enum { KB_FEEDBACK_CLICK, KB_FEEDBACK_HELPFUL, KB_FEEDBACK_NOT_FOUND } kb_feedback_kind;
+
+/* Record feedback on a search; waits until committed. KB_STORE_NOT_FOUND when no search with
+ * that id was logged. doc_id may be NULL (e.g. "not found"). */
+int kb_store_log_feedback(kb_store *st, const char *search_id, const char *agent,
+                          kb_feedback_kind kind, const char *doc_id, int64_t time_ms);
+
+typedef struct {
+    const char *agent;      /* who asked (from the request body) */
+    const char *filed_by;   /* the token's NAME */
+    const char *question;   /* redacted inside */
+    const char *answer;     /* the support desk's answer, may be NULL; redacted inside */
+    int64_t time_ms;
+    int kb_answerable;
+    const char *doc_id;     /* may be NULL */
+    double confidence;
+} kb_help_request;
+
+/* Record a help request; waits until committed and returns its id in *id. */
+int kb_store_log_help_request(kb_store *st, const kb_help_request *hr, int64_t *id);
+
+typedef struct {
+    uint64_t searches_logged;
+    uint64_t searches_dropped;
+    uint64_t write_errors;
+} kb_store_stats_t;
+void kb_store_stats(kb_store *st, kb_store_stats_t *out);
+
+/* The message of the last error on this store (thread-local). */
+const char *kb_store_errmsg(kb_store *st);
+
+/* The underlying database path (for reports that open it read-only). */
+const char *kb_store_path(const kb_store *st);
+
+#endif

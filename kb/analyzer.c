@@ -1,0 +1,543 @@
+/*
+ * analyzer.c — text to index terms, identical for documents and queries (see kb_analyzer.h).
+ *
+ * Pipeline: UTF-8 → UTF-16 (bad bytes become U+FFFD) → ICU NFKC_Casefold → UTF-8 → OpenCC t2s
+ * → UTF-16 → ICU word break iterator ("zh" locale, so Chinese runs are split with ICU's
+ * dictionary) → terms.
+ *
+ * Why both words and bigrams: ICU's dictionary words are precise but segment documents and
+ * questions inconsistently (a question's "漫游费" may be one word where the document has
+ * "漫游" + "费"); bigrams match regardless of segmentation. Measured on the shared data, the
+ * two together beat either alone. Unigrams are indexed so that one-character queries work; the
+ * query side gives them little weight.
+ */
+#include "kb_analyzer.h"
+
+#include <opencc/opencc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/ubrk.h>
+#include <unicode/uchar.h>
+#include <unicode/unorm2.h>
+#include <unicode/uscript.h>
+#include <unicode/ustring.h>
+#include <unicode/utf16.h>
+#include <unicode/utf8.h>
+
+/* Longest term kept, in bytes; longer tokens (base64 blobs, URLs) are not useful search terms
+ * and Xapian limits terms to 245 bytes. */
+#define MAX_TERM_BYTES 64
+/* Longest input analyzed at once; longer texts are analyzed in pieces of this size so that
+ * buffers stay bounded (pieces are cut at a line or space where possible). */
+#define MAX_PIECE_BYTES (256 * 1024)
+
+struct kb_analyzer {
+    opencc_t t2s;
+    const UNormalizer2 *nfkc_cf;
+    UBreakIterator *words;
+    UChar *u16;      /* input as UTF-16 */
+    int32_t u16_cap;
+    UChar *norm;     /* normalized UTF-16 */
+    int32_t norm_cap;
+    char *u8;        /* normalized UTF-8, fed to OpenCC */
+    size_t u8_cap;
+    UChar *simp;     /* simplified UTF-16, segmented */
+    int32_t simp_cap;
+};
+
+/* ---------------------------------------------------------------- term lists */
+
+void kb_term_list_init(kb_term_list *l) { memset(l, 0, sizeof *l); }
+
+void kb_term_list_clear(kb_term_list *l)
+{
+    l->count = 0;
+    l->arena_used = 0;
+}
+
+void kb_term_list_free(kb_term_list *l)
+{
+    free(l->terms);
+    free(l->arena);
+    memset(l, 0, sizeof *l);
+}
+
+int kb_term_list_push(kb_term_list *l, const char *text, size_t len, kb_term_kind kind,
+                      uint32_t position)
+{
+    if (l->count == l->capacity) {
+        size_t cap = l->capacity ? l->capacity * 2 : 256;
+        kb_term *t = realloc(l->terms, cap * sizeof *t);
+        if (!t) return -1;
+        l->terms = t;
+        l->capacity = cap;
+    }
+    if (l->arena_used + len + 1 > l->arena_capacity) {
+        size_t cap = l->arena_capacity ? l->arena_capacity : 4096;
+        while (cap < l->arena_used + len + 1) cap *= 2;
+        char *a = realloc(l->arena, cap);
+        if (!a) return -1;
+        /* Term texts point into the arena: rebase them after it moved. */
+        if (a != l->arena)
+            for (size_t i = 0; i < l->count; i++)
+                l->terms[i].text = a + (l->terms[i].text - l->arena);
+        l->arena = a;
+        l->arena_capacity = cap;
+    }
+    char *dst = l->arena + l->arena_used;
+    memcpy(dst, text, len);
+    dst[len] = '\0';
+    l->arena_used += len + 1;
+    l->terms[l->count].text = dst;
+    l->terms[l->count].kind = kind;
+    l->terms[l->count].position = position;
+    l->count++;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- variants OpenCC leaves apart */
+
+/* Simplified characters that OpenCC t2s keeps distinct but that call-centre text uses
+ * interchangeably, so that a Traditional 帳單 (→ 帐单) finds a Simplified 账单. Each pair is
+ * (variant, preferred). Keep this list short and obvious: every pair merges two terms. */
+static const UChar variant_pairs[][2] = {
+    {0x5E10, 0x8D26}, /* 帐 → 账 (帳戶/帐户/账户, 帳單/账单) */
+};
+
+static UChar fold_variant(UChar c)
+{
+    for (size_t i = 0; i < sizeof variant_pairs / sizeof variant_pairs[0]; i++)
+        if (variant_pairs[i][0] == c) return variant_pairs[i][1];
+    return c;
+}
+
+/* ---------------------------------------------------------------- the per-code-point fold table */
+
+/* fold_table[cp] for every BMP code point: what analysis turns it into when that is one BMP code
+ * point, else cp itself. Built once from the same ICU normalizer and OpenCC conversion the
+ * analyzer uses, so snippets can be matched against query terms position by position. */
+static uint16_t *fold_table;
+static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
+
+static int is_han(UChar32 c)
+{
+    UErrorCode e = U_ZERO_ERROR;
+    return uscript_getScript(c, &e) == USCRIPT_HAN;
+}
+
+static void build_fold_table(void)
+{
+    uint16_t *table = malloc(65536 * sizeof *table);
+    if (!table) return;
+    UErrorCode e = U_ZERO_ERROR;
+    const UNormalizer2 *nf = unorm2_getNFKCCasefoldInstance(&e);
+    for (UChar32 c = 0; c < 65536; c++) {
+        table[c] = (uint16_t)c;
+        if (U_IS_SURROGATE(c) || U_FAILURE(e)) continue;
+        UChar in[1] = {(UChar)c}, out[8];
+        UErrorCode e2 = U_ZERO_ERROR;
+        int32_t n = unorm2_normalize(nf, in, 1, out, 8, &e2);
+        if (U_SUCCESS(e2) && n == 1) table[c] = out[0];
+    }
+    /* Traditional → Simplified for Han characters, one per line so that OpenCC's phrase
+     * matching never joins two of them. */
+    opencc_t t2s = opencc_open(OPENCC_DEFAULT_CONFIG_TRAD_TO_SIMP);
+    if (t2s != (opencc_t)-1) {
+        size_t cap = 65536 * 4, len = 0;
+        char *buf = malloc(cap);
+        uint16_t *cps = malloc(65536 * sizeof *cps);
+        size_t n_cps = 0;
+        if (buf && cps) {
+            for (UChar32 c = 0x2E80; c < 0x10000; c++) {
+                if (U_IS_SURROGATE(c) || !is_han(table[c])) continue;
+                UBool err = 0;
+                U8_APPEND((uint8_t *)buf, len, cap, table[c], err);
+                if (err) break;
+                buf[len++] = '\n';
+                cps[n_cps++] = (uint16_t)c;
+            }
+            char *conv = opencc_convert_utf8(t2s, buf, len);
+            if (conv) {
+                const char *p = conv;
+                for (size_t i = 0; i < n_cps && *p; i++) {
+                    const char *nl = strchr(p, '\n');
+                    size_t l = nl ? (size_t)(nl - p) : strlen(p);
+                    int32_t off = 0;
+                    UChar32 out;
+                    U8_NEXT((const uint8_t *)p, off, (int32_t)l, out);
+                    if (off == (int32_t)l && out > 0 && out < 0x10000)
+                        table[cps[i]] = fold_variant((UChar)out);
+                    p = nl ? nl + 1 : p + l;
+                }
+                opencc_convert_utf8_free(conv);
+            }
+        }
+        free(buf);
+        free(cps);
+        opencc_close(t2s);
+    }
+    fold_table = table;
+}
+
+uint32_t kb_analyzer_fold_codepoint(uint32_t cp)
+{
+    pthread_once(&fold_once, build_fold_table);
+    if (cp < 65536 && fold_table) return fold_table[cp];
+    return cp;
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+kb_analyzer *kb_analyzer_new(char *err, size_t err_len)
+{
+    kb_analyzer *a = calloc(1, sizeof *a);
+    if (!a) {
+        if (err_len) snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    UErrorCode e = U_ZERO_ERROR;
+    a->nfkc_cf = unorm2_getNFKCCasefoldInstance(&e);
+    if (U_FAILURE(e)) {
+        if (err_len) snprintf(err, err_len, "ICU NFKC_Casefold unavailable: %s", u_errorName(e));
+        free(a);
+        return NULL;
+    }
+    a->words = ubrk_open(UBRK_WORD, "zh", NULL, 0, &e);
+    if (U_FAILURE(e)) {
+        if (err_len) snprintf(err, err_len, "ICU word break iterator unavailable: %s", u_errorName(e));
+        free(a);
+        return NULL;
+    }
+    a->t2s = opencc_open(OPENCC_DEFAULT_CONFIG_TRAD_TO_SIMP);
+    if (a->t2s == (opencc_t)-1) {
+        if (err_len)
+            snprintf(err, err_len, "OpenCC t2s conversion unavailable (%s): is the opencc data "
+                     "package installed?", opencc_error());
+        ubrk_close(a->words);
+        free(a);
+        return NULL;
+    }
+    pthread_once(&fold_once, build_fold_table);
+    return a;
+}
+
+void kb_analyzer_free(kb_analyzer *a)
+{
+    if (!a) return;
+    ubrk_close(a->words);
+    opencc_close(a->t2s);
+    free(a->u16);
+    free(a->norm);
+    free(a->u8);
+    free(a->simp);
+    free(a);
+}
+
+/* Make *buf hold at least n UChars. */
+static int reserve16(UChar **buf, int32_t *cap, int32_t n)
+{
+    if (*cap >= n) return 0;
+    int32_t c = *cap ? *cap : 1024;
+    while (c < n) c *= 2;
+    UChar *b = realloc(*buf, (size_t)c * sizeof **buf);
+    if (!b) return -1;
+    *buf = b;
+    *cap = c;
+    return 0;
+}
+
+/* Fold text[0..len) into a->simp (UTF-16, NFKC_Casefold + Traditional→Simplified).
+ * Returns its length, or -1 on failure. */
+static int32_t fold_to_simp(kb_analyzer *a, const char *text, size_t len)
+{
+    UErrorCode e = U_ZERO_ERROR;
+    int32_t n16 = 0;
+    if (reserve16(&a->u16, &a->u16_cap, (int32_t)len + 1) < 0) return -1;
+    u_strFromUTF8WithSub(a->u16, a->u16_cap, &n16, text, (int32_t)len, 0xFFFD, NULL, &e);
+    if (U_FAILURE(e)) return -1;
+
+    /* NFKC never grows text by more than a small factor; retry once with the exact size. */
+    if (reserve16(&a->norm, &a->norm_cap, n16 * 3 + 16) < 0) return -1;
+    int32_t nn = unorm2_normalize(a->nfkc_cf, a->u16, n16, a->norm, a->norm_cap, &e);
+    if (e == U_BUFFER_OVERFLOW_ERROR) {
+        e = U_ZERO_ERROR;
+        if (reserve16(&a->norm, &a->norm_cap, nn + 1) < 0) return -1;
+        nn = unorm2_normalize(a->nfkc_cf, a->u16, n16, a->norm, a->norm_cap, &e);
+    }
+    if (U_FAILURE(e)) return -1;
+
+    /* Only text with Han characters needs OpenCC; skipping it saves most of the cost for
+     * Latin-only fields and queries. */
+    int has_han = 0;
+    for (int32_t i = 0; i < nn && !has_han; i++)
+        if (a->norm[i] >= 0x2E80) has_han = 1;
+    if (!has_han) {
+        if (reserve16(&a->simp, &a->simp_cap, nn + 1) < 0) return -1;
+        memcpy(a->simp, a->norm, (size_t)nn * sizeof(UChar));
+        return nn;
+    }
+
+    int32_t n8 = 0;
+    size_t need = (size_t)nn * 3 + 1;
+    if (a->u8_cap < need) {
+        char *b = realloc(a->u8, need);
+        if (!b) return -1;
+        a->u8 = b;
+        a->u8_cap = need;
+    }
+    u_strToUTF8(a->u8, (int32_t)a->u8_cap, &n8, a->norm, nn, &e);
+    if (U_FAILURE(e)) return -1;
+    char *conv = opencc_convert_utf8(a->t2s, a->u8, (size_t)n8);
+    if (!conv) return -1;
+    size_t clen = strlen(conv);
+    int32_t ns = 0;
+    if (reserve16(&a->simp, &a->simp_cap, (int32_t)clen + 1) < 0) {
+        opencc_convert_utf8_free(conv);
+        return -1;
+    }
+    u_strFromUTF8WithSub(a->simp, a->simp_cap, &ns, conv, (int32_t)clen, 0xFFFD, NULL, &e);
+    opencc_convert_utf8_free(conv);
+    if (U_FAILURE(e)) return -1;
+    for (int32_t i = 0; i < ns; i++) a->simp[i] = fold_variant(a->simp[i]);
+    return ns;
+}
+
+char *kb_analyzer_fold(kb_analyzer *a, const char *text, size_t len)
+{
+    int32_t n = fold_to_simp(a, text, len);
+    if (n < 0) return NULL;
+    size_t cap = (size_t)n * 3 + 1;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    UErrorCode e = U_ZERO_ERROR;
+    int32_t n8 = 0;
+    u_strToUTF8(out, (int32_t)cap, &n8, a->simp, n, &e);
+    if (U_FAILURE(e)) {
+        free(out);
+        return NULL;
+    }
+    out[n8] = '\0';
+    return out;
+}
+
+/* ---------------------------------------------------------------- term emission */
+
+/* Convert s[from..to) to UTF-8 and push it. Terms over MAX_TERM_BYTES are dropped. */
+static int push16(kb_term_list *out, const UChar *s, int32_t from, int32_t to, kb_term_kind kind,
+                  uint32_t pos)
+{
+    char buf[MAX_TERM_BYTES * 2];
+    int32_t n = 0;
+    UErrorCode e = U_ZERO_ERROR;
+    if (to - from > MAX_TERM_BYTES) return 0;
+    u_strToUTF8(buf, (int32_t)sizeof buf, &n, s + from, to - from, &e);
+    if (U_FAILURE(e) || n == 0 || n > MAX_TERM_BYTES) return 0;
+    /* An ASCII capital would collide with the index's field prefixes; case folding removed them
+     * already, this keeps the promise for any code point NFKC_Casefold leaves alone. */
+    if (buf[0] >= 'A' && buf[0] <= 'Z') buf[0] = (char)(buf[0] - 'A' + 'a');
+    return kb_term_list_push(out, buf, (size_t)n, kind, pos);
+}
+
+/* Han characters of the current run, as UTF-16 offsets of each character's start. */
+typedef struct {
+    int32_t starts[64];
+    uint32_t word[64];     /* which segment each character came from */
+    uint8_t word_long[64]; /* 1 when that segment is a word of 2+ characters */
+    int32_t end;   /* offset just past the last character */
+    int count;
+} han_run;
+
+/* Emit the unigrams of the first `upto` characters of the run, and the bigram each of them
+ * starts when the next character is known. */
+static int emit_han_prefix(const UChar *s, const han_run *run, int upto, kb_term_list *out,
+                           uint32_t pos)
+{
+    for (int i = 0; i < upto; i++) {
+        int32_t a = run->starts[i];
+        int32_t b = i + 1 < run->count ? run->starts[i + 1] : run->end;
+        if (push16(out, s, a, b, KB_TERM_UNIGRAM, pos) < 0) return -1;
+        if (i + 1 < run->count) {
+            int32_t c = i + 2 < run->count ? run->starts[i + 2] : run->end;
+            int cross = run->word[i] != run->word[i + 1] &&
+                        (run->word_long[i] || run->word_long[i + 1]);
+            if (push16(out, s, a, c, cross ? KB_TERM_BIGRAM_CROSS : KB_TERM_BIGRAM, pos) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* Emit unigrams and bigrams for the whole run and empty it. */
+static int flush_han_run(const UChar *s, han_run *run, kb_term_list *out, uint32_t pos)
+{
+    int rc = emit_han_prefix(s, run, run->count, out, pos);
+    run->count = 0;
+    return rc;
+}
+
+/* Add one character to the run. A full buffer is emitted except for its last character, which
+ * starts the next chunk, so the bigram across the cut is not lost. */
+static int han_run_add(const UChar *s, han_run *run, int32_t start, int32_t end, int word_long,
+                       kb_term_list *out, uint32_t pos)
+{
+    if (run->count == 64) {
+        if (emit_han_prefix(s, run, 63, out, pos) < 0) return -1;
+        run->starts[0] = run->starts[63];
+        run->word[0] = run->word[63];
+        run->word_long[0] = run->word_long[63];
+        run->count = 1;
+    }
+    run->starts[run->count] = start;
+    run->word[run->count] = pos;
+    run->word_long[run->count] = (uint8_t)word_long;
+    run->count++;
+    run->end = end;
+    return 0;
+}
+
+/* A product code or number being assembled from parts joined by - _ . / (e.g. 4008-123-456). */
+typedef struct {
+    UChar joined[MAX_TERM_BYTES];
+    int32_t len;
+    int parts;
+    int32_t last_end; /* offset just past the last part */
+    int pending_sep;  /* a connector followed the last part */
+} code_run;
+
+static int flush_code_run(code_run *cr, kb_term_list *out, uint32_t pos)
+{
+    int rc = 0;
+    if (cr->parts >= 2 && cr->len > 0) rc = push16(out, cr->joined, 0, cr->len, KB_TERM_CODE, pos);
+    cr->len = 0;
+    cr->parts = 0;
+    cr->pending_sep = 0;
+    return rc;
+}
+
+static int is_connector(UChar c) { return c == '-' || c == '_' || c == '.' || c == '/'; }
+
+/* Emit a Latin/number token, and for a letter/digit mix (iphone15) its letter and digit parts. */
+static int emit_alnum(const UChar *s, int32_t from, int32_t to, kb_term_list *out, uint32_t pos)
+{
+    int has_alpha = 0, has_digit = 0;
+    for (int32_t i = from; i < to; i++) {
+        if (u_isdigit(s[i])) has_digit = 1;
+        else has_alpha = 1;
+    }
+    kb_term_kind kind = has_alpha ? KB_TERM_LATIN : KB_TERM_NUMBER;
+    if (push16(out, s, from, to, kind, pos) < 0) return -1;
+    if (has_alpha && has_digit) {
+        int32_t i = from;
+        while (i < to) {
+            int digit = u_isdigit(s[i]) != 0;
+            int32_t j = i;
+            while (j < to && (u_isdigit(s[j]) != 0) == digit) j++;
+            /* One stray letter ("5g" → "g") is noise; digits alone are worth keeping. */
+            if ((digit || j - i >= 2) && !(i == from && j == to))
+                if (push16(out, s, i, j, digit ? KB_TERM_NUMBER : KB_TERM_LATIN, pos) < 0) return -1;
+            i = j;
+        }
+    }
+    return 0;
+}
+
+static int analyze_piece(kb_analyzer *a, const char *text, size_t len, kb_term_list *out,
+                         uint32_t *pos)
+{
+    int32_t n = fold_to_simp(a, text, len);
+    if (n < 0) return -1;
+    if (n == 0) return 0;
+    const UChar *s = a->simp;
+    UErrorCode e = U_ZERO_ERROR;
+    ubrk_setText(a->words, s, n, &e);
+    if (U_FAILURE(e)) return -1;
+
+    han_run run = {.count = 0};
+    code_run code = {.len = 0};
+    int32_t start = ubrk_first(a->words);
+    for (int32_t end = ubrk_next(a->words); end != UBRK_DONE; start = end, end = ubrk_next(a->words)) {
+        int32_t status = ubrk_getRuleStatus(a->words);
+        UChar32 first;
+        U16_GET(s, 0, start, n, first);
+
+        if (status >= UBRK_WORD_IDEO && status < UBRK_WORD_IDEO_LIMIT && is_han(first)) {
+            if (flush_code_run(&code, out, *pos) < 0) return -1;
+            /* A dictionary word: emit it when it has 2+ characters, then feed its characters to
+             * the Han run for bigrams and unigrams. */
+            int32_t chars = u_countChar32(s + start, end - start);
+            int all_han = 1;
+            for (int32_t i = start; i < end;) {
+                UChar32 c;
+                int32_t at = i;
+                U16_NEXT(s, i, end, c);
+                if (!is_han(c)) {
+                    all_han = 0;
+                    if (flush_han_run(s, &run, out, *pos) < 0) return -1;
+                    continue;
+                }
+                if (han_run_add(s, &run, at, i, chars >= 2, out, *pos) < 0) return -1;
+            }
+            if (chars >= 2 && all_han)
+                if (push16(out, s, start, end, KB_TERM_WORD, *pos) < 0) return -1;
+            (*pos)++;
+            continue;
+        }
+
+        if (flush_han_run(s, &run, out, *pos) < 0) return -1;
+
+        if (status >= UBRK_WORD_NUMBER && status < UBRK_WORD_IDEO_LIMIT) {
+            /* Letters, numbers, kana, or ideographs that are not Han. */
+            if (!(code.pending_sep && code.last_end + 1 == start)) {
+                if (flush_code_run(&code, out, *pos) < 0) return -1;
+            }
+            if (emit_alnum(s, start, end, out, *pos) < 0) return -1;
+            if (code.len + (end - start) <= MAX_TERM_BYTES) {
+                memcpy(code.joined + code.len, s + start, (size_t)(end - start) * sizeof(UChar));
+                code.len += end - start;
+                code.parts++;
+            } else {
+                code.len = 0;
+                code.parts = 0;
+            }
+            code.last_end = end;
+            code.pending_sep = 0;
+            (*pos)++;
+            continue;
+        }
+
+        /* Spaces and punctuation: a single connector right after a part keeps a code going. */
+        if (end - start == 1 && is_connector(s[start]) && code.parts > 0 && !code.pending_sep &&
+            code.last_end == start) {
+            code.pending_sep = 1;
+            continue;
+        }
+        if (flush_code_run(&code, out, *pos) < 0) return -1;
+    }
+    if (flush_han_run(s, &run, out, *pos) < 0) return -1;
+    if (flush_code_run(&code, out, *pos) < 0) return -1;
+    return 0;
+}
+
+int kb_analyze(kb_analyzer *a, const char *text, size_t len, kb_term_list *out)
+{
+    uint32_t pos = 0;
+    while (len > 0) {
+        size_t piece = len;
+        if (piece > MAX_PIECE_BYTES) {
+            /* Cut at a newline or space if there is one near the end, never inside a UTF-8
+             * sequence. */
+            piece = MAX_PIECE_BYTES;
+            size_t cut = piece;
+            while (cut > piece / 2 && text[cut] != '\n' && text[cut] != ' ') cut--;
+            if (cut > piece / 2) piece = cut;
+            while (piece > 0 && ((unsigned char)text[piece] & 0xC0) == 0x80) piece--;
+            if (piece == 0) piece = MAX_PIECE_BYTES;
+        }
+        if (analyze_piece(a, text, piece, out, &pos) < 0) return -1;
+        text += piece;
+        len -= piece;
+    }
+    return 0;
+}

@@ -1,0 +1,52 @@
+#!/bin/bash
+# Run every test program and count their "PASS name" / "FAIL name" lines.
+# Unit tests: each binary in $UNIT_DIR (built from tests/unit/test_*.c).
+# End-to-end tests: each tests/e2e/test_*.py (they start the real binaries from $BIN).
+# A program that crashes, times out or exits non-zero without reporting a FAIL counts as one
+# failure of its own. The last line is "N passed, N failed"; exit 1 when anything failed.
+set -u
+cd "$(dirname "$0")/.."
+BIN=${BIN:-bin}
+UNIT_DIR=${UNIT_DIR:-build/rel/tests}
+export BIN
+passed=0
+failed=0
+failures=()
+
+run_program() { # name, timeout seconds, command...
+    local name=$1 limit=$2
+    shift 2
+    local out rc p f
+    out=$(timeout "$limit" "$@" 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | sed "s|^|[$name] |"
+    p=$(printf '%s\n' "$out" | grep -c '^PASS ')
+    f=$(printf '%s\n' "$out" | grep -c '^FAIL ')
+    passed=$((passed + p))
+    failed=$((failed + f))
+    while read -r line; do failures+=("$name: ${line#FAIL }"); done < <(printf '%s\n' "$out" | grep '^FAIL ')
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        failed=$((failed + 1))
+        failures+=("$name: exited with status $rc (124 = timed out)")
+    fi
+}
+
+for t in "$UNIT_DIR"/test_*; do
+    [ -x "$t" ] || continue
+    run_program "$(basename "$t")" 300 "$t"
+done
+
+if [ "${1:-}" != "--unit-only" ]; then
+    for t in tests/e2e/test_*.py; do
+        [ -f "$t" ] || continue
+        run_program "$(basename "$t" .py)" 900 python3 "$t"
+    done
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+    echo
+    echo "failures:"
+    printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
