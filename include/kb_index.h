@@ -60,11 +60,17 @@ int kb_index_writer_status(const kb_index_writer *w);
 const char *kb_index_writer_errmsg(const kb_index_writer *w);
 
 /* Add or replace one document. An unchanged document (same content hash) is left as it is.
- * Returns KB_INDEX_OK or KB_INDEX_ERROR. */
+ * Returns KB_INDEX_OK or KB_INDEX_ERROR. On KB_INDEX_ERROR with kb_index_writer_status() still
+ * KB_INDEX_OK, only this document was refused (its id was already used in this run; the first
+ * one is kept) and the run can go on; otherwise the run failed. */
 int kb_index_writer_add(kb_index_writer *w, const kb_document *doc);
 
 /* Remove the document with this id; not finding it is not an error. */
 int kb_index_writer_remove(kb_index_writer *w, const char *id);
+
+/* In KB_INDEX_SYNC mode, do not remove the documents this run did not see (used when some input
+ * was invalid: its documents were not seen, and must not disappear because of a typo). */
+void kb_index_writer_keep_unseen(kb_index_writer *w);
 
 /* Publish the run. In KB_INDEX_SYNC mode, first removes documents not added in this run. */
 int kb_index_writer_commit(kb_index_writer *w);

@@ -18,6 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum {
     KBX_OK = 0,
     KBX_ERROR = 1,     /* any Xapian error; see kbx_errmsg */
@@ -134,5 +138,9 @@ typedef struct {
 /* Run a query. On success fills res (free with kbx_results_free). */
 int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results *res);
 void kbx_results_free(kbx_results *res);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

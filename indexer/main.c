@@ -1,0 +1,285 @@
+/*
+ * kb-indexer — index knowledge-base XML files into a Xapian index.
+ *
+ *   kb-indexer --index DIR [--sync | --rebuild] [--quiet] PATH...
+ *
+ * Each PATH is a file or a directory (read recursively for *.xml, hidden entries skipped, in
+ * sorted order so runs are repeatable). Every problem is printed as FILE:LINE: message; valid
+ * documents are indexed regardless. All changes are published in one atomic commit at the end,
+ * so a search daemon sees the old index or the new one, and a crash leaves the old one.
+ *
+ * Exit status: 0 every input valid and indexed; 1 some input invalid (valid ones indexed);
+ * 2 usage or I/O errors.
+ *
+ * Removing documents is only ever done on complete information: --sync and --rebuild publish
+ * nothing when an input could not be read, and --sync removes nothing when an input was
+ * invalid, so a typo in one file never empties part of the live knowledge base.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kb_document.h"
+#include "kb_index.h"
+
+#define MAX_DEPTH 64
+
+typedef struct {
+    char **paths;
+    size_t n, cap;
+} file_list;
+
+typedef struct {
+    kb_index_writer *writer;
+    size_t problems;
+    size_t io_errors;
+    size_t documents;
+    size_t files_done, files_total;
+    int fatal;
+    int progress;      /* print a progress line (stderr is a terminal) */
+    double started, last_progress;
+} run_state;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: kb-indexer --index DIR [--sync | --rebuild] [--quiet] PATH...\n"
+            "\n"
+            "Index knowledge-base XML files (a file, or a directory read recursively for *.xml).\n"
+            "  --index DIR  the index directory (created when missing)\n"
+            "  --sync       afterwards remove documents that are not in the given PATHs\n"
+            "  --rebuild    start from an empty index\n"
+            "  --quiet      no progress line and no summary\n"
+            "Exit status: 0 all valid, 1 some documents invalid (the rest indexed), 2 usage or I/O error.\n");
+}
+
+/* ---------------------------------------------------------------- finding files */
+
+static int add_path(file_list *l, const char *path)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char **p = realloc(l->paths, cap * sizeof *p);
+        if (!p) return -1;
+        l->paths = p;
+        l->cap = cap;
+    }
+    l->paths[l->n] = strdup(path);
+    return l->paths[l->n] ? (int)(l->n++, 0) : -1;
+}
+
+static int ends_with_xml(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && strcasecmp(name + n - 4, ".xml") == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void report_io(run_state *st, const char *path, const char *what)
+{
+    fprintf(stderr, "%s:0: %s: %s\n", path, what, strerror(errno));
+    st->io_errors++;
+}
+
+static void walk(run_state *st, file_list *files, const char *path, int depth)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        report_io(st, path, "cannot read");
+        return;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        if (depth == 0 || ends_with_xml(path)) {
+            if (add_path(files, path) < 0) st->fatal = 1;
+        }
+        return;
+    }
+    if (depth >= MAX_DEPTH) {
+        fprintf(stderr, "%s:0: directories nested deeper than %d levels (a symbolic link loop?); skipped\n",
+                path, MAX_DEPTH);
+        st->io_errors++;
+        return;
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        report_io(st, path, "cannot open directory");
+        return;
+    }
+    file_list entries = {0};
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue; /* ., .., and hidden files (editor swap files) */
+        size_t n = strlen(path) + strlen(e->d_name) + 2;
+        char *child = malloc(n);
+        if (!child) {
+            st->fatal = 1;
+            break;
+        }
+        snprintf(child, n, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", e->d_name);
+        if (add_path(&entries, child) < 0) st->fatal = 1;
+        free(child);
+    }
+    closedir(d);
+    qsort(entries.paths, entries.n, sizeof *entries.paths, cmp_str);
+    for (size_t i = 0; i < entries.n; i++) {
+        walk(st, files, entries.paths[i], depth + 1);
+        free(entries.paths[i]);
+    }
+    free(entries.paths);
+}
+
+/* ---------------------------------------------------------------- indexing */
+
+static void show_progress(run_state *st, int final)
+{
+    if (!st->progress) return;
+    double t = now_s();
+    if (!final && t - st->last_progress < 0.2) return;
+    st->last_progress = t;
+    double rate = st->documents / (t - st->started > 0.001 ? t - st->started : 0.001);
+    fprintf(stderr, "\r\033[Kindexing: %zu documents, file %zu of %zu, %.0f documents/s",
+            st->documents, st->files_done, st->files_total, rate);
+    if (final) fputc('\n', stderr);
+}
+
+static void on_problem(const char *file, int line, const char *message, void *user)
+{
+    run_state *st = user;
+    if (st->progress) fputs("\r\033[K", stderr);
+    fprintf(stderr, "%s:%d: %s\n", file, line, message);
+    st->problems++;
+}
+
+static int on_document(const kb_document *doc, void *user)
+{
+    run_state *st = user;
+    if (kb_index_writer_add(st->writer, doc) != KB_INDEX_OK) {
+        if (kb_index_writer_status(st->writer) != KB_INDEX_OK) {
+            fprintf(stderr, "kb-indexer: %s\n", kb_index_writer_errmsg(st->writer));
+            st->fatal = 1;
+            return 1; /* stop: the run cannot go on */
+        }
+        on_problem(doc->source, doc->line, kb_index_writer_errmsg(st->writer), st);
+        return 0;
+    }
+    st->documents++;
+    show_progress(st, 0);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *index_dir = NULL;
+    kb_index_mode mode = KB_INDEX_UPDATE;
+    int quiet = 0, n_inputs = 0;
+    char **inputs = calloc((size_t)argc, sizeof *inputs);
+    if (!inputs) return 2;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--index") == 0 && i + 1 < argc) index_dir = argv[++i];
+        else if (strncmp(a, "--index=", 8) == 0) index_dir = a + 8;
+        else if (strcmp(a, "--sync") == 0) mode = mode == KB_INDEX_UPDATE ? KB_INDEX_SYNC : (KB_INDEX_REBUILD + 1);
+        else if (strcmp(a, "--rebuild") == 0) mode = mode == KB_INDEX_UPDATE ? KB_INDEX_REBUILD : (KB_INDEX_REBUILD + 1);
+        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) quiet = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            free(inputs);
+            return 0;
+        } else if (strcmp(a, "--") == 0) {
+            while (++i < argc) inputs[n_inputs++] = argv[i];
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "kb-indexer: unknown option %s\n", a);
+            usage(stderr);
+            free(inputs);
+            return 2;
+        } else {
+            inputs[n_inputs++] = argv[i];
+        }
+    }
+    if (mode > KB_INDEX_REBUILD) {
+        fprintf(stderr, "kb-indexer: --sync and --rebuild cannot be combined\n");
+        free(inputs);
+        return 2;
+    }
+    if (!index_dir || !*index_dir || n_inputs == 0) {
+        fprintf(stderr, "kb-indexer: %s\n", !index_dir || !*index_dir ? "--index DIR is required"
+                                                                       : "give at least one PATH to index");
+        usage(stderr);
+        free(inputs);
+        return 2;
+    }
+
+    run_state st = {.progress = !quiet && isatty(2), .started = now_s()};
+    if (kb_document_global_init() != 0) {
+        fprintf(stderr, "kb-indexer: cannot initialise the XML parser and schema\n");
+        free(inputs);
+        return 2;
+    }
+    file_list files = {0};
+    for (int i = 0; i < n_inputs; i++) walk(&st, &files, inputs[i], 0);
+    free(inputs);
+    st.files_total = files.n;
+
+    int status = 2;
+    st.writer = kb_index_writer_open(index_dir, mode);
+    if (!st.writer || kb_index_writer_status(st.writer) != KB_INDEX_OK) {
+        fprintf(stderr, "kb-indexer: %s\n", st.writer ? kb_index_writer_errmsg(st.writer) : "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < files.n && !st.fatal; i++) {
+        int rc = kb_document_parse_file(files.paths[i], on_document, on_problem, &st);
+        if (rc == KB_DOC_IO_ERROR) st.io_errors++;
+        st.files_done++;
+        show_progress(&st, 0);
+    }
+    show_progress(&st, 1);
+    if (st.fatal) goto done;
+
+    if (st.io_errors && mode != KB_INDEX_UPDATE) {
+        fprintf(stderr, "kb-indexer: nothing published: %zu input(s) could not be read, and %s on "
+                "incomplete input would drop their documents from the index\n",
+                st.io_errors, mode == KB_INDEX_SYNC ? "--sync" : "--rebuild");
+        goto done;
+    }
+    if (st.problems && mode == KB_INDEX_SYNC) {
+        fprintf(stderr, "kb-indexer: --sync removes nothing this time because some documents were "
+                "invalid (they would have been removed); fix them and run again\n");
+        kb_index_writer_keep_unseen(st.writer);
+    }
+    if (kb_index_writer_commit(st.writer) != KB_INDEX_OK) {
+        fprintf(stderr, "kb-indexer: %s\n", kb_index_writer_errmsg(st.writer));
+        goto done;
+    }
+    kb_index_stats stats;
+    kb_index_writer_stats(st.writer, &stats);
+    if (!quiet)
+        fprintf(stderr,
+                "kb-indexer: %zu documents from %zu files in %.2f s: %zu added, %zu replaced, "
+                "%zu unchanged, %zu removed; the index now holds %zu documents; %zu problem(s)\n",
+                st.documents, files.n, now_s() - st.started, stats.added, stats.replaced,
+                stats.unchanged, stats.removed, stats.total, st.problems + st.io_errors);
+    status = st.io_errors ? 2 : st.problems ? 1 : 0;
+
+done:
+    kb_index_writer_close(st.writer);
+    for (size_t i = 0; i < files.n; i++) free(files.paths[i]);
+    free(files.paths);
+    return status;
+}

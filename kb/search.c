@@ -1,0 +1,375 @@
+/*
+ * search.c — answer a question from the index (see kb_search.h).
+ *
+ * Flow: question → weighted terms (query.c) → Xapian BM25 over an OR of the terms, filtered by
+ * validity window and categories → hits → best passage per hit (snippet.c) → confidence.
+ *
+ * Confidence is about the top hit only: does it hold what the question asks about? The main
+ * evidence is coverage, the share of the question's informative weight (weight × IDF of its
+ * non-stop terms) that the top hit contains. A question whose answer is missing usually still
+ * matches a document on its topic word (a sibling paragraph, the same product), but not on the
+ * specifics, so its coverage stays low. Terms the knowledge base has never seen count against
+ * coverage: they are exactly what it does not know.
+ */
+#include "kb_search.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kb_analyzer.h"
+#include "kb_index.h"
+#include "kb_query.h"
+#include "kb_snippet.h"
+#include "kb_xapian.h"
+
+/* Below this confidence the search is unresolved: most likely no answer in the knowledge base.
+ * Tuned on the shared evaluation sets (docs/SEARCH.md has the figures). */
+#define UNRESOLVED_BELOW 0.5
+/* BM25 parameters: passages are short and field weights are folded into wdf, so length
+ * normalisation is kept moderate. */
+#define BM25_K1 1.2
+#define BM25_B 0.75
+/* Deepest result asked for (offset + limit). */
+#define MAX_DEPTH 1000
+
+struct kb_searcher {
+    kbx_reader *db;
+    kb_analyzer *analyzer;
+    char err[512];
+};
+
+kb_searcher *kb_searcher_open(const char *index_dir, char *err, size_t err_len)
+{
+    kb_searcher *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    s->analyzer = kb_analyzer_new(err, err_len);
+    if (!s->analyzer) {
+        free(s);
+        return NULL;
+    }
+    s->db = kbx_reader_open(index_dir);
+    if (!s->db || kbx_reader_status(s->db) != KBX_OK) {
+        snprintf(err, err_len, "no usable index at %s (%s): run kb-indexer --index %s PATH... first",
+                 index_dir, s->db ? kbx_reader_errmsg(s->db) : "out of memory", index_dir);
+        kb_searcher_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void kb_searcher_close(kb_searcher *s)
+{
+    if (!s) return;
+    kbx_reader_close(s->db);
+    kb_analyzer_free(s->analyzer);
+    free(s);
+}
+
+int kb_searcher_refresh(kb_searcher *s)
+{
+    int changed = 0;
+    if (kbx_reader_reopen(s->db, &changed) != KBX_OK) {
+        snprintf(s->err, sizeof s->err, "cannot reopen the index: %s", kbx_reader_errmsg(s->db));
+        return -1;
+    }
+    return changed;
+}
+
+uint32_t kb_searcher_doccount(kb_searcher *s) { return kbx_reader_doccount(s->db); }
+uint64_t kb_searcher_revision(kb_searcher *s) { return kbx_reader_revision(s->db); }
+const char *kb_searcher_errmsg(const kb_searcher *s) { return s->err; }
+
+/* ---------------------------------------------------------------- helpers */
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
+
+/* Today as YYYYMMDD, from "YYYY-MM-DD" when given, else the local date. */
+static void today_compact(const char *given, char out[9])
+{
+    if (given && strlen(given) == 10) {
+        memcpy(out, given, 4);
+        memcpy(out + 4, given + 5, 2);
+        memcpy(out + 6, given + 8, 2);
+        out[8] = '\0';
+        return;
+    }
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, 9, "%Y%m%d", &tm);
+}
+
+static const char *json_str(const cJSON *o, const char *key)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    return v ? v : "";
+}
+
+static void copy_date(char dst[11], const char *src)
+{
+    snprintf(dst, 11, "%s", strlen(src) == 10 ? src : "");
+}
+
+/* Compare a "YYYY-MM-DD" date with a "YYYYMMDD" one: <0, 0, >0. An empty date compares 0. */
+static int date_cmp(const char *dashed, const char *compact)
+{
+    char c[9];
+    if (strlen(dashed) != 10) return 0;
+    memcpy(c, dashed, 4);
+    memcpy(c + 4, dashed + 5, 2);
+    memcpy(c + 6, dashed + 8, 2);
+    c[8] = '\0';
+    return strcmp(c, compact);
+}
+
+/* Fill one hit from the stored document. */
+static int fill_hit(kb_hit *h, const kbx_hit *xh, const kb_query *q, const char *today)
+{
+    cJSON *doc = cJSON_ParseWithLength(xh->data, xh->data_len);
+    if (!doc) return -1;
+    int rc = 0;
+    h->score = xh->score;
+    h->id = strdup(json_str(doc, "id"));
+    h->title = strdup(json_str(doc, "title"));
+    copy_date(h->updated, json_str(doc, "updated"));
+    copy_date(h->valid_until, json_str(doc, "valid_until"));
+    /* Outside its window: ended before today, or starts after today. */
+    h->expired = date_cmp(h->valid_until, today) < 0 || date_cmp(json_str(doc, "valid_from"), today) > 0;
+    const cJSON *cats = cJSON_GetObjectItemCaseSensitive(doc, "categories");
+    int n = cJSON_GetArraySize(cats);
+    h->categories = calloc(n ? (size_t)n : 1, sizeof *h->categories);
+    if (!h->categories) rc = -1;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cats) {
+        if (rc == 0 && cJSON_IsString(c)) h->categories[h->n_categories++] = strdup(c->valuestring);
+    }
+    kb_snippet snip;
+    if (rc == 0 && kb_snippet_best(doc, q, &snip) == 0) {
+        h->snippet = snip.html;
+        h->section_id = snip.section_id;
+        h->section_title = snip.section_title;
+    } else {
+        rc = -1;
+    }
+    cJSON_Delete(doc);
+    if (!h->id || !h->title) rc = -1;
+    return rc;
+}
+
+static void free_hit(kb_hit *h)
+{
+    free(h->id);
+    free(h->title);
+    free(h->snippet);
+    free(h->section_id);
+    free(h->section_title);
+    for (size_t i = 0; i < h->n_categories; i++) free(h->categories[i]);
+    free(h->categories);
+}
+
+void kb_search_result_free(kb_search_result *res)
+{
+    for (size_t i = 0; i < res->n_hits; i++) free_hit(&res->hits[i]);
+    free(res->hits);
+    free(res->top_id);
+    memset(res, 0, sizeof *res);
+}
+
+/* Share of the question's informative weight that a hit contains. */
+static double coverage(const kb_query *q, uint64_t matched)
+{
+    if (q->info_mass <= 0) return 0;
+    double got = 0;
+    for (size_t i = 0; i < q->n_terms && i < 64; i++)
+        if (!q->terms[i].stop && (matched >> i & 1)) got += q->terms[i].weight * q->terms[i].idf;
+    return got / q->info_mass;
+}
+
+/* ---------------------------------------------------------------- search */
+
+int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *res)
+{
+    double start = now_ms();
+    memset(res, 0, sizeof *res);
+    res->unresolved = 1;
+    const char *text = req->text ? req->text : "";
+    size_t len = strnlen(text, KB_SEARCH_MAX_QUERY_BYTES);
+    uint32_t limit = req->limit ? req->limit : 10;
+    if (limit > KB_SEARCH_MAX_LIMIT) limit = KB_SEARCH_MAX_LIMIT;
+    uint32_t offset = req->offset > MAX_DEPTH ? MAX_DEPTH : req->offset;
+
+    kb_query q;
+    if (kb_query_build(s->analyzer, s->db, text, len, &q) < 0) {
+        snprintf(s->err, sizeof s->err, "out of memory");
+        return KB_SEARCH_ERROR;
+    }
+
+    kbx_query_term *terms = calloc(q.n_terms ? q.n_terms : 1, sizeof *terms);
+    char **filters = calloc(req->n_categories ? req->n_categories : 1, sizeof *filters);
+    int rc = KB_SEARCH_OK;
+    if (!terms || !filters) goto oom;
+    size_t n_terms = 0;
+    for (size_t i = 0; i < q.n_terms; i++) {
+        if (q.terms[i].df == 0) continue; /* cannot match anything */
+        terms[n_terms].term = q.terms[i].text;
+        terms[n_terms].weight = q.terms[i].weight;
+        n_terms++;
+    }
+    /* The query terms were sorted by priority; the matched-term bits refer to positions in the
+     * list given to Xapian, so map them back through the same order (df == 0 terms skipped). */
+
+    size_t n_filters = 0;
+    for (size_t i = 0; i < req->n_categories; i++) {
+        const char *cat = req->categories[i];
+        size_t cl = strlen(cat);
+        while (cl > 0 && cat[cl - 1] == '/') cl--;
+        char *folded = kb_analyzer_fold(s->analyzer, cat, cl);
+        if (!folded) goto oom;
+        filters[n_filters] = malloc(strlen(folded) + 3);
+        if (!filters[n_filters]) {
+            free(folded);
+            goto oom;
+        }
+        sprintf(filters[n_filters], "XC%s", folded);
+        free(folded);
+        n_filters++;
+    }
+
+    char today[9];
+    today_compact(req->today, today);
+    kbx_value_range ranges[2] = {
+        {KB_SLOT_VALID_FROM, NULL, today},
+        {KB_SLOT_VALID_UNTIL, today, NULL},
+    };
+    kbx_query xq = {
+        .terms = terms,
+        .n_terms = n_terms,
+        .any_of = (const char *const *)filters,
+        .n_any_of = n_filters,
+        .ranges = ranges,
+        .n_ranges = req->include_expired ? 0 : 2,
+        .offset = 0,
+        .limit = offset + limit,
+        .bm25_k1 = BM25_K1,
+        .bm25_b = BM25_B,
+    };
+    kbx_results xr;
+    if (kbx_reader_search(s->db, &xq, &xr) != KBX_OK) {
+        snprintf(s->err, sizeof s->err, "search failed: %s", kbx_reader_errmsg(s->db));
+        rc = KB_SEARCH_ERROR;
+        goto out;
+    }
+    res->total_estimated = xr.matches_estimated;
+
+    if (xr.n_hits > 0) {
+        /* Coverage is computed over the kb_query term order; translate Xapian's bits. */
+        uint64_t matched = 0;
+        for (size_t i = 0, k = 0; i < q.n_terms && k < 64; i++) {
+            if (q.terms[i].df == 0) continue;
+            if (xr.hits[0].matched >> k & 1) matched |= (uint64_t)1 << i;
+            k++;
+        }
+        double cov = coverage(&q, matched);
+        res->confidence = cov < 0 ? 0 : cov > 1 ? 1 : cov;
+        res->unresolved = res->confidence < UNRESOLVED_BELOW;
+        cJSON *top = cJSON_ParseWithLength(xr.hits[0].data, xr.hits[0].data_len);
+        res->top_id = strdup(top ? json_str(top, "id") : "");
+        cJSON_Delete(top);
+    }
+
+    if (xr.n_hits > offset) {
+        res->hits = calloc(xr.n_hits - offset, sizeof *res->hits);
+        if (!res->hits) {
+            kbx_results_free(&xr);
+            goto oom;
+        }
+        for (size_t i = offset; i < xr.n_hits; i++) {
+            if (fill_hit(&res->hits[res->n_hits], &xr.hits[i], &q, today) < 0) {
+                free_hit(&res->hits[res->n_hits]);
+                memset(&res->hits[res->n_hits], 0, sizeof res->hits[0]);
+                continue;
+            }
+            res->n_hits++;
+        }
+    }
+    kbx_results_free(&xr);
+    goto out;
+
+oom:
+    snprintf(s->err, sizeof s->err, "out of memory");
+    rc = KB_SEARCH_ERROR;
+out:
+    for (size_t i = 0; filters && i < req->n_categories; i++) free(filters[i]);
+    free(filters);
+    free(terms);
+    kb_query_free(&q);
+    res->took_ms = now_ms() - start;
+    if (rc != KB_SEARCH_OK) kb_search_result_free(res);
+    return rc;
+}
+
+int kb_searcher_get_document(kb_searcher *s, const char *id, char **json)
+{
+    char term[256];
+    size_t n = strlen(id);
+    *json = NULL;
+    if (n == 0 || n > 128) return KB_SEARCH_NOT_FOUND;
+    snprintf(term, sizeof term, "Q%s", id);
+    size_t len;
+    int rc = kbx_reader_get_data(s->db, term, json, &len);
+    if (rc == KBX_NOT_FOUND) return KB_SEARCH_NOT_FOUND;
+    if (rc != KBX_OK) {
+        snprintf(s->err, sizeof s->err, "cannot read document: %s", kbx_reader_errmsg(s->db));
+        return KB_SEARCH_ERROR;
+    }
+    return KB_SEARCH_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *kb_searcher_signature(kb_searcher *s, const char *text)
+{
+    kb_term_list terms;
+    kb_term_list_init(&terms);
+    if (kb_analyze(s->analyzer, text, strnlen(text, KB_SEARCH_MAX_QUERY_BYTES), &terms) < 0) {
+        kb_term_list_free(&terms);
+        return NULL;
+    }
+    const char **keep = calloc(terms.count ? terms.count : 1, sizeof *keep);
+    size_t n = 0, bytes = 1;
+    for (size_t i = 0; keep && i < terms.count; i++) {
+        const kb_term *t = &terms.terms[i];
+        if (t->kind == KB_TERM_UNIGRAM || t->kind == KB_TERM_BIGRAM_CROSS) continue;
+        if (kb_query_is_stopword(t->text)) continue;
+        keep[n++] = t->text;
+        bytes += strlen(t->text) + 1;
+    }
+    char *out = keep ? malloc(bytes) : NULL;
+    if (out) {
+        qsort(keep, n, sizeof *keep, cmp_str);
+        size_t len = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0 && strcmp(keep[i], keep[i - 1]) == 0) continue;
+            len += (size_t)sprintf(out + len, "%s%s", len ? " " : "", keep[i]);
+        }
+    }
+    free(keep);
+    kb_term_list_free(&terms);
+    return out;
+}

@@ -1,0 +1,396 @@
+/*
+ * xapian_wrap.cc — the C API of kb_xapian.h over libxapian; the project's only C++ file.
+ *
+ * Every entry point catches every exception and turns it into a KBX_* code plus a message kept
+ * in the handle, so no exception ever reaches C code. Nothing here knows about documents or
+ * Chinese: that lives in index.c and search.c.
+ */
+#include "kb_xapian.h"
+
+#include <xapian.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+/* Postings are flushed to disk (not published) every this many changed documents. Xapian's
+ * default of 10,000 holds far more than our 500 MB budget with ~1,500 terms a document. */
+static const char *const FLUSH_THRESHOLD = "2000";
+
+/* ---------------------------------------------------------------- error plumbing */
+
+template <typename F>
+static int guarded(std::string &err, F &&body)
+{
+    try {
+        body();
+        err.clear();
+        return KBX_OK;
+    } catch (const Xapian::DatabaseLockError &e) {
+        err = "index is locked by another writer (" + e.get_msg() + ")";
+        return KBX_LOCKED;
+    } catch (const Xapian::DatabaseModifiedError &e) {
+        err = "index changed while reading: " + e.get_msg();
+        return KBX_MODIFIED;
+    } catch (const Xapian::DocNotFoundError &e) {
+        err = "no such document";
+        return KBX_NOT_FOUND;
+    } catch (const Xapian::Error &e) {
+        err = e.get_type() + std::string(": ") + e.get_msg();
+        const char *detail = e.get_error_string();
+        if (detail && *detail) err += std::string(" (") + detail + ")";
+        return KBX_ERROR;
+    } catch (const std::bad_alloc &) {
+        err = "out of memory";
+        return KBX_NOMEM;
+    } catch (const std::exception &e) {
+        err = e.what();
+        return KBX_ERROR;
+    } catch (...) {
+        err = "unknown error";
+        return KBX_ERROR;
+    }
+}
+
+static char *dup_bytes(const std::string &s)
+{
+    char *p = static_cast<char *>(std::malloc(s.size() + 1));
+    if (!p) throw std::bad_alloc();
+    std::memcpy(p, s.data(), s.size());
+    p[s.size()] = '\0';
+    return p;
+}
+
+static void copy_out(const std::string &s, char *buf, size_t buf_len)
+{
+    if (!buf_len) return;
+    size_t n = s.size() < buf_len - 1 ? s.size() : buf_len - 1;
+    std::memcpy(buf, s.data(), n);
+    buf[n] = '\0';
+}
+
+/* ---------------------------------------------------------------- documents being built */
+
+struct kbx_doc {
+    Xapian::Document doc;
+};
+
+extern "C" kbx_doc *kbx_doc_new(void)
+{
+    return new (std::nothrow) kbx_doc();
+}
+
+extern "C" void kbx_doc_free(kbx_doc *d)
+{
+    delete d;
+}
+
+extern "C" int kbx_doc_add_term(kbx_doc *d, const char *term, unsigned wdf)
+{
+    std::string ignored;
+    return guarded(ignored, [&] { d->doc.add_term(term, wdf); });
+}
+
+extern "C" int kbx_doc_add_boolean_term(kbx_doc *d, const char *term)
+{
+    std::string ignored;
+    return guarded(ignored, [&] { d->doc.add_boolean_term(term); });
+}
+
+extern "C" int kbx_doc_set_value(kbx_doc *d, unsigned slot, const char *value, size_t len)
+{
+    std::string ignored;
+    return guarded(ignored, [&] { d->doc.add_value(slot, std::string(value, len)); });
+}
+
+extern "C" int kbx_doc_set_data(kbx_doc *d, const char *data, size_t len)
+{
+    std::string ignored;
+    return guarded(ignored, [&] { d->doc.set_data(std::string(data, len)); });
+}
+
+/* ---------------------------------------------------------------- writer */
+
+struct kbx_writer {
+    Xapian::WritableDatabase db;
+    int status = KBX_OK;
+    bool in_transaction = false;
+    std::string err;
+};
+
+extern "C" kbx_writer *kbx_writer_open(const char *path)
+{
+    kbx_writer *w = new (std::nothrow) kbx_writer();
+    if (!w) return nullptr;
+    setenv("XAPIAN_FLUSH_THRESHOLD", FLUSH_THRESHOLD, 0);
+    w->status = guarded(w->err, [&] {
+        w->db = Xapian::WritableDatabase(path, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
+        w->db.begin_transaction(true);
+        w->in_transaction = true;
+    });
+    return w;
+}
+
+extern "C" int kbx_writer_status(const kbx_writer *w)
+{
+    return w->status;
+}
+
+extern "C" const char *kbx_writer_errmsg(const kbx_writer *w)
+{
+    return w->err.c_str();
+}
+
+extern "C" int kbx_writer_replace(kbx_writer *w, const char *id_term, kbx_doc *d)
+{
+    return guarded(w->err, [&] { w->db.replace_document(id_term, d->doc); });
+}
+
+extern "C" int kbx_writer_delete(kbx_writer *w, const char *term)
+{
+    return guarded(w->err, [&] { w->db.delete_document(term); });
+}
+
+extern "C" int kbx_writer_delete_all(kbx_writer *w)
+{
+    return guarded(w->err, [&] {
+        std::vector<Xapian::docid> ids;
+        for (Xapian::PostingIterator p = w->db.postlist_begin(""); p != w->db.postlist_end(""); ++p)
+            ids.push_back(*p);
+        for (Xapian::docid id : ids) w->db.delete_document(id);
+    });
+}
+
+extern "C" int kbx_writer_get_value(kbx_writer *w, const char *id_term, unsigned slot, char *buf,
+                                    size_t buf_len)
+{
+    bool found = false;
+    int rc = guarded(w->err, [&] {
+        Xapian::PostingIterator p = w->db.postlist_begin(id_term);
+        if (p == w->db.postlist_end(id_term)) return;
+        copy_out(w->db.get_document(*p).get_value(slot), buf, buf_len);
+        found = true;
+    });
+    if (rc == KBX_OK && !found) return KBX_NOT_FOUND;
+    return rc;
+}
+
+extern "C" int kbx_writer_each_term(kbx_writer *w, const char *prefix,
+                                    int (*fn)(const char *term, void *user), void *user)
+{
+    return guarded(w->err, [&] {
+        for (Xapian::TermIterator t = w->db.allterms_begin(prefix); t != w->db.allterms_end(prefix); ++t) {
+            std::string term = *t;
+            if (fn(term.c_str(), user) != 0) break;
+        }
+    });
+}
+
+extern "C" int kbx_writer_set_metadata(kbx_writer *w, const char *key, const char *value)
+{
+    return guarded(w->err, [&] { w->db.set_metadata(key, value); });
+}
+
+extern "C" uint32_t kbx_writer_doccount(kbx_writer *w)
+{
+    uint32_t n = 0;
+    guarded(w->err, [&] { n = w->db.get_doccount(); });
+    return n;
+}
+
+extern "C" int kbx_writer_commit(kbx_writer *w)
+{
+    return guarded(w->err, [&] {
+        if (w->in_transaction) {
+            w->in_transaction = false;
+            w->db.commit_transaction();
+        }
+        w->db.commit();
+    });
+}
+
+extern "C" void kbx_writer_close(kbx_writer *w)
+{
+    if (!w) return;
+    guarded(w->err, [&] {
+        if (w->in_transaction) w->db.cancel_transaction();
+        w->db.close();
+    });
+    delete w;
+}
+
+/* ---------------------------------------------------------------- reader */
+
+struct kbx_reader {
+    Xapian::Database db;
+    int status = KBX_OK;
+    std::string err;
+};
+
+extern "C" kbx_reader *kbx_reader_open(const char *path)
+{
+    kbx_reader *r = new (std::nothrow) kbx_reader();
+    if (!r) return nullptr;
+    r->status = guarded(r->err, [&] { r->db = Xapian::Database(path, Xapian::DB_BACKEND_GLASS); });
+    return r;
+}
+
+extern "C" int kbx_reader_status(const kbx_reader *r)
+{
+    return r->status;
+}
+
+extern "C" const char *kbx_reader_errmsg(const kbx_reader *r)
+{
+    return r->err.c_str();
+}
+
+extern "C" int kbx_reader_reopen(kbx_reader *r, int *changed)
+{
+    *changed = 0;
+    return guarded(r->err, [&] { *changed = r->db.reopen() ? 1 : 0; });
+}
+
+extern "C" uint32_t kbx_reader_doccount(kbx_reader *r)
+{
+    uint32_t n = 0;
+    guarded(r->err, [&] { n = r->db.get_doccount(); });
+    return n;
+}
+
+extern "C" uint64_t kbx_reader_revision(kbx_reader *r)
+{
+    uint64_t rev = 0;
+    guarded(r->err, [&] { rev = r->db.get_revision(); });
+    return rev;
+}
+
+extern "C" uint32_t kbx_reader_termfreq(kbx_reader *r, const char *term)
+{
+    uint32_t n = 0;
+    guarded(r->err, [&] { n = r->db.get_termfreq(term); });
+    return n;
+}
+
+extern "C" int kbx_reader_get_metadata(kbx_reader *r, const char *key, char *buf, size_t buf_len)
+{
+    return guarded(r->err, [&] { copy_out(r->db.get_metadata(key), buf, buf_len); });
+}
+
+/* Run body; when the revision it read was recycled by the writer, move to the newest one and
+ * try once more (Xapian's documented recovery for DatabaseModifiedError). */
+template <typename F>
+static int with_retry(kbx_reader *r, F &&body)
+{
+    int rc = guarded(r->err, body);
+    if (rc == KBX_MODIFIED) {
+        int changed = 0;
+        if (kbx_reader_reopen(r, &changed) == KBX_OK) rc = guarded(r->err, body);
+    }
+    return rc;
+}
+
+extern "C" int kbx_reader_get_data(kbx_reader *r, const char *id_term, char **data, size_t *len)
+{
+    *data = nullptr;
+    *len = 0;
+    bool found = false;
+    int rc = with_retry(r, [&] {
+        Xapian::PostingIterator p = r->db.postlist_begin(id_term);
+        if (p == r->db.postlist_end(id_term)) return;
+        std::string s = r->db.get_document(*p).get_data();
+        *data = dup_bytes(s);
+        *len = s.size();
+        found = true;
+    });
+    if (rc == KBX_OK && !found) return KBX_NOT_FOUND;
+    return rc;
+}
+
+static Xapian::Query build_query(const kbx_query *q)
+{
+    std::vector<Xapian::Query> terms;
+    terms.reserve(q->n_terms);
+    for (size_t i = 0; i < q->n_terms; i++) {
+        Xapian::Query t(q->terms[i].term);
+        if (q->terms[i].weight != 1.0)
+            t = Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, t, q->terms[i].weight);
+        terms.push_back(t);
+    }
+    Xapian::Query query(Xapian::Query::OP_OR, terms.begin(), terms.end());
+    if (q->n_any_of) {
+        std::vector<Xapian::Query> any;
+        for (size_t i = 0; i < q->n_any_of; i++) any.emplace_back(q->any_of[i]);
+        query = Xapian::Query(Xapian::Query::OP_FILTER, query,
+                              Xapian::Query(Xapian::Query::OP_OR, any.begin(), any.end()));
+    }
+    for (size_t i = 0; i < q->n_ranges; i++) {
+        const kbx_value_range &vr = q->ranges[i];
+        Xapian::Query range;
+        if (vr.low && vr.high)
+            range = Xapian::Query(Xapian::Query::OP_VALUE_RANGE, vr.slot, vr.low, vr.high);
+        else if (vr.low)
+            range = Xapian::Query(Xapian::Query::OP_VALUE_GE, vr.slot, vr.low);
+        else if (vr.high)
+            range = Xapian::Query(Xapian::Query::OP_VALUE_LE, vr.slot, vr.high);
+        else
+            continue;
+        query = Xapian::Query(Xapian::Query::OP_FILTER, query, range);
+    }
+    return query;
+}
+
+extern "C" int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results *res)
+{
+    std::memset(res, 0, sizeof *res);
+    if (q->n_terms == 0) return KBX_OK;
+    return with_retry(r, [&] {
+        kbx_results_free(res);
+        Xapian::Enquire enquire(r->db);
+        enquire.set_query(build_query(q));
+        double k1 = q->bm25_k1 > 0 ? q->bm25_k1 : 1.2; /* Xapian's defaults */
+        double b = q->bm25_b > 0 ? q->bm25_b : 0.75;
+        enquire.set_weighting_scheme(Xapian::BM25Weight(k1, 0, 1, b, 0.5));
+        Xapian::MSet mset = enquire.get_mset(q->offset, q->limit);
+        res->matches_estimated = mset.get_matches_estimated();
+        res->max_possible = mset.get_max_possible();
+        if (mset.empty()) return;
+
+        std::unordered_map<std::string, int> index_of;
+        for (size_t i = 0; i < q->n_terms && i < 64; i++) index_of.emplace(q->terms[i].term, (int)i);
+
+        res->hits = static_cast<kbx_hit *>(std::calloc(mset.size(), sizeof(kbx_hit)));
+        if (!res->hits) throw std::bad_alloc();
+        for (Xapian::MSetIterator m = mset.begin(); m != mset.end(); ++m) {
+            kbx_hit &h = res->hits[res->n_hits];
+            h.docid = *m;
+            h.score = m.get_weight();
+            std::string data = m.get_document().get_data();
+            h.data = dup_bytes(data);
+            h.data_len = data.size();
+            for (Xapian::TermIterator t = enquire.get_matching_terms_begin(m);
+                 t != enquire.get_matching_terms_end(m); ++t) {
+                auto it = index_of.find(*t);
+                if (it != index_of.end()) h.matched |= (uint64_t)1 << it->second;
+            }
+            res->n_hits++;
+        }
+    });
+}
+
+extern "C" void kbx_results_free(kbx_results *res)
+{
+    if (!res) return;
+    for (size_t i = 0; i < res->n_hits; i++) std::free(res->hits[i].data);
+    std::free(res->hits);
+    res->hits = nullptr;
+    res->n_hits = 0;
+}
+
+extern "C" void kbx_reader_close(kbx_reader *r)
+{
+    delete r;
+}
