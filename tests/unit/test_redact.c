@@ -1,0 +1,305 @@
+/* test_redact.c — redaction of phone, ID-card, bank-card numbers and e-mail addresses (kb_redact.h):
+ * each pattern in Chinese context, the check digits, what must be kept, bad input, speed, threads. */
+#include "check.h"
+#include "kb_redact.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Redact a C string; returns a static copy (the tests compare it right away). */
+static char last[4096];
+static int last_found;
+static const char *R(const char *s)
+{
+    char *r = kb_redact(s, strlen(s), &last_found);
+    snprintf(last, sizeof last, "%s", r ? r : "(null)");
+    free(r);
+    return last;
+}
+
+/* Text that must come out unchanged, with nothing found. */
+#define KEPT(s)                                                                        \
+    do {                                                                               \
+        CHECK_STR_EQ(R(s), s);                                                         \
+        CHECK(last_found == 0);                                                        \
+    } while (0)
+
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t k = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (!k || i + k > n) return 0;
+        for (size_t j = 1; j < k; j++)
+            if ((s[i + j] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && s[i + 1] < 0xA0) return 0;
+        if (c == 0xED && s[i + 1] > 0x9F) return 0;
+        if (c == 0xF0 && s[i + 1] < 0x90) return 0;
+        if (c == 0xF4 && s[i + 1] > 0x8F) return 0;
+        i += k;
+    }
+    return 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+TEST(mobile_numbers)
+{
+    CHECK_STR_EQ(R("我的手机13800138000打不通"), "我的手机[手机号]打不通");
+    CHECK(last_found == 1);
+    CHECK_STR_EQ(R("客户电话138 0013 8000，请回电"), "客户电话[手机号]，请回电");
+    CHECK_STR_EQ(R("138-0013-8000"), "[手机号]");
+    CHECK_STR_EQ(R("1380013 8000"), "[手机号]");
+    CHECK_STR_EQ(R("号码+86 138 0013 8000"), "号码[手机号]");
+    CHECK_STR_EQ(R("+8613800138000"), "[手机号]");
+    CHECK_STR_EQ(R("0086-138-0013-8000"), "[手机号]");
+    CHECK_STR_EQ(R("(+86)15912345678"), "[手机号]");
+    CHECK_STR_EQ(R("8613800138000"), "[手机号]");
+    CHECK_STR_EQ(R("外地手机013800138000"), "外地手机[手机号]");
+    CHECK_STR_EQ(R("13800138000、19912345678都停机了"), "[手机号]、[手机号]都停机了");
+    CHECK(last_found == 2);
+    /* Full-width digits (typed with a Chinese IME) and the ideographic space. */
+    CHECK_STR_EQ(R("手机号１３８００１３８０００谢谢"), "手机号[手机号]谢谢");
+    CHECK_STR_EQ(R("１３８　００１３　８０００"), "[手机号]");
+    CHECK_STR_EQ(R("＋８６１３８００１３８０００"), "[手机号]");
+    /* Not mobiles: wrong prefix, wrong length, part of a longer digit run. */
+    KEPT("12345678901");
+    KEPT("1380013800");
+    KEPT("138001380001");
+    KEPT("订单号138001380001号");
+    KEPT("1380013800012345"); /* 16 digits, Luhn-invalid: no phone cut out of it */
+}
+
+TEST(landline_numbers)
+{
+    CHECK_STR_EQ(R("010-62345678"), "[电话]");
+    CHECK_STR_EQ(R("公司座机0755 8888 6666转人工"), "公司座机[电话]转人工");
+    CHECK_STR_EQ(R("02162345678"), "[电话]");
+    CHECK_STR_EQ(R("(010)62345678"), "[电话]");
+    CHECK_STR_EQ(R("（０１０）６２３４　５６７８"), "[电话]");
+    CHECK_STR_EQ(R("0571-8765432"), "[电话]");
+    CHECK_STR_EQ(R("+86 10 6234 5678"), "[电话]");
+    CHECK_STR_EQ(R("010-62345678-8001"), "[电话]-8001"); /* the extension is no identifier */
+    KEPT("010-1234567");                                  /* local numbers never start with 1 */
+}
+
+TEST(email_addresses)
+{
+    CHECK_STR_EQ(R("邮箱zhang.san+kb@example.com.cn谢谢"), "邮箱[邮箱]谢谢");
+    CHECK_STR_EQ(R("发到 a_b-c@mail.163.com 了"), "发到 [邮箱] 了");
+    CHECK_STR_EQ(R("ＡＢＣ＠ｑｑ．ｃｏｍ"), "[邮箱]");
+    /* An e-mail wins over the phone number inside it. */
+    CHECK_STR_EQ(R("13800138000@139.com"), "[邮箱]");
+    CHECK(last_found == 1);
+    KEPT("a@b");
+    KEPT("@张三 你好");
+    KEPT("user@localhost");
+}
+
+TEST(id_cards)
+{
+    CHECK_STR_EQ(R("身份证号11010519491231002X，"), "身份证号[身份证]，");
+    CHECK_STR_EQ(R("11010519491231002x"), "[身份证]");
+    CHECK_STR_EQ(R("证件310101198512120016办理"), "证件[身份证]办理");
+    CHECK_STR_EQ(R("440304199003071248"), "[身份证]");
+    CHECK_STR_EQ(R("110105 19491231 002X"), "[身份证]");
+    CHECK_STR_EQ(R("１１０１０５１９４９１２３１００２Ｘ"), "[身份证]");
+    CHECK_STR_EQ(R("老身份证110105491231002"), "老身份证[身份证]");
+    /* Wrong check digit (and not Luhn-valid either): kept. */
+    KEPT("110105194912310021");
+    KEPT("110105194912310022");
+    /* Right check digit, impossible birth month 13: not an ID card. */
+    KEPT("110105194913310021");
+    /* 15 digits with an impossible date: not an old ID card (and not Luhn-valid). */
+    KEPT("110105491331002");
+}
+
+TEST(bank_cards)
+{
+    CHECK_STR_EQ(R("卡号6222021234567890128还款"), "卡号[银行卡]还款");
+    CHECK_STR_EQ(R("6222 0212 3456 7890 128"), "[银行卡]");
+    CHECK_STR_EQ(R("6222-0212-3456-7890-128"), "[银行卡]");
+    CHECK_STR_EQ(R("信用卡4111 1111 1111 1111被冻结"), "信用卡[银行卡]被冻结");
+    CHECK_STR_EQ(R("4111111111111111"), "[银行卡]");
+    CHECK_STR_EQ(R("3782 822463 10005"), "[银行卡]");
+    CHECK_STR_EQ(R("622848 0012345671"), "[银行卡]");
+    CHECK_STR_EQ(R("６２２２０２１２３４５６７８９０１２８"), "[银行卡]");
+    /* A Luhn-valid 19-digit run that starts like a phone number is one card, not a phone. */
+    CHECK_STR_EQ(R("1380013800012345677"), "[银行卡]");
+    CHECK(last_found == 1);
+    /* Luhn-invalid 16-digit numbers that are no phone stay. */
+    KEPT("6222021234567890");
+    KEPT("1234567890123456");
+    KEPT("6222 0212 3456 7890");
+    /* Longer than any card: left whole, nothing cut out of it. */
+    KEPT("13800138000138001380");
+}
+
+TEST(service_numbers_and_codes_kept)
+{
+    KEPT("10086");
+    KEPT("拨打95588转0");
+    KEPT("4008-123-456");
+    KEPT("400-820-8820");
+    KEPT("4008123456");
+    KEPT("8008101818");
+    KEPT("800-810-1818");
+    KEPT("12315投诉");
+    KEPT("2026-03-02");
+    KEPT("2026年3月2日");
+    KEPT("20260302");
+    KEPT("199元套餐");
+    KEPT("1,000.00元");
+    KEPT("HX-5G-199");
+    KEPT("SM-G9900");
+    KEPT("iPhone 15 Pro Max 256G");
+    KEPT("2019-2026年");
+    KEPT("流量包10GB，月费39元，有效期至2026-12-31");
+    KEPT("");
+}
+
+TEST(several_kinds_in_one_text)
+{
+    CHECK_STR_EQ(R("客户张三，手机13800138000，身份证11010519491231002X，卡号6222021234567890128，"
+                   "邮箱zs@qq.com，座机010-62345678，要办10086的HX-5G-199套餐"),
+                 "客户张三，手机[手机号]，身份证[身份证]，卡号[银行卡]，邮箱[邮箱]，座机[电话]，"
+                 "要办10086的HX-5G-199套餐");
+    CHECK(last_found == 5);
+}
+
+TEST(invalid_utf8)
+{
+    const char bad[] = "\xff手机13800138000\xc3";
+    char *r = kb_redact(bad, sizeof bad - 1, NULL);
+    CHECK_STR_EQ(r, "\xEF\xBF\xBD手机[手机号]\xEF\xBF\xBD");
+    free(r);
+    /* Overlong form, UTF-16 surrogate, above U+10FFFF, truncated sequence, stray continuation. */
+    const char *cases[] = {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe4\xbd", "\x80\x80",
+                           "ok\xe4\xbd\xa0\xe4"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        r = kb_redact(cases[i], strlen(cases[i]), NULL);
+        CHECK(r != NULL && valid_utf8((const unsigned char *)r, strlen(r)));
+        CHECK(r != NULL && strstr(r, "\xEF\xBF\xBD") != NULL);
+        free(r);
+    }
+    /* An embedded NUL does not cut the text short. */
+    r = kb_redact("a\0b 13800138000", 15, NULL);
+    CHECK_STR_EQ(r, "a\xEF\xBF\xBD" "b [手机号]");
+    free(r);
+    /* Random bytes: never a crash, always valid UTF-8. */
+    srand(7);
+    for (int t = 0; t < 2000; t++) {
+        char s[64];
+        size_t n = (size_t)(rand() % 64);
+        for (size_t i = 0; i < n; i++) s[i] = (char)(rand() % 4 ? "0123456789 -+@.\xef\xbc\x91"[rand() % 18]
+                                                              : rand());
+        r = kb_redact(s, n, NULL);
+        CHECK(r != NULL && valid_utf8((const unsigned char *)r, strlen(r)));
+        free(r);
+    }
+}
+
+TEST(empty_and_null)
+{
+    int found = -1;
+    char *r = kb_redact("", 0, &found);
+    CHECK_STR_EQ(r, "");
+    CHECK(found == 0);
+    free(r);
+    r = kb_redact(NULL, 0, &found);
+    CHECK_STR_EQ(r, "");
+    free(r);
+    /* len is honoured: the phone after it is not part of the text. */
+    r = kb_redact("abc13800138000", 3, NULL);
+    CHECK_STR_EQ(r, "abc");
+    free(r);
+}
+
+TEST(long_input_is_fast)
+{
+    const char *unit = "客户13800138000说卡号6222021234567890128不能用，";
+    size_t ul = strlen(unit), n = (1u << 20) / ul + 1;
+    char *s = malloc(n * ul + 1);
+    for (size_t i = 0; i < n; i++) memcpy(s + i * ul, unit, ul);
+    s[n * ul] = '\0';
+    double t0 = now_s();
+    int found = 0;
+    char *r = kb_redact(s, n * ul, &found);
+    double t1 = now_s();
+    CHECK(r != NULL);
+    CHECK(found == (int)(2 * n));
+    CHECK(r && strstr(r, "13800138000") == NULL && strstr(r, "6222021234567890128") == NULL);
+    printf("  info: 1 MB of text with %d identifiers redacted in %.1f ms\n", found, (t1 - t0) * 1e3);
+    CHECK(t1 - t0 < 2.0);
+    free(r);
+
+    /* Worst cases for the patterns: one huge digit run, one huge word, many '@'. */
+    const char fill[] = {'1', 'a', '@', '.'};
+    for (size_t f = 0; f < sizeof fill; f++) {
+        memset(s, fill[f], n * ul);
+        if (fill[f] == '.') for (size_t i = 0; i < n * ul; i += 2) s[i] = 'a';
+        t0 = now_s();
+        r = kb_redact(s, n * ul, &found);
+        t1 = now_s();
+        CHECK(r != NULL && found == 0 && memcmp(r, s, n * ul) == 0);
+        CHECK(t1 - t0 < 2.0);
+        if (t1 - t0 >= 2.0) printf("  slow on fill '%c': %.1f s\n", fill[f], t1 - t0);
+        free(r);
+    }
+    free(s);
+}
+
+static void *redact_many(void *arg)
+{
+    long bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        const char *in = "手机13800138000卡6222021234567890128";
+        char *r = kb_redact(in, strlen(in), NULL);
+        if (!r || strcmp(r, "手机[手机号]卡[银行卡]") != 0) bad++;
+        free(r);
+    }
+    *(long *)arg = bad;
+    return NULL;
+}
+
+TEST(thread_safe)
+{
+    pthread_t th[8];
+    long bad[8];
+    for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, redact_many, &bad[i]);
+    long total = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        total += bad[i];
+    }
+    CHECK(total == 0);
+}
+
+int main(void)
+{
+    char err[256];
+    if (kb_redact_global_init(err, sizeof err) != 0) {
+        printf("FAIL init: %s\n", err);
+        return 1;
+    }
+    CHECK(kb_redact_global_init(err, sizeof err) == 0); /* twice is fine */
+    RUN(mobile_numbers);
+    RUN(landline_numbers);
+    RUN(email_addresses);
+    RUN(id_cards);
+    RUN(bank_cards);
+    RUN(service_numbers_and_codes_kept);
+    RUN(several_kinds_in_one_text);
+    RUN(invalid_utf8);
+    RUN(empty_and_null);
+    RUN(long_input_is_fast);
+    RUN(thread_safe);
+    CHECK_MAIN_END();
+}
