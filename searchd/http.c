@@ -1,0 +1,469 @@
+/*
+ * http.c — libmicrohttpd set-up, request reading within limits, the uniform 4xx answers,
+ * response helpers, access log and request metrics.
+ *
+ * Threading: MHD runs an internal pool of epoll threads (one per core by default). Searches are
+ * CPU-bound and take about a millisecond, so handlers run directly in the pool threads; nothing
+ * here creates a thread or a large buffer per request. A request costs one small struct (freed
+ * when MHD reports the request complete, which is also when the access line is written, so its
+ * duration includes sending the answer).
+ *
+ * Order of checks for every request (so answers are predictable and cheap ones come first):
+ * token (401) -> path (404) -> method (405) -> role (403) -> body size (413) -> query size (414)
+ * -> the handler. POST bodies are read completely before answering even an error, because
+ * closing a socket with unread data makes the kernel send a reset that can destroy the answer
+ * before the client reads it; only bodies declared larger than 1 MiB are refused at once.
+ */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "searchd.h"
+
+static struct MHD_Daemon *http_daemon;
+static int http_listen_fd = -1;
+static atomic_int http_in_flight;
+
+int searchd_http_in_flight(void) { return atomic_load(&http_in_flight); }
+
+/* ---------------------------------------------------------------- responses */
+
+static void queue(searchd_request *req, int status, const char *content_type, char *body,
+                  size_t len, const char *extra_name, const char *extra_value) {
+    if (req->status) { /* a handler answered twice: keep the first answer */
+        free(body);
+        searchd_log_error("internal: second answer %d to %s %s ignored", status, req->log_method,
+                          req->log_path);
+        return;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        req->status = 500;
+        return;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    /* Answers hold agents' searches and help requests: no cache may keep them. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (extra_name) MHD_add_response_header(resp, extra_name, extra_value);
+    /* While shutting down, close kept-alive connections after this answer so clients move to
+     * another instance instead of sending more requests here. */
+    if (atomic_load(&searchd_ctx.shutting_down))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (MHD_queue_response(req->connection, (unsigned)status, resp) != MHD_YES)
+        searchd_log_error("cannot queue the %d answer to %s %s", status, req->log_method,
+                          req->log_path);
+    MHD_destroy_response(resp);
+    req->status = status;
+}
+
+void searchd_http_respond_text(searchd_request *req, int status, const char *content_type,
+                               char *body, size_t len) {
+    queue(req, status, content_type, body, len, NULL, NULL);
+}
+
+void searchd_http_respond_json_text(searchd_request *req, int status, char *text, size_t len) {
+    queue(req, status, "application/json; charset=utf-8", text, len, NULL, NULL);
+}
+
+void searchd_http_respond_json(searchd_request *req, int status, cJSON *body) {
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    cJSON_Delete(body);
+    if (!text) {
+        static const char oom[] = "{\"error\":\"out of memory\"}";
+        char *copy = strdup(oom);
+        queue(req, 500, "application/json; charset=utf-8", copy, copy ? strlen(copy) : 0, NULL,
+              NULL);
+        return;
+    }
+    searchd_http_respond_json_text(req, status, text, strlen(text));
+}
+
+static char *error_json(const char *message) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "error", message)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static void respond_error_with(searchd_request *req, int status, const char *header,
+                               const char *value, const char *fmt, va_list ap) {
+    char message[512];
+    vsnprintf(message, sizeof message, fmt, ap);
+    char *text = error_json(message);
+    if (!text) text = strdup("{\"error\":\"out of memory\"}");
+    queue(req, status, "application/json; charset=utf-8", text, text ? strlen(text) : 0, header,
+          value);
+}
+
+void searchd_http_respond_error(searchd_request *req, int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    respond_error_with(req, status, NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+static void respond_error_header(searchd_request *req, int status, const char *header,
+                                 const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void respond_error_header(searchd_request *req, int status, const char *header,
+                                 const char *value, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    respond_error_with(req, status, header, value, fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------- arguments */
+
+const char *searchd_http_arg(searchd_request *req, const char *name, size_t *len) {
+    const char *value = NULL;
+    size_t size = 0;
+    if (MHD_lookup_connection_value_n(req->connection, MHD_GET_ARGUMENT_KIND, name, strlen(name),
+                                      &value, &size) != MHD_YES ||
+        !value)
+        return NULL;
+    if (len) *len = size;
+    return value;
+}
+
+typedef struct {
+    const char *name;
+    const char **values;
+    size_t max, n;
+    size_t total_bytes;
+} args_walk;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size) {
+    (void)kind;
+    args_walk *w = cls;
+    w->total_bytes += key_size + value_size + 2;
+    if (w->name && value && strcmp(key, w->name) == 0 && w->n < w->max) w->values[w->n++] = value;
+    return MHD_YES;
+}
+
+size_t searchd_http_args(searchd_request *req, const char *name, const char **values, size_t max) {
+    args_walk w = {name, values, max, 0, 0};
+    MHD_get_connection_values_n(req->connection, MHD_GET_ARGUMENT_KIND, collect_arg, &w);
+    return w.n;
+}
+
+static size_t query_string_bytes(searchd_request *req) {
+    args_walk w = {NULL, NULL, 0, 0, 0};
+    MHD_get_connection_values_n(req->connection, MHD_GET_ARGUMENT_KIND, collect_arg, &w);
+    return w.total_bytes;
+}
+
+/* ---------------------------------------------------------------- JSON bodies */
+
+/* cJSON recurses per nesting level; refuse deep documents before it sees them. */
+static int json_depth_ok(const char *s, size_t len, int max_depth) {
+    int depth = 0, in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\') i++;
+            else if (c == '"') in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth) return 0;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return 1;
+}
+
+cJSON *searchd_http_body_object(searchd_request *req) {
+    if (!req->body || req->body_len == 0) {
+        searchd_http_respond_error(req, 400, "request body is empty: send a JSON object");
+        return NULL;
+    }
+    if (!json_depth_ok(req->body, req->body_len, SEARCHD_MAX_JSON_DEPTH)) {
+        searchd_http_respond_error(req, 400, "JSON nested too deeply: at most %d levels",
+                                   SEARCHD_MAX_JSON_DEPTH);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+    if (!root) {
+        size_t at = end && end >= req->body ? (size_t)(end - req->body) : 0;
+        searchd_http_respond_error(req, 400, "invalid JSON at byte %zu", at);
+        return NULL;
+    }
+    size_t at = end ? (size_t)(end - req->body) : req->body_len;
+    while (at < req->body_len && isspace((unsigned char)req->body[at])) at++;
+    if (at < req->body_len) {
+        cJSON_Delete(root);
+        searchd_http_respond_error(req, 400, "invalid JSON at byte %zu: unexpected data after the value",
+                                   at);
+        return NULL;
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        searchd_http_respond_error(req, 400, "request body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+static int is_blank(const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') continue;
+        if (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) { /* U+3000 ideographic space */
+            p += 2;
+            continue;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+int searchd_http_body_string(searchd_request *req, const cJSON *obj, const char *field,
+                             int required, size_t max_bytes, const char **out) {
+    *out = NULL;
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, field);
+    if (!item || cJSON_IsNull(item)) {
+        if (!required) return 0;
+        searchd_http_respond_error(req, 400, "%s is required", field);
+        return -1;
+    }
+    if (!cJSON_IsString(item) || !item->valuestring) {
+        searchd_http_respond_error(req, 400, "%s must be a string", field);
+        return -1;
+    }
+    if (is_blank(item->valuestring)) {
+        searchd_http_respond_error(req, 400, "%s is empty", field);
+        return -1;
+    }
+    if (strlen(item->valuestring) > max_bytes) {
+        searchd_http_respond_error(req, 400, "%s too long: at most %zu bytes", field, max_bytes);
+        return -1;
+    }
+    *out = item->valuestring;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+static unsigned method_bit(const char *method) {
+    if (strcmp(method, "GET") == 0) return SEARCHD_METHOD_GET;
+    if (strcmp(method, "HEAD") == 0) return SEARCHD_METHOD_HEAD;
+    if (strcmp(method, "POST") == 0) return SEARCHD_METHOD_POST;
+    return 0;
+}
+
+static void dispatch(searchd_request *req, const char *url) {
+    req->dispatched = 1;
+    const searchd_route *route = req->route = searchd_router_match(url, &req->param);
+    if (route->needs_token) {
+        const char *authorization =
+            MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Authorization");
+        int rc = searchd_auth_check(authorization, &req->identity);
+        if (rc == SEARCHD_AUTH_MISSING) {
+            respond_error_header(req, 401, "WWW-Authenticate", "Bearer realm=\"kb\"",
+                                 "missing token: send the header Authorization: Bearer TOKEN");
+            return;
+        }
+        if (rc != SEARCHD_AUTH_OK) {
+            respond_error_header(req, 401, "WWW-Authenticate",
+                                 "Bearer realm=\"kb\", error=\"invalid_token\"", "unknown token");
+            return;
+        }
+    }
+    if (route->id == SEARCHD_ROUTE_UNKNOWN) {
+        route->handler(req);
+        return;
+    }
+    if (!(route->methods & req->method)) {
+        respond_error_header(req, 405, MHD_HTTP_HEADER_ALLOW, searchd_router_allow(route->methods),
+                             "method %s not allowed here: use %s", req->log_method,
+                             searchd_router_allow(route->methods));
+        return;
+    }
+    if (route->needs_token && !((route->roles | SEARCHD_ROLE_ADMIN) & req->identity.role)) {
+        searchd_http_respond_error(req, 403, "role %s may not call %s %s",
+                                   searchd_auth_role_name(req->identity.role), req->log_method,
+                                   route->path);
+        return;
+    }
+    if (req->body_too_large) {
+        searchd_http_respond_error(req, 413, "request body too large: at most %d bytes",
+                                   SEARCHD_MAX_BODY_BYTES);
+        return;
+    }
+    if (query_string_bytes(req) > SEARCHD_MAX_QUERY_STRING_BYTES) {
+        searchd_http_respond_error(req, 414, "query string too long: at most %d bytes",
+                                   SEARCHD_MAX_QUERY_STRING_BYTES);
+        return;
+    }
+    route->handler(req);
+    if (!req->status) {
+        searchd_log_error("internal: %s %s gave no answer", req->log_method, req->log_path);
+        searchd_http_respond_error(req, 500, "internal error");
+    }
+}
+
+void searchd_route_not_found(searchd_request *req) {
+    searchd_http_respond_error(req, 404, "no such endpoint: see docs/API.md");
+}
+
+static int append_body(searchd_request *req, const char *data, size_t size) {
+    if (req->body_too_large || req->body_len + size > SEARCHD_MAX_BODY_BYTES) {
+        req->body_too_large = 1;
+        free(req->body);
+        req->body = NULL;
+        req->body_cap = 0;
+        req->body_len += size; /* keep counting what we discard */
+        return req->body_len <= SEARCHD_DISCARD_BODY_BYTES;
+    }
+    if (req->body_len + size + 1 > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap : 1024;
+        while (cap < req->body_len + size + 1) cap *= 2;
+        char *grown = realloc(req->body, cap);
+        if (!grown) return 0;
+        req->body = grown;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, size);
+    req->body_len += size;
+    req->body[req->body_len] = '\0';
+    return 1;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+    (void)cls;
+    (void)version;
+    searchd_request *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req) return MHD_NO;
+        *con_cls = req;
+        atomic_fetch_add(&http_in_flight, 1);
+        req->connection = connection;
+        req->start_ms = searchd_now_mono_ms();
+        req->method = method_bit(method);
+        snprintf(req->log_method, sizeof req->log_method, "%s", method);
+        /* MHD hands us the path already without the query string. */
+        snprintf(req->log_path, sizeof req->log_path, "%s", url);
+
+        const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *chunked = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                          MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        unsigned long long declared = length ? strtoull(length, NULL, 10) : 0;
+        if (declared > SEARCHD_DISCARD_BODY_BYTES) {
+            /* Too large to be worth reading: answer now, MHD closes the connection after it. */
+            req->route = searchd_router_match(url, &req->param);
+            req->dispatched = 1;
+            searchd_http_respond_error(req, 413, "request body too large: at most %d bytes",
+                                       SEARCHD_MAX_BODY_BYTES);
+            return MHD_YES;
+        }
+        if (declared == 0 && !chunked) dispatch(req, url); /* no body: answer at once */
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t size = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->dispatched) return MHD_YES; /* answered already; MHD discards the rest */
+        if (!append_body(req, upload_data, size)) {
+            req->status = req->body_too_large ? 413 : 500;
+            return MHD_NO; /* endless chunked body or out of memory: drop the connection */
+        }
+        return MHD_YES;
+    }
+    if (!req->dispatched) dispatch(req, url);
+    else if (!req->status) searchd_http_respond_error(req, 500, "internal error");
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)connection;
+    searchd_request *req = *con_cls;
+    if (!req) return;
+    *con_cls = NULL;
+    double ms = searchd_now_mono_ms() - req->start_ms;
+    /* A request that ended without an answer (client gone, timeout) is logged with status 0. */
+    int status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK || req->status ? req->status : 0;
+    searchd_route_id route = req->route ? req->route->id : SEARCHD_ROUTE_UNKNOWN;
+    searchd_metrics_count_request(route, status);
+    searchd_log_access(req->log_method, req->log_path, status, ms,
+                       req->identity.role ? searchd_auth_role_name(req->identity.role) : "-",
+                       req->identity.name);
+    free(req->body);
+    free(req);
+    atomic_fetch_sub(&http_in_flight, 1);
+}
+
+/* MHD's own messages (e.g. "Failed to send data") go through our one-line format. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char message[512];
+    vsnprintf(message, sizeof message, fmt, ap);
+    searchd_log_warn("http: %s", message);
+}
+
+/* ---------------------------------------------------------------- start and stop */
+
+int searchd_http_start(int listen_fd, unsigned threads, char *err, size_t err_len) {
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    http_daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SEARCHD_CONNECTION_LIMIT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SEARCHD_PER_IP_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SEARCHD_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SEARCHD_CONNECTION_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_END);
+    if (!http_daemon) {
+        snprintf(err, err_len, "cannot start the HTTP server (libmicrohttpd refused the options)");
+        return -1;
+    }
+    http_listen_fd = listen_fd;
+    return 0;
+}
+
+void searchd_http_shutdown(int grace_ms) {
+    if (!http_daemon) return;
+    MHD_quiesce_daemon(http_daemon);
+    double deadline = searchd_now_mono_ms() + grace_ms;
+    while (atomic_load(&http_in_flight) > 0 && searchd_now_mono_ms() < deadline) {
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    int left = atomic_load(&http_in_flight);
+    if (left > 0) searchd_log_warn("shutdown: %d requests still running after %d ms", left, grace_ms);
+    MHD_stop_daemon(http_daemon);
+    http_daemon = NULL;
+    if (http_listen_fd >= 0) close(http_listen_fd);
+    http_listen_fd = -1;
+}

@@ -1,0 +1,259 @@
+/*
+ * main.c — kb-searchd: arguments, start-up, signals, shutdown.
+ *
+ *   kb-searchd --index DIR --data DIR --listen HOST:PORT --tokens FILE [--threads N]
+ *
+ * Start-up opens everything that can fail (tokens, index, event store, listening socket)
+ * before serving, and exits non-zero with a message saying what to fix: a service that starts
+ * but cannot search is worse than one that refuses to start.
+ *
+ * Signals are blocked in every thread and taken synchronously by the main thread with
+ * sigwait(), so handling them can do real work (reload a file, shut down in order) without
+ * async-signal-safety concerns:
+ *   SIGHUP           reload the tokens file (a bad file keeps the old tokens, and says why)
+ *   SIGTERM, SIGINT  stop accepting, finish requests in flight, flush the event store, exit 0
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "http.h"
+#include "kb_redact.h"
+#include "kb_store.h"
+#include "listen.h"
+#include "log.h"
+#include "metrics.h"
+#include "searchd.h"
+#include "searchers.h"
+
+#define MAX_THREADS 256
+
+searchd_context searchd_ctx;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: kb-searchd --index DIR --data DIR --listen HOST:PORT --tokens FILE [--threads N]\n"
+            "\n"
+            "Serve knowledge-base search over HTTP (see docs/API.md).\n"
+            "  --index DIR         the index written by kb-indexer --index DIR\n"
+            "  --data DIR          the service's own state (event store); created when missing\n"
+            "  --listen HOST:PORT  e.g. 127.0.0.1:8080, [::1]:8080, localhost:8080\n"
+            "  --tokens FILE       one \"TOKEN ROLE NAME\" per line, ROLE agent|editor|lead|admin\n"
+            "  --threads N         HTTP worker threads (default: the number of cores, at least 2)\n"
+            "  --help              this text\n"
+            "Signals: SIGHUP reloads the tokens file; SIGTERM or SIGINT stops gracefully.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "kb-searchd: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    usage(stderr);
+    return 2;
+}
+
+static unsigned default_threads(void) {
+    long n = 0;
+    cpu_set_t set;
+    /* The CPUs we may run on (a container's cpuset), not every CPU of the host. */
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+    if (n <= 0) n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 2) n = 2;
+    if (n > MAX_THREADS) n = MAX_THREADS;
+    return (unsigned)n;
+}
+
+/* Parse the command line into searchd_ctx. Returns 0, or an exit status (2, or 0 for --help). */
+static int parse_args(int argc, char **argv, int *exit_now) {
+    *exit_now = 0;
+    const char *threads_text = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            usage(stdout);
+            *exit_now = 1;
+            return 0;
+        }
+        const char **slot = NULL;
+        const char *name = arg;
+        if (!strncmp(arg, "--index", 7)) slot = &searchd_ctx.index_dir, name = "--index";
+        else if (!strncmp(arg, "--data", 6)) slot = &searchd_ctx.data_dir, name = "--data";
+        else if (!strncmp(arg, "--listen", 8)) slot = &searchd_ctx.listen, name = "--listen";
+        else if (!strncmp(arg, "--tokens", 8)) slot = &searchd_ctx.tokens_path, name = "--tokens";
+        else if (!strncmp(arg, "--threads", 9)) slot = &threads_text, name = "--threads";
+        if (!slot) {
+            *exit_now = 1;
+            return usage_error("unknown argument %s", arg);
+        }
+        size_t n = strlen(name);
+        const char *value;
+        if (arg[n] == '=') {
+            value = arg + n + 1;
+        } else if (arg[n] == '\0') {
+            if (i + 1 >= argc) {
+                *exit_now = 1;
+                return usage_error("%s needs a value", name);
+            }
+            value = argv[++i];
+        } else {
+            *exit_now = 1;
+            return usage_error("unknown argument %s", arg);
+        }
+        if (!*value) {
+            *exit_now = 1;
+            return usage_error("%s needs a value", name);
+        }
+        *slot = value;
+    }
+    const char *missing = !searchd_ctx.index_dir    ? "--index"
+                          : !searchd_ctx.data_dir   ? "--data"
+                          : !searchd_ctx.listen     ? "--listen"
+                          : !searchd_ctx.tokens_path ? "--tokens"
+                                                     : NULL;
+    if (missing) {
+        *exit_now = 1;
+        return usage_error("missing %s", missing);
+    }
+    searchd_ctx.threads = default_threads();
+    if (threads_text) {
+        char *end;
+        errno = 0;
+        long n = strtol(threads_text, &end, 10);
+        if (*end || errno || n < 1 || n > MAX_THREADS) {
+            *exit_now = 1;
+            return usage_error("--threads %s: give a number from 1 to 256", threads_text);
+        }
+        searchd_ctx.threads = (unsigned)n;
+    }
+    return 0;
+}
+
+/* Up to 1024 connections plus index and store files need more descriptors than the usual
+ * soft limit of 1024. */
+static void raise_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int fail(const char *message) {
+    searchd_log_error("%s", message);
+    fprintf(stderr, "kb-searchd: %s\n", message);
+    return 1;
+}
+
+/* Say clearly when the data directory exists but we cannot write there; the store's own error
+ * would otherwise be SQLite's "unable to open database file". */
+static int check_data_dir(const char *dir, char *err, size_t err_len) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return 0; /* missing: the store creates it */
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, err_len, "--data %s is not a directory", dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(err, err_len, "--data %s is not writable: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int exit_now;
+    int rc = parse_args(argc, argv, &exit_now);
+    if (exit_now) return rc;
+
+    char err[1024];
+    searchd_listen_addr addr;
+    if (searchd_listen_parse(searchd_ctx.listen, &addr, err, sizeof err) != 0) {
+        fprintf(stderr, "kb-searchd: %s\n", err);
+        usage(stderr);
+        return 2;
+    }
+
+    /* Before any thread exists, so every thread inherits the mask. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    searchd_ctx.started_ms = searchd_now_unix_ms();
+
+    if (kb_redact_global_init(err, sizeof err) != 0) return fail(err);
+    if (searchd_auth_load(searchd_ctx.tokens_path, err, sizeof err) != 0) return fail(err);
+    if (searchd_searchers_start(searchd_ctx.index_dir, err, sizeof err) != 0) return fail(err);
+    if (check_data_dir(searchd_ctx.data_dir, err, sizeof err) != 0) {
+        searchd_searchers_stop();
+        return fail(err);
+    }
+    char store_err[512] = "";
+    searchd_ctx.store = kb_store_open(searchd_ctx.data_dir, store_err, sizeof store_err);
+    if (!searchd_ctx.store) {
+        snprintf(err, sizeof err, "cannot open the event store in %s: %s", searchd_ctx.data_dir,
+                 store_err);
+        searchd_searchers_stop();
+        return fail(err);
+    }
+    int listen_fd = searchd_listen_open(&addr, err, sizeof err);
+    if (listen_fd < 0 || searchd_http_start(listen_fd, searchd_ctx.threads, err, sizeof err) != 0) {
+        if (listen_fd >= 0) close(listen_fd);
+        searchd_searchers_stop();
+        kb_store_close(searchd_ctx.store);
+        return fail(err);
+    }
+    atomic_store(&searchd_ctx.ready, 1);
+
+    searchd_index_status idx;
+    searchd_searchers_status(&idx);
+    searchd_log_info("kb-searchd started: index %s (%u documents, revision %llu), data %s, "
+                     "listening on http://%s, %u threads, %zu tokens",
+                     searchd_ctx.index_dir, idx.documents, (unsigned long long)idx.revision,
+                     searchd_ctx.data_dir, addr.shown, searchd_ctx.threads, searchd_auth_count());
+
+    int sig = 0;
+    for (;;) {
+        if (sigwait(&signals, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+            if (searchd_auth_load(searchd_ctx.tokens_path, err, sizeof err) == 0)
+                searchd_log_info("SIGHUP: tokens reloaded from %s: %zu tokens",
+                                 searchd_ctx.tokens_path, searchd_auth_count());
+            else
+                searchd_log_error("SIGHUP: tokens not reloaded, keeping the previous %zu: %s",
+                                  searchd_auth_count(), err);
+            continue;
+        }
+        break;
+    }
+
+    atomic_store(&searchd_ctx.shutting_down, 1);
+    searchd_log_info("%s received: shutting down, %d requests in flight",
+                     sig == SIGINT ? "SIGINT" : "SIGTERM", searchd_http_in_flight());
+    searchd_http_shutdown(SEARCHD_SHUTDOWN_GRACE_S * 1000);
+    searchd_searchers_stop();
+
+    kb_store_stats_t st;
+    kb_store_stats(searchd_ctx.store, &st);
+    kb_store_close(searchd_ctx.store); /* writes what is still queued */
+    searchd_ctx.store = NULL;
+    searchd_auth_free();
+    searchd_log_info("kb-searchd stopped after %.0f s: %llu requests, %llu searches, %llu search "
+                     "events logged, %llu dropped, %llu store write errors",
+                     (double)(searchd_now_unix_ms() - searchd_ctx.started_ms) / 1000.0,
+                     searchd_metrics_requests_total(), searchd_metrics_searches_total(),
+                     (unsigned long long)st.searches_logged,
+                     (unsigned long long)st.searches_dropped, (unsigned long long)st.write_errors);
+    return 0;
+}

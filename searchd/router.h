@@ -1,0 +1,62 @@
+/*
+ * router.h — the table of endpoints: path, methods, roles, handler.
+ *
+ * Keeping every endpoint in one table makes the security rules reviewable in one place (who may
+ * call what) and lets http.c answer 401/403/404/405 uniformly before any handler runs.
+ */
+#ifndef SEARCHD_ROUTER_H
+#define SEARCHD_ROUTER_H
+
+#include "auth.h"
+
+typedef enum {
+    SEARCHD_ROUTE_HEALTHZ,
+    SEARCHD_ROUTE_METRICS,
+    SEARCHD_ROUTE_SEARCH,
+    SEARCHD_ROUTE_SUGGEST,
+    SEARCHD_ROUTE_DOCUMENT,
+    SEARCHD_ROUTE_FEEDBACK,
+    SEARCHD_ROUTE_HELP_REQUESTS,
+    SEARCHD_ROUTE_ADMIN_RELOAD,
+    SEARCHD_ROUTE_UNKNOWN, /* no such path: 404 */
+    SEARCHD_ROUTE_COUNT
+} searchd_route_id;
+
+/* Methods as bits, for the Allow header. */
+enum { SEARCHD_METHOD_GET = 1, SEARCHD_METHOD_HEAD = 2, SEARCHD_METHOD_POST = 4 };
+
+struct searchd_request;
+typedef void (*searchd_handler)(struct searchd_request *req);
+
+typedef struct {
+    searchd_route_id id;
+    const char *path;      /* exact path, or the prefix when is_prefix */
+    int is_prefix;         /* the rest of the path is the handler's parameter */
+    unsigned methods;      /* SEARCHD_METHOD_* bits */
+    int needs_token;       /* every /api/ route */
+    unsigned roles;        /* searchd_role bits that may call it (admin is always added) */
+    searchd_handler handler;
+} searchd_route;
+
+/* The route for a path (never NULL: unknown paths get the SEARCHD_ROUTE_UNKNOWN entry).
+ * *param receives the part after a prefix route's path ("" otherwise). */
+const searchd_route *searchd_router_match(const char *path, const char **param);
+
+/* Label of a route in metrics and logs ("search", "help_requests", ...). */
+const char *searchd_router_name(searchd_route_id id);
+
+/* "GET, HEAD" etc. for an Allow header. */
+const char *searchd_router_allow(unsigned methods);
+
+/* Handlers (routes_*.c, http.c). */
+void searchd_route_healthz(struct searchd_request *req);
+void searchd_route_metrics(struct searchd_request *req);
+void searchd_route_search(struct searchd_request *req);
+void searchd_route_suggest(struct searchd_request *req);
+void searchd_route_document(struct searchd_request *req);
+void searchd_route_feedback(struct searchd_request *req);
+void searchd_route_help_requests(struct searchd_request *req);
+void searchd_route_admin_reload(struct searchd_request *req);
+void searchd_route_not_found(struct searchd_request *req);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * routes.h — helpers shared by the route handlers (routes_*.c).
+ */
+#ifndef SEARCHD_ROUTES_H
+#define SEARCHD_ROUTES_H
+
+#include <stddef.h>
+
+#include "http.h"
+#include "kb_search.h"
+
+/* Document ids: [A-Za-z0-9._:-]{1,128} (the KB format's rule). */
+int searchd_routes_valid_doc_id(const char *id);
+
+/* 32 lowercase hex digits from the kernel's random source (128 bits). */
+void searchd_routes_new_search_id(char out[33]);
+
+/* Run a search on the calling thread's searcher, retrying once on a fresh revision when the
+ * searcher fails (e.g. the index changed twice under it). On failure answers 500/503 itself
+ * and returns -1; on success res must be freed with kb_search_result_free. */
+int searchd_routes_run_search(searchd_request *req, const kb_search_request *sreq,
+                              kb_search_result *res);
+
+/* A number rounded for JSON output (cJSON prints doubles with up to 17 digits). */
+double searchd_routes_round(double v, int decimals);
+
+#endif

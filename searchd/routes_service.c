@@ -1,0 +1,73 @@
+/*
+ * routes_service.c — the endpoints for operators and machines: GET /healthz, GET /metrics,
+ * POST /api/admin/reload.
+ *
+ * /healthz answers 503 while shutting down, so a load balancer stops sending traffic before the
+ * listening socket closes.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "routes.h"
+#include "searchd.h"
+#include "searchers.h"
+
+#define ADMIN_RELOAD_WAIT_MS 5000
+
+void searchd_route_healthz(searchd_request *req) {
+    cJSON *o = cJSON_CreateObject();
+    if (atomic_load(&searchd_ctx.shutting_down)) {
+        cJSON_AddStringToObject(o, "status", "shutting_down");
+        searchd_http_respond_json(req, 503, o);
+        return;
+    }
+    if (!atomic_load(&searchd_ctx.ready)) {
+        cJSON_AddStringToObject(o, "status", "starting");
+        searchd_http_respond_json(req, 503, o);
+        return;
+    }
+    searchd_index_status idx;
+    searchd_searchers_status(&idx);
+    cJSON_AddStringToObject(o, "status", "ok");
+    cJSON_AddNumberToObject(o, "documents", idx.documents);
+    cJSON_AddNumberToObject(o, "index_revision", (double)idx.revision);
+    searchd_http_respond_json(req, 200, o);
+}
+
+void searchd_route_metrics(searchd_request *req) {
+    size_t len = 0;
+    char *text = searchd_metrics_render(&len);
+    if (!text) {
+        searchd_http_respond_error(req, 500, "out of memory");
+        return;
+    }
+    searchd_http_respond_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+/* Reload the tokens file, and pick up a new index revision now rather than within a second. */
+void searchd_route_admin_reload(searchd_request *req) {
+    char err[600] = "";
+    int tokens_ok = searchd_auth_load(searchd_ctx.tokens_path, err, sizeof err) == 0;
+    if (tokens_ok)
+        searchd_log_info("tokens reloaded by %s: %zu tokens", req->identity.name,
+                         searchd_auth_count());
+    else
+        searchd_log_error("tokens reload failed, keeping the previous tokens: %s", err);
+    searchd_searchers_check_now(ADMIN_RELOAD_WAIT_MS);
+
+    if (!tokens_ok) {
+        searchd_http_respond_error(req, 500, "tokens file not reloaded, the previous tokens stay in "
+                                   "force: %s", err);
+        return;
+    }
+    searchd_index_status idx;
+    searchd_searchers_status(&idx);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "ok", 1);
+    cJSON_AddNumberToObject(o, "tokens", (double)searchd_auth_count());
+    cJSON_AddNumberToObject(o, "documents", idx.documents);
+    cJSON_AddNumberToObject(o, "index_revision", (double)idx.revision);
+    searchd_http_respond_json(req, 200, o);
+}

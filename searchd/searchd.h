@@ -1,0 +1,46 @@
+/*
+ * searchd.h — what every part of kb-searchd shares: the process-wide context and clocks.
+ *
+ * kb-searchd is one process with one event store, one tokens table, one index watcher and a
+ * pool of HTTP worker threads. The few things they all need (the store handle, where the index
+ * lives, whether we are shutting down) live in one global struct set up by main.c before any
+ * thread starts and read-only afterwards, except for the atomic flags.
+ */
+#ifndef SEARCHD_H
+#define SEARCHD_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "kb_store.h"
+
+/* Request limits (see docs/API.md, "Limits"). */
+#define SEARCHD_MAX_BODY_BYTES (64 * 1024)         /* larger POST bodies get 413 */
+#define SEARCHD_DISCARD_BODY_BYTES (1024 * 1024)   /* beyond this we stop reading and close */
+#define SEARCHD_MAX_QUERY_STRING_BYTES (16 * 1024) /* sum of decoded query arguments: 414 */
+#define SEARCHD_MAX_JSON_DEPTH 16
+#define SEARCHD_CONNECTION_MEMORY (64 * 1024)      /* per connection: request line + headers */
+#define SEARCHD_CONNECTION_LIMIT 1024
+#define SEARCHD_PER_IP_CONNECTION_LIMIT 512
+#define SEARCHD_CONNECTION_TIMEOUT_S 30
+#define SEARCHD_SHUTDOWN_GRACE_S 10                /* how long in-flight requests may take */
+
+typedef struct {
+    const char *index_dir;
+    const char *data_dir;
+    const char *tokens_path;
+    const char *listen;
+    unsigned threads;
+    kb_store *store;
+    int64_t started_ms;           /* unix ms */
+    atomic_int ready;             /* index open and HTTP accepting */
+    atomic_int shutting_down;     /* SIGTERM/SIGINT received: finish what is in flight */
+} searchd_context;
+
+extern searchd_context searchd_ctx;
+
+/* Milliseconds since the Unix epoch (wall clock) and since an arbitrary point (monotonic). */
+int64_t searchd_now_unix_ms(void);
+double searchd_now_mono_ms(void);
+
+#endif
