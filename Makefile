@@ -77,6 +77,11 @@ $(BIN)/kb-report: $(REPORT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
+# Tools for tuning and benchmarks (not installed).
+$(BUILD)/bench/kb-query: bench/kb-query.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/unit/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS)
@@ -97,8 +102,8 @@ unit: all $(UNIT_BINS)
 	@BIN=$(BIN) UNIT_DIR=$(BUILD)/tests tests/run-all.sh --unit-only
 
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@bench/run.sh
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/kb-query
+	@BUILD=$(BUILD) bench/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -53,6 +53,14 @@ typedef struct {
     int expired;         /* 1 when outside its validity window (only with include_expired) */
 } kb_hit;
 
+/* The evidence behind confidence, for tuning and for the API's explain option. */
+typedef struct {
+    double coverage;         /* share of the question's informative weight in the top hit */
+    double passage_coverage; /* the same for the top hit's best passage alone */
+    double top_score, second_score;
+    size_t n_terms;          /* query terms after pruning */
+} kb_search_features;
+
 typedef struct {
     kb_hit *hits;
     size_t n_hits;
@@ -61,6 +69,7 @@ typedef struct {
     int unresolved;
     char *top_id;             /* id of the best hit regardless of paging, or NULL */
     double took_ms;
+    kb_search_features features;
 } kb_search_result;
 
 /* Open a searcher on an index directory. Returns NULL when memory ran out or the index cannot be

@@ -197,6 +197,13 @@ static double coverage(const kb_query *q, uint64_t matched)
     return got / q->info_mass;
 }
 
+/* Map the evidence to 0..1. */
+static double confidence_of(const kb_search_features *f)
+{
+    double c = f->coverage;
+    return c < 0 ? 0 : c > 1 ? 1 : c;
+}
+
 /* ---------------------------------------------------------------- search */
 
 int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *res)
@@ -281,13 +288,21 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
             if (xr.hits[0].matched >> k & 1) matched |= (uint64_t)1 << i;
             k++;
         }
-        double cov = coverage(&q, matched);
-        res->confidence = cov < 0 ? 0 : cov > 1 ? 1 : cov;
-        res->unresolved = res->confidence < UNRESOLVED_BELOW;
+        res->features.coverage = coverage(&q, matched);
+        res->features.top_score = xr.hits[0].score;
+        res->features.second_score = xr.n_hits > 1 ? xr.hits[1].score : 0;
         cJSON *top = cJSON_ParseWithLength(xr.hits[0].data, xr.hits[0].data_len);
         res->top_id = strdup(top ? json_str(top, "id") : "");
+        kb_snippet snip;
+        if (top && q.info_mass > 0 && kb_snippet_best(top, &q, &snip) == 0) {
+            res->features.passage_coverage = snip.score / q.info_mass;
+            kb_snippet_free(&snip);
+        }
         cJSON_Delete(top);
+        res->confidence = confidence_of(&res->features);
+        res->unresolved = res->confidence < UNRESOLVED_BELOW;
     }
+    res->features.n_terms = q.n_terms;
 
     if (xr.n_hits > offset) {
         res->hits = calloc(xr.n_hits - offset, sizeof *res->hits);

@@ -1,0 +1,112 @@
+/*
+ * kb-query — run questions straight through kb_search, without HTTP; for tuning and benchmarks.
+ *
+ *   kb-query --index DIR [--limit N] [--repeat N] < questions.tsv
+ *
+ * Input: one question per line, "ID<TAB>QUESTION" or just "QUESTION" (then the line number is
+ * the id). Output, one line per question:
+ *   ID<TAB>unresolved<TAB>confidence<TAB>coverage<TAB>passage_coverage<TAB>top_score<TAB>second_score<TAB>ids
+ * with ids comma-separated, best first. With --repeat, the questions are run N times and only
+ * timing is printed (to stderr): searches per second and latency percentiles on one thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kb_search.h"
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    const char *index = NULL;
+    int limit = 10, repeat = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--index") && i + 1 < argc) index = argv[++i];
+        else if (!strcmp(argv[i], "--limit") && i + 1 < argc) limit = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: kb-query --index DIR [--limit N] [--repeat N] < questions\n");
+            return 2;
+        }
+    }
+    if (!index) {
+        fprintf(stderr, "kb-query: --index DIR is required\n");
+        return 2;
+    }
+    char err[512];
+    kb_searcher *s = kb_searcher_open(index, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "kb-query: %s\n", err);
+        return 2;
+    }
+    size_t n = 0, cap = 1024;
+    char **ids = malloc(cap * sizeof *ids), **qs = malloc(cap * sizeof *qs);
+    char line[8192];
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!*line) continue;
+        if (n == cap) {
+            cap *= 2;
+            ids = realloc(ids, cap * sizeof *ids);
+            qs = realloc(qs, cap * sizeof *qs);
+        }
+        char *tab = strchr(line, '\t');
+        char num[32];
+        snprintf(num, sizeof num, "%zu", n + 1);
+        ids[n] = strdup(tab ? (*tab = 0, line) : num);
+        qs[n] = strdup(tab ? tab + 1 : line);
+        n++;
+    }
+    int rounds = repeat > 0 ? repeat : 1;
+    double *lat = malloc((n * (size_t)rounds + 1) * sizeof *lat);
+    size_t n_lat = 0;
+    double t0 = now_ms();
+    for (int r = 0; r < rounds; r++) {
+        for (size_t i = 0; i < n; i++) {
+            kb_search_request req = {.text = qs[i], .limit = (uint32_t)limit};
+            kb_search_result res;
+            double t = now_ms();
+            if (kb_search(s, &req, &res) != KB_SEARCH_OK) {
+                fprintf(stderr, "kb-query: %s: %s\n", ids[i], kb_searcher_errmsg(s));
+                continue;
+            }
+            lat[n_lat++] = now_ms() - t;
+            if (!repeat) {
+                printf("%s\t%d\t%.4f\t%.4f\t%.4f\t%.3f\t%.3f\t", ids[i], res.unresolved, res.confidence,
+                       res.features.coverage, res.features.passage_coverage, res.features.top_score,
+                       res.features.second_score);
+                for (size_t h = 0; h < res.n_hits; h++) printf("%s%s", h ? "," : "", res.hits[h].id);
+                printf("\n");
+            }
+            kb_search_result_free(&res);
+        }
+    }
+    double total = now_ms() - t0;
+    qsort(lat, n_lat, sizeof *lat, cmp_double);
+    if (n_lat)
+        fprintf(stderr, "kb-query: %zu searches in %.0f ms: %.0f/s on one thread; latency ms p50 %.2f p95 %.2f p99 %.2f max %.2f\n",
+                n_lat, total, n_lat / (total / 1000), lat[n_lat / 2], lat[n_lat * 95 / 100],
+                lat[n_lat * 99 / 100], lat[n_lat - 1]);
+    for (size_t i = 0; i < n; i++) {
+        free(ids[i]);
+        free(qs[i]);
+    }
+    free(ids);
+    free(qs);
+    free(lat);
+    kb_searcher_close(s);
+    return 0;
+}

@@ -1,0 +1,368 @@
+/* test_index_search.c — index writer and searcher together: replace, remove, sync, expiry,
+ * categories, both scripts, snippets, confidence, atomic publishing and crash safety. */
+#include "check.h"
+#include "kb_index.h"
+#include "kb_search.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char index_dir[256];
+
+/* A one-section document built in memory. */
+typedef struct {
+    kb_document doc;
+    kb_section section;
+    kb_block blocks[4];
+    char *categories[2];
+    char *questions[2];
+} test_doc;
+
+static void make_doc(test_doc *t, const char *id, const char *title, const char *body,
+                     const char *category, const char *question)
+{
+    memset(t, 0, sizeof *t);
+    t->doc.id = (char *)id;
+    t->doc.lang = "";
+    t->doc.title = (char *)title;
+    t->doc.keywords = "";
+    t->blocks[0].kind = KB_BLOCK_PARAGRAPH;
+    t->blocks[0].text = (char *)body;
+    t->blocks[0].line = 3;
+    t->section.id = "main";
+    t->section.title = "说明";
+    t->section.blocks = t->blocks;
+    t->section.n_blocks = 1;
+    t->doc.sections = &t->section;
+    t->doc.n_sections = 1;
+    if (category) {
+        t->categories[0] = (char *)category;
+        t->doc.categories = t->categories;
+        t->doc.n_categories = 1;
+    }
+    if (question) {
+        t->questions[0] = (char *)question;
+        t->doc.questions = t->questions;
+        t->doc.n_questions = 1;
+    }
+    t->doc.source = "test.xml";
+    t->doc.line = 1;
+}
+
+static int index_docs(kb_index_mode mode, test_doc *docs, size_t n)
+{
+    kb_index_writer *w = kb_index_writer_open(index_dir, mode);
+    if (!w || kb_index_writer_status(w) != KB_INDEX_OK) {
+        printf("  open: %s\n", w ? kb_index_writer_errmsg(w) : "oom");
+        kb_index_writer_close(w);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (kb_index_writer_add(w, &docs[i].doc) != KB_INDEX_OK) printf("  add: %s\n", kb_index_writer_errmsg(w));
+    int rc = kb_index_writer_commit(w);
+    kb_index_writer_close(w);
+    return rc == KB_INDEX_OK ? 0 : -1;
+}
+
+/* 1 when any hit of the query has this id. */
+static int returns(kb_searcher *s, const char *q, const char *id, int include_expired, const char *today)
+{
+    kb_search_request req = {.text = q, .limit = 50, .include_expired = include_expired, .today = today};
+    kb_search_result res;
+    int found = 0;
+    if (kb_search(s, &req, &res) != KB_SEARCH_OK) return -1;
+    for (size_t i = 0; i < res.n_hits; i++) found |= strcmp(res.hits[i].id, id) == 0;
+    kb_search_result_free(&res);
+    return found;
+}
+
+/* The id of the first hit for a query, or "" (static buffer). */
+static const char *top(kb_searcher *s, const char *q, int include_expired, const char *today)
+{
+    static char id[256];
+    kb_search_request req = {.text = q, .limit = 5, .include_expired = include_expired, .today = today};
+    kb_search_result res;
+    id[0] = 0;
+    if (kb_search(s, &req, &res) != KB_SEARCH_OK) return "(error)";
+    if (res.n_hits) snprintf(id, sizeof id, "%s", res.hits[0].id);
+    kb_search_result_free(&res);
+    return id;
+}
+
+static void base_docs(test_doc d[4])
+{
+    make_doc(&d[0], "roam-001", "国际漫游开通办理",
+             "出国前请拨打10099或登录APP开通国际漫游，开通后在境外可以正常接打电话和使用流量。",
+             "业务办理/漫游", "出国了手机怎么用");
+    make_doc(&d[1], "bill-001", "帳單查詢與發票",
+             "您可以在手機營業廳查詢每月帳單，並申請開具電子發票。", "账单/发票", NULL);
+    make_doc(&d[2], "card-lost", "信用卡挂失",
+             "信用卡丢失后请立即拨打4008-123-456挂失，挂失后原卡立即停用。", "信用卡/挂失", "卡丢了怎么办");
+    make_doc(&d[3], "promo-2025", "2025年双十一流量包优惠",
+             "活动期间办理流量包享五折优惠，活动已于2025年11月30日结束。", "营销/活动", NULL);
+    snprintf(d[3].doc.valid_from, 11, "2025-11-01");
+    snprintf(d[3].doc.valid_until, 11, "2025-11-30");
+}
+
+TEST(finds_in_both_scripts)
+{
+    test_doc d[4];
+    base_docs(d);
+    CHECK(index_docs(KB_INDEX_REBUILD, d, 4) == 0);
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK(kb_searcher_doccount(s) == 4);
+    CHECK_STR_EQ(top(s, "出國漫遊怎麼開通", 0, NULL), "roam-001");   /* Traditional query, Simplified doc */
+    CHECK_STR_EQ(top(s, "账单查询", 0, NULL), "bill-001");           /* Simplified query, Traditional doc */
+    CHECK_STR_EQ(top(s, "电子发票怎么开", 0, NULL), "bill-001");
+    CHECK_STR_EQ(top(s, "4008123456", 0, NULL), "card-lost");        /* code typed without dashes */
+    CHECK_STR_EQ(top(s, "卡丢了", 0, NULL), "card-lost");
+    kb_searcher_close(s);
+}
+
+TEST(expired_documents_hidden_by_default)
+{
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+    CHECK(returns(s, "双十一流量包优惠", "promo-2025", 0, "2026-06-01") == 0);
+    CHECK_STR_EQ(top(s, "双十一流量包优惠", 1, "2026-06-01"), "promo-2025");
+    CHECK_STR_EQ(top(s, "双十一流量包优惠", 0, "2025-11-15"), "promo-2025");
+    CHECK(returns(s, "双十一流量包优惠", "promo-2025", 0, "2025-10-15") == 0); /* not yet started */
+    kb_search_request req = {.text = "双十一流量包优惠", .limit = 5, .include_expired = 1, .today = "2026-06-01"};
+    kb_search_result res;
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.n_hits >= 1 && res.hits[0].expired == 1);
+    kb_search_result_free(&res);
+    kb_searcher_close(s);
+}
+
+TEST(category_filter_any_level_either_script)
+{
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+    const char *cats[] = {"業務辦理"};
+    kb_search_request req = {.text = "开通 挂失", .limit = 10, .categories = cats, .n_categories = 1};
+    kb_search_result res;
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.n_hits == 1);
+    if (res.n_hits) CHECK_STR_EQ(res.hits[0].id, "roam-001");
+    kb_search_result_free(&res);
+    kb_searcher_close(s);
+}
+
+TEST(snippet_marks_matches_and_escapes)
+{
+    test_doc d;
+    make_doc(&d, "xss", "安全提示", "请勿点击<script>alert(1)</script>短信中的链接，谨防诈骗。", NULL, NULL);
+    CHECK(index_docs(KB_INDEX_UPDATE, &d, 1) == 0);
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+    kb_search_request req = {.text = "谨防诈骗", .limit = 3};
+    kb_search_result res;
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.n_hits >= 1);
+    if (res.n_hits) {
+        CHECK_STR_EQ(res.hits[0].id, "xss");
+        CHECK(strstr(res.hits[0].snippet, "<mark>诈骗</mark>") != NULL || strstr(res.hits[0].snippet, "<mark>谨防诈骗</mark>") != NULL);
+        CHECK(strstr(res.hits[0].snippet, "<script>") == NULL);
+        CHECK(strstr(res.hits[0].snippet, "&lt;script&gt;") != NULL);
+        CHECK_STR_EQ(res.hits[0].section_id, "main");
+    }
+    kb_search_result_free(&res);
+    /* Traditional text is marked in its own script for a Simplified query. */
+    req.text = "账单";
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    if (res.n_hits) CHECK(strstr(res.hits[0].snippet, "<mark>帳單</mark>") != NULL);
+    kb_search_result_free(&res);
+    kb_searcher_close(s);
+}
+
+TEST(replace_and_unchanged)
+{
+    test_doc d;
+    make_doc(&d, "roam-001", "国际漫游开通办理（新版）", "境外使用前请先开通国际漫游，现在也可以通过短信开通。",
+             "业务办理/漫游", NULL);
+    kb_index_writer *w = kb_index_writer_open(index_dir, KB_INDEX_UPDATE);
+    CHECK(w && kb_index_writer_add(w, &d.doc) == KB_INDEX_OK);
+    CHECK(kb_index_writer_commit(w) == KB_INDEX_OK);
+    kb_index_stats st;
+    kb_index_writer_stats(w, &st);
+    CHECK(st.replaced == 1 && st.added == 0 && st.total == 5);
+    kb_index_writer_close(w);
+
+    w = kb_index_writer_open(index_dir, KB_INDEX_UPDATE);
+    CHECK(w && kb_index_writer_add(w, &d.doc) == KB_INDEX_OK);
+    CHECK(kb_index_writer_commit(w) == KB_INDEX_OK);
+    kb_index_writer_stats(w, &st);
+    CHECK(st.unchanged == 1 && st.replaced == 0);
+    kb_index_writer_close(w);
+
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+    CHECK(kb_searcher_doccount(s) == 5);
+    CHECK_STR_EQ(top(s, "短信开通漫游", 0, NULL), "roam-001");
+    char *json = NULL;
+    CHECK(kb_searcher_get_document(s, "roam-001", &json) == KB_SEARCH_OK);
+    CHECK(json && strstr(json, "（新版）") != NULL);
+    free(json);
+    CHECK(kb_searcher_get_document(s, "nope", &json) == KB_SEARCH_NOT_FOUND);
+    kb_searcher_close(s);
+}
+
+TEST(duplicate_id_in_one_run_keeps_first)
+{
+    test_doc d[2];
+    make_doc(&d[0], "dup", "第一个", "第一份内容", NULL, NULL);
+    make_doc(&d[1], "dup", "第二个", "第二份内容", NULL, NULL);
+    kb_index_writer *w = kb_index_writer_open(index_dir, KB_INDEX_UPDATE);
+    CHECK(kb_index_writer_add(w, &d[0].doc) == KB_INDEX_OK);
+    CHECK(kb_index_writer_add(w, &d[1].doc) == KB_INDEX_ERROR);
+    CHECK(kb_index_writer_status(w) == KB_INDEX_OK);
+    CHECK(strstr(kb_index_writer_errmsg(w), "test.xml:1") != NULL);
+    CHECK(kb_index_writer_commit(w) == KB_INDEX_OK);
+    kb_index_writer_close(w);
+}
+
+TEST(sync_removes_unseen_and_rebuild_starts_empty)
+{
+    test_doc d[4];
+    base_docs(d);
+    /* Sync with only two of the documents: the others go. */
+    CHECK(index_docs(KB_INDEX_SYNC, d, 2) == 0);
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+    CHECK(kb_searcher_doccount(s) == 2);
+    CHECK(returns(s, "信用卡挂失", "card-lost", 0, NULL) == 0);
+    /* keep_unseen: a sync that saw invalid input removes nothing. */
+    kb_index_writer *w = kb_index_writer_open(index_dir, KB_INDEX_SYNC);
+    kb_index_writer_add(w, &d[2].doc);
+    kb_index_writer_keep_unseen(w);
+    CHECK(kb_index_writer_commit(w) == KB_INDEX_OK);
+    kb_index_writer_close(w);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK(kb_searcher_doccount(s) == 3);
+    CHECK(index_docs(KB_INDEX_REBUILD, d + 3, 1) == 0);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK(kb_searcher_doccount(s) == 1);
+    kb_searcher_close(s);
+}
+
+TEST(uncommitted_run_is_invisible_and_a_killed_writer_leaves_old_index)
+{
+    test_doc d[4];
+    base_docs(d);
+    CHECK(index_docs(KB_INDEX_REBUILD, d, 4) == 0);
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+    uint64_t rev = kb_searcher_revision(s);
+
+    /* A run closed without commit publishes nothing. */
+    kb_index_writer *w = kb_index_writer_open(index_dir, KB_INDEX_REBUILD);
+    kb_index_writer_close(w);
+    CHECK(kb_searcher_refresh(s) == 0);
+    CHECK(kb_searcher_doccount(s) == 4);
+
+    /* A writer killed mid-run (after thousands of flushed documents) leaves the old index. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        kb_index_writer *cw = kb_index_writer_open(index_dir, KB_INDEX_REBUILD);
+        test_doc x;
+        char id[32], body[128];
+        for (int i = 0; i < 5000; i++) {
+            snprintf(id, sizeof id, "bulk-%d", i);
+            snprintf(body, sizeof body, "批量文档第%d号，测试崩溃安全。", i);
+            make_doc(&x, id, "批量", body, NULL, NULL);
+            kb_index_writer_add(cw, &x.doc);
+        }
+        raise(SIGKILL);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    CHECK(kb_searcher_refresh(s) == 0);
+    CHECK(kb_searcher_revision(s) == rev);
+    CHECK(kb_searcher_doccount(s) == 4);
+    CHECK_STR_EQ(top(s, "国际漫游", 0, NULL), "roam-001");
+    /* And the index is still writable afterwards (the lock died with the process). */
+    CHECK(index_docs(KB_INDEX_UPDATE, d, 1) == 0);
+    kb_searcher_close(s);
+}
+
+TEST(odd_queries_never_fail)
+{
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+    const char *odd[] = {"", "   ", "？？？！！", "\xff\xfe\xfd", "😀😀", "a", "的", "\"'<>&%", "AND OR NOT", "*", "漫"};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        kb_search_request req = {.text = odd[i], .limit = 10};
+        kb_search_result res;
+        CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+        CHECK(res.confidence >= 0 && res.confidence <= 1);
+        if (res.n_hits == 0) CHECK(res.unresolved == 1);
+        kb_search_result_free(&res);
+    }
+    /* A one-character query finds documents with that character. */
+    CHECK_STR_EQ(top(s, "漫", 0, NULL), "roam-001");
+    kb_searcher_close(s);
+}
+
+TEST(confidence_separates_answered_from_missing)
+{
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+    kb_search_request req = {.text = "出国前怎么开通国际漫游", .limit = 3};
+    kb_search_result res;
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.unresolved == 0);
+    CHECK(res.top_id && strcmp(res.top_id, "roam-001") == 0);
+    double answered = res.confidence;
+    kb_search_result_free(&res);
+    req.text = "股票开户需要带什么证件";
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.unresolved == 1);
+    CHECK(res.confidence < answered);
+    kb_search_result_free(&res);
+    kb_searcher_close(s);
+}
+
+TEST(missing_index_is_a_clear_error)
+{
+    char err[512];
+    kb_searcher *s = kb_searcher_open("/nonexistent/kb-index", err, sizeof err);
+    CHECK(s == NULL);
+    CHECK(strstr(err, "/nonexistent/kb-index") != NULL);
+    CHECK(strstr(err, "kb-indexer") != NULL);
+}
+
+int main(void)
+{
+    snprintf(index_dir, sizeof index_dir, "/tmp/kb-test-index-%d", (int)getpid());
+    RUN(finds_in_both_scripts);
+    RUN(expired_documents_hidden_by_default);
+    RUN(category_filter_any_level_either_script);
+    RUN(snippet_marks_matches_and_escapes);
+    RUN(replace_and_unchanged);
+    RUN(duplicate_id_in_one_run_keeps_first);
+    RUN(sync_removes_unseen_and_rebuild_starts_empty);
+    RUN(uncommitted_run_is_invisible_and_a_killed_writer_leaves_old_index);
+    RUN(odd_queries_never_fail);
+    RUN(confidence_separates_answered_from_missing);
+    RUN(missing_index_is_a_clear_error);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
+    if (system(cmd) != 0) printf("  could not remove %s\n", index_dir);
+    CHECK_MAIN_END();
+}
