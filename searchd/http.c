@@ -75,7 +75,43 @@ void searchd_http_respond_text(searchd_request *req, int status, const char *con
     queue(req, status, content_type, body, len, NULL, NULL);
 }
 
+/* Write <, > and & inside JSON as \u003c, \u003e, \u0026. Clients decode the same strings,
+ * but the bytes can never be taken for HTML, whatever a browser or a careless page does with
+ * them (document text and snippets are editor- and agent-supplied). Outside strings these
+ * characters cannot occur in JSON, so a plain byte rewrite is safe. */
+static char *escape_html_in_json(char *text, size_t *len) {
+    size_t extra = 0;
+    for (size_t i = 0; i < *len; i++)
+        if (text[i] == '<' || text[i] == '>' || text[i] == '&') extra += 5;
+    if (extra == 0) return text;
+    char *out = malloc(*len + extra + 1);
+    if (!out) {
+        free(text);
+        return NULL;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < *len; i++) {
+        char c = text[i];
+        const char *esc = c == '<' ? "\\u003c" : c == '>' ? "\\u003e" : c == '&' ? "\\u0026" : NULL;
+        if (esc) {
+            memcpy(out + o, esc, 6);
+            o += 6;
+        } else {
+            out[o++] = c;
+        }
+    }
+    out[o] = '\0';
+    free(text);
+    *len = o;
+    return out;
+}
+
 void searchd_http_respond_json_text(searchd_request *req, int status, char *text, size_t len) {
+    text = escape_html_in_json(text, &len);
+    if (!text) {
+        searchd_http_respond_error(req, 500, "out of memory");
+        return;
+    }
     queue(req, status, "application/json; charset=utf-8", text, len, NULL, NULL);
 }
 
@@ -108,9 +144,13 @@ static void respond_error_with(searchd_request *req, int status, const char *hea
     char message[512];
     vsnprintf(message, sizeof message, fmt, ap);
     char *text = error_json(message);
-    if (!text) text = strdup("{\"error\":\"out of memory\"}");
-    queue(req, status, "application/json; charset=utf-8", text, text ? strlen(text) : 0, header,
-          value);
+    size_t len = text ? strlen(text) : 0;
+    if (text) text = escape_html_in_json(text, &len);
+    if (!text) {
+        text = strdup("{\"error\":\"out of memory\"}");
+        len = text ? strlen(text) : 0;
+    }
+    queue(req, status, "application/json; charset=utf-8", text, len, header, value);
 }
 
 void searchd_http_respond_error(searchd_request *req, int status, const char *fmt, ...) {

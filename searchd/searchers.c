@@ -133,8 +133,12 @@ int searchd_searchers_start(const char *index_dir, char *err, size_t err_len) {
     char why[512] = "";
     watcher_searcher = kb_searcher_open(index_dir, why, sizeof why);
     if (!watcher_searcher) {
-        snprintf(err, err_len, "no index at %s: run kb-indexer --index %s PATH... first (%s)",
-                 index_dir, index_dir, why[0] ? why : "cannot open it");
+        /* The searcher's message already names the directory and the kb-indexer command. */
+        if (strstr(why, "kb-indexer"))
+            snprintf(err, err_len, "%s", why);
+        else
+            snprintf(err, err_len, "no index at %s: run kb-indexer --index %s PATH... first (%s)",
+                     index_dir, index_dir, why[0] ? why : "cannot open it");
         return -1;
     }
     if (pthread_key_create(&worker_key, worker_state_free) != 0) {

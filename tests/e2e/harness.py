@@ -1,0 +1,293 @@
+"""harness.py — end-to-end test harness for kb-indexer and kb-searchd (Python 3 stdlib only).
+
+It builds a small knowledge base in a temporary folder, runs the real $BIN/kb-indexer on it,
+starts the real $BIN/kb-searchd on a free loopback port, waits for /healthz, lets tests call the
+HTTP API with tokens, and always stops the process and removes the folder afterwards.
+
+Test protocol (tests/run-all.sh counts these lines): every test prints "PASS name" or
+"FAIL name" followed by indented details; the program exits 1 when any test failed.
+"""
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.parse
+from xml.sax.saxutils import escape, quoteattr
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("BIN", "bin")
+if not os.path.isabs(BIN):
+    BIN = os.path.join(ROOT, BIN)
+INDEXER = os.path.join(BIN, "kb-indexer")
+SEARCHD = os.path.join(BIN, "kb-searchd")
+
+
+# ---------------------------------------------------------------- knowledge-base documents
+def doc_xml(doc_id, title, paragraphs=(), sections=(), categories=(), keywords=None,
+            questions=(), valid=None, updated=None):
+    """One <document> element. sections: (id, title, [paragraph, ...]) tuples.
+    valid: (from, until) with either None."""
+    out = [f"<document id={quoteattr(doc_id)}>", f"  <title>{escape(title)}</title>"]
+    for c in categories:
+        out.append(f"  <category>{escape(c)}</category>")
+    if keywords:
+        out.append(f"  <keywords>{escape(keywords)}</keywords>")
+    if valid:
+        attrs = ""
+        if valid[0]:
+            attrs += f" from={quoteattr(valid[0])}"
+        if valid[1]:
+            attrs += f" until={quoteattr(valid[1])}"
+        out.append(f"  <valid{attrs}/>")
+    if updated:
+        out.append(f"  <updated>{escape(updated)}</updated>")
+    if questions:
+        out.append("  <questions>" + "".join(f"<q>{escape(q)}</q>" for q in questions) + "</questions>")
+    out.append("  <body>")
+    for sid, stitle, paras in sections:
+        out.append(f"    <section id={quoteattr(sid)} title={quoteattr(stitle)}>")
+        out.extend(f"      <p>{escape(p)}</p>" for p in paras)
+        out.append("    </section>")
+    out.extend(f"    <p>{escape(p)}</p>" for p in paragraphs)
+    out.append("  </body>")
+    out.append("</document>")
+    return "\n".join(out)
+
+
+def documents_file(*docs):
+    return '<?xml version="1.0" encoding="UTF-8"?>\n<documents>\n' + "\n".join(docs) + "\n</documents>\n"
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def new_token():
+    return secrets.token_hex(20)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-cased names
+        self.body = body        # bytes
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:300]!r}>"
+
+
+# ---------------------------------------------------------------- the service under test
+class Service:
+    """A knowledge base, its index, and a running kb-searchd. Use as a context manager."""
+
+    ROLES = ("agent", "editor", "lead", "admin")
+
+    def __init__(self, files, threads=None, listen_host="127.0.0.1", start=True):
+        self.tmp = tempfile.mkdtemp(prefix="kb-e2e-")
+        self.kb = os.path.join(self.tmp, "kb")
+        self.index_dir = os.path.join(self.tmp, "index")
+        self.data = os.path.join(self.tmp, "data")
+        self.tokens_path = os.path.join(self.tmp, "tokens")
+        self.log_path = os.path.join(self.tmp, "searchd.log")
+        self.threads = threads
+        self.listen_host = listen_host
+        self.proc = None
+        self.log = None
+        os.makedirs(self.kb)
+        for name, text in files.items():
+            self.write_kb_file(name, text)
+        self.tokens = {role: new_token() for role in self.ROLES}
+        self.names = {role: f"test-{role}" for role in self.ROLES}
+        self.write_tokens()
+        if start:
+            self.run_indexer(check=True)
+            self.start()
+
+    # -- files
+    def write_kb_file(self, name, text):
+        path = os.path.join(self.kb, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def write_tokens(self, extra_lines=()):
+        lines = [f"{self.tokens[r]} {r} {self.names[r]}" for r in self.ROLES] + list(extra_lines)
+        with open(self.tokens_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(self.tokens_path, 0o600)
+
+    def run_indexer(self, check=True, paths=None):
+        r = subprocess.run([INDEXER, "--index", self.index_dir] + (paths or [self.kb]),
+                           capture_output=True, text=True, timeout=300)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kb-indexer exited {r.returncode}:\n{r.stderr[-3000:]}")
+        return r
+
+    # -- process
+    def command(self):
+        if self.listen_host.startswith("["):
+            listen = f"{self.listen_host}:{self.port}"
+        else:
+            listen = f"{self.listen_host}:{self.port}"
+        cmd = [SEARCHD, "--index", self.index_dir, "--data", self.data, "--listen", listen,
+               "--tokens", self.tokens_path]
+        if self.threads:
+            cmd += ["--threads", str(self.threads)]
+        return cmd
+
+    def start(self, timeout=30):
+        if self.listen_host.startswith("["):
+            self.port = free_port(socket.AF_INET6, self.listen_host.strip("[]"))
+        else:
+            self.port = free_port()
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=self.log)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"kb-searchd exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
+            try:
+                r = self.request("GET", "/healthz", timeout=2)
+                if r.status == 200:
+                    return
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.05)
+        raise AssertionError("kb-searchd did not answer /healthz with 200 within %d s" % timeout)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Send sig and wait; returns the exit status (killing it if it does not exit)."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"kb-searchd did not exit within {timeout} s after signal {sig}")
+        finally:
+            if self.log:
+                self.log.close()
+                self.log = None
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        if self.log:
+            self.log.close()
+            self.log = None
+
+    def cleanup(self):
+        try:
+            if self.proc and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        finally:
+            if self.log:
+                self.log.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    # -- HTTP
+    def request(self, method, path, token=None, body=None, raw_body=None, headers=None, timeout=30):
+        """One HTTP request on a fresh connection. body: JSON-serialisable; raw_body: bytes."""
+        host = self.listen_host.strip("[]")
+        conn = http.client.HTTPConnection(host, self.port, timeout=timeout)
+        h = dict(headers or {})
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        data = None
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            h.setdefault("Content-Type", "application/json")
+        elif raw_body is not None:
+            data = raw_body
+            h.setdefault("Content-Type", "application/json")
+        try:
+            conn.request(method, path, body=data, headers=h)
+            r = conn.getresponse()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        finally:
+            conn.close()
+
+    def call(self, method, path, role="agent", **kw):
+        """Request with the token of a role (None: no token)."""
+        return self.request(method, path, token=self.tokens[role] if role else None, **kw)
+
+    def search(self, q, role="agent", **params):
+        params = dict(params, q=q)
+        return self.call("GET", "/api/search?" + urllib.parse.urlencode(params, doseq=True), role)
+
+
+# ---------------------------------------------------------------- checks and the runner
+def check(cond, message="check failed"):
+    if not cond:
+        raise AssertionError(message)
+
+
+def check_status(resp, status, what=""):
+    if resp.status != status:
+        raise AssertionError(f"{what}: expected HTTP {status}, got {resp!r}")
+
+
+_tests = []
+
+
+def test(fn):
+    _tests.append(fn)
+    return fn
+
+
+def run_tests(cleanups=()):
+    """Run every @test in order; print PASS/FAIL lines; exit 1 on any failure."""
+    only = set(sys.argv[1:])
+    failed = 0
+    try:
+        for fn in _tests:
+            if only and fn.__name__ not in only:
+                continue
+            t = time.time()
+            try:
+                fn()
+                print(f"PASS {fn.__name__} ({time.time() - t:.1f} s)", flush=True)
+            except Exception as e:  # any error is this test's failure; go on with the next
+                failed += 1
+                print(f"FAIL {fn.__name__}", flush=True)
+                detail = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+                for line in detail.rstrip().splitlines()[-25:]:
+                    print("    " + line, flush=True)
+    finally:
+        for c in cleanups:
+            try:
+                c()
+            except Exception:
+                pass
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,671 @@
+#!/usr/bin/env python3
+"""test_searchd.py — end-to-end tests of kb-searchd: what agents, editors, leads and the
+benchmark rely on (see shared/CONTRACT.md and docs/API.md).
+
+Most tests share one service over a small knowledge base; tests of the process life cycle
+(signals, kill -9, re-indexing) start their own. Search quality is tested only on clear-cut
+cases here: the ranking itself has its own tests.
+"""
+import glob
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+import urllib.parse
+
+from harness import (SEARCHD, Service, check, check_status, doc_xml, documents_file, free_port,
+                     new_token, run_tests, test)
+
+# ---------------------------------------------------------------- the knowledge base
+ROAMING = doc_xml(
+    "roam-intl-001", "国际漫游开通办理",
+    categories=["业务办理/漫游"], keywords="出国 漫游 开通",
+    questions=["出国了手机怎么用"], updated="2026-03-02",
+    sections=[("conditions", "办理条件", ["客户出国前需开通国际漫游功能，号码须已实名登记且无欠费。"]),
+              ("steps", "办理方式", ["可拨打客服热线或到营业厅办理国际漫游开通，开通后即时生效。"])])
+# Traditional script: found by Simplified queries.
+BILLING_TW = doc_xml(
+    "tw-bill-001", "帳單查詢與繳費方式",
+    categories=["帳務/繳費"], keywords="帳單 繳費",
+    paragraphs=["客戶可透過網路銀行、便利商店或自動轉帳繳納電信帳單，帳單每月五日寄出。"])
+BROADBAND = doc_xml(
+    "broadband-001", "宽带故障报修流程",
+    categories=["故障处理/宽带"],
+    paragraphs=["宽带无法上网时，先检查光猫指示灯是否正常，再重启路由器，仍无法恢复请登记报修。"])
+SCRIPT_DOC = doc_xml(
+    "xss-001", "陌生链接安全提示",
+    paragraphs=["提醒客户不要点击陌生链接 <script>alert(1)</script> 以免个人信息泄露。"])
+EXPIRED = doc_xml(
+    "promo-2019", "二零一九年夏季流量包优惠活动",
+    valid=("2019-06-01", "2019-08-31"),
+    paragraphs=["活动期间办理夏季流量包可享受半价优惠，活动已于二零一九年结束。"])
+
+KB_FILES = {"kb.xml": documents_file(ROAMING, BILLING_TW, BROADBAND, SCRIPT_DOC, EXPIRED)}
+
+# A question sharing no Han character with the knowledge base: nothing can answer it.
+UNRELATED = "恐龙骨骼化石鉴别"
+
+_shared = None
+
+
+def shared():
+    global _shared
+    if _shared is None:
+        _shared = Service(KB_FILES)
+    return _shared
+
+
+def kb_han_characters():
+    text = "".join(KB_FILES.values())
+    return {c for c in text if "\u4e00" <= c <= "\u9fff"}
+
+
+def id_card_number(base17):
+    """An 18-digit resident ID number with a valid ISO 7064 mod 11-2 check character."""
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(d) * w for d, w in zip(base17, weights))
+    return base17 + "10X98765432"[total % 11]
+
+
+def luhn_complete(digits):
+    """digits + the Luhn check digit."""
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        n = int(d)
+        if i % 2 == 0:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return digits + str((10 - total % 10) % 10)
+
+
+# ---------------------------------------------------------------- health and metrics
+@test
+def healthz_reports_documents():
+    s = shared()
+    r = s.request("GET", "/healthz")
+    check_status(r, 200, "healthz")
+    body = r.json()
+    check(body["status"] == "ok", body)
+    check(body["documents"] == 5, f"documents: {body}")
+    check(isinstance(body["index_revision"], int) and body["index_revision"] >= 1, body)
+
+
+@test
+def metrics_hold_the_counters():
+    s = shared()
+    check_status(s.search("国际漫游"), 200, "search")
+    r = s.request("GET", "/metrics")
+    check_status(r, 200, "metrics without a token")
+    check(r.headers["content-type"].startswith("text/plain"), r.headers)
+    text = r.body.decode()
+    for name in ["kb_http_requests_total{route=\"search\",status=\"200\"}",
+                 "kb_search_duration_seconds_bucket{le=\"0.001\"}",
+                 "kb_search_duration_seconds_bucket{le=\"0.02\"}",
+                 "kb_search_duration_seconds_bucket{le=\"1\"}",
+                 "kb_search_duration_seconds_bucket{le=\"+Inf\"}",
+                 "kb_search_duration_seconds_count", "kb_searches_total", "kb_searches_unresolved_total",
+                 "kb_index_documents 5", "kb_index_age_seconds", "kb_store_searches_dropped_total",
+                 "kb_store_write_errors_total"]:
+        check(name in text, f"{name} missing from /metrics:\n{text}")
+    m = re.search(r"^kb_searches_total (\d+)$", text, re.M)
+    check(m and int(m.group(1)) >= 1, "kb_searches_total not counting")
+    age = float(re.search(r"^kb_index_age_seconds (\S+)$", text, re.M).group(1))
+    check(0 <= age < 3600, f"index age {age}")
+
+
+# ---------------------------------------------------------------- search
+@test
+def search_finds_simplified_doc_with_traditional_query():
+    r = shared().search("國際漫遊開通")
+    check_status(r, 200, "search")
+    hits = r.json()["hits"]
+    check(hits and hits[0]["id"] == "roam-intl-001", f"hits: {[h['id'] for h in hits]}")
+
+
+@test
+def search_finds_traditional_doc_with_simplified_query():
+    r = shared().search("账单缴费方式")
+    check_status(r, 200, "search")
+    hits = r.json()["hits"]
+    check(hits and hits[0]["id"] == "tw-bill-001", f"hits: {[h['id'] for h in hits]}")
+
+
+@test
+def search_finds_by_title_words():
+    r = shared().search("宽带故障报修")
+    hits = r.json()["hits"]
+    check(hits and hits[0]["id"] == "broadband-001", f"hits: {[h['id'] for h in hits]}")
+
+
+@test
+def search_response_fields_and_types():
+    r = shared().search("国际漫游开通办理", limit=5)
+    check_status(r, 200, "search")
+    check(r.headers.get("content-type") == "application/json; charset=utf-8", r.headers)
+    check(r.headers.get("x-content-type-options") == "nosniff", r.headers)
+    check(r.headers.get("cache-control") == "no-store", r.headers)
+    b = r.json()
+    check(re.fullmatch(r"[0-9a-f]{32}", b["search_id"]), b["search_id"])
+    check(isinstance(b["took_ms"], (int, float)) and b["took_ms"] >= 0, b)
+    check(isinstance(b["unresolved"], bool) and b["unresolved"] is False, b)
+    check(isinstance(b["confidence"], (int, float)) and 0 <= b["confidence"] <= 1, b)
+    check(isinstance(b["total"], int) and b["total"] >= 1, b)
+    check(1 <= len(b["hits"]) <= 5, b)
+    h = b["hits"][0]
+    for field, kind in [("id", str), ("title", str), ("score", (int, float)), ("snippet", str),
+                        ("section_id", str), ("section_title", str), ("categories", list),
+                        ("expired", bool)]:
+        check(isinstance(h.get(field), kind), f"hit field {field}: {h.get(field)!r}")
+    check(h["updated"] is None or re.fullmatch(r"\d{4}-\d\d-\d\d", h["updated"]), h)
+    check(h["title"] == "国际漫游开通办理" and h["categories"] == ["业务办理/漫游"], h)
+    check(h["updated"] == "2026-03-02", h)
+    check("<mark>" in h["snippet"] and "</mark>" in h["snippet"], f"no <mark> in {h['snippet']!r}")
+    scores = [x["score"] for x in b["hits"]]
+    check(scores == sorted(scores, reverse=True), f"hits not best first: {scores}")
+
+
+@test
+def search_ids_are_unique():
+    ids = {shared().search("宽带").json()["search_id"] for _ in range(20)}
+    check(len(ids) == 20, "search ids repeat")
+
+
+@test
+def search_limit_and_offset():
+    s = shared()
+    all_hits = [h["id"] for h in s.search("客户", limit=100).json()["hits"]]
+    check(len(all_hits) >= 2, all_hits)
+    one = s.search("客户", limit=1).json()["hits"]
+    check(len(one) == 1 and one[0]["id"] == all_hits[0], one)
+    second = s.search("客户", limit=1, offset=1).json()["hits"]
+    check(len(second) == 1 and second[0]["id"] == all_hits[1], second)
+
+
+@test
+def search_category_filter():
+    s = shared()
+    r = s.search("客户", category="故障处理")
+    check_status(r, 200, "category filter")
+    ids = [h["id"] for h in r.json()["hits"]]
+    check(ids == ["broadband-001"], f"hits with category 故障处理: {ids}")
+
+
+@test
+def snippet_escapes_script_from_document():
+    s = shared()
+    r = s.search("陌生链接")
+    hits = r.json()["hits"]
+    check(hits and hits[0]["id"] == "xss-001", hits)
+    snippet = hits[0]["snippet"]
+    check("<script" not in snippet, f"unescaped script in snippet: {snippet!r}")
+    check("&lt;script&gt;" in snippet, f"script text not kept escaped: {snippet!r}")
+    check(b"<script" not in r.body, "raw <script> bytes in the search response")
+
+
+@test
+def document_view_returns_stored_document_safely():
+    s = shared()
+    r = s.call("GET", "/api/documents/xss-001")
+    check_status(r, 200, "document")
+    check(r.headers.get("content-type") == "application/json; charset=utf-8", r.headers)
+    check(r.headers.get("x-content-type-options") == "nosniff", r.headers)
+    check(b"<script" not in r.body, "raw <script> bytes in the document response")
+    doc = r.json()
+    check(doc.get("id") == "xss-001", doc)
+    check("<script>alert(1)</script>" in str(doc), "document text lost its content")
+    r = s.call("GET", "/api/documents/roam-intl-001", role="editor")
+    check_status(r, 200, "editor reads a document")
+    check(r.json().get("title") == "国际漫游开通办理", r)
+
+
+@test
+def expired_document_hidden_unless_asked():
+    s = shared()
+    ids = [h["id"] for h in s.search("夏季流量包优惠活动").json()["hits"]]
+    check("promo-2019" not in ids, f"expired document returned by default: {ids}")
+    hits = s.search("夏季流量包优惠活动", include_expired=1).json()["hits"]
+    check(hits and hits[0]["id"] == "promo-2019", f"include_expired=1: {[h['id'] for h in hits]}")
+    check(hits[0]["expired"] is True, hits[0])
+
+
+@test
+def odd_queries_never_fail():
+    s = shared()
+    for raw in ["%EF%BC%81%EF%BC%9F%E3%80%82", "%F0%9F%98%80", "%FF%FE%FD", "a%00b", "%C3%28",
+                "%E4%B8", "---", "%3Cscript%3E", "''%22%22;--", "a+b+c", "%E3%80%80x"]:
+        r = s.call("GET", "/api/search?q=" + raw)
+        check_status(r, 200, f"q={raw}")
+        b = r.json()
+        check(isinstance(b["hits"], list) and isinstance(b["unresolved"], bool), b)
+
+
+@test
+def editor_and_lead_may_search():
+    s = shared()
+    for role in ("editor", "lead", "admin"):
+        check_status(s.search("宽带", role=role), 200, f"{role} search")
+
+
+@test
+def suggest_returns_titles():
+    s = shared()
+    r = s.call("GET", "/api/suggest?" + urllib.parse.urlencode({"q": "国际漫游"}))
+    check_status(r, 200, "suggest")
+    sug = r.json()["suggestions"]
+    check(sug and sug[0] == {"id": "roam-intl-001", "title": "国际漫游开通办理"}, sug)
+    r = s.call("GET", "/api/suggest?q=%20")
+    check_status(r, 200, "suggest with a blank prefix")
+    check(r.json()["suggestions"] == [], r)
+    check_status(s.call("GET", "/api/suggest?q=x&limit=500"), 400, "suggest limit 500")
+
+
+# ---------------------------------------------------------------- errors
+@test
+def missing_or_unknown_token_is_401():
+    s = shared()
+    r = s.call("GET", "/api/search?q=x", role=None)
+    check_status(r, 401, "no token")
+    check("error" in r.json(), r)
+    check(r.headers.get("www-authenticate", "").startswith("Bearer"), r.headers)
+    r = s.request("GET", "/api/search?q=x", token="not-a-real-token-1234567890")
+    check_status(r, 401, "unknown token")
+    check("error" in r.json(), r)
+    r = s.request("GET", "/api/search?q=x", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    check_status(r, 401, "basic auth")
+    # a prefix of a real token is not a token
+    r = s.request("GET", "/api/search?q=x", token=s.tokens["agent"][:-1])
+    check_status(r, 401, "token prefix")
+    check_status(s.call("POST", "/api/help-requests", role=None, body={"agent": "a", "question": "q"}),
+                 401, "help request without token")
+
+
+@test
+def wrong_role_is_403():
+    s = shared()
+    r = s.call("POST", "/api/help-requests", role="editor", body={"agent": "a1", "question": "国际漫游怎么开通"})
+    check_status(r, 403, "editor files a help request")
+    check("error" in r.json(), r)
+    r = s.call("POST", "/api/feedback", role="editor", body={"search_id": "0" * 32, "kind": "not_found"})
+    check_status(r, 403, "editor sends feedback")
+    check_status(s.call("POST", "/api/admin/reload", role="agent"), 403, "agent reloads")
+    check_status(s.call("POST", "/api/admin/reload", role="lead"), 403, "lead reloads")
+
+
+@test
+def bad_search_parameters_are_400():
+    s = shared()
+    cases = [("/api/search", "q is required"),
+             ("/api/search?limit=5", "q is required"),
+             ("/api/search?q=", "q is empty"),
+             ("/api/search?q=%20%20%E3%80%80", "q is empty"),
+             ("/api/search?q=" + "a" * 1025, "query too long: at most 1024 bytes"),
+             ("/api/search?q=" + "%E6%BC%AB" * 342, "query too long: at most 1024 bytes"),
+             ("/api/search?q=x&limit=1000", "limit"),
+             ("/api/search?q=x&limit=0", "limit"),
+             ("/api/search?q=x&limit=abc", "limit"),
+             ("/api/search?q=x&limit=-1", "limit"),
+             ("/api/search?q=x&offset=x", "offset"),
+             ("/api/search?q=x&include_expired=maybe", "include_expired")]
+    for path, message in cases:
+        r = s.call("GET", path)
+        check_status(r, 400, path[:80])
+        check(message in r.json()["error"], f"{path[:60]}: {r.json()}")
+    # exactly at the limit is fine
+    check_status(s.call("GET", "/api/search?q=" + "a" * 1024), 200, "1024-byte query")
+    check_status(s.call("GET", "/api/search?q=x&limit=100"), 200, "limit 100")
+
+
+@test
+def bad_json_bodies_are_400():
+    s = shared()
+    cases = [(b"", "empty"), (b"{", "invalid JSON"), (b"not json", "invalid JSON"),
+             (b"[1,2]", "object"), (b"{\"agent\":\"a\",\"question\":\"q\"} x", "invalid JSON"),
+             (b"[" * 5000 + b"]" * 5000, "nested"),
+             (b"{\"a\":" * 100 + b"1" + b"}" * 100, "nested")]
+    for raw, message in cases:
+        r = s.call("POST", "/api/help-requests", raw_body=raw)
+        check_status(r, 400, f"body {raw[:30]!r}")
+        check(message in r.json()["error"], f"{raw[:30]!r}: {r.json()}")
+    fields = [({"question": "国际漫游"}, "agent is required"),
+              ({"agent": "a1"}, "question is required"),
+              ({"agent": "a1", "question": ""}, "question is empty"),
+              ({"agent": "a1", "question": "   "}, "question is empty"),
+              ({"agent": "", "question": "x"}, "agent is empty"),
+              ({"agent": 7, "question": "x"}, "agent must be a string"),
+              ({"agent": "a1", "question": ["x"]}, "question must be a string"),
+              ({"agent": "a1", "question": "x" * 1025}, "question too long"),
+              ({"agent": "a1", "question": "x", "answer": 5}, "answer must be a string")]
+    for body, message in fields:
+        r = s.call("POST", "/api/help-requests", body=body)
+        check_status(r, 400, f"body {body!r}"[:80])
+        check(message in r.json()["error"], f"{body!r}"[:80] + f": {r.json()}")
+
+
+@test
+def body_too_large_is_413():
+    s = shared()
+    big = b'{"agent":"a","question":"x","answer":"' + b"y" * (70 * 1024) + b'"}'
+    r = s.call("POST", "/api/help-requests", raw_body=big)
+    check_status(r, 413, "70 KiB body")
+    check("too large" in r.json()["error"], r)
+
+
+@test
+def unknown_document_and_path_are_404():
+    s = shared()
+    r = s.call("GET", "/api/documents/no-such-doc")
+    check_status(r, 404, "unknown document")
+    check("error" in r.json(), r)
+    for path in ["/api/nothing-here", "/api/search/extra", "/api/documents/"]:
+        r = s.call("GET", path)
+        check_status(r, 400 if path.endswith("/documents/") else 404, path)
+        check("error" in r.json(), r)
+    r = s.request("GET", "/no/such/path")
+    check_status(r, 404, "unknown path without token")
+    check(r.headers.get("content-type") == "application/json; charset=utf-8", r.headers)
+
+
+@test
+def bad_document_ids_are_400():
+    s = shared()
+    for raw in ["..%2F..%2Fetc%2Fpasswd", "..", "a%20b", "%E6%BC%AB", "x" * 129, "a/b"]:
+        r = s.call("GET", "/api/documents/" + raw)
+        check_status(r, 400, f"document id {raw[:40]}")
+        check("error" in r.json(), r)
+    r = s.call("GET", "/api/documents/../../etc/passwd")
+    check(r.status in (400, 404), r)
+
+
+@test
+def wrong_method_is_405():
+    s = shared()
+    r = s.call("POST", "/api/search?q=x", body={})
+    check_status(r, 405, "POST search")
+    check(r.headers.get("allow") == "GET, HEAD", r.headers)
+    check("error" in r.json(), r)
+    r = s.call("GET", "/api/help-requests")
+    check_status(r, 405, "GET help-requests")
+    check(r.headers.get("allow") == "POST", r.headers)
+    r = s.call("DELETE", "/api/documents/roam-intl-001")
+    check_status(r, 405, "DELETE document")
+    check_status(s.request("POST", "/healthz"), 405, "POST healthz")
+
+
+# ---------------------------------------------------------------- feedback and help requests
+@test
+def feedback_on_a_search():
+    s = shared()
+    sid = s.search("国际漫游").json()["search_id"]
+    r = s.call("POST", "/api/feedback", body={"search_id": sid, "kind": "click", "doc_id": "roam-intl-001"})
+    check_status(r, 201, "click")
+    check(r.json() == {"ok": True}, r)
+    check_status(s.call("POST", "/api/feedback", role="lead",
+                        body={"search_id": sid, "kind": "helpful", "doc_id": "roam-intl-001"}), 201, "helpful")
+    check_status(s.call("POST", "/api/feedback", body={"search_id": sid, "kind": "not_found"}), 201,
+                 "not_found without doc_id")
+    r = s.call("POST", "/api/feedback", body={"search_id": "f" * 32, "kind": "not_found"})
+    check_status(r, 404, "unknown search id")
+    check("error" in r.json(), r)
+    r = s.call("POST", "/api/feedback", body={"search_id": sid, "kind": "love"})
+    check_status(r, 400, "bad kind")
+    check("kind" in r.json()["error"], r)
+    check_status(s.call("POST", "/api/feedback", body={"search_id": sid, "kind": "click"}), 400,
+                 "click without doc_id")
+    check_status(s.call("POST", "/api/feedback", body={"kind": "click", "doc_id": "x"}), 400,
+                 "missing search_id")
+
+
+@test
+def help_request_answerable():
+    s = shared()
+    r = s.call("POST", "/api/help-requests", body={"agent": "agent-007", "question": "国际漫游开通办理"})
+    check_status(r, 201, "help request")
+    b = r.json()
+    check(isinstance(b["id"], int), b)
+    check(b["kb_answerable"] is True and b["doc_id"] == "roam-intl-001", b)
+    check(isinstance(b["confidence"], (int, float)) and 0 <= b["confidence"] <= 1, b)
+    r2 = s.call("POST", "/api/help-requests", role="lead",
+                body={"agent": "agent-008", "question": "账单缴费方式", "answer": "见帐单说明"})
+    check_status(r2, 201, "lead files with an answer")
+    check(r2.json()["id"] != b["id"], "help request ids repeat")
+    check_status(s.call("POST", "/api/help-requests", role="admin",
+                        body={"agent": "agent-009", "question": "宽带报修"}), 201, "admin files")
+
+
+@test
+def help_request_unrelated_question():
+    check(not (set(UNRELATED) & kb_han_characters()), "test data: UNRELATED shares characters with the KB")
+    s = shared()
+    r = s.call("POST", "/api/help-requests", body={"agent": "agent-007", "question": UNRELATED})
+    check_status(r, 201, "help request")
+    b = r.json()
+    check(b["kb_answerable"] is False and b["doc_id"] is None, b)
+    r = s.search(UNRELATED)
+    check(r.json()["unresolved"] is True, r)
+
+
+@test
+def access_log_has_no_tokens_or_queries():
+    s = shared()
+    secret_query = "国际漫游客户张三的问题"
+    s.search(secret_query)
+    s.call("POST", "/api/help-requests", body={"agent": "agent-007", "question": "宽带报修客户李四"})
+    time.sleep(0.3)
+    log = s.log_text()
+    check("access" in log and "path=/api/search" in log, "no access lines:\n" + log[-2000:])
+    for role, token in s.tokens.items():
+        check(token not in log, f"the {role} token is in the log")
+    for text in [secret_query, urllib.parse.quote(secret_query), "张三", "李四", "q="]:
+        check(text not in log, f"query text {text!r} is in the log")
+    line = [l for l in log.splitlines() if "path=/api/search" in l][-1]
+    check("status=200" in line and "role=agent" in line and "name=test-agent" in line, line)
+
+
+# ---------------------------------------------------------------- own services
+@test
+def redaction_keeps_identifiers_off_disk():
+    phone = "13812345678"
+    id_card = id_card_number("11010519491231002")
+    bank = luhn_complete("622202123456789012")
+    with Service(KB_FILES) as s:
+        for q in [f"客户手机{phone}无法开通国际漫游", f"身份证{id_card}办理宽带", f"银行卡{bank}缴费失败"]:
+            check_status(s.search(q), 200, "search with identifiers")
+        r = s.call("POST", "/api/help-requests",
+                   body={"agent": "a1", "question": f"客户{phone}问国际漫游", "answer": f"已核实身份证{id_card}"})
+        check_status(r, 201, "help request with identifiers")
+        check(s.stop() == 0, "exit status")
+        raw = b""
+        for path in glob.glob(os.path.join(s.data, "events.sqlite3*")):
+            with open(path, "rb") as f:
+                raw += f.read()
+        check(raw, "no event store files")
+        for secret in [phone, id_card, bank]:
+            check(secret.encode() not in raw, f"{secret} is stored on disk")
+        check("[手机号]".encode() in raw, "the redacted query was not stored at all")
+        log = s.log_text()
+        for secret in [phone, id_card, bank]:
+            check(secret not in log, f"{secret} is in the log")
+
+
+@test
+def reindex_while_searching():
+    with Service(KB_FILES, threads=2) as s:
+        stop = threading.Event()
+        failures, count = [], [0]
+
+        def client():
+            while not stop.is_set():
+                try:
+                    r = s.search("国际漫游开通")
+                    if r.status != 200 or not r.json()["hits"]:
+                        failures.append(repr(r))
+                except Exception as e:  # a refused or reset connection is a failure too
+                    failures.append(repr(e))
+                count[0] += 1
+
+        workers = [threading.Thread(target=client) for _ in range(3)]
+        for w in workers:
+            w.start()
+        try:
+            rev0 = s.request("GET", "/healthz").json()["index_revision"]
+            for i in range(3):
+                s.write_kb_file(f"new-{i}.xml", documents_file(doc_xml(
+                    f"new-doc-{i}", f"量子加密通话服务第{i}版",
+                    paragraphs=[f"量子加密通话服务第{i}版的开通说明。"])))
+                s.run_indexer()
+            found, deadline = False, time.time() + 10
+            while time.time() < deadline and not found:
+                hits = s.search("量子加密通话服务").json()["hits"]
+                found = any(h["id"] == "new-doc-2" for h in hits)
+                if not found:
+                    time.sleep(0.2)
+            check(found, "the new document was not findable within 10 s")
+            h = s.request("GET", "/healthz").json()
+            check(h["documents"] == 8 and h["index_revision"] > rev0, h)
+        finally:
+            stop.set()
+            for w in workers:
+                w.join()
+        check(not failures, f"{len(failures)} of {count[0]} searches failed during re-indexing: {failures[:3]}")
+        check(count[0] > 20, f"only {count[0]} searches ran")
+        check("index reloaded" in s.log_text(), "no reload line in the log")
+
+
+@test
+def sigterm_exits_zero():
+    with Service(KB_FILES) as s:
+        check_status(s.search("宽带"), 200, "search")
+        check(s.stop(signal.SIGTERM) == 0, "SIGTERM exit status")
+        log = s.log_text()
+        check("stopped" in log, "no shutdown summary:\n" + log[-1500:])
+        s.start()
+        check(s.stop(signal.SIGINT) == 0, "SIGINT exit status")
+
+
+@test
+def sighup_reloads_tokens():
+    with Service(KB_FILES) as s:
+        newcomer = new_token()
+        check_status(s.request("GET", "/api/search?q=x", token=newcomer), 401, "before reload")
+        s.write_tokens([f"{newcomer} agent new-agent"])
+        s.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if s.request("GET", "/api/search?q=x", token=newcomer).status == 200:
+                break
+            time.sleep(0.1)
+        check_status(s.request("GET", "/api/search?q=x", token=newcomer), 200, "after SIGHUP")
+        # a broken file keeps the tokens in force and says why
+        with open(s.tokens_path, "a") as f:
+            f.write("short-lived-token superuser mallory\n")
+        s.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        check_status(s.request("GET", "/api/search?q=x", token=newcomer), 200, "after a bad SIGHUP")
+        check_status(s.request("GET", "/api/search?q=x", token="short-lived-token"), 401, "bad line")
+        log = s.log_text()
+        check(f"{os.path.basename(s.tokens_path)}:6" in log and "superuser" in log,
+              "reload error does not name the line:\n" + log[-1500:])
+        # the admin endpoint does the same
+        s.write_tokens()
+        r = s.call("POST", "/api/admin/reload", role="admin")
+        check_status(r, 200, "admin reload")
+        check(r.json()["tokens"] == 4, r)
+        check_status(s.request("GET", "/api/search?q=x", token=newcomer), 401, "removed token")
+        check(s.stop() == 0, "exit status")
+
+
+@test
+def acknowledged_help_request_survives_kill9():
+    with Service(KB_FILES) as s:
+        question = "国际漫游开通办理需要什么条件"
+        r = s.call("POST", "/api/help-requests", body={"agent": "agent-kill", "question": question})
+        check_status(r, 201, "help request")
+        hid = r.json()["id"]
+        s.kill9()
+        db = os.path.join(s.data, "events.sqlite3")
+        con = sqlite3.connect(db)
+        try:
+            tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            help_tables = [t for t in tables if "help" in t]
+            check(help_tables, f"no help request table in {tables}")
+            found = False
+            for t in help_tables:
+                for row in con.execute(f'SELECT * FROM "{t}"'):
+                    if question in [c for c in row if isinstance(c, str)] and hid in row:
+                        found = True
+            check(found, "the acknowledged help request is not in the store after kill -9")
+        finally:
+            con.close()
+        s.start()
+        check_status(s.search("国际漫游"), 200, "search after restart")
+        check(s.stop() == 0, "exit status")
+
+
+@test
+def ipv6_listen_address():
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        print("    (no IPv6 loopback here: only checking that the address is accepted)")
+        return
+    with Service(KB_FILES, listen_host="[::1]") as s:
+        check_status(s.request("GET", "/healthz"), 200, "healthz over IPv6")
+        check(s.stop() == 0, "exit status")
+
+
+@test
+def startup_errors_are_clear():
+    with Service(KB_FILES, start=False) as s:
+        port = free_port()
+        base = ["--data", s.data, "--listen", f"127.0.0.1:{port}", "--tokens", s.tokens_path]
+
+        def run(args):
+            return subprocess.run([SEARCHD] + args, capture_output=True, text=True, timeout=30)
+
+        r = run(["--index", os.path.join(s.tmp, "missing")] + base)
+        check(r.returncode != 0 and "kb-indexer --index" in r.stderr, r.stderr)
+        s.run_indexer()
+        for args, message in [([], "missing --index"), (["--bogus"], "unknown argument"),
+                              (["--index", s.index_dir, "--data", s.data, "--listen", "nohost:99",
+                                "--tokens", s.tokens_path], "HOST"),
+                              (["--index", s.index_dir, "--data", s.data, "--listen", "127.0.0.1:99999",
+                                "--tokens", s.tokens_path], "port"),
+                              (["--index", s.index_dir] + base + ["--threads", "0"], "--threads")]:
+            r = run(args)
+            check(r.returncode == 2 and message in r.stderr, f"{args}: {r.returncode} {r.stderr}")
+        r = run(["--help"])
+        check(r.returncode == 0 and "usage" in r.stdout, r)
+        bad_tokens = os.path.join(s.tmp, "bad-tokens")
+        with open(bad_tokens, "w") as f:
+            f.write("# comment\n" + "x" * 20 + " agent ok\n" + "y" * 20 + " boss someone\n")
+        r = run(["--index", s.index_dir, "--data", s.data, "--listen", f"127.0.0.1:{port}", "--tokens", bad_tokens])
+        check(r.returncode != 0 and "bad-tokens:3" in r.stderr and "boss" in r.stderr, r.stderr)
+        r = run(["--index", s.index_dir, "--data", s.data, "--listen", f"127.0.0.1:{port}",
+                 "--tokens", os.path.join(s.tmp, "no-tokens")])
+        check(r.returncode != 0 and "no-tokens" in r.stderr, r.stderr)
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        try:
+            r = run(["--index", s.index_dir, "--data", s.data, "--listen",
+                     f"127.0.0.1:{blocker.getsockname()[1]}", "--tokens", s.tokens_path])
+            check(r.returncode != 0 and "in use" in r.stderr, r.stderr)
+        finally:
+            blocker.close()
+        not_dir = os.path.join(s.tmp, "plain-file")
+        open(not_dir, "w").close()
+        r = run(["--index", s.index_dir, "--data", not_dir, "--listen", f"127.0.0.1:{port}",
+                 "--tokens", s.tokens_path])
+        check(r.returncode != 0 and "--data" in r.stderr, r.stderr)
+
+
+if __name__ == "__main__":
+    run_tests(cleanups=[lambda: _shared and _shared.cleanup()])
