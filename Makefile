@@ -36,6 +36,9 @@ LDLIBS   += $(LDSAN) $(PKG_LIBS) -lstdc++ -lpthread -lm
 LIB_C   := $(wildcard kb/*.c)
 LIB_CXX := $(wildcard kb/*.cc)
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
+# The document schema (docs/kb-document.rng) is compiled into the library, so the binaries do
+# not depend on the working directory; see the rule for $(BUILD)/gen/kb_document_schema.c.
+LIB_OBJ += $(BUILD)/gen/kb_document_schema.o
 LIB     := $(BUILD)/libkb.a
 
 INDEXER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard indexer/*.c))
@@ -60,6 +63,19 @@ $(BUILD)/%.o: %.c
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+# docs/kb-document.rng as a C array (od and sed, no xxd), NUL-terminated; the length excludes the NUL.
+$(BUILD)/gen/kb_document_schema.c: docs/kb-document.rng
+	@mkdir -p $(dir $@)
+	{ printf '/* Generated from %s by the Makefile: do not edit. */\n#include <stddef.h>\n' '$<'; \
+	  printf 'extern const char kb_document_schema_rng[];\nextern const size_t kb_document_schema_rng_len;\n'; \
+	  printf 'const char kb_document_schema_rng[] = {\n'; \
+	  od -An -v -tx1 $< | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  printf '0x00};\nconst size_t kb_document_schema_rng_len = sizeof kb_document_schema_rng - 1;\n'; \
+	} > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/kb_document_schema.o: $(BUILD)/gen/kb_document_schema.c
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
