@@ -315,6 +315,10 @@ static unsigned method_bit(const char *method) {
 static void dispatch(searchd_request *req, const char *url) {
     req->dispatched = 1;
     const searchd_route *route = req->route = searchd_router_match(url, &req->param);
+    if (req->path_has_nul) {
+        searchd_http_respond_error(req, 400, "bad path: %%00 is not allowed");
+        return;
+    }
     if (route->needs_token) {
         const char *authorization =
             MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Authorization");
@@ -390,6 +394,31 @@ static int append_body(searchd_request *req, const char *data, size_t size) {
     return 1;
 }
 
+static searchd_request *new_request(const char *uri) {
+    searchd_request *req = calloc(1, sizeof *req);
+    if (!req) return NULL;
+    atomic_fetch_add(&http_in_flight, 1);
+    req->start_ms = searchd_now_mono_ms();
+    /* The path as the client sent it (still %-encoded), without the query string: the access
+     * log must never hold query text. */
+    size_t path_len = strcspn(uri, "?");
+    size_t n = path_len < sizeof req->log_path ? path_len : sizeof req->log_path - 1;
+    memcpy(req->log_path, uri, n);
+    req->log_path[n] = '\0';
+    for (size_t i = 0; i + 2 < path_len; i++)
+        if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0') req->path_has_nul = 1;
+    return req;
+}
+
+/* Called by MHD with the raw request URI before it decodes it. The request's state starts here
+ * so its duration covers header parsing, and MHD then reports completion for every request,
+ * including those it refuses itself (logged with status 0). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connection) {
+    (void)cls;
+    (void)connection;
+    return new_request(uri);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -397,22 +426,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     (void)cls;
     (void)version;
     searchd_request *req = *con_cls;
-    if (!req) {
-        req = calloc(1, sizeof *req);
+    if (!req) { /* on_uri found no memory: try once more */
+        req = new_request(url);
         if (!req) return MHD_NO;
         *con_cls = req;
-        atomic_fetch_add(&http_in_flight, 1);
+    }
+    if (!req->started) {
+        req->started = 1;
         req->connection = connection;
-        req->start_ms = searchd_now_mono_ms();
         req->method = method_bit(method);
         snprintf(req->log_method, sizeof req->log_method, "%s", method);
-        /* MHD hands us the path already without the query string. */
-        snprintf(req->log_path, sizeof req->log_path, "%s", url);
 
         const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
-        const char *chunked = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                          MHD_HTTP_HEADER_TRANSFER_ENCODING);
         unsigned long long declared = length ? strtoull(length, NULL, 10) : 0;
         if (declared > SEARCHD_DISCARD_BODY_BYTES) {
             /* Too large to be worth reading: answer now, MHD closes the connection after it. */
@@ -422,7 +448,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                                        SEARCHD_MAX_BODY_BYTES);
             return MHD_YES;
         }
-        if (declared == 0 && !chunked) dispatch(req, url); /* no body: answer at once */
+        /* Even without a body, answer on the next call: MHD treats an answer queued this
+         * early as "body refused" and closes the connection, which would defeat keep-alive. */
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -482,6 +509,7 @@ int searchd_http_start(int listen_fd, unsigned threads, char *err, size_t err_le
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SEARCHD_PER_IP_CONNECTION_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SEARCHD_CONNECTION_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SEARCHD_CONNECTION_MEMORY,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_END);
     if (!http_daemon) {

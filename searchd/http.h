@@ -30,6 +30,8 @@ typedef struct searchd_request {
     char *body;                   /* the request body, NUL-terminated, NULL when none */
     size_t body_len, body_cap;
     int body_too_large;
+    int started;                  /* the access handler has seen this request */
+    int path_has_nul;             /* %00 in the path: C strings would cut it short */
     char log_method[16];          /* copies for the access line after the request ended */
     char log_path[256];
 } searchd_request;

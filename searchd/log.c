@@ -122,7 +122,7 @@ void searchd_log_sanitize(char *dst, size_t dst_len, const char *src) {
 void searchd_log_access(const char *method, const char *path, int status, double duration_ms,
                         const char *role, const char *name) {
     char safe_method[32], safe_path[300], safe_name[140];
-    searchd_log_sanitize(safe_method, sizeof safe_method, method);
+    searchd_log_sanitize(safe_method, sizeof safe_method, method && *method ? method : "-");
     searchd_log_sanitize(safe_path, sizeof safe_path, path);
     searchd_log_sanitize(safe_name, sizeof safe_name, name && *name ? name : "-");
     searchd_log_info("access method=%s path=%s status=%d ms=%.2f role=%s name=%s", safe_method,

@@ -190,10 +190,15 @@ def search_limit_and_offset():
 @test
 def search_category_filter():
     s = shared()
-    r = s.search("客户", category="故障处理")
+    r = s.search("宽带故障", category="故障处理")
     check_status(r, 200, "category filter")
     ids = [h["id"] for h in r.json()["hits"]]
     check(ids == ["broadband-001"], f"hits with category 故障处理: {ids}")
+    ids = [h["id"] for h in s.search("国际漫游", category="故障处理/宽带").json()["hits"]]
+    check("roam-intl-001" not in ids, f"category 故障处理/宽带 let through {ids}")
+    ids = {h["id"] for h in s.search("宽带故障 国际漫游", category=["故障处理", "业务办理/漫游"]).json()["hits"]}
+    check({"broadband-001", "roam-intl-001"} <= ids, f"two categories: {ids}")
+    check_status(s.call("GET", "/api/search?q=x" + "&category=a" * 17), 400, "17 categories")
 
 
 @test
@@ -374,7 +379,7 @@ def unknown_document_and_path_are_404():
 @test
 def bad_document_ids_are_400():
     s = shared()
-    for raw in ["..%2F..%2Fetc%2Fpasswd", "..", "a%20b", "%E6%BC%AB", "x" * 129, "a/b"]:
+    for raw in ["..%2F..%2Fetc%2Fpasswd", "..%2F", "a%20b", "%E6%BC%AB", "x" * 129, "a/b", "a%00b"]:
         r = s.call("GET", "/api/documents/" + raw)
         check_status(r, 400, f"document id {raw[:40]}")
         check("error" in r.json(), r)
