@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -523,6 +524,11 @@ int searchd_http_start(int listen_fd, unsigned threads, char *err, size_t err_le
 void searchd_http_shutdown(int grace_ms) {
     if (!http_daemon) return;
     MHD_quiesce_daemon(http_daemon);
+    /* MHD no longer accepts, but the kernel would still complete handshakes into the backlog
+     * and leave those clients hanging. Shutting down the receive side of a listening socket
+     * makes Linux stop listening (new connections are refused at once) while the descriptor
+     * stays valid for MHD's threads until MHD_stop_daemon. */
+    if (http_listen_fd >= 0) shutdown(http_listen_fd, SHUT_RD);
     double deadline = searchd_now_mono_ms() + grace_ms;
     while (atomic_load(&http_in_flight) > 0 && searchd_now_mono_ms() < deadline) {
         struct timespec pause = {0, 10 * 1000000L};

@@ -384,8 +384,8 @@ void searchd_route_feedback(searchd_request *req) {
         return;
     }
     if (!doc_id && kind != KB_FEEDBACK_NOT_FOUND) {
-        cJSON_Delete(body);
         searchd_http_respond_error(req, 400, "doc_id is required for kind %s", kind_text);
+        cJSON_Delete(body); /* kind_text points into it */
         return;
     }
     int rc = kb_store_log_feedback(searchd_ctx.store, search_id, req->identity.name, kind, doc_id,

@@ -554,6 +554,43 @@ def sigterm_exits_zero():
 
 
 @test
+def sigterm_finishes_requests_in_flight():
+    with Service(KB_FILES) as s:
+        body = '{"agent":"agent-slow","question":"国际漫游开通办理"}'.encode()
+        slow = socket.create_connection(("127.0.0.1", s.port), timeout=15)
+        try:
+            slow.sendall(b"POST /api/help-requests HTTP/1.1\r\nHost: x\r\n"
+                         b"Authorization: Bearer " + s.tokens["agent"].encode() + b"\r\n"
+                         b"Content-Type: application/json\r\n"
+                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:10])
+            time.sleep(0.3)
+            s.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            check(s.proc.poll() is None, "kb-searchd exited with a request in flight")
+            # no new connections while it drains
+            refused = False
+            try:
+                probe = socket.create_connection(("127.0.0.1", s.port), timeout=2)
+                probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                refused = probe.recv(100) == b""
+                probe.close()
+            except OSError:
+                refused = True
+            check(refused, "a new connection was served during shutdown")
+            slow.sendall(body[10:])
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                chunk = slow.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+            check(answer.startswith(b"HTTP/1.1 201"), f"in-flight request got {answer[:200]!r}")
+        finally:
+            slow.close()
+        check(s.proc.wait(15) == 0, "exit status")
+
+
+@test
 def sighup_reloads_tokens():
     with Service(KB_FILES) as s:
         newcomer = new_token()
