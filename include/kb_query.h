@@ -6,7 +6,8 @@
  * word's edge are mostly noise; single characters only give partial credit. Question and
  * function words (什么, 怎么, 如何, 吗, 的 …) are kept with a small weight and do not count
  * toward how much of the question a document covers. Terms so common they say nothing are
- * pruned, and at most KB_QUERY_MAX_TERMS are kept (the most informative), so every query stays
+ * pruned, synonyms of service words are added at a lower weight (kb_synonyms.h), and at most
+ * KB_QUERY_MAX_TERMS are kept (the most informative), so every query stays
  * cheap for Xapian however long it is.
  */
 #ifndef KB_QUERY_H
@@ -28,6 +29,8 @@ typedef struct {
     double idf;       /* log((N + 1) / (df + 0.5)) */
     int stop;         /* a question or function word */
     int highlight;    /* worth marking in snippets */
+    int expansion;    /* added as a synonym of a typed term */
+    char *origin;     /* for an expansion, the typed term it stands in for; else NULL */
 } kb_query_term;
 
 typedef struct {

@@ -8,19 +8,42 @@
  */
 #include "kb_query.h"
 
+#include "kb_synonyms.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Weight of a term by the kind of term it is. */
+/* Weights by kind of term, tuned on the shared evaluation sets (docs/SEARCH.md). They are
+ * compile-time constants; bench/tune.sh rebuilds kb-query with -D overrides to explore them. */
+#ifndef KB_W_WORD
+#define KB_W_WORD 1.0
+#endif
+#ifndef KB_W_BIGRAM
+#define KB_W_BIGRAM 1.0
+#endif
+#ifndef KB_W_CROSS
+#define KB_W_CROSS 0.6
+#endif
+#ifndef KB_W_UNIGRAM
+#define KB_W_UNIGRAM 0.5
+#endif
+#ifndef KB_W_STOP
+#define KB_W_STOP 0.2
+#endif
+/* A synonym added by expansion weighs this much of the term it stands in for. */
+#ifndef KB_W_SYNONYM
+#define KB_W_SYNONYM 0.7
+#endif
+
 static double kind_weight(kb_term_kind k)
 {
     switch (k) {
-    case KB_TERM_WORD: return 1.0;
-    case KB_TERM_BIGRAM: return 1.0;
-    case KB_TERM_BIGRAM_CROSS: return 0.35;
-    case KB_TERM_UNIGRAM: return 0.15;
+    case KB_TERM_WORD: return KB_W_WORD;
+    case KB_TERM_BIGRAM: return KB_W_BIGRAM;
+    case KB_TERM_BIGRAM_CROSS: return KB_W_CROSS;
+    case KB_TERM_UNIGRAM: return KB_W_UNIGRAM;
     case KB_TERM_LATIN: return 1.0;
     case KB_TERM_NUMBER: return 0.8;
     case KB_TERM_CODE: return 1.2;
@@ -62,7 +85,10 @@ int kb_query_is_stopword(const char *term)
 
 void kb_query_free(kb_query *q)
 {
-    for (size_t i = 0; i < q->n_terms; i++) free(q->terms[i].text);
+    for (size_t i = 0; i < q->n_terms; i++) {
+        free(q->terms[i].text);
+        free(q->terms[i].origin);
+    }
     free(q->terms);
     memset(q, 0, sizeof *q);
 }
@@ -77,6 +103,48 @@ static int cmp_priority_desc(const void *a, const void *b)
 {
     double pa = priority(a), pb = priority(b);
     return pa < pb ? 1 : pa > pb ? -1 : 0;
+}
+
+/* Index of the term with this text, or n_terms. */
+static size_t find_term(const kb_query *q, const char *text)
+{
+    size_t j;
+    for (j = 0; j < q->n_terms; j++)
+        if (strcmp(q->terms[j].text, text) == 0) break;
+    return j;
+}
+
+/* Add the synonyms of the typed words as extra terms. */
+static int expand_synonyms(kb_query *q)
+{
+    size_t typed = q->n_terms;
+    for (size_t i = 0; i < typed; i++) {
+        const char *syn[KB_SYNONYMS_MAX];
+        size_t n = kb_synonyms_of(q->terms[i].text, syn);
+        if (n == 0) continue;
+        kb_query_term *grown = realloc(q->terms, (q->n_terms + n) * sizeof *grown);
+        if (!grown) return -1;
+        q->terms = grown;
+        double w = q->terms[i].weight * KB_W_SYNONYM;
+        for (size_t k = 0; k < n; k++) {
+            size_t j = find_term(q, syn[k]);
+            if (j < q->n_terms) continue; /* typed as well, or added already */
+            kb_query_term *t = &q->terms[q->n_terms];
+            memset(t, 0, sizeof *t);
+            t->text = strdup(syn[k]);
+            if (!t->text) return -1;
+            t->origin = strdup(q->terms[i].text);
+            if (!t->origin) {
+                free(t->text);
+                return -1;
+            }
+            t->kind = KB_TERM_WORD;
+            t->weight = w;
+            t->expansion = 1;
+            q->n_terms++;
+        }
+    }
+    return 0;
 }
 
 int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, kb_query *out)
@@ -99,9 +167,7 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
     for (size_t i = 0; i < terms.count; i++) {
         const kb_term *t = &terms.terms[i];
         double w = kind_weight(t->kind);
-        size_t j;
-        for (j = 0; j < out->n_terms; j++)
-            if (strcmp(out->terms[j].text, t->text) == 0) break;
+        size_t j = find_term(out, t->text);
         if (j < out->n_terms) {
             if (w > out->terms[j].weight) {
                 out->terms[j].weight = w;
@@ -121,6 +187,10 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
         out->n_terms++;
     }
     kb_term_list_free(&terms);
+    if (expand_synonyms(out) < 0) {
+        kb_query_free(out);
+        return -1;
+    }
 
     double n = out->doccount;
     int has_content = 0;
@@ -130,20 +200,25 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
         q->idf = log((n + 1.0) / (q->df + 0.5));
         if (q->idf < 0.01) q->idf = 0.01;
         q->stop = kb_query_is_stopword(q->text);
-        if (q->stop) q->weight *= 0.2;
-        if (!q->stop && q->kind != KB_TERM_UNIGRAM) has_content = 1;
+        if (q->stop) q->weight *= KB_W_STOP;
+        if (!q->stop && !q->expansion && q->kind != KB_TERM_UNIGRAM) has_content = 1;
     }
     /* Single characters and stop words are highlighted only when nothing better matched. */
     for (size_t i = 0; i < out->n_terms; i++) {
         kb_query_term *q = &out->terms[i];
-        q->highlight = has_content ? (!q->stop && q->kind != KB_TERM_UNIGRAM) : 1;
+        q->highlight = has_content ? (!q->stop && q->kind != KB_TERM_UNIGRAM) : !q->expansion;
     }
 
     /* Keep the most informative terms; the rest only cost time. */
     qsort(out->terms, out->n_terms, sizeof *out->terms, cmp_priority_desc);
-    while (out->n_terms > KB_QUERY_MAX_TERMS) free(out->terms[--out->n_terms].text);
+    while (out->n_terms > KB_QUERY_MAX_TERMS) {
+        out->n_terms--;
+        free(out->terms[out->n_terms].text);
+        free(out->terms[out->n_terms].origin);
+    }
 
     for (size_t i = 0; i < out->n_terms; i++)
-        if (!out->terms[i].stop) out->info_mass += out->terms[i].weight * out->terms[i].idf;
+        if (!out->terms[i].stop && !out->terms[i].expansion)
+            out->info_mass += out->terms[i].weight * out->terms[i].idf;
     return 0;
 }

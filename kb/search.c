@@ -27,12 +27,24 @@
 #include "kb_xapian.h"
 
 /* Below this confidence the search is unresolved: most likely no answer in the knowledge base.
- * Tuned on the shared evaluation sets (docs/SEARCH.md has the figures). */
+ * confidence_of() puts the tuned cut-off of the evidence at exactly this value. */
 #define UNRESOLVED_BELOW 0.5
-/* BM25 parameters: passages are short and field weights are folded into wdf, so length
- * normalisation is kept moderate. */
-#define BM25_K1 1.2
-#define BM25_B 0.75
+/* Evidence = coverage + MARGIN_WEIGHT * the top hit's relative lead over the second; the
+ * knowledge base most likely has no answer below EVIDENCE_CUT. Tuned on the shared evaluation
+ * sets with one cut-off for all of them (docs/SEARCH.md has the figures). */
+#ifndef KB_MARGIN_WEIGHT
+#define KB_MARGIN_WEIGHT 0.2
+#endif
+#ifndef KB_EVIDENCE_CUT
+#define KB_EVIDENCE_CUT 0.49
+#endif
+/* BM25 parameters (compile-time tunables, see bench/tune.sh). */
+#ifndef KB_BM25_K1
+#define KB_BM25_K1 2.0
+#endif
+#ifndef KB_BM25_B
+#define KB_BM25_B 0.75
+#endif
 /* Deepest result asked for (offset + limit). */
 #define MAX_DEPTH 1000
 
@@ -187,21 +199,31 @@ void kb_search_result_free(kb_search_result *res)
     memset(res, 0, sizeof *res);
 }
 
-/* Share of the question's informative weight that a hit contains. */
+/* Share of the question's informative weight that a hit contains. A typed term counts as
+ * present when one of its synonyms is. */
 static double coverage(const kb_query *q, uint64_t matched)
 {
     if (q->info_mass <= 0) return 0;
     double got = 0;
-    for (size_t i = 0; i < q->n_terms && i < 64; i++)
-        if (!q->terms[i].stop && (matched >> i & 1)) got += q->terms[i].weight * q->terms[i].idf;
+    size_t n = q->n_terms < 64 ? q->n_terms : 64;
+    for (size_t i = 0; i < n; i++) {
+        const kb_query_term *t = &q->terms[i];
+        if (t->stop || t->expansion) continue;
+        int present = (matched >> i) & 1;
+        for (size_t j = 0; j < n && !present; j++)
+            present = q->terms[j].expansion && (matched >> j & 1) && strcmp(q->terms[j].origin, t->text) == 0;
+        if (present) got += t->weight * t->idf;
+    }
     return got / q->info_mass;
 }
 
-/* Map the evidence to 0..1. */
+/* Map the evidence to 0..1 with a logistic curve centred on the tuned cut-off, so that 0.5
+ * means "as likely answered as not" and the ends saturate smoothly. */
 static double confidence_of(const kb_search_features *f)
 {
-    double c = f->coverage;
-    return c < 0 ? 0 : c > 1 ? 1 : c;
+    double margin = f->top_score > 0 ? (f->top_score - f->second_score) / f->top_score : 0;
+    double evidence = f->coverage + KB_MARGIN_WEIGHT * margin;
+    return 1.0 / (1.0 + exp(-10.0 * (evidence - KB_EVIDENCE_CUT)));
 }
 
 /* ---------------------------------------------------------------- search */
@@ -269,8 +291,8 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         .n_ranges = req->include_expired ? 0 : 2,
         .offset = 0,
         .limit = offset + limit,
-        .bm25_k1 = BM25_K1,
-        .bm25_b = BM25_B,
+        .bm25_k1 = KB_BM25_K1,
+        .bm25_b = KB_BM25_B,
     };
     kbx_results xr;
     if (kbx_reader_search(s->db, &xq, &xr) != KBX_OK) {
