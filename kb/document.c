@@ -151,6 +151,7 @@ typedef struct {
     xmlDocPtr main_doc;  /* the parser's own document, set aside while a document is built */
     xmlDocPtr doc_tree;  /* the small document the current <document> is built into */
     char label[200];     /* "document 'x'" while validating */
+    int doc_line;        /* line of that <document> */
     int schema_reported; /* the schema's first message was reported for this document */
     int stray_text_line;
 
@@ -645,6 +646,7 @@ static void schema_error(void *ctx, xmlErrorPtr e)
     char msg[600];
     tidy_message(e->message, msg, sizeof msg);
     int line = e->node ? kb_document_node_line(e->node) : e->line;
+    if (line <= 0) line = st->doc_line;
     problem(st, line, "%s: does not match the format's schema (docs/kb-document.rng): %s",
             st->label, msg);
 }
@@ -710,6 +712,7 @@ static void end_document(parse_state *st, xmlParserCtxtPtr ctxt, xmlNodePtr el)
     char id[129];
     st->build_depth = 0;
     size_t problems = kb_document_convert(el, st->name, check_report, st, &doc, id);
+    st->doc_line = kb_document_node_line(el);
     if (id[0])
         snprintf(st->label, sizeof st->label, "document '%s'", id);
     else
