@@ -46,13 +46,11 @@ static const char *const placeholder[G_COUNT] = {
 };
 
 /* Callout numbers. */
-enum { CO_ID18 = 1, CO_LUHN = 2 };
+enum { CO_ID18 = 1, CO_ID15 = 2, CO_LUHN = 3 };
 
 /* One separator between digit groups (after folding: full-width and ideographic spaces and the
  * Unicode dashes are already ' ' and '-'). */
 #define SEP "[ \\-]"
-/* Year 18xx-20xx, month, day: an 18-digit ID card's birth date (15-digit ones have YYMMDD). */
-#define MMDD "(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 /* Mainland area codes without the leading 0: 10 (Beijing), 2x, and 3-digit ones from 3xx up. */
 #define AREA "(?:10|2[0-9]|[3-9][0-9]{2})"
 
@@ -62,18 +60,25 @@ static const char pattern_text[] =
     "((?<![A-Za-z0-9._%+\\-])[A-Za-z0-9._%+\\-]{1,64}@[A-Za-z0-9\\-]{1,63}"
     "(?:\\.[A-Za-z0-9\\-]{1,63}){0,8}\\.[A-Za-z]{2,24}(?![A-Za-z0-9\\-]))"
     "|(?<![0-9])(?:"
-    /* 2: ID card: 18 digits (6-8-4 groups may be spaced), check digit verified by a callout;
-     * or the old 15-digit form (no check digit, the birth date must be plausible). */
-    "([1-9][0-9]{5}" SEP "?(?:18|19|20)[0-9]{2}" MMDD SEP "?[0-9]{3}[0-9Xx](?![0-9])(?C1)"
-    "|[1-9][0-9]{7}" MMDD "[0-9]{3}(?![0-9]))"
+    /* 2: ID card: 18 characters, spaced as written (6-8-4, 6-4-4-4, 3-3-4-4-4) or not; the
+     * callout checks the birth date and the check digit. Or the old 15-digit form: no check
+     * digit, so only the birth date is checked. */
+    "([1-9][0-9]{2}" SEP "?[0-9]{3}" SEP "?[0-9]{4}" SEP "?[0-9]{4}" SEP "?[0-9]{3}[0-9Xx]"
+    "(?![0-9])(?C1)"
+    "|[1-9][0-9]{14}(?![0-9])(?C2))"
     /* 3: bank card, 13-19 digits, Luhn-valid (callout): one run, groups of four (the last one
-     * shorter), 4-6-5 (15-digit cards), or 6 + rest (the issuer prefix set apart). */
-    "|([0-9]{13,19}(?![0-9])(?C2)"
-    "|[0-9]{4}(?:" SEP "[0-9]{4}){2,3}(?:" SEP "[0-9]{1,4})?(?![0-9])(?C2)"
-    "|[0-9]{4}" SEP "[0-9]{6}" SEP "[0-9]{5}(?![0-9])(?C2)"
-    "|[0-9]{6}" SEP "[0-9]{7,13}(?![0-9])(?C2))"
-    /* 4: mobile: 1[3-9]x xxxx xxxx, optionally +86 / 0086 / 86 / (+86) or a trunk 0 before it. */
-    "|((?:(?:\\(?(?:\\+|00)86\\)?|86)" SEP "?|0)?1[3-9][0-9]" SEP "?[0-9]{4}" SEP "?[0-9]{4}(?![0-9]))"
+     * shorter), 4-6-5 (15-digit cards), or 6 + rest (the issuer prefix set apart). Groupings are
+     * kept to these on purpose: with a separator allowed anywhere, "10086 10010 10000" or a
+     * phone number followed by a card would be read as one card one time in ten. */
+    "|([0-9]{13,19}(?![0-9])(?C3)"
+    "|[0-9]{4}(?:" SEP "[0-9]{4}){2,3}(?:" SEP "[0-9]{1,4})?(?![0-9])(?C3)"
+    "|[0-9]{4}" SEP "[0-9]{6}" SEP "[0-9]{5}(?![0-9])(?C3)"
+    "|[0-9]{6}" SEP "[0-9]{7,13}(?![0-9])(?C3))"
+    /* 4: mobile: 1[3-9]x xxxx xxxx, also spaced 3-8, 7-4, 4-3-4 or 4-4-3; optionally after
+     * +86 / 0086 / 86 / (+86) or a trunk 0. */
+    "|((?:(?:\\(?(?:\\+|00)86\\)?|86)" SEP "?|0)?1[3-9][0-9]"
+    "(?:" SEP "?[0-9]{4}" SEP "?[0-9]{4}|[0-9]" SEP "[0-9]{3}" SEP "[0-9]{4}"
+    "|[0-9]" SEP "[0-9]{4}" SEP "[0-9]{3})(?![0-9]))"
     /* 5: landline with area code: 010-62345678, (0755) 8888 6666, +86 10 6234 5678. The local
      * number starts with 2-9 and has 7 or 8 digits. */
     "|((?:\\(?0" AREA "\\)?|(?:\\+|00)86" SEP "?" AREA ")" SEP "?[2-9][0-9]{2,3}" SEP "?[0-9]{4}(?![0-9]))"
@@ -95,7 +100,23 @@ static size_t collect_digits(const unsigned char *s, size_t from, size_t to, cha
     return n;
 }
 
-/* ISO 7064 MOD 11-2, as GB 11643 specifies for the 18th character of an ID-card number. */
+/* A plausible birth date: year 1900-2099, a real day of that month. */
+static int date_valid(int y, int m, int d)
+{
+    static const int days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1900 || y > 2099 || m < 1 || m > 12 || d < 1 || d > days[m - 1]) return 0;
+    return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
+static int num(const char *d, int n)
+{
+    int v = 0;
+    while (n--) v = v * 10 + (*d++ - '0');
+    return v;
+}
+
+/* 18 characters: 6 for the region, YYYYMMDD, 3 sequence digits, and the check character:
+ * ISO 7064 MOD 11-2, as GB 11643 specifies. */
 static int id18_valid(const char *d)
 {
     static const int weight[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
@@ -106,7 +127,13 @@ static int id18_valid(const char *d)
         sum += (d[i] - '0') * weight[i];
     }
     char c = d[17] == 'x' ? 'X' : d[17];
-    return check[sum % 11] == c;
+    return check[sum % 11] == c && date_valid(num(d + 6, 4), num(d + 10, 2), num(d + 12, 2));
+}
+
+/* The old 15-digit form: 6 for the region, YYMMDD (19YY), 3 sequence digits. */
+static int id15_valid(const char *d)
+{
+    return date_valid(1900 + num(d + 6, 2), num(d + 8, 2), num(d + 10, 2));
 }
 
 static int luhn_valid(const char *d, size_t n)
@@ -132,6 +159,7 @@ static int callout(pcre2_callout_block *cb, void *unused)
     size_t n = collect_digits(cb->subject, cb->start_match, cb->current_position, d, sizeof d);
     switch (cb->callout_number) {
     case CO_ID18: return n == 18 && id18_valid(d) ? 0 : 1;
+    case CO_ID15: return n == 15 && id15_valid(d) ? 0 : 1;
     case CO_LUHN: return n >= 13 && n <= 19 && luhn_valid(d, n) ? 0 : 1;
     }
     return 1;

@@ -57,6 +57,8 @@ TEST(mobile_numbers)
     CHECK_STR_EQ(R("客户电话138 0013 8000，请回电"), "客户电话[手机号]，请回电");
     CHECK_STR_EQ(R("138-0013-8000"), "[手机号]");
     CHECK_STR_EQ(R("1380013 8000"), "[手机号]");
+    CHECK_STR_EQ(R("1380 013 8000"), "[手机号]");
+    CHECK_STR_EQ(R("1380-0138-000"), "[手机号]");
     CHECK_STR_EQ(R("号码+86 138 0013 8000"), "号码[手机号]");
     CHECK_STR_EQ(R("+8613800138000"), "[手机号]");
     CHECK_STR_EQ(R("0086-138-0013-8000"), "[手机号]");
@@ -74,6 +76,7 @@ TEST(mobile_numbers)
     KEPT("1380013800");
     KEPT("138001380001");
     KEPT("订单号138001380001号");
+    KEPT("180 200 300 40G流量"); /* eleven digits in a list are no phone number */
     KEPT("1380013800012345"); /* 16 digits, Luhn-invalid: no phone cut out of it */
 }
 
@@ -110,6 +113,9 @@ TEST(id_cards)
     CHECK_STR_EQ(R("证件310101198512120016办理"), "证件[身份证]办理");
     CHECK_STR_EQ(R("440304199003071248"), "[身份证]");
     CHECK_STR_EQ(R("110105 19491231 002X"), "[身份证]");
+    CHECK_STR_EQ(R("110105 1949 1231 002X"), "[身份证]");
+    CHECK_STR_EQ(R("110-105-1949-1231-002X"), "[身份证]");
+    CHECK_STR_EQ(R("生于闰日110105200002291235"), "生于闰日[身份证]");
     CHECK_STR_EQ(R("１１０１０５１９４９１２３１００２Ｘ"), "[身份证]");
     CHECK_STR_EQ(R("老身份证110105491231002"), "老身份证[身份证]");
     /* Wrong check digit (and not Luhn-valid either): kept. */
@@ -117,6 +123,9 @@ TEST(id_cards)
     KEPT("110105194912310022");
     /* Right check digit, impossible birth month 13: not an ID card. */
     KEPT("110105194913310021");
+    /* Right check digit, February 30th or 1900-02-29 (not a leap year): not an ID card. */
+    KEPT("110105199002301231");
+    KEPT("110105190002291239");
     /* 15 digits with an impossible date: not an old ID card (and not Luhn-valid). */
     KEPT("110105491331002");
 }
@@ -256,6 +265,144 @@ TEST(long_input_is_fast)
     free(s);
 }
 
+/* ---- random identifiers for the property test */
+
+static void rand_digits(char *d, int n)
+{
+    for (int i = 0; i < n; i++) d[i] = (char)('0' + rand() % 10);
+}
+
+static void make_mobile(char *d) /* 11 digits */
+{
+    d[0] = '1';
+    d[1] = (char)('3' + rand() % 7);
+    rand_digits(d + 2, 9);
+}
+
+static void make_card(char *d, int n) /* n digits, Luhn-valid */
+{
+    d[0] = (char)('3' + rand() % 4);
+    rand_digits(d + 1, n - 2);
+    for (char c = '0'; c <= '9'; c++) {
+        d[n - 1] = c;
+        int sum = 0;
+        for (int i = 0; i < n; i++) {
+            int v = d[n - 1 - i] - '0';
+            if (i & 1) v = v * 2 > 9 ? v * 2 - 9 : v * 2;
+            sum += v;
+        }
+        if (sum % 10 == 0) break;
+    }
+}
+
+static void make_id(char *d) /* 18 characters, valid date and check */
+{
+    static const int w[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+    d[0] = (char)('1' + rand() % 9);
+    rand_digits(d + 1, 5);
+    unsigned y = 1940 + (unsigned)rand() % 80, m = 1 + (unsigned)rand() % 12,
+             day = 1 + (unsigned)rand() % 28;
+    char date[16];
+    snprintf(date, sizeof date, "%04u%02u%02u", y, m, day);
+    memcpy(d + 6, date, 8);
+    rand_digits(d + 14, 3);
+    int sum = 0;
+    for (int i = 0; i < 17; i++) sum += (d[i] - '0') * w[i];
+    d[17] = "10X98765432"[sum % 11];
+}
+
+/* Append digits to out in one of the ways people write them: plain, grouped by spaces, dashes
+ * or in full-width characters. groups lists the group lengths. */
+static size_t write_number(char *out, const char *d, int n, const int *groups, int style)
+{
+    size_t o = 0;
+    int g = 0, in_group = 0;
+    for (int i = 0; i < n; i++) {
+        if (style == 1 || style == 2) {
+            if (groups[g] && in_group == groups[g]) {
+                out[o++] = style == 1 ? ' ' : '-';
+                g++;
+                in_group = 0;
+            }
+            in_group++;
+        }
+        if (style == 3) { /* full-width: U+FF10 + digit, U+FF38 for X */
+            out[o++] = (char)0xEF;
+            out[o++] = (char)0xBC;
+            out[o++] = (char)(d[i] == 'X' ? 0xB8 : 0x90 + (d[i] - '0'));
+        } else {
+            out[o++] = d[i];
+        }
+    }
+    return o;
+}
+
+TEST(random_identifiers_in_random_text)
+{
+    static const char *const han[] = {"客户", "说", "的", "号码", "是", "，", "请核实", "。", "卡"};
+    static const char *const keep[] = {"10086", "2026-03-02", "199元", "4008-123-456", "HX-5G-199"};
+    static const int mobile_groups[] = {3, 4, 0}, card_groups[] = {4, 4, 4, 4, 0},
+                     id_groups[] = {6, 8, 0};
+    srand(11);
+    int failures = 0;
+    for (int t = 0; t < 3000 && failures < 5; t++) {
+        char text[2048], ids[8][64];
+        size_t o = 0;
+        int n_ids = 0;
+        for (int part = 0; part < 8; part++) {
+            const char *h = han[rand() % 9];
+            memcpy(text + o, h, strlen(h));
+            o += strlen(h);
+            int kind = rand() % 5, style = rand() % 4;
+            char d[20];
+            if (kind == 0) {
+                make_mobile(d);
+                o += write_number(text + o, d, 11, mobile_groups, style);
+            } else if (kind == 1) {
+                int n = rand() % 2 ? 16 : 19;
+                make_card(d, n);
+                o += write_number(text + o, d, n, card_groups, style);
+            } else if (kind == 2) {
+                make_id(d);
+                o += write_number(text + o, d, 18, id_groups, style);
+            } else {
+                const char *k = keep[rand() % 5];
+                memcpy(text + o, k, strlen(k));
+                o += strlen(k);
+                continue;
+            }
+            /* Remember the digits as they appear in plain text (first 10 are enough to spot a leak). */
+            memcpy(ids[n_ids], d, 10);
+            ids[n_ids++][10] = '\0';
+        }
+        memcpy(text + o, "。", 4);
+        int found;
+        char *r = kb_redact(text, strlen(text), &found);
+        int bad = !r || found != n_ids;
+        /* No identifier survives, in any form: compare against the output with full-width digits
+         * folded and separators dropped. */
+        char flat[2048];
+        size_t f = 0;
+        for (const unsigned char *c = (const unsigned char *)(r ? r : ""); *c; c++) {
+            if (c[0] == 0xEF && c[1] == 0xBC && c[2] >= 0x90 && c[2] <= 0x99) {
+                flat[f++] = (char)('0' + c[2] - 0x90);
+                c += 2;
+            } else if (*c != ' ' && *c != '-') {
+                flat[f++] = (char)*c;
+            }
+        }
+        flat[f] = '\0';
+        for (int i = 0; i < n_ids; i++) bad |= strstr(flat, ids[i]) != NULL;
+        for (int i = 0; i < 5; i++) bad |= strstr(text, keep[i]) && !strstr(r ? r : "", keep[i]);
+        if (bad) {
+            failures++;
+            printf("  found %d of %d in \"%s\" -> \"%s\"\n", found, n_ids, text, r ? r : "(null)");
+        }
+        free(r);
+    }
+    CHECK(failures == 0);
+}
+
 static void *redact_many(void *arg)
 {
     long bad = 0;
@@ -297,6 +444,7 @@ int main(void)
     RUN(bank_cards);
     RUN(service_numbers_and_codes_kept);
     RUN(several_kinds_in_one_text);
+    RUN(random_identifiers_in_random_text);
     RUN(invalid_utf8);
     RUN(empty_and_null);
     RUN(long_input_is_fast);
