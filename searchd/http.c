@@ -10,9 +10,13 @@
  *
  * Order of checks for every request (so answers are predictable and cheap ones come first):
  * token (401) -> path (404) -> method (405) -> role (403) -> body size (413) -> query size (414)
- * -> the handler. POST bodies are read completely before answering even an error, because
- * closing a socket with unread data makes the kernel send a reset that can destroy the answer
- * before the client reads it; only bodies declared larger than 1 MiB are refused at once.
+ * -> the handler.
+ *
+ * Requests are answered on MHD's last handler call for them, after the body was read, even
+ * for errors: MHD treats an answer queued on the first call as "body refused" and closes the
+ * connection (no keep-alive), and closing a socket with unread data makes the kernel send a
+ * reset that can destroy the answer before the client reads it. Only bodies declared larger
+ * than 1 MiB are refused at once.
  */
 #include "http.h"
 
