@@ -4,7 +4,7 @@
  * A file holds one <document> or a <documents> element holding many. Each file is validated
  * against the RELAX NG schema docs/kb-document.rng (compiled into the library, so the binaries do
  * not depend on the working directory) and then checked for what RELAX NG cannot say (id
- * syntax, dates that exist, ids unique within the run).
+ * syntax, dates that exist, ids unique within a file; across files the indexer decides).
  *
  * Parsing is hostile-input safe: no network access, no external entities or DTDs loaded, entity
  * expansion bounded (billion-laughs files fail fast), nesting depth and text sizes bounded.

@@ -130,6 +130,7 @@ typedef struct {
     int finishing; /* inside the final xmlParseChunk(..., terminate=1) */
     int depth;
     int root_is_documents;
+    int seen_root;
     size_t ordinal; /* top-level <document> elements opened so far */
 
     /* pass 1: what is open, and how much the current top-level document holds */
@@ -228,6 +229,21 @@ static void tidy_message(const char *in, char *out, size_t size)
     trim_cut_utf8(out);
 }
 
+/* Whether the error means the input ended with elements still open, i.e. the file is truncated
+ * (pass 1 tracks what is open). At the end of the input libxml2 either reports it generically
+ * ("Extra content at the end of the document", "Premature end of data", or an internal error
+ * when the file stops inside a UTF-8 sequence), or fails inside the construct it was reading
+ * (an attribute, a comment...) with all the input consumed. */
+static int truncated(const parse_state *st, const xmlError *e)
+{
+    if (st->pass != 1 || !st->finishing || st->depth <= 0) return 0;
+    if (e->code == XML_ERR_DOCUMENT_END || e->code == XML_ERR_TAG_NOT_FINISHED ||
+        e->code == XML_ERR_INTERNAL_ERROR)
+        return 1;
+    const xmlParserInputPtr in = st->ctxt ? st->ctxt->input : NULL;
+    return in && in->cur && in->end && in->cur >= in->end;
+}
+
 /* Turns a libxml2 parser error into a message for an editor: what is wrong, what to do. */
 static void report_parser_error(parse_state *st, const xmlError *e)
 {
@@ -239,24 +255,28 @@ static void report_parser_error(parse_state *st, const xmlError *e)
         const char *bytes = strstr(msg, "Bytes:");
         problem(st, line, "invalid UTF-8 (bytes %s): knowledge-base files must be UTF-8 encoded",
                 bytes ? bytes + 7 : "?");
-    } else if (st->finishing && st->pass == 1 && st->depth > 0) {
+    } else if (truncated(st, e)) {
         /* libxml2 2.9 says "Extra content at the end of the document" or "Premature end of
-         * data" here; what happened is that the file stopped inside an open element. */
+         * data" for a file that stops in text, something about the construct it was in (an
+         * attribute, a comment...) otherwise; what happened is that the file stopped inside an
+         * open element. */
         char name[120];
         const char *n = (const char *)st->open[st->depth].name;
         kb_document_excerpt(n, strlen(n), 40, name, sizeof name);
+        int plain_end = e->code == XML_ERR_DOCUMENT_END || e->code == XML_ERR_TAG_NOT_FINISHED ||
+                        e->code == XML_ERR_INTERNAL_ERROR;
         problem(st, line,
                 "the file ends inside <%s> (opened at line %d): it is truncated or an end tag "
-                "is missing",
-                name, st->open[st->depth].line);
+                "is missing%s%s%s",
+                name, st->open[st->depth].line, plain_end ? "" : " (", plain_end ? "" : msg,
+                plain_end ? "" : ")");
     } else if (e->code == XML_ERR_UNDECLARED_ENTITY || e->code == XML_WAR_UNDECLARED_ENTITY) {
         problem(st, line,
                 "not well-formed XML: %s: only &lt; &gt; &amp; &quot; &apos; and character "
                 "references such as &#12288; may be used (write other characters directly)",
                 msg);
-    } else if (e->code == XML_ERR_DOCUMENT_EMPTY || (st->finishing && st->ordinal == 0 &&
-                                                      st->depth == 0 && !st->root_is_documents &&
-                                                      e->code == XML_ERR_DOCUMENT_END)) {
+    } else if (e->code == XML_ERR_DOCUMENT_EMPTY ||
+               (st->finishing && !st->seen_root && e->code == XML_ERR_DOCUMENT_END)) {
         problem(st, line, "the file holds no XML element: expected <documents> or <document>");
     } else if (e->code == XML_ERR_DOCUMENT_END) {
         problem(st, line,
@@ -525,7 +545,10 @@ static void pass1_start(void *ctx, const xmlChar *localname, const xmlChar *pref
     st->open[d].name = localname;
     st->open[d].line = line;
     st->open[d].direct = st->open[d].subtree = 0;
-    if (d == 1) st->root_is_documents = plain(localname, uri, "documents");
+    if (d == 1) {
+        st->seen_root = 1;
+        st->root_is_documents = plain(localname, uri, "documents");
+    }
     if (top_level_document(st, d, localname, uri)) {
         st->ordinal++;
         st->doc_open_depth = d;
@@ -599,6 +622,14 @@ static void pass1_end(void *ctx, const xmlChar *localname, const xmlChar *prefix
 
 /* ---- pass 2: build, check, validate and deliver one document at a time ------------------- */
 
+/* FNV-1a. */
+static size_t hash_id(const char *id)
+{
+    uint64_t h = 14695981039346656037u;
+    for (const char *p = id; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211u;
+    return (size_t)h;
+}
+
 static int ids_grow(parse_state *st)
 {
     size_t cap = st->ids_cap ? st->ids_cap * 2 : 256;
@@ -606,9 +637,7 @@ static int ids_grow(parse_state *st)
     if (!v) return -1;
     for (size_t i = 0; i < st->ids_cap; i++) {
         if (!st->ids[i].id) continue;
-        size_t h = 14695981039346656037u;
-        for (const char *p = st->ids[i].id; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211u;
-        size_t j = h & (cap - 1);
+        size_t j = hash_id(st->ids[i].id) & (cap - 1);
         while (v[j].id) j = (j + 1) & (cap - 1);
         v[j] = st->ids[i];
     }
@@ -623,9 +652,7 @@ static int ids_grow(parse_state *st)
 static int ids_add(parse_state *st, const char *id, int line)
 {
     if ((st->ids_n + 1) * 2 > st->ids_cap && ids_grow(st) != 0) return -1;
-    size_t h = 14695981039346656037u;
-    for (const char *p = id; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211u;
-    size_t j = h & (st->ids_cap - 1);
+    size_t j = hash_id(id) & (st->ids_cap - 1);
     while (st->ids[j].id) {
         if (strcmp(st->ids[j].id, id) == 0) return st->ids[j].line;
         j = (j + 1) & (st->ids_cap - 1);
@@ -913,7 +940,7 @@ static void run_pass(parse_state *st, int pass)
     st->pass = pass;
     st->fatal = st->finishing = 0;
     st->depth = 0;
-    st->root_is_documents = 0;
+    st->root_is_documents = st->seen_root = 0;
     st->ordinal = 0;
 
     char *buf = malloc(CHUNK_BYTES);

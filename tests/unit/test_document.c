@@ -554,6 +554,18 @@ TEST(truncated_empty_and_blank_files)
     CHECK_STR_EQ(shown(&c, 0), DATA "invalid-empty.xml:0: the file is empty: it must hold a "
                                     "<documents> or <document> element");
 
+    /* Cut inside a construct: the truncation is what is reported, libxml2's detail after it. */
+    CHECK(parse_text(&c, "<documents>\n<document id='a'>\n<title>x &am") == KB_DOC_INVALID);
+    CHECK_STR_EQ(shown(&c, 0), "mem.xml:3: the file ends inside <title> (opened at line 3): it is "
+                               "truncated or an end tag is missing (EntityRef: expecting ';')");
+    /* Cut inside a UTF-8 sequence. */
+    CHECK(parse_text(&c, "<documents>\n<document id='a'><title>\xe6\xad") == KB_DOC_INVALID);
+    CHECK(has_problem(&c, "the file ends inside <title> (opened at line 2)"));
+    /* The same error in the middle of a complete small file is not a truncation. */
+    CHECK(parse_text(&c, "<document id='a'><title>a &amp b</title><body><p>x</p></body></document>") ==
+          KB_DOC_INVALID);
+    CHECK_STR_EQ(shown(&c, 0), "mem.xml:1: not well-formed XML: EntityRef: expecting ';'");
+
     CHECK(parse_text(&c, "<?xml version='1.0'?>\n\n") == KB_DOC_INVALID);
     CHECK(c.n_problems == 1);
     CHECK(has_problem(&c, "the file holds no XML element: expected <documents> or <document>"));
