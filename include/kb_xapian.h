@@ -118,6 +118,8 @@ typedef struct {
     uint32_t offset;
     uint32_t limit;
     double bm25_k1, bm25_b; /* 0 for Xapian's defaults */
+    uint32_t matched_hits;  /* fill kbx_hit.matched for this many leading hits (it reads each
+                               hit's whole term list, so ask only for what is needed) */
 } kbx_query;
 
 typedef struct {
@@ -125,7 +127,8 @@ typedef struct {
     double score;
     char *data;           /* the document's data, malloc'd */
     size_t data_len;
-    uint64_t matched;     /* bit i set when terms[i] occurs in the document (i < 64) */
+    uint64_t matched;     /* bit i set when terms[i] occurs in the document (i < 64); only for
+                             the first kbx_query.matched_hits hits */
 } kbx_hit;
 
 typedef struct {

@@ -40,7 +40,7 @@
 #endif
 /* BM25 parameters (compile-time tunables, see bench/tune.sh). */
 #ifndef KB_BM25_K1
-#define KB_BM25_K1 2.0
+#define KB_BM25_K1 1.5
 #endif
 #ifndef KB_BM25_B
 #define KB_BM25_B 0.75
@@ -293,6 +293,7 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         .limit = offset + limit,
         .bm25_k1 = KB_BM25_K1,
         .bm25_b = KB_BM25_B,
+        .matched_hits = 1, /* confidence looks at the top hit only */
     };
     kbx_results xr;
     if (kbx_reader_search(s->db, &xq, &xr) != KBX_OK) {

@@ -25,7 +25,16 @@ typedef struct {
     uint32_t cps[64];
     size_t n;
     double value; /* weight * idf, 0 for stop words */
+    int next;     /* next needle in the same first-code-point bucket, -1 at the end */
 } needle;
+
+/* Needles chained by the low byte of their first code point, so that each position of a
+ * passage is compared only with the needles that can start there. */
+typedef struct {
+    needle *needles;
+    size_t n;
+    int head[256];
+} needle_set;
 
 static int passage_load(passage *p, const char *text)
 {
@@ -67,20 +76,23 @@ static void passage_free(passage *p)
 }
 
 /* Mark every occurrence of every needle; return the summed value of the needles found. */
-static double passage_match(passage *p, const needle *needles, size_t n_needles)
+static double passage_match(passage *p, const needle_set *set)
 {
     double score = 0;
-    for (size_t k = 0; k < n_needles; k++) {
-        const needle *nd = &needles[k];
-        int found = 0;
-        if (nd->n == 0 || nd->n > p->n) continue;
-        for (size_t i = 0; i + nd->n <= p->n; i++) {
-            if (p->cps[i] != nd->cps[0] || memcmp(p->cps + i, nd->cps, nd->n * sizeof(uint32_t)) != 0)
+    uint64_t found = 0; /* bit k: needle k occurs (needles beyond 64 are not scored) */
+    for (size_t i = 0; i < p->n; i++) {
+        uint32_t c = p->cps[i];
+        for (int k = set->head[c & 0xFF]; k >= 0; k = set->needles[k].next) {
+            const needle *nd = &set->needles[k];
+            if (nd->cps[0] != c || i + nd->n > p->n) continue;
+            if (nd->n > 1 && memcmp(p->cps + i + 1, nd->cps + 1, (nd->n - 1) * sizeof(uint32_t)) != 0)
                 continue;
             memset(p->marked + i, 1, nd->n);
-            found = 1;
+            if (k < 64 && !(found >> k & 1)) {
+                found |= (uint64_t)1 << k;
+                score += nd->value;
+            }
         }
-        if (found) score += nd->value;
     }
     return score;
 }
@@ -190,35 +202,36 @@ static int render(const passage *p, const char *text, size_t from, size_t to, ch
     return 0;
 }
 
-static int load_needles(const kb_query *q, needle **out, size_t *n_out)
+static int load_needles(const kb_query *q, needle_set *set)
 {
-    needle *nd = calloc(q->n_terms ? q->n_terms : 1, sizeof *nd);
-    if (!nd) return -1;
-    size_t n = 0;
+    set->needles = calloc(q->n_terms ? q->n_terms : 1, sizeof *set->needles);
+    if (!set->needles) return -1;
+    set->n = 0;
+    for (int b = 0; b < 256; b++) set->head[b] = -1;
     for (size_t i = 0; i < q->n_terms; i++) {
         const kb_query_term *t = &q->terms[i];
         if (!t->highlight) continue;
         int32_t k = 0, len = (int32_t)strlen(t->text);
-        needle *x = &nd[n];
+        needle *x = &set->needles[set->n];
         while (k < len && x->n < 64) {
             UChar32 c;
             U8_NEXT((const uint8_t *)t->text, k, len, c);
             x->cps[x->n++] = (uint32_t)(c < 0 ? 0xFFFD : c);
         }
+        if (x->n == 0) continue;
         x->value = t->stop ? 0.01 : t->weight * t->idf;
-        n++;
+        x->next = set->head[x->cps[0] & 0xFF];
+        set->head[x->cps[0] & 0xFF] = (int)set->n;
+        set->n++;
     }
-    *out = nd;
-    *n_out = n;
     return 0;
 }
 
 int kb_snippet_best(const cJSON *doc, const kb_query *q, kb_snippet *snip)
 {
     memset(snip, 0, sizeof *snip);
-    needle *needles = NULL;
-    size_t n_needles = 0;
-    if (load_needles(q, &needles, &n_needles) < 0) return -1;
+    needle_set needles;
+    if (load_needles(q, &needles) < 0) return -1;
 
     passage p = {0};
     const char *best_text = NULL;
@@ -239,7 +252,7 @@ int kb_snippet_best(const cJSON *doc, const kb_query *q, kb_snippet *snip)
                 rc = -1;
                 goto done;
             }
-            double score = passage_match(&p, needles, n_needles);
+            double score = passage_match(&p, &needles);
             size_t marks = 0;
             for (size_t i = 0; i < p.n; i++) marks += p.marked[i];
             if (score > best_score || (score == best_score && marks > best_marks)) {
@@ -257,7 +270,7 @@ int kb_snippet_best(const cJSON *doc, const kb_query *q, kb_snippet *snip)
             rc = -1;
             goto done;
         }
-        passage_match(&p, needles, n_needles);
+        passage_match(&p, &needles);
         choose_window(&p, &from, &to);
         if (render(&p, best_text, from, to, &snip->html) < 0) rc = -1;
     } else {
@@ -273,7 +286,7 @@ int kb_snippet_best(const cJSON *doc, const kb_query *q, kb_snippet *snip)
 
 done:
     passage_free(&p);
-    free(needles);
+    free(needles.needles);
     if (rc != 0) kb_snippet_free(snip);
     return rc;
 }

@@ -371,10 +371,12 @@ extern "C" int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results 
             std::string data = m.get_document().get_data();
             h.data = dup_bytes(data);
             h.data_len = data.size();
-            for (Xapian::TermIterator t = enquire.get_matching_terms_begin(m);
-                 t != enquire.get_matching_terms_end(m); ++t) {
-                auto it = index_of.find(*t);
-                if (it != index_of.end()) h.matched |= (uint64_t)1 << it->second;
+            if (res->n_hits < q->matched_hits) {
+                for (Xapian::TermIterator t = enquire.get_matching_terms_begin(m);
+                     t != enquire.get_matching_terms_end(m); ++t) {
+                    auto it = index_of.find(*t);
+                    if (it != index_of.end()) h.matched |= (uint64_t)1 << it->second;
+                }
             }
             res->n_hits++;
         }
