@@ -25,7 +25,7 @@
 #define SEARCH_DEFAULT_LIMIT 10
 #define SUGGEST_DEFAULT_LIMIT 8
 #define SUGGEST_MAX_LIMIT 20
-#define SEARCH_MAX_OFFSET 10000
+#define SEARCH_MAX_OFFSET 1000 /* agents read the first pages; deep paging only costs */
 #define SEARCH_MAX_CATEGORIES 16
 #define CATEGORY_MAX_BYTES 256
 #define SEARCH_ID_MAX_BYTES 64
