@@ -46,11 +46,12 @@ static void report_text(checker *c, int line, const char *with_label, const char
 {
     char full[1536];
     c->problems++;
-    if (c->problems > MAX_PROBLEMS_PER_DOCUMENT) return;
-    if (c->problems == MAX_PROBLEMS_PER_DOCUMENT) {
-        snprintf(full, sizeof full,
-                 "%s: too many problems in this document; the rest are not listed", c->label);
-        c->report(c->ctx, line, full);
+    if (c->problems > MAX_PROBLEMS_PER_DOCUMENT) {
+        if (c->problems == MAX_PROBLEMS_PER_DOCUMENT + 1) {
+            snprintf(full, sizeof full,
+                     "%s: more problems in this document are not listed", c->label);
+            c->report(c->ctx, line, full);
+        }
         return;
     }
     if (with_label)

@@ -477,6 +477,25 @@ TEST(a_10000_character_id_gets_a_short_clear_message)
     reset(&c);
 }
 
+TEST(problems_per_document_are_capped)
+{
+    collected c = {0};
+    text t = {0};
+    adds(&t, "<documents>\n<document id='noisy'><title>t</title><body>\n");
+    repeat(&t, "<p class='x'>a</p>\n", 30);
+    adds(&t, "</body></document>\n<document id='fine'><title>t</title><body><p>x</p></body>"
+             "</document></documents>");
+    CHECK(kb_document_parse_memory(t.p, t.len, "noisy.xml", on_document, on_problem, &c) ==
+          KB_DOC_INVALID);
+    CHECK(c.n_problems == 21);
+    CHECK_STR_EQ(shown(&c, 19), "noisy.xml:22: document 'noisy': <p> takes no attributes (found 'class')");
+    CHECK_STR_EQ(shown(&c, 20), "noisy.xml:23: document 'noisy': more problems in this document are not listed");
+    CHECK(c.n_docs == 1);
+    CHECK_STR_EQ(c.ids[0], "fine");
+    free(t.p);
+    reset(&c);
+}
+
 TEST(duplicate_ids_within_one_file)
 {
     collected c = {0};
@@ -980,6 +999,7 @@ int main(void)
     RUN(dates_must_exist_and_windows_must_be_ordered);
     RUN(id_syntax);
     RUN(a_10000_character_id_gets_a_short_clear_message);
+    RUN(problems_per_document_are_capped);
     RUN(duplicate_ids_within_one_file);
     RUN(documents_root_content_and_wrong_roots);
     RUN(not_well_formed_file_delivers_nothing);
