@@ -606,7 +606,8 @@ int kb_store_log_search(kb_store *st, const kb_search_event *e)
     ev->s[2] = redacted(e->query ? e->query : "", &oom);
     ev->s[3] = json_string_array(e->top_ids, e->top_ids ? e->n_top : 0);
     ev->s[4] = e->top_ids && e->n_top ? dup_or_null(e->top_ids[0]) : NULL;
-    if (oom || !ev->s[0] || !ev->s[1] || !ev->s[3] || (e->top_ids && e->n_top && !ev->s[4])) {
+    if (oom || !ev->s[0] || !ev->s[1] || !ev->s[3] ||
+        (e->top_ids && e->n_top && e->top_ids[0] && !ev->s[4])) {
         event_free_strings(ev);
         free(ev);
         goto oom;

@@ -231,6 +231,10 @@ TEST(empty_and_null)
     free(r);
 }
 
+/* Natively each case takes tens of milliseconds; the bound leaves room for valgrind and the
+ * sanitizers while still catching anything quadratic (that would take hours on 1 MB). */
+#define MAX_SECONDS 5.0
+
 TEST(long_input_is_fast)
 {
     const char *unit = "客户13800138000说卡号6222021234567890128不能用，";
@@ -246,7 +250,7 @@ TEST(long_input_is_fast)
     CHECK(found == (int)(2 * n));
     CHECK(r && strstr(r, "13800138000") == NULL && strstr(r, "6222021234567890128") == NULL);
     printf("  info: 1 MB of text with %d identifiers redacted in %.1f ms\n", found, (t1 - t0) * 1e3);
-    CHECK(t1 - t0 < 2.0);
+    CHECK(t1 - t0 < MAX_SECONDS);
     free(r);
 
     /* Worst cases for the patterns: one huge digit run, one huge word, many '@'. */
@@ -258,8 +262,8 @@ TEST(long_input_is_fast)
         r = kb_redact(s, n * ul, &found);
         t1 = now_s();
         CHECK(r != NULL && found == 0 && memcmp(r, s, n * ul) == 0);
-        CHECK(t1 - t0 < 2.0);
-        if (t1 - t0 >= 2.0) printf("  slow on fill '%c': %.1f s\n", fill[f], t1 - t0);
+        CHECK(t1 - t0 < MAX_SECONDS);
+        if (t1 - t0 >= MAX_SECONDS) printf("  slow on fill '%c': %.1f s\n", fill[f], t1 - t0);
         free(r);
     }
     free(s);

@@ -175,6 +175,18 @@ TEST(searches_are_logged_redacted)
     kb_store_stats_t s;
     kb_store_stats(st, &s);
     CHECK(s.searches_logged == 2 && s.searches_dropped == 0 && s.write_errors == 0);
+    /* A duplicate search id fails that event only: the rest of its batch is written. */
+    kb_search_event dup = search_ev("s-1", "重复");
+    kb_search_event after = search_ev("s-3", "之后");
+    CHECK(kb_store_log_search(st, &dup) == KB_STORE_OK); /* queued; fails in the writer */
+    CHECK(kb_store_log_search(st, &after) == KB_STORE_OK);
+    CHECK(kb_store_log_feedback(st, "s-3", "agent007", KB_FEEDBACK_CLICK, "d", now_ms()) ==
+          KB_STORE_OK);
+    kb_store_stats(st, &s);
+    CHECK(s.searches_logged == 3 && s.write_errors == 1);
+    CHECK(q_int(p, "SELECT count(*) FROM searches") == 3);
+    CHECK_STR_EQ(q_text(p, "SELECT query FROM searches WHERE search_id = 's-1'"),
+                 "客户[手机号]的卡[银行卡]不能用");
     /* A search without an id is refused. */
     kb_search_event bad = {.query = "x"};
     CHECK(kb_store_log_search(st, &bad) == KB_STORE_ERROR);
@@ -577,7 +589,7 @@ TEST(full_queue_drops_and_counts)
     sqlite3 *blocker;
     CHECK(sqlite3_open(path, &blocker) == SQLITE_OK);
     CHECK(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
-    int n = 70000, refused = 0;
+    int n = 68000, refused = 0; /* a full queue (65,536) plus the batch the writer holds */
     for (int i = 0; i < n; i++) {
         char id[32];
         snprintf(id, sizeof id, "q-%d", i);
