@@ -11,14 +11,16 @@
  *      redacted is kept exactly as typed.
  *   3. One PCRE2 pattern with one capturing group per kind, tried left to right; at the same
  *      position the alternatives are in order of precedence: e-mail, ID card, bank card, mobile,
- *      landline. Checks a regex cannot express (the ID card's ISO 7064 check digit, the bank
- *      card's Luhn sum) run as callouts inside the match: a failing callout makes PCRE2 backtrack
+ *      landline. Checks a regex cannot express (the ID card's birth date and ISO 7064 check
+ *      digit, the bank card's Luhn sum) run as callouts inside the match: a failing callout makes PCRE2 backtrack
  *      into the next alternative, so an 18-digit run with a wrong ID check digit is still tried
  *      as a bank card, and a Luhn-invalid 16-digit run is left alone (the phone alternatives
  *      demand whole runs of exactly 11 digits).
  *
- * Why digit look-arounds instead of \b: Chinese text has no spaces ("我的手机13800138000打不通"),
- * and \b does not fire between 机 and 1 in a useful way. (?<![0-9]) / (?![0-9]) instead make
+ * Why digit look-arounds instead of \b: Chinese text has no spaces ("我的手机13800138000打不通").
+ * Whether \b fires between 机 and 1 depends on whether Han characters count as word characters
+ * (with Unicode properties they do, and then it does not), and it never fires between a letter
+ * and a digit. What matters is where the digit run starts and ends: (?<![0-9]) / (?![0-9]) make
  * every number match a whole digit run, so a phone number is never cut out of a longer run (a
  * 19-digit card, an order number) and a 400 number's tail is never taken for something else.
  *
