@@ -19,6 +19,7 @@
 
 #include "kb_analyzer.h"
 #include "kb_strmap.h"
+#include "kb_term_counts.h"
 #include "kb_xapian.h"
 
 /* Bump when analysis or the stored layout changes: every document's hash changes with it, so
@@ -31,6 +32,7 @@ struct kb_index_writer {
     kbx_writer *db;
     kb_analyzer *analyzer;
     kb_term_list terms;
+    kb_term_counts counts; /* the document being built: term → wdf */
     kb_index_mode mode;
     kb_strmap seen; /* id → "file:line" of every document added in this run */
     kb_index_stats stats;
@@ -50,6 +52,7 @@ kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
     if (!w) return NULL;
     w->mode = mode;
     kb_term_list_init(&w->terms);
+    kb_term_counts_init(&w->counts);
     kb_strmap_init(&w->seen);
     w->analyzer = kb_analyzer_new(w->err, sizeof w->err);
     if (!w->analyzer) {
@@ -142,14 +145,15 @@ static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
     return h;
 }
 
-/* Analyze text and add every term to the document with the field's wdf. */
-static int add_text(kb_index_writer *w, kbx_doc *d, const char *text, unsigned wdf)
+/* Analyze text and count every term with the field's wdf (added to the document at the end,
+ * once per distinct term). */
+static int add_text(kb_index_writer *w, const char *text, unsigned wdf)
 {
     if (!text || !*text) return 0;
     kb_term_list_clear(&w->terms);
     if (kb_analyze(w->analyzer, text, strlen(text), &w->terms) < 0) return -1;
     for (size_t i = 0; i < w->terms.count; i++)
-        if (kbx_doc_add_term(d, w->terms.terms[i].text, wdf) != KBX_OK) return -1;
+        if (kb_term_counts_add(&w->counts, w->terms.terms[i].text, wdf) < 0) return -1;
     return 0;
 }
 
@@ -212,21 +216,26 @@ static int build_document(kb_index_writer *w, const kb_document *doc, const char
                           const char *hash, kbx_doc *d)
 {
     char date[9];
-    if (add_text(w, d, doc->title, KB_WDF_TITLE) < 0) return -1;
+    kb_term_counts_clear(&w->counts);
+    if (add_text(w, doc->title, KB_WDF_TITLE) < 0) return -1;
     for (size_t i = 0; i < doc->n_questions; i++)
-        if (add_text(w, d, doc->questions[i], KB_WDF_QUESTION) < 0) return -1;
-    if (add_text(w, d, doc->keywords, KB_WDF_KEYWORD) < 0) return -1;
+        if (add_text(w, doc->questions[i], KB_WDF_QUESTION) < 0) return -1;
+    if (add_text(w, doc->keywords, KB_WDF_KEYWORD) < 0) return -1;
     for (size_t i = 0; i < doc->n_categories; i++) {
         /* The path's parts are text too ("漫游" in 业务办理/漫游 should match a query). */
-        if (add_text(w, d, doc->categories[i], KB_WDF_CATEGORY) < 0) return -1;
+        if (add_text(w, doc->categories[i], KB_WDF_CATEGORY) < 0) return -1;
         if (add_category_terms(w, d, doc->categories[i]) < 0) return -1;
     }
     for (size_t i = 0; i < doc->n_sections; i++) {
         const kb_section *sec = &doc->sections[i];
-        if (add_text(w, d, sec->title, KB_WDF_SECTION_TITLE) < 0) return -1;
+        if (add_text(w, sec->title, KB_WDF_SECTION_TITLE) < 0) return -1;
         for (size_t j = 0; j < sec->n_blocks; j++)
-            if (add_text(w, d, sec->blocks[j].text, KB_WDF_BODY) < 0) return -1;
+            if (add_text(w, sec->blocks[j].text, KB_WDF_BODY) < 0) return -1;
     }
+    for (size_t i = 0; i < w->counts.capacity; i++)
+        if (w->counts.slots[i].term &&
+            kbx_doc_add_term(d, w->counts.slots[i].term, w->counts.slots[i].count) != KBX_OK)
+            return -1;
     if (doc->keywords && add_keyword_terms(w, d, doc->keywords) < 0) return -1;
     if (add_boolean(d, "Q", doc->id, strlen(doc->id)) < 0) return -1;
     if (doc->source && add_boolean(d, "XF", doc->source, strlen(doc->source)) < 0) return -1;
@@ -387,6 +396,7 @@ void kb_index_writer_close(kb_index_writer *w)
     kbx_writer_close(w->db);
     kb_analyzer_free(w->analyzer);
     kb_term_list_free(&w->terms);
+    kb_term_counts_free(&w->counts);
     kb_strmap_free(&w->seen);
     free(w);
 }
