@@ -20,6 +20,10 @@
 #include <stddef.h>
 #include "kb_document.h"
 
+/* Version of what goes into the index. Bump when analysis or the stored layout changes: every
+ * document's content hash includes it, so the next run rewrites them all. */
+#define KB_INDEX_FORMAT "2"
+
 /* Value slots. */
 enum {
     KB_SLOT_VALID_FROM = 0,  /* "YYYYMMDD", "00000000" when open */
@@ -90,5 +94,24 @@ void kb_index_writer_close(kb_index_writer *w);
 
 /* Serialize a document into the JSON stored as document data (malloc'd, caller frees). */
 char *kb_index_document_json(const kb_document *doc);
+
+/* ---------------------------------------------------------------- preparing in parallel
+ * Analysis is half the cost of indexing and needs no index, so it can run on other threads:
+ * a kb_index_preparer (one per thread) turns a kb_document into a kb_prepared_doc holding
+ * everything the writer needs (terms with their wdf, filter terms, values, stored JSON, hash);
+ * the writer thread then only talks to Xapian. */
+typedef struct kb_index_preparer kb_index_preparer;
+typedef struct kb_prepared_doc kb_prepared_doc;
+
+/* NULL on failure, with the reason in err. */
+kb_index_preparer *kb_index_preparer_new(char *err, size_t err_len);
+void kb_index_preparer_free(kb_index_preparer *p);
+/* NULL when memory ran out. Thread-safe across preparers. */
+kb_prepared_doc *kb_index_prepare(kb_index_preparer *p, const kb_document *doc);
+void kb_prepared_doc_free(kb_prepared_doc *d);
+/* "FILE:LINE" of the document, for messages. */
+const char *kb_prepared_doc_where(const kb_prepared_doc *d);
+/* Like kb_index_writer_add, for a prepared document (not consumed: free it afterwards). */
+int kb_index_writer_add_prepared(kb_index_writer *w, const kb_prepared_doc *d);
 
 #endif

@@ -8,6 +8,8 @@
  * documents are indexed regardless. All changes are published in one atomic commit at the end,
  * so a search daemon sees the old index or the new one, and a crash leaves the old one.
  *
+ * Parsing and analysis run on a second thread (pipeline.c) while this one writes to Xapian.
+ *
  * Exit status: 0 every input valid and indexed; 1 some input invalid (valid ones indexed);
  * 2 usage or I/O errors.
  *
@@ -26,6 +28,7 @@
 
 #include "kb_document.h"
 #include "kb_index.h"
+#include "pipeline.h"
 
 #define MAX_DEPTH 64
 
@@ -36,6 +39,7 @@ typedef struct {
 
 typedef struct {
     kb_index_writer *writer;
+    pipeline *pipe;
     size_t problems;
     size_t io_errors;
     size_t documents;
@@ -153,11 +157,16 @@ static void show_progress(run_state *st, int final)
     if (!final && t - st->last_progress < 0.2) return;
     st->last_progress = t;
     double rate = st->documents / (t - st->started > 0.001 ? t - st->started : 0.001);
+    size_t files = st->pipe ? pipeline_files_done(st->pipe) : st->files_done;
+    if (st->pipe) pipeline_lock_output(st->pipe);
     fprintf(stderr, "\r\033[Kindexing: %zu documents, file %zu of %zu, %.0f documents/s",
-            st->documents, st->files_done, st->files_total, rate);
+            st->documents, files, st->files_total, rate);
     if (final) fputc('\n', stderr);
+    if (st->pipe) pipeline_unlock_output(st->pipe);
 }
 
+/* Print one problem. Called from the parsing thread with the output lock held, or from this
+ * thread through report_problem: the lock serialises the lines and the count. */
 static void on_problem(const char *file, int line, const char *message, void *user)
 {
     run_state *st = user;
@@ -166,21 +175,37 @@ static void on_problem(const char *file, int line, const char *message, void *us
     st->problems++;
 }
 
-static int on_document(const kb_document *doc, void *user)
+static void report_problem(run_state *st, const char *where, const char *message)
 {
-    run_state *st = user;
-    if (kb_index_writer_add(st->writer, doc) != KB_INDEX_OK) {
-        if (kb_index_writer_status(st->writer) != KB_INDEX_OK) {
-            fprintf(stderr, "kb-indexer: %s\n", kb_index_writer_errmsg(st->writer));
-            st->fatal = 1;
-            return 1; /* stop: the run cannot go on */
+    pipeline_lock_output(st->pipe);
+    if (st->progress) fputs("\r\033[K", stderr);
+    fprintf(stderr, "%s: %s\n", where, message);
+    st->problems++;
+    pipeline_unlock_output(st->pipe);
+}
+
+/* Write every prepared document the parsing thread hands over. */
+static void write_documents(run_state *st)
+{
+    kb_prepared_doc *d;
+    while ((d = pipeline_next(st->pipe)) != NULL) {
+        if (kb_index_writer_add_prepared(st->writer, d) != KB_INDEX_OK) {
+            if (kb_index_writer_status(st->writer) != KB_INDEX_OK) {
+                pipeline_lock_output(st->pipe);
+                fprintf(stderr, "kb-indexer: %s\n", kb_index_writer_errmsg(st->writer));
+                pipeline_unlock_output(st->pipe);
+                st->fatal = 1;
+                kb_prepared_doc_free(d);
+                pipeline_cancel(st->pipe);
+                continue; /* drain what is queued */
+            }
+            report_problem(st, kb_prepared_doc_where(d), kb_index_writer_errmsg(st->writer));
+        } else {
+            st->documents++;
         }
-        on_problem(doc->source, doc->line, kb_index_writer_errmsg(st->writer), st);
-        return 0;
+        kb_prepared_doc_free(d);
+        show_progress(st, 0);
     }
-    st->documents++;
-    show_progress(st, 0);
-    return 0;
 }
 
 int main(int argc, char **argv)
@@ -243,11 +268,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "kb-indexer: %s\n", st.writer ? kb_index_writer_errmsg(st.writer) : "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < files.n && !st.fatal; i++) {
-        int rc = kb_document_parse_file(files.paths[i], on_document, on_problem, &st);
-        if (rc == KB_DOC_IO_ERROR) st.io_errors++;
-        st.files_done++;
-        show_progress(&st, 0);
+    char err[512];
+    st.pipe = pipeline_start(files.paths, files.n, on_problem, &st, err, sizeof err);
+    if (!st.pipe) {
+        fprintf(stderr, "kb-indexer: %s\n", err);
+        goto done;
+    }
+    write_documents(&st);
+    int out_of_memory = 0;
+    size_t parse_io_errors = 0;
+    pipeline_finish(st.pipe, &st.files_done, &parse_io_errors, &out_of_memory);
+    st.pipe = NULL;
+    st.io_errors += parse_io_errors;
+    if (out_of_memory) {
+        fprintf(stderr, "kb-indexer: out of memory while analysing documents\n");
+        st.fatal = 1;
     }
     show_progress(&st, 1);
     if (st.fatal) goto done;
@@ -271,9 +306,10 @@ int main(int argc, char **argv)
     kb_index_writer_stats(st.writer, &stats);
     if (!quiet)
         fprintf(stderr,
-                "kb-indexer: %zu documents from %zu files in %.2f s: %zu added, %zu replaced, "
+                "kb-indexer: %zu document%s from %zu file%s in %.2f s: %zu added, %zu replaced, "
                 "%zu unchanged, %zu removed; the index now holds %zu documents; %zu problem(s)\n",
-                st.documents, files.n, now_s() - st.started, stats.added, stats.replaced,
+                st.documents, st.documents == 1 ? "" : "s", files.n, files.n == 1 ? "" : "s",
+                now_s() - st.started, stats.added, stats.replaced,
                 stats.unchanged, stats.removed, stats.total, st.problems + st.io_errors);
     status = st.io_errors ? 2 : st.problems ? 1 : 0;
 

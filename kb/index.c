@@ -1,38 +1,24 @@
 /*
- * index.c — turn parsed documents into Xapian documents and write them (see kb_index.h).
+ * index.c — the Xapian half of indexing: write prepared documents, remove, publish
+ * (see kb_index.h; the analysis half is index_prepare.c).
  *
- * Field weighting is done with within-document frequencies: a term in the title counts
- * KB_WDF_TITLE times, in the body once. That keeps one term space (so a query needs one
- * posting list per term, not one per field) while BM25 still favours title and question hits.
- *
- * Unchanged documents are detected by a content hash stored in a value slot, so re-running the
- * indexer on a whole knowledge base only rewrites what editors changed.
+ * Unchanged documents are detected by the content hash stored in a value slot, so re-running
+ * the indexer on a whole knowledge base only rewrites what editors changed.
  */
 #include "kb_index.h"
 
-#include <cjson/cJSON.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "kb_analyzer.h"
+#include "kb_index_prepared.h"
 #include "kb_strmap.h"
-#include "kb_term_counts.h"
 #include "kb_xapian.h"
-
-/* Bump when analysis or the stored layout changes: every document's hash changes with it, so
- * the next run rewrites them all. */
-#define KB_INDEX_FORMAT "1"
-/* Xapian terms are limited to 245 bytes; boolean terms longer than this are hashed. */
-#define MAX_BOOLEAN_TERM 200
 
 struct kb_index_writer {
     kbx_writer *db;
-    kb_analyzer *analyzer;
-    kb_term_list terms;
-    kb_term_counts counts; /* the document being built: term → wdf */
+    kb_index_preparer *preparer; /* for kb_index_writer_add, created on first use */
     kb_index_mode mode;
     kb_strmap seen; /* id → "file:line" of every document added in this run */
     kb_index_stats stats;
@@ -51,14 +37,7 @@ kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
     kb_index_writer *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->mode = mode;
-    kb_term_list_init(&w->terms);
-    kb_term_counts_init(&w->counts);
     kb_strmap_init(&w->seen);
-    w->analyzer = kb_analyzer_new(w->err, sizeof w->err);
-    if (!w->analyzer) {
-        w->status = KB_INDEX_ERROR;
-        return w;
-    }
     w->db = kbx_writer_open(dir);
     if (!w->db) {
         set_error(w, "%s", "out of memory");
@@ -84,224 +63,57 @@ kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
 int kb_index_writer_status(const kb_index_writer *w) { return w->status; }
 const char *kb_index_writer_errmsg(const kb_index_writer *w) { return w->err; }
 
-/* ---------------------------------------------------------------- stored JSON */
-
-static cJSON *string_array(char *const *items, size_t n)
+static kbx_doc *to_xapian(const kb_prepared_doc *d)
 {
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(items[i]));
-    return a;
-}
-
-static const char *block_kind_name(kb_block_kind k)
-{
-    switch (k) {
-    case KB_BLOCK_ITEM: return "item";
-    case KB_BLOCK_ROW: return "row";
-    default: return "p";
+    kbx_doc *x = kbx_doc_new();
+    if (!x) return NULL;
+    int rc = KBX_OK;
+    for (size_t i = 0; i < d->n_terms && rc == KBX_OK; i++) rc = kbx_doc_add_term(x, d->terms[i], d->wdf[i]);
+    for (size_t i = 0; i < d->n_booleans && rc == KBX_OK; i++) rc = kbx_doc_add_boolean_term(x, d->booleans[i]);
+    for (unsigned s = 0; s < KB_INDEX_N_SLOTS && rc == KBX_OK; s++)
+        rc = kbx_doc_set_value(x, s, d->values[s], strlen(d->values[s]));
+    if (rc == KBX_OK) rc = kbx_doc_set_data(x, d->json, strlen(d->json));
+    if (rc != KBX_OK) {
+        kbx_doc_free(x);
+        return NULL;
     }
+    return x;
 }
 
-char *kb_index_document_json(const kb_document *doc)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddStringToObject(o, "id", doc->id);
-    cJSON_AddStringToObject(o, "title", doc->title);
-    cJSON_AddStringToObject(o, "lang", doc->lang ? doc->lang : "");
-    cJSON_AddItemToObject(o, "categories", string_array(doc->categories, doc->n_categories));
-    cJSON_AddStringToObject(o, "keywords", doc->keywords ? doc->keywords : "");
-    cJSON_AddStringToObject(o, "valid_from", doc->valid_from);
-    cJSON_AddStringToObject(o, "valid_until", doc->valid_until);
-    cJSON_AddStringToObject(o, "updated", doc->updated);
-    cJSON_AddItemToObject(o, "questions", string_array(doc->questions, doc->n_questions));
-    cJSON_AddStringToObject(o, "source", doc->source ? doc->source : "");
-    cJSON_AddNumberToObject(o, "line", doc->line);
-    cJSON *sections = cJSON_AddArrayToObject(o, "sections");
-    for (size_t i = 0; sections && i < doc->n_sections; i++) {
-        const kb_section *sec = &doc->sections[i];
-        cJSON *s = cJSON_CreateObject();
-        cJSON_AddItemToArray(sections, s);
-        cJSON_AddStringToObject(s, "id", sec->id);
-        cJSON_AddStringToObject(s, "title", sec->title);
-        cJSON *blocks = cJSON_AddArrayToObject(s, "blocks");
-        for (size_t j = 0; blocks && j < sec->n_blocks; j++) {
-            cJSON *b = cJSON_CreateObject();
-            cJSON_AddItemToArray(blocks, b);
-            cJSON_AddStringToObject(b, "kind", block_kind_name(sec->blocks[j].kind));
-            cJSON_AddStringToObject(b, "text", sec->blocks[j].text);
-        }
-    }
-    char *json = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return json;
-}
-
-/* ---------------------------------------------------------------- terms */
-
-static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
-{
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
-/* Analyze text and count every term with the field's wdf (added to the document at the end,
- * once per distinct term). */
-static int add_text(kb_index_writer *w, const char *text, unsigned wdf)
-{
-    if (!text || !*text) return 0;
-    kb_term_list_clear(&w->terms);
-    if (kb_analyze(w->analyzer, text, strlen(text), &w->terms) < 0) return -1;
-    for (size_t i = 0; i < w->terms.count; i++)
-        if (kb_term_counts_add(&w->counts, w->terms.terms[i].text, wdf) < 0) return -1;
-    return 0;
-}
-
-/* Add prefix + value as a boolean term, hashing values too long for Xapian. */
-static int add_boolean(kbx_doc *d, const char *prefix, const char *value, size_t len)
-{
-    char term[MAX_BOOLEAN_TERM + 32];
-    size_t plen = strlen(prefix);
-    if (plen + len <= MAX_BOOLEAN_TERM) {
-        memcpy(term, prefix, plen);
-        memcpy(term + plen, value, len);
-        term[plen + len] = '\0';
-    } else {
-        snprintf(term, sizeof term, "%s#%016llx", prefix,
-                 (unsigned long long)fnv1a(value, len, 1469598103934665603ULL));
-    }
-    return kbx_doc_add_boolean_term(d, term) == KBX_OK ? 0 : -1;
-}
-
-/* Categories are filterable at every level: 业务办理/漫游 gives XC业务办理 and XC业务办理/漫游.
- * They are folded like text, so a filter in either script matches. */
-static int add_category_terms(kb_index_writer *w, kbx_doc *d, const char *category)
-{
-    char *folded = kb_analyzer_fold(w->analyzer, category, strlen(category));
-    if (!folded) return -1;
-    int rc = 0;
-    for (char *p = folded; rc == 0; p++) {
-        if (*p == '/' || *p == '\0') rc = add_boolean(d, "XC", folded, (size_t)(p - folded));
-        if (*p == '\0') break;
-    }
-    free(folded);
-    return rc;
-}
-
-static int add_keyword_terms(kb_index_writer *w, kbx_doc *d, const char *keywords)
-{
-    char *folded = kb_analyzer_fold(w->analyzer, keywords, strlen(keywords));
-    if (!folded) return -1;
-    int rc = 0;
-    for (char *tok = strtok(folded, " \t\n"); tok && rc == 0; tok = strtok(NULL, " \t\n"))
-        rc = add_boolean(d, "XK", tok, strlen(tok));
-    free(folded);
-    return rc;
-}
-
-/* "2026-03-02" → "20260302"; "" → fallback. */
-static void compact_date(const char *date, const char *fallback, char out[9])
-{
-    if (strlen(date) == 10) {
-        memcpy(out, date, 4);
-        memcpy(out + 4, date + 5, 2);
-        memcpy(out + 6, date + 8, 2);
-        out[8] = '\0';
-    } else {
-        snprintf(out, 9, "%s", fallback);
-    }
-}
-
-static int build_document(kb_index_writer *w, const kb_document *doc, const char *json,
-                          const char *hash, kbx_doc *d)
-{
-    char date[9];
-    kb_term_counts_clear(&w->counts);
-    if (add_text(w, doc->title, KB_WDF_TITLE) < 0) return -1;
-    for (size_t i = 0; i < doc->n_questions; i++)
-        if (add_text(w, doc->questions[i], KB_WDF_QUESTION) < 0) return -1;
-    if (add_text(w, doc->keywords, KB_WDF_KEYWORD) < 0) return -1;
-    for (size_t i = 0; i < doc->n_categories; i++) {
-        /* The path's parts are text too ("漫游" in 业务办理/漫游 should match a query). */
-        if (add_text(w, doc->categories[i], KB_WDF_CATEGORY) < 0) return -1;
-        if (add_category_terms(w, d, doc->categories[i]) < 0) return -1;
-    }
-    for (size_t i = 0; i < doc->n_sections; i++) {
-        const kb_section *sec = &doc->sections[i];
-        if (add_text(w, sec->title, KB_WDF_SECTION_TITLE) < 0) return -1;
-        for (size_t j = 0; j < sec->n_blocks; j++)
-            if (add_text(w, sec->blocks[j].text, KB_WDF_BODY) < 0) return -1;
-    }
-    for (size_t i = 0; i < w->counts.capacity; i++)
-        if (w->counts.slots[i].term &&
-            kbx_doc_add_term(d, w->counts.slots[i].term, w->counts.slots[i].count) != KBX_OK)
-            return -1;
-    if (doc->keywords && add_keyword_terms(w, d, doc->keywords) < 0) return -1;
-    if (add_boolean(d, "Q", doc->id, strlen(doc->id)) < 0) return -1;
-    if (doc->source && add_boolean(d, "XF", doc->source, strlen(doc->source)) < 0) return -1;
-
-    compact_date(doc->valid_from, "00000000", date);
-    if (kbx_doc_set_value(d, KB_SLOT_VALID_FROM, date, 8) != KBX_OK) return -1;
-    compact_date(doc->valid_until, "99999999", date);
-    if (kbx_doc_set_value(d, KB_SLOT_VALID_UNTIL, date, 8) != KBX_OK) return -1;
-    compact_date(doc->updated, "", date);
-    if (kbx_doc_set_value(d, KB_SLOT_UPDATED, date, strlen(date)) != KBX_OK) return -1;
-    if (kbx_doc_set_value(d, KB_SLOT_HASH, hash, strlen(hash)) != KBX_OK) return -1;
-    if (kbx_doc_set_value(d, KB_SLOT_ID, doc->id, strlen(doc->id)) != KBX_OK) return -1;
-    if (kbx_doc_set_data(d, json, strlen(json)) != KBX_OK) return -1;
-    return 0;
-}
-
-int kb_index_writer_add(kb_index_writer *w, const kb_document *doc)
+int kb_index_writer_add_prepared(kb_index_writer *w, const kb_prepared_doc *d)
 {
     if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
-    char where[1200];
-    snprintf(where, sizeof where, "%s:%d", doc->source ? doc->source : "?", doc->line);
-    const char *earlier = kb_strmap_get(&w->seen, doc->id);
+    const char *earlier = kb_strmap_get(&w->seen, d->id);
     if (earlier) {
         snprintf(w->err, sizeof w->err,
                  "document id '%s' is used twice in this run (first at %s); the first one is kept",
-                 doc->id, earlier);
+                 d->id, earlier);
         return KB_INDEX_ERROR; /* a problem with this document, not with the run */
     }
-    if (kb_strmap_put(&w->seen, doc->id, where) < 0) goto oom;
+    if (kb_strmap_put(&w->seen, d->id, d->where) < 0) goto oom;
 
-    char *json = kb_index_document_json(doc);
-    if (!json) goto oom;
-    char hash[17], id_term[MAX_BOOLEAN_TERM + 2], old_hash[32];
-    snprintf(hash, sizeof hash, "%016llx",
-             (unsigned long long)fnv1a(json, strlen(json),
-                                       fnv1a(KB_INDEX_FORMAT, 1, 1469598103934665603ULL)));
-    snprintf(id_term, sizeof id_term, "Q%s", doc->id);
-
+    char id_term[300], old_hash[32];
+    snprintf(id_term, sizeof id_term, "Q%s", d->id);
     int rc = kbx_writer_get_value(w->db, id_term, KB_SLOT_HASH, old_hash, sizeof old_hash);
-    if (rc == KBX_OK && strcmp(old_hash, hash) == 0) {
+    if (rc == KBX_OK && strcmp(old_hash, d->hash) == 0) {
         w->stats.unchanged++;
-        free(json);
         return KB_INDEX_OK;
     }
     if (rc != KBX_OK && rc != KBX_NOT_FOUND) {
         snprintf(w->err, sizeof w->err, "cannot read the index: %s", kbx_writer_errmsg(w->db));
         w->status = KB_INDEX_ERROR;
-        free(json);
         return KB_INDEX_ERROR;
     }
-
-    kbx_doc *d = kbx_doc_new();
-    if (!d || build_document(w, doc, json, hash, d) < 0) {
-        kbx_doc_free(d);
-        free(json);
-        goto oom;
-    }
-    free(json);
-    if (kbx_writer_replace(w->db, id_term, d) != KBX_OK) {
-        snprintf(w->err, sizeof w->err, "cannot write document '%s': %s", doc->id,
+    kbx_doc *x = to_xapian(d);
+    if (!x) goto oom;
+    if (kbx_writer_replace(w->db, id_term, x) != KBX_OK) {
+        snprintf(w->err, sizeof w->err, "cannot write document '%s': %s", d->id,
                  kbx_writer_errmsg(w->db));
         w->status = KB_INDEX_ERROR;
-        kbx_doc_free(d);
+        kbx_doc_free(x);
         return KB_INDEX_ERROR;
     }
-    kbx_doc_free(d);
+    kbx_doc_free(x);
     if (rc == KBX_OK) w->stats.replaced++;
     else w->stats.added++;
     return KB_INDEX_OK;
@@ -311,9 +123,29 @@ oom:
     return KB_INDEX_ERROR;
 }
 
+int kb_index_writer_add(kb_index_writer *w, const kb_document *doc)
+{
+    if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
+    if (!w->preparer) {
+        w->preparer = kb_index_preparer_new(w->err, sizeof w->err);
+        if (!w->preparer) {
+            w->status = KB_INDEX_ERROR;
+            return KB_INDEX_ERROR;
+        }
+    }
+    kb_prepared_doc *d = kb_index_prepare(w->preparer, doc);
+    if (!d) {
+        set_error(w, "%s", "out of memory while indexing");
+        return KB_INDEX_ERROR;
+    }
+    int rc = kb_index_writer_add_prepared(w, d);
+    kb_prepared_doc_free(d);
+    return rc;
+}
+
 int kb_index_writer_remove(kb_index_writer *w, const char *id)
 {
-    char id_term[MAX_BOOLEAN_TERM + 2];
+    char id_term[300];
     char hash[32];
     snprintf(id_term, sizeof id_term, "Q%s", id);
     int rc = kbx_writer_get_value(w->db, id_term, KB_SLOT_HASH, hash, sizeof hash);
@@ -394,9 +226,7 @@ void kb_index_writer_close(kb_index_writer *w)
 {
     if (!w) return;
     kbx_writer_close(w->db);
-    kb_analyzer_free(w->analyzer);
-    kb_term_list_free(&w->terms);
-    kb_term_counts_free(&w->counts);
+    kb_index_preparer_free(w->preparer);
     kb_strmap_free(&w->seen);
     free(w);
 }

@@ -183,7 +183,21 @@ void searchd_route_search(searchd_request *req) {
     int blank = read_q(req, &q);
     if (blank < 0) return;
     if (blank) {
-        searchd_http_respond_error(req, 400, "q is empty");
+        /* A blank question is not an error (a query never fails on odd input) but it asks
+         * nothing: no hits, unresolved, and nothing logged, so it never reaches the editors'
+         * queue of unanswered questions. */
+        char search_id[33];
+        searchd_routes_new_search_id(search_id);
+        cJSON *root = cJSON_CreateObject();
+        if (root) {
+            cJSON_AddStringToObject(root, "search_id", search_id);
+            cJSON_AddNumberToObject(root, "took_ms", 0);
+            cJSON_AddBoolToObject(root, "unresolved", 1);
+            cJSON_AddNumberToObject(root, "confidence", 0);
+            cJSON_AddNumberToObject(root, "total", 0);
+            cJSON_AddArrayToObject(root, "hits");
+        }
+        searchd_http_respond_json(req, 200, root);
         return;
     }
     long limit = read_limit(req, SEARCH_DEFAULT_LIMIT, KB_SEARCH_MAX_LIMIT);

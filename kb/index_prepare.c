@@ -1,0 +1,284 @@
+/*
+ * index_prepare.c — the analysis half of indexing: a parsed document becomes everything the
+ * Xapian writer needs (see kb_index.h, "preparing in parallel").
+ *
+ * Field weighting is done with within-document frequencies: a term in the title counts
+ * KB_WDF_TITLE times, in the body once. That keeps one term space (so a query needs one
+ * posting list per term, not one per field) while BM25 still favours title and question hits.
+ * Terms are counted per document first (kb_term_counts.h), so Xapian gets each distinct term
+ * once.
+ */
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_analyzer.h"
+#include "kb_index.h"
+#include "kb_index_prepared.h"
+#include "kb_term_counts.h"
+
+/* Xapian terms are limited to 245 bytes; boolean terms longer than this are hashed. */
+#define MAX_BOOLEAN_TERM 200
+
+struct kb_index_preparer {
+    kb_analyzer *analyzer;
+    kb_term_list terms;
+    kb_term_counts counts;
+};
+
+kb_index_preparer *kb_index_preparer_new(char *err, size_t err_len)
+{
+    kb_index_preparer *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    p->analyzer = kb_analyzer_new(err, err_len);
+    if (!p->analyzer) {
+        free(p);
+        return NULL;
+    }
+    kb_term_list_init(&p->terms);
+    kb_term_counts_init(&p->counts);
+    return p;
+}
+
+void kb_index_preparer_free(kb_index_preparer *p)
+{
+    if (!p) return;
+    kb_analyzer_free(p->analyzer);
+    kb_term_list_free(&p->terms);
+    kb_term_counts_free(&p->counts);
+    free(p);
+}
+
+void kb_prepared_doc_free(kb_prepared_doc *d)
+{
+    if (!d) return;
+    free(d->id);
+    free(d->where);
+    free(d->json);
+    for (size_t i = 0; i < d->n_terms; i++) free(d->terms[i]);
+    free(d->terms);
+    free(d->wdf);
+    for (size_t i = 0; i < d->n_booleans; i++) free(d->booleans[i]);
+    free(d->booleans);
+    for (int i = 0; i < KB_INDEX_N_SLOTS; i++) free(d->values[i]);
+    free(d);
+}
+
+const char *kb_prepared_doc_where(const kb_prepared_doc *d) { return d->where; }
+
+/* ---------------------------------------------------------------- stored JSON */
+
+static cJSON *string_array(char *const *items, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(items[i]));
+    return a;
+}
+
+static const char *block_kind_name(kb_block_kind k)
+{
+    switch (k) {
+    case KB_BLOCK_ITEM: return "item";
+    case KB_BLOCK_ROW: return "row";
+    default: return "p";
+    }
+}
+
+char *kb_index_document_json(const kb_document *doc)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "id", doc->id);
+    cJSON_AddStringToObject(o, "title", doc->title);
+    cJSON_AddStringToObject(o, "lang", doc->lang ? doc->lang : "");
+    cJSON_AddItemToObject(o, "categories", string_array(doc->categories, doc->n_categories));
+    cJSON_AddStringToObject(o, "keywords", doc->keywords ? doc->keywords : "");
+    cJSON_AddStringToObject(o, "valid_from", doc->valid_from);
+    cJSON_AddStringToObject(o, "valid_until", doc->valid_until);
+    cJSON_AddStringToObject(o, "updated", doc->updated);
+    cJSON_AddItemToObject(o, "questions", string_array(doc->questions, doc->n_questions));
+    cJSON_AddStringToObject(o, "source", doc->source ? doc->source : "");
+    cJSON_AddNumberToObject(o, "line", doc->line);
+    cJSON *sections = cJSON_AddArrayToObject(o, "sections");
+    for (size_t i = 0; sections && i < doc->n_sections; i++) {
+        const kb_section *sec = &doc->sections[i];
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddItemToArray(sections, s);
+        cJSON_AddStringToObject(s, "id", sec->id);
+        cJSON_AddStringToObject(s, "title", sec->title);
+        cJSON *blocks = cJSON_AddArrayToObject(s, "blocks");
+        for (size_t j = 0; blocks && j < sec->n_blocks; j++) {
+            cJSON *b = cJSON_CreateObject();
+            cJSON_AddItemToArray(blocks, b);
+            cJSON_AddStringToObject(b, "kind", block_kind_name(sec->blocks[j].kind));
+            cJSON_AddStringToObject(b, "text", sec->blocks[j].text);
+        }
+    }
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return json;
+}
+
+/* ---------------------------------------------------------------- terms */
+
+static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* Analyze text and count every term with the field's wdf. */
+static int add_text(kb_index_preparer *p, const char *text, unsigned wdf)
+{
+    if (!text || !*text) return 0;
+    kb_term_list_clear(&p->terms);
+    if (kb_analyze(p->analyzer, text, strlen(text), &p->terms) < 0) return -1;
+    for (size_t i = 0; i < p->terms.count; i++)
+        if (kb_term_counts_add(&p->counts, p->terms.terms[i].text, wdf) < 0) return -1;
+    return 0;
+}
+
+/* Append prefix + value as a boolean term, hashing values too long for Xapian. */
+static int add_boolean(kb_prepared_doc *d, size_t *cap, const char *prefix, const char *value,
+                       size_t len)
+{
+    char term[MAX_BOOLEAN_TERM + 32];
+    size_t plen = strlen(prefix);
+    if (plen + len <= MAX_BOOLEAN_TERM) {
+        memcpy(term, prefix, plen);
+        memcpy(term + plen, value, len);
+        term[plen + len] = '\0';
+    } else {
+        snprintf(term, sizeof term, "%s#%016llx", prefix,
+                 (unsigned long long)fnv1a(value, len, 1469598103934665603ULL));
+    }
+    if (d->n_booleans == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        char **b = realloc(d->booleans, c * sizeof *b);
+        if (!b) return -1;
+        d->booleans = b;
+        *cap = c;
+    }
+    d->booleans[d->n_booleans] = strdup(term);
+    return d->booleans[d->n_booleans] ? (int)(d->n_booleans++, 0) : -1;
+}
+
+/* Categories are filterable at every level: 业务办理/漫游 gives XC业务办理 and XC业务办理/漫游.
+ * They are folded like text, so a filter in either script matches. */
+static int add_category_terms(kb_index_preparer *p, kb_prepared_doc *d, size_t *cap,
+                              const char *category)
+{
+    char *folded = kb_analyzer_fold(p->analyzer, category, strlen(category));
+    if (!folded) return -1;
+    int rc = 0;
+    for (char *c = folded; rc == 0; c++) {
+        if (*c == '/' || *c == '\0') rc = add_boolean(d, cap, "XC", folded, (size_t)(c - folded));
+        if (*c == '\0') break;
+    }
+    free(folded);
+    return rc;
+}
+
+static int add_keyword_terms(kb_index_preparer *p, kb_prepared_doc *d, size_t *cap,
+                             const char *keywords)
+{
+    char *folded = kb_analyzer_fold(p->analyzer, keywords, strlen(keywords));
+    if (!folded) return -1;
+    int rc = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(folded, " \t\n", &save); tok && rc == 0; tok = strtok_r(NULL, " \t\n", &save))
+        rc = add_boolean(d, cap, "XK", tok, strlen(tok));
+    free(folded);
+    return rc;
+}
+
+/* "2026-03-02" → "20260302"; "" → fallback. */
+static char *compact_date(const char *date, const char *fallback)
+{
+    char out[9];
+    if (strlen(date) == 10) {
+        memcpy(out, date, 4);
+        memcpy(out + 4, date + 5, 2);
+        memcpy(out + 6, date + 8, 2);
+        out[8] = '\0';
+    } else {
+        snprintf(out, sizeof out, "%s", fallback);
+    }
+    return strdup(out);
+}
+
+/* Move the counted terms into the prepared document. */
+static int take_terms(kb_index_preparer *p, kb_prepared_doc *d)
+{
+    size_t n = p->counts.used;
+    d->terms = calloc(n ? n : 1, sizeof *d->terms);
+    d->wdf = calloc(n ? n : 1, sizeof *d->wdf);
+    if (!d->terms || !d->wdf) return -1;
+    for (size_t i = 0; i < p->counts.capacity; i++) {
+        const kb_term_count *tc = &p->counts.slots[i];
+        if (!tc->term) continue;
+        d->terms[d->n_terms] = strdup(tc->term);
+        if (!d->terms[d->n_terms]) return -1;
+        d->wdf[d->n_terms++] = tc->count;
+    }
+    return 0;
+}
+
+static int prepare(kb_index_preparer *p, const kb_document *doc, kb_prepared_doc *d)
+{
+    size_t cap = 0;
+    kb_term_counts_clear(&p->counts);
+    if (add_text(p, doc->title, KB_WDF_TITLE) < 0) return -1;
+    for (size_t i = 0; i < doc->n_questions; i++)
+        if (add_text(p, doc->questions[i], KB_WDF_QUESTION) < 0) return -1;
+    if (add_text(p, doc->keywords, KB_WDF_KEYWORD) < 0) return -1;
+    for (size_t i = 0; i < doc->n_categories; i++) {
+        /* The path's parts are text too ("漫游" in 业务办理/漫游 should match a query). */
+        if (add_text(p, doc->categories[i], KB_WDF_CATEGORY) < 0) return -1;
+        if (add_category_terms(p, d, &cap, doc->categories[i]) < 0) return -1;
+    }
+    for (size_t i = 0; i < doc->n_sections; i++) {
+        const kb_section *sec = &doc->sections[i];
+        if (add_text(p, sec->title, KB_WDF_SECTION_TITLE) < 0) return -1;
+        for (size_t j = 0; j < sec->n_blocks; j++)
+            if (add_text(p, sec->blocks[j].text, KB_WDF_BODY) < 0) return -1;
+    }
+    if (take_terms(p, d) < 0) return -1;
+    if (doc->keywords && add_keyword_terms(p, d, &cap, doc->keywords) < 0) return -1;
+    if (add_boolean(d, &cap, "Q", doc->id, strlen(doc->id)) < 0) return -1;
+    if (doc->source && add_boolean(d, &cap, "XF", doc->source, strlen(doc->source)) < 0) return -1;
+
+    d->values[KB_SLOT_VALID_FROM] = compact_date(doc->valid_from, "00000000");
+    d->values[KB_SLOT_VALID_UNTIL] = compact_date(doc->valid_until, "99999999");
+    d->values[KB_SLOT_UPDATED] = compact_date(doc->updated, "");
+    d->values[KB_SLOT_HASH] = strdup(d->hash);
+    d->values[KB_SLOT_ID] = strdup(doc->id);
+    for (int i = 0; i < KB_INDEX_N_SLOTS; i++)
+        if (!d->values[i]) return -1;
+    return 0;
+}
+
+kb_prepared_doc *kb_index_prepare(kb_index_preparer *p, const kb_document *doc)
+{
+    kb_prepared_doc *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    char where[1200];
+    snprintf(where, sizeof where, "%s:%d", doc->source ? doc->source : "?", doc->line);
+    d->id = strdup(doc->id);
+    d->where = strdup(where);
+    d->json = kb_index_document_json(doc);
+    if (!d->id || !d->where || !d->json) goto fail;
+    snprintf(d->hash, sizeof d->hash, "%016llx",
+             (unsigned long long)fnv1a(d->json, strlen(d->json),
+                                       fnv1a(KB_INDEX_FORMAT, 1, 1469598103934665603ULL)));
+    if (prepare(p, doc, d) < 0) goto fail;
+    return d;
+fail:
+    kb_prepared_doc_free(d);
+    return NULL;
+}
