@@ -79,4 +79,8 @@ const char *kb_store_errmsg(kb_store *st);
 /* The underlying database path (for reports that open it read-only). */
 const char *kb_store_path(const kb_store *st);
 
+/* The schema version this program writes (PRAGMA user_version after kb_store_open). Modules
+ * with their own connection (kb_gaps.h, kb_review.h) refuse a store of another version. */
+int kb_store_schema_version(void);
+
 #endif

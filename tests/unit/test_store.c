@@ -129,7 +129,7 @@ TEST(open_creates_wal_store)
     CHECK(stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & 0777) == 0700);
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
     CHECK_STR_EQ(q_text(path, "PRAGMA journal_mode"), "wal");
-    CHECK(q_int(path, "PRAGMA user_version") == 1);
+    CHECK(q_int(path, "PRAGMA user_version") == kb_store_schema_version());
     CHECK(q_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                       "('searches', 'feedback', 'help_requests')") == 3);
     CHECK(q_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
@@ -453,7 +453,7 @@ TEST(reopen_existing_store)
     char path[300];
     snprintf(path, sizeof path, "%s/events.sqlite3", dir);
     CHECK(q_int(path, "SELECT count(*) FROM searches") == 3);
-    CHECK(q_int(path, "PRAGMA user_version") == 1);
+    CHECK(q_int(path, "PRAGMA user_version") == kb_store_schema_version());
 
     /* A store written by a newer version is refused, not damaged. */
     sqlite3 *db;
@@ -710,6 +710,56 @@ TEST(throughput_and_latency)
     kb_store_close(st);
 }
 
+/* A store written by the first release (schema v1, with rows) is migrated to the current
+ * version on open, keeping every row; the new review columns start empty. */
+TEST(migrates_v1_store_keeping_rows)
+{
+    const char *dir = new_dir("v1");
+    mkdir(dir, 0700);
+    char path[300], err[512] = "";
+    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    /* The v1 schema as released (kb/store.c, migrations[0]), reduced to what the rows need. */
+    static const char v1[] =
+        "CREATE TABLE searches (search_id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, agent TEXT "
+        "NOT NULL, query TEXT NOT NULL, top_ids TEXT NOT NULL DEFAULT '[]', top_id TEXT, hits "
+        "INTEGER NOT NULL DEFAULT 0, confidence REAL NOT NULL DEFAULT 0, unresolved INTEGER NOT "
+        "NULL DEFAULT 0, took_ms REAL NOT NULL DEFAULT 0);"
+        "CREATE TABLE feedback (id INTEGER PRIMARY KEY, search_id TEXT NOT NULL REFERENCES "
+        "searches(search_id), agent TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('click', "
+        "'helpful', 'not_found')), doc_id TEXT, time_ms INTEGER NOT NULL);"
+        "CREATE TABLE help_requests (id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT "
+        "NULL, agent TEXT NOT NULL, filed_by TEXT NOT NULL, question TEXT NOT NULL, answer TEXT, "
+        "kb_answerable INTEGER NOT NULL, doc_id TEXT, confidence REAL NOT NULL, "
+        "override_answerable INTEGER, override_by TEXT, override_time_ms INTEGER);"
+        "INSERT INTO searches (search_id, time_ms, agent, query, unresolved) VALUES "
+        "('s1', 1, 'a', '宽带报修', 1);"
+        "INSERT INTO feedback (search_id, agent, kind, time_ms) VALUES ('s1', 'a', 'not_found', 2);"
+        "INSERT INTO help_requests (time_ms, agent, filed_by, question, kb_answerable, confidence) "
+        "VALUES (3, 'a', 'desk', '国际漫游', 0, 0.1);"
+        "PRAGMA user_version = 1;";
+    CHECK(sqlite3_exec(db, v1, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) {
+        printf("  %s\n", err);
+        return;
+    }
+    kb_store_close(st);
+    CHECK(kb_store_schema_version() >= 2);
+    CHECK(q_int(path, "PRAGMA user_version") == kb_store_schema_version());
+    CHECK(q_int(path, "SELECT count(*) FROM searches") == 1);
+    CHECK(q_int(path, "SELECT count(*) FROM feedback") == 1);
+    CHECK(q_int(path, "SELECT count(*) FROM help_requests WHERE override_doc_id IS NULL AND "
+                      "override_note IS NULL") == 1);
+    CHECK(q_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                      "('gap_groups', 'gap_questions', 'gap_progress', 'doc_days', 'agents', "
+                      "'help_request_reviews')") == 6);
+    CHECK_STR_EQ(q_text(path, "PRAGMA integrity_check"), "ok");
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/kb-test-store.XXXXXX");
@@ -726,6 +776,7 @@ int main(void)
     RUN(concurrent_logging_all_arrive);
     RUN(acked_help_request_survives_kill_9);
     RUN(reopen_existing_store);
+    RUN(migrates_v1_store_keeping_rows);
     RUN(unwritable_data_dir_gives_clear_error);
     RUN(write_errors_are_reported_and_recovered);
     RUN(full_queue_drops_and_counts);
