@@ -44,6 +44,12 @@ LIB     := $(BUILD)/libkb.a
 INDEXER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard indexer/*.c))
 SEARCHD_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard searchd/*.c))
 REPORT_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard report/*.c))
+# The web pages (searchd/web: HTML, CSS, JS) are compiled into kb-searchd; see the rule for
+# $(BUILD)/gen/web_assets.c. The folders are prerequisites too, so adding or removing a file
+# regenerates the table.
+WEB_ASSETS := $(sort $(wildcard searchd/web/*.* searchd/web/*/*.*))
+WEB_DIRS   := $(wildcard searchd/web searchd/web/*/)
+SEARCHD_OBJ += $(BUILD)/gen/web_assets.o
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -76,6 +82,29 @@ $(BUILD)/gen/kb_document_schema.c: docs/kb-document.rng
 
 $(BUILD)/gen/kb_document_schema.o: $(BUILD)/gen/kb_document_schema.c
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Every file of searchd/web as a C array (od and sed, like the schema) plus the table static.c
+# looks paths up in. File names are limited to [A-Za-z0-9._-/] so they are safe in C strings.
+$(BUILD)/gen/web_assets.c: $(WEB_ASSETS) $(WEB_DIRS)
+	@mkdir -p $(dir $@)
+	@for f in $(WEB_ASSETS); do case "$$f" in *[!A-Za-z0-9._/-]*) \
+	    echo "web asset name $$f: use only A-Z a-z 0-9 . _ - /" >&2; exit 1;; esac; done
+	@echo "embedding searchd/web ($(words $(WEB_ASSETS)) files) into $@"
+	@{ printf '/* Generated from searchd/web by the Makefile: do not edit. */\n#include "static.h"\n'; \
+	  i=0; for f in $(WEB_ASSETS); do \
+	    printf 'static const unsigned char a%d[] = {\n' $$i; \
+	    od -An -v -tx1 "$$f" | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	    printf '0x00};\n'; i=$$((i + 1)); \
+	  done; \
+	  printf 'const searchd_web_asset searchd_web_assets[] = {\n'; \
+	  i=0; for f in $(WEB_ASSETS); do \
+	    printf '    {"%s", a%d, sizeof a%d - 1},\n' "$${f#searchd/web/}" $$i $$i; i=$$((i + 1)); \
+	  done; \
+	  printf '    {0, 0, 0}};\nconst size_t searchd_web_assets_count = %d;\n' $$i; \
+	} > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c searchd/static.h
+	$(CC) $(CFLAGS) -Isearchd -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

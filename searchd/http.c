@@ -23,6 +23,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,39 @@ static void queue(searchd_request *req, int status, const char *content_type, ch
 void searchd_http_respond_text(searchd_request *req, int status, const char *content_type,
                                char *body, size_t len) {
     queue(req, status, content_type, body, len, NULL, NULL);
+}
+
+/* Embedded web assets: the bytes live as long as the process, so MHD sends them without a
+ * copy. They hold no customer data, so instead of "no-store" the caller's headers (ETag,
+ * Cache-Control, Content-Security-Policy, ...) let browsers revalidate them cheaply. */
+void searchd_http_respond_static(searchd_request *req, int status, const char *content_type,
+                                 const void *data, size_t len, const char *const *headers) {
+    if (req->status) {
+        searchd_log_error("internal: second answer %d to %s %s ignored", status, req->log_method,
+                          req->log_path);
+        return;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        req->status = 500;
+        return;
+    }
+    if (content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+        MHD_add_response_header(resp, headers[i], headers[i + 1]);
+    if (atomic_load(&searchd_ctx.shutting_down))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (MHD_queue_response(req->connection, (unsigned)status, resp) != MHD_YES)
+        searchd_log_error("cannot queue the %d answer to %s %s", status, req->log_method,
+                          req->log_path);
+    MHD_destroy_response(resp);
+    req->status = status;
+}
+
+const char *searchd_http_header(searchd_request *req, const char *name) {
+    return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
 }
 
 /* Write <, > and & inside JSON as \u003c, \u003e, \u0026. Clients decode the same strings,

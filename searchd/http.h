@@ -61,6 +61,14 @@ void searchd_http_respond_error(searchd_request *req, int status, const char *fm
 void searchd_http_respond_text(searchd_request *req, int status, const char *content_type,
                                char *body, size_t len);
 
+/* Answer with bytes that outlive the request (embedded web assets; not copied, not freed),
+ * with the given extra headers as name, value pairs ending in NULL, and no "no-store". */
+void searchd_http_respond_static(searchd_request *req, int status, const char *content_type,
+                                 const void *data, size_t len, const char *const *headers);
+
+/* A request header's value, or NULL when absent. */
+const char *searchd_http_header(searchd_request *req, const char *name);
+
 /* Parse the request body as a JSON object. On failure answers 400 (saying what is wrong) and
  * returns NULL. The caller frees the result with cJSON_Delete. */
 cJSON *searchd_http_body_object(searchd_request *req);

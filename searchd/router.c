@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "static.h"
+
 #define ANY SEARCHD_ROLES_ANY
 #define FILERS (SEARCHD_ROLE_AGENT | SEARCHD_ROLE_LEAD | SEARCHD_ROLE_ADMIN)
 #define GET_HEAD (SEARCHD_METHOD_GET | SEARCHD_METHOD_HEAD)
@@ -24,7 +26,13 @@ static const searchd_route routes[] = {
      searchd_route_help_requests},
     {SEARCHD_ROUTE_ADMIN_RELOAD, "/api/admin/reload", 0, SEARCHD_METHOD_POST, 1,
      SEARCHD_ROLE_ADMIN, searchd_route_admin_reload},
+    {SEARCHD_ROUTE_ME, "/api/me", 0, GET_HEAD, 1, ANY, searchd_route_me},
 };
+
+/* The web pages (static.c) carry no token: they hold no data, and the login page must load
+ * before anyone has pasted one. Only paths naming an embedded file match; others stay 404. */
+static const searchd_route static_files = {SEARCHD_ROUTE_STATIC, "", 1, GET_HEAD, 0, 0,
+                                           searchd_route_static};
 
 /* Unknown paths under /api/ still need a token, so that probing without one learns nothing
  * about which paths exist. */
@@ -48,6 +56,10 @@ const searchd_route *searchd_router_match(const char *path, const char **param) 
         }
     }
     if (strncmp(path, "/api/", 5) == 0) return &unknown_api;
+    if (searchd_static_find(path)) {
+        *param = path;
+        return &static_files;
+    }
     return &unknown;
 }
 
@@ -61,6 +73,8 @@ const char *searchd_router_name(searchd_route_id id) {
     case SEARCHD_ROUTE_FEEDBACK: return "feedback";
     case SEARCHD_ROUTE_HELP_REQUESTS: return "help_requests";
     case SEARCHD_ROUTE_ADMIN_RELOAD: return "admin_reload";
+    case SEARCHD_ROUTE_ME: return "me";
+    case SEARCHD_ROUTE_STATIC: return "static";
     default: return "unknown";
     }
 }

@@ -18,6 +18,8 @@ typedef enum {
     SEARCHD_ROUTE_FEEDBACK,
     SEARCHD_ROUTE_HELP_REQUESTS,
     SEARCHD_ROUTE_ADMIN_RELOAD,
+    SEARCHD_ROUTE_ME,
+    SEARCHD_ROUTE_STATIC,  /* the web pages and their assets (static.c) */
     SEARCHD_ROUTE_UNKNOWN, /* no such path: 404 */
     SEARCHD_ROUTE_COUNT
 } searchd_route_id;
@@ -57,6 +59,8 @@ void searchd_route_document(struct searchd_request *req);
 void searchd_route_feedback(struct searchd_request *req);
 void searchd_route_help_requests(struct searchd_request *req);
 void searchd_route_admin_reload(struct searchd_request *req);
+void searchd_route_me(struct searchd_request *req);
+void searchd_route_static(struct searchd_request *req);
 void searchd_route_not_found(struct searchd_request *req);
 
 #endif

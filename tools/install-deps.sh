@@ -4,10 +4,17 @@
 set -e
 PKGS="build-essential pkg-config python3 libxapian-dev libxml2-dev libxml2-utils libpcre2-dev
       libopencc-dev opencc libicu-dev libsqlite3-dev sqlite3 libmicrohttpd-dev libcjson-dev curl"
+# The browser tests (tests/browser): Debian's Chromium, driven by playwright-core from npm, and
+# CJK fonts so screenshots show Chinese text rather than boxes.
+PKGS="$PKGS chromium fonts-noto-cjk"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# Node.js and npm by command, not by package: a Node.js from another source that bundles npm
+# must not be replaced by Debian's.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 echo "install-deps: installing:$missing" >&2
 SUDO=""
