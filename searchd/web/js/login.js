@@ -10,12 +10,14 @@ const error = document.getElementById('login-error');
 function go(who) {
   const pages = pagesFor(who.role);
   const next = new URLSearchParams(location.search).get('next');
-  const wanted = pages.find((k) => PAGES[k].href === next);
-  if (wanted || pages.length === 1) {
-    location.replace(PAGES[wanted || pages[0]].href);
+  // The page asked for when the role may see it, else the role's own page (a lead can also
+  // search, but comes for the reviews).
+  const wanted = pages.find((k) => PAGES[k].href === next) || (pages.includes(who.role) ? who.role : pages.length === 1 ? pages[0] : null);
+  if (wanted) {
+    location.replace(PAGES[wanted].href);
     return;
   }
-  // Several pages (admin) or none: let the user choose.
+  // An admin (several pages) or an unknown role: let the user choose.
   const nav = document.getElementById('choose');
   nav.replaceChildren(
     el('p', null, `已登录：${who.name}`),
