@@ -2,6 +2,7 @@
 # Run every test program and count their "PASS name" / "FAIL name" lines.
 # Unit tests: each binary in $UNIT_DIR (built from tests/unit/test_*.c).
 # End-to-end tests: each tests/e2e/test_*.py (they start the real binaries from $BIN).
+# Browser tests: tests/browser/run.sh (the web pages in headless Chromium).
 # A program that crashes, times out or exits non-zero without reporting a FAIL counts as one
 # failure of its own. The last line is "N passed, N failed"; exit 1 when anything failed.
 set -u
@@ -41,6 +42,9 @@ if [ "${1:-}" != "--unit-only" ]; then
         [ -f "$t" ] || continue
         run_program "$(basename "$t" .py)" 900 python3 "$t"
     done
+    # Browser tests: the web pages in headless Chromium (tests/browser/run.sh installs what
+    # they need from npm the first time).
+    run_program browser 600 tests/browser/run.sh
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then
