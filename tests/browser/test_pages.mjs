@@ -113,8 +113,24 @@ test('static_pages_headers_and_size', async (page) => {
   // The agents' page is small: HTML, CSS and its modules under 30 KB.
   const size = ['agent.html', 'css/app.css', 'js/agent.js', 'js/api.js'].reduce((n, f) => n + fs.statSync(path.join(web, f)).size, 0);
   check(size < 30 * 1024, `agents' page is ${size} bytes`);
+  // No page script builds HTML from strings (Trusted Types would refuse it at run time anyway).
+  for (const f of fs.readdirSync(path.join(web, 'js'))) {
+    const js = fs.readFileSync(path.join(web, 'js', f), 'utf8').replace(/^\s*\/\/.*$/gm, '');
+    check(!/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/.test(js), `js/${f} builds HTML or code from strings`);
+  }
   await page.goto('/');
   await shot(page, '01-login');
+  // The browser enforces it: HTML from a string is refused on our pages.
+  const refused = await page.evaluate(() => {
+    try {
+      document.body.insertAdjacentHTML('beforeend', '<b id="tt">x</b>');
+      return 'allowed';
+    } catch (e) {
+      return e.name;
+    }
+  });
+  check(refused === 'TypeError', 'Trusted Types not enforced: ' + refused);
+  page.problems.splice(0, page.problems.length, ...page.problems.filter((p) => !/TrustedHTML/.test(p)));
 });
 
 test('login_rejects_a_bad_token_and_keeps_it_out_of_urls', async (page) => {
