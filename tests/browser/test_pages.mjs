@@ -220,6 +220,46 @@ test('keyboard_navigation', async (page) => {
   check(await page.evaluate(() => document.activeElement.id) === 'q' && await page.isHidden('#doc'), '/ from the document');
 });
 
+test('search_is_debounced_stale_answers_dropped_and_ime_waits', async (page) => {
+  const svc = globalThis.svc;
+  await login(page, svc, 'agent');
+  await page.waitForURL('**/agent');
+  await page.waitForSelector('#who');
+  const searches = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/search?')) searches.push(new URL(r.url()).searchParams.get('q'));
+  });
+  // Typing quickly sends one search for what was typed, not one per key.
+  await page.keyboard.type('宽带无法上网', { delay: 20 });
+  await page.waitForSelector('#hits li');
+  await page.waitForTimeout(300);
+  check(searches.length === 1 && searches[0] === '宽带无法上网', 'debounced: ' + JSON.stringify(searches));
+  // A slow answer to an older query never replaces the newer one.
+  await page.route((u) => u.pathname === '/api/search' && u.searchParams.get('q') === '国际漫游', async (route) => {
+    await new Promise((r) => setTimeout(r, 800));
+    route.continue().catch(() => {}); // aborted by the page meanwhile
+  });
+  await page.fill('#q', '国际漫游');
+  await page.waitForTimeout(250); // the slow search is in flight
+  await page.fill('#q', '宽带故障报修');
+  await page.waitForFunction(() => document.querySelector('#hits .title')?.textContent === '宽带故障报修流程');
+  await page.waitForTimeout(900); // past the slow answer
+  check((await page.textContent('#hits .title')) === '宽带故障报修流程', 'stale answer replaced the newer one');
+  check(await page.inputValue('#q') === '宽带故障报修', 'query kept');
+  // While an input method composes pinyin, nothing is searched; the committed text is.
+  await page.fill('#q', '');
+  await page.waitForTimeout(250);
+  searches.length = 0;
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Input.imeSetComposition', { text: 'kuandai', selectionStart: 7, selectionEnd: 7 });
+  await page.waitForTimeout(400);
+  check(!searches.some((q) => /[a-z]/.test(q || '')), 'searched while composing: ' + JSON.stringify(searches));
+  await cdp.send('Input.insertText', { text: '宽带' });
+  await page.waitForFunction(() => document.querySelector('#q').value === '宽带');
+  await page.waitForTimeout(400);
+  check(searches.length >= 1 && searches[searches.length - 1] === '宽带', 'committed text searched: ' + JSON.stringify(searches));
+});
+
 test('agent_feedback_in_one_click', async (page) => {
   const svc = globalThis.svc;
   await agentSearch(page, svc, '宽带无法上网');
