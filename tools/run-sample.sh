@@ -74,7 +74,7 @@ cat <<EOF
 
   Knowledge-base search is starting on http://127.0.0.1:$PORT
 
-  Log in with one of these tokens (from $TOKENS):
+  Open http://127.0.0.1:$PORT/ in a browser and paste one of these tokens (from $TOKENS):
 $(awk '$1 !~ /^#/ && NF == 3 { printf "    %-7s %-14s %s\n", $2, $3, $1 }' "$TOKENS")
 
   Try it:
