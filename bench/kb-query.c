@@ -1,7 +1,7 @@
 /*
  * kb-query — run questions straight through kb_search, without HTTP; for tuning and benchmarks.
  *
- *   kb-query --index DIR [--limit N] [--repeat N] < questions.tsv
+ *   kb-query --index DIR [--limit N] [--repeat N] [--include-expired] < questions.tsv
  *
  * Input: one question per line, "ID<TAB>QUESTION" or just "QUESTION" (then the line number is
  * the id). Output, one line per question:
@@ -32,11 +32,12 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     const char *index = NULL;
-    int limit = 10, repeat = 0;
+    int limit = 10, repeat = 0, include_expired = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--index") && i + 1 < argc) index = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) limit = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--include-expired")) include_expired = 1;
         else {
             fprintf(stderr, "usage: kb-query --index DIR [--limit N] [--repeat N] < questions\n");
             return 2;
@@ -76,7 +77,8 @@ int main(int argc, char **argv)
     double t0 = now_ms();
     for (int r = 0; r < rounds; r++) {
         for (size_t i = 0; i < n; i++) {
-            kb_search_request req = {.text = qs[i], .limit = (uint32_t)limit};
+            kb_search_request req = {.text = qs[i], .limit = (uint32_t)limit,
+                                     .include_expired = include_expired};
             kb_search_result res;
             double t = now_ms();
             if (kb_search(s, &req, &res) != KB_SEARCH_OK) {

@@ -19,7 +19,9 @@
 #include "kb_analyzer.h"
 #include "kb_xapian.h"
 
+#ifndef KB_QUERY_MAX_TERMS
 #define KB_QUERY_MAX_TERMS 48
+#endif
 
 typedef struct {
     char *text;
