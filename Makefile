@@ -127,6 +127,10 @@ $(BUILD)/bench/kb-query: bench/kb-query.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+$(BUILD)/bench/kb-words: bench/kb-words.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/unit/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS)
@@ -147,7 +151,7 @@ unit: all $(UNIT_BINS)
 	@BIN=$(BIN) UNIT_DIR=$(BUILD)/tests tests/run-all.sh --unit-only
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/kb-query
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/kb-query $(BUILD)/bench/kb-words
 	@BUILD=$(BUILD) bench/run.sh
 
 install: all
