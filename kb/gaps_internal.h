@@ -1,0 +1,42 @@
+/*
+ * gaps_internal.h — what gaps.c and gaps_query.c share: the kb_gaps handle and small helpers.
+ */
+#ifndef KB_GAPS_INTERNAL_H
+#define KB_GAPS_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "kb_gaps.h"
+
+struct kb_gaps {
+    sqlite3 *db;
+    int readonly;
+    int code;                  /* KB_GAPS_* of the last failure */
+    char err[512];
+    kb_gap_clusterer *clusterer;  /* the open groups, kept between ingests */
+    int64_t clusterer_version;    /* gap_progress 'version' it reflects */
+    uint64_t clusterer_revision;  /* index revision its IDF weights come from */
+    const void *clusterer_reader;
+};
+
+/* Set the error (message and code); returns code. */
+int kb_gaps_fail(kb_gaps *g, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* KB_GAPS_ERROR with "what: SQLite's message". */
+int kb_gaps_sql_fail(kb_gaps *g, const char *what);
+/* Roll back an open transaction, if any. */
+void kb_gaps_rollback(kb_gaps *g);
+/* First column of the first row of sql with ?1 = a, or fallback. */
+int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallback);
+/* Tell cached clusterers the open groups changed (inside a write transaction). */
+int kb_gaps_bump_version(kb_gaps *g);
+/* Recompute a group's aggregates and centroid from its questions. */
+int kb_gaps_recompute_group(kb_gaps *g, int64_t id);
+/* The item as kb_gaps_list shows it, or NULL. */
+cJSON *kb_gaps_item_summary(kb_gaps *g, int64_t id);
+/* Wall-clock milliseconds. */
+int64_t kb_gaps_now_ms(void);
+
+#endif
