@@ -298,19 +298,9 @@ static void analyze(pending *p, const kb_gaps_kb *kb)
                 p->terms[i + 1] = p->question[i] == ' ' ? '_' : p->question[i];
         }
     }
-    if (!kb->searcher) return;
-    if (!p->top_id) {
-        /* Help requests keep no top hit when the KB could not answer them: ask the searcher
-         * which document comes closest, for the category only. */
-        kb_search_request req = {.text = p->question, .limit = 1};
-        kb_search_result res;
-        if (kb_search(kb->searcher, &req, &res) == KB_SEARCH_OK) {
-            if (res.n_hits && res.hits[0].n_categories && res.hits[0].categories[0])
-                p->category = strdup(res.hits[0].categories[0]);
-            kb_search_result_free(&res);
-        }
-        return;
-    }
+    /* The category of the top hit the agent saw, if any (an unanswerable help request has
+     * none). */
+    if (!kb->searcher || !p->top_id) return;
     p->category = doc_category(kb->searcher, p->top_id);
 }
 

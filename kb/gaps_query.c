@@ -236,7 +236,12 @@ cJSON *kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows)
     cJSON *o = kb_gaps_item_summary(g, id);
     if (!o) return NULL;
     if (!max_rows) max_rows = 200;
-    cJSON_AddItemToObject(o, "variants", variants(g, id, INT64_MIN, INT64_MAX, max_rows, 1));
+    /* The list's "variants" count becomes the list of variants here; the count moves to
+     * variants_total. */
+    const cJSON *count = cJSON_GetObjectItemCaseSensitive(o, "variants");
+    cJSON_AddNumberToObject(o, "variants_total", count ? count->valuedouble : 0);
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "variants",
+                                           variants(g, id, INT64_MIN, INT64_MAX, max_rows, 1));
     cJSON *qs = cJSON_AddArrayToObject(o, "questions");
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(g->db,

@@ -26,7 +26,7 @@
  * would make unrelated questions look alike here. Folded (Simplified) forms, sorted by bytes. */
 static const char *const FILLERS[] = {
     "一直", "不了", "么办", "可以", "咋办", "咋弄", "咋整", "弄", "怎么弄", "搞", "整", "能",
-    "需要", "么", "该", "办法", "应该", "的话", "现在", "客户", "我的", "一下子", "请问一下",
+    "需要", "么", "该", "办", "办法", "应该", "的话", "现在", "客户", "我的", "一下子", "请问一下",
 };
 
 static int is_filler(const char *t)
@@ -61,6 +61,14 @@ static const char *canonical(const char *term)
     for (size_t i = 0; i < n; i++)
         if (strcmp(others[i], best) < 0) best = others[i];
     return best;
+}
+
+/* 1 when the term belongs to a synonym group or a RELATED row (丢了, 掉了: kept although 了
+ * is a stop word). */
+static int is_service_word(const char *term)
+{
+    const char *others[KB_SYNONYMS_MAX];
+    return kb_synonyms_of(term, others) > 0 || canonical(term) != term;
 }
 
 /* 1 when a bigram holds a character that is a stop word or filler on its own (了要, 卡吗):
@@ -133,7 +141,8 @@ char *kb_gaps_terms(kb_analyzer *a, const char *question)
         const kb_term *t = &terms.terms[i];
         if (t->kind == KB_TERM_BIGRAM_CROSS) continue;
         if (kb_query_is_stopword(t->text) || is_filler(t->text)) continue;
-        if (t->kind == KB_TERM_BIGRAM && has_stop_char(t->text)) continue;
+        if (t->kind == KB_TERM_BIGRAM && has_stop_char(t->text) && !is_service_word(t->text))
+            continue;
         const char *text = t->kind == KB_TERM_UNIGRAM ? t->text : canonical(t->text);
         char mark = t->kind == KB_TERM_UNIGRAM                                   ? '~'
                     : is_generic(text)                                           ? '='

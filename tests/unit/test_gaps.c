@@ -1,0 +1,693 @@
+/* test_gaps.c — the editors' queue (kb_gaps.h): grouping terms, clustering and its measured
+ * quality on tests/data/grouping.tsv, taking questions in from the event store (unresolved
+ * searches, "not found" feedback, unanswerable help requests), ranking and filters, the life
+ * cycle, "answered by X?" after a re-index, and content health. */
+#include "check.h"
+#include "kb_document.h"
+#include "kb_gaps.h"
+#include "kb_index.h"
+#include "kb_search.h"
+#include "kb_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char root[64];
+static char sample_index[256]; /* docs/sample-kb, indexed once */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------- building indexes */
+
+static int add_doc_cb(const kb_document *doc, void *user)
+{
+    kb_index_writer_add(user, doc);
+    return 0;
+}
+
+static void ignore_problem(const char *file, int line, const char *message, void *user)
+{
+    (void)user;
+    printf("  %s:%d: %s\n", file, line, message);
+}
+
+/* Index every *.xml of a folder (or one file) into dir. */
+static int index_path(const char *dir, const char *path, kb_index_mode mode)
+{
+    kb_index_writer *w = kb_index_writer_open(dir, mode);
+    if (!w || kb_index_writer_status(w) != KB_INDEX_OK) {
+        printf("  index %s: %s\n", dir, w ? kb_index_writer_errmsg(w) : "oom");
+        kb_index_writer_close(w);
+        return -1;
+    }
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            size_t n = strlen(e->d_name);
+            if (n < 5 || strcmp(e->d_name + n - 4, ".xml") != 0) continue;
+            char file[512];
+            snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+            kb_document_parse_file(file, add_doc_cb, ignore_problem, w);
+        }
+        if (d) closedir(d);
+    } else {
+        kb_document_parse_file(path, add_doc_cb, ignore_problem, w);
+    }
+    int rc = kb_index_writer_commit(w);
+    kb_index_writer_close(w);
+    return rc == KB_INDEX_OK ? 0 : -1;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+/* A knowledge base of one file with the given <document> elements. */
+static int index_docs(const char *dir, const char *name, const char *documents, kb_index_mode mode)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.xml", root, name);
+    char *xml = malloc(strlen(documents) + 128);
+    sprintf(xml, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<documents>\n%s</documents>\n",
+            documents);
+    int rc = write_file(path, xml);
+    free(xml);
+    return rc == 0 ? index_path(dir, path, mode) : -1;
+}
+
+/* ---------------------------------------------------------------- the knowledge base handles */
+
+typedef struct {
+    kb_analyzer *analyzer;
+    kb_searcher *searcher;
+    kbx_reader *reader;
+    kb_gaps_kb kb;
+} kb_handles;
+
+static int handles_open(kb_handles *h, const char *index_dir)
+{
+    char err[512] = "";
+    memset(h, 0, sizeof *h);
+    h->analyzer = kb_analyzer_new(err, sizeof err);
+    h->searcher = kb_searcher_open(index_dir, err, sizeof err);
+    h->reader = kbx_reader_open(index_dir);
+    if (!h->analyzer || !h->searcher || !h->reader) {
+        printf("  cannot open %s: %s\n", index_dir, err);
+        return -1;
+    }
+    h->kb = (kb_gaps_kb){h->analyzer, h->searcher, h->reader};
+    return 0;
+}
+
+static void handles_refresh(kb_handles *h)
+{
+    int changed;
+    kb_searcher_refresh(h->searcher);
+    kbx_reader_reopen(h->reader, &changed);
+}
+
+static void handles_close(kb_handles *h)
+{
+    kb_analyzer_free(h->analyzer);
+    kb_searcher_close(h->searcher);
+    kbx_reader_close(h->reader);
+}
+
+/* ---------------------------------------------------------------- grouping terms */
+
+TEST(terms_fold_scripts_and_synonyms)
+{
+    char err[256];
+    kb_analyzer *a = kb_analyzer_new(err, sizeof err);
+    CHECK(a != NULL);
+    if (!a) return;
+    char *s = kb_gaps_terms(a, "国际漫游怎么开通");
+    char *t = kb_gaps_terms(a, "國際漫遊怎麼開通");
+    CHECK_STR_EQ(s, t); /* either script, the same terms */
+    CHECK(s && strstr(s, "漫游") && !strstr(s, "怎么"));
+    free(s);
+    free(t);
+    /* 丢了, 掉了 and 遗失 are one term (kb_synonyms.h): the group's first member. */
+    s = kb_gaps_terms(a, "信用卡丢了");
+    t = kb_gaps_terms(a, "信用卡遗失");
+    char *u = kb_gaps_terms(a, "卡掉了");
+    CHECK(s && t && u && strstr(s, " 丢了") && strstr(t, " 丢了") && strstr(u, "丢了"));
+    free(u);
+    free(s);
+    free(t);
+    /* Question words only: nothing informative. */
+    s = kb_gaps_terms(a, "怎么办");
+    CHECK_STR_EQ(s, "");
+    free(s);
+    kb_analyzer_free(a);
+}
+
+TEST(clusterer_groups_paraphrases_apart_from_other_questions)
+{
+    char err[256];
+    kb_analyzer *a = kb_analyzer_new(err, sizeof err);
+    kb_gap_clusterer *c = kb_gap_clusterer_new(NULL, NULL);
+    CHECK(a && c);
+    if (!a || !c) return;
+    static const char *const qs[] = {"国际漫游怎么开通", "宽带上不了网", "國際漫遊如何開通",
+                                     "宽带连不上网怎么报修", "国际慢游开通"};
+    long g[5];
+    for (int i = 0; i < 5; i++) {
+        char *t = kb_gaps_terms(a, qs[i]);
+        g[i] = kb_gap_clusterer_assign(c, t, NULL);
+        free(t);
+    }
+    CHECK(g[0] == g[2] && g[0] == g[4]); /* both scripts and a typo */
+    CHECK(g[1] == g[3]);
+    CHECK(g[0] != g[1]);
+    CHECK(kb_gap_clusterer_count(c) == 2);
+    /* A group's centroid survives storage: reloaded, it attracts the same question. */
+    char *stored = kb_gap_clusterer_terms(c, g[0]);
+    kb_gap_clusterer *d = kb_gap_clusterer_new(NULL, NULL);
+    long r = kb_gap_clusterer_load(d, 7, stored, 3);
+    char *t = kb_gaps_terms(a, "国际漫游开通方法");
+    CHECK(kb_gap_clusterer_assign(d, t, NULL) == r && kb_gap_clusterer_group_id(d, r) == 7);
+    free(t);
+    free(stored);
+    kb_gap_clusterer_free(d);
+    kb_gap_clusterer_free(c);
+    kb_analyzer_free(a);
+}
+
+/* ---------------------------------------------------------------- measured quality */
+
+static double idf_cb(const char *term, void *user)
+{
+    kbx_reader *r = user;
+    double n = kbx_reader_doccount(r);
+    return n ? log((n + 1) / (kbx_reader_termfreq(r, term) + 0.5)) : -1;
+}
+
+/* Pairwise precision, recall and F1 of one arrival order. */
+static void score_order(char **labels, char **terms, size_t n, const size_t *order,
+                        kbx_reader *reader, double *p, double *r, double *f1)
+{
+    kb_gap_clusterer *c = kb_gap_clusterer_new(idf_cb, reader);
+    long *g = calloc(n, sizeof *g);
+    for (size_t k = 0; k < n; k++) g[order[k]] = kb_gap_clusterer_assign(c, terms[order[k]], NULL);
+    double tp = 0, fp = 0, fn = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            int same = strcmp(labels[i], labels[j]) == 0, together = g[i] == g[j];
+            tp += same && together;
+            fp += !same && together;
+            fn += same && !together;
+        }
+    *p = tp / (tp + fp);
+    *r = tp / (tp + fn);
+    *f1 = 2 * *p * *r / (*p + *r);
+    free(g);
+    kb_gap_clusterer_free(c);
+}
+
+/* The figure docs/GAPS.md reports: pairwise F1 of the grouping on tests/data/grouping.tsv,
+ * averaged over 10 random arrival orders (fixed seeds), with IDF from the sample knowledge
+ * base. */
+TEST(grouping_quality_on_test_set)
+{
+    FILE *f = fopen("tests/data/grouping.tsv", "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char err[256];
+    kb_analyzer *a = kb_analyzer_new(err, sizeof err);
+    kbx_reader *reader = kbx_reader_open(sample_index);
+    char *labels[1000], *terms[1000], line[2048];
+    size_t n = 0, groups = 0;
+    while (n < 1000 && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        char *tab = strchr(line, '\t');
+        if (line[0] == '#' || !tab) continue;
+        *tab = 0;
+        labels[n] = strdup(line);
+        terms[n] = kb_gaps_terms(a, tab + 1);
+        int seen = 0;
+        for (size_t i = 0; i < n; i++) seen |= strcmp(labels[i], labels[n]) == 0;
+        groups += !seen;
+        n++;
+    }
+    fclose(f);
+    CHECK(n >= 200 && groups >= 30);
+    size_t *order = malloc(n * sizeof *order);
+    double sum_p = 0, sum_r = 0, sum_f = 0, worst = 1;
+    enum { ORDERS = 10 };
+    for (unsigned seed = 1; seed <= ORDERS; seed++) {
+        for (size_t i = 0; i < n; i++) order[i] = i;
+        unsigned s = seed * 2654435761u;
+        for (size_t i = n - 1; i > 0; i--) {
+            s = s * 1103515245u + 12345u;
+            size_t j = (s >> 8) % (i + 1), t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        double p, r, f1;
+        score_order(labels, terms, n, order, reader, &p, &r, &f1);
+        sum_p += p;
+        sum_r += r;
+        sum_f += f1;
+        if (f1 < worst) worst = f1;
+    }
+    printf("  info: grouping on %zu questions in %zu groups, %d arrival orders: pairwise "
+           "precision %.3f, recall %.3f, F1 %.3f (worst order %.3f)\n",
+           n, groups, ORDERS, sum_p / ORDERS, sum_r / ORDERS, sum_f / ORDERS, worst);
+    CHECK(sum_f / ORDERS >= 0.78);
+    for (size_t i = 0; i < n; i++) {
+        free(labels[i]);
+        free(terms[i]);
+    }
+    free(order);
+    kbx_reader_close(reader);
+    kb_analyzer_free(a);
+}
+
+/* ---------------------------------------------------------------- the queue in the store */
+
+static const char *new_dir(const char *name)
+{
+    static char path[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", root, name);
+    return path[k];
+}
+
+static void log_search(kb_store *st, const char *id, const char *agent, const char *q,
+                       int unresolved, const char *top, int64_t t)
+{
+    const char *tops[1] = {top};
+    kb_search_event ev = {.search_id = id, .agent = agent, .query = q, .time_ms = t,
+                          .top_ids = top ? tops : NULL, .n_top = top ? 1 : 0,
+                          .confidence = unresolved ? 0.1 : 0.9, .unresolved = unresolved};
+    kb_store_log_search(st, &ev);
+}
+
+static int64_t help(kb_store *st, const char *agent, const char *q, int answerable,
+                    const char *doc, int64_t t)
+{
+    kb_help_request hr = {.agent = agent, .filed_by = "desk", .question = q, .time_ms = t,
+                          .kb_answerable = answerable, .doc_id = doc,
+                          .confidence = answerable ? 0.9 : 0.1};
+    int64_t id = 0;
+    kb_store_log_help_request(st, &hr, &id);
+    return id;
+}
+
+static long ingest_all(kb_gaps *g, kb_handles *h)
+{
+    long waiting, rounds = 0;
+    do {
+        waiting = kb_gaps_ingest(g, &h->kb, 1000);
+        if (waiting < 0) printf("  ingest: %s\n", kb_gaps_errmsg(g));
+    } while (waiting > 0 && ++rounds < 100);
+    return waiting;
+}
+
+static int num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? (int)v->valuedouble : -1;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The item of a list holding a question (its representative or a top variant). */
+static const cJSON *find_item(const cJSON *list, const char *question)
+{
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
+    for (const cJSON *it = items ? items->child : NULL; it; it = it->next) {
+        const char *q = str(it, "question");
+        if (q && strcmp(q, question) == 0) return it;
+        const cJSON *tv = cJSON_GetObjectItemCaseSensitive(it, "top_variants");
+        for (const cJSON *v = tv ? tv->child : NULL; v; v = v->next)
+            if (str(v, "question") && strcmp(str(v, "question"), question) == 0) return it;
+    }
+    return NULL;
+}
+
+TEST(queue_fed_by_searches_feedback_and_help_requests)
+{
+    const char *dir = new_dir("queue");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) {
+        printf("  %s\n", err);
+        return;
+    }
+    int64_t t0 = now_ms() - 3600 * 1000;
+    /* One missing rule asked five ways by three agents, in both scripts. */
+    log_search(st, "s1", "zhang", "宠物保险怎么理赔", 1, NULL, t0);
+    log_search(st, "s2", "li", "寵物保險怎麼理賠", 1, NULL, t0 + 1000);
+    log_search(st, "s3", "li", "宠物保险怎么理赔", 1, NULL, t0 + 2000);
+    log_search(st, "s4", "wang", "宠物保险理赔流程", 0, "insurance-claim-001", t0 + 3000);
+    /* Another one. */
+    log_search(st, "s5", "zhang", "电动车上牌需要什么材料", 1, NULL, t0 + 4000);
+    /* Answered searches and blank questions never reach the queue. */
+    log_search(st, "s6", "zhang", "宽带报修", 0, "telecom-broadband-fault-001", t0 + 5000);
+    log_search(st, "s7", "zhang", "   ", 1, NULL, t0 + 6000);
+    CHECK(kb_store_log_feedback(st, "s4", "wang", KB_FEEDBACK_NOT_FOUND, NULL, t0 + 7000) ==
+          KB_STORE_OK);
+    CHECK(kb_store_log_feedback(st, "s6", "zhang", KB_FEEDBACK_HELPFUL, "x", t0 + 8000) ==
+          KB_STORE_OK);
+    /* "not found" on an unresolved search: already queued through the search. */
+    CHECK(kb_store_log_feedback(st, "s5", "zhang", KB_FEEDBACK_NOT_FOUND, NULL, t0 + 8500) ==
+          KB_STORE_OK);
+    help(st, "zhou", "宠物保险理赔怎么办理", 0, NULL, t0 + 9000);
+    help(st, "zhou", "宽带怎么报修", 1, "telecom-broadband-fault-001", t0 + 10000);
+    kb_store_close(st);
+
+    kb_handles h;
+    if (handles_open(&h, sample_index) != 0) return;
+    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    CHECK(g != NULL);
+    if (!g) {
+        printf("  %s\n", err);
+        handles_close(&h);
+        return;
+    }
+    CHECK(ingest_all(g, &h) == 0);
+    CHECK(ingest_all(g, &h) == 0); /* idempotent */
+    cJSON *list = kb_gaps_list(g, NULL);
+    CHECK(list && num(list, "total") == 2);
+    const cJSON *pet = find_item(list, "宠物保险怎么理赔");
+    CHECK(pet != NULL);
+    if (pet) {
+        CHECK(num(pet, "count") == 5);
+        CHECK(num(pet, "agents") == 4);
+        CHECK(num(pet, "impact") == 20);
+        CHECK(num(pet, "variants") == 4);
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(pet, "sources");
+        CHECK(num(src, "search") == 3 && num(src, "not_found") == 1 &&
+              num(src, "help_request") == 1);
+        /* Ranked first: more questions from more agents. */
+        CHECK(cJSON_GetObjectItemCaseSensitive(list, "items")->child == pet);
+        CHECK_STR_EQ(str(pet, "status"), "open");
+        char first[32];
+        kb_gaps_iso_time(t0, first);
+        CHECK_STR_EQ(str(pet, "first_seen"), first);
+        cJSON *item = kb_gaps_item(g, num(pet, "id"), 0);
+        const cJSON *qs = cJSON_GetObjectItemCaseSensitive(item, "questions");
+        CHECK(cJSON_GetArraySize(qs) == 5 && num(item, "questions_total") == 5);
+        CHECK_STR_EQ(str(qs->child, "source"), "help_request"); /* newest first */
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(item, "variants")) == 4);
+        CHECK(num(item, "variants_total") == 4);
+        cJSON_Delete(item);
+    }
+    cJSON_Delete(list);
+
+    /* More questions later: the queue follows, and they join the same item. */
+    st = kb_store_open(dir, err, sizeof err);
+    log_search(st, "s8", "zhao", "宠物保险能理赔吗", 1, NULL, t0 + 20000);
+    kb_store_close(st);
+    CHECK(ingest_all(g, &h) == 0);
+    list = kb_gaps_list(g, NULL);
+    pet = find_item(list, "宠物保险怎么理赔");
+    CHECK(list && num(list, "total") == 2 && pet && num(pet, "count") == 6);
+    cJSON_Delete(list);
+
+    /* A date window counts only the questions inside it. */
+    kb_gaps_filter window = {.from_ms = t0 + 19000, .to_ms = t0 + 21000};
+    list = kb_gaps_list(g, &window);
+    CHECK(list && num(list, "total") == 1);
+    const cJSON *only = list ? cJSON_GetObjectItemCaseSensitive(list, "items")->child : NULL;
+    CHECK(only && num(only, "count") == 1 && num(only, "agents") == 1);
+    cJSON_Delete(list);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
+TEST(life_cycle_and_status_filters)
+{
+    const char *dir = new_dir("life");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    int64_t t0 = now_ms();
+    log_search(st, "a1", "zhang", "宠物保险怎么理赔", 1, NULL, t0);
+    log_search(st, "a2", "li", "电动车上牌需要什么材料", 1, NULL, t0 + 1);
+    kb_store_close(st);
+    kb_handles h;
+    if (handles_open(&h, sample_index) != 0) return;
+    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    ingest_all(g, &h);
+    cJSON *list = kb_gaps_list(g, NULL);
+    int pet = num(find_item(list, "宠物保险怎么理赔"), "id");
+    int bike = num(find_item(list, "电动车上牌需要什么材料"), "id");
+    cJSON_Delete(list);
+    CHECK(pet > 0 && bike > 0 && pet != bike);
+
+    cJSON *item = NULL;
+    CHECK(kb_gaps_set_status(g, pet, "in_progress", NULL, "写新文档", "editor-1", t0, &item) ==
+          KB_GAPS_OK);
+    CHECK_STR_EQ(str(item, "status"), "in_progress");
+    CHECK_STR_EQ(str(item, "status_by"), "editor-1");
+    CHECK_STR_EQ(str(item, "note"), "写新文档");
+    cJSON_Delete(item);
+    /* answered needs a document when there is no suggestion */
+    CHECK(kb_gaps_set_status(g, pet, "answered", NULL, NULL, "editor-1", t0, NULL) ==
+          KB_GAPS_INVALID);
+    CHECK(kb_gaps_set_status(g, pet, "answered", "pet-claim-001", NULL, "editor-1", t0, &item) ==
+          KB_GAPS_OK);
+    CHECK_STR_EQ(str(item, "answer_doc_id"), "pet-claim-001");
+    cJSON_Delete(item);
+    CHECK(kb_gaps_set_status(g, pet, "dismissed", NULL, NULL, "editor-1", t0, NULL) ==
+          KB_GAPS_CONFLICT);
+    CHECK(kb_gaps_set_status(g, pet, "closed", NULL, NULL, "editor-1", t0, NULL) ==
+          KB_GAPS_INVALID);
+    CHECK(kb_gaps_set_status(g, 999999, "open", NULL, NULL, "editor-1", t0, NULL) ==
+          KB_GAPS_NOT_FOUND);
+    CHECK(kb_gaps_set_status(g, bike, "dismissed", NULL, "不是知识库的范围", "editor-1", t0,
+                             NULL) == KB_GAPS_OK);
+
+    /* The default list shows open and in-progress items only. */
+    list = kb_gaps_list(g, NULL);
+    CHECK(list && num(list, "total") == 0);
+    cJSON_Delete(list);
+    kb_gaps_filter answered = {.statuses = KB_GAP_ANSWERED};
+    list = kb_gaps_list(g, &answered);
+    CHECK(list && num(list, "total") == 1);
+    cJSON_Delete(list);
+    kb_gaps_filter all = {.statuses = KB_GAP_ALL};
+    list = kb_gaps_list(g, &all);
+    CHECK(list && num(list, "total") == 2);
+    cJSON_Delete(list);
+
+    /* The same question again starts a new item: the answered one did not help. */
+    st = kb_store_open(dir, err, sizeof err);
+    log_search(st, "a3", "wang", "宠物保险怎么理赔", 1, NULL, t0 + 2);
+    kb_store_close(st);
+    ingest_all(g, &h);
+    list = kb_gaps_list(g, NULL);
+    const cJSON *again = find_item(list, "宠物保险怎么理赔");
+    CHECK(again && num(again, "id") != pet && num(again, "count") == 1);
+    cJSON_Delete(list);
+
+    /* Re-opening is always allowed. */
+    CHECK(kb_gaps_set_status(g, pet, "open", NULL, NULL, "editor-2", t0, &item) == KB_GAPS_OK);
+    CHECK_STR_EQ(str(item, "status"), "open");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(item, "answer_doc_id")));
+    cJSON_Delete(item);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
+static const char PET_DOC[] =
+    "<document id=\"pet-claim-001\"><title>宠物保险理赔流程</title>"
+    "<category>保险/理赔</category><keywords>宠物 保险 理赔</keywords>"
+    "<questions><q>宠物保险怎么理赔</q></questions>"
+    "<body><p>宠物保险理赔：宠物就医后三十日内在APP提交病历、发票和宠物照片，审核通过后五个"
+    "工作日内赔付到账。</p></body></document>\n";
+static const char BASE_DOCS[] =
+    "<document id=\"broadband-001\"><title>宽带故障报修流程</title><category>故障处理/宽带"
+    "</category><body><p>宽带无法上网时先重启光猫，仍无法恢复请登记报修。</p></body></document>\n"
+    "<document id=\"bill-001\"><title>话费账单查询</title><category>账务/账单</category>"
+    "<body><p>客户可在营业厅APP查询每月话费账单。</p></body></document>\n"
+    "<document id=\"promo-old\"><title>二零一九年夏季流量包</title><valid from=\"2019-06-01\" "
+    "until=\"2019-08-31\"/><body><p>活动已结束。</p></body></document>\n";
+
+TEST(recheck_after_reindex_suggests_the_new_document)
+{
+    const char *dir = new_dir("recheck"), *idx = new_dir("recheck-index");
+    CHECK(index_docs(idx, "recheck-base", BASE_DOCS, KB_INDEX_REBUILD) == 0);
+    kb_handles h;
+    if (handles_open(&h, idx) != 0) return;
+    /* The question is unresolved against this knowledge base, as the service would log it. */
+    kb_search_request req = {.text = "宠物保险怎么理赔", .limit = 3};
+    kb_search_result res;
+    CHECK(kb_search(h.searcher, &req, &res) == KB_SEARCH_OK && res.unresolved);
+    kb_search_result_free(&res);
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    int64_t t0 = now_ms();
+    log_search(st, "r1", "zhang", "宠物保险怎么理赔", 1, NULL, t0);
+    log_search(st, "r2", "li", "寵物保險如何理賠", 1, NULL, t0 + 1);
+    log_search(st, "r3", "li", "电动车上牌需要什么材料", 1, NULL, t0 + 2);
+    kb_store_close(st);
+    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    ingest_all(g, &h);
+    CHECK(kb_gaps_recheck(g, h.searcher, kb_searcher_revision(h.searcher)) == 0);
+
+    /* The editor publishes the missing document; the service re-checks after the re-index. */
+    CHECK(index_docs(idx, "recheck-pet", PET_DOC, KB_INDEX_UPDATE) == 0);
+    handles_refresh(&h);
+    CHECK(kb_gaps_recheck(g, h.searcher, kb_searcher_revision(h.searcher)) == 1);
+    /* Checking the same revision again does nothing. */
+    CHECK(kb_gaps_recheck(g, h.searcher, kb_searcher_revision(h.searcher)) == 0);
+    cJSON *list = kb_gaps_list(g, NULL);
+    const cJSON *pet = find_item(list, "宠物保险怎么理赔");
+    const cJSON *bike = find_item(list, "电动车上牌需要什么材料");
+    CHECK_STR_EQ(str(pet, "suggested_answer"), "pet-claim-001");
+    CHECK_STR_EQ(str(pet, "suggested_title"), "宠物保险理赔流程");
+    CHECK(str(pet, "suggested_at") != NULL);
+    CHECK(bike && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(bike, "suggested_answer")));
+    /* The editor confirms: "answered" without a doc_id takes the suggestion. */
+    cJSON *item = NULL;
+    CHECK(kb_gaps_set_status(g, num(pet, "id"), "answered", NULL, NULL, "editor-1", t0, &item) ==
+          KB_GAPS_OK);
+    CHECK_STR_EQ(str(item, "answer_doc_id"), "pet-claim-001");
+    cJSON_Delete(item);
+    cJSON_Delete(list);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
+TEST(category_filter_matches_any_level)
+{
+    const char *dir = new_dir("category");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    int64_t t0 = now_ms();
+    /* The top hit's category becomes the item's category. */
+    log_search(st, "c1", "zhang", "宽带光猫红灯闪烁", 1, "broadband-001", t0);
+    log_search(st, "c2", "zhang", "电动车上牌需要什么材料", 1, NULL, t0 + 1); /* no hit */
+    kb_store_close(st);
+    const char *idx = new_dir("category-index");
+    CHECK(index_docs(idx, "category-base", BASE_DOCS, KB_INDEX_REBUILD) == 0);
+    kb_handles h;
+    if (handles_open(&h, idx) != 0) return;
+    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    ingest_all(g, &h);
+    kb_gaps_filter f = {.category = "故障处理"};
+    cJSON *list = kb_gaps_list(g, &f);
+    CHECK(list && num(list, "total") == 1);
+    CHECK_STR_EQ(str(cJSON_GetObjectItemCaseSensitive(list, "items")->child, "category"),
+                 "故障处理/宽带");
+    cJSON_Delete(list);
+    f.category = "故障处理/宽带";
+    list = kb_gaps_list(g, &f);
+    CHECK(list && num(list, "total") == 1);
+    cJSON_Delete(list);
+    f.category = "故障";
+    list = kb_gaps_list(g, &f);
+    CHECK(list && num(list, "total") == 0); /* whole levels only */
+    cJSON_Delete(list);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
+TEST(content_health_lists_never_returned_expired_and_not_answering)
+{
+    const char *dir = new_dir("health"), *idx = new_dir("health-index");
+    CHECK(index_docs(idx, "health-base", BASE_DOCS, KB_INDEX_REBUILD) == 0);
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    int64_t t0 = now_ms();
+    log_search(st, "h1", "zhang", "宽带报修", 0, "broadband-001", t0);
+    log_search(st, "h2", "li", "宽带怎么修", 0, "broadband-001", t0 + 1);
+    CHECK(kb_store_log_feedback(st, "h2", "li", KB_FEEDBACK_NOT_FOUND, NULL, t0 + 2) ==
+          KB_STORE_OK);
+    kb_store_close(st);
+    kb_handles h;
+    if (handles_open(&h, idx) != 0) return;
+    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    ingest_all(g, &h);
+    kb_doc_list docs;
+    CHECK(kb_doc_list_read(idx, &docs, err, sizeof err) == 0 && docs.n == 3);
+    cJSON *health = kb_gaps_health(g, &docs, 30, 100, now_ms(), "2026-01-01");
+    CHECK(health != NULL);
+    if (health) {
+        CHECK(num(health, "never_returned_total") == 2); /* bill-001, promo-old */
+        CHECK(num(health, "expired_total") == 1);
+        CHECK_STR_EQ(str(cJSON_GetObjectItemCaseSensitive(health, "expired")->child, "id"),
+                     "promo-old");
+        const cJSON *bad = cJSON_GetObjectItemCaseSensitive(health, "not_answering")->child;
+        CHECK(bad && strcmp(str(bad, "id"), "broadband-001") == 0 && num(bad, "not_found") == 1 &&
+              num(bad, "agents") == 1);
+        cJSON_Delete(health);
+    }
+    kb_doc_list_free(&docs);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
+TEST(missing_or_read_only_store_is_a_clear_error)
+{
+    char err[512] = "";
+    kb_gaps *g = kb_gaps_open(new_dir("nothing-here"), 1, err, sizeof err);
+    CHECK(g == NULL && strstr(err, "no event store") != NULL);
+    const char *dir = new_dir("ro");
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    kb_store_close(st);
+    g = kb_gaps_open(dir, 1, err, sizeof err);
+    CHECK(g != NULL);
+    if (g) {
+        CHECK(kb_gaps_set_status(g, 1, "open", NULL, NULL, "x", 0, NULL) == KB_GAPS_INVALID);
+        kb_gaps_close(g);
+    }
+}
+
+int main(void)
+{
+    setenv("TZ", "CST-8", 1);
+    tzset();
+    snprintf(root, sizeof root, "/tmp/kb-test-gaps.XXXXXX");
+    if (!mkdtemp(root)) {
+        printf("FAIL mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    kb_document_global_init();
+    snprintf(sample_index, sizeof sample_index, "%s/sample-index", root);
+    if (index_path(sample_index, "docs/sample-kb", KB_INDEX_REBUILD) != 0) {
+        printf("FAIL cannot index docs/sample-kb (run from the project root)\n");
+        return 1;
+    }
+    RUN(terms_fold_scripts_and_synonyms);
+    RUN(clusterer_groups_paraphrases_apart_from_other_questions);
+    RUN(grouping_quality_on_test_set);
+    RUN(queue_fed_by_searches_feedback_and_help_requests);
+    RUN(life_cycle_and_status_filters);
+    RUN(recheck_after_reindex_suggests_the_new_document);
+    RUN(category_filter_matches_any_level);
+    RUN(content_health_lists_never_returned_expired_and_not_answering);
+    RUN(missing_or_read_only_store_is_a_clear_error);
+    if (!getenv("KB_TEST_KEEP")) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+        if (system(cmd) != 0) printf("  could not remove %s\n", root);
+    }
+    CHECK_MAIN_END();
+}
