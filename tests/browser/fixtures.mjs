@@ -30,6 +30,7 @@ export const gapDetail = {
   variants: [{ question: '国际漫游怎么开通', count: 10, last_seen: '2026-10-28T02:01:11.020Z' }, { question: '出國漫遊如何開通', count: 6, last_seen: '2026-10-27T02:01:11.020Z' }],
   questions: [{ source: 'search', ref: '5f0c', time: '2026-10-28T02:01:11.020Z', agent: 'zhang.wei', question: '国际漫游怎么开通', top_id: 'roam-intl-001' },
     { source: 'help_request', ref: '42', time: '2026-10-27T02:01:11.020Z', agent: 'li.na', question: '出國漫遊如何開通', top_id: null }],
+  variants_total: 12,
   questions_total: 42,
 };
 

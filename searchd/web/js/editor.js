@@ -148,7 +148,7 @@ async function showDetail(detail, id) {
   clear(cell).append(
     el('div', { class: 'cards' },
       el('div', { class: 'card' },
-        el('h2', null, `全部说法（${(d.variants || []).length}）`),
+        el('h2', null, `全部说法（${d.variants_total ?? (d.variants || []).length}）`),
         el('ul', null, ...(d.variants || []).map((v) => el('li', null, `${v.question}（${v.count} 次，最近 ${fmtTime(v.last_seen)}）`)))),
       el('div', { class: 'card' },
         el('h2', null, `最近的提问（共 ${d.questions_total ?? (d.questions || []).length} 次）`),
