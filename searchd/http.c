@@ -348,6 +348,7 @@ static unsigned method_bit(const char *method) {
     if (strcmp(method, "GET") == 0) return SEARCHD_METHOD_GET;
     if (strcmp(method, "HEAD") == 0) return SEARCHD_METHOD_HEAD;
     if (strcmp(method, "POST") == 0) return SEARCHD_METHOD_POST;
+    if (strcmp(method, "PUT") == 0) return SEARCHD_METHOD_PUT;
     return 0;
 }
 
@@ -383,7 +384,8 @@ static void dispatch(searchd_request *req, const char *url) {
                              searchd_router_allow(route->methods));
         return;
     }
-    if (route->needs_token && !((route->roles | SEARCHD_ROLE_ADMIN) & req->identity.role)) {
+    if (route->needs_token &&
+        !((searchd_router_roles(route, req->method) | SEARCHD_ROLE_ADMIN) & req->identity.role)) {
         searchd_http_respond_error(req, 403, "role %s may not call %s %s",
                                    searchd_auth_role_name(req->identity.role), req->log_method,
                                    route->path);

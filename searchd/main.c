@@ -2,6 +2,7 @@
  * main.c — kb-searchd: arguments, start-up, signals, shutdown.
  *
  *   kb-searchd --index DIR --data DIR --listen HOST:PORT --tokens FILE [--threads N]
+ *              [--agents FILE]
  *
  * Start-up opens everything that can fail (tokens, index, event store, listening socket)
  * before serving, and exits non-zero with a message saying what to fix: a service that starts
@@ -10,7 +11,8 @@
  * Signals are blocked in every thread and taken synchronously by the main thread with
  * sigwait(), so handling them can do real work (reload a file, shut down in order) without
  * async-signal-safety concerns:
- *   SIGHUP           reload the tokens file (a bad file keeps the old tokens, and says why)
+ *   SIGHUP           reload the tokens file and the agents file (a bad file keeps the old
+ *                    list, and says why)
  *   SIGTERM, SIGINT  stop accepting, finish requests in flight, flush the event store, exit 0
  */
 #include <errno.h>
@@ -25,12 +27,14 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "gaps_worker.h"
 #include "http.h"
 #include "kb_redact.h"
 #include "kb_store.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "routes_review.h"
 #include "searchd.h"
 #include "searchers.h"
 
@@ -41,6 +45,7 @@ searchd_context searchd_ctx;
 static void usage(FILE *out) {
     fprintf(out,
             "usage: kb-searchd --index DIR --data DIR --listen HOST:PORT --tokens FILE [--threads N]\n"
+            "                  [--agents FILE]\n"
             "\n"
             "Serve knowledge-base search over HTTP (see docs/API.md).\n"
             "  --index DIR         the index written by kb-indexer --index DIR\n"
@@ -48,8 +53,10 @@ static void usage(FILE *out) {
             "  --listen HOST:PORT  e.g. 127.0.0.1:8080, [::1]:8080, localhost:8080\n"
             "  --tokens FILE       one \"TOKEN ROLE NAME\" per line, ROLE agent|editor|lead|admin\n"
             "  --threads N         HTTP worker threads (default: the number of cores, at least 2)\n"
+            "  --agents FILE       agents list for reports: agent_id TAB name TAB team per line\n"
             "  --help              this text\n"
-            "Signals: SIGHUP reloads the tokens file; SIGTERM or SIGINT stops gracefully.\n");
+            "Signals: SIGHUP reloads the tokens and agents files; SIGTERM or SIGINT stops\n"
+            "gracefully.\n");
 }
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -89,6 +96,7 @@ static int parse_args(int argc, char **argv, int *exit_now) {
         else if (!strncmp(arg, "--listen", 8)) slot = &searchd_ctx.listen, name = "--listen";
         else if (!strncmp(arg, "--tokens", 8)) slot = &searchd_ctx.tokens_path, name = "--tokens";
         else if (!strncmp(arg, "--threads", 9)) slot = &threads_text, name = "--threads";
+        else if (!strncmp(arg, "--agents", 8)) slot = &searchd_ctx.agents_path, name = "--agents";
         if (!slot) {
             *exit_now = 1;
             return usage_error("unknown argument %s", arg);
@@ -207,9 +215,17 @@ int main(int argc, char **argv) {
         searchd_searchers_stop();
         return fail(err);
     }
+    /* The agents list and the editors' queue need the store (schema v2) and the index. */
+    if (searchd_agents_load(err, sizeof err) != 0 ||
+        searchd_gaps_worker_start(err, sizeof err) != 0) {
+        searchd_searchers_stop();
+        kb_store_close(searchd_ctx.store);
+        return fail(err);
+    }
     int listen_fd = searchd_listen_open(&addr, err, sizeof err);
     if (listen_fd < 0 || searchd_http_start(listen_fd, searchd_ctx.threads, err, sizeof err) != 0) {
         if (listen_fd >= 0) close(listen_fd);
+        searchd_gaps_worker_stop();
         searchd_searchers_stop();
         kb_store_close(searchd_ctx.store);
         return fail(err);
@@ -233,6 +249,9 @@ int main(int argc, char **argv) {
             else
                 searchd_log_error("SIGHUP: tokens not reloaded, keeping the previous %zu: %s",
                                   searchd_auth_count(), err);
+            if (searchd_agents_load(err, sizeof err) != 0)
+                searchd_log_error("SIGHUP: agents list not reloaded, keeping the previous one: %s",
+                                  err);
             continue;
         }
         break;
@@ -242,7 +261,9 @@ int main(int argc, char **argv) {
     searchd_log_info("%s received: shutting down, %d requests in flight",
                      sig == SIGINT ? "SIGINT" : "SIGTERM", searchd_http_in_flight());
     searchd_http_shutdown(SEARCHD_SHUTDOWN_GRACE_S * 1000);
+    searchd_gaps_worker_stop();
     searchd_searchers_stop();
+    searchd_routes_gaps_free();
 
     kb_store_stats_t st;
     kb_store_stats(searchd_ctx.store, &st);

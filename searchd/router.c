@@ -13,6 +13,9 @@
 #define ANY SEARCHD_ROLES_ANY
 #define FILERS (SEARCHD_ROLE_AGENT | SEARCHD_ROLE_LEAD | SEARCHD_ROLE_ADMIN)
 #define GET_HEAD (SEARCHD_METHOD_GET | SEARCHD_METHOD_HEAD)
+#define WRITE (SEARCHD_METHOD_POST | SEARCHD_METHOD_PUT)
+#define EDITORS SEARCHD_ROLE_EDITOR
+#define LEADS SEARCHD_ROLE_LEAD
 
 static const searchd_route routes[] = {
     {SEARCHD_ROUTE_HEALTHZ, "/healthz", 0, GET_HEAD, 0, 0, searchd_route_healthz},
@@ -22,12 +25,39 @@ static const searchd_route routes[] = {
     {SEARCHD_ROUTE_DOCUMENT, "/api/documents/", 1, GET_HEAD, 1, ANY, searchd_route_document},
     {SEARCHD_ROUTE_FEEDBACK, "/api/feedback", 0, SEARCHD_METHOD_POST, 1, FILERS,
      searchd_route_feedback},
-    {SEARCHD_ROUTE_HELP_REQUESTS, "/api/help-requests", 0, SEARCHD_METHOD_POST, 1, FILERS,
-     searchd_route_help_requests},
+    {SEARCHD_ROUTE_HELP_REQUESTS, "/api/help-requests", 0, GET_HEAD | SEARCHD_METHOD_POST, 1,
+     FILERS, searchd_route_help_requests_any}, /* GET: leads (read_roles below) */
+    {SEARCHD_ROUTE_HELP_REQUEST, "/api/help-requests/", 1, GET_HEAD | WRITE, 1, LEADS,
+     searchd_route_help_request_item},
+    {SEARCHD_ROUTE_GAPS, "/api/gaps", 0, GET_HEAD, 1, EDITORS, searchd_route_gaps},
+    {SEARCHD_ROUTE_GAPS, "/api/gaps/", 1, GET_HEAD | WRITE, 1, EDITORS, searchd_route_gap_item},
+    {SEARCHD_ROUTE_CONTENT_HEALTH, "/api/content-health", 0, GET_HEAD, 1, EDITORS,
+     searchd_route_content_health},
+    {SEARCHD_ROUTE_REPORTS, "/api/reports/help-requests", 0, GET_HEAD, 1, LEADS,
+     searchd_route_reports},
+    {SEARCHD_ROUTE_AGENTS, "/api/agents", 0, GET_HEAD | SEARCHD_METHOD_PUT, 1, SEARCHD_ROLE_ADMIN,
+     searchd_route_agents}, /* GET: leads too (read_roles below) */
     {SEARCHD_ROUTE_ADMIN_RELOAD, "/api/admin/reload", 0, SEARCHD_METHOD_POST, 1,
      SEARCHD_ROLE_ADMIN, searchd_route_admin_reload},
     {SEARCHD_ROUTE_ME, "/api/me", 0, GET_HEAD, 1, ANY, searchd_route_me},
 };
+
+/* Routes whose GET and HEAD are for other roles than their writes: agents file help requests
+ * but only leads read them back; only admins replace the agents list, leads may read it. */
+static const struct {
+    searchd_route_id id;
+    unsigned roles;
+} read_roles[] = {
+    {SEARCHD_ROUTE_HELP_REQUESTS, SEARCHD_ROLE_LEAD},
+    {SEARCHD_ROUTE_AGENTS, SEARCHD_ROLE_LEAD},
+};
+
+unsigned searchd_router_roles(const searchd_route *r, unsigned method) {
+    if (method & (SEARCHD_METHOD_GET | SEARCHD_METHOD_HEAD))
+        for (size_t i = 0; i < sizeof read_roles / sizeof read_roles[0]; i++)
+            if (read_roles[i].id == r->id) return read_roles[i].roles;
+    return r->roles;
+}
 
 /* The web pages (static.c) carry no token: they hold no data, and the login page must load
  * before anyone has pasted one. Only paths naming an embedded file match; others stay 404. */
@@ -75,13 +105,19 @@ const char *searchd_router_name(searchd_route_id id) {
     case SEARCHD_ROUTE_ADMIN_RELOAD: return "admin_reload";
     case SEARCHD_ROUTE_ME: return "me";
     case SEARCHD_ROUTE_STATIC: return "static";
+    case SEARCHD_ROUTE_GAPS: return "gaps";
+    case SEARCHD_ROUTE_CONTENT_HEALTH: return "content_health";
+    case SEARCHD_ROUTE_HELP_REQUEST: return "help_request";
+    case SEARCHD_ROUTE_REPORTS: return "reports";
+    case SEARCHD_ROUTE_AGENTS: return "agents";
     default: return "unknown";
     }
 }
 
 const char *searchd_router_allow(unsigned methods) {
-    if (methods == SEARCHD_METHOD_POST) return "POST";
-    if (methods == GET_HEAD) return "GET, HEAD";
-    if (methods == SEARCHD_METHOD_GET) return "GET";
-    return "GET, HEAD, POST";
+    static const char *const names[16] = {
+        "", "GET", "HEAD", "GET, HEAD", "POST", "GET, POST", "HEAD, POST", "GET, HEAD, POST",
+        "PUT", "GET, PUT", "HEAD, PUT", "GET, HEAD, PUT", "POST, PUT", "GET, POST, PUT",
+        "HEAD, POST, PUT", "GET, HEAD, POST, PUT"};
+    return names[methods & 15];
 }

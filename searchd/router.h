@@ -20,12 +20,17 @@ typedef enum {
     SEARCHD_ROUTE_ADMIN_RELOAD,
     SEARCHD_ROUTE_ME,
     SEARCHD_ROUTE_STATIC,  /* the web pages and their assets (static.c) */
+    SEARCHD_ROUTE_GAPS,           /* the editors' queue and its items (routes_gaps.c) */
+    SEARCHD_ROUTE_CONTENT_HEALTH,
+    SEARCHD_ROUTE_HELP_REQUEST,   /* one help request and its review (routes_review.c) */
+    SEARCHD_ROUTE_REPORTS,
+    SEARCHD_ROUTE_AGENTS,
     SEARCHD_ROUTE_UNKNOWN, /* no such path: 404 */
     SEARCHD_ROUTE_COUNT
 } searchd_route_id;
 
 /* Methods as bits, for the Allow header. */
-enum { SEARCHD_METHOD_GET = 1, SEARCHD_METHOD_HEAD = 2, SEARCHD_METHOD_POST = 4 };
+enum { SEARCHD_METHOD_GET = 1, SEARCHD_METHOD_HEAD = 2, SEARCHD_METHOD_POST = 4, SEARCHD_METHOD_PUT = 8 };
 
 struct searchd_request;
 typedef void (*searchd_handler)(struct searchd_request *req);
@@ -47,6 +52,10 @@ const searchd_route *searchd_router_match(const char *path, const char **param);
 /* Label of a route in metrics and logs ("search", "help_requests", ...). */
 const char *searchd_router_name(searchd_route_id id);
 
+/* The roles that may call a route with this method: its roles, except for the few routes whose
+ * GET and HEAD are for other roles than their writes (router.c). Admin is added by the caller. */
+unsigned searchd_router_roles(const searchd_route *r, unsigned method);
+
 /* "GET, HEAD" etc. for an Allow header. */
 const char *searchd_router_allow(unsigned methods);
 
@@ -62,5 +71,13 @@ void searchd_route_admin_reload(struct searchd_request *req);
 void searchd_route_me(struct searchd_request *req);
 void searchd_route_static(struct searchd_request *req);
 void searchd_route_not_found(struct searchd_request *req);
+/* Editors' and leads' endpoints (routes_gaps.c, routes_review.c). */
+void searchd_route_gaps(struct searchd_request *req);
+void searchd_route_gap_item(struct searchd_request *req);
+void searchd_route_content_health(struct searchd_request *req);
+void searchd_route_help_requests_any(struct searchd_request *req);
+void searchd_route_help_request_item(struct searchd_request *req);
+void searchd_route_reports(struct searchd_request *req);
+void searchd_route_agents(struct searchd_request *req);
 
 #endif

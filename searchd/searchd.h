@@ -29,6 +29,7 @@ typedef struct {
     const char *index_dir;
     const char *data_dir;
     const char *tokens_path;
+    const char *agents_path;      /* --agents FILE, or NULL */
     const char *listen;
     unsigned threads;
     kb_store *store;

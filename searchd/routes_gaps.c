@@ -1,0 +1,234 @@
+/*
+ * routes_gaps.c — the editors' endpoints: the queue of unanswered questions (GET /api/gaps),
+ * one item (GET /api/gaps/{id}), its life cycle (PUT or POST /api/gaps/{id}) and content health
+ * (GET /api/content-health). See docs/API.md; the logic is in libkb (kb_gaps.h).
+ *
+ * Each request opens its own connection to the event store (a fraction of a millisecond):
+ * kb_gaps handles are not thread-safe, and editors' calls are rare next to agents' searches.
+ * The document list that content health needs is read once per index revision and cached.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kb_doc_list.h"
+#include "kb_gaps.h"
+#include "log.h"
+#include "routes.h"
+#include "routes_args.h"
+#include "searchd.h"
+#include "searchers.h"
+
+#define GAPS_MAX_LIMIT 500
+#define GAPS_NOTE_MAX_BYTES 2000
+#define GAPS_DETAIL_ROWS 200
+
+static kb_gaps *open_gaps(searchd_request *req, int readonly)
+{
+    char err[512] = "";
+    kb_gaps *g = kb_gaps_open(searchd_ctx.data_dir, readonly, err, sizeof err);
+    if (!g) {
+        searchd_log_error("cannot open the gap queue: %s", err);
+        searchd_http_respond_error(req, 500, "cannot read the event store, try again");
+    }
+    return g;
+}
+
+static void respond_gaps_error(searchd_request *req, kb_gaps *g)
+{
+    int code = kb_gaps_last_code(g);
+    if (code == KB_GAPS_NOT_FOUND) searchd_http_respond_error(req, 404, "%s", kb_gaps_errmsg(g));
+    else if (code == KB_GAPS_CONFLICT) searchd_http_respond_error(req, 409, "%s", kb_gaps_errmsg(g));
+    else if (code == KB_GAPS_INVALID) searchd_http_respond_error(req, 400, "%s", kb_gaps_errmsg(g));
+    else {
+        searchd_log_error("gap queue: %s", kb_gaps_errmsg(g));
+        searchd_http_respond_error(req, 500, "cannot read or change the gap queue, try again");
+    }
+}
+
+/* ---------------------------------------------------------------- GET /api/gaps */
+
+void searchd_route_gaps(searchd_request *req)
+{
+    kb_gaps_filter f = {0};
+    const char *statuses[8];
+    size_t n = searchd_http_args(req, "status", statuses, 8);
+    for (size_t i = 0; i < n; i++) {
+        unsigned bit = kb_gaps_status_bit(statuses[i]);
+        if (!bit) {
+            searchd_http_respond_error(req, 400, "status must be open, in_progress, answered, "
+                                                 "dismissed or all");
+            return;
+        }
+        f.statuses |= bit;
+    }
+    const char *sort = searchd_http_arg(req, "sort", NULL);
+    if (sort && !strcmp(sort, "recent")) f.sort = KB_GAPS_SORT_RECENT;
+    else if (sort && !strcmp(sort, "count")) f.sort = KB_GAPS_SORT_COUNT;
+    else if (sort && *sort && strcmp(sort, "impact")) {
+        searchd_http_respond_error(req, 400, "sort must be impact, recent or count");
+        return;
+    }
+    long limit, offset;
+    if (searchd_args_date(req, "from", 0, &f.from_ms) || searchd_args_date(req, "to", 1, &f.to_ms) ||
+        searchd_args_number(req, "limit", 1, GAPS_MAX_LIMIT, 50, &limit) ||
+        searchd_args_number(req, "offset", 0, 1000000, 0, &offset))
+        return;
+    if (f.from_ms && !f.to_ms) f.to_ms = INT64_MAX;
+    if (f.to_ms && !f.from_ms) f.from_ms = INT64_MIN + 1;
+    f.limit = (size_t)limit;
+    f.offset = (size_t)offset;
+    const char *category = searchd_http_arg(req, "category", NULL);
+    if (category && *category) f.category = category;
+    kb_gaps *g = open_gaps(req, 1);
+    if (!g) return;
+    cJSON *out = kb_gaps_list(g, &f);
+    if (out) searchd_http_respond_json(req, 200, out);
+    else respond_gaps_error(req, g);
+    kb_gaps_close(g);
+}
+
+/* ---------------------------------------------------------------- /api/gaps/{id} */
+
+/* 1 when the served index has a document with this id. */
+static int document_exists(searchd_request *req, const char *id, int *exists)
+{
+    char err[512] = "";
+    kb_searcher *s = searchd_searchers_acquire(err, sizeof err);
+    if (!s) {
+        searchd_http_respond_error(req, 503, "index unavailable, try again shortly");
+        return -1;
+    }
+    char *json = NULL;
+    int rc = kb_searcher_get_document(s, id, &json);
+    free(json);
+    if (rc != KB_SEARCH_OK && rc != KB_SEARCH_NOT_FOUND) {
+        searchd_http_respond_error(req, 500, "cannot read the index");
+        return -1;
+    }
+    *exists = rc == KB_SEARCH_OK;
+    return 0;
+}
+
+static void change_status(searchd_request *req, int64_t id)
+{
+    cJSON *body = searchd_http_body_object(req);
+    if (!body) return;
+    const char *status, *doc_id, *note;
+    if (searchd_http_body_string(req, body, "status", 1, 32, &status) ||
+        searchd_http_body_string(req, body, "doc_id", 0, 128, &doc_id) ||
+        searchd_http_body_string(req, body, "note", 0, GAPS_NOTE_MAX_BYTES, &note)) {
+        cJSON_Delete(body);
+        return;
+    }
+    if (doc_id) {
+        int exists = 0;
+        if (!searchd_routes_valid_doc_id(doc_id)) {
+            searchd_http_respond_error(req, 400, "doc_id is not a document id");
+            cJSON_Delete(body);
+            return;
+        }
+        if (document_exists(req, doc_id, &exists) != 0) {
+            cJSON_Delete(body);
+            return;
+        }
+        if (!exists) {
+            searchd_http_respond_error(req, 400, "no document with id %s in the index", doc_id);
+            cJSON_Delete(body);
+            return;
+        }
+    }
+    kb_gaps *g = open_gaps(req, 0);
+    if (g) {
+        cJSON *item = NULL;
+        int rc = kb_gaps_set_status(g, id, status, doc_id, note, req->identity.name,
+                                    searchd_now_unix_ms(), &item);
+        if (rc == KB_GAPS_OK && item) {
+            searchd_log_info("gap %lld set to %s by %s", (long long)id, status, req->identity.name);
+            searchd_http_respond_json(req, 200, item);
+        } else if (rc == KB_GAPS_OK) {
+            searchd_http_respond_error(req, 500, "the change was stored but cannot be read back");
+        } else {
+            respond_gaps_error(req, g);
+        }
+        kb_gaps_close(g);
+    }
+    cJSON_Delete(body);
+}
+
+void searchd_route_gap_item(searchd_request *req)
+{
+    int64_t id;
+    const char *rest;
+    if (searchd_args_path_id(req, req->param, &id, &rest) != 0) return;
+    if (*rest) {
+        searchd_http_respond_error(req, 404, "no such endpoint: see docs/API.md");
+        return;
+    }
+    if (req->method & (SEARCHD_METHOD_POST | SEARCHD_METHOD_PUT)) {
+        change_status(req, id);
+        return;
+    }
+    kb_gaps *g = open_gaps(req, 1);
+    if (!g) return;
+    cJSON *out = kb_gaps_item(g, id, GAPS_DETAIL_ROWS);
+    if (out) searchd_http_respond_json(req, 200, out);
+    else respond_gaps_error(req, g);
+    kb_gaps_close(g);
+}
+
+/* ---------------------------------------------------------------- GET /api/content-health */
+
+static pthread_mutex_t docs_mutex = PTHREAD_MUTEX_INITIALIZER;
+static kb_doc_list docs_cache;
+static int docs_cached;
+
+void searchd_route_content_health(searchd_request *req)
+{
+    long days, limit;
+    if (searchd_args_number(req, "days", 1, 3650, 30, &days) ||
+        searchd_args_number(req, "limit", 1, 1000, 100, &limit))
+        return;
+    searchd_index_status idx;
+    searchd_searchers_status(&idx);
+    char err[512] = "";
+    pthread_mutex_lock(&docs_mutex);
+    if (!docs_cached || docs_cache.revision != idx.revision) {
+        kb_doc_list fresh;
+        if (kb_doc_list_read(searchd_ctx.index_dir, &fresh, err, sizeof err) != 0) {
+            pthread_mutex_unlock(&docs_mutex);
+            searchd_log_error("content health: %s", err);
+            searchd_http_respond_error(req, 503, "index unavailable, try again shortly");
+            return;
+        }
+        kb_doc_list_free(&docs_cache);
+        docs_cache = fresh;
+        docs_cached = 1;
+    }
+    kb_gaps *g = open_gaps(req, 1);
+    if (g) {
+        char today[16];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(today, sizeof today, "%Y-%m-%d", &tm);
+        cJSON *out = kb_gaps_health(g, &docs_cache, (int)days, (size_t)limit,
+                                    searchd_now_unix_ms(), today);
+        pthread_mutex_unlock(&docs_mutex);
+        if (out) searchd_http_respond_json(req, 200, out);
+        else respond_gaps_error(req, g);
+        kb_gaps_close(g);
+        return;
+    }
+    pthread_mutex_unlock(&docs_mutex);
+}
+
+void searchd_routes_gaps_free(void)
+{
+    pthread_mutex_lock(&docs_mutex);
+    kb_doc_list_free(&docs_cache);
+    docs_cached = 0;
+    pthread_mutex_unlock(&docs_mutex);
+}

@@ -1,0 +1,280 @@
+/*
+ * routes_review.c — the support leads' endpoints: the help-request review list
+ * (GET /api/help-requests), one request (GET /api/help-requests/{id}), confirming or overriding
+ * its classification (PUT or POST /api/help-requests/{id}/review), the report by agent or team
+ * and month (GET /api/reports/help-requests), and the agents list (GET, PUT /api/agents).
+ * See docs/API.md; the logic is in libkb (kb_review.h).
+ *
+ * POST /api/help-requests (filing, routes_help.c) shares its path with the leads' list, so the
+ * route's handler here picks by method; router.c gives GET its own roles.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_review.h"
+#include "log.h"
+#include "routes.h"
+#include "routes_args.h"
+#include "routes_review.h"
+#include "searchd.h"
+
+#define REVIEW_MAX_LIMIT 500
+#define REVIEW_NOTE_MAX_BYTES 2000
+
+static kb_review *open_review(searchd_request *req, int readonly)
+{
+    char err[512] = "";
+    kb_review *r = kb_review_open(searchd_ctx.data_dir, readonly, err, sizeof err);
+    if (!r) {
+        searchd_log_error("cannot open the event store for reviews: %s", err);
+        searchd_http_respond_error(req, 500, "cannot read the event store, try again");
+    }
+    return r;
+}
+
+static void respond_review_error(searchd_request *req, kb_review *r)
+{
+    int code = kb_review_last_code(r);
+    if (code == KB_REVIEW_NOT_FOUND) searchd_http_respond_error(req, 404, "%s", kb_review_errmsg(r));
+    else if (code == KB_REVIEW_INVALID) searchd_http_respond_error(req, 400, "%s", kb_review_errmsg(r));
+    else {
+        searchd_log_error("reviews: %s", kb_review_errmsg(r));
+        searchd_http_respond_error(req, 500, "cannot read or change help requests, try again");
+    }
+}
+
+/* ---------------------------------------------------------------- the list */
+
+static void list_help_requests(searchd_request *req)
+{
+    kb_review_filter f = {.verdict = -1, .reviewed = -1};
+    int year, month;
+    int has_month = searchd_args_month(req, "month", &year, &month);
+    if (has_month < 0) return;
+    if (has_month == 0) {
+        kb_review_month_bounds(year, month, &f.from_ms, &f.to_ms);
+    } else if (searchd_args_date(req, "from", 0, &f.from_ms) ||
+               searchd_args_date(req, "to", 1, &f.to_ms)) {
+        return;
+    }
+    const char *verdict = searchd_http_arg(req, "verdict", NULL);
+    if (verdict && !strcmp(verdict, "answerable")) f.verdict = 1;
+    else if (verdict && !strcmp(verdict, "gap")) f.verdict = 0;
+    else if (verdict && *verdict) {
+        searchd_http_respond_error(req, 400, "verdict must be answerable or gap");
+        return;
+    }
+    const char *reviewed = searchd_http_arg(req, "reviewed", NULL);
+    if (reviewed && (!strcmp(reviewed, "1") || !strcmp(reviewed, "true"))) f.reviewed = 1;
+    else if (reviewed && (!strcmp(reviewed, "0") || !strcmp(reviewed, "false"))) f.reviewed = 0;
+    else if (reviewed && *reviewed) {
+        searchd_http_respond_error(req, 400, "reviewed must be 1 or 0");
+        return;
+    }
+    long limit, offset;
+    if (searchd_args_number(req, "limit", 1, REVIEW_MAX_LIMIT, 50, &limit) ||
+        searchd_args_number(req, "offset", 0, 1000000, 0, &offset))
+        return;
+    f.limit = (size_t)limit;
+    f.offset = (size_t)offset;
+    const char *agent = searchd_http_arg(req, "agent", NULL), *team = searchd_http_arg(req, "team", NULL);
+    if (agent && *agent) f.agent = agent;
+    if (team) f.team = team;
+    kb_review *r = open_review(req, 1);
+    if (!r) return;
+    cJSON *out = kb_review_list(r, &f);
+    if (out) searchd_http_respond_json(req, 200, out);
+    else respond_review_error(req, r);
+    kb_review_close(r);
+}
+
+void searchd_route_help_requests_any(searchd_request *req)
+{
+    if (req->method & (SEARCHD_METHOD_GET | SEARCHD_METHOD_HEAD)) list_help_requests(req);
+    else searchd_route_help_requests(req);
+}
+
+/* ---------------------------------------------------------------- one request, its review */
+
+static void review(searchd_request *req, int64_t id)
+{
+    cJSON *body = searchd_http_body_object(req);
+    if (!body) return;
+    const cJSON *verdict = cJSON_GetObjectItemCaseSensitive(body, "kb_answerable");
+    const char *doc_id, *note;
+    if (!cJSON_IsBool(verdict)) {
+        searchd_http_respond_error(req, 400, "kb_answerable is required: true or false");
+        cJSON_Delete(body);
+        return;
+    }
+    if (searchd_http_body_string(req, body, "doc_id", 0, 128, &doc_id) ||
+        searchd_http_body_string(req, body, "note", 0, REVIEW_NOTE_MAX_BYTES, &note)) {
+        cJSON_Delete(body);
+        return;
+    }
+    if (doc_id && !searchd_routes_valid_doc_id(doc_id)) {
+        searchd_http_respond_error(req, 400, "doc_id is not a document id");
+        cJSON_Delete(body);
+        return;
+    }
+    kb_review *r = open_review(req, 0);
+    if (r) {
+        cJSON *item = NULL;
+        int rc = kb_review_set(r, id, cJSON_IsTrue(verdict), doc_id, note, req->identity.name,
+                               searchd_now_unix_ms(), &item);
+        if (rc == KB_REVIEW_OK && item) {
+            searchd_log_info("help request %lld reviewed by %s: %s", (long long)id,
+                             req->identity.name, cJSON_IsTrue(verdict) ? "answerable" : "gap");
+            searchd_http_respond_json(req, 200, item);
+        } else if (rc == KB_REVIEW_OK) {
+            searchd_http_respond_error(req, 500, "the review was stored but cannot be read back");
+        } else {
+            respond_review_error(req, r);
+        }
+        kb_review_close(r);
+    }
+    cJSON_Delete(body);
+}
+
+void searchd_route_help_request_item(searchd_request *req)
+{
+    int64_t id;
+    const char *rest;
+    if (searchd_args_path_id(req, req->param, &id, &rest) != 0) return;
+    int is_write = (req->method & (SEARCHD_METHOD_POST | SEARCHD_METHOD_PUT)) != 0;
+    if (!strcmp(rest, "/review") && is_write) {
+        review(req, id);
+        return;
+    }
+    if (*rest || is_write) {
+        if (!strcmp(rest, "/review"))
+            searchd_http_respond_error(req, 405, "use PUT or POST to review a help request");
+        else if (!*rest)
+            searchd_http_respond_error(req, 405, "use GET; reviews go to /api/help-requests/%lld/review",
+                                       (long long)id);
+        else searchd_http_respond_error(req, 404, "no such endpoint: see docs/API.md");
+        return;
+    }
+    kb_review *r = open_review(req, 1);
+    if (!r) return;
+    cJSON *out = kb_review_item(r, id);
+    if (out) searchd_http_respond_json(req, 200, out);
+    else respond_review_error(req, r);
+    kb_review_close(r);
+}
+
+/* ---------------------------------------------------------------- the report */
+
+void searchd_route_reports(searchd_request *req)
+{
+    kb_report_params p;
+    kb_report_defaults(&p);
+    const char *by = searchd_http_arg(req, "by", NULL);
+    if (by && !strcmp(by, "team")) p.by_team = 1;
+    else if (by && *by && strcmp(by, "agent")) {
+        searchd_http_respond_error(req, 400, "by must be agent or team");
+        return;
+    }
+    long months, min_requests, persist;
+    if (searchd_args_month(req, "month", &p.year, &p.month) < 0 ||
+        searchd_args_number(req, "months", 1, 24, 6, &months) ||
+        searchd_args_share(req, "threshold", 0.5, &p.threshold) ||
+        searchd_args_number(req, "min_requests", 1, 100000, 3, &min_requests) ||
+        searchd_args_number(req, "persist", 1, 24, 3, &persist))
+        return;
+    p.months = (int)months;
+    p.min_requests = (int)min_requests;
+    p.persist = (int)persist;
+    kb_review *r = open_review(req, 1);
+    if (!r) return;
+    cJSON *out = kb_review_report(r, &p);
+    if (out) searchd_http_respond_json(req, 200, out);
+    else respond_review_error(req, r);
+    kb_review_close(r);
+}
+
+/* ---------------------------------------------------------------- agents */
+
+/* PUT /api/agents and SIGHUP both replace the list: one at a time. */
+static pthread_mutex_t agents_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+int searchd_agents_load(char *err, size_t err_len)
+{
+    if (!searchd_ctx.agents_path) return 0;
+    kb_agent_list l;
+    if (kb_agents_parse_file(searchd_ctx.agents_path, &l, err, err_len) != 0) return -1;
+    pthread_mutex_lock(&agents_mutex);
+    kb_review *r = kb_review_open(searchd_ctx.data_dir, 0, err, err_len);
+    int rc = -1;
+    if (r) {
+        rc = kb_review_set_agents(r, &l) == KB_REVIEW_OK ? 0 : -1;
+        if (rc) snprintf(err, err_len, "%s", kb_review_errmsg(r));
+        kb_review_close(r);
+    }
+    pthread_mutex_unlock(&agents_mutex);
+    if (rc == 0)
+        searchd_log_info("agents list loaded from %s: %zu agents", searchd_ctx.agents_path, l.n);
+    kb_agent_list_free(&l);
+    return rc;
+}
+
+static void put_agents(searchd_request *req)
+{
+    cJSON *body = searchd_http_body_object(req);
+    if (!body) return;
+    char err[512] = "";
+    kb_agent_list l;
+    if (kb_agents_from_json(cJSON_GetObjectItemCaseSensitive(body, "agents"), &l, err,
+                            sizeof err) != 0) {
+        searchd_http_respond_error(req, 400, "%s", err);
+        cJSON_Delete(body);
+        return;
+    }
+    cJSON_Delete(body);
+    pthread_mutex_lock(&agents_mutex);
+    /* The file first: if it cannot be written, nothing changes (a restart would otherwise bring
+     * the old list back). */
+    int rc = 0;
+    if (searchd_ctx.agents_path &&
+        kb_agents_write_file(searchd_ctx.agents_path, &l, err, sizeof err) != 0)
+        rc = -1;
+    kb_review *r = rc == 0 ? kb_review_open(searchd_ctx.data_dir, 0, err, sizeof err) : NULL;
+    if (rc == 0 && (!r || kb_review_set_agents(r, &l) != KB_REVIEW_OK)) {
+        if (r) snprintf(err, sizeof err, "%s", kb_review_errmsg(r));
+        rc = -1;
+    }
+    kb_review_close(r);
+    pthread_mutex_unlock(&agents_mutex);
+    if (rc != 0) {
+        searchd_log_error("agents list not replaced: %s", err);
+        searchd_http_respond_error(req, 500, "agents list not replaced: %s", err);
+    } else {
+        searchd_log_info("agents list replaced by %s: %zu agents", req->identity.name, l.n);
+        cJSON *ok = cJSON_CreateObject();
+        cJSON_AddBoolToObject(ok, "ok", 1);
+        cJSON_AddNumberToObject(ok, "agents", (double)l.n);
+        searchd_http_respond_json(req, 200, ok);
+    }
+    kb_agent_list_free(&l);
+}
+
+void searchd_route_agents(searchd_request *req)
+{
+    if (req->method & SEARCHD_METHOD_PUT) {
+        put_agents(req);
+        return;
+    }
+    kb_review *r = open_review(req, 1);
+    if (!r) return;
+    cJSON *out = kb_review_agents(r);
+    if (out) {
+        if (searchd_ctx.agents_path) cJSON_AddStringToObject(out, "file", searchd_ctx.agents_path);
+        else cJSON_AddNullToObject(out, "file");
+        searchd_http_respond_json(req, 200, out);
+    } else {
+        respond_review_error(req, r);
+    }
+    kb_review_close(r);
+}
