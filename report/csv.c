@@ -1,0 +1,153 @@
+/*
+ * csv.c — kb-report's CSV output (see csv.h).
+ */
+#include "csv.h"
+
+#include <string.h>
+
+/* A text field, quoted when needed; formula-like text defused with an apostrophe. */
+static void text(FILE *out, const char *s)
+{
+    if (!s) return;
+    int quote = strpbrk(s, ",\"\r\n") != NULL;
+    int formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@';
+    if (quote || formula) fputc('"', out);
+    if (formula) fputc('\'', out);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"') fputc('"', out);
+        fputc(*p, out);
+    }
+    if (quote || formula) fputc('"', out);
+}
+
+static void field_text(FILE *out, const cJSON *o, const char *key, int first)
+{
+    if (!first) fputc(',', out);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (cJSON_IsString(v)) text(out, v->valuestring);
+}
+
+static void number(FILE *out, const cJSON *v)
+{
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (d == (double)(long long)d) fprintf(out, "%lld", (long long)d);
+        else fprintf(out, "%.4f", d);
+    } else if (cJSON_IsBool(v)) {
+        fputs(cJSON_IsTrue(v) ? "1" : "0", out);
+    }
+}
+
+static void field_num(FILE *out, const cJSON *o, const char *key)
+{
+    fputc(',', out);
+    number(out, cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static const cJSON *items_of(const cJSON *o, const char *key)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsArray(a) ? a->child : NULL;
+}
+
+void report_csv_gaps(FILE *out, const cJSON *list)
+{
+    fputs("id,status,impact,count,agents,variants,search,not_found,help_request,first_seen,"
+          "last_seen,category,question,suggested_answer,answer_doc_id\r\n",
+          out);
+    for (const cJSON *it = items_of(list, "items"); it; it = it->next) {
+        number(out, cJSON_GetObjectItemCaseSensitive(it, "id"));
+        field_text(out, it, "status", 0);
+        field_num(out, it, "impact");
+        field_num(out, it, "count");
+        field_num(out, it, "agents");
+        field_num(out, it, "variants");
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(it, "sources");
+        field_num(out, src, "search");
+        field_num(out, src, "not_found");
+        field_num(out, src, "help_request");
+        field_text(out, it, "first_seen", 0);
+        field_text(out, it, "last_seen", 0);
+        field_text(out, it, "category", 0);
+        field_text(out, it, "question", 0);
+        field_text(out, it, "suggested_answer", 0);
+        field_text(out, it, "answer_doc_id", 0);
+        fputs("\r\n", out);
+    }
+}
+
+void report_csv_help_requests(FILE *out, const cJSON *report)
+{
+    int by_team = strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(report, "by")) ?: "",
+                         "team") == 0;
+    fputs(by_team ? "team,agents,month,requests,kb_answered,share,previous_share,change,"
+                    "persistent,persistent_agents"
+                  : "agent,name,team,month,requests,kb_answered,share,previous_share,change,"
+                    "persistent",
+          out);
+    for (const cJSON *m = items_of(report, "months"); m; m = m->next)
+        fprintf(out, ",share_%s", cJSON_GetStringValue(m) ?: "");
+    fputs(",study\r\n", out);
+    const char *month = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(report, "month"));
+    for (const cJSON *r = items_of(report, "rows"); r; r = r->next) {
+        if (by_team) {
+            field_text(out, r, "team", 1);
+            field_num(out, r, "agents");
+        } else {
+            field_text(out, r, "agent", 1);
+            field_text(out, r, "name", 0);
+            field_text(out, r, "team", 0);
+        }
+        fputc(',', out);
+        text(out, month);
+        field_num(out, r, "requests");
+        field_num(out, r, "kb_answered");
+        field_num(out, r, "share");
+        field_num(out, r, "previous_share");
+        field_num(out, r, "change");
+        field_num(out, r, "persistent");
+        if (by_team) field_num(out, r, "persistent_agents");
+        for (const cJSON *t = items_of(r, "trend"); t; t = t->next) field_num(out, t, "share");
+        fputc(',', out);
+        /* "doc:count;doc:count" */
+        char buf[4096];
+        size_t o = 0;
+        buf[0] = '\0';
+        for (const cJSON *d = items_of(r, "study"); d && o < sizeof buf - 1; d = d->next) {
+            const cJSON *count = cJSON_GetObjectItemCaseSensitive(d, "count");
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s:%d", o ? ";" : "",
+                                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "doc_id")) ?: "",
+                                  cJSON_IsNumber(count) ? (int)count->valuedouble : 0);
+        }
+        text(out, buf);
+        fputs("\r\n", out);
+    }
+}
+
+void report_csv_health(FILE *out, const cJSON *health)
+{
+    static const char *const lists[] = {"never_returned", "expired", "not_answering"};
+    fputs("list,id,title,valid_until,not_found,help_overrides,agents\r\n", out);
+    for (size_t l = 0; l < 3; l++)
+        for (const cJSON *d = items_of(health, lists[l]); d; d = d->next) {
+            fputs(lists[l], out);
+            field_text(out, d, "id", 0);
+            field_text(out, d, "title", 0);
+            field_text(out, d, "valid_until", 0);
+            field_num(out, d, "not_found");
+            field_num(out, d, "help_overrides");
+            field_num(out, d, "agents");
+            fputs("\r\n", out);
+        }
+}
+
+void report_csv_agents(FILE *out, const cJSON *agents)
+{
+    fputs("id,name,team\r\n", out);
+    for (const cJSON *a = items_of(agents, "agents"); a; a = a->next) {
+        field_text(out, a, "id", 1);
+        field_text(out, a, "name", 0);
+        field_text(out, a, "team", 0);
+        fputs("\r\n", out);
+    }
+}

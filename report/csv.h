@@ -1,0 +1,23 @@
+/*
+ * csv.h — kb-report's CSV output (RFC 4180): the same results as the JSON, one row per item.
+ *
+ * Text that agents typed may start with = + - @, which spreadsheets run as a formula; such
+ * text fields get a leading apostrophe (numbers are written as they are).
+ */
+#ifndef REPORT_CSV_H
+#define REPORT_CSV_H
+
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+/* Write the queue (kb_gaps_list JSON) as CSV. */
+void report_csv_gaps(FILE *out, const cJSON *list);
+/* Write the help-request report (kb_review_report JSON) as CSV. */
+void report_csv_help_requests(FILE *out, const cJSON *report);
+/* Write content health (kb_gaps_health JSON) as CSV. */
+void report_csv_health(FILE *out, const cJSON *health);
+/* Write the agents list as CSV. */
+void report_csv_agents(FILE *out, const cJSON *agents);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * main.c — kb-report: the editors' and leads' reports from the command line, read from the same
+ * event store kb-searchd writes (read-only connection, 5 s busy timeout, so it runs safely next
+ * to a serving kb-searchd). The numbers come from the same libkb functions as the HTTP API
+ * (kb_gaps.h, kb_review.h), so `--format json` prints what the API answers.
+ *
+ *   kb-report --data DIR [--format csv|json] gaps [--status S]... [--from D] [--to D]
+ *             [--category C] [--sort impact|recent|count] [--limit N] [--offset N]
+ *   kb-report --data DIR [--format csv|json] help-requests [--by agent|team] [--month YYYY-MM]
+ *             [--months N] [--threshold X] [--min-requests N] [--persist N]
+ *   kb-report --data DIR [--format csv|json] health --index DIR [--days N] [--limit N]
+ *   kb-report --data DIR [--format csv|json] agents
+ *
+ * CSV is the default (reports go to spreadsheets). Exit status: 0 on success, 1 when the store or
+ * index cannot be read, 2 on bad usage.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "csv.h"
+#include "kb_doc_list.h"
+#include "kb_gaps.h"
+#include "kb_review.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: kb-report --data DIR [--format csv|json] COMMAND [OPTIONS]\n"
+          "\n"
+          "Reports from kb-searchd's event store (see docs/GAPS.md). CSV by default.\n"
+          "commands:\n"
+          "  gaps            the editors' queue of unanswered questions, by impact\n"
+          "      --status open|in_progress|answered|dismissed|all (repeatable; default open and\n"
+          "      in_progress)  --from YYYY-MM-DD  --to YYYY-MM-DD  --category PATH\n"
+          "      --sort impact|recent|count  --limit N (default 50, at most 100000)  --offset N\n"
+          "  help-requests   help requests per agent or team and month, share the KB answered\n"
+          "      --by agent|team (default agent)  --month YYYY-MM (default this month)\n"
+          "      --months N (1..24, default 6)  --threshold X (default 0.5)\n"
+          "      --min-requests N (default 3)  --persist N (default 3)\n"
+          "  health          documents never returned, expired, or marked as not answering\n"
+          "      --index DIR (required)  --days N (default 30)  --limit N (default 100)\n"
+          "  agents          the agents list (id, name, team)\n"
+          "exit status: 0 success, 1 the store or index cannot be read, 2 bad usage\n",
+          out);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("kb-report: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n", stderr);
+    usage(stderr);
+    return 2;
+}
+
+typedef struct {
+    const char *data, *index, *format, *command;
+    const char *statuses[8];
+    size_t n_statuses;
+    const char *from, *to, *category, *sort, *by, *month;
+    long limit, offset, months, min_requests, persist, days;
+    double threshold;
+} options;
+
+static int parse_long(const char *text, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parse argv into o; returns 0 or the exit status for bad usage (-1 for --help). */
+static int parse(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->format = "csv";
+    o->limit = -1;
+    o->months = 6;
+    o->min_requests = 3;
+    o->persist = 3;
+    o->days = 30;
+    o->threshold = 0.5;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return -1;
+        if (strncmp(a, "--", 2) != 0) {
+            if (o->command) return usage_error("unexpected argument %s", a);
+            o->command = a;
+            continue;
+        }
+        const char *name = a, *value = NULL;
+        char buf[64];
+        const char *eq = strchr(a, '=');
+        if (eq && (size_t)(eq - a) < sizeof buf) {
+            memcpy(buf, a, (size_t)(eq - a));
+            buf[eq - a] = '\0';
+            name = buf;
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        }
+        if (!value) return usage_error("%s needs a value", name);
+        long n;
+        if (!strcmp(name, "--data")) o->data = value;
+        else if (!strcmp(name, "--index")) o->index = value;
+        else if (!strcmp(name, "--format")) {
+            if (strcmp(value, "csv") && strcmp(value, "json"))
+                return usage_error("--format %s: use csv or json", value);
+            o->format = value;
+        } else if (!strcmp(name, "--status")) {
+            if (!kb_gaps_status_bit(value))
+                return usage_error("--status %s: use open, in_progress, answered, dismissed or all",
+                                   value);
+            if (o->n_statuses < 8) o->statuses[o->n_statuses++] = value;
+        } else if (!strcmp(name, "--from")) o->from = value;
+        else if (!strcmp(name, "--to")) o->to = value;
+        else if (!strcmp(name, "--category")) o->category = value;
+        else if (!strcmp(name, "--sort")) {
+            if (strcmp(value, "impact") && strcmp(value, "recent") && strcmp(value, "count"))
+                return usage_error("--sort %s: use impact, recent or count", value);
+            o->sort = value;
+        } else if (!strcmp(name, "--by")) {
+            if (strcmp(value, "agent") && strcmp(value, "team"))
+                return usage_error("--by %s: use agent or team", value);
+            o->by = value;
+        } else if (!strcmp(name, "--month")) o->month = value;
+        else if (!strcmp(name, "--threshold")) {
+            char *end;
+            o->threshold = strtod(value, &end);
+            if (!*value || *end || !(o->threshold >= 0 && o->threshold <= 1))
+                return usage_error("--threshold %s: give a number from 0 to 1", value);
+        } else {
+            static const struct {
+                const char *name;
+                long min, max;
+                size_t offset;
+            } nums[] = {
+                {"--limit", 1, 100000, offsetof(options, limit)},
+                {"--offset", 0, 100000000, offsetof(options, offset)},
+                {"--months", 1, 24, offsetof(options, months)},
+                {"--min-requests", 1, 100000, offsetof(options, min_requests)},
+                {"--persist", 1, 24, offsetof(options, persist)},
+                {"--days", 1, 3650, offsetof(options, days)},
+            };
+            size_t k;
+            for (k = 0; k < sizeof nums / sizeof nums[0]; k++)
+                if (!strcmp(name, nums[k].name)) break;
+            if (k == sizeof nums / sizeof nums[0]) return usage_error("unknown option %s", name);
+            if (parse_long(value, nums[k].min, nums[k].max, &n) != 0) {
+                fprintf(stderr, "kb-report: %s %s: give a whole number from %ld to %ld\n", name,
+                        value, nums[k].min, nums[k].max);
+                return 2;
+            }
+            *(long *)((char *)o + nums[k].offset) = n;
+        }
+    }
+    if (!o->command) return usage_error("%s", "no command: give gaps, help-requests, health or agents");
+    if (!o->data) return usage_error("%s", "--data DIR is required (kb-searchd's --data)");
+    return 0;
+}
+
+static int print(const options *o, cJSON *result, void (*csv)(FILE *, const cJSON *))
+{
+    if (!strcmp(o->format, "json")) {
+        char *text = cJSON_PrintUnformatted(result);
+        if (!text) {
+            fputs("kb-report: out of memory\n", stderr);
+            return 1;
+        }
+        puts(text);
+        free(text);
+    } else {
+        csv(stdout, result);
+    }
+    cJSON_Delete(result);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        perror("kb-report: cannot write the report");
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_gaps(const options *o)
+{
+    kb_gaps_filter f = {.limit = o->limit > 0 ? (size_t)o->limit : 50, .offset = (size_t)o->offset};
+    for (size_t i = 0; i < o->n_statuses; i++) f.statuses |= kb_gaps_status_bit(o->statuses[i]);
+    if (o->from && kb_review_parse_date(o->from, &f.from_ms) != 0)
+        return usage_error("--from %s: give a date YYYY-MM-DD", o->from);
+    if (o->to) {
+        int64_t start;
+        if (kb_review_parse_date(o->to, &start) != 0)
+            return usage_error("--to %s: give a date YYYY-MM-DD", o->to);
+        f.to_ms = start + 86400000; /* inclusive: the whole day (DST days are 23-25 h: ±1 h) */
+    }
+    if (f.from_ms && !f.to_ms) f.to_ms = INT64_MAX;
+    if (f.to_ms && !f.from_ms) f.from_ms = INT64_MIN + 1;
+    f.category = o->category;
+    f.sort = !o->sort || !strcmp(o->sort, "impact") ? KB_GAPS_SORT_IMPACT
+             : !strcmp(o->sort, "recent")           ? KB_GAPS_SORT_RECENT
+                                                    : KB_GAPS_SORT_COUNT;
+    char err[1024] = "";
+    kb_gaps *g = kb_gaps_open(o->data, 1, err, sizeof err);
+    if (!g) {
+        fprintf(stderr, "kb-report: %s\n", err);
+        return 1;
+    }
+    cJSON *list = kb_gaps_list(g, &f);
+    if (!list) {
+        fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
+        kb_gaps_close(g);
+        return 1;
+    }
+    kb_gaps_close(g);
+    return print(o, list, report_csv_gaps);
+}
+
+static int cmd_help_requests(const options *o)
+{
+    kb_report_params p;
+    kb_report_defaults(&p);
+    if (o->month && kb_review_parse_month(o->month, &p.year, &p.month) != 0)
+        return usage_error("--month %s: give a month YYYY-MM", o->month);
+    p.by_team = o->by && !strcmp(o->by, "team");
+    p.months = (int)o->months;
+    p.threshold = o->threshold;
+    p.min_requests = (int)o->min_requests;
+    p.persist = (int)o->persist;
+    char err[1024] = "";
+    kb_review *r = kb_review_open(o->data, 1, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "kb-report: %s\n", err);
+        return 1;
+    }
+    cJSON *report = kb_review_report(r, &p);
+    if (!report) {
+        fprintf(stderr, "kb-report: %s\n", kb_review_errmsg(r));
+        kb_review_close(r);
+        return 1;
+    }
+    kb_review_close(r);
+    return print(o, report, report_csv_help_requests);
+}
+
+static int cmd_health(const options *o)
+{
+    if (!o->index) return usage_error("%s", "health needs --index DIR (kb-searchd's --index)");
+    char err[1024] = "";
+    kb_doc_list docs;
+    if (kb_doc_list_read(o->index, &docs, err, sizeof err) != 0) {
+        fprintf(stderr, "kb-report: %s\n", err);
+        return 1;
+    }
+    kb_gaps *g = kb_gaps_open(o->data, 1, err, sizeof err);
+    if (!g) {
+        fprintf(stderr, "kb-report: %s\n", err);
+        kb_doc_list_free(&docs);
+        return 1;
+    }
+    char today[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    cJSON *health = kb_gaps_health(g, &docs, (int)o->days, o->limit > 0 ? (size_t)o->limit : 100,
+                                   (int64_t)now * 1000, today);
+    if (!health) fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
+    kb_gaps_close(g);
+    kb_doc_list_free(&docs);
+    return health ? print(o, health, report_csv_health) : 1;
+}
+
+static int cmd_agents(const options *o)
+{
+    char err[1024] = "";
+    kb_review *r = kb_review_open(o->data, 1, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "kb-report: %s\n", err);
+        return 1;
+    }
+    cJSON *agents = kb_review_agents(r);
+    if (!agents) fprintf(stderr, "kb-report: %s\n", kb_review_errmsg(r));
+    kb_review_close(r);
+    return agents ? print(o, agents, report_csv_agents) : 1;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse(argc, argv, &o);
+    if (rc == -1) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc) return rc;
+    if (!strcmp(o.command, "gaps")) return cmd_gaps(&o);
+    if (!strcmp(o.command, "help-requests")) return cmd_help_requests(&o);
+    if (!strcmp(o.command, "health")) return cmd_health(&o);
+    if (!strcmp(o.command, "agents")) return cmd_agents(&o);
+    return usage_error("unknown command %s: give gaps, help-requests, health or agents", o.command);
+}
