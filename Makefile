@@ -145,7 +145,7 @@ run: deps
 
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
-	@BIN=$(BIN) UNIT_DIR=$(BUILD)/tests tests/run-all.sh
+	@BIN=$(BIN) UNIT_DIR=$(BUILD)/tests KB_SANITIZED=$(filter 1,$(SANITIZE)) tests/run-all.sh
 
 unit: all $(UNIT_BINS)
 	@BIN=$(BIN) UNIT_DIR=$(BUILD)/tests tests/run-all.sh --unit-only

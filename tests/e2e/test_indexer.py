@@ -572,7 +572,10 @@ def large_single_file_is_indexed_in_bounded_memory():
         rss_mb = usage.ru_maxrss / 1024
         print(f"    ({size / 1e6:.0f} MB, 20000 documents in {took:.1f} s, "
               f"{20000 / took:.0f} documents/s, peak RSS {rss_mb:.0f} MB)")
-        check(rss_mb < 500, f"peak RSS {rss_mb:.0f} MB")
+        # Under AddressSanitizer RSS is the sanitizer's (shadow memory, quarantine): the bound is
+        # checked by the normal build.
+        if not os.environ.get("KB_SANITIZED"):
+            check(rss_mb < 500, f"peak RSS {rss_mb:.0f} MB")
         with Served(s):
             check(health(s)["documents"] == 20000, health(s))
             check_status(s.search("宽带故障报修"), 200, "search")
