@@ -1,0 +1,453 @@
+/* test_review.c — leads' reviews of help requests and the reports (kb_review.h): overrides kept
+ * with their history, the effective verdict, the queue following reviews, list filters, the
+ * agents file, and report numbers against a hand-computed fixture. */
+#include "check.h"
+#include "kb_gaps.h"
+#include "kb_review.h"
+#include "kb_store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char root[64];
+
+static const char *new_dir(const char *name)
+{
+    static char path[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", root, name);
+    return path[k];
+}
+
+static int num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? (int)v->valuedouble : -1;
+}
+
+static double dbl(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static int is_null(const cJSON *o, const char *key)
+{
+    return cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int truth(const cJSON *o, const char *key)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/* A store with the schema in place; returns its database path. */
+static const char *fresh_store(const char *name, char *path, size_t len)
+{
+    const char *dir = new_dir(name);
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    if (st) kb_store_close(st);
+    else printf("  %s\n", err);
+    snprintf(path, len, "%s/events.sqlite3", dir);
+    return dir;
+}
+
+static int64_t at(int year, int month, int day)
+{
+    int64_t start, end;
+    kb_review_month_bounds(year, month, &start, &end);
+    return start + (int64_t)(day - 1) * 86400000 + 3600000; /* 01:00 local on that day */
+}
+
+/* Insert a help request as the service would have classified it. */
+static int64_t insert_request(sqlite3 *db, const char *agent, int64_t t, int answerable,
+                              const char *doc)
+{
+    sqlite3_stmt *s;
+    sqlite3_prepare_v2(db,
+                       "INSERT INTO help_requests (time_ms, agent, filed_by, question, "
+                       "kb_answerable, doc_id, confidence) VALUES (?1, ?2, 'desk', '问题', ?3, ?4, 0.5)",
+                       -1, &s, NULL);
+    sqlite3_bind_int64(s, 1, t);
+    sqlite3_bind_text(s, 2, agent, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, answerable);
+    if (doc) sqlite3_bind_text(s, 4, doc, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, 4);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(db) : -1;
+}
+
+/* ---------------------------------------------------------------- reviews */
+
+TEST(override_is_kept_with_its_history)
+{
+    char path[512], err[512] = "";
+    const char *dir = fresh_store("override", path, sizeof path);
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    int64_t id = insert_request(db, "a1", at(2026, 10, 2), 1, "roam-001");
+    sqlite3_close(db);
+    kb_review *r = kb_review_open(dir, 0, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r) return;
+    cJSON *item = NULL;
+    /* A lead overrides: the knowledge base does not answer it (the document is outdated). */
+    CHECK(kb_review_set(r, id, 0, NULL, "文档过期，客户手机13812345678", "lead-1", 1000, &item) ==
+          KB_REVIEW_OK);
+    CHECK(item && truth(item, "kb_answerable")); /* the service's verdict stays as it was */
+    CHECK_STR_EQ(str(item, "doc_id"), "roam-001");
+    CHECK(item && !truth(item, "answerable") && is_null(item, "effective_doc_id"));
+    const cJSON *review = cJSON_GetObjectItemCaseSensitive(item, "review");
+    CHECK_STR_EQ(str(review, "by"), "lead-1");
+    CHECK_STR_EQ(str(review, "note"), "文档过期，客户手机[手机号]"); /* redacted */
+    cJSON_Delete(item);
+    /* Another lead confirms the service after all: both reviews are kept, the latest decides. */
+    CHECK(kb_review_set(r, id, 1, NULL, NULL, "lead-2", 2000, &item) == KB_REVIEW_OK);
+    CHECK(truth(item, "answerable"));
+    CHECK_STR_EQ(str(item, "effective_doc_id"), "roam-001"); /* the service's document */
+    const cJSON *history = cJSON_GetObjectItemCaseSensitive(item, "reviews");
+    CHECK(cJSON_GetArraySize(history) == 2);
+    CHECK_STR_EQ(str(history->child, "by"), "lead-1");
+    CHECK_STR_EQ(str(history->child->next, "by"), "lead-2");
+    cJSON_Delete(item);
+    /* A different answering document. */
+    CHECK(kb_review_set(r, id, 1, "roam-002", NULL, "lead-2", 3000, &item) == KB_REVIEW_OK);
+    CHECK_STR_EQ(str(item, "effective_doc_id"), "roam-002");
+    cJSON_Delete(item);
+    CHECK(kb_review_set(r, id, 0, "roam-002", NULL, "lead-2", 3000, NULL) == KB_REVIEW_INVALID);
+    CHECK(kb_review_set(r, 424242, 0, NULL, NULL, "lead-2", 3000, NULL) == KB_REVIEW_NOT_FOUND);
+    kb_review_close(r);
+
+    /* It is on disk: a new connection sees it. */
+    r = kb_review_open(dir, 1, err, sizeof err);
+    item = kb_review_item(r, id);
+    CHECK(item && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(item, "reviews")) == 3);
+    cJSON_Delete(item);
+    CHECK(kb_review_set(r, id, 0, NULL, NULL, "x", 0, NULL) == KB_REVIEW_INVALID); /* read-only */
+    kb_review_close(r);
+}
+
+TEST(reviews_move_help_requests_in_and_out_of_the_queue)
+{
+    const char *dir = new_dir("queue");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    kb_help_request hr = {.agent = "a1", .filed_by = "desk", .question = "宠物保险怎么理赔",
+                          .time_ms = 1000, .kb_answerable = 1, .doc_id = "ins-001",
+                          .confidence = 0.8};
+    int64_t answered = 0, gap = 0;
+    kb_store_log_help_request(st, &hr, &answered);
+    hr.question = "电动车上牌需要什么材料";
+    hr.kb_answerable = 0;
+    hr.doc_id = NULL;
+    kb_store_log_help_request(st, &hr, &gap);
+    kb_store_close(st);
+    kb_analyzer *a = kb_analyzer_new(err, sizeof err);
+    kb_gaps_kb kb = {a, NULL, NULL};
+    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    kb_review *r = kb_review_open(dir, 0, err, sizeof err);
+    CHECK(a && g && r);
+    if (!a || !g || !r) return;
+    CHECK(kb_gaps_ingest(g, &kb, 100) == 0);
+    cJSON *list = kb_gaps_list(g, NULL);
+    CHECK(num(list, "total") == 1); /* only the genuine gap */
+    cJSON_Delete(list);
+    /* The lead: the first was not answerable after all, the second was. */
+    CHECK(kb_review_set(r, answered, 0, NULL, NULL, "lead", 2000, NULL) == KB_REVIEW_OK);
+    CHECK(kb_review_set(r, gap, 1, "car-001", NULL, "lead", 2000, NULL) == KB_REVIEW_OK);
+    CHECK(kb_gaps_ingest(g, &kb, 100) == 0);
+    list = kb_gaps_list(g, NULL);
+    CHECK(num(list, "total") == 1);
+    const cJSON *only = cJSON_GetObjectItemCaseSensitive(list, "items")->child;
+    CHECK_STR_EQ(str(only, "question"), "宠物保险怎么理赔");
+    cJSON_Delete(list);
+    kb_review_close(r);
+    kb_gaps_close(g);
+    kb_analyzer_free(a);
+}
+
+/* ---------------------------------------------------------------- the agents list */
+
+TEST(agents_file_parsing_and_errors)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/agents.tsv", root);
+    FILE *f = fopen(path, "w");
+    fputs("\xEF\xBB\xBF# agent_id\tname\tteam\n\na1\t张伟\t一组\na2\t李娜\na3\n", f);
+    fclose(f);
+    kb_agent_list l;
+    CHECK(kb_agents_parse_file(path, &l, err, sizeof err) == 0);
+    CHECK(l.n == 3);
+    if (l.n == 3) {
+        CHECK_STR_EQ(l.v[0].team, "一组");
+        CHECK_STR_EQ(l.v[1].team, "");
+        CHECK_STR_EQ(l.v[2].name, "");
+    }
+    /* Written back and read again: the same list. */
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s/agents-copy.tsv", root);
+    CHECK(kb_agents_write_file(copy, &l, err, sizeof err) == 0);
+    kb_agent_list m;
+    CHECK(kb_agents_parse_file(copy, &m, err, sizeof err) == 0 && m.n == 3);
+    kb_agent_list_free(&m);
+    kb_agent_list_free(&l);
+
+    f = fopen(path, "w");
+    fputs("a1\t张伟\t一组\na1\t李娜\t二组\n", f);
+    fclose(f);
+    CHECK(kb_agents_parse_file(path, &l, err, sizeof err) == -1);
+    CHECK(strstr(err, "agents.tsv:2: agent id a1 appears twice") != NULL);
+    f = fopen(path, "w");
+    fputs("a1\t张伟\t一组\textra\n", f);
+    fclose(f);
+    CHECK(kb_agents_parse_file(path, &l, err, sizeof err) == -1 && strstr(err, ":1: more than 3"));
+    cJSON *json = cJSON_Parse("[{\"id\": \"a1\", \"name\": \"张伟\", \"team\": \"一组\"}, {\"name\": \"x\"}]");
+    CHECK(kb_agents_from_json(json, &l, err, sizeof err) == -1 && strstr(err, "agents[1].id"));
+    cJSON_Delete(json);
+}
+
+/* ---------------------------------------------------------------- the report fixture */
+
+/* The fixture (report month 2026-10, 3 months, persist 3, min_requests 2, threshold 0.5):
+ *   a1 (一组): Aug 2 requests, both answerable (d1, d1)        share 1.00 high
+ *              Sep 3 requests, 2 answerable (d1, d2)            share 0.67 high
+ *              Oct 4: d1, d2, d3 (a lead overrides d3 to "gap"), and a gap a lead overrides to
+ *              answerable by d4                                 share 3/4 = 0.75 high -> stands out
+ *              study over Aug-Oct: d1 x4, d2 x2, d4 x1
+ *   a2 (一组): Sep 2 gaps; Oct 2 requests, 1 answerable (d2)    share 0.5, previous 0, change +0.5
+ *   a3 (二组): Jul 1 (outside the window); Oct 1 answerable (d5): share 1 but fewer than 2 requests
+ *   a4 (not in the agents list): Sep 1 gap
+ * Totals for October: 7 requests, 5 answered, share 0.7143. */
+static const char *report_fixture(const char *name)
+{
+    char path[512], err[512] = "";
+    const char *dir = fresh_store(name, path, sizeof path);
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    insert_request(db, "a1", at(2026, 8, 3), 1, "d1");
+    insert_request(db, "a1", at(2026, 8, 31), 1, "d1");
+    insert_request(db, "a1", at(2026, 9, 1), 1, "d1");
+    insert_request(db, "a1", at(2026, 9, 15), 1, "d2");
+    insert_request(db, "a1", at(2026, 9, 30), 0, NULL);
+    insert_request(db, "a1", at(2026, 10, 1), 1, "d1");
+    insert_request(db, "a1", at(2026, 10, 2), 1, "d2");
+    int64_t d3 = insert_request(db, "a1", at(2026, 10, 3), 1, "d3");
+    int64_t g4 = insert_request(db, "a1", at(2026, 10, 31), 0, NULL);
+    insert_request(db, "a2", at(2026, 9, 5), 0, NULL);
+    insert_request(db, "a2", at(2026, 9, 6), 0, NULL);
+    insert_request(db, "a2", at(2026, 10, 5), 1, "d2");
+    insert_request(db, "a2", at(2026, 10, 6), 0, NULL);
+    insert_request(db, "a3", at(2026, 7, 20), 1, "d9");
+    insert_request(db, "a3", at(2026, 10, 20), 1, "d5");
+    insert_request(db, "a4", at(2026, 9, 9), 0, NULL);
+    /* November: after the reported month, not counted */
+    insert_request(db, "a1", at(2026, 11, 1), 1, "d1");
+    sqlite3_close(db);
+    kb_review *r = kb_review_open(dir, 0, err, sizeof err);
+    kb_review_set(r, d3, 0, NULL, NULL, "lead", 1, NULL);
+    kb_review_set(r, g4, 1, "d4", NULL, "lead", 1, NULL);
+    kb_agent_list l = {0};
+    cJSON *agents = cJSON_Parse("[{\"id\":\"a1\",\"name\":\"张伟\",\"team\":\"一组\"},"
+                                "{\"id\":\"a2\",\"name\":\"李娜\",\"team\":\"一组\"},"
+                                "{\"id\":\"a3\",\"name\":\"王强\",\"team\":\"二组\"}]");
+    kb_agents_from_json(agents, &l, err, sizeof err);
+    kb_review_set_agents(r, &l);
+    kb_agent_list_free(&l);
+    cJSON_Delete(agents);
+    kb_review_close(r);
+    return dir;
+}
+
+static kb_report_params fixture_params(int by_team)
+{
+    kb_report_params p;
+    kb_report_defaults(&p);
+    p.by_team = by_team;
+    p.year = 2026;
+    p.month = 10;
+    p.months = 3;
+    p.min_requests = 2;
+    return p;
+}
+
+static int near(double a, double b) { return fabs(a - b) < 1e-4; }
+
+TEST(report_by_agent_matches_hand_computed_numbers)
+{
+    char err[512] = "";
+    const char *dir = report_fixture("report-agent");
+    kb_review *r = kb_review_open(dir, 1, err, sizeof err);
+    kb_report_params p = fixture_params(0);
+    cJSON *rep = r ? kb_review_report(r, &p) : NULL;
+    CHECK(rep != NULL);
+    if (!rep) {
+        printf("  %s\n", r ? kb_review_errmsg(r) : err);
+        kb_review_close(r);
+        return;
+    }
+    CHECK_STR_EQ(str(rep, "month"), "2026-10");
+    const cJSON *months = cJSON_GetObjectItemCaseSensitive(rep, "months");
+    CHECK(cJSON_GetArraySize(months) == 3 && !strcmp(months->child->valuestring, "2026-08"));
+    const cJSON *totals = cJSON_GetObjectItemCaseSensitive(rep, "totals");
+    CHECK(num(totals, "requests") == 7 && num(totals, "kb_answered") == 5);
+    CHECK(near(dbl(totals, "share"), 0.7143));
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(rep, "rows");
+    CHECK(cJSON_GetArraySize(rows) == 4);
+    const cJSON *a1 = rows->child, *a3 = a1 ? a1->next : NULL, *a2 = a3 ? a3->next : NULL,
+                *a4 = a2 ? a2->next : NULL;
+    if (!a4) {
+        cJSON_Delete(rep);
+        kb_review_close(r);
+        return;
+    }
+    CHECK_STR_EQ(str(a1, "agent"), "a1");
+    CHECK_STR_EQ(str(a1, "name"), "张伟");
+    CHECK_STR_EQ(str(a1, "team"), "一组");
+    CHECK(num(a1, "requests") == 4 && num(a1, "kb_answered") == 3);
+    CHECK(near(dbl(a1, "share"), 0.75) && near(dbl(a1, "previous_share"), 0.6667));
+    CHECK(near(dbl(a1, "change"), 0.0833));
+    CHECK(truth(a1, "persistent"));
+    const cJSON *trend = cJSON_GetObjectItemCaseSensitive(a1, "trend");
+    CHECK(num(trend->child, "requests") == 2 && num(trend->child, "kb_answered") == 2);
+    const cJSON *study = cJSON_GetObjectItemCaseSensitive(a1, "study");
+    CHECK(cJSON_GetArraySize(study) == 3);
+    CHECK_STR_EQ(str(study->child, "doc_id"), "d1");
+    CHECK(num(study->child, "count") == 4);
+    CHECK_STR_EQ(str(study->child->next, "doc_id"), "d2");
+    CHECK(num(study->child->next, "count") == 2);
+    CHECK_STR_EQ(str(study->child->next->next, "doc_id"), "d4");
+
+    CHECK_STR_EQ(str(a3, "agent"), "a3"); /* 1 answered, share 1: before a2 (1 answered, 0.5) */
+    CHECK(near(dbl(a3, "share"), 1) && is_null(a3, "previous_share") && is_null(a3, "change"));
+    CHECK(!truth(a3, "persistent")); /* one request is too few to count */
+
+    CHECK_STR_EQ(str(a2, "agent"), "a2");
+    CHECK(num(a2, "requests") == 2 && num(a2, "kb_answered") == 1);
+    CHECK(near(dbl(a2, "previous_share"), 0) && near(dbl(a2, "change"), 0.5));
+    CHECK(!truth(a2, "persistent"));
+
+    CHECK_STR_EQ(str(a4, "agent"), "a4"); /* not in the agents list */
+    CHECK(is_null(a4, "name") && is_null(a4, "team"));
+    CHECK(num(a4, "requests") == 0 && is_null(a4, "share"));
+    cJSON_Delete(rep);
+
+    /* Persist 4 needs August to October and July too: nobody stands out. */
+    p.persist = 4;
+    rep = kb_review_report(r, &p);
+    CHECK(rep && !truth(cJSON_GetObjectItemCaseSensitive(rep, "rows")->child, "persistent"));
+    cJSON_Delete(rep);
+    kb_review_close(r);
+}
+
+TEST(report_by_team_sums_its_agents)
+{
+    char err[512] = "";
+    const char *dir = report_fixture("report-team");
+    kb_review *r = kb_review_open(dir, 1, err, sizeof err);
+    kb_report_params p = fixture_params(1);
+    cJSON *rep = r ? kb_review_report(r, &p) : NULL;
+    CHECK(rep != NULL);
+    if (!rep) {
+        kb_review_close(r);
+        return;
+    }
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(rep, "rows");
+    CHECK(cJSON_GetArraySize(rows) == 3);
+    const cJSON *t1 = rows->child, *t2 = t1->next, *none = t2->next;
+    CHECK_STR_EQ(str(t1, "team"), "一组");
+    CHECK(num(t1, "agents") == 2 && num(t1, "requests") == 6 && num(t1, "kb_answered") == 4);
+    CHECK(near(dbl(t1, "share"), 0.6667) && near(dbl(t1, "previous_share"), 0.4));
+    CHECK(near(dbl(t1, "change"), 0.2667));
+    CHECK(!truth(t1, "persistent")); /* September: 2 of 5 */
+    CHECK(num(t1, "persistent_agents") == 1);
+    const cJSON *study = cJSON_GetObjectItemCaseSensitive(t1, "study");
+    CHECK_STR_EQ(str(study->child, "doc_id"), "d1");
+    CHECK(num(study->child->next, "count") == 3); /* d2: a1 twice, a2 once */
+    CHECK_STR_EQ(str(t2, "team"), "二组");
+    CHECK(num(t2, "requests") == 1 && num(t2, "kb_answered") == 1);
+    CHECK_STR_EQ(str(none, "team"), ""); /* agents without a team */
+    cJSON_Delete(rep);
+    kb_review_close(r);
+}
+
+TEST(list_filters)
+{
+    char err[512] = "";
+    const char *dir = report_fixture("report-list");
+    kb_review *r = kb_review_open(dir, 1, err, sizeof err);
+    kb_review_filter f = {.verdict = -1, .reviewed = -1};
+    kb_review_month_bounds(2026, 10, &f.from_ms, &f.to_ms);
+    cJSON *list = kb_review_list(r, &f);
+    CHECK(num(list, "total") == 7);
+    cJSON_Delete(list);
+    f.team = "一组";
+    f.verdict = 1;
+    list = kb_review_list(r, &f);
+    CHECK(num(list, "total") == 4); /* a1: d1, d2, d4; a2: d2 */
+    cJSON_Delete(list);
+    f.team = NULL;
+    f.verdict = -1;
+    f.reviewed = 1;
+    list = kb_review_list(r, &f);
+    CHECK(num(list, "total") == 2);
+    cJSON_Delete(list);
+    kb_review_filter all = {.verdict = -1, .reviewed = -1, .agent = "a3", .limit = 1};
+    list = kb_review_list(r, &all);
+    CHECK(num(list, "total") == 2 && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "items")) == 1);
+    cJSON_Delete(list);
+    kb_review_close(r);
+}
+
+TEST(month_arithmetic)
+{
+    int y, m;
+    CHECK(kb_review_parse_month("2026-10", &y, &m) == 0 && y == 2026 && m == 10);
+    CHECK(kb_review_parse_month("2026-13", &y, &m) == -1);
+    CHECK(kb_review_parse_month("2026-1", &y, &m) == -1);
+    CHECK(kb_review_parse_month("2026-10x", &y, &m) == -1);
+    int64_t s, e, d;
+    kb_review_month_bounds(2026, 12, &s, &e);
+    CHECK(e - s == 31LL * 86400000);
+    CHECK(kb_review_parse_date("2026-12-01", &d) == 0 && d == s);
+    /* TZ is CST-8 here: the month starts at 16:00 UTC the day before. */
+    CHECK(s % 86400000 == 16LL * 3600000);
+    CHECK(kb_review_parse_date("2026-12-1", &d) == -1);
+}
+
+int main(void)
+{
+    setenv("TZ", "CST-8", 1);
+    tzset();
+    snprintf(root, sizeof root, "/tmp/kb-test-review.XXXXXX");
+    if (!mkdtemp(root)) {
+        printf("FAIL mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    RUN(override_is_kept_with_its_history);
+    RUN(reviews_move_help_requests_in_and_out_of_the_queue);
+    RUN(agents_file_parsing_and_errors);
+    RUN(report_by_agent_matches_hand_computed_numbers);
+    RUN(report_by_team_sums_its_agents);
+    RUN(list_filters);
+    RUN(month_arithmetic);
+    if (!getenv("KB_TEST_KEEP")) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+        if (system(cmd) != 0) printf("  could not remove %s\n", root);
+    }
+    CHECK_MAIN_END();
+}
