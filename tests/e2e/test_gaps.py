@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""test_gaps.py — end-to-end tests of the editors' gap queue, content health, the leads'
+help-request reviews, reports and agents list, against the real kb-searchd, kb-indexer and
+kb-report (see docs/GAPS.md and docs/API.md).
+
+One service is shared by most tests; the queue is fed through the public API (searches,
+feedback, help requests) and followed by polling, since kb-searchd takes new events in within
+about a second.
+"""
+import json
+import os
+import subprocess
+import time
+import urllib.parse
+
+from harness import (BIN, Service, check, check_status, doc_xml, documents_file, run_tests, test)
+
+REPORT = os.path.join(BIN, "kb-report")
+
+ROAMING = doc_xml(
+    "roam-intl-001", "国际漫游开通办理",
+    categories=["业务办理/漫游"], keywords="出国 漫游 开通",
+    questions=["出国了手机怎么用"],
+    sections=[("conditions", "办理条件", ["客户出国前需开通国际漫游功能，号码须已实名登记且无欠费。"]),
+              ("steps", "办理方式", ["可拨打客服热线或到营业厅办理国际漫游开通，开通后即时生效。"])])
+BROADBAND = doc_xml(
+    "broadband-001", "宽带故障报修流程",
+    categories=["故障处理/宽带"],
+    paragraphs=["宽带无法上网时，先检查光猫指示灯是否正常，再重启路由器，仍无法恢复请登记报修。"])
+EXPIRED = doc_xml(
+    "promo-2019", "二零一九年夏季流量包优惠活动",
+    valid=("2019-06-01", "2019-08-31"),
+    paragraphs=["活动期间办理夏季流量包可享受半价优惠，活动已于二零一九年结束。"])
+# Published later, to close the gap about pet insurance.
+PET = doc_xml(
+    "pet-claim-001", "宠物保险理赔流程",
+    categories=["保险/理赔"], keywords="宠物 保险 理赔", questions=["宠物保险怎么理赔"],
+    paragraphs=["宠物保险理赔：宠物就医后三十日内在APP提交病历、发票和宠物照片，审核通过后五个工作日内赔付到账。"])
+
+KB_FILES = {"kb.xml": documents_file(ROAMING, BROADBAND, EXPIRED)}
+PET_QUESTIONS = ["宠物保险怎么理赔", "寵物保險怎麼理賠", "宠物保险如何理赔"]
+AGENTS = "a-zhang\t张伟\t一组\na-li\t李娜\t一组\na-wang\t王强\t二组\n"
+
+
+class GapService(Service):
+    """kb-searchd with --agents FILE."""
+
+    def __init__(self, files):
+        self.agents_path = None
+        super().__init__(files, start=False)
+        self.agents_path = os.path.join(self.tmp, "agents.tsv")
+        with open(self.agents_path, "w", encoding="utf-8") as f:
+            f.write(AGENTS)
+        self.run_indexer(check=True)
+        self.start()
+
+    def command(self):
+        return super().command() + ["--agents", self.agents_path]
+
+    def json(self, method, path, role, body=None, status=200):
+        r = self.call(method, path, role, body=body)
+        check_status(r, status, f"{method} {path} as {role}")
+        return r.json()
+
+    def gaps(self, query=""):
+        return self.json("GET", "/api/gaps" + query, "editor")
+
+    def wait_gaps(self, predicate, query="", timeout=20):
+        """Poll the queue until predicate(list) holds."""
+        deadline = time.time() + timeout
+        while True:
+            body = self.gaps(query)
+            if predicate(body):
+                return body
+            if time.time() > deadline:
+                raise AssertionError(f"queue did not reach the expected state: {body}")
+            time.sleep(0.2)
+
+    def report(self, *args):
+        r = subprocess.run([REPORT, "--data", self.data] + list(args), capture_output=True,
+                           text=True, timeout=60)
+        return r
+
+
+def item_with(body, question):
+    for it in body["items"]:
+        if it["question"] == question or any(v["question"] == question for v in it["top_variants"]):
+            return it
+    return None
+
+
+_shared = None
+
+
+def shared():
+    global _shared
+    if _shared is None:
+        _shared = GapService(KB_FILES)
+    return _shared
+
+
+# ---------------------------------------------------------------- roles
+ENDPOINTS = [  # method, path, body, the role besides admin that may call it
+    ("GET", "/api/gaps", None, "editor"),
+    ("GET", "/api/gaps/1", None, "editor"),
+    ("PUT", "/api/gaps/1", {"status": "in_progress"}, "editor"),
+    ("POST", "/api/gaps/1", {"status": "in_progress"}, "editor"),
+    ("GET", "/api/content-health", None, "editor"),
+    ("GET", "/api/help-requests", None, "lead"),
+    ("GET", "/api/help-requests/1", None, "lead"),
+    ("PUT", "/api/help-requests/1/review", {"kb_answerable": True}, "lead"),
+    ("POST", "/api/help-requests/1/review", {"kb_answerable": True}, "lead"),
+    ("GET", "/api/reports/help-requests", None, "lead"),
+    ("GET", "/api/agents", None, "lead"),
+    ("PUT", "/api/agents", {"agents": [{"id": "a-zhang", "name": "张伟", "team": "一组"},
+                                       {"id": "a-li", "name": "李娜", "team": "一组"},
+                                       {"id": "a-wang", "name": "王强", "team": "二组"}]}, None),
+]
+
+
+@test
+def every_new_endpoint_checks_token_and_role():
+    s = shared()
+    problems = []
+    for method, path, body, allowed in ENDPOINTS:
+        r = s.request(method, path, body=body)
+        if r.status != 401:
+            problems.append(f"{method} {path} without token: {r.status}")
+        r = s.request(method, path, token="not-a-token", body=body)
+        if r.status != 401:
+            problems.append(f"{method} {path} unknown token: {r.status}")
+        for role in ("agent", "editor", "lead", "admin"):
+            r = s.call(method, path, role, body=body)
+            may = role == "admin" or role == allowed
+            if may and r.status in (401, 403):
+                problems.append(f"{method} {path} as {role}: {r.status} {r.body[:100]!r}")
+            if not may:
+                if r.status != 403:
+                    problems.append(f"{method} {path} as {role}: expected 403, got {r.status}")
+                elif "error" not in r.json():
+                    problems.append(f"{method} {path} as {role}: 403 without an error body")
+    check(not problems, "\n".join(problems))
+
+
+# ---------------------------------------------------------------- the queue
+@test
+def queue_groups_phrasings_from_searches_feedback_and_help_requests():
+    s = shared()
+    # The first phrasing is asked twice: it becomes the item's representative.
+    for q, role in zip(PET_QUESTIONS + PET_QUESTIONS[:1], ("agent", "lead", "agent", "lead")):
+        body = s.search(q, role=role).json()
+        check(body["unresolved"], f"{q} should be unresolved: {body}")
+    # "Not found" on a search the service thought it answered.
+    r = s.search("国际漫游开通").json()
+    check(not r["unresolved"], r)
+    check_status(s.call("POST", "/api/feedback", "agent",
+                        body={"search_id": r["search_id"], "kind": "not_found"}), 201, "not_found")
+    # A help request the knowledge base cannot answer.
+    h = s.json("POST", "/api/help-requests", "agent",
+               body={"agent": "a-wang", "question": "宠物保险理赔怎么操作"}, status=201)
+    check(h["kb_answerable"] is False, h)
+    # Blank questions never reach the queue.
+    s.search("   ")
+
+    def ready(body):
+        pet = item_with(body, "宠物保险怎么理赔")
+        return pet and pet["count"] >= 5 and item_with(body, "国际漫游开通")
+
+    body = s.wait_gaps(ready)
+    pet = item_with(body, "宠物保险怎么理赔")
+    check(pet["question"] == "宠物保险怎么理赔", pet)
+    check(pet["sources"]["search"] == 4 and pet["sources"]["help_request"] == 1, pet)
+    check(pet["agents"] == 3, pet)  # test-agent, test-lead, a-wang
+    check(pet["impact"] == pet["count"] * pet["agents"], pet)
+    check(pet["status"] == "open" and pet["variants"] == 4, pet)
+    roam = item_with(body, "国际漫游开通")
+    check(roam["sources"]["not_found"] == 1 and roam["category"] == "业务办理/漫游", roam)
+    check(body["items"][0]["id"] == pet["id"], "the item with most impact comes first")
+    check(not any(it["question"].strip() == "" for it in body["items"]), body)
+
+    detail = s.json("GET", f"/api/gaps/{pet['id']}", "editor")
+    check(detail["questions_total"] == 5 and len(detail["questions"]) == 5, detail)
+    check({q["source"] for q in detail["questions"]} == {"search", "help_request"}, detail)
+    check(detail["variants_total"] == 4 and len(detail["variants"]) == 4, detail)
+    check(s.call("GET", "/api/gaps/999999", "editor").status == 404, "unknown item")
+    for bad in ("?status=closed", "?sort=size", "?limit=0", "?from=2026-13-01"):
+        check_status(s.call("GET", "/api/gaps" + bad, "editor"), 400, bad)
+    check(any(it["id"] == roam["id"] for it in s.gaps("?category=" + urllib.parse.quote("业务办理"))["items"]),
+          "category filter")
+
+
+@test
+def life_cycle_over_http():
+    s = shared()
+    body = s.wait_gaps(lambda b: item_with(b, "国际漫游开通"))
+    gid = item_with(body, "国际漫游开通")["id"]
+    path = f"/api/gaps/{gid}"
+    it = s.json("PUT", path, "editor", body={"status": "in_progress", "note": "在改写"})
+    check(it["status"] == "in_progress" and it["status_by"] == "test-editor" and it["note"] == "在改写", it)
+    check_status(s.call("PUT", path, "editor", body={"status": "answered", "doc_id": "no-such-doc"}),
+                 400, "unknown document")
+    check_status(s.call("PUT", path, "editor", body={"status": "finished"}), 400, "bad status")
+    it = s.json("POST", path, "editor", body={"status": "answered", "doc_id": "roam-intl-001"})
+    check(it["status"] == "answered" and it["answer_doc_id"] == "roam-intl-001", it)
+    r = s.call("PUT", path, "editor", body={"status": "dismissed"})
+    check_status(r, 409, "answered -> dismissed")
+    check("re-open" in r.json()["error"], r)
+    check(item_with(s.gaps(), "国际漫游开通") is None, "answered items leave the default list")
+    check(item_with(s.gaps("?status=answered"), "国际漫游开通") is not None, "status filter")
+    it = s.json("PUT", path, "admin", body={"status": "open"})
+    check(it["status"] == "open" and it["answer_doc_id"] is None, it)
+
+
+@test
+def answered_by_x_after_indexing_a_new_document():
+    s = shared()
+    s.wait_gaps(lambda b: item_with(b, "宠物保险怎么理赔"))
+    s.write_kb_file("pet.xml", documents_file(PET))
+    s.run_indexer(check=True)
+
+    def suggested(body):
+        pet = item_with(body, "宠物保险怎么理赔")
+        return pet and pet["suggested_answer"] == "pet-claim-001"
+
+    body = s.wait_gaps(suggested, timeout=30)
+    pet = item_with(body, "宠物保险怎么理赔")
+    check(pet["suggested_title"] == "宠物保险理赔流程" and pet["suggested_at"], pet)
+    check(0 < pet["suggested_confidence"] <= 1, pet)
+    # The editor confirms the suggestion.
+    it = s.json("PUT", f"/api/gaps/{pet['id']}", "editor", body={"status": "answered"})
+    check(it["answer_doc_id"] == "pet-claim-001", it)
+    check("gap queue" in s.log_text(), "the log says how many items got a suggestion")
+
+
+# ---------------------------------------------------------------- reviews and reports
+@test
+def override_is_kept_and_a_genuine_gap_joins_the_queue():
+    s = shared()
+    h = s.json("POST", "/api/help-requests", "agent",
+               body={"agent": "a-zhang", "question": "国际漫游怎么开通"}, status=201)
+    check(h["kb_answerable"] is True and h["doc_id"] == "roam-intl-001", h)
+    path = f"/api/help-requests/{h['id']}"
+    it = s.json("GET", path, "lead")
+    check(it["review"] is None and it["answerable"] is True and it["agent_name"] == "张伟", it)
+    # The lead disagrees: the document does not cover this customer's case.
+    it = s.json("PUT", path + "/review", "lead",
+                body={"kb_answerable": False, "note": "客户在境外，手机号13812345678"})
+    check(it["kb_answerable"] is True and it["answerable"] is False, it)
+    check(it["review"]["by"] == "test-lead" and "[手机号]" in it["review"]["note"], it)
+    check(len(it["reviews"]) == 1, it)
+    # Kept: read again, and listed among the reviewed gaps.
+    check(s.json("GET", path, "lead")["review"]["kb_answerable"] is False, "override kept")
+    listed = s.json("GET", "/api/help-requests?reviewed=1&verdict=gap", "lead")
+    check(any(x["id"] == h["id"] for x in listed["items"]), listed)
+    check_status(s.call("PUT", path + "/review", "lead", body={"kb_answerable": "no"}), 400, "bad verdict")
+    check_status(s.call("PUT", "/api/help-requests/999999/review", "lead",
+                        body={"kb_answerable": False}), 404, "unknown request")
+    # The genuine gap reaches the editors' queue.
+    s.wait_gaps(lambda b: any(item_with(b, "国际漫游怎么开通") for _ in [0]))
+    store = os.path.join(s.data, "events.sqlite3")
+    check(os.path.exists(store), store)
+    with open(store, "rb") as f:
+        check(b"13812345678" not in f.read(), "no phone number at rest")
+
+
+@test
+def kb_report_matches_the_http_report():
+    s = shared()
+    for agent, q in (("a-li", "宽带故障报修"), ("a-li", "宽带坏了怎么报修"), ("a-wang", "电动车上牌需要什么材料")):
+        s.json("POST", "/api/help-requests", "lead", body={"agent": agent, "question": q}, status=201)
+    month = time.strftime("%Y-%m")
+    for by in ("agent", "team"):
+        http = s.json("GET", f"/api/reports/help-requests?by={by}&month={month}", "lead")
+        r = s.report("--format", "json", "help-requests", "--by", by, "--month", month)
+        check(r.returncode == 0, r.stderr)
+        check(json.loads(r.stdout) == http, f"by {by}: kb-report {r.stdout}\nHTTP {http}")
+    rows = {row["agent"]: row for row in http_rows(s, month)}
+    check(rows["a-li"]["name"] == "李娜" and rows["a-li"]["team"] == "一组", rows)
+    check(rows["a-li"]["requests"] == 2 and rows["a-li"]["kb_answered"] == 2, rows["a-li"])
+    check(rows["a-li"]["study"][0] == {"doc_id": "broadband-001", "count": 2}, rows["a-li"])
+    # The queue, in JSON and in CSV (the default).
+    r = s.report("--format", "json", "gaps", "--status", "all")
+    check(r.returncode == 0, r.stderr)
+    check(json.loads(r.stdout) == s.gaps("?status=all"), "gaps: kb-report and HTTP differ")
+    r = s.report("gaps")
+    check(r.returncode == 0 and r.stdout.startswith("id,status,impact,count,agents"), r.stdout[:200])
+    r = s.report("help-requests", "--by", "team", "--month", month)
+    check(r.returncode == 0 and r.stdout.startswith("team,agents,month,requests"), r.stdout[:200])
+    r = s.report("health", "--index", s.index_dir, "--format", "json")
+    check(r.returncode == 0 and json.loads(r.stdout)["expired"][0]["id"] == "promo-2019", r.stdout[:300])
+    # Clear errors and exit codes.
+    r = s.report("help-requests", "--month", "2026-13")
+    check(r.returncode == 2 and "YYYY-MM" in r.stderr, r.stderr)
+    r = subprocess.run([REPORT, "--data", os.path.join(s.tmp, "nowhere"), "gaps"], capture_output=True, text=True)
+    check(r.returncode == 1 and "no event store" in r.stderr, r.stderr)
+
+
+def http_rows(s, month):
+    return s.json("GET", f"/api/reports/help-requests?by=agent&month={month}", "lead")["rows"]
+
+
+@test
+def content_health_over_http():
+    s = shared()
+    s.search("宽带故障报修")
+    deadline = time.time() + 15
+    while True:
+        h = s.json("GET", "/api/content-health?days=7", "editor")
+        never = {d["id"] for d in h["never_returned"]}
+        if "broadband-001" not in never or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    check("broadband-001" not in never and "promo-2019" in never, h)
+    check([d["id"] for d in h["expired"]] == ["promo-2019"], h)
+    check(any(d["id"] == "roam-intl-001" and d["not_found"] >= 1 for d in h["not_answering"]), h)
+    check_status(s.call("GET", "/api/content-health?days=0", "editor"), 400, "days=0")
+
+
+@test
+def agents_list_get_put_and_file():
+    s = shared()
+    body = s.json("GET", "/api/agents", "lead")
+    check(len(body["agents"]) == 3 and body["file"] == s.agents_path, body)
+    new = {"agents": [{"id": "a-zhang", "name": "张伟", "team": "二组"}, {"id": "a-new", "name": "新人", "team": ""}]}
+    check(s.json("PUT", "/api/agents", "admin", body=new) == {"ok": True, "agents": 2}, "PUT")
+    check(s.json("GET", "/api/agents", "admin")["agents"][0]["id"] == "a-new", "sorted by id")
+    with open(s.agents_path, encoding="utf-8") as f:
+        check("a-zhang\t张伟\t二组" in f.read(), "the file is rewritten")
+    check_status(s.call("PUT", "/api/agents", "admin", body={"agents": [{"id": "x"}, {"id": "x"}]}),
+                 400, "duplicate id")
+    check_status(s.call("PUT", "/api/agents", "admin", body={"agents": [{"id": "a\tb"}]}), 400, "tab")
+    check(len(s.json("GET", "/api/agents", "lead")["agents"]) == 2, "a refused PUT changes nothing")
+    r = s.report("agents")
+    check(r.returncode == 0 and r.stdout.splitlines()[0] == "id,name,team", r.stdout)
+
+
+@test
+def bad_agents_file_stops_start_up():
+    s = GapService.__new__(GapService)
+    Service.__init__(s, KB_FILES, start=False)
+    try:
+        s.agents_path = os.path.join(s.tmp, "agents.tsv")
+        with open(s.agents_path, "w", encoding="utf-8") as f:
+            f.write("a1\t张伟\t一组\na1\t李娜\t二组\n")
+        s.run_indexer(check=True)
+        s.port = 1
+        r = subprocess.run(s.command(), capture_output=True, text=True, timeout=30)
+        check(r.returncode == 1 and "agents.tsv:2: agent id a1 appears twice" in r.stderr, r.stderr)
+    finally:
+        s.cleanup()
+
+
+if __name__ == "__main__":
+    run_tests(cleanups=[lambda: _shared and _shared.cleanup()])
