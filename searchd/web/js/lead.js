@@ -20,6 +20,15 @@ let agentsList = [];
 let drillAgent = null;
 let requests = { items: [], total: 0, offset: 0 };
 
+// Document titles for the "documents to study" lists (GET /api/documents/{id}), cached.
+const titles = new Map();
+async function loadTitles(ids) {
+  const missing = [...new Set(ids)].filter((id) => !titles.has(id)).slice(0, 100);
+  await Promise.all(missing.map((id) =>
+    api('/api/documents/' + encodeURIComponent(id)).then((d) => titles.set(id, d.title), () => titles.set(id, null))));
+}
+const studyText = (s) => (titles.get(s.doc_id) ? `${titles.get(s.doc_id)}（${s.doc_id}）` : s.doc_id);
+
 const thisMonth = () => {
   const d = new Date();
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
@@ -44,6 +53,7 @@ async function load() {
   }
   $('status').textContent = '';
   const rows = agentRows();
+  await loadTitles(rows.flatMap((r) => (r.study || []).map((x) => x.doc_id)));
   renderKpis(rows);
   renderCharts(rows);
   renderAgents(rows);
@@ -151,7 +161,7 @@ function renderAgents(rows) {
       el('td', { class: 'num' }, pct(r.share)),
       el('td', { class: 'num' }, signedPct(r.change)),
       el('td', null, r.persistent ? el('span', { class: 'badge no' }, '持续偏高') : ''),
-      el('td', null, (r.study || []).map((s) => `${s.doc_id}（${s.count}）`).join('、')));
+      el('td', null, (r.study || []).map((s) => `${studyText(s)} ×${s.count}`).join('；')));
     const choose = () => drill(drillAgent === r.agent ? null : r.agent);
     tr.addEventListener('click', choose);
     tr.addEventListener('keydown', (ev) => {
@@ -197,7 +207,7 @@ async function loadRequests(more) {
         el('div', { class: 'chart-box' }, el('canvas', { id: 'chart-agent' }))),
       el('div', { class: 'card', id: 'study' }, el('h2', null, '应学习的文档（知识库里有答案却来求助）'),
         (row.study || []).length
-          ? el('ol', null, ...row.study.map((s) => el('li', null, `${s.doc_id}：问过 ${s.count} 次`)))
+          ? el('ol', null, ...row.study.map((s) => el('li', null, `${studyText(s)}：问过 ${s.count} 次`)))
           : el('p', { class: 'muted' }, '没有。'))));
     chart('chart-agent', countsAndShare((row.trend || []).map((t) => monthLabel(t.month)), (row.trend || []).map((t) => t.requests), (row.trend || []).map((t) => t.share)));
   }
