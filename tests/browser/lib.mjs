@@ -141,13 +141,24 @@ export class Service {
     return { status: r.status, headers: r.headers, json, text };
   }
 
+  // Stop with SIGTERM; returns the exit code (null when it had to be killed).
   async stop() {
+    let code = this.proc ? this.proc.exitCode : null;
     if (this.proc && this.proc.exitCode === null) {
       this.proc.kill('SIGTERM');
-      const t = setTimeout(() => this.proc.kill('SIGKILL'), 15000);
-      await this.exited;
+      let killed = false;
+      const t = setTimeout(() => {
+        killed = true;
+        this.proc.kill('SIGKILL');
+      }, 15000);
+      code = await this.exited;
       clearTimeout(t);
+      if (killed) code = null;
     }
+    return code;
+  }
+
+  cleanup() {
     fs.rmSync(this.tmp, { recursive: true, force: true });
   }
 }

@@ -618,6 +618,19 @@ try {
   console.log(svc.log().slice(-2000));
 } finally {
   if (browser) await browser.close();
-  await svc.stop();
+  // The service served every page and call above: it must shut down cleanly, and (under
+  // make SANITIZE=1) without a sanitizer report.
+  const code = await svc.stop();
+  const log = svc.log();
+  if (!svc.proc) {
+    // never started: browser_test_setup said why
+  } else if (code === 0 && !/AddressSanitizer|LeakSanitizer|runtime error:/.test(log)) {
+    console.log('PASS searchd_clean_shutdown_after_browser_tests');
+  } else {
+    failed = 1;
+    console.log('FAIL searchd_clean_shutdown_after_browser_tests');
+    console.log(`    exit code ${code}; log tail:\n    ` + log.slice(-3000).split('\n').join('\n    '));
+  }
+  svc.cleanup();
 }
 process.exit(failed ? 1 : 0);
