@@ -314,7 +314,8 @@ cJSON *kb_review_report(kb_review *rv, const kb_report_params *params)
         return NULL;
     }
     int last_month = n - 1;
-    qsort_r(out_rows->v, out_rows->n, sizeof *out_rows->v, cmp_rows, &last_month);
+    if (out_rows->n) /* qsort_r on a NULL array is undefined even for 0 elements */
+        qsort_r(out_rows->v, out_rows->n, sizeof *out_rows->v, cmp_rows, &last_month);
 
     cJSON *out = cJSON_CreateObject();
     char label[16];
@@ -379,7 +380,7 @@ cJSON *kb_review_report(kb_review *rv, const kb_report_params *params)
             add_share(t, "share", r->answered[k], r->requests[k]);
             cJSON_AddItemToArray(trend, t);
         }
-        qsort(r->docs, r->n_docs, sizeof *r->docs, cmp_docs);
+        if (r->n_docs) qsort(r->docs, r->n_docs, sizeof *r->docs, cmp_docs);
         cJSON *study = cJSON_AddArrayToObject(o, "study");
         for (size_t d = 0; d < r->n_docs && d < p.study; d++) {
             cJSON *x = cJSON_CreateObject();

@@ -412,6 +412,21 @@ TEST(list_filters)
     kb_review_close(r);
 }
 
+TEST(empty_store_gives_empty_report)
+{
+    char path[512], err[512] = "";
+    const char *dir = fresh_store("empty", path, sizeof path);
+    kb_review *r = kb_review_open(dir, 1, err, sizeof err);
+    for (int by_team = 0; by_team < 2; by_team++) {
+        kb_report_params p = fixture_params(by_team);
+        cJSON *rep = r ? kb_review_report(r, &p) : NULL;
+        CHECK(rep && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rep, "rows")) == 0);
+        CHECK(rep && is_null(cJSON_GetObjectItemCaseSensitive(rep, "totals"), "share"));
+        cJSON_Delete(rep);
+    }
+    kb_review_close(r);
+}
+
 TEST(month_arithmetic)
 {
     int y, m;
@@ -443,6 +458,7 @@ int main(void)
     RUN(report_by_agent_matches_hand_computed_numbers);
     RUN(report_by_team_sums_its_agents);
     RUN(list_filters);
+    RUN(empty_store_gives_empty_report);
     RUN(month_arithmetic);
     if (!getenv("KB_TEST_KEEP")) {
         char cmd[128];
