@@ -93,10 +93,6 @@ void kb_search_result_free(kb_search_result *res);
  * document has that id. */
 int kb_searcher_get_document(kb_searcher *s, const char *id, char **json);
 
-/* Fold a question into the analyzer's normal form and return its sorted, de-duplicated
- * informative terms joined by spaces (used to group unanswered questions). malloc'd. */
-char *kb_searcher_signature(kb_searcher *s, const char *text);
-
 const char *kb_searcher_errmsg(const kb_searcher *s);
 
 #endif

@@ -11,7 +11,7 @@
  *     咋整 and 一直 that say nothing about the subject) are dropped;
  *   - a member of a synonym group (kb_synonyms.h: 丢了/遗失/掉了, 出国/境外 …) is replaced by
  *     the group's first member, so paraphrases that swap service words share the term.
- * Bigrams that straddle a word's edge are dropped, as kb_searcher_signature() does: in a short
+ * Bigrams that straddle a word's edge are dropped: in a short
  * question they are mostly noise.
  */
 #include "kb_gaps.h"
