@@ -100,6 +100,16 @@ kb_gaps *kb_gaps_open(const char *data_dir, int readonly, char *err, size_t err_
 void kb_gaps_close(kb_gaps *g);
 const char *kb_gaps_errmsg(const kb_gaps *g);
 
+/* As-you-type searches (kb/gaps_typing.c): an unresolved search that the same agent's next
+ * search continued within this many milliseconds (a shared prefix of at least half the shorter
+ * query), and that got no click or feedback, was a step of typing and does not enter the queue.
+ * Searches younger than the window wait for it to pass. 0 turns this off (every unresolved
+ * search is a question). */
+#define KB_GAPS_TYPING_WINDOW_MS 5000
+void kb_gaps_set_typing_window(kb_gaps *g, int64_t ms);
+/* 1 when query b continues query a in the sense above. */
+int kb_gaps_query_continues(const char *a, const char *b);
+
 /* What the feeder needs of the knowledge base. Any member may be NULL: without an analyzer no
  * question can be taken in (ingest does nothing), without a searcher items get no category,
  * without a reader terms get KB_GAPS_IDF_UNKNOWN. */

@@ -40,7 +40,18 @@ kb_gaps *kb_gaps_open(const char *data_dir, int readonly, char *err, size_t err_
     }
     g->db = db;
     g->readonly = readonly;
+    g->typing_window_ms = KB_GAPS_TYPING_WINDOW_MS;
+    if (kb_gaps_register_typing(db) != SQLITE_OK) {
+        snprintf(err, err_len, "cannot register SQL functions: %s", sqlite3_errmsg(db));
+        kb_gaps_close(g);
+        return NULL;
+    }
     return g;
+}
+
+void kb_gaps_set_typing_window(kb_gaps *g, int64_t ms)
+{
+    if (g) g->typing_window_ms = ms > 0 ? ms : 0;
 }
 
 void kb_gaps_close(kb_gaps *g)
@@ -219,6 +230,7 @@ static int select_into(kb_gaps *g, pending_list *l, const char *sql, int64_t lo,
     if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_int64(s, 1, lo);
     sqlite3_bind_int64(s, 2, hi);
+    if (sqlite3_bind_parameter_count(s) >= 3) sqlite3_bind_int64(s, 3, g->typing_window_ms);
     int rc = collect(l, s, source);
     sqlite3_finalize(s);
     return rc;
@@ -560,6 +572,7 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
         w[i].lo = progress(g, w[i].name);
         w[i].max = kb_gaps_query_int(g, w[i].max_sql, 0, 0);
         if (w[i].max < w[i].lo) w[i].max = w[i].lo; /* a restored older store: keep going */
+        if (i == 0) w[i].max = kb_gaps_settled_searches(g, w[i].lo, w[i].max);
         w[i].hi = w[i].max - w[i].lo > (int64_t)max_rows ? w[i].lo + (int64_t)max_rows : w[i].max;
         waiting += (long)(w[i].max - w[i].hi);
     }
@@ -570,10 +583,7 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
     /* Phase 1: read and analyze, without holding the write lock. */
     pending_list l = {0};
     int rc = 0;
-    rc |= select_into(g, &l,
-                      "SELECT search_id, time_ms, agent, query, top_id FROM searches "
-                      "WHERE rowid > ?1 AND rowid <= ?2 AND unresolved = 1",
-                      w[0].lo, w[0].hi, "search");
+    rc |= select_into(g, &l, kb_gaps_typing_searches_sql, w[0].lo, w[0].hi, "search");
     rc |= select_into(g, &l,
                       "SELECT f.search_id, f.time_ms, f.agent, s.query, "
                       "coalesce(f.doc_id, s.top_id) FROM feedback f JOIN searches s "

@@ -20,6 +20,7 @@ struct kb_gaps {
     int64_t clusterer_version;    /* gap_progress 'version' it reflects */
     uint64_t clusterer_revision;  /* index revision its IDF weights come from */
     const void *clusterer_reader;
+    int64_t typing_window_ms;     /* see kb_gaps_set_typing_window; 0: off */
 };
 
 /* Set the error (message and code); returns code. */
@@ -36,6 +37,12 @@ int kb_gaps_bump_version(kb_gaps *g);
 int kb_gaps_recompute_group(kb_gaps *g, int64_t id);
 /* The item as kb_gaps_list shows it, or NULL. */
 cJSON *kb_gaps_item_summary(kb_gaps *g, int64_t id);
+/* gaps_typing.c: register the SQL function kb_continues(a, b) on db (SQLite code). */
+int kb_gaps_register_typing(sqlite3 *db);
+/* The last searches rowid in (lo, max] old enough to judge (older than the typing window). */
+int64_t kb_gaps_settled_searches(kb_gaps *g, int64_t lo, int64_t max);
+/* SELECT of the unresolved searches in rowids (?1, ?2] that enter the queue, ?3 = the window. */
+extern const char kb_gaps_typing_searches_sql[];
 /* Wall-clock milliseconds. */
 int64_t kb_gaps_now_ms(void);
 

@@ -116,6 +116,7 @@ int searchd_gaps_worker_start(char *err, size_t err_len)
         snprintf(why, sizeof why, "%s", kbx_reader_errmsg(st.reader));
     if (st.reader && kbx_reader_status(st.reader) == KBX_OK)
         st.gaps = kb_gaps_open(searchd_ctx.data_dir, 0, why, sizeof why);
+    kb_gaps_set_typing_window(st.gaps, searchd_ctx.typing_window_ms);
     if (!st.gaps) {
         snprintf(err, err_len, "cannot start the gap queue: %s", why[0] ? why : "out of memory");
         kbx_reader_close(st.reader);

@@ -29,6 +29,7 @@
 #include "auth.h"
 #include "gaps_worker.h"
 #include "http.h"
+#include "kb_gaps.h"
 #include "kb_redact.h"
 #include "kb_store.h"
 #include "listen.h"
@@ -45,7 +46,7 @@ searchd_context searchd_ctx;
 static void usage(FILE *out) {
     fprintf(out,
             "usage: kb-searchd --index DIR --data DIR --listen HOST:PORT --tokens FILE [--threads N]\n"
-            "                  [--agents FILE]\n"
+            "                  [--agents FILE] [--typing-window SECONDS]\n"
             "\n"
             "Serve knowledge-base search over HTTP (see docs/API.md).\n"
             "  --index DIR         the index written by kb-indexer --index DIR\n"
@@ -54,6 +55,9 @@ static void usage(FILE *out) {
             "  --tokens FILE       one \"TOKEN ROLE NAME\" per line, ROLE agent|editor|lead|admin\n"
             "  --threads N         HTTP worker threads (default: the number of cores, at least 2)\n"
             "  --agents FILE       agents list for reports: agent_id TAB name TAB team per line\n"
+            "  --typing-window S   an unresolved search continued by the same agent's next search\n"
+            "                      within S seconds was a step of typing: it is logged but kept out\n"
+            "                      of the editors' queue (default 5; 0 counts every search)\n"
             "  --help              this text\n"
             "Signals: SIGHUP reloads the tokens and agents files; SIGTERM or SIGINT stops\n"
             "gracefully.\n");
@@ -81,7 +85,7 @@ static unsigned default_threads(void) {
 /* Parse the command line into searchd_ctx. Returns 0, or an exit status (2, or 0 for --help). */
 static int parse_args(int argc, char **argv, int *exit_now) {
     *exit_now = 0;
-    const char *threads_text = NULL;
+    const char *threads_text = NULL, *window_text = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -97,6 +101,7 @@ static int parse_args(int argc, char **argv, int *exit_now) {
         else if (!strncmp(arg, "--tokens", 8)) slot = &searchd_ctx.tokens_path, name = "--tokens";
         else if (!strncmp(arg, "--threads", 9)) slot = &threads_text, name = "--threads";
         else if (!strncmp(arg, "--agents", 8)) slot = &searchd_ctx.agents_path, name = "--agents";
+        else if (!strncmp(arg, "--typing-window", 15)) slot = &window_text, name = "--typing-window";
         if (!slot) {
             *exit_now = 1;
             return usage_error("unknown argument %s", arg);
@@ -140,6 +145,17 @@ static int parse_args(int argc, char **argv, int *exit_now) {
             return usage_error("--threads %s: give a number from 1 to 256", threads_text);
         }
         searchd_ctx.threads = (unsigned)n;
+    }
+    searchd_ctx.typing_window_ms = KB_GAPS_TYPING_WINDOW_MS;
+    if (window_text) {
+        char *end;
+        errno = 0;
+        long n = strtol(window_text, &end, 10);
+        if (*end || errno || n < 0 || n > 600) {
+            *exit_now = 1;
+            return usage_error("--typing-window %s: give seconds from 0 to 600", window_text);
+        }
+        searchd_ctx.typing_window_ms = (int64_t)n * 1000;
     }
     return 0;
 }

@@ -32,6 +32,7 @@ typedef struct {
     const char *agents_path;      /* --agents FILE, or NULL */
     const char *listen;
     unsigned threads;
+    int64_t typing_window_ms;     /* --typing-window, for the gap queue */
     kb_store *store;
     int64_t started_ms;           /* unix ms */
     atomic_int ready;             /* index open and HTTP accepting */

@@ -98,7 +98,9 @@ export class Service {
     this.port = await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
     const args = ['--index', path.join(this.tmp, 'index'), '--data', path.join(this.tmp, 'data'),
-      '--listen', `127.0.0.1:${this.port}`, '--tokens', path.join(this.tmp, 'tokens'), '--threads', '2'];
+      '--listen', `127.0.0.1:${this.port}`, '--tokens', path.join(this.tmp, 'tokens'), '--threads', '2',
+      // As-you-type steps wait this long before the gap queue takes them (default 5 s).
+      '--typing-window', '2'];
     if (this.agentsFile && this.supportsAgents()) args.push('--agents', this.agentsFile);
     const log = fs.openSync(path.join(this.tmp, 'searchd.log'), 'a');
     this.proc = spawn(path.join(BIN, 'kb-searchd'), args, { stdio: ['ignore', log, log] });

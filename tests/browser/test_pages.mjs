@@ -400,9 +400,9 @@ test('unanswered_question_appears_in_editor_queue', async (page) => {
   const editor = await asRole('editor', '/editor');
   try {
     const p = editor.page;
-    // The queue follows the store within about a second.
+    // The queue follows the store within about a second, plus the 2 s typing window.
     let found = false;
-    for (let i = 0; i < 20 && !found; i++) {
+    for (let i = 0; i < 40 && !found; i++) {
       await p.waitForSelector('#queue-status:not(:empty)');
       found = (await p.locator('#queue-body tr.gap', { hasText: '恐龙' }).count()) > 0;
       if (!found) {
@@ -425,6 +425,33 @@ test('unanswered_question_appears_in_editor_queue', async (page) => {
   } finally {
     await editor.context.close();
   }
+});
+
+test('typing_a_question_slowly_is_one_question_in_the_queue', async (page) => {
+  const svc = globalThis.svc;
+  await needEndpoint('editor', '/api/gaps');
+  // An agent typing one character at a time: every pause longer than the debounce is a search.
+  const q = '火星旅游套餐怎么预订';
+  await login(page, svc, 'agent');
+  await page.waitForURL('**/agent');
+  await page.waitForSelector('#who');
+  const searches = [];
+  page.on('request', (r) => { if (r.url().includes('/api/search?')) searches.push(r.url()); });
+  await page.keyboard.type(q, { delay: 250 });
+  await page.waitForFunction((q) => document.querySelector('#q').value === q && !document.querySelector('#actions').hidden, q);
+  check(searches.length >= 5, `typing searched ${searches.length} times`);
+  let item = null;
+  for (let i = 0; i < 60 && !item; i++) {
+    await page.waitForTimeout(250);
+    const r = await svc.api('editor', 'GET', '/api/gaps?limit=500');
+    item = r.json.items.find((it) => it.question.startsWith('火星'));
+  }
+  check(item, 'the question reached the queue');
+  await page.waitForTimeout(1500); // anything else would have arrived by now
+  const r = await svc.api('editor', 'GET', '/api/gaps?limit=500');
+  const mars = r.json.items.filter((it) => it.question.startsWith('火星') || it.top_variants.some((v) => v.question.startsWith('火星')));
+  check(mars.length === 1 && mars[0].count === 1 && mars[0].question === q,
+    `one item, asked once, as typed in full: ${JSON.stringify(mars)}`);
 });
 
 test('help_request_appears_in_lead_view', async (page) => {

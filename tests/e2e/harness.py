@@ -97,7 +97,7 @@ class Service:
 
     ROLES = ("agent", "editor", "lead", "admin")
 
-    def __init__(self, files, threads=None, listen_host="127.0.0.1", start=True):
+    def __init__(self, files, threads=None, listen_host="127.0.0.1", start=True, typing_window=0):
         self.tmp = tempfile.mkdtemp(prefix="kb-e2e-")
         self.kb = os.path.join(self.tmp, "kb")
         self.index_dir = os.path.join(self.tmp, "index")
@@ -105,6 +105,9 @@ class Service:
         self.tokens_path = os.path.join(self.tmp, "tokens")
         self.log_path = os.path.join(self.tmp, "searchd.log")
         self.threads = threads
+        # 0: every unresolved search enters the gap queue at once (tests of the typing window
+        # itself set it); the service's default of 5 s would only slow the other tests down.
+        self.typing_window = typing_window
         self.listen_host = listen_host
         self.proc = None
         self.log = None
@@ -148,6 +151,8 @@ class Service:
                "--tokens", self.tokens_path]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
+        if self.typing_window is not None:
+            cmd += ["--typing-window", str(self.typing_window)]
         return cmd
 
     def start(self, timeout=30):

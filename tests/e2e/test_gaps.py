@@ -9,6 +9,7 @@ about a second.
 """
 import json
 import os
+import sqlite3
 import subprocess
 import time
 import urllib.parse
@@ -45,9 +46,9 @@ AGENTS = "a-zhang\t张伟\t一组\na-li\t李娜\t一组\na-wang\t王强\t二组\
 class GapService(Service):
     """kb-searchd with --agents FILE."""
 
-    def __init__(self, files):
+    def __init__(self, files, typing_window=0):
         self.agents_path = None
-        super().__init__(files, start=False)
+        super().__init__(files, start=False, typing_window=typing_window)
         self.agents_path = os.path.join(self.tmp, "agents.tsv")
         with open(self.agents_path, "w", encoding="utf-8") as f:
             f.write(AGENTS)
@@ -187,6 +188,47 @@ def queue_groups_phrasings_from_searches_feedback_and_help_requests():
         check_status(s.call("GET", "/api/gaps" + bad, "editor"), 400, bad)
     check(any(it["id"] == roam["id"] for it in s.gaps("?category=" + urllib.parse.quote("业务办理"))["items"]),
           "category filter")
+
+
+@test
+def as_you_type_steps_count_as_one_question():
+    """Searching as the agent types logs every step; only the question the agent arrived at (or
+    acted on) enters the queue, once per agent."""
+    s = GapService(KB_FILES, typing_window=2)
+    try:
+        for q in ["火星", "火星旅游", "火星旅游套餐怎", "火星旅游套餐怎么订"]:
+            check(s.search(q).json()["unresolved"], q)
+        # Straight after, something else: not a continuation, so the Mars question stays.
+        s.search("恐龙化石怎么鉴别真假")
+        # Another agent asking the same thing counts as well.
+        s.search("火星旅游套餐怎么订", role="lead")
+        # A step the agent acted on (feedback) is kept even though the next search continued it.
+        moon = s.search("月球土地").json()
+        check_status(s.call("POST", "/api/feedback", "agent",
+                            body={"search_id": moon["search_id"], "kind": "not_found"}), 201, "feedback")
+        s.search("月球土地证书怎么买")
+
+        def ready(body):
+            return all(item_with(body, q) for q in ("火星旅游套餐怎么订", "恐龙化石怎么鉴别真假", "月球土地证书怎么买"))
+
+        body = s.wait_gaps(ready)
+        mars = item_with(body, "火星旅游套餐怎么订")
+        check(mars["count"] == 2 and mars["agents"] == 2 and mars["variants"] == 1, mars)
+        check(item_with(body, "恐龙化石怎么鉴别真假")["count"] == 1, body)
+        moon_item = item_with(body, "月球土地证书怎么买")
+        check(moon_item["count"] == 2, moon_item)
+        for fragment in ("火星", "火星旅游", "火星旅游套餐怎"):
+            check(not item_with(body, fragment), f"typing step {fragment!r} is in the queue: {body}")
+        # Every step is still in the event store.
+        db = sqlite3.connect(os.path.join(s.data, "events.sqlite3"))
+        try:
+            n = db.execute("SELECT count(*) FROM searches WHERE query LIKE '火星%'").fetchone()[0]
+        finally:
+            db.close()
+        check(n == 5, f"{n} Mars searches stored, expected 5")
+    finally:
+        s.stop()
+        s.cleanup()
 
 
 @test

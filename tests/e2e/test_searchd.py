@@ -696,7 +696,9 @@ def startup_errors_are_clear():
                                 "--tokens", s.tokens_path], "HOST"),
                               (["--index", s.index_dir, "--data", s.data, "--listen", "127.0.0.1:99999",
                                 "--tokens", s.tokens_path], "port"),
-                              (["--index", s.index_dir] + base + ["--threads", "0"], "--threads")]:
+                              (["--index", s.index_dir] + base + ["--threads", "0"], "--threads"),
+                              (["--index", s.index_dir] + base + ["--typing-window", "-1"], "--typing-window"),
+                              (["--index", s.index_dir] + base + ["--typing-window", "5s"], "--typing-window")]:
             r = run(args)
             check(r.returncode == 2 and message in r.stderr, f"{args}: {r.returncode} {r.stderr}")
         r = run(["--help"])

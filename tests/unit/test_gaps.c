@@ -349,6 +349,15 @@ static const cJSON *find_item(const cJSON *list, const char *question)
     return NULL;
 }
 
+/* Questions in all items of a list. */
+static int total_count(const cJSON *list)
+{
+    int n = 0;
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
+    for (const cJSON *it = items ? items->child : NULL; it; it = it->next) n += num(it, "count");
+    return n;
+}
+
 TEST(queue_fed_by_searches_feedback_and_help_requests)
 {
     const char *dir = new_dir("queue");
@@ -384,6 +393,7 @@ TEST(queue_fed_by_searches_feedback_and_help_requests)
     kb_handles h;
     if (handles_open(&h, sample_index) != 0) return;
     kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
     CHECK(g != NULL);
     if (!g) {
         printf("  %s\n", err);
@@ -441,6 +451,76 @@ TEST(queue_fed_by_searches_feedback_and_help_requests)
     handles_close(&h);
 }
 
+TEST(typing_continuation_rule)
+{
+    CHECK(kb_gaps_query_continues("国际漫游", "国际漫游怎么开"));      /* typed on */
+    CHECK(kb_gaps_query_continues("国际漫游怎么开", "国际漫游"));      /* deleted back */
+    CHECK(kb_gaps_query_continues("国际漫游怎么看", "国际漫游怎么开")); /* corrected */
+    CHECK(kb_gaps_query_continues("5G套餐", "5G套餐"));                /* searched again */
+    CHECK(!kb_gaps_query_continues("国际漫游怎么开", "宽带报修"));     /* something else */
+    CHECK(!kb_gaps_query_continues("国际漫游怎么开", "国际航班改签")); /* only "国际" shared */
+    CHECK(!kb_gaps_query_continues("", "国际"));
+    CHECK(!kb_gaps_query_continues("国际", NULL));
+    /* Characters, not bytes: 宠 and 寵 share their first UTF-8 byte. */
+    CHECK(!kb_gaps_query_continues("宠", "寵"));
+    CHECK(!kb_gaps_query_continues("\xe5", "\xe5\xae"));
+}
+
+TEST(typing_steps_stay_out_of_the_queue)
+{
+    const char *dir = new_dir("typing");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    int64_t t0 = now_ms() - 3600 * 1000;
+    /* One agent typing a question: four searches, one question. */
+    log_search(st, "t1", "zhang", "电动车", 1, NULL, t0);
+    log_search(st, "t2", "zhang", "电动车上牌", 1, NULL, t0 + 600);
+    log_search(st, "t3", "zhang", "电动车上牌要什", 1, NULL, t0 + 1200);
+    log_search(st, "t4", "zhang", "电动车上牌要什么材料", 1, NULL, t0 + 1800);
+    /* The same agent, a minute later, the same words again: a new question. */
+    log_search(st, "t5", "zhang", "电动车上牌要什么材料", 1, NULL, t0 + 61800);
+    /* Another agent typing in between does not break zhang's sequence. */
+    log_search(st, "t6", "li", "宠物", 1, NULL, t0 + 700);
+    log_search(st, "t7", "li", "宠物保险怎么理赔", 1, NULL, t0 + 900);
+    /* A step the agent acted on stays. */
+    log_search(st, "t8", "wang", "电动车上牌", 1, NULL, t0 + 2000);
+    CHECK(kb_store_log_feedback(st, "t8", "wang", KB_FEEDBACK_CLICK, "x", t0 + 2500) ==
+          KB_STORE_OK);
+    log_search(st, "t9", "wang", "电动车上牌要什么材料", 1, NULL, t0 + 3000);
+    /* Just now: too young to judge, it waits. */
+    log_search(st, "t10", "zhou", "电动车上牌要什么材料", 1, NULL, now_ms());
+    kb_store_close(st);
+
+    kb_handles h;
+    if (handles_open(&h, sample_index) != 0) return;
+    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
+    CHECK(g != NULL);
+    if (!g) {
+        handles_close(&h);
+        return;
+    }
+    kb_gaps_set_typing_window(g, 5000);
+    CHECK(kb_gaps_ingest(g, &h.kb, 1000) == 0); /* the young search is not "waiting" work */
+    cJSON *list = kb_gaps_list(g, NULL);
+    CHECK(list && total_count(list) == 5); /* t4, t5, t7, t8, t9 */
+    CHECK(list && find_item(list, "电动车上牌要什么材料") != NULL);
+    CHECK(list && find_item(list, "电动车上牌") != NULL); /* t8, clicked */
+    CHECK(list && find_item(list, "电动车") == NULL);
+    CHECK(list && find_item(list, "宠物") == NULL && find_item(list, "宠物保险怎么理赔") != NULL);
+    cJSON_Delete(list);
+
+    kb_gaps_set_typing_window(g, 0); /* off: the young search is taken at once */
+    CHECK(ingest_all(g, &h) == 0);
+    list = kb_gaps_list(g, NULL);
+    CHECK(list && total_count(list) == 6);
+    cJSON_Delete(list);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
 TEST(life_cycle_and_status_filters)
 {
     const char *dir = new_dir("life");
@@ -453,6 +533,7 @@ TEST(life_cycle_and_status_filters)
     kb_handles h;
     if (handles_open(&h, sample_index) != 0) return;
     kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
     ingest_all(g, &h);
     cJSON *list = kb_gaps_list(g, NULL);
     int pet = num(find_item(list, "宠物保险怎么理赔"), "id");
@@ -548,6 +629,7 @@ TEST(recheck_after_reindex_suggests_the_new_document)
     log_search(st, "r3", "li", "电动车上牌需要什么材料", 1, NULL, t0 + 2);
     kb_store_close(st);
     kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
     ingest_all(g, &h);
     CHECK(kb_gaps_recheck(g, h.searcher, kb_searcher_revision(h.searcher)) == 0);
 
@@ -590,6 +672,7 @@ TEST(category_filter_matches_any_level)
     kb_handles h;
     if (handles_open(&h, idx) != 0) return;
     kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
     ingest_all(g, &h);
     kb_gaps_filter f = {.category = "故障处理"};
     cJSON *list = kb_gaps_list(g, &f);
@@ -624,6 +707,7 @@ TEST(content_health_lists_never_returned_expired_and_not_answering)
     kb_handles h;
     if (handles_open(&h, idx) != 0) return;
     kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
     ingest_all(g, &h);
     kb_doc_list docs;
     CHECK(kb_doc_list_read(idx, &docs, err, sizeof err) == 0 && docs.n == 3);
@@ -679,6 +763,8 @@ int main(void)
     RUN(clusterer_groups_paraphrases_apart_from_other_questions);
     RUN(grouping_quality_on_test_set);
     RUN(queue_fed_by_searches_feedback_and_help_requests);
+    RUN(typing_continuation_rule);
+    RUN(typing_steps_stay_out_of_the_queue);
     RUN(life_cycle_and_status_filters);
     RUN(recheck_after_reindex_suggests_the_new_document);
     RUN(category_filter_matches_any_level);
