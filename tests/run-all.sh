@@ -34,13 +34,13 @@ run_program() { # name, timeout seconds, command...
 
 for t in "$UNIT_DIR"/test_*; do
     [ -x "$t" ] || continue
-    run_program "$(basename "$t")" 300 "$t"
+    run_program "unit/$(basename "$t")" 300 "$t"
 done
 
 if [ "${1:-}" != "--unit-only" ]; then
     for t in tests/e2e/test_*.py; do
         [ -f "$t" ] || continue
-        run_program "$(basename "$t" .py)" 900 python3 "$t"
+        run_program "e2e/$(basename "$t" .py)" 900 python3 "$t"
     done
     # Browser tests: the web pages in headless Chromium (tests/browser/run.sh installs what
     # they need from npm the first time).
