@@ -5,6 +5,7 @@
 #   make check      install missing packages, build, run every test; last line "N passed, N failed"
 #   make bench      indexing and search benchmarks (see bench/README.md)
 #   make SANITIZE=1 check   the same tests under AddressSanitizer + UBSan (separate build dir)
+#   make valgrind   the end-to-end tests with every binary under valgrind (leaks, memory errors)
 #   make install    install the binaries under $(PREFIX)/bin
 
 PKGS := xapian-core libxml-2.0 libpcre2-8 opencc icu-uc icu-i18n sqlite3 libmicrohttpd libcjson
@@ -59,7 +60,7 @@ ifneq ($(REPORT_OBJ),)
   PROGRAMS += $(BIN)/kb-report
 endif
 
-.PHONY: all deps run check unit e2e bench install clean
+.PHONY: all deps run check unit e2e bench install clean valgrind
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -153,6 +154,12 @@ unit: all $(UNIT_BINS)
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/kb-query $(BUILD)/bench/kb-words
 	@BUILD=$(BUILD) bench/run.sh
+
+# The end-to-end tests with every binary they start under valgrind's memcheck (KB_VALGRIND in
+# tests/e2e/harness.py; suppressions in tests/valgrind.supp); the browser tests are left out.
+valgrind: deps
+	@$(MAKE) --no-print-directory all
+	@BIN=$(BIN) KB_VALGRIND=1 tests/run-all.sh --e2e-only
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

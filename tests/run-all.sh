@@ -5,6 +5,8 @@
 # Browser tests: tests/browser/run.sh (the web pages in headless Chromium).
 # A program that crashes, times out or exits non-zero without reporting a FAIL counts as one
 # failure of its own. The last line is "N passed, N failed"; exit 1 when anything failed.
+# --unit-only: only the unit tests. --e2e-only: only the end-to-end tests (make valgrind, which
+# runs them with KB_VALGRIND=1: their time limit is then multiplied by 10 like the tests' own).
 set -u
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
@@ -33,18 +35,21 @@ run_program() { # name, timeout seconds, command...
 }
 
 for t in "$UNIT_DIR"/test_*; do
+    [ "${1:-}" != "--e2e-only" ] || break
     [ -x "$t" ] || continue
     run_program "unit/$(basename "$t")" 300 "$t"
 done
 
+e2e_limit=900
+[ -n "${KB_VALGRIND:-}" ] && [ "${KB_VALGRIND}" != 0 ] && e2e_limit=9000
 if [ "${1:-}" != "--unit-only" ]; then
     for t in tests/e2e/test_*.py; do
         [ -f "$t" ] || continue
-        run_program "e2e/$(basename "$t" .py)" 900 python3 "$t"
+        run_program "e2e/$(basename "$t" .py)" "$e2e_limit" python3 "$t"
     done
     # Browser tests: the web pages in headless Chromium (tests/browser/run.sh installs what
     # they need from npm the first time).
-    run_program browser 600 tests/browser/run.sh
+    [ "${1:-}" = "--e2e-only" ] || run_program browser 600 tests/browser/run.sh
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then

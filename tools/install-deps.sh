@@ -7,6 +7,8 @@ PKGS="build-essential pkg-config python3 libxapian-dev libxml2-dev libxml2-utils
 # The browser tests (tests/browser): Debian's Chromium, driven by playwright-core from npm, and
 # CJK fonts so screenshots show Chinese text rather than boxes.
 PKGS="$PKGS chromium fonts-noto-cjk"
+# make valgrind: the end-to-end tests under valgrind's memcheck.
+PKGS="$PKGS valgrind"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

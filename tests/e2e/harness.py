@@ -26,6 +26,106 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("BIN", "bin")
 if not os.path.isabs(BIN):
     BIN = os.path.join(ROOT, BIN)
+
+# ---------------------------------------------------------------- valgrind mode (KB_VALGRIND=1)
+# With KB_VALGRIND=1 (make valgrind) every binary the tests start runs under valgrind's memcheck:
+# BIN is replaced by a folder of wrapper scripts with the same names that exec valgrind on the
+# real binary, so every test file that takes its paths from this module (BIN, INDEXER, SEARCHD)
+# is covered without change. Each process writes its own log; run_tests reads, after each test,
+# the logs of the processes that ended meanwhile and fails the test with valgrind's report when
+# it found a memory error or a definitely/indirectly lost block ("still reachable" memory, which
+# the program could still free, is not counted). Time limits are multiplied by SLOW.
+VALGRIND = os.environ.get("KB_VALGRIND", "") not in ("", "0")
+SLOW = float(os.environ.get("KB_VALGRIND_SLOW", "10")) if VALGRIND else 1.0
+REAL_BIN = BIN
+VALGRIND_SUPP = os.path.join(ROOT, "tests", "valgrind.supp")
+VALGRIND_OPTS = ["--leak-check=full", "--show-leak-kinds=definite,indirect",
+                 "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
+                 "--track-fds=no", "--num-callers=30", "--child-silent-after-fork=yes",
+                 "--suppressions=" + VALGRIND_SUPP]
+
+
+def scaled(seconds):
+    """A time limit allowing for valgrind's slowdown when KB_VALGRIND is set."""
+    return seconds * SLOW
+
+
+class _Valgrind:
+    """The wrapper scripts, the logs, and which logs were already checked."""
+
+    def __init__(self):
+        import atexit
+        import shlex
+        self.dir = tempfile.mkdtemp(prefix="kb-valgrind-")
+        self.bin = os.path.join(self.dir, "bin")
+        self.keep = bool(os.environ.get("KB_VALGRIND_LOGS"))
+        program = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+        self.logs = (os.path.join(os.environ["KB_VALGRIND_LOGS"], f"{program}-{os.getpid()}") if self.keep
+                     else os.path.join(self.dir, "logs"))
+        os.makedirs(self.bin)
+        os.makedirs(self.logs, exist_ok=True)
+        self.seen = set()
+        self.checked = 0
+        self.unchecked = 0
+        for name in ("kb-indexer", "kb-searchd", "kb-report"):
+            real = os.path.join(REAL_BIN, name)
+            log = os.path.join(self.logs, name + ".%p.$(date +%s%N).log")
+            script = os.path.join(self.bin, name)
+            with open(script, "w") as f:
+                # exec: the process the test starts (and signals) is valgrind running the program
+                f.write("#!/bin/sh\nexec valgrind " + " ".join(shlex.quote(o) for o in VALGRIND_OPTS) +
+                        f' --log-file="{log}" ' + shlex.quote(real) + ' "$@"\n')
+            os.chmod(script, 0o755)
+        atexit.register(self._remove)
+
+    def _remove(self):
+        shutil.rmtree(self.bin, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def problems(self, final=False):
+        """Reports of the logs of processes that have ended since the last call: a list of strings.
+        A process still running is left for a later call (final: report it as unfinished)."""
+        out = []
+        for name in sorted(os.listdir(self.logs)):
+            path = os.path.join(self.logs, name)
+            if path in self.seen:
+                continue
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+            summary = [l for l in text.splitlines() if "ERROR SUMMARY:" in l]
+            if not summary:
+                pid = int(name.split(".")[1])
+                if _alive(pid) and not final:
+                    continue  # still running: checked once it has ended
+                # ended without valgrind's final check: killed by SIGKILL (kill -9 tests, clean-up)
+                self.seen.add(path)
+                self.unchecked += 1
+                continue
+            self.seen.add(path)
+            self.checked += 1
+            errors = int(summary[-1].split("ERROR SUMMARY:")[1].split()[0])
+            if errors:
+                lines = text.splitlines()
+                head = next((l for l in lines if "Command:" in l), "")
+                banner = ("Memcheck,", "Copyright", "Using Valgrind", "Parent PID", "Command:")
+                body = [l for l in lines if l.startswith("==") and not any(w in l for w in banner)][-160:]
+                out.append(f"valgrind: {errors} errors in {name} ({head.split('Command:')[-1].strip()}):\n" +
+                           "\n".join(body))
+        return out
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return False
+
+
+_valgrind = _Valgrind() if VALGRIND else None
+if VALGRIND:
+    BIN = _valgrind.bin
 INDEXER = os.path.join(BIN, "kb-indexer")
 SEARCHD = os.path.join(BIN, "kb-searchd")
 
@@ -136,7 +236,7 @@ class Service:
 
     def run_indexer(self, check=True, paths=None):
         r = subprocess.run([INDEXER, "--index", self.index_dir] + (paths or [self.kb]),
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, timeout=scaled(300))
         if check and r.returncode != 0:
             raise AssertionError(f"kb-indexer exited {r.returncode}:\n{r.stderr[-3000:]}")
         return r
@@ -156,6 +256,7 @@ class Service:
         return cmd
 
     def start(self, timeout=30):
+        timeout = scaled(timeout)
         if self.listen_host.startswith("["):
             self.port = free_port(socket.AF_INET6, self.listen_host.strip("[]"))
         else:
@@ -177,6 +278,7 @@ class Service:
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         """Send sig and wait; returns the exit status (killing it if it does not exit)."""
+        timeout = scaled(timeout)
         if not self.proc or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
@@ -201,8 +303,15 @@ class Service:
     def cleanup(self):
         try:
             if self.proc and self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
+                if VALGRIND:  # a graceful stop, so that valgrind checks for leaks at exit
+                    self.proc.terminate()
+                    try:
+                        self.proc.wait(scaled(20))
+                    except subprocess.TimeoutExpired:
+                        pass
+                if self.proc.poll() is None:
+                    self.proc.kill()
+                    self.proc.wait()
         finally:
             if self.log:
                 self.log.close()
@@ -225,7 +334,7 @@ class Service:
     def request(self, method, path, token=None, body=None, raw_body=None, headers=None, timeout=30):
         """One HTTP request on a fresh connection. body: JSON-serialisable; raw_body: bytes."""
         host = self.listen_host.strip("[]")
-        conn = http.client.HTTPConnection(host, self.port, timeout=timeout)
+        conn = http.client.HTTPConnection(host, self.port, timeout=scaled(timeout))
         h = dict(headers or {})
         if token is not None:
             h["Authorization"] = "Bearer " + token
@@ -280,19 +389,38 @@ def run_tests(cleanups=()):
             if only and fn.__name__ not in only:
                 continue
             t = time.time()
+            detail = ""
             try:
                 fn()
-                print(f"PASS {fn.__name__} ({time.time() - t:.1f} s)", flush=True)
             except Exception as e:  # any error is this test's failure; go on with the next
+                detail = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+                detail = "\n".join(detail.rstrip().splitlines()[-25:])
+            # valgrind mode: the processes this test started (and that have ended) must be clean
+            leaks = _valgrind.problems() if VALGRIND else []
+            if detail or leaks:
                 failed += 1
                 print(f"FAIL {fn.__name__}", flush=True)
-                detail = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-                for line in detail.rstrip().splitlines()[-25:]:
+                for line in "\n".join(filter(None, [detail] + leaks)).splitlines():
                     print("    " + line, flush=True)
+            else:
+                print(f"PASS {fn.__name__} ({time.time() - t:.1f} s)", flush=True)
     finally:
         for c in cleanups:
             try:
                 c()
             except Exception:
                 pass
+    if VALGRIND:
+        # processes shared between tests end with the clean-ups above
+        late = _valgrind.problems(final=True)
+        if late:
+            failed += 1
+            print("FAIL valgrind_processes_shared_between_tests", flush=True)
+            for line in "\n".join(late).splitlines():
+                print("    " + line, flush=True)
+        print(f"    (valgrind: {_valgrind.checked} processes checked, {_valgrind.unchecked} killed "
+              f"before valgrind's final check)", flush=True)
+        if failed:
+            _valgrind.keep = True
+            print(f"    (valgrind logs kept in {_valgrind.logs})", flush=True)
     sys.exit(1 if failed else 0)

@@ -14,7 +14,7 @@ import subprocess
 import time
 import urllib.parse
 
-from harness import (BIN, Service, check, check_status, doc_xml, documents_file, run_tests, test)
+from harness import (BIN, Service, check, check_status, doc_xml, documents_file, run_tests, scaled, test)
 
 REPORT = os.path.join(BIN, "kb-report")
 
@@ -68,7 +68,7 @@ class GapService(Service):
 
     def wait_gaps(self, predicate, query="", timeout=20):
         """Poll the queue until predicate(list) holds."""
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while True:
             body = self.gaps(query)
             if predicate(body):
@@ -79,7 +79,7 @@ class GapService(Service):
 
     def report(self, *args):
         r = subprocess.run([REPORT, "--data", self.data] + list(args), capture_output=True,
-                           text=True, timeout=60)
+                           text=True, timeout=scaled(60))
         return r
 
 
@@ -333,7 +333,8 @@ def kb_report_matches_the_http_report():
     # Clear errors and exit codes.
     r = s.report("help-requests", "--month", "2026-13")
     check(r.returncode == 2 and "YYYY-MM" in r.stderr, r.stderr)
-    r = subprocess.run([REPORT, "--data", os.path.join(s.tmp, "nowhere"), "gaps"], capture_output=True, text=True)
+    r = subprocess.run([REPORT, "--data", os.path.join(s.tmp, "nowhere"), "gaps"], capture_output=True, text=True,
+                       timeout=scaled(60))
     check(r.returncode == 1 and "no event store" in r.stderr, r.stderr)
 
 
@@ -345,7 +346,7 @@ def http_rows(s, month):
 def content_health_over_http():
     s = shared()
     s.search("宽带故障报修")
-    deadline = time.time() + 15
+    deadline = time.time() + scaled(15)
     while True:
         h = s.json("GET", "/api/content-health?days=7", "editor")
         never = {d["id"] for d in h["never_returned"]}
@@ -386,7 +387,7 @@ def bad_agents_file_stops_start_up():
             f.write("a1\t张伟\t一组\na1\t李娜\t二组\n")
         s.run_indexer(check=True)
         s.port = 1
-        r = subprocess.run(s.command(), capture_output=True, text=True, timeout=30)
+        r = subprocess.run(s.command(), capture_output=True, text=True, timeout=scaled(30))
         check(r.returncode == 1 and "agents.tsv:2: agent id a1 appears twice" in r.stderr, r.stderr)
     finally:
         s.cleanup()

@@ -18,7 +18,7 @@ import time
 import urllib.parse
 
 from harness import (SEARCHD, Service, check, check_status, doc_xml, documents_file, free_port,
-                     new_token, run_tests, test)
+                     new_token, run_tests, scaled, test)
 
 # ---------------------------------------------------------------- the knowledge base
 ROAMING = doc_xml(
@@ -540,7 +540,7 @@ def reindex_while_searching():
                     f"new-doc-{i}", f"量子加密通话服务第{i}版",
                     paragraphs=[f"量子加密通话服务第{i}版的开通说明。"])))
                 s.run_indexer()
-            found, deadline = False, time.time() + 10
+            found, deadline = False, time.time() + scaled(10)
             while time.time() < deadline and not found:
                 hits = s.search("量子加密通话服务").json()["hits"]
                 found = any(h["id"] == "new-doc-2" for h in hits)
@@ -573,7 +573,7 @@ def sigterm_exits_zero():
 def sigterm_finishes_requests_in_flight():
     with Service(KB_FILES) as s:
         body = '{"agent":"agent-slow","question":"国际漫游开通办理"}'.encode()
-        slow = socket.create_connection(("127.0.0.1", s.port), timeout=15)
+        slow = socket.create_connection(("127.0.0.1", s.port), timeout=scaled(15))
         try:
             slow.sendall(b"POST /api/help-requests HTTP/1.1\r\nHost: x\r\n"
                          b"Authorization: Bearer " + s.tokens["agent"].encode() + b"\r\n"
@@ -603,7 +603,7 @@ def sigterm_finishes_requests_in_flight():
             check(answer.startswith(b"HTTP/1.1 201"), f"in-flight request got {answer[:200]!r}")
         finally:
             slow.close()
-        check(s.proc.wait(15) == 0, "exit status")
+        check(s.proc.wait(scaled(15)) == 0, "exit status")
 
 
 @test
@@ -613,7 +613,7 @@ def sighup_reloads_tokens():
         check_status(s.request("GET", "/api/search?q=x", token=newcomer), 401, "before reload")
         s.write_tokens([f"{newcomer} agent new-agent"])
         s.proc.send_signal(signal.SIGHUP)
-        deadline = time.time() + 5
+        deadline = time.time() + scaled(5)
         while time.time() < deadline:
             if s.request("GET", "/api/search?q=x", token=newcomer).status == 200:
                 break
@@ -686,7 +686,7 @@ def startup_errors_are_clear():
         base = ["--data", s.data, "--listen", f"127.0.0.1:{port}", "--tokens", s.tokens_path]
 
         def run(args):
-            return subprocess.run([SEARCHD] + args, capture_output=True, text=True, timeout=30)
+            return subprocess.run([SEARCHD] + args, capture_output=True, text=True, timeout=scaled(30))
 
         r = run(["--index", os.path.join(s.tmp, "missing")] + base)
         check(r.returncode != 0 and "kb-indexer --index" in r.stderr, r.stderr)
