@@ -115,6 +115,13 @@ typedef struct {
     /* ... and must satisfy every value range. */
     const kbx_value_range *ranges;
     size_t n_ranges;
+    /* ... and, when valid_on is set ("YYYYMMDD"), be valid on that day: value in
+     * valid_from_slot <= valid_on <= value in valid_until_slot (a missing value is an open end).
+     * The same result as two value ranges, but the documents outside their window are found
+     * once per index revision and day (a docid bitmap kept in the reader), so a search checks a
+     * bit per candidate instead of reading two values from the value streams. */
+    const char *valid_on;
+    unsigned valid_from_slot, valid_until_slot;
     uint32_t offset;
     uint32_t limit;
     double bm25_k1, bm25_b; /* 0 for Xapian's defaults */

@@ -147,7 +147,8 @@ static int date_cmp(const char *dashed, const char *compact)
 }
 
 /* Fill one hit from the stored document. */
-static int fill_hit(kb_hit *h, const kbx_hit *xh, const kb_query *q, const char *today)
+static int fill_hit(kb_hit *h, const kbx_hit *xh, const kb_query *q, const char *today,
+                    double *snippet_score)
 {
     cJSON *doc = cJSON_ParseWithLength(xh->data, xh->data_len);
     if (!doc) return -1;
@@ -169,6 +170,7 @@ static int fill_hit(kb_hit *h, const kbx_hit *xh, const kb_query *q, const char 
     }
     kb_snippet snip;
     if (rc == 0 && kb_snippet_best(doc, q, &snip) == 0) {
+        if (snippet_score) *snippet_score = snip.score;
         h->snippet = snip.html;
         h->section_id = snip.section_id;
         h->section_title = snip.section_title;
@@ -278,17 +280,14 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
 
     char today[9];
     today_compact(req->today, today);
-    kbx_value_range ranges[2] = {
-        {KB_SLOT_VALID_FROM, NULL, today},
-        {KB_SLOT_VALID_UNTIL, today, NULL},
-    };
     kbx_query xq = {
         .terms = terms,
         .n_terms = n_terms,
         .any_of = (const char *const *)filters,
         .n_any_of = n_filters,
-        .ranges = ranges,
-        .n_ranges = req->include_expired ? 0 : 2,
+        .valid_on = req->include_expired ? NULL : today,
+        .valid_from_slot = KB_SLOT_VALID_FROM,
+        .valid_until_slot = KB_SLOT_VALID_UNTIL,
         .offset = 0,
         .limit = offset + limit,
         .bm25_k1 = KB_BM25_K1,
@@ -314,19 +313,12 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         res->features.coverage = coverage(&q, matched);
         res->features.top_score = xr.hits[0].score;
         res->features.second_score = xr.n_hits > 1 ? xr.hits[1].score : 0;
-        cJSON *top = cJSON_ParseWithLength(xr.hits[0].data, xr.hits[0].data_len);
-        res->top_id = strdup(top ? json_str(top, "id") : "");
-        kb_snippet snip;
-        if (top && q.info_mass > 0 && kb_snippet_best(top, &q, &snip) == 0) {
-            res->features.passage_coverage = snip.score / q.info_mass;
-            kb_snippet_free(&snip);
-        }
-        cJSON_Delete(top);
-        res->confidence = confidence_of(&res->features);
-        res->unresolved = res->confidence < UNRESOLVED_BELOW;
     }
     res->features.n_terms = q.n_terms;
 
+    /* The top hit's best passage is also a confidence feature: on the first page it comes from
+     * filling hit 0 (each stored document is parsed once per search). */
+    double top_passage = -1;
     if (xr.n_hits > offset) {
         res->hits = calloc(xr.n_hits - offset, sizeof *res->hits);
         if (!res->hits) {
@@ -334,13 +326,31 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
             goto oom;
         }
         for (size_t i = offset; i < xr.n_hits; i++) {
-            if (fill_hit(&res->hits[res->n_hits], &xr.hits[i], &q, today) < 0) {
+            if (fill_hit(&res->hits[res->n_hits], &xr.hits[i], &q, today,
+                         i == 0 ? &top_passage : NULL) < 0) {
                 free_hit(&res->hits[res->n_hits]);
                 memset(&res->hits[res->n_hits], 0, sizeof res->hits[0]);
+                top_passage = -1;
                 continue;
             }
+            if (i == 0) res->top_id = strdup(res->hits[0].id);
             res->n_hits++;
         }
+    }
+    if (xr.n_hits > 0) {
+        if (top_passage < 0) { /* a later page, or hit 0 could not be filled */
+            cJSON *top = cJSON_ParseWithLength(xr.hits[0].data, xr.hits[0].data_len);
+            res->top_id = strdup(top ? json_str(top, "id") : "");
+            kb_snippet snip;
+            if (top && kb_snippet_best(top, &q, &snip) == 0) {
+                top_passage = snip.score;
+                kb_snippet_free(&snip);
+            }
+            cJSON_Delete(top);
+        }
+        if (q.info_mass > 0 && top_passage > 0) res->features.passage_coverage = top_passage / q.info_mass;
+        res->confidence = confidence_of(&res->features);
+        res->unresolved = res->confidence < UNRESOLVED_BELOW;
     }
     kbx_results_free(&xr);
     goto out;

@@ -228,6 +228,10 @@ struct kbx_reader {
     Xapian::Database db;
     int status = KBX_OK;
     std::string err;
+    /* Documents outside their validity window (kbx_query.valid_on), one bit per docid, for the
+     * revision, day and slots in outside_key. */
+    std::vector<uint8_t> outside;
+    std::string outside_key;
 };
 
 extern "C" kbx_reader *kbx_reader_open(const char *path)
@@ -310,6 +314,43 @@ extern "C" int kbx_reader_get_data(kbx_reader *r, const char *id_term, char **da
     return rc;
 }
 
+/* Bring r->outside up to date for q's day and slots: one pass over two value streams per index
+ * revision and day. */
+static void update_outside(kbx_reader *r, const kbx_query *q)
+{
+    const std::string day(q->valid_on);
+    const std::string key = std::to_string(r->db.get_revision()) + ' ' + day + ' ' +
+                            std::to_string(q->valid_from_slot) + ' ' +
+                            std::to_string(q->valid_until_slot);
+    if (key == r->outside_key) return;
+    std::vector<uint8_t> bits(r->db.get_lastdocid() / 8 + 1, 0);
+    auto mark = [&](Xapian::docid id) {
+        if (id / 8 < bits.size()) bits[id / 8] |= (uint8_t)(1u << (id % 8));
+    };
+    for (Xapian::ValueIterator v = r->db.valuestream_begin(q->valid_from_slot);
+         v != r->db.valuestream_end(q->valid_from_slot); ++v)
+        if (*v > day) mark(v.get_docid());
+    for (Xapian::ValueIterator v = r->db.valuestream_begin(q->valid_until_slot);
+         v != r->db.valuestream_end(q->valid_until_slot); ++v)
+        if (*v < day) mark(v.get_docid());
+    r->outside.swap(bits);
+    r->outside_key = key;
+}
+
+/* Rejects the documents marked in a kbx_reader's outside bitmap. Xapian calls it only for
+ * candidates whose weight would get them into the result, so it costs a bit test per hit. */
+class InsideWindow : public Xapian::MatchDecider {
+    const std::vector<uint8_t> &outside;
+
+  public:
+    explicit InsideWindow(const std::vector<uint8_t> &o) : outside(o) {}
+    bool operator()(const Xapian::Document &doc) const override
+    {
+        Xapian::docid id = doc.get_docid();
+        return id / 8 >= outside.size() || !(outside[id / 8] >> (id % 8) & 1);
+    }
+};
+
 static Xapian::Query build_query(const kbx_query *q)
 {
     std::vector<Xapian::Query> terms;
@@ -354,7 +395,10 @@ extern "C" int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results 
         double k1 = q->bm25_k1 > 0 ? q->bm25_k1 : 1.2; /* Xapian's defaults */
         double b = q->bm25_b > 0 ? q->bm25_b : 0.75;
         enquire.set_weighting_scheme(Xapian::BM25Weight(k1, 0, 1, b, 0.5));
-        Xapian::MSet mset = enquire.get_mset(q->offset, q->limit);
+        if (q->valid_on) update_outside(r, q);
+        InsideWindow inside(r->outside);
+        Xapian::MSet mset = enquire.get_mset(q->offset, q->limit, nullptr,
+                                             q->valid_on ? &inside : nullptr);
         res->matches_estimated = mset.get_matches_estimated();
         res->max_possible = mset.get_max_possible();
         if (mset.empty()) return;
