@@ -33,6 +33,7 @@ BENCH_SEARCH_DOCS=${BENCH_SEARCH_DOCS:-100000}
 BENCH_DURATION=${BENCH_DURATION:-30}           # seconds of each measured wrk run
 BENCH_WARMUP=${BENCH_WARMUP:-10}               # seconds of wrk before measuring
 BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64}
+BENCH_RATE=${BENCH_RATE:-500}                  # searches/s offered in the paced run
 BENCH_THREADS=${BENCH_THREADS:-2}              # wrk threads
 BENCH_REUSE_INDEX=${BENCH_REUSE_INDEX:-0}
 BENCH_REINDEX_DOCS=${BENCH_REINDEX_DOCS:-500}  # documents changed during the live re-index run
@@ -191,7 +192,7 @@ EOF
 # run_wrk NAME URL PATHS [TOKEN] [DURATION]: output in $WORK/NAME.wrk; sets W_* from it.
 run_wrk() {
     local name=$1 url=$2 paths=$3 token=${4:-} duration=${5:-$BENCH_DURATION}
-    WRK_THREADS=$BENCH_THREADS timeout -k 5 $((duration + 60)) \
+    WRK_CONNECTIONS=$BENCH_CONNECTIONS WRK_THREADS=$BENCH_THREADS timeout -k 5 $((duration + 60)) \
         wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"${duration}s" --timeout 10s --latency \
         -s "$ROOT/bench/wrk-search.lua" "$url" -- "$paths" "$token" >"$WORK/$name.wrk" 2>&1 &
     WRK_PID=$!
@@ -362,6 +363,13 @@ part_search() {
     hwm=$(proc_kb "$SEARCHD_PID" VmHWM)
     rss=$(proc_kb "$SEARCHD_PID" VmRSS)
 
+    # the same connections at the target rate (paced, Poisson arrivals): latency at that load
+    log "search: wrk -c$BENCH_CONNECTIONS paced at $BENCH_RATE searches/s, ${BENCH_DURATION}s"
+    WRK_RATE=$BENCH_RATE run_wrk paced "$url" "$WORK/search-paths.txt" "$token"
+    wait_wrk paced
+    P_RPS=$W_rps P_P50=$W_p50 P_P90=$W_p90 P_P99=$W_p99
+    local p_bad=$((${W_non2xx:-0} + ${W_sockerr:-0}))
+
     # a live re-index during load
     local changed=$WORK/changed first rev0 rev1 docs0 docs1 run_id
     run_id=$(date +%s)
@@ -419,9 +427,10 @@ EOF
     md ""
     md "| measure | value | target |"
     md "|---|---|---|"
-    md "| searches/s | **$S_RPS** | ≥ 500: $(verdict "$S_RPS" '>=' 500) |"
-    md "| latency p50 / p75 / p90 | $S_P50 / $S_P75 / $S_P90 ms | |"
-    md "| latency p99 | **$S_P99 ms** | ≤ 20 ms: $(verdict "$S_P99" '<=' 20) |"
+    md "| saturated (each connection sends its next search when the last is answered): searches/s | **$S_RPS** | ≥ 500: $(verdict "$S_RPS" '>=' 500) |"
+    md "| saturated: latency p50 / p75 / p90 / p99 | $S_P50 / $S_P75 / $S_P90 / $S_P99 ms (queueing: $BENCH_CONNECTIONS in flight ÷ throughput) | |"
+    md "| paced at $BENCH_RATE searches/s offered (Poisson arrivals over the same $BENCH_CONNECTIONS connections): searches/s | $P_RPS (failed $p_bad) | |"
+    md "| paced: latency p50 / p90 / p99 | $P_P50 / $P_P90 / **$P_P99 ms** | p99 ≤ 20 ms: $(verdict "$P_P99" '<=' 20) |"
     md "| searches | $s_requests; non-2xx $s_non2xx; socket errors $s_sock ($s_sockdetail) | 0 |"
     md "| daemon RSS: at start / after the run / peak (VmHWM) | $rss_start / $rss / **$hwm MB** | ≤ 300 MB: $(verdict "$hwm" '<=' 300) |"
     md "| re-index during load: failed requests | **$r_failed** (non-2xx $W_non2xx, socket errors $W_sockerr) | 0: $(verdict "$r_failed" '==' 0) |"

@@ -6,6 +6,11 @@
 --        (e.g. /api/search?q=%E5%AE%BD%E5%B8%A6&limit=10); or set WRK_PATHS.
 -- TOKEN: sent as "Authorization: Bearer TOKEN" when given; or set WRK_TOKEN. Without one, no
 --        Authorization header is sent (Groonga needs none).
+-- WRK_RATE (searches/s over all connections, with WRK_CONNECTIONS): pace the load instead of
+--        sending each request as soon as the last answer came. Each connection waits a random
+--        (exponential) time with mean CONNECTIONS / RATE seconds before each request, so the
+--        requests arrive like independent agents' (Poisson) at about RATE a second; wrk's
+--        latency then measures the service at that load rather than its queue at saturation.
 -- Each wrk thread starts at a different place in the file, so the threads do not ask the same
 -- questions at the same time. Responses outside 200..299 are counted per thread and printed by
 -- done() as "non-2xx: N of M" (bench/run.sh reads that line), with the first few statuses seen.
@@ -44,9 +49,20 @@ function init(args)
    -- id is set by setup(); 4 parts is enough spread for the usual 1-4 threads
    local nthreads = tonumber(os.getenv("WRK_THREADS") or "") or 4
    next_index = (math.floor(#paths / nthreads) * (id or 0)) % #paths + 1
+   local rate = tonumber(os.getenv("WRK_RATE") or "")
+   local conns = tonumber(os.getenv("WRK_CONNECTIONS") or "")
+   if rate and rate > 0 and conns then
+      mean_gap_ms = conns / rate * 1000
+      math.randomseed(os.time() + (id or 0) * 7919)
+   end
    responses = 0
    non2xx = 0
    statuses = ""
+end
+
+function delay()
+   if not mean_gap_ms then return 0 end
+   return math.floor(-math.log(1 - math.random()) * mean_gap_ms)
 end
 
 function request()
