@@ -272,9 +272,40 @@ static int json_depth_ok(const char *s, size_t len, int max_depth) {
     return 1;
 }
 
+/* Offset of the first byte of s that is not part of valid UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or len when all of it is valid. */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n;
+        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+        if (c < 0x80) n = 1;
+        else if (c >= 0xC2 && c <= 0xDF) n = 2;
+        else if (c >= 0xE0 && c <= 0xEF) n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        else if (c >= 0xF0 && c <= 0xF4) n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        else return i;
+        if (i + n > len) return i;
+        for (size_t k = 1; k < n; k++) {
+            unsigned b = s[i + k];
+            if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return i;
+        }
+        i += n;
+    }
+    return len;
+}
+
 cJSON *searchd_http_body_object(searchd_request *req) {
     if (!req->body || req->body_len == 0) {
         searchd_http_respond_error(req, 400, "request body is empty: send a JSON object");
+        return NULL;
+    }
+    /* JSON is UTF-8 (RFC 8259), and cJSON passes any bytes through. Fields such as a help
+     * request's agent are stored as sent and later sent to leads inside JSON answers: refuse
+     * broken text here rather than store it and send clients invalid UTF-8 later. */
+    size_t bad = utf8_invalid_at((const unsigned char *)req->body, req->body_len);
+    if (bad < req->body_len) {
+        searchd_http_respond_error(req, 400, "request body is not valid UTF-8 (byte %zu)", bad);
         return NULL;
     }
     if (!json_depth_ok(req->body, req->body_len, SEARCHD_MAX_JSON_DEPTH)) {
