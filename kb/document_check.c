@@ -894,15 +894,39 @@ size_t kb_document_utf8_chars(const char *s, size_t len)
     return chars;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (at most `left` bytes), 0 when it is not one:
+ * a stray or cut sequence, an overlong form, a surrogate or a code point above U+10FFFF. */
+static size_t utf8_valid_len(const unsigned char *s, size_t left)
+{
+    size_t n = utf8_len(s, left);
+    if (n == 1) return *s < 0x80 ? 1 : 0;
+    uint32_t cp = *s & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+    for (size_t k = 1; k < n; k++) {
+        if ((s[k] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[k] & 0x3F);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
 void kb_document_excerpt(const char *s, size_t len, size_t max_chars, char *out, size_t outsz)
 {
     static const char ellipsis[] = "\xe2\x80\xa6"; /* … */
+    static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
     size_t w = 0, chars = 0, i = 0;
     if (!outsz) return;
     while (i < len && chars < max_chars) {
-        size_t n = utf8_len((const unsigned char *)s + i, len - i);
-        if (w + n + sizeof ellipsis > outsz) break;
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+        /* Excerpts can quote bytes no UTF-8 check has seen yet (the encoding name in the XML
+         * declaration is read before libxml2 validates anything): a bad byte is shown as U+FFFD
+         * so that messages stay valid UTF-8 wherever they are printed or stored. */
+        size_t n = utf8_valid_len((const unsigned char *)s + i, len - i);
+        size_t shown = n ? n : sizeof replacement - 1;
+        if (w + shown + sizeof ellipsis > outsz) break;
+        if (n == 0)
+            memcpy(out + w, replacement, shown), w += shown, n = 1;
+        else if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             out[w++] = ' ';
         else
             memcpy(out + w, s + i, n), w += n;
