@@ -880,6 +880,9 @@ static void pass2_characters(void *ctx, const xmlChar *ch, int len)
     int line = ctxt->input->line;
     for (int k = i; k < len; k++)
         if (ch[k] == '\n') line--;
+    /* libxml2 hands over a lone CR as '\n' but does not count it as a line break, so the walk
+     * back can overshoot on old Mac line ends; never report a line before the first. */
+    if (line < 1) line = 1;
     if (line == st->stray_text_line) return;
     st->stray_text_line = line;
     char ex[168];
