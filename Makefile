@@ -4,6 +4,7 @@
 #   make run        install missing Debian packages, build, index docs/sample-kb, serve on loopback
 #   make check      install missing packages, build, run every test; last line "N passed, N failed"
 #   make bench      indexing and search benchmarks (see bench/README.md)
+#   make fuzz       the libFuzzer harnesses, FUZZ_SECONDS (300) each (see tests/fuzz/README.md)
 #   make SANITIZE=1 check   the same tests under AddressSanitizer + UBSan (separate build dir)
 #   make valgrind   the end-to-end tests with every binary under valgrind (leaks, memory errors)
 #   make install    install the binaries under $(PREFIX)/bin
@@ -25,6 +26,19 @@ endif
 BIN := bin
 ifeq ($(SANITIZE),1)
   BIN := build/san/bin
+endif
+
+# The libFuzzer harnesses (tests/fuzz) need the whole library built by clang with coverage
+# instrumentation, ASan and UBSan, in a build dir of its own; `make fuzz` and `make check` ask
+# for it with FUZZ=1. It wins over SANITIZE=1 (which sub-makes inherit) and over BUILD/BIN.
+ifeq ($(FUZZ),1)
+  CC := clang-14
+  CXX := clang++-14
+  override BUILD := build/fuzz
+  override BIN := build/fuzz/bin
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+         -fno-sanitize-recover=undefined -fno-sanitize=vptr,function
+  LDSAN := -fsanitize=address,undefined -fno-sanitize=vptr,function
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -60,7 +74,7 @@ ifneq ($(REPORT_OBJ),)
   PROGRAMS += $(BIN)/kb-report
 endif
 
-.PHONY: all deps run check unit e2e bench install clean valgrind
+.PHONY: all deps run check unit e2e bench install clean fuzz fuzz-build valgrind
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -136,6 +150,29 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/unit/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS)
 
+# libFuzzer harnesses (tests/fuzz/README.md), built with FUZZ=1 (clang, ASan, UBSan). The http
+# harness drives the daemon's request handling, so it links every searchd object but main.o.
+FUZZ_TARGETS := document analyzer query http
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
+FUZZ_SECONDS ?= 300
+FUZZ_SEARCHD_OBJ := $(filter-out $(BUILD)/searchd/main.o,$(SEARCHD_OBJ))
+
+$(BUILD)/fuzz_http: $(FUZZ_SEARCHD_OBJ)
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h tests/fuzz/fuzz_sample_index.h $(LIB)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Isearchd -o $@ $< $(filter %.o,$^) $(LIB) $(LDLIBS)
+
+ifeq ($(FUZZ),1)
+fuzz-build: $(FUZZ_BINS)
+else
+fuzz-build:
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+endif
+
+# Each harness for FUZZ_SECONDS (default 300) on a working corpus under build/fuzz/corpus.
+fuzz: deps
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
 # Install the Debian packages the build, tests and benchmarks need, when missing.
 deps:
 	@tools/install-deps.sh
@@ -146,6 +183,7 @@ run: deps
 
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@[ "$(SANITIZE)" = 1 ] || $(MAKE) --no-print-directory fuzz-build
 	@BIN=$(BIN) UNIT_DIR=$(BUILD)/tests KB_SANITIZED=$(filter 1,$(SANITIZE)) tests/run-all.sh
 
 unit: all $(UNIT_BINS)

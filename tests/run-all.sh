@@ -3,6 +3,7 @@
 # Unit tests: each binary in $UNIT_DIR (built from tests/unit/test_*.c).
 # End-to-end tests: each tests/e2e/test_*.py (they start the real binaries from $BIN).
 # Browser tests: tests/browser/run.sh (the web pages in headless Chromium).
+# Fuzz smoke: tests/fuzz/smoke.sh (each libFuzzer harness briefly, see tests/fuzz/README.md).
 # A program that crashes, times out or exits non-zero without reporting a FAIL counts as one
 # failure of its own. The last line is "N passed, N failed"; exit 1 when anything failed.
 # --unit-only: only the unit tests. --e2e-only: only the end-to-end tests (make valgrind, which
@@ -50,6 +51,8 @@ if [ "${1:-}" != "--unit-only" ]; then
     # Browser tests: the web pages in headless Chromium (tests/browser/run.sh installs what
     # they need from npm the first time).
     [ "${1:-}" = "--e2e-only" ] || run_program browser 600 tests/browser/run.sh
+    # libFuzzer harnesses: seeds, saved crashes, then a few seconds of fuzzing each (build/fuzz).
+    [ "${1:-}" = "--e2e-only" ] || run_program fuzz 300 tests/fuzz/smoke.sh
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then

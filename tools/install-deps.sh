@@ -4,6 +4,9 @@
 set -e
 PKGS="build-essential pkg-config python3 libxapian-dev libxml2-dev libxml2-utils libpcre2-dev
       libopencc-dev opencc libicu-dev libsqlite3-dev sqlite3 libmicrohttpd-dev libcjson-dev curl"
+# The libFuzzer harnesses (tests/fuzz, make fuzz and the smoke run in make check): clang 14 and
+# its runtime libraries (libFuzzer, ASan, UBSan).
+PKGS="$PKGS clang-14 libclang-rt-14-dev"
 # The browser tests (tests/browser): Debian's Chromium, driven by playwright-core from npm, and
 # CJK fonts so screenshots show Chinese text rather than boxes.
 PKGS="$PKGS chromium fonts-noto-cjk"
