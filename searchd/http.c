@@ -34,6 +34,7 @@
 
 #include <microhttpd.h>
 
+#include "deadline.h"
 #include "log.h"
 #include "metrics.h"
 #include "searchd.h"
@@ -516,6 +517,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             /* Too large to be worth reading: answer now, MHD closes the connection after it. */
             req->route = searchd_router_match(url, &req->param);
             req->dispatched = 1;
+            searchd_deadline_received(connection);
             searchd_http_respond_error(req, 413, "request body too large: at most %d bytes",
                                        SEARCHD_MAX_BODY_BYTES);
             return MHD_YES;
@@ -534,15 +536,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         }
         return MHD_YES;
     }
-    if (!req->dispatched) dispatch(req, url);
-    else if (!req->status) searchd_http_respond_error(req, 500, "internal error");
+    if (!req->dispatched) {
+        searchd_deadline_received(connection);
+        dispatch(req, url);
+    } else if (!req->status) searchd_http_respond_error(req, 500, "internal error");
     return MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     (void)cls;
-    (void)connection;
+    searchd_deadline_rearm(connection);
     searchd_request *req = *con_cls;
     if (!req) return;
     *con_cls = NULL;
@@ -570,6 +574,7 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
 /* ---------------------------------------------------------------- start and stop */
 
 int searchd_http_start(int listen_fd, unsigned threads, char *err, size_t err_len) {
+    if (searchd_deadline_start(err, err_len) != 0) return -1;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     http_daemon = MHD_start_daemon(
@@ -583,8 +588,10 @@ int searchd_http_start(int listen_fd, unsigned threads, char *err, size_t err_le
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SEARCHD_CONNECTION_MEMORY,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, searchd_deadline_notify, NULL,
         MHD_OPTION_END);
     if (!http_daemon) {
+        searchd_deadline_stop();
         snprintf(err, err_len, "cannot start the HTTP server (libmicrohttpd refused the options)");
         return -1;
     }
@@ -609,6 +616,7 @@ void searchd_http_shutdown(int grace_ms) {
     if (left > 0) searchd_log_warn("shutdown: %d requests still running after %d ms", left, grace_ms);
     MHD_stop_daemon(http_daemon);
     http_daemon = NULL;
+    searchd_deadline_stop();
     if (http_listen_fd >= 0) close(http_listen_fd);
     http_listen_fd = -1;
 }

@@ -23,6 +23,7 @@
 #define SEARCHD_CONNECTION_LIMIT 1024
 #define SEARCHD_PER_IP_CONNECTION_LIMIT 512
 #define SEARCHD_CONNECTION_TIMEOUT_S 30
+#define SEARCHD_RECEIVE_DEADLINE_S 30   /* a whole request, however slowly it trickles in */
 #define SEARCHD_SHUTDOWN_GRACE_S 10                /* how long in-flight requests may take */
 
 typedef struct {

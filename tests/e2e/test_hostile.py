@@ -1,0 +1,581 @@
+#!/usr/bin/env python3
+"""test_hostile.py — kb-searchd under hostile requests, while a well-behaved agent keeps searching.
+
+Each test runs one kind of attack (oversized request lines, headers and bodies; slow and stalled
+clients; more connections than the limits; bad percent-encoding and invalid UTF-8; deep or
+ill-typed JSON; path traversal) against a running daemon, with a "bystander" thread searching
+from another loopback address the whole time. The bystander's searches must all answer 200 within
+a bound, during the attack and afterwards: the point of the limits in docs/API.md ("Limits") is
+that one bad client cannot take the service away from the others.
+
+test_searchd.py already covers the plain cases (bad JSON, a 70 KiB body, bad document ids, odd
+queries); this file covers the abusive ones. Raw sockets are used wherever http.client would
+refuse to send what an attacker sends.
+"""
+import json
+import os
+import resource
+import socket
+import threading
+import time
+import urllib.parse
+
+from harness import (Service, check, check_status, doc_xml, documents_file, run_tests, scaled, test)
+
+KB_FILES = {"kb.xml": documents_file(
+    doc_xml("roam-001", "国际漫游开通办理", categories=["业务办理/漫游"],
+            paragraphs=["客户出国前需开通国际漫游功能，号码须已实名登记且无欠费。"]),
+    doc_xml("bb-001", "宽带故障报修流程", categories=["故障处理/宽带"],
+            paragraphs=["宽带无法上网时，先检查光猫指示灯是否正常，再重启路由器。"]))}
+
+# The bystander connects from this address and the attackers from others: the per-IP connection
+# limit applies to each address on its own, as it would to separate machines.
+BYSTANDER_IP = "127.0.0.2"
+BYSTANDER_BOUND_S = 2.0  # a search on this tiny index takes ~1 ms; 2 s allows for a busy CI box
+
+_shared = None
+
+
+def shared():
+    global _shared
+    if _shared is None:
+        _shared = Service(KB_FILES)
+    return _shared
+
+
+# ---------------------------------------------------------------- raw HTTP
+def connect(s, src=None, timeout=10):
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.settimeout(scaled(timeout))
+    if src:
+        c.bind((src, 0))
+    c.connect(("127.0.0.1", s.port))
+    return c
+
+
+def read_all(c, limit=1 << 20):
+    """What the server sends until it closes, or until one whole answer (by its Content-Length)
+    arrived (or the socket times out, or limit bytes)."""
+    out = b""
+    try:
+        while len(out) < limit:
+            d = c.recv(65536)
+            if not d:
+                break
+            out += d
+            head, sep, body = out.partition(b"\r\n\r\n")
+            if sep:
+                lengths = [l for l in head.lower().split(b"\r\n") if l.startswith(b"content-length:")]
+                if lengths and len(body) >= int(lengths[0].split(b":")[1]):
+                    break
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return out
+
+
+def parse_response(raw):
+    """(status, {lower-case header: value}, body) of the first response in raw, or None."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep or not head.startswith(b"HTTP/1."):
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    n = int(headers.get("content-length", len(body)))
+    return status, headers, body[:n]
+
+
+def exchange(s, data, src=None, timeout=10):
+    """Send data (bytes; as much as the server takes before it closes), read the answer."""
+    c = connect(s, src, timeout)
+    try:
+        try:
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass  # the server refused the rest; its answer may still be waiting
+        return parse_response(read_all(c))
+    finally:
+        c.close()
+
+
+def auth(s, role="agent"):
+    return b"Authorization: Bearer " + s.tokens[role].encode() + b"\r\n"
+
+
+def check_json_error(resp, statuses, what):
+    check(resp is not None, f"{what}: no HTTP answer")
+    status, headers, body = resp
+    check(status in statuses, f"{what}: status {status} not in {statuses}: {body[:200]!r}")
+    check(headers.get("content-type", "").startswith("application/json"), f"{what}: {headers}")
+    check("error" in json.loads(body.decode("utf-8")), f"{what}: {body[:200]!r}")
+
+
+def daemon_fds(s):
+    return len(os.listdir(f"/proc/{s.proc.pid}/fd"))
+
+
+# ---------------------------------------------------------------- the bystander
+class Bystander:
+    """A well-behaved agent searching every 50 ms from BYSTANDER_IP, on a fresh connection each
+    time, for the duration of a with-block; at the end every search must have answered 200 within
+    BYSTANDER_BOUND_S, and at least a few must have run."""
+
+    def __init__(self, s, min_searches=5):
+        self.s = s
+        self.min = min_searches
+        self.results = []  # (status or error text, seconds)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def one(self):
+        path = "/api/search?" + urllib.parse.urlencode({"q": "国际漫游"})
+        req = (f"GET {path} HTTP/1.1\r\nHost: kb\r\nConnection: close\r\n").encode() + \
+            auth(self.s) + b"\r\n"
+        t = time.monotonic()
+        try:
+            r = exchange(self.s, req, src=BYSTANDER_IP, timeout=scaled(BYSTANDER_BOUND_S) + 5)
+            status = r[0] if r else "no answer"
+            if status == 200 and not json.loads(r[2])["hits"]:
+                status = "200 without hits"
+        except OSError as e:
+            status = f"error {e}"
+        return status, time.monotonic() - t
+
+    def run(self):
+        while not self.stop.is_set():
+            self.results.append(self.one())
+            self.stop.wait(0.05)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, exc_type, *rest):
+        deadline = time.monotonic() + scaled(10)  # a quick attack: let it search a few times more
+        while len(self.results) < self.min and time.monotonic() < deadline and not exc_type:
+            time.sleep(0.05)
+        self.stop.set()
+        self.thread.join()
+        if exc_type:
+            return False
+        after = self.one()  # and afterwards
+        bad = [(st, round(t, 2)) for st, t in self.results + [after]
+               if st != 200 or t > scaled(BYSTANDER_BOUND_S)]
+        check(not bad, f"the bystander was not served: {bad[:10]} ({len(bad)} of {len(self.results) + 1})")
+        check(len(self.results) >= self.min, f"the bystander ran only {len(self.results)} searches")
+        slowest = max(t for _, t in self.results)
+        print(f"    (bystander: {len(self.results) + 1} searches, all 200, slowest {slowest * 1000:.0f} ms)")
+        return False
+
+
+def alive(s):
+    check(s.proc.poll() is None, f"kb-searchd died: exit {s.proc.returncode}\n{s.log_text()[-2000:]}")
+    check_status(s.request("GET", "/healthz"), 200, "healthz after the attack")
+
+
+# ---------------------------------------------------------------- oversized requests
+@test
+def oversized_request_line_and_headers_are_refused():
+    s = shared()
+    search = b"GET /api/search?q=x HTTP/1.1\r\nHost: kb\r\n" + auth(s)
+    cases = [
+        ("100 KB header", search + b"X-Big: " + b"a" * 100_000 + b"\r\n\r\n", (431,)),
+        ("10,000 headers", search + b"".join(b"X-H%d: v\r\n" % i for i in range(10_000)) + b"\r\n", (431,)),
+        ("100 KB request line", b"GET /api/search?q=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: kb\r\n\r\n",
+         (414,)),
+        ("100 KB header name", search + b"X" * 100_000 + b": v\r\n\r\n", (431,)),
+        ("header without a colon", search + b"this is no header\r\n\r\n", (400,)),
+        ("1 MB of header lines without an end", search + b"X-A: b\r\n" * 150_000, (431,)),
+    ]
+    with Bystander(s):
+        for _ in range(3):
+            for what, raw, statuses in cases:
+                r = exchange(s, raw)
+                check(r is not None, f"{what}: no HTTP answer")
+                check(r[0] in statuses, f"{what}: {r[0]} not in {statuses}: {r[2][:200]!r}")
+                # MHD answers these itself, before our code sees the request: with its own short
+                # HTML body (docs/API.md says so), always closing the connection
+                check(r[1].get("connection", "").lower() == "close", f"{what}: {r[1]}")
+    alive(s)
+    check("http:" in s.log_text(), "the HTTP layer's refusals are not in the log")
+
+
+@test
+def oversized_bodies_are_413_and_endless_ones_are_cut_off():
+    s = shared()
+    post = b"POST /api/help-requests HTTP/1.1\r\nHost: kb\r\nContent-Type: application/json\r\n" + auth(s)
+    big = b'{"agent":"a","question":"' + b"x" * 200_000 + b'"}'
+    chunked = b"".join(b"%x\r\n" % len(big[i:i + 8192]) + big[i:i + 8192] + b"\r\n"
+                       for i in range(0, len(big), 8192)) + b"0\r\n\r\n"
+    with Bystander(s):
+        check_json_error(exchange(s, post + b"Content-Length: %d\r\n\r\n" % len(big) + big), (413,),
+                         "200 KB body with Content-Length")
+        check_json_error(exchange(s, post + b"Transfer-Encoding: chunked\r\n\r\n" + chunked), (413,),
+                         "200 KB chunked body")
+        # declared far beyond what is worth reading: refused before the body, connection closed
+        c = connect(s)
+        try:
+            c.sendall(post + b"Content-Length: 10000000000\r\n\r\n")
+            r = parse_response(read_all(c))
+            check_json_error(r, (413,), "10 GB declared")
+        finally:
+            c.close()
+        # an endless chunked body: the daemon stops reading after 1 MiB and drops the connection
+        c = connect(s)
+        sent = 0
+        try:
+            c.sendall(post + b"Transfer-Encoding: chunked\r\n\r\n")
+            chunk = b"10000\r\n" + b"y" * 0x10000 + b"\r\n"
+            while sent < 64 << 20:
+                c.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            c.close()
+        check(sent < 8 << 20, f"the daemon read {sent} bytes of an endless body")
+        # Content-Length that is not a number, or negative, or huge: a 4xx, never a hang
+        for value in (b"abc", b"-1", b"99999999999999999999999999", b"1, 2", b"0x10"):
+            r = exchange(s, post + b"Content-Length: " + value + b"\r\n\r\n{}")
+            check(r is not None and 400 <= r[0] < 500, f"Content-Length {value!r}: {r}")
+        # both Content-Length and chunked (request smuggling): one answer, a 4xx
+        r = exchange(s, post + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        check(r is not None and 400 <= r[0] < 500, f"Content-Length with chunked: {r}")
+    alive(s)
+
+
+# ---------------------------------------------------------------- slow clients
+@test
+def slow_and_stalled_clients_are_timed_out():
+    s = shared()
+    timeout = 30  # SEARCHD_CONNECTION_TIMEOUT_S, docs/API.md "Limits"
+    closed = {}
+
+    def watch(name, c, dribble=None):
+        """Wait for the server to close c; dribble: bytes to send one per second meanwhile."""
+        t = time.monotonic()
+        c.settimeout(1.0)
+        i = 0
+        while time.monotonic() - t < timeout * 3:
+            if dribble is not None:
+                try:
+                    c.send(dribble[i % len(dribble):i % len(dribble) + 1])
+                    i += 1
+                except OSError:
+                    break
+            try:
+                if c.recv(4096) == b"":
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        closed[name] = time.monotonic() - t
+        c.close()
+
+    clients = []
+    # idle: connects and says nothing
+    clients.append(("idle", connect(s), None))
+    # slowloris: a request whose headers come one byte per second, forever
+    c = connect(s)
+    c.sendall(b"GET /api/search?q=x HTTP/1.1\r\nHost: kb\r\n")
+    clients.append(("slowloris headers", c, b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"))
+    # a slow request line
+    clients.append(("slowloris request line", connect(s), b"GET /api/search?q=" + b"a" * 60 + b"&"))
+    # a body that never completes: 10 of 1000 declared bytes, then silence
+    c = connect(s)
+    c.sendall(b"POST /api/help-requests HTTP/1.1\r\nHost: kb\r\nContent-Type: application/json\r\n" +
+              auth(s) + b"Content-Length: 1000\r\n\r\n" + b'{"agent":"')
+    clients.append(("stalled body", c, None))
+    # a body sent one byte per second
+    c = connect(s)
+    c.sendall(b"POST /api/help-requests HTTP/1.1\r\nHost: kb\r\nContent-Type: application/json\r\n" +
+              auth(s) + b"Content-Length: 60000\r\n\r\n")
+    clients.append(("slow body", c, b"a"))
+    threads = [threading.Thread(target=watch, args=cl, daemon=True) for cl in clients]
+    with Bystander(s, min_searches=50):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    late = {k: round(v, 1) for k, v in closed.items() if not timeout - 2 <= v <= timeout + 10}
+    check(not late, f"not closed after about {timeout} s: {late} (all: {closed})")
+    print(f"    (closed after: { {k: round(v, 1) for k, v in closed.items()} } s)")
+    check("took more than 30 s to send a request" in s.log_text(), "the log does not say why slow clients were cut off")
+    alive(s)
+
+
+# ---------------------------------------------------------------- many connections
+def raise_own_fd_limit(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+
+
+def open_idle(s, src, n):
+    """n connections from src that send nothing; returns those the server has not closed."""
+    conns = []
+    for _ in range(n):
+        try:
+            conns.append(connect(s, src, timeout=5))
+        except OSError:
+            pass
+    time.sleep(1.0)
+    alive_conns = []
+    for c in conns:
+        c.setblocking(False)
+        try:
+            d = c.recv(1)
+            gone = d == b""
+        except BlockingIOError:
+            gone = False
+        except OSError:
+            gone = True
+        if gone:
+            c.close()
+        else:
+            alive_conns.append(c)
+    return alive_conns
+
+
+@test
+def connections_beyond_the_per_ip_limit_are_refused():
+    s = shared()
+    per_ip = 512  # SEARCHD_PER_IP_CONNECTION_LIMIT
+    raise_own_fd_limit(4096)
+    base = daemon_fds(s)
+    with Bystander(s):
+        held = open_idle(s, "127.0.0.1", 700)
+        try:
+            check(per_ip - 10 <= len(held) <= per_ip, f"{len(held)} of 700 connections from one address held")
+            peak = daemon_fds(s)
+            check(peak >= base + per_ip - 10, f"daemon fds {base} -> {peak}")
+            # the limit is per address: another client is served at once (the bystander checks it)
+            time.sleep(1.0)
+        finally:
+            for c in held:
+                c.close()
+    deadline = time.time() + scaled(10)
+    while daemon_fds(s) > base + 5 and time.time() < deadline:
+        time.sleep(0.2)
+    check(daemon_fds(s) <= base + 5, f"daemon fds after the attack: {daemon_fds(s)} (before: {base}, peak {peak})")
+    print(f"    (held {len(held)} of 700; daemon fds {base} -> {peak} -> {daemon_fds(s)})")
+    alive(s)
+
+
+@test
+def connections_beyond_the_total_limit_wait_and_are_served_once_others_leave():
+    s = shared()
+    total = 1024  # SEARCHD_CONNECTION_LIMIT
+    raise_own_fd_limit(4096)
+    base = daemon_fds(s)
+    held = []
+    try:
+        for ip in ("127.0.0.3", "127.0.0.4", "127.0.0.5"):  # 3 x 350: within the per-IP limit
+            held += open_idle(s, ip, 350)
+        accepted = daemon_fds(s) - base
+        check(total - 10 <= accepted <= total, f"the daemon accepted {accepted} of 1050 connections")
+        # At the limit the daemon stops accepting: a new client's connection waits in the listen
+        # backlog (behind the attacker's surplus) rather than being refused ...
+        by = Bystander(s)
+        t = time.monotonic()
+        pending = threading.Thread(target=lambda: by.results.append(by.one()), daemon=True)
+        pending.start()
+        pending.join(1.5)
+        check(pending.is_alive(), f"answered although the daemon was at its connection limit: {by.results}")
+        # ... and is served as soon as the idle connections go away
+        for c in held:
+            c.close()
+        pending.join(scaled(5))
+        waited = time.monotonic() - t
+        check(not pending.is_alive() and by.results[0][0] == 200,
+              f"the waiting client was not served once the connections were freed: {by.results}")
+        print(f"    (the daemon accepted {accepted} of 1050; a new client waited {waited:.1f} s)")
+    finally:
+        for c in held:
+            c.close()
+    deadline = time.time() + scaled(10)
+    while daemon_fds(s) > base + 5 and time.time() < deadline:
+        time.sleep(0.2)
+    check(daemon_fds(s) <= base + 5, f"daemon fds after the attack: {daemon_fds(s)} (before: {base})")
+    with Bystander(s):
+        time.sleep(0.5)
+    alive(s)
+
+
+# ---------------------------------------------------------------- bad encodings
+def check_sane_json(r, what, statuses=(200, 400, 404)):
+    check(r.status in statuses, f"{what}: {r!r}")
+    try:
+        r.body.decode("utf-8")  # strict: invalid UTF-8 in an answer breaks clients
+        json.loads(r.body)
+    except ValueError as e:
+        raise AssertionError(f"{what}: answer is not valid UTF-8 JSON ({e}): {r.body[:200]!r}")
+
+
+BAD_ESCAPES = ["%", "%%", "%z", "%zz", "%4", "%c0%af", "%c0%ae%c0%ae", "%e0%80%af", "%f0%80%80%af",
+               "%ed%a0%80", "%ed%bf%bf", "%f4%90%80%80", "%fe%ff", "%ff", "%00", "a%00b", "%C3%28",
+               "%E4%B8", "%F0%9F%98", "%2500", "%u4e2d", "%%30%30", "\xff\xfe", "\xc0\xaf", "+%2B+"]
+
+
+@test
+def bad_percent_encoding_and_invalid_utf8_in_query_and_path():
+    s = shared()
+    with Bystander(s):
+        for bad in BAD_ESCAPES:
+            raw = bad.encode("latin-1")
+            for path in (b"/api/search?q=" + raw, b"/api/search?q=x&" + raw + b"=1",
+                         b"/api/search?" + raw, b"/api/suggest?q=" + raw,
+                         b"/api/search?q=x&limit=" + raw, b"/api/documents/" + raw,
+                         b"/api/documents/a" + raw, b"/static/" + raw, b"/" + raw, b"/api/" + raw,
+                         b"/api/search" + raw + b"?q=x"):
+                c = connect(s)
+                try:
+                    c.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: kb\r\nConnection: close\r\n" + auth(s) + b"\r\n")
+                    r = parse_response(read_all(c))
+                finally:
+                    c.close()
+                check(r is not None, f"{path!r}: no answer")
+                from harness import Response
+                check_sane_json(Response(r[0], r[1], r[2]), repr(path))
+    # what was searched with broken bytes is stored valid (redacted) and shown as valid UTF-8
+    r = s.call("GET", "/api/gaps?status=all&limit=500", role="editor")
+    check_sane_json(r, "editors' gap queue after broken queries", (200,))
+    alive(s)
+
+
+def post(s, path, raw, role="agent"):
+    return s.call("POST", path, role=role, raw_body=raw)
+
+
+@test
+def invalid_utf8_in_json_strings_is_refused_or_stored_valid():
+    s = shared()
+    bodies = [b'{"agent":"a\xff\xfe","question":"\xe5\x9b\xbd\xe9\x99"}',
+              b'{"agent":"\xc0\xafadmin","question":"\xed\xa0\x80 roaming"}',
+              b'{"agent":"a1","question":"\xf8\x88\x80\x80\x80 x","answer":"\xff"}',
+              b'{"agent":"a1","question":"\\ud800 lone high surrogate"}',
+              b'{"agent":"a1","question":"\\udc00 lone low surrogate"}',
+              b'{"agent":"a1","question":"nul \\u0000 inside"}',
+              b'{"agent":"nul\\u0000agent","question":"x"}',
+              b'{"agent":"a1","question":"\x00raw nul"}',
+              b'\xef\xbb\xbf{"agent":"a1","question":"BOM first"}',
+              b'{"agent":"a1","question":"\\uD83D\\uDE00 pair is fine"}']
+    with Bystander(s):
+        for i, raw in enumerate(bodies):
+            r = post(s, "/api/help-requests", raw)
+            check_sane_json(r, f"help request {raw!r}", (201, 400))
+            if i < 3:  # raw bytes that are not UTF-8: refused, saying so
+                check(r.status == 400 and "UTF-8" in r.json()["error"], f"{raw!r}: {r!r}")
+        for raw in (b'{"search_id":"\xff\xff","kind":"not_found"}',
+                    b'{"search_id":"0123456789abcdef0123456789abcdef","kind":"not\xff_found"}',
+                    b'{"search_id":"0123456789abcdef0123456789abcdef","kind":"click","doc_id":"\xc0\xaf"}'):
+            check_sane_json(post(s, "/api/feedback", raw), f"feedback {raw!r}", (400, 404))
+    # whatever was stored comes back as valid UTF-8 JSON to the leads and editors
+    check_sane_json(s.call("GET", "/api/help-requests?limit=500", role="lead"), "leads' list", (200,))
+    check_sane_json(s.call("GET", "/api/gaps?status=all&limit=500", role="editor"), "gap queue", (200,))
+    check_sane_json(s.call("GET", "/api/reports/help-requests", role="lead"), "report", (200, 400))
+    alive(s)
+
+
+# ---------------------------------------------------------------- hostile JSON
+FIELDS = {"/api/help-requests": {"agent": "a1", "question": "国际漫游怎么开通", "answer": "开通即可"},
+          "/api/feedback": {"search_id": "0123456789abcdef0123456789abcdef", "kind": "not_found",
+                            "doc_id": "roam-001"}}
+WRONG = [None, 0, -1, 1.5, 1e308, True, False, [], ["x"], {}, {"x": "y"}, "", " ", "\u3000"]
+
+
+@test
+def deep_huge_and_wrongly_typed_json_is_400():
+    s = shared()
+    with Bystander(s):
+        for path in FIELDS:
+            for raw, statuses in [(b"[" * 60_000, (400,)), (b"[" * 100_000, (413,)),
+                                  (b'{"a":' * 30_000 + b"1" + b"}" * 30_000, (400, 413)),
+                                  (b"{" * 60_000, (400,)),
+                                  (b'{"agent":"a","question":"q","x":' + b"[" * 16 + b"]" * 16 + b"}", (400,)),
+                                  (b'{"agent":1' + b"0" * 60_000 + b',"question":"q"}', (400,)),
+                                  (b'{"agent":"a","question":1e999999}', (400,)),
+                                  (b'{"agent":"a","question":-1e-999999}', (400,)),
+                                  (b'{"agent":"a","question":NaN}', (400,)),
+                                  (b'{"agent":"a","question":Infinity}', (400,)),
+                                  (b'{"agent":"a","question":"\\u12"}', (400,)),
+                                  (b'{"agent":"a","question":"unterminated', (400,)),
+                                  (b'{"agent":"a",,"question":"q"}', (400,)),
+                                  (b'{"agent":"a","question":"q",}', (400,)),
+                                  (b'"just a string"', (400,)), (b"null", (400,)), (b"12345", (400,)),
+                                  (b"\x00\x00\x00", (400,)), (b'{"\xff":"\xff"}', (400,))]:
+                r = post(s, path, raw)
+                check(r.status in statuses, f"{path} {raw[:40]!r}: {r!r}")
+                check_sane_json(r, f"{path} {raw[:40]!r}", statuses)
+            # every field with every wrong type
+            for field in FIELDS[path]:
+                for value in WRONG:
+                    body = dict(FIELDS[path], **{field: value})
+                    r = s.call("POST", path, body=body)
+                    if field == "answer" and value is None:
+                        check(r.status == 201, f"{path} answer null is 'not given': {r!r}")
+                        continue
+                    if path == "/api/feedback" and field == "doc_id" and value is None:
+                        check(r.status == 404, f"not_found without doc_id: {r!r}")  # unknown search
+                        continue
+                    check_sane_json(r, f"{path} {field}={value!r}", (400,))
+        # duplicate keys: the first one counts (cJSON), consistently, and nothing breaks
+        r = post(s, "/api/help-requests", b'{"agent":"a1","agent":7,"question":"q","question":[]}')
+        check(r.status == 201, f"duplicate keys, first valid: {r!r}")
+        r = post(s, "/api/help-requests", b'{"agent":7,"agent":"a1","question":"q"}')
+        check_sane_json(r, "duplicate keys, first wrong", (400,))
+        # 4,000 members, all unknown: ignored (the body stays within the 64 KiB limit)
+        many = "{" + ",".join(f'"k{i}":{i}' for i in range(4000)) + ',"agent":"a1","question":"q"}'
+        check_status(post(s, "/api/help-requests", many.encode()), 201, "many unknown members")
+    alive(s)
+
+
+# ---------------------------------------------------------------- path traversal
+TRAVERSALS = ["../../../../etc/passwd", "..%2f..%2f..%2fetc%2fpasswd", "%2e%2e/%2e%2e/etc/passwd",
+              "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "%252e%252e%252fetc%252fpasswd", "..%252f..%252fetc",
+              "..\\..\\..\\etc\\passwd", "..%5c..%5cetc%5cpasswd", "/etc/passwd", "%2fetc%2fpasswd",
+              "....//....//etc/passwd", "..;/..;/etc/passwd", "%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
+              "..%c0%af..%c0%afetc%c0%afpasswd", "../../searchd/static.c", "../static.c",
+              "app.js/../../../etc/passwd", "./agent.html", ".%2fagent.html", "agent.html%00",
+              "agent.html%00.png", "%00", "~root/.bashrc", "file:///etc/passwd", "..", "."]
+
+
+@test
+def path_traversal_never_leaves_the_embedded_files():
+    s = shared()
+    with open("/etc/passwd", "rb") as f:
+        passwd = f.read()[:20]
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "harness.py"), "rb") as f:
+        harness_head = f.read()[:60]
+    with Bystander(s):
+        for t in TRAVERSALS:
+            for prefix in ("/static/", "/", "/api/documents/", "/agent/", "/static/%2e%2e/", "//"):
+                path = (prefix + t).encode("latin-1")
+                c = connect(s)
+                try:
+                    c.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: kb\r\nConnection: close\r\n" + auth(s) + b"\r\n")
+                    r = parse_response(read_all(c))
+                finally:
+                    c.close()
+                check(r is not None, f"{path!r}: no answer")
+                check(r[0] in (400, 404), f"{path!r}: {r[0]} {r[2][:100]!r}")
+                check(passwd not in r[2] and harness_head not in r[2], f"{path!r} served a file: {r[2][:100]!r}")
+        # absolute-form and odd request targets
+        for target in (b"http://kb/../../etc/passwd", b"http://evil.example/static/app.js", b"*",
+                       b"../../etc/passwd", b"static/../../etc/passwd", b"\\..\\..\\etc\\passwd"):
+            r = exchange(s, b"GET " + target + b" HTTP/1.1\r\nHost: kb\r\n\r\n")
+            check(r is not None and r[0] in (400, 404), f"{target!r}: {r}")
+            check(passwd not in r[2], f"{target!r} served /etc/passwd")
+        # the real pages are still there
+        check_status(s.request("GET", "/"), 200, "login page")
+    alive(s)
+
+
+if __name__ == "__main__":
+    run_tests(cleanups=[lambda: _shared and _shared.cleanup()])
