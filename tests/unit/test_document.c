@@ -628,6 +628,33 @@ TEST(other_encodings_refused_with_the_fix)
     reset(&c);
 }
 
+/* The encoding name is quoted before anything checked that it is UTF-8: bad bytes must show
+ * as U+FFFD, or the message itself would be invalid UTF-8 (found by tests/fuzz). */
+TEST(encoding_name_with_bad_bytes_is_quoted_as_valid_utf8)
+{
+    collected c = {0};
+    CHECK(parse_text(&c, "<?xml version='1.0' encoding='GB\xff\xe5\x01'?><document/>") ==
+          KB_DOC_INVALID);
+    CHECK_STR_EQ(shown(&c, 0), "mem.xml:1: the file declares encoding=\"GB\xef\xbf\xbd\xef\xbf\xbd \": "
+                               "knowledge-base files must be UTF-8 (convert it, e.g. iconv -f "
+                               "GB\xef\xbf\xbd\xef\xbf\xbd  -t UTF-8, and declare encoding=\"UTF-8\" or no "
+                               "encoding)");
+    reset(&c);
+}
+
+/* A lone CR (old Mac line end) reaches the parser's callbacks as '\n' without counting as a
+ * line break: the line of stray text must still be a real one (was -2; found by tests/fuzz). */
+TEST(stray_text_with_lone_cr_line_ends_has_a_real_line)
+{
+    collected c = {0};
+    CHECK(parse_text(&c, "<documents>x\r\r\r<document id='a'><title>t</title><body><p>p</p>"
+                         "</body></document></documents>") == KB_DOC_INVALID);
+    CHECK(c.n_problems >= 1);
+    CHECK(has_problem(&c, "text 'x' is not allowed directly in <documents>"));
+    CHECK(c.problems[0].line == 1);
+    reset(&c);
+}
+
 /* ---- hostile files ------------------------------------------------------------------------ */
 
 #define DOCTYPE_REFUSED                                                                        \
@@ -1017,6 +1044,8 @@ int main(void)
     RUN(huge_paragraph_refused_and_the_next_document_delivered);
     RUN(too_many_elements_in_one_document);
     RUN(file_over_the_size_limit_refused_without_reading_it);
+    RUN(encoding_name_with_bad_bytes_is_quoted_as_valid_utf8);
+    RUN(stray_text_with_lone_cr_line_ends_has_a_real_line);
     RUN(io_errors);
     RUN(callback_can_stop_the_parse);
     RUN(many_documents_stream_in_bounded_memory_with_exact_lines);
