@@ -35,14 +35,22 @@
 
 /* Similarity (0..1) a question needs with an open group's centroid to join it. Measured on
  * tests/data/grouping.tsv; see docs/GAPS.md. */
+#ifndef KB_GAPS_THRESHOLD
 #define KB_GAPS_THRESHOLD 0.30
+#endif
 /* Weight of a single Han character relative to a word or bigram. Characters carry as much as
  * words: they match across typos (挂湿/挂失), segmentations and abbreviations (来显). */
+#ifndef KB_GAPS_UNIGRAM_WEIGHT
 #define KB_GAPS_UNIGRAM_WEIGHT 1.0
+#endif
 /* Weight of a bigram inside a longer word (信用 in 信用卡). */
+#ifndef KB_GAPS_SUBWORD_WEIGHT
 #define KB_GAPS_SUBWORD_WEIGHT 0.5
+#endif
 /* Weight of a general service word (办理, 流程, 多少钱 …). */
+#ifndef KB_GAPS_GENERIC_WEIGHT
 #define KB_GAPS_GENERIC_WEIGHT 0.3
+#endif
 /* Knowledge-base IDF assumed for a term when no index is at hand. */
 #define KB_GAPS_IDF_UNKNOWN 3.0
 
