@@ -39,6 +39,15 @@ static atomic_ullong index_revision;
 static atomic_llong index_published_ms;
 
 static kb_searcher *watcher_searcher;
+
+/* Searchers opened at start-up, one per HTTP thread (and one for the gap worker), handed to
+ * threads on their first search. Opening lazily instead would make a thread's first search
+ * depend on the index directory being readable at that moment: with the index broken or made
+ * unreadable after start-up, threads that had not searched yet answered 503 while the others
+ * served the revision they had open. */
+static kb_searcher **spares;
+static size_t n_spares;
+static pthread_mutex_t spares_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t watcher_thread;
 static int watcher_running;
 static pthread_mutex_t watcher_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -148,6 +157,13 @@ int searchd_searchers_start(const char *index_dir, char *err, size_t err_len) {
         return -1;
     }
     publish_status();
+    size_t want = (size_t)searchd_ctx.threads + 1;
+    spares = calloc(want, sizeof *spares);
+    for (size_t i = 0; spares && i < want; i++) {
+        spares[n_spares] = kb_searcher_open(index_dir, why, sizeof why);
+        if (!spares[n_spares]) break; /* threads without one open their own later */
+        n_spares++;
+    }
 
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -178,6 +194,18 @@ void searchd_searchers_stop(void) {
     }
     if (watcher_searcher) kb_searcher_close(watcher_searcher);
     watcher_searcher = NULL;
+    pthread_mutex_lock(&spares_mutex);
+    while (n_spares > 0) kb_searcher_close(spares[--n_spares]);
+    free(spares);
+    spares = NULL;
+    pthread_mutex_unlock(&spares_mutex);
+}
+
+static kb_searcher *take_spare(void) {
+    pthread_mutex_lock(&spares_mutex);
+    kb_searcher *s = n_spares > 0 ? spares[--n_spares] : NULL;
+    pthread_mutex_unlock(&spares_mutex);
+    return s;
 }
 
 static worker_state *worker_get(void) {
@@ -202,7 +230,10 @@ kb_searcher *searchd_searchers_acquire(char *err, size_t err_len) {
     /* Read the generation before opening or refreshing: a revision published meanwhile then
      * shows up as a newer generation at the next request rather than being missed. */
     uint64_t generation = atomic_load(&index_generation);
-    if (!w->searcher) {
+    if (!w->searcher && (w->searcher = take_spare()) != NULL) {
+        /* Opened at start-up: refresh it below like any searcher of an older generation. */
+        w->generation = (uint64_t)-1;
+    } else if (!w->searcher) {
         w->searcher = kb_searcher_open(index_path, err, err_len);
         if (!w->searcher) return NULL;
         w->generation = generation;
