@@ -70,6 +70,8 @@ typedef struct {
     uint64_t searches_logged;
     uint64_t searches_dropped;
     uint64_t write_errors;
+    int failing;            /* the last transaction failed (e.g. disk full); 0 once one commits */
+    char last_error[256];   /* why, when failing */
 } kb_store_stats_t;
 void kb_store_stats(kb_store *st, kb_store_stats_t *out);
 

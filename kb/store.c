@@ -199,6 +199,7 @@ struct kb_store {
     sqlite3_stmt *ins_search, *ins_feedback, *ins_help;
     int sync_full;      /* the connection's current synchronous setting */
     int failing;        /* the last batch failed: report recovery once */
+    char fail_msg[256]; /* why it failed (the writer's; copied to stats under the lock) */
 
     pthread_t writer;
     pthread_mutex_t mu; /* guards everything below */
@@ -578,6 +579,7 @@ static void write_batch(kb_store *st, event *batch)
     if (!st->failing)
         fprintf(stderr, "kb_store: %s: write failed, %zu events lost: %s\n", st->path, n, copy);
     st->failing = 1;
+    snprintf(st->fail_msg, sizeof st->fail_msg, "%s", copy);
 }
 
 static void *writer_main(void *arg)
@@ -616,6 +618,9 @@ static void *writer_main(void *arg)
         write_batch(st, batch);
 
         pthread_mutex_lock(&st->mu);
+        st->stats.failing = st->failing; /* for /healthz: the store's state, not just a count */
+        snprintf(st->stats.last_error, sizeof st->stats.last_error, "%s",
+                 st->failing ? st->fail_msg : "");
         for (event *ev = batch, *next; ev; ev = next) {
             next = ev->next; /* an acknowledged event's owner may free it once done is set */
             if (ev->result == KB_STORE_ERROR) st->stats.write_errors++;

@@ -156,6 +156,9 @@ char *searchd_metrics_render(size_t *len) {
     fprintf(f, "kb_store_searches_dropped_total %llu\n", (unsigned long long)st.searches_dropped);
     help_type(f, "kb_store_write_errors_total", "counter", "Failed event store transactions.");
     fprintf(f, "kb_store_write_errors_total %llu\n", (unsigned long long)st.write_errors);
+    help_type(f, "kb_store_failing", "gauge",
+              "1 while event store writes fail (e.g. disk full), 0 once one commits again.");
+    fprintf(f, "kb_store_failing %d\n", st.failing ? 1 : 0);
 
     help_type(f, "kb_auth_tokens", "gauge", "Tokens in the active tokens file.");
     fprintf(f, "kb_auth_tokens %zu\n", searchd_auth_count());

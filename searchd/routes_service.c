@@ -7,6 +7,7 @@
  */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -33,6 +34,14 @@ void searchd_route_healthz(searchd_request *req) {
     cJSON_AddStringToObject(o, "status", "ok");
     cJSON_AddNumberToObject(o, "documents", idx.documents);
     cJSON_AddNumberToObject(o, "index_revision", (double)idx.revision);
+    /* The event store's state. Still 200 when it fails: searches are answered (their logging
+     * is what fails), and a load balancer taking every instance out over a full disk would turn
+     * a partial outage into a total one. Monitoring reads "store". */
+    kb_store_stats_t st;
+    memset(&st, 0, sizeof st);
+    if (searchd_ctx.store) kb_store_stats(searchd_ctx.store, &st);
+    cJSON_AddStringToObject(o, "store", st.failing ? "failing" : "ok");
+    if (st.failing) cJSON_AddStringToObject(o, "store_error", st.last_error);
     searchd_http_respond_json(req, 200, o);
 }
 
