@@ -7,6 +7,7 @@
 #   make fuzz       the libFuzzer harnesses, FUZZ_SECONDS (300) each (see tests/fuzz/README.md)
 #   make SANITIZE=1 check   the same tests under AddressSanitizer + UBSan (separate build dir)
 #   make valgrind   the end-to-end tests with every binary under valgrind (leaks, memory errors)
+#   make soak       a bounded soak of kb-searchd, SOAK_SECONDS (600) (see tests/soak/soak.py)
 #   make install    install the binaries under $(PREFIX)/bin
 
 PKGS := xapian-core libxml-2.0 libpcre2-8 opencc icu-uc icu-i18n sqlite3 libmicrohttpd libcjson
@@ -74,7 +75,7 @@ ifneq ($(REPORT_OBJ),)
   PROGRAMS += $(BIN)/kb-report
 endif
 
-.PHONY: all deps run check unit e2e bench install clean fuzz fuzz-build valgrind
+.PHONY: all deps run check unit e2e bench install clean fuzz fuzz-build valgrind soak
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -198,6 +199,12 @@ bench: deps
 valgrind: deps
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) KB_VALGRIND=1 tests/run-all.sh --e2e-only
+
+# Mixed load against one kb-searchd for SOAK_SECONDS (default 600) with re-indexes; memory and
+# file descriptors must stay flat and no request may fail (tests/soak/soak.py says how).
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@BIN=$(BIN) SOAK_SECONDS=$(or $(SOAK_SECONDS),600) nice python3 tests/soak/soak.py
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
