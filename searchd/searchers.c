@@ -142,8 +142,17 @@ int searchd_searchers_start(const char *index_dir, char *err, size_t err_len) {
     char why[512] = "";
     watcher_searcher = kb_searcher_open(index_dir, why, sizeof why);
     if (!watcher_searcher) {
-        /* The searcher's message already names the directory and the kb-indexer command. */
-        if (strstr(why, "kb-indexer"))
+        /* The searcher's message already names the directory and the kb-indexer command; but
+         * an index that is there and unreadable needs permissions, not a new kb-indexer run. */
+        if (strstr(why, "Permission denied")) {
+            /* keep Xapian's detail (which file), drop the searcher's kb-indexer advice */
+            const char *from = strstr(why, " ("), *to = strstr(why, "): run kb-indexer");
+            int n = from && to && to > from ? (int)(to - from - 2) : (int)strlen(why);
+            snprintf(err, err_len,
+                     "cannot read the index at %s: permission denied; let the user kb-searchd "
+                     "runs as read the directory and its files (%.*s)",
+                     index_dir, n, from && to && to > from ? from + 2 : why);
+        } else if (strstr(why, "kb-indexer"))
             snprintf(err, err_len, "%s", why);
         else
             snprintf(err, err_len, "no index at %s: run kb-indexer --index %s PATH... first (%s)",
