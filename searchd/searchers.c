@@ -40,7 +40,7 @@ static atomic_llong index_published_ms;
 
 static kb_searcher *watcher_searcher;
 
-/* Searchers opened at start-up, one per HTTP thread (and one for the gap worker), handed to
+/* Searchers opened at start-up, one per HTTP thread (the gap worker opens its own), handed to
  * threads on their first search. Opening lazily instead would make a thread's first search
  * depend on the index directory being readable at that moment: with the index broken or made
  * unreadable after start-up, threads that had not searched yet answered 503 while the others
@@ -166,7 +166,7 @@ int searchd_searchers_start(const char *index_dir, char *err, size_t err_len) {
         return -1;
     }
     publish_status();
-    size_t want = (size_t)searchd_ctx.threads + 1;
+    size_t want = searchd_ctx.threads ? searchd_ctx.threads : 1;
     spares = calloc(want, sizeof *spares);
     for (size_t i = 0; spares && i < want; i++) {
         spares[n_spares] = kb_searcher_open(index_dir, why, sizeof why);
