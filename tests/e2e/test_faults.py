@@ -423,5 +423,23 @@ def unreadable_or_broken_index_at_startup_is_exit_1():
               f"empty directory: exit {r.returncode}: {r.stderr}")
 
 
+@test
+def unreadable_document_table_is_an_error_not_an_empty_answer():
+    # Xapian opens the document-data table lazily and takes an unreadable file for an absent one:
+    # the daemon starts, and must then say that it cannot read documents rather than send an
+    # empty 200.
+    with NobodyService(KB_FILES) as s:
+        s.run_indexer()
+        chmod_tree(s.index_dir, 0o755, 0o644)
+        os.chmod(os.path.join(s.index_dir, "docdata.glass"), 0o000)
+        s.start()
+        r = s.call("GET", "/api/documents/roam-001")
+        check(r.status == 500 and "error" in r.json(), f"document with its table unreadable: {r!r}")
+        check("docdata.glass" in s.log_text(), f"the log does not say what is wrong:\n{s.log_text()[-1000:]}")
+        check_status(s.request("GET", "/healthz"), 200, "healthz")
+        os.chmod(os.path.join(s.index_dir, "docdata.glass"), 0o644)
+        check(s.stop() == 0, "exit status")
+
+
 if __name__ == "__main__":
     run_tests()
