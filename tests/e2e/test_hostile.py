@@ -398,10 +398,14 @@ def connections_beyond_the_total_limit_wait_and_are_served_once_others_leave():
     finally:
         for c in held:
             c.close()
-    deadline = time.time() + scaled(10)
+    # Usually the daemon notices the closed connections at once; a pool thread that was at its
+    # share of the limit has been seen to notice only at the idle time-out (libmicrohttpd 0.9.75).
+    t = time.monotonic()
+    deadline = time.time() + scaled(40)
     while daemon_fds(s) > base + 5 and time.time() < deadline:
         time.sleep(0.2)
     check(daemon_fds(s) <= base + 5, f"daemon fds after the attack: {daemon_fds(s)} (before: {base})")
+    print(f"    (daemon fds back to {daemon_fds(s)} {time.monotonic() - t:.1f} s after the clients closed)")
     with Bystander(s):
         time.sleep(0.5)
     alive(s)
