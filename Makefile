@@ -55,6 +55,7 @@ LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
 # The document schema (docs/kb-document.rng) is compiled into the library, so the binaries do
 # not depend on the working directory; see the rule for $(BUILD)/gen/kb_document_schema.c.
 LIB_OBJ += $(BUILD)/gen/kb_document_schema.o
+LIB_OBJ += $(BUILD)/gen/t2s_data.o
 LIB     := $(BUILD)/libkb.a
 
 INDEXER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard indexer/*.c))
@@ -97,6 +98,15 @@ $(BUILD)/gen/kb_document_schema.c: docs/kb-document.rng
 	} > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/kb_document_schema.o: $(BUILD)/gen/kb_document_schema.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# OpenCC's Traditional→Simplified dictionaries, as text, for kb/t2s.c (tools/gen-t2s.sh).
+OPENCC_DATA ?= /usr/share/opencc
+$(BUILD)/gen/t2s_data.c: $(OPENCC_DATA)/TSPhrases.ocd2 $(OPENCC_DATA)/TSCharacters.ocd2 tools/gen-t2s.sh
+	@mkdir -p $(dir $@)
+	tools/gen-t2s.sh $(OPENCC_DATA) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/t2s_data.o: $(BUILD)/gen/t2s_data.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Every file of searchd/web as a C array (od and sed, like the schema) plus the table static.c

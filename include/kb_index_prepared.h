@@ -8,20 +8,18 @@
 #include <stddef.h>
 
 #include "kb_index.h"
+#include "kb_xapian.h"
 
 #define KB_INDEX_N_SLOTS 5
 
+/* What kb_index_prepare() computes and the writer needs. The Xapian document is built by the
+ * preparing thread too: filling it costs as much as a fifth of the writer's time, and the
+ * writer (one thread, Xapian's single writer) is the bottleneck of indexing. */
 struct kb_prepared_doc {
     char *id;
     char *where;              /* "file:line", for messages about this document */
-    char *json;               /* stored document data */
     char hash[17];            /* content hash, hex */
-    char **terms;             /* ranked terms ... */
-    unsigned *wdf;            /* ... and their within-document frequencies */
-    size_t n_terms;
-    char **booleans;          /* filter terms (Q, XC, XK, XF prefixes) */
-    size_t n_booleans;
-    char *values[KB_INDEX_N_SLOTS];
+    kbx_doc *xdoc;            /* terms, filter terms, values and the stored JSON */
 };
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * analyzer.c — text to index terms, identical for documents and queries (see kb_analyzer.h).
  *
- * Pipeline: UTF-8 → UTF-16 (bad bytes become U+FFFD) → ICU NFKC_Casefold → UTF-8 → OpenCC t2s
- * → UTF-16 → ICU word break iterator ("zh" locale, so Chinese runs are split with ICU's
+ * Pipeline: UTF-8 → UTF-16 (bad bytes become U+FFFD) → ICU NFKC_Casefold → Traditional→Simplified
+ * (OpenCC's t2s rule and dictionaries, kb_t2s.h; only for text with a character it changes) →
+ * ICU word break iterator ("zh" locale, so Chinese runs are split with ICU's
  * dictionary) → terms.
  *
  * Why both words and bigrams: ICU's dictionary words are precise but segment documents and
@@ -12,8 +13,8 @@
  * query side gives them little weight.
  */
 #include "kb_analyzer.h"
+#include "kb_t2s.h"
 
-#include <opencc/opencc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,15 +35,12 @@
 #define MAX_PIECE_BYTES (256 * 1024)
 
 struct kb_analyzer {
-    opencc_t t2s;
     const UNormalizer2 *nfkc_cf;
     UBreakIterator *words;
     UChar *u16;      /* input as UTF-16 */
     int32_t u16_cap;
     UChar *norm;     /* normalized UTF-16 */
     int32_t norm_cap;
-    char *u8;        /* normalized UTF-8, fed to OpenCC */
-    size_t u8_cap;
     UChar *simp;     /* simplified UTF-16, segmented */
     int32_t simp_cap;
 };
@@ -116,7 +114,7 @@ static UChar fold_variant(UChar c)
 /* ---------------------------------------------------------------- the per-code-point fold table */
 
 /* fold_table[cp] for every BMP code point: what analysis turns it into when that is one BMP code
- * point, else cp itself. Built once from the same ICU normalizer and OpenCC conversion the
+ * point, else cp itself. Built once from the same ICU normalizer and t2s conversion the
  * analyzer uses, so snippets can be matched against query terms position by position. */
 static uint16_t *fold_table;
 static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
@@ -141,42 +139,14 @@ static void build_fold_table(void)
         int32_t n = unorm2_normalize(nf, in, 1, out, 8, &e2);
         if (U_SUCCESS(e2) && n == 1) table[c] = out[0];
     }
-    /* Traditional → Simplified for Han characters, one per line so that OpenCC's phrase
-     * matching never joins two of them. */
-    opencc_t t2s = opencc_open(OPENCC_DEFAULT_CONFIG_TRAD_TO_SIMP);
-    if (t2s != (opencc_t)-1) {
-        size_t cap = 65536 * 4, len = 0;
-        char *buf = malloc(cap);
-        uint16_t *cps = malloc(65536 * sizeof *cps);
-        size_t n_cps = 0;
-        if (buf && cps) {
-            for (UChar32 c = 0x2E80; c < 0x10000; c++) {
-                if (U_IS_SURROGATE(c) || !is_han(table[c])) continue;
-                UBool err = 0;
-                U8_APPEND((uint8_t *)buf, len, cap, table[c], err);
-                if (err) break;
-                buf[len++] = '\n';
-                cps[n_cps++] = (uint16_t)c;
-            }
-            char *conv = opencc_convert_utf8(t2s, buf, len);
-            if (conv) {
-                const char *p = conv;
-                for (size_t i = 0; i < n_cps && *p; i++) {
-                    const char *nl = strchr(p, '\n');
-                    size_t l = nl ? (size_t)(nl - p) : strlen(p);
-                    int32_t off = 0;
-                    UChar32 out;
-                    U8_NEXT((const uint8_t *)p, off, (int32_t)l, out);
-                    if (off == (int32_t)l && out > 0 && out < 0x10000)
-                        table[cps[i]] = fold_variant((UChar)out);
-                    p = nl ? nl + 1 : p + l;
-                }
-                opencc_convert_utf8_free(conv);
-            }
+    /* Traditional → Simplified for Han characters, by the character table of the same
+     * conversion the analyzer applies to text (kb_t2s.h). */
+    if (kb_t2s_init() == 0) {
+        for (UChar32 c = 0x2E80; c < 0x10000; c++) {
+            if (U_IS_SURROGATE(c) || !is_han(table[c])) continue;
+            UChar32 s = kb_t2s_char(table[c]);
+            if (s > 0 && s < 0x10000) table[c] = fold_variant((UChar)s);
         }
-        free(buf);
-        free(cps);
-        opencc_close(t2s);
     }
     fold_table = table;
 }
@@ -210,11 +180,8 @@ kb_analyzer *kb_analyzer_new(char *err, size_t err_len)
         free(a);
         return NULL;
     }
-    a->t2s = opencc_open(OPENCC_DEFAULT_CONFIG_TRAD_TO_SIMP);
-    if (a->t2s == (opencc_t)-1) {
-        if (err_len)
-            snprintf(err, err_len, "OpenCC t2s conversion unavailable (%s): is the opencc data "
-                     "package installed?", opencc_error());
+    if (kb_t2s_init() != 0) {
+        if (err_len) snprintf(err, err_len, "out of memory (Traditional→Simplified tables)");
         ubrk_close(a->words);
         free(a);
         return NULL;
@@ -227,10 +194,8 @@ void kb_analyzer_free(kb_analyzer *a)
 {
     if (!a) return;
     ubrk_close(a->words);
-    opencc_close(a->t2s);
     free(a->u16);
     free(a->norm);
-    free(a->u8);
     free(a->simp);
     free(a);
 }
@@ -268,10 +233,10 @@ static int32_t fold_to_simp(kb_analyzer *a, const char *text, size_t len)
     }
     if (U_FAILURE(e)) return -1;
 
-    /* Only text with a character that Traditional→Simplified changes needs OpenCC's phrase
-     * conversion: the per-character table answers that cheaply, and skipping OpenCC for
-     * Simplified and Latin text halves the cost of analysis. (A phrase made only of characters
-     * that convert to themselves is, in OpenCC's t2s tables, converted to itself too.) */
+    /* Only text with a character that Traditional→Simplified changes needs the conversion
+     * (with its phrase lookups): the per-character table answers that cheaply. (A phrase made
+     * only of characters that convert to themselves is, in OpenCC's t2s tables, converted to
+     * itself too.) */
     int needs_t2s = 0;
     for (int32_t i = 0; i < nn && !needs_t2s; i++)
         if (a->norm[i] >= 0x2E80 && !U16_IS_SURROGATE(a->norm[i]) && fold_table &&
@@ -283,27 +248,8 @@ static int32_t fold_to_simp(kb_analyzer *a, const char *text, size_t len)
         return nn;
     }
 
-    int32_t n8 = 0;
-    size_t need = (size_t)nn * 3 + 1;
-    if (a->u8_cap < need) {
-        char *b = realloc(a->u8, need);
-        if (!b) return -1;
-        a->u8 = b;
-        a->u8_cap = need;
-    }
-    u_strToUTF8(a->u8, (int32_t)a->u8_cap, &n8, a->norm, nn, &e);
-    if (U_FAILURE(e)) return -1;
-    char *conv = opencc_convert_utf8(a->t2s, a->u8, (size_t)n8);
-    if (!conv) return -1;
-    size_t clen = strlen(conv);
-    int32_t ns = 0;
-    if (reserve16(&a->simp, &a->simp_cap, (int32_t)clen + 1) < 0) {
-        opencc_convert_utf8_free(conv);
-        return -1;
-    }
-    u_strFromUTF8WithSub(a->simp, a->simp_cap, &ns, conv, (int32_t)clen, 0xFFFD, NULL, &e);
-    opencc_convert_utf8_free(conv);
-    if (U_FAILURE(e)) return -1;
+    if (reserve16(&a->simp, &a->simp_cap, KB_T2S_OUT_MAX(nn)) < 0) return -1;
+    int32_t ns = kb_t2s_convert(a->norm, nn, a->simp);
     for (int32_t i = 0; i < ns; i++) a->simp[i] = fold_variant(a->simp[i]);
     return ns;
 }

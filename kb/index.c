@@ -63,23 +63,6 @@ kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
 int kb_index_writer_status(const kb_index_writer *w) { return w->status; }
 const char *kb_index_writer_errmsg(const kb_index_writer *w) { return w->err; }
 
-static kbx_doc *to_xapian(const kb_prepared_doc *d)
-{
-    kbx_doc *x = kbx_doc_new();
-    if (!x) return NULL;
-    int rc = KBX_OK;
-    for (size_t i = 0; i < d->n_terms && rc == KBX_OK; i++) rc = kbx_doc_add_term(x, d->terms[i], d->wdf[i]);
-    for (size_t i = 0; i < d->n_booleans && rc == KBX_OK; i++) rc = kbx_doc_add_boolean_term(x, d->booleans[i]);
-    for (unsigned s = 0; s < KB_INDEX_N_SLOTS && rc == KBX_OK; s++)
-        rc = kbx_doc_set_value(x, s, d->values[s], strlen(d->values[s]));
-    if (rc == KBX_OK) rc = kbx_doc_set_data(x, d->json, strlen(d->json));
-    if (rc != KBX_OK) {
-        kbx_doc_free(x);
-        return NULL;
-    }
-    return x;
-}
-
 int kb_index_writer_add_prepared(kb_index_writer *w, const kb_prepared_doc *d)
 {
     if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
@@ -104,16 +87,12 @@ int kb_index_writer_add_prepared(kb_index_writer *w, const kb_prepared_doc *d)
         w->status = KB_INDEX_ERROR;
         return KB_INDEX_ERROR;
     }
-    kbx_doc *x = to_xapian(d);
-    if (!x) goto oom;
-    if (kbx_writer_replace(w->db, id_term, x) != KBX_OK) {
+    if (kbx_writer_replace(w->db, id_term, d->xdoc) != KBX_OK) {
         snprintf(w->err, sizeof w->err, "cannot write document '%s': %s", d->id,
                  kbx_writer_errmsg(w->db));
         w->status = KB_INDEX_ERROR;
-        kbx_doc_free(x);
         return KB_INDEX_ERROR;
     }
-    kbx_doc_free(x);
     if (rc == KBX_OK) w->stats.replaced++;
     else w->stats.added++;
     return KB_INDEX_OK;

@@ -59,13 +59,7 @@ void kb_prepared_doc_free(kb_prepared_doc *d)
     if (!d) return;
     free(d->id);
     free(d->where);
-    free(d->json);
-    for (size_t i = 0; i < d->n_terms; i++) free(d->terms[i]);
-    free(d->terms);
-    free(d->wdf);
-    for (size_t i = 0; i < d->n_booleans; i++) free(d->booleans[i]);
-    free(d->booleans);
-    for (int i = 0; i < KB_INDEX_N_SLOTS; i++) free(d->values[i]);
+    kbx_doc_free(d->xdoc);
     free(d);
 }
 
@@ -144,7 +138,7 @@ static int add_text(kb_index_preparer *p, const char *text, unsigned wdf)
 }
 
 /* Append prefix + value as a boolean term, hashing values too long for Xapian. */
-static int add_boolean(kb_prepared_doc *d, size_t *cap, const char *prefix, const char *value,
+static int add_boolean(kb_prepared_doc *d, const char *prefix, const char *value,
                        size_t len)
 {
     char term[MAX_BOOLEAN_TERM + 32];
@@ -157,34 +151,26 @@ static int add_boolean(kb_prepared_doc *d, size_t *cap, const char *prefix, cons
         snprintf(term, sizeof term, "%s#%016llx", prefix,
                  (unsigned long long)fnv1a(value, len, 1469598103934665603ULL));
     }
-    if (d->n_booleans == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        char **b = realloc(d->booleans, c * sizeof *b);
-        if (!b) return -1;
-        d->booleans = b;
-        *cap = c;
-    }
-    d->booleans[d->n_booleans] = strdup(term);
-    return d->booleans[d->n_booleans] ? (int)(d->n_booleans++, 0) : -1;
+    return kbx_doc_add_boolean_term(d->xdoc, term) == KBX_OK ? 0 : -1;
 }
 
 /* Categories are filterable at every level: 业务办理/漫游 gives XC业务办理 and XC业务办理/漫游.
  * They are folded like text, so a filter in either script matches. */
-static int add_category_terms(kb_index_preparer *p, kb_prepared_doc *d, size_t *cap,
+static int add_category_terms(kb_index_preparer *p, kb_prepared_doc *d,
                               const char *category)
 {
     char *folded = kb_analyzer_fold(p->analyzer, category, strlen(category));
     if (!folded) return -1;
     int rc = 0;
     for (char *c = folded; rc == 0; c++) {
-        if (*c == '/' || *c == '\0') rc = add_boolean(d, cap, "XC", folded, (size_t)(c - folded));
+        if (*c == '/' || *c == '\0') rc = add_boolean(d, "XC", folded, (size_t)(c - folded));
         if (*c == '\0') break;
     }
     free(folded);
     return rc;
 }
 
-static int add_keyword_terms(kb_index_preparer *p, kb_prepared_doc *d, size_t *cap,
+static int add_keyword_terms(kb_index_preparer *p, kb_prepared_doc *d,
                              const char *keywords)
 {
     char *folded = kb_analyzer_fold(p->analyzer, keywords, strlen(keywords));
@@ -192,13 +178,13 @@ static int add_keyword_terms(kb_index_preparer *p, kb_prepared_doc *d, size_t *c
     int rc = 0;
     char *save = NULL;
     for (char *tok = strtok_r(folded, " \t\n", &save); tok && rc == 0; tok = strtok_r(NULL, " \t\n", &save))
-        rc = add_boolean(d, cap, "XK", tok, strlen(tok));
+        rc = add_boolean(d, "XK", tok, strlen(tok));
     free(folded);
     return rc;
 }
 
-/* "2026-03-02" → "20260302"; "" → fallback. */
-static char *compact_date(const char *date, const char *fallback)
+/* Set value slot to the date "2026-03-02" as "20260302", or to fallback when there is none. */
+static int set_date(kb_prepared_doc *d, unsigned slot, const char *date, const char *fallback)
 {
     char out[9];
     if (strlen(date) == 10) {
@@ -209,29 +195,21 @@ static char *compact_date(const char *date, const char *fallback)
     } else {
         snprintf(out, sizeof out, "%s", fallback);
     }
-    return strdup(out);
+    return kbx_doc_set_value(d->xdoc, slot, out, strlen(out)) == KBX_OK ? 0 : -1;
 }
 
-/* Move the counted terms into the prepared document. */
+/* Put the counted terms into the Xapian document. */
 static int take_terms(kb_index_preparer *p, kb_prepared_doc *d)
 {
-    size_t n = p->counts.used;
-    d->terms = calloc(n ? n : 1, sizeof *d->terms);
-    d->wdf = calloc(n ? n : 1, sizeof *d->wdf);
-    if (!d->terms || !d->wdf) return -1;
     for (size_t i = 0; i < p->counts.capacity; i++) {
         const kb_term_count *tc = &p->counts.slots[i];
-        if (!tc->term) continue;
-        d->terms[d->n_terms] = strdup(tc->term);
-        if (!d->terms[d->n_terms]) return -1;
-        d->wdf[d->n_terms++] = tc->count;
+        if (tc->term && kbx_doc_add_term(d->xdoc, tc->term, tc->count) != KBX_OK) return -1;
     }
     return 0;
 }
 
 static int prepare(kb_index_preparer *p, const kb_document *doc, kb_prepared_doc *d)
 {
-    size_t cap = 0;
     kb_term_counts_clear(&p->counts);
     if (add_text(p, doc->title, KB_WDF_TITLE) < 0) return -1;
     for (size_t i = 0; i < doc->n_questions; i++)
@@ -240,7 +218,7 @@ static int prepare(kb_index_preparer *p, const kb_document *doc, kb_prepared_doc
     for (size_t i = 0; i < doc->n_categories; i++) {
         /* The path's parts are text too ("漫游" in 业务办理/漫游 should match a query). */
         if (add_text(p, doc->categories[i], KB_WDF_CATEGORY) < 0) return -1;
-        if (add_category_terms(p, d, &cap, doc->categories[i]) < 0) return -1;
+        if (add_category_terms(p, d, doc->categories[i]) < 0) return -1;
     }
     for (size_t i = 0; i < doc->n_sections; i++) {
         const kb_section *sec = &doc->sections[i];
@@ -249,17 +227,16 @@ static int prepare(kb_index_preparer *p, const kb_document *doc, kb_prepared_doc
             if (add_text(p, sec->blocks[j].text, KB_WDF_BODY) < 0) return -1;
     }
     if (take_terms(p, d) < 0) return -1;
-    if (doc->keywords && add_keyword_terms(p, d, &cap, doc->keywords) < 0) return -1;
-    if (add_boolean(d, &cap, "Q", doc->id, strlen(doc->id)) < 0) return -1;
-    if (doc->source && add_boolean(d, &cap, "XF", doc->source, strlen(doc->source)) < 0) return -1;
+    if (doc->keywords && add_keyword_terms(p, d, doc->keywords) < 0) return -1;
+    if (add_boolean(d, "Q", doc->id, strlen(doc->id)) < 0) return -1;
+    if (doc->source && add_boolean(d, "XF", doc->source, strlen(doc->source)) < 0) return -1;
 
-    d->values[KB_SLOT_VALID_FROM] = compact_date(doc->valid_from, "00000000");
-    d->values[KB_SLOT_VALID_UNTIL] = compact_date(doc->valid_until, "99999999");
-    d->values[KB_SLOT_UPDATED] = compact_date(doc->updated, "");
-    d->values[KB_SLOT_HASH] = strdup(d->hash);
-    d->values[KB_SLOT_ID] = strdup(doc->id);
-    for (int i = 0; i < KB_INDEX_N_SLOTS; i++)
-        if (!d->values[i]) return -1;
+    if (set_date(d, KB_SLOT_VALID_FROM, doc->valid_from, "00000000") < 0 ||
+        set_date(d, KB_SLOT_VALID_UNTIL, doc->valid_until, "99999999") < 0 ||
+        set_date(d, KB_SLOT_UPDATED, doc->updated, "") < 0 ||
+        kbx_doc_set_value(d->xdoc, KB_SLOT_HASH, d->hash, strlen(d->hash)) != KBX_OK ||
+        kbx_doc_set_value(d->xdoc, KB_SLOT_ID, doc->id, strlen(doc->id)) != KBX_OK)
+        return -1;
     return 0;
 }
 
@@ -271,12 +248,18 @@ kb_prepared_doc *kb_index_prepare(kb_index_preparer *p, const kb_document *doc)
     snprintf(where, sizeof where, "%s:%d", doc->source ? doc->source : "?", doc->line);
     d->id = strdup(doc->id);
     d->where = strdup(where);
-    d->json = kb_index_document_json(doc);
-    if (!d->id || !d->where || !d->json) goto fail;
+    char *json = kb_index_document_json(doc);
+    d->xdoc = kbx_doc_new();
+    if (!d->id || !d->where || !json || !d->xdoc) {
+        free(json);
+        goto fail;
+    }
     snprintf(d->hash, sizeof d->hash, "%016llx",
-             (unsigned long long)fnv1a(d->json, strlen(d->json),
+             (unsigned long long)fnv1a(json, strlen(json),
                                        fnv1a(KB_INDEX_FORMAT, 1, 1469598103934665603ULL)));
-    if (prepare(p, doc, d) < 0) goto fail;
+    int rc = kbx_doc_set_data(d->xdoc, json, strlen(json)) == KBX_OK ? 0 : -1;
+    free(json);
+    if (rc < 0 || prepare(p, doc, d) < 0) goto fail;
     return d;
 fail:
     kb_prepared_doc_free(d);

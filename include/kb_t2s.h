@@ -1,0 +1,33 @@
+/*
+ * kb_t2s.h — Traditional → Simplified Chinese: OpenCC's t2s conversion, without OpenCC's cost.
+ *
+ * OpenCC's t2s (t2s.json) converts by greedy longest match, left to right, over two
+ * dictionaries: TSPhrases (a few hundred multi-character phrases whose conversion differs from
+ * character by character, e.g. 計畫 → 计划, not 计画) and TSCharacters (one character → its
+ * Simplified form; the first candidate when there are several). It does this through marisa
+ * tries and C++ strings, which cost a third of all indexing time on Traditional text. This
+ * module implements the same rule on UTF-16 with a direct table for characters and a small
+ * sorted table for phrases, built once per process from the same dictionaries, which the build
+ * embeds from the installed OpenCC data (tools/gen-t2s.sh, $(BUILD)/gen/t2s_data.c).
+ */
+#ifndef KB_T2S_H
+#define KB_T2S_H
+
+#include <stdint.h>
+#include <unicode/utypes.h>
+
+/* Build the tables (once per process; thread-safe). Returns 0, or -1 when memory ran out or
+ * the embedded dictionaries are empty. */
+int kb_t2s_init(void);
+
+/* Worst-case output length for n input code units (a character may become a surrogate pair). */
+#define KB_T2S_OUT_MAX(n) (2 * (n) + 16)
+
+/* Convert in[0..n) into out (room for KB_T2S_OUT_MAX(n) code units). Returns the output length.
+ * Text that is not Han passes through unchanged. kb_t2s_init() must have succeeded. */
+int32_t kb_t2s_convert(const UChar *in, int32_t n, UChar *out);
+
+/* The Simplified form of one code point by the character table alone (cp when none). */
+UChar32 kb_t2s_char(UChar32 cp);
+
+#endif
