@@ -330,11 +330,21 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
                          i == 0 ? &top_passage : NULL) < 0) {
                 free_hit(&res->hits[res->n_hits]);
                 memset(&res->hits[res->n_hits], 0, sizeof res->hits[0]);
-                top_passage = -1;
+                if (i == 0) top_passage = -1;
                 continue;
             }
             if (i == 0) res->top_id = strdup(res->hits[0].id);
             res->n_hits++;
+        }
+        if (res->n_hits == 0) {
+            /* Matches whose stored data cannot be read: an index that is damaged or unreadable
+             * in part (e.g. docdata.glass), not "no answer". */
+            snprintf(s->err, sizeof s->err,
+                     "%zu matching documents have no readable stored data (is the index's "
+                     "docdata.glass readable?)", xr.n_hits - offset);
+            kbx_results_free(&xr);
+            rc = KB_SEARCH_ERROR;
+            goto out;
         }
     }
     if (xr.n_hits > 0) {

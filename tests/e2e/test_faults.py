@@ -436,6 +436,10 @@ def unreadable_document_table_is_an_error_not_an_empty_answer():
         r = s.call("GET", "/api/documents/roam-001")
         check(r.status == 500 and "error" in r.json(), f"document with its table unreadable: {r!r}")
         check("docdata.glass" in s.log_text(), f"the log does not say what is wrong:\n{s.log_text()[-1000:]}")
+        # A search that matches documents it cannot show is an error too, not "no hits".
+        r = s.search("国际漫游")
+        check(r.status == 500 and "error" in r.json(), f"search with the table unreadable: {r!r}")
+        check("no readable stored data" in s.log_text(), f"search failure not logged:\n{s.log_text()[-1000:]}")
         check_status(s.request("GET", "/healthz"), 200, "healthz")
         os.chmod(os.path.join(s.index_dir, "docdata.glass"), 0o644)
         check(s.stop() == 0, "exit status")
