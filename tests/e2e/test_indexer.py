@@ -541,7 +541,9 @@ def billion_laughs_fails_fast():
         r = indexer(s, s.kb, timeout=30)
         took = time.time() - t
         expect(r, 1)
-        check(took < scaled(2), f"took {took:.1f} s")
+        # Under valgrind the start-up alone (ICU, OpenCC, libxml2, Xapian under memcheck) takes
+        # 5-30 s on a busy machine; an expansion of the entities would still take hours.
+        check(took < (60 if VALGRIND else 2), f"took {took:.1f} s")
         for name in ("lol.xml", "xxe.xml"):
             lines = [l for l in problem_lines(r.stderr) if l.startswith(os.path.join(s.kb, name) + ":")]
             check(lines, f"no problem reported for {name}:\n{r.stderr}")
