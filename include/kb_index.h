@@ -54,7 +54,9 @@ typedef struct kb_index_writer kb_index_writer;
 typedef enum {
     KB_INDEX_UPDATE,  /* add or replace the given documents, keep the rest */
     KB_INDEX_SYNC,    /* like UPDATE, then remove every document not seen in this run */
-    KB_INDEX_REBUILD  /* start from an empty index */
+    KB_INDEX_REBUILD  /* like SYNC, rewriting every document even when unchanged: the result is
+                       * what indexing into an empty index gives, without deleting everything
+                       * first (which cost twice the CPU and ~450 MB inside the one transaction) */
 } kb_index_mode;
 
 /* Open the index directory for one run (creating it when missing). Returns NULL only when

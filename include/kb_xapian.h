@@ -54,8 +54,6 @@ int kbx_writer_status(const kbx_writer *w);
 int kbx_writer_replace(kbx_writer *w, const char *id_term, kbx_doc *d);
 /* Delete every document carrying `term`. */
 int kbx_writer_delete(kbx_writer *w, const char *term);
-/* Delete every document (used by --rebuild); still inside the transaction. */
-int kbx_writer_delete_all(kbx_writer *w);
 /* Read value `slot` of the document with unique term id_term into buf (NUL-terminated, cut to
  * buf_len-1). Returns KBX_OK, KBX_NOT_FOUND or an error; sees the transaction's own changes. */
 int kbx_writer_get_value(kbx_writer *w, const char *id_term, unsigned slot, char *buf,

@@ -64,7 +64,8 @@ static void usage(FILE *to)
             "Index knowledge-base XML files (a file, or a directory read recursively for *.xml).\n"
             "  --index DIR  the index directory (created when missing)\n"
             "  --sync       afterwards remove documents that are not in the given PATHs\n"
-            "  --rebuild    start from an empty index\n"
+            "  --rebuild    rewrite every document from PATH... (even unchanged ones) and remove\n"
+            "               all others: the index then holds exactly what a new one would\n"
             "  --quiet      no progress line and no summary\n"
             "Exit status: 0 all valid, 1 some documents invalid (the rest indexed), 2 usage or I/O error.\n");
 }

@@ -55,8 +55,6 @@ kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
         w->status = KB_INDEX_ERROR;
         return w;
     }
-    if (mode == KB_INDEX_REBUILD && kbx_writer_delete_all(w->db) != KBX_OK)
-        set_error(w, "cannot empty the index for rebuilding: %s", kbx_writer_errmsg(w->db));
     return w;
 }
 
@@ -78,7 +76,7 @@ int kb_index_writer_add_prepared(kb_index_writer *w, const kb_prepared_doc *d)
     char id_term[300], old_hash[32];
     snprintf(id_term, sizeof id_term, "Q%s", d->id);
     int rc = kbx_writer_get_value(w->db, id_term, KB_SLOT_HASH, old_hash, sizeof old_hash);
-    if (rc == KBX_OK && strcmp(old_hash, d->hash) == 0) {
+    if (rc == KBX_OK && strcmp(old_hash, d->hash) == 0 && w->mode != KB_INDEX_REBUILD) {
         w->stats.unchanged++;
         return KB_INDEX_OK;
     }
@@ -172,7 +170,7 @@ void kb_index_writer_keep_unseen(kb_index_writer *w)
 int kb_index_writer_commit(kb_index_writer *w)
 {
     if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
-    if (w->mode == KB_INDEX_SYNC) {
+    if (w->mode == KB_INDEX_SYNC || w->mode == KB_INDEX_REBUILD) {
         /* Collect first, delete after: deleting while iterating the term list is not safe. */
         unseen_ids u = {.w = w};
         int rc = kbx_writer_each_term(w->db, "Q", collect_unseen, &u);

@@ -154,16 +154,6 @@ extern "C" int kbx_writer_delete(kbx_writer *w, const char *term)
     return guarded(w->err, [&] { w->db.delete_document(term); });
 }
 
-extern "C" int kbx_writer_delete_all(kbx_writer *w)
-{
-    return guarded(w->err, [&] {
-        std::vector<Xapian::docid> ids;
-        for (Xapian::PostingIterator p = w->db.postlist_begin(""); p != w->db.postlist_end(""); ++p)
-            ids.push_back(*p);
-        for (Xapian::docid id : ids) w->db.delete_document(id);
-    });
-}
-
 extern "C" int kbx_writer_get_value(kbx_writer *w, const char *id_term, unsigned slot, char *buf,
                                     size_t buf_len)
 {
