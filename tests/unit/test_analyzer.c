@@ -147,6 +147,27 @@ TEST(fold_text_and_codepoints)
     CHECK(kb_analyzer_fold_codepoint(0x6F2B) == 0x6F2B); /* 漫 unchanged */
 }
 
+/* OpenCC's t2s rule (kb/t2s.c): a phrase of TSPhrases wins over character-by-character
+ * conversion, the longest phrase first; characters outside phrases take their first candidate. */
+TEST(phrases_convert_as_opencc_does)
+{
+    const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"這個計畫", "这个计划"},     /* phrase: 計畫 → 计划, not 计画 */
+        {"畫畫", "画画"},             /* the same character outside the phrase */
+        {"變徵之聲", "变徵之声"},     /* phrase keeps 徵, which alone becomes 征 */
+        {"徵收", "征收"},
+        {"帳單", "账单"},             /* t2s gives 帐单; the variant fold makes it 账单 */
+        {"5G套餐", "5g套餐"},          /* nothing Traditional: unchanged but for case */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *f = kb_analyzer_fold(an, cases[i].in, strlen(cases[i].in));
+        CHECK_STR_EQ(f, cases[i].out);
+        free(f);
+    }
+}
+
 int main(void)
 {
     char err[256];
@@ -164,6 +185,7 @@ int main(void)
     RUN(long_han_runs_keep_every_bigram);
     RUN(huge_input_is_analyzed_in_pieces);
     RUN(fold_text_and_codepoints);
+    RUN(phrases_convert_as_opencc_does);
     kb_term_list_free(&terms);
     kb_analyzer_free(an);
     CHECK_MAIN_END();
