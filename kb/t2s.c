@@ -102,7 +102,9 @@ static int add_phrase(const char *k, int32_t kl, const char *v, int32_t vl)
     phrase *p = &t.phrases[t.n_phrases];
     p->key_len = utf8_to_16(k, kl, p->key, PHRASE_MAX);
     p->value_len = utf8_to_16(v, vl, p->value, PHRASE_MAX);
-    if (p->key_len < 1 || p->value_len < 0) return 0; /* too long or invalid: skip */
+    /* Too long, invalid, or growing text more than twice (KB_T2S_OUT_MAX relies on that; no
+     * t2s phrase comes near it): skip. */
+    if (p->key_len < 1 || p->value_len < 0 || p->value_len > 2 * p->key_len) return 0;
     t.n_phrases++;
     return 0;
 }
