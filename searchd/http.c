@@ -47,6 +47,19 @@ int searchd_http_in_flight(void) { return atomic_load(&http_in_flight); }
 
 /* ---------------------------------------------------------------- responses */
 
+/* Queue resp as the answer to req and release our reference to it. */
+static void send_response(searchd_request *req, int status, struct MHD_Response *resp) {
+    /* While shutting down, close kept-alive connections after this answer so clients move to
+     * another instance instead of sending more requests here. */
+    if (atomic_load(&searchd_ctx.shutting_down))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (MHD_queue_response(req->connection, (unsigned)status, resp) != MHD_YES)
+        searchd_log_error("cannot queue the %d answer to %s %s", status, req->log_method,
+                          req->log_path);
+    MHD_destroy_response(resp);
+    req->status = status;
+}
+
 static void queue(searchd_request *req, int status, const char *content_type, char *body,
                   size_t len, const char *extra_name, const char *extra_value) {
     if (req->status) { /* a handler answered twice: keep the first answer */
@@ -66,15 +79,7 @@ static void queue(searchd_request *req, int status, const char *content_type, ch
     /* Answers hold agents' searches and help requests: no cache may keep them. */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (extra_name) MHD_add_response_header(resp, extra_name, extra_value);
-    /* While shutting down, close kept-alive connections after this answer so clients move to
-     * another instance instead of sending more requests here. */
-    if (atomic_load(&searchd_ctx.shutting_down))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    if (MHD_queue_response(req->connection, (unsigned)status, resp) != MHD_YES)
-        searchd_log_error("cannot queue the %d answer to %s %s", status, req->log_method,
-                          req->log_path);
-    MHD_destroy_response(resp);
-    req->status = status;
+    send_response(req, status, resp);
 }
 
 void searchd_http_respond_text(searchd_request *req, int status, const char *content_type,
@@ -102,13 +107,7 @@ void searchd_http_respond_static(searchd_request *req, int status, const char *c
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
         MHD_add_response_header(resp, headers[i], headers[i + 1]);
-    if (atomic_load(&searchd_ctx.shutting_down))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    if (MHD_queue_response(req->connection, (unsigned)status, resp) != MHD_YES)
-        searchd_log_error("cannot queue the %d answer to %s %s", status, req->log_method,
-                          req->log_path);
-    MHD_destroy_response(resp);
-    req->status = status;
+    send_response(req, status, resp);
 }
 
 const char *searchd_http_header(searchd_request *req, const char *name) {
