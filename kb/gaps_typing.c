@@ -17,42 +17,33 @@
 #include <string.h>
 
 #include <sqlite3.h>
+#include <unicode/utf8.h>
 
 #include "gaps_internal.h"
 
-/* Length in bytes of the UTF-8 sequence starting with lead byte c (1 for a stray byte). */
-static size_t utf8_len(unsigned char c)
+/* Characters in s (an invalid byte counts as one). */
+static int32_t count_chars(const uint8_t *s, int32_t n)
 {
-    if (c >= 0xf0 && c < 0xf8) return 4;
-    if (c >= 0xe0) return c < 0xf0 ? 3 : 1;
-    if (c >= 0xc0) return 2;
-    return 1;
-}
-
-/* Characters in s[0..n). */
-static size_t count_chars(const unsigned char *s, size_t n)
-{
-    size_t chars = 0;
-    for (size_t i = 0; i < n; chars++) i += utf8_len(s[i]);
+    int32_t chars = 0;
+    for (int32_t i = 0; i < n; chars++) U8_FWD_1(s, i, n);
     return chars;
 }
 
 int kb_gaps_query_continues(const char *a, const char *b)
 {
     if (!a || !b) return 0;
-    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
-    size_t nx = strlen(a), ny = strlen(b);
-    size_t common_chars = 0, i = 0;
-    while (i < nx && i < ny) {
-        size_t len = utf8_len(x[i]);
-        if (i + len > nx || i + len > ny || memcmp(x + i, y + i, len) != 0) break;
-        i += len;
-        common_chars++;
+    const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
+    int32_t nx = (int32_t)strlen(a), ny = (int32_t)strlen(b), i = 0, j = 0, common = 0;
+    while (i < nx && j < ny) {
+        UChar32 cx, cy;
+        U8_NEXT(x, i, nx, cx);
+        U8_NEXT(y, j, ny, cy);
+        if (cx < 0 || cx != cy) break; /* a bad byte never counts as shared */
+        common++;
     }
-    size_t shorter = count_chars(x, nx);
-    size_t chars_b = count_chars(y, ny);
+    int32_t shorter = count_chars(x, nx), chars_b = count_chars(y, ny);
     if (chars_b < shorter) shorter = chars_b;
-    return common_chars > 0 && common_chars * 2 >= shorter;
+    return common > 0 && common * 2 >= shorter;
 }
 
 /* SQL: kb_continues(a, b) → 1 when b continues a (NULL-safe). */

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicode/ustring.h>
 #include <unicode/utf16.h>
 #include <unicode/utf8.h>
 
@@ -39,14 +40,10 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 /* Decode UTF-8 s[0..len) into out (at most cap units); -1 when it does not fit or is invalid. */
 static int32_t utf8_to_16(const char *s, int32_t len, UChar *out, int32_t cap)
 {
-    int32_t i = 0, n = 0;
-    while (i < len) {
-        UChar32 c;
-        U8_NEXT((const uint8_t *)s, i, len, c);
-        if (c < 0 || n + U16_LENGTH(c) > cap) return -1;
-        U16_APPEND_UNSAFE(out, n, c);
-    }
-    return n;
+    UErrorCode e = U_ZERO_ERROR;
+    int32_t n = 0;
+    u_strFromUTF8(out, cap, &n, s, len, &e);
+    return U_SUCCESS(e) ? n : -1; /* too long, or not UTF-8 */
 }
 
 /* Call fn(key, key_len, first_value, value_len) for each "key TAB value[ …]" line. */
