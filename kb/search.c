@@ -316,8 +316,9 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
     }
     res->features.n_terms = q.n_terms;
 
-    /* The top hit's best passage is also a confidence feature: on the first page it comes from
-     * filling hit 0 (each stored document is parsed once per search). */
+    /* The top hit's best passage is also a confidence feature. It comes from filling hit 0:
+     * among the hits on the first page, on its own on later pages (so each stored document is
+     * parsed once per search). -1 while unknown. */
     double top_passage = -1;
     if (xr.n_hits > offset) {
         res->hits = calloc(xr.n_hits - offset, sizeof *res->hits);
@@ -348,15 +349,15 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         }
     }
     if (xr.n_hits > 0) {
-        if (top_passage < 0) { /* a later page, or hit 0 could not be filled */
-            cJSON *top = cJSON_ParseWithLength(xr.hits[0].data, xr.hits[0].data_len);
-            res->top_id = strdup(top ? json_str(top, "id") : "");
-            kb_snippet snip;
-            if (top && kb_snippet_best(top, &q, &snip) == 0) {
-                top_passage = snip.score;
-                kb_snippet_free(&snip);
+        if (offset > 0) { /* a later page: hit 0 was not filled above */
+            kb_hit top = {0};
+            if (fill_hit(&top, &xr.hits[0], &q, today, &top_passage) == 0) {
+                res->top_id = top.id;
+                top.id = NULL;
+            } else {
+                top_passage = -1;
             }
-            cJSON_Delete(top);
+            free_hit(&top);
         }
         if (q.info_mass > 0 && top_passage > 0) res->features.passage_coverage = top_passage / q.info_mass;
         res->confidence = confidence_of(&res->features);

@@ -330,6 +330,14 @@ TEST(confidence_separates_answered_from_missing)
     CHECK(res.top_id && strcmp(res.top_id, "roam-001") == 0);
     double answered = res.confidence;
     kb_search_result_free(&res);
+    /* A later page judges the same top hit: same top id and confidence. */
+    req.offset = 1;
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.top_id && strcmp(res.top_id, "roam-001") == 0);
+    CHECK(res.confidence == answered && res.unresolved == 0);
+    CHECK(res.n_hits == 0 || strcmp(res.hits[0].id, "roam-001") != 0);
+    kb_search_result_free(&res);
+    req.offset = 0;
     req.text = "股票开户需要带什么证件";
     CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
     CHECK(res.unresolved == 1);
