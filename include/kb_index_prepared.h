@@ -10,8 +10,6 @@
 #include "kb_index.h"
 #include "kb_xapian.h"
 
-#define KB_INDEX_N_SLOTS 5
-
 /* What kb_index_prepare() computes and the writer needs. The Xapian document is built by the
  * preparing thread too: filling it costs as much as a fifth of the writer's time, and the
  * writer (one thread, Xapian's single writer) is the bottleneck of indexing. */

@@ -99,23 +99,14 @@ typedef struct {
 } kbx_query_term;
 
 typedef struct {
-    unsigned slot;
-    const char *low;  /* inclusive; NULL for no lower bound */
-    const char *high; /* inclusive; NULL for no upper bound */
-} kbx_value_range;
-
-typedef struct {
     const kbx_query_term *terms;
     size_t n_terms;
     /* Filters: a document must carry at least one of `any_of` terms (when n_any_of > 0) ... */
     const char *const *any_of;
     size_t n_any_of;
-    /* ... and must satisfy every value range. */
-    const kbx_value_range *ranges;
-    size_t n_ranges;
     /* ... and, when valid_on is set ("YYYYMMDD"), be valid on that day: value in
      * valid_from_slot <= valid_on <= value in valid_until_slot (a missing value is an open end).
-     * The same result as two value ranges, but the documents outside their window are found
+     * Not Xapian value-range queries: the documents outside their window are found
      * once per index revision and day (a docid bitmap kept in the reader), so a search checks a
      * bit per candidate instead of reading two values from the value streams. */
     const char *valid_on;

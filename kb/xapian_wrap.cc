@@ -358,19 +358,6 @@ static Xapian::Query build_query(const kbx_query *q)
         query = Xapian::Query(Xapian::Query::OP_FILTER, query,
                               Xapian::Query(Xapian::Query::OP_OR, any.begin(), any.end()));
     }
-    for (size_t i = 0; i < q->n_ranges; i++) {
-        const kbx_value_range &vr = q->ranges[i];
-        Xapian::Query range;
-        if (vr.low && vr.high)
-            range = Xapian::Query(Xapian::Query::OP_VALUE_RANGE, vr.slot, vr.low, vr.high);
-        else if (vr.low)
-            range = Xapian::Query(Xapian::Query::OP_VALUE_GE, vr.slot, vr.low);
-        else if (vr.high)
-            range = Xapian::Query(Xapian::Query::OP_VALUE_LE, vr.slot, vr.high);
-        else
-            continue;
-        query = Xapian::Query(Xapian::Query::OP_FILTER, query, range);
-    }
     return query;
 }
 
