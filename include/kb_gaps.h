@@ -81,11 +81,12 @@ int kb_gap_clusterer_add_to(kb_gap_clusterer *c, long index, const char *terms);
 int64_t kb_gap_clusterer_group_id(const kb_gap_clusterer *c, long index);
 void kb_gap_clusterer_set_group_id(kb_gap_clusterer *c, long index, int64_t id);
 size_t kb_gap_clusterer_count(const kb_gap_clusterer *c);
-/* The group most similar to group `index` (centroid cosine at least min_sim), or -1; *sim gets
- * its similarity. Used to merge two items that turned out to ask the same thing. */
-long kb_gap_clusterer_merge_target(kb_gap_clusterer *c, long index, double min_sim, double *sim);
-/* Move group `from`'s questions into group `into` (from becomes empty). 0, or -1. */
-int kb_gap_clusterer_merge(kb_gap_clusterer *c, long into, long from);
+/* Take a question out of group `index` and assign it again, as kb_gap_clusterer_assign does,
+ * against centroids that have matured since it arrived (see kb_gaps_regroup). Returns its group
+ * now (maybe the same, maybe a new one with id 0), or -1. */
+long kb_gap_clusterer_reassign(kb_gap_clusterer *c, long index, const char *terms, double *sim);
+/* The index of the group with this id, or -1. */
+long kb_gap_clusterer_find(const kb_gap_clusterer *c, int64_t id);
 /* A group's centroid as "term TAB count" lines (malloc'd), for storage. */
 char *kb_gap_clusterer_terms(const kb_gap_clusterer *c, long index);
 
@@ -133,6 +134,14 @@ typedef struct {
  * of returned documents. Idempotent and crash-safe: what was taken in and how far is committed
  * together. Returns the number of rows still waiting (0 when caught up), or -1 on error. */
 long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows);
+
+/* The refinement pass (kb/gaps_regroup.c): take each of the newest max_questions questions of
+ * open items that no editor has touched out of its item and assign it again, oldest first,
+ * against the items as they are now. Items formed early from a question that named only the
+ * subject give back what fuller items fit better. Does nothing when no question arrived since
+ * the last pass. One write transaction. Returns the number of questions moved, or -1. */
+#define KB_GAPS_REGROUP_MAX 2000
+long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions);
 
 /* After a re-index: search every open and in-progress item again (its most frequent phrasings)
  * and set or clear suggested_answer. revision is the index revision searched (kept, so the same

@@ -10,8 +10,8 @@
  *      watermarks. Either all of it commits or none, so a crash never loses or doubles a
  *      question; questions are also unique per (source, ref).
  * The clusterer (the open groups' centroids) is kept between calls and reloaded only when an
- * editor changed a status or a question left the queue (gap_progress 'version') or the index
- * revision changed (the IDF weights).
+ * editor changed a status, a question left the queue or the regroup pass moved questions
+ * (gap_progress 'version'), or the index revision changed (the IDF weights).
  */
 #include "kb_gaps.h"
 
@@ -99,7 +99,7 @@ int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallba
     return v;
 }
 
-static int64_t progress(kb_gaps *g, const char *source)
+int64_t kb_gaps_progress(kb_gaps *g, const char *source)
 {
     sqlite3_stmt *s;
     int64_t v = 0;
@@ -326,28 +326,40 @@ static double idf_of(const char *term, void *user)
     return log((n + 1.0) / (kbx_reader_termfreq(r, term) + 0.5));
 }
 
-/* (Re)build the clusterer from the open and in-progress groups. */
-static int load_clusterer(kb_gaps *g, const kb_gaps_kb *kb)
+kb_gap_clusterer *kb_gaps_read_groups(kb_gaps *g, const kb_gaps_kb *kb)
 {
-    kb_gap_clusterer_free(g->clusterer);
-    g->clusterer = kb_gap_clusterer_new(kb->reader ? idf_of : NULL, kb->reader);
-    if (!g->clusterer) return -1;
+    kb_gap_clusterer *c = kb_gap_clusterer_new(kb->reader ? idf_of : NULL, kb->reader);
+    if (!c) return NULL;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(g->db,
                            "SELECT id, terms, n_questions FROM gap_groups "
                            "WHERE status IN ('open', 'in_progress') ORDER BY id",
-                           -1, &s, NULL) != SQLITE_OK)
-        return -1;
+                           -1, &s, NULL) != SQLITE_OK) {
+        kb_gap_clusterer_free(c);
+        return NULL;
+    }
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        if (kb_gap_clusterer_load(g->clusterer, sqlite3_column_int64(s, 0),
+        if (kb_gap_clusterer_load(c, sqlite3_column_int64(s, 0),
                                   (const char *)sqlite3_column_text(s, 1),
                                   sqlite3_column_double(s, 2)) < 0) {
             rc = SQLITE_NOMEM;
             break;
         }
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    if (rc != SQLITE_DONE) {
+        kb_gap_clusterer_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* (Re)build the ingest's clusterer from the open and in-progress groups. */
+static int load_clusterer(kb_gaps *g, const kb_gaps_kb *kb)
+{
+    kb_gap_clusterer_free(g->clusterer);
+    g->clusterer = kb_gaps_read_groups(g, kb);
+    return g->clusterer ? 0 : -1;
 }
 
 /* Recompute a group's aggregates and centroid from its questions. An open group left without
@@ -469,6 +481,23 @@ static int question_exists(kb_gaps *g, sqlite3_stmt *s, const pending *p)
     return sqlite3_step(s) == SQLITE_ROW;
 }
 
+const char kb_gaps_new_group_sql[] =
+    "INSERT INTO gap_groups (question, first_ms, last_ms, created_ms) VALUES (?1, ?2, ?2, ?2)";
+
+int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt *insert,
+                         const char *question, int64_t time_ms)
+{
+    int64_t gid = kb_gap_clusterer_group_id(c, gi);
+    if (gid != 0) return gid;
+    sqlite3_reset(insert);
+    sqlite3_bind_text(insert, 1, question, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(insert, 2, time_ms);
+    if (sqlite3_step(insert) != SQLITE_DONE) return -1;
+    gid = sqlite3_last_insert_rowid(g->db);
+    kb_gap_clusterer_set_group_id(c, gi, gid);
+    return gid;
+}
+
 /* Assign and insert every pending question; collect the groups touched. */
 static int place_questions(kb_gaps *g, pending_list *l, id_set *touched)
 {
@@ -476,10 +505,7 @@ static int place_questions(kb_gaps *g, pending_list *l, id_set *touched)
     int rc = -1;
     if (sqlite3_prepare_v2(g->db, "SELECT 1 FROM gap_questions WHERE source = ?1 AND ref = ?2",
                            -1, &exists, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->db,
-                           "INSERT INTO gap_groups (question, first_ms, last_ms, created_ms) "
-                           "VALUES (?1, ?2, ?2, ?2)",
-                           -1, &new_group, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(g->db, kb_gaps_new_group_sql, -1, &new_group, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(g->db,
                            "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, "
                            "question, terms, top_id, category) "
@@ -492,15 +518,8 @@ static int place_questions(kb_gaps *g, pending_list *l, id_set *touched)
         if (question_exists(g, exists, p)) continue;
         long gi = kb_gap_clusterer_assign(g->clusterer, p->terms, NULL);
         if (gi < 0) goto done;
-        int64_t gid = kb_gap_clusterer_group_id(g->clusterer, gi);
-        if (gid == 0) {
-            sqlite3_reset(new_group);
-            sqlite3_bind_text(new_group, 1, p->question, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(new_group, 2, p->time_ms);
-            if (sqlite3_step(new_group) != SQLITE_DONE) goto done;
-            gid = sqlite3_last_insert_rowid(g->db);
-            kb_gap_clusterer_set_group_id(g->clusterer, gi, gid);
-        }
+        int64_t gid = kb_gaps_group_id(g, g->clusterer, gi, new_group, p->question, p->time_ms);
+        if (gid <= 0) goto done;
         sqlite3_reset(ins);
         sqlite3_bind_int64(ins, 1, gid);
         sqlite3_bind_text(ins, 2, p->source, -1, SQLITE_STATIC);
@@ -569,7 +588,7 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
     enum { N_WM = sizeof w / sizeof w[0] };
     long waiting = 0;
     for (size_t i = 0; i < N_WM; i++) {
-        w[i].lo = progress(g, w[i].name);
+        w[i].lo = kb_gaps_progress(g, w[i].name);
         w[i].max = kb_gaps_query_int(g, w[i].max_sql, 0, 0);
         if (w[i].max < w[i].lo) w[i].max = w[i].lo; /* a restored older store: keep going */
         if (i == 0) w[i].max = kb_gaps_settled_searches(g, w[i].lo, w[i].max);
@@ -611,14 +630,14 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
         pending_free(&l);
         return -1;
     }
-    int64_t version = progress(g, "version");
+    int64_t version = kb_gaps_progress(g, "version");
     uint64_t revision = kb->reader ? kbx_reader_revision(kb->reader) : 0;
     for (size_t i = 0; i < l.n_removed; i++)
         if (remove_help(g, l.removed[i], &touched, &removed) != 0) goto fail;
     for (size_t i = 0; i < touched.n; i++)
         if (kb_gaps_recompute_group(g, touched.v[i]) != 0) goto fail;
     if (removed && kb_gaps_bump_version(g) != 0) goto fail;
-    if (removed) version = progress(g, "version");
+    if (removed) version = kb_gaps_progress(g, "version");
     if (!g->clusterer || g->clusterer_version != version || g->clusterer_revision != revision ||
         g->clusterer_reader != kb->reader) {
         if (load_clusterer(g, kb) != 0) goto fail;

@@ -29,6 +29,8 @@ typedef struct {
     char *text;
     double qdf;       /* questions of the loaded groups that contain the term */
     double kb_idf;    /* cached; < 0 until asked */
+    double w;         /* weight() as of epoch w_epoch */
+    uint64_t w_epoch;
     uint32_t *groups; /* postings: groups whose centroid has the term */
     size_t n_groups, cap_groups;
 } term_entry;
@@ -52,6 +54,7 @@ struct kb_gap_clusterer {
     kb_gap_idf_fn idf;
     void *idf_user;
     double threshold;
+    uint64_t epoch; /* bumped whenever a count changes: weights cached before are stale */
     /* scratch for one assignment */
     unsigned char *seen; /* per group: already a candidate (always all zero between calls) */
     uint32_t *touched;
@@ -189,6 +192,9 @@ static long parse_terms(kb_gap_clusterer *c, const char *text, int add, uint32_t
 static double weight(kb_gap_clusterer *c, uint32_t ti)
 {
     term_entry *t = &c->terms[ti];
+    /* One assignment compares the question with many groups that share terms, so a weight is
+     * asked for many times between two changes of the counts it depends on. */
+    if (t->w_epoch == c->epoch + 1) return t->w;
     int unigram = t->text[0] == '~', subword = t->text[0] == '^', generic = t->text[0] == '=';
     if (t->kb_idf < 0) {
         int marked = unigram || subword || generic;
@@ -203,7 +209,9 @@ static double weight(kb_gap_clusterer *c, uint32_t ti)
                   : subword ? KB_GAPS_SUBWORD_WEIGHT
                   : generic ? KB_GAPS_GENERIC_WEIGHT
                             : 1.0;
-    return kind * info;
+    t->w = kind * info;
+    t->w_epoch = c->epoch + 1;
+    return t->w;
 }
 
 static double group_count(const group_entry *g, uint32_t ti)
@@ -228,6 +236,7 @@ static int group_add_term(kb_gap_clusterer *c, size_t gi, uint32_t ti, double co
         else hi = mid;
     }
     c->terms[ti].qdf += count;
+    c->epoch++;
     if (lo < g->n_terms && g->terms[lo] == ti) {
         g->counts[lo] += count;
         return 0;
@@ -265,6 +274,7 @@ long kb_gap_clusterer_load(kb_gap_clusterer *c, int64_t id, const char *terms, d
     if (gi < 0) return -1;
     c->groups[gi].members = members;
     c->questions += members;
+    c->epoch++;
     /* "term TAB count" lines */
     const char *p = terms ? terms : "";
     char buf[512];
@@ -285,23 +295,31 @@ long kb_gap_clusterer_load(kb_gap_clusterer *c, int64_t id, const char *terms, d
     return gi;
 }
 
-/* Cosine between the question (terms q, n) and group g's centroid. */
+/* Cosine between the question (terms q, n) and group g's centroid, or a number below `floor`
+ * when the cosine is certainly below it. The centroid's norm needs a pass over all the group's
+ * terms, and most candidates share only a common character with the question; but the norm is
+ * at least its part over the shared terms, which gives an upper bound on the cosine from the
+ * cheap part alone. */
 static double similarity(kb_gap_clusterer *c, const uint32_t *q, size_t n,
-                                  const group_entry *g)
+                         const group_entry *g, double floor)
 {
     if (g->members <= 0) return 0;
-    double dot = 0, qq = 0, gg = 0;
+    double dot = 0, qq = 0, gg_shared = 0;
     for (size_t i = 0; i < n; i++) {
         double w = weight(c, q[i]);
         qq += w * w;
         double share = group_count(g, q[i]) / g->members;
         dot += w * w * share;
+        gg_shared += w * w * share * share;
     }
+    if (qq <= 0 || gg_shared <= 0) return 0;
+    if (dot / sqrt(qq * gg_shared) < floor) return dot / sqrt(qq * gg_shared);
+    double gg = 0;
     for (size_t i = 0; i < g->n_terms; i++) {
         double v = weight(c, g->terms[i]) * g->counts[i] / g->members;
         gg += v * v;
     }
-    return qq > 0 && gg > 0 ? dot / sqrt(qq * gg) : 0;
+    return gg > 0 ? dot / sqrt(qq * gg) : 0;
 }
 
 long kb_gap_clusterer_assign(kb_gap_clusterer *c, const char *terms, double *sim_out)
@@ -333,7 +351,8 @@ long kb_gap_clusterer_assign(kb_gap_clusterer *c, const char *terms, double *sim
     for (size_t k = 0; k < n_touched; k++) {
         uint32_t gi = c->touched[k];
         c->seen[gi] = 0;
-        double s = similarity(c, q, (size_t)n, &c->groups[gi]);
+        double floor = best_sim > c->threshold ? best_sim : c->threshold;
+        double s = similarity(c, q, (size_t)n, &c->groups[gi], floor);
         if (s > best_sim || (s == best_sim && best >= 0 && gi < (uint32_t)best)) {
             best_sim = s;
             best = gi;
@@ -350,6 +369,7 @@ long kb_gap_clusterer_assign(kb_gap_clusterer *c, const char *terms, double *sim
     group_entry *g = &c->groups[best];
     g->members += 1;
     c->questions += 1;
+    c->epoch++;
     for (long i = 0; i < n; i++)
         if (group_add_term(c, (size_t)best, q[i], 1) != 0) {
             free(q);
@@ -368,6 +388,7 @@ int kb_gap_clusterer_add_to(kb_gap_clusterer *c, long gi, const char *terms)
     if (n < 0) return -1;
     c->groups[gi].members += 1;
     c->questions += 1;
+    c->epoch++;
     for (long i = 0; i < n; i++)
         if (group_add_term(c, (size_t)gi, q[i], 1) != 0) {
             free(q);
@@ -399,62 +420,58 @@ char *kb_gap_clusterer_terms(const kb_gap_clusterer *c, long gi)
     if (!out) return NULL;
     *o = '\0';
     for (size_t i = 0; i < g->n_terms; i++)
-        o += sprintf(o, "%s\t%.0f\n", c->terms[g->terms[i]].text, g->counts[i]);
+        if (g->counts[i] > 0)
+            o += sprintf(o, "%s\t%.0f\n", c->terms[g->terms[i]].text, g->counts[i]);
     return out;
 }
 
-/* Cosine between two groups' centroids. */
-static double group_similarity(kb_gap_clusterer *c, const group_entry *a, const group_entry *b)
+/* Take one question (terms) out of group gi's centroid: the inverse of kb_gap_clusterer_add_to. */
+static int group_remove(kb_gap_clusterer *c, size_t gi, const uint32_t *q, size_t n)
 {
-    if (a->members <= 0 || b->members <= 0) return 0;
-    double dot = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < a->n_terms; i++) {
-        double w = weight(c, a->terms[i]);
-        double va = w * a->counts[i] / a->members;
-        aa += va * va;
-        dot += va * w * group_count(b, a->terms[i]) / b->members;
-    }
-    for (size_t i = 0; i < b->n_terms; i++) {
-        double vb = weight(c, b->terms[i]) * b->counts[i] / b->members;
-        bb += vb * vb;
-    }
-    return aa > 0 && bb > 0 ? dot / sqrt(aa * bb) : 0;
-}
-
-long kb_gap_clusterer_merge_target(kb_gap_clusterer *c, long gi, double min_sim, double *sim)
-{
-    if (gi < 0 || (size_t)gi >= c->n_groups) return -1;
-    const group_entry *g = &c->groups[gi];
-    long best = -1;
-    double best_sim = min_sim;
-    for (size_t i = 0; i < g->n_terms; i++) {
-        const term_entry *t = &c->terms[g->terms[i]];
-        for (size_t j = 0; j < t->n_groups; j++) {
-            long other = t->groups[j];
-            if (other == gi || other == best) continue;
-            double s = group_similarity(c, g, &c->groups[other]);
-            if (s >= best_sim) {
-                best_sim = s;
-                best = other;
-            }
+    group_entry *g = &c->groups[gi];
+    if (g->members < 1) return -1;
+    g->members -= 1;
+    c->questions -= 1;
+    c->epoch++;
+    for (size_t i = 0; i < n; i++) {
+        size_t lo = 0, hi = g->n_terms;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (g->terms[mid] < q[i]) lo = mid + 1;
+            else hi = mid;
+        }
+        /* A term whose count falls to 0 stays listed: it adds nothing to the similarity, and
+         * kb_gap_clusterer_terms leaves it out. */
+        if (lo < g->n_terms && g->terms[lo] == q[i] && g->counts[lo] > 0) {
+            g->counts[lo] -= 1;
+            c->terms[q[i]].qdf -= 1;
         }
     }
-    if (sim) *sim = best >= 0 ? best_sim : 0;
-    return best;
+    return 0;
 }
 
-int kb_gap_clusterer_merge(kb_gap_clusterer *c, long into, long from)
+long kb_gap_clusterer_reassign(kb_gap_clusterer *c, long gi, const char *terms, double *sim)
 {
-    if (into < 0 || from < 0 || into == from || (size_t)into >= c->n_groups ||
-        (size_t)from >= c->n_groups)
-        return -1;
-    group_entry *f = &c->groups[from];
-    for (size_t i = 0; i < f->n_terms; i++) {
-        c->terms[f->terms[i]].qdf -= f->counts[i]; /* group_add_term adds it back */
-        if (group_add_term(c, (size_t)into, f->terms[i], f->counts[i]) != 0) return -1;
+    if (gi < 0 || (size_t)gi >= c->n_groups) return -1;
+    uint32_t *q = NULL;
+    long n = parse_terms(c, terms ? terms : "", 1, &q);
+    if (n < 0) return -1;
+    int rc = group_remove(c, (size_t)gi, q, (size_t)n);
+    free(q);
+    return rc == 0 ? kb_gap_clusterer_assign(c, terms, sim) : -1;
+}
+
+long kb_gap_clusterer_find(const kb_gap_clusterer *c, int64_t id)
+{
+    /* Groups are loaded in id order and new ones get larger ids, so try a binary search first. */
+    size_t lo = 0, hi = c->n_groups;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->groups[mid].id != 0 && c->groups[mid].id < id) lo = mid + 1;
+        else hi = mid;
     }
-    c->groups[into].members += f->members;
-    f->members = 0; /* stays in the postings, but an empty group is never similar to anything */
-    f->n_terms = 0;
-    return 0;
+    if (lo < c->n_groups && c->groups[lo].id == id) return (long)lo;
+    for (size_t i = 0; i < c->n_groups; i++)
+        if (c->groups[i].id == id) return (long)i;
+    return -1;
 }

@@ -21,6 +21,7 @@ struct kb_gaps {
     uint64_t clusterer_revision;  /* index revision its IDF weights come from */
     const void *clusterer_reader;
     int64_t typing_window_ms;     /* see kb_gaps_set_typing_window; 0: off */
+    int64_t regrouped_upto;       /* newest gap_questions id at the last kb_gaps_regroup */
 };
 
 /* Set the error (message and code); returns code. */
@@ -33,6 +34,16 @@ void kb_gaps_rollback(kb_gaps *g);
 int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallback);
 /* Tell cached clusterers the open groups changed (inside a write transaction). */
 int kb_gaps_bump_version(kb_gaps *g);
+/* A clusterer holding the open and in-progress groups as stored, or NULL. */
+kb_gap_clusterer *kb_gaps_read_groups(kb_gaps *g, const kb_gaps_kb *kb);
+/* The stored id of clusterer group gi; a new group (id 0) is inserted first with `insert`, a
+ * statement prepared from kb_gaps_new_group_sql (?1 its first question, ?2 its time). -1 on
+ * error. */
+extern const char kb_gaps_new_group_sql[];
+int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt *insert,
+                         const char *question, int64_t time_ms);
+/* gap_progress's value for source ('version', 'searches', ...), 0 when unset. */
+int64_t kb_gaps_progress(kb_gaps *g, const char *source);
 /* Recompute a group's aggregates and centroid from its questions. */
 int kb_gaps_recompute_group(kb_gaps *g, int64_t id);
 /* The item as kb_gaps_list shows it, or NULL. */

@@ -35,6 +35,7 @@ typedef struct {
     uint64_t generation;
     int need_recheck;
     int failing;
+    int64_t last_regroup_ms;
 } state;
 
 static void ingest(state *st)
@@ -53,6 +54,28 @@ static void ingest(state *st)
         st->failing = 0;
         if (waiting == 0) return;
     }
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void regroup(state *st)
+{
+    int64_t now = monotonic_ms();
+    int64_t interval = searchd_ctx.regroup_interval_ms;
+    if (st->failing || interval <= 0 || now - st->last_regroup_ms < interval) return;
+    st->last_regroup_ms = now;
+    kb_gaps_kb kb = {st->analyzer, st->searcher, st->reader};
+    long moved = kb_gaps_regroup(st->gaps, &kb, KB_GAPS_REGROUP_MAX);
+    if (moved < 0)
+        searchd_log_error("gap queue: regrouping failed: %s (will retry)",
+                          kb_gaps_errmsg(st->gaps));
+    else if (moved > 0)
+        searchd_log_info("gap queue: regrouped, %ld questions moved to a closer item", moved);
 }
 
 static void follow_index(state *st)
@@ -88,6 +111,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&mu);
         ingest(st);
         follow_index(st);
+        regroup(st);
         pthread_mutex_lock(&mu);
         if (stop_requested) break;
         if (!kicked) {

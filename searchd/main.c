@@ -46,7 +46,7 @@ searchd_context searchd_ctx;
 static void usage(FILE *out) {
     fprintf(out,
             "usage: kb-searchd --index DIR --data DIR --listen HOST:PORT --tokens FILE [--threads N]\n"
-            "                  [--agents FILE] [--typing-window SECONDS]\n"
+            "                  [--agents FILE] [--typing-window SECONDS] [--regroup-interval SECONDS]\n"
             "\n"
             "Serve knowledge-base search over HTTP (see docs/API.md).\n"
             "  --index DIR         the index written by kb-indexer --index DIR\n"
@@ -58,6 +58,9 @@ static void usage(FILE *out) {
             "  --typing-window S   an unresolved search continued by the same agent's next search\n"
             "                      within S seconds was a step of typing: it is logged but kept out\n"
             "                      of the editors' queue (default 5; 0 counts every search)\n"
+            "  --regroup-interval S  how often the editors' queue is regrouped: recent questions of\n"
+            "                      untouched items move to the item that fits them best now\n"
+            "                      (default 30; 0 turns it off)\n"
             "  --help              this text\n"
             "Signals: SIGHUP reloads the tokens and agents files; SIGTERM or SIGINT stops\n"
             "gracefully.\n");
@@ -82,10 +85,28 @@ static unsigned default_threads(void) {
     return (unsigned)n;
 }
 
+/* A duration option given in whole seconds, 0..max, into milliseconds (default_ms when the option
+ * is absent). 0, or -1 after printing the usage error. */
+static int parse_seconds(const char *name, const char *text, long max, int64_t default_ms,
+                         int64_t *ms) {
+    *ms = default_ms;
+    if (!text) return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (*end || errno || n < 0 || n > max) {
+        fprintf(stderr, "kb-searchd: %s %s: give seconds from 0 to %ld\n", name, text, max);
+        usage(stderr);
+        return -1;
+    }
+    *ms = (int64_t)n * 1000;
+    return 0;
+}
+
 /* Parse the command line into searchd_ctx. Returns 0, or an exit status (2, or 0 for --help). */
 static int parse_args(int argc, char **argv, int *exit_now) {
     *exit_now = 0;
-    const char *threads_text = NULL, *window_text = NULL;
+    const char *threads_text = NULL, *window_text = NULL, *regroup_text = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -102,6 +123,8 @@ static int parse_args(int argc, char **argv, int *exit_now) {
         else if (!strncmp(arg, "--threads", 9)) slot = &threads_text, name = "--threads";
         else if (!strncmp(arg, "--agents", 8)) slot = &searchd_ctx.agents_path, name = "--agents";
         else if (!strncmp(arg, "--typing-window", 15)) slot = &window_text, name = "--typing-window";
+        else if (!strncmp(arg, "--regroup-interval", 18))
+            slot = &regroup_text, name = "--regroup-interval";
         if (!slot) {
             *exit_now = 1;
             return usage_error("unknown argument %s", arg);
@@ -146,16 +169,12 @@ static int parse_args(int argc, char **argv, int *exit_now) {
         }
         searchd_ctx.threads = (unsigned)n;
     }
-    searchd_ctx.typing_window_ms = KB_GAPS_TYPING_WINDOW_MS;
-    if (window_text) {
-        char *end;
-        errno = 0;
-        long n = strtol(window_text, &end, 10);
-        if (*end || errno || n < 0 || n > 600) {
-            *exit_now = 1;
-            return usage_error("--typing-window %s: give seconds from 0 to 600", window_text);
-        }
-        searchd_ctx.typing_window_ms = (int64_t)n * 1000;
+    if (parse_seconds("--typing-window", window_text, 600, KB_GAPS_TYPING_WINDOW_MS,
+                      &searchd_ctx.typing_window_ms) != 0 ||
+        parse_seconds("--regroup-interval", regroup_text, 86400, SEARCHD_REGROUP_INTERVAL_MS,
+                      &searchd_ctx.regroup_interval_ms) != 0) {
+        *exit_now = 1;
+        return 2;
     }
     return 0;
 }

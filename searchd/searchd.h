@@ -24,6 +24,10 @@
 #define SEARCHD_PER_IP_CONNECTION_LIMIT 512
 #define SEARCHD_CONNECTION_TIMEOUT_S 30
 #define SEARCHD_RECEIVE_DEADLINE_S 30   /* a whole request, however slowly it trickles in */
+/* How often the gap queue is regrouped (kb_gaps_regroup; nothing happens when no question
+ * arrived since the last pass). Often enough that an editor opening the queue a minute after a
+ * burst sees it regrouped, rare enough that items do not shift under an editor's eyes. */
+#define SEARCHD_REGROUP_INTERVAL_MS 30000
 #define SEARCHD_SHUTDOWN_GRACE_S 10                /* how long in-flight requests may take */
 
 typedef struct {
@@ -34,6 +38,7 @@ typedef struct {
     const char *listen;
     unsigned threads;
     int64_t typing_window_ms;     /* --typing-window, for the gap queue */
+    int64_t regroup_interval_ms;  /* --regroup-interval; 0: never */
     kb_store *store;
     int64_t started_ms;           /* unix ms */
     atomic_int ready;             /* index open and HTTP accepting */

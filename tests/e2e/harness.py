@@ -197,7 +197,8 @@ class Service:
 
     ROLES = ("agent", "editor", "lead", "admin")
 
-    def __init__(self, files, threads=None, listen_host="127.0.0.1", start=True, typing_window=0):
+    def __init__(self, files, threads=None, listen_host="127.0.0.1", start=True, typing_window=0,
+                 regroup_interval=0):
         self.tmp = tempfile.mkdtemp(prefix="kb-e2e-")
         self.kb = os.path.join(self.tmp, "kb")
         self.index_dir = os.path.join(self.tmp, "index")
@@ -208,6 +209,8 @@ class Service:
         # 0: every unresolved search enters the gap queue at once (tests of the typing window
         # itself set it); the service's default of 5 s would only slow the other tests down.
         self.typing_window = typing_window
+        # 0: the queue is not regrouped behind the tests' backs (a test of the pass sets it).
+        self.regroup_interval = regroup_interval
         self.listen_host = listen_host
         self.proc = None
         self.log = None
@@ -253,6 +256,8 @@ class Service:
             cmd += ["--threads", str(self.threads)]
         if self.typing_window is not None:
             cmd += ["--typing-window", str(self.typing_window)]
+        if self.regroup_interval is not None:
+            cmd += ["--regroup-interval", str(self.regroup_interval)]
         return cmd
 
     def start(self, timeout=30):

@@ -46,9 +46,10 @@ AGENTS = "a-zhang\t张伟\t一组\na-li\t李娜\t一组\na-wang\t王强\t二组\
 class GapService(Service):
     """kb-searchd with --agents FILE."""
 
-    def __init__(self, files, typing_window=0):
+    def __init__(self, files, typing_window=0, regroup_interval=0):
         self.agents_path = None
-        super().__init__(files, start=False, typing_window=typing_window)
+        super().__init__(files, start=False, typing_window=typing_window,
+                         regroup_interval=regroup_interval)
         self.agents_path = os.path.join(self.tmp, "agents.tsv")
         with open(self.agents_path, "w", encoding="utf-8") as f:
             f.write(AGENTS)
@@ -226,6 +227,33 @@ def as_you_type_steps_count_as_one_question():
         finally:
             db.close()
         check(n == 5, f"{n} Mars searches stored, expected 5")
+    finally:
+        s.stop()
+        s.cleanup()
+
+
+# Found on tests/data/grouping.tsv: in this order the loan questions arrive as three items,
+# because the second and fifth come while the first item's centroid is one question.
+PREPAY = ["提前还贷要预约吗", "借款想一次提前还清", "貸款提前還款怎麼辦理", "手表eSIM怎么办理",
+          "房贷提前还一部分", "eSIM開通方式"]
+
+
+@test
+def regroup_pass_mends_items_formed_in_arrival_order():
+    """kb-searchd --regroup-interval: recent questions move to the item that fits them now."""
+    s = GapService({"kb.xml": documents_file(BROADBAND)}, regroup_interval=1)
+    try:
+        for i, q in enumerate(PREPAY):
+            check(s.search(q, role="agent" if i % 2 else "lead").json()["unresolved"], q)
+
+        def regrouped(body):
+            loan = item_with(body, PREPAY[1])
+            return loan and loan["count"] == 4 and sum(it["count"] for it in body["items"]) == 6
+
+        s.wait_gaps(regrouped)
+        with open(s.log_path, encoding="utf-8", errors="replace") as f:
+            log = f.read()
+        check("questions moved to a closer item" in log, "no regroup line in the log:\n" + log[-2000:])
     finally:
         s.stop()
         s.cleanup()

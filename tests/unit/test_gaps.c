@@ -200,13 +200,12 @@ static double idf_cb(const char *term, void *user)
     return n ? log((n + 1) / (kbx_reader_termfreq(r, term) + 0.5)) : -1;
 }
 
-/* Pairwise precision, recall and F1 of one arrival order. */
-static void score_order(char **labels, char **terms, size_t n, const size_t *order,
-                        kbx_reader *reader, double *p, double *r, double *f1)
+typedef struct {
+    double p, r, f1;
+} pair_scores;
+
+static pair_scores pairwise(char **labels, size_t n, const long *g)
 {
-    kb_gap_clusterer *c = kb_gap_clusterer_new(idf_cb, reader);
-    long *g = calloc(n, sizeof *g);
-    for (size_t k = 0; k < n; k++) g[order[k]] = kb_gap_clusterer_assign(c, terms[order[k]], NULL);
     double tp = 0, fp = 0, fn = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++) {
@@ -215,16 +214,30 @@ static void score_order(char **labels, char **terms, size_t n, const size_t *ord
             fp += !same && together;
             fn += same && !together;
         }
-    *p = tp / (tp + fp);
-    *r = tp / (tp + fn);
-    *f1 = 2 * *p * *r / (*p + *r);
+    pair_scores s = {tp / (tp + fp), tp / (tp + fn), 0};
+    s.f1 = 2 * s.p * s.r / (s.p + s.r);
+    return s;
+}
+
+/* One arrival order: the scores as the questions arrived (incremental assignment) and after
+ * the refinement pass (kb_gaps_regroup: each question reassigned, oldest first). */
+static void score_order(char **labels, char **terms, size_t n, const size_t *order,
+                        kbx_reader *reader, pair_scores *arrived, pair_scores *regrouped)
+{
+    kb_gap_clusterer *c = kb_gap_clusterer_new(idf_cb, reader);
+    long *g = calloc(n, sizeof *g);
+    for (size_t k = 0; k < n; k++) g[order[k]] = kb_gap_clusterer_assign(c, terms[order[k]], NULL);
+    *arrived = pairwise(labels, n, g);
+    for (size_t k = 0; k < n; k++)
+        g[order[k]] = kb_gap_clusterer_reassign(c, g[order[k]], terms[order[k]], NULL);
+    *regrouped = pairwise(labels, n, g);
     free(g);
     kb_gap_clusterer_free(c);
 }
 
 /* The figure docs/GAPS.md reports: pairwise F1 of the grouping on tests/data/grouping.tsv,
  * averaged over 10 random arrival orders (fixed seeds), with IDF from the sample knowledge
- * base. */
+ * base, as the questions arrive and after the refinement pass. */
 TEST(grouping_quality_on_test_set)
 {
     FILE *f = fopen("tests/data/grouping.tsv", "r");
@@ -250,8 +263,9 @@ TEST(grouping_quality_on_test_set)
     fclose(f);
     CHECK(n >= 200 && groups >= 30);
     size_t *order = malloc(n * sizeof *order);
-    double sum_p = 0, sum_r = 0, sum_f = 0, worst = 1;
     enum { ORDERS = 10 };
+    pair_scores sum[2] = {{0, 0, 0}, {0, 0, 0}};
+    double worst[2] = {1, 1};
     for (unsigned seed = 1; seed <= ORDERS; seed++) {
         for (size_t i = 0; i < n; i++) order[i] = i;
         unsigned s = seed * 2654435761u;
@@ -261,17 +275,24 @@ TEST(grouping_quality_on_test_set)
             order[i] = order[j];
             order[j] = t;
         }
-        double p, r, f1;
-        score_order(labels, terms, n, order, reader, &p, &r, &f1);
-        sum_p += p;
-        sum_r += r;
-        sum_f += f1;
-        if (f1 < worst) worst = f1;
+        pair_scores got[2];
+        score_order(labels, terms, n, order, reader, &got[0], &got[1]);
+        for (int k = 0; k < 2; k++) {
+            sum[k].p += got[k].p;
+            sum[k].r += got[k].r;
+            sum[k].f1 += got[k].f1;
+            if (got[k].f1 < worst[k]) worst[k] = got[k].f1;
+        }
     }
-    printf("  info: grouping on %zu questions in %zu groups, %d arrival orders: pairwise "
-           "precision %.3f, recall %.3f, F1 %.3f (worst order %.3f)\n",
-           n, groups, ORDERS, sum_p / ORDERS, sum_r / ORDERS, sum_f / ORDERS, worst);
-    CHECK(sum_f / ORDERS >= 0.78);
+    static const char *const stage[2] = {"as questions arrive", "after the regroup pass"};
+    for (int k = 0; k < 2; k++)
+        printf("  info: grouping on %zu questions in %zu groups, %d arrival orders, %s: pairwise "
+               "precision %.3f, recall %.3f, F1 %.3f (worst order %.3f)\n",
+               n, groups, ORDERS, stage[k], sum[k].p / ORDERS, sum[k].r / ORDERS,
+               sum[k].f1 / ORDERS, worst[k]);
+    CHECK(sum[0].f1 / ORDERS >= 0.78);
+    CHECK(sum[1].f1 / ORDERS >= 0.80);
+    CHECK(sum[1].f1 > sum[0].f1);
     for (size_t i = 0; i < n; i++) {
         free(labels[i]);
         free(terms[i]);
@@ -521,6 +542,86 @@ TEST(typing_steps_stay_out_of_the_queue)
     handles_close(&h);
 }
 
+/* The id of the item holding the question `q` (any status), or 0. */
+static int64_t item_of(kb_gaps *g, const char *q)
+{
+    kb_gaps_filter all = {.statuses = KB_GAP_ALL, .limit = 1000};
+    cJSON *list = kb_gaps_list(g, &all);
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
+    int64_t found = 0;
+    for (const cJSON *it = items ? items->child : NULL; it && !found; it = it->next) {
+        cJSON *item = kb_gaps_item(g, num(it, "id"), 100);
+        const cJSON *qs = cJSON_GetObjectItemCaseSensitive(item, "questions");
+        for (const cJSON *x = qs ? qs->child : NULL; x; x = x->next)
+            if (strcmp(str(x, "question"), q) == 0) found = num(it, "id");
+        cJSON_Delete(item);
+    }
+    cJSON_Delete(list);
+    return found;
+}
+
+/* Arrival order decides what an early item attracts; the refinement pass mends it. In this
+ * order (found on tests/data/grouping.tsv) the four ways of asking about paying a loan back
+ * early arrive as three items, because the second and fifth came when the first item's
+ * centroid was still one question. */
+static const char *const PREPAY[] = {"提前还贷要预约吗", "借款想一次提前还清", "貸款提前還款怎麼辦理",
+                                     "手表eSIM怎么办理", "房贷提前还一部分", "eSIM開通方式"};
+
+static kb_gaps *queue_of(const char *dir, kb_handles *h)
+{
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    int64_t t0 = now_ms() - 60000;
+    for (int i = 0; i < 6; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "p%d", i);
+        log_search(st, id, i % 2 ? "li" : "zhang", PREPAY[i], 1, NULL, t0 + i * 1000);
+    }
+    kb_store_close(st);
+    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    kb_gaps_set_typing_window(g, 0);
+    ingest_all(g, h);
+    return g;
+}
+
+TEST(regroup_moves_questions_to_the_item_that_fits_now)
+{
+    kb_handles h;
+    if (handles_open(&h, sample_index) != 0) return;
+    kb_gaps *g = queue_of(new_dir("regroup"), &h);
+    CHECK(g != NULL);
+    if (!g) return;
+    /* As they arrived: the loan questions are spread over more than one item. */
+    int64_t loan = item_of(g, PREPAY[0]), esim = item_of(g, PREPAY[3]);
+    CHECK(loan > 0 && esim > 0 && loan != esim);
+    CHECK(item_of(g, PREPAY[1]) != loan || item_of(g, PREPAY[4]) != loan);
+    long moved = kb_gaps_regroup(g, &h.kb, 0);
+    CHECK(moved > 0);
+    /* After the pass: one item per question asked, and the emptied items are gone. */
+    loan = item_of(g, PREPAY[0]);
+    CHECK(item_of(g, PREPAY[1]) == loan && item_of(g, PREPAY[2]) == loan &&
+          item_of(g, PREPAY[4]) == loan);
+    CHECK(item_of(g, PREPAY[5]) == item_of(g, PREPAY[3]) && item_of(g, PREPAY[3]) != loan);
+    kb_gaps_filter all = {.statuses = KB_GAP_ALL};
+    cJSON *list = kb_gaps_list(g, &all);
+    CHECK(num(list, "total") == 2 && total_count(list) == 6);
+    cJSON_Delete(list);
+    /* Nothing new arrived: the next pass does nothing. */
+    CHECK(kb_gaps_regroup(g, &h.kb, 0) == 0);
+    kb_gaps_close(g);
+
+    /* An item an editor took up keeps its questions. */
+    g = queue_of(new_dir("regroup-kept"), &h);
+    int64_t kept = item_of(g, PREPAY[4]);
+    CHECK(kept > 0 && kept != item_of(g, PREPAY[0]));
+    CHECK(kb_gaps_set_status(g, kept, "in_progress", NULL, NULL, "editor-1", now_ms(), NULL) ==
+          KB_GAPS_OK);
+    CHECK(kb_gaps_regroup(g, &h.kb, 0) >= 0);
+    CHECK(item_of(g, PREPAY[4]) == kept);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
 TEST(life_cycle_and_status_filters)
 {
     const char *dir = new_dir("life");
@@ -763,6 +864,7 @@ int main(void)
     RUN(clusterer_groups_paraphrases_apart_from_other_questions);
     RUN(grouping_quality_on_test_set);
     RUN(queue_fed_by_searches_feedback_and_help_requests);
+    RUN(regroup_moves_questions_to_the_item_that_fits_now);
     RUN(typing_continuation_rule);
     RUN(typing_steps_stay_out_of_the_queue);
     RUN(life_cycle_and_status_filters);
