@@ -139,7 +139,8 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows);
  * open items that no editor has touched out of its item and assign it again, oldest first,
  * against the items as they are now. Items formed early from a question that named only the
  * subject give back what fuller items fit better. Does nothing when no question arrived since
- * the last pass. One write transaction. Returns the number of questions moved, or -1. */
+ * the last pass. The moves are planned on a snapshot and written in one short transaction, only
+ * if the queue did not change meanwhile. Returns the number of questions moved, or -1. */
 #define KB_GAPS_REGROUP_MAX 2000
 long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions);
 

@@ -137,7 +137,7 @@ int kb_gaps_bump_version(kb_gaps *g)
                : -1;
 }
 
-static char *col_dup(sqlite3_stmt *s, int i)
+char *kb_gaps_col_dup(sqlite3_stmt *s, int i)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
     return t ? strdup((const char *)t) : NULL;
@@ -212,11 +212,11 @@ static int collect(pending_list *l, sqlite3_stmt *s, const char *source)
         pending *p = &l->v[l->n];
         memset(p, 0, sizeof *p);
         p->source = source;
-        p->ref = col_dup(s, 0);
+        p->ref = kb_gaps_col_dup(s, 0);
         p->time_ms = sqlite3_column_int64(s, 1);
-        p->agent = col_dup(s, 2);
+        p->agent = kb_gaps_col_dup(s, 2);
         p->question = strdup(q);
-        p->top_id = col_dup(s, 4);
+        p->top_id = kb_gaps_col_dup(s, 4);
         l->n++;
         if (!p->ref || !p->agent || !p->question) return -1;
     }
@@ -422,12 +422,7 @@ done:
     return rc;
 }
 
-typedef struct {
-    int64_t *v;
-    size_t n, cap;
-} id_set;
-
-static int id_set_add(id_set *s, int64_t id)
+int kb_gaps_id_set_add(kb_gaps_id_set *s, int64_t id)
 {
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i] == id) return 0;
@@ -443,7 +438,7 @@ static int id_set_add(id_set *s, int64_t id)
 }
 
 /* Remove the queued question of help request `id` (reviewed as answerable). */
-static int remove_help(kb_gaps *g, int64_t id, id_set *touched, int *removed)
+static int remove_help(kb_gaps *g, int64_t id, kb_gaps_id_set *touched, int *removed)
 {
     char ref[32];
     snprintf(ref, sizeof ref, "%lld", (long long)id);
@@ -467,7 +462,7 @@ static int remove_help(kb_gaps *g, int64_t id, id_set *touched, int *removed)
     sqlite3_finalize(s);
     if (rc == 0) {
         *removed = 1;
-        rc = id_set_add(touched, gid);
+        rc = kb_gaps_id_set_add(touched, gid);
     }
     return rc;
 }
@@ -499,7 +494,7 @@ int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt 
 }
 
 /* Assign and insert every pending question; collect the groups touched. */
-static int place_questions(kb_gaps *g, pending_list *l, id_set *touched)
+static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_id_set *touched)
 {
     sqlite3_stmt *exists = NULL, *new_group = NULL, *ins = NULL;
     int rc = -1;
@@ -533,7 +528,7 @@ static int place_questions(kb_gaps *g, pending_list *l, id_set *touched)
         if (p->category) sqlite3_bind_text(ins, 9, p->category, -1, SQLITE_STATIC);
         else sqlite3_bind_null(ins, 9);
         if (sqlite3_step(ins) != SQLITE_DONE) goto done;
-        if (id_set_add(touched, gid) != 0) goto done;
+        if (kb_gaps_id_set_add(touched, gid) != 0) goto done;
     }
     rc = 0;
 done:
@@ -623,7 +618,7 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
     for (size_t i = 0; i < l.n; i++) analyze(&l.v[i], kb);
 
     /* Phase 2: one short write transaction. */
-    id_set touched = {0};
+    kb_gaps_id_set touched = {0};
     int removed = 0;
     if (kb_store_begin_immediate(g->db) != SQLITE_OK) {
         kb_gaps_sql_fail(g, "cannot start writing the queue");
@@ -861,8 +856,8 @@ int kb_gaps_set_status(kb_gaps *g, int64_t id, const char *status, const char *d
         rc = kb_gaps_fail(g, KB_GAPS_NOT_FOUND, "no item with id %lld", (long long)id);
         goto out;
     }
-    from_name = col_dup(s, 0);
-    suggested = col_dup(s, 1);
+    from_name = kb_gaps_col_dup(s, 0);
+    suggested = kb_gaps_col_dup(s, 1);
     sqlite3_finalize(s);
     s = NULL;
     unsigned from = kb_gaps_status_bit(from_name);

@@ -214,7 +214,8 @@ static double weight(kb_gap_clusterer *c, uint32_t ti)
     return t->w;
 }
 
-static double group_count(const group_entry *g, uint32_t ti)
+/* Where term ti is, or would be inserted, in group g's ascending term list. */
+static size_t term_slot(const group_entry *g, uint32_t ti)
 {
     size_t lo = 0, hi = g->n_terms;
     while (lo < hi) {
@@ -222,6 +223,12 @@ static double group_count(const group_entry *g, uint32_t ti)
         if (g->terms[mid] < ti) lo = mid + 1;
         else hi = mid;
     }
+    return lo;
+}
+
+static double group_count(const group_entry *g, uint32_t ti)
+{
+    size_t lo = term_slot(g, ti);
     return lo < g->n_terms && g->terms[lo] == ti ? g->counts[lo] : 0;
 }
 
@@ -229,12 +236,7 @@ static double group_count(const group_entry *g, uint32_t ti)
 static int group_add_term(kb_gap_clusterer *c, size_t gi, uint32_t ti, double count)
 {
     group_entry *g = &c->groups[gi];
-    size_t lo = 0, hi = g->n_terms;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (g->terms[mid] < ti) lo = mid + 1;
-        else hi = mid;
-    }
+    size_t lo = term_slot(g, ti);
     c->terms[ti].qdf += count;
     c->epoch++;
     if (lo < g->n_terms && g->terms[lo] == ti) {
@@ -434,12 +436,7 @@ static int group_remove(kb_gap_clusterer *c, size_t gi, const uint32_t *q, size_
     c->questions -= 1;
     c->epoch++;
     for (size_t i = 0; i < n; i++) {
-        size_t lo = 0, hi = g->n_terms;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (g->terms[mid] < q[i]) lo = mid + 1;
-            else hi = mid;
-        }
+        size_t lo = term_slot(g, q[i]);
         /* A term whose count falls to 0 stays listed: it adds nothing to the similarity, and
          * kb_gap_clusterer_terms leaves it out. */
         if (lo < g->n_terms && g->terms[lo] == q[i] && g->counts[lo] > 0) {

@@ -34,6 +34,15 @@ void kb_gaps_rollback(kb_gaps *g);
 int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallback);
 /* Tell cached clusterers the open groups changed (inside a write transaction). */
 int kb_gaps_bump_version(kb_gaps *g);
+/* A column's text, malloc'd; NULL for SQL NULL or when out of memory. */
+char *kb_gaps_col_dup(sqlite3_stmt *s, int i);
+/* A set of group ids (the items a transaction touched), in insertion order. */
+typedef struct {
+    int64_t *v;
+    size_t n, cap;
+} kb_gaps_id_set;
+/* Add id unless present. 0, or -1 when out of memory. */
+int kb_gaps_id_set_add(kb_gaps_id_set *s, int64_t id);
 /* A clusterer holding the open and in-progress groups as stored, or NULL. */
 kb_gap_clusterer *kb_gaps_read_groups(kb_gaps *g, const kb_gaps_kb *kb);
 /* The stored id of clusterer group gi; a new group (id 0) is inserted first with `insert`, a

@@ -35,7 +35,7 @@ typedef struct {
     uint64_t generation;
     int need_recheck;
     int failing;
-    int64_t last_regroup_ms;
+    double last_regroup_ms; /* searchd_now_mono_ms() */
 } state;
 
 static void ingest(state *st)
@@ -56,16 +56,9 @@ static void ingest(state *st)
     }
 }
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void regroup(state *st)
 {
-    int64_t now = monotonic_ms();
+    double now = searchd_now_mono_ms();
     int64_t interval = searchd_ctx.regroup_interval_ms;
     if (st->failing || interval <= 0 || now - st->last_regroup_ms < interval) return;
     st->last_regroup_ms = now;
