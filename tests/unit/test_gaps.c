@@ -334,6 +334,17 @@ static int64_t help(kb_store *st, const char *agent, const char *q, int answerab
     return id;
 }
 
+/* The queue of dir, writable, with the typing window off: searches logged "just now" count at
+ * once. NULL (and the reason printed) when it cannot be opened. */
+static kb_gaps *open_queue(const char *dir)
+{
+    char err[512] = "";
+    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
+    if (g) kb_gaps_set_typing_window(g, 0);
+    else printf("  cannot open the queue of %s: %s\n", dir, err);
+    return g;
+}
+
 static long ingest_all(kb_gaps *g, kb_handles *h)
 {
     long waiting, rounds = 0;
@@ -413,11 +424,9 @@ TEST(queue_fed_by_searches_feedback_and_help_requests)
 
     kb_handles h;
     if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
-    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
+    kb_gaps *g = open_queue(dir);
     CHECK(g != NULL);
     if (!g) {
-        printf("  %s\n", err);
         handles_close(&h);
         return;
     }
@@ -516,8 +525,7 @@ TEST(typing_steps_stay_out_of_the_queue)
 
     kb_handles h;
     if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
-    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
+    kb_gaps *g = open_queue(dir);
     CHECK(g != NULL);
     if (!g) {
         handles_close(&h);
@@ -578,8 +586,7 @@ static kb_gaps *queue_of(const char *dir, kb_handles *h)
         log_search(st, id, i % 2 ? "li" : "zhang", PREPAY[i], 1, NULL, t0 + i * 1000);
     }
     kb_store_close(st);
-    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
-    kb_gaps_set_typing_window(g, 0);
+    kb_gaps *g = open_queue(dir);
     ingest_all(g, h);
     return g;
 }
@@ -633,8 +640,7 @@ TEST(life_cycle_and_status_filters)
     kb_store_close(st);
     kb_handles h;
     if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
-    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
+    kb_gaps *g = open_queue(dir);
     ingest_all(g, &h);
     cJSON *list = kb_gaps_list(g, NULL);
     int pet = num(find_item(list, "宠物保险怎么理赔"), "id");
@@ -729,8 +735,7 @@ TEST(recheck_after_reindex_suggests_the_new_document)
     log_search(st, "r2", "li", "寵物保險如何理賠", 1, NULL, t0 + 1);
     log_search(st, "r3", "li", "电动车上牌需要什么材料", 1, NULL, t0 + 2);
     kb_store_close(st);
-    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
-    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
+    kb_gaps *g = open_queue(dir);
     ingest_all(g, &h);
     CHECK(kb_gaps_recheck(g, h.searcher, kb_searcher_revision(h.searcher)) == 0);
 
@@ -772,8 +777,7 @@ TEST(category_filter_matches_any_level)
     CHECK(index_docs(idx, "category-base", BASE_DOCS, KB_INDEX_REBUILD) == 0);
     kb_handles h;
     if (handles_open(&h, idx) != 0) return;
-    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
-    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
+    kb_gaps *g = open_queue(dir);
     ingest_all(g, &h);
     kb_gaps_filter f = {.category = "故障处理"};
     cJSON *list = kb_gaps_list(g, &f);
@@ -807,8 +811,7 @@ TEST(content_health_lists_never_returned_expired_and_not_answering)
     kb_store_close(st);
     kb_handles h;
     if (handles_open(&h, idx) != 0) return;
-    kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
-    kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
+    kb_gaps *g = open_queue(dir);
     ingest_all(g, &h);
     kb_doc_list docs;
     CHECK(kb_doc_list_read(idx, &docs, err, sizeof err) == 0 && docs.n == 3);
