@@ -366,6 +366,63 @@ class Service:
         return self.call("GET", "/api/search?" + urllib.parse.urlencode(params, doseq=True), role)
 
 
+# ---------------------------------------------------------------- helpers of several test files
+def health(s):
+    r = s.request("GET", "/healthz")
+    check_status(r, 200, "healthz")
+    return r.json()
+
+
+def top_hit(s, q):
+    r = s.search(q)
+    check_status(r, 200, f"search {q}")
+    hits = r.json()["hits"]
+    return hits[0]["id"] if hits else None
+
+
+def wait_until(cond, timeout, what):
+    timeout = scaled(timeout)  # the binaries may run under valgrind
+    deadline = time.time() + timeout
+    while True:
+        if cond():
+            return
+        if time.time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.1)
+
+
+def dir_bytes(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass  # a file the indexer removed meanwhile
+    return total
+
+
+def kill9_indexer_mid_run(s, inputs, query, top_id):
+    """Start kb-indexer on inputs (large enough to take seconds) into s's index; once it has
+    flushed postings of the new documents to disk, check that the daemon still answers query
+    with top_id from the published state, then kill -9 the indexer and give the index watcher
+    a check or more."""
+    size0 = dir_bytes(s.index_dir)
+    run = subprocess.Popen([INDEXER, "--index", s.index_dir, inputs], stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: dir_bytes(s.index_dir) > size0 + 1_000_000 or run.poll() is not None, 60,
+                   "the large run wrote nothing")
+        check(run.poll() is None, "the large run ended before it could be killed: enlarge the input")
+        check(top_hit(s, query) == top_id, "search during the run")
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    time.sleep(1.5)
+
+
 # ---------------------------------------------------------------- checks and the runner
 def check(cond, message="check failed"):
     if not cond:

@@ -26,8 +26,8 @@ import time
 import urllib.parse
 
 import harness
-from harness import (INDEXER, Service, check, check_status, doc_xml, documents_file, free_port,
-                     run_tests, scaled, test)
+from harness import (Service, check, check_status, doc_xml, documents_file, free_port, health,
+                     kill9_indexer_mid_run, run_tests, scaled, test, top_hit, wait_until)
 
 ROAM = doc_xml("roam-001", "国际漫游开通办理", categories=["业务办理/漫游"],
                paragraphs=["客户出国前需开通国际漫游功能，号码须已实名登记且无欠费。"])
@@ -35,27 +35,6 @@ BROADBAND = doc_xml("bb-001", "宽带故障报修流程", categories=["故障处
                     paragraphs=["宽带无法上网时，先检查光猫指示灯是否正常，再重启路由器。"])
 CARD = doc_xml("card-001", "信用卡挂失补办", paragraphs=["信用卡丢失后请立即致电挂失，补办新卡需携带身份证。"])
 KB_FILES = {"kb.xml": documents_file(ROAM, BROADBAND)}
-
-
-def wait_until(cond, timeout, what):
-    deadline = time.time() + scaled(timeout)
-    while not cond():
-        if time.time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.1)
-
-
-def health(s):
-    r = s.request("GET", "/healthz")
-    check_status(r, 200, "healthz")
-    return r.json()
-
-
-def top_hit(s, q):
-    r = s.search(q)
-    check_status(r, 200, f"search {q}")
-    hits = r.json()["hits"]
-    return hits[0]["id"] if hits else None
 
 
 def store_rows(s):
@@ -175,10 +154,6 @@ def big_kb(path, n=2500, seed=7):
         f.write(documents_file(*docs))
 
 
-def dir_bytes(path):
-    return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
-
-
 @test
 def kill9_of_the_indexer_while_serving_then_the_next_run_is_picked_up():
     with Service(KB_FILES) as s:
@@ -186,20 +161,7 @@ def kill9_of_the_indexer_while_serving_then_the_next_run_is_picked_up():
         big = os.path.join(s.tmp, "big")
         os.makedirs(big)
         big_kb(os.path.join(big, "big.xml"))
-        size0 = dir_bytes(s.index_dir)
-        run = subprocess.Popen([INDEXER, "--index", s.index_dir, big], stderr=subprocess.DEVNULL)
-        try:
-            wait_until(lambda: dir_bytes(s.index_dir) > size0 + 1_000_000 or run.poll() is not None, 60,
-                       "the large run wrote nothing")
-            check(run.poll() is None, "the large run ended before it could be killed: enlarge it")
-            check(top_hit(s, "国际漫游开通") == "roam-001", "search during the run")
-            run.send_signal(signal.SIGKILL)
-            run.wait()
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
-        time.sleep(1.5)  # a watcher check or more
+        kill9_indexer_mid_run(s, big, "国际漫游开通", "roam-001")
         h = health(s)
         check(h["index_revision"] == rev0 and h["documents"] == 2, f"after kill -9: {h}")
         check(top_hit(s, "宽带故障报修") == "bb-001", "search after the kill")

@@ -19,13 +19,12 @@ import random
 import re
 import select
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
-from harness import (INDEXER, VALGRIND, Service, check, check_status, doc_xml, documents_file, run_tests, scaled,
-                     test)
+from harness import (INDEXER, VALGRIND, Service, check, check_status, doc_xml, documents_file,
+                     health, kill9_indexer_mid_run, run_tests, scaled, test, top_hit, wait_until)
 
 # ---------------------------------------------------------------- documents
 ROAM = doc_xml("roam-001", "国际漫游开通办理", categories=["业务办理/漫游"],
@@ -95,12 +94,6 @@ class Served:
         self.s.stop()
 
 
-def health(s):
-    r = s.request("GET", "/healthz")
-    check_status(r, 200, "healthz")
-    return r.json()
-
-
 def doc_status(s, doc_id):
     return s.call("GET", "/api/documents/" + doc_id).status
 
@@ -109,35 +102,6 @@ def doc_title(s, doc_id):
     r = s.call("GET", "/api/documents/" + doc_id)
     check_status(r, 200, f"document {doc_id}")
     return r.json()["title"]
-
-
-def top_hit(s, q):
-    r = s.search(q)
-    check_status(r, 200, f"search {q}")
-    hits = r.json()["hits"]
-    return hits[0]["id"] if hits else None
-
-
-def wait_until(cond, timeout, what):
-    timeout = scaled(timeout)  # the binaries may run under valgrind (harness.py)
-    deadline = time.time() + timeout
-    while True:
-        if cond():
-            return
-        if time.time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.1)
-
-
-def dir_bytes(path):
-    total = 0
-    for root, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.path.getsize(os.path.join(root, f))
-            except OSError:
-                pass
-    return total
 
 
 # ---------------------------------------------------------------- generated large inputs
@@ -459,22 +423,7 @@ def kill9_mid_run_keeps_previous_state():
         large = big_kb("large")
         with Served(s):
             rev0 = health(s)["index_revision"]
-            size0 = dir_bytes(s.index_dir)
-            run = subprocess.Popen([INDEXER, "--index", s.index_dir, large], stderr=subprocess.DEVNULL)
-            try:
-                # mid-run: the writer has flushed postings of the new documents to disk
-                wait_until(lambda: dir_bytes(s.index_dir) > size0 + 1_000_000 or run.poll() is not None,
-                           60, "the large run wrote nothing")
-                check(run.poll() is None, "the large run ended before it could be killed: enlarge the input")
-                # the daemon keeps serving the published state meanwhile
-                check(top_hit(s, "国际漫游开通") == "roam-001", "search during the run")
-                run.send_signal(signal.SIGKILL)
-                run.wait()
-            finally:
-                if run.poll() is None:
-                    run.kill()
-                    run.wait()
-            time.sleep(1.5)
+            kill9_indexer_mid_run(s, large, "国际漫游开通", "roam-001")
             h = health(s)
             check(h["documents"] == 3 and h["index_revision"] == rev0, f"running daemon after kill -9: {h}")
         with Served(s):  # a daemon started afresh on the index
