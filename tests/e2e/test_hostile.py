@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import (Service, check, check_status, doc_xml, documents_file, run_tests, scaled, test)
+from harness import (Response, Service, check, check_status, doc_xml, documents_file, run_tests, scaled, test)
 
 KB_FILES = {"kb.xml": documents_file(
     doc_xml("roam-001", "国际漫游开通办理", categories=["业务办理/漫游"],
@@ -437,14 +437,8 @@ def bad_percent_encoding_and_invalid_utf8_in_query_and_path():
                          b"/api/search?q=x&limit=" + raw, b"/api/documents/" + raw,
                          b"/api/documents/a" + raw, b"/static/" + raw, b"/" + raw, b"/api/" + raw,
                          b"/api/search" + raw + b"?q=x"):
-                c = connect(s)
-                try:
-                    c.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: kb\r\nConnection: close\r\n" + auth(s) + b"\r\n")
-                    r = parse_response(read_all(c))
-                finally:
-                    c.close()
+                r = exchange(s, b"GET " + path + b" HTTP/1.1\r\nHost: kb\r\nConnection: close\r\n" + auth(s) + b"\r\n")
                 check(r is not None, f"{path!r}: no answer")
-                from harness import Response
                 check_sane_json(Response(r[0], r[1], r[2]), repr(path))
     # what was searched with broken bytes is stored valid (redacted) and shown as valid UTF-8
     r = s.call("GET", "/api/gaps?status=all&limit=500", role="editor")
@@ -561,12 +555,7 @@ def path_traversal_never_leaves_the_embedded_files():
         for t in TRAVERSALS:
             for prefix in ("/static/", "/", "/api/documents/", "/agent/", "/static/%2e%2e/", "//"):
                 path = (prefix + t).encode("latin-1")
-                c = connect(s)
-                try:
-                    c.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: kb\r\nConnection: close\r\n" + auth(s) + b"\r\n")
-                    r = parse_response(read_all(c))
-                finally:
-                    c.close()
+                r = exchange(s, b"GET " + path + b" HTTP/1.1\r\nHost: kb\r\nConnection: close\r\n" + auth(s) + b"\r\n")
                 check(r is not None, f"{path!r}: no answer")
                 check(r[0] in (400, 404), f"{path!r}: {r[0]} {r[2][:100]!r}")
                 check(passwd not in r[2] and harness_head not in r[2], f"{path!r} served a file: {r[2][:100]!r}")
