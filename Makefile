@@ -10,7 +10,7 @@
 #   make soak       a bounded soak of kb-searchd, SOAK_SECONDS (600) (see tests/soak/soak.py)
 #   make install    install the binaries under $(PREFIX)/bin
 
-PKGS := xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libmicrohttpd libcjson
+PKGS := xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libmicrohttpd libcjson libzstd
 PREFIX ?= /usr/local
 
 CC  ?= cc

@@ -15,7 +15,7 @@ bin=/tmp/kb-query-$tag
 # shellcheck disable=SC2086
 gcc -std=c11 -O2 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Iinclude $defs $(pkg-config --cflags libxml-2.0) \
     bench/kb-query.c kb/*.c build/rel/kb/xapian_wrap.o build/rel/gen/*.o -o "$bin" \
-    $(pkg-config --libs xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libcjson) -lstdc++ -lm -lpthread
+    $(pkg-config --libs xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libcjson libzstd) -lstdc++ -lm -lpthread
 for set in "$@"; do
     "$bin" --index "$EVAL_DIR/$set/index" < "$EVAL_DIR/$set/questions.tsv" > "$EVAL_DIR/$set/res-$tag.tsv" 2>/dev/null
     printf '%-16s %s | %s\n' "$set" "$defs" "$(python3 bench/eval_score.py "$EVAL_DIR/$set/labels.tsv" "$EVAL_DIR/$set/res-$tag.tsv" | tr '\n' ' ')"

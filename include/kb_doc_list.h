@@ -3,7 +3,7 @@
  *
  * Content health needs the documents that were *never* returned, so it needs the full list, which
  * no search gives. This reads it with kb_xapian.h's reader API (a match-all query paged through
- * the index, each document's stored JSON parsed for the few fields above), without touching the
+ * the index, each document's stored form (kb_stored_doc.h) read for the few fields above), without touching the
  * searcher. Cost: one pass over the stored documents, so callers cache it per index revision.
  */
 #ifndef KB_DOC_LIST_H

@@ -9,7 +9,8 @@
  *     XK<keyword>, XF<source file>;
  *   - values: valid-from and valid-until as YYYYMMDD (so a range filter hides expired documents
  *     without re-indexing), updated date, content hash;
- *   - data: the whole document as JSON (see docs/INDEX.md), for snippets and the document view.
+ *   - data: the whole document in its stored form (kb_stored_doc.h), for snippets, the hit list
+ *     and the document view.
  *
  * Not thread-safe; one writer per process (Xapian's lock makes a second one fail with
  * KB_INDEX_LOCKED).
@@ -22,7 +23,7 @@
 
 /* Version of what goes into the index. Bump when analysis or the stored layout changes: every
  * document's content hash includes it, so the next run rewrites them all. */
-#define KB_INDEX_FORMAT "2"
+#define KB_INDEX_FORMAT "3"
 
 /* Value slots. */
 enum {
@@ -94,13 +95,10 @@ void kb_index_writer_stats(const kb_index_writer *w, kb_index_stats *out);
 /* Close; an uncommitted run is discarded and the index stays as it was. */
 void kb_index_writer_close(kb_index_writer *w);
 
-/* Serialize a document into the JSON stored as document data (malloc'd, caller frees). */
-char *kb_index_document_json(const kb_document *doc);
-
 /* ---------------------------------------------------------------- preparing in parallel
  * Analysis is half the cost of indexing and needs no index, so it can run on other threads:
  * a kb_index_preparer (one per thread) turns a kb_document into a kb_prepared_doc holding
- * everything the writer needs (terms with their wdf, filter terms, values, stored JSON, hash);
+ * everything the writer needs (terms with their wdf, filter terms, values, stored form, hash);
  * the writer thread then only talks to Xapian. */
 typedef struct kb_index_preparer kb_index_preparer;
 typedef struct kb_prepared_doc kb_prepared_doc;

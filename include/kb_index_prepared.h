@@ -17,7 +17,7 @@ struct kb_prepared_doc {
     char *id;
     char *where;              /* "file:line", for messages about this document */
     char hash[17];            /* content hash, hex */
-    kbx_doc *xdoc;            /* terms, filter terms, values and the stored JSON */
+    kbx_doc *xdoc;            /* terms, filter terms, values and the stored form */
 };
 
 #endif

@@ -10,8 +10,7 @@
 #ifndef KB_SNIPPET_H
 #define KB_SNIPPET_H
 
-#include <cjson/cJSON.h>
-
+#include "kb_document.h"
 #include "kb_query.h"
 
 /* Longest snippet, in characters (before HTML escaping). */
@@ -24,9 +23,9 @@ typedef struct {
     double score;        /* informative idf mass of the query terms the passage holds */
 } kb_snippet;
 
-/* Fill snip from the stored document JSON (its "sections"). Returns 0, or -1 when memory ran
- * out. A document with no text gives an empty snippet. */
-int kb_snippet_best(const cJSON *doc, const kb_query *q, kb_snippet *snip);
+/* Fill snip from the document's sections (as read back from the index, kb_stored_doc.h).
+ * Returns 0, or -1 when memory ran out. A document with no text gives an empty snippet. */
+int kb_snippet_best(const kb_document *doc, const kb_query *q, kb_snippet *snip);
 void kb_snippet_free(kb_snippet *snip);
 
 /* Append text[0..len) HTML-escaped (& < > " ') to a growing buffer; returns 0 or -1. */

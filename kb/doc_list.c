@@ -2,8 +2,8 @@
  * doc_list.c — every document of an index (see kb_doc_list.h).
  *
  * Xapian's empty term is its match-all query, so a one-term kbx_query with "" pages through
- * every document with the reader API alone; each hit carries the document's stored JSON
- * (kb_index.h), from which only the listing fields are kept.
+ * every document with the reader API alone; each hit carries the document's stored form
+ * (kb_stored_doc.h), from which only the listing fields are kept.
  */
 #include "kb_doc_list.h"
 
@@ -11,18 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
+#include "kb_stored_doc.h"
 #include "kb_xapian.h"
 
 #define PAGE 1000
 
-static void copy_date(char dst[11], const cJSON *o, const char *key)
+static void copy_date(char dst[11], const char *date)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    dst[0] = '\0';
-    if (cJSON_IsString(v) && v->valuestring && strlen(v->valuestring) == 10)
-        memcpy(dst, v->valuestring, 11);
+    snprintf(dst, 11, "%s", strlen(date) == 10 ? date : "");
 }
 
 static void info_free(kb_doc_info *d)
@@ -33,36 +29,31 @@ static void info_free(kb_doc_info *d)
     free(d->categories);
 }
 
-/* Fill d from a document's stored JSON; -1 when it has no id or memory ran out. */
-static int info_from_json(kb_doc_info *d, const char *data, size_t len)
+/* Fill d from a document's stored form; -1 when it is unreadable or memory ran out. */
+static int info_from_stored(kb_doc_info *d, kb_stored_doc_codec *codec, const char *data,
+                            size_t len)
 {
     memset(d, 0, sizeof *d);
-    cJSON *o = cJSON_ParseWithLength(data, len);
-    if (!o) return -1;
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-    const cJSON *title = cJSON_GetObjectItemCaseSensitive(o, "title");
-    const cJSON *cats = cJSON_GetObjectItemCaseSensitive(o, "categories");
+    kb_document *doc = kb_stored_doc_read(codec, data, len);
+    if (!doc) return -1;
     int rc = -1;
-    if (!cJSON_IsString(id) || !id->valuestring) goto done;
-    d->id = strdup(id->valuestring);
-    d->title = strdup(cJSON_IsString(title) && title->valuestring ? title->valuestring : "");
+    d->id = strdup(doc->id);
+    d->title = strdup(doc->title);
     if (!d->id || !d->title) goto done;
-    int n = cJSON_IsArray(cats) ? cJSON_GetArraySize(cats) : 0;
-    if (n > 0) {
-        d->categories = calloc((size_t)n, sizeof *d->categories);
+    if (doc->n_categories > 0) {
+        d->categories = calloc(doc->n_categories, sizeof *d->categories);
         if (!d->categories) goto done;
-        for (const cJSON *c = cats->child; c; c = c->next)
-            if (cJSON_IsString(c) && c->valuestring) {
-                char *s = strdup(c->valuestring);
-                if (!s) goto done;
-                d->categories[d->n_categories++] = s;
-            }
+        for (size_t i = 0; i < doc->n_categories; i++) {
+            char *c = strdup(doc->categories[i]);
+            if (!c) goto done;
+            d->categories[d->n_categories++] = c;
+        }
     }
-    copy_date(d->valid_until, o, "valid_until");
-    copy_date(d->updated, o, "updated");
+    copy_date(d->valid_until, doc->valid_until);
+    copy_date(d->updated, doc->updated);
     rc = 0;
 done:
-    cJSON_Delete(o);
+    free(doc);
     if (rc != 0) info_free(d);
     return rc;
 }
@@ -86,9 +77,12 @@ int kb_doc_list_read(const char *index_dir, kb_doc_list *out, char *err, size_t 
     uint32_t total = kbx_reader_doccount(r);
     size_t cap = total ? total : 1;
     out->docs = calloc(cap, sizeof *out->docs);
-    if (!out->docs) {
+    kb_stored_doc_codec *codec = kb_stored_doc_codec_new();
+    if (!out->docs || !codec) {
         snprintf(err, err_len, "out of memory");
         kbx_reader_close(r);
+        kb_stored_doc_codec_free(codec);
+        kb_doc_list_free(out);
         return -1;
     }
     kbx_query_term all = {"", 1.0};
@@ -99,6 +93,7 @@ int kb_doc_list_read(const char *index_dir, kb_doc_list *out, char *err, size_t 
             snprintf(err, err_len, "cannot list the documents of %s: %s", index_dir,
                      kbx_reader_errmsg(r));
             kbx_reader_close(r);
+            kb_stored_doc_codec_free(codec);
             kb_doc_list_free(out);
             return -1;
         }
@@ -109,7 +104,8 @@ int kb_doc_list_read(const char *index_dir, kb_doc_list *out, char *err, size_t 
                 out->docs = grown;
                 cap *= 2;
             }
-            if (info_from_json(&out->docs[out->n], res.hits[i].data, res.hits[i].data_len) == 0)
+            if (info_from_stored(&out->docs[out->n], codec, res.hits[i].data,
+                                 res.hits[i].data_len) == 0)
                 out->n++;
         }
         size_t got = res.n_hits;
@@ -117,6 +113,7 @@ int kb_doc_list_read(const char *index_dir, kb_doc_list *out, char *err, size_t 
         if (got < PAGE) break;
     }
     kbx_reader_close(r);
+    kb_stored_doc_codec_free(codec);
     qsort(out->docs, out->n, sizeof *out->docs, cmp_id);
     return 0;
 }

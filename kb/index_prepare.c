@@ -8,7 +8,6 @@
  * Terms are counted per document first (kb_term_counts.h), so Xapian gets each distinct term
  * once.
  */
-#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "kb_analyzer.h"
 #include "kb_index.h"
 #include "kb_index_prepared.h"
+#include "kb_stored_doc.h"
 #include "kb_term_counts.h"
 
 /* Xapian terms are limited to 245 bytes; boolean terms longer than this are hashed. */
@@ -26,6 +26,7 @@ struct kb_index_preparer {
     kb_analyzer *analyzer;
     kb_term_list terms;
     kb_term_counts counts;
+    kb_stored_doc_codec *codec;
 };
 
 kb_index_preparer *kb_index_preparer_new(char *err, size_t err_len)
@@ -42,6 +43,12 @@ kb_index_preparer *kb_index_preparer_new(char *err, size_t err_len)
     }
     kb_term_list_init(&p->terms);
     kb_term_counts_init(&p->counts);
+    p->codec = kb_stored_doc_codec_new();
+    if (!p->codec) {
+        snprintf(err, err_len, "out of memory");
+        kb_index_preparer_free(p);
+        return NULL;
+    }
     return p;
 }
 
@@ -51,6 +58,7 @@ void kb_index_preparer_free(kb_index_preparer *p)
     kb_analyzer_free(p->analyzer);
     kb_term_list_free(&p->terms);
     kb_term_counts_free(&p->counts);
+    kb_stored_doc_codec_free(p->codec);
     free(p);
 }
 
@@ -64,59 +72,6 @@ void kb_prepared_doc_free(kb_prepared_doc *d)
 }
 
 const char *kb_prepared_doc_where(const kb_prepared_doc *d) { return d->where; }
-
-/* ---------------------------------------------------------------- stored JSON */
-
-static cJSON *string_array(char *const *items, size_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(items[i]));
-    return a;
-}
-
-static const char *block_kind_name(kb_block_kind k)
-{
-    switch (k) {
-    case KB_BLOCK_ITEM: return "item";
-    case KB_BLOCK_ROW: return "row";
-    default: return "p";
-    }
-}
-
-char *kb_index_document_json(const kb_document *doc)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddStringToObject(o, "id", doc->id);
-    cJSON_AddStringToObject(o, "title", doc->title);
-    cJSON_AddStringToObject(o, "lang", doc->lang ? doc->lang : "");
-    cJSON_AddItemToObject(o, "categories", string_array(doc->categories, doc->n_categories));
-    cJSON_AddStringToObject(o, "keywords", doc->keywords ? doc->keywords : "");
-    cJSON_AddStringToObject(o, "valid_from", doc->valid_from);
-    cJSON_AddStringToObject(o, "valid_until", doc->valid_until);
-    cJSON_AddStringToObject(o, "updated", doc->updated);
-    cJSON_AddItemToObject(o, "questions", string_array(doc->questions, doc->n_questions));
-    cJSON_AddStringToObject(o, "source", doc->source ? doc->source : "");
-    cJSON_AddNumberToObject(o, "line", doc->line);
-    cJSON *sections = cJSON_AddArrayToObject(o, "sections");
-    for (size_t i = 0; sections && i < doc->n_sections; i++) {
-        const kb_section *sec = &doc->sections[i];
-        cJSON *s = cJSON_CreateObject();
-        cJSON_AddItemToArray(sections, s);
-        cJSON_AddStringToObject(s, "id", sec->id);
-        cJSON_AddStringToObject(s, "title", sec->title);
-        cJSON *blocks = cJSON_AddArrayToObject(s, "blocks");
-        for (size_t j = 0; blocks && j < sec->n_blocks; j++) {
-            cJSON *b = cJSON_CreateObject();
-            cJSON_AddItemToArray(blocks, b);
-            cJSON_AddStringToObject(b, "kind", block_kind_name(sec->blocks[j].kind));
-            cJSON_AddStringToObject(b, "text", sec->blocks[j].text);
-        }
-    }
-    char *json = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return json;
-}
 
 /* ---------------------------------------------------------------- terms */
 
@@ -248,17 +203,21 @@ kb_prepared_doc *kb_index_prepare(kb_index_preparer *p, const kb_document *doc)
     snprintf(where, sizeof where, "%s:%d", doc->source ? doc->source : "?", doc->line);
     d->id = strdup(doc->id);
     d->where = strdup(where);
-    char *json = kb_index_document_json(doc);
+    size_t fields_len = 0, stored_len = 0;
+    char *fields = kb_stored_doc_serialize(doc, &fields_len);
+    char *stored = fields ? kb_stored_doc_pack(p->codec, fields, fields_len, &stored_len) : NULL;
     d->xdoc = kbx_doc_new();
-    if (!d->id || !d->where || !json || !d->xdoc) {
-        free(json);
+    if (!d->id || !d->where || !stored || !d->xdoc) {
+        free(fields);
+        free(stored);
         goto fail;
     }
     snprintf(d->hash, sizeof d->hash, "%016llx",
-             (unsigned long long)fnv1a(json, strlen(json),
+             (unsigned long long)fnv1a(fields, fields_len,
                                        fnv1a(KB_INDEX_FORMAT, 1, 1469598103934665603ULL)));
-    int rc = kbx_doc_set_data(d->xdoc, json, strlen(json)) == KBX_OK ? 0 : -1;
-    free(json);
+    int rc = kbx_doc_set_data(d->xdoc, stored, stored_len) == KBX_OK ? 0 : -1;
+    free(fields);
+    free(stored);
     if (rc < 0 || prepare(p, doc, d) < 0) goto fail;
     return d;
 fail:

@@ -13,7 +13,6 @@
  */
 #include "kb_search.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "kb_index.h"
 #include "kb_query.h"
 #include "kb_snippet.h"
+#include "kb_stored_doc.h"
 #include "kb_xapian.h"
 
 /* Below this confidence the search is unresolved: most likely no answer in the knowledge base.
@@ -51,6 +51,7 @@
 struct kb_searcher {
     kbx_reader *db;
     kb_analyzer *analyzer;
+    kb_stored_doc_codec *codec;
     char err[512];
 };
 
@@ -62,8 +63,10 @@ kb_searcher *kb_searcher_open(const char *index_dir, char *err, size_t err_len)
         return NULL;
     }
     s->analyzer = kb_analyzer_new(err, err_len);
-    if (!s->analyzer) {
-        free(s);
+    s->codec = kb_stored_doc_codec_new();
+    if (!s->analyzer || !s->codec) {
+        if (s->codec) snprintf(err, err_len, "out of memory");
+        kb_searcher_close(s);
         return NULL;
     }
     s->db = kbx_reader_open(index_dir);
@@ -81,6 +84,7 @@ void kb_searcher_close(kb_searcher *s)
     if (!s) return;
     kbx_reader_close(s->db);
     kb_analyzer_free(s->analyzer);
+    kb_stored_doc_codec_free(s->codec);
     free(s);
 }
 
@@ -123,11 +127,6 @@ static void today_compact(const char *given, char out[9])
     strftime(out, 9, "%Y%m%d", &tm);
 }
 
-static const char *json_str(const cJSON *o, const char *key)
-{
-    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-    return v ? v : "";
-}
 
 static void copy_date(char dst[11], const char *src)
 {
@@ -147,27 +146,23 @@ static int date_cmp(const char *dashed, const char *compact)
 }
 
 /* Fill one hit from the stored document. */
-static int fill_hit(kb_hit *h, const kbx_hit *xh, const kb_query *q, const char *today,
-                    double *snippet_score)
+static int fill_hit(kb_searcher *s, kb_hit *h, const kbx_hit *xh, const kb_query *q,
+                    const char *today, double *snippet_score)
 {
-    cJSON *doc = cJSON_ParseWithLength(xh->data, xh->data_len);
+    kb_document *doc = kb_stored_doc_read(s->codec, xh->data, xh->data_len);
     if (!doc) return -1;
     int rc = 0;
     h->score = xh->score;
-    h->id = strdup(json_str(doc, "id"));
-    h->title = strdup(json_str(doc, "title"));
-    copy_date(h->updated, json_str(doc, "updated"));
-    copy_date(h->valid_until, json_str(doc, "valid_until"));
+    h->id = strdup(doc->id);
+    h->title = strdup(doc->title);
+    copy_date(h->updated, doc->updated);
+    copy_date(h->valid_until, doc->valid_until);
     /* Outside its window: ended before today, or starts after today. */
-    h->expired = date_cmp(h->valid_until, today) < 0 || date_cmp(json_str(doc, "valid_from"), today) > 0;
-    const cJSON *cats = cJSON_GetObjectItemCaseSensitive(doc, "categories");
-    int n = cJSON_GetArraySize(cats);
-    h->categories = calloc(n ? (size_t)n : 1, sizeof *h->categories);
+    h->expired = date_cmp(h->valid_until, today) < 0 || date_cmp(doc->valid_from, today) > 0;
+    h->categories = calloc(doc->n_categories ? doc->n_categories : 1, sizeof *h->categories);
     if (!h->categories) rc = -1;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, cats) {
-        if (rc == 0 && cJSON_IsString(c)) h->categories[h->n_categories++] = strdup(c->valuestring);
-    }
+    for (size_t i = 0; rc == 0 && i < doc->n_categories; i++)
+        if (!(h->categories[h->n_categories++] = strdup(doc->categories[i]))) rc = -1;
     kb_snippet snip;
     if (rc == 0 && kb_snippet_best(doc, q, &snip) == 0) {
         if (snippet_score) *snippet_score = snip.score;
@@ -177,7 +172,7 @@ static int fill_hit(kb_hit *h, const kbx_hit *xh, const kb_query *q, const char 
     } else {
         rc = -1;
     }
-    cJSON_Delete(doc);
+    free(doc);
     if (!h->id || !h->title) rc = -1;
     return rc;
 }
@@ -327,7 +322,7 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
             goto oom;
         }
         for (size_t i = offset; i < xr.n_hits; i++) {
-            if (fill_hit(&res->hits[res->n_hits], &xr.hits[i], &q, today,
+            if (fill_hit(s, &res->hits[res->n_hits], &xr.hits[i], &q, today,
                          i == 0 ? &top_passage : NULL) < 0) {
                 free_hit(&res->hits[res->n_hits]);
                 memset(&res->hits[res->n_hits], 0, sizeof res->hits[0]);
@@ -351,7 +346,7 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
     if (xr.n_hits > 0) {
         if (offset > 0) { /* a later page: hit 0 was not filled above */
             kb_hit top = {0};
-            if (fill_hit(&top, &xr.hits[0], &q, today, &top_passage) == 0) {
+            if (fill_hit(s, &top, &xr.hits[0], &q, today, &top_passage) == 0) {
                 res->top_id = top.id;
                 top.id = NULL;
             } else {
@@ -386,11 +381,20 @@ int kb_searcher_get_document(kb_searcher *s, const char *id, char **json)
     *json = NULL;
     if (n == 0 || n > 128) return KB_SEARCH_NOT_FOUND;
     snprintf(term, sizeof term, "Q%s", id);
+    char *data;
     size_t len;
-    int rc = kbx_reader_get_data(s->db, term, json, &len);
+    int rc = kbx_reader_get_data(s->db, term, &data, &len);
     if (rc == KBX_NOT_FOUND) return KB_SEARCH_NOT_FOUND;
     if (rc != KBX_OK) {
         snprintf(s->err, sizeof s->err, "cannot read document: %s", kbx_reader_errmsg(s->db));
+        return KB_SEARCH_ERROR;
+    }
+    kb_document *doc = kb_stored_doc_read(s->codec, data, len);
+    free(data);
+    *json = doc ? kb_document_to_json(doc) : NULL;
+    free(doc);
+    if (!*json) {
+        snprintf(s->err, sizeof s->err, "cannot read document '%s': its stored form is corrupt", id);
         return KB_SEARCH_ERROR;
     }
     return KB_SEARCH_OK;

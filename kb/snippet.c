@@ -227,7 +227,7 @@ static int load_needles(const kb_query *q, needle_set *set)
     return 0;
 }
 
-int kb_snippet_best(const cJSON *doc, const kb_query *q, kb_snippet *snip)
+int kb_snippet_best(const kb_document *doc, const kb_query *q, kb_snippet *snip)
 {
     memset(snip, 0, sizeof *snip);
     needle_set needles;
@@ -235,18 +235,15 @@ int kb_snippet_best(const cJSON *doc, const kb_query *q, kb_snippet *snip)
 
     passage p = {0};
     const char *best_text = NULL;
-    const cJSON *best_section = NULL;
+    const kb_section *best_section = NULL;
     double best_score = -1;
     size_t best_marks = 0;
     int rc = 0;
 
-    const cJSON *sections = cJSON_GetObjectItemCaseSensitive(doc, "sections");
-    const cJSON *sec;
-    cJSON_ArrayForEach(sec, sections) {
-        const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(sec, "blocks");
-        const cJSON *b;
-        cJSON_ArrayForEach(b, blocks) {
-            const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "text"));
+    for (size_t i = 0; i < doc->n_sections; i++) {
+        const kb_section *sec = &doc->sections[i];
+        for (size_t j = 0; j < sec->n_blocks; j++) {
+            const char *text = sec->blocks[j].text;
             if (!text || !*text) continue;
             if (passage_load(&p, text) < 0) {
                 rc = -1;
@@ -254,7 +251,7 @@ int kb_snippet_best(const cJSON *doc, const kb_query *q, kb_snippet *snip)
             }
             double score = passage_match(&p, &needles);
             size_t marks = 0;
-            for (size_t i = 0; i < p.n; i++) marks += p.marked[i];
+            for (size_t k = 0; k < p.n; k++) marks += p.marked[k];
             if (score > best_score || (score == best_score && marks > best_marks)) {
                 best_score = score;
                 best_marks = marks;
@@ -277,8 +274,8 @@ int kb_snippet_best(const cJSON *doc, const kb_query *q, kb_snippet *snip)
         snip->html = strdup("");
         if (!snip->html) rc = -1;
     }
-    const char *sid = best_section ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(best_section, "id")) : NULL;
-    const char *stitle = best_section ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(best_section, "title")) : NULL;
+    const char *sid = best_section ? best_section->id : NULL;
+    const char *stitle = best_section ? best_section->title : NULL;
     snip->section_id = strdup(sid ? sid : "");
     snip->section_title = strdup(stitle ? stitle : "");
     snip->score = best_score > 0 ? best_score : 0;

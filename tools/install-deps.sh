@@ -3,7 +3,7 @@
 # Needs root (or sudo) only when something is actually missing.
 set -e
 PKGS="build-essential pkg-config python3 libxapian-dev libxml2-dev libxml2-utils libpcre2-dev
-      opencc libicu-dev libsqlite3-dev sqlite3 libmicrohttpd-dev libcjson-dev curl"
+      opencc libicu-dev libsqlite3-dev sqlite3 libmicrohttpd-dev libcjson-dev libzstd-dev curl"
 # opencc: its opencc_dict tool and dictionaries, which the build embeds (tools/gen-t2s.sh).
 # The libFuzzer harnesses (tests/fuzz, make fuzz and the smoke run in make check): clang 14 and
 # its runtime libraries (libFuzzer, ASan, UBSan).

@@ -9,7 +9,11 @@
  *   - every string (title, categories, keywords, questions, section ids and titles, block text)
  *     non-NULL, valid UTF-8, with no element text over KB_DOCUMENT_MAX_TEXT_BYTES;
  *   - dates "" or YYYY-MM-DD, and valid_from <= valid_until when both are set;
- *   - categories without empty parts; the stored JSON (kb_index_document_json) parses.
+ *   - categories without empty parts; its JSON for the document view (kb_document_to_json)
+ *     parses;
+ *   - it reads back from its stored form (kb_stored_doc.h) as the same document.
+ * The input's bytes are also read as the serialized fields of a stored document: damaged or
+ * hostile records must be refused or read, never read outside their bytes.
  * The return code is one of the KB_DOC_* values, KB_DOC_OK exactly when every problem reported
  * was a warning (libxml2's, passed on with "warning: " in front), and
  * every problem has a non-empty message in valid UTF-8 (editors read them in a terminal).
@@ -22,6 +26,9 @@
 #include "fuzz_check.h"
 #include "kb_document.h"
 #include "kb_index.h"
+#include "kb_stored_doc.h"
+
+static kb_stored_doc_codec *codec;
 
 typedef struct {
     size_t documents, problems, warnings;
@@ -76,14 +83,30 @@ static int on_document(const kb_document *doc, void *user) {
                      doc->valid_from, doc->valid_until);
 
     /* What the indexer stores for the document view and snippets must read back as JSON. */
-    char *json = kb_index_document_json(doc);
-    FUZZ_REQUIRE(json != NULL, "kb_index_document_json failed");
+    char *json = kb_document_to_json(doc);
+    FUZZ_REQUIRE(json != NULL, "kb_document_to_json failed");
     cJSON *parsed = cJSON_Parse(json);
     FUZZ_REQUIRE(parsed != NULL, "stored JSON does not parse: %.200s", json);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(parsed, "id");
     FUZZ_REQUIRE(cJSON_IsString(id) && strcmp(id->valuestring, doc->id) == 0,
-                 "stored JSON has the wrong id");
+                 "document JSON has the wrong id");
     cJSON_Delete(parsed);
+
+    /* What the index keeps reads back as the same document (the JSON shows every field). */
+    size_t fields_len, stored_len;
+    char *fields = kb_stored_doc_serialize(doc, &fields_len);
+    FUZZ_REQUIRE(fields != NULL, "kb_stored_doc_serialize failed");
+    char *stored = kb_stored_doc_pack(codec, fields, fields_len, &stored_len);
+    FUZZ_REQUIRE(stored != NULL, "kb_stored_doc_pack failed");
+    kb_document *back = kb_stored_doc_read(codec, stored, stored_len);
+    FUZZ_REQUIRE(back != NULL, "the stored form of %s does not read back", doc->id);
+    char *back_json = kb_document_to_json(back);
+    FUZZ_REQUIRE(back_json && strcmp(back_json, json) == 0, "stored form of %s reads back as %.200s",
+                 doc->id, back_json ? back_json : "(null)");
+    free(back_json);
+    free(back);
+    free(stored);
+    free(fields);
     free(json);
     return 0;
 }
@@ -106,6 +129,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         fprintf(stderr, "fuzz_document: kb_document_global_init failed\n");
         exit(1);
     }
+    codec = kb_stored_doc_codec_new();
+    if (!codec) exit(1);
     return 0;
 }
 
@@ -116,5 +141,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_REQUIRE(rc == KB_DOC_OK || rc == KB_DOC_INVALID, "parse returned %d", rc);
     FUZZ_REQUIRE((rc == KB_DOC_OK) == (c.problems == c.warnings),
                  "returned %d after %zu problems (%zu of them warnings)", rc, c.problems, c.warnings);
+
+    /* The same bytes as a stored record's fields. */
+    size_t stored_len;
+    char *stored = kb_stored_doc_pack(codec, (const char *)data, size, &stored_len);
+    FUZZ_REQUIRE(stored != NULL, "kb_stored_doc_pack failed");
+    kb_document *doc = kb_stored_doc_read(codec, stored, stored_len);
+    if (doc) {
+        char *json = kb_document_to_json(doc);
+        FUZZ_REQUIRE(json != NULL, "a record that read has no JSON");
+        free(json);
+    }
+    free(doc);
+    free(stored);
     return 0;
 }

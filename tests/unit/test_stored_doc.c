@@ -1,0 +1,224 @@
+/* test_stored_doc.c — the stored form of a document: what goes in comes back, the index format 2
+ * JSON still reads, and damaged records are refused without reading outside them. */
+#include "check.h"
+#include "kb_stored_doc.h"
+
+#include <stdlib.h>
+
+/* A document with every field set, two sections, each block kind, and Traditional text. */
+typedef struct {
+    kb_document doc;
+    kb_section sections[2];
+    kb_block blocks[3];
+    char *categories[2];
+    char *questions[2];
+} full_doc;
+
+static void make_full(full_doc *f)
+{
+    memset(f, 0, sizeof *f);
+    f->doc.id = "roam-001";
+    f->doc.lang = "zh-Hant";
+    f->doc.title = "國際漫遊資費";
+    f->doc.keywords = "漫遊 roaming";
+    memcpy(f->doc.valid_from, "2026-01-01", 11);
+    memcpy(f->doc.valid_until, "2026-12-31", 11);
+    memcpy(f->doc.updated, "2026-03-02", 11);
+    f->doc.source = "kb/roaming.xml";
+    f->doc.line = 42;
+    f->categories[0] = "业务办理/漫游";
+    f->categories[1] = "资费";
+    f->doc.categories = f->categories;
+    f->doc.n_categories = 2;
+    f->questions[0] = "出国怎么开通漫游？";
+    f->questions[1] = "漫游费多少钱";
+    f->doc.questions = f->questions;
+    f->doc.n_questions = 2;
+    f->blocks[0] = (kb_block){KB_BLOCK_PARAGRAPH, "開通國際漫遊需要預存 100 元。", 7};
+    f->blocks[1] = (kb_block){KB_BLOCK_ITEM, "日本、韓國 每天 25 元", 9};
+    f->blocks[2] = (kb_block){KB_BLOCK_ROW, "美国 | 30 元", 12};
+    f->sections[0] = (kb_section){"apply", "如何開通", &f->blocks[0], 2};
+    f->sections[1] = (kb_section){"", "", &f->blocks[2], 1};
+    f->doc.sections = f->sections;
+    f->doc.n_sections = 2;
+}
+
+static char *pack(kb_stored_doc_codec *c, const kb_document *doc, size_t *len)
+{
+    size_t flen;
+    char *fields = kb_stored_doc_serialize(doc, &flen);
+    char *stored = fields ? kb_stored_doc_pack(c, fields, flen, len) : NULL;
+    free(fields);
+    return stored;
+}
+
+static void check_same(const kb_document *a, const kb_document *b)
+{
+    CHECK_STR_EQ(b->id, a->id);
+    CHECK_STR_EQ(b->lang, a->lang);
+    CHECK_STR_EQ(b->title, a->title);
+    CHECK_STR_EQ(b->keywords, a->keywords);
+    CHECK_STR_EQ(b->valid_from, a->valid_from);
+    CHECK_STR_EQ(b->valid_until, a->valid_until);
+    CHECK_STR_EQ(b->updated, a->updated);
+    CHECK_STR_EQ(b->source, a->source);
+    CHECK(b->line == a->line);
+    CHECK(b->n_categories == a->n_categories);
+    for (size_t i = 0; i < a->n_categories && i < b->n_categories; i++)
+        CHECK_STR_EQ(b->categories[i], a->categories[i]);
+    CHECK(b->n_questions == a->n_questions);
+    for (size_t i = 0; i < a->n_questions && i < b->n_questions; i++)
+        CHECK_STR_EQ(b->questions[i], a->questions[i]);
+    CHECK(b->n_sections == a->n_sections);
+    for (size_t i = 0; i < a->n_sections && i < b->n_sections; i++) {
+        CHECK_STR_EQ(b->sections[i].id, a->sections[i].id);
+        CHECK_STR_EQ(b->sections[i].title, a->sections[i].title);
+        CHECK(b->sections[i].n_blocks == a->sections[i].n_blocks);
+        for (size_t j = 0; j < a->sections[i].n_blocks && j < b->sections[i].n_blocks; j++) {
+            CHECK(b->sections[i].blocks[j].kind == a->sections[i].blocks[j].kind);
+            CHECK_STR_EQ(b->sections[i].blocks[j].text, a->sections[i].blocks[j].text);
+        }
+    }
+}
+
+TEST(every_field_comes_back)
+{
+    full_doc f;
+    make_full(&f);
+    kb_stored_doc_codec *c = kb_stored_doc_codec_new();
+    size_t len = 0;
+    char *stored = pack(c, &f.doc, &len);
+    CHECK(stored != NULL && len > 4);
+    kb_document *back = stored ? kb_stored_doc_read(c, stored, len) : NULL;
+    CHECK(back != NULL);
+    if (back) check_same(&f.doc, back);
+    free(back);
+    free(stored);
+    kb_stored_doc_codec_free(c);
+}
+
+TEST(an_empty_document_comes_back_empty)
+{
+    kb_document doc = {.id = "x", .lang = "", .title = "t", .keywords = ""};
+    kb_stored_doc_codec *c = kb_stored_doc_codec_new();
+    size_t len = 0;
+    char *stored = pack(c, &doc, &len);
+    kb_document *back = stored ? kb_stored_doc_read(c, stored, len) : NULL;
+    CHECK(back != NULL);
+    if (back) {
+        CHECK_STR_EQ(back->id, "x");
+        CHECK_STR_EQ(back->source, "");
+        CHECK(back->n_categories == 0 && back->n_questions == 0 && back->n_sections == 0);
+    }
+    free(back);
+    free(stored);
+    kb_stored_doc_codec_free(c);
+}
+
+TEST(the_serialized_fields_are_deterministic)
+{
+    /* The content hash is computed over them: the same document must give the same bytes. */
+    full_doc a, b;
+    make_full(&a);
+    make_full(&b);
+    size_t la, lb;
+    char *fa = kb_stored_doc_serialize(&a.doc, &la), *fb = kb_stored_doc_serialize(&b.doc, &lb);
+    CHECK(fa && fb && la == lb && memcmp(fa, fb, la) == 0);
+    b.blocks[1].text = "日本、韓國 每天 26 元";
+    free(fb);
+    fb = kb_stored_doc_serialize(&b.doc, &lb);
+    CHECK(fb && (la != lb || memcmp(fa, fb, la) != 0));
+    free(fa);
+    free(fb);
+}
+
+TEST(index_format_2_json_still_reads)
+{
+    /* What kb-indexer stored before the compact form; a daemon upgraded before its index is
+     * rebuilt must still show these documents. */
+    const char *json =
+        "{\"id\":\"roam-001\",\"title\":\"國際漫遊資費\",\"lang\":\"zh-Hant\","
+        "\"categories\":[\"业务办理/漫游\",\"资费\"],\"keywords\":\"漫遊 roaming\","
+        "\"valid_from\":\"2026-01-01\",\"valid_until\":\"2026-12-31\",\"updated\":\"2026-03-02\","
+        "\"questions\":[\"出国怎么开通漫游？\",\"漫游费多少钱\"],\"source\":\"kb/roaming.xml\","
+        "\"line\":42,\"sections\":[{\"id\":\"apply\",\"title\":\"如何開通\",\"blocks\":["
+        "{\"kind\":\"p\",\"text\":\"開通國際漫遊需要預存 100 元。\"},"
+        "{\"kind\":\"item\",\"text\":\"日本、韓國 每天 25 元\"}]},"
+        "{\"id\":\"\",\"title\":\"\",\"blocks\":[{\"kind\":\"row\",\"text\":\"美国 | 30 元\"}]}]}";
+    full_doc f;
+    make_full(&f);
+    kb_stored_doc_codec *c = kb_stored_doc_codec_new();
+    kb_document *back = kb_stored_doc_read(c, json, strlen(json));
+    CHECK(back != NULL);
+    if (back) check_same(&f.doc, back);
+    free(back);
+    CHECK(kb_stored_doc_read(c, "{\"id\":", 6) == NULL);
+    kb_stored_doc_codec_free(c);
+}
+
+TEST(damaged_records_are_refused_not_overread)
+{
+    full_doc f;
+    make_full(&f);
+    kb_stored_doc_codec *c = kb_stored_doc_codec_new();
+    size_t len = 0;
+    char *stored = pack(c, &f.doc, &len);
+    CHECK(stored != NULL);
+    if (!stored) return;
+    /* Every truncation: each copy is exactly as long as the record claims, so ASan (make
+     * SANITIZE=1 check) catches a read past its end. */
+    for (size_t n = 0; n < len; n++) {
+        char *cut = malloc(n ? n : 1);
+        memcpy(cut, stored, n);
+        CHECK(kb_stored_doc_read(c, cut, n) == NULL);
+        free(cut);
+    }
+    CHECK(kb_stored_doc_read(c, "KBD\x02xxxx", 8) == NULL);
+    CHECK(kb_stored_doc_read(c, "plain text", 10) == NULL);
+    /* Every single-byte change either reads as some document or is refused. */
+    for (size_t i = 0; i < len; i++) {
+        char *bad = malloc(len);
+        memcpy(bad, stored, len);
+        bad[i] ^= 0x5a;
+        kb_document *d = kb_stored_doc_read(c, bad, len);
+        if (d) CHECK(d->id != NULL && d->title != NULL && d->source != NULL);
+        free(d);
+        free(bad);
+    }
+    free(stored);
+
+    /* Fields whose counts claim more than the record holds. */
+    size_t flen;
+    char *fields = kb_stored_doc_serialize(&f.doc, &flen);
+    CHECK(fields != NULL);
+    if (fields) {
+        char claim[64];
+        size_t n = 0;
+        const char *tail[] = {"x", "", "t", "", "", "", "", ""};
+        for (size_t i = 0; i < 8; i++) {
+            size_t l = strlen(tail[i]);
+            claim[n++] = (char)l;
+            memcpy(claim + n, tail[i], l + 1);
+            n += l + 1;
+        }
+        claim[n++] = 0;                                       /* line */
+        memcpy(claim + n, "\xff\xff\xff\xff\x0f", 5);         /* 2^32-1 categories */
+        n += 5;
+        size_t plen;
+        char *p = kb_stored_doc_pack(c, claim, n, &plen);
+        CHECK(p && kb_stored_doc_read(c, p, plen) == NULL);
+        free(p);
+    }
+    free(fields);
+    kb_stored_doc_codec_free(c);
+}
+
+int main(void)
+{
+    RUN(every_field_comes_back);
+    RUN(an_empty_document_comes_back_empty);
+    RUN(the_serialized_fields_are_deterministic);
+    RUN(index_format_2_json_still_reads);
+    RUN(damaged_records_are_refused_not_overread);
+    CHECK_MAIN_END();
+}
