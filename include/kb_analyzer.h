@@ -75,6 +75,12 @@ char *kb_analyzer_fold(kb_analyzer *a, const char *text, size_t len);
  * kb_analyzer_new. */
 uint32_t kb_analyzer_fold_codepoint(uint32_t cp);
 
+/* The table behind kb_analyzer_fold_codepoint for the Basic Multilingual Plane (65,536
+ * entries; code points above it fold to themselves), for loops that fold every character of a
+ * text, such as snippets: one load a character instead of a call. NULL when memory ran out at
+ * start-up (then use kb_analyzer_fold_codepoint). Valid after the first kb_analyzer_new. */
+const uint16_t *kb_analyzer_fold_table(void);
+
 void kb_term_list_init(kb_term_list *l);
 void kb_term_list_clear(kb_term_list *l); /* forget the terms, keep the memory */
 void kb_term_list_free(kb_term_list *l);

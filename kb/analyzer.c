@@ -158,6 +158,12 @@ uint32_t kb_analyzer_fold_codepoint(uint32_t cp)
     return cp;
 }
 
+const uint16_t *kb_analyzer_fold_table(void)
+{
+    pthread_once(&fold_once, build_fold_table);
+    return fold_table;
+}
+
 /* ---------------------------------------------------------------- set-up */
 
 kb_analyzer *kb_analyzer_new(char *err, size_t err_len)

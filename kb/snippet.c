@@ -53,6 +53,7 @@ static int passage_load(passage *p, const char *text)
         p->cap = cap;
     }
     p->n = 0;
+    const uint16_t *fold = kb_analyzer_fold_table();
     int32_t i = 0;
     while ((size_t)i < len) {
         int32_t at = i;
@@ -60,7 +61,7 @@ static int passage_load(passage *p, const char *text)
         U8_NEXT((const uint8_t *)text, i, (int32_t)len, c);
         if (c < 0) c = 0xFFFD;
         p->byte_at[p->n] = (uint32_t)at;
-        p->cps[p->n] = kb_analyzer_fold_codepoint((uint32_t)c);
+        p->cps[p->n] = fold && c < 0x10000 ? fold[c] : kb_analyzer_fold_codepoint((uint32_t)c);
         p->n++;
     }
     p->byte_at[p->n] = (uint32_t)len;
@@ -233,7 +234,10 @@ int kb_snippet_best(const kb_document *doc, const kb_query *q, kb_snippet *snip)
     needle_set needles;
     if (load_needles(q, &needles) < 0) return -1;
 
-    passage p = {0};
+    /* Two passages: the one being scored and the best so far, swapped when a block wins, so
+     * the winner is rendered without folding and matching it again. */
+    passage passages[2] = {{0}, {0}};
+    passage *cur = &passages[0], *best = &passages[1];
     const char *best_text = NULL;
     const kb_section *best_section = NULL;
     double best_score = -1;
@@ -245,31 +249,29 @@ int kb_snippet_best(const kb_document *doc, const kb_query *q, kb_snippet *snip)
         for (size_t j = 0; j < sec->n_blocks; j++) {
             const char *text = sec->blocks[j].text;
             if (!text || !*text) continue;
-            if (passage_load(&p, text) < 0) {
+            if (passage_load(cur, text) < 0) {
                 rc = -1;
                 goto done;
             }
-            double score = passage_match(&p, &needles);
+            double score = passage_match(cur, &needles);
             size_t marks = 0;
-            for (size_t k = 0; k < p.n; k++) marks += p.marked[k];
+            for (size_t k = 0; k < cur->n; k++) marks += cur->marked[k];
             if (score > best_score || (score == best_score && marks > best_marks)) {
                 best_score = score;
                 best_marks = marks;
                 best_text = text;
                 best_section = sec;
+                passage *t = best;
+                best = cur;
+                cur = t;
             }
         }
     }
 
     if (best_text) {
         size_t from, to;
-        if (passage_load(&p, best_text) < 0) {
-            rc = -1;
-            goto done;
-        }
-        passage_match(&p, &needles);
-        choose_window(&p, &from, &to);
-        if (render(&p, best_text, from, to, &snip->html) < 0) rc = -1;
+        choose_window(best, &from, &to);
+        if (render(best, best_text, from, to, &snip->html) < 0) rc = -1;
     } else {
         snip->html = strdup("");
         if (!snip->html) rc = -1;
@@ -282,7 +284,8 @@ int kb_snippet_best(const kb_document *doc, const kb_query *q, kb_snippet *snip)
     if (!snip->section_id || !snip->section_title) rc = -1;
 
 done:
-    passage_free(&p);
+    passage_free(&passages[0]);
+    passage_free(&passages[1]);
     free(needles.needles);
     if (rc != 0) kb_snippet_free(snip);
     return rc;
