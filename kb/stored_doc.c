@@ -323,7 +323,10 @@ static kb_document *read_json(const char *data, size_t len)
     snprintf(d.valid_until, sizeof d.valid_until, "%s", json_string(o, "valid_until"));
     snprintf(d.updated, sizeof d.updated, "%s", json_string(o, "updated"));
     d.source = json_string(o, "source");
-    d.line = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "line"));
+    const cJSON *line = cJSON_GetObjectItemCaseSensitive(o, "line");
+    d.line = cJSON_IsNumber(line) && line->valuedouble >= 0 && line->valuedouble < 2e9
+                 ? (int)line->valuedouble
+                 : 0;
     d.categories = (char **)cat_v;
     d.n_categories = json_strings(cats, cat_v, n_cats);
     d.questions = (char **)q_v;

@@ -153,6 +153,17 @@ TEST(index_format_2_json_still_reads)
     if (back) check_same(&f.doc, back);
     free(back);
     CHECK(kb_stored_doc_read(c, "{\"id\":", 6) == NULL);
+    /* Fields missing or of the wrong type read as empty, not as garbage. */
+    const char *odd = "{\"id\":\"x\",\"line\":1e300,\"categories\":[1,\"a\"],\"sections\":{}}";
+    back = kb_stored_doc_read(c, odd, strlen(odd));
+    CHECK(back != NULL);
+    if (back) {
+        CHECK_STR_EQ(back->id, "x");
+        CHECK_STR_EQ(back->title, "");
+        CHECK(back->line == 0);
+        CHECK(back->n_categories == 1 && back->n_sections == 0);
+    }
+    free(back);
     kb_stored_doc_codec_free(c);
 }
 
