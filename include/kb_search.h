@@ -89,8 +89,10 @@ uint64_t kb_searcher_revision(kb_searcher *s);
 int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *res);
 void kb_search_result_free(kb_search_result *res);
 
-/* The whole stored document as JSON (see docs/INDEX.md), malloc'd. KB_SEARCH_NOT_FOUND when no
- * document has that id. */
+/* The whole document as JSON (kb_document_to_json; docs/API.md), malloc'd.
+ * KB_SEARCH_NOT_FOUND when no document has that id; KB_SEARCH_ERROR, with the reason in
+ * kb_searcher_errmsg(), when its stored form is missing (an unreadable docdata.glass) or
+ * corrupt. */
 int kb_searcher_get_document(kb_searcher *s, const char *id, char **json);
 
 const char *kb_searcher_errmsg(const kb_searcher *s);

@@ -389,13 +389,21 @@ int kb_searcher_get_document(kb_searcher *s, const char *id, char **json)
         snprintf(s->err, sizeof s->err, "cannot read document: %s", kbx_reader_errmsg(s->db));
         return KB_SEARCH_ERROR;
     }
+    /* Every indexed document has its stored form. Xapian hands back empty data when the table
+     * holding it cannot be opened (it opens that table lazily and takes an unreadable file for
+     * an absent one). */
+    if (len == 0) {
+        free(data);
+        snprintf(s->err, sizeof s->err,
+                 "the index holds no data for document '%s' (is the index's docdata.glass readable?)", id);
+        return KB_SEARCH_ERROR;
+    }
     kb_document *doc = kb_stored_doc_read(s->codec, data, len);
     free(data);
     *json = doc ? kb_document_to_json(doc) : NULL;
+    if (!*json)
+        snprintf(s->err, sizeof s->err, "cannot read document '%s': %s", id,
+                 doc ? "out of memory" : "its stored form is corrupt");
     free(doc);
-    if (!*json) {
-        snprintf(s->err, sizeof s->err, "cannot read document '%s': its stored form is corrupt", id);
-        return KB_SEARCH_ERROR;
-    }
-    return KB_SEARCH_OK;
+    return *json ? KB_SEARCH_OK : KB_SEARCH_ERROR;
 }

@@ -353,16 +353,6 @@ void searchd_route_document(searchd_request *req) {
         searchd_http_respond_error(req, 500, "cannot read the document");
         return;
     }
-    /* Every indexed document has its JSON stored. Xapian hands back empty data when the table
-     * holding it cannot be opened (it opens that table lazily and takes an unreadable file for
-     * an absent one), which would otherwise be a 200 with an empty body. */
-    if (!json[0]) {
-        free(json);
-        searchd_log_error("cannot read document %s: the index holds no data for it (is %s/docdata.glass "
-                          "readable?)", id, searchd_ctx.index_dir);
-        searchd_http_respond_error(req, 500, "cannot read the document");
-        return;
-    }
     searchd_http_respond_json_text(req, 200, json, strlen(json));
 }
 
