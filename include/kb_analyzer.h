@@ -78,7 +78,7 @@ uint32_t kb_analyzer_fold_codepoint(uint32_t cp);
 /* The table behind kb_analyzer_fold_codepoint for the Basic Multilingual Plane (65,536
  * entries; code points above it fold to themselves), for loops that fold every character of a
  * text, such as snippets: one load a character instead of a call. NULL when memory ran out at
- * start-up (then use kb_analyzer_fold_codepoint). Valid after the first kb_analyzer_new. */
+ * start-up (then use kb_analyzer_fold_codepoint). Builds the table on first use; thread-safe. */
 const uint16_t *kb_analyzer_fold_table(void);
 
 void kb_term_list_init(kb_term_list *l);

@@ -82,12 +82,13 @@ int kb_document_parse_memory(const char *data, size_t len, const char *name,
  * any parse from the main thread. Safe to call more than once. */
 int kb_document_global_init(void);
 
-/* The document as the JSON object the document view returns (docs/API.md,
- * GET /api/documents/{id}). malloc'd; NULL when memory ran out. */
-char *kb_document_to_json(const kb_document *doc);
-
 /* Largest input file accepted, in bytes; larger files are reported and skipped. */
 #define KB_DOCUMENT_MAX_FILE_BYTES (512u * 1024u * 1024u)
+/* Largest amount of text and attribute values in one <document>, and most elements and
+ * attributes in one <document>: each document is held in memory while it is checked, so these
+ * bound memory (and what a stored document may claim, kb_stored_doc.h). */
+#define KB_DOCUMENT_MAX_DOC_BYTES (16u * 1024u * 1024u)
+#define KB_DOCUMENT_MAX_DOC_ELEMENTS 100000u
 /* Largest text of one element (title, question, paragraph...), in bytes. */
 #define KB_DOCUMENT_MAX_TEXT_BYTES (1u * 1024u * 1024u)
 

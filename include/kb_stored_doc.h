@@ -30,7 +30,9 @@ typedef struct kb_stored_doc_codec kb_stored_doc_codec;
 kb_stored_doc_codec *kb_stored_doc_codec_new(void);
 void kb_stored_doc_codec_free(kb_stored_doc_codec *c);
 
-/* The stored form of serialized fields: tag + zstd frame. malloc'd; NULL when memory ran out. */
+/* The stored form of serialized fields: tag + zstd frame. malloc'd; NULL when memory ran out or
+ * the fields are larger than any document the parser accepts could give (the reader would
+ * refuse them). */
 char *kb_stored_doc_pack(kb_stored_doc_codec *c, const char *fields, size_t len, size_t *out_len);
 
 /* Read a stored document (this form, or index format 2's JSON) into a kb_document that is one

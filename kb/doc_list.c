@@ -36,6 +36,10 @@ static int info_from_stored(kb_doc_info *d, kb_stored_doc_codec *codec, const ch
     memset(d, 0, sizeof *d);
     kb_document *doc = kb_stored_doc_read(codec, data, len);
     if (!doc) return -1;
+    if (!doc->id[0]) { /* format 2's JSON without an id */
+        free(doc);
+        return -1;
+    }
     int rc = -1;
     d->id = strdup(doc->id);
     d->title = strdup(doc->title);

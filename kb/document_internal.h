@@ -15,10 +15,6 @@
 /* Deepest element nesting accepted (libxml2's own default limit). A valid file nests about 10
  * deep; the limit only stops hostile files. */
 #define KB_DOCUMENT_MAX_DEPTH 256
-/* Largest amount of text and attribute values in one <document>, and most elements in one
- * <document>: each document is held in memory while it is checked, so these bound memory. */
-#define KB_DOCUMENT_MAX_DOC_BYTES (16u * 1024u * 1024u)
-#define KB_DOCUMENT_MAX_DOC_ELEMENTS 100000u
 
 /* Receives a problem found while checking one document: the line and the message (already
  * prefixed with the document's label, e.g. "document 'x': "). */

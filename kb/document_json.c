@@ -1,11 +1,11 @@
 /*
  * document_json.c — a document as the JSON object the document view returns
- * (GET /api/documents/{id}; the layout is in docs/API.md).
+ * (see kb_document_json.h).
  */
+#include "kb_document_json.h"
+
 #include <cjson/cJSON.h>
 #include <stdlib.h>
-
-#include "kb_document.h"
 
 static cJSON *string_array(char *const *items, size_t n)
 {

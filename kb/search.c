@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "kb_analyzer.h"
+#include "kb_document_json.h"
 #include "kb_index.h"
 #include "kb_query.h"
 #include "kb_snippet.h"
@@ -65,7 +66,7 @@ kb_searcher *kb_searcher_open(const char *index_dir, char *err, size_t err_len)
     s->analyzer = kb_analyzer_new(err, err_len);
     s->codec = kb_stored_doc_codec_new();
     if (!s->analyzer || !s->codec) {
-        if (s->codec) snprintf(err, err_len, "out of memory");
+        if (s->analyzer) snprintf(err, err_len, "out of memory"); /* else the analyzer said why */
         kb_searcher_close(s);
         return NULL;
     }
@@ -403,7 +404,7 @@ int kb_searcher_get_document(kb_searcher *s, const char *id, char **json)
     *json = doc ? kb_document_to_json(doc) : NULL;
     if (!*json)
         snprintf(s->err, sizeof s->err, "cannot read document '%s': %s", id,
-                 doc ? "out of memory" : "its stored form is corrupt");
+                 doc ? "out of memory" : "its stored form is corrupt (or memory ran out)");
     free(doc);
     return *json ? KB_SEARCH_OK : KB_SEARCH_ERROR;
 }

@@ -22,8 +22,11 @@
 
 static const char TAG[4] = {'K', 'B', 'D', 1};
 #define ZSTD_LEVEL 1
-/* Documents are bounded by the parser's limits far below this; anything larger is corrupt. */
-#define MAX_FIELDS_BYTES (64u << 20)
+/* What a document the parser accepts can serialize to: its text and attributes plus a length
+ * and a NUL for each of its elements. A record claiming more is corrupt; the limits also bound
+ * what a few corrupt bytes can make a reader allocate (each 3-byte block becomes a kb_block). */
+#define MAX_FIELDS_BYTES (KB_DOCUMENT_MAX_DOC_BYTES + 16u * KB_DOCUMENT_MAX_DOC_ELEMENTS + 4096u)
+#define MAX_ITEMS KB_DOCUMENT_MAX_DOC_ELEMENTS
 
 struct kb_stored_doc_codec {
     ZSTD_CCtx *compress;
@@ -125,8 +128,10 @@ char *kb_stored_doc_serialize(const kb_document *doc, size_t *len)
 
 char *kb_stored_doc_pack(kb_stored_doc_codec *c, const char *fields, size_t len, size_t *out_len)
 {
+    if (len > MAX_FIELDS_BYTES) return NULL; /* the reader would refuse it */
     if (!c->compress && !(c->compress = ZSTD_createCCtx())) return NULL;
     size_t bound = ZSTD_compressBound(len);
+    if (ZSTD_isError(bound)) return NULL;
     char *out = malloc(sizeof TAG + bound);
     if (!out) return NULL;
     memcpy(out, TAG, sizeof TAG);
@@ -238,6 +243,7 @@ static int walk(char *fields, size_t len, counts *n, kb_document *doc)
         blocks += s->n_blocks;
     }
     if (c.bad || c.p != c.end) return -1;
+    if (d->n_categories + d->n_questions + d->n_sections + blocks > MAX_ITEMS) return -1;
     if (!doc) *n = (counts){d->n_categories, d->n_questions, d->n_sections, blocks};
     return 0;
 }
@@ -376,7 +382,7 @@ kb_document *kb_stored_doc_read(kb_stored_doc_codec *c, const char *data, size_t
     if (n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR || n > MAX_FIELDS_BYTES)
         return NULL;
     if (!c->decompress && !(c->decompress = ZSTD_createDCtx())) return NULL;
-    char *block = malloc(sizeof(kb_document) + (size_t)n + 1);
+    char *block = malloc(sizeof(kb_document) + (size_t)n);
     if (!block) return NULL;
     size_t got = ZSTD_decompressDCtx(c->decompress, block + sizeof(kb_document), (size_t)n,
                                      frame, frame_len);

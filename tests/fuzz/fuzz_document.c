@@ -12,8 +12,8 @@
  *   - categories without empty parts; its JSON for the document view (kb_document_to_json)
  *     parses;
  *   - it reads back from its stored form (kb_stored_doc.h) as the same document.
- * The input's bytes are also read as the serialized fields of a stored document: damaged or
- * hostile records must be refused or read, never read outside their bytes.
+ * The input's bytes are also read as a stored record and as the serialized fields of one:
+ * damaged or hostile records must be refused or read, never read outside their bytes.
  * The return code is one of the KB_DOC_* values, KB_DOC_OK exactly when every problem reported
  * was a warning (libxml2's, passed on with "warning: " in front), and
  * every problem has a non-empty message in valid UTF-8 (editors read them in a terminal).
@@ -25,6 +25,7 @@
 
 #include "fuzz_check.h"
 #include "kb_document.h"
+#include "kb_document_json.h"
 #include "kb_index.h"
 #include "kb_stored_doc.h"
 
@@ -141,6 +142,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_REQUIRE(rc == KB_DOC_OK || rc == KB_DOC_INVALID, "parse returned %d", rc);
     FUZZ_REQUIRE((rc == KB_DOC_OK) == (c.problems == c.warnings),
                  "returned %d after %zu problems (%zu of them warnings)", rc, c.problems, c.warnings);
+
+    /* The same bytes as a whole stored record (format 2's JSON, or a damaged tag or frame). */
+    kb_document *raw = kb_stored_doc_read(codec, (const char *)data, size);
+    if (raw) {
+        char *json = kb_document_to_json(raw);
+        FUZZ_REQUIRE(json != NULL, "a raw record that read has no JSON");
+        free(json);
+    }
+    free(raw);
 
     /* The same bytes as a stored record's fields. */
     size_t stored_len;

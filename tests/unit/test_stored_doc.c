@@ -1,6 +1,7 @@
 /* test_stored_doc.c — the stored form of a document: what goes in comes back, the index format 2
  * JSON still reads, and damaged records are refused without reading outside them. */
 #include "check.h"
+#include "kb_document_json.h"
 #include "kb_stored_doc.h"
 
 #include <stdlib.h>
@@ -167,60 +168,139 @@ TEST(index_format_2_json_still_reads)
     kb_stored_doc_codec_free(c);
 }
 
+/* Read fields through the real stored form; NULL or the document. */
+static kb_document *read_fields(kb_stored_doc_codec *c, const char *fields, size_t n)
+{
+    size_t plen;
+    char *p = kb_stored_doc_pack(c, fields, n, &plen);
+    kb_document *d = p ? kb_stored_doc_read(c, p, plen) : NULL;
+    free(p);
+    return d;
+}
+
+/* Hand-built fields: id "x", title "t", the other strings empty, line 0, then `tail`. */
+typedef struct {
+    char bytes[1 << 20];
+    size_t n;
+} raw_fields;
+
+static void raw_start(raw_fields *r, const char *dates)
+{
+    r->n = 0;
+    const char *strings[] = {"x", "", "t", "", dates, "", "", ""};
+    for (size_t i = 0; i < 8; i++) {
+        size_t l = strlen(strings[i]);
+        r->bytes[r->n++] = (char)l;
+        memcpy(r->bytes + r->n, strings[i], l + 1);
+        r->n += l + 1;
+    }
+    r->bytes[r->n++] = 0; /* line */
+}
+
+static void raw_add(raw_fields *r, const char *bytes, size_t n)
+{
+    memcpy(r->bytes + r->n, bytes, n);
+    r->n += n;
+}
+
 TEST(damaged_records_are_refused_not_overread)
 {
     full_doc f;
     make_full(&f);
     kb_stored_doc_codec *c = kb_stored_doc_codec_new();
-    size_t len = 0;
+    size_t len = 0, flen = 0;
     char *stored = pack(c, &f.doc, &len);
-    CHECK(stored != NULL);
-    if (!stored) return;
-    /* Every truncation: each copy is exactly as long as the record claims, so ASan (make
-     * SANITIZE=1 check) catches a read past its end. */
+    char *fields = kb_stored_doc_serialize(&f.doc, &flen);
+    CHECK(stored != NULL && fields != NULL);
+    if (!stored || !fields) return;
+    /* Every truncation of the record and of the fields inside it. Each copy is allocated at
+     * exactly its length, so ASan (make SANITIZE=1 check) catches a read past its end. */
     for (size_t n = 0; n < len; n++) {
         char *cut = malloc(n ? n : 1);
         memcpy(cut, stored, n);
         CHECK(kb_stored_doc_read(c, cut, n) == NULL);
         free(cut);
     }
+    for (size_t n = 0; n < flen; n++) CHECK(read_fields(c, fields, n) == NULL);
     CHECK(kb_stored_doc_read(c, "KBD\x02xxxx", 8) == NULL);
     CHECK(kb_stored_doc_read(c, "plain text", 10) == NULL);
-    /* Every single-byte change either reads as some document or is refused. */
-    for (size_t i = 0; i < len; i++) {
-        char *bad = malloc(len);
-        memcpy(bad, stored, len);
+    /* Every single-byte change of the fields is refused or reads as a document whose every
+     * string ends inside the record (kb_document_to_json reads them all). */
+    for (size_t i = 0; i < flen; i++) {
+        char *bad = malloc(flen);
+        memcpy(bad, fields, flen);
         bad[i] ^= 0x5a;
-        kb_document *d = kb_stored_doc_read(c, bad, len);
-        if (d) CHECK(d->id != NULL && d->title != NULL && d->source != NULL);
+        kb_document *d = read_fields(c, bad, flen);
+        if (d) {
+            char *json = kb_document_to_json(d);
+            CHECK(json != NULL);
+            free(json);
+        }
         free(d);
         free(bad);
     }
     free(stored);
 
-    /* Fields whose counts claim more than the record holds. */
-    size_t flen;
-    char *fields = kb_stored_doc_serialize(&f.doc, &flen);
-    CHECK(fields != NULL);
-    if (fields) {
-        char claim[64];
-        size_t n = 0;
-        const char *tail[] = {"x", "", "t", "", "", "", "", ""};
-        for (size_t i = 0; i < 8; i++) {
-            size_t l = strlen(tail[i]);
-            claim[n++] = (char)l;
-            memcpy(claim + n, tail[i], l + 1);
-            n += l + 1;
-        }
-        claim[n++] = 0;                                       /* line */
-        memcpy(claim + n, "\xff\xff\xff\xff\x0f", 5);         /* 2^32-1 categories */
-        n += 5;
-        size_t plen;
-        char *p = kb_stored_doc_pack(c, claim, n, &plen);
-        CHECK(p && kb_stored_doc_read(c, p, plen) == NULL);
-        free(p);
+    static raw_fields r;
+    raw_start(&r, "");
+    raw_add(&r, "\0\0\0", 3);
+    kb_document *d = read_fields(c, r.bytes, r.n);
+    CHECK(d != NULL); /* the hand-built base is valid: what follows fails for its one change */
+    free(d);
+    raw_start(&r, "");
+    raw_add(&r, "\0\0\0\0", 4);
+    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* a byte after the last field */
+    raw_start(&r, "2026-01-01x");
+    raw_add(&r, "\0\0\0", 3);
+    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* an 11-character date */
+    raw_start(&r, "");
+    raw_add(&r, "\0\0\x01\0\0\0\0\x01\x03\0\0", 11);
+    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* block kind 3 */
+    raw_start(&r, "");
+    raw_add(&r, "\xff\xff\xff\xff\x0f", 5);
+    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* 2^32-1 categories in a few bytes */
+    raw_start(&r, "");
+    raw_add(&r, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 11);
+    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* a number of more than 64 bits */
+    /* More items than any parsed document may hold: 100,001 empty blocks are 300 KB of fields
+     * that would become 2.4 MB of kb_block; refused, so a few corrupt bytes cannot make every
+     * search allocate hundreds of megabytes. 100,000 read. */
+    for (unsigned blocks = KB_DOCUMENT_MAX_DOC_ELEMENTS - 1; blocks <= KB_DOCUMENT_MAX_DOC_ELEMENTS; blocks++) {
+        raw_start(&r, "");
+        raw_add(&r, "\0\0\x01\0\0\0\0", 7); /* no categories or questions, one section "" "" */
+        unsigned char count[3] = {(unsigned char)(0x80 | (blocks & 0x7f)),
+                                  (unsigned char)(0x80 | ((blocks >> 7) & 0x7f)),
+                                  (unsigned char)(blocks >> 14)};
+        raw_add(&r, (const char *)count, 3);
+        for (unsigned i = 0; i < blocks; i++) raw_add(&r, "\0\0\0", 3);
+        d = read_fields(c, r.bytes, r.n);
+        CHECK((d != NULL) == (blocks < KB_DOCUMENT_MAX_DOC_ELEMENTS));
+        free(d);
     }
+    /* Fields larger than any document could give are not packed at all. */
+    size_t huge = 20u << 20, plen;
+    char *big = calloc(1, huge);
+    CHECK(big && kb_stored_doc_pack(c, big, huge, &plen) == NULL);
+    free(big);
     free(fields);
+    kb_stored_doc_codec_free(c);
+}
+
+TEST(a_section_without_blocks_between_two_others)
+{
+    full_doc f;
+    make_full(&f);
+    kb_section sections[3] = {f.sections[0], {"empty", "空", NULL, 0}, f.sections[1]};
+    f.doc.sections = sections;
+    f.doc.n_sections = 3;
+    kb_stored_doc_codec *c = kb_stored_doc_codec_new();
+    size_t len = 0;
+    char *stored = pack(c, &f.doc, &len);
+    kb_document *back = stored ? kb_stored_doc_read(c, stored, len) : NULL;
+    CHECK(back != NULL);
+    if (back) check_same(&f.doc, back);
+    free(back);
+    free(stored);
     kb_stored_doc_codec_free(c);
 }
 
@@ -231,5 +311,6 @@ int main(void)
     RUN(the_serialized_fields_are_deterministic);
     RUN(index_format_2_json_still_reads);
     RUN(damaged_records_are_refused_not_overread);
+    RUN(a_section_without_blocks_between_two_others);
     CHECK_MAIN_END();
 }
