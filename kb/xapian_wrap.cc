@@ -9,12 +9,11 @@
 
 #include <xapian.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <algorithm>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 /* Postings are flushed to disk (not published) every this many changed documents. Small
