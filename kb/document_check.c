@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb_buf.h"
+
 #define ID_RULE "use 1-128 of A-Z a-z 0-9 . _ : -"
 /* Problems reported per document before the rest are summarised: a document broken in a
  * systematic way (say 5,000 rows with a stray attribute) should not bury the other files'
@@ -34,11 +36,6 @@ typedef struct {
     size_t problems;
     int oom;
 } checker;
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf;
 
 /* ---- reporting ---------------------------------------------------------------------------- */
 
@@ -131,23 +128,11 @@ static int text_line(const xmlNode *t)
     return line > 0 ? line : 1;
 }
 
-static int sb_add(checker *c, sbuf *b, const char *s, size_t n)
+static int sb_add(checker *c, kb_buf *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            out_of_memory(c);
-            return -1;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
+    if (kb_buf_add(b, s, n) == 0) return 0;
+    out_of_memory(c);
+    return -1;
 }
 
 /* Collapses runs of XML whitespace into one space and trims, in place; returns the new length. */
@@ -261,7 +246,7 @@ static int is_inline(const xmlNode *n)
  * allowed and their text kept; elsewhere (title, q, ...) only text is. `holder` is the element
  * whose text this is, for messages. */
 static void collect_text(checker *c, const xmlNode *parent, const xmlNode *holder, int inline_ok,
-                         sbuf *b)
+                         kb_buf *b)
 {
     static const char *const href_only[] = {"href", NULL};
     for (const xmlNode *n = parent->children; n && !c->oom; n = n->next) {
@@ -297,18 +282,18 @@ static void collect_text(checker *c, const xmlNode *parent, const xmlNode *holde
  * documents before building them; this keeps the rule local and true). */
 static char *text_of(checker *c, const xmlNode *el, int inline_ok)
 {
-    sbuf b = {0};
+    kb_buf b = {0};
     collect_text(c, el, el, inline_ok, &b);
     if (c->oom) {
-        free(b.p);
+        free(b.data);
         return NULL;
     }
-    if (!b.p) return dup_str(c, "");
+    if (!b.data) return dup_str(c, "");
     if (b.len > KB_DOCUMENT_MAX_TEXT_BYTES)
         problem(c, el, "<%s> (%s) is longer than 1 MiB (%zu bytes): split it", (const char *)el->name,
                 kb_document_text_kind((const char *)el->name), b.len);
-    collapse(b.p);
-    return b.p;
+    collapse(b.data);
+    return b.data;
 }
 
 /* Reports text other than whitespace directly inside an element that holds only elements. */
@@ -482,7 +467,7 @@ static void parse_list(checker *c, const xmlNode *list, kb_section *s)
 
 static void parse_row(checker *c, const xmlNode *tr, kb_section *s)
 {
-    sbuf row = {0};
+    kb_buf row = {0};
     size_t cells = 0;
     int any_text = 0;
     check_attributes(c, tr, no_attributes);
@@ -505,9 +490,9 @@ static void parse_row(checker *c, const xmlNode *tr, kb_section *s)
     }
     if (!cells) problem(c, tr, "<tr> has no cell: write <tr><td>...</td></tr>");
     if (any_text && !c->oom)
-        add_block(c, s, KB_BLOCK_ROW, row.p, kb_document_node_line(tr)); /* takes row.p */
+        add_block(c, s, KB_BLOCK_ROW, row.data, kb_document_node_line(tr)); /* takes row.data */
     else
-        free(row.p);
+        free(row.data);
 }
 
 static void parse_table(checker *c, const xmlNode *table, kb_section *s)

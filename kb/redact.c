@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb_buf.h"
+
 /* Capture groups of the pattern, in precedence order, and their placeholders. */
 enum { G_EMAIL = 1, G_ID, G_CARD, G_MOBILE, G_LANDLINE, G_COUNT };
 static const char *const placeholder[G_COUNT] = {
@@ -204,33 +206,6 @@ int kb_redact_global_init(char *err, size_t err_len)
     return -1;
 }
 
-/* ---------------------------------------------------------------- a growing output buffer */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} buf;
-
-static void buf_add(buf *b, const void *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
 /* ---------------------------------------------------------------- step 1: valid UTF-8 */
 
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 when s starts an invalid one. NUL counts
@@ -264,25 +239,25 @@ static const char *make_valid(const char *text, size_t len, size_t *out_len, cha
     while (i < len && (k = utf8_seq_len(s + i, len - i)) > 0) i += k;
     *out_len = len;
     if (i == len) return text;
-    buf b = {0};
-    buf_add(&b, text, i);
+    kb_buf b = {0};
+    kb_buf_add(&b, text, i);
     while (i < len) {
         k = utf8_seq_len(s + i, len - i);
         if (k) {
-            buf_add(&b, s + i, k);
+            kb_buf_add(&b, s + i, k);
             i += k;
         } else {
-            buf_add(&b, "\xEF\xBF\xBD", 3);
+            kb_buf_add(&b, "\xEF\xBF\xBD", 3);
             i++;
         }
     }
-    if (b.oom) {
-        free(b.p);
+    if (b.failed) {
+        free(b.data);
         return NULL;
     }
-    *owned = b.p;
+    *owned = b.data;
     *out_len = b.len;
-    return b.p;
+    return b.data;
 }
 
 /* ---------------------------------------------------------------- step 2: fold look-alikes */
@@ -354,19 +329,19 @@ static int fold(const char *text, size_t len, char **folded, size_t *folded_len,
 /* ---------------------------------------------------------------- step 3: match and replace */
 
 /* Append s[0..n) with every ASCII and full-width digit masked: the fail-safe path. */
-static void add_masked(buf *b, const char *s, size_t n)
+static void add_masked(kb_buf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         if (u[i] >= '0' && u[i] <= '9') {
-            buf_add(b, "*", 1);
+            kb_buf_add(b, "*", 1);
             i++;
         } else if (i + 2 < n && u[i] == 0xEF && u[i + 1] == 0xBC && u[i + 2] >= 0x90 &&
                    u[i + 2] <= 0x99) {
-            buf_add(b, "*", 1);
+            kb_buf_add(b, "*", 1);
             i += 3;
         } else {
-            buf_add(b, u + i, 1);
+            kb_buf_add(b, u + i, 1);
             i++;
         }
     }
@@ -389,8 +364,8 @@ char *kb_redact(const char *text, size_t len, int *found)
     const char *subject = folded ? folded : valid;
     if (!folded) flen = vlen;
 
-    buf out = {0};
-    buf_add(&out, "", 0); /* so that an empty text gives "" rather than NULL */
+    kb_buf out = {0};
+    kb_buf_add(&out, "", 0); /* so that an empty text gives "" rather than NULL */
     size_t done = 0;      /* bytes of valid already copied or replaced */
     pcre2_match_data *md = pattern ? pcre2_match_data_create_from_pattern(pattern, NULL) : NULL;
     int n_found = 0, failed = md == NULL;
@@ -407,23 +382,23 @@ char *kb_redact(const char *text, size_t len, int *found)
         int g = G_EMAIL;
         while (g < G_COUNT - 1 && (g >= rc || ov[2 * g] == PCRE2_UNSET)) g++;
         size_t start = map ? map[ov[0]] : ov[0], end = map ? map[ov[1]] : ov[1];
-        buf_add(&out, valid + done, start - done);
-        buf_add(&out, placeholder[g], strlen(placeholder[g]));
+        kb_buf_add(&out, valid + done, start - done);
+        kb_buf_add(&out, placeholder[g], strlen(placeholder[g]));
         done = end;
         n_found++;
         at = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
     }
     if (failed) add_masked(&out, valid + done, vlen - done);
-    else buf_add(&out, valid + done, vlen - done);
+    else kb_buf_add(&out, valid + done, vlen - done);
 
     pcre2_match_data_free(md);
     free(folded);
     free(map);
     free(valid_owned);
-    if (out.oom) {
-        free(out.p);
+    if (out.failed) {
+        free(out.data);
         return NULL;
     }
     if (found) *found = n_found;
-    return out.p;
+    return out.data;
 }

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "kb_buf.h"
+
 static const char TAG[4] = {'K', 'B', 'D', 1};
 #define ZSTD_LEVEL 1
 /* What a document the parser accepts can serialize to: its text and attributes plus a length
@@ -45,31 +47,7 @@ void kb_stored_doc_codec_free(kb_stored_doc_codec *c)
 
 /* ---------------------------------------------------------------- writing */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} out_buf;
-
-static void put_bytes(out_buf *o, const void *p, size_t n)
-{
-    if (o->failed) return;
-    if (o->len + n > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (cap < o->len + n) cap *= 2;
-        char *grown = realloc(o->buf, cap);
-        if (!grown) {
-            o->failed = 1;
-            return;
-        }
-        o->buf = grown;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, p, n);
-    o->len += n;
-}
-
-static void put_number(out_buf *o, uint64_t v)
+static void put_number(kb_buf *o, uint64_t v)
 {
     unsigned char b[10];
     size_t n = 0;
@@ -79,20 +57,20 @@ static void put_number(out_buf *o, uint64_t v)
         if (v) b[n] |= 0x80;
         n++;
     } while (v);
-    put_bytes(o, b, n);
+    kb_buf_add(o, b, n);
 }
 
-static void put_string(out_buf *o, const char *s)
+static void put_string(kb_buf *o, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     put_number(o, n);
-    put_bytes(o, s ? s : "", n);
-    put_bytes(o, "", 1);
+    kb_buf_add(o, s ? s : "", n);
+    kb_buf_add(o, "", 1);
 }
 
 char *kb_stored_doc_serialize(const kb_document *doc, size_t *len)
 {
-    out_buf o = {0};
+    kb_buf o = {0};
     put_string(&o, doc->id);
     put_string(&o, doc->lang);
     put_string(&o, doc->title);
@@ -114,16 +92,16 @@ char *kb_stored_doc_serialize(const kb_document *doc, size_t *len)
         put_number(&o, s->n_blocks);
         for (size_t j = 0; j < s->n_blocks; j++) {
             unsigned char kind = (unsigned char)s->blocks[j].kind;
-            put_bytes(&o, &kind, 1);
+            kb_buf_add(&o, &kind, 1);
             put_string(&o, s->blocks[j].text);
         }
     }
     if (o.failed) {
-        free(o.buf);
+        free(o.data);
         return NULL;
     }
     *len = o.len;
-    return o.buf;
+    return o.data;
 }
 
 char *kb_stored_doc_pack(kb_stored_doc_codec *c, const char *fields, size_t len, size_t *out_len)
