@@ -36,7 +36,8 @@ void kb_stored_doc_codec_free(kb_stored_doc_codec *c);
 char *kb_stored_doc_pack(kb_stored_doc_codec *c, const char *fields, size_t len, size_t *out_len);
 
 /* Read a stored document (this form, or index format 2's JSON) into a kb_document that is one
- * malloc'd block: free() it. Its source points into the block; block lines are 0. NULL when the
+ * malloc'd block: free() it. Its source points into the block; block lines are 0; dates are
+ * "YYYY-MM-DD" or "" as kb_document.h promises (any other length is corruption). NULL when the
  * record is corrupt or memory ran out. */
 kb_document *kb_stored_doc_read(kb_stored_doc_codec *c, const char *data, size_t len);
 

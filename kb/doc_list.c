@@ -16,11 +16,6 @@
 
 #define PAGE 1000
 
-static void copy_date(char dst[11], const char *date)
-{
-    snprintf(dst, 11, "%s", strlen(date) == 10 ? date : "");
-}
-
 static void info_free(kb_doc_info *d)
 {
     free(d->id);
@@ -53,8 +48,8 @@ static int info_from_stored(kb_doc_info *d, kb_stored_doc_codec *codec, const ch
             d->categories[d->n_categories++] = c;
         }
     }
-    copy_date(d->valid_until, doc->valid_until);
-    copy_date(d->updated, doc->updated);
+    memcpy(d->valid_until, doc->valid_until, sizeof d->valid_until);
+    memcpy(d->updated, doc->updated, sizeof d->updated);
     rc = 0;
 done:
     free(doc);

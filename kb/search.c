@@ -128,12 +128,6 @@ static void today_compact(const char *given, char out[9])
     strftime(out, 9, "%Y%m%d", &tm);
 }
 
-
-static void copy_date(char dst[11], const char *src)
-{
-    snprintf(dst, 11, "%s", strlen(src) == 10 ? src : "");
-}
-
 /* Compare a "YYYY-MM-DD" date with a "YYYYMMDD" one: <0, 0, >0. An empty date compares 0. */
 static int date_cmp(const char *dashed, const char *compact)
 {
@@ -156,8 +150,8 @@ static int fill_hit(kb_searcher *s, kb_hit *h, const kbx_hit *xh, const kb_query
     h->score = xh->score;
     h->id = strdup(doc->id);
     h->title = strdup(doc->title);
-    copy_date(h->updated, doc->updated);
-    copy_date(h->valid_until, doc->valid_until);
+    memcpy(h->updated, doc->updated, sizeof h->updated);
+    memcpy(h->valid_until, doc->valid_until, sizeof h->valid_until);
     /* Outside its window: ended before today, or starts after today. */
     h->expired = date_cmp(h->valid_until, today) < 0 || date_cmp(doc->valid_from, today) > 0;
     h->categories = calloc(doc->n_categories ? doc->n_categories : 1, sizeof *h->categories);

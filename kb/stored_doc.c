@@ -165,10 +165,12 @@ static size_t get_count(cursor *c)
     return c->bad ? 0 : (size_t)n;
 }
 
+/* A date as kb_document.h promises it, "YYYY-MM-DD" or "", so readers can copy it as it is. */
 static void get_date(cursor *c, char out[11])
 {
     const char *s = get_string(c);
-    if (strlen(s) > 10) c->bad = 1;
+    size_t n = strlen(s);
+    if (n != 0 && n != 10) c->bad = 1;
     snprintf(out, 11, "%s", c->bad ? "" : s);
 }
 

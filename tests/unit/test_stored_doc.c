@@ -259,6 +259,9 @@ TEST(damaged_records_are_refused_not_overread)
     raw_start(&r, "2026-01-01x");
     raw_add(&r, "\0\0\0", 3);
     CHECK(read_fields(c, r.bytes, r.n) == NULL); /* an 11-character date */
+    raw_start(&r, "2026");
+    raw_add(&r, "\0\0\0", 3);
+    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* a date that is not YYYY-MM-DD or empty */
     raw_start(&r, "");
     raw_add(&r, "\0\0\x01\0\0\0\0\x01\x03\0\0", 11);
     CHECK(read_fields(c, r.bytes, r.n) == NULL); /* block kind 3 */
