@@ -574,12 +574,59 @@ static void pass1_start(void *ctx, const xmlChar *localname, const xmlChar *pref
                       MIB(KB_DOCUMENT_MAX_DOC_BYTES));
 }
 
+/* The line of ch[i], a byte of text handed to a SAX callback. The push parser hands CDATA over
+ * straight from its input before moving past it, other text after: the line it is at is counted
+ * from wherever it stands. Text from elsewhere (a copy) is taken to end where the parser is. */
+static int line_of_byte(xmlParserCtxtPtr ctxt, const xmlChar *ch, size_t len, size_t i)
+{
+    const xmlParserInputPtr in = ctxt->input;
+    if (!in) return 0;
+    int line = in->line;
+    const xmlChar *at = ch + i;
+    if (in->cur && in->base && in->end && at >= in->base && at < in->end) {
+        for (const xmlChar *p = in->cur; p < at; p++)
+            if (*p == '\n') line++;
+        for (const xmlChar *p = at; p < in->cur; p++)
+            if (*p == '\n') line--;
+        return line;
+    }
+    for (size_t k = i; k < len; k++)
+        if (ch[k] == '\n') line--;
+    return line > 0 ? line : 1; /* lone CRs arrive as '\n' but are not counted as lines */
+}
+
+/* libxml2 2.9 checks the UTF-8 of text but not of CDATA sections (an overlong E0 89 8B gets
+ * through), and NOCDATA hands their content here like any text. So every text is checked once
+ * more: a bad sequence is refused like one libxml2 finds, and never reaches the index. */
+static int text_is_utf8(xmlParserCtxtPtr ctxt, parse_state *st, const xmlChar *ch, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        size_t n = kb_document_utf8_valid_len(ch + i, len - i);
+        if (n) {
+            i += n;
+            continue;
+        }
+        char bytes[40] = "";
+        for (size_t k = i; k < len && k < i + 4; k++)
+            snprintf(bytes + strlen(bytes), sizeof bytes - strlen(bytes), "%s0x%02X",
+                     k > i ? " " : "", ch[k]);
+        int line = line_of_byte(ctxt, ch, len, i);
+        if (!st->fatal)
+            problem(st, line, "invalid UTF-8 (bytes %s): knowledge-base files must be UTF-8 encoded",
+                    bytes);
+        st->fatal = 1;
+        xmlStopParser(ctxt);
+        return 0;
+    }
+    return 1;
+}
+
 static void pass1_characters(void *ctx, const xmlChar *ch, int len)
 {
-    (void)ch;
     xmlParserCtxtPtr ctxt = ctx;
     parse_state *st = ctxt->_private;
     if (st->depth == 0 || len <= 0) return;
+    if (!text_is_utf8(ctxt, st, ch, (size_t)len)) return;
     st->open[st->depth].direct += (size_t)len;
     st->open[st->depth].subtree += (size_t)len;
     if (!st->doc_open_depth || st->doc_flagged) return;

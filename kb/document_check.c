@@ -879,9 +879,7 @@ size_t kb_document_utf8_chars(const char *s, size_t len)
     return chars;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (at most `left` bytes), 0 when it is not one:
- * a stray or cut sequence, an overlong form, a surrogate or a code point above U+10FFFF. */
-static size_t utf8_valid_len(const unsigned char *s, size_t left)
+size_t kb_document_utf8_valid_len(const unsigned char *s, size_t left)
 {
     size_t n = utf8_len(s, left);
     if (n == 1) return *s < 0x80 ? 1 : 0;
@@ -906,7 +904,7 @@ void kb_document_excerpt(const char *s, size_t len, size_t max_chars, char *out,
         /* Excerpts can quote bytes no UTF-8 check has seen yet (the encoding name in the XML
          * declaration is read before libxml2 validates anything): a bad byte is shown as U+FFFD
          * so that messages stay valid UTF-8 wherever they are printed or stored. */
-        size_t n = utf8_valid_len((const unsigned char *)s + i, len - i);
+        size_t n = kb_document_utf8_valid_len((const unsigned char *)s + i, len - i);
         size_t shown = n ? n : sizeof replacement - 1;
         if (w + shown + sizeof ellipsis > outsz) break;
         if (n == 0)

@@ -57,4 +57,8 @@ const char *kb_document_text_kind(const char *element);
 /* Number of UTF-8 characters in s[0..len). */
 size_t kb_document_utf8_chars(const char *s, size_t len);
 
+/* Length of the well-formed UTF-8 sequence at s (at most `left` bytes), 0 when it is not one:
+ * a stray or cut sequence, an overlong form, a surrogate or a code point above U+10FFFF. */
+size_t kb_document_utf8_valid_len(const unsigned char *s, size_t left);
+
 #endif

@@ -604,6 +604,24 @@ TEST(invalid_utf8_reported_with_its_line)
     reset(&c);
 }
 
+TEST(invalid_utf8_inside_cdata_refused_with_its_line)
+{
+    /* libxml2 2.9 lets an overlong E0 89 8B through inside CDATA (found by fuzz_document). */
+    collected c = {0};
+    CHECK(parse_text(&c, "<document id=\"a\">\n<title>T</title>\n<body>\n<p>\n\n<![CDATA[ok\nline\n"
+                         " \xe0\x89\x8b x\n]]></p></body></document>\n") == KB_DOC_INVALID);
+    CHECK(c.n_docs == 0);
+    CHECK(c.n_problems == 1);
+    CHECK_STR_EQ(shown(&c, 0), "mem.xml:8: invalid UTF-8 (bytes 0xE0 0x89 0x8B 0x20): "
+                               "knowledge-base files must be UTF-8 encoded");
+    reset(&c);
+    /* Valid text in CDATA is still text. */
+    CHECK(parse_text(&c, "<document id=\"a\"><title><![CDATA[国际漫游 <5G>]]></title>"
+                         "<body><p>x</p></body></document>") == KB_DOC_OK);
+    CHECK(c.n_docs == 1);
+    reset(&c);
+}
+
 TEST(other_encodings_refused_with_the_fix)
 {
     collected c = {0};
@@ -1036,6 +1054,7 @@ int main(void)
     RUN(not_well_formed_file_delivers_nothing);
     RUN(truncated_empty_and_blank_files);
     RUN(invalid_utf8_reported_with_its_line);
+    RUN(invalid_utf8_inside_cdata_refused_with_its_line);
     RUN(other_encodings_refused_with_the_fix);
     RUN(billion_laughs_fails_fast);
     RUN(every_doctype_is_refused);
