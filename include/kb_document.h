@@ -17,6 +17,7 @@
 #define KB_DOCUMENT_H
 
 #include <stddef.h>
+#include <string.h>
 
 /* One block of body text: a paragraph, a list item or a table row (cells joined by " | "). */
 typedef enum { KB_BLOCK_PARAGRAPH, KB_BLOCK_ITEM, KB_BLOCK_ROW } kb_block_kind;
@@ -53,6 +54,19 @@ typedef struct {
     const char *source; /* the file it came from (borrowed from the parser call) */
     int line;           /* line of the <document> start tag */
 } kb_document;
+
+/* The date "YYYY-MM-DD" as "YYYYMMDD" in out, which sorts and compares as a string (the form of
+ * the index's date values and of the daemon's "today"). Returns 0, leaving out untouched, when
+ * date is not 10 characters long (the documents' dates are "" when absent). */
+static inline int kb_document_date_compact(const char *date, char out[9])
+{
+    if (strlen(date) != 10) return 0;
+    memcpy(out, date, 4);
+    memcpy(out + 4, date + 5, 2);
+    memcpy(out + 6, date + 8, 2);
+    out[8] = '\0';
+    return 1;
+}
 
 /* Called once per valid document; the document is freed after the callback returns.
  * Return 0 to go on, non-zero to stop parsing this file (the parse then returns KB_DOC_STOPPED). */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kb_analyzer.h"
+#include "kb_document.h"
 #include "kb_index.h"
 #include "kb_index_prepared.h"
 #include "kb_stored_doc.h"
@@ -142,14 +143,7 @@ static int add_keyword_terms(kb_index_preparer *p, kb_prepared_doc *d,
 static int set_date(kb_prepared_doc *d, unsigned slot, const char *date, const char *fallback)
 {
     char out[9];
-    if (strlen(date) == 10) {
-        memcpy(out, date, 4);
-        memcpy(out + 4, date + 5, 2);
-        memcpy(out + 6, date + 8, 2);
-        out[8] = '\0';
-    } else {
-        snprintf(out, sizeof out, "%s", fallback);
-    }
+    if (!kb_document_date_compact(date, out)) snprintf(out, sizeof out, "%s", fallback);
     return kbx_doc_set_value(d->xdoc, slot, out, strlen(out)) == KBX_OK ? 0 : -1;
 }
 

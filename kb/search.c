@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "kb_analyzer.h"
+#include "kb_document.h"
 #include "kb_document_json.h"
 #include "kb_index.h"
 #include "kb_query.h"
@@ -115,13 +116,7 @@ static double now_ms(void)
 /* Today as YYYYMMDD, from "YYYY-MM-DD" when given, else the local date. */
 static void today_compact(const char *given, char out[9])
 {
-    if (given && strlen(given) == 10) {
-        memcpy(out, given, 4);
-        memcpy(out + 4, given + 5, 2);
-        memcpy(out + 6, given + 8, 2);
-        out[8] = '\0';
-        return;
-    }
+    if (given && kb_document_date_compact(given, out)) return;
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
@@ -132,11 +127,7 @@ static void today_compact(const char *given, char out[9])
 static int date_cmp(const char *dashed, const char *compact)
 {
     char c[9];
-    if (strlen(dashed) != 10) return 0;
-    memcpy(c, dashed, 4);
-    memcpy(c + 4, dashed + 5, 2);
-    memcpy(c + 6, dashed + 8, 2);
-    c[8] = '\0';
+    if (!kb_document_date_compact(dashed, c)) return 0;
     return strcmp(c, compact);
 }
 
