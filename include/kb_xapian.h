@@ -92,7 +92,10 @@ void kbx_reader_close(kbx_reader *r);
 const char *kbx_reader_errmsg(const kbx_reader *r);
 
 /* A ranked query: OR of weighted terms, optionally restricted by boolean filter terms and value
- * ranges. */
+ * ranges. Each term is scored with Xapian's BM25 (Xapian::BM25Weight(k1, 0, 1, b, 0.5), the
+ * weight folded in as OP_SCALE_WEIGHT would), computed by the wrapper itself with document
+ * lengths from a table the reader keeps per index revision: the scores are bit for bit Xapian's,
+ * without its walk of the document-length list for every candidate (kb/xapian_wrap.cc). */
 typedef struct {
     const char *term;
     double weight; /* multiplies the term's BM25 contribution; > 0 */
@@ -113,7 +116,7 @@ typedef struct {
     unsigned valid_from_slot, valid_until_slot;
     uint32_t offset;
     uint32_t limit;
-    double bm25_k1, bm25_b; /* 0 for Xapian's defaults */
+    double bm25_k1, bm25_b; /* 0 for 1.2 and 0.75 */
     uint32_t matched_hits;  /* fill kbx_hit.matched for this many leading hits (it reads each
                                hit's whole term list, so ask only for what is needed) */
 } kbx_query;
