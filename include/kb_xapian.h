@@ -93,9 +93,10 @@ const char *kbx_reader_errmsg(const kbx_reader *r);
 
 /* A ranked query: OR of weighted terms, optionally restricted by boolean filter terms and value
  * ranges. Each term is scored with Xapian's BM25 (Xapian::BM25Weight(k1, 0, 1, b, 0.5), the
- * weight folded in as OP_SCALE_WEIGHT would), computed by the wrapper itself with document
- * lengths from a table the reader keeps per index revision: the scores are bit for bit Xapian's,
- * without its walk of the document-length list for every candidate (kb/xapian_wrap.cc). */
+ * weight folded in as OP_SCALE_WEIGHT would); the wrapper finds the best documents itself
+ * (MaxScore over Xapian's posting lists, document lengths from a table the reader keeps per index
+ * revision), exactly: the exhaustive ranking's documents, ties in docid order (kb/xapian_wrap.cc,
+ * docs/SEARCH.md "Matching"). */
 typedef struct {
     const char *term;
     double weight; /* multiplies the term's BM25 contribution; > 0 */

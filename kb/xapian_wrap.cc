@@ -4,6 +4,11 @@
  * Every entry point catches every exception and turns it into a KBX_* code plus a message kept
  * in the handle, so no exception ever reaches C code. Nothing here knows about documents or
  * Chinese: that lives in index.c and search.c.
+ *
+ * Ranked search is the one part that is more than a translation: Xapian reads the posting lists,
+ * and top_documents() picks the best documents by MaxScore with BM25 computed as Xapian's
+ * BM25Weight does, which costs about half of what Xapian's own matcher did (docs/SEARCH.md,
+ * "Matching").
  */
 #include "kb_xapian.h"
 
@@ -228,8 +233,9 @@ struct kbx_reader {
     /* Documents outside their validity window (kbx_query.valid_on), one bit per docid, for the
      * revision, day and slots in outside_key. */
     std::vector<uint8_t> outside;
+    Xapian::doccount n_outside = 0; /* documents marked in it */
     std::string outside_key;
-    /* Every document's length, indexed by docid, for the revision doclens_rev (see Bm25Term). */
+    /* Every document's length, indexed by docid, for the revision doclens_rev (see TermCursor). */
     std::vector<Xapian::termcount> doclens;
     Xapian::rev doclens_rev = 0;
     bool have_doclens = false;
@@ -334,23 +340,12 @@ static void update_outside(kbx_reader *r, const kbx_query *q)
     for (Xapian::ValueIterator v = r->db.valuestream_begin(q->valid_until_slot);
          v != r->db.valuestream_end(q->valid_until_slot); ++v)
         if (*v < day) mark(v.get_docid());
+    Xapian::doccount n = 0;
+    for (uint8_t byte : bits) n += (Xapian::doccount)__builtin_popcount(byte);
     r->outside.swap(bits);
+    r->n_outside = n;
     r->outside_key = key;
 }
-
-/* Rejects the documents marked in a kbx_reader's outside bitmap. Xapian calls it only for
- * candidates whose weight would get them into the result, so it costs a bit test per hit. */
-class InsideWindow : public Xapian::MatchDecider {
-    const std::vector<uint8_t> &outside;
-
-  public:
-    explicit InsideWindow(const std::vector<uint8_t> &o) : outside(o) {}
-    bool operator()(const Xapian::Document &doc) const override
-    {
-        Xapian::docid id = doc.get_docid();
-        return id / 8 >= outside.size() || !(outside[id / 8] >> (id % 8) & 1);
-    }
-};
 
 /* Bring r->doclens up to date with the revision being read: one pass over the document-length
  * list per index revision (about 3 ms for 100,000 documents). */
@@ -371,53 +366,58 @@ struct Bm25Params {
     double k1, b, min_normlen;
 };
 
-/* One query term scored with BM25 exactly as Xapian::BM25Weight scores it (the same formula,
- * statistics and bounds, in the same order of operations, so scores are bit for bit the same),
- * but with each document's length read from the reader's in-memory table.
- *
- * Why: Xapian's glass backend finds a candidate's length by walking the document-length list
- * forward, entry by entry, to that docid. A query's candidates are spread over the whole
- * collection, so every search decoded almost the whole list: 35% of a search's instructions
- * on 100,000 documents (callgrind, 2026-11-23). The table costs 4 bytes a document and one
- * pass per index revision. */
-class Bm25Term : public Xapian::PostingSource {
-    const std::string term;
-    const double factor; /* the term's query weight, folded in as OP_SCALE_WEIGHT would */
-    const Bm25Params params;
-    const std::vector<Xapian::termcount> &doclens;
-    Xapian::PostingIterator it, end;
-    bool started = false;
-    Xapian::doccount termfreq = 0;
-    double termweight = 0, len_factor = 0;
+/* Past the last docid: where a finished posting list stands. */
+static const Xapian::docid END_OF_LIST = ~(Xapian::docid)0;
 
-  public:
-    Bm25Term(const std::string &term_, double factor_, const Bm25Params &params_,
-             const std::vector<Xapian::termcount> &doclens_)
-        : term(term_), factor(factor_), params(params_), doclens(doclens_)
+/* A posting list read forward, with its current docid at hand. */
+struct PostingCursor {
+    Xapian::PostingIterator it, end;
+    Xapian::docid docid = END_OF_LIST; /* the current posting, or END_OF_LIST */
+
+    PostingCursor(const Xapian::Database &db, const std::string &term)
+        : it(db.postlist_begin(term)), end(db.postlist_end(term))
     {
+        if (it != end) docid = *it;
     }
 
-    /* BM25Weight::init and get_maxpart, with the statistics Xapian's matcher would use: the
-     * term's own posting list's wdf bound (max(cf - first wdf, first wdf), as GlassPostList
-     * computes it) rather than Database::get_wdf_upper_bound, which can be lower. */
-    void init(const Xapian::Database &db) override
+    void next()
     {
-        it = db.postlist_begin(term);
-        end = db.postlist_end(term);
-        started = false;
-        termfreq = db.get_termfreq(term);
-        const Xapian::doccount collection_size = db.get_doccount();
+        ++it;
+        docid = it == end ? END_OF_LIST : *it;
+    }
 
+    /* Move to the first posting at or after did. */
+    void skip_to(Xapian::docid did)
+    {
+        if (docid >= did) return;
+        it.skip_to(did);
+        docid = it == end ? END_OF_LIST : *it;
+    }
+};
+
+/* One query term: its posting list and its BM25 weight, computed as Xapian::BM25Weight computes
+ * it (the same formula, statistics and bound, in the same order of operations), with each
+ * document's length read from the reader's table (update_doclens). */
+struct TermCursor : PostingCursor {
+    Xapian::doccount termfreq = 0;
+    double termweight = 0, len_factor = 0;
+    double maxweight = 0; /* no document scores more on this term */
+
+    /* BM25Weight::init and get_maxpart. The wdf bound is the one glass gives its own posting
+     * lists, max(cf - first wdf, first wdf). */
+    TermCursor(const Xapian::Database &db, const std::string &term, double factor,
+               const Bm25Params &params)
+        : PostingCursor(db, term), termfreq(db.get_termfreq(term))
+    {
+        const Xapian::doccount collection_size = db.get_doccount();
         double tw = (collection_size - termfreq + 0.5) / (termfreq + 0.5);
         if (tw < 2) tw = tw * 0.5 + 1;
         termweight = std::log(tw) * factor;
         const double k3 = 1, wqf = 1;
         termweight *= (k3 + 1) * wqf / (k3 + wqf);
         termweight *= (params.k1 + 1);
-
-        len_factor = 0;
-        if (params.b != 0 && params.k1 != 0) {
-            len_factor = collection_size ? Xapian::doclength(db.get_total_length()) / collection_size : 0;
+        if (params.b != 0 && params.k1 != 0 && collection_size) {
+            len_factor = Xapian::doclength(db.get_total_length()) / collection_size;
             if (len_factor != 0) len_factor = 1 / len_factor;
         }
 
@@ -434,62 +434,148 @@ class Bm25Term : public Xapian::PostingSource {
             denom *= (normlen_lb * params.b + (1 - params.b));
         }
         denom += wdf_max;
-        set_maxweight(termweight * (wdf_max / denom));
+        maxweight = termweight * (wdf_max / denom);
     }
 
-    Xapian::doccount get_termfreq_min() const override { return termfreq; }
-    Xapian::doccount get_termfreq_est() const override { return termfreq; }
-    Xapian::doccount get_termfreq_max() const override { return termfreq; }
-
-    void next(double) override
+    /* BM25Weight::get_sumpart for the current posting. */
+    double weight(const Bm25Params &params, const std::vector<Xapian::termcount> &doclens) const
     {
-        if (started) ++it;
-        started = true;
-    }
-
-    void skip_to(Xapian::docid did, double) override
-    {
-        started = true;
-        it.skip_to(did);
-    }
-
-    bool at_end() const override { return it == end; }
-    Xapian::docid get_docid() const override { return *it; }
-
-    /* BM25Weight::get_sumpart. */
-    double get_weight() const override
-    {
-        const Xapian::docid did = *it;
-        const Xapian::termcount len = did < doclens.size() ? doclens[did] : 0;
+        const Xapian::termcount len = docid < doclens.size() ? doclens[docid] : 0;
         const Xapian::doclength normlen = std::max(len * len_factor, params.min_normlen);
         const double wdf = it.get_wdf();
         const double denom = params.k1 * (normlen * params.b + (1 - params.b)) + wdf;
         return termweight * (wdf / denom);
     }
-
-    std::string get_description() const override { return "Bm25Term(" + term + ")"; }
 };
 
-/* The weighted OR of the query's terms, each a Bm25Term kept alive in `sources` for as long as
- * the query is used. */
-static Xapian::Query build_query(const kbx_query *q, const Bm25Params &params,
-                                 const std::vector<Xapian::termcount> &doclens,
-                                 std::vector<std::unique_ptr<Bm25Term>> &sources)
+/* A filter: does a document carry at least one of these terms? Asked in increasing docid order,
+ * so each list is read forward once. */
+class AnyOfFilter {
+    std::vector<PostingCursor> lists;
+
+  public:
+    AnyOfFilter(const Xapian::Database &db, const kbx_query *q)
+    {
+        lists.reserve(q->n_any_of);
+        for (size_t i = 0; i < q->n_any_of; i++) lists.emplace_back(db, q->any_of[i]);
+    }
+
+    bool accepts(Xapian::docid did)
+    {
+        if (lists.empty()) return true;
+        for (PostingCursor &l : lists) {
+            l.skip_to(did);
+            if (l.docid == did) return true;
+        }
+        return false;
+    }
+};
+
+struct ScoredDoc {
+    double score;
+    Xapian::docid docid;
+};
+
+/* Ranking order: higher score first, then lower docid (Xapian's default). */
+static bool ranks_before(const ScoredDoc &a, const ScoredDoc &b)
 {
-    std::vector<Xapian::Query> terms;
-    terms.reserve(q->n_terms);
-    for (size_t i = 0; i < q->n_terms; i++) {
-        sources.emplace_back(new Bm25Term(q->terms[i].term, q->terms[i].weight, params, doclens));
-        terms.emplace_back(sources.back().get());
+    return a.score > b.score || (a.score == b.score && a.docid < b.docid);
+}
+
+/* The `depth` best documents for the OR of the query's terms, best first, by MaxScore (Turtle
+ * and Flood, 1995). Terms are ordered by their maximum weight; once `depth` documents are held,
+ * the terms whose maximum weights together cannot beat the weakest of them are "non-essential":
+ * only documents from the other terms' posting lists are candidates, and the non-essential
+ * lists are merely skipped to each candidate, strongest first, stopping as soon as the
+ * candidate cannot make it. Exact: the same documents and scores as an exhaustive OR, up to the
+ * last bit of the floating-point sums (which add the terms in another order than Xapian's own
+ * matcher, the reason for not using it: see docs/SEARCH.md, "Matching").
+ *
+ * Sets *matches to the number of documents that passed the filters when every candidate was
+ * scored (fewer than depth), else to an estimate. */
+static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size_t depth,
+                                            const Bm25Params &params,
+                                            const std::vector<Xapian::termcount> &doclens,
+                                            const std::vector<uint8_t> *outside,
+                                            AnyOfFilter &filter, Xapian::doccount collection_size,
+                                            double filter_fraction, uint32_t *matches)
+{
+    std::stable_sort(terms.begin(), terms.end(), [](const TermCursor &a, const TermCursor &b) {
+        return a.maxweight < b.maxweight;
+    });
+    const size_t n = terms.size();
+    std::vector<double> bound_upto(n); /* sum of maxweight over terms[0..i] */
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) bound_upto[i] = sum += terms[i].maxweight;
+
+    std::vector<double> weights(n); /* the candidate's weight from each term */
+    std::vector<ScoredDoc> heap; /* the best so far; the weakest on top */
+    heap.reserve(depth + 1);
+    double threshold = -1;  /* a candidate must score more than this once the heap is full */
+    size_t first_essential = 0;
+    uint64_t accepted = 0;  /* candidates that passed the filters */
+
+    while (depth > 0 && first_essential < n) {
+        Xapian::docid did = END_OF_LIST;
+        for (size_t i = first_essential; i < n; i++) did = std::min(did, terms[i].docid);
+        if (did == END_OF_LIST) break;
+
+        const bool inside = !outside || did / 8 >= outside->size() ||
+                            !((*outside)[did / 8] >> (did % 8) & 1);
+        const bool wanted = inside && filter.accepts(did);
+        double partial = 0;
+        for (size_t i = first_essential; i < n; i++) {
+            weights[i] = 0;
+            if (terms[i].docid != did) continue;
+            if (wanted) partial += weights[i] = terms[i].weight(params, doclens);
+            terms[i].next();
+        }
+        if (!wanted) continue;
+        accepted++;
+        bool possible = true;
+        for (size_t i = first_essential; i-- > 0;) {
+            weights[i] = 0;
+            if (partial + bound_upto[i] <= threshold) {
+                possible = false;
+                break;
+            }
+            terms[i].skip_to(did);
+            if (terms[i].docid == did) partial += weights[i] = terms[i].weight(params, doclens);
+        }
+        if (!possible) continue;
+        /* The score adds the weights in one fixed order, so that documents matching the same
+         * terms equally score exactly the same and their order is their docids'. */
+        double score = 0;
+        for (size_t i = 0; i < n; i++) score += weights[i];
+        if (score <= threshold) continue;
+
+        heap.push_back({score, did});
+        std::push_heap(heap.begin(), heap.end(), ranks_before);
+        if (heap.size() > depth) {
+            std::pop_heap(heap.begin(), heap.end(), ranks_before);
+            heap.pop_back();
+        }
+        if (heap.size() == depth) {
+            threshold = heap.front().score;
+            while (first_essential < n && bound_upto[first_essential] <= threshold) first_essential++;
+        }
     }
-    Xapian::Query query(Xapian::Query::OP_OR, terms.begin(), terms.end());
-    if (q->n_any_of) {
-        std::vector<Xapian::Query> any;
-        for (size_t i = 0; i < q->n_any_of; i++) any.emplace_back(q->any_of[i]);
-        query = Xapian::Query(Xapian::Query::OP_FILTER, query,
-                              Xapian::Query(Xapian::Query::OP_OR, any.begin(), any.end()));
+
+    if (heap.size() < depth) {
+        *matches = (uint32_t)accepted; /* nothing was pruned: every match was counted */
+    } else {
+        /* The OR's size under independence (what Xapian's own estimate assumes), narrowed by
+         * the filters. */
+        double none = 1;
+        for (const TermCursor &t : terms) {
+            const double tf = std::min<double>(t.termfreq, collection_size);
+            if (collection_size) none *= 1 - tf / collection_size;
+        }
+        const double est = collection_size * (1 - none) * filter_fraction;
+        *matches = (uint32_t)std::max<double>(heap.size(), std::min<double>(est, collection_size));
     }
-    return query;
+    std::sort_heap(heap.begin(), heap.end(), ranks_before);
+    return heap;
 }
 
 /* Bit i set when the document holds query term i. by_term is the query's terms, sorted. Walks
@@ -521,16 +607,28 @@ extern "C" int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results 
         params.b = q->bm25_b > 0 ? std::min(q->bm25_b, 1.0) : 0.75;
         params.min_normlen = 0.5;
         update_doclens(r);
-        std::vector<std::unique_ptr<Bm25Term>> sources;
-        Xapian::Enquire enquire(r->db);
-        enquire.set_query(build_query(q, params, r->doclens, sources));
         if (q->valid_on) update_outside(r, q);
-        InsideWindow inside(r->outside);
-        Xapian::MSet mset = enquire.get_mset(q->offset, q->limit, nullptr,
-                                             q->valid_on ? &inside : nullptr);
-        res->matches_estimated = mset.get_matches_estimated();
-        res->max_possible = mset.get_max_possible();
-        if (mset.empty()) return;
+
+        std::vector<TermCursor> terms;
+        terms.reserve(q->n_terms);
+        for (size_t i = 0; i < q->n_terms; i++)
+            terms.emplace_back(r->db, q->terms[i].term, q->terms[i].weight, params);
+        for (const TermCursor &t : terms) res->max_possible += t.maxweight;
+        AnyOfFilter filter(r->db, q);
+        const Xapian::doccount n_docs = r->db.get_doccount();
+        double filter_fraction = 1;
+        if (q->valid_on && n_docs) filter_fraction *= 1 - std::min(1.0, (double)r->n_outside / n_docs);
+        if (q->n_any_of && n_docs) {
+            double none = 1;
+            for (size_t i = 0; i < q->n_any_of; i++)
+                none *= 1 - std::min(1.0, (double)r->db.get_termfreq(q->any_of[i]) / n_docs);
+            filter_fraction *= 1 - none;
+        }
+        const size_t depth = (size_t)q->offset + q->limit;
+        std::vector<ScoredDoc> top =
+            top_documents(terms, depth, params, r->doclens, q->valid_on ? &r->outside : nullptr,
+                          filter, n_docs, filter_fraction, &res->matches_estimated);
+        if (top.size() <= q->offset) return;
 
         std::vector<std::pair<std::string, int>> by_term;
         if (q->matched_hits) {
@@ -542,16 +640,16 @@ extern "C" int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results 
                           by_term.end());
         }
 
-        res->hits = static_cast<kbx_hit *>(std::calloc(mset.size(), sizeof(kbx_hit)));
+        res->hits = static_cast<kbx_hit *>(std::calloc(top.size() - q->offset, sizeof(kbx_hit)));
         if (!res->hits) throw std::bad_alloc();
-        for (Xapian::MSetIterator m = mset.begin(); m != mset.end(); ++m) {
+        for (size_t i = q->offset; i < top.size(); i++) {
             kbx_hit &h = res->hits[res->n_hits];
-            h.docid = *m;
-            h.score = m.get_weight();
-            std::string data = m.get_document().get_data();
+            h.docid = top[i].docid;
+            h.score = top[i].score;
+            std::string data = r->db.get_document(h.docid).get_data();
             h.data = dup_bytes(data);
             h.data_len = data.size();
-            if (res->n_hits < q->matched_hits) h.matched = matched_terms(r->db, *m, by_term);
+            if (res->n_hits < q->matched_hits) h.matched = matched_terms(r->db, h.docid, by_term);
             res->n_hits++;
         }
     });

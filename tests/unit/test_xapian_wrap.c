@@ -8,6 +8,7 @@
  * formula of Xapian::BM25Weight and compare.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,12 +142,164 @@ TEST(a_term_in_no_document_matches_nothing)
     kbx_reader_close(r);
 }
 
+/* ---- the ranking of many documents, against a brute-force BM25 ranking ---- */
+
+#define N_MANY 400
+#define N_TERMS 5
+static const char *const many_terms[N_TERMS] = {"ta", "tb", "tc", "td", "te"};
+static unsigned many_wdf[N_MANY + 1][N_TERMS], many_len[N_MANY + 1];
+
+/* Deterministic pseudo-random numbers, so a failure can be reproduced. */
+static unsigned next_rand(unsigned *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return (*state >> 16) & 0x7fff;
+}
+
+/* N_MANY documents, docids 1..N_MANY in order: each term in some of them (ta in most, te in
+ * few) with wdf 1..6, lengths 5..300, and a category term on every third one. */
+static void build_many(const char *dir)
+{
+    kbx_writer *w = kbx_writer_open(dir);
+    unsigned state = 7;
+    for (unsigned d = 1; d <= N_MANY; d++) {
+        kbx_doc *doc = kbx_doc_new();
+        char id[32], id_term[40];
+        snprintf(id, sizeof id, "m%03u", d);
+        snprintf(id_term, sizeof id_term, "Q%s", id);
+        kbx_doc_add_boolean_term(doc, id_term);
+        if (d % 3 == 0) kbx_doc_add_boolean_term(doc, "XCthird");
+        unsigned len = 0;
+        for (int t = 0; t < N_TERMS; t++) {
+            many_wdf[d][t] = next_rand(&state) % (t + 2) == 0 ? 1 + next_rand(&state) % 6 : 0;
+            if (many_wdf[d][t]) kbx_doc_add_term(doc, many_terms[t], many_wdf[d][t]);
+            len += many_wdf[d][t];
+        }
+        unsigned filler = 5 + next_rand(&state) % 295;
+        kbx_doc_add_term(doc, "filler", filler);
+        many_len[d] = len + filler;
+        kbx_doc_set_data(doc, id, strlen(id));
+        CHECK(kbx_writer_replace(w, id_term, doc) == KBX_OK);
+        kbx_doc_free(doc);
+    }
+    CHECK(kbx_writer_commit(w) == KBX_OK);
+    kbx_writer_close(w);
+}
+
+typedef struct {
+    double score;
+    unsigned docid;
+} ranked;
+
+static int by_rank(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->docid < y->docid ? -1 : x->docid > y->docid;
+}
+
+/* Every document's score for the query, by the formula, best first; returns how many match. */
+static size_t brute_force(const double *factors, int third_only, ranked *out)
+{
+    double total = 0;
+    unsigned tf[N_TERMS] = {0};
+    for (unsigned d = 1; d <= N_MANY; d++) {
+        total += many_len[d];
+        for (int t = 0; t < N_TERMS; t++) tf[t] += many_wdf[d][t] > 0;
+    }
+    size_t n = 0;
+    for (unsigned d = 1; d <= N_MANY; d++) {
+        if (third_only && d % 3) continue;
+        double score = 0;
+        int matched = 0;
+        for (int t = 0; t < N_TERMS; t++)
+            if (factors[t] > 0 && many_wdf[d][t]) {
+                score += bm25(factors[t], N_MANY, tf[t], total / N_MANY, many_wdf[d][t], many_len[d]);
+                matched = 1;
+            }
+        if (matched) out[n++] = (ranked){score, d};
+    }
+    qsort(out, n, sizeof *out, by_rank);
+    return n;
+}
+
+/* Compare a search of the wrapper (offset, limit) with ranks offset.. of the brute force. */
+static void check_ranking(kbx_reader *r, const double *factors, int third_only, uint32_t offset,
+                          uint32_t limit)
+{
+    static ranked expected[N_MANY];
+    size_t n = brute_force(factors, third_only, expected);
+    kbx_query_term t[N_TERMS];
+    size_t nt = 0;
+    for (int i = 0; i < N_TERMS; i++)
+        if (factors[i] > 0) t[nt++] = (kbx_query_term){many_terms[i], factors[i]};
+    const char *third[] = {"XCthird"};
+    kbx_query q = {.terms = t, .n_terms = nt, .offset = offset, .limit = limit,
+                   .bm25_k1 = K1, .bm25_b = B};
+    if (third_only) {
+        q.any_of = third;
+        q.n_any_of = 1;
+    }
+    kbx_results res;
+    CHECK(kbx_reader_search(r, &q, &res) == KBX_OK);
+    size_t want = n > offset ? n - offset : 0;
+    if (want > limit) want = limit;
+    CHECK(res.n_hits == want);
+    for (size_t h = 0; h < res.n_hits && h < want; h++) {
+        char id[32];
+        snprintf(id, sizeof id, "m%03u", expected[offset + h].docid);
+        if (res.hits[h].data_len != strlen(id) || memcmp(res.hits[h].data, id, strlen(id)) != 0 ||
+            !close_to(res.hits[h].score, expected[offset + h].score)) {
+            printf("  rank %zu: got %.*s %.12g, expected %s %.12g\n", offset + h,
+                   (int)res.hits[h].data_len, res.hits[h].data, res.hits[h].score, id,
+                   expected[offset + h].score);
+            check_current_failed = 1;
+            break;
+        }
+    }
+    /* With fewer matches than asked for, every match was counted. */
+    if (n < (size_t)offset + limit) CHECK(res.matches_estimated == n);
+    CHECK(res.matches_estimated >= res.n_hits + offset || res.n_hits == 0);
+    kbx_results_free(&res);
+}
+
+TEST(the_best_documents_are_those_of_an_exhaustive_ranking)
+{
+    char dir[80];
+    snprintf(dir, sizeof dir, "%s-many", index_dir);
+    build_many(dir);
+    kbx_reader *r = kbx_reader_open(dir);
+    const double all[N_TERMS] = {1, 1, 1, 1, 1};
+    const double weighted[N_TERMS] = {0.2, 0.5, 1, 1.5, 0.7};
+    const double rare_only[N_TERMS] = {0, 0, 0, 1, 1};
+    check_ranking(r, all, 0, 0, 10);
+    check_ranking(r, weighted, 0, 0, 10);
+    check_ranking(r, weighted, 0, 0, 1);
+    check_ranking(r, rare_only, 0, 0, 10);
+    check_ranking(r, weighted, 0, 0, N_MANY); /* everything, in order */
+    check_ranking(r, weighted, 0, 10, 10);    /* the second page */
+    check_ranking(r, weighted, 1, 0, 10);     /* with a category filter */
+    check_ranking(r, all, 1, 5, 20);
+    /* Many weightings, so that every term takes its turn at being the one that decides. */
+    unsigned state = 11;
+    for (int round = 0; round < 40 && !check_current_failed; round++) {
+        double f[N_TERMS];
+        for (int t = 0; t < N_TERMS; t++) f[t] = (next_rand(&state) % 21) / 10.0;
+        check_ranking(r, f, round % 4 == 0, 0, 1 + round % 12);
+    }
+    kbx_reader_close(r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 int main(void)
 {
     snprintf(index_dir, sizeof index_dir, "/tmp/kb-test-xapian-%d", (int)getpid());
     RUN(scores_are_bm25_with_each_documents_length);
     RUN(scores_follow_a_document_reindexed_under_an_open_reader);
     RUN(a_term_in_no_document_matches_nothing);
+    RUN(the_best_documents_are_those_of_an_exhaustive_ranking);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", index_dir);
