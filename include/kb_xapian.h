@@ -88,6 +88,11 @@ uint32_t kbx_reader_termfreq(kbx_reader *r, const char *term);
 int kbx_reader_get_metadata(kbx_reader *r, const char *key, char *buf, size_t buf_len);
 /* Fetch the data of the document with unique term id_term; *data is malloc'd, caller frees. */
 int kbx_reader_get_data(kbx_reader *r, const char *id_term, char **data, size_t *len);
+/* Call fn with the data of every document, in docid order, until it returns non-zero. One pass
+ * over the document table, no ranking. No retry: KBX_MODIFIED means the writer recycled the
+ * revision being read (two commits during the pass); reopen and start again. */
+int kbx_reader_each_document(kbx_reader *r, int (*fn)(const char *data, size_t len, void *user),
+                             void *user);
 void kbx_reader_close(kbx_reader *r);
 const char *kbx_reader_errmsg(const kbx_reader *r);
 

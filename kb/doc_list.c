@@ -1,9 +1,8 @@
 /*
  * doc_list.c — every document of an index (see kb_doc_list.h).
  *
- * Xapian's empty term is its match-all query, so a one-term kbx_query with "" pages through
- * every document with the reader API alone; each hit carries the document's stored form
- * (kb_stored_doc.h), from which only the listing fields are kept.
+ * One pass over the document table (kbx_reader_each_document); of each document's stored form
+ * (kb_stored_doc.h) only the listing fields are kept.
  */
 #include "kb_doc_list.h"
 
@@ -13,8 +12,6 @@
 
 #include "kb_stored_doc.h"
 #include "kb_xapian.h"
-
-#define PAGE 1000
 
 static void info_free(kb_doc_info *d)
 {
@@ -62,6 +59,38 @@ static int cmp_id(const void *a, const void *b)
     return strcmp(((const kb_doc_info *)a)->id, ((const kb_doc_info *)b)->id);
 }
 
+typedef struct {
+    kb_doc_list *list;
+    size_t cap;
+    kb_stored_doc_codec *codec;
+    int out_of_memory;
+} collector;
+
+static int collect(const char *data, size_t len, void *user)
+{
+    collector *c = user;
+    kb_doc_list *l = c->list;
+    if (l->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 1024;
+        kb_doc_info *grown = realloc(l->docs, cap * sizeof *grown);
+        if (!grown) {
+            c->out_of_memory = 1;
+            return 1;
+        }
+        l->docs = grown;
+        c->cap = cap;
+    }
+    /* An unreadable record is left out of the list, as a search leaves it out of its hits. */
+    if (info_from_stored(&l->docs[l->n], c->codec, data, len) == 0) l->n++;
+    return 0;
+}
+
+static void drop_docs(kb_doc_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) info_free(&l->docs[i]);
+    l->n = 0;
+}
+
 int kb_doc_list_read(const char *index_dir, kb_doc_list *out, char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
@@ -72,48 +101,30 @@ int kb_doc_list_read(const char *index_dir, kb_doc_list *out, char *err, size_t 
         kbx_reader_close(r);
         return -1;
     }
-    out->revision = kbx_reader_revision(r);
-    uint32_t total = kbx_reader_doccount(r);
-    size_t cap = total ? total : 1;
-    out->docs = calloc(cap, sizeof *out->docs);
-    kb_stored_doc_codec *codec = kb_stored_doc_codec_new();
-    if (!out->docs || !codec) {
-        snprintf(err, err_len, "out of memory");
+    collector c = {.list = out, .codec = kb_stored_doc_codec_new()};
+    int rc = c.codec ? KBX_OK : KBX_NOMEM;
+    /* A writer that commits twice while we read recycles our revision: start once more on the
+     * newest one. */
+    for (int attempt = 0; rc == KBX_OK && attempt < 2; attempt++) {
+        out->revision = kbx_reader_revision(r);
+        rc = kbx_reader_each_document(r, collect, &c);
+        if (rc != KBX_MODIFIED || attempt == 1) break;
+        drop_docs(out);
+        int changed = 0;
+        rc = kbx_reader_reopen(r, &changed);
+    }
+    if (rc == KBX_OK && c.out_of_memory) rc = KBX_NOMEM;
+    if (rc != KBX_OK) {
+        snprintf(err, err_len, "cannot list the documents of %s: %s", index_dir,
+                 rc == KBX_NOMEM ? "out of memory" : kbx_reader_errmsg(r));
         kbx_reader_close(r);
-        kb_stored_doc_codec_free(codec);
+        kb_stored_doc_codec_free(c.codec);
         kb_doc_list_free(out);
         return -1;
     }
-    kbx_query_term all = {"", 1.0};
-    for (uint32_t offset = 0;; offset += PAGE) {
-        kbx_query q = {.terms = &all, .n_terms = 1, .offset = offset, .limit = PAGE};
-        kbx_results res;
-        if (kbx_reader_search(r, &q, &res) != KBX_OK) {
-            snprintf(err, err_len, "cannot list the documents of %s: %s", index_dir,
-                     kbx_reader_errmsg(r));
-            kbx_reader_close(r);
-            kb_stored_doc_codec_free(codec);
-            kb_doc_list_free(out);
-            return -1;
-        }
-        for (size_t i = 0; i < res.n_hits; i++) {
-            if (out->n == cap) {
-                kb_doc_info *grown = realloc(out->docs, cap * 2 * sizeof *grown);
-                if (!grown) break;
-                out->docs = grown;
-                cap *= 2;
-            }
-            if (info_from_stored(&out->docs[out->n], codec, res.hits[i].data,
-                                 res.hits[i].data_len) == 0)
-                out->n++;
-        }
-        size_t got = res.n_hits;
-        kbx_results_free(&res);
-        if (got < PAGE) break;
-    }
     kbx_reader_close(r);
-    kb_stored_doc_codec_free(codec);
-    qsort(out->docs, out->n, sizeof *out->docs, cmp_id);
+    kb_stored_doc_codec_free(c.codec);
+    if (out->n) qsort(out->docs, out->n, sizeof *out->docs, cmp_id);
     return 0;
 }
 

@@ -321,6 +321,19 @@ extern "C" int kbx_reader_get_data(kbx_reader *r, const char *id_term, char **da
     return rc;
 }
 
+extern "C" int kbx_reader_each_document(kbx_reader *r,
+                                        int (*fn)(const char *data, size_t len, void *user),
+                                        void *user)
+{
+    return guarded(r->err, [&] {
+        for (Xapian::PostingIterator p = r->db.postlist_begin(""); p != r->db.postlist_end("");
+             ++p) {
+            const std::string data = r->db.get_document(*p).get_data();
+            if (fn(data.data(), data.size(), user) != 0) break;
+        }
+    });
+}
+
 /* Bring r->outside up to date for q's day and slots: one pass over two value streams per index
  * revision and day. */
 static void update_outside(kbx_reader *r, const kbx_query *q)

@@ -142,6 +142,26 @@ TEST(a_term_in_no_document_matches_nothing)
     kbx_reader_close(r);
 }
 
+static int collect_ids(const char *data, size_t len, void *user)
+{
+    char *out = user;
+    strncat(out, data, len);
+    strcat(out, " ");
+    size_t seen = 0;
+    for (const char *c = out; *c; c++) seen += *c == ' ';
+    return seen == 3; /* stop after the third */
+}
+
+TEST(each_document_is_visited_once_in_docid_order)
+{
+    kbx_reader *r = kbx_reader_open(index_dir);
+    char ids[256] = "";
+    /* docids: short 1, long 2, other 3, new 4; the callback stops after the third */
+    CHECK(kbx_reader_each_document(r, collect_ids, ids) == KBX_OK);
+    CHECK_STR_EQ(ids, "short long other ");
+    kbx_reader_close(r);
+}
+
 /* ---- the ranking of many documents, against a brute-force BM25 ranking ---- */
 
 #define N_MANY 400
@@ -299,6 +319,7 @@ int main(void)
     RUN(scores_are_bm25_with_each_documents_length);
     RUN(scores_follow_a_document_reindexed_under_an_open_reader);
     RUN(a_term_in_no_document_matches_nothing);
+    RUN(each_document_is_visited_once_in_docid_order);
     RUN(the_best_documents_are_those_of_an_exhaustive_ranking);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
