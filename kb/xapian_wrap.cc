@@ -366,7 +366,7 @@ static void update_doclens(kbx_reader *r)
 {
     const Xapian::rev rev = r->db.get_revision();
     if (r->have_doclens && rev == r->doclens_rev) return;
-    std::vector<Xapian::termcount> lens(r->db.get_lastdocid() + 1, 0);
+    std::vector<Xapian::termcount> lens((size_t)r->db.get_lastdocid() + 1, 0);
     for (Xapian::PostingIterator p = r->db.postlist_begin(""); p != r->db.postlist_end(""); ++p)
         lens[*p] = p.get_doclength();
     r->doclens.swap(lens);
@@ -379,13 +379,15 @@ struct Bm25Params {
     double k1, b, min_normlen;
 };
 
-/* Past the last docid: where a finished posting list stands. */
-static const Xapian::docid END_OF_LIST = ~(Xapian::docid)0;
+/* A position in a posting list: a docid, or END_OF_LIST past the last one. Wider than a docid,
+ * so that no docid can be mistaken for the end. */
+typedef uint64_t ListPos;
+static const ListPos END_OF_LIST = ~(ListPos)0;
 
 /* A posting list read forward, with its current docid at hand. */
 struct PostingCursor {
     Xapian::PostingIterator it, end;
-    Xapian::docid docid = END_OF_LIST; /* the current posting, or END_OF_LIST */
+    ListPos docid = END_OF_LIST; /* the current posting */
 
     PostingCursor(const Xapian::Database &db, const std::string &term)
         : it(db.postlist_begin(term)), end(db.postlist_end(term))
@@ -400,10 +402,10 @@ struct PostingCursor {
     }
 
     /* Move to the first posting at or after did. */
-    void skip_to(Xapian::docid did)
+    void skip_to(ListPos did)
     {
         if (docid >= did) return;
-        it.skip_to(did);
+        it.skip_to((Xapian::docid)did); /* did is a docid: only END_OF_LIST is wider */
         docid = it == end ? END_OF_LIST : *it;
     }
 };
@@ -473,7 +475,7 @@ class AnyOfFilter {
         for (size_t i = 0; i < q->n_any_of; i++) lists.emplace_back(db, q->any_of[i]);
     }
 
-    bool accepts(Xapian::docid did)
+    bool accepts(ListPos did)
     {
         if (lists.empty()) return true;
         for (PostingCursor &l : lists) {
@@ -500,9 +502,11 @@ static bool ranks_before(const ScoredDoc &a, const ScoredDoc &b)
  * the terms whose maximum weights together cannot beat the weakest of them are "non-essential":
  * only documents from the other terms' posting lists are candidates, and the non-essential
  * lists are merely skipped to each candidate, strongest first, stopping as soon as the
- * candidate cannot make it. Exact: the same documents and scores as an exhaustive OR, up to the
- * last bit of the floating-point sums (which add the terms in another order than Xapian's own
- * matcher, the reason for not using it: see docs/SEARCH.md, "Matching").
+ * candidate cannot make it. Exact: the documents of an exhaustive ranking, in its order (every
+ * bound is added up in the order the score will be, so rounding cannot drop a document that
+ * ties or beats the weakest held). Scores can differ from Xapian's own matcher's in the last
+ * bit, as it adds the terms in another order; it was replaced for speed (docs/SEARCH.md,
+ * "Matching").
  *
  * Sets *matches to the number of documents that passed the filters when every candidate was
  * scored (fewer than depth), else to an estimate. */
@@ -523,24 +527,23 @@ static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size
 
     std::vector<double> weights(n); /* the candidate's weight from each term */
     std::vector<ScoredDoc> heap; /* the best so far; the weakest on top */
-    heap.reserve(depth + 1);
+    heap.reserve(std::min<size_t>(depth, collection_size) + 1);
     double threshold = -1;  /* a candidate must score more than this once the heap is full */
     size_t first_essential = 0;
     uint64_t accepted = 0;  /* candidates that passed the filters */
 
     while (depth > 0 && first_essential < n) {
-        Xapian::docid did = END_OF_LIST;
+        ListPos did = END_OF_LIST;
         for (size_t i = first_essential; i < n; i++) did = std::min(did, terms[i].docid);
         if (did == END_OF_LIST) break;
 
         const bool inside = !outside || did / 8 >= outside->size() ||
                             !((*outside)[did / 8] >> (did % 8) & 1);
         const bool wanted = inside && filter.accepts(did);
-        double partial = 0;
         for (size_t i = first_essential; i < n; i++) {
             weights[i] = 0;
             if (terms[i].docid != did) continue;
-            if (wanted) partial += weights[i] = terms[i].weight(params, doclens);
+            if (wanted) weights[i] = terms[i].weight(params, doclens);
             terms[i].next();
         }
         if (!wanted) continue;
@@ -548,12 +551,17 @@ static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size
         bool possible = true;
         for (size_t i = first_essential; i-- > 0;) {
             weights[i] = 0;
-            if (partial + bound_upto[i] <= threshold) {
+            /* The most the candidate can score with terms[0..i] still unread, added in the
+             * order its score will be (a sum in another order can round to 1 ulp below the
+             * score, and drop a document the exhaustive ranking keeps). */
+            double bound = bound_upto[i];
+            for (size_t j = i + 1; j < n; j++) bound += weights[j];
+            if (bound <= threshold) {
                 possible = false;
                 break;
             }
             terms[i].skip_to(did);
-            if (terms[i].docid == did) partial += weights[i] = terms[i].weight(params, doclens);
+            if (terms[i].docid == did) weights[i] = terms[i].weight(params, doclens);
         }
         if (!possible) continue;
         /* The score adds the weights in one fixed order, so that documents matching the same
@@ -562,7 +570,7 @@ static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size
         for (size_t i = 0; i < n; i++) score += weights[i];
         if (score <= threshold) continue;
 
-        heap.push_back({score, did});
+        heap.push_back({score, (Xapian::docid)did});
         std::push_heap(heap.begin(), heap.end(), ranks_before);
         if (heap.size() > depth) {
             std::pop_heap(heap.begin(), heap.end(), ranks_before);
@@ -585,7 +593,8 @@ static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size
             if (collection_size) none *= 1 - tf / collection_size;
         }
         const double est = collection_size * (1 - none) * filter_fraction;
-        *matches = (uint32_t)std::max<double>(heap.size(), std::min<double>(est, collection_size));
+        /* never fewer than the matches actually seen */
+        *matches = (uint32_t)std::min<double>(std::max<double>(est, accepted), collection_size);
     }
     std::sort_heap(heap.begin(), heap.end(), ranks_before);
     return heap;
@@ -613,8 +622,15 @@ extern "C" int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results 
 {
     std::memset(res, 0, sizeof *res);
     if (q->n_terms == 0) return KBX_OK;
-    return with_retry(r, [&] {
-        kbx_results_free(res);
+    for (size_t i = 0; i < q->n_terms; i++)
+        if (!(q->terms[i].weight >= 0)) { /* negative or NaN: every bound would be wrong */
+            r->err = std::string("query term ") + q->terms[i].term + ": weight " +
+                     std::to_string(q->terms[i].weight) + " is not >= 0";
+            return KBX_ERROR;
+        }
+    const int rc = with_retry(r, [&] {
+        kbx_results_free(res); /* a retry starts from nothing */
+        std::memset(res, 0, sizeof *res);
         Bm25Params params;
         params.k1 = q->bm25_k1 > 0 ? q->bm25_k1 : 1.2;
         params.b = q->bm25_b > 0 ? std::min(q->bm25_b, 1.0) : 0.75;
@@ -666,6 +682,8 @@ extern "C" int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results 
             res->n_hits++;
         }
     });
+    if (rc != KBX_OK) kbx_results_free(res); /* callers free only on success */
+    return rc;
 }
 
 extern "C" void kbx_results_free(kbx_results *res)
