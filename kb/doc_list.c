@@ -21,16 +21,17 @@ static void info_free(kb_doc_info *d)
     free(d->categories);
 }
 
-/* Fill d from a document's stored form; -1 when it is unreadable or memory ran out. */
+/* Fill d from a document's stored form: 0, 1 when the record is unreadable (it is left out, as
+ * a search leaves it out of its hits), -1 when memory ran out. */
 static int info_from_stored(kb_doc_info *d, kb_stored_doc_codec *codec, const char *data,
                             size_t len)
 {
     memset(d, 0, sizeof *d);
     kb_document *doc = kb_stored_doc_read(codec, data, len);
-    if (!doc) return -1;
+    if (!doc) return 1;
     if (!doc->id[0]) { /* format 2's JSON without an id */
         free(doc);
-        return -1;
+        return 1;
     }
     int rc = -1;
     d->id = strdup(doc->id);
@@ -80,9 +81,10 @@ static int collect(const char *data, size_t len, void *user)
         l->docs = grown;
         c->cap = cap;
     }
-    /* An unreadable record is left out of the list, as a search leaves it out of its hits. */
-    if (info_from_stored(&l->docs[l->n], c->codec, data, len) == 0) l->n++;
-    return 0;
+    int rc = info_from_stored(&l->docs[l->n], c->codec, data, len);
+    if (rc == 0) l->n++;
+    if (rc < 0) c->out_of_memory = 1;
+    return rc < 0;
 }
 
 static void drop_docs(kb_doc_list *l)
