@@ -228,8 +228,17 @@ static void build_request(const uint8_t *data, size_t size, buf *out, int *is_he
 static int exchange(const buf *req, buf *resp) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     FUZZ_REQUIRE(fd >= 0, "socket: %s", strerror(errno));
-    FUZZ_REQUIRE(connect(fd, (struct sockaddr *)&server, sizeof server) == 0, "connect: %s",
-                 strerror(errno));
+    if (connect(fd, (struct sockaddr *)&server, sizeof server) != 0) {
+        /* libFuzzer's timeout timer (SIGALRM) can interrupt a blocking connect, which then
+         * goes on in the background: wait for it to finish and take its result. */
+        FUZZ_REQUIRE(errno == EINTR, "connect: %s", strerror(errno));
+        struct pollfd p = {fd, POLLOUT, 0};
+        while (poll(&p, 1, 8000) < 0) FUZZ_REQUIRE(errno == EINTR, "poll: %s", strerror(errno));
+        int err = 0;
+        socklen_t len = sizeof err;
+        FUZZ_REQUIRE(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0,
+                     "connect (after EINTR): %s", strerror(err));
+    }
     size_t off = 0;
     int rc = 0;
     while (off < req->len) {

@@ -127,6 +127,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                          req.n_categories);
         }
     }
+    /* A page is a slice of the deeper ranking: the same question asked from the first hit
+     * returns the same documents at the same places (the top-k is exact, ties in docid order). */
+    if (req.offset + limit <= KB_SEARCH_MAX_LIMIT && res.n_hits > 0) {
+        kb_search_request deep = req;
+        deep.offset = 0;
+        deep.limit = req.offset + limit;
+        kb_search_result all;
+        rc = kb_search(searcher, &deep, &all);
+        FUZZ_REQUIRE(rc == KB_SEARCH_OK, "deeper kb_search returned %d", rc);
+        FUZZ_REQUIRE(all.n_hits >= req.offset + res.n_hits, "%zu hits from the first, %zu at offset %u",
+                     all.n_hits, res.n_hits, (unsigned)req.offset);
+        for (size_t i = 0; i < res.n_hits; i++)
+            FUZZ_REQUIRE(strcmp(all.hits[req.offset + i].id, res.hits[i].id) == 0,
+                         "hit %zu at offset %u is %s, the deeper ranking has %s there", i,
+                         (unsigned)req.offset, res.hits[i].id, all.hits[req.offset + i].id);
+        kb_search_result_free(&all);
+    }
     kb_search_result_free(&res);
 
     if (fetch_document) {
