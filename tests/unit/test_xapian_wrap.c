@@ -330,7 +330,7 @@ TEST(pages_are_slices_of_one_ranking_even_for_near_ties)
         snprintf(id_term, sizeof id_term, "Q%s", id);
         kbx_doc_add_boolean_term(doc, id_term);
         for (int t = 0; t < 5 && d < 4; t++) {
-            char term[8];
+            char term[16];
             snprintf(term, sizeof term, "t%d", t);
             if (wdf[d][t]) kbx_doc_add_term(doc, term, wdf[d][t]);
         }
