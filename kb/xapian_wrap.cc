@@ -508,14 +508,14 @@ static bool ranks_before(const ScoredDoc &a, const ScoredDoc &b)
  * bit, as it adds the terms in another order; it was replaced for speed (docs/SEARCH.md,
  * "Matching").
  *
- * Sets *matches to the number of documents that passed the filters when every candidate was
- * scored (fewer than depth), else to an estimate. */
+ * Sets *seen to the number of candidates that passed the filters: every match when fewer than
+ * depth were found (nothing was pruned then), a lower bound otherwise. */
 static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size_t depth,
                                             const Bm25Params &params,
                                             const std::vector<Xapian::termcount> &doclens,
                                             const std::vector<uint8_t> *outside,
                                             AnyOfFilter &filter, Xapian::doccount collection_size,
-                                            double filter_fraction, uint32_t *matches)
+                                            uint64_t *seen)
 {
     std::stable_sort(terms.begin(), terms.end(), [](const TermCursor &a, const TermCursor &b) {
         return a.maxweight < b.maxweight;
@@ -582,22 +582,40 @@ static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size
         }
     }
 
-    if (heap.size() < depth) {
-        *matches = (uint32_t)accepted; /* nothing was pruned: every match was counted */
-    } else {
-        /* The OR's size under independence (what Xapian's own estimate assumes), narrowed by
-         * the filters. */
-        double none = 1;
-        for (const TermCursor &t : terms) {
-            const double tf = std::min<double>(t.termfreq, collection_size);
-            if (collection_size) none *= 1 - tf / collection_size;
-        }
-        const double est = collection_size * (1 - none) * filter_fraction;
-        /* never fewer than the matches actually seen */
-        *matches = (uint32_t)std::min<double>(std::max<double>(est, accepted), collection_size);
-    }
+    *seen = accepted;
     std::sort_heap(heap.begin(), heap.end(), ranks_before);
     return heap;
+}
+
+/* The share of n_docs documents that hold at least one of terms with these frequencies, as if
+ * the terms occurred independently (what Xapian's own estimates assume). */
+template <typename Freqs>
+static double share_holding_any(const Freqs &termfreqs, Xapian::doccount n_docs)
+{
+    double none = 1;
+    for (Xapian::doccount tf : termfreqs) none *= 1 - std::min(1.0, (double)tf / n_docs);
+    return 1 - none;
+}
+
+/* How many documents match q: `seen` itself when the search found fewer than `depth` (it then
+ * saw every match), else the terms' union under independence, narrowed by the filters, and
+ * never fewer than `seen`. */
+static uint32_t estimate_matches(kbx_reader *r, const kbx_query *q,
+                                 const std::vector<TermCursor> &terms, size_t depth, size_t found,
+                                 uint64_t seen)
+{
+    const Xapian::doccount n_docs = r->db.get_doccount();
+    if (found < depth || n_docs == 0) return (uint32_t)seen;
+    std::vector<Xapian::doccount> freqs;
+    for (const TermCursor &t : terms) freqs.push_back(t.termfreq);
+    double share = share_holding_any(freqs, n_docs);
+    if (q->valid_on) share *= 1 - std::min(1.0, (double)r->n_outside / n_docs);
+    if (q->n_any_of) {
+        freqs.clear();
+        for (size_t i = 0; i < q->n_any_of; i++) freqs.push_back(r->db.get_termfreq(q->any_of[i]));
+        share *= share_holding_any(freqs, n_docs);
+    }
+    return (uint32_t)std::min<double>(std::max<double>(share * n_docs, seen), n_docs);
 }
 
 /* Bit i set when the document holds query term i. by_term is the query's terms, sorted. Walks
@@ -644,19 +662,12 @@ extern "C" int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results 
             terms.emplace_back(r->db, q->terms[i].term, q->terms[i].weight, params);
         for (const TermCursor &t : terms) res->max_possible += t.maxweight;
         AnyOfFilter filter(r->db, q);
-        const Xapian::doccount n_docs = r->db.get_doccount();
-        double filter_fraction = 1;
-        if (q->valid_on && n_docs) filter_fraction *= 1 - std::min(1.0, (double)r->n_outside / n_docs);
-        if (q->n_any_of && n_docs) {
-            double none = 1;
-            for (size_t i = 0; i < q->n_any_of; i++)
-                none *= 1 - std::min(1.0, (double)r->db.get_termfreq(q->any_of[i]) / n_docs);
-            filter_fraction *= 1 - none;
-        }
         const size_t depth = (size_t)q->offset + q->limit;
+        uint64_t seen = 0;
         std::vector<ScoredDoc> top =
             top_documents(terms, depth, params, r->doclens, q->valid_on ? &r->outside : nullptr,
-                          filter, n_docs, filter_fraction, &res->matches_estimated);
+                          filter, r->db.get_doccount(), &seen);
+        res->matches_estimated = estimate_matches(r, q, terms, depth, top.size(), seen);
         if (top.size() <= q->offset) return;
 
         std::vector<std::pair<std::string, int>> by_term;
