@@ -133,7 +133,7 @@ int kb_doc_list_read(const char *index_dir, kb_doc_list *out, char *err, size_t 
 void kb_doc_list_free(kb_doc_list *l)
 {
     if (!l) return;
-    for (size_t i = 0; i < l->n; i++) info_free(&l->docs[i]);
+    drop_docs(l);
     free(l->docs);
     memset(l, 0, sizeof *l);
 }
