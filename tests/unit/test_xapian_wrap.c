@@ -23,20 +23,38 @@
 
 static char index_dir[64];
 
-/* A document "Qid" holding term x (wdf x_wdf, when > 0) and a filler term, so that its length
- * (the sum of its wdfs) is `length`. */
-static int put_doc(kbx_writer *w, const char *id, unsigned x_wdf, unsigned length)
+/* Add or replace the document "Qid" with data `id`: terms[i] with wdf wdfs[i] (those with 0
+ * left out), so its length is the sum of wdfs, and the filter term `filter` unless NULL. */
+static int put_terms(kbx_writer *w, const char *id, const char *const *terms,
+                     const unsigned *wdfs, size_t n, const char *filter)
 {
     kbx_doc *d = kbx_doc_new();
     char id_term[64];
     snprintf(id_term, sizeof id_term, "Q%s", id);
     int rc = kbx_doc_add_boolean_term(d, id_term);
-    if (rc == KBX_OK && x_wdf) rc = kbx_doc_add_term(d, "x", x_wdf);
-    if (rc == KBX_OK && length > x_wdf) rc = kbx_doc_add_term(d, "filler", length - x_wdf);
+    if (rc == KBX_OK && filter) rc = kbx_doc_add_boolean_term(d, filter);
+    for (size_t i = 0; i < n && rc == KBX_OK; i++)
+        if (wdfs[i]) rc = kbx_doc_add_term(d, terms[i], wdfs[i]);
     if (rc == KBX_OK) rc = kbx_doc_set_data(d, id, strlen(id));
     if (rc == KBX_OK) rc = kbx_writer_replace(w, id_term, d);
     kbx_doc_free(d);
     return rc;
+}
+
+/* A document holding term x (wdf x_wdf, when > 0) and a filler term, so that its length is
+ * `length`. */
+static int put_doc(kbx_writer *w, const char *id, unsigned x_wdf, unsigned length)
+{
+    const char *const terms[] = {"x", "filler"};
+    const unsigned wdfs[] = {x_wdf, length > x_wdf ? length - x_wdf : 0};
+    return put_terms(w, id, terms, wdfs, 2, NULL);
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
 /* BM25 of one term as Xapian::BM25Weight(K1, 0, 1, B, MIN_NORMLEN) computes it. */
@@ -166,7 +184,8 @@ TEST(each_document_is_visited_once_in_docid_order)
 
 #define N_MANY 400
 #define N_TERMS 5
-static const char *const many_terms[N_TERMS] = {"ta", "tb", "tc", "td", "te"};
+/* The query terms, and last the filler that gives each document its length. */
+static const char *const many_terms[N_TERMS + 1] = {"ta", "tb", "tc", "td", "te", "filler"};
 static unsigned many_wdf[N_MANY + 1][N_TERMS], many_len[N_MANY + 1];
 
 /* Deterministic pseudo-random numbers, so a failure can be reproduced. */
@@ -183,24 +202,18 @@ static void build_many(const char *dir)
     kbx_writer *w = kbx_writer_open(dir);
     unsigned state = 7;
     for (unsigned d = 1; d <= N_MANY; d++) {
-        kbx_doc *doc = kbx_doc_new();
-        char id[32], id_term[40];
+        char id[32];
         snprintf(id, sizeof id, "m%03u", d);
-        snprintf(id_term, sizeof id_term, "Q%s", id);
-        kbx_doc_add_boolean_term(doc, id_term);
-        if (d % 3 == 0) kbx_doc_add_boolean_term(doc, "XCthird");
-        unsigned len = 0;
+        unsigned wdfs[N_TERMS + 1], len = 0;
         for (int t = 0; t < N_TERMS; t++) {
             many_wdf[d][t] = next_rand(&state) % (t + 2) == 0 ? 1 + next_rand(&state) % 6 : 0;
-            if (many_wdf[d][t]) kbx_doc_add_term(doc, many_terms[t], many_wdf[d][t]);
+            wdfs[t] = many_wdf[d][t];
             len += many_wdf[d][t];
         }
-        unsigned filler = 5 + next_rand(&state) % 295;
-        kbx_doc_add_term(doc, "filler", filler);
-        many_len[d] = len + filler;
-        kbx_doc_set_data(doc, id, strlen(id));
-        CHECK(kbx_writer_replace(w, id_term, doc) == KBX_OK);
-        kbx_doc_free(doc);
+        wdfs[N_TERMS] = 5 + next_rand(&state) % 295;
+        many_len[d] = len + wdfs[N_TERMS];
+        CHECK(put_terms(w, id, many_terms, wdfs, N_TERMS + 1, d % 3 == 0 ? "XCthird" : NULL) ==
+              KBX_OK);
     }
     CHECK(kbx_writer_commit(w) == KBX_OK);
     kbx_writer_close(w);
@@ -308,9 +321,7 @@ TEST(the_best_documents_are_those_of_an_exhaustive_ranking)
         check_ranking(r, f, round % 4 == 0, 0, 1 + round % 12);
     }
     kbx_reader_close(r);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    remove_dir(dir);
 }
 
 /* Scores a few ulps apart (found by review): four documents whose weights spread differently
@@ -319,25 +330,19 @@ TEST(the_best_documents_are_those_of_an_exhaustive_ranking)
  * of one repeated a document and never showed another. */
 TEST(pages_are_slices_of_one_ranking_even_for_near_ties)
 {
-    static const unsigned wdf[4][5] = {{0, 0, 0, 0, 0}, {0, 3, 1, 3, 2}, {1, 0, 0, 0, 1}, {2, 3, 3, 1, 0}};
+    static const char *const terms[6] = {"t0", "t1", "t2", "t3", "t4", "long"};
+    static const unsigned wdf[5][6] = {{0, 0, 0, 0, 0, 0},
+                                       {0, 3, 1, 3, 2, 0},
+                                       {1, 0, 0, 0, 1, 0},
+                                       {2, 3, 3, 1, 0, 0},
+                                       {0, 0, 0, 0, 0, 100000}};
     char dir[80];
     snprintf(dir, sizeof dir, "%s-ties", index_dir);
     kbx_writer *w = kbx_writer_open(dir);
     for (int d = 0; d < 5; d++) {
-        kbx_doc *doc = kbx_doc_new();
-        char id[16], id_term[20];
+        char id[16];
         snprintf(id, sizeof id, "d%d", d + 1);
-        snprintf(id_term, sizeof id_term, "Q%s", id);
-        kbx_doc_add_boolean_term(doc, id_term);
-        for (int t = 0; t < 5 && d < 4; t++) {
-            char term[16];
-            snprintf(term, sizeof term, "t%d", t);
-            if (wdf[d][t]) kbx_doc_add_term(doc, term, wdf[d][t]);
-        }
-        if (d == 4) kbx_doc_add_term(doc, "long", 100000);
-        kbx_doc_set_data(doc, id, strlen(id));
-        CHECK(kbx_writer_replace(w, id_term, doc) == KBX_OK);
-        kbx_doc_free(doc);
+        CHECK(put_terms(w, id, terms, wdf[d], 6, NULL) == KBX_OK);
     }
     CHECK(kbx_writer_commit(w) == KBX_OK);
     kbx_writer_close(w);
@@ -374,9 +379,7 @@ TEST(pages_are_slices_of_one_ranking_even_for_near_ties)
     CHECK(kbx_reader_search(r, &qb, &res) == KBX_ERROR);
     CHECK(strstr(kbx_reader_errmsg(r), "weight") != NULL);
     kbx_reader_close(r);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    remove_dir(dir);
 }
 
 int main(void)
@@ -388,8 +391,6 @@ int main(void)
     RUN(each_document_is_visited_once_in_docid_order);
     RUN(the_best_documents_are_those_of_an_exhaustive_ranking);
     RUN(pages_are_slices_of_one_ranking_even_for_near_ties);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", index_dir);
+    remove_dir(index_dir);
     CHECK_MAIN_END();
 }
