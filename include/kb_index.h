@@ -92,6 +92,10 @@ typedef struct {
 } kb_index_stats;
 void kb_index_writer_stats(const kb_index_writer *w, kb_index_stats *out);
 
+/* Is this run a bulk build (the index was empty; see kb_glass.h)? Documents for it must be
+ * prepared with kb_index_preparer_set_bulk(p, 1). */
+int kb_index_writer_is_bulk(const kb_index_writer *w);
+
 /* Close; an uncommitted run is discarded and the index stays as it was. */
 void kb_index_writer_close(kb_index_writer *w);
 
@@ -106,6 +110,10 @@ typedef struct kb_prepared_doc kb_prepared_doc;
 /* NULL on failure, with the reason in err. */
 kb_index_preparer *kb_index_preparer_new(char *err, size_t err_len);
 void kb_index_preparer_free(kb_index_preparer *p);
+/* Which writer the documents are prepared for (kb_index_writer_is_bulk): for Xapian's writer
+ * (the default) the preparer also builds the Xapian document, which is a fifth of Xapian's
+ * cost and cheaper here than on the writer thread; the bulk builder needs only the terms. */
+void kb_index_preparer_set_bulk(kb_index_preparer *p, int bulk);
 /* NULL when memory ran out. Thread-safe across preparers. */
 kb_prepared_doc *kb_index_prepare(kb_index_preparer *p, const kb_document *doc);
 void kb_prepared_doc_free(kb_prepared_doc *d);

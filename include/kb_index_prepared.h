@@ -7,17 +7,25 @@
 
 #include <stddef.h>
 
+#include "kb_glass.h"
 #include "kb_index.h"
 #include "kb_xapian.h"
 
-/* What kb_index_prepare() computes and the writer needs. The Xapian document is built by the
- * preparing thread too: filling it costs as much as a fifth of the writer's time, and the
- * writer (one thread, Xapian's single writer) is the bottleneck of indexing. */
+/* What kb_index_prepare() computes and the writers need. The terms, values and stored form are
+ * laid out as the bulk builder takes them (kb_glass_doc: terms sorted and distinct, boolean
+ * terms with wdf 0). For Xapian's writer the preparing thread also builds the same document as
+ * a Xapian document: filling it costs a fifth of Xapian's time, and Xapian's writer (one
+ * thread) is then the bottleneck of indexing. */
 struct kb_prepared_doc {
     char *id;
     char *where;              /* "file:line", for messages about this document */
     char hash[17];            /* content hash, hex */
-    kbx_doc *xdoc;            /* terms, filter terms, values and the stored form */
+    kb_glass_doc doc;         /* points into the fields below */
+    kb_glass_term *terms;
+    char *term_bytes;
+    char *data;
+    char dates[3][9];         /* valid from, valid until, updated: "YYYYMMDD" */
+    kbx_doc *xdoc;            /* NULL when prepared for the bulk builder */
 };
 
 #endif
