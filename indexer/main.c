@@ -8,7 +8,10 @@
  * documents are indexed regardless. All changes are published in one atomic commit at the end,
  * so a search daemon sees the old index or the new one, and a crash leaves the old one.
  *
- * Parsing and analysis run on a second thread (pipeline.c) while this one writes to Xapian.
+ * Parsing and analysis run on worker threads (pipeline.c), one file per worker at a time,
+ * while this thread writes to Xapian. The environment variable KB_INDEX_THREADS (1..64) sets how
+ * many workers; by default one per online CPU, at most 8. The output (problem lines, the index)
+ * is the same whatever the number: documents are written and problems printed in input order.
  *
  * Exit status: 0 every input valid and indexed; 1 some input invalid (valid ones indexed);
  * 2 usage or I/O errors.
@@ -67,6 +70,8 @@ static void usage(FILE *to)
             "  --rebuild    rewrite every document from PATH... (even unchanged ones) and remove\n"
             "               all others: the index then holds exactly what a new one would\n"
             "  --quiet      no progress line and no summary\n"
+            "Environment: KB_INDEX_THREADS=N (1..64) threads parse and analyse (default: one per\n"
+            "  CPU, at most 8); the output does not depend on it.\n"
             "Exit status: 0 all valid, 1 some documents invalid (the rest indexed), 2 usage or I/O error.\n");
 }
 
@@ -166,8 +171,8 @@ static void show_progress(run_state *st, int final)
     if (st->pipe) pipeline_unlock_output(st->pipe);
 }
 
-/* Print one problem. Called from the parsing thread with the output lock held, or from this
- * thread through report_problem: the lock serialises the lines and the count. */
+/* Print one problem. Called by pipeline_next on this thread, in input order, with the output lock
+ * held (report_problem takes it too): the lock serialises the lines and the count. */
 static void on_problem(const char *file, int line, const char *message, void *user)
 {
     run_state *st = user;
@@ -185,7 +190,7 @@ static void report_problem(run_state *st, const char *where, const char *message
     pipeline_unlock_output(st->pipe);
 }
 
-/* Write every prepared document the parsing thread hands over. */
+/* Write every prepared document the workers hand over, in input order. */
 static void write_documents(run_state *st)
 {
     kb_prepared_doc *d;
@@ -198,7 +203,7 @@ static void write_documents(run_state *st)
                 st->fatal = 1;
                 kb_prepared_doc_free(d);
                 pipeline_cancel(st->pipe);
-                continue; /* drain what is queued */
+                continue; /* pipeline_next now returns NULL */
             }
             report_problem(st, kb_prepared_doc_where(d), kb_index_writer_errmsg(st->writer));
         } else {

@@ -1,10 +1,21 @@
 /*
- * pipeline.h — parse and analyze on one thread while the main thread writes to Xapian.
+ * pipeline.h — parse and analyze on worker threads while the main thread writes to Xapian.
  *
- * Analysis and Xapian's writing each cost about half of indexing; running them on two cores
- * roughly halves a run. The producer thread parses the files in order and prepares each valid
- * document (kb_index_prepare); prepared documents pass through a bounded queue, so memory
- * stays flat however large the input.
+ * Preparing a document (parsing, analysis, the stored form, the Xapian document: kb_index_prepare)
+ * needs no index, so it runs on N worker threads while the caller's thread does the one thing
+ * that must stay single: writing to Xapian. N is the number of online CPUs, at most 8, or
+ * KB_INDEX_THREADS (1..64) when set. Each worker has its own kb_index_preparer, claims the next
+ * file not yet claimed and parses and prepares all of it.
+ *
+ * Ordering guarantee: whatever the number of threads and however they are scheduled, the caller
+ * sees exactly what one thread would give. pipeline_next() returns the prepared documents in
+ * input order (the files in the order given, then the documents in file order), and each problem
+ * the parser reports is passed to on_problem at its place in that same sequence: every problem of
+ * a file in the order reported, after those of the files before it, and before any document the
+ * file delivers after it. So stderr and the index do not depend on timing.
+ *
+ * Memory stays flat however large the input: at most about QUEUE_SLOTS (pipeline.c) documents and
+ * problems are held between the workers and the caller; a worker that gets that far ahead waits.
  */
 #ifndef KB_INDEXER_PIPELINE_H
 #define KB_INDEXER_PIPELINE_H
@@ -16,21 +27,24 @@
 
 typedef struct pipeline pipeline;
 
-/* Start the producer on files[0..n). Problems are passed to on_problem from the producer thread
- * (with the pipeline's output lock held). Returns NULL on failure with the reason in err. */
+/* Start the workers on files[0..n), which must stay valid until pipeline_finish. Problems are
+ * passed to on_problem from the thread calling pipeline_next (with the pipeline's output lock
+ * held), in the order described above. Returns NULL on failure with the reason in err (including
+ * a KB_INDEX_THREADS that is not a number from 1 to 64). */
 pipeline *pipeline_start(char *const *files, size_t n, kb_problem_fn on_problem, void *user,
                          char *err, size_t err_len);
-/* The next prepared document in input order, or NULL when the input is exhausted. The caller
- * frees it with kb_prepared_doc_free. */
+/* The next prepared document in input order, or NULL when the input is exhausted, or when the
+ * run was cancelled or ran out of memory (the run is over then; pipeline_finish says which). The
+ * caller frees it with kb_prepared_doc_free. Call it from one thread only. */
 kb_prepared_doc *pipeline_next(pipeline *p);
-/* Ask the producer to stop early (e.g. the index failed). */
+/* Ask the workers to stop early (e.g. the index failed); pipeline_next then returns NULL. */
 void pipeline_cancel(pipeline *p);
-/* Join the producer and report what it saw; frees p. */
+/* Join the workers and report what they saw; frees p and whatever was not taken. */
 void pipeline_finish(pipeline *p, size_t *files_done, size_t *io_errors, int *out_of_memory);
-/* Serialise output lines from both threads. */
+/* Serialise output lines (the caller's progress line against problem lines). */
 void pipeline_lock_output(pipeline *p);
 void pipeline_unlock_output(pipeline *p);
-/* Files parsed so far (for progress). */
+/* Files fully prepared so far (for progress; may run ahead of what pipeline_next returned). */
 size_t pipeline_files_done(pipeline *p);
 
 #endif
