@@ -472,6 +472,80 @@ def running_searchd_sees_replacements_removals_and_rebuilds():
             check(s.proc.pid == pid and s.proc.poll() is None, "the daemon restarted")
 
 
+# ---------------------------------------------------------------- preparing threads
+def threads_kb():
+    """15 files: 12 valid and 3 with problems. f00 is much larger than the others, so that with
+    several workers the later files are prepared long before it (and their items outnumber the
+    pipeline's 256 slots: the workers ahead must wait while the one on f00 goes on); its
+    problems are near its end. f06 repeats an id of f03 (reported by the writer, on the main
+    thread) and holds an invalid document; f10 is truncated (no document of it is indexed).
+    Returns ({name: text}, [(query, title it was made from)])."""
+    rnd = random.Random(20261123)
+    files, queries = {}, []
+    for i in range(15):
+        docs = []
+        for j in range(300 if i == 0 else 25):
+            title = _text(rnd, 4)
+            docs.append(doc_xml(f"t{i:02d}-{j:03d}", title, categories=[f"线程测试/第{i % 4}组"],
+                                questions=[_text(rnd, 5)], paragraphs=[_text(rnd, 20)]))
+            if j == 7 and i % 3 == 0:
+                queries.append(title)
+        if i == 0:
+            docs.insert(290, doc_xml("bad-date", "无效日期", valid=("2026-02-30", None), paragraphs=["x。"]))
+            docs.insert(295, '<document id="bad-elem">\n  <title>未知元素</title>\n  <body>\n'
+                             '    <blink>闪烁</blink>\n  </body>\n</document>')
+        if i == 6:
+            docs.insert(3, doc_xml("t03-010", "重复的编号", paragraphs=["与 f03 的文档同号。"]))
+            docs.insert(12, '<document id="no title">\n  <body><p>x</p></body>\n</document>')
+        text = documents_file(*docs)
+        if i == 10:
+            text = text[:len(text) // 2]
+        files[f"f{i:02d}.xml"] = text
+    return files, queries + ["宽带故障报修", "信用卡还款逾期", "国际漫游开通"]
+
+
+@test
+def output_is_the_same_with_one_or_four_preparing_threads():
+    files, queries = threads_kb()
+    with Service(files, start=False) as s:
+        runs = {}
+        for threads in (1, 4):
+            shutil.rmtree(s.index_dir, ignore_errors=True)
+            r = subprocess.run([INDEXER, "--index", s.index_dir, s.kb], capture_output=True, text=True,
+                               timeout=scaled(300), cwd=s.tmp, env=dict(os.environ, KB_INDEX_THREADS=str(threads)))
+            expect(r, 1)
+            # everything but the summary's time
+            stderr = re.sub(r" in \d+\.\d+ s:", " in T s:", r.stderr)
+            with Served(s):
+                h = health(s)
+                results = []
+                for q in queries:
+                    resp = s.search(q, limit=20)
+                    check_status(resp, 200, f"search {q}")
+                    body = resp.json()
+                    results.append({k: v for k, v in body.items() if k not in ("search_id", "took_ms")})
+            runs[threads] = (r.stdout, stderr, summary(r), h["documents"], results)
+        one, four = runs[1], runs[4]
+        lines = problem_lines(one[1])
+        kb = s.kb + os.sep
+        # every kind of problem is there, in file order, f00's before those of the files after it
+        check([l.split(":")[0][len(kb):] for l in lines] == ["f00.xml"] * 3 + ["f06.xml"] * 3 + ["f10.xml"],
+              f"unexpected problem lines:\n{one[1]}")
+        check("bad-date" in lines[0] and "t03-010" in lines[3] and "no title" in lines[4],
+              f"problems out of order:\n{one[1]}")
+        check(one[1].splitlines() == four[1].splitlines(),
+              f"stderr differs:\n--- 1 thread:\n{one[1]}\n--- 4 threads:\n{four[1]}")
+        check(one[0] == four[0] == "", f"stdout: {one[0]!r} / {four[0]!r}")
+        # f00, the 12 valid files, f06 without its two refused documents (f10 is half a file: its
+        # documents before the cut are not indexed either)
+        want = 300 + 12 * 25 + 25
+        check(one[2] == four[2] and one[2]["added"] == want, f"summaries: {one[2]} / {four[2]}")
+        check(one[3] == four[3] == want, f"documents: {one[3]} / {four[3]}")
+        for q, a, b in zip(queries, one[4], four[4]):
+            check(a["hits"], f"no hit for {q!r}")
+            check(a == b, f"results for {q!r} differ:\n{a}\n{b}")
+
+
 # ---------------------------------------------------------------- hostile and large input
 @test
 def billion_laughs_fails_fast():
