@@ -257,6 +257,13 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    char err[512];
+    if (pipeline_workers(err, sizeof err) == 0) { /* a bad KB_INDEX_THREADS: before any work */
+        fprintf(stderr, "kb-indexer: %s\n", err);
+        free(inputs);
+        return 2;
+    }
+
     run_state st = {.progress = !quiet && isatty(2), .started = now_s()};
     if (kb_document_global_init() != 0) {
         fprintf(stderr, "kb-indexer: cannot initialise the XML parser and schema\n");
@@ -274,7 +281,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "kb-indexer: %s\n", st.writer ? kb_index_writer_errmsg(st.writer) : "out of memory");
         goto done;
     }
-    char err[512];
     st.pipe = pipeline_start(files.paths, files.n, on_problem, &st, err, sizeof err);
     if (!st.pipe) {
         fprintf(stderr, "kb-indexer: %s\n", err);

@@ -204,9 +204,7 @@ static kb_index_preparer *new_preparer(char *err, size_t err_len)
     return kb_index_preparer_new(err, err_len);
 }
 
-/* How many workers: KB_INDEX_THREADS when set, else one per online CPU, at most
- * DEFAULT_MAX_WORKERS. Returns 0, with the reason in err, when the variable is not 1..64. */
-static size_t worker_count(char *err, size_t err_len)
+size_t pipeline_workers(char *err, size_t err_len)
 {
     const char *env = getenv("KB_INDEX_THREADS");
     if (env && *env) {
@@ -268,7 +266,7 @@ pipeline *pipeline_start(char *const *files, size_t n, kb_problem_fn on_problem_
         snprintf(err, err_len, "cannot initialise the XML parser and schema");
         return NULL;
     }
-    size_t n_workers = worker_count(err, err_len);
+    size_t n_workers = pipeline_workers(err, err_len);
     if (n_workers == 0) return NULL;
     /* A worker takes a whole file: more workers than files would have nothing to do. */
     if (n_workers > n) n_workers = n > 0 ? n : 1;

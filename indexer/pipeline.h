@@ -33,6 +33,11 @@ typedef struct pipeline pipeline;
  * a KB_INDEX_THREADS that is not a number from 1 to 64). */
 pipeline *pipeline_start(char *const *files, size_t n, kb_problem_fn on_problem, void *user,
                          char *err, size_t err_len);
+/* How many workers pipeline_start starts (fewer when there are fewer files): KB_INDEX_THREADS
+ * when set, else one per online CPU, at most 8. Returns 0, with the reason in err, when
+ * KB_INDEX_THREADS is not a number from 1 to 64, so the caller can refuse it before it touches
+ * the index. */
+size_t pipeline_workers(char *err, size_t err_len);
 /* The next prepared document in input order, or NULL when the input is exhausted, or when the
  * run was cancelled or ran out of memory (the run is over then; pipeline_finish says which). The
  * caller frees it with kb_prepared_doc_free. Call it from one thread only. */
