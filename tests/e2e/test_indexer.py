@@ -511,11 +511,17 @@ def output_is_the_same_with_one_or_four_preparing_threads():
         runs = {}
         for threads in (1, 4):
             shutil.rmtree(s.index_dir, ignore_errors=True)
-            r = subprocess.run([INDEXER, "--index", s.index_dir, s.kb], capture_output=True, text=True,
-                               timeout=scaled(300), cwd=s.tmp, env=dict(os.environ, KB_INDEX_THREADS=str(threads)))
-            expect(r, 1)
-            # everything but the summary's time
-            stderr = re.sub(r" in \d+\.\d+ s:", " in T s:", r.stderr)
+            # into an empty index, then --rebuild over it (which writes every document again, with
+            # Xapian's writer when the first run used the bulk builder)
+            stdout = stderr = ""
+            for args in ([], ["--rebuild"]):
+                r = subprocess.run([INDEXER, "--index", s.index_dir] + args + [s.kb], capture_output=True,
+                                   text=True, timeout=scaled(300), cwd=s.tmp,
+                                   env=dict(os.environ, KB_INDEX_THREADS=str(threads)))
+                expect(r, 1)
+                stdout += r.stdout
+                # everything but the summary's time
+                stderr += re.sub(r" in \d+\.\d+ s:", " in T s:", r.stderr)
             with Served(s):
                 h = health(s)
                 results = []
@@ -524,12 +530,12 @@ def output_is_the_same_with_one_or_four_preparing_threads():
                     check_status(resp, 200, f"search {q}")
                     body = resp.json()
                     results.append({k: v for k, v in body.items() if k not in ("search_id", "took_ms")})
-            runs[threads] = (r.stdout, stderr, summary(r), h["documents"], results)
+            runs[threads] = (stdout, stderr, summary(r), h["documents"], results)
         one, four = runs[1], runs[4]
         lines = problem_lines(one[1])
         kb = s.kb + os.sep
         # every kind of problem is there, in file order, f00's before those of the files after it
-        check([l.split(":")[0][len(kb):] for l in lines] == ["f00.xml"] * 3 + ["f06.xml"] * 3 + ["f10.xml"],
+        check([l.split(":")[0][len(kb):] for l in lines] == (["f00.xml"] * 3 + ["f06.xml"] * 3 + ["f10.xml"]) * 2,
               f"unexpected problem lines:\n{one[1]}")
         check("bad-date" in lines[0] and "t03-010" in lines[3] and "no title" in lines[4],
               f"problems out of order:\n{one[1]}")
@@ -539,11 +545,20 @@ def output_is_the_same_with_one_or_four_preparing_threads():
         # f00, the 12 valid files, f06 without its two refused documents (f10 is half a file: its
         # documents before the cut are not indexed either)
         want = 300 + 12 * 25 + 25
-        check(one[2] == four[2] and one[2]["added"] == want, f"summaries: {one[2]} / {four[2]}")
+        check(one[2] == four[2] and one[2]["replaced"] + one[2]["unchanged"] == want and one[2]["total"] == want,
+              f"summaries of --rebuild: {one[2]} / {four[2]}")
+        check(SUMMARY.search(one[1]).group(1) == str(want), f"first run: {one[1]}")
         check(one[3] == four[3] == want, f"documents: {one[3]} / {four[3]}")
         for q, a, b in zip(queries, one[4], four[4]):
             check(a["hits"], f"no hit for {q!r}")
             check(a == b, f"results for {q!r} differ:\n{a}\n{b}")
+        # a setting out of range is refused before anything is touched
+        shutil.rmtree(s.index_dir)
+        for bad in ("0", "65", "two"):
+            r = subprocess.run([INDEXER, "--index", s.index_dir, s.kb], capture_output=True, text=True,
+                               timeout=scaled(30), env=dict(os.environ, KB_INDEX_THREADS=bad))
+            expect(r, 2, "KB_INDEX_THREADS must be a number from 1 to 64")
+            check(not os.path.exists(s.index_dir), f"KB_INDEX_THREADS={bad} created the index")
 
 
 # ---------------------------------------------------------------- hostile and large input
