@@ -43,6 +43,10 @@ struct kb_analyzer {
     int32_t norm_cap;
     UChar *simp;     /* simplified UTF-16, segmented */
     int32_t simp_cap;
+    char *simp8;     /* simp as UTF-8, so terms are slices of it (one conversion per text, not
+                      * one per term: ICU's converter call costs more than the copy) */
+    int32_t *at8;    /* at8[i]: offset in simp8 of UTF-16 unit i; at8[n] is the end */
+    int32_t simp8_cap;
 };
 
 /* ---------------------------------------------------------------- term lists */
@@ -203,6 +207,8 @@ void kb_analyzer_free(kb_analyzer *a)
     free(a->u16);
     free(a->norm);
     free(a->simp);
+    free(a->simp8);
+    free(a->at8);
     free(a);
 }
 
@@ -278,22 +284,86 @@ char *kb_analyzer_fold(kb_analyzer *a, const char *text, size_t len)
     return out;
 }
 
+/* Convert a->simp[0..n) to UTF-8 in a->simp8, recording where each UTF-16 unit starts. A lone
+ * surrogate (which normalized text should not hold) becomes U+FFFD. Returns 0 or -1. */
+static int simp_to_utf8(kb_analyzer *a, int32_t n)
+{
+    if (n + 1 > a->simp8_cap) {
+        int32_t cap = a->simp8_cap ? a->simp8_cap : 1024;
+        while (cap < n + 1) cap *= 2;
+        char *s8 = realloc(a->simp8, (size_t)cap * 3);
+        if (s8) a->simp8 = s8;
+        int32_t *at = realloc(a->at8, (size_t)cap * sizeof *at);
+        if (at) a->at8 = at;
+        if (!s8 || !at) return -1;
+        a->simp8_cap = cap;
+    }
+    unsigned char *o = (unsigned char *)a->simp8;
+    int32_t k = 0;
+    for (int32_t i = 0; i < n; i++) {
+        a->at8[i] = k;
+        UChar32 c = a->simp[i];
+        if (U16_IS_LEAD(c) && i + 1 < n && U16_IS_TRAIL(a->simp[i + 1])) {
+            c = U16_GET_SUPPLEMENTARY(c, a->simp[i + 1]);
+            a->at8[++i] = k; /* inside the character: never a term boundary */
+        } else if (U16_IS_SURROGATE(c)) {
+            c = 0xFFFD;
+        }
+        if (c < 0x80) {
+            o[k++] = (unsigned char)c;
+        } else if (c < 0x800) {
+            o[k++] = (unsigned char)(0xC0 | c >> 6);
+            o[k++] = (unsigned char)(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            o[k++] = (unsigned char)(0xE0 | c >> 12);
+            o[k++] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+            o[k++] = (unsigned char)(0x80 | (c & 0x3F));
+        } else {
+            o[k++] = (unsigned char)(0xF0 | c >> 18);
+            o[k++] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+            o[k++] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+            o[k++] = (unsigned char)(0x80 | (c & 0x3F));
+        }
+    }
+    a->at8[n] = k;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- term emission */
 
-/* Convert s[from..to) to UTF-8 and push it. Terms over MAX_TERM_BYTES are dropped. */
-static int push16(kb_term_list *out, const UChar *s, int32_t from, int32_t to, kb_term_kind kind,
-                  uint32_t pos)
+/* Push a UTF-8 term. Terms over MAX_TERM_BYTES are dropped. */
+static int push8(kb_term_list *out, const char *term, size_t n, kb_term_kind kind, uint32_t pos)
+{
+    if (n == 0 || n > MAX_TERM_BYTES) return 0;
+    /* An ASCII capital would collide with the index's field prefixes; case folding removed them
+     * already, this keeps the promise for any code point NFKC_Casefold leaves alone. */
+    if (term[0] >= 'A' && term[0] <= 'Z') {
+        char buf[MAX_TERM_BYTES];
+        memcpy(buf, term, n);
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+        return kb_term_list_push(out, buf, n, kind, pos);
+    }
+    return kb_term_list_push(out, term, n, kind, pos);
+}
+
+/* Push simp[from..to) as a term: a slice of its UTF-8 form. */
+static int push16(const kb_analyzer *a, kb_term_list *out, int32_t from, int32_t to,
+                  kb_term_kind kind, uint32_t pos)
+{
+    return push8(out, a->simp8 + a->at8[from], (size_t)(a->at8[to] - a->at8[from]), kind, pos);
+}
+
+/* Push a UTF-16 string that is not part of simp (a joined product code). */
+static int push_utf16(kb_term_list *out, const UChar *s, int32_t len, kb_term_kind kind,
+                      uint32_t pos)
 {
     char buf[MAX_TERM_BYTES * 2];
     int32_t n = 0;
     UErrorCode e = U_ZERO_ERROR;
-    if (to - from > MAX_TERM_BYTES) return 0;
-    u_strToUTF8(buf, (int32_t)sizeof buf, &n, s + from, to - from, &e);
-    if (U_FAILURE(e) || n == 0 || n > MAX_TERM_BYTES) return 0;
-    /* An ASCII capital would collide with the index's field prefixes; case folding removed them
-     * already, this keeps the promise for any code point NFKC_Casefold leaves alone. */
-    if (buf[0] >= 'A' && buf[0] <= 'Z') buf[0] = (char)(buf[0] - 'A' + 'a');
-    return kb_term_list_push(out, buf, (size_t)n, kind, pos);
+    if (len > MAX_TERM_BYTES) return 0;
+    u_strToUTF8(buf, (int32_t)sizeof buf, &n, s, len, &e);
+    if (U_FAILURE(e)) return 0;
+    return push8(out, buf, (size_t)n, kind, pos);
 }
 
 /* Han characters of the current run, as UTF-16 offsets of each character's start. */
@@ -307,18 +377,18 @@ typedef struct {
 
 /* Emit the unigrams of the first `upto` characters of the run, and the bigram each of them
  * starts when the next character is known. */
-static int emit_han_prefix(const UChar *s, const han_run *run, int upto, kb_term_list *out,
-                           uint32_t pos)
+static int emit_han_prefix(const kb_analyzer *a, const han_run *run, int upto,
+                           kb_term_list *out, uint32_t pos)
 {
     for (int i = 0; i < upto; i++) {
-        int32_t a = run->starts[i];
-        int32_t b = i + 1 < run->count ? run->starts[i + 1] : run->end;
-        if (push16(out, s, a, b, KB_TERM_UNIGRAM, pos) < 0) return -1;
+        int32_t from = run->starts[i];
+        int32_t to = i + 1 < run->count ? run->starts[i + 1] : run->end;
+        if (push16(a, out, from, to, KB_TERM_UNIGRAM, pos) < 0) return -1;
         if (i + 1 < run->count) {
             int32_t c = i + 2 < run->count ? run->starts[i + 2] : run->end;
             int cross = run->word[i] != run->word[i + 1] &&
                         (run->word_long[i] || run->word_long[i + 1]);
-            if (push16(out, s, a, c, cross ? KB_TERM_BIGRAM_CROSS : KB_TERM_BIGRAM, pos) < 0)
+            if (push16(a, out, from, c, cross ? KB_TERM_BIGRAM_CROSS : KB_TERM_BIGRAM, pos) < 0)
                 return -1;
         }
     }
@@ -326,20 +396,20 @@ static int emit_han_prefix(const UChar *s, const han_run *run, int upto, kb_term
 }
 
 /* Emit unigrams and bigrams for the whole run and empty it. */
-static int flush_han_run(const UChar *s, han_run *run, kb_term_list *out, uint32_t pos)
+static int flush_han_run(const kb_analyzer *a, han_run *run, kb_term_list *out, uint32_t pos)
 {
-    int rc = emit_han_prefix(s, run, run->count, out, pos);
+    int rc = emit_han_prefix(a, run, run->count, out, pos);
     run->count = 0;
     return rc;
 }
 
 /* Add one character to the run. A full buffer is emitted except for its last character, which
  * starts the next chunk, so the bigram across the cut is not lost. */
-static int han_run_add(const UChar *s, han_run *run, int32_t start, int32_t end, int word_long,
-                       kb_term_list *out, uint32_t pos)
+static int han_run_add(const kb_analyzer *a, han_run *run, int32_t start, int32_t end,
+                       int word_long, kb_term_list *out, uint32_t pos)
 {
     if (run->count == 64) {
-        if (emit_han_prefix(s, run, 63, out, pos) < 0) return -1;
+        if (emit_han_prefix(a, run, 63, out, pos) < 0) return -1;
         run->starts[0] = run->starts[63];
         run->word[0] = run->word[63];
         run->word_long[0] = run->word_long[63];
@@ -365,7 +435,7 @@ typedef struct {
 static int flush_code_run(code_run *cr, kb_term_list *out, uint32_t pos)
 {
     int rc = 0;
-    if (cr->parts >= 2 && cr->len > 0) rc = push16(out, cr->joined, 0, cr->len, KB_TERM_CODE, pos);
+    if (cr->parts >= 2 && cr->len > 0) rc = push_utf16(out, cr->joined, cr->len, KB_TERM_CODE, pos);
     cr->len = 0;
     cr->parts = 0;
     cr->pending_sep = 0;
@@ -375,15 +445,17 @@ static int flush_code_run(code_run *cr, kb_term_list *out, uint32_t pos)
 static int is_connector(UChar c) { return c == '-' || c == '_' || c == '.' || c == '/'; }
 
 /* Emit a Latin/number token, and for a letter/digit mix (iphone15) its letter and digit parts. */
-static int emit_alnum(const UChar *s, int32_t from, int32_t to, kb_term_list *out, uint32_t pos)
+static int emit_alnum(const kb_analyzer *a, int32_t from, int32_t to, kb_term_list *out,
+                      uint32_t pos)
 {
+    const UChar *s = a->simp;
     int has_alpha = 0, has_digit = 0;
     for (int32_t i = from; i < to; i++) {
         if (u_isdigit(s[i])) has_digit = 1;
         else has_alpha = 1;
     }
     kb_term_kind kind = has_alpha ? KB_TERM_LATIN : KB_TERM_NUMBER;
-    if (push16(out, s, from, to, kind, pos) < 0) return -1;
+    if (push16(a, out, from, to, kind, pos) < 0) return -1;
     if (has_alpha && has_digit) {
         int32_t i = from;
         while (i < to) {
@@ -392,7 +464,7 @@ static int emit_alnum(const UChar *s, int32_t from, int32_t to, kb_term_list *ou
             while (j < to && (u_isdigit(s[j]) != 0) == digit) j++;
             /* One stray letter ("5g" → "g") is noise; digits alone are worth keeping. */
             if ((digit || j - i >= 2) && !(i == from && j == to))
-                if (push16(out, s, i, j, digit ? KB_TERM_NUMBER : KB_TERM_LATIN, pos) < 0) return -1;
+                if (push16(a, out, i, j, digit ? KB_TERM_NUMBER : KB_TERM_LATIN, pos) < 0) return -1;
             i = j;
         }
     }
@@ -405,6 +477,7 @@ static int analyze_piece(kb_analyzer *a, const char *text, size_t len, kb_term_l
     int32_t n = fold_to_simp(a, text, len);
     if (n < 0) return -1;
     if (n == 0) return 0;
+    if (simp_to_utf8(a, n) < 0) return -1;
     const UChar *s = a->simp;
     UErrorCode e = U_ZERO_ERROR;
     ubrk_setText(a->words, s, n, &e);
@@ -430,25 +503,25 @@ static int analyze_piece(kb_analyzer *a, const char *text, size_t len, kb_term_l
                 U16_NEXT(s, i, end, c);
                 if (!is_han(c)) {
                     all_han = 0;
-                    if (flush_han_run(s, &run, out, *pos) < 0) return -1;
+                    if (flush_han_run(a, &run, out, *pos) < 0) return -1;
                     continue;
                 }
-                if (han_run_add(s, &run, at, i, chars >= 2, out, *pos) < 0) return -1;
+                if (han_run_add(a, &run, at, i, chars >= 2, out, *pos) < 0) return -1;
             }
             if (chars >= 2 && all_han)
-                if (push16(out, s, start, end, KB_TERM_WORD, *pos) < 0) return -1;
+                if (push16(a, out, start, end, KB_TERM_WORD, *pos) < 0) return -1;
             (*pos)++;
             continue;
         }
 
-        if (flush_han_run(s, &run, out, *pos) < 0) return -1;
+        if (flush_han_run(a, &run, out, *pos) < 0) return -1;
 
         if (status >= UBRK_WORD_NUMBER && status < UBRK_WORD_IDEO_LIMIT) {
             /* Letters, numbers, kana, or ideographs that are not Han. */
             if (!(code.pending_sep && code.last_end + 1 == start)) {
                 if (flush_code_run(&code, out, *pos) < 0) return -1;
             }
-            if (emit_alnum(s, start, end, out, *pos) < 0) return -1;
+            if (emit_alnum(a, start, end, out, *pos) < 0) return -1;
             if (code.len + (end - start) <= MAX_TERM_BYTES) {
                 memcpy(code.joined + code.len, s + start, (size_t)(end - start) * sizeof(UChar));
                 code.len += end - start;
@@ -471,7 +544,7 @@ static int analyze_piece(kb_analyzer *a, const char *text, size_t len, kb_term_l
         }
         if (flush_code_run(&code, out, *pos) < 0) return -1;
     }
-    if (flush_han_run(s, &run, out, *pos) < 0) return -1;
+    if (flush_han_run(a, &run, out, *pos) < 0) return -1;
     if (flush_code_run(&code, out, *pos) < 0) return -1;
     return 0;
 }
