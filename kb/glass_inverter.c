@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kb_term_sort.h"
+
 /* The scratch file is written and read through buffers of this size. */
 #define IO_BUFFER (1u << 20)
 
@@ -221,24 +223,36 @@ int glass_inverter_add(glass_inverter *inv, const char *term, size_t len, uint32
 
 /* ---------------------------------------------------------------- runs */
 
-static int term_order(const void *a, const void *b, void *ctx)
+static int term_order(uint32_t a, uint32_t b, void *ctx)
 {
     const glass_inverter *inv = ctx;
-    const term_entry *x = &inv->entries[*(const uint32_t *)a];
-    const term_entry *y = &inv->entries[*(const uint32_t *)b];
+    const term_entry *x = &inv->entries[a], *y = &inv->entries[b];
     size_t n = x->term_len < y->term_len ? x->term_len : y->term_len;
     int c = memcmp(inv->arena + x->term_off, inv->arena + y->term_off, n);
     if (c) return c;
     return x->term_len < y->term_len ? -1 : x->term_len > y->term_len;
 }
 
-/* The run's entries in increasing term order (byte order, a prefix first). */
+/* The run's entries in increasing term order (byte order, a prefix first), as indexes. */
 static uint32_t *sorted_order(glass_inverter *inv)
 {
-    uint32_t *order = malloc((inv->n_entries ? inv->n_entries : 1) * sizeof *order);
-    if (!order) return NULL;
-    for (size_t i = 0; i < inv->n_entries; i++) order[i] = (uint32_t)i;
-    qsort_r(order, inv->n_entries, sizeof *order, term_order, inv);
+    size_t n = inv->n_entries ? inv->n_entries : 1;
+    kb_sort_item *items = malloc(n * sizeof *items), *tmp = malloc(n * sizeof *tmp);
+    uint32_t *order = malloc(n * sizeof *order);
+    if (items && tmp && order) {
+        for (size_t i = 0; i < inv->n_entries; i++) {
+            const term_entry *e = &inv->entries[i];
+            items[i] = (kb_sort_item){kb_sort_prefix(inv->arena + e->term_off, e->term_len),
+                                      (uint32_t)i};
+        }
+        kb_sort_terms(items, tmp, inv->n_entries, term_order, inv);
+        for (size_t i = 0; i < inv->n_entries; i++) order[i] = items[i].index;
+    } else {
+        free(order);
+        order = NULL;
+    }
+    free(items);
+    free(tmp);
     return order;
 }
 

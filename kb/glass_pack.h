@@ -16,17 +16,25 @@
 
 #include "kb_buf.h"
 
-/* 7 bits a byte, least significant first, high bit set on all but the last byte. */
+/* 7 bits a byte, least significant first, high bit set on all but the last byte. Written in
+ * place when the buffer has room (the common case: this runs once or twice per posting). */
 static inline void glass_pack_uint(kb_buf *b, uint64_t v)
 {
     unsigned char tmp[10];
+    int in_place = b->cap - b->len > sizeof tmp && !b->failed;
+    unsigned char *p = in_place ? (unsigned char *)b->data + b->len : tmp;
     size_t n = 0;
     while (v >= 128) {
-        tmp[n++] = (unsigned char)(v | 0x80);
+        p[n++] = (unsigned char)(v | 0x80);
         v >>= 7;
     }
-    tmp[n++] = (unsigned char)v;
-    kb_buf_add(b, tmp, n);
+    p[n++] = (unsigned char)v;
+    if (!in_place) {
+        kb_buf_add(b, tmp, n);
+        return;
+    }
+    b->len += n;
+    b->data[b->len] = '\0'; /* kb_buf keeps its data NUL-terminated */
 }
 
 /* pack_bool: '0' or '1'. */

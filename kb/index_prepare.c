@@ -20,15 +20,10 @@
 #include "kb_index_prepared.h"
 #include "kb_stored_doc.h"
 #include "kb_term_counts.h"
+#include "kb_term_sort.h"
 
 /* Xapian terms are limited to 245 bytes; boolean terms longer than this are hashed. */
 #define MAX_BOOLEAN_TERM 200
-
-/* A term to sort: its first 8 bytes as a big-endian number, and where it is. */
-typedef struct {
-    uint64_t prefix;
-    uint32_t index;
-} sort_item;
 
 struct kb_index_preparer {
     kb_analyzer *analyzer;
@@ -38,7 +33,7 @@ struct kb_index_preparer {
     int bulk;           /* prepare for the bulk builder: no Xapian document */
     kb_buf booleans;    /* the document's filter terms, each NUL-terminated */
     size_t n_booleans;
-    sort_item *sort, *sort_tmp;
+    kb_sort_item *sort, *sort_tmp;
     size_t sort_cap;
 };
 
@@ -177,13 +172,6 @@ static void set_value(kb_prepared_doc *d, unsigned slot, const char *value)
 
 /* ---------------------------------------------------------------- sorting the terms */
 
-static uint64_t prefix_of(const char *s, size_t len)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < 8; i++) v = v << 8 | (i < len ? (unsigned char)s[i] : 0);
-    return v;
-}
-
 static int term_cmp(const kb_glass_term *a, const kb_glass_term *b)
 {
     size_t n = a->len < b->len ? a->len : b->len;
@@ -192,37 +180,10 @@ static int term_cmp(const kb_glass_term *a, const kb_glass_term *b)
     return a->len < b->len ? -1 : a->len > b->len;
 }
 
-/* Sort terms by their bytes: a radix sort on the first 8 bytes (a document has ~1,500 terms;
- * qsort's calls cost several times more), then the few runs with equal first bytes by
- * insertion. Returns the order in p->sort. */
-static void sort_terms(kb_index_preparer *p, const kb_glass_term *terms, size_t n)
+static int term_index_cmp(uint32_t a, uint32_t b, void *terms)
 {
-    sort_item *a = p->sort, *tmp = p->sort_tmp;
-    for (size_t i = 0; i < n; i++) {
-        a[i].prefix = prefix_of(terms[i].text, terms[i].len);
-        a[i].index = (uint32_t)i;
-    }
-    for (unsigned shift = 0; shift < 64 && n > 1; shift += 8) {
-        size_t count[257] = {0};
-        for (size_t i = 0; i < n; i++) count[((a[i].prefix >> shift) & 0xff) + 1]++;
-        if (count[((a[0].prefix >> shift) & 0xff) + 1] == n) continue; /* one digit: no change */
-        for (size_t d = 1; d < 257; d++) count[d] += count[d - 1];
-        for (size_t i = 0; i < n; i++) tmp[count[(a[i].prefix >> shift) & 0xff]++] = a[i];
-        sort_item *swap = a;
-        a = tmp;
-        tmp = swap;
-    }
-    for (size_t i = 1; i < n; i++) {
-        sort_item x = a[i];
-        size_t j = i;
-        while (j > 0 && a[j - 1].prefix == x.prefix &&
-               term_cmp(&terms[a[j - 1].index], &terms[x.index]) > 0) {
-            a[j] = a[j - 1];
-            j--;
-        }
-        a[j] = x;
-    }
-    if (a != p->sort) memcpy(p->sort, a, n * sizeof *a);
+    const kb_glass_term *t = terms;
+    return term_cmp(&t[a], &t[b]);
 }
 
 /* The counted terms and the filter terms, sorted, each once (wdfs of equal terms add up, as
@@ -252,8 +213,11 @@ static int collect_terms(kb_index_preparer *p, kb_prepared_doc *d)
     }
     for (const char *t = p->booleans.data; k < n; t += strlen(t) + 1)
         unsorted[k++] = (kb_glass_term){t, strlen(t), 0};
-    for (size_t i = 0; i < n; i++) bytes += unsorted[i].len + 1;
-    sort_terms(p, unsorted, n);
+    for (size_t i = 0; i < n; i++) {
+        bytes += unsorted[i].len + 1;
+        p->sort[i] = (kb_sort_item){kb_sort_prefix(unsorted[i].text, unsorted[i].len), (uint32_t)i};
+    }
+    kb_sort_terms(p->sort, p->sort_tmp, n, term_index_cmp, unsorted);
 
     d->term_bytes = malloc(bytes ? bytes : 1);
     if (!d->term_bytes) {
