@@ -197,11 +197,13 @@ static void *work(void *arg)
     return NULL;
 }
 
-/* The one place preparers are made (one per worker), so that a choice of how documents are
- * prepared has a single place to go. */
-static kb_index_preparer *new_preparer(char *err, size_t err_len)
+/* The one place preparers are made (one per worker). For a bulk build they skip the Xapian
+ * document, which only Xapian's writer reads. */
+static kb_index_preparer *new_preparer(int bulk, char *err, size_t err_len)
 {
-    return kb_index_preparer_new(err, err_len);
+    kb_index_preparer *preparer = kb_index_preparer_new(err, err_len);
+    if (preparer) kb_index_preparer_set_bulk(preparer, bulk);
+    return preparer;
 }
 
 size_t pipeline_workers(char *err, size_t err_len)
@@ -256,8 +258,8 @@ static void destroy(pipeline *p)
     free(p);
 }
 
-pipeline *pipeline_start(char *const *files, size_t n, kb_problem_fn on_problem_fn, void *user,
-                         char *err, size_t err_len)
+pipeline *pipeline_start(char *const *files, size_t n, int bulk, kb_problem_fn on_problem_fn,
+                         void *user, char *err, size_t err_len)
 {
     /* libxml2 must be initialised (xmlInitParser) and the schema compiled once, before any
      * thread parses: libxml2's thread safety depends on it. main.c does it already; pthread_once
@@ -294,7 +296,7 @@ pipeline *pipeline_start(char *const *files, size_t n, kb_problem_fn on_problem_
     p->n_workers = n_workers;
     for (size_t i = 0; i < n_workers; i++) {
         p->workers[i].p = p;
-        if (!(p->workers[i].preparer = new_preparer(err, err_len))) {
+        if (!(p->workers[i].preparer = new_preparer(bulk, err, err_len))) {
             destroy(p);
             return NULL;
         }
