@@ -48,12 +48,19 @@ typedef struct {
     size_t data_len;
 } kb_glass_doc;
 
-enum { KB_GLASS_OK = 0, KB_GLASS_ERROR = 1, KB_GLASS_LOCKED = 2 };
+enum {
+    KB_GLASS_OK = 0,
+    KB_GLASS_ERROR = 1,
+    KB_GLASS_LOCKED = 2, /* another writer holds the index */
+    KB_GLASS_EXISTS = 3  /* the directory holds a database (update it with Xapian's writer) */
+};
 
 typedef struct kb_glass_builder kb_glass_builder;
 
-/* Start building in dir (created when missing), which must not hold a database. Returns NULL
- * only when memory ran out; otherwise check kb_glass_builder_status(). */
+/* Start building in dir (created when missing), which must not hold a database
+ * (KB_GLASS_EXISTS otherwise: checked again under the lock, so a writer that published one just
+ * before is never overwritten). Returns NULL only when memory ran out; otherwise check
+ * kb_glass_builder_status(). */
 kb_glass_builder *kb_glass_builder_open(const char *dir);
 int kb_glass_builder_status(const kb_glass_builder *b);
 const char *kb_glass_builder_errmsg(const kb_glass_builder *b);
@@ -67,7 +74,7 @@ uint32_t kb_glass_builder_doccount(const kb_glass_builder *b);
 /* Write the posting lists and the version file: the database appears. */
 int kb_glass_builder_commit(kb_glass_builder *b);
 
-/* Release the lock; without a commit, remove the tables written so far. */
+/* Release the lock; without a commit, remove the tables this build wrote. */
 void kb_glass_builder_close(kb_glass_builder *b);
 
 /* Does dir hold a glass database (its version file)? */

@@ -68,6 +68,7 @@ struct kb_glass_builder {
     char *dir;
     int lock_fd, scratch_fd;
     int status;
+    int owns_tables; /* this build created the table files (so may remove them) */
     int committed;
     char err[1024];
 
@@ -118,9 +119,13 @@ static void reset(kb_buf *buf)
 
 int kb_glass_exists(const char *dir)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/iamglass", dir);
-    return access(path, F_OK) == 0;
+    size_t n = strlen(dir) + sizeof "/iamglass";
+    char *path = malloc(n);
+    if (!path) return 0;
+    snprintf(path, n, "%s/iamglass", dir);
+    int exists = access(path, F_OK) == 0;
+    free(path);
+    return exists;
 }
 
 /* ---------------------------------------------------------------- opening */
@@ -185,9 +190,12 @@ kb_glass_builder *kb_glass_builder_open(const char *dir)
     }
     if (take_lock(b) != KB_GLASS_OK) return b;
     if (kb_glass_exists(dir)) {
-        set_error(b, "%s already holds a database (internal error: bulk build into it)", dir);
+        /* Another writer published one between the caller's check and our lock. */
+        snprintf(b->err, sizeof b->err, "%s already holds a database", dir);
+        b->status = KB_GLASS_EXISTS;
         return b;
     }
+    b->owns_tables = 1;
     /* Tables of an earlier build that did not finish, or that this build does not write. */
     for (int t = 0; t < N_TABLES; t++) {
         char *path = path_in(b, TABLE_FILES[t]);
@@ -652,7 +660,7 @@ void kb_glass_builder_close(kb_glass_builder *b)
     if (!b) return;
     glass_btree_free(b->docdata);
     glass_btree_free(b->termlist);
-    if (!b->committed && b->status != KB_GLASS_LOCKED && b->lock_fd >= 0) {
+    if (b->owns_tables && !b->committed) {
         for (int t = 0; t < N_TABLES; t++) {
             char *path = path_in(b, TABLE_FILES[t]);
             if (path) unlink(path);

@@ -44,24 +44,24 @@ static int bulk_build_allowed(void)
     return !env || strcmp(env, "0") != 0;
 }
 
-static kb_index_writer *open_bulk(kb_index_writer *w, const char *dir)
+/* Start a bulk build; KB_GLASS_EXISTS is left for the caller, which then uses Xapian's writer. */
+static void open_bulk(kb_index_writer *w, const char *dir)
 {
     w->bulk = kb_glass_builder_open(dir);
     if (!w->bulk) {
         set_error(w, "%s", "out of memory");
-        return w;
+        return;
     }
     int rc = kb_glass_builder_status(w->bulk);
     if (rc == KB_GLASS_LOCKED) {
         snprintf(w->err, sizeof w->err,
                  "index %s is being written by another kb-indexer; wait for it to finish", dir);
         w->status = KB_INDEX_LOCKED;
-    } else if (rc != KB_GLASS_OK) {
+    } else if (rc != KB_GLASS_OK && rc != KB_GLASS_EXISTS) {
         snprintf(w->err, sizeof w->err, "cannot build index %s: %s", dir,
                  kb_glass_builder_errmsg(w->bulk));
         w->status = KB_INDEX_ERROR;
     }
-    return w;
 }
 
 kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
@@ -70,7 +70,13 @@ kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
     if (!w) return NULL;
     w->mode = mode;
     kb_strmap_init(&w->seen);
-    if (bulk_build_allowed() && !kb_glass_exists(dir)) return open_bulk(w, dir);
+    if (bulk_build_allowed() && !kb_glass_exists(dir)) {
+        open_bulk(w, dir);
+        if (!w->bulk || kb_glass_builder_status(w->bulk) != KB_GLASS_EXISTS) return w;
+        /* Another run published an index meanwhile: update it instead. */
+        kb_glass_builder_close(w->bulk);
+        w->bulk = NULL;
+    }
     w->db = kbx_writer_open(dir);
     if (!w->db) {
         set_error(w, "%s", "out of memory");
