@@ -2,7 +2,9 @@
  * kb_index.h — write knowledge-base documents into the Xapian index.
  *
  * One kb_index_writer is one indexing run: every change is part of one transaction that
- * kb_index_writer_commit() publishes atomically (see kb_xapian.h). What goes in per document:
+ * kb_index_writer_commit() publishes atomically (see kb_xapian.h). A run into an empty index is a
+ * bulk build instead (kb_glass.h): the same database, written directly and published as a whole
+ * by the commit. What goes in per document:
  *   - ranked text terms from the analyzer, weighted by field through their within-document
  *     frequency (title and questions above keywords, categories and section titles, above body);
  *   - boolean terms: Q<id> (unique id), XC<category prefix> for every level of every category,
