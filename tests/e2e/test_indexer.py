@@ -519,6 +519,7 @@ def output_is_the_same_with_one_or_four_preparing_threads():
                                    text=True, timeout=scaled(300), cwd=s.tmp,
                                    env=dict(os.environ, KB_INDEX_THREADS=str(threads)))
                 expect(r, 1)
+                summary(r)  # the run completed (a crash may exit 1 too)
                 stdout += r.stdout
                 # everything but the summary's time
                 stderr += re.sub(r" in \d+\.\d+ s:", " in T s:", r.stderr)
