@@ -125,7 +125,7 @@ static int form_branch_item(unsigned char *item, uint32_t child, const unsigned 
 {
     glass_put4(item, child);
     item[BLOCK_NUMBER] = (unsigned char)key_len;
-    memcpy(item + BLOCK_NUMBER + K1, key, key_len);
+    if (key_len) memcpy(item + BLOCK_NUMBER + K1, key, key_len); /* key is NULL for the null key */
     glass_put2(item + BLOCK_NUMBER + K1 + key_len, part);
     return (int)(BLOCK_NUMBER + K1 + key_len + X2);
 }

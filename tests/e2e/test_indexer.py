@@ -395,8 +395,10 @@ def second_concurrent_run_exits_2():
         err = open(os.path.join(s.tmp, "first.err"), "w+")
         first = subprocess.Popen([INDEXER, "--index", s.index_dir, slow_input], stderr=err, cwd=s.tmp)
         try:
-            # the index appears once the first run holds the writer's lock
-            wait_until(lambda: os.path.exists(os.path.join(s.index_dir, "iamglass")) or first.poll() is not None,
+            # the first run holds the writer's lock once it has created the database (Xapian's
+            # writer) or its tables (a bulk build, which publishes iamglass only at the end)
+            wait_until(lambda: any(os.path.exists(os.path.join(s.index_dir, f))
+                                   for f in ("iamglass", "docdata.glass")) or first.poll() is not None,
                        30, "the first run did not open the index")
             check(first.poll() is None, "the first run ended before the second one could start")
             t = time.time()
