@@ -16,7 +16,8 @@
  * search results. Xapian's writer then updates it as usual (kb-indexer's later runs).
  *
  * The database appears atomically: the version file that makes the directory a database is
- * renamed into place last, after every table is on disk. Until then readers find no database;
+ * renamed into place last, after every table is on disk (the posting table, whose presence
+ * Xapian's writer takes for a database, is itself renamed into place just before). Until then readers find no database;
  * a crash leaves a directory without one, which the next run builds again. The builder holds
  * Xapian's own write lock (flintlock) throughout, so a Xapian writer cannot interleave.
  */
@@ -79,5 +80,13 @@ void kb_glass_builder_close(kb_glass_builder *b);
 
 /* Does dir hold a glass database (its version file)? */
 int kb_glass_exists(const char *dir);
+
+/* Does dir hold a posting table but no version file: a bulk build that stopped between its
+ * last two renames (Xapian's writer cannot open that; a new bulk build replaces it)? */
+int kb_glass_unfinished(const char *dir);
+
+/* Remove what a bulk build killed during its commit leaves (its unpublished posting table).
+ * Only while holding the index's write lock, e.g. with Xapian's writer open on dir. */
+void kb_glass_remove_leftovers(const char *dir);
 
 #endif

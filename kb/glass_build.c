@@ -42,6 +42,11 @@ enum { T_POSTLIST, T_DOCDATA, T_TERMLIST, T_POSITION, T_SPELLING, T_SYNONYM, N_T
 static const char *const TABLE_FILES[N_TABLES] = {"postlist.glass", "docdata.glass",
                                                   "termlist.glass", "position.glass",
                                                   "spelling.glass", "synonym.glass"};
+/* The posting table is written under another name and renamed just before the version file:
+ * Xapian's writer takes a directory holding postlist.glass for a database (its
+ * database_exists()), so a build killed during its commit, the longest step, must not leave one
+ * behind without the version file. */
+#define POSTLIST_TMP "postlist.tmp"
 static const uint32_t TABLE_COMPRESS_MIN[N_TABLES] = {0, COMPRESS_MIN, COMPRESS_MIN, 0,
                                                       COMPRESS_MIN, COMPRESS_MIN};
 
@@ -117,18 +122,43 @@ static void reset(kb_buf *buf)
     buf->failed = 0;
 }
 
-int kb_glass_exists(const char *dir)
+static int exists_in(const char *dir, const char *name)
 {
-    size_t n = strlen(dir) + sizeof "/iamglass";
+    size_t n = strlen(dir) + strlen(name) + 2;
     char *path = malloc(n);
     if (!path) return 0;
-    snprintf(path, n, "%s/iamglass", dir);
+    snprintf(path, n, "%s/%s", dir, name);
     int exists = access(path, F_OK) == 0;
     free(path);
     return exists;
 }
 
+int kb_glass_exists(const char *dir) { return exists_in(dir, "iamglass"); }
+
+int kb_glass_unfinished(const char *dir)
+{
+    return !exists_in(dir, "iamglass") && exists_in(dir, TABLE_FILES[T_POSTLIST]);
+}
+
 /* ---------------------------------------------------------------- opening */
+
+static void unlink_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(n);
+    if (!path) return;
+    snprintf(path, n, "%s/%s", dir, name);
+    unlink(path);
+    free(path);
+}
+
+static void remove_tables(const char *dir)
+{
+    for (int t = 0; t < N_TABLES; t++) unlink_in(dir, TABLE_FILES[t]);
+    unlink_in(dir, POSTLIST_TMP);
+}
+
+void kb_glass_remove_leftovers(const char *dir) { unlink_in(dir, POSTLIST_TMP); }
 
 /* Take Xapian's write lock: an open-file-description lock on the first byte of flintlock,
  * exactly as Xapian 1.4 takes it (backends/flint_lock.cc), so either of us sees the other. */
@@ -153,9 +183,9 @@ static int take_lock(kb_glass_builder *b)
     return KB_GLASS_OK;
 }
 
-static glass_btree *create_table(kb_glass_builder *b, int table)
+static glass_btree *create_table(kb_glass_builder *b, int table, const char *file)
 {
-    char *path = path_in(b, TABLE_FILES[table]);
+    char *path = path_in(b, file);
     if (!path) {
         set_error(b, "%s", "out of memory");
         return NULL;
@@ -197,11 +227,7 @@ kb_glass_builder *kb_glass_builder_open(const char *dir)
     }
     b->owns_tables = 1;
     /* Tables of an earlier build that did not finish, or that this build does not write. */
-    for (int t = 0; t < N_TABLES; t++) {
-        char *path = path_in(b, TABLE_FILES[t]);
-        if (path) unlink(path);
-        free(path);
-    }
+    remove_tables(b->dir);
     /* The runs' scratch file is unlinked at once: it disappears with the process. */
     char *scratch = path_in(b, ".bulk-postings.tmp");
     if (!scratch) {
@@ -215,8 +241,8 @@ kb_glass_builder *kb_glass_builder_open(const char *dir)
         set_errno(b, "cannot create a scratch file");
         return b;
     }
-    b->docdata = create_table(b, T_DOCDATA);
-    b->termlist = b->docdata ? create_table(b, T_TERMLIST) : NULL;
+    b->docdata = create_table(b, T_DOCDATA, TABLE_FILES[T_DOCDATA]);
+    b->termlist = b->docdata ? create_table(b, T_TERMLIST, TABLE_FILES[T_TERMLIST]) : NULL;
     if (!b->termlist) return b;
     b->inverter = glass_inverter_new(b->scratch_fd, run_budget());
     if (!b->inverter) set_error(b, "%s", "out of memory");
@@ -519,7 +545,7 @@ static int metadata_order(const void *x, const void *y)
 static int write_postlist(kb_glass_builder *b, glass_btree *t)
 {
     /* User metadata; an empty value is no entry, as in Xapian. */
-    qsort(b->metadata, b->n_metadata, sizeof *b->metadata, metadata_order);
+    if (b->n_metadata) qsort(b->metadata, b->n_metadata, sizeof *b->metadata, metadata_order);
     for (size_t i = 0; i < b->n_metadata; i++) {
         if (!b->metadata[i].value[0]) continue;
         reset(&b->key);
@@ -640,7 +666,7 @@ int kb_glass_builder_commit(kb_glass_builder *b)
         roots[t].empty = 1;
         roots[t].compress_min = TABLE_COMPRESS_MIN[t];
     }
-    glass_btree *postlist = create_table(b, T_POSTLIST);
+    glass_btree *postlist = create_table(b, T_POSTLIST, POSTLIST_TMP);
     if (!postlist) return KB_GLASS_ERROR;
     int rc = write_postlist(b, postlist);
     if (rc == KB_GLASS_OK && glass_btree_finish(postlist, &roots[T_POSTLIST]) < 0)
@@ -650,6 +676,13 @@ int kb_glass_builder_commit(kb_glass_builder *b)
         rc = set_error(b, "%s", glass_btree_errmsg(b->docdata));
     if (rc == KB_GLASS_OK && glass_btree_finish(b->termlist, &roots[T_TERMLIST]) < 0)
         rc = set_error(b, "%s", glass_btree_errmsg(b->termlist));
+    if (rc == KB_GLASS_OK) {
+        char *from = path_in(b, POSTLIST_TMP), *to = path_in(b, TABLE_FILES[T_POSTLIST]);
+        if (!from || !to) rc = set_error(b, "%s", "out of memory");
+        else if (rename(from, to) < 0) rc = set_errno(b, "cannot publish the index");
+        free(from);
+        free(to);
+    }
     if (rc == KB_GLASS_OK) rc = write_version_file(b, roots);
     if (rc == KB_GLASS_OK) b->committed = 1;
     return rc;
@@ -660,13 +693,7 @@ void kb_glass_builder_close(kb_glass_builder *b)
     if (!b) return;
     glass_btree_free(b->docdata);
     glass_btree_free(b->termlist);
-    if (b->owns_tables && !b->committed) {
-        for (int t = 0; t < N_TABLES; t++) {
-            char *path = path_in(b, TABLE_FILES[t]);
-            if (path) unlink(path);
-            free(path);
-        }
-    }
+    if (b->owns_tables && !b->committed) remove_tables(b->dir);
     glass_inverter_free(b->inverter);
     if (b->scratch_fd >= 0) close(b->scratch_fd);
     if (b->lock_fd >= 0) close(b->lock_fd); /* releases the lock */

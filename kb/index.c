@@ -89,11 +89,19 @@ kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
         w->status = KB_INDEX_LOCKED;
         return w;
     }
+    if (rc != KBX_OK && kb_glass_unfinished(dir)) {
+        snprintf(w->err, sizeof w->err,
+                 "index %s holds an unfinished bulk build (a posting table but no iamglass); "
+                 "run kb-indexer without KB_BULK_BUILD=0 to build it again", dir);
+        w->status = KB_INDEX_ERROR;
+        return w;
+    }
     if (rc != KBX_OK) {
         snprintf(w->err, sizeof w->err, "cannot open index %s: %s", dir, kbx_writer_errmsg(w->db));
         w->status = KB_INDEX_ERROR;
         return w;
     }
+    kb_glass_remove_leftovers(dir); /* safe now: Xapian's lock is ours */
     return w;
 }
 

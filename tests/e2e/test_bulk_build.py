@@ -335,11 +335,11 @@ def kill9_mid_bulk_build_leaves_no_index_and_the_next_run_builds_it():
 
 @test
 def tables_without_iamglass_then_either_kind_of_run_builds_the_index():
-    # The bulk build writes postlist.glass at its commit and renames iamglass into place last. A
-    # crash in between leaves every table but no database: readers find none, and the next run,
-    # bulk or Xapian's writer (KB_BULK_BUILD=0, the fallback an operator reaches for after a
-    # failed bulk build), must build the index. The state just before the rename, made
-    # deterministically: a finished bulk build without its iamglass.
+    # The bulk build writes its posting table as postlist.tmp, renames it to postlist.glass and
+    # then renames iamglass into place. A crash before those renames leaves tables but no
+    # database: readers find none, and the next run, bulk or Xapian's writer (KB_BULK_BUILD=0,
+    # the fallback an operator reaches for after a failed bulk build), must build the index.
+    # The state made deterministically: a finished bulk build before its renames.
     kb = big_kb()
     n = BIG_N
     with Service({}, start=False) as s:
@@ -347,19 +347,37 @@ def tables_without_iamglass_then_either_kind_of_run_builds_the_index():
             shutil.rmtree(s.index_dir, ignore_errors=True)
             os.makedirs(s.index_dir)
             expect_exit(run_indexer(s.index_dir, os.path.join(kb, "part0.xml")), 0, "bulk build")
+            os.rename(os.path.join(s.index_dir, "postlist.glass"), os.path.join(s.index_dir, "postlist.tmp"))
             os.remove(os.path.join(s.index_dir, "iamglass"))
             searchd_refuses(s, "tables without iamglass")
             r = run_indexer(s.index_dir, kb, bulk=next_bulk)
-            expect_exit(r, 0, f"the run after a crash just before the rename of iamglass "
+            expect_exit(r, 0, f"the run after a crash before the renames "
                               f"({'bulk' if next_bulk else 'KB_BULK_BUILD=0'})")
             check(summary(r)["total"] == n, summary(r))
             complete_index_checks(s, n, BIG_PROBES)
+            check(not os.path.exists(os.path.join(s.index_dir, "postlist.tmp")),
+                  "the unpublished posting table was left behind")
+
+
+@test
+def crash_between_the_two_renames_is_explained_to_xapians_writer():
+    # A crash in the microseconds between the two renames leaves postlist.glass without
+    # iamglass, which Xapian's writer cannot open. A bulk run builds the index again; a
+    # KB_BULK_BUILD=0 run says what happened and what to do.
+    with Service({}, start=False) as s:
+        kb = os.path.join(ROOT, "docs", "sample-kb")
+        expect_exit(run_indexer(s.index_dir, kb), 0, "bulk build")
+        os.remove(os.path.join(s.index_dir, "iamglass"))
+        r = run_indexer(s.index_dir, kb, bulk=False)
+        check(r.returncode != 0 and "unfinished bulk build" in r.stderr, r.stderr)
+        expect_exit(run_indexer(s.index_dir, kb), 0, "bulk build after it")
+        xapian_check(s.index_dir)
 
 
 @test
 def kill9_at_the_bulk_builds_commit_then_xapians_writer_builds_the_index():
-    # The same with a real kill -9 while postlist.glass is being written (KB_BULK_RUN_MB=1: a
-    # merge of thousands of runs makes that phase last long enough to catch).
+    # The same with a real kill -9 while the posting table is being written (a small run budget:
+    # merging many runs makes that phase last long enough to catch).
     kb = big_kb()
     n = BIG_N
     with Service({}, start=False) as s:
@@ -368,9 +386,9 @@ def kill9_at_the_bulk_builds_commit_then_xapians_writer_builds_the_index():
             shutil.rmtree(s.index_dir, ignore_errors=True)
             os.makedirs(s.index_dir)
             run = subprocess.Popen(indexer_cmd(s.index_dir, kb), stderr=subprocess.DEVNULL,
-                                   env=env_for(True, KB_BULK_RUN_MB="1"))
+                                   env=env_for(True, KB_BULK_RUN_MB="4"))
             try:
-                postlist = os.path.join(s.index_dir, "postlist.glass")
+                postlist = os.path.join(s.index_dir, "postlist.tmp")
                 if wait_for_file(postlist, run, 180) and run.poll() is None:
                     run.send_signal(signal.SIGKILL)
                     caught = (run.wait() == -signal.SIGKILL and
@@ -385,12 +403,14 @@ def kill9_at_the_bulk_builds_commit_then_xapians_writer_builds_the_index():
             print("    (note: the commit of the bulk build was not caught in 3 tries; test skipped)")
             return
         left = sorted(os.listdir(s.index_dir))
-        check("iamglass" not in left and "postlist.glass" in left, f"left after kill -9 at the commit: {left}")
+        check("iamglass" not in left and "postlist.glass" not in left,
+              f"left after kill -9 at the commit: {left}")
         searchd_refuses(s, "killed at the commit")
         r = run_indexer(s.index_dir, kb, bulk=False)
         expect_exit(r, 0, "KB_BULK_BUILD=0 run after a kill -9 at the bulk build's commit")
         check(summary(r)["total"] == n, summary(r))
         complete_index_checks(s, n, BIG_PROBES)
+        check("postlist.tmp" not in os.listdir(s.index_dir), "the unpublished posting table was left behind")
 
 
 # ---------------------------------------------------------------- one writer at a time
