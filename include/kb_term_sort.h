@@ -13,6 +13,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* Byte order of two strings, a prefix before its extensions (memcmp's sign, as Xapian orders
+ * terms and keys). */
+static inline int kb_bytes_cmp(const void *a, size_t a_len, const void *b, size_t b_len)
+{
+    int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
+    if (c) return c;
+    return a_len < b_len ? -1 : a_len > b_len;
+}
 
 typedef struct {
     uint64_t prefix;

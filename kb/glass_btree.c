@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "glass_pack.h"
+#include "kb_term_sort.h"
 
 enum {
     DIR_START = 11,
@@ -203,9 +204,7 @@ int glass_btree_add(glass_btree *t, const void *key_bytes, size_t key_len, const
     if (t->failed) return -1;
     if (key_len == 0 || key_len > MAX_KEY) return fail_msg(t, "index key of invalid length");
     if (t->has_key) {
-        size_t shorter = key_len < t->last_key_len ? key_len : t->last_key_len;
-        int c = memcmp(t->last_key, key, shorter);
-        if (c > 0 || (c == 0 && t->last_key_len >= key_len))
+        if (kb_bytes_cmp(t->last_key, t->last_key_len, key, key_len) >= 0)
             return fail_msg(t, "index keys out of order (internal error)");
     }
 

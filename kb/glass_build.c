@@ -29,6 +29,7 @@
 #include "glass_btree.h"
 #include "glass_inverter.h"
 #include "glass_pack.h"
+#include "kb_term_sort.h"
 
 /* Postings and terms held in memory before a sorted run goes to the scratch file. Peak memory
  * of a build is about twice this (the slack of growing buffers), whatever the input size. */
@@ -307,9 +308,7 @@ static int check_terms(kb_glass_builder *b, const kb_glass_doc *doc, uint64_t *d
             return set_error(b, "%s", "a term is empty or longer than 245 bytes");
         if (i > 0) {
             const kb_glass_term *p = &doc->terms[i - 1];
-            size_t n = p->len < t->len ? p->len : t->len;
-            int c = memcmp(p->text, t->text, n);
-            if (c > 0 || (c == 0 && p->len >= t->len))
+            if (kb_bytes_cmp(p->text, p->len, t->text, t->len) >= 0)
                 return set_error(b, "%s", "a document's terms are not sorted (internal error)");
         }
         *doclen += t->wdf;
@@ -344,12 +343,8 @@ static int add_value(kb_glass_builder *b, unsigned slot, uint32_t did, const cha
     /* Statistics: how many documents, and the least and greatest value (byte order). */
     int lower = !s->freq, upper = !s->freq;
     if (s->freq) {
-        size_t n = len < s->lower_len ? len : s->lower_len;
-        int c1 = memcmp(v, s->lower, n);
-        lower = c1 < 0 || (c1 == 0 && len < s->lower_len);
-        n = len < s->upper_len ? len : s->upper_len;
-        int c2 = memcmp(v, s->upper, n);
-        upper = c2 > 0 || (c2 == 0 && len > s->upper_len);
+        lower = kb_bytes_cmp(v, len, s->lower, s->lower_len) < 0;
+        upper = kb_bytes_cmp(v, len, s->upper, s->upper_len) > 0;
     }
     s->freq++;
     char **bound[2] = {&s->lower, &s->upper};

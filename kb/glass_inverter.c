@@ -227,10 +227,8 @@ static int term_order(uint32_t a, uint32_t b, void *ctx)
 {
     const glass_inverter *inv = ctx;
     const term_entry *x = &inv->entries[a], *y = &inv->entries[b];
-    size_t n = x->term_len < y->term_len ? x->term_len : y->term_len;
-    int c = memcmp(inv->arena + x->term_off, inv->arena + y->term_off, n);
-    if (c) return c;
-    return x->term_len < y->term_len ? -1 : x->term_len > y->term_len;
+    return kb_bytes_cmp(inv->arena + x->term_off, x->term_len, inv->arena + y->term_off,
+                        y->term_len);
 }
 
 /* The run's entries in increasing term order (byte order, a prefix first), as indexes. */
@@ -428,10 +426,7 @@ static int source_next(glass_inverter *inv, merge_source *s)
 
 static int term_cmp(const merge_source *a, const merge_source *b)
 {
-    size_t n = a->term_len < b->term_len ? a->term_len : b->term_len;
-    int c = memcmp(a->term, b->term, n);
-    if (c) return c;
-    return a->term_len < b->term_len ? -1 : a->term_len > b->term_len;
+    return kb_bytes_cmp(a->term, a->term_len, b->term, b->term_len);
 }
 
 int glass_postings_next(glass_postings *p, uint32_t *did, uint32_t *wdf)

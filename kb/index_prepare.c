@@ -174,10 +174,7 @@ static void set_value(kb_prepared_doc *d, unsigned slot, const char *value)
 
 static int term_cmp(const kb_glass_term *a, const kb_glass_term *b)
 {
-    size_t n = a->len < b->len ? a->len : b->len;
-    int c = memcmp(a->text, b->text, n);
-    if (c) return c;
-    return a->len < b->len ? -1 : a->len > b->len;
+    return kb_bytes_cmp(a->text, a->len, b->text, b->len);
 }
 
 static int term_index_cmp(uint32_t a, uint32_t b, void *terms)
