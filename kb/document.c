@@ -52,6 +52,7 @@
 #include "kb_document.h"
 
 #include "document_internal.h"
+#include "kb_hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -669,13 +670,7 @@ static void pass1_end(void *ctx, const xmlChar *localname, const xmlChar *prefix
 
 /* ---- pass 2: build, check, validate and deliver one document at a time ------------------- */
 
-/* FNV-1a. */
-static size_t hash_id(const char *id)
-{
-    uint64_t h = 14695981039346656037u;
-    for (const char *p = id; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211u;
-    return (size_t)h;
-}
+static size_t hash_id(const char *id) { return (size_t)kb_hash_str(id); }
 
 static int ids_grow(parse_state *st)
 {

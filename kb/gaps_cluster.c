@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb_hash.h"
+
 typedef struct {
     char *text;
     double qdf;       /* questions of the loaded groups that contain the term */
@@ -61,12 +63,6 @@ struct kb_gap_clusterer {
     size_t cap_seen, cap_touched;
 };
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 kb_gap_clusterer *kb_gap_clusterer_new(kb_gap_idf_fn idf, void *user)
 {
@@ -119,7 +115,7 @@ static int rehash(kb_gap_clusterer *c, size_t n_slots)
     uint32_t *slots = calloc(n_slots, sizeof *slots);
     if (!slots) return -1;
     for (size_t i = 0; i < c->n_terms; i++) {
-        size_t h = (size_t)hash_str(c->terms[i].text) & (n_slots - 1);
+        size_t h = (size_t)kb_hash_str(c->terms[i].text) & (n_slots - 1);
         while (slots[h]) h = (h + 1) & (n_slots - 1);
         slots[h] = (uint32_t)i + 1;
     }
@@ -133,7 +129,7 @@ static int rehash(kb_gap_clusterer *c, size_t n_slots)
 static long term_index(kb_gap_clusterer *c, const char *text, int add)
 {
     if (c->n_slots) {
-        size_t h = (size_t)hash_str(text) & (c->n_slots - 1);
+        size_t h = (size_t)kb_hash_str(text) & (c->n_slots - 1);
         while (c->slots[h]) {
             uint32_t i = c->slots[h] - 1;
             if (strcmp(c->terms[i].text, text) == 0) return (long)i;
@@ -149,7 +145,7 @@ static long term_index(kb_gap_clusterer *c, const char *text, int add)
     t->text = strdup(text);
     if (!t->text) return -1;
     t->kb_idf = -1;
-    size_t h = (size_t)hash_str(text) & (c->n_slots - 1);
+    size_t h = (size_t)kb_hash_str(text) & (c->n_slots - 1);
     while (c->slots[h]) h = (h + 1) & (c->n_slots - 1);
     c->slots[h] = (uint32_t)c->n_terms + 1;
     return (long)c->n_terms++;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kb_hash.h"
 #include "kb_term_sort.h"
 
 /* The scratch file is written and read through buffers of this size. */
@@ -127,10 +128,10 @@ const char *glass_inverter_errmsg(const glass_inverter *inv) { return inv->err; 
 
 /* ---------------------------------------------------------------- collecting */
 
+/* The high bits folded in: the table is indexed by the low ones. */
 static uint64_t hash_term(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    uint64_t h = kb_hash_bytes(s, n, KB_HASH_SEED);
     return h ^ (h >> 29);
 }
 

@@ -16,6 +16,7 @@
 #include "kb_analyzer.h"
 #include "kb_buf.h"
 #include "kb_document.h"
+#include "kb_hash.h"
 #include "kb_index.h"
 #include "kb_index_prepared.h"
 #include "kb_stored_doc.h"
@@ -91,12 +92,6 @@ const char *kb_prepared_doc_where(const kb_prepared_doc *d) { return d->where; }
 
 /* ---------------------------------------------------------------- terms */
 
-static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
-{
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
 /* Analyze text and count every term with the field's wdf. */
 static int add_text(kb_index_preparer *p, const char *text, unsigned wdf)
 {
@@ -120,7 +115,7 @@ static int add_boolean(kb_index_preparer *p, const char *prefix, const char *val
         term[plen + len] = '\0';
     } else {
         snprintf(term, sizeof term, "%s#%016llx", prefix,
-                 (unsigned long long)fnv1a(value, len, 1469598103934665603ULL));
+                 (unsigned long long)kb_hash_bytes(value, len, KB_HASH_SEED));
     }
     p->n_booleans++;
     return kb_buf_add(&p->booleans, term, strlen(term) + 1);
@@ -308,8 +303,8 @@ kb_prepared_doc *kb_index_prepare(kb_index_preparer *p, const kb_document *doc)
         goto fail;
     }
     snprintf(d->hash, sizeof d->hash, "%016llx",
-             (unsigned long long)fnv1a(fields, fields_len,
-                                       fnv1a(KB_INDEX_FORMAT, 1, 1469598103934665603ULL)));
+             (unsigned long long)kb_hash_bytes(fields, fields_len,
+                                               kb_hash_bytes(KB_INDEX_FORMAT, 1, KB_HASH_SEED)));
     free(fields);
     if (prepare(p, doc, d) < 0) goto fail;
     return d;

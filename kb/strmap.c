@@ -8,12 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
+#include "kb_hash.h"
 
 void kb_strmap_init(kb_strmap *m) { memset(m, 0, sizeof *m); }
 
@@ -30,7 +25,7 @@ void kb_strmap_free(kb_strmap *m)
 
 static size_t slot_of(char *const *keys, size_t capacity, const char *key)
 {
-    size_t i = (size_t)fnv1a(key) & (capacity - 1);
+    size_t i = (size_t)kb_hash_str(key) & (capacity - 1);
     while (keys[i] && strcmp(keys[i], key) != 0) i = (i + 1) & (capacity - 1);
     return i;
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb_hash.h"
+
 void kb_term_counts_init(kb_term_counts *c) { memset(c, 0, sizeof *c); }
 
 void kb_term_counts_clear(kb_term_counts *c)
@@ -25,12 +27,6 @@ void kb_term_counts_free(kb_term_counts *c)
     memset(c, 0, sizeof *c);
 }
 
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 static int grow(kb_term_counts *c)
 {
@@ -39,7 +35,7 @@ static int grow(kb_term_counts *c)
     if (!slots) return -1;
     for (size_t i = 0; i < c->capacity; i++) {
         if (!c->slots[i].term) continue;
-        size_t j = (size_t)hash(c->slots[i].term) & (cap - 1);
+        size_t j = (size_t)kb_hash_str(c->slots[i].term) & (cap - 1);
         while (slots[j].term) j = (j + 1) & (cap - 1);
         slots[j] = c->slots[i];
     }
@@ -73,7 +69,7 @@ static const char *arena_copy(kb_term_counts *c, const char *term, size_t len)
 int kb_term_counts_add(kb_term_counts *c, const char *term, unsigned count)
 {
     if ((c->used + 1) * 2 > c->capacity && grow(c) < 0) return -1;
-    size_t i = (size_t)hash(term) & (c->capacity - 1);
+    size_t i = (size_t)kb_hash_str(term) & (c->capacity - 1);
     while (c->slots[i].term) {
         if (strcmp(c->slots[i].term, term) == 0) {
             c->slots[i].count += count;
