@@ -218,6 +218,16 @@ def searchd_refuses(s, what):
         check(r.returncode == 2 and r.stdout == "", f"{what}: kb-query: exit {r.returncode}: {r.stderr[-500:]}")
 
 
+def next_run_builds_the_index(s, kb, n, bulk, after):
+    """After a failed run (`after`), the next run on the whole big KB, bulk or Xapian's writer,
+    builds a complete index of n documents. Returns its summary."""
+    r = run_indexer(s.index_dir, kb, bulk=bulk)
+    expect_exit(r, 0, f"the run after {after} ({'bulk' if bulk else 'KB_BULK_BUILD=0'})")
+    check(summary(r)["total"] == n, summary(r))
+    complete_index_checks(s, n, BIG_PROBES)
+    return summary(r)
+
+
 def complete_index_checks(s, n_docs, probe_ids):
     """The index at s holds n_docs documents, passes xapian-check, and serves probe_ids."""
     left = os.listdir(s.index_dir)
@@ -327,10 +337,8 @@ def kill9_mid_bulk_build_leaves_no_index_and_the_next_run_builds_it():
             check(not any(f.startswith(".bulk") or f == "v.tmp" for f in left), f"scratch files left: {left}")
             searchd_refuses(s, "after kill -9")
             # the next run: a bulk build again, then (second round) Xapian's writer
-            r = run_indexer(s.index_dir, kb, bulk=next_bulk)
-            expect_exit(r, 0, f"the run after kill -9 ({'bulk' if next_bulk else 'KB_BULK_BUILD=0'})")
-            check(summary(r)["added"] == n and summary(r)["total"] == n, summary(r))
-            complete_index_checks(s, n, BIG_PROBES)
+            done = next_run_builds_the_index(s, kb, n, next_bulk, "kill -9")
+            check(done["added"] == n, done)
 
 
 @test
@@ -350,11 +358,7 @@ def tables_without_iamglass_then_either_kind_of_run_builds_the_index():
             os.rename(os.path.join(s.index_dir, "postlist.glass"), os.path.join(s.index_dir, "postlist.tmp"))
             os.remove(os.path.join(s.index_dir, "iamglass"))
             searchd_refuses(s, "tables without iamglass")
-            r = run_indexer(s.index_dir, kb, bulk=next_bulk)
-            expect_exit(r, 0, f"the run after a crash before the renames "
-                              f"({'bulk' if next_bulk else 'KB_BULK_BUILD=0'})")
-            check(summary(r)["total"] == n, summary(r))
-            complete_index_checks(s, n, BIG_PROBES)
+            next_run_builds_the_index(s, kb, n, next_bulk, "a crash before the renames")
             check(not os.path.exists(os.path.join(s.index_dir, "postlist.tmp")),
                   "the unpublished posting table was left behind")
 
@@ -406,10 +410,7 @@ def kill9_at_the_bulk_builds_commit_then_xapians_writer_builds_the_index():
         check("iamglass" not in left and "postlist.glass" not in left,
               f"left after kill -9 at the commit: {left}")
         searchd_refuses(s, "killed at the commit")
-        r = run_indexer(s.index_dir, kb, bulk=False)
-        expect_exit(r, 0, "KB_BULK_BUILD=0 run after a kill -9 at the bulk build's commit")
-        check(summary(r)["total"] == n, summary(r))
-        complete_index_checks(s, n, BIG_PROBES)
+        next_run_builds_the_index(s, kb, n, False, "a kill -9 at the bulk build's commit")
         check("postlist.tmp" not in os.listdir(s.index_dir), "the unpublished posting table was left behind")
 
 

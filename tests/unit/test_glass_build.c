@@ -826,6 +826,19 @@ static void compare_builds(const char *bulk, const char *xap, const corpus *c, s
     CHECK(xapian_check(bulk) == 0);
 }
 
+/* Build corpus c with Xapian's writer and with the bulk builder, into base_dir's NAME-xapian and
+ * NAME-bulk (buffers of 128 bytes). */
+static void build_both(const corpus *c, const char *name, char *bulk, char *xap)
+{
+    char n[64];
+    snprintf(n, sizeof n, "%s-bulk", name);
+    path_of(bulk, 128, n);
+    snprintf(n, sizeof n, "%s-xapian", name);
+    path_of(xap, 128, n);
+    CHECK(build_xapian(c, xap) == 0);
+    CHECK(build_bulk(c, bulk) == 0);
+}
+
 /* ---------------------------------------------------------------- the generated corpus */
 
 /* Documents of the generated corpus: 5,000 (1,500 under the sanitizers, KB_SANITIZED=1, which
@@ -1106,10 +1119,7 @@ TEST(term_edge_cases_equal_xapians_writer)
     doc_finish(d);
 
     char bulk[128], xap[128];
-    path_of(bulk, sizeof bulk, "edge-bulk");
-    path_of(xap, sizeof xap, "edge-xapian");
-    CHECK(build_xapian(&c, xap) == 0);
-    CHECK(build_bulk(&c, bulk) == 0);
+    build_both(&c, "edge", bulk, xap);
     static const char *const filters[] = {"Qbytes", "Qallslots"};
     compare_builds(bulk, xap, &c, 300, filters, 2, 0, 0);
     remove_dir(bulk);
@@ -1283,10 +1293,7 @@ TEST(data_values_and_documents_without_terms)
     add_meta(&c, "k", "v");
 
     char bulk[128], xap[128];
-    path_of(bulk, sizeof bulk, "data-bulk");
-    path_of(xap, sizeof xap, "data-xapian");
-    CHECK(build_xapian(&c, xap) == 0);
-    CHECK(build_bulk(&c, bulk) == 0);
+    build_both(&c, "data", bulk, xap);
     compare_builds(bulk, xap, &c, 100, NULL, 0, 0, 1);
     remove_dir(bulk);
     remove_dir(xap);
@@ -1598,10 +1605,7 @@ TEST(docids_past_32767)
         if (k % 4 == 0) set_data(d, id, strlen(id));
     }
     char bulk[128], xap[128];
-    path_of(bulk, sizeof bulk, "big-bulk");
-    path_of(xap, sizeof xap, "big-xapian");
-    CHECK(build_xapian(&c, xap) == 0);
-    CHECK(build_bulk(&c, bulk) == 0);
+    build_both(&c, "big", bulk, xap);
     compare_builds(bulk, xap, &c, 100, NULL, 0, 0, 0);
     remove_dir(bulk);
     remove_dir(xap);
@@ -1626,10 +1630,7 @@ TEST(a_deep_btree_of_long_keys)
         doc_finish(d);
     }
     char bulk[128], xap[128];
-    path_of(bulk, sizeof bulk, "deep-bulk");
-    path_of(xap, sizeof xap, "deep-xapian");
-    CHECK(build_xapian(&c, xap) == 0);
-    CHECK(build_bulk(&c, bulk) == 0);
+    build_both(&c, "deep", bulk, xap);
     compare_builds(bulk, xap, &c, 100, NULL, 0, 0, 0);
     int levels = table_levels(bulk, "postlist");
     if (levels >= 0 && levels < 3) {
