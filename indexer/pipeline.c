@@ -1,6 +1,6 @@
 /*
  * pipeline.c — worker threads that parse and prepare files, and the ordered hand-over of what
- * they produce to the thread writing to Xapian (see pipeline.h).
+ * they produce to the thread writing the index (see pipeline.h).
  *
  * Each input file has a slot: the list of what its worker produced (prepared documents and
  * problems, in the order produced) that the caller has not taken yet. The caller reads the slots
@@ -20,7 +20,7 @@
  *     document validated, which is the worker's own. Sharing a validation context would not be
  *     safe; nothing does.
  *   - Everything else is per preparer (the ICU break iterator and buffers of its analyzer, the
- *     term counts, the zstd context, the Xapian document being built) or read-only after a
+ *     term counts, the zstd context, the Xapian document being built, if any) or read-only after a
  *     pthread_once (the ICU normalizer singleton, the fold and Traditional→Simplified tables).
  *   - A prepared document is handed to the writing thread under the pipeline's lock and no longer
  *     touched by its worker, as it was with one preparing thread.
