@@ -49,14 +49,18 @@ CFLAGS   += -std=c11 $(OPT) -g $(WARN) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Iinclude
 CXXFLAGS += -std=c++17 $(OPT) -g $(WARN) -Iinclude $(PKG_CFLAGS)
 LDLIBS   += $(LDSAN) $(PKG_LIBS) -lstdc++ -lpthread -lm
 
-LIB_C   := $(wildcard kb/*.c)
-LIB_CXX := $(wildcard kb/*.cc)
+# libkb: one folder per concern under kb/ (docs/ARCHITECTURE.md). Its sources see their own
+# private headers (-Ikb, "util/buf.h"); the programs see only the public API in include/kb/.
+LIB_C   := $(sort $(shell find kb -name '*.c'))
+LIB_CXX := $(sort $(shell find kb -name '*.cc'))
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
 # The document schema (docs/kb-document.rng) is compiled into the library, so the binaries do
 # not depend on the working directory; see the rule for $(BUILD)/gen/kb_document_schema.c.
 LIB_OBJ += $(BUILD)/gen/kb_document_schema.o
 LIB_OBJ += $(BUILD)/gen/t2s_data.o
 LIB     := $(BUILD)/libkb.a
+$(LIB_OBJ): CFLAGS += -Ikb
+$(LIB_OBJ): CXXFLAGS += -Ikb
 
 INDEXER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard indexer/*.c))
 SEARCHD_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard searchd/*.c))
@@ -159,7 +163,7 @@ $(BUILD)/bench/kb-words: bench/kb-words.c $(LIB)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -Ikb -Itests/unit -o $@ $< $(LIB) $(LDLIBS)
 
 # libFuzzer harnesses (tests/fuzz/README.md), built with FUZZ=1 (clang, ASan, UBSan). The http
 # harness drives the daemon's request handling, so it links every searchd object but main.o.
@@ -170,7 +174,7 @@ FUZZ_SEARCHD_OBJ := $(filter-out $(BUILD)/searchd/main.o,$(SEARCHD_OBJ))
 
 $(BUILD)/fuzz_http: $(FUZZ_SEARCHD_OBJ)
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h tests/fuzz/fuzz_sample_index.h $(LIB)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -Isearchd -o $@ $< $(filter %.o,$^) $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ikb -Isearchd -o $@ $< $(filter %.o,$^) $(LIB) $(LDLIBS)
 
 ifeq ($(FUZZ),1)
 fuzz-build: $(FUZZ_BINS)

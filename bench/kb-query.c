@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kb_search.h"
+#include "kb/search.h"
 
 static double now_ms(void)
 {

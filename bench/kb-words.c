@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb_analyzer.h"
+#include "kb/analyzer.h"
 
 /* Print the terms of the kinds accepted by want(), each once; returns how many were printed. */
 static size_t print_terms(const kb_term_list *l, int (*want)(kb_term_kind))

@@ -29,8 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kb_document.h"
-#include "kb_index.h"
+#include "kb/document.h"
+#include "kb/index.h"
 #include "pipeline.h"
 
 #define MAX_DEPTH 64

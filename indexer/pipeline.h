@@ -22,8 +22,8 @@
 
 #include <stddef.h>
 
-#include "kb_document.h"
-#include "kb_index.h"
+#include "kb/document.h"
+#include "kb/index.h"
 
 typedef struct pipeline pipeline;
 

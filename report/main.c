@@ -21,9 +21,9 @@
 #include <time.h>
 
 #include "csv.h"
-#include "kb_doc_list.h"
-#include "kb_gaps.h"
-#include "kb_review.h"
+#include "kb/doc_list.h"
+#include "kb/gaps.h"
+#include "kb/review.h"
 
 static void usage(FILE *out)
 {

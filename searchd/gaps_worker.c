@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kb_gaps.h"
+#include "kb/gaps.h"
 #include "log.h"
 #include "searchd.h"
 #include "searchers.h"
@@ -30,7 +30,6 @@ static pthread_cond_t wake;
 typedef struct {
     kb_analyzer *analyzer;
     kb_searcher *searcher;
-    kbx_reader *reader;
     kb_gaps *gaps;
     uint64_t generation;
     int need_recheck;
@@ -40,7 +39,7 @@ typedef struct {
 
 static void ingest(state *st)
 {
-    kb_gaps_kb kb = {st->analyzer, st->searcher, st->reader};
+    kb_gaps_kb kb = {st->analyzer, st->searcher};
     for (int round = 0; round < INGEST_ROUNDS; round++) {
         long waiting = kb_gaps_ingest(st->gaps, &kb, INGEST_BATCH);
         if (waiting < 0) {
@@ -62,7 +61,7 @@ static void regroup(state *st)
     int64_t interval = searchd_ctx.regroup_interval_ms;
     if (st->failing || interval <= 0 || now - st->last_regroup_ms < interval) return;
     st->last_regroup_ms = now;
-    kb_gaps_kb kb = {st->analyzer, st->searcher, st->reader};
+    kb_gaps_kb kb = {st->analyzer, st->searcher};
     long moved = kb_gaps_regroup(st->gaps, &kb, KB_GAPS_REGROUP_MAX);
     if (moved < 0)
         searchd_log_error("gap queue: regrouping failed: %s (will retry)",
@@ -76,8 +75,7 @@ static void follow_index(state *st)
     searchd_index_status idx;
     searchd_searchers_status(&idx);
     if (idx.generation != st->generation) {
-        int changed;
-        if (kb_searcher_refresh(st->searcher) >= 0 && kbx_reader_reopen(st->reader, &changed) == KBX_OK) {
+        if (kb_searcher_refresh(st->searcher) >= 0) {
             st->generation = idx.generation;
             st->need_recheck = 1;
         }
@@ -128,15 +126,11 @@ int searchd_gaps_worker_start(char *err, size_t err_len)
     char why[512] = "";
     st.analyzer = kb_analyzer_new(why, sizeof why);
     if (st.analyzer) st.searcher = kb_searcher_open(searchd_ctx.index_dir, why, sizeof why);
-    if (st.searcher) st.reader = kbx_reader_open(searchd_ctx.index_dir);
-    if (st.reader && kbx_reader_status(st.reader) != KBX_OK)
-        snprintf(why, sizeof why, "%s", kbx_reader_errmsg(st.reader));
-    if (st.reader && kbx_reader_status(st.reader) == KBX_OK)
+    if (st.searcher)
         st.gaps = kb_gaps_open(searchd_ctx.data_dir, 0, why, sizeof why);
     kb_gaps_set_typing_window(st.gaps, searchd_ctx.typing_window_ms);
     if (!st.gaps) {
         snprintf(err, err_len, "cannot start the gap queue: %s", why[0] ? why : "out of memory");
-        kbx_reader_close(st.reader);
         kb_searcher_close(st.searcher);
         kb_analyzer_free(st.analyzer);
         return -1;
@@ -154,7 +148,6 @@ int searchd_gaps_worker_start(char *err, size_t err_len)
     if (pthread_create(&worker, NULL, worker_main, &st) != 0) {
         snprintf(err, err_len, "cannot start the gap queue thread");
         kb_gaps_close(st.gaps);
-        kbx_reader_close(st.reader);
         kb_searcher_close(st.searcher);
         kb_analyzer_free(st.analyzer);
         return -1;
@@ -181,7 +174,6 @@ void searchd_gaps_worker_stop(void)
     pthread_join(worker, NULL);
     running = 0;
     kb_gaps_close(st.gaps);
-    kbx_reader_close(st.reader);
     kb_searcher_close(st.searcher);
     kb_analyzer_free(st.analyzer);
 }

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "auth.h"
-#include "kb_store.h"
+#include "kb/store.h"
 #include "searchd.h"
 #include "searchers.h"
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "http.h"
-#include "kb_search.h"
+#include "kb/search.h"
 
 /* Document ids: [A-Za-z0-9._:-]{1,128} (the KB format's rule). */
 int searchd_routes_valid_doc_id(const char *id);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb_review.h"
+#include "kb/review.h"
 
 int searchd_args_number(searchd_request *req, const char *name, long min, long max, long fallback,
                         long *out)

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "kb_doc_list.h"
-#include "kb_gaps.h"
+#include "kb/doc_list.h"
+#include "kb/gaps.h"
 #include "log.h"
 #include "routes.h"
 #include "routes_args.h"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb_review.h"
+#include "kb/review.h"
 #include "log.h"
 #include "routes.h"
 #include "routes_args.h"

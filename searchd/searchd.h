@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "kb_store.h"
+#include "kb/store.h"
 
 /* Request limits (see docs/API.md, "Limits"). */
 #define SEARCHD_MAX_BODY_BYTES (64 * 1024)         /* larger POST bodies get 413 */

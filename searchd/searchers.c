@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "kb_xapian.h"
 #include "log.h"
 #include "searchd.h"
 
@@ -65,18 +64,8 @@ static void worker_state_free(void *p) {
 
 /* When the served revision was published: the indexer's "published_at" metadata, or now. */
 static int64_t read_published_ms(void) {
-    int64_t when = searchd_now_unix_ms();
-    kbx_reader *r = kbx_reader_open(index_path);
-    if (!r) return when;
-    char buf[32] = "";
-    if (kbx_reader_status(r) == KBX_OK &&
-        kbx_reader_get_metadata(r, "published_at", buf, sizeof buf) == KBX_OK && buf[0]) {
-        char *end;
-        long long secs = strtoll(buf, &end, 10);
-        if (*end == '\0' && secs > 0) when = (int64_t)secs * 1000;
-    }
-    kbx_reader_close(r);
-    return when;
+    int64_t when = kb_searcher_published_ms(watcher_searcher);
+    return when ? when : searchd_now_unix_ms();
 }
 
 static void publish_status(void) {

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kb_search.h"
+#include "kb/search.h"
 
 /* Open the watcher's searcher on index_dir and start the watcher thread. Returns 0, or -1 with
  * a message for the operator in err (e.g. when there is no index). */

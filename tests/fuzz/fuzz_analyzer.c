@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "kb_analyzer.h"
+#include "kb/analyzer.h"
 
 static kb_analyzer *analyzer;
 static kb_term_list terms; /* reused across inputs, as the indexer and searcher do */

@@ -24,10 +24,10 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "kb_document.h"
-#include "kb_document_json.h"
-#include "kb_index.h"
-#include "kb_stored_doc.h"
+#include "kb/document.h"
+#include "document/document_json.h"
+#include "kb/index.h"
+#include "document/stored_doc.h"
 
 static kb_stored_doc_codec *codec;
 

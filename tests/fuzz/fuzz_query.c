@@ -24,8 +24,8 @@
 
 #include "fuzz_check.h"
 #include "fuzz_sample_index.h"
-#include "kb_analyzer.h"
-#include "kb_search.h"
+#include "kb/analyzer.h"
+#include "kb/search.h"
 
 static kb_searcher *searcher;
 static kb_analyzer *analyzer; /* to fold category filters the way kb_search does */

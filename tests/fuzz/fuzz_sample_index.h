@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb_document.h"
-#include "kb_index.h"
+#include "kb/document.h"
+#include "kb/index.h"
 
 static char fuzz_tmp_dir[] = "/tmp/kb-fuzz-XXXXXX";
 

@@ -1,6 +1,6 @@
 /* test_analyzer.c — the analyzer: folding, Chinese words/bigrams/unigrams, Latin, codes. */
 #include "check.h"
-#include "kb_analyzer.h"
+#include "kb/analyzer.h"
 
 #include <stdlib.h>
 #include <time.h>

@@ -11,7 +11,7 @@
  * streaming test (default 100000; use fewer under valgrind).
  */
 #include "check.h"
-#include "kb_document.h"
+#include "kb/document.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,11 +3,11 @@
  * searches, "not found" feedback, unanswerable help requests), ranking and filters, the life
  * cycle, "answered by X?" after a re-index, and content health. */
 #include "check.h"
-#include "kb_document.h"
-#include "kb_gaps.h"
-#include "kb_index.h"
-#include "kb_search.h"
-#include "kb_store.h"
+#include "kb/document.h"
+#include "kb/gaps.h"
+#include "kb/index.h"
+#include "kb/search.h"
+#include "kb/store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -97,7 +97,6 @@ static int index_docs(const char *dir, const char *name, const char *documents, 
 typedef struct {
     kb_analyzer *analyzer;
     kb_searcher *searcher;
-    kbx_reader *reader;
     kb_gaps_kb kb;
 } kb_handles;
 
@@ -107,27 +106,23 @@ static int handles_open(kb_handles *h, const char *index_dir)
     memset(h, 0, sizeof *h);
     h->analyzer = kb_analyzer_new(err, sizeof err);
     h->searcher = kb_searcher_open(index_dir, err, sizeof err);
-    h->reader = kbx_reader_open(index_dir);
-    if (!h->analyzer || !h->searcher || !h->reader) {
+    if (!h->analyzer || !h->searcher) {
         printf("  cannot open %s: %s\n", index_dir, err);
         return -1;
     }
-    h->kb = (kb_gaps_kb){h->analyzer, h->searcher, h->reader};
+    h->kb = (kb_gaps_kb){h->analyzer, h->searcher};
     return 0;
 }
 
 static void handles_refresh(kb_handles *h)
 {
-    int changed;
     kb_searcher_refresh(h->searcher);
-    kbx_reader_reopen(h->reader, &changed);
 }
 
 static void handles_close(kb_handles *h)
 {
     kb_analyzer_free(h->analyzer);
     kb_searcher_close(h->searcher);
-    kbx_reader_close(h->reader);
 }
 
 /* ---------------------------------------------------------------- grouping terms */
@@ -195,9 +190,7 @@ TEST(clusterer_groups_paraphrases_apart_from_other_questions)
 
 static double idf_cb(const char *term, void *user)
 {
-    kbx_reader *r = user;
-    double n = kbx_reader_doccount(r);
-    return n ? log((n + 1) / (kbx_reader_termfreq(r, term) + 0.5)) : -1;
+    return kb_searcher_term_idf(user, term);
 }
 
 typedef struct {
@@ -222,7 +215,7 @@ static pair_scores pairwise(char **labels, size_t n, const long *g)
 /* One arrival order: the scores as the questions arrived (incremental assignment) and after
  * the refinement pass (kb_gaps_regroup: each question reassigned, oldest first). */
 static void score_order(char **labels, char **terms, size_t n, const size_t *order,
-                        kbx_reader *reader, pair_scores *arrived, pair_scores *regrouped)
+                        kb_searcher *reader, pair_scores *arrived, pair_scores *regrouped)
 {
     kb_gap_clusterer *c = kb_gap_clusterer_new(idf_cb, reader);
     long *g = calloc(n, sizeof *g);
@@ -245,7 +238,7 @@ TEST(grouping_quality_on_test_set)
     if (!f) return;
     char err[256];
     kb_analyzer *a = kb_analyzer_new(err, sizeof err);
-    kbx_reader *reader = kbx_reader_open(sample_index);
+    kb_searcher *reader = kb_searcher_open(sample_index, err, sizeof err);
     char *labels[1000], *terms[1000], line[2048];
     size_t n = 0, groups = 0;
     while (n < 1000 && fgets(line, sizeof line, f)) {
@@ -298,7 +291,7 @@ TEST(grouping_quality_on_test_set)
         free(terms[i]);
     }
     free(order);
-    kbx_reader_close(reader);
+    kb_searcher_close(reader);
     kb_analyzer_free(a);
 }
 

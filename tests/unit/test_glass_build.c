@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "kb_glass.h"
-#include "kb_xapian.h"
+#include "index/glass/glass.h"
+#include "xapian/xapian.h"
 
 static char base_dir[64];
 static int have_check, have_delve;

@@ -1,8 +1,8 @@
 /* test_index_search.c — index writer and searcher together: replace, remove, sync, expiry,
  * categories, both scripts, snippets, confidence, atomic publishing and crash safety. */
 #include "check.h"
-#include "kb_index.h"
-#include "kb_search.h"
+#include "kb/index.h"
+#include "kb/search.h"
 
 #include <signal.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* test_redact.c — redaction of phone, ID-card, bank-card numbers and e-mail addresses (kb_redact.h):
  * each pattern in Chinese context, the check digits, what must be kept, bad input, speed, threads. */
 #include "check.h"
-#include "kb_redact.h"
+#include "kb/redact.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -2,9 +2,9 @@
  * with their history, the effective verdict, the queue following reviews, list filters, the
  * agents file, and report numbers against a hand-computed fixture. */
 #include "check.h"
-#include "kb_gaps.h"
-#include "kb_review.h"
-#include "kb_store.h"
+#include "kb/gaps.h"
+#include "kb/review.h"
+#include "kb/store.h"
 
 #include <errno.h>
 #include <math.h>
@@ -157,7 +157,7 @@ TEST(reviews_move_help_requests_in_and_out_of_the_queue)
     kb_store_log_help_request(st, &hr, &gap);
     kb_store_close(st);
     kb_analyzer *a = kb_analyzer_new(err, sizeof err);
-    kb_gaps_kb kb = {a, NULL, NULL};
+    kb_gaps_kb kb = {a, NULL};
     kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
     kb_gaps_set_typing_window(g, 0); /* searches logged "just now" count at once */
     kb_review *r = kb_review_open(dir, 0, err, sizeof err);

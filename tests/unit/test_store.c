@@ -1,7 +1,7 @@
 /* test_store.c — the event store (kb_store.h): schema and WAL, redaction before anything reaches
  * disk, acknowledged writes that survive kill -9, ordering, concurrency, errors, throughput. */
 #include "check.h"
-#include "kb_store.h"
+#include "kb/store.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,8 +1,8 @@
 /* test_stored_doc.c — the stored form of a document: what goes in comes back, the index format 2
  * JSON still reads, and damaged records are refused without reading outside them. */
 #include "check.h"
-#include "kb_document_json.h"
-#include "kb_stored_doc.h"
+#include "document/document_json.h"
+#include "document/stored_doc.h"
 
 #include <stdlib.h>
 

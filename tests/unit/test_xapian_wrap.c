@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "kb_xapian.h"
+#include "xapian/xapian.h"
 
 #define K1 1.2
 #define B 0.75

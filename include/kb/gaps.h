@@ -1,0 +1,197 @@
+/*
+ * kb_gaps.h — the editors' queue of unanswered questions, and content health.
+ *
+ * Every unresolved search, every "not found" feedback on a search the service thought it had
+ * answered, and every help request judged not answerable (after a lead's review, kb_review.h)
+ * becomes a question in the queue. Questions that ask the same thing, whatever the wording or
+ * script, form one item (a "group"): kb_gaps_terms() turns a question into grouping terms and a
+ * kb_gap_clusterer assigns it to the most similar open group or starts a new one. Items are
+ * ranked by impact (questions x distinct agents), move through open -> in_progress -> answered
+ * or dismissed, and after every re-index the open ones are searched again: an item the
+ * knowledge base now answers confidently is marked "answered by X?" (suggested_answer).
+ *
+ * Storage: the gap_* tables of the event store (schema v2, kb/store.c). A kb_gaps handle owns
+ * its own SQLite connection (busy timeout 5 s; writes in short BEGIN IMMEDIATE transactions) so
+ * it never touches the store's writer queue; docs/GAPS.md says why. Questions are copied from
+ * the store, where they were redacted before being written; notes are redacted here.
+ *
+ * A kb_gaps handle is not thread-safe: one per thread (kb-searchd opens one per request and one
+ * for its background feeder).
+ */
+#ifndef KB_GAPS_H
+#define KB_GAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "kb/analyzer.h"
+#include "kb/doc_list.h"
+#include "kb/search.h"
+
+/* ---------------------------------------------------------------- grouping */
+
+/* Similarity (0..1) a question needs with an open group's centroid to join it. Measured on
+ * tests/data/grouping.tsv; see docs/GAPS.md. */
+#ifndef KB_GAPS_THRESHOLD
+#define KB_GAPS_THRESHOLD 0.30
+#endif
+/* Weight of a single Han character relative to a word or bigram. Characters carry as much as
+ * words: they match across typos (挂湿/挂失), segmentations and abbreviations (来显). */
+#ifndef KB_GAPS_UNIGRAM_WEIGHT
+#define KB_GAPS_UNIGRAM_WEIGHT 1.0
+#endif
+/* Weight of a bigram inside a longer word (信用 in 信用卡). */
+#ifndef KB_GAPS_SUBWORD_WEIGHT
+#define KB_GAPS_SUBWORD_WEIGHT 0.5
+#endif
+/* Weight of a general service word (办理, 流程, 多少钱 …). */
+#ifndef KB_GAPS_GENERIC_WEIGHT
+#define KB_GAPS_GENERIC_WEIGHT 0.3
+#endif
+/* Knowledge-base IDF assumed for a term when no index is at hand. */
+#define KB_GAPS_IDF_UNKNOWN 3.0
+
+/* The grouping terms of a question, sorted and space-separated (malloc'd; NULL when out of
+ * memory; "" when nothing informative is left, e.g. only question words). See gaps_terms.c. */
+char *kb_gaps_terms(kb_analyzer *a, const char *question);
+
+/* Inverse document frequency of a term in the knowledge base, or a negative number when
+ * unknown. */
+typedef double (*kb_gap_idf_fn)(const char *term, void *user);
+
+typedef struct kb_gap_clusterer kb_gap_clusterer;
+
+/* An empty clusterer; idf may be NULL (every term then gets KB_GAPS_IDF_UNKNOWN). */
+kb_gap_clusterer *kb_gap_clusterer_new(kb_gap_idf_fn idf, void *user);
+void kb_gap_clusterer_free(kb_gap_clusterer *c);
+/* Override KB_GAPS_THRESHOLD (tests and tuning). */
+void kb_gap_clusterer_set_threshold(kb_gap_clusterer *c, double threshold);
+/* Add an existing group: its id, its centroid as kb_gap_clusterer_terms() wrote it, and its
+ * number of questions. Returns the group's index, or -1 when out of memory. */
+long kb_gap_clusterer_load(kb_gap_clusterer *c, int64_t id, const char *terms, double members);
+/* Assign a question (its kb_gaps_terms()) to the most similar group, or to a new group (id 0
+ * until kb_gap_clusterer_set_group_id). Returns the group's index (-1: out of memory); *sim gets
+ * the similarity that decided (0 for a new group). */
+long kb_gap_clusterer_assign(kb_gap_clusterer *c, const char *terms, double *sim);
+/* Add a question to a given group (rebuilding a centroid from its questions). 0, or -1. */
+int kb_gap_clusterer_add_to(kb_gap_clusterer *c, long index, const char *terms);
+int64_t kb_gap_clusterer_group_id(const kb_gap_clusterer *c, long index);
+void kb_gap_clusterer_set_group_id(kb_gap_clusterer *c, long index, int64_t id);
+size_t kb_gap_clusterer_count(const kb_gap_clusterer *c);
+/* Take a question out of group `index` and assign it again, as kb_gap_clusterer_assign does,
+ * against centroids that have matured since it arrived (see kb_gaps_regroup). Returns its group
+ * now (maybe the same, maybe a new one with id 0), or -1. */
+long kb_gap_clusterer_reassign(kb_gap_clusterer *c, long index, const char *terms, double *sim);
+/* The index of the group with this id, or -1. */
+long kb_gap_clusterer_find(const kb_gap_clusterer *c, int64_t id);
+/* A group's centroid as "term TAB count" lines (malloc'd), for storage. */
+char *kb_gap_clusterer_terms(const kb_gap_clusterer *c, long index);
+
+/* ---------------------------------------------------------------- the queue */
+
+enum {
+    KB_GAPS_OK = 0,
+    KB_GAPS_ERROR = 1,     /* SQLite or memory; kb_gaps_errmsg() says what */
+    KB_GAPS_NOT_FOUND = 2, /* no such item */
+    KB_GAPS_CONFLICT = 3,  /* the status change is not allowed from the current status */
+    KB_GAPS_INVALID = 4    /* a bad argument; kb_gaps_errmsg() names it */
+};
+
+typedef struct kb_gaps kb_gaps;
+
+/* Open the event store of data_dir (DATA_DIR/events.sqlite3, schema written by kb_store_open)
+ * read-only or for writing. NULL with the reason in err when it is missing, of another schema
+ * version or cannot be opened. */
+kb_gaps *kb_gaps_open(const char *data_dir, int readonly, char *err, size_t err_len);
+void kb_gaps_close(kb_gaps *g);
+const char *kb_gaps_errmsg(const kb_gaps *g);
+
+/* As-you-type searches (kb/gaps_typing.c): an unresolved search that the same agent's next
+ * search continued within this many milliseconds (a shared prefix of at least half the shorter
+ * query), and that got no click or feedback, was a step of typing and does not enter the queue.
+ * Searches younger than the window wait for it to pass. 0 turns this off (every unresolved
+ * search is a question). */
+#define KB_GAPS_TYPING_WINDOW_MS 5000
+void kb_gaps_set_typing_window(kb_gaps *g, int64_t ms);
+/* 1 when query b continues query a in the sense above. */
+int kb_gaps_query_continues(const char *a, const char *b);
+
+/* What the feeder needs of the knowledge base. Either member may be NULL: without an analyzer no
+ * question can be taken in (ingest does nothing); without a searcher items get no category and
+ * terms get KB_GAPS_IDF_UNKNOWN. */
+typedef struct {
+    kb_analyzer *analyzer;
+    kb_searcher *searcher;
+} kb_gaps_kb;
+
+/* Take in what the store recorded since the last call (at most max_rows rows of each source):
+ * unresolved searches, "not found" feedback, help requests that are not answerable, reviews that
+ * changed a verdict (a request reviewed as answerable leaves the queue), and the per-day counts
+ * of returned documents. Idempotent and crash-safe: what was taken in and how far is committed
+ * together. Returns the number of rows still waiting (0 when caught up), or -1 on error. */
+long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows);
+
+/* The refinement pass (kb/gaps_regroup.c): take each of the newest max_questions questions of
+ * open items that no editor has touched out of its item and assign it again, oldest first,
+ * against the items as they are now. Items formed early from a question that named only the
+ * subject give back what fuller items fit better. Does nothing when no question arrived since
+ * the last pass. The moves are planned on a snapshot and written in one short transaction, only
+ * if the queue did not change meanwhile. Returns the number of questions moved, or -1. */
+#define KB_GAPS_REGROUP_MAX 2000
+long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions);
+
+/* After a re-index: search every open and in-progress item again (its most frequent phrasings)
+ * and set or clear suggested_answer. revision is the index revision searched (kept, so the same
+ * revision is not checked twice). Returns the number of items that now have a suggestion, or
+ * -1 on error. */
+long kb_gaps_recheck(kb_gaps *g, kb_searcher *s, uint64_t revision);
+
+/* Statuses as bits, for filters. */
+enum {
+    KB_GAP_OPEN = 1,
+    KB_GAP_IN_PROGRESS = 2,
+    KB_GAP_ANSWERED = 4,
+    KB_GAP_DISMISSED = 8,
+    KB_GAP_ALL = 15
+};
+/* "open" -> KB_GAP_OPEN etc.; 0 when unknown. "all" -> KB_GAP_ALL. */
+unsigned kb_gaps_status_bit(const char *name);
+
+typedef enum { KB_GAPS_SORT_IMPACT, KB_GAPS_SORT_RECENT, KB_GAPS_SORT_COUNT } kb_gaps_sort;
+
+typedef struct {
+    unsigned statuses;      /* KB_GAP_* bits; 0 = open and in_progress */
+    int64_t from_ms, to_ms; /* questions in [from_ms, to_ms); 0 = unbounded */
+    const char *category;   /* category path at any level, or NULL */
+    kb_gaps_sort sort;
+    size_t limit, offset;   /* limit 0 = 50 */
+} kb_gaps_filter;
+
+/* The ranked queue as the API's JSON ({"total", "offset", "limit", "items"}); NULL on error. */
+cJSON *kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f);
+
+/* One item with its variants and latest questions (at most max_rows each). NULL when there is
+ * no such item (kb_gaps_last_code() says KB_GAPS_NOT_FOUND) or on error. */
+cJSON *kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows);
+
+/* Change an item's status. doc_id: the answer for "answered" (NULL: the suggestion); the caller
+ * checks it exists. note may be NULL (redacted before it is stored). by: who. Returns KB_GAPS_*;
+ * on KB_GAPS_OK *item (if not NULL) receives the item as kb_gaps_list shows it. */
+int kb_gaps_set_status(kb_gaps *g, int64_t id, const char *status, const char *doc_id,
+                       const char *note, const char *by, int64_t now_ms, cJSON **item);
+
+/* The code of the last call that failed (KB_GAPS_*). */
+int kb_gaps_last_code(const kb_gaps *g);
+
+/* Content health over the last `days` days (see docs/API.md): never_returned, expired (valid
+ * until before `today`, "YYYY-MM-DD"), not_answering; at most `limit` entries per list. docs is
+ * the index's document list (kb_doc_list.h). */
+cJSON *kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limit,
+                      int64_t now_ms, const char *today);
+
+/* Milliseconds as "2026-10-02T08:15:30.123Z" into buf (at least 25 bytes). */
+void kb_gaps_iso_time(int64_t ms, char *buf);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * kb_search.h — answer a question from the index: ranked hits, best passage, confidence.
+ *
+ * A query is analyzed exactly like documents (kb_analyzer.h). Its terms are OR-ed and weighted by
+ * kind (words and bigrams carry the meaning; single characters only give partial credit), very
+ * common terms are pruned so the query stays cheap, and Xapian's BM25 ranks with top-k bounds.
+ *
+ * For each hit the best passage (paragraph, list item or table row) is chosen by how much of the
+ * question it covers, and returned as an HTML-safe snippet with the matches in <mark>…</mark>.
+ *
+ * `confidence` is the searcher's belief that the top hit answers the question: it grows with the
+ * share of the question's informative terms (by IDF) that the top hit contains, and with the top
+ * hit's lead over the next. `unresolved` is set when confidence is below KB_SEARCH_UNRESOLVED_BELOW
+ * (or when there is no hit): the knowledge base most likely holds no answer.
+ *
+ * A kb_searcher is not thread-safe: open one per thread. kb_searcher_refresh() picks up a newly
+ * published index between searches.
+ */
+#ifndef KB_SEARCH_H
+#define KB_SEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KB_SEARCH_MAX_QUERY_BYTES 1024
+#define KB_SEARCH_MAX_LIMIT 100
+
+enum { KB_SEARCH_OK = 0, KB_SEARCH_ERROR = 1, KB_SEARCH_NOT_FOUND = 2 };
+
+typedef struct kb_searcher kb_searcher;
+
+typedef struct {
+    const char *text;          /* the question, UTF-8 (need not be valid: bad bytes are ignored) */
+    uint32_t offset;           /* paging */
+    uint32_t limit;            /* 1..KB_SEARCH_MAX_LIMIT */
+    const char *const *categories; /* restrict to these category paths (any level); may be NULL */
+    size_t n_categories;
+    int include_expired;       /* also return documents outside their validity window */
+    const char *today;         /* "YYYY-MM-DD" to judge validity by; NULL for the local date */
+} kb_search_request;
+
+typedef struct {
+    char *id;
+    char *title;
+    double score;
+    char *snippet;       /* HTML-escaped best passage with <mark> around matches */
+    char *section_id;    /* the section holding the best passage ("" for top-level text) */
+    char *section_title;
+    char **categories;
+    size_t n_categories;
+    char updated[11];    /* "YYYY-MM-DD" or "" */
+    char valid_until[11];
+    int expired;         /* 1 when outside its validity window (only with include_expired) */
+} kb_hit;
+
+/* The evidence behind confidence, for tuning and for the API's explain option. */
+typedef struct {
+    double coverage;         /* share of the question's informative weight in the top hit */
+    double passage_coverage; /* the same for the top hit's best passage alone */
+    double top_score, second_score;
+    size_t n_terms;          /* query terms after pruning */
+} kb_search_features;
+
+typedef struct {
+    kb_hit *hits;
+    size_t n_hits;
+    uint32_t total_estimated; /* matching documents, estimated */
+    double confidence;        /* 0..1 */
+    int unresolved;
+    char *top_id;             /* id of the best hit regardless of paging, or NULL */
+    double took_ms;
+    kb_search_features features;
+} kb_search_result;
+
+/* Open a searcher on an index directory. Returns NULL when memory ran out or the index cannot be
+ * opened; then err holds the reason. */
+kb_searcher *kb_searcher_open(const char *index_dir, char *err, size_t err_len);
+void kb_searcher_close(kb_searcher *s);
+
+/* Switch to the newest published index revision if there is one. Returns 1 when it changed,
+ * 0 when not, -1 on error (the searcher keeps serving the revision it had). */
+int kb_searcher_refresh(kb_searcher *s);
+uint32_t kb_searcher_doccount(kb_searcher *s);
+uint64_t kb_searcher_revision(kb_searcher *s);
+/* When kb-indexer published the revision being served (Unix ms), or 0 when it did not say. */
+int64_t kb_searcher_published_ms(kb_searcher *s);
+/* Inverse document frequency of an index term, log((N + 1) / (df + 0.5)), or a negative number
+ * when the index is empty. Used to weigh the words of unanswered questions (kb/gaps.h). */
+double kb_searcher_term_idf(kb_searcher *s, const char *term);
+
+/* Search. Returns KB_SEARCH_OK and fills res (free with kb_search_result_free), or
+ * KB_SEARCH_ERROR with the reason in kb_searcher_errmsg(). An empty or all-punctuation query is
+ * not an error: it gives no hits and unresolved = 1. */
+int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *res);
+void kb_search_result_free(kb_search_result *res);
+
+/* The whole document as JSON (kb_document_to_json; docs/API.md), malloc'd.
+ * KB_SEARCH_NOT_FOUND when no document has that id; KB_SEARCH_ERROR, with the reason in
+ * kb_searcher_errmsg(), when its stored form is missing (an unreadable docdata.glass) or
+ * corrupt. */
+int kb_searcher_get_document(kb_searcher *s, const char *id, char **json);
+
+const char *kb_searcher_errmsg(const kb_searcher *s);
+
+#endif

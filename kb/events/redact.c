@@ -1,0 +1,404 @@
+/*
+ * redact.c — replace customer identifiers in free text with placeholders (see kb_redact.h).
+ *
+ * Pipeline for one text:
+ *   1. Make it valid UTF-8: every invalid byte sequence (and NUL) becomes U+FFFD, so the output
+ *      is always valid and the matcher can skip its own UTF checks.
+ *   2. Fold look-alikes to ASCII in a shadow copy: full-width ＡＢＣ１２３＋－＠（） (U+FF01..FF5E),
+ *      the ideographic space and no-break space, and the Unicode dashes. Patterns then stay
+ *      plain ASCII, and a number typed with an IME in full-width digits is caught like any other.
+ *      A byte-offset map leads from the shadow copy back to the original, so text that is not
+ *      redacted is kept exactly as typed.
+ *   3. One PCRE2 pattern with one capturing group per kind, tried left to right; at the same
+ *      position the alternatives are in order of precedence: e-mail, ID card, bank card, mobile,
+ *      landline. Checks a regex cannot express (the ID card's birth date and ISO 7064 check
+ *      digit, the bank card's Luhn sum) run as callouts inside the match: a failing callout makes PCRE2 backtrack
+ *      into the next alternative, so an 18-digit run with a wrong ID check digit is still tried
+ *      as a bank card, and a Luhn-invalid 16-digit run is left alone (the phone alternatives
+ *      demand whole runs of exactly 11 digits).
+ *
+ * Why digit look-arounds instead of \b: Chinese text has no spaces ("我的手机13800138000打不通").
+ * Whether \b fires between 机 and 1 depends on whether Han characters count as word characters
+ * (with Unicode properties they do, and then it does not), and it never fires between a letter
+ * and a digit. What matters is where the digit run starts and ends: (?<![0-9]) / (?![0-9]) make
+ * every number match a whole digit run, so a phone number is never cut out of a longer run (a
+ * 19-digit card, an order number) and a 400 number's tail is never taken for something else.
+ *
+ * Fail-safe: if PCRE2 reports an error mid-text (it should not: every quantifier is bounded),
+ * every digit in the rest of the text is masked with '*', because storing an identifier is worse
+ * than storing a useless query.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "kb/redact.h"
+
+#include <pcre2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+
+/* Capture groups of the pattern, in precedence order, and their placeholders. */
+enum { G_EMAIL = 1, G_ID, G_CARD, G_MOBILE, G_LANDLINE, G_COUNT };
+static const char *const placeholder[G_COUNT] = {
+    [G_EMAIL] = "[邮箱]",
+    [G_ID] = "[身份证]",
+    [G_CARD] = "[银行卡]",
+    [G_MOBILE] = "[手机号]",
+    [G_LANDLINE] = "[电话]",
+};
+
+/* Callout numbers. */
+enum { CO_ID18 = 1, CO_ID15 = 2, CO_LUHN = 3 };
+
+/* One separator between digit groups (after folding: full-width and ideographic spaces and the
+ * Unicode dashes are already ' ' and '-'). */
+#define SEP "[ \\-]"
+/* Mainland area codes without the leading 0: 10 (Beijing), 2x, and 3-digit ones from 3xx up. */
+#define AREA "(?:10|2[0-9]|[3-9][0-9]{2})"
+
+static const char pattern_text[] =
+    /* 1: e-mail. The look-behind makes the match start where a local part starts, so a long run of
+     * letters is scanned once, not once per position. */
+    "((?<![A-Za-z0-9._%+\\-])[A-Za-z0-9._%+\\-]{1,64}@[A-Za-z0-9\\-]{1,63}"
+    "(?:\\.[A-Za-z0-9\\-]{1,63}){0,8}\\.[A-Za-z]{2,24}(?![A-Za-z0-9\\-]))"
+    "|(?<![0-9])(?:"
+    /* 2: ID card: 18 characters, spaced as written (6-8-4, 6-4-4-4, 3-3-4-4-4) or not; the
+     * callout checks the birth date and the check digit. Or the old 15-digit form: no check
+     * digit, so only the birth date is checked. */
+    "([1-9][0-9]{2}" SEP "?[0-9]{3}" SEP "?[0-9]{4}" SEP "?[0-9]{4}" SEP "?[0-9]{3}[0-9Xx]"
+    "(?![0-9])(?C1)"
+    "|[1-9][0-9]{14}(?![0-9])(?C2))"
+    /* 3: bank card, 13-19 digits, Luhn-valid (callout): one run, groups of four (the last one
+     * shorter), 4-6-5 (15-digit cards), or 6 + rest (the issuer prefix set apart). Groupings are
+     * kept to these on purpose: with a separator allowed anywhere, "10086 10010 10000" or a
+     * phone number followed by a card would be read as one card one time in ten. */
+    "|([0-9]{13,19}(?![0-9])(?C3)"
+    "|[0-9]{4}(?:" SEP "[0-9]{4}){2,3}(?:" SEP "[0-9]{1,4})?(?![0-9])(?C3)"
+    "|[0-9]{4}" SEP "[0-9]{6}" SEP "[0-9]{5}(?![0-9])(?C3)"
+    "|[0-9]{6}" SEP "[0-9]{7,13}(?![0-9])(?C3))"
+    /* 4: mobile: 1[3-9]x xxxx xxxx, also spaced 3-8, 7-4, 4-3-4 or 4-4-3; optionally after
+     * +86 / 0086 / 86 / (+86) or a trunk 0. */
+    "|((?:(?:\\(?(?:\\+|00)86\\)?|86)" SEP "?|0)?1[3-9][0-9]"
+    "(?:" SEP "?[0-9]{4}" SEP "?[0-9]{4}|[0-9]" SEP "[0-9]{3}" SEP "[0-9]{4}"
+    "|[0-9]" SEP "[0-9]{4}" SEP "[0-9]{3})(?![0-9]))"
+    /* 5: landline with area code: 010-62345678, (0755) 8888 6666, +86 10 6234 5678. The local
+     * number starts with 2-9 and has 7 or 8 digits. */
+    "|((?:\\(?0" AREA "\\)?|(?:\\+|00)86" SEP "?" AREA ")" SEP "?[2-9][0-9]{2,3}" SEP "?[0-9]{4}(?![0-9]))"
+    ")";
+
+static pcre2_code *pattern;
+static pcre2_match_context *match_ctx;
+static char init_error[256];
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/* ---------------------------------------------------------------- checks run as callouts */
+
+/* Collect the ASCII digits (and a final X) of subject[from..to) into out; returns the count. */
+static size_t collect_digits(const unsigned char *s, size_t from, size_t to, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = from; i < to && n < cap; i++)
+        if ((s[i] >= '0' && s[i] <= '9') || s[i] == 'X' || s[i] == 'x') out[n++] = (char)s[i];
+    return n;
+}
+
+/* A plausible birth date: year 1900-2099, a real day of that month. */
+static int date_valid(int y, int m, int d)
+{
+    static const int days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1900 || y > 2099 || m < 1 || m > 12 || d < 1 || d > days[m - 1]) return 0;
+    return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
+static int num(const char *d, int n)
+{
+    int v = 0;
+    while (n--) v = v * 10 + (*d++ - '0');
+    return v;
+}
+
+/* 18 characters: 6 for the region, YYYYMMDD, 3 sequence digits, and the check character:
+ * ISO 7064 MOD 11-2, as GB 11643 specifies. */
+static int id18_valid(const char *d)
+{
+    static const int weight[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+    static const char check[11] = "10X98765432";
+    int sum = 0;
+    for (int i = 0; i < 17; i++) {
+        if (d[i] < '0' || d[i] > '9') return 0;
+        sum += (d[i] - '0') * weight[i];
+    }
+    char c = d[17] == 'x' ? 'X' : d[17];
+    return check[sum % 11] == c && date_valid(num(d + 6, 4), num(d + 10, 2), num(d + 12, 2));
+}
+
+/* The old 15-digit form: 6 for the region, YYMMDD (19YY), 3 sequence digits. */
+static int id15_valid(const char *d)
+{
+    return date_valid(1900 + num(d + 6, 2), num(d + 8, 2), num(d + 10, 2));
+}
+
+static int luhn_valid(const char *d, size_t n)
+{
+    int sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = d[n - 1 - i] - '0';
+        if (v < 0 || v > 9) return 0;
+        if (i & 1) {
+            v *= 2;
+            if (v > 9) v -= 9;
+        }
+        sum += v;
+    }
+    return sum % 10 == 0;
+}
+
+/* Return 0 to accept the match so far, 1 to make PCRE2 backtrack into the next alternative. */
+static int callout(pcre2_callout_block *cb, void *unused)
+{
+    (void)unused;
+    char d[24];
+    size_t n = collect_digits(cb->subject, cb->start_match, cb->current_position, d, sizeof d);
+    switch (cb->callout_number) {
+    case CO_ID18: return n == 18 && id18_valid(d) ? 0 : 1;
+    case CO_ID15: return n == 15 && id15_valid(d) ? 0 : 1;
+    case CO_LUHN: return n >= 13 && n <= 19 && luhn_valid(d, n) ? 0 : 1;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+static void compile_pattern(void)
+{
+    int code;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern_text, PCRE2_ZERO_TERMINATED, PCRE2_UTF,
+                                   &code, &off, NULL);
+    if (!re) {
+        char msg[160];
+        pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof msg);
+        snprintf(init_error, sizeof init_error, "redaction pattern, offset %zu: %s", (size_t)off,
+                 msg);
+        return;
+    }
+    /* JIT is several times faster; when unavailable (some platforms, SELinux) the interpreter
+     * gives the same results. */
+    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    pcre2_match_context *ctx = pcre2_match_context_create(NULL);
+    if (!ctx) {
+        pcre2_code_free(re);
+        snprintf(init_error, sizeof init_error, "out of memory");
+        return;
+    }
+    pcre2_set_callout(ctx, callout, NULL);
+    match_ctx = ctx; /* read-only from now on, so shared by all threads */
+    pattern = re;
+}
+
+int kb_redact_global_init(char *err, size_t err_len)
+{
+    pthread_once(&init_once, compile_pattern);
+    if (pattern) return 0;
+    if (err_len) snprintf(err, err_len, "%s", init_error[0] ? init_error : "redaction unavailable");
+    return -1;
+}
+
+/* ---------------------------------------------------------------- step 1: valid UTF-8 */
+
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 when s starts an invalid one. NUL counts
+ * as invalid: the result is a C string, and an embedded NUL would silently cut it short. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c >= 0x01 && c < 0x80) return 1;
+    size_t need;
+    unsigned lo = 0x80, hi = 0xBF; /* the allowed range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) need = 2;
+    else if (c == 0xE0) need = 3, lo = 0xA0;
+    else if (c == 0xED) need = 3, hi = 0x9F; /* no UTF-16 surrogates */
+    else if (c >= 0xE1 && c <= 0xEF) need = 3;
+    else if (c == 0xF0) need = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) need = 4;
+    else if (c == 0xF4) need = 4, hi = 0x8F; /* nothing above U+10FFFF */
+    else return 0;
+    if (n < need || s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < need; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+    return need;
+}
+
+/* Returns text itself when it is valid, else a malloc'd repaired copy in *owned (NULL on OOM). */
+static const char *make_valid(const char *text, size_t len, size_t *out_len, char **owned)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0, k;
+    *owned = NULL;
+    while (i < len && (k = utf8_seq_len(s + i, len - i)) > 0) i += k;
+    *out_len = len;
+    if (i == len) return text;
+    kb_buf b = {0};
+    kb_buf_add(&b, text, i);
+    while (i < len) {
+        k = utf8_seq_len(s + i, len - i);
+        if (k) {
+            kb_buf_add(&b, s + i, k);
+            i += k;
+        } else {
+            kb_buf_add(&b, "\xEF\xBF\xBD", 3);
+            i++;
+        }
+    }
+    if (b.failed) {
+        free(b.data);
+        return NULL;
+    }
+    *owned = b.data;
+    *out_len = b.len;
+    return b.data;
+}
+
+/* ---------------------------------------------------------------- step 2: fold look-alikes */
+
+/* The ASCII character that the (valid) UTF-8 character at s stands for when matching, or 0.
+ * *k receives its length in bytes. */
+static int fold_char(const unsigned char *s, size_t n, size_t *k)
+{
+    if (s[0] < 0x80) {
+        *k = 1;
+        return 0;
+    }
+    if (s[0] == 0xC2 && n >= 2) {
+        *k = 2;
+        return s[1] == 0xA0 ? ' ' : 0; /* no-break space */
+    }
+    if (s[0] >= 0xE0 && s[0] <= 0xEF && n >= 3) {
+        *k = 3;
+        unsigned cp = ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+        if (cp >= 0xFF01 && cp <= 0xFF5E) return (int)(cp - 0xFEE0); /* full-width ASCII */
+        if (cp == 0x3000) return ' ';                               /* ideographic space */
+        if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212) return '-'; /* dashes, minus */
+        return 0;
+    }
+    *k = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
+    if (*k > n) *k = n;
+    return 0;
+}
+
+/* Build the folded shadow copy. Returns 0 and sets *folded = NULL when nothing needs folding;
+ * else a malloc'd copy with map[i] = offset in text of folded byte i (map has len + 1 entries).
+ * Returns -1 when memory ran out. */
+static int fold(const char *text, size_t len, char **folded, size_t *folded_len, size_t **map)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0, k;
+    *folded = NULL;
+    *map = NULL;
+    while (i < len && !fold_char(s + i, len - i, &k)) i += k;
+    if (i == len) return 0;
+    char *f = malloc(len + 1);
+    size_t *m = malloc((len + 1) * sizeof *m);
+    if (!f || !m) {
+        free(f);
+        free(m);
+        return -1;
+    }
+    size_t o = 0;
+    for (i = 0; i < len; i += k) {
+        int c = fold_char(s + i, len - i, &k);
+        if (c) {
+            m[o] = i;
+            f[o++] = (char)c;
+        } else {
+            for (size_t j = 0; j < k; j++) {
+                m[o] = i + j;
+                f[o++] = (char)s[i + j];
+            }
+        }
+    }
+    m[o] = len;
+    f[o] = '\0';
+    *folded = f;
+    *folded_len = o;
+    *map = m;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- step 3: match and replace */
+
+/* Append s[0..n) with every ASCII and full-width digit masked: the fail-safe path. */
+static void add_masked(kb_buf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        if (u[i] >= '0' && u[i] <= '9') {
+            kb_buf_add(b, "*", 1);
+            i++;
+        } else if (i + 2 < n && u[i] == 0xEF && u[i + 1] == 0xBC && u[i + 2] >= 0x90 &&
+                   u[i + 2] <= 0x99) {
+            kb_buf_add(b, "*", 1);
+            i += 3;
+        } else {
+            kb_buf_add(b, u + i, 1);
+            i++;
+        }
+    }
+}
+
+char *kb_redact(const char *text, size_t len, int *found)
+{
+    if (found) *found = 0;
+    if (!text) len = 0, text = "";
+    pthread_once(&init_once, compile_pattern);
+
+    char *valid_owned, *folded;
+    size_t vlen, flen, *map;
+    const char *valid = make_valid(text, len, &vlen, &valid_owned);
+    if (!valid) return NULL;
+    if (fold(valid, vlen, &folded, &flen, &map) < 0) {
+        free(valid_owned);
+        return NULL;
+    }
+    const char *subject = folded ? folded : valid;
+    if (!folded) flen = vlen;
+
+    kb_buf out = {0};
+    kb_buf_add(&out, "", 0); /* so that an empty text gives "" rather than NULL */
+    size_t done = 0;      /* bytes of valid already copied or replaced */
+    pcre2_match_data *md = pattern ? pcre2_match_data_create_from_pattern(pattern, NULL) : NULL;
+    int n_found = 0, failed = md == NULL;
+    size_t at = 0; /* next search offset in subject */
+    while (!failed && at < flen) {
+        int rc = pcre2_match(pattern, (PCRE2_SPTR)subject, flen, at, PCRE2_NO_UTF_CHECK, md,
+                             match_ctx);
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) {
+            failed = 1;
+            break;
+        }
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        int g = G_EMAIL;
+        while (g < G_COUNT - 1 && (g >= rc || ov[2 * g] == PCRE2_UNSET)) g++;
+        size_t start = map ? map[ov[0]] : ov[0], end = map ? map[ov[1]] : ov[1];
+        kb_buf_add(&out, valid + done, start - done);
+        kb_buf_add(&out, placeholder[g], strlen(placeholder[g]));
+        done = end;
+        n_found++;
+        at = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+    }
+    if (failed) add_masked(&out, valid + done, vlen - done);
+    else kb_buf_add(&out, valid + done, vlen - done);
+
+    pcre2_match_data_free(md);
+    free(folded);
+    free(map);
+    free(valid_owned);
+    if (out.failed) {
+        free(out.data);
+        return NULL;
+    }
+    if (found) *found = n_found;
+    return out.data;
+}

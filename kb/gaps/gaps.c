@@ -1,0 +1,910 @@
+/*
+ * gaps.c — the editors' queue: taking questions in from the event store, re-checking items
+ * after a re-index, and the items' life cycle (see kb_gaps.h, docs/GAPS.md).
+ *
+ * Ingest runs in two phases so the database's write lock is held only for the cheap part:
+ *   1. without a transaction, read what arrived since the watermarks (gap_progress) and analyze
+ *      each question (grouping terms, the top hit's category) — the expensive part;
+ *   2. in one BEGIN IMMEDIATE transaction, assign the questions to groups, insert them, update
+ *      the touched groups' aggregates, count returned documents per day, and move the
+ *      watermarks. Either all of it commits or none, so a crash never loses or doubles a
+ *      question; questions are also unique per (source, ref).
+ * The clusterer (the open groups' centroids) is kept between calls and reloaded only when an
+ * editor changed a status, a question left the queue or the regroup pass moved questions
+ * (gap_progress 'version'), or the index revision changed (the IDF weights).
+ */
+#include "kb/gaps.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gaps/gaps_internal.h"
+#include "kb/redact.h"
+#include "events/store_conn.h"
+
+/* ---------------------------------------------------------------- the handle */
+
+kb_gaps *kb_gaps_open(const char *data_dir, int readonly, char *err, size_t err_len)
+{
+    char dummy[8];
+    if (!err || !err_len) err = dummy, err_len = sizeof dummy;
+    sqlite3 *db = kb_store_connect(data_dir, readonly, err, err_len);
+    if (!db) return NULL;
+    kb_gaps *g = calloc(1, sizeof *g);
+    if (!g) {
+        sqlite3_close(db);
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    g->db = db;
+    g->readonly = readonly;
+    g->typing_window_ms = KB_GAPS_TYPING_WINDOW_MS;
+    if (kb_gaps_register_typing(db) != SQLITE_OK) {
+        snprintf(err, err_len, "cannot register SQL functions: %s", sqlite3_errmsg(db));
+        kb_gaps_close(g);
+        return NULL;
+    }
+    return g;
+}
+
+void kb_gaps_set_typing_window(kb_gaps *g, int64_t ms)
+{
+    if (g) g->typing_window_ms = ms > 0 ? ms : 0;
+}
+
+void kb_gaps_close(kb_gaps *g)
+{
+    if (!g) return;
+    kb_gap_clusterer_free(g->clusterer);
+    sqlite3_close(g->db);
+    free(g);
+}
+
+const char *kb_gaps_errmsg(const kb_gaps *g) { return g ? g->err : "no queue"; }
+int kb_gaps_last_code(const kb_gaps *g) { return g ? g->code : KB_GAPS_ERROR; }
+
+int kb_gaps_fail(kb_gaps *g, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->err, sizeof g->err, fmt, ap);
+    va_end(ap);
+    g->code = code;
+    return code;
+}
+
+int kb_gaps_sql_fail(kb_gaps *g, const char *what)
+{
+    return kb_gaps_fail(g, KB_GAPS_ERROR, "%s: %s", what, sqlite3_errmsg(g->db));
+}
+
+void kb_gaps_rollback(kb_gaps *g)
+{
+    if (!sqlite3_get_autocommit(g->db)) sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------- small SQL helpers */
+
+int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallback)
+{
+    sqlite3_stmt *s;
+    int64_t v = fallback;
+    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) return fallback;
+    if (sqlite3_bind_parameter_count(s) >= 1) sqlite3_bind_int64(s, 1, a);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+int64_t kb_gaps_progress(kb_gaps *g, const char *source)
+{
+    sqlite3_stmt *s;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(g->db, "SELECT last_id FROM gap_progress WHERE source = ?1", -1, &s,
+                           NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static int set_progress(kb_gaps *g, const char *source, int64_t value)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(g->db,
+                           "INSERT INTO gap_progress (source, last_id) VALUES (?1, ?2) "
+                           "ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, value);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int kb_gaps_bump_version(kb_gaps *g)
+{
+    return sqlite3_exec(g->db,
+                        "INSERT INTO gap_progress (source, last_id) VALUES ('version', 1) "
+                        "ON CONFLICT (source) DO UPDATE SET last_id = last_id + 1",
+                        NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : -1;
+}
+
+char *kb_gaps_col_dup(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+/* ---------------------------------------------------------------- questions waiting */
+
+typedef struct {
+    const char *source; /* "search", "not_found", "help_request" */
+    char *ref;
+    int64_t time_ms;
+    char *agent;
+    char *question;
+    char *top_id;
+    char *terms;
+    char *category;
+} pending;
+
+typedef struct {
+    pending *v;
+    size_t n, cap;
+    int64_t *removed; /* help requests whose review made them answerable */
+    size_t n_removed, cap_removed;
+} pending_list;
+
+static void pending_free(pending_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].ref);
+        free(l->v[i].agent);
+        free(l->v[i].question);
+        free(l->v[i].top_id);
+        free(l->v[i].terms);
+        free(l->v[i].category);
+    }
+    free(l->v);
+    free(l->removed);
+    memset(l, 0, sizeof *l);
+}
+
+static int is_blank(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        if (*p == ' ' || (*p >= '\t' && *p <= '\r')) continue;
+        if (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) { /* U+3000 */
+            p += 2;
+            continue;
+        }
+        if (p[0] == 0xC2 && p[1] == 0xA0) { /* U+00A0 */
+            p += 1;
+            continue;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* Append the rows of a prepared statement: ref, time_ms, agent, question, top_id. */
+static int collect(pending_list *l, sqlite3_stmt *s, const char *source)
+{
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *q = (const char *)sqlite3_column_text(s, 3);
+        if (!q || is_blank(q)) continue; /* nothing was asked: never queued */
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 64;
+            pending *v = realloc(l->v, cap * sizeof *v);
+            if (!v) return -1;
+            l->v = v;
+            l->cap = cap;
+        }
+        pending *p = &l->v[l->n];
+        memset(p, 0, sizeof *p);
+        p->source = source;
+        p->ref = kb_gaps_col_dup(s, 0);
+        p->time_ms = sqlite3_column_int64(s, 1);
+        p->agent = kb_gaps_col_dup(s, 2);
+        p->question = strdup(q);
+        p->top_id = kb_gaps_col_dup(s, 4);
+        l->n++;
+        if (!p->ref || !p->agent || !p->question) return -1;
+    }
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int select_into(kb_gaps *g, pending_list *l, const char *sql, int64_t lo, int64_t hi,
+                       const char *source)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(s, 1, lo);
+    sqlite3_bind_int64(s, 2, hi);
+    if (sqlite3_bind_parameter_count(s) >= 3) sqlite3_bind_int64(s, 3, g->typing_window_ms);
+    int rc = collect(l, s, source);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Reviews since lo: requests now a gap are (re-)queued, requests now answerable leave. */
+static int select_reviews(kb_gaps *g, pending_list *l, int64_t lo, int64_t hi)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(
+            g->db,
+            "SELECT h.id, h.time_ms, h.agent, h.question, NULL, "
+            "       coalesce(h.override_answerable, h.kb_answerable) "
+            "FROM help_requests h WHERE h.id IN (SELECT help_request_id FROM "
+            "help_request_reviews WHERE id > ?1 AND id <= ?2)",
+            -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, lo);
+    sqlite3_bind_int64(s, 2, hi);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_int(s, 5) == 0) continue; /* still a gap: the next query adds it */
+        if (l->n_removed == l->cap_removed) {
+            size_t cap = l->cap_removed ? l->cap_removed * 2 : 16;
+            int64_t *v = realloc(l->removed, cap * sizeof *v);
+            if (!v) {
+                sqlite3_finalize(s);
+                return -1;
+            }
+            l->removed = v;
+            l->cap_removed = cap;
+        }
+        l->removed[l->n_removed++] = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return -1;
+    return select_into(g, l,
+                       "SELECT CAST(h.id AS TEXT), h.time_ms, h.agent, h.question, NULL "
+                       "FROM help_requests h WHERE h.id IN (SELECT help_request_id FROM "
+                       "help_request_reviews WHERE id > ?1 AND id <= ?2) "
+                       "AND coalesce(h.override_answerable, h.kb_answerable) = 0",
+                       lo, hi, "help_request");
+}
+
+/* ---------------------------------------------------------------- analysis */
+
+/* First category of a document, from the searcher (NULL when unknown). */
+static char *doc_category(kb_searcher *s, const char *id)
+{
+    char *json = NULL, *out = NULL;
+    if (!s || !id || kb_searcher_get_document(s, id, &json) != KB_SEARCH_OK || !json) {
+        free(json);
+        return NULL;
+    }
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *cats = o ? cJSON_GetObjectItemCaseSensitive(o, "categories") : NULL;
+    const cJSON *first = cJSON_IsArray(cats) ? cats->child : NULL;
+    if (cJSON_IsString(first) && first->valuestring && first->valuestring[0])
+        out = strdup(first->valuestring);
+    cJSON_Delete(o);
+    free(json);
+    return out;
+}
+
+static void analyze(pending *p, const kb_gaps_kb *kb)
+{
+    p->terms = kb_gaps_terms(kb->analyzer, p->question);
+    if (p->terms && !p->terms[0]) {
+        /* Nothing informative (only question words, punctuation, emoji): such questions group
+         * only with the very same text. */
+        free(p->terms);
+        size_t n = strlen(p->question);
+        p->terms = malloc(n + 2);
+        if (p->terms) {
+            p->terms[0] = '"';
+            for (size_t i = 0; i <= n; i++)
+                p->terms[i + 1] = p->question[i] == ' ' ? '_' : p->question[i];
+        }
+    }
+    /* The category of the top hit the agent saw, if any (an unanswerable help request has
+     * none). */
+    if (!kb->searcher || !p->top_id) return;
+    p->category = doc_category(kb->searcher, p->top_id);
+}
+
+/* ---------------------------------------------------------------- groups */
+
+static double idf_of(const char *term, void *user)
+{
+    return kb_searcher_term_idf(user, term);
+}
+
+kb_gap_clusterer *kb_gaps_read_groups(kb_gaps *g, const kb_gaps_kb *kb)
+{
+    kb_gap_clusterer *c = kb_gap_clusterer_new(kb->searcher ? idf_of : NULL, kb->searcher);
+    if (!c) return NULL;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(g->db,
+                           "SELECT id, terms, n_questions FROM gap_groups "
+                           "WHERE status IN ('open', 'in_progress') ORDER BY id",
+                           -1, &s, NULL) != SQLITE_OK) {
+        kb_gap_clusterer_free(c);
+        return NULL;
+    }
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (kb_gap_clusterer_load(c, sqlite3_column_int64(s, 0),
+                                  (const char *)sqlite3_column_text(s, 1),
+                                  sqlite3_column_double(s, 2)) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        kb_gap_clusterer_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* (Re)build the ingest's clusterer from the open and in-progress groups. */
+static int load_clusterer(kb_gaps *g, const kb_gaps_kb *kb)
+{
+    kb_gap_clusterer_free(g->clusterer);
+    g->clusterer = kb_gaps_read_groups(g, kb);
+    return g->clusterer ? 0 : -1;
+}
+
+/* Recompute a group's aggregates and centroid from its questions. An open group left without
+ * questions that no editor touched is deleted. */
+int kb_gaps_recompute_group(kb_gaps *g, int64_t id)
+{
+    kb_gap_clusterer *c = kb_gap_clusterer_new(NULL, NULL);
+    long gi = c ? kb_gap_clusterer_load(c, id, "", 0) : -1;
+    sqlite3_stmt *s = NULL;
+    char *terms = NULL;
+    int rc = -1;
+    if (gi < 0) goto done;
+    if (sqlite3_prepare_v2(g->db, "SELECT terms FROM gap_questions WHERE group_id = ?1", -1, &s,
+                           NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_int64(s, 1, id);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        if (kb_gap_clusterer_add_to(c, gi, (const char *)sqlite3_column_text(s, 0)) != 0) break;
+    sqlite3_finalize(s);
+    s = NULL;
+    if (step != SQLITE_DONE) goto done;
+    terms = kb_gap_clusterer_terms(c, gi);
+    if (!terms) goto done;
+    static const char sql[] =
+        "UPDATE gap_groups SET terms = ?2,"
+        " n_questions = (SELECT count(*) FROM gap_questions WHERE group_id = ?1),"
+        " n_agents = (SELECT count(DISTINCT agent) FROM gap_questions WHERE group_id = ?1),"
+        " n_variants = (SELECT count(DISTINCT question) FROM gap_questions WHERE group_id = ?1),"
+        " n_search = (SELECT count(*) FROM gap_questions WHERE group_id = ?1 AND source = 'search'),"
+        " n_not_found = (SELECT count(*) FROM gap_questions WHERE group_id = ?1"
+        "                AND source = 'not_found'),"
+        " n_help = (SELECT count(*) FROM gap_questions WHERE group_id = ?1"
+        "           AND source = 'help_request'),"
+        " first_ms = coalesce((SELECT min(time_ms) FROM gap_questions WHERE group_id = ?1),"
+        "                     first_ms),"
+        " last_ms = coalesce((SELECT max(time_ms) FROM gap_questions WHERE group_id = ?1), last_ms),"
+        " question = coalesce((SELECT question FROM gap_questions WHERE group_id = ?1"
+        "   GROUP BY question ORDER BY count(*) DESC, max(time_ms) DESC LIMIT 1), question),"
+        " category = (SELECT category FROM gap_questions WHERE group_id = ?1 AND category IS NOT"
+        "   NULL GROUP BY category ORDER BY count(*) DESC, max(time_ms) DESC LIMIT 1)"
+        " WHERE id = ?1";
+    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) goto done;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, terms, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE) goto done;
+    sqlite3_finalize(s);
+    s = NULL;
+    if (sqlite3_prepare_v2(g->db,
+                           "DELETE FROM gap_groups WHERE id = ?1 AND n_questions = 0 AND "
+                           "status = 'open' AND status_by IS NULL",
+                           -1, &s, NULL) != SQLITE_OK ||
+        (sqlite3_bind_int64(s, 1, id), sqlite3_step(s)) != SQLITE_DONE)
+        goto done;
+    rc = 0;
+done:
+    sqlite3_finalize(s);
+    free(terms);
+    kb_gap_clusterer_free(c);
+    return rc;
+}
+
+int kb_gaps_id_set_add(kb_gaps_id_set *s, int64_t id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i] == id) return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 32;
+        int64_t *v = realloc(s->v, cap * sizeof *v);
+        if (!v) return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = id;
+    return 0;
+}
+
+/* Remove the queued question of help request `id` (reviewed as answerable). */
+static int remove_help(kb_gaps *g, int64_t id, kb_gaps_id_set *touched, int *removed)
+{
+    char ref[32];
+    snprintf(ref, sizeof ref, "%lld", (long long)id);
+    int64_t gid = -1;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(g->db,
+                           "SELECT group_id FROM gap_questions WHERE source = 'help_request' "
+                           "AND ref = ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(s, 1, ref, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) gid = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (gid < 0) return 0;
+    if (sqlite3_prepare_v2(g->db,
+                           "DELETE FROM gap_questions WHERE source = 'help_request' AND ref = ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(s, 1, ref, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    if (rc == 0) {
+        *removed = 1;
+        rc = kb_gaps_id_set_add(touched, gid);
+    }
+    return rc;
+}
+
+static int question_exists(kb_gaps *g, sqlite3_stmt *s, const pending *p)
+{
+    sqlite3_reset(s);
+    sqlite3_bind_text(s, 1, p->source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, p->ref, -1, SQLITE_STATIC);
+    (void)g;
+    return sqlite3_step(s) == SQLITE_ROW;
+}
+
+const char kb_gaps_new_group_sql[] =
+    "INSERT INTO gap_groups (question, first_ms, last_ms, created_ms) VALUES (?1, ?2, ?2, ?2)";
+
+int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt *insert,
+                         const char *question, int64_t time_ms)
+{
+    int64_t gid = kb_gap_clusterer_group_id(c, gi);
+    if (gid != 0) return gid;
+    sqlite3_reset(insert);
+    sqlite3_bind_text(insert, 1, question, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(insert, 2, time_ms);
+    if (sqlite3_step(insert) != SQLITE_DONE) return -1;
+    gid = sqlite3_last_insert_rowid(g->db);
+    kb_gap_clusterer_set_group_id(c, gi, gid);
+    return gid;
+}
+
+/* Assign and insert every pending question; collect the groups touched. */
+static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_id_set *touched)
+{
+    sqlite3_stmt *exists = NULL, *new_group = NULL, *ins = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(g->db, "SELECT 1 FROM gap_questions WHERE source = ?1 AND ref = ?2",
+                           -1, &exists, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(g->db, kb_gaps_new_group_sql, -1, &new_group, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(g->db,
+                           "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, "
+                           "question, terms, top_id, category) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                           -1, &ins, NULL) != SQLITE_OK)
+        goto done;
+    for (size_t i = 0; i < l->n; i++) {
+        pending *p = &l->v[i];
+        if (!p->terms) continue;
+        if (question_exists(g, exists, p)) continue;
+        long gi = kb_gap_clusterer_assign(g->clusterer, p->terms, NULL);
+        if (gi < 0) goto done;
+        int64_t gid = kb_gaps_group_id(g, g->clusterer, gi, new_group, p->question, p->time_ms);
+        if (gid <= 0) goto done;
+        sqlite3_reset(ins);
+        sqlite3_bind_int64(ins, 1, gid);
+        sqlite3_bind_text(ins, 2, p->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, p->ref, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 4, p->time_ms);
+        sqlite3_bind_text(ins, 5, p->agent, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 6, p->question, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 7, p->terms, -1, SQLITE_STATIC);
+        if (p->top_id) sqlite3_bind_text(ins, 8, p->top_id, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(ins, 8);
+        if (p->category) sqlite3_bind_text(ins, 9, p->category, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(ins, 9);
+        if (sqlite3_step(ins) != SQLITE_DONE) goto done;
+        if (kb_gaps_id_set_add(touched, gid) != 0) goto done;
+    }
+    rc = 0;
+done:
+    sqlite3_finalize(exists);
+    sqlite3_finalize(new_group);
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+/* Per-day counts of the documents that searches returned, for "never returned". */
+static int count_doc_days(kb_gaps *g, int64_t lo, int64_t hi)
+{
+    if (hi <= lo) return 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(
+            g->db,
+            "INSERT INTO doc_days (day, doc_id, returned, top) "
+            "SELECT s.time_ms / 86400000, j.value, count(*), sum(j.key = 0) "
+            "FROM searches s, json_each(s.top_ids) j "
+            "WHERE s.rowid > ?1 AND s.rowid <= ?2 AND j.type = 'text' GROUP BY 1, 2 "
+            "ON CONFLICT (day, doc_id) DO UPDATE SET returned = returned + excluded.returned, "
+            "top = top + excluded.top",
+            -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, lo);
+    sqlite3_bind_int64(s, 2, hi);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- ingest */
+
+typedef struct {
+    const char *name;  /* gap_progress source */
+    const char *max_sql;
+    int64_t lo, hi, max;
+} watermark;
+
+long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
+{
+    g->code = KB_GAPS_OK;
+    if (g->readonly) return kb_gaps_fail(g, KB_GAPS_INVALID, "the queue is open read-only"), -1;
+    if (!kb || !kb->analyzer) return 0;
+    if (max_rows == 0) max_rows = 1000;
+    watermark w[] = {
+        {"searches", "SELECT max(rowid) FROM searches", 0, 0, 0},
+        {"feedback", "SELECT max(id) FROM feedback", 0, 0, 0},
+        {"help_requests", "SELECT max(id) FROM help_requests", 0, 0, 0},
+        {"reviews", "SELECT max(id) FROM help_request_reviews", 0, 0, 0},
+    };
+    enum { N_WM = sizeof w / sizeof w[0] };
+    long waiting = 0;
+    for (size_t i = 0; i < N_WM; i++) {
+        w[i].lo = kb_gaps_progress(g, w[i].name);
+        w[i].max = kb_gaps_query_int(g, w[i].max_sql, 0, 0);
+        if (w[i].max < w[i].lo) w[i].max = w[i].lo; /* a restored older store: keep going */
+        if (i == 0) w[i].max = kb_gaps_settled_searches(g, w[i].lo, w[i].max);
+        w[i].hi = w[i].max - w[i].lo > (int64_t)max_rows ? w[i].lo + (int64_t)max_rows : w[i].max;
+        waiting += (long)(w[i].max - w[i].hi);
+    }
+    int any = 0;
+    for (size_t i = 0; i < N_WM; i++) any |= w[i].hi > w[i].lo;
+    if (!any) return 0;
+
+    /* Phase 1: read and analyze, without holding the write lock. */
+    pending_list l = {0};
+    int rc = 0;
+    rc |= select_into(g, &l, kb_gaps_typing_searches_sql, w[0].lo, w[0].hi, "search");
+    rc |= select_into(g, &l,
+                      "SELECT f.search_id, f.time_ms, f.agent, s.query, "
+                      "coalesce(f.doc_id, s.top_id) FROM feedback f JOIN searches s "
+                      "ON s.search_id = f.search_id WHERE f.id > ?1 AND f.id <= ?2 "
+                      "AND f.kind = 'not_found' AND s.unresolved = 0 ORDER BY f.id",
+                      w[1].lo, w[1].hi, "not_found");
+    rc |= select_into(g, &l,
+                      "SELECT CAST(id AS TEXT), time_ms, agent, question, NULL "
+                      "FROM help_requests WHERE id > ?1 AND id <= ?2 "
+                      "AND coalesce(override_answerable, kb_answerable) = 0",
+                      w[2].lo, w[2].hi, "help_request");
+    rc |= select_reviews(g, &l, w[3].lo, w[3].hi);
+    if (rc != 0) {
+        kb_gaps_sql_fail(g, "cannot read new events");
+        pending_free(&l);
+        return -1;
+    }
+    for (size_t i = 0; i < l.n; i++) analyze(&l.v[i], kb);
+
+    /* Phase 2: one short write transaction. */
+    kb_gaps_id_set touched = {0};
+    int removed = 0;
+    if (kb_store_begin_immediate(g->db) != SQLITE_OK) {
+        kb_gaps_sql_fail(g, "cannot start writing the queue");
+        pending_free(&l);
+        return -1;
+    }
+    int64_t version = kb_gaps_progress(g, "version");
+    uint64_t revision = kb->searcher ? kb_searcher_revision(kb->searcher) : 0;
+    for (size_t i = 0; i < l.n_removed; i++)
+        if (remove_help(g, l.removed[i], &touched, &removed) != 0) goto fail;
+    for (size_t i = 0; i < touched.n; i++)
+        if (kb_gaps_recompute_group(g, touched.v[i]) != 0) goto fail;
+    if (removed && kb_gaps_bump_version(g) != 0) goto fail;
+    if (removed) version = kb_gaps_progress(g, "version");
+    if (!g->clusterer || g->clusterer_version != version || g->clusterer_revision != revision ||
+        g->clusterer_searcher != kb->searcher) {
+        if (load_clusterer(g, kb) != 0) goto fail;
+    }
+    touched.n = 0;
+    if (place_questions(g, &l, &touched) != 0) goto fail;
+    for (size_t i = 0; i < touched.n; i++)
+        if (kb_gaps_recompute_group(g, touched.v[i]) != 0) goto fail;
+    if (count_doc_days(g, w[0].lo, w[0].hi) != 0) goto fail;
+    for (size_t i = 0; i < N_WM; i++)
+        if (w[i].hi > w[i].lo && set_progress(g, w[i].name, w[i].hi) != 0) goto fail;
+    if (sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    g->clusterer_version = version;
+    g->clusterer_revision = revision;
+    g->clusterer_searcher = kb->searcher;
+    free(touched.v);
+    pending_free(&l);
+    return waiting;
+fail:
+    kb_gaps_sql_fail(g, "cannot update the queue");
+    kb_gaps_rollback(g);
+    /* The in-memory groups may hold what was rolled back: rebuild them next time. */
+    kb_gap_clusterer_free(g->clusterer);
+    g->clusterer = NULL;
+    free(touched.v);
+    pending_free(&l);
+    return -1;
+}
+
+/* ---------------------------------------------------------------- re-check after re-index */
+
+#define RECHECK_VARIANTS 3
+#define RECHECK_BATCH 200
+
+typedef struct {
+    int64_t id;
+    char *doc, *title;
+    double confidence;
+} suggestion;
+
+/* Search a group's most frequent phrasings; the document that answers at least half of them
+ * confidently is the suggestion. */
+static int suggest_for(kb_gaps *g, kb_searcher *s, int64_t id, suggestion *out)
+{
+    sqlite3_stmt *q;
+    memset(out, 0, sizeof *out);
+    out->id = id;
+    if (sqlite3_prepare_v2(g->db,
+                           "SELECT question FROM gap_questions WHERE group_id = ?1 GROUP BY "
+                           "question ORDER BY count(*) DESC, max(time_ms) DESC LIMIT ?2",
+                           -1, &q, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int(q, 2, RECHECK_VARIANTS);
+    char *docs[RECHECK_VARIANTS] = {0}, *titles[RECHECK_VARIANTS] = {0};
+    double conf[RECHECK_VARIANTS] = {0};
+    int n = 0;
+    while (n < RECHECK_VARIANTS && sqlite3_step(q) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(q, 0);
+        kb_search_request req = {.text = text ? text : "", .limit = 1};
+        kb_search_result res;
+        if (kb_search(s, &req, &res) == KB_SEARCH_OK) {
+            if (!res.unresolved && res.n_hits && res.hits[0].id) {
+                docs[n] = strdup(res.hits[0].id);
+                titles[n] = strdup(res.hits[0].title ? res.hits[0].title : "");
+                conf[n] = res.confidence;
+            }
+            kb_search_result_free(&res);
+        }
+        n++;
+    }
+    sqlite3_finalize(q);
+    int best = -1, best_votes = 0;
+    for (int i = 0; i < n; i++) {
+        if (!docs[i]) continue;
+        int votes = 0;
+        for (int j = 0; j < n; j++) votes += docs[j] && strcmp(docs[i], docs[j]) == 0;
+        if (votes > best_votes || (votes == best_votes && best >= 0 && conf[i] > conf[best])) {
+            best = i;
+            best_votes = votes;
+        }
+    }
+    if (best >= 0 && 2 * best_votes >= n) {
+        out->doc = docs[best];
+        out->title = titles[best];
+        out->confidence = conf[best];
+        docs[best] = titles[best] = NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        free(docs[i]);
+        free(titles[i]);
+    }
+    return 0;
+}
+
+static int write_suggestions(kb_gaps *g, suggestion *v, size_t n, uint64_t revision)
+{
+    sqlite3_stmt *u;
+    if (kb_store_begin_immediate(g->db) != SQLITE_OK) return -1;
+    if (sqlite3_prepare_v2(
+            g->db,
+            "UPDATE gap_groups SET suggested_ms = CASE WHEN ?2 IS NULL THEN NULL "
+            "WHEN suggested_doc_id IS ?2 THEN suggested_ms ELSE ?5 END, "
+            "suggested_doc_id = ?2, suggested_title = ?3, suggested_confidence = ?4, "
+            "checked_revision = ?6 WHERE id = ?1 AND status IN ('open', 'in_progress')",
+            -1, &u, NULL) != SQLITE_OK) {
+        kb_gaps_rollback(g);
+        return -1;
+    }
+    int64_t now = kb_gaps_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(u);
+        sqlite3_bind_int64(u, 1, v[i].id);
+        if (v[i].doc) {
+            sqlite3_bind_text(u, 2, v[i].doc, -1, SQLITE_STATIC);
+            sqlite3_bind_text(u, 3, v[i].title, -1, SQLITE_STATIC);
+            sqlite3_bind_double(u, 4, v[i].confidence);
+        } else {
+            sqlite3_bind_null(u, 2);
+            sqlite3_bind_null(u, 3);
+            sqlite3_bind_null(u, 4);
+        }
+        sqlite3_bind_int64(u, 5, now);
+        sqlite3_bind_int64(u, 6, (int64_t)revision);
+        if (sqlite3_step(u) != SQLITE_DONE) {
+            sqlite3_finalize(u);
+            kb_gaps_rollback(g);
+            return -1;
+        }
+    }
+    sqlite3_finalize(u);
+    if (sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        kb_gaps_rollback(g);
+        return -1;
+    }
+    return 0;
+}
+
+long kb_gaps_recheck(kb_gaps *g, kb_searcher *s, uint64_t revision)
+{
+    g->code = KB_GAPS_OK;
+    if (g->readonly || !s) return kb_gaps_fail(g, KB_GAPS_INVALID, "cannot re-check"), -1;
+    long suggested = 0;
+    for (;;) {
+        /* Items not yet checked against this revision, a batch at a time, so the write
+         * transactions stay short and new questions keep flowing in between. */
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(g->db,
+                               "SELECT id FROM gap_groups WHERE status IN ('open', 'in_progress') "
+                               "AND checked_revision IS NOT ?1 ORDER BY id LIMIT ?2",
+                               -1, &q, NULL) != SQLITE_OK)
+            return kb_gaps_sql_fail(g, "cannot list items to re-check"), -1;
+        sqlite3_bind_int64(q, 1, (int64_t)revision);
+        sqlite3_bind_int(q, 2, RECHECK_BATCH);
+        int64_t ids[RECHECK_BATCH];
+        size_t n = 0;
+        while (n < RECHECK_BATCH && sqlite3_step(q) == SQLITE_ROW)
+            ids[n++] = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        if (n == 0) break;
+        suggestion v[RECHECK_BATCH];
+        size_t got = 0;
+        for (size_t i = 0; i < n; i++)
+            if (suggest_for(g, s, ids[i], &v[got]) == 0) got++;
+        int rc = write_suggestions(g, v, got, revision);
+        for (size_t i = 0; i < got; i++) {
+            suggested += v[i].doc != NULL;
+            free(v[i].doc);
+            free(v[i].title);
+        }
+        if (rc != 0) return kb_gaps_sql_fail(g, "cannot store re-check results"), -1;
+    }
+    return suggested;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+unsigned kb_gaps_status_bit(const char *name)
+{
+    if (!name) return 0;
+    if (!strcmp(name, "open")) return KB_GAP_OPEN;
+    if (!strcmp(name, "in_progress")) return KB_GAP_IN_PROGRESS;
+    if (!strcmp(name, "answered")) return KB_GAP_ANSWERED;
+    if (!strcmp(name, "dismissed")) return KB_GAP_DISMISSED;
+    if (!strcmp(name, "all")) return KB_GAP_ALL;
+    return 0;
+}
+
+/* Allowed moves: open and in_progress go anywhere; answered and dismissed only back to open
+ * (or stay, e.g. to correct the answering document or the note). */
+static int allowed(unsigned from, unsigned to)
+{
+    if (from & (KB_GAP_OPEN | KB_GAP_IN_PROGRESS)) return 1;
+    return to == KB_GAP_OPEN || to == from;
+}
+
+int kb_gaps_set_status(kb_gaps *g, int64_t id, const char *status, const char *doc_id,
+                       const char *note, const char *by, int64_t now_ms, cJSON **item)
+{
+    if (item) *item = NULL;
+    g->code = KB_GAPS_OK;
+    unsigned to = kb_gaps_status_bit(status);
+    if (!to || to == KB_GAP_ALL)
+        return kb_gaps_fail(g, KB_GAPS_INVALID,
+                            "status must be one of open, in_progress, answered, dismissed");
+    if (g->readonly) return kb_gaps_fail(g, KB_GAPS_INVALID, "the queue is open read-only");
+    char *redacted_note = note ? kb_redact(note, strlen(note), NULL) : NULL;
+    if (note && !redacted_note) return kb_gaps_fail(g, KB_GAPS_ERROR, "out of memory");
+    if (kb_store_begin_immediate(g->db) != SQLITE_OK) {
+        free(redacted_note);
+        return kb_gaps_sql_fail(g, "cannot change the item");
+    }
+    sqlite3_stmt *s = NULL;
+    int rc = KB_GAPS_ERROR;
+    char *suggested = NULL, *from_name = NULL;
+    if (sqlite3_prepare_v2(g->db, "SELECT status, suggested_doc_id FROM gap_groups WHERE id = ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto sql_fail;
+    sqlite3_bind_int64(s, 1, id);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        rc = kb_gaps_fail(g, KB_GAPS_NOT_FOUND, "no item with id %lld", (long long)id);
+        goto out;
+    }
+    from_name = kb_gaps_col_dup(s, 0);
+    suggested = kb_gaps_col_dup(s, 1);
+    sqlite3_finalize(s);
+    s = NULL;
+    unsigned from = kb_gaps_status_bit(from_name);
+    if (!allowed(from, to)) {
+        rc = kb_gaps_fail(g, KB_GAPS_CONFLICT, "item %lld is %s: re-open it first (status open)",
+                          (long long)id, from_name ? from_name : "?");
+        goto out;
+    }
+    const char *answer = NULL;
+    if (to == KB_GAP_ANSWERED) {
+        answer = doc_id ? doc_id : suggested;
+        if (!answer) {
+            rc = kb_gaps_fail(g, KB_GAPS_INVALID,
+                              "doc_id is required: item %lld has no suggested answer",
+                              (long long)id);
+            goto out;
+        }
+    }
+    if (sqlite3_prepare_v2(g->db,
+                           "UPDATE gap_groups SET status = ?2, answer_doc_id = ?3, "
+                           "status_by = ?4, status_ms = ?5, note = coalesce(?6, note) "
+                           "WHERE id = ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto sql_fail;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
+    if (answer) sqlite3_bind_text(s, 3, answer, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, 3);
+    sqlite3_bind_text(s, 4, by ? by : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, now_ms);
+    if (redacted_note) sqlite3_bind_text(s, 6, redacted_note, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, 6);
+    if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
+    sqlite3_finalize(s);
+    s = NULL;
+    if (kb_gaps_bump_version(g) != 0) goto sql_fail;
+    if (sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
+    rc = KB_GAPS_OK;
+    if (item) *item = kb_gaps_item_summary(g, id);
+    goto done;
+sql_fail:
+    rc = kb_gaps_sql_fail(g, "cannot change the item");
+out:
+    sqlite3_finalize(s);
+    s = NULL;
+    kb_gaps_rollback(g);
+done:
+    sqlite3_finalize(s);
+    free(suggested);
+    free(from_name);
+    free(redacted_note);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * gaps_internal.h — what gaps.c and gaps_query.c share: the kb_gaps handle and small helpers.
+ */
+#ifndef KB_GAPS_INTERNAL_H
+#define KB_GAPS_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "kb/gaps.h"
+
+struct kb_gaps {
+    sqlite3 *db;
+    int readonly;
+    int code;                  /* KB_GAPS_* of the last failure */
+    char err[512];
+    kb_gap_clusterer *clusterer;  /* the open groups, kept between ingests */
+    int64_t clusterer_version;    /* gap_progress 'version' it reflects */
+    uint64_t clusterer_revision;  /* index revision its IDF weights come from */
+    const void *clusterer_searcher;
+    int64_t typing_window_ms;     /* see kb_gaps_set_typing_window; 0: off */
+    int64_t regrouped_upto;       /* newest gap_questions id at the last kb_gaps_regroup */
+};
+
+/* Set the error (message and code); returns code. */
+int kb_gaps_fail(kb_gaps *g, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* KB_GAPS_ERROR with "what: SQLite's message". */
+int kb_gaps_sql_fail(kb_gaps *g, const char *what);
+/* Roll back an open transaction, if any. */
+void kb_gaps_rollback(kb_gaps *g);
+/* First column of the first row of sql with ?1 = a, or fallback. */
+int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallback);
+/* Tell cached clusterers the open groups changed (inside a write transaction). */
+int kb_gaps_bump_version(kb_gaps *g);
+/* A column's text, malloc'd; NULL for SQL NULL or when out of memory. */
+char *kb_gaps_col_dup(sqlite3_stmt *s, int i);
+/* A set of group ids (the items a transaction touched), in insertion order. */
+typedef struct {
+    int64_t *v;
+    size_t n, cap;
+} kb_gaps_id_set;
+/* Add id unless present. 0, or -1 when out of memory. */
+int kb_gaps_id_set_add(kb_gaps_id_set *s, int64_t id);
+/* A clusterer holding the open and in-progress groups as stored, or NULL. */
+kb_gap_clusterer *kb_gaps_read_groups(kb_gaps *g, const kb_gaps_kb *kb);
+/* The stored id of clusterer group gi; a new group (id 0) is inserted first with `insert`, a
+ * statement prepared from kb_gaps_new_group_sql (?1 its first question, ?2 its time). -1 on
+ * error. */
+extern const char kb_gaps_new_group_sql[];
+int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt *insert,
+                         const char *question, int64_t time_ms);
+/* gap_progress's value for source ('version', 'searches', ...), 0 when unset. */
+int64_t kb_gaps_progress(kb_gaps *g, const char *source);
+/* Recompute a group's aggregates and centroid from its questions. */
+int kb_gaps_recompute_group(kb_gaps *g, int64_t id);
+/* The item as kb_gaps_list shows it, or NULL. */
+cJSON *kb_gaps_item_summary(kb_gaps *g, int64_t id);
+/* gaps_typing.c: register the SQL function kb_continues(a, b) on db (SQLite code). */
+int kb_gaps_register_typing(sqlite3 *db);
+/* The last searches rowid in (lo, max] old enough to judge (older than the typing window). */
+int64_t kb_gaps_settled_searches(kb_gaps *g, int64_t lo, int64_t max);
+/* SELECT of the unresolved searches in rowids (?1, ?2] that enter the queue, ?3 = the window. */
+extern const char kb_gaps_typing_searches_sql[];
+/* Wall-clock milliseconds. */
+int64_t kb_gaps_now_ms(void);
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * index.c — the Xapian half of indexing: write prepared documents, remove, publish
+ * (see kb_index.h; the analysis half is index_prepare.c).
+ *
+ * Unchanged documents are detected by the content hash stored in a value slot, so re-running
+ * the indexer on a whole knowledge base only rewrites what editors changed.
+ *
+ * Filling an empty index is a bulk build (kb_glass.h): the database is written directly, in
+ * one pass, several times faster than through Xapian's writer. Every later run updates it with
+ * Xapian's writer. KB_BULK_BUILD=0 in the environment turns the bulk build off.
+ */
+#include "kb/index.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "index/glass/glass.h"
+#include "index/index_prepared.h"
+#include "util/strmap.h"
+#include "xapian/xapian.h"
+
+struct kb_index_writer {
+    kbx_writer *db;           /* Xapian's writer, or */
+    kb_glass_builder *bulk;   /* the bulk builder, when the index was empty */
+    kb_index_preparer *preparer; /* for kb_index_writer_add, created on first use */
+    kb_index_mode mode;
+    kb_strmap seen; /* id → "file:line" of every document added in this run */
+    kb_index_stats stats;
+    int status;
+    char err[1024];
+};
+
+static void set_error(kb_index_writer *w, const char *fmt, const char *detail)
+{
+    snprintf(w->err, sizeof w->err, fmt, detail);
+    w->status = KB_INDEX_ERROR;
+}
+
+static int bulk_build_allowed(void)
+{
+    const char *env = getenv("KB_BULK_BUILD");
+    return !env || strcmp(env, "0") != 0;
+}
+
+/* Start a bulk build; KB_GLASS_EXISTS is left for the caller, which then uses Xapian's writer. */
+static void open_bulk(kb_index_writer *w, const char *dir)
+{
+    w->bulk = kb_glass_builder_open(dir);
+    if (!w->bulk) {
+        set_error(w, "%s", "out of memory");
+        return;
+    }
+    int rc = kb_glass_builder_status(w->bulk);
+    if (rc == KB_GLASS_LOCKED) {
+        snprintf(w->err, sizeof w->err,
+                 "index %s is being written by another kb-indexer; wait for it to finish", dir);
+        w->status = KB_INDEX_LOCKED;
+    } else if (rc != KB_GLASS_OK && rc != KB_GLASS_EXISTS) {
+        snprintf(w->err, sizeof w->err, "cannot build index %s: %s", dir,
+                 kb_glass_builder_errmsg(w->bulk));
+        w->status = KB_INDEX_ERROR;
+    }
+}
+
+kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
+{
+    kb_index_writer *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->mode = mode;
+    kb_strmap_init(&w->seen);
+    if (bulk_build_allowed() && !kb_glass_exists(dir)) {
+        open_bulk(w, dir);
+        if (!w->bulk || kb_glass_builder_status(w->bulk) != KB_GLASS_EXISTS) return w;
+        /* Another run published an index meanwhile: update it instead. */
+        kb_glass_builder_close(w->bulk);
+        w->bulk = NULL;
+    }
+    w->db = kbx_writer_open(dir);
+    if (!w->db) {
+        set_error(w, "%s", "out of memory");
+        return w;
+    }
+    int rc = kbx_writer_status(w->db);
+    if (rc == KBX_LOCKED) {
+        snprintf(w->err, sizeof w->err,
+                 "index %s is being written by another kb-indexer; wait for it to finish", dir);
+        w->status = KB_INDEX_LOCKED;
+        return w;
+    }
+    if (rc != KBX_OK && kb_glass_unfinished(dir)) {
+        snprintf(w->err, sizeof w->err,
+                 "index %s holds an unfinished bulk build (a posting table but no iamglass); "
+                 "run kb-indexer without KB_BULK_BUILD=0 to build it again", dir);
+        w->status = KB_INDEX_ERROR;
+        return w;
+    }
+    if (rc != KBX_OK) {
+        snprintf(w->err, sizeof w->err, "cannot open index %s: %s", dir, kbx_writer_errmsg(w->db));
+        w->status = KB_INDEX_ERROR;
+        return w;
+    }
+    kb_glass_remove_leftovers(dir); /* safe now: Xapian's lock is ours */
+    return w;
+}
+
+int kb_index_writer_status(const kb_index_writer *w) { return w->status; }
+int kb_index_writer_is_bulk(const kb_index_writer *w) { return w->bulk != NULL; }
+const char *kb_index_writer_errmsg(const kb_index_writer *w) { return w->err; }
+
+int kb_index_writer_add_prepared(kb_index_writer *w, const kb_prepared_doc *d)
+{
+    if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
+    const char *earlier = kb_strmap_get(&w->seen, d->id);
+    if (earlier) {
+        snprintf(w->err, sizeof w->err,
+                 "document id '%s' is used twice in this run (first at %s); the first one is kept",
+                 d->id, earlier);
+        return KB_INDEX_ERROR; /* a problem with this document, not with the run */
+    }
+    if (kb_strmap_put(&w->seen, d->id, d->where) < 0) goto oom;
+    if (w->bulk) {
+        if (kb_glass_builder_add(w->bulk, &d->doc) != KB_GLASS_OK) {
+            snprintf(w->err, sizeof w->err, "cannot write document '%s': %s", d->id,
+                     kb_glass_builder_errmsg(w->bulk));
+            w->status = KB_INDEX_ERROR;
+            return KB_INDEX_ERROR;
+        }
+        w->stats.added++;
+        return KB_INDEX_OK;
+    }
+
+    char id_term[300], old_hash[32];
+    snprintf(id_term, sizeof id_term, "Q%s", d->id);
+    int rc = kbx_writer_get_value(w->db, id_term, KB_SLOT_HASH, old_hash, sizeof old_hash);
+    if (rc == KBX_OK && strcmp(old_hash, d->hash) == 0 && w->mode != KB_INDEX_REBUILD) {
+        w->stats.unchanged++;
+        return KB_INDEX_OK;
+    }
+    if (rc != KBX_OK && rc != KBX_NOT_FOUND) {
+        snprintf(w->err, sizeof w->err, "cannot read the index: %s", kbx_writer_errmsg(w->db));
+        w->status = KB_INDEX_ERROR;
+        return KB_INDEX_ERROR;
+    }
+    if (kbx_writer_replace(w->db, id_term, d->xdoc) != KBX_OK) {
+        snprintf(w->err, sizeof w->err, "cannot write document '%s': %s", d->id,
+                 kbx_writer_errmsg(w->db));
+        w->status = KB_INDEX_ERROR;
+        return KB_INDEX_ERROR;
+    }
+    if (rc == KBX_OK) w->stats.replaced++;
+    else w->stats.added++;
+    return KB_INDEX_OK;
+
+oom:
+    set_error(w, "%s", "out of memory while indexing");
+    return KB_INDEX_ERROR;
+}
+
+int kb_index_writer_add(kb_index_writer *w, const kb_document *doc)
+{
+    if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
+    if (!w->preparer) {
+        w->preparer = kb_index_preparer_new(w->err, sizeof w->err);
+        if (!w->preparer) {
+            w->status = KB_INDEX_ERROR;
+            return KB_INDEX_ERROR;
+        }
+        kb_index_preparer_set_bulk(w->preparer, w->bulk != NULL);
+    }
+    kb_prepared_doc *d = kb_index_prepare(w->preparer, doc);
+    if (!d) {
+        set_error(w, "%s", "out of memory while indexing");
+        return KB_INDEX_ERROR;
+    }
+    int rc = kb_index_writer_add_prepared(w, d);
+    kb_prepared_doc_free(d);
+    return rc;
+}
+
+int kb_index_writer_remove(kb_index_writer *w, const char *id)
+{
+    if (w->bulk) return KB_INDEX_OK; /* the index was empty */
+    char id_term[300];
+    char hash[32];
+    snprintf(id_term, sizeof id_term, "Q%s", id);
+    int rc = kbx_writer_get_value(w->db, id_term, KB_SLOT_HASH, hash, sizeof hash);
+    if (rc == KBX_NOT_FOUND) return KB_INDEX_OK;
+    if (rc != KBX_OK || kbx_writer_delete(w->db, id_term) != KBX_OK) {
+        snprintf(w->err, sizeof w->err, "cannot remove document '%s': %s", id,
+                 kbx_writer_errmsg(w->db));
+        return KB_INDEX_ERROR;
+    }
+    w->stats.removed++;
+    return KB_INDEX_OK;
+}
+
+/* ---------------------------------------------------------------- commit */
+
+typedef struct {
+    kb_index_writer *w;
+    char **ids;
+    size_t n, cap;
+} unseen_ids;
+
+static int collect_unseen(const char *term, void *user)
+{
+    unseen_ids *u = user;
+    const char *id = term + 1; /* skip the Q prefix */
+    if (kb_strmap_get(&u->w->seen, id)) return 0;
+    if (u->n == u->cap) {
+        size_t cap = u->cap ? u->cap * 2 : 64;
+        char **ids = realloc(u->ids, cap * sizeof *ids);
+        if (!ids) return 1;
+        u->ids = ids;
+        u->cap = cap;
+    }
+    u->ids[u->n] = strdup(id);
+    if (!u->ids[u->n]) return 1;
+    u->n++;
+    return 0;
+}
+
+void kb_index_writer_keep_unseen(kb_index_writer *w)
+{
+    if (w->mode == KB_INDEX_SYNC) w->mode = KB_INDEX_UPDATE;
+}
+
+/* A bulk build publishes the database it wrote; there was nothing before it to remove. */
+static int commit_bulk(kb_index_writer *w, const char *now)
+{
+    if (kb_glass_builder_set_metadata(w->bulk, "published_at", now) != KB_GLASS_OK ||
+        kb_glass_builder_set_metadata(w->bulk, "format", KB_INDEX_FORMAT) != KB_GLASS_OK ||
+        kb_glass_builder_commit(w->bulk) != KB_GLASS_OK) {
+        set_error(w, "cannot publish the index: %s", kb_glass_builder_errmsg(w->bulk));
+        return KB_INDEX_ERROR;
+    }
+    w->stats.total = kb_glass_builder_doccount(w->bulk);
+    return KB_INDEX_OK;
+}
+
+int kb_index_writer_commit(kb_index_writer *w)
+{
+    if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
+    char now[32];
+    snprintf(now, sizeof now, "%lld", (long long)time(NULL));
+    if (w->bulk) return commit_bulk(w, now);
+    if (w->mode == KB_INDEX_SYNC || w->mode == KB_INDEX_REBUILD) {
+        /* Collect first, delete after: deleting while iterating the term list is not safe. */
+        unseen_ids u = {.w = w};
+        int rc = kbx_writer_each_term(w->db, "Q", collect_unseen, &u);
+        for (size_t i = 0; i < u.n; i++) {
+            if (rc == KBX_OK && kb_index_writer_remove(w, u.ids[i]) != KB_INDEX_OK) rc = KBX_ERROR;
+            free(u.ids[i]);
+        }
+        free(u.ids);
+        if (rc != KBX_OK) {
+            set_error(w, "cannot remove documents no longer in the knowledge base: %s",
+                      kbx_writer_errmsg(w->db));
+            return KB_INDEX_ERROR;
+        }
+    }
+    if (kbx_writer_set_metadata(w->db, "published_at", now) != KBX_OK ||
+        kbx_writer_set_metadata(w->db, "format", KB_INDEX_FORMAT) != KBX_OK ||
+        kbx_writer_commit(w->db) != KBX_OK) {
+        set_error(w, "cannot publish the index: %s", kbx_writer_errmsg(w->db));
+        return KB_INDEX_ERROR;
+    }
+    w->stats.total = kbx_writer_doccount(w->db);
+    return KB_INDEX_OK;
+}
+
+void kb_index_writer_stats(const kb_index_writer *w, kb_index_stats *out) { *out = w->stats; }
+
+void kb_index_writer_close(kb_index_writer *w)
+{
+    if (!w) return;
+    if (w->db) kbx_writer_close(w->db);
+    kb_glass_builder_close(w->bulk);
+    kb_index_preparer_free(w->preparer);
+    kb_strmap_free(&w->seen);
+    free(w);
+}

@@ -1,0 +1,31 @@
+/*
+ * kb_index_prepared.h — the layout of a prepared document, shared by the two halves of indexing
+ * (kb/index_prepare.c builds it, kb/index.c writes it). Private to libkb.
+ */
+#ifndef KB_INDEX_PREPARED_H
+#define KB_INDEX_PREPARED_H
+
+#include <stddef.h>
+
+#include "index/glass/glass.h"
+#include "kb/index.h"
+#include "xapian/xapian.h"
+
+/* What kb_index_prepare() computes and the writers need. The terms, values and stored form are
+ * laid out as the bulk builder takes them (kb_glass_doc: terms sorted and distinct, boolean
+ * terms with wdf 0). For Xapian's writer the preparing thread also builds the same document as
+ * a Xapian document: filling it costs a fifth of Xapian's time, and Xapian's writer (one
+ * thread) is then the bottleneck of indexing. */
+struct kb_prepared_doc {
+    char *id;
+    char *where;              /* "file:line", for messages about this document */
+    char hash[17];            /* content hash, hex */
+    kb_glass_doc doc;         /* points into the fields below */
+    kb_glass_term *terms;
+    char *term_bytes;
+    char *data;
+    char dates[3][9];         /* valid from, valid until, updated: "YYYYMMDD" */
+    kbx_doc *xdoc;            /* NULL when prepared for the bulk builder */
+};
+
+#endif

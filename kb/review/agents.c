@@ -1,0 +1,296 @@
+/*
+ * agents.c — the agents list (id, name, team) that reports use: the file kb-searchd --agents
+ * reads, the API's JSON form, and the store's agents table (see kb_review.h).
+ *
+ * The file is tab-separated rather than CSV: names never need quoting, a spreadsheet saves it
+ * as "Unicode text", and a line is easy to check by eye. Reports read the table, so kb-report
+ * sees the same teams as the service.
+ */
+#include "kb/review.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "events/store_conn.h"
+#include "review/review_internal.h"
+
+void kb_agent_list_free(kb_agent_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].id);
+        free(l->v[i].name);
+        free(l->v[i].team);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* A field is fine when short enough and free of tabs, line breaks and other control bytes. */
+static const char *field_problem(const char *s, int required)
+{
+    size_t n = strlen(s);
+    if (required && n == 0) return "is empty";
+    if (n > KB_AGENT_FIELD_MAX) return "is longer than 128 bytes";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return "holds a tab, line break or control character";
+    return NULL;
+}
+
+static int push(kb_agent_list *l, const char *id, const char *name, const char *team)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        kb_agent *v = realloc(l->v, cap * sizeof *v);
+        if (!v) return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    kb_agent *a = &l->v[l->n];
+    a->id = strdup(id);
+    a->name = strdup(name);
+    a->team = strdup(team);
+    if (!a->id || !a->name || !a->team) {
+        free(a->id);
+        free(a->name);
+        free(a->team);
+        return -1;
+    }
+    l->n++;
+    return 0;
+}
+
+static long find(const kb_agent_list *l, const char *id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].id, id) == 0) return (long)i;
+    return -1;
+}
+
+/* Trim spaces (ASCII and U+3000) at both ends, in place. */
+static char *trim(char *s)
+{
+    for (;;) {
+        if (*s == ' ') s++;
+        else if ((unsigned char)s[0] == 0xE3 && (unsigned char)s[1] == 0x80 &&
+                 (unsigned char)s[2] == 0x80)
+            s += 3;
+        else break;
+    }
+    size_t n = strlen(s);
+    for (;;) {
+        if (n && (s[n - 1] == ' ' || s[n - 1] == '\r')) n--;
+        else if (n >= 3 && (unsigned char)s[n - 3] == 0xE3 && (unsigned char)s[n - 2] == 0x80 &&
+                 (unsigned char)s[n - 1] == 0x80)
+            n -= 3;
+        else break;
+    }
+    s[n] = '\0';
+    return s;
+}
+
+int kb_agents_parse_file(const char *path, kb_agent_list *out, char *err, size_t err_len)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long no = 0;
+    int rc = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        no++;
+        if (len && line[len - 1] == '\n') line[--len] = '\0';
+        char *p = line;
+        if (no == 1 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
+            (unsigned char)p[2] == 0xBF)
+            p += 3; /* a spreadsheet's byte-order mark */
+        if (strlen(p) != (size_t)len - (size_t)(p - line)) {
+            snprintf(err, err_len, "%s:%ld: NUL byte in the line", path, no);
+            rc = -1;
+            break;
+        }
+        char *t = trim(p);
+        if (!*t || *t == '#') continue;
+        size_t tabs = 0;
+        for (const char *c = p; *c; c++) tabs += *c == '\t';
+        if (tabs > 2) {
+            snprintf(err, err_len, "%s:%ld: more than 3 tab-separated fields (agent_id, name, team)",
+                     path, no);
+            rc = -1;
+            break;
+        }
+        char empty[2][1] = {"", ""};
+        char *fields[3] = {p, empty[0], empty[1]};
+        for (int i = 1; i < 3; i++) {
+            char *tab = strchr(fields[i - 1], '\t');
+            if (!tab) break;
+            *tab = '\0';
+            fields[i] = tab + 1;
+        }
+        static const char *const what[] = {"agent id", "name", "team"};
+        const char *problem = NULL;
+        int which = 0;
+        for (int i = 0; i < 3 && !problem; i++) {
+            fields[i] = trim(fields[i]);
+            if ((problem = field_problem(fields[i], i == 0))) which = i;
+        }
+        if (problem) {
+            snprintf(err, err_len, "%s:%ld: %s %s", path, no, what[which], problem);
+            rc = -1;
+            break;
+        }
+        if (find(out, fields[0]) >= 0) {
+            snprintf(err, err_len, "%s:%ld: agent id %s appears twice", path, no, fields[0]);
+            rc = -1;
+            break;
+        }
+        if (push(out, fields[0], fields[1], fields[2]) != 0) {
+            snprintf(err, err_len, "%s: out of memory", path);
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    fclose(f);
+    if (rc != 0) kb_agent_list_free(out);
+    return rc;
+}
+
+int kb_agents_from_json(const cJSON *array, kb_agent_list *out, char *err, size_t err_len)
+{
+    memset(out, 0, sizeof *out);
+    if (!cJSON_IsArray(array)) {
+        snprintf(err, err_len, "agents must be an array of {\"id\", \"name\", \"team\"}");
+        return -1;
+    }
+    int i = 0;
+    for (const cJSON *a = array->child; a; a = a->next, i++) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(a, "name");
+        const cJSON *team = cJSON_GetObjectItemCaseSensitive(a, "team");
+        const char *v[3] = {cJSON_IsString(id) ? id->valuestring : NULL,
+                            cJSON_IsString(name) ? name->valuestring : "",
+                            cJSON_IsString(team) ? team->valuestring : ""};
+        static const char *const what[] = {"id", "name", "team"};
+        const cJSON *given[3] = {id, name, team};
+        for (int k = 0; k < 3; k++) {
+            if (given[k] && !cJSON_IsNull(given[k]) && !cJSON_IsString(given[k])) {
+                snprintf(err, err_len, "agents[%d].%s must be a string", i, what[k]);
+                kb_agent_list_free(out);
+                return -1;
+            }
+            const char *problem = v[k] ? field_problem(v[k], k == 0) : "is required";
+            if (problem) {
+                snprintf(err, err_len, "agents[%d].%s %s", i, what[k], problem);
+                kb_agent_list_free(out);
+                return -1;
+            }
+        }
+        if (find(out, v[0]) >= 0) {
+            snprintf(err, err_len, "agents[%d].id %s appears twice", i, v[0]);
+            kb_agent_list_free(out);
+            return -1;
+        }
+        if (push(out, v[0], v[1], v[2]) != 0) {
+            snprintf(err, err_len, "out of memory");
+            kb_agent_list_free(out);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int kb_agents_write_file(const char *path, const kb_agent_list *l, char *err, size_t err_len)
+{
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    if (!tmp) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    snprintf(tmp, n, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd);
+        free(tmp);
+        return -1;
+    }
+    fprintf(f, "# agent_id\tname\tteam (written by kb-searchd, PUT /api/agents)\n");
+    for (size_t i = 0; i < l->n; i++)
+        fprintf(f, "%s\t%s\t%s\n", l->v[i].id, l->v[i].name, l->v[i].team);
+    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        snprintf(err, err_len, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+int kb_review_set_agents(kb_review *r, const kb_agent_list *l)
+{
+    r->code = KB_REVIEW_OK;
+    if (r->readonly) return kb_review_fail(r, KB_REVIEW_INVALID, "the store is open read-only");
+    sqlite3_stmt *s = NULL;
+    if (kb_store_begin_immediate(r->db) != SQLITE_OK ||
+        sqlite3_exec(r->db, "DELETE FROM agents", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, "INSERT INTO agents (agent_id, name, team) VALUES (?1, ?2, ?3)",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto fail;
+    for (size_t i = 0; i < l->n; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, l->v[i].id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, l->v[i].name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, l->v[i].team, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE) goto fail;
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    return KB_REVIEW_OK;
+fail:
+    kb_review_sql_fail(r, "cannot store the agents list");
+    sqlite3_finalize(s);
+    if (!sqlite3_get_autocommit(r->db)) sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    return KB_REVIEW_ERROR;
+}
+
+cJSON *kb_review_agents(kb_review *r)
+{
+    r->code = KB_REVIEW_OK;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(r->db, "SELECT agent_id, name, team FROM agents ORDER BY agent_id", -1,
+                           &s, NULL) != SQLITE_OK) {
+        kb_review_sql_fail(r, "cannot read the agents list");
+        return NULL;
+    }
+    cJSON *out = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(out, "agents");
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        cJSON *a = cJSON_CreateObject();
+        kb_review_add_text(a, "id", s, 0);
+        kb_review_add_text(a, "name", s, 1);
+        kb_review_add_text(a, "team", s, 2);
+        cJSON_AddItemToArray(list, a);
+    }
+    sqlite3_finalize(s);
+    return out;
+}

@@ -1,0 +1,252 @@
+/*
+ * query.c — weighted query terms from a question (see kb_query.h).
+ *
+ * Why weights by kind rather than one flat OR: a question like 范廷颂是什么时候被任为主教的
+ * yields ~30 terms, most of them straddling bigrams (颂是, 教的) and single characters that
+ * occur everywhere. A flat OR lets those drown the few terms that carry the meaning; scaling
+ * them down keeps their partial credit without letting them rank.
+ */
+#include "search/query.h"
+
+#include "analysis/synonyms.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Weights by kind of term, tuned on the shared evaluation sets (docs/SEARCH.md). They are
+ * compile-time constants; bench/tune.sh rebuilds kb-query with -D overrides to explore them. */
+#ifndef KB_W_WORD
+#define KB_W_WORD 1.0
+#endif
+#ifndef KB_W_BIGRAM
+#define KB_W_BIGRAM 1.0
+#endif
+#ifndef KB_W_CROSS
+#define KB_W_CROSS 0.6
+#endif
+#ifndef KB_W_UNIGRAM
+#define KB_W_UNIGRAM 0.5
+#endif
+#ifndef KB_W_STOP
+#define KB_W_STOP 0.2
+#endif
+/* Pruning: what a term costs is the length of its posting list (documents to visit), and a
+ * term in thousands of documents tells little apart. Terms in more documents than these are
+ * dropped when something more informative is left, so a query stays cheap however large the
+ * knowledge base grows, while small knowledge bases keep every term. Single characters are
+ * pruned sooner than words and bigrams. Tuned with bench/kb-query on 100,000 kbgen documents. */
+#ifndef KB_UNIGRAM_MAX_POSTINGS
+#define KB_UNIGRAM_MAX_POSTINGS 5000
+#endif
+#ifndef KB_TERM_MAX_POSTINGS
+#define KB_TERM_MAX_POSTINGS 10000
+#endif
+/* A synonym added by expansion weighs this much of the term it stands in for. */
+#ifndef KB_W_SYNONYM
+#define KB_W_SYNONYM 0.7
+#endif
+
+static double kind_weight(kb_term_kind k)
+{
+    switch (k) {
+    case KB_TERM_WORD: return KB_W_WORD;
+    case KB_TERM_BIGRAM: return KB_W_BIGRAM;
+    case KB_TERM_BIGRAM_CROSS: return KB_W_CROSS;
+    case KB_TERM_UNIGRAM: return KB_W_UNIGRAM;
+    case KB_TERM_LATIN: return 1.0;
+    case KB_TERM_NUMBER: return 0.8;
+    case KB_TERM_CODE: return 1.2;
+    }
+    return 1.0;
+}
+
+/* Question and function words, in folded (Simplified) form. They say how something is asked,
+ * not what about; documents rarely contain them the way questions do. Sorted for bsearch. */
+static const char *const STOPWORDS[] = {
+    "一下", "一个", "不是", "么", "也", "了", "什么", "什么时候", "他", "他们", "会", "何", "你",
+    "你们", "吗", "吧", "呀", "呢", "咋", "和", "哪", "哪个", "哪些", "哪儿", "哪里", "啊", "啥",
+    "在", "多少", "她", "如何", "就", "怎", "怎么", "怎么办", "怎么样", "怎样", "想", "我", "我们",
+    "或", "或者", "是", "是不是", "是否", "是什", "时候", "有", "有没有", "的", "能不能", "能否",
+    "被", "要", "请问", "谁", "这", "这个", "那", "那个", "都", "还", "为什么", "为何", "几",
+    "您", "嘛", "与", "及", "把", "着", "过", "得", "地", "之", "其", "则", "该", "请",
+};
+static const char *sorted_stop[sizeof STOPWORDS / sizeof STOPWORDS[0]];
+static const size_t n_stop = sizeof STOPWORDS / sizeof STOPWORDS[0];
+static pthread_once_t stop_once = PTHREAD_ONCE_INIT;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* bsearch needs byte order, which is not the order a person would write the list in. */
+static void sort_stopwords(void)
+{
+    memcpy(sorted_stop, STOPWORDS, sizeof sorted_stop);
+    qsort(sorted_stop, n_stop, sizeof sorted_stop[0], cmp_str);
+}
+
+int kb_query_is_stopword(const char *term)
+{
+    pthread_once(&stop_once, sort_stopwords);
+    return bsearch(&term, sorted_stop, n_stop, sizeof sorted_stop[0], cmp_str) != NULL;
+}
+
+void kb_query_free(kb_query *q)
+{
+    for (size_t i = 0; i < q->n_terms; i++) {
+        free(q->terms[i].text);
+        free(q->terms[i].origin);
+    }
+    free(q->terms);
+    memset(q, 0, sizeof *q);
+}
+
+/* Priority for keeping a term when there are too many: how much it can tell apart. */
+static double priority(const kb_query_term *t)
+{
+    return t->weight * t->idf * (t->stop ? 0.1 : 1.0);
+}
+
+static int cmp_priority_desc(const void *a, const void *b)
+{
+    double pa = priority(a), pb = priority(b);
+    return pa < pb ? 1 : pa > pb ? -1 : 0;
+}
+
+/* Index of the term with this text, or n_terms. */
+static size_t find_term(const kb_query *q, const char *text)
+{
+    size_t j;
+    for (j = 0; j < q->n_terms; j++)
+        if (strcmp(q->terms[j].text, text) == 0) break;
+    return j;
+}
+
+/* Add the synonyms of the typed words as extra terms. */
+static int expand_synonyms(kb_query *q)
+{
+    size_t typed = q->n_terms;
+    for (size_t i = 0; i < typed; i++) {
+        const char *syn[KB_SYNONYMS_MAX];
+        size_t n = kb_synonyms_of(q->terms[i].text, syn);
+        if (n == 0) continue;
+        kb_query_term *grown = realloc(q->terms, (q->n_terms + n) * sizeof *grown);
+        if (!grown) return -1;
+        q->terms = grown;
+        double w = q->terms[i].weight * KB_W_SYNONYM;
+        for (size_t k = 0; k < n; k++) {
+            size_t j = find_term(q, syn[k]);
+            if (j < q->n_terms) continue; /* typed as well, or added already */
+            kb_query_term *t = &q->terms[q->n_terms];
+            memset(t, 0, sizeof *t);
+            t->text = strdup(syn[k]);
+            if (!t->text) return -1;
+            t->origin = strdup(q->terms[i].text);
+            if (!t->origin) {
+                free(t->text);
+                return -1;
+            }
+            t->kind = KB_TERM_WORD;
+            t->weight = w;
+            t->expansion = 1;
+            q->n_terms++;
+        }
+    }
+    return 0;
+}
+
+int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, kb_query *out)
+{
+    memset(out, 0, sizeof *out);
+    kb_term_list terms;
+    kb_term_list_init(&terms);
+    if (kb_analyze(a, text, len, &terms) < 0) {
+        kb_term_list_free(&terms);
+        return -1;
+    }
+    out->doccount = kbx_reader_doccount(r);
+    out->terms = calloc(terms.count ? terms.count : 1, sizeof *out->terms);
+    if (!out->terms) {
+        kb_term_list_free(&terms);
+        return -1;
+    }
+
+    /* Distinct terms, each with the highest weight any of its occurrences earned. */
+    for (size_t i = 0; i < terms.count; i++) {
+        const kb_term *t = &terms.terms[i];
+        double w = kind_weight(t->kind);
+        size_t j = find_term(out, t->text);
+        if (j < out->n_terms) {
+            if (w > out->terms[j].weight) {
+                out->terms[j].weight = w;
+                out->terms[j].kind = t->kind;
+            }
+            continue;
+        }
+        kb_query_term *q = &out->terms[out->n_terms];
+        q->text = strdup(t->text);
+        if (!q->text) {
+            kb_term_list_free(&terms);
+            kb_query_free(out);
+            return -1;
+        }
+        q->kind = t->kind;
+        q->weight = w;
+        out->n_terms++;
+    }
+    kb_term_list_free(&terms);
+    if (expand_synonyms(out) < 0) {
+        kb_query_free(out);
+        return -1;
+    }
+
+    double n = out->doccount;
+    int has_content = 0;
+    for (size_t i = 0; i < out->n_terms; i++) {
+        kb_query_term *q = &out->terms[i];
+        q->df = kbx_reader_termfreq(r, q->text);
+        q->idf = log((n + 1.0) / (q->df + 0.5));
+        if (q->idf < 0.01) q->idf = 0.01;
+        q->stop = kb_query_is_stopword(q->text);
+        if (q->stop) q->weight *= KB_W_STOP;
+        if (!q->stop && !q->expansion && q->kind != KB_TERM_UNIGRAM) has_content = 1;
+    }
+    /* Single characters and stop words are highlighted only when nothing better matched. */
+    for (size_t i = 0; i < out->n_terms; i++) {
+        kb_query_term *q = &out->terms[i];
+        q->highlight = has_content ? (!q->stop && q->kind != KB_TERM_UNIGRAM) : !q->expansion;
+    }
+
+    /* Drop terms so common that they cost more than they tell, as long as something more
+     * informative is left to search for. */
+    if (has_content) {
+        size_t kept = 0;
+        for (size_t i = 0; i < out->n_terms; i++) {
+            kb_query_term *q = &out->terms[i];
+            uint32_t max = q->kind == KB_TERM_UNIGRAM ? KB_UNIGRAM_MAX_POSTINGS : KB_TERM_MAX_POSTINGS;
+            if (q->df > max) {
+                free(q->text);
+                free(q->origin);
+                continue;
+            }
+            out->terms[kept++] = *q;
+        }
+        out->n_terms = kept;
+    }
+
+    /* Keep the most informative terms; the rest only cost time. */
+    qsort(out->terms, out->n_terms, sizeof *out->terms, cmp_priority_desc);
+    while (out->n_terms > KB_QUERY_MAX_TERMS) {
+        out->n_terms--;
+        free(out->terms[out->n_terms].text);
+        free(out->terms[out->n_terms].origin);
+    }
+
+    for (size_t i = 0; i < out->n_terms; i++)
+        if (!out->terms[i].stop && !out->terms[i].expansion)
+            out->info_mass += out->terms[i].weight * out->terms[i].idf;
+    return 0;
+}

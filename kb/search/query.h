@@ -1,0 +1,53 @@
+/*
+ * kb_query.h — turn a question into weighted query terms (used by kb_search).
+ *
+ * The question is analyzed like a document. Each distinct term gets a weight by kind: words,
+ * in-word bigrams, Latin words, numbers and codes carry the meaning (1.0); bigrams straddling a
+ * word's edge are mostly noise; single characters only give partial credit. Question and
+ * function words (什么, 怎么, 如何, 吗, 的 …) are kept with a small weight and do not count
+ * toward how much of the question a document covers. Terms so common they say nothing are
+ * pruned, synonyms of service words are added at a lower weight (kb_synonyms.h), and at most
+ * KB_QUERY_MAX_TERMS are kept (the most informative), so every query stays
+ * cheap for Xapian however long it is.
+ */
+#ifndef KB_QUERY_H
+#define KB_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kb/analyzer.h"
+#include "xapian/xapian.h"
+
+#ifndef KB_QUERY_MAX_TERMS
+#define KB_QUERY_MAX_TERMS 48
+#endif
+
+typedef struct {
+    char *text;
+    kb_term_kind kind;
+    double weight;    /* multiplies the term's BM25 contribution */
+    uint32_t df;      /* documents containing the term */
+    double idf;       /* log((N + 1) / (df + 0.5)) */
+    int stop;         /* a question or function word */
+    int highlight;    /* worth marking in snippets */
+    int expansion;    /* added as a synonym of a typed term */
+    char *origin;     /* for an expansion, the typed term it stands in for; else NULL */
+} kb_query_term;
+
+typedef struct {
+    kb_query_term *terms;
+    size_t n_terms;
+    double info_mass; /* sum of weight * idf over the informative (non-stop) terms */
+    uint32_t doccount;
+} kb_query;
+
+/* Build the query for text[0..len) against the open index. Returns 0, or -1 when memory ran
+ * out. A query with no terms (empty, punctuation only) is not an error. */
+int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, kb_query *out);
+void kb_query_free(kb_query *q);
+
+/* 1 when the folded term is a question or function word. */
+int kb_query_is_stopword(const char *term);
+
+#endif

@@ -1,0 +1,412 @@
+/*
+ * search.c — answer a question from the index (see kb_search.h).
+ *
+ * Flow: question → weighted terms (query.c) → Xapian BM25 over an OR of the terms, filtered by
+ * validity window and categories → hits → best passage per hit (snippet.c) → confidence.
+ *
+ * Confidence is about the top hit only: does it hold what the question asks about? The main
+ * evidence is coverage, the share of the question's informative weight (weight × IDF of its
+ * non-stop terms) that the top hit contains. A question whose answer is missing usually still
+ * matches a document on its topic word (a sibling paragraph, the same product), but not on the
+ * specifics, so its coverage stays low. Terms the knowledge base has never seen count against
+ * coverage: they are exactly what it does not know.
+ */
+#include "kb/search.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kb/analyzer.h"
+#include "kb/document.h"
+#include "document/document_json.h"
+#include "kb/index.h"
+#include "search/query.h"
+#include "search/snippet.h"
+#include "document/stored_doc.h"
+#include "xapian/xapian.h"
+
+/* Below this confidence the search is unresolved: most likely no answer in the knowledge base.
+ * confidence_of() puts the tuned cut-off of the evidence at exactly this value. */
+#define UNRESOLVED_BELOW 0.5
+/* Evidence = coverage + MARGIN_WEIGHT * the top hit's relative lead over the second; the
+ * knowledge base most likely has no answer below EVIDENCE_CUT. Tuned on the shared evaluation
+ * sets with one cut-off for all of them (docs/SEARCH.md has the figures). */
+#ifndef KB_MARGIN_WEIGHT
+#define KB_MARGIN_WEIGHT 0.2
+#endif
+#ifndef KB_EVIDENCE_CUT
+#define KB_EVIDENCE_CUT 0.49
+#endif
+/* BM25 parameters (compile-time tunables, see bench/tune.sh). */
+#ifndef KB_BM25_K1
+#define KB_BM25_K1 1.5
+#endif
+#ifndef KB_BM25_B
+#define KB_BM25_B 0.75
+#endif
+/* Deepest result asked for (offset + limit). */
+#define MAX_DEPTH 1000
+
+struct kb_searcher {
+    kbx_reader *db;
+    kb_analyzer *analyzer;
+    kb_stored_doc_codec *codec;
+    char err[512];
+};
+
+kb_searcher *kb_searcher_open(const char *index_dir, char *err, size_t err_len)
+{
+    kb_searcher *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    s->analyzer = kb_analyzer_new(err, err_len);
+    s->codec = kb_stored_doc_codec_new();
+    if (!s->analyzer || !s->codec) {
+        if (s->analyzer) snprintf(err, err_len, "out of memory"); /* else the analyzer said why */
+        kb_searcher_close(s);
+        return NULL;
+    }
+    s->db = kbx_reader_open(index_dir);
+    if (!s->db || kbx_reader_status(s->db) != KBX_OK) {
+        snprintf(err, err_len, "no usable index at %s (%s): run kb-indexer --index %s PATH... first",
+                 index_dir, s->db ? kbx_reader_errmsg(s->db) : "out of memory", index_dir);
+        kb_searcher_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void kb_searcher_close(kb_searcher *s)
+{
+    if (!s) return;
+    kbx_reader_close(s->db);
+    kb_analyzer_free(s->analyzer);
+    kb_stored_doc_codec_free(s->codec);
+    free(s);
+}
+
+int kb_searcher_refresh(kb_searcher *s)
+{
+    int changed = 0;
+    if (kbx_reader_reopen(s->db, &changed) != KBX_OK) {
+        snprintf(s->err, sizeof s->err, "cannot reopen the index: %s", kbx_reader_errmsg(s->db));
+        return -1;
+    }
+    return changed;
+}
+
+uint32_t kb_searcher_doccount(kb_searcher *s) { return kbx_reader_doccount(s->db); }
+uint64_t kb_searcher_revision(kb_searcher *s) { return kbx_reader_revision(s->db); }
+
+int64_t kb_searcher_published_ms(kb_searcher *s)
+{
+    char buf[32] = "";
+    if (kbx_reader_get_metadata(s->db, "published_at", buf, sizeof buf) != KBX_OK || !buf[0])
+        return 0;
+    char *end;
+    long long secs = strtoll(buf, &end, 10);
+    return *end == '\0' && secs > 0 ? (int64_t)secs * 1000 : 0;
+}
+
+double kb_searcher_term_idf(kb_searcher *s, const char *term)
+{
+    uint32_t n = kbx_reader_doccount(s->db);
+    if (!n) return -1;
+    return log((n + 1.0) / (kbx_reader_termfreq(s->db, term) + 0.5));
+}
+const char *kb_searcher_errmsg(const kb_searcher *s) { return s->err; }
+
+/* ---------------------------------------------------------------- helpers */
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
+
+/* Today as YYYYMMDD, from "YYYY-MM-DD" when given, else the local date. */
+static void today_compact(const char *given, char out[9])
+{
+    if (given && kb_document_date_compact(given, out)) return;
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, 9, "%Y%m%d", &tm);
+}
+
+/* Compare a "YYYY-MM-DD" date with a "YYYYMMDD" one: <0, 0, >0. An empty date compares 0. */
+static int date_cmp(const char *dashed, const char *compact)
+{
+    char c[9];
+    if (!kb_document_date_compact(dashed, c)) return 0;
+    return strcmp(c, compact);
+}
+
+/* Fill one hit from the stored document. */
+static int fill_hit(kb_searcher *s, kb_hit *h, const kbx_hit *xh, const kb_query *q,
+                    const char *today, double *snippet_score)
+{
+    kb_document *doc = kb_stored_doc_read(s->codec, xh->data, xh->data_len);
+    if (!doc) return -1;
+    int rc = 0;
+    h->score = xh->score;
+    h->id = strdup(doc->id);
+    h->title = strdup(doc->title);
+    memcpy(h->updated, doc->updated, sizeof h->updated);
+    memcpy(h->valid_until, doc->valid_until, sizeof h->valid_until);
+    /* Outside its window: ended before today, or starts after today. */
+    h->expired = date_cmp(h->valid_until, today) < 0 || date_cmp(doc->valid_from, today) > 0;
+    h->categories = calloc(doc->n_categories ? doc->n_categories : 1, sizeof *h->categories);
+    if (!h->categories) rc = -1;
+    for (size_t i = 0; rc == 0 && i < doc->n_categories; i++)
+        if (!(h->categories[h->n_categories++] = strdup(doc->categories[i]))) rc = -1;
+    kb_snippet snip;
+    if (rc == 0 && kb_snippet_best(doc, q, &snip) == 0) {
+        if (snippet_score) *snippet_score = snip.score;
+        h->snippet = snip.html;
+        h->section_id = snip.section_id;
+        h->section_title = snip.section_title;
+    } else {
+        rc = -1;
+    }
+    free(doc);
+    if (!h->id || !h->title) rc = -1;
+    return rc;
+}
+
+static void free_hit(kb_hit *h)
+{
+    free(h->id);
+    free(h->title);
+    free(h->snippet);
+    free(h->section_id);
+    free(h->section_title);
+    for (size_t i = 0; i < h->n_categories; i++) free(h->categories[i]);
+    free(h->categories);
+}
+
+void kb_search_result_free(kb_search_result *res)
+{
+    for (size_t i = 0; i < res->n_hits; i++) free_hit(&res->hits[i]);
+    free(res->hits);
+    free(res->top_id);
+    memset(res, 0, sizeof *res);
+}
+
+/* Share of the question's informative weight that a hit contains. A typed term counts as
+ * present when one of its synonyms is. */
+static double coverage(const kb_query *q, uint64_t matched)
+{
+    if (q->info_mass <= 0) return 0;
+    double got = 0;
+    size_t n = q->n_terms < 64 ? q->n_terms : 64;
+    for (size_t i = 0; i < n; i++) {
+        const kb_query_term *t = &q->terms[i];
+        if (t->stop || t->expansion) continue;
+        int present = (matched >> i) & 1;
+        for (size_t j = 0; j < n && !present; j++)
+            present = q->terms[j].expansion && (matched >> j & 1) && strcmp(q->terms[j].origin, t->text) == 0;
+        if (present) got += t->weight * t->idf;
+    }
+    return got / q->info_mass;
+}
+
+/* Map the evidence to 0..1 with a logistic curve centred on the tuned cut-off, so that 0.5
+ * means "as likely answered as not" and the ends saturate smoothly. */
+static double confidence_of(const kb_search_features *f)
+{
+    double margin = f->top_score > 0 ? (f->top_score - f->second_score) / f->top_score : 0;
+    double evidence = f->coverage + KB_MARGIN_WEIGHT * margin;
+    return 1.0 / (1.0 + exp(-10.0 * (evidence - KB_EVIDENCE_CUT)));
+}
+
+/* ---------------------------------------------------------------- search */
+
+int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *res)
+{
+    double start = now_ms();
+    memset(res, 0, sizeof *res);
+    res->unresolved = 1;
+    const char *text = req->text ? req->text : "";
+    size_t len = strnlen(text, KB_SEARCH_MAX_QUERY_BYTES);
+    uint32_t limit = req->limit ? req->limit : 10;
+    if (limit > KB_SEARCH_MAX_LIMIT) limit = KB_SEARCH_MAX_LIMIT;
+    uint32_t offset = req->offset > MAX_DEPTH ? MAX_DEPTH : req->offset;
+
+    kb_query q;
+    if (kb_query_build(s->analyzer, s->db, text, len, &q) < 0) {
+        snprintf(s->err, sizeof s->err, "out of memory");
+        return KB_SEARCH_ERROR;
+    }
+
+    kbx_query_term *terms = calloc(q.n_terms ? q.n_terms : 1, sizeof *terms);
+    char **filters = calloc(req->n_categories ? req->n_categories : 1, sizeof *filters);
+    int rc = KB_SEARCH_OK;
+    if (!terms || !filters) goto oom;
+    size_t n_terms = 0;
+    for (size_t i = 0; i < q.n_terms; i++) {
+        if (q.terms[i].df == 0) continue; /* cannot match anything */
+        terms[n_terms].term = q.terms[i].text;
+        terms[n_terms].weight = q.terms[i].weight;
+        n_terms++;
+    }
+    /* The query terms were sorted by priority; the matched-term bits refer to positions in the
+     * list given to Xapian, so map them back through the same order (df == 0 terms skipped). */
+
+    size_t n_filters = 0;
+    for (size_t i = 0; i < req->n_categories; i++) {
+        const char *cat = req->categories[i];
+        size_t cl = strlen(cat);
+        while (cl > 0 && cat[cl - 1] == '/') cl--;
+        char *folded = kb_analyzer_fold(s->analyzer, cat, cl);
+        if (!folded) goto oom;
+        filters[n_filters] = malloc(strlen(folded) + 3);
+        if (!filters[n_filters]) {
+            free(folded);
+            goto oom;
+        }
+        sprintf(filters[n_filters], "XC%s", folded);
+        free(folded);
+        n_filters++;
+    }
+
+    char today[9];
+    today_compact(req->today, today);
+    kbx_query xq = {
+        .terms = terms,
+        .n_terms = n_terms,
+        .any_of = (const char *const *)filters,
+        .n_any_of = n_filters,
+        .valid_on = req->include_expired ? NULL : today,
+        .valid_from_slot = KB_SLOT_VALID_FROM,
+        .valid_until_slot = KB_SLOT_VALID_UNTIL,
+        .offset = 0,
+        .limit = offset + limit,
+        .bm25_k1 = KB_BM25_K1,
+        .bm25_b = KB_BM25_B,
+        .matched_hits = 1, /* confidence looks at the top hit only */
+    };
+    kbx_results xr;
+    if (kbx_reader_search(s->db, &xq, &xr) != KBX_OK) {
+        snprintf(s->err, sizeof s->err, "search failed: %s", kbx_reader_errmsg(s->db));
+        rc = KB_SEARCH_ERROR;
+        goto out;
+    }
+    res->total_estimated = xr.matches_estimated;
+
+    if (xr.n_hits > 0) {
+        /* Coverage is computed over the kb_query term order; translate Xapian's bits. */
+        uint64_t matched = 0;
+        for (size_t i = 0, k = 0; i < q.n_terms && k < 64; i++) {
+            if (q.terms[i].df == 0) continue;
+            if (xr.hits[0].matched >> k & 1) matched |= (uint64_t)1 << i;
+            k++;
+        }
+        res->features.coverage = coverage(&q, matched);
+        res->features.top_score = xr.hits[0].score;
+        res->features.second_score = xr.n_hits > 1 ? xr.hits[1].score : 0;
+    }
+    res->features.n_terms = q.n_terms;
+
+    /* The top hit's best passage is also a confidence feature. It comes from filling hit 0:
+     * among the hits on the first page, on its own on later pages (so each stored document is
+     * parsed once per search). -1 while unknown. */
+    double top_passage = -1;
+    if (xr.n_hits > offset) {
+        res->hits = calloc(xr.n_hits - offset, sizeof *res->hits);
+        if (!res->hits) {
+            kbx_results_free(&xr);
+            goto oom;
+        }
+        for (size_t i = offset; i < xr.n_hits; i++) {
+            if (fill_hit(s, &res->hits[res->n_hits], &xr.hits[i], &q, today,
+                         i == 0 ? &top_passage : NULL) < 0) {
+                free_hit(&res->hits[res->n_hits]);
+                memset(&res->hits[res->n_hits], 0, sizeof res->hits[0]);
+                if (i == 0) top_passage = -1;
+                continue;
+            }
+            if (i == 0) res->top_id = strdup(res->hits[0].id);
+            res->n_hits++;
+        }
+        if (res->n_hits == 0) {
+            /* Matches whose stored data cannot be read: an index that is damaged or unreadable
+             * in part (e.g. docdata.glass), not "no answer". */
+            snprintf(s->err, sizeof s->err,
+                     "%zu matching documents have no readable stored data (is the index's "
+                     "docdata.glass readable?)", xr.n_hits - offset);
+            kbx_results_free(&xr);
+            rc = KB_SEARCH_ERROR;
+            goto out;
+        }
+    }
+    if (xr.n_hits > 0) {
+        if (offset > 0) { /* a later page: hit 0 was not filled above */
+            kb_hit top = {0};
+            if (fill_hit(s, &top, &xr.hits[0], &q, today, &top_passage) == 0) {
+                res->top_id = top.id;
+                top.id = NULL;
+            } else {
+                top_passage = -1;
+            }
+            free_hit(&top);
+        }
+        if (q.info_mass > 0 && top_passage > 0) res->features.passage_coverage = top_passage / q.info_mass;
+        res->confidence = confidence_of(&res->features);
+        res->unresolved = res->confidence < UNRESOLVED_BELOW;
+    }
+    kbx_results_free(&xr);
+    goto out;
+
+oom:
+    snprintf(s->err, sizeof s->err, "out of memory");
+    rc = KB_SEARCH_ERROR;
+out:
+    for (size_t i = 0; filters && i < req->n_categories; i++) free(filters[i]);
+    free(filters);
+    free(terms);
+    kb_query_free(&q);
+    res->took_ms = now_ms() - start;
+    if (rc != KB_SEARCH_OK) kb_search_result_free(res);
+    return rc;
+}
+
+int kb_searcher_get_document(kb_searcher *s, const char *id, char **json)
+{
+    char term[256];
+    size_t n = strlen(id);
+    *json = NULL;
+    if (n == 0 || n > 128) return KB_SEARCH_NOT_FOUND;
+    snprintf(term, sizeof term, "Q%s", id);
+    char *data;
+    size_t len;
+    int rc = kbx_reader_get_data(s->db, term, &data, &len);
+    if (rc == KBX_NOT_FOUND) return KB_SEARCH_NOT_FOUND;
+    if (rc != KBX_OK) {
+        snprintf(s->err, sizeof s->err, "cannot read document: %s", kbx_reader_errmsg(s->db));
+        return KB_SEARCH_ERROR;
+    }
+    /* Every indexed document has its stored form. Xapian hands back empty data when the table
+     * holding it cannot be opened (it opens that table lazily and takes an unreadable file for
+     * an absent one). */
+    if (len == 0) {
+        free(data);
+        snprintf(s->err, sizeof s->err,
+                 "the index holds no data for document '%s' (is the index's docdata.glass readable?)", id);
+        return KB_SEARCH_ERROR;
+    }
+    kb_document *doc = kb_stored_doc_read(s->codec, data, len);
+    free(data);
+    *json = doc ? kb_document_to_json(doc) : NULL;
+    if (!*json)
+        snprintf(s->err, sizeof s->err, "cannot read document '%s': %s", id,
+                 doc ? "out of memory" : "its stored form is corrupt (or memory ran out)");
+    free(doc);
+    return *json ? KB_SEARCH_OK : KB_SEARCH_ERROR;
+}
