@@ -173,6 +173,7 @@ FUZZ_SECONDS ?= 300
 FUZZ_SEARCHD_OBJ := $(filter-out $(BUILD)/searchd/main.o,$(SEARCHD_OBJ))
 
 $(BUILD)/fuzz_http: $(FUZZ_SEARCHD_OBJ)
+$(BUILD)/fuzz_document: $(BUILD)/searchd/document_json.o
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h tests/fuzz/fuzz_sample_index.h $(LIB)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ikb -Isearchd -o $@ $< $(filter %.o,$^) $(LIB) $(LDLIBS)
 

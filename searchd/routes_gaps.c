@@ -101,9 +101,9 @@ static int document_exists(searchd_request *req, const char *id, int *exists)
         searchd_http_respond_error(req, 503, "index unavailable, try again shortly");
         return -1;
     }
-    char *json = NULL;
-    int rc = kb_searcher_get_document(s, id, &json);
-    free(json);
+    kb_document *doc = NULL;
+    int rc = kb_searcher_get_document(s, id, &doc);
+    kb_searcher_document_free(doc);
     if (rc != KB_SEARCH_OK && rc != KB_SEARCH_NOT_FOUND) {
         searchd_http_respond_error(req, 500, "cannot read the index");
         return -1;
@@ -118,7 +118,7 @@ static void change_status(searchd_request *req, int64_t id)
     if (!body) return;
     const char *status, *doc_id, *note;
     if (searchd_http_body_string(req, body, "status", 1, 32, &status) ||
-        searchd_http_body_string(req, body, "doc_id", 0, 128, &doc_id) ||
+        searchd_http_body_string(req, body, "doc_id", 0, KB_DOC_ID_MAX, &doc_id) ||
         searchd_http_body_string(req, body, "note", 0, GAPS_NOTE_MAX_BYTES, &note)) {
         cJSON_Delete(body);
         return;

@@ -109,7 +109,7 @@ static void review(searchd_request *req, int64_t id)
         cJSON_Delete(body);
         return;
     }
-    if (searchd_http_body_string(req, body, "doc_id", 0, 128, &doc_id) ||
+    if (searchd_http_body_string(req, body, "doc_id", 0, KB_DOC_ID_MAX, &doc_id) ||
         searchd_http_body_string(req, body, "note", 0, REVIEW_NOTE_MAX_BYTES, &note)) {
         cJSON_Delete(body);
         return;

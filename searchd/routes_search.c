@@ -16,6 +16,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "document_json.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
@@ -32,16 +33,7 @@
 
 /* ---------------------------------------------------------------- shared helpers */
 
-int searchd_routes_valid_doc_id(const char *id) {
-    size_t n = 0;
-    for (const char *p = id; *p; p++, n++) {
-        char c = *p;
-        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == ':' || c == '-';
-        if (!ok || n >= 128) return 0;
-    }
-    return n > 0;
-}
+int searchd_routes_valid_doc_id(const char *id) { return kb_document_id_is_valid(id, strlen(id)); }
 
 void searchd_routes_new_search_id(char out[33]) {
     static const char hex[] = "0123456789abcdef";
@@ -324,7 +316,7 @@ void searchd_route_document(searchd_request *req) {
     const char *id = req->param;
     /* The id rule also rejects "../", "%2F" (decoded to "/") and every other path trick. */
     if (!searchd_routes_valid_doc_id(id)) {
-        searchd_http_respond_error(req, 400, "bad document id: use 1 to 128 of A-Z a-z 0-9 . _ : -");
+        searchd_http_respond_error(req, 400, "bad document id: " KB_DOC_ID_RULE);
         return;
     }
     char err[512] = "";
@@ -334,23 +326,25 @@ void searchd_route_document(searchd_request *req) {
         searchd_http_respond_error(req, 503, "index unavailable, try again shortly");
         return;
     }
-    char *json = NULL;
-    int rc = kb_searcher_get_document(s, id, &json);
+    kb_document *doc = NULL;
+    int rc = kb_searcher_get_document(s, id, &doc);
     if (rc != KB_SEARCH_OK && rc != KB_SEARCH_NOT_FOUND) {
         searchd_searchers_recover();
-        free(json);
-        json = NULL;
-        rc = kb_searcher_get_document(s, id, &json);
+        rc = kb_searcher_get_document(s, id, &doc);
     }
     if (rc == KB_SEARCH_NOT_FOUND) {
-        free(json);
         searchd_http_respond_error(req, 404, "no document with id %s", id);
         return;
     }
-    if (rc != KB_SEARCH_OK || !json) {
-        free(json);
+    if (rc != KB_SEARCH_OK) {
         searchd_log_error("cannot read document %s: %s", id, kb_searcher_errmsg(s));
         searchd_http_respond_error(req, 500, "cannot read the document");
+        return;
+    }
+    char *json = searchd_document_json(doc);
+    kb_searcher_document_free(doc);
+    if (!json) {
+        searchd_http_respond_error(req, 500, "out of memory");
         return;
     }
     searchd_http_respond_json_text(req, 200, json, strlen(json));
@@ -374,7 +368,7 @@ void searchd_route_feedback(searchd_request *req) {
     const char *search_id, *kind_text, *doc_id;
     if (searchd_http_body_string(req, body, "search_id", 1, SEARCH_ID_MAX_BYTES, &search_id) ||
         searchd_http_body_string(req, body, "kind", 1, 32, &kind_text) ||
-        searchd_http_body_string(req, body, "doc_id", 0, 128, &doc_id)) {
+        searchd_http_body_string(req, body, "doc_id", 0, KB_DOC_ID_MAX, &doc_id)) {
         cJSON_Delete(body);
         return;
     }

@@ -37,6 +37,13 @@ typedef struct {
     size_t n_blocks;
 } kb_section;
 
+/* The one rule for document ids, in documents, the API and the index: 1 to KB_DOC_ID_MAX of
+ * A-Z a-z 0-9 . _ : - (the contract's [A-Za-z0-9._:-]{1,128}). */
+#define KB_DOC_ID_MAX 128
+#define KB_DOC_ID_RULE "use 1-128 of A-Z a-z 0-9 . _ : -"
+/* 1 when s[0..len) is a valid document id. */
+int kb_document_id_is_valid(const char *s, size_t len);
+
 typedef struct {
     char *id;          /* [A-Za-z0-9._:-]{1,128} */
     char *lang;        /* the lang attribute, or "" */

@@ -8,7 +8,7 @@
  *   - ranked text terms from the analyzer, weighted by field through their within-document
  *     frequency (title and questions above keywords, categories and section titles, above body);
  *   - boolean terms: Q<id> (unique id), XC<category prefix> for every level of every category,
- *     XK<keyword>, XF<source file>;
+ *     XK<keyword>, XF<source file> (the prefixes, slots and weights: kb/util/index_schema.h);
  *   - values: valid-from and valid-until as YYYYMMDD (so a range filter hides expired documents
  *     without re-indexing), updated date, content hash;
  *   - data: the whole document in its stored form (kb_stored_doc.h), for snippets, the hit list
@@ -26,25 +26,6 @@
 /* Version of what goes into the index. Bump when analysis or the stored layout changes: every
  * document's content hash includes it, so the next run rewrites them all. */
 #define KB_INDEX_FORMAT "3"
-
-/* Value slots. */
-enum {
-    KB_SLOT_VALID_FROM = 0,  /* "YYYYMMDD", "00000000" when open */
-    KB_SLOT_VALID_UNTIL = 1, /* "YYYYMMDD", "99999999" when open */
-    KB_SLOT_UPDATED = 2,     /* "YYYYMMDD" or "" */
-    KB_SLOT_HASH = 3,        /* hex content hash, to skip unchanged documents */
-    KB_SLOT_ID = 4           /* the document id */
-};
-
-/* Within-document frequency given to each occurrence of a term, by field. */
-enum {
-    KB_WDF_TITLE = 6,
-    KB_WDF_QUESTION = 4,
-    KB_WDF_KEYWORD = 3,
-    KB_WDF_CATEGORY = 2,
-    KB_WDF_SECTION_TITLE = 2,
-    KB_WDF_BODY = 1
-};
 
 enum {
     KB_INDEX_OK = 0,

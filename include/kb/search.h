@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kb/document.h"
+
 #define KB_SEARCH_MAX_QUERY_BYTES 1024
 #define KB_SEARCH_MAX_LIMIT 100
 
@@ -94,11 +96,12 @@ double kb_searcher_term_idf(kb_searcher *s, const char *term);
 int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *res);
 void kb_search_result_free(kb_search_result *res);
 
-/* The whole document as JSON (kb_document_to_json; docs/API.md), malloc'd.
- * KB_SEARCH_NOT_FOUND when no document has that id; KB_SEARCH_ERROR, with the reason in
- * kb_searcher_errmsg(), when its stored form is missing (an unreadable docdata.glass) or
- * corrupt. */
-int kb_searcher_get_document(kb_searcher *s, const char *id, char **json);
+/* The whole document with that id, as it was indexed, into *doc (free it with
+ * kb_searcher_document_free). KB_SEARCH_NOT_FOUND when no document has that id;
+ * KB_SEARCH_ERROR, with the reason in kb_searcher_errmsg(), when its stored form is missing (an
+ * unreadable docdata.glass) or corrupt. */
+int kb_searcher_get_document(kb_searcher *s, const char *id, kb_document **doc);
+void kb_searcher_document_free(kb_document *doc);
 
 const char *kb_searcher_errmsg(const kb_searcher *s);
 

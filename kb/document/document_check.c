@@ -23,7 +23,6 @@
 
 #include "util/buf.h"
 
-#define ID_RULE "use 1-128 of A-Z a-z 0-9 . _ : -"
 /* Problems reported per document before the rest are summarised: a document broken in a
  * systematic way (say 5,000 rows with a stray attribute) should not bury the other files'
  * messages. */
@@ -315,7 +314,7 @@ static void check_no_text(checker *c, const xmlNode *n, const xmlNode *parent, c
 
 int kb_document_id_is_valid(const char *s, size_t len)
 {
-    if (len < 1 || len > 128) return 0;
+    if (len < 1 || len > KB_DOC_ID_MAX) return 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
@@ -572,7 +571,7 @@ static void parse_section(checker *c, kb_document *d, const xmlNode *sec, int **
     if (has_id && id && !kb_document_id_is_valid(id, strlen(id))) {
         char ex[168];
         kb_document_excerpt(id, strlen(id), 40, ex, sizeof ex);
-        problem(c, sec, "section id '%s' is invalid: " ID_RULE, ex);
+        problem(c, sec, "section id '%s' is invalid: " KB_DOC_ID_RULE, ex);
     }
     if (title) collapse(title);
     kb_section *s = add_section(c, d, id ? id : dup_str(c, ""), title ? title : dup_str(c, ""));
@@ -691,7 +690,7 @@ size_t kb_document_convert(const xmlNode *el, const char *source, kb_document_re
     char *id = attr(&c, el, "id", &has_id);
     if (!has_id) {
         report_text(&c, d->line, NULL,
-                    "<document> has no id attribute: add id=\"...\" (" ID_RULE ")");
+                    "<document> has no id attribute: add id=\"...\" (" KB_DOC_ID_RULE ")");
     } else if (id) {
         char ex[168];
         size_t len = strlen(id);
@@ -702,11 +701,11 @@ size_t kb_document_convert(const xmlNode *el, const char *source, kb_document_re
         } else {
             char msg[600];
             size_t chars = kb_document_utf8_chars(id, len);
-            if (chars > 128)
-                snprintf(msg, sizeof msg, "document id '%s' (%zu characters) is invalid: " ID_RULE,
+            if (chars > KB_DOC_ID_MAX)
+                snprintf(msg, sizeof msg, "document id '%s' (%zu characters) is invalid: " KB_DOC_ID_RULE,
                          ex, chars);
             else
-                snprintf(msg, sizeof msg, "document id '%s' is invalid: " ID_RULE, ex);
+                snprintf(msg, sizeof msg, "document id '%s' is invalid: " KB_DOC_ID_RULE, ex);
             report_text(&c, d->line, NULL, msg);
         }
     }

@@ -27,7 +27,7 @@ typedef void (*kb_document_report_fn)(void *ctx, int line, const char *message);
  * (even when the document has other problems, so that duplicates are still detected), else
  * id_out is "". */
 size_t kb_document_convert(const xmlNode *el, const char *source, kb_document_report_fn report,
-                           void *ctx, kb_document **out, char id_out[129]);
+                           void *ctx, kb_document **out, char id_out[KB_DOC_ID_MAX + 1]);
 
 void kb_document_free(kb_document *doc);
 
@@ -41,9 +41,6 @@ static inline int kb_document_node_line(const xmlNode *node)
 }
 
 /* Helpers shared by both files. */
-
-/* 1 when s[0..len) is a valid id: 1-128 of A-Z a-z 0-9 . _ : - */
-int kb_document_id_is_valid(const char *s, size_t len);
 
 /* Writes into out (size outsz) a short printable excerpt of the UTF-8 text s[0..len): at most
  * max_chars characters, control characters shown as spaces, "…" appended when cut. Used to quote

@@ -280,18 +280,11 @@ static int select_reviews(kb_gaps *g, pending_list *l, int64_t lo, int64_t hi)
 /* First category of a document, from the searcher (NULL when unknown). */
 static char *doc_category(kb_searcher *s, const char *id)
 {
-    char *json = NULL, *out = NULL;
-    if (!s || !id || kb_searcher_get_document(s, id, &json) != KB_SEARCH_OK || !json) {
-        free(json);
-        return NULL;
-    }
-    cJSON *o = cJSON_Parse(json);
-    const cJSON *cats = o ? cJSON_GetObjectItemCaseSensitive(o, "categories") : NULL;
-    const cJSON *first = cJSON_IsArray(cats) ? cats->child : NULL;
-    if (cJSON_IsString(first) && first->valuestring && first->valuestring[0])
-        out = strdup(first->valuestring);
-    cJSON_Delete(o);
-    free(json);
+    kb_document *doc = NULL;
+    char *out = NULL;
+    if (!s || !id || kb_searcher_get_document(s, id, &doc) != KB_SEARCH_OK) return NULL;
+    if (doc->n_categories && doc->categories[0][0]) out = strdup(doc->categories[0]);
+    kb_searcher_document_free(doc);
     return out;
 }
 

@@ -18,6 +18,7 @@
 
 #include "index/glass/glass.h"
 #include "index/index_prepared.h"
+#include "util/index_schema.h"
 #include "util/strmap.h"
 #include "xapian/xapian.h"
 
@@ -132,7 +133,7 @@ int kb_index_writer_add_prepared(kb_index_writer *w, const kb_prepared_doc *d)
     }
 
     char id_term[300], old_hash[32];
-    snprintf(id_term, sizeof id_term, "Q%s", d->id);
+    snprintf(id_term, sizeof id_term, KB_TERM_ID "%s", d->id);
     int rc = kbx_writer_get_value(w->db, id_term, KB_SLOT_HASH, old_hash, sizeof old_hash);
     if (rc == KBX_OK && strcmp(old_hash, d->hash) == 0 && w->mode != KB_INDEX_REBUILD) {
         w->stats.unchanged++;
@@ -184,7 +185,7 @@ int kb_index_writer_remove(kb_index_writer *w, const char *id)
     if (w->bulk) return KB_INDEX_OK; /* the index was empty */
     char id_term[300];
     char hash[32];
-    snprintf(id_term, sizeof id_term, "Q%s", id);
+    snprintf(id_term, sizeof id_term, KB_TERM_ID "%s", id);
     int rc = kbx_writer_get_value(w->db, id_term, KB_SLOT_HASH, hash, sizeof hash);
     if (rc == KBX_NOT_FOUND) return KB_INDEX_OK;
     if (rc != KBX_OK || kbx_writer_delete(w->db, id_term) != KBX_OK) {
@@ -230,7 +231,7 @@ void kb_index_writer_keep_unseen(kb_index_writer *w)
 /* A bulk build publishes the database it wrote; there was nothing before it to remove. */
 static int commit_bulk(kb_index_writer *w, const char *now)
 {
-    if (kb_glass_builder_set_metadata(w->bulk, "published_at", now) != KB_GLASS_OK ||
+    if (kb_glass_builder_set_metadata(w->bulk, KB_META_PUBLISHED_AT, now) != KB_GLASS_OK ||
         kb_glass_builder_set_metadata(w->bulk, "format", KB_INDEX_FORMAT) != KB_GLASS_OK ||
         kb_glass_builder_commit(w->bulk) != KB_GLASS_OK) {
         set_error(w, "cannot publish the index: %s", kb_glass_builder_errmsg(w->bulk));
@@ -249,7 +250,7 @@ int kb_index_writer_commit(kb_index_writer *w)
     if (w->mode == KB_INDEX_SYNC || w->mode == KB_INDEX_REBUILD) {
         /* Collect first, delete after: deleting while iterating the term list is not safe. */
         unseen_ids u = {.w = w};
-        int rc = kbx_writer_each_term(w->db, "Q", collect_unseen, &u);
+        int rc = kbx_writer_each_term(w->db, KB_TERM_ID, collect_unseen, &u);
         for (size_t i = 0; i < u.n; i++) {
             if (rc == KBX_OK && kb_index_writer_remove(w, u.ids[i]) != KB_INDEX_OK) rc = KBX_ERROR;
             free(u.ids[i]);
@@ -261,7 +262,7 @@ int kb_index_writer_commit(kb_index_writer *w)
             return KB_INDEX_ERROR;
         }
     }
-    if (kbx_writer_set_metadata(w->db, "published_at", now) != KBX_OK ||
+    if (kbx_writer_set_metadata(w->db, KB_META_PUBLISHED_AT, now) != KBX_OK ||
         kbx_writer_set_metadata(w->db, "format", KB_INDEX_FORMAT) != KBX_OK ||
         kbx_writer_commit(w->db) != KBX_OK) {
         set_error(w, "cannot publish the index: %s", kbx_writer_errmsg(w->db));

@@ -17,6 +17,7 @@
 #include "util/buf.h"
 #include "kb/document.h"
 #include "util/hash.h"
+#include "util/index_schema.h"
 #include "kb/index.h"
 #include "index/index_prepared.h"
 #include "document/stored_doc.h"
@@ -129,7 +130,7 @@ static int add_category_terms(kb_index_preparer *p, const char *category)
     if (!folded) return -1;
     int rc = 0;
     for (char *c = folded; rc == 0; c++) {
-        if (*c == '/' || *c == '\0') rc = add_boolean(p, "XC", folded, (size_t)(c - folded));
+        if (*c == '/' || *c == '\0') rc = add_boolean(p, KB_TERM_CATEGORY, folded, (size_t)(c - folded));
         if (*c == '\0') break;
     }
     free(folded);
@@ -143,7 +144,7 @@ static int add_keyword_terms(kb_index_preparer *p, const char *keywords)
     int rc = 0;
     char *save = NULL;
     for (char *tok = strtok_r(folded, " \t\n", &save); tok && rc == 0; tok = strtok_r(NULL, " \t\n", &save))
-        rc = add_boolean(p, "XK", tok, strlen(tok));
+        rc = add_boolean(p, KB_TERM_KEYWORD, tok, strlen(tok));
     free(folded);
     return rc;
 }
@@ -274,8 +275,8 @@ static int prepare(kb_index_preparer *p, const kb_document *doc, kb_prepared_doc
             if (add_text(p, sec->blocks[j].text, KB_WDF_BODY) < 0) return -1;
     }
     if (doc->keywords && add_keyword_terms(p, doc->keywords) < 0) return -1;
-    if (add_boolean(p, "Q", doc->id, strlen(doc->id)) < 0) return -1;
-    if (doc->source && add_boolean(p, "XF", doc->source, strlen(doc->source)) < 0) return -1;
+    if (add_boolean(p, KB_TERM_ID, doc->id, strlen(doc->id)) < 0) return -1;
+    if (doc->source && add_boolean(p, KB_TERM_SOURCE, doc->source, strlen(doc->source)) < 0) return -1;
     if (p->booleans.failed || collect_terms(p, d) < 0) return -1;
 
     set_date(d, 0, KB_SLOT_VALID_FROM, doc->valid_from, "00000000");

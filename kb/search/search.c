@@ -21,8 +21,7 @@
 
 #include "kb/analyzer.h"
 #include "kb/document.h"
-#include "document/document_json.h"
-#include "kb/index.h"
+#include "util/index_schema.h"
 #include "search/query.h"
 #include "search/snippet.h"
 #include "document/stored_doc.h"
@@ -106,7 +105,7 @@ uint64_t kb_searcher_revision(kb_searcher *s) { return kbx_reader_revision(s->db
 int64_t kb_searcher_published_ms(kb_searcher *s)
 {
     char buf[32] = "";
-    if (kbx_reader_get_metadata(s->db, "published_at", buf, sizeof buf) != KBX_OK || !buf[0])
+    if (kbx_reader_get_metadata(s->db, KB_META_PUBLISHED_AT, buf, sizeof buf) != KBX_OK || !buf[0])
         return 0;
     char *end;
     long long secs = strtoll(buf, &end, 10);
@@ -271,7 +270,7 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
             free(folded);
             goto oom;
         }
-        sprintf(filters[n_filters], "XC%s", folded);
+        sprintf(filters[n_filters], KB_TERM_CATEGORY "%s", folded);
         free(folded);
         n_filters++;
     }
@@ -377,13 +376,13 @@ out:
     return rc;
 }
 
-int kb_searcher_get_document(kb_searcher *s, const char *id, char **json)
+int kb_searcher_get_document(kb_searcher *s, const char *id, kb_document **out)
 {
     char term[256];
     size_t n = strlen(id);
-    *json = NULL;
-    if (n == 0 || n > 128) return KB_SEARCH_NOT_FOUND;
-    snprintf(term, sizeof term, "Q%s", id);
+    *out = NULL;
+    if (!kb_document_id_is_valid(id, n)) return KB_SEARCH_NOT_FOUND;
+    snprintf(term, sizeof term, KB_TERM_ID "%s", id);
     char *data;
     size_t len;
     int rc = kbx_reader_get_data(s->db, term, &data, &len);
@@ -401,12 +400,15 @@ int kb_searcher_get_document(kb_searcher *s, const char *id, char **json)
                  "the index holds no data for document '%s' (is the index's docdata.glass readable?)", id);
         return KB_SEARCH_ERROR;
     }
-    kb_document *doc = kb_stored_doc_read(s->codec, data, len);
+    *out = kb_stored_doc_read(s->codec, data, len);
     free(data);
-    *json = doc ? kb_document_to_json(doc) : NULL;
-    if (!*json)
-        snprintf(s->err, sizeof s->err, "cannot read document '%s': %s", id,
-                 doc ? "out of memory" : "its stored form is corrupt (or memory ran out)");
-    free(doc);
-    return *json ? KB_SEARCH_OK : KB_SEARCH_ERROR;
+    if (!*out) {
+        snprintf(s->err, sizeof s->err,
+                 "cannot read document '%s': its stored form is corrupt (or memory ran out)", id);
+        return KB_SEARCH_ERROR;
+    }
+    return KB_SEARCH_OK;
 }
+
+/* The stored form is read into one allocation (kb_stored_doc_read). */
+void kb_searcher_document_free(kb_document *doc) { free(doc); }

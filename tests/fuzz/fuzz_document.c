@@ -9,7 +9,7 @@
  *   - every string (title, categories, keywords, questions, section ids and titles, block text)
  *     non-NULL, valid UTF-8, with no element text over KB_DOCUMENT_MAX_TEXT_BYTES;
  *   - dates "" or YYYY-MM-DD, and valid_from <= valid_until when both are set;
- *   - categories without empty parts; its JSON for the document view (kb_document_to_json)
+ *   - categories without empty parts; its JSON for the document view (searchd_document_json)
  *     parses;
  *   - it reads back from its stored form (kb_stored_doc.h) as the same document.
  * The input's bytes are also read as a stored record and as the serialized fields of one:
@@ -25,7 +25,7 @@
 
 #include "fuzz_check.h"
 #include "kb/document.h"
-#include "document/document_json.h"
+#include "document_json.h" /* searchd/: the document view's JSON */
 #include "kb/index.h"
 #include "document/stored_doc.h"
 
@@ -84,8 +84,8 @@ static int on_document(const kb_document *doc, void *user) {
                      doc->valid_from, doc->valid_until);
 
     /* What the indexer stores for the document view and snippets must read back as JSON. */
-    char *json = kb_document_to_json(doc);
-    FUZZ_REQUIRE(json != NULL, "kb_document_to_json failed");
+    char *json = searchd_document_json(doc);
+    FUZZ_REQUIRE(json != NULL, "searchd_document_json failed");
     cJSON *parsed = cJSON_Parse(json);
     FUZZ_REQUIRE(parsed != NULL, "stored JSON does not parse: %.200s", json);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(parsed, "id");
@@ -101,7 +101,7 @@ static int on_document(const kb_document *doc, void *user) {
     FUZZ_REQUIRE(stored != NULL, "kb_stored_doc_pack failed");
     kb_document *back = kb_stored_doc_read(codec, stored, stored_len);
     FUZZ_REQUIRE(back != NULL, "the stored form of %s does not read back", doc->id);
-    char *back_json = kb_document_to_json(back);
+    char *back_json = searchd_document_json(back);
     FUZZ_REQUIRE(back_json && strcmp(back_json, json) == 0, "stored form of %s reads back as %.200s",
                  doc->id, back_json ? back_json : "(null)");
     free(back_json);
@@ -146,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* The same bytes as a whole stored record (format 2's JSON, or a damaged tag or frame). */
     kb_document *raw = kb_stored_doc_read(codec, (const char *)data, size);
     if (raw) {
-        char *json = kb_document_to_json(raw);
+        char *json = searchd_document_json(raw);
         FUZZ_REQUIRE(json != NULL, "a raw record that read has no JSON");
         free(json);
     }
@@ -158,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_REQUIRE(stored != NULL, "kb_stored_doc_pack failed");
     kb_document *doc = kb_stored_doc_read(codec, stored, stored_len);
     if (doc) {
-        char *json = kb_document_to_json(doc);
+        char *json = searchd_document_json(doc);
         FUZZ_REQUIRE(json != NULL, "a record that read has no JSON");
         free(json);
     }

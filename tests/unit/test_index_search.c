@@ -209,11 +209,11 @@ TEST(replace_and_unchanged)
     if (!s) { CHECK(s != NULL); return; }
     CHECK(kb_searcher_doccount(s) == 5);
     CHECK_STR_EQ(top(s, "短信开通漫游", 0, NULL), "roam-001");
-    char *json = NULL;
-    CHECK(kb_searcher_get_document(s, "roam-001", &json) == KB_SEARCH_OK);
-    CHECK(json && strstr(json, "（新版）") != NULL);
-    free(json);
-    CHECK(kb_searcher_get_document(s, "nope", &json) == KB_SEARCH_NOT_FOUND);
+    kb_document *doc = NULL;
+    CHECK(kb_searcher_get_document(s, "roam-001", &doc) == KB_SEARCH_OK);
+    CHECK(doc && strstr(doc->title, "（新版）") != NULL);
+    kb_searcher_document_free(doc);
+    CHECK(kb_searcher_get_document(s, "nope", &doc) == KB_SEARCH_NOT_FOUND);
     kb_searcher_close(s);
 }
 

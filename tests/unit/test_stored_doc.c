@@ -1,7 +1,6 @@
 /* test_stored_doc.c — the stored form of a document: what goes in comes back, the index format 2
  * JSON still reads, and damaged records are refused without reading outside them. */
 #include "check.h"
-#include "document/document_json.h"
 #include "document/stored_doc.h"
 
 #include <stdlib.h>
@@ -95,6 +94,21 @@ static void check_round_trip(const kb_document *doc)
     free(back);
     free(stored);
     kb_stored_doc_codec_free(c);
+}
+
+/* Reads every string of a document to its end and returns their total length (+1 each, so it
+ * is never 0): a string that ran past its record shows up under ASan. */
+static size_t read_every_string(const kb_document *d)
+{
+    size_t n = strlen(d->id) + strlen(d->lang) + strlen(d->title) + strlen(d->keywords) + 4;
+    for (size_t i = 0; i < d->n_categories; i++) n += strlen(d->categories[i]) + 1;
+    for (size_t i = 0; i < d->n_questions; i++) n += strlen(d->questions[i]) + 1;
+    for (size_t i = 0; i < d->n_sections; i++) {
+        const kb_section *sec = &d->sections[i];
+        n += strlen(sec->id) + strlen(sec->title) + 2;
+        for (size_t j = 0; j < sec->n_blocks; j++) n += strlen(sec->blocks[j].text) + 1;
+    }
+    return n;
 }
 
 TEST(every_field_comes_back)
@@ -231,16 +245,14 @@ TEST(damaged_records_are_refused_not_overread)
     CHECK(kb_stored_doc_read(c, "KBD\x02xxxx", 8) == NULL);
     CHECK(kb_stored_doc_read(c, "plain text", 10) == NULL);
     /* Every single-byte change of the fields is refused or reads as a document whose every
-     * string ends inside the record (kb_document_to_json reads them all). */
+     * string ends inside the record (read_every_string reads them all; ASan sees overreads). */
     for (size_t i = 0; i < flen; i++) {
         char *bad = malloc(flen);
         memcpy(bad, fields, flen);
         bad[i] ^= 0x5a;
         kb_document *d = read_fields(c, bad, flen);
         if (d) {
-            char *json = kb_document_to_json(d);
-            CHECK(json != NULL);
-            free(json);
+            CHECK(read_every_string(d) > 0);
         }
         free(d);
         free(bad);

@@ -1,8 +1,8 @@
 /*
  * document_json.c — a document as the JSON object the document view returns
- * (see kb_document_json.h).
+ * (see document_json.h).
  */
-#include "document/document_json.h"
+#include "document_json.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@ static const char *block_kind_name(kb_block_kind k)
     }
 }
 
-char *kb_document_to_json(const kb_document *doc)
+char *searchd_document_json(const kb_document *doc)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
