@@ -1,5 +1,6 @@
 #!/bin/bash
 # Run every test program and count their "PASS name" / "FAIL name" lines.
+# Layers: tools/check-layers.py (libkb's dependencies point one way; programs use include/kb/).
 # Unit tests: each binary in $UNIT_DIR (built from tests/unit/test_*.c).
 # End-to-end tests: each tests/e2e/test_*.py (they start the real binaries from $BIN).
 # Browser tests: tests/browser/run.sh (the web pages in headless Chromium).
@@ -34,6 +35,9 @@ run_program() { # name, timeout seconds, command...
         failures+=("$name: exited with status $rc (124 = timed out)")
     fi
 }
+
+# The layering rules of libkb (tools/check-layers.py, docs/ARCHITECTURE.md).
+[ "${1:-}" = "--e2e-only" ] || run_program layers 60 python3 tools/check-layers.py
 
 for t in "$UNIT_DIR"/test_*; do
     [ "${1:-}" != "--e2e-only" ] || break
