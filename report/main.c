@@ -2,7 +2,7 @@
  * main.c — kb-report: the editors' and leads' reports from the command line, read from the same
  * event store kb-searchd writes (read-only connection, 5 s busy timeout, so it runs safely next
  * to a serving kb-searchd). The numbers come from the same libkb functions as the HTTP API
- * (kb_gaps.h, kb_review.h), so `--format json` prints what the API answers.
+ * (kb/gaps.h, kb/review.h), so `--format json` prints what the API answers.
  *
  *   kb-report --data DIR [--format csv|json] gaps [--status S]... [--from D] [--to D]
  *             [--category C] [--sort impact|recent|count] [--limit N] [--offset N]

@@ -1,7 +1,7 @@
 /*
  * routes_gaps.c — the editors' endpoints: the queue of unanswered questions (GET /api/gaps),
  * one item (GET /api/gaps/{id}), its life cycle (PUT or POST /api/gaps/{id}) and content health
- * (GET /api/content-health). See docs/API.md; the logic is in libkb (kb_gaps.h).
+ * (GET /api/content-health). See docs/API.md; the logic is in libkb (kb/gaps.h).
  *
  * Each request opens its own connection to the event store (a fraction of a millisecond):
  * kb_gaps handles are not thread-safe, and editors' calls are rare next to agents' searches.

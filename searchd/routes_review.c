@@ -3,7 +3,7 @@
  * (GET /api/help-requests), one request (GET /api/help-requests/{id}), confirming or overriding
  * its classification (PUT or POST /api/help-requests/{id}/review), the report by agent or team
  * and month (GET /api/reports/help-requests), and the agents list (GET, PUT /api/agents).
- * See docs/API.md; the logic is in libkb (kb_review.h).
+ * See docs/API.md; the logic is in libkb (kb/review.h).
  *
  * POST /api/help-requests (filing, routes_help.c) shares its path with the leads' list, so the
  * route's handler here picks by method; router.c gives GET its own roles.

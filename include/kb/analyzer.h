@@ -1,9 +1,9 @@
 /*
- * kb_analyzer.h — turn text into index terms; the same code serves documents and queries.
+ * kb/analyzer.h — turn text into index terms; the same code serves documents and queries.
  *
  * Steps, in order:
  *   1. Unicode NFKC with case folding (ICU): full-width ＡＢＣ１２３ become abc123, ligatures split.
- *   2. Traditional → Simplified Chinese (OpenCC's t2s, phrase-aware; kb_t2s.h), so either script finds both.
+ *   2. Traditional → Simplified Chinese (OpenCC's t2s, phrase-aware; analysis/t2s.h), so either script finds both.
  *   3. Segmentation: ICU's dictionary word breaks for Chinese runs, UAX #29 words elsewhere.
  *   4. Terms:
  *        - Chinese: every dictionary word of two or more characters, every character bigram of a

@@ -1,9 +1,9 @@
 /*
- * kb_doc_list.h — every document of an index: id, title, categories, validity, updated.
+ * kb/doc_list.h — every document of an index: id, title, categories, validity, updated.
  *
  * Content health needs the documents that were *never* returned, so it needs the full list, which
- * no search gives. This reads it with kb_xapian.h's reader API (one pass over the document
- * table, each document's stored form (kb_stored_doc.h) read for the few fields above), without
+ * no search gives. This reads it with xapian/xapian.h's reader API (one pass over the document
+ * table, each document's stored form (document/stored_doc.h) read for the few fields above), without
  * touching the searcher. Cost: about 1 s for 100,000 documents, so callers cache it per index
  * revision.
  */

@@ -1,5 +1,5 @@
 /*
- * kb_document.h — parse knowledge-base XML files (format version 1, see docs/FORMAT.md).
+ * kb/document.h — parse knowledge-base XML files (format version 1, see docs/FORMAT.md).
  *
  * A file holds one <document> or a <documents> element holding many. Each file is validated
  * against the RELAX NG schema docs/kb-document.rng (compiled into the library, so the binaries do
@@ -107,7 +107,7 @@ int kb_document_global_init(void);
 #define KB_DOCUMENT_MAX_FILE_BYTES (512u * 1024u * 1024u)
 /* Largest amount of text and attribute values in one <document>, and most elements and
  * attributes in one <document>: each document is held in memory while it is checked, so these
- * bound memory (and what a stored document may claim, kb_stored_doc.h). */
+ * bound memory (and what a stored document may claim, document/stored_doc.h). */
 #define KB_DOCUMENT_MAX_DOC_BYTES (16u * 1024u * 1024u)
 #define KB_DOCUMENT_MAX_DOC_ELEMENTS 100000u
 /* Largest text of one element (title, question, paragraph...), in bytes. */

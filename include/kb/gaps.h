@@ -1,8 +1,8 @@
 /*
- * kb_gaps.h — the editors' queue of unanswered questions, and content health.
+ * kb/gaps.h — the editors' queue of unanswered questions, and content health.
  *
  * Every unresolved search, every "not found" feedback on a search the service thought it had
- * answered, and every help request judged not answerable (after a lead's review, kb_review.h)
+ * answered, and every help request judged not answerable (after a lead's review, kb/review.h)
  * becomes a question in the queue. Questions that ask the same thing, whatever the wording or
  * script, form one item (a "group"): kb_gaps_terms() turns a question into grouping terms and a
  * kb_gap_clusterer assigns it to the most similar open group or starts a new one. Items are
@@ -10,7 +10,7 @@
  * or dismissed, and after every re-index the open ones are searched again: an item the
  * knowledge base now answers confidently is marked "answered by X?" (suggested_answer).
  *
- * Storage: the gap_* tables of the event store (schema v2, kb/store.c). A kb_gaps handle owns
+ * Storage: the gap_* tables of the event store (schema v2, kb/events/store.c). A kb_gaps handle owns
  * its own SQLite connection (busy timeout 5 s; writes in short BEGIN IMMEDIATE transactions) so
  * it never touches the store's writer queue; docs/GAPS.md says why. Questions are copied from
  * the store, where they were redacted before being written; notes are redacted here.
@@ -108,7 +108,7 @@ kb_gaps *kb_gaps_open(const char *data_dir, int readonly, char *err, size_t err_
 void kb_gaps_close(kb_gaps *g);
 const char *kb_gaps_errmsg(const kb_gaps *g);
 
-/* As-you-type searches (kb/gaps_typing.c): an unresolved search that the same agent's next
+/* As-you-type searches (kb/gaps/gaps_typing.c): an unresolved search that the same agent's next
  * search continued within this many milliseconds (a shared prefix of at least half the shorter
  * query), and that got no click or feedback, was a step of typing and does not enter the queue.
  * Searches younger than the window wait for it to pass. 0 turns this off (every unresolved
@@ -133,7 +133,7 @@ typedef struct {
  * together. Returns the number of rows still waiting (0 when caught up), or -1 on error. */
 long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows);
 
-/* The refinement pass (kb/gaps_regroup.c): take each of the newest max_questions questions of
+/* The refinement pass (kb/gaps/gaps_regroup.c): take each of the newest max_questions questions of
  * open items that no editor has touched out of its item and assign it again, oldest first,
  * against the items as they are now. Items formed early from a question that named only the
  * subject give back what fuller items fit better. Does nothing when no question arrived since
@@ -187,7 +187,7 @@ int kb_gaps_last_code(const kb_gaps *g);
 
 /* Content health over the last `days` days (see docs/API.md): never_returned, expired (valid
  * until before `today`, "YYYY-MM-DD"), not_answering; at most `limit` entries per list. docs is
- * the index's document list (kb_doc_list.h). */
+ * the index's document list (kb/doc_list.h). */
 cJSON *kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limit,
                       int64_t now_ms, const char *today);
 

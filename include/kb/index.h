@@ -1,9 +1,9 @@
 /*
- * kb_index.h — write knowledge-base documents into the Xapian index.
+ * kb/index.h — write knowledge-base documents into the Xapian index.
  *
  * One kb_index_writer is one indexing run: every change is part of one transaction that
- * kb_index_writer_commit() publishes atomically (see kb_xapian.h). A run into an empty index is a
- * bulk build instead (kb_glass.h): the same database, written directly and published as a whole
+ * kb_index_writer_commit() publishes atomically (see xapian/xapian.h). A run into an empty index is a
+ * bulk build instead (index/glass/glass.h): the same database, written directly and published as a whole
  * by the commit. What goes in per document:
  *   - ranked text terms from the analyzer, weighted by field through their within-document
  *     frequency (title and questions above keywords, categories and section titles, above body);
@@ -11,7 +11,7 @@
  *     XK<keyword>, XF<source file> (the prefixes, slots and weights: kb/util/index_schema.h);
  *   - values: valid-from and valid-until as YYYYMMDD (so a range filter hides expired documents
  *     without re-indexing), updated date, content hash;
- *   - data: the whole document in its stored form (kb_stored_doc.h), for snippets, the hit list
+ *   - data: the whole document in its stored form (document/stored_doc.h), for snippets, the hit list
  *     and the document view.
  *
  * Not thread-safe; one writer per process (Xapian's lock makes a second one fail with
@@ -75,7 +75,7 @@ typedef struct {
 } kb_index_stats;
 void kb_index_writer_stats(const kb_index_writer *w, kb_index_stats *out);
 
-/* Is this run a bulk build (the index was empty; see kb_glass.h)? Documents for it must be
+/* Is this run a bulk build (the index was empty; see index/glass/glass.h)? Documents for it must be
  * prepared with kb_index_preparer_set_bulk(p, 1). */
 int kb_index_writer_is_bulk(const kb_index_writer *w);
 

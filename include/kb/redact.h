@@ -1,5 +1,5 @@
 /*
- * kb_redact.h — remove customer identifiers from text before it is stored or logged.
+ * kb/redact.h — remove customer identifiers from text before it is stored or logged.
  *
  * Agents type what the customer says, so queries may hold phone numbers, ID-card numbers and
  * bank-card numbers. Nothing of that may be written to disk. kb_redact() replaces each with a

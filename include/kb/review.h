@@ -1,5 +1,5 @@
 /*
- * kb_review.h — support leads' review of help requests, the reports built on them, and the agents
+ * kb/review.h — support leads' review of help requests, the reports built on them, and the agents
  * list that gives agents names and teams.
  *
  * Every help request is classified when it is filed (kb_answerable: the knowledge base already
@@ -12,7 +12,7 @@
  *
  * Reports count help requests per agent or team and calendar month (local time zone of the
  * process, TZ) and the share the knowledge base already answered; docs/GAPS.md gives the exact
- * formulas. Each kb_review handle owns one SQLite connection to the event store (kb_store_conn.h):
+ * formulas. Each kb_review handle owns one SQLite connection to the event store (events/store_conn.h):
  * read-only for reports, read-write for reviews and the agents list, writes in short BEGIN
  * IMMEDIATE transactions. Not thread-safe: one handle per thread.
  */

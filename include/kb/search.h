@@ -1,7 +1,7 @@
 /*
- * kb_search.h — answer a question from the index: ranked hits, best passage, confidence.
+ * kb/search.h — answer a question from the index: ranked hits, best passage, confidence.
  *
- * A query is analyzed exactly like documents (kb_analyzer.h). Its terms are OR-ed and weighted by
+ * A query is analyzed exactly like documents (kb/analyzer.h). Its terms are OR-ed and weighted by
  * kind (words and bigrams carry the meaning; single characters only give partial credit), very
  * common terms are pruned so the query stays cheap, and Xapian's BM25 ranks with top-k bounds.
  *

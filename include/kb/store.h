@@ -1,8 +1,8 @@
 /*
- * kb_store.h — the service's event store: every search, feedback and help request, in SQLite.
+ * kb/store.h — the service's event store: every search, feedback and help request, in SQLite.
  *
  * The database lives at DATA_DIR/events.sqlite3 in WAL mode. Text from agents is redacted
- * (kb_redact.h) inside this module before any write, so no caller can store customer identifiers
+ * (kb/redact.h) inside this module before any write, so no caller can store customer identifiers
  * by mistake.
  *
  * Writes go through a queue drained by one writer thread in batched transactions, so searches
@@ -82,7 +82,7 @@ const char *kb_store_errmsg(kb_store *st);
 const char *kb_store_path(const kb_store *st);
 
 /* The schema version this program writes (PRAGMA user_version after kb_store_open). Modules
- * with their own connection (kb_gaps.h, kb_review.h) refuse a store of another version. */
+ * with their own connection (kb/gaps.h, kb/review.h) refuse a store of another version. */
 int kb_store_schema_version(void);
 
 #endif

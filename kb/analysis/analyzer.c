@@ -1,8 +1,8 @@
 /*
- * analyzer.c — text to index terms, identical for documents and queries (see kb_analyzer.h).
+ * analyzer.c — text to index terms, identical for documents and queries (see kb/analyzer.h).
  *
  * Pipeline: UTF-8 → UTF-16 (bad bytes become U+FFFD) → ICU NFKC_Casefold → Traditional→Simplified
- * (OpenCC's t2s rule and dictionaries, kb_t2s.h; only for text with a character it changes) →
+ * (OpenCC's t2s rule and dictionaries, analysis/t2s.h; only for text with a character it changes) →
  * ICU word break iterator ("zh" locale, so Chinese runs are split with ICU's
  * dictionary) → terms.
  *
@@ -144,7 +144,7 @@ static void build_fold_table(void)
         if (U_SUCCESS(e2) && n == 1) table[c] = out[0];
     }
     /* Traditional → Simplified for Han characters, by the character table of the same
-     * conversion the analyzer applies to text (kb_t2s.h). */
+     * conversion the analyzer applies to text (analysis/t2s.h). */
     if (kb_t2s_init() == 0) {
         for (UChar32 c = 0x2E80; c < 0x10000; c++) {
             if (U_IS_SURROGATE(c) || !is_han(table[c])) continue;

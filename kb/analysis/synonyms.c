@@ -1,5 +1,5 @@
 /*
- * synonyms.c — the built-in groups of interchangeable service words (see kb_synonyms.h).
+ * synonyms.c — the built-in groups of interchangeable service words (see analysis/synonyms.h).
  *
  * Rules for a group: every member can replace every other in an agent's question without
  * changing what is asked; members are words of two or more characters (single characters are

@@ -1,5 +1,5 @@
 /*
- * t2s.c — Traditional → Simplified conversion by OpenCC's rule and dictionaries (see kb_t2s.h).
+ * t2s.c — Traditional → Simplified conversion by OpenCC's rule and dictionaries (see analysis/t2s.h).
  */
 #include "analysis/t2s.h"
 

@@ -1,5 +1,5 @@
 /*
- * kb_t2s.h — Traditional → Simplified Chinese: OpenCC's t2s conversion, without OpenCC's cost.
+ * analysis/t2s.h — Traditional → Simplified Chinese: OpenCC's t2s conversion, without OpenCC's cost.
  *
  * OpenCC's t2s (t2s.json) converts by greedy longest match, left to right, over two
  * dictionaries: TSPhrases (a few hundred multi-character phrases whose conversion differs from

@@ -9,7 +9,7 @@
  *           DOCTYPE, that nesting stays under KB_DOCUMENT_MAX_DEPTH, and it measures every
  *           top-level <document> (text per element, text and elements per document). It builds
  *           no tree and is cheap. When the file is not well-formed, nothing is delivered: a
- *           half-saved file must not replace half of the knowledge base (kb_document.h promises
+ *           half-saved file must not replace half of the knowledge base (kb/document.h promises
  *           this, and it needs the whole file checked before the first document is delivered).
  *   pass 2  builds one <document> element at a time into its own small xmlDoc, checks it
  *           (document_check.c, messages in words), validates it against the RELAX NG schema

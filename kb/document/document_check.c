@@ -1,7 +1,7 @@
 /*
  * document_check.c — turn one parsed <document> element into a kb_document, checking it.
  *
- * kb/document.c reads the file and builds one <document> element at a time; this file walks that
+ * kb/document/document.c reads the file and builds one <document> element at a time; this file walks that
  * element, checks it and copies what the indexer needs into a kb_document. The checks here are
  * the format's rules as editors read them in docs/FORMAT.md: which elements go where, which are
  * required, which appear once, id and date syntax, dates that exist, valid/@from <= @until,
@@ -277,7 +277,7 @@ static void collect_text(checker *c, const xmlNode *parent, const xmlNode *holde
 }
 
 /* The normalised text of el (see the file comment), newly allocated; NULL when out of memory.
- * Reports text longer than KB_DOCUMENT_MAX_TEXT_BYTES (kb/document.c already refuses such
+ * Reports text longer than KB_DOCUMENT_MAX_TEXT_BYTES (kb/document/document.c already refuses such
  * documents before building them; this keeps the rule local and true). */
 static char *text_of(checker *c, const xmlNode *el, int inline_ok)
 {

@@ -1,6 +1,6 @@
 /*
- * document_internal.h — what kb/document.c (reading and validating XML files) and
- * kb/document_check.c (turning one parsed <document> element into a kb_document) share.
+ * document_internal.h — what kb/document/document.c (reading and validating XML files) and
+ * kb/document/document_check.c (turning one parsed <document> element into a kb_document) share.
  * Private to the document parser module; not installed, not used elsewhere.
  */
 #ifndef KB_DOCUMENT_INTERNAL_H
@@ -20,7 +20,7 @@
  * prefixed with the document's label, e.g. "document 'x': "). */
 typedef void (*kb_document_report_fn)(void *ctx, int line, const char *message);
 
-/* Checks the <document> element `el` (built by kb/document.c, with exact line numbers in
+/* Checks the <document> element `el` (built by kb/document/document.c, with exact line numbers in
  * _private, see kb_document_node_line) and converts it. Every problem goes to `report`. Returns
  * the number of problems found; when it is 0, *out holds the document (free it with
  * kb_document_free). When the document has a syntactically valid id, it is copied to id_out

@@ -1,5 +1,5 @@
 /*
- * stored_doc.c — write and read the stored form of a document (see kb_stored_doc.h).
+ * stored_doc.c — write and read the stored form of a document (see document/stored_doc.h).
  *
  * The fields, in this order, each string as a LEB128 length, its bytes and a NUL (so a reader
  * can point into the bytes instead of copying them), each count as a LEB128 number:
@@ -165,7 +165,7 @@ static size_t get_count(cursor *c)
     return c->bad ? 0 : (size_t)n;
 }
 
-/* A date as kb_document.h promises it, "YYYY-MM-DD" or "", so readers can copy it as it is. */
+/* A date as kb/document.h promises it, "YYYY-MM-DD" or "", so readers can copy it as it is. */
 static void get_date(cursor *c, char out[11])
 {
     const char *s = get_string(c);

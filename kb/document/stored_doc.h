@@ -1,10 +1,10 @@
 /*
- * kb_stored_doc.h — the form in which a whole document is kept in the index, for snippets, the
+ * document/stored_doc.h — the form in which a whole document is kept in the index, for snippets, the
  * hit list and the document view.
  *
  * Every search reads the stored form of its ten hits, so it is built to be read cheaply: a
  * 4-byte tag, then a zstd frame (level 1) of the fields as length-prefixed, NUL-terminated
- * strings in a fixed order (kb/stored_doc.c lists it). Reading one is a zstd decompression and
+ * strings in a fixed order (kb/document/stored_doc.c lists it). Reading one is a zstd decompression and
  * one pass that points into the decompressed bytes; the whole kb_document comes back as one
  * allocation. It replaced JSON inside Xapian's zlib (index format 2), which cost ~2M
  * instructions a search on ten hits; decoding still accepts that JSON, so a daemon upgraded
@@ -37,7 +37,7 @@ char *kb_stored_doc_pack(kb_stored_doc_codec *c, const char *fields, size_t len,
 
 /* Read a stored document (this form, or index format 2's JSON) into a kb_document that is one
  * malloc'd block: free() it. Its source points into the block; block lines are 0; dates are
- * "YYYY-MM-DD" or "" as kb_document.h promises (any other length is corruption). NULL when the
+ * "YYYY-MM-DD" or "" as kb/document.h promises (any other length is corruption). NULL when the
  * record is corrupt or memory ran out. */
 kb_document *kb_stored_doc_read(kb_stored_doc_codec *c, const char *data, size_t len);
 

@@ -1,5 +1,5 @@
 /*
- * redact.c — replace customer identifiers in free text with placeholders (see kb_redact.h).
+ * redact.c — replace customer identifiers in free text with placeholders (see kb/redact.h).
  *
  * Pipeline for one text:
  *   1. Make it valid UTF-8: every invalid byte sequence (and NUL) becomes U+FFFD, so the output

@@ -1,5 +1,5 @@
 /*
- * store.c — the event store: searches, feedback and help requests in SQLite (see kb_store.h and
+ * store.c — the event store: searches, feedback and help requests in SQLite (see kb/store.h and
  * docs/EVENT-STORE.md).
  *
  * Shape: callers turn an event into a heap copy with its free text already redacted, append it to
@@ -17,7 +17,7 @@
  *     spread over the request threads instead of serialised in the writer.
  *
  * Durability: search-only batches commit with synchronous=NORMAL (in WAL mode: no fsync; a kill -9
- * loses nothing committed, a power cut may lose the last moments of search logs, as kb_store.h
+ * loses nothing committed, a power cut may lose the last moments of search logs, as kb/store.h
  * allows). A batch holding an acknowledged event commits with synchronous=FULL, which fsyncs the
  * WAL — and with it every earlier batch.
  */
@@ -93,7 +93,7 @@ static const char *const migrations[] = {
     "CREATE INDEX help_requests_agent_time ON help_requests(agent, time_ms);\n"
     "CREATE INDEX help_requests_doc ON help_requests(doc_id) WHERE doc_id IS NOT NULL;\n",
     /* 1 -> 2: the editors' gap queue, leads' reviews, agents and per-day document counts
-     * (kb_gaps.h, kb_review.h, docs/GAPS.md). v1 rows are kept; the gap queue catches up on
+     * (kb/gaps.h, kb/review.h, docs/GAPS.md). v1 rows are kept; the gap queue catches up on
      * them the first time kb-searchd runs. */
     "ALTER TABLE help_requests ADD COLUMN override_doc_id TEXT;\n"
     "ALTER TABLE help_requests ADD COLUMN override_note TEXT;   -- redacted\n"

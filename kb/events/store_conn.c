@@ -1,5 +1,5 @@
 /*
- * store_conn.c — second connections to the event store (see kb_store_conn.h).
+ * store_conn.c — second connections to the event store (see events/store_conn.h).
  */
 #include "events/store_conn.h"
 

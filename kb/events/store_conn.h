@@ -1,6 +1,6 @@
 /*
- * kb_store_conn.h — a second connection to the event store, for modules that read or update it
- * outside the store's writer queue (kb_gaps.h, kb_review.h, kb-report).
+ * events/store_conn.h — a second connection to the event store, for modules that read or update it
+ * outside the store's writer queue (kb/gaps.h, kb/review.h, kb-report).
  *
  * The connection has a 5 s busy timeout (in WAL mode a reader can briefly see SQLITE_BUSY while
  * the writer restarts the WAL; a writer waits for the store's batch to commit) and is refused

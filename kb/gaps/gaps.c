@@ -1,6 +1,6 @@
 /*
  * gaps.c — the editors' queue: taking questions in from the event store, re-checking items
- * after a re-index, and the items' life cycle (see kb_gaps.h, docs/GAPS.md).
+ * after a re-index, and the items' life cycle (see kb/gaps.h, docs/GAPS.md).
  *
  * Ingest runs in two phases so the database's write lock is held only for the cheap part:
  *   1. without a transaction, read what arrived since the watermarks (gap_progress) and analyze

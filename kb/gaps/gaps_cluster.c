@@ -1,5 +1,5 @@
 /*
- * gaps_cluster.c — incremental grouping of unanswered questions (see kb_gaps.h and
+ * gaps_cluster.c — incremental grouping of unanswered questions (see kb/gaps.h and
  * docs/GAPS.md, "Grouping").
  *
  * Each group keeps, for every term, how many of its questions contain it (its centroid). A new

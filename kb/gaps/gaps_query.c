@@ -1,6 +1,6 @@
 /*
  * gaps_query.c — reading the editors' queue as the API's JSON: the ranked list with filters, one
- * item with everything behind it, and content health (see kb_gaps.h, docs/API.md).
+ * item with everything behind it, and content health (see kb/gaps.h, docs/API.md).
  *
  * Without a date window the list reads the groups' stored aggregates (one indexed scan of
  * gap_groups, however many searches were logged). With a window the aggregates are recomputed

@@ -1,5 +1,5 @@
 /*
- * gaps_regroup.c — the refinement pass of the editors' queue (see kb_gaps.h, kb_gaps_regroup,
+ * gaps_regroup.c — the refinement pass of the editors' queue (see kb/gaps.h, kb_gaps_regroup,
  * and docs/GAPS.md, "Grouping").
  *
  * Why: questions are grouped as they arrive, each against the items as they were at that

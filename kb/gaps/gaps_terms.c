@@ -1,15 +1,15 @@
 /*
- * gaps_terms.c — the terms a question is grouped by (see kb_gaps.h, docs/GAPS.md "Grouping").
+ * gaps_terms.c — the terms a question is grouped by (see kb/gaps.h, docs/GAPS.md "Grouping").
  *
  * Two questions ask the same thing when they share their informative terms, whatever the
  * script or the wording. The question is analyzed like a search (NFKC, case folding,
- * Traditional -> Simplified, ICU word breaks; kb_analyzer.h), then:
+ * Traditional -> Simplified, ICU word breaks; kb/analyzer.h), then:
  *   - words, in-word bigrams, Latin words, numbers and codes are kept as they are;
  *   - single Han characters are kept with a "~" mark: they are weak evidence on their own, but
  *     short colloquial questions (我的卡掉了) often share nothing else with their paraphrases;
  *   - question and function words (kb_query_is_stopword, plus a few colloquial fillers such as
  *     咋整 and 一直 that say nothing about the subject) are dropped;
- *   - a member of a synonym group (kb_synonyms.h: 丢了/遗失/掉了, 出国/境外 …) is replaced by
+ *   - a member of a synonym group (analysis/synonyms.h: 丢了/遗失/掉了, 出国/境外 …) is replaced by
  *     the group's first member, so paraphrases that swap service words share the term.
  * Bigrams that straddle a word's edge are dropped: in a short
  * question they are mostly noise.
@@ -37,7 +37,7 @@ static int is_filler(const char *t)
 }
 
 /* Words that name the same thing in customers' questions but are not interchangeable enough
- * for search expansion (kb_synonyms.h): for grouping, each row counts as one term (its first
+ * for search expansion (analysis/synonyms.h): for grouping, each row counts as one term (its first
  * member). General call-centre vocabulary, not tuned to any data set. */
 static const char *const RELATED[][6] = {
     {"快递", "物流", "包裹", "快件", NULL},
@@ -49,7 +49,7 @@ static const char *const RELATED[][6] = {
 };
 
 /* The term that stands for a word when grouping: its RELATED row's first member, else its
- * synonym group's (kb_synonyms.h) first member in byte order, stable whichever was typed. */
+ * synonym group's (analysis/synonyms.h) first member in byte order, stable whichever was typed. */
 static const char *canonical(const char *term)
 {
     for (size_t r = 0; r < sizeof RELATED / sizeof RELATED[0]; r++)

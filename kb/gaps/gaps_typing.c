@@ -1,5 +1,5 @@
 /*
- * gaps_typing.c — which logged searches were only steps of an agent typing (see kb_gaps.h,
+ * gaps_typing.c — which logged searches were only steps of an agent typing (see kb/gaps.h,
  * kb_gaps_set_typing_window).
  *
  * Agents' tools search as the agent types: one question typed in five bursts is five logged

@@ -1,11 +1,11 @@
 /*
  * index.c — the Xapian half of indexing: write prepared documents, remove, publish
- * (see kb_index.h; the analysis half is index_prepare.c).
+ * (see kb/index.h; the analysis half is index_prepare.c).
  *
  * Unchanged documents are detected by the content hash stored in a value slot, so re-running
  * the indexer on a whole knowledge base only rewrites what editors changed.
  *
- * Filling an empty index is a bulk build (kb_glass.h): the database is written directly, in
+ * Filling an empty index is a bulk build (index/glass/glass.h): the database is written directly, in
  * one pass, several times faster than through Xapian's writer. Every later run updates it with
  * Xapian's writer. KB_BULK_BUILD=0 in the environment turns the bulk build off.
  */

@@ -1,11 +1,11 @@
 /*
  * index_prepare.c — the analysis half of indexing: a parsed document becomes everything the
- * writers need (see kb_index.h, "preparing in parallel").
+ * writers need (see kb/index.h, "preparing in parallel").
  *
  * Field weighting is done with within-document frequencies: a term in the title counts
  * KB_WDF_TITLE times, in the body once. That keeps one term space (so a query needs one
  * posting list per term, not one per field) while BM25 still favours title and question hits.
- * Terms are counted per document first (kb_term_counts.h), then sorted by their bytes with the
+ * Terms are counted per document first (index/term_counts.h), then sorted by their bytes with the
  * filter terms (the order both the bulk builder and Xapian's term lists keep them in).
  */
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /*
- * kb_index_prepared.h — the layout of a prepared document, shared by the two halves of indexing
- * (kb/index_prepare.c builds it, kb/index.c writes it). Private to libkb.
+ * index/index_prepared.h — the layout of a prepared document, shared by the two halves of indexing
+ * (kb/index/index_prepare.c builds it, kb/index/index.c writes it). Private to libkb.
  */
 #ifndef KB_INDEX_PREPARED_H
 #define KB_INDEX_PREPARED_H

@@ -1,5 +1,5 @@
 /*
- * term_counts.c — per-document term counting (see kb_term_counts.h).
+ * term_counts.c — per-document term counting (see index/term_counts.h).
  * FNV-1a, linear probing, grows at 50% load. Term texts are copied into one arena, so clearing
  * between documents frees nothing.
  */

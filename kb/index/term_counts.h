@@ -1,5 +1,5 @@
 /*
- * kb_term_counts.h — count term occurrences of one document before handing them to Xapian.
+ * index/term_counts.h — count term occurrences of one document before handing them to Xapian.
  *
  * A 4 KB document yields ~4,000 term occurrences but only ~1,500 distinct terms; adding each
  * occurrence to a Xapian::Document costs a std::map insertion, so counting here first (one hash

@@ -1,6 +1,6 @@
 /*
  * agents.c — the agents list (id, name, team) that reports use: the file kb-searchd --agents
- * reads, the API's JSON form, and the store's agents table (see kb_review.h).
+ * reads, the API's JSON form, and the store's agents table (see kb/review.h).
  *
  * The file is tab-separated rather than CSV: names never need quoting, a spreadsheet saves it
  * as "Unicode text", and a line is easy to check by eye. Reports read the table, so kb-report

@@ -1,6 +1,6 @@
 /*
  * review.c — leads' reviews of help requests: confirm or override the service's verdict, list
- * the requests with their reviews (see kb_review.h, docs/GAPS.md "Review").
+ * the requests with their reviews (see kb/review.h, docs/GAPS.md "Review").
  *
  * A review is one row in help_request_reviews (the history, never changed) plus the latest
  * verdict copied onto the request (override_*), in one BEGIN IMMEDIATE transaction, so reports

@@ -1,7 +1,7 @@
 /*
  * review_report.c — help requests per agent or team and month: how many, the share the
  * knowledge base already answered, the trend, who stands out, and what each should study
- * (see kb_review.h; formulas in docs/GAPS.md, "Reports").
+ * (see kb/review.h; formulas in docs/GAPS.md, "Reports").
  *
  * One indexed range scan (help_requests_time) reads the requests of the trend window with their
  * effective verdict and the agent's team; everything else is counted in memory, per agent first

@@ -1,8 +1,8 @@
 /*
- * doc_list.c — every document of an index (see kb_doc_list.h).
+ * doc_list.c — every document of an index (see kb/doc_list.h).
  *
  * One pass over the document table (kbx_reader_each_document); of each document's stored form
- * (kb_stored_doc.h) only the listing fields are kept.
+ * (document/stored_doc.h) only the listing fields are kept.
  */
 #include "kb/doc_list.h"
 

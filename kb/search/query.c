@@ -1,5 +1,5 @@
 /*
- * query.c — weighted query terms from a question (see kb_query.h).
+ * query.c — weighted query terms from a question (see search/query.h).
  *
  * Why weights by kind rather than one flat OR: a question like 范廷颂是什么时候被任为主教的
  * yields ~30 terms, most of them straddling bigrams (颂是, 教的) and single characters that

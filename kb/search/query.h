@@ -1,12 +1,12 @@
 /*
- * kb_query.h — turn a question into weighted query terms (used by kb_search).
+ * search/query.h — turn a question into weighted query terms (used by kb_search).
  *
  * The question is analyzed like a document. Each distinct term gets a weight by kind: words,
  * in-word bigrams, Latin words, numbers and codes carry the meaning (1.0); bigrams straddling a
  * word's edge are mostly noise; single characters only give partial credit. Question and
  * function words (什么, 怎么, 如何, 吗, 的 …) are kept with a small weight and do not count
  * toward how much of the question a document covers. Terms so common they say nothing are
- * pruned, synonyms of service words are added at a lower weight (kb_synonyms.h), and at most
+ * pruned, synonyms of service words are added at a lower weight (analysis/synonyms.h), and at most
  * KB_QUERY_MAX_TERMS are kept (the most informative), so every query stays
  * cheap for Xapian however long it is.
  */

@@ -1,5 +1,5 @@
 /*
- * search.c — answer a question from the index (see kb_search.h).
+ * search.c — answer a question from the index (see kb/search.h).
  *
  * Flow: question → weighted terms (query.c) → Xapian BM25 over an OR of the terms, filtered by
  * validity window and categories → hits → best passage per hit (snippet.c) → confidence.

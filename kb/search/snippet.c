@@ -1,5 +1,5 @@
 /*
- * snippet.c — the best passage of a hit, with the query's terms marked (see kb_snippet.h).
+ * snippet.c — the best passage of a hit, with the query's terms marked (see search/snippet.h).
  *
  * The agent reads the snippet, not the document, while the customer waits: it has to be the
  * passage that answers, short, and with the words they typed visibly marked.

@@ -1,5 +1,5 @@
 /*
- * kb_snippet.h — choose a document's best passage for a query and mark the matches.
+ * search/snippet.h — choose a document's best passage for a query and mark the matches.
  *
  * Passages are the stored blocks (paragraph, list item, table row). Each is folded character
  * by character with kb_analyzer_fold_codepoint, which keeps a 1:1 alignment with the original
@@ -23,7 +23,7 @@ typedef struct {
     double score;        /* informative idf mass of the query terms the passage holds */
 } kb_snippet;
 
-/* Fill snip from the document's sections (as read back from the index, kb_stored_doc.h).
+/* Fill snip from the document's sections (as read back from the index, document/stored_doc.h).
  * Returns 0, or -1 when memory ran out. A document with no text gives an empty snippet. */
 int kb_snippet_best(const kb_document *doc, const kb_query *q, kb_snippet *snip);
 void kb_snippet_free(kb_snippet *snip);

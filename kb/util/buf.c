@@ -1,5 +1,5 @@
 /*
- * buf.c — a growable byte buffer (see kb_buf.h).
+ * buf.c — a growable byte buffer (see util/buf.h).
  */
 #include "util/buf.h"
 

@@ -1,5 +1,5 @@
 /*
- * kb_buf.h — a growable byte buffer, kept NUL-terminated, for building strings and records.
+ * util/buf.h — a growable byte buffer, kept NUL-terminated, for building strings and records.
  *
  * Start from {0}; append with kb_buf_add; take data (malloc'd, the caller frees it). When memory
  * runs out the buffer remembers it: later appends do nothing, so a builder can append freely

@@ -1,8 +1,8 @@
 /*
- * kb_hash.h — the one string hash of libkb (FNV-1a, 64 bits), for hash tables and content hashes.
+ * util/hash.h — the one string hash of libkb (FNV-1a, 64 bits), for hash tables and content hashes.
  *
  * KB_HASH_SEED is not FNV's published offset basis (one digit short), but it is what every hash
- * here has always started from, and the content hashes stored in indexes (kb_index.h,
+ * here has always started from, and the content hashes stored in indexes (kb/index.h,
  * KB_SLOT_HASH) depend on it: changing it would make every document look changed.
  */
 #ifndef KB_HASH_H

@@ -1,5 +1,5 @@
 /*
- * strmap.c — string → string hash map with open addressing (see kb_strmap.h).
+ * strmap.c — string → string hash map with open addressing (see util/strmap.h).
  * FNV-1a hashing, linear probing, grows at 50% load so probes stay short.
  */
 #include "util/strmap.h"

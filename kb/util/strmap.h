@@ -1,5 +1,5 @@
 /*
- * kb_strmap.h — a plain string → string hash map (open addressing, linear probing).
+ * util/strmap.h — a plain string → string hash map (open addressing, linear probing).
  *
  * Used where a run must remember many short strings, e.g. the document ids an indexing run has
  * seen and where each came from. Keys and values are copied. Not thread-safe.

@@ -1,5 +1,5 @@
 /*
- * term_sort.c — MSD radix sort of term prefixes, then ties by the caller (see kb_term_sort.h).
+ * term_sort.c — MSD radix sort of term prefixes, then ties by the caller (see util/term_sort.h).
  *
  * Chinese terms are UTF-8 runs of 3-byte characters whose first byte takes few values, so the
  * first two radix levels split a document's terms into buckets of a handful, which insertion

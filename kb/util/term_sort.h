@@ -1,5 +1,5 @@
 /*
- * kb_term_sort.h — sort terms by their bytes, fast, for the indexer's two sorts: a document's
+ * util/term_sort.h — sort terms by their bytes, fast, for the indexer's two sorts: a document's
  * ~1,500 terms (every document, on the preparing threads) and a run's distinct terms (the bulk
  * builder, before writing postings in term order).
  *

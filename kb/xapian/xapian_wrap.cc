@@ -1,5 +1,5 @@
 /*
- * xapian_wrap.cc — the C API of kb_xapian.h over libxapian; the project's only C++ file.
+ * xapian_wrap.cc — the C API of xapian/xapian.h over libxapian; the project's only C++ file.
  *
  * Every entry point catches every exception and turns it into a KBX_* code plus a message kept
  * in the handle, so no exception ever reaches C code. Nothing here knows about documents or

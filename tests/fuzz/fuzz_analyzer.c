@@ -1,10 +1,10 @@
 /*
- * fuzz_analyzer.c — libFuzzer harness for the analyzer (kb/analyzer.c: NFKC + case folding,
+ * fuzz_analyzer.c — libFuzzer harness for the analyzer (kb/analysis/analyzer.c: NFKC + case folding,
  * OpenCC t2s, ICU word breaks, bigrams, Latin words and codes).
  *
  * The input is any bytes, invalid UTF-8 included, analyzed the way documents and questions are
  * (kb_analyze, which both sides share), then folded (kb_analyzer_fold) and folded code point by
- * code point (kb_analyzer_fold_codepoint, what snippets use). Invariants (kb_analyzer.h):
+ * code point (kb_analyzer_fold_codepoint, what snippets use). Invariants (kb/analyzer.h):
  *   - kb_analyze succeeds and appends terms to what the list held (it is not cleared);
  *   - every term is non-empty valid UTF-8 of the length stored, never starting with an ASCII
  *     capital (those are the index's field prefixes), of a known kind;

@@ -1,17 +1,17 @@
 /*
- * fuzz_document.c — libFuzzer harness for the knowledge-base XML parser (kb/document.c and
- * kb/document_check.c) through kb_document_parse_memory, the in-memory twin of
+ * fuzz_document.c — libFuzzer harness for the knowledge-base XML parser (kb/document/document.c and
+ * kb/document/document_check.c) through kb_document_parse_memory, the in-memory twin of
  * kb_document_parse_file (same parse() underneath).
  *
  * The input is the content of one file. Besides "no crash, no leak, no UB", every document the
- * parser delivers must be what kb_document.h promises the indexer:
+ * parser delivers must be what kb/document.h promises the indexer:
  *   - an id of 1-128 characters from [A-Za-z0-9._:-];
  *   - every string (title, categories, keywords, questions, section ids and titles, block text)
  *     non-NULL, valid UTF-8, with no element text over KB_DOCUMENT_MAX_TEXT_BYTES;
  *   - dates "" or YYYY-MM-DD, and valid_from <= valid_until when both are set;
  *   - categories without empty parts; its JSON for the document view (searchd_document_json)
  *     parses;
- *   - it reads back from its stored form (kb_stored_doc.h) as the same document.
+ *   - it reads back from its stored form (document/stored_doc.h) as the same document.
  * The input's bytes are also read as a stored record and as the serialized fields of one:
  * damaged or hostile records must be refused or read, never read outside their bytes.
  * The return code is one of the KB_DOC_* values, KB_DOC_OK exactly when every problem reported

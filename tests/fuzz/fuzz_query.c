@@ -1,6 +1,6 @@
 /*
- * fuzz_query.c — libFuzzer harness for the query path end to end: kb_search (kb/search.c,
- * kb/query.c, kb/synonyms.c, Xapian through kb/xapian_wrap.cc) and snippets (kb/snippet.c), plus
+ * fuzz_query.c — libFuzzer harness for the query path end to end: kb_search (kb/search/search.c,
+ * kb/search/query.c, kb/analysis/synonyms.c, Xapian through kb/xapian/xapian_wrap.cc) and snippets (kb/search/snippet.c), plus
  * kb_searcher_get_document, over a small index built once at start-up from docs/sample-kb
  * (fuzz_sample_index.h).
  *
@@ -10,7 +10,7 @@
  *   byte 2   bit 0 include_expired; bits 1-2 pick `today` (local date, 2026-06-01, 1970-01-01,
  *            2099-12-31); bit 3 also fetch the document whose id is the query text
  *   rest     the question, then up to 8 category filters, separated by byte 0x01
- * Invariants (kb_search.h): the search succeeds; hits <= the effective limit; confidence is a
+ * Invariants (kb/search.h): the search succeeds; hits <= the effective limit; confidence is a
  * number in [0,1]; no hit at all (top_id NULL) means unresolved; every hit has a valid id, a
  * valid UTF-8 title and an HTML-safe snippet (valid UTF-8, the only tags <mark> and </mark>, no
  * raw & " '); with category filters every hit lies in one of the categories; the document JSON,

@@ -1,4 +1,4 @@
-/* test_gaps.c — the editors' queue (kb_gaps.h): grouping terms, clustering and its measured
+/* test_gaps.c — the editors' queue (kb/gaps.h): grouping terms, clustering and its measured
  * quality on tests/data/grouping.tsv, taking questions in from the event store (unresolved
  * searches, "not found" feedback, unanswerable help requests), ranking and filters, the life
  * cycle, "answered by X?" after a re-index, and content health. */
@@ -139,7 +139,7 @@ TEST(terms_fold_scripts_and_synonyms)
     CHECK(s && strstr(s, "漫游") && !strstr(s, "怎么"));
     free(s);
     free(t);
-    /* 丢了, 掉了 and 遗失 are one term (kb_synonyms.h): the group's first member. */
+    /* 丢了, 掉了 and 遗失 are one term (analysis/synonyms.h): the group's first member. */
     s = kb_gaps_terms(a, "信用卡丢了");
     t = kb_gaps_terms(a, "信用卡遗失");
     char *u = kb_gaps_terms(a, "卡掉了");

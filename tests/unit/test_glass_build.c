@@ -1,9 +1,9 @@
 /*
- * test_glass_build.c — the bulk builder (kb_glass.h) writes the database Xapian's writer would.
+ * test_glass_build.c — the bulk builder (index/glass/glass.h) writes the database Xapian's writer would.
  *
  * Xapian itself reads what the builder writes, so any slip in an encoding or in the B-tree
  * layout is a corrupt index. Each test builds the same documents twice, once with
- * kb_glass_builder and once with Xapian's writer (kbx_writer, kb_xapian.h), into two temporary
+ * kb_glass_builder and once with Xapian's writer (kbx_writer, xapian/xapian.h), into two temporary
  * directories, and compares them:
  *   - through the reader API: document count, the frequency of every term (also against the
  *     documents themselves), metadata, each document's data by its id term and in docid order,

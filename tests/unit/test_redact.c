@@ -1,4 +1,4 @@
-/* test_redact.c — redaction of phone, ID-card, bank-card numbers and e-mail addresses (kb_redact.h):
+/* test_redact.c — redaction of phone, ID-card, bank-card numbers and e-mail addresses (kb/redact.h):
  * each pattern in Chinese context, the check digits, what must be kept, bad input, speed, threads. */
 #include "check.h"
 #include "kb/redact.h"

@@ -1,4 +1,4 @@
-/* test_review.c — leads' reviews of help requests and the reports (kb_review.h): overrides kept
+/* test_review.c — leads' reviews of help requests and the reports (kb/review.h): overrides kept
  * with their history, the effective verdict, the queue following reviews, list filters, the
  * agents file, and report numbers against a hand-computed fixture. */
 #include "check.h"

@@ -1,4 +1,4 @@
-/* test_store.c — the event store (kb_store.h): schema and WAL, redaction before anything reaches
+/* test_store.c — the event store (kb/store.h): schema and WAL, redaction before anything reaches
  * disk, acknowledged writes that survive kill -9, ordering, concurrency, errors, throughput. */
 #include "check.h"
 #include "kb/store.h"
@@ -720,7 +720,7 @@ TEST(migrates_v1_store_keeping_rows)
     snprintf(path, sizeof path, "%s/events.sqlite3", dir);
     sqlite3 *db;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    /* The v1 schema as released (kb/store.c, migrations[0]), reduced to what the rows need. */
+    /* The v1 schema as released (kb/events/store.c, migrations[0]), reduced to what the rows need. */
     static const char v1[] =
         "CREATE TABLE searches (search_id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, agent TEXT "
         "NOT NULL, query TEXT NOT NULL, top_ids TEXT NOT NULL DEFAULT '[]', top_id TEXT, hits "

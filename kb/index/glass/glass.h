@@ -1,5 +1,5 @@
 /*
- * kb_glass.h — build a new Xapian glass database in one pass, without Xapian's writer (the
+ * index/glass/glass.h — build a new Xapian glass database in one pass, without Xapian's writer (the
  * bulk build used when kb-indexer fills an empty index; see docs/OPERATIONS.md, "Bulk build").
  *
  * Why: Xapian's writer spends ~10 M instructions a document on its in-memory inverter, on
@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Value slots a document can fill (the index uses 0..4, kb_index.h). */
+/* Value slots a document can fill (the index uses 0..4, kb/index.h). */
 #define KB_GLASS_SLOTS 8
 /* Xapian's limit on a term's length in bytes. */
 #define KB_GLASS_MAX_TERM 245

@@ -1,5 +1,5 @@
 /*
- * glass_build.c — build a new glass database in one pass (see kb_glass.h).
+ * glass_build.c — build a new glass database in one pass (see index/glass/glass.h).
  *
  * What goes where (Xapian backends/glass: glass_postlist.cc, glass_termlisttable.cc,
  * glass_values.cc, glass_docdata.h, glass_version.cc):

@@ -5,7 +5,7 @@
  *
  * Each function mirrors the one of the same name in Xapian's common/pack.h byte for byte; the
  * reader is Xapian itself, so any difference is a corrupt database. Appending to a kb_buf
- * records running out of memory in the buffer (kb_buf.h), checked once per record.
+ * records running out of memory in the buffer (util/buf.h), checked once per record.
  */
 #ifndef KB_GLASS_PACK_H
 #define KB_GLASS_PACK_H
