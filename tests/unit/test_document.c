@@ -1,5 +1,5 @@
 /*
- * test_document.c — the document parser (kb/document/document.c, kb/document/document_check.c, include/kb_document.h).
+ * test_document.c — the document parser (kb/document/document.c, kb/document/document_check.c, include/kb/document.h).
  *
  * Valid files are checked field by field (a dump of every delivered document compared with the
  * expected text), invalid files by the exact FILE:LINE: message of every problem, hostile files
