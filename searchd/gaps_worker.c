@@ -23,7 +23,7 @@
 #define INGEST_ROUNDS 50 /* batches per wake-up before re-checking and sleeping */
 
 static pthread_t worker;
-static int running, stop_requested, kicked;
+static int running, stop_requested;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake;
 
@@ -105,13 +105,10 @@ static void *worker_main(void *arg)
         regroup(st);
         pthread_mutex_lock(&mu);
         if (stop_requested) break;
-        if (!kicked) {
-            struct timespec dl;
-            clock_gettime(CLOCK_MONOTONIC, &dl);
-            dl.tv_sec += WORKER_INTERVAL_MS / 1000;
-            pthread_cond_timedwait(&wake, &mu, &dl);
-        }
-        kicked = 0;
+        struct timespec dl;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_sec += WORKER_INTERVAL_MS / 1000;
+        pthread_cond_timedwait(&wake, &mu, &dl);
     }
     pthread_mutex_unlock(&mu);
     ingest(st); /* what the store flushed last */
@@ -144,7 +141,7 @@ int searchd_gaps_worker_start(char *err, size_t err_len)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&wake, &attr);
     pthread_condattr_destroy(&attr);
-    stop_requested = kicked = 0;
+    stop_requested = 0;
     if (pthread_create(&worker, NULL, worker_main, &st) != 0) {
         snprintf(err, err_len, "cannot start the gap queue thread");
         kb_gaps_close(st.gaps);
@@ -154,14 +151,6 @@ int searchd_gaps_worker_start(char *err, size_t err_len)
     }
     running = 1;
     return 0;
-}
-
-void searchd_gaps_worker_kick(void)
-{
-    pthread_mutex_lock(&mu);
-    kicked = 1;
-    pthread_cond_signal(&wake);
-    pthread_mutex_unlock(&mu);
 }
 
 void searchd_gaps_worker_stop(void)
