@@ -227,6 +227,121 @@ static double confidence_of(const kb_search_features *f)
 
 /* ---------------------------------------------------------------- search */
 
+/* The matcher's terms: the query's, less those in no document. The matched-term bits Xapian
+ * returns refer to positions in this list (see top_hit_features). */
+static kbx_query_term *matcher_terms(const kb_query *q, size_t *n_out)
+{
+    kbx_query_term *terms = calloc(q->n_terms ? q->n_terms : 1, sizeof *terms);
+    size_t n = 0;
+    for (size_t i = 0; terms && i < q->n_terms; i++) {
+        if (q->terms[i].df == 0) continue; /* cannot match anything */
+        terms[n].term = q->terms[i].text;
+        terms[n].weight = q->terms[i].weight;
+        n++;
+    }
+    *n_out = n;
+    return terms;
+}
+
+/* One XC<folded path> filter term per requested category (any level; a trailing '/' ignored).
+ * NULL when memory ran out. */
+static char **category_filters(kb_searcher *s, const kb_search_request *req)
+{
+    char **filters = calloc(req->n_categories ? req->n_categories : 1, sizeof *filters);
+    for (size_t i = 0; filters && i < req->n_categories; i++) {
+        const char *cat = req->categories[i];
+        size_t cl = strlen(cat);
+        while (cl > 0 && cat[cl - 1] == '/') cl--;
+        char *folded = kb_analyzer_fold(s->analyzer, cat, cl);
+        if (folded) filters[i] = malloc(strlen(folded) + sizeof KB_TERM_CATEGORY);
+        if (!folded || !filters[i]) {
+            free(folded);
+            for (size_t j = 0; j < i; j++) free(filters[j]);
+            free(filters);
+            return NULL;
+        }
+        sprintf(filters[i], KB_TERM_CATEGORY "%s", folded);
+        free(folded);
+    }
+    return filters;
+}
+
+/* The evidence behind confidence that the ranking alone gives: the top hit's coverage of the
+ * question and its lead over the second. */
+static void top_hit_features(const kb_query *q, const kbx_results *xr, kb_search_features *f)
+{
+    f->n_terms = q->n_terms;
+    if (xr->n_hits == 0) return;
+    /* Coverage is computed over the kb_query term order; translate Xapian's bits, which skip
+     * the terms in no document (matcher_terms). */
+    uint64_t matched = 0;
+    for (size_t i = 0, k = 0; i < q->n_terms && k < 64; i++) {
+        if (q->terms[i].df == 0) continue;
+        if (xr->hits[0].matched >> k & 1) matched |= (uint64_t)1 << i;
+        k++;
+    }
+    f->coverage = coverage(q, matched);
+    f->top_score = xr->hits[0].score;
+    f->second_score = xr->n_hits > 1 ? xr->hits[1].score : 0;
+}
+
+/* Fill the hits of the page [offset, xr->n_hits). Hit 0's best passage is also a confidence
+ * feature: *top_passage gets its score when hit 0 is on this page (so each stored document is
+ * parsed once per search), and stays -1 otherwise. KB_SEARCH_ERROR when no hit of the page
+ * could be read. */
+static int fill_page(kb_searcher *s, const kbx_results *xr, uint32_t offset, const kb_query *q,
+                     const char *today, kb_search_result *res, double *top_passage)
+{
+    if (xr->n_hits <= offset) return KB_SEARCH_OK;
+    res->hits = calloc(xr->n_hits - offset, sizeof *res->hits);
+    if (!res->hits) {
+        snprintf(s->err, sizeof s->err, "out of memory");
+        return KB_SEARCH_ERROR;
+    }
+    for (size_t i = offset; i < xr->n_hits; i++) {
+        if (fill_hit(s, &res->hits[res->n_hits], &xr->hits[i], q, today,
+                     i == 0 ? top_passage : NULL) < 0) {
+            free_hit(&res->hits[res->n_hits]);
+            memset(&res->hits[res->n_hits], 0, sizeof res->hits[0]);
+            if (i == 0) *top_passage = -1;
+            continue;
+        }
+        if (i == 0) res->top_id = strdup(res->hits[0].id);
+        res->n_hits++;
+    }
+    if (res->n_hits == 0) {
+        /* Matches whose stored data cannot be read: an index that is damaged or unreadable in
+         * part (e.g. docdata.glass), not "no answer". */
+        snprintf(s->err, sizeof s->err,
+                 "%zu matching documents have no readable stored data (is the index's "
+                 "docdata.glass readable?)", xr->n_hits - offset);
+        return KB_SEARCH_ERROR;
+    }
+    return KB_SEARCH_OK;
+}
+
+/* Confidence and the unresolved flag, once there is a top hit. On a later page hit 0 was not
+ * filled by fill_page: read it here for its id and its passage. */
+static void judge_top_hit(kb_searcher *s, const kbx_results *xr, uint32_t offset,
+                          const kb_query *q, const char *today, double top_passage,
+                          kb_search_result *res)
+{
+    if (xr->n_hits == 0) return;
+    if (offset > 0) {
+        kb_hit top = {0};
+        if (fill_hit(s, &top, &xr->hits[0], q, today, &top_passage) == 0) {
+            res->top_id = top.id;
+            top.id = NULL;
+        } else {
+            top_passage = -1;
+        }
+        free_hit(&top);
+    }
+    if (q->info_mass > 0 && top_passage > 0) res->features.passage_coverage = top_passage / q->info_mass;
+    res->confidence = confidence_of(&res->features);
+    res->unresolved = res->confidence < UNRESOLVED_BELOW;
+}
+
 int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *res)
 {
     double start = now_ms();
@@ -243,36 +358,14 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         snprintf(s->err, sizeof s->err, "out of memory");
         return KB_SEARCH_ERROR;
     }
-
-    kbx_query_term *terms = calloc(q.n_terms ? q.n_terms : 1, sizeof *terms);
-    char **filters = calloc(req->n_categories ? req->n_categories : 1, sizeof *filters);
-    int rc = KB_SEARCH_OK;
-    if (!terms || !filters) goto oom;
     size_t n_terms = 0;
-    for (size_t i = 0; i < q.n_terms; i++) {
-        if (q.terms[i].df == 0) continue; /* cannot match anything */
-        terms[n_terms].term = q.terms[i].text;
-        terms[n_terms].weight = q.terms[i].weight;
-        n_terms++;
-    }
-    /* The query terms were sorted by priority; the matched-term bits refer to positions in the
-     * list given to Xapian, so map them back through the same order (df == 0 terms skipped). */
-
-    size_t n_filters = 0;
-    for (size_t i = 0; i < req->n_categories; i++) {
-        const char *cat = req->categories[i];
-        size_t cl = strlen(cat);
-        while (cl > 0 && cat[cl - 1] == '/') cl--;
-        char *folded = kb_analyzer_fold(s->analyzer, cat, cl);
-        if (!folded) goto oom;
-        filters[n_filters] = malloc(strlen(folded) + 3);
-        if (!filters[n_filters]) {
-            free(folded);
-            goto oom;
-        }
-        sprintf(filters[n_filters], KB_TERM_CATEGORY "%s", folded);
-        free(folded);
-        n_filters++;
+    kbx_query_term *terms = matcher_terms(&q, &n_terms);
+    char **filters = category_filters(s, req);
+    int rc = KB_SEARCH_OK;
+    if (!terms || !filters) {
+        snprintf(s->err, sizeof s->err, "out of memory");
+        rc = KB_SEARCH_ERROR;
+        goto out;
     }
 
     char today[9];
@@ -281,7 +374,7 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         .terms = terms,
         .n_terms = n_terms,
         .any_of = (const char *const *)filters,
-        .n_any_of = n_filters,
+        .n_any_of = req->n_categories,
         .valid_on = req->include_expired ? NULL : today,
         .valid_from_slot = KB_SLOT_VALID_FROM,
         .valid_until_slot = KB_SLOT_VALID_UNTIL,
@@ -298,74 +391,12 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         goto out;
     }
     res->total_estimated = xr.matches_estimated;
-
-    if (xr.n_hits > 0) {
-        /* Coverage is computed over the kb_query term order; translate Xapian's bits. */
-        uint64_t matched = 0;
-        for (size_t i = 0, k = 0; i < q.n_terms && k < 64; i++) {
-            if (q.terms[i].df == 0) continue;
-            if (xr.hits[0].matched >> k & 1) matched |= (uint64_t)1 << i;
-            k++;
-        }
-        res->features.coverage = coverage(&q, matched);
-        res->features.top_score = xr.hits[0].score;
-        res->features.second_score = xr.n_hits > 1 ? xr.hits[1].score : 0;
-    }
-    res->features.n_terms = q.n_terms;
-
-    /* The top hit's best passage is also a confidence feature. It comes from filling hit 0:
-     * among the hits on the first page, on its own on later pages (so each stored document is
-     * parsed once per search). -1 while unknown. */
+    top_hit_features(&q, &xr, &res->features);
     double top_passage = -1;
-    if (xr.n_hits > offset) {
-        res->hits = calloc(xr.n_hits - offset, sizeof *res->hits);
-        if (!res->hits) {
-            kbx_results_free(&xr);
-            goto oom;
-        }
-        for (size_t i = offset; i < xr.n_hits; i++) {
-            if (fill_hit(s, &res->hits[res->n_hits], &xr.hits[i], &q, today,
-                         i == 0 ? &top_passage : NULL) < 0) {
-                free_hit(&res->hits[res->n_hits]);
-                memset(&res->hits[res->n_hits], 0, sizeof res->hits[0]);
-                if (i == 0) top_passage = -1;
-                continue;
-            }
-            if (i == 0) res->top_id = strdup(res->hits[0].id);
-            res->n_hits++;
-        }
-        if (res->n_hits == 0) {
-            /* Matches whose stored data cannot be read: an index that is damaged or unreadable
-             * in part (e.g. docdata.glass), not "no answer". */
-            snprintf(s->err, sizeof s->err,
-                     "%zu matching documents have no readable stored data (is the index's "
-                     "docdata.glass readable?)", xr.n_hits - offset);
-            kbx_results_free(&xr);
-            rc = KB_SEARCH_ERROR;
-            goto out;
-        }
-    }
-    if (xr.n_hits > 0) {
-        if (offset > 0) { /* a later page: hit 0 was not filled above */
-            kb_hit top = {0};
-            if (fill_hit(s, &top, &xr.hits[0], &q, today, &top_passage) == 0) {
-                res->top_id = top.id;
-                top.id = NULL;
-            } else {
-                top_passage = -1;
-            }
-            free_hit(&top);
-        }
-        if (q.info_mass > 0 && top_passage > 0) res->features.passage_coverage = top_passage / q.info_mass;
-        res->confidence = confidence_of(&res->features);
-        res->unresolved = res->confidence < UNRESOLVED_BELOW;
-    }
+    rc = fill_page(s, &xr, offset, &q, today, res, &top_passage);
+    if (rc == KB_SEARCH_OK) judge_top_hit(s, &xr, offset, &q, today, top_passage, res);
     kbx_results_free(&xr);
-    goto out;
 
-oom:
-    snprintf(s->err, sizeof s->err, "out of memory");
-    rc = KB_SEARCH_ERROR;
 out:
     for (size_t i = 0; filters && i < req->n_categories; i++) free(filters[i]);
     free(filters);
