@@ -158,25 +158,14 @@ static int expand_synonyms(kb_query *q)
     return 0;
 }
 
-int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, kb_query *out)
+/* Distinct terms of the analyzed question, each with the highest weight any of its
+ * occurrences earned. */
+static int distinct_terms(const kb_term_list *terms, kb_query *out)
 {
-    memset(out, 0, sizeof *out);
-    kb_term_list terms;
-    kb_term_list_init(&terms);
-    if (kb_analyze(a, text, len, &terms) < 0) {
-        kb_term_list_free(&terms);
-        return -1;
-    }
-    out->doccount = kbx_reader_doccount(r);
-    out->terms = calloc(terms.count ? terms.count : 1, sizeof *out->terms);
-    if (!out->terms) {
-        kb_term_list_free(&terms);
-        return -1;
-    }
-
-    /* Distinct terms, each with the highest weight any of its occurrences earned. */
-    for (size_t i = 0; i < terms.count; i++) {
-        const kb_term *t = &terms.terms[i];
+    out->terms = calloc(terms->count ? terms->count : 1, sizeof *out->terms);
+    if (!out->terms) return -1;
+    for (size_t i = 0; i < terms->count; i++) {
+        const kb_term *t = &terms->terms[i];
         double w = kind_weight(t->kind);
         size_t j = find_term(out, t->text);
         if (j < out->n_terms) {
@@ -188,21 +177,18 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
         }
         kb_query_term *q = &out->terms[out->n_terms];
         q->text = strdup(t->text);
-        if (!q->text) {
-            kb_term_list_free(&terms);
-            kb_query_free(out);
-            return -1;
-        }
+        if (!q->text) return -1;
         q->kind = t->kind;
         q->weight = w;
         out->n_terms++;
     }
-    kb_term_list_free(&terms);
-    if (expand_synonyms(out) < 0) {
-        kb_query_free(out);
-        return -1;
-    }
+    return 0;
+}
 
+/* Document frequency, IDF and stop-word damping from the index; which terms get highlighted.
+ * Returns 1 when the question has content (a word or bigram that is not a stop word). */
+static int weigh_by_index(kbx_reader *r, kb_query *out)
+{
     double n = out->doccount;
     int has_content = 0;
     for (size_t i = 0; i < out->n_terms; i++) {
@@ -219,32 +205,55 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
         kb_query_term *q = &out->terms[i];
         q->highlight = has_content ? (!q->stop && q->kind != KB_TERM_UNIGRAM) : !q->expansion;
     }
+    return has_content;
+}
 
-    /* Drop terms so common that they cost more than they tell, as long as something more
-     * informative is left to search for. */
-    if (has_content) {
-        size_t kept = 0;
-        for (size_t i = 0; i < out->n_terms; i++) {
-            kb_query_term *q = &out->terms[i];
-            uint32_t max = q->kind == KB_TERM_UNIGRAM ? KB_UNIGRAM_MAX_POSTINGS : KB_TERM_MAX_POSTINGS;
-            if (q->df > max) {
-                free(q->text);
-                free(q->origin);
-                continue;
-            }
-            out->terms[kept++] = *q;
+/* Drop terms so common that they cost more than they tell (called only when something more
+ * informative is left to search for). */
+static void drop_common_terms(kb_query *out)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < out->n_terms; i++) {
+        kb_query_term *q = &out->terms[i];
+        uint32_t max = q->kind == KB_TERM_UNIGRAM ? KB_UNIGRAM_MAX_POSTINGS : KB_TERM_MAX_POSTINGS;
+        if (q->df > max) {
+            free(q->text);
+            free(q->origin);
+            continue;
         }
-        out->n_terms = kept;
+        out->terms[kept++] = *q;
     }
+    out->n_terms = kept;
+}
 
-    /* Keep the most informative terms; the rest only cost time. */
+/* Keep the KB_QUERY_MAX_TERMS most informative terms, sorted by priority; the rest only cost
+ * time. */
+static void keep_most_informative(kb_query *out)
+{
     qsort(out->terms, out->n_terms, sizeof *out->terms, cmp_priority_desc);
     while (out->n_terms > KB_QUERY_MAX_TERMS) {
         out->n_terms--;
         free(out->terms[out->n_terms].text);
         free(out->terms[out->n_terms].origin);
     }
+}
 
+int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, kb_query *out)
+{
+    memset(out, 0, sizeof *out);
+    kb_term_list terms;
+    kb_term_list_init(&terms);
+    int rc = kb_analyze(a, text, len, &terms);
+    if (rc == 0) rc = distinct_terms(&terms, out);
+    kb_term_list_free(&terms);
+    if (rc == 0) rc = expand_synonyms(out);
+    if (rc < 0) {
+        kb_query_free(out);
+        return -1;
+    }
+    out->doccount = kbx_reader_doccount(r);
+    if (weigh_by_index(r, out)) drop_common_terms(out);
+    keep_most_informative(out);
     for (size_t i = 0; i < out->n_terms; i++)
         if (!out->terms[i].stop && !out->terms[i].expansion)
             out->info_mass += out->terms[i].weight * out->terms[i].idf;
