@@ -104,6 +104,11 @@ typedef struct {
 
 #define KB_AGENT_FIELD_MAX 128 /* bytes, for id, name and team */
 
+/* NULL when id is a valid agent id, otherwise what is wrong with it ("is empty", "holds a space,
+ * tab or line break", ...). The one rule for agent ids wherever they come from (the agents file,
+ * PUT /api/agents, a help request's "agent"): 1..128 bytes of UTF-8. */
+const char *kb_agent_id_problem(const char *id);
+
 /* Parse an agents file: one "agent_id TAB name TAB team" per line (team or name may be empty or
  * missing), UTF-8, '#' comments and blank lines ignored, ids unique. 0, or -1 with
  * "FILE:LINE: why" in err. */
