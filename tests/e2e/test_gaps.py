@@ -334,6 +334,24 @@ def override_is_kept_and_a_genuine_gap_joins_the_queue():
 
 
 @test
+def review_doc_id_must_be_a_document_of_the_index():
+    """A lead's review names the answering document: an id the index does not hold is refused,
+    as the editors' PUT /api/gaps/{id} does, instead of listing "nope" under 应学习的文档
+    (issue 15, 4)."""
+    s = shared()
+    h = s.json("POST", "/api/help-requests", "lead",
+               body={"agent": "a-wang", "question": "国际漫游开通办理"}, status=201)
+    path = f"/api/help-requests/{h['id']}/review"
+    for doc in ("nope", "no-such-doc", "13812345678"):
+        r = s.call("PUT", path, "lead", body={"kb_answerable": True, "doc_id": doc})
+        check_status(r, 400, f"review naming {doc}")
+        check(f"no document with id {doc} in the index" in r.json()["error"], r)
+    check(s.json("GET", f"/api/help-requests/{h['id']}", "lead")["reviews"] == [], "nothing recorded")
+    it = s.json("PUT", path, "lead", body={"kb_answerable": True, "doc_id": "broadband-001"})
+    check(it["effective_doc_id"] == "broadband-001", it)
+
+
+@test
 def kb_report_matches_the_http_report():
     s = shared()
     for agent, q in (("a-li", "宽带故障报修"), ("a-li", "宽带坏了怎么报修"), ("a-wang", "电动车上牌需要什么材料")):

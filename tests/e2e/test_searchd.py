@@ -441,6 +441,34 @@ def feedback_on_a_search():
 
 
 @test
+def feedback_doc_id_names_a_document_of_the_index():
+    """helpful and click name a document of the index, which need not be among the search's
+    hits (the contract); anything else is refused, so a customer's number typed as a doc_id
+    never reaches the store (issue 15, 7)."""
+    s = shared()
+    sid = s.search("国际漫游").json()["search_id"]
+    phone, card = "13812345678", luhn_complete("622202123456789")
+    for kind in ("click", "helpful", "not_found"):
+        for doc in (phone, card, "no-such-doc"):
+            r = s.call("POST", "/api/feedback", body={"search_id": sid, "kind": kind, "doc_id": doc})
+            check_status(r, 400, f"{kind} {doc}")
+            check(f"no document with id {doc} in the index" in r.json()["error"], r)
+    r = s.call("POST", "/api/feedback", body={"search_id": sid, "kind": "helpful", "doc_id": "broadband-001"})
+    check_status(r, 201, "a document of the index that was not among the hits")
+    store = os.path.join(s.data, "events.sqlite3")
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        stored = {row[0] for row in db.execute("SELECT doc_id FROM feedback WHERE doc_id IS NOT NULL")}
+    check(stored <= {"roam-intl-001", "broadband-001", "tw-bill-001", "xss-001", "promo-2019"}, stored)
+    raw = b""
+    for path in glob.glob(store + "*"):
+        with open(path, "rb") as f:
+            raw += f.read()
+    for secret in (phone, card):
+        check(secret.encode() not in raw, f"{secret} is stored")
+        check(secret not in s.log_text(), f"{secret} is in the log")
+
+
+@test
 def help_request_answerable():
     s = shared()
     r = s.call("POST", "/api/help-requests", body={"agent": "agent-007", "question": "国际漫游开通办理"})
