@@ -252,7 +252,8 @@ def expired_document_hidden_unless_asked():
 @test
 def odd_queries_never_fail():
     s = shared()
-    for raw in ["%EF%BC%81%EF%BC%9F%E3%80%82", "%F0%9F%98%80", "%FF%FE%FD", "a%00b", "%C3%28",
+    # (q=a%00b is 400: a NUL would silently cut the question; test_hostile.py tests it)
+    for raw in ["%EF%BC%81%EF%BC%9F%E3%80%82", "%F0%9F%98%80", "%FF%FE%FD", "%C3%28",
                 "%E4%B8", "---", "%3Cscript%3E", "''%22%22;--", "a+b+c", "%E3%80%80x"]:
         r = s.call("GET", "/api/search?q=" + raw)
         check_status(r, 200, f"q={raw}")
