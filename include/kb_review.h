@@ -123,5 +123,8 @@ void kb_agent_list_free(kb_agent_list *l);
 int kb_review_set_agents(kb_review *r, const kb_agent_list *l);
 /* {"agents": [{"id", "name", "team"}]} sorted by id; NULL on error. */
 cJSON *kb_review_agents(kb_review *r);
+/* Whether id is in the store's agents list (*listed) and whether there is a list at all
+ * (*have_list: the table has a row). KB_REVIEW_OK, or KB_REVIEW_ERROR. */
+int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_list);
 
 #endif

@@ -362,3 +362,23 @@ cJSON *kb_review_agents(kb_review *r)
     sqlite3_finalize(s);
     return out;
 }
+
+int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_list)
+{
+    r->code = KB_REVIEW_OK;
+    *listed = *have_list = 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT EXISTS (SELECT 1 FROM agents WHERE agent_id = ?1), "
+                           "EXISTS (SELECT 1 FROM agents)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return kb_review_sql_fail(r, "cannot read the agents list");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *listed = sqlite3_column_int(s, 0);
+        *have_list = sqlite3_column_int(s, 1);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? KB_REVIEW_OK : kb_review_sql_fail(r, "cannot read the agents list");
+}

@@ -158,7 +158,7 @@ def queue_groups_phrasings_from_searches_feedback_and_help_requests():
     check_status(s.call("POST", "/api/feedback", "agent",
                         body={"search_id": r["search_id"], "kind": "not_found"}), 201, "not_found")
     # A help request the knowledge base cannot answer.
-    h = s.json("POST", "/api/help-requests", "agent",
+    h = s.json("POST", "/api/help-requests", "lead",
                body={"agent": "a-wang", "question": "宠物保险理赔怎么操作"}, status=201)
     check(h["kb_answerable"] is False, h)
     # Blank questions never reach the queue.
@@ -306,7 +306,7 @@ def answered_by_x_after_indexing_a_new_document():
 @test
 def override_is_kept_and_a_genuine_gap_joins_the_queue():
     s = shared()
-    h = s.json("POST", "/api/help-requests", "agent",
+    h = s.json("POST", "/api/help-requests", "lead",
                body={"agent": "a-zhang", "question": "国际漫游怎么开通"}, status=201)
     check(h["kb_answerable"] is True and h["doc_id"] == "roam-intl-001", h)
     path = f"/api/help-requests/{h['id']}"
@@ -331,6 +331,21 @@ def override_is_kept_and_a_genuine_gap_joins_the_queue():
     check(os.path.exists(store), store)
     with open(store, "rb") as f:
         check(b"13812345678" not in f.read(), "no phone number at rest")
+
+
+@test
+def help_requests_name_a_known_agent_when_there_is_an_agents_list():
+    """With an agents list, the support desk files only for agents in it, so the leads' report
+    charges nobody by a typo; an agent's own token still files for itself (issue 15, 5)."""
+    s = shared()
+    for role in ("lead", "admin"):
+        r = s.call("POST", "/api/help-requests", role, body={"agent": "a-nobody", "question": "宽带报修"})
+        check_status(r, 400, f"{role} files for an unknown agent")
+        check("a-nobody" in r.json()["error"] and "agents list" in r.json()["error"], r)
+    h = s.json("POST", "/api/help-requests", "lead", body={"agent": "a-li", "question": "宽带坏了"}, status=201)
+    check(s.json("GET", f"/api/help-requests/{h['id']}", "lead")["agent_name"] == "李娜", h)
+    h = s.json("POST", "/api/help-requests", "agent", body={"question": "宽带坏了"}, status=201)
+    check(s.json("GET", f"/api/help-requests/{h['id']}", "lead")["agent"] == "test-agent", h)
 
 
 @test

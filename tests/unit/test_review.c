@@ -330,6 +330,26 @@ TEST(agent_ids_survive_a_reload)
     kb_agent_list_free(&l);
 }
 
+TEST(agent_lookup)
+{
+    char path[512], err[512] = "";
+    const char *dir = fresh_store("agent-lookup", path, sizeof path);
+    kb_review *r = kb_review_open(dir, 0, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r) return;
+    int listed = -1, have = -1;
+    CHECK(kb_review_agent_lookup(r, "a1", &listed, &have) == KB_REVIEW_OK && !listed && !have);
+    cJSON *json = cJSON_Parse("[{\"id\": \"a1\", \"name\": \"张伟\"}]");
+    kb_agent_list l;
+    CHECK(kb_agents_from_json(json, &l, err, sizeof err) == 0);
+    CHECK(kb_review_set_agents(r, &l) == KB_REVIEW_OK);
+    CHECK(kb_review_agent_lookup(r, "a1", &listed, &have) == KB_REVIEW_OK && listed && have);
+    CHECK(kb_review_agent_lookup(r, "a2", &listed, &have) == KB_REVIEW_OK && !listed && have);
+    kb_agent_list_free(&l);
+    cJSON_Delete(json);
+    kb_review_close(r);
+}
+
 /* ---------------------------------------------------------------- the report fixture */
 
 /* The fixture (report month 2026-10, 3 months, persist 3, min_requests 2, threshold 0.5):
@@ -566,6 +586,7 @@ int main(void)
     RUN(reviews_move_help_requests_in_and_out_of_the_queue);
     RUN(agents_file_parsing_and_errors);
     RUN(agent_ids_survive_a_reload);
+    RUN(agent_lookup);
     RUN(report_by_agent_matches_hand_computed_numbers);
     RUN(report_by_team_sums_its_agents);
     RUN(list_filters);
