@@ -442,13 +442,16 @@ void searchd_route_feedback(searchd_request *req) {
                                    searchd_now_unix_ms());
     if (rc == KB_STORE_NOT_FOUND) {
         searchd_http_respond_error(req, 404, "unknown search_id");
-    } else if (rc != KB_STORE_OK) {
+    } else if (rc != KB_STORE_OK && rc != KB_STORE_DUPLICATE) {
         searchd_log_error("cannot store feedback: %s", kb_store_errmsg(searchd_ctx.store));
         searchd_http_respond_error(req, 500, "cannot store the feedback, try again");
     } else {
-        searchd_metrics_count_feedback(kind_text);
+        /* A repeat is stored already: the same success (a client retrying after a lost answer
+         * must not see an error), marked, and counted once like the event itself. */
+        if (rc == KB_STORE_OK) searchd_metrics_count_feedback(kind_text);
         cJSON *ok = cJSON_CreateObject();
         cJSON_AddBoolToObject(ok, "ok", 1);
+        if (rc == KB_STORE_DUPLICATE) cJSON_AddBoolToObject(ok, "duplicate", 1);
         searchd_http_respond_json(req, 201, ok);
     }
     cJSON_Delete(body);

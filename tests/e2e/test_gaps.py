@@ -421,6 +421,38 @@ def content_health_over_http():
 
 
 @test
+def repeated_feedback_counts_once():
+    """The same not_found sent twice for one search (and once more naming the top hit) is one
+    report that the document did not answer, in content health and in the queue; repeated
+    helpful and click feedback is stored once too (issue 15, 6)."""
+    s = shared()
+
+    def not_found_reports(doc):
+        h = s.json("GET", "/api/content-health?days=7", "editor")
+        return next((d["not_found"] for d in h["not_answering"] if d["id"] == doc), 0)
+
+    before = not_found_reports("broadband-001")
+    sid = s.search("宽带无法上网怎么办").json()
+    check(not sid["unresolved"] and sid["hits"][0]["id"] == "broadband-001", sid)
+    sid = sid["search_id"]
+    answers = [s.call("POST", "/api/feedback", "agent", body=body)
+               for body in [{"search_id": sid, "kind": "not_found"}] * 2 +
+               [{"search_id": sid, "kind": "not_found", "doc_id": "broadband-001"}] +
+               [{"search_id": sid, "kind": "helpful", "doc_id": "roam-intl-001"}] * 2 +
+               [{"search_id": sid, "kind": "click", "doc_id": "broadband-001"}] * 2]
+    check([r.status for r in answers] == [201] * 7, answers)
+    check([r.json().get("duplicate", False) for r in answers] == [False, True, False, False, True, False, True],
+          [r.json() for r in answers])
+    check(not_found_reports("broadband-001") == before + 1, s.json("GET", "/api/content-health?days=7", "editor"))
+    store = os.path.join(s.data, "events.sqlite3")
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        kinds = sorted(k for (k,) in db.execute("SELECT kind FROM feedback WHERE search_id = ?", (sid,)))
+    check(kinds == ["click", "helpful", "not_found", "not_found"], kinds)
+    body = s.wait_gaps(lambda b: item_with(b, "宽带无法上网怎么办"))
+    check(item_with(body, "宽带无法上网怎么办")["sources"]["not_found"] == 1, body)
+
+
+@test
 def agents_list_get_put_and_file():
     s = shared()
     body = s.json("GET", "/api/agents", "lead")
