@@ -9,6 +9,7 @@ about a second.
 """
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -468,6 +469,34 @@ def agents_list_get_put_and_file():
     check(len(s.json("GET", "/api/agents", "lead")["agents"]) == 2, "a refused PUT changes nothing")
     r = s.report("agents")
     check(r.returncode == 0 and r.stdout.splitlines()[0] == "id,name,team", r.stdout)
+
+
+@test
+def put_agents_refuses_ids_that_would_not_survive_a_reload():
+    """PUT /api/agents writes the agents file: whatever it accepts must read back the same on
+    SIGHUP or a restart, so it follows the file parser's rule (issue 15, 14)."""
+    s = GapService(KB_FILES)
+    try:
+        for agent in [{"id": "# comment"}, {"id": " spaced "}, {"id": "a b"}, {"id": "a\tb"},
+                      {"id": "a\nb"}, {"id": "a\u3000b"}, {"id": "a\u0001b"}, {"id": "\ufeffa1"},
+                      {"id": "13812345678"}, {"id": "a1", "name": " 张伟"}, {"id": "a1", "team": "一组\n"}]:
+            r = s.call("PUT", "/api/agents", "admin", body={"agents": [{"id": "ok-1"}, agent]})
+            check_status(r, 400, f"PUT {agent!r}")
+            check(r.json()["error"].startswith("agents[1]."), r)
+        check(len(s.json("GET", "/api/agents", "admin")["agents"]) == 3, "a refused PUT changes nothing")
+        agents = [{"id": "a#1", "name": "张 伟", "team": "一组"}, {"id": "工号-0042", "name": "", "team": ""},
+                  {"id": "zhang.wei", "name": "Zhang Wei", "team": "Team 2"}]
+        s.json("PUT", "/api/agents", "admin", body={"agents": agents})
+        before = s.json("GET", "/api/agents", "lead")["agents"]
+        s.proc.send_signal(signal.SIGHUP)  # re-reads the file PUT wrote
+        deadline = time.time() + scaled(10)
+        while s.log_text().count("agents list loaded") < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        check(s.log_text().count("agents list loaded") == 2, s.log_text()[-1000:])
+        check(s.json("GET", "/api/agents", "lead")["agents"] == before == sorted(agents, key=lambda a: a["id"]),
+              f"{before} after a reload: {s.json('GET', '/api/agents', 'lead')}")
+    finally:
+        s.cleanup()
 
 
 @test
