@@ -71,7 +71,8 @@ int searchd_routes_check_document(searchd_request *req, const char *field, const
         return -1;
     }
     if (rc != KB_SEARCH_OK) {
-        searchd_log_error("cannot read document %s: %s", id, kb_searcher_errmsg(s));
+        /* Not the id: it is the client's, and id-shaped text may be a customer's number. */
+        searchd_log_error("cannot read a document to check %s: %s", field, kb_searcher_errmsg(s));
         searchd_http_respond_error(req, 500, "cannot read the index");
         return -1;
     }
@@ -384,7 +385,8 @@ void searchd_route_document(searchd_request *req) {
     }
     if (rc != KB_SEARCH_OK || !json) {
         free(json);
-        searchd_log_error("cannot read document %s: %s", id, kb_searcher_errmsg(s));
+        /* Not the id: it is the client's, and id-shaped text may be a customer's number. */
+        searchd_log_error("cannot read a document: %s", kb_searcher_errmsg(s));
         searchd_http_respond_error(req, 500, "cannot read the document");
         return;
     }
