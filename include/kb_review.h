@@ -104,9 +104,11 @@ typedef struct {
 
 #define KB_AGENT_FIELD_MAX 128 /* bytes, for id, name and team */
 
-/* NULL when id is a valid agent id, otherwise what is wrong with it ("is empty", "holds a space,
- * tab or line break", ...). The one rule for agent ids wherever they come from (the agents file,
- * PUT /api/agents, a help request's "agent"): 1..128 bytes of UTF-8. */
+/* NULL when id is a valid agent id, otherwise what is wrong with it ("is empty", "holds a space
+ * or another blank: ...", ...). The one rule for agent ids wherever they come from (the agents
+ * file, PUT /api/agents, a help request's "agent"): 1..128 bytes of UTF-8, one word (no blank,
+ * tab, line break or control character), not starting with '#', and nothing kb_redact() would
+ * replace (a customer's phone, ID-card or bank-card number or e-mail address). */
 const char *kb_agent_id_problem(const char *id);
 
 /* Parse an agents file: one "agent_id TAB name TAB team" per line (team or name may be empty or

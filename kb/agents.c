@@ -53,7 +53,8 @@ static size_t utf8_decode(const unsigned char *p, unsigned *cp)
 }
 
 /* Code points an editor or a spreadsheet shows as a blank or as nothing at all: a field holding
- * one reads the same as a field without it, and the file parser trims them at the ends. */
+ * one reads the same as a field without it (and the file parser trims spaces and U+3000 at the
+ * ends of a field). */
 static int is_space_like(unsigned cp)
 {
     return cp == ' ' || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200B) ||
@@ -101,8 +102,8 @@ static const char *field_problem(const char *s, enum field_kind kind)
     if (!redacted) return "cannot be checked: out of memory";
     free(redacted);
     if (found)
-        return "looks like a customer's phone, ID-card or bank-card number or e-mail address, "
-               "which must not be stored: use the staff id";
+        return "holds what looks like a customer's phone, ID-card or bank-card number or e-mail "
+               "address, which must not be stored";
     return NULL;
 }
 
