@@ -10,7 +10,7 @@
  *
  * Order of checks for every request (so answers are predictable and cheap ones come first):
  * token (401) -> path (404) -> method (405) -> role (403) -> body size (413) -> query size (414)
- * -> the handler.
+ * -> %00 in a query argument (400) -> the handler.
  *
  * Requests are answered on MHD's last handler call for them, after the body was read, even
  * for errors: MHD treats an answer queued on the first call as "body refused" and closes the
@@ -228,6 +228,7 @@ typedef struct {
     const char **values;
     size_t max, n;
     size_t total_bytes;
+    int has_nul; /* a decoded key or value holds %00 */
 } args_walk;
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -235,19 +236,23 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     (void)kind;
     args_walk *w = cls;
     w->total_bytes += key_size + value_size + 2;
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) w->has_nul = 1;
     if (w->name && value && strcmp(key, w->name) == 0 && w->n < w->max) w->values[w->n++] = value;
     return MHD_YES;
 }
 
 size_t searchd_http_args(searchd_request *req, const char *name, const char **values, size_t max) {
-    args_walk w = {name, values, max, 0, 0};
+    args_walk w = {name, values, max, 0, 0, 0};
     MHD_get_connection_values_n(req->connection, MHD_GET_ARGUMENT_KIND, collect_arg, &w);
     return w.n;
 }
 
-static size_t query_string_bytes(searchd_request *req) {
-    args_walk w = {NULL, NULL, 0, 0, 0};
+/* The decoded size of the query string, and whether an argument holds %00 (handlers read
+ * arguments as C strings, which would end at it: "q=a%00b" would search for "a"). */
+static size_t query_string_bytes(searchd_request *req, int *has_nul) {
+    args_walk w = {NULL, NULL, 0, 0, 0, 0};
     MHD_get_connection_values_n(req->connection, MHD_GET_ARGUMENT_KIND, collect_arg, &w);
+    *has_nul = w.has_nul;
     return w.total_bytes;
 }
 
@@ -270,6 +275,27 @@ static int json_depth_ok(const char *s, size_t len, int max_depth) {
         }
     }
     return 1;
+}
+
+/* Offset of the first NUL character of a JSON text, raw or written \u0000 inside a string, or
+ * len when there is none. cJSON decodes \u0000 into a NUL byte and the C string ends there:
+ * "a\u0000b" would reach the handler (and the store) as "a", silently cut. No text field of the
+ * API has a use for NUL, so bodies holding one are refused rather than cut. */
+static size_t json_nul_at(const char *s, size_t len) {
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '\0') return i;
+        if (!in_string) {
+            in_string = c == '"';
+        } else if (c == '"') {
+            in_string = 0;
+        } else if (c == '\\') {
+            if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) return i;
+            i++; /* the escaped character, so that "\\" followed by "u0000" stays text */
+        }
+    }
+    return len;
 }
 
 /* Offset of the first byte of s that is not part of valid UTF-8 (no overlong forms, no
@@ -306,6 +332,12 @@ cJSON *searchd_http_body_object(searchd_request *req) {
     size_t bad = utf8_invalid_at((const unsigned char *)req->body, req->body_len);
     if (bad < req->body_len) {
         searchd_http_respond_error(req, 400, "request body is not valid UTF-8 (byte %zu)", bad);
+        return NULL;
+    }
+    size_t nul = json_nul_at(req->body, req->body_len);
+    if (nul < req->body_len) {
+        searchd_http_respond_error(req, 400, "JSON holds a NUL character (\\u0000) at byte %zu: "
+                                             "text fields may not contain it", nul);
         return NULL;
     }
     if (!json_depth_ok(req->body, req->body_len, SEARCHD_MAX_JSON_DEPTH)) {
@@ -427,9 +459,15 @@ static void dispatch(searchd_request *req, const char *url) {
                                    SEARCHD_MAX_BODY_BYTES);
         return;
     }
-    if (query_string_bytes(req) > SEARCHD_MAX_QUERY_STRING_BYTES) {
+    int query_has_nul = 0;
+    if (query_string_bytes(req, &query_has_nul) > SEARCHD_MAX_QUERY_STRING_BYTES) {
         searchd_http_respond_error(req, 414, "query string too long: at most %d bytes",
                                    SEARCHD_MAX_QUERY_STRING_BYTES);
+        return;
+    }
+    if (query_has_nul) {
+        searchd_http_respond_error(req, 400, "bad query string: %%00 (a NUL character) is not "
+                                             "allowed in an argument");
         return;
     }
     route->handler(req);

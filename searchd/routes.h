@@ -12,6 +12,12 @@
 /* Document ids: [A-Za-z0-9._:-]{1,128} (the KB format's rule). */
 int searchd_routes_valid_doc_id(const char *id);
 
+/* Check that the body field `field` names a document of the served index: 0 when it does;
+ * otherwise answers 400 (not a document id, or no such document), or 503/500 when the index
+ * cannot be read, and returns -1. Every document id a client sends that is stored (feedback,
+ * reviews, gap answers) goes through it, so the store only ever holds ids of real documents. */
+int searchd_routes_check_document(searchd_request *req, const char *field, const char *id);
+
 /* 32 lowercase hex digits from the kernel's random source (128 bits). */
 void searchd_routes_new_search_id(char out[33]);
 

@@ -92,26 +92,6 @@ void searchd_route_gaps(searchd_request *req)
 
 /* ---------------------------------------------------------------- /api/gaps/{id} */
 
-/* 1 when the served index has a document with this id. */
-static int document_exists(searchd_request *req, const char *id, int *exists)
-{
-    char err[512] = "";
-    kb_searcher *s = searchd_searchers_acquire(err, sizeof err);
-    if (!s) {
-        searchd_http_respond_error(req, 503, "index unavailable, try again shortly");
-        return -1;
-    }
-    kb_document *doc = NULL;
-    int rc = kb_searcher_get_document(s, id, &doc);
-    kb_searcher_document_free(doc);
-    if (rc != KB_SEARCH_OK && rc != KB_SEARCH_NOT_FOUND) {
-        searchd_http_respond_error(req, 500, "cannot read the index");
-        return -1;
-    }
-    *exists = rc == KB_SEARCH_OK;
-    return 0;
-}
-
 static void change_status(searchd_request *req, int64_t id)
 {
     cJSON *body = searchd_http_body_object(req);
@@ -123,22 +103,9 @@ static void change_status(searchd_request *req, int64_t id)
         cJSON_Delete(body);
         return;
     }
-    if (doc_id) {
-        int exists = 0;
-        if (!searchd_routes_valid_doc_id(doc_id)) {
-            searchd_http_respond_error(req, 400, "doc_id is not a document id");
-            cJSON_Delete(body);
-            return;
-        }
-        if (document_exists(req, doc_id, &exists) != 0) {
-            cJSON_Delete(body);
-            return;
-        }
-        if (!exists) {
-            searchd_http_respond_error(req, 400, "no document with id %s in the index", doc_id);
-            cJSON_Delete(body);
-            return;
-        }
+    if (doc_id && searchd_routes_check_document(req, "doc_id", doc_id) != 0) {
+        cJSON_Delete(body);
+        return;
     }
     kb_gaps *g = open_gaps(req, 0);
     if (g) {

@@ -6,25 +6,68 @@
  * (kb_answerable, with the document the agent should have found); otherwise it is a content
  * gap. The answer is 201 only after the store committed the request (synchronous write), so an
  * acknowledged request survives a crash.
+ *
+ * Whose request it is decides whom the leads' report charges, so the "agent" field is not taken
+ * on trust: an agent's token files only in its own name (the field may be left out and then is
+ * the token's NAME); the support desk (lead, admin) may name another agent, by an agent id (the
+ * agents list's rule, which also keeps customer data out of the field) that must be in the
+ * agents list when there is one.
  */
 #include <string.h>
 
+#include "kb/review.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
 #include "searchd.h"
 
-#define HELP_AGENT_MAX_BYTES 128
 #define HELP_ANSWER_MAX_BYTES (16 * 1024)
 #define HELP_CLASSIFY_LIMIT 3
+
+/* Who asked: *agent becomes the token's NAME or `given`. 0, or -1 after answering 400/403/500. */
+static int resolve_agent(searchd_request *req, const char *given, const char **agent) {
+    const char *own = req->identity.name;
+    *agent = own;
+    if (!given || strcmp(given, own) == 0) return 0;
+    if (!(req->identity.role & (SEARCHD_ROLE_LEAD | SEARCHD_ROLE_ADMIN))) {
+        searchd_http_respond_error(req, 403, "an agent files help requests in its own name (%s): "
+                                             "leave out \"agent\", or ask the support desk to file "
+                                             "for another agent", own);
+        return -1;
+    }
+    const char *problem = kb_agent_id_problem(given);
+    if (problem) {
+        searchd_http_respond_error(req, 400, "agent %s", problem);
+        return -1;
+    }
+    char err[512] = "";
+    kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
+    int listed = 0, have_list = 0;
+    if (!r || kb_review_agent_lookup(r, given, &listed, &have_list) != KB_REVIEW_OK) {
+        searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
+        searchd_http_respond_error(req, 500, "cannot read the agents list, try again");
+        kb_review_close(r);
+        return -1;
+    }
+    kb_review_close(r);
+    if (have_list && !listed) {
+        searchd_http_respond_error(req, 400, "agent %s is not in the agents list: check the id "
+                                             "(GET /api/agents), or add the agent to the list "
+                                             "first", given);
+        return -1;
+    }
+    *agent = given;
+    return 0;
+}
 
 void searchd_route_help_requests(searchd_request *req) {
     cJSON *body = searchd_http_body_object(req);
     if (!body) return;
-    const char *agent, *question, *answer;
-    if (searchd_http_body_string(req, body, "agent", 1, HELP_AGENT_MAX_BYTES, &agent) ||
+    const char *given, *agent, *question, *answer;
+    if (searchd_http_body_string(req, body, "agent", 0, KB_AGENT_FIELD_MAX, &given) ||
         searchd_http_body_string(req, body, "question", 1, KB_SEARCH_MAX_QUERY_BYTES, &question) ||
-        searchd_http_body_string(req, body, "answer", 0, HELP_ANSWER_MAX_BYTES, &answer)) {
+        searchd_http_body_string(req, body, "answer", 0, HELP_ANSWER_MAX_BYTES, &answer) ||
+        resolve_agent(req, given, &agent) != 0) {
         cJSON_Delete(body);
         return;
     }

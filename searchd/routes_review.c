@@ -114,8 +114,9 @@ static void review(searchd_request *req, int64_t id)
         cJSON_Delete(body);
         return;
     }
-    if (doc_id && !searchd_routes_valid_doc_id(doc_id)) {
-        searchd_http_respond_error(req, 400, "doc_id is not a document id");
+    /* As for the editors' answers (routes_gaps.c): the document the agent should have studied
+     * must be one the index holds, or the leads' report would send agents to nothing. */
+    if (doc_id && searchd_routes_check_document(req, "doc_id", doc_id) != 0) {
         cJSON_Delete(body);
         return;
     }

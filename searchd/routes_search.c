@@ -35,6 +35,39 @@
 
 int searchd_routes_valid_doc_id(const char *id) { return kb_document_id_is_valid(id, strlen(id)); }
 
+int searchd_routes_check_document(searchd_request *req, const char *field, const char *id) {
+    if (!searchd_routes_valid_doc_id(id)) {
+        searchd_http_respond_error(req, 400, "%s is not a document id: " KB_DOC_ID_RULE, field);
+        return -1;
+    }
+    char err[512] = "";
+    kb_searcher *s = searchd_searchers_acquire(err, sizeof err);
+    if (!s) {
+        searchd_log_error("cannot open a searcher: %s", err);
+        searchd_http_respond_error(req, 503, "index unavailable, try again shortly");
+        return -1;
+    }
+    kb_document *doc = NULL;
+    int rc = kb_searcher_get_document(s, id, &doc);
+    if (rc != KB_SEARCH_OK && rc != KB_SEARCH_NOT_FOUND) { /* the index moved on: once more */
+        searchd_searchers_recover();
+        rc = kb_searcher_get_document(s, id, &doc);
+    }
+    kb_searcher_document_free(doc);
+    if (rc == KB_SEARCH_NOT_FOUND) {
+        searchd_http_respond_error(req, 400, "no document with id %s in the index: %s must name "
+                                             "a document of the knowledge base", id, field);
+        return -1;
+    }
+    if (rc != KB_SEARCH_OK) {
+        /* Not the id: it is the client's, and id-shaped text may be a customer's number. */
+        searchd_log_error("cannot read a document to check %s: %s", field, kb_searcher_errmsg(s));
+        searchd_http_respond_error(req, 500, "cannot read the index");
+        return -1;
+    }
+    return 0;
+}
+
 void searchd_routes_new_search_id(char out[33]) {
     static const char hex[] = "0123456789abcdef";
     unsigned char raw[16];
@@ -337,7 +370,8 @@ void searchd_route_document(searchd_request *req) {
         return;
     }
     if (rc != KB_SEARCH_OK) {
-        searchd_log_error("cannot read document %s: %s", id, kb_searcher_errmsg(s));
+        /* Not the id: it is the client's, and id-shaped text may be a customer's number. */
+        searchd_log_error("cannot read a document: %s", kb_searcher_errmsg(s));
         searchd_http_respond_error(req, 500, "cannot read the document");
         return;
     }
@@ -386,27 +420,31 @@ void searchd_route_feedback(searchd_request *req) {
         searchd_http_respond_error(req, 400, "search_id is not a search id from /api/search");
         return;
     }
-    if (doc_id && !searchd_routes_valid_doc_id(doc_id)) {
-        cJSON_Delete(body);
-        searchd_http_respond_error(req, 400, "doc_id is not a document id");
-        return;
-    }
     if (!doc_id && kind != KB_FEEDBACK_NOT_FOUND) {
         searchd_http_respond_error(req, 400, "doc_id is required for kind %s", kind_text);
         cJSON_Delete(body); /* kind_text points into it */
+        return;
+    }
+    /* Any document of the index, not only the search's hits (the agent may have found the
+     * answer by other means); but a document: nothing else may reach the store. */
+    if (doc_id && searchd_routes_check_document(req, "doc_id", doc_id) != 0) {
+        cJSON_Delete(body);
         return;
     }
     int rc = kb_store_log_feedback(searchd_ctx.store, search_id, req->identity.name, kind, doc_id,
                                    searchd_now_unix_ms());
     if (rc == KB_STORE_NOT_FOUND) {
         searchd_http_respond_error(req, 404, "unknown search_id");
-    } else if (rc != KB_STORE_OK) {
+    } else if (rc != KB_STORE_OK && rc != KB_STORE_DUPLICATE) {
         searchd_log_error("cannot store feedback: %s", kb_store_errmsg(searchd_ctx.store));
         searchd_http_respond_error(req, 500, "cannot store the feedback, try again");
     } else {
-        searchd_metrics_count_feedback(kind_text);
+        /* A repeat is stored already: the same success (a client retrying after a lost answer
+         * must not see an error), marked, and counted once like the event itself. */
+        if (rc == KB_STORE_OK) searchd_metrics_count_feedback(kind_text);
         cJSON *ok = cJSON_CreateObject();
         cJSON_AddBoolToObject(ok, "ok", 1);
+        if (rc == KB_STORE_DUPLICATE) cJSON_AddBoolToObject(ok, "duplicate", 1);
         searchd_http_respond_json(req, 201, ok);
     }
     cJSON_Delete(body);

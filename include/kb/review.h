@@ -104,6 +104,13 @@ typedef struct {
 
 #define KB_AGENT_FIELD_MAX 128 /* bytes, for id, name and team */
 
+/* NULL when id is a valid agent id, otherwise what is wrong with it ("is empty", "holds a space
+ * or another blank: ...", ...). The one rule for agent ids wherever they come from (the agents
+ * file, PUT /api/agents, a help request's "agent"): 1..128 bytes of UTF-8, one word (no blank,
+ * tab, line break or control character), not starting with '#', and nothing kb_redact() would
+ * replace (a customer's phone, ID-card or bank-card number or e-mail address). */
+const char *kb_agent_id_problem(const char *id);
+
 /* Parse an agents file: one "agent_id TAB name TAB team" per line (team or name may be empty or
  * missing), UTF-8, '#' comments and blank lines ignored, ids unique. 0, or -1 with
  * "FILE:LINE: why" in err. */
@@ -118,5 +125,8 @@ void kb_agent_list_free(kb_agent_list *l);
 int kb_review_set_agents(kb_review *r, const kb_agent_list *l);
 /* {"agents": [{"id", "name", "team"}]} sorted by id; NULL on error. */
 cJSON *kb_review_agents(kb_review *r);
+/* Whether id is in the store's agents list (*listed) and whether there is a list at all
+ * (*have_list: the table has a row). KB_REVIEW_OK, or KB_REVIEW_ERROR. */
+int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_list);
 
 #endif

@@ -401,9 +401,13 @@ kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len)
     static const char sql_search[] =
         "INSERT INTO searches (search_id, agent, query, top_ids, top_id, time_ms, hits, "
         "confidence, unresolved, took_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    /* Written only for a logged search, and only once: the same kind and document again on the
+     * same search is a repeat (a double click, a client's retry), not a second opinion. */
     static const char sql_feedback[] =
         "INSERT INTO feedback (search_id, agent, kind, doc_id, time_ms) "
-        "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM searches WHERE search_id = ?1)";
+        "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM searches WHERE search_id = ?1) "
+        "AND NOT EXISTS (SELECT 1 FROM feedback WHERE search_id = ?1 AND kind = ?3 "
+        "AND doc_id IS ?4)";
     static const char sql_help[] =
         "INSERT INTO help_requests (agent, filed_by, question, answer, doc_id, time_ms, "
         "kb_answerable, confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
@@ -518,8 +522,21 @@ static int write_event(kb_store *st, event *ev)
     if (rc != SQLITE_DONE) return rc;
     ev->result = KB_STORE_OK;
     if (ev->type == EV_FEEDBACK && sqlite3_changes(st->db) == 0) {
-        ev->result = KB_STORE_NOT_FOUND;
-        if (asprintf(&ev->err, "no search with id %s", ev->s[0]) < 0) ev->err = NULL;
+        /* Not written: an unknown search, or a repeat. Rare, so the statement is not kept. */
+        sqlite3_stmt *q = NULL;
+        int known = sqlite3_prepare_v2(st->db, "SELECT 1 FROM searches WHERE search_id = ?1", -1,
+                                       &q, NULL) == SQLITE_OK &&
+                    sqlite3_bind_text(q, 1, ev->s[0], -1, SQLITE_STATIC) == SQLITE_OK &&
+                    sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+        if (known) {
+            ev->result = KB_STORE_DUPLICATE;
+            if (asprintf(&ev->err, "the same feedback on search %s is already stored", ev->s[0]) < 0)
+                ev->err = NULL;
+        } else {
+            ev->result = KB_STORE_NOT_FOUND;
+            if (asprintf(&ev->err, "no search with id %s", ev->s[0]) < 0) ev->err = NULL;
+        }
     }
     if (ev->type == EV_HELP) ev->id = sqlite3_last_insert_rowid(st->db);
     return SQLITE_OK;

@@ -342,14 +342,19 @@ cJSON *kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limi
     size_t n_bad = 0;
     if (sqlite3_prepare_v2(
             g->db,
-            "SELECT doc, sum(nf), sum(ho), count(DISTINCT agent) FROM ("
-            " SELECT coalesce(f.doc_id, s.top_id) AS doc, 1 AS nf, 0 AS ho, f.agent AS agent"
+            /* One search counts once per document, however many not_found reports it got
+             * (the store keeps exact repeats out, but "not found" with and without naming the
+             * top hit are two rows about the same document). */
+            "SELECT doc, count(DISTINCT search), sum(ho), count(DISTINCT agent) FROM ("
+            " SELECT coalesce(f.doc_id, s.top_id) AS doc, f.search_id AS search, 0 AS ho,"
+            " f.agent AS agent"
             " FROM feedback f JOIN searches s ON s.search_id = f.search_id"
             " WHERE f.kind = 'not_found' AND f.time_ms >= ?1"
             " UNION ALL"
-            " SELECT doc_id, 0, 1, agent FROM help_requests WHERE time_ms >= ?1"
+            " SELECT doc_id, NULL, 1, agent FROM help_requests WHERE time_ms >= ?1"
             " AND kb_answerable = 1 AND override_answerable = 0 AND doc_id IS NOT NULL)"
-            " WHERE doc IS NOT NULL GROUP BY doc ORDER BY sum(nf) + sum(ho) DESC, doc",
+            " WHERE doc IS NOT NULL GROUP BY doc"
+            " ORDER BY count(DISTINCT search) + sum(ho) DESC, doc",
             -1, &s, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(s, 1, since);
         while (sqlite3_step(s) == SQLITE_ROW) {

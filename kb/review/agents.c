@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kb/redact.h"
 #include "events/store_conn.h"
 #include "review/review_internal.h"
 
@@ -30,16 +31,83 @@ void kb_agent_list_free(kb_agent_list *l)
     memset(l, 0, sizeof *l);
 }
 
-/* A field is fine when short enough and free of tabs, line breaks and other control bytes. */
-static const char *field_problem(const char *s, int required)
+/* Length of the UTF-8 sequence at p and its code point, or 0 when p does not start a valid one
+ * (overlong forms, surrogates and values above U+10FFFF are invalid). */
+static size_t utf8_decode(const unsigned char *p, unsigned *cp)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned lo = 0x80, hi = 0xBF; /* the allowed range of the second byte */
+    if (c < 0x80) return *cp = c, 1;
+    if (c >= 0xC2 && c <= 0xDF) n = 2, c &= 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF, c &= 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF, c &= 0x07;
+    else return 0;
+    for (size_t k = 1; k < n; k++) {
+        unsigned b = p[k];
+        if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return 0;
+        c = (c << 6) | (b & 0x3F);
+    }
+    *cp = c;
+    return n;
+}
+
+/* Code points an editor or a spreadsheet shows as a blank or as nothing at all: a field holding
+ * one reads the same as a field without it (and the file parser trims spaces and U+3000 at the
+ * ends of a field). */
+static int is_space_like(unsigned cp)
+{
+    return cp == ' ' || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200B) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000 ||
+           cp == 0xFEFF;
+}
+
+static int is_control(unsigned cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
+
+enum field_kind { FIELD_ID, FIELD_TEXT };
+
+/* What is wrong with an agent id (FIELD_ID) or a name or team (FIELD_TEXT), or NULL. One rule
+ * for the file and the API, so that whatever PUT /api/agents accepts and writes to the file
+ * reads back the same after a restart:
+ *   - at most 128 bytes of valid UTF-8, no tab, line break or other control character (the
+ *     file is tab- and line-separated);
+ *   - ids: not empty, no blank of any kind (the parser trims blanks at the ends, and an id is one
+ *     word like a token's NAME, which may not hold one), not starting with '#' (a comment line);
+ *   - names and teams: no blank at either end (the parser would trim it);
+ *   - none holds a customer's phone, ID-card or bank-card number or e-mail address: the list
+ *     goes into the event store, where customer identifiers are never written (docs/PRIVACY.md). */
+static const char *field_problem(const char *s, enum field_kind kind)
 {
     size_t n = strlen(s);
-    if (required && n == 0) return "is empty";
+    if (n == 0) return kind == FIELD_ID ? "is empty" : NULL;
     if (n > KB_AGENT_FIELD_MAX) return "is longer than 128 bytes";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) return "holds a tab, line break or control character";
+    if (kind == FIELD_ID && s[0] == '#')
+        return "starts with '#', which makes the line a comment in the agents file";
+    unsigned first = 0, last = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned cp;
+        size_t len = utf8_decode(p, &cp);
+        if (!len) return "is not valid UTF-8";
+        if (is_control(cp)) return "holds a tab, line break or control character";
+        if (kind == FIELD_ID && is_space_like(cp))
+            return "holds a space or another blank: an agent id is one word, like a token's NAME";
+        if (p == (const unsigned char *)s) first = cp;
+        last = cp;
+        p += len;
+    }
+    if (is_space_like(first) || is_space_like(last))
+        return "starts or ends with a blank, which the agents file would drop";
+    int found = 0;
+    char *redacted = kb_redact(s, n, &found);
+    if (!redacted) return "cannot be checked: out of memory";
+    free(redacted);
+    if (found)
+        return "holds what looks like a customer's phone, ID-card or bank-card number or e-mail "
+               "address, which must not be stored";
     return NULL;
 }
+
+const char *kb_agent_id_problem(const char *id) { return field_problem(id, FIELD_ID); }
 
 static int push(kb_agent_list *l, const char *id, const char *name, const char *team)
 {
@@ -141,7 +209,7 @@ int kb_agents_parse_file(const char *path, kb_agent_list *out, char *err, size_t
         int which = 0;
         for (int i = 0; i < 3 && !problem; i++) {
             fields[i] = trim(fields[i]);
-            if ((problem = field_problem(fields[i], i == 0))) which = i;
+            if ((problem = field_problem(fields[i], i == 0 ? FIELD_ID : FIELD_TEXT))) which = i;
         }
         if (problem) {
             snprintf(err, err_len, "%s:%ld: %s %s", path, no, what[which], problem);
@@ -192,7 +260,8 @@ int kb_agents_from_json(const cJSON *array, kb_agent_list *out, char *err, size_
                 kb_agent_list_free(out);
                 return -1;
             }
-            const char *problem = v[k] ? field_problem(v[k], k == 0) : "is required";
+            const char *problem =
+                v[k] ? field_problem(v[k], k == 0 ? FIELD_ID : FIELD_TEXT) : "is required";
             if (problem) {
                 snprintf(err, err_len, "agents[%d].%s %s", i, what[k], problem);
                 kb_agent_list_free(out);
@@ -293,4 +362,24 @@ cJSON *kb_review_agents(kb_review *r)
     }
     sqlite3_finalize(s);
     return out;
+}
+
+int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_list)
+{
+    r->code = KB_REVIEW_OK;
+    *listed = *have_list = 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT EXISTS (SELECT 1 FROM agents WHERE agent_id = ?1), "
+                           "EXISTS (SELECT 1 FROM agents)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return kb_review_sql_fail(r, "cannot read the agents list");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *listed = sqlite3_column_int(s, 0);
+        *have_list = sqlite3_column_int(s, 1);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? KB_REVIEW_OK : kb_review_sql_fail(r, "cannot read the agents list");
 }

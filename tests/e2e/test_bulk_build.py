@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_bulk_build.py — the bulk build (include/kb_glass.h) through the real binaries.
+"""test_bulk_build.py — the bulk build (kb/index/glass/glass.h) through the real binaries.
 
 kb-indexer fills an empty index (no `iamglass` in the directory) with its own glass writer instead
 of Xapian's; KB_BULK_BUILD=0 makes it use Xapian's writer. Xapian reads what the bulk build

@@ -9,6 +9,7 @@ about a second.
 """
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -158,7 +159,7 @@ def queue_groups_phrasings_from_searches_feedback_and_help_requests():
     check_status(s.call("POST", "/api/feedback", "agent",
                         body={"search_id": r["search_id"], "kind": "not_found"}), 201, "not_found")
     # A help request the knowledge base cannot answer.
-    h = s.json("POST", "/api/help-requests", "agent",
+    h = s.json("POST", "/api/help-requests", "lead",
                body={"agent": "a-wang", "question": "宠物保险理赔怎么操作"}, status=201)
     check(h["kb_answerable"] is False, h)
     # Blank questions never reach the queue.
@@ -306,7 +307,7 @@ def answered_by_x_after_indexing_a_new_document():
 @test
 def override_is_kept_and_a_genuine_gap_joins_the_queue():
     s = shared()
-    h = s.json("POST", "/api/help-requests", "agent",
+    h = s.json("POST", "/api/help-requests", "lead",
                body={"agent": "a-zhang", "question": "国际漫游怎么开通"}, status=201)
     check(h["kb_answerable"] is True and h["doc_id"] == "roam-intl-001", h)
     path = f"/api/help-requests/{h['id']}"
@@ -331,6 +332,39 @@ def override_is_kept_and_a_genuine_gap_joins_the_queue():
     check(os.path.exists(store), store)
     with open(store, "rb") as f:
         check(b"13812345678" not in f.read(), "no phone number at rest")
+
+
+@test
+def help_requests_name_a_known_agent_when_there_is_an_agents_list():
+    """With an agents list, the support desk files only for agents in it, so the leads' report
+    charges nobody by a typo; an agent's own token still files for itself (issue 15, 5)."""
+    s = shared()
+    for role in ("lead", "admin"):
+        r = s.call("POST", "/api/help-requests", role, body={"agent": "a-nobody", "question": "宽带报修"})
+        check_status(r, 400, f"{role} files for an unknown agent")
+        check("a-nobody" in r.json()["error"] and "agents list" in r.json()["error"], r)
+    h = s.json("POST", "/api/help-requests", "lead", body={"agent": "a-wang", "question": "宽带坏了"}, status=201)
+    check(s.json("GET", f"/api/help-requests/{h['id']}", "lead")["agent_name"] == "王强", h)
+    h = s.json("POST", "/api/help-requests", "agent", body={"question": "宽带坏了"}, status=201)
+    check(s.json("GET", f"/api/help-requests/{h['id']}", "lead")["agent"] == "test-agent", h)
+
+
+@test
+def review_doc_id_must_be_a_document_of_the_index():
+    """A lead's review names the answering document: an id the index does not hold is refused,
+    as the editors' PUT /api/gaps/{id} does, instead of listing "nope" under 应学习的文档
+    (issue 15, 4)."""
+    s = shared()
+    h = s.json("POST", "/api/help-requests", "lead",
+               body={"agent": "a-wang", "question": "国际漫游开通办理"}, status=201)
+    path = f"/api/help-requests/{h['id']}/review"
+    for doc in ("nope", "no-such-doc", "13812345678"):
+        r = s.call("PUT", path, "lead", body={"kb_answerable": True, "doc_id": doc})
+        check_status(r, 400, f"review naming {doc}")
+        check(f"no document with id {doc} in the index" in r.json()["error"], r)
+    check(s.json("GET", f"/api/help-requests/{h['id']}", "lead")["reviews"] == [], "nothing recorded")
+    it = s.json("PUT", path, "lead", body={"kb_answerable": True, "doc_id": "broadband-001"})
+    check(it["effective_doc_id"] == "broadband-001", it)
 
 
 @test
@@ -388,6 +422,38 @@ def content_health_over_http():
 
 
 @test
+def repeated_feedback_counts_once():
+    """The same not_found sent twice for one search (and once more naming the top hit) is one
+    report that the document did not answer, in content health and in the queue; repeated
+    helpful and click feedback is stored once too (issue 15, 6)."""
+    s = shared()
+
+    def not_found_reports(doc):
+        h = s.json("GET", "/api/content-health?days=7", "editor")
+        return next((d["not_found"] for d in h["not_answering"] if d["id"] == doc), 0)
+
+    before = not_found_reports("broadband-001")
+    sid = s.search("宽带无法上网怎么办").json()
+    check(not sid["unresolved"] and sid["hits"][0]["id"] == "broadband-001", sid)
+    sid = sid["search_id"]
+    answers = [s.call("POST", "/api/feedback", "agent", body=body)
+               for body in [{"search_id": sid, "kind": "not_found"}] * 2 +
+               [{"search_id": sid, "kind": "not_found", "doc_id": "broadband-001"}] +
+               [{"search_id": sid, "kind": "helpful", "doc_id": "roam-intl-001"}] * 2 +
+               [{"search_id": sid, "kind": "click", "doc_id": "broadband-001"}] * 2]
+    check([r.status for r in answers] == [201] * 7, answers)
+    check([r.json().get("duplicate", False) for r in answers] == [False, True, False, False, True, False, True],
+          [r.json() for r in answers])
+    check(not_found_reports("broadband-001") == before + 1, s.json("GET", "/api/content-health?days=7", "editor"))
+    store = os.path.join(s.data, "events.sqlite3")
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        kinds = sorted(k for (k,) in db.execute("SELECT kind FROM feedback WHERE search_id = ?", (sid,)))
+    check(kinds == ["click", "helpful", "not_found", "not_found"], kinds)
+    body = s.wait_gaps(lambda b: item_with(b, "宽带无法上网怎么办"))
+    check(item_with(body, "宽带无法上网怎么办")["sources"]["not_found"] == 1, body)
+
+
+@test
 def agents_list_get_put_and_file():
     s = shared()
     body = s.json("GET", "/api/agents", "lead")
@@ -403,6 +469,34 @@ def agents_list_get_put_and_file():
     check(len(s.json("GET", "/api/agents", "lead")["agents"]) == 2, "a refused PUT changes nothing")
     r = s.report("agents")
     check(r.returncode == 0 and r.stdout.splitlines()[0] == "id,name,team", r.stdout)
+
+
+@test
+def put_agents_refuses_ids_that_would_not_survive_a_reload():
+    """PUT /api/agents writes the agents file: whatever it accepts must read back the same on
+    SIGHUP or a restart, so it follows the file parser's rule (issue 15, 14)."""
+    s = GapService(KB_FILES)
+    try:
+        for agent in [{"id": "# comment"}, {"id": " spaced "}, {"id": "a b"}, {"id": "a\tb"},
+                      {"id": "a\nb"}, {"id": "a\u3000b"}, {"id": "a\u0001b"}, {"id": "\ufeffa1"},
+                      {"id": "13812345678"}, {"id": "a1", "name": " 张伟"}, {"id": "a1", "team": "一组\n"}]:
+            r = s.call("PUT", "/api/agents", "admin", body={"agents": [{"id": "ok-1"}, agent]})
+            check_status(r, 400, f"PUT {agent!r}")
+            check(r.json()["error"].startswith("agents[1]."), r)
+        check(len(s.json("GET", "/api/agents", "admin")["agents"]) == 3, "a refused PUT changes nothing")
+        agents = [{"id": "a#1", "name": "张 伟", "team": "一组"}, {"id": "工号-0042", "name": "", "team": ""},
+                  {"id": "zhang.wei", "name": "Zhang Wei", "team": "Team 2"}]
+        s.json("PUT", "/api/agents", "admin", body={"agents": agents})
+        before = s.json("GET", "/api/agents", "lead")["agents"]
+        s.proc.send_signal(signal.SIGHUP)  # re-reads the file PUT wrote
+        deadline = time.time() + scaled(10)
+        while s.log_text().count("agents list loaded") < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        check(s.log_text().count("agents list loaded") == 2, s.log_text()[-1000:])
+        check(s.json("GET", "/api/agents", "lead")["agents"] == before == sorted(agents, key=lambda a: a["id"]),
+              f"{before} after a reload: {s.json('GET', '/api/agents', 'lead')}")
+    finally:
+        s.cleanup()
 
 
 @test

@@ -221,6 +221,135 @@ TEST(agents_file_parsing_and_errors)
     cJSON_Delete(json);
 }
 
+/* Every id PUT /api/agents accepts must come back unchanged from the file it writes (issue 15,
+ * 14): the file parser and the API share one rule, and what the parser would read differently
+ * (a comment, trimmed spaces, a split at a tab or line break) or what is a customer's identifier
+ * is refused by both. */
+TEST(agent_ids_survive_a_reload)
+{
+    static const char *const bad[] = {
+        "# comment", "#a1", " spaced ", "a1 ", " a1", "a b", "a\tb", "a\nb", "a\rb", "a\x01" "b",
+        "a\x7f" "b", "\xE3\x80\x80" "a1", "a1\xE3\x80\x80", "a\xE3\x80\x80" "b", "a\xC2\xA0" "b",
+        "\xEF\xBB\xBF" "a1", "a\xE2\x80\x8B" "b", "a\xC2\x85" "b", "a\xff" "b", "",
+        "13812345678", "agent.one 13812345678 zhang.san@example.com", "zhang.san@example.com",
+        "6222021234567894",
+    };
+    char err[512];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *problem = kb_agent_id_problem(bad[i]);
+        if (!problem) printf("  accepted agent id \"%s\"\n", bad[i]);
+        CHECK(problem != NULL);
+        cJSON *json = cJSON_CreateArray(), *a = cJSON_CreateObject();
+        cJSON_AddItemToObject(a, "id", cJSON_CreateString(bad[i]));
+        cJSON_AddItemToArray(json, a);
+        kb_agent_list l;
+        err[0] = '\0';
+        int rc = kb_agents_from_json(json, &l, err, sizeof err);
+        if (rc == 0) {
+            printf("  PUT accepted agent id \"%s\"\n", bad[i]);
+            kb_agent_list_free(&l);
+        }
+        CHECK(rc == -1 && strstr(err, "agents[0].id"));
+        cJSON_Delete(json);
+    }
+    char long_id[KB_AGENT_FIELD_MAX + 2];
+    memset(long_id, 'a', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    CHECK(kb_agent_id_problem(long_id) != NULL);
+
+    /* Good ids, in the API and through a write and a parse: the same ids come back. */
+    const char *const good[] = {"a-zhang", "zhang.wei", "张伟", "agent_7", "A:1", "a#1",
+                                "10086", "工号-0042", long_id + 2};
+    cJSON *json = cJSON_CreateArray();
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        const char *problem = kb_agent_id_problem(good[i]);
+        if (problem) printf("  refused agent id \"%s\": %s\n", good[i], problem);
+        CHECK(problem == NULL);
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddItemToObject(a, "id", cJSON_CreateString(good[i]));
+        cJSON_AddItemToObject(a, "name", cJSON_CreateString("名 字"));
+        cJSON_AddItemToArray(json, a);
+    }
+    kb_agent_list l, m;
+    CHECK(kb_agents_from_json(json, &l, err, sizeof err) == 0);
+    cJSON_Delete(json);
+    char path[512];
+    snprintf(path, sizeof path, "%s/agents-reload.tsv", root);
+    CHECK(kb_agents_write_file(path, &l, err, sizeof err) == 0);
+    CHECK(kb_agents_parse_file(path, &m, err, sizeof err) == 0);
+    CHECK(m.n == l.n);
+    for (size_t i = 0; i < l.n && i < m.n; i++) {
+        CHECK_STR_EQ(m.v[i].id, l.v[i].id);
+        CHECK_STR_EQ(m.v[i].name, l.v[i].name);
+    }
+    kb_agent_list_free(&m);
+    kb_agent_list_free(&l);
+
+    /* Names and teams: surrounding spaces would be trimmed by the parser, and a customer's
+     * number does not belong in the agents list either. */
+    static const char *const bad_json[] = {
+        "[{\"id\": \"a1\", \"name\": \" 张伟\"}]", "[{\"id\": \"a1\", \"team\": \"一组 \"}]",
+        "[{\"id\": \"a1\", \"name\": \"张伟 13812345678\"}]",
+        "[{\"id\": \"a1\", \"team\": \"x\\u3000\"}]",
+    };
+    for (size_t i = 0; i < sizeof bad_json / sizeof bad_json[0]; i++) {
+        json = cJSON_Parse(bad_json[i]);
+        int rc = kb_agents_from_json(json, &l, err, sizeof err);
+        if (rc == 0) {
+            printf("  PUT accepted %s\n", bad_json[i]);
+            kb_agent_list_free(&l);
+        }
+        CHECK(rc == -1 && strstr(err, "agents[0]."));
+        cJSON_Delete(json);
+    }
+
+    /* The file parser applies the same rule (after trimming what a spreadsheet adds). */
+    static const char *const bad_lines[] = {"a b\t张伟\t一组\n", "a\xE3\x80\x80" "b\t张伟\n",
+                                            "13812345678\t张伟\n", "a1\t张伟 13812345678\n",
+                                            "a\x01" "b\t张伟\n"};
+    for (size_t i = 0; i < sizeof bad_lines / sizeof bad_lines[0]; i++) {
+        FILE *f = fopen(path, "w");
+        fputs(bad_lines[i], f);
+        fclose(f);
+        int rc = kb_agents_parse_file(path, &l, err, sizeof err);
+        if (rc == 0) {
+            printf("  the file parser accepted %s", bad_lines[i]);
+            kb_agent_list_free(&l);
+        }
+        CHECK(rc == -1 && strstr(err, "agents-reload.tsv:1: "));
+    }
+    FILE *f = fopen(path, "w");
+    fputs("  a1 \t 张伟 \t一组\xE3\x80\x80\n", f);
+    fclose(f);
+    CHECK(kb_agents_parse_file(path, &l, err, sizeof err) == 0 && l.n == 1);
+    if (l.n == 1) {
+        CHECK_STR_EQ(l.v[0].id, "a1");
+        CHECK_STR_EQ(l.v[0].name, "张伟");
+        CHECK_STR_EQ(l.v[0].team, "一组");
+    }
+    kb_agent_list_free(&l);
+}
+
+TEST(agent_lookup)
+{
+    char path[512], err[512] = "";
+    const char *dir = fresh_store("agent-lookup", path, sizeof path);
+    kb_review *r = kb_review_open(dir, 0, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r) return;
+    int listed = -1, have = -1;
+    CHECK(kb_review_agent_lookup(r, "a1", &listed, &have) == KB_REVIEW_OK && !listed && !have);
+    cJSON *json = cJSON_Parse("[{\"id\": \"a1\", \"name\": \"张伟\"}]");
+    kb_agent_list l;
+    CHECK(kb_agents_from_json(json, &l, err, sizeof err) == 0);
+    CHECK(kb_review_set_agents(r, &l) == KB_REVIEW_OK);
+    CHECK(kb_review_agent_lookup(r, "a1", &listed, &have) == KB_REVIEW_OK && listed && have);
+    CHECK(kb_review_agent_lookup(r, "a2", &listed, &have) == KB_REVIEW_OK && !listed && have);
+    kb_agent_list_free(&l);
+    cJSON_Delete(json);
+    kb_review_close(r);
+}
+
 /* ---------------------------------------------------------------- the report fixture */
 
 /* The fixture (report month 2026-10, 3 months, persist 3, min_requests 2, threshold 0.5):
@@ -456,6 +585,8 @@ int main(void)
     RUN(override_is_kept_with_its_history);
     RUN(reviews_move_help_requests_in_and_out_of_the_queue);
     RUN(agents_file_parsing_and_errors);
+    RUN(agent_ids_survive_a_reload);
+    RUN(agent_lookup);
     RUN(report_by_agent_matches_hand_computed_numbers);
     RUN(report_by_team_sums_its_agents);
     RUN(list_filters);

@@ -266,6 +266,41 @@ TEST(feedback_on_unknown_search_is_not_found)
     kb_store_close(st);
 }
 
+/* The same feedback on the same search, sent again (a double click, a retry after a lost answer),
+ * is one event: stored once, so content health and the queue count it once (issue 15, 6). */
+TEST(repeated_feedback_is_stored_once)
+{
+    char err[512];
+    kb_store *st = kb_store_open(new_dir("feedback-once"), err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    kb_search_event ev = search_ev("once-1", "漫游");
+    CHECK(kb_store_log_search(st, &ev) == KB_STORE_OK);
+    for (int i = 0; i < 3; i++) {
+        int want = i == 0 ? KB_STORE_OK : KB_STORE_DUPLICATE;
+        CHECK(kb_store_log_feedback(st, "once-1", "agent007", KB_FEEDBACK_NOT_FOUND, NULL,
+                                    now_ms()) == want);
+        CHECK(kb_store_log_feedback(st, "once-1", "agent007", KB_FEEDBACK_HELPFUL, "d1",
+                                    now_ms()) == want);
+        CHECK(kb_store_log_feedback(st, "once-1", "agent007", KB_FEEDBACK_CLICK, "d1",
+                                    now_ms()) == want);
+        CHECK(kb_store_log_feedback(st, "once-1", "agent007", KB_FEEDBACK_CLICK, "d2",
+                                    now_ms()) == want);
+        CHECK(kb_store_log_feedback(st, "once-1", "agent007", KB_FEEDBACK_NOT_FOUND, "d1",
+                                    now_ms()) == want);
+    }
+    /* Feedback on an unknown search stays "not found", however often it is sent. */
+    CHECK(kb_store_log_feedback(st, "no-such", "agent007", KB_FEEDBACK_NOT_FOUND, NULL,
+                                now_ms()) == KB_STORE_NOT_FOUND);
+    CHECK(kb_store_log_feedback(st, "no-such", "agent007", KB_FEEDBACK_NOT_FOUND, NULL,
+                                now_ms()) == KB_STORE_NOT_FOUND);
+    const char *p = kb_store_path(st);
+    CHECK(q_int(p, "SELECT count(*) FROM feedback") == 5);
+    CHECK(q_int(p, "SELECT count(*) FROM feedback WHERE kind = 'not_found' AND doc_id IS NULL") == 1);
+    CHECK(q_int(p, "SELECT count(*) FROM feedback WHERE kind = 'click'") == 2);
+    kb_store_close(st);
+}
+
 TEST(help_request_ids_increase)
 {
     char err[512];
@@ -772,6 +807,7 @@ int main(void)
     RUN(searches_are_logged_redacted);
     RUN(no_raw_identifiers_on_disk);
     RUN(feedback_on_unknown_search_is_not_found);
+    RUN(repeated_feedback_is_stored_once);
     RUN(help_request_ids_increase);
     RUN(concurrent_logging_all_arrive);
     RUN(acked_help_request_survives_kill_9);
