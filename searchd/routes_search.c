@@ -26,7 +26,6 @@
 #define SEARCH_DEFAULT_LIMIT 10
 #define SUGGEST_DEFAULT_LIMIT 8
 #define SUGGEST_MAX_LIMIT 20
-#define SEARCH_MAX_OFFSET 1000 /* agents read the first pages; deep paging only costs */
 #define SEARCH_MAX_CATEGORIES 16
 #define CATEGORY_MAX_BYTES 256
 #define SEARCH_ID_MAX_BYTES 64
@@ -229,9 +228,9 @@ void searchd_route_search(searchd_request *req) {
     if (limit < 0) return;
     long offset = 0;
     const char *offset_text = searchd_http_arg(req, "offset", NULL);
-    if (offset_text && (offset = parse_count(offset_text, SEARCH_MAX_OFFSET)) < 0) {
+    if (offset_text && (offset = parse_count(offset_text, KB_SEARCH_MAX_OFFSET)) < 0) {
         searchd_http_respond_error(req, 400, "offset must be a whole number from 0 to %d",
-                                   SEARCH_MAX_OFFSET);
+                                   KB_SEARCH_MAX_OFFSET);
         return;
     }
     const char *categories[SEARCH_MAX_CATEGORIES + 1];

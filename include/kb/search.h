@@ -26,6 +26,8 @@
 
 #define KB_SEARCH_MAX_QUERY_BYTES 1024
 #define KB_SEARCH_MAX_LIMIT 100
+/* Deepest page start: agents read the first pages; deep paging only costs. */
+#define KB_SEARCH_MAX_OFFSET 1000
 
 enum { KB_SEARCH_OK = 0, KB_SEARCH_ERROR = 1, KB_SEARCH_NOT_FOUND = 2 };
 

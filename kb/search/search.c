@@ -46,8 +46,6 @@
 #ifndef KB_BM25_B
 #define KB_BM25_B 0.75
 #endif
-/* Deepest result asked for (offset + limit). */
-#define MAX_DEPTH 1000
 
 struct kb_searcher {
     kbx_reader *db;
@@ -351,7 +349,7 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
     size_t len = strnlen(text, KB_SEARCH_MAX_QUERY_BYTES);
     uint32_t limit = req->limit ? req->limit : 10;
     if (limit > KB_SEARCH_MAX_LIMIT) limit = KB_SEARCH_MAX_LIMIT;
-    uint32_t offset = req->offset > MAX_DEPTH ? MAX_DEPTH : req->offset;
+    uint32_t offset = req->offset > KB_SEARCH_MAX_OFFSET ? KB_SEARCH_MAX_OFFSET : req->offset;
 
     kb_query q;
     if (kb_query_build(s->analyzer, s->db, text, len, &q) < 0) {
