@@ -5,12 +5,31 @@
 
 #include <string.h>
 
-/* A text field, quoted when needed; formula-like text defused with an apostrophe. */
+/* Whether a spreadsheet could run cell s as a formula: it starts with TAB or CR, or its first
+ * character after leading whitespace (space, TAB, CR, LF, VT, FF, U+00A0, U+3000) is = + - or @.
+ * Spreadsheets drop such whitespace on import, or take the cell for a formula anyway, so
+ * "\t=HYPERLINK(...)" is as dangerous as "=HYPERLINK(...)". The leads' page builds its CSV by
+ * the same rule (searchd/web/js/csv.js); both are tested against tests/data/csv-formulas.json. */
+static int looks_like_formula(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (*p == '\t' || *p == '\r') return 1;
+    for (;;) {
+        if (*p == ' ' || (*p >= '\t' && *p <= '\r')) p++;                    /* TAB LF VT FF CR */
+        else if (p[0] == 0xC2 && p[1] == 0xA0) p += 2;                       /* U+00A0 */
+        else if (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) p += 3;       /* U+3000 */
+        else break;
+    }
+    return *p == '=' || *p == '+' || *p == '-' || *p == '@';
+}
+
+/* A text field, quoted when needed; formula-like text defused with a leading apostrophe, so
+ * that the spreadsheet reads the cell as text. */
 static void text(FILE *out, const char *s)
 {
     if (!s) return;
     int quote = strpbrk(s, ",\"\r\n") != NULL;
-    int formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@';
+    int formula = looks_like_formula(s);
     if (quote || formula) fputc('"', out);
     if (formula) fputc('\'', out);
     for (const char *p = s; *p; p++) {

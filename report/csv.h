@@ -1,8 +1,9 @@
 /*
  * csv.h — kb-report's CSV output (RFC 4180): the same results as the JSON, one row per item.
  *
- * Text that agents typed may start with = + - @, which spreadsheets run as a formula; such
- * text fields get a leading apostrophe (numbers are written as they are).
+ * Text that agents typed may start with = + - @ (also after leading whitespace) or TAB or CR,
+ * which spreadsheets may run as a formula; such text fields get a leading apostrophe (numbers
+ * are written as they are). The leads' page's CSV follows the same rule (searchd/web/js/csv.js).
  */
 #ifndef REPORT_CSV_H
 #define REPORT_CSV_H

@@ -509,12 +509,10 @@ static searchd_request *new_request(const char *uri) {
     if (!req) return NULL;
     atomic_fetch_add(&http_in_flight, 1);
     req->start_ms = searchd_now_mono_ms();
-    /* The path as the client sent it (still %-encoded), without the query string: the access
-     * log must never hold query text. */
+    /* The path without the query string, identifiers redacted: the log must never hold query
+     * text or a customer's number. */
     size_t path_len = strcspn(uri, "?");
-    size_t n = path_len < sizeof req->log_path ? path_len : sizeof req->log_path - 1;
-    memcpy(req->log_path, uri, n);
-    req->log_path[n] = '\0';
+    searchd_log_path(req->log_path, sizeof req->log_path, uri, path_len);
     for (size_t i = 0; i + 2 < path_len; i++)
         if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0') req->path_has_nul = 1;
     return req;

@@ -3,15 +3,22 @@
  *
  * Lines are formatted into a stack buffer and written with one write(2): stdio's stderr is
  * unbuffered and would split a line into several writes that other threads could interleave.
+ *
+ * No customer identifier may reach the log (docs/PRIVACY.md). Request fields reach log lines
+ * through many callers (the path, the method, a document id, libmicrohttpd's own messages), so
+ * every message goes through kb_redact() here, whoever formatted it. The request path gets more:
+ * it is %-decoded first (searchd_log_path), because "%31%33%38..." is a phone number too.
  */
 #include "log.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "kb_redact.h"
 #include "searchd.h"
 
 #define LOG_LINE_MAX 2048
@@ -55,15 +62,53 @@ static void write_line(char *line, size_t n) {
     }
 }
 
+/* Replace every digit of s[0..n) with '*': the fail-safe when redaction itself fails. */
+static void mask_digits(char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] >= '0' && s[i] <= '9') s[i] = '*';
+}
+
+/* Append the redacted message to line[n..LOG_LINE_MAX); returns the new length. The whole
+ * message is redacted before it is cut to fit, so a cut never leaves the start of an
+ * identifier behind. */
+static size_t add_redacted(char *line, size_t n, const char *fmt, va_list ap) {
+    char stack[LOG_LINE_MAX], *msg = stack;
+    va_list again;
+    va_copy(again, ap);
+    int m = vsnprintf(stack, sizeof stack, fmt, ap);
+    size_t len = m > 0 ? (size_t)m : 0;
+    int cut = 0;
+    if (len >= sizeof stack) {
+        msg = malloc(len + 1);
+        if (msg) {
+            vsnprintf(msg, len + 1, fmt, again);
+        } else {
+            msg = stack;
+            len = sizeof stack - 1;
+            cut = 1;
+        }
+    }
+    va_end(again);
+    char *clean = cut ? NULL : kb_redact(msg, len, NULL);
+    const char *out = clean;
+    if (!clean) { /* out of memory: losing the digits is better than logging an identifier */
+        mask_digits(msg, len);
+        out = msg;
+    }
+    size_t out_len = strlen(out);
+    if (out_len > LOG_LINE_MAX - 2 - n) out_len = LOG_LINE_MAX - 2 - n;
+    memcpy(line + n, out, out_len);
+    free(clean);
+    if (msg != stack) free(msg);
+    return n + out_len;
+}
+
 void searchd_log_vwrite(const char *level, const char *fmt, va_list ap) {
     char line[LOG_LINE_MAX];
     size_t n = format_time(line, sizeof line);
     int m = snprintf(line + n, sizeof line - n, " %s ", level);
     if (m > 0) n += (size_t)m;
-    if (n < sizeof line) {
-        m = vsnprintf(line + n, sizeof line - n, fmt, ap);
-        if (m > 0) n += (size_t)m;
-    }
+    if (n < sizeof line - 2) n = add_redacted(line, n, fmt, ap);
     if (n > sizeof line - 2) n = sizeof line - 2;
     /* A message must stay one line even when it quotes text holding newlines. */
     for (size_t i = 0; i < n; i++)
@@ -92,13 +137,23 @@ void searchd_log_error(const char *fmt, ...) {
     va_end(ap);
 }
 
+/* 3 when p starts a CJK unified ideograph (U+4E00..U+9FFF) in UTF-8, else 0. These are kept
+ * as they are: the redaction placeholders ("[手机号]") stay readable, and no such character can
+ * break a line, forge a field or steer a terminal. */
+static size_t cjk_len(const unsigned char *p) {
+    if (p[0] < 0xE4 || p[0] > 0xE9 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+    unsigned cp = ((p[0] & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+    return cp >= 0x4E00 && cp <= 0x9FFF ? 3 : 0;
+}
+
 void searchd_log_sanitize(char *dst, size_t dst_len, const char *src) {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
     if (dst_len == 0) return;
     for (const unsigned char *p = (const unsigned char *)(src ? src : ""); *p; p++) {
+        size_t cjk = cjk_len(p);
         int plain = *p > 0x20 && *p < 0x7f && *p != '%' && *p != '"';
-        size_t need = plain ? 1 : 3;
+        size_t need = cjk ? cjk : plain ? 1 : 3;
         if (o + need + 1 > dst_len) {
             /* Mark the cut so nobody mistakes a shortened path for the real one. */
             if (dst_len >= 4) {
@@ -108,7 +163,11 @@ void searchd_log_sanitize(char *dst, size_t dst_len, const char *src) {
             }
             break;
         }
-        if (plain) {
+        if (cjk) {
+            memcpy(dst + o, p, cjk);
+            o += cjk;
+            p += cjk - 1;
+        } else if (plain) {
             dst[o++] = (char)*p;
         } else {
             dst[o++] = '%';
@@ -119,12 +178,53 @@ void searchd_log_sanitize(char *dst, size_t dst_len, const char *src) {
     dst[o] = '\0';
 }
 
+static int hex_value(char c) {
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+void searchd_log_path(char *dst, size_t dst_len, const char *path, size_t len) {
+    if (dst_len == 0) return;
+    /* Decode as the server does (%XX; '+' is no space in a path), so that an identifier
+     * cannot hide behind percent-encoding, then redact the whole path before it is cut. */
+    char *decoded = malloc(len + 1), *clean = NULL;
+    if (decoded) {
+        size_t n = 0;
+        for (size_t i = 0; i < len; i++) {
+            int hi = i + 2 < len && path[i] == '%' ? hex_value(path[i + 1]) : -1;
+            int lo = hi >= 0 ? hex_value(path[i + 2]) : -1;
+            if (lo >= 0) {
+                decoded[n++] = (char)(hi * 16 + lo);
+                i += 2;
+            } else {
+                decoded[n++] = path[i];
+            }
+        }
+        decoded[n] = '\0';
+        clean = kb_redact(decoded, n, NULL); /* NUL and invalid UTF-8 become U+FFFD */
+        free(decoded);
+    }
+    if (clean) {
+        searchd_log_sanitize(dst, dst_len, clean);
+        free(clean);
+        return;
+    }
+    /* Out of memory: the path's shape, as sent, without a single digit. */
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < dst_len; i++) {
+        unsigned char c = (unsigned char)path[i];
+        dst[o++] = c >= '0' && c <= '9' ? '*' : c > 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
+    }
+    dst[o] = '\0';
+}
+
 void searchd_log_access(const char *method, const char *path, int status, double duration_ms,
                         const char *role, const char *name) {
-    char safe_method[32], safe_path[300], safe_name[140];
+    char safe_method[32], safe_name[140];
     searchd_log_sanitize(safe_method, sizeof safe_method, method && *method ? method : "-");
-    searchd_log_sanitize(safe_path, sizeof safe_path, path);
     searchd_log_sanitize(safe_name, sizeof safe_name, name && *name ? name : "-");
     searchd_log_info("access method=%s path=%s status=%d ms=%.2f role=%s name=%s", safe_method,
-                     safe_path, status, duration_ms, role && *role ? role : "-", safe_name);
+                     path && *path ? path : "-", status, duration_ms, role && *role ? role : "-",
+                     safe_name);
 }

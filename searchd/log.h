@@ -4,7 +4,8 @@
  * Every event is one line "TIME LEVEL message" written with a single write(2), so lines from
  * concurrent threads never interleave and a log shipper can split on newlines. Nothing that a
  * customer said may reach these lines: callers log paths without query strings and token NAMEs,
- * never tokens or query text.
+ * never tokens or query text, and every message is passed through kb_redact() before it is
+ * written, so a phone, ID-card or bank-card number in any field becomes a placeholder.
  */
 #ifndef SEARCHD_LOG_H
 #define SEARCHD_LOG_H
@@ -17,13 +18,19 @@ void searchd_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 void searchd_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void searchd_log_vwrite(const char *level, const char *fmt, va_list ap);
 
-/* The access line of one finished request. path must not hold the query string; it is
- * sanitized here (control bytes, spaces and non-ASCII are %-escaped, long paths cut). */
+/* The access line of one finished request. path is the form searchd_log_path made (no query
+ * string, identifiers redacted, escaped); method and name are sanitized here. */
 void searchd_log_access(const char *method, const char *path, int status, double duration_ms,
                         const char *role, const char *name);
 
+/* Fill dst (size dst_len) with the request path path[0..len) as log lines show it: %XX decoded,
+ * customer identifiers replaced (kb_redact), then escaped as by searchd_log_sanitize and cut
+ * to fit. The caller passes the path without the query string. */
+void searchd_log_path(char *dst, size_t dst_len, const char *path, size_t len);
+
 /* Copy src into dst (size dst_len) with bytes outside printable ASCII, '%' and '"' escaped
- * as %XX, cut to fit; always NUL-terminates. */
+ * as %XX, except CJK ideographs (U+4E00..U+9FFF, so "[手机号]" stays readable); cut to fit
+ * with "..."; always NUL-terminates. */
 void searchd_log_sanitize(char *dst, size_t dst_len, const char *src);
 
 #endif

@@ -4,13 +4,15 @@
  * Agents type what the customer says, so queries may hold phone numbers, ID-card numbers and
  * bank-card numbers. Nothing of that may be written to disk. kb_redact() replaces each with a
  * placeholder that keeps the query readable for editors:
- *   mainland mobile numbers (1[3-9]x, 11 digits, optional +86 / spaces / dashes) -> [手机号]
- *   landline numbers (0xx-xxxxxxxx, with area code)                               -> [电话]
- *   18-digit resident ID-card numbers (check digit verified, or 15-digit old form) -> [身份证]
- *   bank-card numbers (13-19 digits, spaces/dashes allowed, Luhn-valid)           -> [银行卡]
- *   e-mail addresses                                                              -> [邮箱]
- * Service numbers such as 10086 or 4008-123-456 and product codes are kept: they are how agents
- * find the right document.
+ *   mainland mobile numbers (1[3-9]x, 11 digits, optional +86 / spaces / dashes / dots) -> [手机号]
+ *   landline numbers (0xx-xxxxxxxx, with area code)                                    -> [电话]
+ *   resident ID-card numbers (18 or 17 digits with a birth date in place, any check
+ *   character; 17 digits + X; the 15-digit old form)                                   -> [身份证]
+ *   bank-card numbers (13-19 digits, Luhn-valid or starting like an issuer's card)     -> [银行卡]
+ *   e-mail addresses                                                                   -> [邮箱]
+ * Numbers are matched by shape, not validity: a mistyped identifier is still the customer's.
+ * Service numbers such as 10086 or 4008-123-456, product codes, dates, amounts and order numbers
+ * are kept: they are how agents find the right document. docs/PRIVACY.md has the rules.
  *
  * Patterns are compiled once (PCRE2, JIT when available); kb_redact is thread-safe after
  * kb_redact_global_init().

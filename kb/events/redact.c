@@ -11,11 +11,17 @@
  *      redacted is kept exactly as typed.
  *   3. One PCRE2 pattern with one capturing group per kind, tried left to right; at the same
  *      position the alternatives are in order of precedence: e-mail, ID card, bank card, mobile,
- *      landline. Checks a regex cannot express (the ID card's birth date and ISO 7064 check
- *      digit, the bank card's Luhn sum) run as callouts inside the match: a failing callout makes PCRE2 backtrack
- *      into the next alternative, so an 18-digit run with a wrong ID check digit is still tried
- *      as a bank card, and a Luhn-invalid 16-digit run is left alone (the phone alternatives
- *      demand whole runs of exactly 11 digits).
+ *      landline. Checks a regex cannot express (the ID card's birth date in place, the bank
+ *      card's Luhn sum or issuer digits) run as callouts inside the match: a failing callout
+ *      makes PCRE2 backtrack into the next alternative, so an 18-digit run without a birth date
+ *      in place is still tried as a bank card, and a 16-digit run that neither adds up nor starts
+ *      like a card is left alone (the phone alternatives demand whole runs of exactly 11 digits).
+ *
+ * Shape, not validity: a mistyped identifier is still the customer's. An ID number with a wrong
+ * check digit, or a day no calendar has, is redacted like a correct one; a card number that fails
+ * Luhn is redacted when it starts like a card (an issuer's first digits, card lengths). What a
+ * number must look like is kept narrow instead (the birth date's place, the groupings people
+ * write), so order numbers, dates and amounts stay readable. docs/PRIVACY.md has the rules.
  *
  * Why digit look-arounds instead of \b: Chinese text has no spaces ("我的手机13800138000打不通").
  * Whether \b fires between 机 and 1 depends on whether Han characters count as word characters
@@ -50,11 +56,12 @@ static const char *const placeholder[G_COUNT] = {
 };
 
 /* Callout numbers. */
-enum { CO_ID18 = 1, CO_ID15 = 2, CO_LUHN = 3 };
+enum { CO_ID18 = 1, CO_ID15 = 2, CO_CARD = 3 };
 
-/* One separator between digit groups (after folding: full-width and ideographic spaces and the
- * Unicode dashes are already ' ' and '-'). */
-#define SEP "[ \\-]"
+/* The separator between digit groups: a space, dash or dot, also spaced out ("138 - 0013",
+ * "138  0013"). After folding, full-width and ideographic spaces, full-width dots and the Unicode
+ * dashes are already ' ', '.' and '-'. At most three characters, so the patterns stay bounded. */
+#define SEP "(?:[ .\\-]{1,3})"
 /* Mainland area codes without the leading 0: 10 (Beijing), 2x, and 3-digit ones from 3xx up. */
 #define AREA "(?:10|2[0-9]|[3-9][0-9]{2})"
 
@@ -64,23 +71,26 @@ static const char pattern_text[] =
     "((?<![A-Za-z0-9._%+\\-])[A-Za-z0-9._%+\\-]{1,64}@[A-Za-z0-9\\-]{1,63}"
     "(?:\\.[A-Za-z0-9\\-]{1,63}){0,8}\\.[A-Za-z]{2,24}(?![A-Za-z0-9\\-]))"
     "|(?<![0-9])(?:"
-    /* 2: ID card: 18 characters, spaced as written (6-8-4, 6-4-4-4, 3-3-4-4-4) or not; the
-     * callout checks the birth date and the check digit. Or the old 15-digit form: no check
-     * digit, so only the birth date is checked. */
-    "([1-9][0-9]{2}" SEP "?[0-9]{3}" SEP "?[0-9]{4}" SEP "?[0-9]{4}" SEP "?[0-9]{3}[0-9Xx]"
+    /* 2: ID card: 18 characters, spaced as written (6-8-4, 6-4-4-4, 3-3-4-4-4) or not, or 17
+     * digits with the check character left off; the callout looks for a birth date in its
+     * place, not at the check digit. Any first digit: a region code never starts with 0, but a
+     * typo can. Or the old 15-digit form (6-6-3), with a date in place. */
+    "([0-9]{3}" SEP "?[0-9]{3}" SEP "?[0-9]{4}" SEP "?[0-9]{4}" SEP "?[0-9]{3}[0-9Xx]?"
     "(?![0-9])(?C1)"
-    "|[1-9][0-9]{14}(?![0-9])(?C2))"
-    /* 3: bank card, 13-19 digits, Luhn-valid (callout): one run, groups of four (the last one
-     * shorter), 4-6-5 (15-digit cards), or 6 + rest (the issuer prefix set apart). Groupings are
-     * kept to these on purpose: with a separator allowed anywhere, "10086 10010 10000" or a
-     * phone number followed by a card would be read as one card one time in ten. */
+    "|[1-9][0-9]{5}" SEP "?[0-9]{6}" SEP "?[0-9]{3}(?![0-9])(?C2))"
+    /* 3: bank card, 13-19 digits, Luhn-valid or starting like a card (callout): one run, groups
+     * of four (the last one shorter), 4-6-5 (15-digit cards), or 4 or 6 + rest (the issuer prefix
+     * set apart). Groupings are kept to these on purpose: with a separator allowed anywhere,
+     * "10086 10010 10000" or a phone number followed by a card would be read as one card one
+     * time in ten. */
     "|([0-9]{13,19}(?![0-9])(?C3)"
     "|[0-9]{4}(?:" SEP "[0-9]{4}){2,3}(?:" SEP "[0-9]{1,4})?(?![0-9])(?C3)"
     "|[0-9]{4}" SEP "[0-9]{6}" SEP "[0-9]{5}(?![0-9])(?C3)"
+    "|[0-9]{4}" SEP "[0-9]{9,15}(?![0-9])(?C3)"
     "|[0-9]{6}" SEP "[0-9]{7,13}(?![0-9])(?C3))"
     /* 4: mobile: 1[3-9]x xxxx xxxx, also spaced 3-8, 7-4, 4-3-4 or 4-4-3; optionally after
-     * +86 / 0086 / 86 / (+86) or a trunk 0. */
-    "|((?:(?:\\(?(?:\\+|00)86\\)?|86)" SEP "?|0)?1[3-9][0-9]"
+     * +86 / 0086 / 86, in parentheses or not, or a trunk 0. */
+    "|((?:\\(?(?:\\+|00)?86\\)?" SEP "?|0)?1[3-9][0-9]"
     "(?:" SEP "?[0-9]{4}" SEP "?[0-9]{4}|[0-9]" SEP "[0-9]{3}" SEP "[0-9]{4}"
     "|[0-9]" SEP "[0-9]{4}" SEP "[0-9]{3})(?![0-9]))"
     /* 5: landline with area code: 010-62345678, (0755) 8888 6666, +86 10 6234 5678. The local
@@ -104,12 +114,12 @@ static size_t collect_digits(const unsigned char *s, size_t from, size_t to, cha
     return n;
 }
 
-/* A plausible birth date: year 1900-2099, a real day of that month. */
-static int date_valid(int y, int m, int d)
+/* Something in the place of a birth date: year 1900-2099, month 01-12, day 01-31. Not checked
+ * against the calendar: "0230" is a typo of a real date, and a typo does not make a number any
+ * less the customer's. */
+static int date_shaped(int y, int m, int d)
 {
-    static const int days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || y > 2099 || m < 1 || m > 12 || d < 1 || d > days[m - 1]) return 0;
-    return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+    return y >= 1900 && y <= 2099 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
 }
 
 static int num(const char *d, int n)
@@ -119,25 +129,51 @@ static int num(const char *d, int n)
     return v;
 }
 
-/* 18 characters: 6 for the region, YYYYMMDD, 3 sequence digits, and the check character:
- * ISO 7064 MOD 11-2, as GB 11643 specifies. */
-static int id18_valid(const char *d)
+static int yyyymmdd_shaped(const char *d)
 {
-    static const int weight[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-    static const char check[11] = "10X98765432";
-    int sum = 0;
-    for (int i = 0; i < 17; i++) {
-        if (d[i] < '0' || d[i] > '9') return 0;
-        sum += (d[i] - '0') * weight[i];
+    return date_shaped(num(d, 4), num(d + 4, 2), num(d + 6, 2));
+}
+
+/* The first two digits of a real region code: the provinces (GB/T 2260), 71 Taiwan, 81-83 Hong
+ * Kong, Macao and Taiwan residents' permits, 91 foreigners' permanent residence. */
+static int province(const char *d)
+{
+    static const unsigned char codes[] = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34,
+                                          35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
+                                          53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83, 91};
+    int two = num(d, 2);
+    for (size_t i = 0; i < sizeof codes; i++)
+        if (codes[i] == two) return 1;
+    return 0;
+}
+
+/* GB 11643: 6 digits for the region, YYYYMMDD, 3 sequence digits, a check character (0-9 or
+ * X). The check character is not verified: a wrong one is a typo. An ID number is
+ *   - 17 digits and an X, whatever the date says: nothing else is written that way;
+ *   - 17 or 18 digits with a date in the birth date's place;
+ *   - 18 digits starting with a real province whose "date" is one digit away from a date.
+ * So an ID number with any one wrong digit is still taken: a wrong digit in the region or the
+ * sequence leaves the date, and one in the date leaves the province. */
+static int id18_shaped(const char *d, size_t n)
+{
+    if (n == 18 && (d[17] == 'X' || d[17] == 'x')) return 1;
+    if (yyyymmdd_shaped(d + 6)) return 1;
+    if (n != 18 || !province(d)) return 0;
+    char date[8];
+    for (int i = 0; i < 8; i++) {
+        memcpy(date, d + 6, 8);
+        for (char c = '0'; c <= '9'; c++) {
+            date[i] = c;
+            if (yyyymmdd_shaped(date)) return 1;
+        }
     }
-    char c = d[17] == 'x' ? 'X' : d[17];
-    return check[sum % 11] == c && date_valid(num(d + 6, 4), num(d + 10, 2), num(d + 12, 2));
+    return 0;
 }
 
 /* The old 15-digit form: 6 for the region, YYMMDD (19YY), 3 sequence digits. */
-static int id15_valid(const char *d)
+static int id15_shaped(const char *d)
 {
-    return date_valid(1900 + num(d + 6, 2), num(d + 8, 2), num(d + 10, 2));
+    return date_shaped(1900 + num(d + 6, 2), num(d + 8, 2), num(d + 10, 2));
 }
 
 static int luhn_valid(const char *d, size_t n)
@@ -155,6 +191,25 @@ static int luhn_valid(const char *d, size_t n)
     return sum % 10 == 0;
 }
 
+/* A card number that fails Luhn is still one when it starts and runs like a card: 16-19 digits
+ * with the first digits of an issuer whose cards are used in China (4 Visa; 51-55 and 2221-2720
+ * Mastercard; 35 JCB; 30, 36, 38, 39 Diners; 6 UnionPay and Discover; 9 older domestic cards),
+ * or 15 digits of Amex (34, 37). Everything else is left to Luhn alone: runs starting with 0, 1,
+ * 7, 8 or 20 are where order, serial and SIM numbers live (many start with a year, 20xx), and a
+ * narrow table keeps lists of prices ("5988 3988 2988 1988") readable. */
+static int card_shaped(const char *d, size_t n)
+{
+    int two = (d[0] - '0') * 10 + (d[1] - '0');
+    if (n == 15) return two == 34 || two == 37;
+    if (n < 16 || n > 19) return 0;
+    if (d[0] == '2') {
+        int four = two * 100 + (d[2] - '0') * 10 + (d[3] - '0');
+        return four >= 2221 && four <= 2720;
+    }
+    return d[0] == '4' || (two >= 51 && two <= 55) || two == 35 || two == 30 || two == 36 ||
+           two == 38 || two == 39 || d[0] == '6' || d[0] == '9';
+}
+
 /* Return 0 to accept the match so far, 1 to make PCRE2 backtrack into the next alternative. */
 static int callout(pcre2_callout_block *cb, void *unused)
 {
@@ -162,9 +217,9 @@ static int callout(pcre2_callout_block *cb, void *unused)
     char d[24];
     size_t n = collect_digits(cb->subject, cb->start_match, cb->current_position, d, sizeof d);
     switch (cb->callout_number) {
-    case CO_ID18: return n == 18 && id18_valid(d) ? 0 : 1;
-    case CO_ID15: return n == 15 && id15_valid(d) ? 0 : 1;
-    case CO_LUHN: return n >= 13 && n <= 19 && luhn_valid(d, n) ? 0 : 1;
+    case CO_ID18: return (n == 17 || n == 18) && id18_shaped(d, n) ? 0 : 1;
+    case CO_ID15: return n == 15 && id15_shaped(d) ? 0 : 1;
+    case CO_CARD: return n >= 13 && n <= 19 && (luhn_valid(d, n) || card_shaped(d, n)) ? 0 : 1;
     }
     return 1;
 }
@@ -280,6 +335,8 @@ static int fold_char(const unsigned char *s, size_t n, size_t *k)
         if (cp >= 0xFF01 && cp <= 0xFF5E) return (int)(cp - 0xFEE0); /* full-width ASCII */
         if (cp == 0x3000) return ' ';                               /* ideographic space */
         if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212) return '-'; /* dashes, minus */
+        if (cp == 0xFE58 || cp == 0xFE63) return '-'; /* small em dash, small hyphen-minus */
+        if (cp == 0xFE62) return '+';                 /* small plus */
         return 0;
     }
     *k = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;

@@ -77,8 +77,8 @@ export const helpRequests = {
       question: '出国了手机怎么用', answer: '开通国际漫游即可', kb_answerable: true, doc_id: 'roam-intl-001', confidence: 0.91,
       review: null, answerable: true, effective_doc_id: 'roam-intl-001' },
     { id: 43, time: '2026-10-27T02:01:11.020Z', agent: 'zhang.wei', agent_name: '张伟', team: '一组', filed_by: 'desk-1',
-      question: '=HYPERLINK("http://x")<script>alert(1)</script>', answer: null, kb_answerable: false, doc_id: null, confidence: 0.12,
-      review: { kb_answerable: false, doc_id: null, by: 'team-lead-3', at: '2026-10-28T03:00:00.000Z', note: '文档没写资费' }, answerable: false, effective_doc_id: null },
+      question: '=HYPERLINK("http://x")<script>alert(1)</script>', answer: '\t=cmd|\' /C calc\'!A0', kb_answerable: false, doc_id: null, confidence: 0.12,
+      review: { kb_answerable: false, doc_id: null, by: 'team-lead-3', at: '2026-10-28T03:00:00.000Z', note: '\u3000@SUM(A1) 文档没写资费' }, answerable: false, effective_doc_id: null },
   ],
 };
 

@@ -625,6 +625,20 @@ test('lead_page_charts_drilldown_override_and_csv', async (page) => {
   const [dl2] = await Promise.all([page.waitForEvent('download'), page.click('#csv-requests')]);
   const csv2 = fs.readFileSync(await dl2.path(), 'utf8');
   check(csv2.includes(`"'=HYPERLINK(""http://x"")<script>alert(1)</script>"`), 'formula neutralised in CSV:\n' + csv2);
+  check(csv2.includes(`,'\t=cmd|' /C calc'!A0,`) && csv2.includes(`,'\u3000@SUM(A1) 文档没写资费`),
+    'formula after a tab or whitespace neutralised in CSV:\n' + csv2);
+  // The rule, against the cases kb-report's CSV is tested with (tests/e2e/test_gaps.py).
+  const cases = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/data/csv-formulas.json'), 'utf8')).cells;
+  const cells = await page.evaluate(async (texts) => {
+    const { csvCell } = await import('/static/js/csv.js');
+    return { texts: texts.map(csvCell), numbers: [-0.25, 0, 12].map(csvCell) };
+  }, cases.map((c) => c.text));
+  cases.forEach((c, i) => {
+    const plain = c.defused ? "'" + c.text : c.text;
+    const want = /[",\n\r]/.test(plain) ? '"' + plain.replace(/"/g, '""') + '"' : plain;
+    check(cells.texts[i] === want, `CSV cell for ${JSON.stringify(c.text)}: ${JSON.stringify(cells.texts[i])}, want ${JSON.stringify(want)}`);
+  });
+  check(cells.numbers.join(',') === '-0.25,0,12', 'numbers as they are: ' + cells.numbers);
 });
 
 // ---------------------------------------------------------------- main

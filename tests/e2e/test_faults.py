@@ -391,7 +391,10 @@ def unreadable_document_table_is_an_error_not_an_empty_answer():
     # Xapian opens the document-data table lazily and takes an unreadable file for an absent one:
     # the daemon starts, and must then say that it cannot read documents rather than send an
     # empty 200.
-    with NobodyService(KB_FILES) as s:
+    # A document id that looks like a phone number: the error line names the document, and no
+    # log line may hold what has the shape of a customer's number (issue 15, item 9).
+    phone_id = doc_xml("13812345678", "号码类文档", paragraphs=["编号像手机号的文档。"])
+    with NobodyService(dict(KB_FILES, **{"phone.xml": documents_file(phone_id)})) as s:
         s.run_indexer()
         chmod_tree(s.index_dir, 0o755, 0o644)
         os.chmod(os.path.join(s.index_dir, "docdata.glass"), 0o000)
@@ -399,6 +402,9 @@ def unreadable_document_table_is_an_error_not_an_empty_answer():
         r = s.call("GET", "/api/documents/roam-001")
         check(r.status == 500 and "error" in r.json(), f"document with its table unreadable: {r!r}")
         check("docdata.glass" in s.log_text(), f"the log does not say what is wrong:\n{s.log_text()[-1000:]}")
+        check_status(s.call("GET", "/api/documents/13812345678"), 500, "phone-like id, table unreadable")
+        wait_until(lambda: "cannot read document [手机号]" in s.log_text(), 5, "the redacted error line")
+        check("13812345678" not in s.log_text(), f"the id is in the log:\n{s.log_text()[-1000:]}")
         # A search that matches documents it cannot show is an error too, not "no hits".
         r = s.search("国际漫游")
         check(r.status == 500 and "error" in r.json(), f"search with the table unreadable: {r!r}")

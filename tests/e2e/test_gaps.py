@@ -7,6 +7,8 @@ One service is shared by most tests; the queue is fed through the public API (se
 feedback, help requests) and followed by polling, since kb-searchd takes new events in within
 about a second.
 """
+import csv
+import io
 import json
 import os
 import signal
@@ -398,6 +400,47 @@ def kb_report_matches_the_http_report():
     r = subprocess.run([REPORT, "--data", os.path.join(s.tmp, "nowhere"), "gaps"], capture_output=True, text=True,
                        timeout=scaled(60))
     check(r.returncode == 1 and "no event store" in r.stderr, r.stderr)
+
+
+# Cells a spreadsheet would run as a formula, and cells it would not: the same list the page's
+# CSV is tested with (tests/browser/test_pages.mjs), so both follow one rule.
+FORMULAS = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
+                                       "csv-formulas.json"), encoding="utf-8"))["cells"]
+
+
+def report_csv(s, *args):
+    """kb-report's CSV as a list of dicts, read as bytes: CR inside a quoted cell is kept."""
+    r = subprocess.run([REPORT, "--data", s.data] + list(args), capture_output=True, timeout=scaled(60))
+    check(r.returncode == 0, r.stderr.decode("utf-8", "replace"))
+    return list(csv.DictReader(io.StringIO(r.stdout.decode("utf-8"), newline="")))
+
+
+@test
+def kb_report_csv_defuses_formulas():
+    """Issue 15, item 13: kb-report wrote "\t=HYPERLINK(...)" and "\t=cmd|calc" as they were.
+    A text cell starting with TAB or CR, or with = + - @ after leading whitespace, gets a
+    leading apostrophe; other text is written as it is."""
+    with GapService(KB_FILES) as s:
+        want = {}
+        for cell in FORMULAS:
+            question = cell["text"] + " " + cell["topic"]  # the topic keeps the queue items apart
+            s.json("POST", "/api/help-requests", "lead", body={"agent": "a-li", "question": question},
+                   status=201)
+            want[question] = "'" + question if cell["defused"] else question
+        s.wait_gaps(lambda b: b["total"] >= len(FORMULAS), "?status=all")
+        cells = {row["question"] for row in report_csv(s, "gaps", "--status", "all", "--limit", "100")}
+        for question, expected in want.items():
+            check(expected in cells, f"{question!r} should be written as {expected!r}; cells: {sorted(cells)!r}")
+        # The agents list and the help-request report hold names and teams an admin typed.
+        s.json("PUT", "/api/agents", "admin",
+               body={"agents": [{"id": "a-li", "name": "-李娜", "team": "@一组"}, {"id": "a-wang", "name": "王强", "team": "二组"}]})
+        rows = report_csv(s, "agents")
+        check(["'-李娜", "'@一组"] in [[r["name"], r["team"]] for r in rows], rows)
+        check(["王强", "二组"] in [[r["name"], r["team"]] for r in rows], rows)
+        rows = report_csv(s, "help-requests", "--by", "agent")
+        check(any(r["name"] == "'-李娜" and r["team"] == "'@一组" for r in rows), rows)
+        rows = report_csv(s, "help-requests", "--by", "team")
+        check(any(r["team"] == "'@一组" for r in rows), rows)
 
 
 def http_rows(s, month):

@@ -562,6 +562,54 @@ def access_log_has_no_tokens_or_queries():
     check("status=200" in line and "role=agent" in line and "name=test-agent" in line, line)
 
 
+def log_as_read(log):
+    """The log with %-escapes decoded and full-width digits folded, so that an identifier is
+    found however a line spells it."""
+    text = urllib.parse.unquote(log, errors="replace")
+    return text.translate({0xFF10 + i: ord("0") + i for i in range(10)})
+
+
+@test
+def log_lines_hold_no_identifier_from_the_request():
+    """Issue 15, item 9: identifiers in URL paths reached the access log as sent. Every logged
+    request field is redacted, whatever way the identifier is written or encoded."""
+    s = shared()
+    phone, id_card = "13812345678", "110101199001011234"  # the ID's check digit is wrong
+    bank = luhn_complete("622202123456789012")
+    full_width = "".join(chr(0xFF10 + int(c)) for c in phone)
+    end = "end-of-item-9"
+    paths = [
+        f"/api/documents/{phone}",                                          # 404
+        "/api/documents/" + "".join(f"%{ord(c):02X}" for c in phone),       # %-encoded digits
+        "/api/documents/" + urllib.parse.quote(full_width),                 # 400: full-width
+        "/api/documents/138%200013%208000",                                 # 400: spaced
+        f"/api/documents/{id_card}",
+        f"/api/nowhere/{bank}",                                             # unknown endpoint
+        f"/{phone}",
+        "/api/documents/" + "a" * 228 + phone,      # a long path
+        "/api/documents/" + "a" * 236 + phone,      # the identifier where a long path is cut
+        "/api/documents/" + "a" * 300 + phone,      # and past the cut
+    ]
+    for path in paths:
+        s.call("GET", path)
+    s.call(f"X{phone}", "/api/search?q=x")  # an unknown method is logged too, as the client sent it
+    s.call("GET", f"/api/documents/{end}")
+    deadline = time.time() + scaled(5)  # the access line is written once the answer is sent
+    while end not in s.log_text() and time.time() < deadline:
+        time.sleep(0.1)
+    log = s.log_text()
+    check(end in log, "no access line for the last request:\n" + log[-2000:])
+    read = log_as_read(log)
+    for secret in [phone, id_card, bank, phone[:7]]:
+        check(secret not in read and secret not in log, f"{secret} is in the log:\n" + log[-4000:])
+    check(not re.search("a{200}[0-9]", read), "the start of a phone number cut off with a long path is "
+          "in the log:\n" + log[-4000:])
+    check("path=/api/documents/[手机号] status=404" in log, "the redacted path is not logged readably:\n"
+          + log[-4000:])
+    check("path=/api/documents/[身份证] " in log and f"path=/api/nowhere/[银行卡] " in log, log[-4000:])
+    check("method=X[手机号] " in log, "the method is not redacted:\n" + log[-4000:])
+
+
 # ---------------------------------------------------------------- own services
 @test
 def redaction_keeps_identifiers_off_disk():

@@ -118,16 +118,82 @@ TEST(id_cards)
     CHECK_STR_EQ(R("生于闰日110105200002291235"), "生于闰日[身份证]");
     CHECK_STR_EQ(R("１１０１０５１９４９１２３１００２Ｘ"), "[身份证]");
     CHECK_STR_EQ(R("老身份证110105491231002"), "老身份证[身份证]");
-    /* Wrong check digit (and not Luhn-valid either): kept. */
-    KEPT("110105194912310021");
-    KEPT("110105194912310022");
-    /* Right check digit, impossible birth month 13: not an ID card. */
-    KEPT("110105194913310021");
-    /* Right check digit, February 30th or 1900-02-29 (not a leap year): not an ID card. */
-    KEPT("110105199002301231");
-    KEPT("110105190002291239");
-    /* 15 digits with an impossible date: not an old ID card (and not Luhn-valid). */
+    /* Impossible birth month 13, and 78 is no province: not an ID card (nor a card). */
+    KEPT("780105194913310021");
+    /* 15 digits with an impossible month: not an old ID card (and not Luhn-valid). */
     KEPT("110105491331002");
+    KEPT("110105490031002"); /* day 00 */
+}
+
+/* A mistyped identifier is still the customer's: what has the shape of an ID card, a bank card
+ * or a phone number goes, whether or not its check digit adds up. */
+TEST(mistyped_identifiers_by_shape)
+{
+    /* ID cards with a wrong check digit (issue 15, item 8). */
+    CHECK_STR_EQ(R("身份证 110101199001011234"), "身份证 [身份证]");
+    CHECK(last_found == 1);
+    CHECK_STR_EQ(R("110105194912310021"), "[身份证]");
+    CHECK_STR_EQ(R("客户证件号110105194912310022办卡"), "客户证件号[身份证]办卡");
+    CHECK_STR_EQ(R("110101 19900101 1234"), "[身份证]");
+    CHECK_STR_EQ(R("110-101-1990-0101-1234"), "[身份证]");
+    CHECK_STR_EQ(R("１１０１０１１９９００１０１１２３４"), "[身份证]");
+    /* A date that is no real day (a typo in the day): February 30th, 1900-02-29. */
+    CHECK_STR_EQ(R("110105199002301231"), "[身份证]");
+    CHECK_STR_EQ(R("110105190002291239"), "[身份证]");
+    /* One wrong digit in the date (month 13, year 1099, day 00) of an ID from a real province. */
+    CHECK_STR_EQ(R("110101199013011234"), "[身份证]");
+    CHECK_STR_EQ(R("110105194913310021"), "[身份证]");
+    CHECK_STR_EQ(R("440304109903071248"), "[身份证]");
+    CHECK_STR_EQ(R("310101 19851200 0016"), "[身份证]");
+    CHECK_STR_EQ(R("010105194912310021"), "[身份证]"); /* no region starts with 0, a typo can */
+    /* 17 digits and X: nothing but an ID card looks like that, whatever the date says. */
+    CHECK_STR_EQ(R("11010519491331002X"), "[身份证]");
+    CHECK_STR_EQ(R("99999999999999999x号"), "[身份证]号");
+    /* The check character left off: 17 digits with a birth date in its place. */
+    CHECK_STR_EQ(R("身份证号11010519491231002，"), "身份证号[身份证]，");
+    /* Old 15-digit form with a date no calendar has. */
+    CHECK_STR_EQ(R("110105490230002"), "[身份证]");
+    CHECK_STR_EQ(R("110105 490230 002"), "[身份证]");
+
+    /* Bank cards failing Luhn, with an issuer's first digits. */
+    CHECK_STR_EQ(R("卡号6222021234567890还款"), "卡号[银行卡]还款");
+    CHECK_STR_EQ(R("6222 0212 3456 7890"), "[银行卡]");
+    CHECK_STR_EQ(R("6222-0212-3456-7890-127"), "[银行卡]");
+    CHECK_STR_EQ(R("4111 1111 1111 1112"), "[银行卡]");
+    CHECK_STR_EQ(R("5500000000000005"), "[银行卡]");
+    CHECK_STR_EQ(R("2221 0000 0000 0000"), "[银行卡]");
+    CHECK_STR_EQ(R("3782 822463 10006"), "[银行卡]");
+    CHECK_STR_EQ(R("9558801234567890123"), "[银行卡]");
+    CHECK_STR_EQ(R("６２２２０２１２３４５６７８９０"), "[银行卡]");
+    CHECK_STR_EQ(R("6222 021234567890"), "[银行卡]");
+    CHECK_STR_EQ(R("6222.0212.3456.7890"), "[银行卡]");
+
+    /* Phone numbers with more kinds of separators. */
+    CHECK_STR_EQ(R("手机138.0013.8000"), "手机[手机号]");
+    CHECK_STR_EQ(R("138  0013  8000"), "[手机号]");
+    CHECK_STR_EQ(R("138 - 0013 - 8000"), "[手机号]");
+    CHECK_STR_EQ(R("+86 138.0013.8000"), "[手机号]");
+    CHECK_STR_EQ(R("+86 - 138 0013 8000"), "[手机号]");
+    CHECK_STR_EQ(R("(86)13800138000"), "[手机号]");
+    CHECK_STR_EQ(R("﹢86 138 0013 8000"), "[手机号]"); /* U+FE62 small plus */
+    CHECK_STR_EQ(R("＋８６　１３８－００１３－８０００"), "[手机号]");
+    CHECK_STR_EQ(R("138﹣0013﹣8000"), "[手机号]"); /* U+FE63 small hyphen-minus */
+    CHECK_STR_EQ(R("010.6234.5678"), "[电话]");
+
+    /* Order numbers, dates and the like that no issuer, region or network would hand out stay. */
+    KEPT("1234567890123456");            /* no card starts with 1 */
+    KEPT("价格 5988 3988 2988 1988 元");  /* no issuer starts with 59 */
+    KEPT("订单号3456789012345678902");     /* 34 is Amex, and Amex numbers have 15 digits */
+    KEPT("ICCID 8986001234567890123");  /* SIM numbers start with 89 */
+    KEPT("订单号2026030212345678");       /* a date first: 20..., and Luhn-invalid */
+    KEPT("订单20260302123456789");        /* 17 digits without a birth date in place */
+    KEPT("流水号201912345678901234");     /* 18 digits, no birth date at digits 7-14 */
+    KEPT("流水号781234567890123456");     /* no date, no province, no card */
+    KEPT("192.168.100.200");
+    KEPT("2026.03.02");
+    KEPT("v1.3.8");
+    KEPT("1.000.000元");
+    KEPT("金额12345678.90元");
 }
 
 TEST(bank_cards)
@@ -143,10 +209,6 @@ TEST(bank_cards)
     /* A Luhn-valid 19-digit run that starts like a phone number is one card, not a phone. */
     CHECK_STR_EQ(R("1380013800012345677"), "[银行卡]");
     CHECK(last_found == 1);
-    /* Luhn-invalid 16-digit numbers that are no phone stay. */
-    KEPT("6222021234567890");
-    KEPT("1234567890123456");
-    KEPT("6222 0212 3456 7890");
     /* Longer than any card: left whole, nothing cut out of it. */
     KEPT("13800138000138001380");
 }
@@ -299,11 +361,13 @@ static void make_card(char *d, int n) /* n digits, Luhn-valid */
     }
 }
 
-static void make_id(char *d) /* 18 characters, valid date and check */
+static void make_id(char *d) /* 18 characters: a real province, valid date and check */
 {
     static const int w[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-    d[0] = (char)('1' + rand() % 9);
-    rand_digits(d + 1, 5);
+    static const char province[][3] = {"11", "15", "23", "31", "37", "44", "46", "50", "54",
+                                       "61", "65", "81", "91"};
+    memcpy(d, province[rand() % 13], 2);
+    rand_digits(d + 2, 4);
     unsigned y = 1940 + (unsigned)rand() % 80, m = 1 + (unsigned)rand() % 12,
              day = 1 + (unsigned)rand() % 28;
     char date[16];
@@ -316,15 +380,15 @@ static void make_id(char *d) /* 18 characters, valid date and check */
 }
 
 /* Append digits to out in one of the ways people write them: plain, grouped by spaces, dashes
- * or in full-width characters. groups lists the group lengths. */
+ * or dots, or in full-width characters. groups lists the group lengths. */
 static size_t write_number(char *out, const char *d, int n, const int *groups, int style)
 {
     size_t o = 0;
     int g = 0, in_group = 0;
     for (int i = 0; i < n; i++) {
-        if (style == 1 || style == 2) {
+        if (style == 1 || style == 2 || style == 4) {
             if (groups[g] && in_group == groups[g]) {
-                out[o++] = style == 1 ? ' ' : '-';
+                out[o++] = style == 1 ? ' ' : style == 2 ? '-' : '.';
                 g++;
                 in_group = 0;
             }
@@ -357,7 +421,7 @@ TEST(random_identifiers_in_random_text)
             const char *h = han[rand() % 9];
             memcpy(text + o, h, strlen(h));
             o += strlen(h);
-            int kind = rand() % 5, style = rand() % 4;
+            int kind = rand() % 5, style = rand() % 5;
             char d[20];
             if (kind == 0) {
                 make_mobile(d);
@@ -365,9 +429,13 @@ TEST(random_identifiers_in_random_text)
             } else if (kind == 1) {
                 int n = rand() % 2 ? 16 : 19;
                 make_card(d, n);
+                /* Half of them mistyped: a UnionPay number whose Luhn sum may not add up. */
+                if (rand() % 2) d[0] = '6', d[1] = '2', d[n - 1] = (char)('0' + rand() % 10);
                 o += write_number(text + o, d, n, card_groups, style);
             } else if (kind == 2) {
                 make_id(d);
+                /* Mistyped: any one digit wrong (the check digit then no longer adds up). */
+                if (rand() % 2) d[rand() % 18] = (char)('0' + rand() % 10);
                 o += write_number(text + o, d, 18, id_groups, style);
             } else {
                 const char *k = keep[rand() % 5];
@@ -391,7 +459,7 @@ TEST(random_identifiers_in_random_text)
             if (c[0] == 0xEF && c[1] == 0xBC && c[2] >= 0x90 && c[2] <= 0x99) {
                 flat[f++] = (char)('0' + c[2] - 0x90);
                 c += 2;
-            } else if (*c != ' ' && *c != '-') {
+            } else if (*c != ' ' && *c != '-' && *c != '.') {
                 flat[f++] = (char)*c;
             }
         }
@@ -446,6 +514,7 @@ int main(void)
     RUN(email_addresses);
     RUN(id_cards);
     RUN(bank_cards);
+    RUN(mistyped_identifiers_by_shape);
     RUN(service_numbers_and_codes_kept);
     RUN(several_kinds_in_one_text);
     RUN(random_identifiers_in_random_text);

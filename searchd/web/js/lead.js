@@ -7,8 +7,9 @@
 // documents they should study; a lead confirms or overrides a classification with
 // PUT /api/help-requests/{id}/review. CSV downloads are built here from the same data.
 // Everything from the store is shown as text (el() makes text nodes); CSV cells that a
-// spreadsheet would take for a formula are prefixed with ' .
+// spreadsheet would take for a formula are prefixed with ' (csv.js, the same rule as kb-report).
 import { api, clear, el, fmtTime, guard, pct } from './api.js';
+import { csvText } from './csv.js';
 
 const $ = (id) => document.getElementById(id);
 const Chart = window.Chart;
@@ -278,14 +279,8 @@ function reviewActions(tr, item) {
 
 // ---------------------------------------------------------------- CSV
 
-function csvCell(v) {
-  let s = v === null || v === undefined ? '' : String(v);
-  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s; // not a formula in a spreadsheet
-  return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
-}
-
 function download(name, header, rows) {
-  const text = '\ufeff' + [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
+  const text = csvText(header, rows);
   const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
   const a = el('a', { href: url, download: name });
   document.body.append(a);
