@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kb_redact.h"
+#include "kb/redact.h"
 #include "searchd.h"
 
 #define LOG_LINE_MAX 2048
