@@ -191,6 +191,52 @@ TEST(clusterer_groups_paraphrases_apart_from_other_questions)
     kb_analyzer_free(a);
 }
 
+/* Redaction leaves placeholders ([手机号], [身份证] …) and agents type customers' reference
+ * numbers; neither says what the question is about. Questions that share only those must not
+ * group (issue 15: 挂失, 销户 and 停机 questions were one item). */
+TEST(placeholders_and_digits_do_not_group_questions)
+{
+    char err[256];
+    kb_analyzer *a = kb_analyzer_new(err, sizeof err);
+    CHECK(a != NULL);
+    if (!a) return;
+    static const char *const qs[] = {
+        "客户[手机号]，[身份证]，卡号尾号6217要挂失",
+        "客户[手机号]问信用卡怎么销户，[身份证] 110101199003077777",
+        "[手机号]要停机 身份证号110101199003077777 工号8807",
+    };
+    kb_gap_clusterer *c = kb_gap_clusterer_new(NULL, NULL);
+    long g[3];
+    for (int i = 0; i < 3; i++) {
+        char *t = kb_gaps_terms(a, qs[i]);
+        CHECK(t != NULL);
+        if (!t) continue;
+        /* Nothing of a placeholder, no digit run. */
+        CHECK(!strstr(t, "手机") && !strstr(t, "~手") && !strstr(t, "[") &&
+              !strstr(t, "6217") && !strstr(t, "110101") && !strstr(t, "8807"));
+        for (const char *p = t; *p; p++)
+            if (*p >= '0' && *p <= '9') {
+                printf("  digits left in \"%s\"\n", t);
+                CHECK(0);
+                break;
+            }
+        g[i] = kb_gap_clusterer_assign(c, t, NULL);
+        free(t);
+    }
+    CHECK(g[0] != g[1] && g[1] != g[2] && g[0] != g[2]);
+    /* What the question is about still counts: 挂失 with and without a placeholder. */
+    char *x = kb_gaps_terms(a, "[手机号]信用卡要挂失"), *y = kb_gaps_terms(a, "信用卡要挂失");
+    CHECK_STR_EQ(x, y);
+    free(x);
+    free(y);
+    /* Letters with digits are product codes and stay (5g, esim). */
+    x = kb_gaps_terms(a, "5G套餐怎么办理");
+    CHECK(x && strstr(x, "5g") != NULL);
+    free(x);
+    kb_gap_clusterer_free(c);
+    kb_analyzer_free(a);
+}
+
 /* ---------------------------------------------------------------- measured quality */
 
 static double idf_cb(const char *term, void *user)
@@ -494,6 +540,14 @@ TEST(typing_continuation_rule)
     /* Characters, not bytes: 宠 and 寵 share their first UTF-8 byte. */
     CHECK(!kb_gaps_query_continues("宠", "寵"));
     CHECK(!kb_gaps_query_continues("\xe5", "\xe5\xae"));
+    /* A placeholder is the customer's number, not typing: the same number in front of two
+     * questions does not make the second continue the first. */
+    CHECK(!kb_gaps_query_continues("[手机号]要挂失", "[手机号]要停机"));
+    CHECK(!kb_gaps_query_continues("[身份证][手机号]挂失", "[身份证][手机号]停机"));
+    CHECK(kb_gaps_query_continues("[手机号]国际漫游", "[手机号]国际漫游怎么开"));
+    CHECK(kb_gaps_query_continues("[手机号]国际漫游", "国际漫游怎么开")); /* number deleted */
+    CHECK(kb_gaps_query_continues("[手机号]", "[手机号]国际漫游怎么开")); /* number typed first */
+    CHECK(!kb_gaps_query_continues("[手机号]", "[身份证]"));
 }
 
 TEST(typing_steps_stay_out_of_the_queue)
@@ -865,6 +919,7 @@ int main(void)
     }
     RUN(terms_fold_scripts_and_synonyms);
     RUN(clusterer_groups_paraphrases_apart_from_other_questions);
+    RUN(placeholders_and_digits_do_not_group_questions);
     RUN(grouping_quality_on_test_set);
     RUN(queue_fed_by_searches_feedback_and_help_requests);
     RUN(regroup_moves_questions_to_the_item_that_fits_now);
