@@ -271,6 +271,15 @@ cJSON *kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows)
 
 /* ---------------------------------------------------------------- content health */
 
+/* 1 when searches may return d on `today` (YYYY-MM-DD; NULL: no date known, every document). */
+static int valid_on(const kb_doc_info *d, const char *today)
+{
+    if (!today) return 1;
+    if (d->valid_until[0] && strcmp(d->valid_until, today) < 0) return 0;
+    if (d->valid_from[0] && strcmp(d->valid_from, today) > 0) return 0;
+    return 1;
+}
+
 static cJSON *doc_brief(const kb_doc_info *d)
 {
     cJSON *o = cJSON_CreateObject();
@@ -312,7 +321,9 @@ cJSON *kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limi
     cJSON *never = cJSON_AddArrayToObject(out, "never_returned");
     size_t n_never = 0;
     for (size_t i = 0; i < docs->n; i++) {
-        if (seen[i]) continue;
+        /* A search never returns a document outside its validity: one that expired is listed
+         * under "expired" only, one not yet valid is waiting for its date. */
+        if (seen[i] || !valid_on(&docs->docs[i], today)) continue;
         if (n_never++ >= limit) continue;
         cJSON *o = doc_brief(&docs->docs[i]);
         cJSON *cats = cJSON_AddArrayToObject(o, "categories");

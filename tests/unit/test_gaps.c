@@ -769,7 +769,9 @@ static const char BASE_DOCS[] =
     "<document id=\"bill-001\"><title>话费账单查询</title><category>账务/账单</category>"
     "<body><p>客户可在营业厅APP查询每月话费账单。</p></body></document>\n"
     "<document id=\"promo-old\"><title>二零一九年夏季流量包</title><valid from=\"2019-06-01\" "
-    "until=\"2019-08-31\"/><body><p>活动已结束。</p></body></document>\n";
+    "until=\"2019-08-31\"/><body><p>活动已结束。</p></body></document>\n"
+    "<document id=\"promo-next\"><title>二零九九年春节流量包</title><valid from=\"2099-01-01\"/>"
+    "<body><p>活动尚未开始。</p></body></document>\n";
 
 TEST(recheck_after_reindex_suggests_the_new_document)
 {
@@ -868,11 +870,17 @@ TEST(content_health_lists_never_returned_expired_and_not_answering)
     kb_gaps *g = open_queue(dir);
     ingest_all(g, &h);
     kb_doc_list docs;
-    CHECK(kb_doc_list_read(idx, &docs, err, sizeof err) == 0 && docs.n == 3);
+    CHECK(kb_doc_list_read(idx, &docs, err, sizeof err) == 0 && docs.n == 4);
     cJSON *health = kb_gaps_health(g, &docs, 30, 100, now_ms(), "2026-01-01");
     CHECK(health != NULL);
     if (health) {
-        CHECK(num(health, "never_returned_total") == 2); /* bill-001, promo-old */
+        /* bill-001 only: searches cannot return a document outside its validity, so one that
+         * expired is listed as expired only (issue 15), and one not yet valid is not a
+         * problem. */
+        CHECK(num(health, "never_returned_total") == 1);
+        const cJSON *never = cJSON_GetObjectItemCaseSensitive(health, "never_returned");
+        CHECK(cJSON_GetArraySize(never) == 1 && never->child &&
+              strcmp(str(never->child, "id"), "bill-001") == 0);
         CHECK(num(health, "expired_total") == 1);
         CHECK_STR_EQ(str(cJSON_GetObjectItemCaseSensitive(health, "expired")->child, "id"),
                      "promo-old");
