@@ -57,6 +57,9 @@ int64_t kb_gaps_progress(kb_gaps *g, const char *source);
 int kb_gaps_recompute_group(kb_gaps *g, int64_t id);
 /* The item as kb_gaps_list shows it, or NULL. */
 cJSON *kb_gaps_item_summary(kb_gaps *g, int64_t id);
+/* The item that holds id's questions now: id itself, or the item the regroup pass merged it
+ * into (gap_merges). 0 when there is none (KB_GAPS_NOT_FOUND set), -1 on error. */
+int64_t kb_gaps_resolve(kb_gaps *g, int64_t id);
 /* gaps_typing.c: register the SQL function kb_continues(a, b) on db (SQLite code). */
 int kb_gaps_register_typing(sqlite3 *db);
 /* The last searches rowid in (lo, max] old enough to judge (older than the typing window). */

@@ -680,6 +680,119 @@ TEST(regroup_moves_questions_to_the_item_that_fits_now)
     CHECK(kb_gaps_regroup(g, &h.kb, 0) >= 0);
     CHECK(item_of(g, PREPAY[4]) == kept);
     kb_gaps_close(g);
+
+    /* So does an item an editor filed under a category. */
+    g = queue_of(new_dir("regroup-filed"), &h);
+    kept = item_of(g, PREPAY[4]);
+    kb_gaps_change file = {.set_category = 1, .category = "贷款/提前还款"};
+    CHECK(kb_gaps_update(g, kept, &file, "editor-1", now_ms(), NULL) == KB_GAPS_OK);
+    CHECK(kb_gaps_regroup(g, &h.kb, 0) >= 0);
+    CHECK(item_of(g, PREPAY[4]) == kept);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
+/* Issue 15: an item's id must hold for as long as the item exists. A pass that finds every
+ * question where it is changes nothing (single-question items were re-created under new ids by
+ * every pass, and each pass logged them as moved). */
+TEST(regroup_keeps_settled_items_and_their_ids)
+{
+    const char *dir = new_dir("regroup-stable");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    static const char *const qs[] = {"宠物保险怎么理赔", "电动车上牌需要什么材料", "宽带光猫红灯闪烁",
+                                     "国际漫游怎么开通", "國際漫遊如何開通"};
+    int64_t t0 = now_ms() - 60000;
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "k%d", i);
+        log_search(st, id, i % 2 ? "li" : "zhang", qs[i], 1, NULL, t0 + i * 1000);
+    }
+    kb_store_close(st);
+    kb_handles h;
+    if (handles_open(&h, sample_index) != 0) return;
+    kb_gaps *g = open_queue(dir);
+    CHECK(g != NULL);
+    if (!g) {
+        handles_close(&h);
+        return;
+    }
+    ingest_all(g, &h);
+    int64_t before[5];
+    for (int i = 0; i < 5; i++) before[i] = item_of(g, qs[i]);
+    CHECK(before[3] == before[4] && before[0] != before[1] && before[1] != before[2]);
+    kb_gaps_filter all = {.statuses = KB_GAP_ALL};
+    cJSON *list = kb_gaps_list(g, &all);
+    CHECK(num(list, "total") == 4);
+    cJSON_Delete(list);
+    for (int round = 0; round < 3; round++) {
+        CHECK(kb_gaps_regroup(g, &h.kb, 0) == 0);
+        for (int i = 0; i < 5; i++) CHECK(item_of(g, qs[i]) == before[i]);
+        /* A new, unrelated question arrives between passes: it starts an item of its own, and
+         * the next pass again finds nothing to move. */
+        st = kb_store_open(dir, err, sizeof err);
+        char id[16], q[64];
+        snprintf(id, sizeof id, "n%d", round);
+        snprintf(q, sizeof q, "%s", round == 0 ? "火星旅游套餐怎么预订" : round == 1 ? "恐龙化石怎么鉴别真假" : "月球土地证书怎么买");
+        log_search(st, id, "wang", q, 1, NULL, t0 + 10000 + round);
+        kb_store_close(st);
+        ingest_all(g, &h);
+    }
+    CHECK(kb_gaps_regroup(g, &h.kb, 0) == 0);
+    for (int i = 0; i < 5; i++) CHECK(item_of(g, qs[i]) == before[i]);
+    list = kb_gaps_list(g, &all);
+    CHECK(num(list, "total") == 7);
+    cJSON_Delete(list);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
+/* An editor acts on an item loaded a while ago; meanwhile the pass merged it into another. The
+ * action goes to the item it was merged into, and reading the old id shows that item. */
+TEST(action_on_a_merged_item_goes_to_the_item_it_joined)
+{
+    kb_handles h;
+    if (handles_open(&h, sample_index) != 0) return;
+    kb_gaps *g = queue_of(new_dir("merged"), &h);
+    CHECK(g != NULL);
+    if (!g) return;
+    static const int LOAN[] = {0, 1, 2, 4};
+    int64_t old[4];
+    for (int i = 0; i < 4; i++) old[i] = item_of(g, PREPAY[LOAN[i]]);
+    CHECK(kb_gaps_regroup(g, &h.kb, 0) > 0);
+    int64_t loan = item_of(g, PREPAY[0]);
+    /* The merged item keeps one of the ids it had: ids are not renewed by a pass. */
+    int kept = 0, gone = 0;
+    for (int i = 0; i < 4; i++) {
+        kept |= old[i] == loan;
+        if (old[i] == loan) continue;
+        gone++;
+        cJSON *item = kb_gaps_item(g, old[i], 10);
+        CHECK(item != NULL);
+        CHECK(num(item, "id") == loan && num(item, "merged_from") == old[i]);
+        cJSON_Delete(item);
+    }
+    CHECK(kept && gone > 0);
+    /* The item itself, read by its own id, says nothing about merging. */
+    cJSON *item = kb_gaps_item(g, loan, 10);
+    CHECK(item && !cJSON_GetObjectItemCaseSensitive(item, "merged_from"));
+    cJSON_Delete(item);
+    for (int i = 0; i < 4; i++) {
+        if (old[i] == loan) continue;
+        item = NULL;
+        CHECK(kb_gaps_set_status(g, old[i], "in_progress", NULL, NULL, "editor-1", now_ms(),
+                                 &item) == KB_GAPS_OK);
+        CHECK(item && num(item, "id") == loan && num(item, "merged_from") == old[i]);
+        CHECK_STR_EQ(str(item, "status"), "in_progress");
+        cJSON_Delete(item);
+        break;
+    }
+    /* An id that never existed is still unknown. */
+    CHECK(kb_gaps_item(g, 999999, 10) == NULL && kb_gaps_last_code(g) == KB_GAPS_NOT_FOUND);
+    CHECK(strstr(kb_gaps_errmsg(g), "999999") != NULL);
+    kb_gaps_close(g);
     handles_close(&h);
 }
 
@@ -819,15 +932,23 @@ TEST(recheck_after_reindex_suggests_the_new_document)
     handles_close(&h);
 }
 
-TEST(category_filter_matches_any_level)
+/* Issue 15: an unresolved search's top hit is a guess below the confidence threshold, so its
+ * category says nothing about the question (今天天气怎么样 was filed under 银行业务/信用卡). An
+ * item's category is the one an editor sets; until then, the category of the documents the
+ * service answered its questions with, confidently, that agents then rejected (not_found). */
+TEST(category_is_the_editors_or_that_of_a_rejected_answer)
 {
     const char *dir = new_dir("category");
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
     int64_t t0 = now_ms();
-    /* The top hit's category becomes the item's category. */
-    log_search(st, "c1", "zhang", "宽带光猫红灯闪烁", 1, "broadband-001", t0);
+    /* Unresolved, with a low-confidence top hit: no category. */
+    log_search(st, "c1", "zhang", "今天天气怎么样", 1, "broadband-001", t0);
     log_search(st, "c2", "zhang", "电动车上牌需要什么材料", 1, NULL, t0 + 1); /* no hit */
+    /* Answered confidently, and the agent said it did not answer: the answer's category. */
+    log_search(st, "c3", "li", "宽带光猫红灯闪烁", 0, "broadband-001", t0 + 2);
+    CHECK(kb_store_log_feedback(st, "c3", "li", KB_FEEDBACK_NOT_FOUND, NULL, t0 + 3) ==
+          KB_STORE_OK);
     kb_store_close(st);
     const char *idx = new_dir("category-index");
     CHECK(index_docs(idx, "category-base", BASE_DOCS, KB_INDEX_REBUILD) == 0);
@@ -835,8 +956,18 @@ TEST(category_filter_matches_any_level)
     if (handles_open(&h, idx) != 0) return;
     kb_gaps *g = open_queue(dir);
     ingest_all(g, &h);
+    cJSON *list = kb_gaps_list(g, NULL);
+    const cJSON *weather = find_item(list, "今天天气怎么样");
+    const cJSON *modem = find_item(list, "宽带光猫红灯闪烁");
+    CHECK(weather && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(weather, "category")));
+    CHECK(weather && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(weather, "category_by")));
+    CHECK_STR_EQ(str(modem, "category"), "故障处理/宽带");
+    int64_t weather_id = num(weather, "id"), modem_id = num(modem, "id");
+    cJSON_Delete(list);
+
+    /* The category filter matches whole levels. */
     kb_gaps_filter f = {.category = "故障处理"};
-    cJSON *list = kb_gaps_list(g, &f);
+    list = kb_gaps_list(g, &f);
     CHECK(list && num(list, "total") == 1);
     CHECK_STR_EQ(str(cJSON_GetObjectItemCaseSensitive(list, "items")->child, "category"),
                  "故障处理/宽带");
@@ -849,6 +980,66 @@ TEST(category_filter_matches_any_level)
     list = kb_gaps_list(g, &f);
     CHECK(list && num(list, "total") == 0); /* whole levels only */
     cJSON_Delete(list);
+
+    /* The editor files the weather question; the status stays as it was. */
+    cJSON *item = NULL;
+    kb_gaps_change ch = {.set_category = 1, .category = " 其他/闲聊 "};
+    CHECK(kb_gaps_update(g, weather_id, &ch, "editor-1", t0, &item) == KB_GAPS_OK);
+    CHECK_STR_EQ(str(item, "category"), "其他/闲聊");
+    CHECK_STR_EQ(str(item, "category_by"), "editor-1");
+    CHECK_STR_EQ(str(item, "status"), "open");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(item, "status_by")));
+    cJSON_Delete(item);
+    f.category = "其他";
+    list = kb_gaps_list(g, &f);
+    CHECK(list && num(list, "total") == 1);
+    cJSON_Delete(list);
+    /* The editor's category wins over the derived one, and stays as questions arrive. */
+    ch.category = "业务办理/宽带";
+    CHECK(kb_gaps_update(g, modem_id, &ch, "editor-2", t0, NULL) == KB_GAPS_OK);
+    st = kb_store_open(dir, err, sizeof err);
+    log_search(st, "c4", "wang", "宽带光猫红灯一直闪", 0, "broadband-001", t0 + 4);
+    CHECK(kb_store_log_feedback(st, "c4", "wang", KB_FEEDBACK_NOT_FOUND, NULL, t0 + 5) ==
+          KB_STORE_OK);
+    kb_store_close(st);
+    ingest_all(g, &h);
+    item = kb_gaps_item(g, modem_id, 10);
+    CHECK(item && num(item, "count") == 2);
+    CHECK_STR_EQ(str(item, "category"), "业务办理/宽带");
+    cJSON_Delete(item);
+    /* Cleared (null or blank): back to the derived one. */
+    ch.category = NULL;
+    CHECK(kb_gaps_update(g, modem_id, &ch, "editor-2", t0, &item) == KB_GAPS_OK);
+    CHECK_STR_EQ(str(item, "category"), "故障处理/宽带");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(item, "category_by")));
+    cJSON_Delete(item);
+    ch.category = "  ";
+    CHECK(kb_gaps_update(g, weather_id, &ch, "editor-2", t0, &item) == KB_GAPS_OK);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(item, "category")));
+    cJSON_Delete(item);
+    /* Malformed paths are refused with the reason; customer numbers are redacted. */
+    static const char *const bad[] = {"业务//宽带", "/业务", "业务/", "业务\t宽带"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ch.category = bad[i];
+        CHECK(kb_gaps_update(g, weather_id, &ch, "editor-2", t0, NULL) == KB_GAPS_INVALID);
+        CHECK(strstr(kb_gaps_errmsg(g), "category") != NULL);
+    }
+    ch.category = "客户13812345678/投诉";
+    CHECK(kb_gaps_update(g, weather_id, &ch, "editor-2", t0, &item) == KB_GAPS_OK);
+    CHECK_STR_EQ(str(item, "category"), "客户[手机号]/投诉");
+    cJSON_Delete(item);
+    /* Nothing to change is a bad request; an unknown item is not found. */
+    kb_gaps_change none = {0};
+    CHECK(kb_gaps_update(g, weather_id, &none, "editor-2", t0, NULL) == KB_GAPS_INVALID);
+    ch.category = "其他";
+    CHECK(kb_gaps_update(g, 999999, &ch, "editor-2", t0, NULL) == KB_GAPS_NOT_FOUND);
+    /* Status and category in one change. */
+    kb_gaps_change both = {.status = "in_progress", .set_category = 1, .category = "其他/闲聊"};
+    CHECK(kb_gaps_update(g, weather_id, &both, "editor-3", t0, &item) == KB_GAPS_OK);
+    CHECK_STR_EQ(str(item, "status"), "in_progress");
+    CHECK_STR_EQ(str(item, "category"), "其他/闲聊");
+    CHECK_STR_EQ(str(item, "status_by"), "editor-3");
+    cJSON_Delete(item);
     kb_gaps_close(g);
     handles_close(&h);
 }
@@ -931,11 +1122,13 @@ int main(void)
     RUN(grouping_quality_on_test_set);
     RUN(queue_fed_by_searches_feedback_and_help_requests);
     RUN(regroup_moves_questions_to_the_item_that_fits_now);
+    RUN(regroup_keeps_settled_items_and_their_ids);
+    RUN(action_on_a_merged_item_goes_to_the_item_it_joined);
     RUN(typing_continuation_rule);
     RUN(typing_steps_stay_out_of_the_queue);
     RUN(life_cycle_and_status_filters);
     RUN(recheck_after_reindex_suggests_the_new_document);
-    RUN(category_filter_matches_any_level);
+    RUN(category_is_the_editors_or_that_of_a_rejected_answer);
     RUN(content_health_lists_never_returned_expired_and_not_answering);
     RUN(missing_or_read_only_store_is_a_clear_error);
     if (!getenv("KB_TEST_KEEP")) {
