@@ -57,6 +57,10 @@
 /* The grouping terms of a question, sorted and space-separated (malloc'd; NULL when out of
  * memory; "" when nothing informative is left, e.g. only question words). See gaps_terms.c. */
 char *kb_gaps_terms(kb_analyzer *a, const char *question);
+/* The version of the rules kb_gaps_terms follows; bump it whenever they change what a question
+ * gives, and the queue analyzes its stored questions again (gap_progress 'terms_version';
+ * kb_gaps_ingest does it a batch at a time). 2: redaction placeholders and digit runs left out. */
+#define KB_GAPS_TERMS_VERSION 2
 
 /* Inverse document frequency of a term in the knowledge base, or a negative number when
  * unknown. */

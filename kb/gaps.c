@@ -295,21 +295,26 @@ static char *doc_category(kb_searcher *s, const char *id)
     return out;
 }
 
-static void analyze(pending *p, const kb_gaps_kb *kb)
+char *kb_gaps_question_terms(kb_analyzer *a, const char *question)
 {
-    p->terms = kb_gaps_terms(kb->analyzer, p->question);
-    if (p->terms && !p->terms[0]) {
+    char *terms = kb_gaps_terms(a, question);
+    if (terms && !terms[0]) {
         /* Nothing informative (only question words, punctuation, emoji): such questions group
          * only with the very same text. */
-        free(p->terms);
-        size_t n = strlen(p->question);
-        p->terms = malloc(n + 2);
-        if (p->terms) {
-            p->terms[0] = '"';
-            for (size_t i = 0; i <= n; i++)
-                p->terms[i + 1] = p->question[i] == ' ' ? '_' : p->question[i];
+        free(terms);
+        size_t n = strlen(question);
+        terms = malloc(n + 2);
+        if (terms) {
+            terms[0] = '"';
+            for (size_t i = 0; i <= n; i++) terms[i + 1] = question[i] == ' ' ? '_' : question[i];
         }
     }
+    return terms;
+}
+
+static void analyze(pending *p, const kb_gaps_kb *kb)
+{
+    p->terms = kb_gaps_question_terms(kb->analyzer, p->question);
     /* The category of the document the service answered with, confidently, and the agent
      * rejected (not_found): the question is most likely about that document's subject. An
      * unresolved search's top hit fell below the confidence threshold, a guess that says
@@ -589,7 +594,9 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
         {"reviews", "SELECT max(id) FROM help_request_reviews", 0, 0, 0},
     };
     enum { N_WM = sizeof w / sizeof w[0] };
-    long waiting = 0;
+    /* Questions stored under older grouping rules are analyzed again first, a batch a call. */
+    long waiting = kb_gaps_reterm(g, kb, max_rows);
+    if (waiting < 0) return -1;
     for (size_t i = 0; i < N_WM; i++) {
         w[i].lo = kb_gaps_progress(g, w[i].name);
         w[i].max = kb_gaps_query_int(g, w[i].max_sql, 0, 0);
@@ -600,7 +607,7 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
     }
     int any = 0;
     for (size_t i = 0; i < N_WM; i++) any |= w[i].hi > w[i].lo;
-    if (!any) return 0;
+    if (!any) return waiting;
 
     /* Phase 1: read and analyze, without holding the write lock. */
     pending_list l = {0};

@@ -796,6 +796,92 @@ TEST(action_on_a_merged_item_goes_to_the_item_it_joined)
     handles_close(&h);
 }
 
+static int exec_in_store(const char *dir, const char *sql)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
+    sqlite3 *db;
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) printf("  sql: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return rc;
+}
+
+static char *text_in_store(const char *dir, const char *sql)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    char *out = NULL;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+            out = strdup((const char *)sqlite3_column_text(s, 0));
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return out;
+}
+
+/* A queue written under the old grouping rules (placeholders were terms, so 挂失 and 停机 were
+ * one item) is brought up to the current ones: its questions are analyzed again, the centroids
+ * lose the placeholders, and the regroup pass then separates what they had joined. */
+TEST(stored_questions_are_analyzed_again_under_new_rules)
+{
+    const char *dir = new_dir("reterm");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    int64_t t0 = now_ms() - 60000;
+    log_search(st, "o1", "zhang", "客户13812345678要挂失", 1, NULL, t0);
+    log_search(st, "o2", "li", "客户13912345678要停机", 1, NULL, t0 + 1000);
+    kb_store_close(st);
+    kb_handles h;
+    if (handles_open(&h, sample_index) != 0) return;
+    kb_gaps *g = open_queue(dir);
+    CHECK(g != NULL);
+    if (!g) {
+        handles_close(&h);
+        return;
+    }
+    ingest_all(g, &h);
+    int64_t lost = item_of(g, "客户[手机号]要挂失"), stop = item_of(g, "客户[手机号]要停机");
+    CHECK(lost > 0 && stop > 0 && lost != stop);
+    kb_gaps_close(g);
+    /* As version 1 of the rules left it: placeholder terms, one item, no terms_version. */
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "UPDATE gap_questions SET group_id = %lld, terms = terms || ' =手机 ~手 ~号 ~机';"
+             "DELETE FROM gap_groups WHERE id = %lld;"
+             "UPDATE gap_groups SET n_questions = 2, terms = '=手机\t2\n~手\t2\n~号\t2\n~机\t2\n"
+             "挂失\t1\n停机\t1\n' WHERE id = %lld;"
+             "DELETE FROM gap_progress WHERE source = 'terms_version';",
+             (long long)lost, (long long)stop, (long long)lost);
+    CHECK(exec_in_store(dir, sql) == SQLITE_OK);
+    g = open_queue(dir);
+    CHECK(item_of(g, "客户[手机号]要停机") == lost);
+    CHECK(ingest_all(g, &h) == 0);
+    char *v = text_in_store(dir, "SELECT last_id FROM gap_progress WHERE source = 'terms_version'");
+    CHECK(v && atoi(v) == KB_GAPS_TERMS_VERSION);
+    free(v);
+    char *terms = text_in_store(dir, "SELECT group_concat(terms, '|') FROM gap_questions");
+    CHECK(terms && !strstr(terms, "手机") && !strstr(terms, "~手"));
+    free(terms);
+    snprintf(sql, sizeof sql, "SELECT terms FROM gap_groups WHERE id = %lld", (long long)lost);
+    terms = text_in_store(dir, sql);
+    CHECK(terms && !strstr(terms, "手机") && strstr(terms, "挂失") && strstr(terms, "停机"));
+    free(terms);
+    /* The regroup pass separates them again; the item keeps its id. */
+    CHECK(kb_gaps_regroup(g, &h.kb, 0) > 0);
+    CHECK(item_of(g, "客户[手机号]要挂失") == lost);
+    CHECK(item_of(g, "客户[手机号]要停机") != lost);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
 TEST(life_cycle_and_status_filters)
 {
     const char *dir = new_dir("life");
@@ -1124,6 +1210,7 @@ int main(void)
     RUN(regroup_moves_questions_to_the_item_that_fits_now);
     RUN(regroup_keeps_settled_items_and_their_ids);
     RUN(action_on_a_merged_item_goes_to_the_item_it_joined);
+    RUN(stored_questions_are_analyzed_again_under_new_rules);
     RUN(typing_continuation_rule);
     RUN(typing_steps_stay_out_of_the_queue);
     RUN(life_cycle_and_status_filters);
