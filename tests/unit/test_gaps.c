@@ -825,6 +825,58 @@ static char *text_in_store(const char *dir, const char *sql)
     return out;
 }
 
+/* An emptied item's identity follows most of its questions: here 3 of its 4 questions join an
+ * item an editor is working on and the 4th starts a new item, so the id leads to the editor's
+ * item (merged), not to the one-question remnant. */
+TEST(emptied_item_follows_most_of_its_questions)
+{
+    const char *dir = new_dir("majority");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    kb_store_close(st);
+    int64_t t = now_ms() - 60000;
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO gap_groups (id, status, question, terms, n_questions, first_ms, last_ms,"
+             " created_ms, status_by) VALUES"
+             " (1, 'in_progress', '宠物保险理赔', '宠物\t5\n保险\t5\n理赔\t5\n流程\t5\n材料\t5\n"
+             "到账\t5\n', 5, %1$lld, %1$lld, %1$lld, 'editor-1'),"
+             " (2, 'open', '宠物保险理赔', '宠物\t3\n保险\t3\n理赔\t3\n流程\t1\n材料\t1\n到账\t1\n"
+             "火星\t1\n旅游\t1\n', 4, %1$lld, %1$lld, %1$lld, NULL);"
+             "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, question, terms)"
+             " VALUES (1, 'search', 'b1', %1$lld, 'a', '宠物保险理赔', '宠物 保险 理赔 流程 材料 到账'),"
+             " (1, 'search', 'b2', %1$lld, 'a', '宠物保险理赔', '宠物 保险 理赔 流程 材料 到账'),"
+             " (1, 'search', 'b3', %1$lld, 'a', '宠物保险理赔', '宠物 保险 理赔 流程 材料 到账'),"
+             " (1, 'search', 'b4', %1$lld, 'a', '宠物保险理赔', '宠物 保险 理赔 流程 材料 到账'),"
+             " (1, 'search', 'b5', %1$lld, 'a', '宠物保险理赔', '宠物 保险 理赔 流程 材料 到账'),"
+             " (2, 'search', 'e4', %2$lld, 'b', '火星旅游', '火星 旅游'),"
+             " (2, 'search', 'e1', %3$lld, 'b', '宠物保险理赔流程', '宠物 保险 理赔 流程'),"
+             " (2, 'search', 'e2', %3$lld, 'b', '宠物保险理赔材料', '宠物 保险 理赔 材料'),"
+             " (2, 'search', 'e3', %3$lld, 'b', '宠物保险理赔到账', '宠物 保险 理赔 到账');",
+             (long long)t, (long long)t + 1000, (long long)t + 2000);
+    CHECK(exec_in_store(dir, sql) == SQLITE_OK);
+    kb_handles h;
+    if (handles_open(&h, sample_index) != 0) return;
+    kb_gaps *g = open_queue(dir);
+    CHECK(g != NULL);
+    if (!g) {
+        handles_close(&h);
+        return;
+    }
+    long moved = kb_gaps_regroup(g, &h.kb, 0);
+    if (moved != 4) printf("  moved %ld: %s\n", moved, kb_gaps_errmsg(g));
+    CHECK(moved == 4);
+    cJSON *item = kb_gaps_item(g, 2, 10);
+    CHECK(item && num(item, "id") == 1 && num(item, "merged_from") == 2 && num(item, "count") == 8);
+    cJSON_Delete(item);
+    int64_t mars = item_of(g, "火星旅游");
+    CHECK(mars > 2);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
 /* A queue written under the old grouping rules (placeholders were terms, so 挂失 and 停机 were
  * one item) is brought up to the current ones: its questions are analyzed again, the centroids
  * lose the placeholders, and the regroup pass then separates what they had joined. */
@@ -1210,6 +1262,7 @@ int main(void)
     RUN(regroup_moves_questions_to_the_item_that_fits_now);
     RUN(regroup_keeps_settled_items_and_their_ids);
     RUN(action_on_a_merged_item_goes_to_the_item_it_joined);
+    RUN(emptied_item_follows_most_of_its_questions);
     RUN(stored_questions_are_analyzed_again_under_new_rules);
     RUN(typing_continuation_rule);
     RUN(typing_steps_stay_out_of_the_queue);
