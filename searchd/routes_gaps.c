@@ -1,7 +1,9 @@
 /*
  * routes_gaps.c — the editors' endpoints: the queue of unanswered questions (GET /api/gaps),
- * one item (GET /api/gaps/{id}), its life cycle (PUT or POST /api/gaps/{id}) and content health
- * (GET /api/content-health). See docs/API.md; the logic is in libkb (kb/gaps.h).
+ * one item (GET /api/gaps/{id}), its life cycle and category (PUT or POST /api/gaps/{id}) and
+ * content health (GET /api/content-health). See docs/API.md; the logic is in libkb (kb/gaps.h).
+ * An id the regroup pass merged into another item reaches that item (kb_gaps_item,
+ * kb_gaps_update): the answer carries "merged_from".
  *
  * Each request opens its own connection to the event store (a fraction of a millisecond):
  * kb_gaps handles are not thread-safe, and editors' calls are rare next to agents' searches.
@@ -23,6 +25,7 @@
 
 #define GAPS_MAX_LIMIT 500
 #define GAPS_NOTE_MAX_BYTES 2000
+#define GAPS_CATEGORY_MAX_BYTES 256
 #define GAPS_DETAIL_ROWS 200
 
 static kb_gaps *open_gaps(searchd_request *req, int readonly)
@@ -92,28 +95,64 @@ void searchd_route_gaps(searchd_request *req)
 
 /* ---------------------------------------------------------------- /api/gaps/{id} */
 
-static void change_status(searchd_request *req, int64_t id)
+/* The body's "category": absent (*set = 0), null or blank (*set = 1, *out NULL: back to the
+ * derived category) or a string. 0, or -1 after answering 400. */
+static int body_category(searchd_request *req, const cJSON *body, int *set, const char **out)
+{
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "category");
+    *set = c != NULL;
+    *out = NULL;
+    if (!c || cJSON_IsNull(c)) return 0;
+    if (!cJSON_IsString(c) || !c->valuestring) {
+        searchd_http_respond_error(req, 400, "category must be a string, or null to clear it");
+        return -1;
+    }
+    if (strlen(c->valuestring) > GAPS_CATEGORY_MAX_BYTES) {
+        searchd_http_respond_error(req, 400, "category too long: at most %d bytes",
+                                   GAPS_CATEGORY_MAX_BYTES);
+        return -1;
+    }
+    *out = c->valuestring;
+    return 0;
+}
+
+static void change_item(searchd_request *req, int64_t id)
 {
     cJSON *body = searchd_http_body_object(req);
     if (!body) return;
-    const char *status, *doc_id, *note;
-    if (searchd_http_body_string(req, body, "status", 1, 32, &status) ||
-        searchd_http_body_string(req, body, "doc_id", 0, KB_DOC_ID_MAX, &doc_id) ||
-        searchd_http_body_string(req, body, "note", 0, GAPS_NOTE_MAX_BYTES, &note)) {
+    kb_gaps_change ch = {0};
+    if (searchd_http_body_string(req, body, "status", 0, 32, &ch.status) ||
+        searchd_http_body_string(req, body, "doc_id", 0, KB_DOC_ID_MAX, &ch.doc_id) ||
+        searchd_http_body_string(req, body, "note", 0, GAPS_NOTE_MAX_BYTES, &ch.note) ||
+        body_category(req, body, &ch.set_category, &ch.category)) {
         cJSON_Delete(body);
         return;
     }
-    if (doc_id && searchd_routes_check_document(req, "doc_id", doc_id) != 0) {
+    if (!ch.status && !ch.set_category) {
+        searchd_http_respond_error(req, 400, "give a status (open, in_progress, answered, "
+                                             "dismissed), a category, or both");
+        cJSON_Delete(body);
+        return;
+    }
+    if (ch.doc_id && searchd_routes_check_document(req, "doc_id", ch.doc_id) != 0) {
         cJSON_Delete(body);
         return;
     }
     kb_gaps *g = open_gaps(req, 0);
     if (g) {
         cJSON *item = NULL;
-        int rc = kb_gaps_set_status(g, id, status, doc_id, note, req->identity.name,
-                                    searchd_now_unix_ms(), &item);
+        int rc = kb_gaps_update(g, id, &ch, req->identity.name, searchd_now_unix_ms(), &item);
         if (rc == KB_GAPS_OK && item) {
-            searchd_log_info("gap %lld set to %s by %s", (long long)id, status, req->identity.name);
+            const cJSON *now = cJSON_GetObjectItemCaseSensitive(item, "id");
+            long long target = cJSON_IsNumber(now) ? (long long)now->valuedouble : (long long)id;
+            /* The category's text stays out of the log: it is the editor's free text. */
+            char merged[48] = "";
+            if (target != (long long)id)
+                snprintf(merged, sizeof merged, " (merged into %lld)", target);
+            searchd_log_info("gap %lld%s changed by %s:%s%s%s%s", (long long)id, merged,
+                             req->identity.name, ch.status ? " status " : "",
+                             ch.status ? ch.status : "", ch.set_category ? " category " : "",
+                             !ch.set_category ? "" : ch.category ? "set" : "cleared");
             searchd_http_respond_json(req, 200, item);
         } else if (rc == KB_GAPS_OK) {
             searchd_http_respond_error(req, 500, "the change was stored but cannot be read back");
@@ -135,7 +174,7 @@ void searchd_route_gap_item(searchd_request *req)
         return;
     }
     if (req->method & (SEARCHD_METHOD_POST | SEARCHD_METHOD_PUT)) {
-        change_status(req, id);
+        change_item(req, id);
         return;
     }
     kb_gaps *g = open_gaps(req, 1);

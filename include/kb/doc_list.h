@@ -18,6 +18,7 @@ typedef struct {
     char *title;
     char **categories;
     size_t n_categories;
+    char valid_from[11];  /* "YYYY-MM-DD" or "" */
     char valid_until[11]; /* "YYYY-MM-DD" or "" */
     char updated[11];     /* "YYYY-MM-DD" or "" */
 } kb_doc_info;

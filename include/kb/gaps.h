@@ -56,6 +56,10 @@
 /* The grouping terms of a question, sorted and space-separated (malloc'd; NULL when out of
  * memory; "" when nothing informative is left, e.g. only question words). See gaps_terms.c. */
 char *kb_gaps_terms(kb_analyzer *a, const char *question);
+/* The version of the rules kb_gaps_terms follows; bump it whenever they change what a question
+ * gives, and the queue analyzes its stored questions again (gap_progress 'terms_version';
+ * kb_gaps_ingest does it a batch at a time). 2: redaction placeholders and digit runs left out. */
+#define KB_GAPS_TERMS_VERSION 2
 
 /* Inverse document frequency of a term in the knowledge base, or a negative number when
  * unknown. */
@@ -86,6 +90,8 @@ size_t kb_gap_clusterer_count(const kb_gap_clusterer *c);
 long kb_gap_clusterer_reassign(kb_gap_clusterer *c, long index, const char *terms, double *sim);
 /* The index of the group with this id, or -1. */
 long kb_gap_clusterer_find(const kb_gap_clusterer *c, int64_t id);
+/* How many questions group `index` holds now (0 for an unknown index). */
+double kb_gap_clusterer_members(const kb_gap_clusterer *c, long index);
 /* A group's centroid as "term TAB count" lines (malloc'd), for storage. */
 char *kb_gap_clusterer_terms(const kb_gap_clusterer *c, long index);
 
@@ -136,9 +142,13 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows);
 /* The refinement pass (kb/gaps/gaps_regroup.c): take each of the newest max_questions questions of
  * open items that no editor has touched out of its item and assign it again, oldest first,
  * against the items as they are now. Items formed early from a question that named only the
- * subject give back what fuller items fit better. Does nothing when no question arrived since
- * the last pass. The moves are planned on a snapshot and written in one short transaction, only
- * if the queue did not change meanwhile. Returns the number of questions moved, or -1. */
+ * subject give back what fuller items fit better. Items keep their ids: a question that ends up
+ * with the same companions is not moved, an item the pass re-forms keeps the id of the item most
+ * of its questions came from, and an item emptied into another is recorded as merged into it
+ * (kb_gaps_item and kb_gaps_update follow the record). Does nothing when no question arrived
+ * since the last pass. The moves are planned on a snapshot and written in one short
+ * transaction, only if the queue did not change meanwhile. Returns the number of questions that
+ * changed item (0 when everything stayed where it was, and then nothing is written), or -1. */
 #define KB_GAPS_REGROUP_MAX 2000
 long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions);
 
@@ -173,12 +183,29 @@ typedef struct {
 cJSON *kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f);
 
 /* One item with its variants and latest questions (at most max_rows each). NULL when there is
- * no such item (kb_gaps_last_code() says KB_GAPS_NOT_FOUND) or on error. */
+ * no such item (kb_gaps_last_code() says KB_GAPS_NOT_FOUND) or on error. An id the regroup pass
+ * merged into another item gives that item, with "merged_from": id. */
 cJSON *kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows);
 
-/* Change an item's status. doc_id: the answer for "answered" (NULL: the suggestion); the caller
- * checks it exists. note may be NULL (redacted before it is stored). by: who. Returns KB_GAPS_*;
- * on KB_GAPS_OK *item (if not NULL) receives the item as kb_gaps_list shows it. */
+/* An editor's change to an item. */
+typedef struct {
+    const char *status;   /* open, in_progress, answered, dismissed; NULL: unchanged */
+    const char *doc_id;   /* the answer for "answered" (NULL: the suggestion); the caller checks
+                             it exists */
+    const char *note;     /* NULL: unchanged; redacted before it is stored */
+    int set_category;     /* 1: `category` replaces the editor's category */
+    const char *category; /* a path such as 业务办理/漫游 (redacted); NULL or blank: none, the
+                             item shows the derived category again */
+} kb_gaps_change;
+
+/* Apply a change (status and category together, in one transaction). An id merged into another
+ * item changes that item. by: who (the token's NAME). Returns KB_GAPS_*; on KB_GAPS_OK *item
+ * (if not NULL) receives the item as kb_gaps_list shows it (with "merged_from" when the id was
+ * merged). KB_GAPS_INVALID when nothing is to change, for a bad status or category. */
+int kb_gaps_update(kb_gaps *g, int64_t id, const kb_gaps_change *change, const char *by,
+                   int64_t now_ms, cJSON **item);
+
+/* kb_gaps_update with a status change only. */
 int kb_gaps_set_status(kb_gaps *g, int64_t id, const char *status, const char *doc_id,
                        const char *note, const char *by, int64_t now_ms, cJSON **item);
 

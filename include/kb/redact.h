@@ -30,4 +30,9 @@ int kb_redact_global_init(char *err, size_t err_len);
  * If found is not NULL, it receives the number of replacements. */
 char *kb_redact(const char *text, size_t len, int *found);
 
+/* The length in bytes of the placeholder kb_redact() writes (such as "[手机号]") that starts at
+ * s, or 0 when none does. For readers of redacted text that must not take a placeholder for
+ * what was asked: grouping questions, telling typing from asking (kb/gaps.h). */
+size_t kb_redact_placeholder_at(const char *s);
+
 #endif

@@ -459,3 +459,13 @@ char *kb_redact(const char *text, size_t len, int *found)
     if (found) *found = n_found;
     return out.data;
 }
+
+size_t kb_redact_placeholder_at(const char *s)
+{
+    if (!s || *s != '[') return 0;
+    for (int g = G_EMAIL; g < G_COUNT; g++) {
+        size_t n = strlen(placeholder[g]);
+        if (strncmp(s, placeholder[g], n) == 0) return n;
+    }
+    return 0;
+}

@@ -168,6 +168,24 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (day, doc_id)\n"
     ") WITHOUT ROWID;\n"
     "CREATE INDEX feedback_not_found ON feedback(time_ms) WHERE kind = 'not_found';\n",
+    /* 2 -> 3: stable gap item ids and editors' categories (docs/GAPS.md). gap_merges records
+     * which item the regroup pass merged into which, so an editor's action on an id loaded
+     * before the pass reaches the item its questions joined. An item's category is now the
+     * one an editor sets (category_by) or, until then, that of the confident answers agents
+     * rejected (not_found); the categories v2 guessed from unresolved searches' top hits are
+     * dropped. */
+    "CREATE TABLE gap_merges (\n"
+    "  id      INTEGER PRIMARY KEY,  -- an item that no longer exists\n"
+    "  into_id INTEGER NOT NULL,     -- the item its questions joined (kept current)\n"
+    "  time_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX gap_merges_into ON gap_merges(into_id);\n"
+    "ALTER TABLE gap_groups ADD COLUMN category_by TEXT;   -- who set category; NULL: derived\n"
+    "ALTER TABLE gap_groups ADD COLUMN category_ms INTEGER;\n"
+    "UPDATE gap_questions SET category = NULL WHERE source <> 'not_found';\n"
+    "UPDATE gap_groups SET category = (SELECT q.category FROM gap_questions q"
+    " WHERE q.group_id = gap_groups.id AND q.category IS NOT NULL GROUP BY q.category"
+    " ORDER BY count(*) DESC, max(q.time_ms) DESC LIMIT 1);\n",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

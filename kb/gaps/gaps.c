@@ -288,24 +288,32 @@ static char *doc_category(kb_searcher *s, const char *id)
     return out;
 }
 
-static void analyze(pending *p, const kb_gaps_kb *kb)
+char *kb_gaps_question_terms(kb_analyzer *a, const char *question)
 {
-    p->terms = kb_gaps_terms(kb->analyzer, p->question);
-    if (p->terms && !p->terms[0]) {
+    char *terms = kb_gaps_terms(a, question);
+    if (terms && !terms[0]) {
         /* Nothing informative (only question words, punctuation, emoji): such questions group
          * only with the very same text. */
-        free(p->terms);
-        size_t n = strlen(p->question);
-        p->terms = malloc(n + 2);
-        if (p->terms) {
-            p->terms[0] = '"';
-            for (size_t i = 0; i <= n; i++)
-                p->terms[i + 1] = p->question[i] == ' ' ? '_' : p->question[i];
+        free(terms);
+        size_t n = strlen(question);
+        terms = malloc(n + 2);
+        if (terms) {
+            terms[0] = '"';
+            for (size_t i = 0; i <= n; i++) terms[i + 1] = question[i] == ' ' ? '_' : question[i];
         }
     }
-    /* The category of the top hit the agent saw, if any (an unanswerable help request has
-     * none). */
-    if (!kb->searcher || !p->top_id) return;
+    return terms;
+}
+
+static void analyze(pending *p, const kb_gaps_kb *kb)
+{
+    p->terms = kb_gaps_question_terms(kb->analyzer, p->question);
+    /* The category of the document the service answered with, confidently, and the agent
+     * rejected (not_found): the question is most likely about that document's subject. An
+     * unresolved search's top hit fell below the confidence threshold, a guess that says
+     * nothing about the question (今天天气怎么样 under 银行业务/信用卡), and an unanswerable help
+     * request has no hit: neither gives a category. */
+    if (!kb->searcher || !p->top_id || strcmp(p->source, "not_found") != 0) return;
     p->category = doc_category(kb->searcher, p->top_id);
 }
 
@@ -352,8 +360,14 @@ static int load_clusterer(kb_gaps *g, const kb_gaps_kb *kb)
     return g->clusterer ? 0 : -1;
 }
 
+/* The category an item derives from its questions (those of rejected confident answers, see
+ * analyze()): the most frequent, the latest on a tie. SQL expression; ?1 is the item. */
+#define DERIVED_CATEGORY                                                                        \
+    "(SELECT category FROM gap_questions WHERE group_id = ?1 AND category IS NOT NULL"         \
+    " GROUP BY category ORDER BY count(*) DESC, max(time_ms) DESC LIMIT 1)"
+
 /* Recompute a group's aggregates and centroid from its questions. An open group left without
- * questions that no editor touched is deleted. */
+ * questions that no editor touched (status or category) is deleted. */
 int kb_gaps_recompute_group(kb_gaps *g, int64_t id)
 {
     kb_gap_clusterer *c = kb_gap_clusterer_new(NULL, NULL);
@@ -389,9 +403,8 @@ int kb_gaps_recompute_group(kb_gaps *g, int64_t id)
         " last_ms = coalesce((SELECT max(time_ms) FROM gap_questions WHERE group_id = ?1), last_ms),"
         " question = coalesce((SELECT question FROM gap_questions WHERE group_id = ?1"
         "   GROUP BY question ORDER BY count(*) DESC, max(time_ms) DESC LIMIT 1), question),"
-        " category = (SELECT category FROM gap_questions WHERE group_id = ?1 AND category IS NOT"
-        "   NULL GROUP BY category ORDER BY count(*) DESC, max(time_ms) DESC LIMIT 1)"
-        " WHERE id = ?1";
+        " category = CASE WHEN category_by IS NOT NULL THEN category ELSE " DERIVED_CATEGORY
+        " END WHERE id = ?1";
     if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) goto done;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, terms, -1, SQLITE_STATIC);
@@ -400,7 +413,7 @@ int kb_gaps_recompute_group(kb_gaps *g, int64_t id)
     s = NULL;
     if (sqlite3_prepare_v2(g->db,
                            "DELETE FROM gap_groups WHERE id = ?1 AND n_questions = 0 AND "
-                           "status = 'open' AND status_by IS NULL",
+                           "status = 'open' AND status_by IS NULL AND category_by IS NULL",
                            -1, &s, NULL) != SQLITE_OK ||
         (sqlite3_bind_int64(s, 1, id), sqlite3_step(s)) != SQLITE_DONE)
         goto done;
@@ -571,7 +584,9 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
         {"reviews", "SELECT max(id) FROM help_request_reviews", 0, 0, 0},
     };
     enum { N_WM = sizeof w / sizeof w[0] };
-    long waiting = 0;
+    /* Questions stored under older grouping rules are analyzed again first, a batch a call. */
+    long waiting = kb_gaps_reterm(g, kb, max_rows);
+    if (waiting < 0) return -1;
     for (size_t i = 0; i < N_WM; i++) {
         w[i].lo = kb_gaps_progress(g, w[i].name);
         w[i].max = kb_gaps_query_int(g, w[i].max_sql, 0, 0);
@@ -582,7 +597,7 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
     }
     int any = 0;
     for (size_t i = 0; i < N_WM; i++) any |= w[i].hi > w[i].lo;
-    if (!any) return 0;
+    if (!any) return waiting;
 
     /* Phase 1: read and analyze, without holding the write lock. */
     pending_list l = {0};
@@ -819,74 +834,199 @@ static int allowed(unsigned from, unsigned to)
     return to == KB_GAP_OPEN || to == from;
 }
 
-int kb_gaps_set_status(kb_gaps *g, int64_t id, const char *status, const char *doc_id,
-                       const char *note, const char *by, int64_t now_ms, cJSON **item)
+int64_t kb_gaps_resolve(kb_gaps *g, int64_t id)
+{
+    /* The item itself, else the item the regroup pass merged it into (gap_merges is kept
+     * current when that item merges in turn, so one step is enough). */
+    static const char sql[] =
+        "SELECT id FROM gap_groups WHERE id = ?1 "
+        "UNION ALL SELECT m.into_id FROM gap_merges m JOIN gap_groups t ON t.id = m.into_id "
+        "WHERE m.id = ?1 LIMIT 1";
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        kb_gaps_sql_fail(g, "cannot read the item");
+        return -1;
+    }
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    int64_t found = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE)
+        kb_gaps_fail(g, KB_GAPS_NOT_FOUND,
+                     "no item with id %lld: its questions have left the queue, reload it",
+                     (long long)id);
+    else if (rc != SQLITE_ROW)
+        return kb_gaps_sql_fail(g, "cannot read the item"), -1;
+    return found;
+}
+
+/* Longest category an editor may set, in bytes (document categories are short paths). */
+#define CATEGORY_MAX 256
+
+static int is_space_at(const char *p, size_t *len)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    if (*u == ' ' || (*u >= '\t' && *u <= '\r')) return *len = 1, 1;
+    if (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80) return *len = 3, 1; /* U+3000 */
+    return 0;
+}
+
+/* The editor's category, trimmed and redacted, into *out (malloc'd; NULL for none). Returns
+ * KB_GAPS_OK, or KB_GAPS_INVALID / KB_GAPS_ERROR with the reason set. */
+static int clean_category(kb_gaps *g, const char *in, char **out)
+{
+    *out = NULL;
+    if (!in) return KB_GAPS_OK;
+    size_t sp, n = 0;
+    while (*in && is_space_at(in, &sp)) in += sp;
+    for (size_t i = 0; in[i];) { /* n: just after the last byte that is not a space */
+        if (is_space_at(in + i, &sp)) i += sp;
+        else n = ++i;
+    }
+    if (n == 0) return KB_GAPS_OK; /* blank: none */
+    if (n > CATEGORY_MAX)
+        return kb_gaps_fail(g, KB_GAPS_INVALID, "category too long: at most %d bytes",
+                            CATEGORY_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c < 0x20 || c == 0x7f)
+            return kb_gaps_fail(g, KB_GAPS_INVALID,
+                                "category must not hold control characters (tabs, line breaks)");
+        if (c == '/' && (i == 0 || in[i - 1] == '/' || i + 1 == n))
+            return kb_gaps_fail(g, KB_GAPS_INVALID,
+                                "category must be a path such as 业务办理/漫游: levels separated by "
+                                "single '/', none empty");
+    }
+    *out = kb_redact(in, n, NULL);
+    return *out ? KB_GAPS_OK : kb_gaps_fail(g, KB_GAPS_ERROR, "out of memory");
+}
+
+/* Set or clear the editor's category of item id (inside the caller's transaction). */
+static int write_category(kb_gaps *g, int64_t id, const char *category, const char *by,
+                          int64_t now_ms)
+{
+    sqlite3_stmt *s;
+    const char *sql =
+        category ? "UPDATE gap_groups SET category = ?2, category_by = ?3, category_ms = ?4 "
+                   "WHERE id = ?1"
+                 : "UPDATE gap_groups SET category = " DERIVED_CATEGORY ", category_by = NULL, "
+                   "category_ms = NULL WHERE id = ?1";
+    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(s, 1, id);
+    if (category) {
+        sqlite3_bind_text(s, 2, category, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, by ? by : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, now_ms);
+    }
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int kb_gaps_update(kb_gaps *g, int64_t id, const kb_gaps_change *ch, const char *by,
+                   int64_t now_ms, cJSON **item)
 {
     if (item) *item = NULL;
     g->code = KB_GAPS_OK;
-    unsigned to = kb_gaps_status_bit(status);
-    if (!to || to == KB_GAP_ALL)
+    static const kb_gaps_change none = {0};
+    if (!ch) ch = &none;
+    const char *status = ch->status;
+    unsigned to = status ? kb_gaps_status_bit(status) : 0;
+    if (status && (!to || to == KB_GAP_ALL))
         return kb_gaps_fail(g, KB_GAPS_INVALID,
                             "status must be one of open, in_progress, answered, dismissed");
+    if (!status && !ch->set_category)
+        return kb_gaps_fail(g, KB_GAPS_INVALID, "nothing to change: give a status, a category "
+                                                "or both");
     if (g->readonly) return kb_gaps_fail(g, KB_GAPS_INVALID, "the queue is open read-only");
+    char *category = NULL;
+    if (ch->set_category && clean_category(g, ch->category, &category) != KB_GAPS_OK)
+        return g->code;
+    const char *note = ch->note;
     char *redacted_note = note ? kb_redact(note, strlen(note), NULL) : NULL;
-    if (note && !redacted_note) return kb_gaps_fail(g, KB_GAPS_ERROR, "out of memory");
+    if (note && !redacted_note) {
+        free(category);
+        return kb_gaps_fail(g, KB_GAPS_ERROR, "out of memory");
+    }
     if (kb_store_begin_immediate(g->db) != SQLITE_OK) {
+        free(category);
         free(redacted_note);
         return kb_gaps_sql_fail(g, "cannot change the item");
     }
     sqlite3_stmt *s = NULL;
     int rc = KB_GAPS_ERROR;
     char *suggested = NULL, *from_name = NULL;
+    /* An id loaded before the regroup pass merged it: the change is meant for the item its
+     * questions joined. */
+    int64_t target = kb_gaps_resolve(g, id);
+    if (target <= 0) {
+        rc = g->code;
+        goto out;
+    }
     if (sqlite3_prepare_v2(g->db, "SELECT status, suggested_doc_id FROM gap_groups WHERE id = ?1",
                            -1, &s, NULL) != SQLITE_OK)
         goto sql_fail;
-    sqlite3_bind_int64(s, 1, id);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        rc = kb_gaps_fail(g, KB_GAPS_NOT_FOUND, "no item with id %lld", (long long)id);
-        goto out;
-    }
+    sqlite3_bind_int64(s, 1, target);
+    if (sqlite3_step(s) != SQLITE_ROW) goto sql_fail;
     from_name = kb_gaps_col_dup(s, 0);
     suggested = kb_gaps_col_dup(s, 1);
     sqlite3_finalize(s);
     s = NULL;
-    unsigned from = kb_gaps_status_bit(from_name);
-    if (!allowed(from, to)) {
-        rc = kb_gaps_fail(g, KB_GAPS_CONFLICT, "item %lld is %s: re-open it first (status open)",
-                          (long long)id, from_name ? from_name : "?");
-        goto out;
-    }
-    const char *answer = NULL;
-    if (to == KB_GAP_ANSWERED) {
-        answer = doc_id ? doc_id : suggested;
-        if (!answer) {
-            rc = kb_gaps_fail(g, KB_GAPS_INVALID,
-                              "doc_id is required: item %lld has no suggested answer",
-                              (long long)id);
+    if (status) {
+        unsigned from = kb_gaps_status_bit(from_name);
+        if (!allowed(from, to)) {
+            rc = kb_gaps_fail(g, KB_GAPS_CONFLICT,
+                              "item %lld is %s: re-open it first (status open)",
+                              (long long)target, from_name ? from_name : "?");
             goto out;
         }
+        const char *answer = NULL;
+        if (to == KB_GAP_ANSWERED) {
+            answer = ch->doc_id ? ch->doc_id : suggested;
+            if (!answer) {
+                rc = kb_gaps_fail(g, KB_GAPS_INVALID,
+                                  "doc_id is required: item %lld has no suggested answer",
+                                  (long long)target);
+                goto out;
+            }
+        }
+        if (sqlite3_prepare_v2(g->db,
+                               "UPDATE gap_groups SET status = ?2, answer_doc_id = ?3, "
+                               "status_by = ?4, status_ms = ?5, note = coalesce(?6, note) "
+                               "WHERE id = ?1",
+                               -1, &s, NULL) != SQLITE_OK)
+            goto sql_fail;
+        sqlite3_bind_int64(s, 1, target);
+        sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
+        if (answer) sqlite3_bind_text(s, 3, answer, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(s, 3);
+        sqlite3_bind_text(s, 4, by ? by : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 5, now_ms);
+        if (redacted_note) sqlite3_bind_text(s, 6, redacted_note, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(s, 6);
+        if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
+        sqlite3_finalize(s);
+        s = NULL;
+    } else if (redacted_note) {
+        if (sqlite3_prepare_v2(g->db, "UPDATE gap_groups SET note = ?2 WHERE id = ?1", -1, &s,
+                               NULL) != SQLITE_OK)
+            goto sql_fail;
+        sqlite3_bind_int64(s, 1, target);
+        sqlite3_bind_text(s, 2, redacted_note, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
+        sqlite3_finalize(s);
+        s = NULL;
     }
-    if (sqlite3_prepare_v2(g->db,
-                           "UPDATE gap_groups SET status = ?2, answer_doc_id = ?3, "
-                           "status_by = ?4, status_ms = ?5, note = coalesce(?6, note) "
-                           "WHERE id = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
-        goto sql_fail;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
-    if (answer) sqlite3_bind_text(s, 3, answer, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, 3);
-    sqlite3_bind_text(s, 4, by ? by : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, now_ms);
-    if (redacted_note) sqlite3_bind_text(s, 6, redacted_note, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, 6);
-    if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
-    sqlite3_finalize(s);
-    s = NULL;
+    if (ch->set_category && write_category(g, target, category, by, now_ms) != 0) goto sql_fail;
+    /* Cached clusterers reload, and a regroup pass planned before this change is dropped: the
+     * item is the editor's now and keeps its questions. */
     if (kb_gaps_bump_version(g) != 0) goto sql_fail;
     if (sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
     rc = KB_GAPS_OK;
-    if (item) *item = kb_gaps_item_summary(g, id);
+    if (item) {
+        *item = kb_gaps_item_summary(g, target);
+        if (*item && target != id) cJSON_AddNumberToObject(*item, "merged_from", (double)id);
+    }
     goto done;
 sql_fail:
     rc = kb_gaps_sql_fail(g, "cannot change the item");
@@ -899,5 +1039,14 @@ done:
     free(suggested);
     free(from_name);
     free(redacted_note);
+    free(category);
     return rc;
+}
+
+int kb_gaps_set_status(kb_gaps *g, int64_t id, const char *status, const char *doc_id,
+                       const char *note, const char *by, int64_t now_ms, cJSON **item)
+{
+    kb_gaps_change ch = {.status = status, .doc_id = doc_id, .note = note};
+    if (!status) return kb_gaps_fail(g, KB_GAPS_INVALID, "status is required");
+    return kb_gaps_update(g, id, &ch, by, now_ms, item);
 }

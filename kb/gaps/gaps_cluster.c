@@ -468,3 +468,8 @@ long kb_gap_clusterer_find(const kb_gap_clusterer *c, int64_t id)
         if (c->groups[i].id == id) return (long)i;
     return -1;
 }
+
+double kb_gap_clusterer_members(const kb_gap_clusterer *c, long gi)
+{
+    return gi >= 0 && (size_t)gi < c->n_groups ? c->groups[gi].members : 0;
+}

@@ -57,6 +57,16 @@ int64_t kb_gaps_progress(kb_gaps *g, const char *source);
 int kb_gaps_recompute_group(kb_gaps *g, int64_t id);
 /* The item as kb_gaps_list shows it, or NULL. */
 cJSON *kb_gaps_item_summary(kb_gaps *g, int64_t id);
+/* The item that holds id's questions now: id itself, or the item the regroup pass merged it
+ * into (gap_merges). 0 when there is none (KB_GAPS_NOT_FOUND set), -1 on error. */
+int64_t kb_gaps_resolve(kb_gaps *g, int64_t id);
+/* A question's grouping terms as stored: kb_gaps_terms(), or for a question with nothing
+ * informative its exact text (marked '"'), so it groups only with the same text. malloc'd;
+ * NULL when out of memory. */
+char *kb_gaps_question_terms(kb_analyzer *a, const char *question);
+/* gaps_reterm.c: analyze a batch of questions stored under older grouping rules again (see
+ * KB_GAPS_TERMS_VERSION). Returns how many still wait, or -1 on error. */
+long kb_gaps_reterm(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows);
 /* gaps_typing.c: register the SQL function kb_continues(a, b) on db (SQLite code). */
 int kb_gaps_register_typing(sqlite3 *db);
 /* The last searches rowid in (lo, max] old enough to judge (older than the typing window). */

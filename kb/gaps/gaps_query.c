@@ -59,7 +59,7 @@ static double round4(double v) { return (double)(long long)(v * 10000 + (v >= 0 
 #define ITEM_COLUMNS                                                                            \
     "g.id, g.status, g.question, c.n, c.a, c.v, c.ns, c.nn, c.nh, c.f, c.l, g.category, "       \
     "g.answer_doc_id, g.suggested_doc_id, g.suggested_title, g.suggested_confidence, "          \
-    "g.suggested_ms, g.status_by, g.status_ms, g.note"
+    "g.suggested_ms, g.status_by, g.status_ms, g.note, g.category_by"
 #define GROUP_COUNTS                                                                            \
     "(SELECT id AS gid, n_questions AS n, n_agents AS a, n_variants AS v, n_search AS ns, "     \
     "n_not_found AS nn, n_help AS nh, first_ms AS f, last_ms AS l FROM gap_groups)"
@@ -119,6 +119,7 @@ static cJSON *item_json(kb_gaps *g, sqlite3_stmt *s, int64_t from, int64_t to)
     add_time(o, "first_seen", s, 9);
     add_time(o, "last_seen", s, 10);
     add_text(o, "category", s, 11);
+    add_text(o, "category_by", s, 20); /* who set it; null: derived from the questions */
     cJSON_AddItemToObject(o, "top_variants", variants(g, id, from, to, 3, 0));
     add_text(o, "suggested_answer", s, 13);
     add_text(o, "suggested_title", s, 14);
@@ -233,8 +234,12 @@ cJSON *kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f)
 cJSON *kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows)
 {
     g->code = KB_GAPS_OK;
+    int64_t asked = id;
+    id = kb_gaps_resolve(g, asked); /* an id merged into another item shows that item */
+    if (id <= 0) return NULL;
     cJSON *o = kb_gaps_item_summary(g, id);
     if (!o) return NULL;
+    if (id != asked) cJSON_AddNumberToObject(o, "merged_from", (double)asked);
     if (!max_rows) max_rows = 200;
     /* The list's "variants" count becomes the list of variants here; the count moves to
      * variants_total. */
@@ -270,6 +275,15 @@ cJSON *kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows)
 }
 
 /* ---------------------------------------------------------------- content health */
+
+/* 1 when searches may return d on `today` (YYYY-MM-DD; NULL: no date known, every document). */
+static int valid_on(const kb_doc_info *d, const char *today)
+{
+    if (!today) return 1;
+    if (d->valid_until[0] && strcmp(d->valid_until, today) < 0) return 0;
+    if (d->valid_from[0] && strcmp(d->valid_from, today) > 0) return 0;
+    return 1;
+}
 
 static cJSON *doc_brief(const kb_doc_info *d)
 {
@@ -312,7 +326,9 @@ cJSON *kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limi
     cJSON *never = cJSON_AddArrayToObject(out, "never_returned");
     size_t n_never = 0;
     for (size_t i = 0; i < docs->n; i++) {
-        if (seen[i]) continue;
+        /* A search never returns a document outside its validity: one that expired is listed
+         * under "expired" only, one not yet valid is waiting for its date. */
+        if (seen[i] || !valid_on(&docs->docs[i], today)) continue;
         if (n_never++ >= limit) continue;
         cJSON *o = doc_brief(&docs->docs[i]);
         cJSON *cats = cJSON_AddArrayToObject(o, "categories");

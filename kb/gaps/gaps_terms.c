@@ -10,7 +10,11 @@
  *   - question and function words (kb_query_is_stopword, plus a few colloquial fillers such as
  *     咋整 and 一直 that say nothing about the subject) are dropped;
  *   - a member of a synonym group (analysis/synonyms.h: 丢了/遗失/掉了, 出国/境外 …) is replaced by
- *     the group's first member, so paraphrases that swap service words share the term.
+ *     the group's first member, so paraphrases that swap service words share the term;
+ *   - redaction placeholders ([手机号], [身份证] …, kb/redact.h) and numbers made of digits only
+ *     (reference numbers, card tails, staff ids) are left out: they say whose case it is, not
+ *     what is asked, and questions about anything share them (issue 15: 挂失, 销户 and 停机
+ *     grouped through [手机号] [身份证] and an ID number). Codes with letters (5g, esim) stay.
  * Bigrams that straddle a word's edge are dropped: in a short
  * question they are mostly noise.
  */
@@ -20,6 +24,7 @@
 #include <string.h>
 
 #include "search/query.h"
+#include "kb/redact.h"
 #include "analysis/synonyms.h"
 
 /* Colloquial fillers that are not in the search's stop list (there they cost nothing) but
@@ -117,6 +122,37 @@ static int is_generic(const char *t)
     return 0;
 }
 
+/* 1 when a term is a number of ASCII digits only (a code such as 4008-123-456 is folded into
+ * one digit run too). */
+static int digits_only(const char *t)
+{
+    if (!*t) return 0;
+    for (; *t; t++)
+        if (*t < '0' || *t > '9') return 0;
+    return 1;
+}
+
+/* The question without its redaction placeholders, each replaced by a space so that the
+ * characters on either side do not form a bigram (malloc'd; NULL when out of memory). */
+static char *without_placeholders(const char *question)
+{
+    size_t n = strnlen(question, 4096);
+    char *out = malloc(n + 1);
+    if (!out) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t p = kb_redact_placeholder_at(question + i);
+        if (p && i + p <= n) {
+            out[o++] = ' ';
+            i += p;
+        } else {
+            out[o++] = question[i++];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -125,9 +161,13 @@ static int cmp_str(const void *a, const void *b)
 char *kb_gaps_terms(kb_analyzer *a, const char *question)
 {
     if (!a || !question) return NULL;
+    char *text = without_placeholders(question);
+    if (!text) return NULL;
     kb_term_list terms;
     kb_term_list_init(&terms);
-    if (kb_analyze(a, question, strnlen(question, 4096), &terms) < 0) {
+    int analyzed = kb_analyze(a, text, strlen(text), &terms);
+    free(text);
+    if (analyzed < 0) {
         kb_term_list_free(&terms);
         return NULL;
     }
@@ -141,6 +181,8 @@ char *kb_gaps_terms(kb_analyzer *a, const char *question)
         const kb_term *t = &terms.terms[i];
         if (t->kind == KB_TERM_BIGRAM_CROSS) continue;
         if (kb_query_is_stopword(t->text) || is_filler(t->text)) continue;
+        if ((t->kind == KB_TERM_NUMBER || t->kind == KB_TERM_CODE) && digits_only(t->text))
+            continue;
         if (t->kind == KB_TERM_BIGRAM && has_stop_char(t->text) && !is_service_word(t->text))
             continue;
         const char *text = t->kind == KB_TERM_UNIGRAM ? t->text : canonical(t->text);

@@ -12,6 +12,12 @@
  * qualify; clearing the box and asking something else does not. A search the agent acted on
  * (a click or feedback) is never left out. Searches younger than the window wait, since their
  * continuation may not be logged yet.
+ *
+ * Redaction placeholders ([手机号] …, kb/redact.h) are not typing: agents often type the
+ * customer's number before the question, so "[手机号]要挂失" and "[手机号]要停机" share a long
+ * prefix without one continuing the other. Characters are therefore counted without
+ * placeholders; a query that is nothing but placeholders (the number typed first) is continued
+ * by a query that starts with it.
  */
 #include <stdint.h>
 #include <string.h>
@@ -20,29 +26,51 @@
 #include <unicode/utf8.h>
 
 #include "gaps/gaps_internal.h"
+#include "kb/redact.h"
 
-/* Characters in s (an invalid byte counts as one). */
+#define END_OF_TEXT (-2)
+
+/* The character of s at *i, past any placeholders: END_OF_TEXT at the end, a negative value for
+ * an invalid byte (which never counts as shared). */
+static UChar32 next_char(const uint8_t *s, int32_t *i, int32_t n)
+{
+    for (;;) {
+        if (*i >= n) return END_OF_TEXT;
+        size_t p = kb_redact_placeholder_at((const char *)s + *i);
+        if (!p) break;
+        *i += (int32_t)p;
+    }
+    UChar32 c;
+    U8_NEXT(s, *i, n, c);
+    return c < 0 ? -1 : c;
+}
+
+/* Characters in s, placeholders left out (an invalid byte counts as one). */
 static int32_t count_chars(const uint8_t *s, int32_t n)
 {
     int32_t chars = 0;
-    for (int32_t i = 0; i < n; chars++) U8_FWD_1(s, i, n);
+    for (int32_t i = 0; next_char(s, &i, n) != END_OF_TEXT;) chars++;
     return chars;
 }
 
 int kb_gaps_query_continues(const char *a, const char *b)
 {
-    if (!a || !b) return 0;
+    if (!a || !b || !*a || !*b) return 0;
     const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
     int32_t nx = (int32_t)strlen(a), ny = (int32_t)strlen(b), i = 0, j = 0, common = 0;
-    while (i < nx && j < ny) {
-        UChar32 cx, cy;
-        U8_NEXT(x, i, nx, cx);
-        U8_NEXT(y, j, ny, cy);
-        if (cx < 0 || cx != cy) break; /* a bad byte never counts as shared */
+    for (;;) {
+        UChar32 cx = next_char(x, &i, nx), cy = next_char(y, &j, ny);
+        if (cx < 0 || cx != cy) break; /* the end, a difference, or a bad byte */
         common++;
     }
     int32_t shorter = count_chars(x, nx), chars_b = count_chars(y, ny);
     if (chars_b < shorter) shorter = chars_b;
+    if (shorter == 0) {
+        /* One of them is placeholders only: the number typed before the question, or the
+         * question deleted back to it. */
+        size_t k = (size_t)(nx < ny ? nx : ny);
+        return memcmp(a, b, k) == 0;
+    }
     return common > 0 && common * 2 >= shorter;
 }
 

@@ -46,6 +46,7 @@ static int info_from_stored(kb_doc_info *d, kb_stored_doc_codec *codec, const ch
             d->categories[d->n_categories++] = c;
         }
     }
+    memcpy(d->valid_from, doc->valid_from, sizeof d->valid_from);
     memcpy(d->valid_until, doc->valid_until, sizeof d->valid_until);
     memcpy(d->updated, doc->updated, sizeof d->updated);
     rc = 0;

@@ -13,7 +13,7 @@ export const gapItem = (over) => ({
   first_seen: '2026-10-02T08:15:30.123Z', last_seen: '2026-10-28T02:01:11.020Z', category: '业务办理/漫游',
   top_variants: [{ question: '国际漫游怎么开通', count: 10 }, { question: '出國漫遊如何開通', count: 6 }, { question: '出国手机用不了', count: 5 }],
   suggested_answer: 'roam-intl-002', suggested_title: '国际漫游开通办理', suggested_confidence: 0.91, suggested_at: '2026-10-28T03:00:00.000Z',
-  answer_doc_id: null, status_by: null, status_at: null, note: null, ...over,
+  answer_doc_id: null, status_by: null, status_at: null, note: null, category_by: null, ...over,
 });
 
 export const gaps = {

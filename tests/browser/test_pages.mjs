@@ -505,14 +505,19 @@ test('editor_page_queue_actions_and_health', async (page) => {
   const svc = globalThis.svc;
   const calls = [];
   const items = new Map(fx.gaps.items.map((i) => [i.id, structuredClone(i)]));
+  const gone = new Set(); // ids whose questions left the queue
+  const merged = new Map(); // id -> the id the regroup pass merged it into
   await mockApi(page, [
     ['GET', /^\/api\/gaps$/, () => [200, { ...fx.gaps, items: [...items.values()] }]],
     ['GET', /^\/api\/gaps\/(\d+)$/, () => [200, fx.gapDetail]],
     ['PUT', /^\/api\/gaps\/(\d+)$/, (req, m) => {
-      const it = items.get(Number(m[1]));
+      const id = Number(m[1]);
+      if (gone.has(id)) return [404, { error: `no item with id ${id}: its questions have left the queue, reload it` }];
+      const it = items.get(merged.get(id) ?? id);
       const b = JSON.parse(req.postData());
-      Object.assign(it, { status: b.status, answer_doc_id: b.status === 'answered' ? b.doc_id : null, status_by: svc.names.editor });
-      return [200, it];
+      if (b.status) Object.assign(it, { status: b.status, answer_doc_id: b.status === 'answered' ? b.doc_id : null, status_by: svc.names.editor });
+      if ('category' in b) Object.assign(it, { category: b.category, category_by: b.category ? svc.names.editor : null });
+      return [200, merged.has(id) ? { ...it, merged_from: id } : it];
     }],
     ['GET', /^\/api\/content-health$/, () => [200, fx.health]],
   ], calls);
@@ -546,6 +551,31 @@ test('editor_page_queue_actions_and_health', async (page) => {
   await page.click('#gap-19 button.dismiss');
   await page.waitForFunction(() => document.querySelector('#gap-19').textContent.includes('已忽略'));
   await shot(page, '15-editor-queue-after-actions');
+  // File an item under a category; it shows as the editor's.
+  check(await page.locator('#gap-18 .cat').count() === 0, 'no category shown for an item without one');
+  await page.click('#gap-18 button.set-category');
+  await page.fill('#gap-18 input.category-input', '宽带/提速');
+  await page.press('#gap-18 input.category-input', 'Enter');
+  await page.waitForSelector('#gap-18 .cat.by-editor');
+  put = calls.filter((c) => c.method === 'PUT').pop();
+  check(put.path === '/api/gaps/18' && put.body.category === '宽带/提速' && !('status' in put.body), 'category: ' + JSON.stringify(put.body));
+  check((await page.textContent('#gap-18 .cat')) === '宽带/提速', 'category shown');
+  check((await page.textContent('#queue-status')).includes('分类：宽带/提速'), 'category note');
+  // An item whose questions left the queue meanwhile: a Chinese message, the queue reloaded.
+  gone.add(18);
+  const lists = calls.filter((c) => c.path === '/api/gaps').length;
+  await page.click('#gap-18 button.reopen');
+  await page.waitForSelector('#queue-status.error');
+  let status = await page.textContent('#queue-status');
+  check(status.includes('问题项 18 已不存在') && !/[A-Za-z]{3}/.test(status), 'not-found message: ' + status);
+  check(calls.filter((c) => c.path === '/api/gaps').length > lists, 'the queue is reloaded');
+  // An item the regroup pass merged into another: the action reaches that item, and says so.
+  merged.set(19, 17);
+  await page.click('#gap-19 button.reopen');
+  await page.waitForFunction(() => document.querySelector('#queue-status').textContent.includes('已并入'));
+  status = await page.textContent('#queue-status');
+  check(status.includes('问题项 19 已并入「国际漫游怎么开通」（17）') && status.includes('未处理'), 'merged message: ' + status);
+  check(calls.filter((c) => c.method === 'PUT').pop().path === '/api/gaps/19', 'sent to the id the page had');
   // Filters go into the query string.
   await page.selectOption('#f-status', 'all');
   await page.waitForFunction(() => document.querySelector('#queue-status').textContent.startsWith('共'));

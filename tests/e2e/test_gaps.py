@@ -263,6 +263,89 @@ def regroup_pass_mends_items_formed_in_arrival_order():
 
 
 @test
+def item_ids_hold_across_regroup_passes_and_merged_ids_resolve():
+    """Issue 15: each regroup pass re-created single-question items under new ids and logged them
+    as moved, so an editor's PUT on an id loaded 30 s earlier got 404. Ids hold while an item
+    exists, a pass that moves nothing logs nothing, and an id merged into another item leads
+    there (GET and PUT)."""
+    s = GapService({"kb.xml": documents_file(BROADBAND)}, regroup_interval=1)
+    try:
+        singles = ["宠物保险怎么理赔", "电动车上牌需要什么材料"]
+        for q in singles:
+            check(s.search(q).json()["unresolved"], q)
+        body = s.wait_gaps(lambda b: all(item_with(b, q) for q in singles))
+        ids = {q: item_with(body, q)["id"] for q in singles}
+        # The loan questions arrive as several items; a pass merges them.
+        for i, q in enumerate(PREPAY):
+            check(s.search(q, role="agent" if i % 2 else "lead").json()["unresolved"], q)
+
+        def regrouped(body):
+            loan = item_with(body, PREPAY[1])
+            return loan and loan["count"] == 4
+
+        body = s.wait_gaps(regrouped)
+        loan = item_with(body, PREPAY[1])
+        # More passes run while unrelated questions keep arriving (a pass runs only then).
+        moved_lines = s.log_text().count("questions moved to a closer item")
+        for q in ("火星旅游套餐怎么预订", "恐龙化石怎么鉴别真假", "月球土地证书怎么买"):
+            s.search(q)
+            time.sleep(scaled(1.3))
+        body = s.wait_gaps(lambda b: item_with(b, "月球土地证书怎么买"))
+        time.sleep(scaled(1.5))  # one more pass after the last question
+        body = s.gaps("?limit=500")
+        for q in singles:
+            check(item_with(body, q)["id"] == ids[q], f"{q}: id {ids[q]} became {item_with(body, q)['id']}")
+        check(item_with(body, PREPAY[1])["id"] == loan["id"], "the merged item keeps its id")
+        log = s.log_text()
+        check(log.count("questions moved to a closer item") == moved_lines,
+              "a pass that moved nothing logged a move:\n" + log[-3000:])
+        # The editor acts on a single item loaded before all those passes.
+        it = s.json("PUT", f"/api/gaps/{ids[singles[0]]}", "editor", body={"status": "dismissed"})
+        check(it["id"] == ids[singles[0]] and it["status"] == "dismissed" and "merged_from" not in it, it)
+        # Ids of the loan items the pass emptied lead to the merged item.
+        merged = []
+        for gid in range(1, max(it["id"] for it in body["items"]) + 1):
+            r = s.call("GET", f"/api/gaps/{gid}", "editor")
+            if r.status == 200 and r.json()["id"] != gid:
+                check(r.json()["merged_from"] == gid and r.json()["id"] == loan["id"], r.json())
+                merged.append(gid)
+            elif r.status == 404:
+                check("reload" in r.json()["error"], r.json())
+        check(merged, "no item was recorded as merged")
+        it = s.json("PUT", f"/api/gaps/{merged[0]}", "editor", body={"status": "in_progress"})
+        check(it["id"] == loan["id"] and it["merged_from"] == merged[0] and it["status"] == "in_progress", it)
+        check(f"gap {merged[0]} (merged into {loan['id']}) changed by test-editor" in s.log_text(),
+              s.log_text()[-2000:])
+    finally:
+        s.stop()
+        s.cleanup()
+
+
+@test
+def category_is_none_for_unresolved_questions_until_an_editor_sets_one():
+    """Issue 15: an unresolved search's top hit is a guess; its category (今天天气怎么样 under
+    银行业务/信用卡) is not the question's. The editor files the item; the filter follows."""
+    s = shared()
+    r = s.search("今天天气怎么样").json()
+    check(r["unresolved"], r)
+    body = s.wait_gaps(lambda b: item_with(b, "今天天气怎么样"))
+    weather = item_with(body, "今天天气怎么样")
+    check(weather["category"] is None and weather["category_by"] is None, weather)
+    path = f"/api/gaps/{weather['id']}"
+    it = s.json("PUT", path, "editor", body={"category": "其他/闲聊"})
+    check(it["category"] == "其他/闲聊" and it["category_by"] == "test-editor", it)
+    check(it["status"] == weather["status"] and it["status_by"] is None, "the status is unchanged")
+    check(any(x["id"] == weather["id"] for x in s.gaps("?category=" + urllib.parse.quote("其他"))["items"]),
+          "category filter")
+    for bad in ({"category": "其他//闲聊"}, {"category": 7}, {"category": "x" * 300}, {}, {"note": "只有备注"}):
+        r = s.call("PUT", path, "editor", body=bad)
+        check_status(r, 400, f"PUT {bad}")
+        check("error" in r.json(), r.body)
+    it = s.json("PUT", path, "editor", body={"category": None})
+    check(it["category"] is None and it["category_by"] is None, it)
+
+
+@test
 def life_cycle_over_http():
     s = shared()
     body = s.wait_gaps(lambda b: item_with(b, "国际漫游开通"))
@@ -458,7 +541,10 @@ def content_health_over_http():
         if "broadband-001" not in never or time.time() > deadline:
             break
         time.sleep(0.2)
-    check("broadband-001" not in never and "promo-2019" in never, h)
+    check("broadband-001" not in never, h)
+    # Expired documents are listed as expired, not also as never returned (issue 15): searches
+    # cannot return them.
+    check("promo-2019" not in never, h)
     check([d["id"] for d in h["expired"]] == ["promo-2019"], h)
     check(any(d["id"] == "roam-intl-001" and d["not_found"] >= 1 for d in h["not_answering"]), h)
     check_status(s.call("GET", "/api/content-health?days=0", "editor"), 400, "days=0")

@@ -795,6 +795,76 @@ TEST(migrates_v1_store_keeping_rows)
     CHECK_STR_EQ(q_text(path, "PRAGMA integrity_check"), "ok");
 }
 
+/* A store of schema v2 (the editors' queue as first released) is migrated on open: items and
+ * questions are kept, the merge record (gap_merges) and the editor's category columns are
+ * added, and the categories v2 guessed from unresolved searches' top hits are dropped, keeping
+ * those of rejected confident answers (not_found). */
+TEST(migrates_v2_store_dropping_guessed_categories)
+{
+    const char *dir = new_dir("v2");
+    mkdir(dir, 0700);
+    char path[300], err[512] = "";
+    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    /* The v2 schema as released (kb/events/store.c, migrations[0..1]), reduced to what the rows need. */
+    static const char v2[] =
+        "CREATE TABLE searches (search_id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, agent TEXT "
+        "NOT NULL, query TEXT NOT NULL, top_ids TEXT NOT NULL DEFAULT '[]', top_id TEXT, hits "
+        "INTEGER NOT NULL DEFAULT 0, confidence REAL NOT NULL DEFAULT 0, unresolved INTEGER NOT "
+        "NULL DEFAULT 0, took_ms REAL NOT NULL DEFAULT 0);"
+        "CREATE TABLE feedback (id INTEGER PRIMARY KEY, search_id TEXT NOT NULL REFERENCES "
+        "searches(search_id), agent TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('click', "
+        "'helpful', 'not_found')), doc_id TEXT, time_ms INTEGER NOT NULL);"
+        "CREATE TABLE help_requests (id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT "
+        "NULL, agent TEXT NOT NULL, filed_by TEXT NOT NULL, question TEXT NOT NULL, answer TEXT, "
+        "kb_answerable INTEGER NOT NULL, doc_id TEXT, confidence REAL NOT NULL, "
+        "override_answerable INTEGER, override_by TEXT, override_time_ms INTEGER, "
+        "override_doc_id TEXT, override_note TEXT);"
+        "CREATE TABLE gap_groups (id INTEGER PRIMARY KEY AUTOINCREMENT, status TEXT NOT NULL "
+        "DEFAULT 'open', question TEXT NOT NULL, terms TEXT NOT NULL DEFAULT '', n_questions "
+        "INTEGER NOT NULL DEFAULT 0, n_agents INTEGER NOT NULL DEFAULT 0, n_variants INTEGER NOT "
+        "NULL DEFAULT 0, n_search INTEGER NOT NULL DEFAULT 0, n_not_found INTEGER NOT NULL "
+        "DEFAULT 0, n_help INTEGER NOT NULL DEFAULT 0, first_ms INTEGER NOT NULL, last_ms "
+        "INTEGER NOT NULL, category TEXT, answer_doc_id TEXT, suggested_doc_id TEXT, "
+        "suggested_title TEXT, suggested_confidence REAL, suggested_ms INTEGER, "
+        "checked_revision INTEGER, status_by TEXT, status_ms INTEGER, note TEXT, created_ms "
+        "INTEGER NOT NULL);"
+        "CREATE TABLE gap_questions (id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL "
+        "REFERENCES gap_groups(id), source TEXT NOT NULL, ref TEXT NOT NULL, time_ms INTEGER NOT "
+        "NULL, agent TEXT NOT NULL, question TEXT NOT NULL, terms TEXT NOT NULL, top_id TEXT, "
+        "category TEXT, UNIQUE (source, ref));"
+        "INSERT INTO gap_groups (id, question, first_ms, last_ms, created_ms, category) VALUES "
+        "(1, '今天天气怎么样', 1, 1, 1, '银行业务/信用卡/年费'), "
+        "(2, '宽带光猫红灯闪烁', 2, 3, 2, '银行业务/信用卡/年费');"
+        "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, question, terms, "
+        "top_id, category) VALUES "
+        "(1, 'search', 's1', 1, 'a', '今天天气怎么样', '天气', 'card-fee', '银行业务/信用卡/年费'), "
+        "(2, 'search', 's2', 2, 'a', '宽带光猫红灯闪烁', '宽带', 'card-fee', '银行业务/信用卡/年费'), "
+        "(2, 'search', 's3', 2, 'b', '宽带光猫红灯闪烁', '宽带', 'card-fee', '银行业务/信用卡/年费'), "
+        "(2, 'not_found', 's4', 3, 'a', '宽带光猫红灯闪', '宽带', 'bb-001', '故障处理/宽带');"
+        "PRAGMA user_version = 2;";
+    CHECK(sqlite3_exec(db, v2, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) {
+        printf("  %s\n", err);
+        return;
+    }
+    kb_store_close(st);
+    CHECK(kb_store_schema_version() >= 3);
+    CHECK(q_int(path, "PRAGMA user_version") == kb_store_schema_version());
+    CHECK(q_int(path, "SELECT count(*) FROM gap_groups") == 2);
+    CHECK(q_int(path, "SELECT count(*) FROM gap_questions") == 4);
+    CHECK(q_int(path, "SELECT count(*) FROM gap_questions WHERE category IS NOT NULL") == 1);
+    CHECK(q_int(path, "SELECT count(*) FROM gap_groups WHERE id = 1 AND category IS NULL") == 1);
+    CHECK_STR_EQ(q_text(path, "SELECT category FROM gap_groups WHERE id = 2"), "故障处理/宽带");
+    CHECK(q_int(path, "SELECT count(*) FROM gap_groups WHERE category_by IS NULL") == 2);
+    CHECK(q_int(path, "SELECT count(*) FROM gap_merges") == 0);
+    CHECK_STR_EQ(q_text(path, "PRAGMA integrity_check"), "ok");
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/kb-test-store.XXXXXX");
@@ -813,6 +883,7 @@ int main(void)
     RUN(acked_help_request_survives_kill_9);
     RUN(reopen_existing_store);
     RUN(migrates_v1_store_keeping_rows);
+    RUN(migrates_v2_store_dropping_guessed_categories);
     RUN(unwritable_data_dir_gives_clear_error);
     RUN(write_errors_are_reported_and_recovered);
     RUN(full_queue_drops_and_counts);

@@ -25,11 +25,30 @@ export const ROLE_NAMES = { agent: '坐席', editor: '知识编辑', lead: '班�
 
 export const pagesFor = (role) => Object.keys(PAGES).filter((k) => PAGES[k].roles.includes(role));
 
+// A failed call. message is for people, in Chinese like the pages (the service's messages are
+// English, for logs and scripts: kept in detail); status 0: the service was not reached.
 export class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
+  constructor(status, detail) {
+    super(describe(status, String(detail || '')));
     this.status = status;
+    this.detail = detail;
   }
+}
+
+// [RegExp, (match) => Chinese] for service messages that say what to fix; pages add theirs.
+export const MESSAGES = [];
+const STATUS_TEXT = {
+  0: '无法连接服务，请检查网络', 401: '登录已失效，请重新登录', 403: '当前身份无权这样操作',
+  404: '内容不存在，请刷新后重试', 409: '内容已被改动，请刷新后重试', 429: '请求太频繁，请稍后再试',
+  503: '服务暂时不可用，请稍后重试',
+};
+
+function describe(status, detail) {
+  for (const [re, say] of MESSAGES) {
+    const m = detail.match(re);
+    if (m) return say(m);
+  }
+  return (STATUS_TEXT[status] || (status >= 500 ? '服务出错，请稍后重试' : `请求有误（HTTP ${status}）`)) + '。';
 }
 
 // Call the API. body (an object) is sent as JSON. Throws ApiError with the server's message;
@@ -38,18 +57,24 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
   const t = token();
   if (!t) {
     toLogin();
-    throw new ApiError(401, '未登录');
+    throw new ApiError(401, 'not logged in');
   }
   const headers = { Authorization: 'Bearer ' + t, Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal,
-    cache: 'no-store',
-    credentials: 'omit',
-  });
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e; // the page cancelled it
+    throw new ApiError(0, String(e.message || e));
+  }
   let data = null;
   const type = res.headers.get('Content-Type') || '';
   if (type.startsWith('application/json')) data = await res.json();
@@ -58,7 +83,7 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
     clearToken();
     toLogin();
   }
-  if (!res.ok) throw new ApiError(res.status, (data && data.error) || '请求失败 (HTTP ' + res.status + ')');
+  if (!res.ok) throw new ApiError(res.status, data && data.error);
   return data;
 }
 

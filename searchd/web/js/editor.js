@@ -4,18 +4,35 @@
 // shows its representative question, top variants, counts, agents and first/last seen. Actions
 // move it through open -> in_progress -> answered (by a document id) | dismissed with
 // PUT /api/gaps/{id}; an "answered by X?" suggestion (after a re-index the KB now answers it)
-// is confirmed in one click. Clicking a question shows every variant and the latest questions
-// behind it (GET /api/gaps/{id}).
+// is confirmed in one click. An editor files an item under a category (PUT {category}); without
+// one an item shows only what agents' rejections of confident answers suggest, never the guess
+// of an unresolved search. An id loaded before the regroup pass merged its item leads to the
+// item it joined (the answer says merged_from): the page says so and reloads the queue.
+// Clicking a question shows every variant and the latest questions behind it (GET /api/gaps/{id}).
+// Errors are shown in Chinese (api.js turns the service's English messages into Chinese).
 // Content health: GET /api/content-health: documents never returned, past their validity, and
 // those agents said did not answer.
 // Everything from the store is shown as text (el() makes text nodes).
-import { api, clear, el, fmtTime, guard, pct } from './api.js';
+import { MESSAGES, api, clear, el, fmtTime, guard, pct } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 const STATUS = { open: '未处理', in_progress: '处理中', answered: '已解决', dismissed: '已忽略' };
 const SOURCES = { search: '搜索无果', not_found: '没找到答案', help_request: '求助' };
 const LIMIT = 50;
 let offset = 0;
+
+// The service's answers to editors' changes (docs/API.md, PUT /api/gaps/{id}), in Chinese.
+MESSAGES.push(
+  [/^no item with id (\d+)/, (m) => `问题项 ${m[1]} 已不存在（它的问题已移出队列），请刷新列表。`],
+  [/^item (\d+) is (\w+): re-open it first/, (m) => `问题项 ${m[1]} 现为“${STATUS[m[2]] || m[2]}”，请先重新打开再改。`],
+  [/^doc_id is required/, () => '请填写解答文档编号：这一项没有系统建议的答案。'],
+  [/^no document with id (.+) in the index/, (m) => `知识库中没有编号为“${m[1]}”的文档，请检查编号。`],
+  [/^doc_id is not a document id/, () => '文档编号格式不对：只能含字母、数字和 . _ : -。'],
+  [/^category too long: at most (\d+)/, (m) => `分类太长：最多 ${m[1]} 字节。`],
+  [/^category must/, () => '分类格式不对：请写成“业务办理/漫游”这样，用 / 分隔各级，每级都不能为空，不含制表符和换行。'],
+  [/^note too long: at most (\d+)/, (m) => `备注太长：最多 ${m[1]} 字节。`],
+  [/^give a status/, () => '没有要修改的内容。'],
+);
 
 // ---------------------------------------------------------------- the queue
 
@@ -66,7 +83,9 @@ function fillRow(tr, detail, item) {
   clear(tr).append(
     el('td', null,
       el('button', { type: 'button', class: 'link question', title: '查看全部说法和提问记录', onclick: () => toggleDetail(detail, item.id) }, item.question),
-      item.category ? el('span', { class: 'cat' }, item.category) : null,
+      item.category
+        ? el('span', { class: 'cat' + (item.category_by ? ' by-editor' : ''), title: item.category_by ? `由 ${item.category_by} 设定` : '据坐席否定的答复文档推断' }, item.category)
+        : null,
       variants.length ? el('ul', { class: 'variants' }, ...variants.map((v) => el('li', null, `${v.question}（${v.count}）`))) : null,
       open && item.suggested_answer
         ? el('div', { class: 'suggest' },
@@ -96,7 +115,24 @@ function actions(tr, detail, item) {
   }
   if (item.status === 'in_progress') box.append(act('退回', { status: 'open' }, 'reopen'));
   if (item.status === 'answered' || item.status === 'dismissed') box.append(act('重新打开', { status: 'open' }, 'reopen'));
+  box.append(el('button', { type: 'button', class: 'small set-category', onclick: () => categoryForm(box, tr, detail, item) }, '分类…'));
   return box;
+}
+
+// "File under ...": an inline form asking for a category path; empty (or 清除) removes the
+// editor's category.
+function categoryForm(box, tr, detail, item) {
+  const input = el('input', { type: 'text', class: 'category-input', size: 16, placeholder: '如 业务办理/漫游', 'aria-label': '分类', value: item.category_by ? item.category : '' });
+  const form = el('form', { class: 'row-actions category-form' }, input,
+    el('button', { type: 'submit', class: 'small primary' }, '确认'),
+    item.category_by ? el('button', { type: 'button', class: 'small clear-category', onclick: () => update(tr, detail, item, { category: null }) }, '清除') : null,
+    el('button', { type: 'button', class: 'small link', onclick: () => fillRow(tr, detail, item) }, '取消'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    update(tr, detail, item, { category: input.value.trim() || null });
+  });
+  box.replaceWith(form);
+  input.focus();
 }
 
 // "Answered by document ...": an inline form (no dialogs) asking for the document id.
@@ -115,14 +151,26 @@ function answerForm(box, tr, detail, item) {
 }
 
 async function update(tr, detail, item, change) {
+  let updated;
   try {
-    const updated = await api('/api/gaps/' + item.id, { method: 'PUT', body: change });
-    fillRow(tr, detail, updated);
-    note(`已更新：「${updated.question}」→ ${STATUS[updated.status] || updated.status}`, 'ok');
-    if (!detail.hidden) showDetail(detail, item.id);
+    updated = await api('/api/gaps/' + item.id, { method: 'PUT', body: change });
   } catch (e) {
+    // The item is gone or changed meanwhile: show the queue as it is now, then why.
+    if (e.status === 404 || e.status === 409) await loadQueue(false);
     note('操作失败：' + e.message, 'error');
+    return;
   }
+  const what = 'category' in change ? `分类：${updated.category || '无'}` : STATUS[updated.status] || updated.status;
+  if (updated.merged_from !== undefined && updated.id !== item.id) {
+    // The regroup pass merged this item into another since the page was loaded; the change went
+    // to that one. Its row may be elsewhere in the list: reload.
+    await loadQueue(false);
+    note(`问题项 ${item.id} 已并入「${updated.question}」（${updated.id}），已对合并后的问题项更新：${what}`, 'ok');
+    return;
+  }
+  fillRow(tr, detail, updated);
+  note(`已更新：「${updated.question}」→ ${what}`, 'ok');
+  if (!detail.hidden) showDetail(detail, item.id);
 }
 
 function note(text, kind) {
@@ -142,7 +190,7 @@ async function showDetail(detail, id) {
   try {
     d = await api('/api/gaps/' + id);
   } catch (e) {
-    clear(cell).append(el('p', { class: 'error' }, e.message));
+    clear(cell).append(el('p', { class: 'error' }, '无法加载：' + e.message));
     return;
   }
   clear(cell).append(
