@@ -107,11 +107,26 @@ kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
 
 int kb_index_writer_status(const kb_index_writer *w) { return w->status; }
 int kb_index_writer_is_bulk(const kb_index_writer *w) { return w->bulk != NULL; }
+
+kb_index_preparer *kb_index_writer_new_preparer(const kb_index_writer *w, char *err,
+                                                size_t err_len)
+{
+    return kb_index_preparer_new(w->bulk != NULL, err, err_len);
+}
 const char *kb_index_writer_errmsg(const kb_index_writer *w) { return w->err; }
 
 int kb_index_writer_add_prepared(kb_index_writer *w, const kb_prepared_doc *d)
 {
     if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
+    if (!w->bulk && !d->xdoc) {
+        /* Prepared by another writer's preparer, for its bulk build: no Xapian document. A
+         * mistake of the program, not of the document, so the run fails. */
+        snprintf(w->err, sizeof w->err,
+                 "document '%s' was prepared for another run's bulk build; prepare the documents "
+                 "of a run with its own writer's kb_index_writer_new_preparer", d->id);
+        w->status = KB_INDEX_ERROR;
+        return KB_INDEX_ERROR;
+    }
     const char *earlier = kb_strmap_get(&w->seen, d->id);
     if (earlier) {
         snprintf(w->err, sizeof w->err,
@@ -162,12 +177,11 @@ int kb_index_writer_add(kb_index_writer *w, const kb_document *doc)
 {
     if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
     if (!w->preparer) {
-        w->preparer = kb_index_preparer_new(w->err, sizeof w->err);
+        w->preparer = kb_index_writer_new_preparer(w, w->err, sizeof w->err);
         if (!w->preparer) {
             w->status = KB_INDEX_ERROR;
             return KB_INDEX_ERROR;
         }
-        kb_index_preparer_set_bulk(w->preparer, w->bulk != NULL);
     }
     kb_prepared_doc *d = kb_index_prepare(w->preparer, doc);
     if (!d) {
