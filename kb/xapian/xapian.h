@@ -31,6 +31,11 @@ enum {
     KBX_MODIFIED = 5   /* the database changed under a reader: reopen and retry */
 };
 
+/* The version of the libxapian this process runs with ("1.4.22"), which can differ from the
+ * headers it was built against when the shared library is another release; its major and minor
+ * numbers in *major and *minor. */
+const char *kbx_library_version(int *major, int *minor);
+
 /* ---------------------------------------------------------------- documents being built */
 typedef struct kbx_doc kbx_doc;
 

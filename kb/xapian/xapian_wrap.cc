@@ -78,6 +78,13 @@ static void copy_out(const std::string &s, char *buf, size_t buf_len)
     buf[n] = '\0';
 }
 
+extern "C" const char *kbx_library_version(int *major, int *minor)
+{
+    *major = Xapian::major_version();
+    *minor = Xapian::minor_version();
+    return Xapian::version_string();
+}
+
 /* ---------------------------------------------------------------- documents being built */
 
 struct kbx_doc {

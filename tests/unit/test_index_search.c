@@ -5,6 +5,7 @@
 #include "kb/index.h"
 #include "kb/search.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -473,6 +474,84 @@ TEST(a_document_prepared_for_a_bulk_build_is_refused_by_xapians_writer)
     remove_dir(full);
 }
 
+/* What fn wrote to stderr (at most len-1 bytes, NUL-terminated). */
+static void capture_stderr(void (*fn)(void *), void *arg, char *out, size_t len)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s-stderr", index_dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+    if (saved < 0 || fd < 0) {
+        snprintf(out, len, "(cannot redirect stderr)");
+        return;
+    }
+    dup2(fd, 2);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, out, len - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+}
+
+typedef struct {
+    const char *dir;
+    test_doc *docs;
+    int rc, bulk;
+} run_args;
+
+static void run_for_capture(void *arg)
+{
+    run_args *a = arg;
+    a->rc = run_with_writers_preparer(a->dir, a->docs, 4, &a->bulk);
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+TEST(under_another_xapian_than_1_4_an_empty_index_gets_xapians_writer_and_one_warning)
+{
+    test_doc d[4];
+    base_docs(d);
+    char dir[300], text[2048];
+    run_args a = {.dir = fresh_dir(dir, sizeof dir, "other-xapian"), .docs = d};
+    /* KB_TEST_XAPIAN_VERSION pretends the linked libxapian is another release. */
+    setenv("KB_TEST_XAPIAN_VERSION", "1.5.0", 1);
+    capture_stderr(run_for_capture, &a, text, sizeof text);
+    CHECK(a.rc == 0);
+    CHECK(a.bulk == 0);
+    CHECK(count_lines(text) == 1);
+    CHECK(strstr(text, "warning") != NULL);
+    CHECK(strstr(text, "1.5.0") != NULL);
+    CHECK(strstr(text, "1.4") != NULL);
+    CHECK(strstr(text, "Xapian's writer") != NULL);
+    printf("  (stderr: %s)\n", text);
+    CHECK(doccount_of(dir) == 4);
+    /* An index that exists always goes through Xapian's writer: nothing to warn about. */
+    capture_stderr(run_for_capture, &a, text, sizeof text);
+    CHECK(a.rc == 0 && a.bulk == 0);
+    CHECK_STR_EQ(text, "");
+    /* Any 1.4.x builds in bulk, silently. */
+    setenv("KB_TEST_XAPIAN_VERSION", "1.4.30", 1);
+    fresh_dir(dir, sizeof dir, "other-xapian");
+    capture_stderr(run_for_capture, &a, text, sizeof text);
+    CHECK(a.rc == 0 && a.bulk == 1);
+    CHECK_STR_EQ(text, "");
+    /* And so does the libxapian actually linked (this build's is 1.4). */
+    unsetenv("KB_TEST_XAPIAN_VERSION");
+    fresh_dir(dir, sizeof dir, "other-xapian");
+    capture_stderr(run_for_capture, &a, text, sizeof text);
+    CHECK(a.rc == 0 && a.bulk == 1);
+    CHECK_STR_EQ(text, "");
+    remove_dir(dir);
+}
+
 TEST(missing_index_is_a_clear_error)
 {
     char err[512];
@@ -498,6 +577,7 @@ int main(void)
     RUN(missing_index_is_a_clear_error);
     RUN(the_writers_preparer_fits_a_bulk_build_and_xapians_writer_alike);
     RUN(a_document_prepared_for_a_bulk_build_is_refused_by_xapians_writer);
+    RUN(under_another_xapian_than_1_4_an_empty_index_gets_xapians_writer_and_one_warning);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
     if (system(cmd) != 0) printf("  could not remove %s\n", index_dir);
