@@ -281,8 +281,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "kb-indexer: %s\n", st.writer ? kb_index_writer_errmsg(st.writer) : "out of memory");
         goto done;
     }
-    st.pipe = pipeline_start(files.paths, files.n, kb_index_writer_is_bulk(st.writer), on_problem,
-                             &st, err, sizeof err);
+    st.pipe = pipeline_start(files.paths, files.n, st.writer, on_problem, &st, err, sizeof err);
     if (!st.pipe) {
         fprintf(stderr, "kb-indexer: %s\n", err);
         goto done;

@@ -197,15 +197,6 @@ static void *work(void *arg)
     return NULL;
 }
 
-/* The one place preparers are made (one per worker). For a bulk build they skip the Xapian
- * document, which only Xapian's writer reads. */
-static kb_index_preparer *new_preparer(int bulk, char *err, size_t err_len)
-{
-    kb_index_preparer *preparer = kb_index_preparer_new(err, err_len);
-    if (preparer) kb_index_preparer_set_bulk(preparer, bulk);
-    return preparer;
-}
-
 size_t pipeline_workers(char *err, size_t err_len)
 {
     const char *env = getenv("KB_INDEX_THREADS");
@@ -258,8 +249,8 @@ static void destroy(pipeline *p)
     free(p);
 }
 
-pipeline *pipeline_start(char *const *files, size_t n, int bulk, kb_problem_fn on_problem_fn,
-                         void *user, char *err, size_t err_len)
+pipeline *pipeline_start(char *const *files, size_t n, const kb_index_writer *writer,
+                         kb_problem_fn on_problem_fn, void *user, char *err, size_t err_len)
 {
     /* libxml2 must be initialised (xmlInitParser) and the schema compiled once, before any
      * thread parses: libxml2's thread safety depends on it. main.c does it already; pthread_once
@@ -296,7 +287,8 @@ pipeline *pipeline_start(char *const *files, size_t n, int bulk, kb_problem_fn o
     p->n_workers = n_workers;
     for (size_t i = 0; i < n_workers; i++) {
         p->workers[i].p = p;
-        if (!(p->workers[i].preparer = new_preparer(bulk, err, err_len))) {
+        /* The writer makes the preparers: it knows what its run needs prepared. */
+        if (!(p->workers[i].preparer = kb_index_writer_new_preparer(writer, err, err_len))) {
             destroy(p);
             return NULL;
         }

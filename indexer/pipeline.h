@@ -27,14 +27,13 @@
 
 typedef struct pipeline pipeline;
 
-/* Start the workers on files[0..n), which must stay valid until pipeline_finish. bulk: the
- * documents are for a bulk build (kb_index_writer_is_bulk), so no Xapian document is built for
- * them (kb_index_preparer_set_bulk). Problems are
- * passed to on_problem from the thread calling pipeline_next (with the pipeline's output lock
- * held), in the order described above. Returns NULL on failure with the reason in err (including
- * a KB_INDEX_THREADS that is not a number from 1 to 64). */
-pipeline *pipeline_start(char *const *files, size_t n, int bulk, kb_problem_fn on_problem,
-                         void *user, char *err, size_t err_len);
+/* Start the workers on files[0..n), which must stay valid until pipeline_finish, preparing
+ * documents for writer (kb_index_writer_new_preparer). Problems are passed to on_problem from
+ * the thread calling pipeline_next (with the pipeline's output lock held), in the order
+ * described above. Returns NULL on failure with the reason in err (including a
+ * KB_INDEX_THREADS that is not a number from 1 to 64). */
+pipeline *pipeline_start(char *const *files, size_t n, const kb_index_writer *writer,
+                         kb_problem_fn on_problem, void *user, char *err, size_t err_len);
 /* How many workers pipeline_start starts (fewer when there are fewer files): KB_INDEX_THREADS
  * when set, else one per online CPU, at most 8. Returns 0, with the reason in err, when
  * KB_INDEX_THREADS is not a number from 1 to 64, so the caller can refuse it before it touches

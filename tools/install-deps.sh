@@ -13,6 +13,9 @@ PKGS="$PKGS clang-14 libclang-rt-14-dev"
 PKGS="$PKGS chromium fonts-noto-cjk"
 # make valgrind: the end-to-end tests under valgrind's memcheck.
 PKGS="$PKGS valgrind"
+# xapian-check and xapian-delve, which the bulk builder's tests need (tests/unit/test_glass_build.c,
+# tests/e2e/test_bulk_build.py): without them those tests fail.
+PKGS="$PKGS xapian-tools"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -75,10 +75,6 @@ typedef struct {
 } kb_index_stats;
 void kb_index_writer_stats(const kb_index_writer *w, kb_index_stats *out);
 
-/* Is this run a bulk build (the index was empty; see index/glass/glass.h)? Documents for it must be
- * prepared with kb_index_preparer_set_bulk(p, 1). */
-int kb_index_writer_is_bulk(const kb_index_writer *w);
-
 /* Close; an uncommitted run is discarded and the index stays as it was. */
 void kb_index_writer_close(kb_index_writer *w);
 
@@ -86,17 +82,18 @@ void kb_index_writer_close(kb_index_writer *w);
  * Analysis is half the cost of indexing and needs no index, so it can run on other threads:
  * a kb_index_preparer (one per thread) turns a kb_document into a kb_prepared_doc holding
  * everything the writer needs (terms with their wdf, filter terms, values, stored form, hash);
- * the writer thread then only talks to Xapian. */
+ * the writer thread then only talks to the index. */
 typedef struct kb_index_preparer kb_index_preparer;
 typedef struct kb_prepared_doc kb_prepared_doc;
 
-/* NULL on failure, with the reason in err. */
-kb_index_preparer *kb_index_preparer_new(char *err, size_t err_len);
+/* A preparer for w's documents (one per thread; call it from w's thread, before the preparing
+ * threads start). It prepares what w's run needs: a run into an empty index is a bulk build,
+ * which takes the terms only; for Xapian's writer it also builds the Xapian document, a fifth of
+ * that writer's cost and cheaper on the preparing threads than on the writer's. Its documents
+ * are for w: another writer may refuse them. NULL on failure, with the reason in err. */
+kb_index_preparer *kb_index_writer_new_preparer(const kb_index_writer *w, char *err,
+                                                size_t err_len);
 void kb_index_preparer_free(kb_index_preparer *p);
-/* Which writer the documents are prepared for (kb_index_writer_is_bulk): for Xapian's writer
- * (the default) the preparer also builds the Xapian document, which is a fifth of Xapian's
- * cost and cheaper here than on the writer thread; the bulk builder needs only the terms. */
-void kb_index_preparer_set_bulk(kb_index_preparer *p, int bulk);
 /* NULL when memory ran out. Thread-safe across preparers. */
 kb_prepared_doc *kb_index_prepare(kb_index_preparer *p, const kb_document *doc);
 void kb_prepared_doc_free(kb_prepared_doc *d);

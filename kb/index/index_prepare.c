@@ -39,13 +39,14 @@ struct kb_index_preparer {
     size_t sort_cap;
 };
 
-kb_index_preparer *kb_index_preparer_new(char *err, size_t err_len)
+kb_index_preparer *kb_index_preparer_new(int bulk, char *err, size_t err_len)
 {
     kb_index_preparer *p = calloc(1, sizeof *p);
     if (!p) {
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    p->bulk = bulk;
     p->analyzer = kb_analyzer_new(err, err_len);
     if (!p->analyzer) {
         free(p);
@@ -74,8 +75,6 @@ void kb_index_preparer_free(kb_index_preparer *p)
     free(p->sort_tmp);
     free(p);
 }
-
-void kb_index_preparer_set_bulk(kb_index_preparer *p, int bulk) { p->bulk = bulk; }
 
 void kb_prepared_doc_free(kb_prepared_doc *d)
 {

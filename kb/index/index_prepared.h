@@ -1,6 +1,9 @@
 /*
- * index/index_prepared.h — the layout of a prepared document, shared by the two halves of indexing
- * (kb/index/index_prepare.c builds it, kb/index/index.c writes it). Private to libkb.
+ * index/index_prepared.h — what the two halves of indexing share (kb/index/index_prepare.c builds
+ * prepared documents, kb/index/index.c writes them): the layout of a prepared document, and the
+ * preparer's constructor, which only the writer calls (kb_index_writer_new_preparer), so that
+ * the choice between the bulk builder and Xapian's writer stays inside kb/index. Private to
+ * libkb.
  */
 #ifndef KB_INDEX_PREPARED_H
 #define KB_INDEX_PREPARED_H
@@ -27,5 +30,12 @@ struct kb_prepared_doc {
     char dates[3][9];         /* valid from, valid until, updated: "YYYYMMDD" */
     kbx_doc *xdoc;            /* NULL when prepared for the bulk builder */
 };
+
+/* A preparer for the bulk builder (bulk 1: terms only) or for Xapian's writer (bulk 0: also the
+ * Xapian document). NULL on failure, with the reason in err. */
+kb_index_preparer *kb_index_preparer_new(int bulk, char *err, size_t err_len);
+
+/* Is this run a bulk build (the index was empty; index/glass/glass.h)? For tests and the writer. */
+int kb_index_writer_is_bulk(const kb_index_writer *w);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * xapian/xapian.h — a thin C API over libxapian (implemented in kb/xapian/xapian_wrap.cc, the project's
- * only C++ file).
+ * xapian/xapian.h — a thin C API over libxapian (implemented in kb/xapian/xapian_wrap.cc, with
+ * ranked search in kb/xapian/matcher.cc: the project's only C++).
  *
  * No C++ exception crosses this API: every call that can fail returns a KBX_* code and leaves a
  * message in the handle, retrievable with kbx_errmsg() (the sqlite3_errmsg pattern).
@@ -30,6 +30,11 @@ enum {
     KBX_NOMEM = 4,
     KBX_MODIFIED = 5   /* the database changed under a reader: reopen and retry */
 };
+
+/* The version of the libxapian this process runs with ("1.4.22"), which can differ from the
+ * headers it was built against when the shared library is another release; its major and minor
+ * numbers in *major and *minor. */
+const char *kbx_library_version(int *major, int *minor);
 
 /* ---------------------------------------------------------------- documents being built */
 typedef struct kbx_doc kbx_doc;
@@ -100,8 +105,8 @@ const char *kbx_reader_errmsg(const kbx_reader *r);
  * ranges. Each term is scored with Xapian's BM25 (Xapian::BM25Weight(k1, 0, 1, b, 0.5), the
  * weight folded in as OP_SCALE_WEIGHT would); the wrapper finds the best documents itself
  * (MaxScore over Xapian's posting lists, document lengths from a table the reader keeps per index
- * revision), exactly: the exhaustive ranking's documents, ties in docid order (kb/xapian/xapian_wrap.cc,
- * docs/SEARCH.md "Matching"). */
+ * revision), exactly: the exhaustive ranking's documents, ties in docid order
+ * (kb/xapian/matcher.cc, docs/SEARCH.md "Matching"). */
 typedef struct {
     const char *term;
     double weight; /* multiplies the term's BM25 contribution; > 0 */

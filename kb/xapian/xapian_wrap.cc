@@ -1,27 +1,21 @@
 /*
- * xapian_wrap.cc — the C API of xapian/xapian.h over libxapian; the project's only C++ file.
+ * xapian_wrap.cc — the C API of xapian/xapian.h over libxapian: documents, the writer, the
+ * reader, and the border of ranked search, whose ranking is matcher.cc's.
  *
  * Every entry point catches every exception and turns it into a KBX_* code plus a message kept
- * in the handle, so no exception ever reaches C code. Nothing here knows about documents or
- * Chinese: that lives in index.c and search.c.
- *
- * Ranked search is the one part that is more than a translation: Xapian reads the posting lists,
- * and top_documents() picks the best documents by MaxScore with BM25 computed as Xapian's
- * BM25Weight does, which costs about half of what Xapian's own matcher did (docs/SEARCH.md,
- * "Matching").
+ * in the handle (guarded), so no exception ever reaches C code. Nothing here knows about
+ * documents or Chinese: that lives in kb/index and kb/search.
  */
 #include "xapian/xapian.h"
 
 #include <xapian.h>
 
-#include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <string>
-#include <vector>
+
+#include "xapian/matcher.h"
 
 /* Postings are flushed to disk (not published) every this many changed documents. Small
  * batches are faster as well as smaller: Xapian's in-memory inverter is a std::map of every term
@@ -82,6 +76,13 @@ static void copy_out(const std::string &s, char *buf, size_t buf_len)
     size_t n = s.size() < buf_len - 1 ? s.size() : buf_len - 1;
     std::memcpy(buf, s.data(), n);
     buf[n] = '\0';
+}
+
+extern "C" const char *kbx_library_version(int *major, int *minor)
+{
+    *major = Xapian::major_version();
+    *minor = Xapian::minor_version();
+    return Xapian::version_string();
 }
 
 /* ---------------------------------------------------------------- documents being built */
@@ -230,15 +231,7 @@ struct kbx_reader {
     Xapian::Database db;
     int status = KBX_OK;
     std::string err;
-    /* Documents outside their validity window (kbx_query.valid_on), one bit per docid, for the
-     * revision, day and slots in outside_key. */
-    std::vector<uint8_t> outside;
-    Xapian::doccount n_outside = 0; /* documents marked in it */
-    std::string outside_key;
-    /* Every document's length, indexed by docid, for the revision doclens_rev (see TermCursor). */
-    std::vector<Xapian::termcount> doclens;
-    Xapian::rev doclens_rev = 0;
-    bool have_doclens = false;
+    kbx_matcher::ReaderTables tables; /* the matcher's, kept between searches */
 };
 
 extern "C" kbx_reader *kbx_reader_open(const char *path)
@@ -334,308 +327,7 @@ extern "C" int kbx_reader_each_document(kbx_reader *r,
     });
 }
 
-/* Bring r->outside up to date for q's day and slots: one pass over two value streams per index
- * revision and day. */
-static void update_outside(kbx_reader *r, const kbx_query *q)
-{
-    const std::string day(q->valid_on);
-    const std::string key = std::to_string(r->db.get_revision()) + ' ' + day + ' ' +
-                            std::to_string(q->valid_from_slot) + ' ' +
-                            std::to_string(q->valid_until_slot);
-    if (key == r->outside_key) return;
-    std::vector<uint8_t> bits(r->db.get_lastdocid() / 8 + 1, 0);
-    auto mark = [&](Xapian::docid id) {
-        if (id / 8 < bits.size()) bits[id / 8] |= (uint8_t)(1u << (id % 8));
-    };
-    for (Xapian::ValueIterator v = r->db.valuestream_begin(q->valid_from_slot);
-         v != r->db.valuestream_end(q->valid_from_slot); ++v)
-        if (*v > day) mark(v.get_docid());
-    for (Xapian::ValueIterator v = r->db.valuestream_begin(q->valid_until_slot);
-         v != r->db.valuestream_end(q->valid_until_slot); ++v)
-        if (*v < day) mark(v.get_docid());
-    Xapian::doccount n = 0;
-    for (uint8_t byte : bits) n += (Xapian::doccount)__builtin_popcount(byte);
-    r->outside.swap(bits);
-    r->n_outside = n;
-    r->outside_key = key;
-}
-
-/* Bring r->doclens up to date with the revision being read: one pass over the document-length
- * list per index revision (about 3 ms for 100,000 documents). */
-static void update_doclens(kbx_reader *r)
-{
-    const Xapian::rev rev = r->db.get_revision();
-    if (r->have_doclens && rev == r->doclens_rev) return;
-    std::vector<Xapian::termcount> lens((size_t)r->db.get_lastdocid() + 1, 0);
-    for (Xapian::PostingIterator p = r->db.postlist_begin(""); p != r->db.postlist_end(""); ++p)
-        lens[*p] = p.get_doclength();
-    r->doclens.swap(lens);
-    r->doclens_rev = rev;
-    r->have_doclens = true;
-}
-
-/* BM25 parameters of a search; k2 is 0 and k3 1, as in Xapian::BM25Weight(k1, 0, 1, b, 0.5). */
-struct Bm25Params {
-    double k1, b, min_normlen;
-};
-
-/* A position in a posting list: a docid, or END_OF_LIST past the last one. Wider than a docid,
- * so that no docid can be mistaken for the end. */
-typedef uint64_t ListPos;
-static const ListPos END_OF_LIST = ~(ListPos)0;
-
-/* A posting list read forward, with its current docid at hand. */
-struct PostingCursor {
-    Xapian::PostingIterator it, end;
-    ListPos docid = END_OF_LIST; /* the current posting */
-
-    PostingCursor(const Xapian::Database &db, const std::string &term)
-        : it(db.postlist_begin(term)), end(db.postlist_end(term))
-    {
-        if (it != end) docid = *it;
-    }
-
-    void next()
-    {
-        ++it;
-        docid = it == end ? END_OF_LIST : *it;
-    }
-
-    /* Move to the first posting at or after did. */
-    void skip_to(ListPos did)
-    {
-        if (docid >= did) return;
-        it.skip_to((Xapian::docid)did); /* did is a docid: only END_OF_LIST is wider */
-        docid = it == end ? END_OF_LIST : *it;
-    }
-};
-
-/* One query term: its posting list and its BM25 weight, computed as Xapian::BM25Weight computes
- * it (the same formula, statistics and bound, in the same order of operations), with each
- * document's length read from the reader's table (update_doclens). */
-struct TermCursor : PostingCursor {
-    Xapian::doccount termfreq = 0;
-    double termweight = 0, len_factor = 0;
-    double maxweight = 0; /* no document scores more on this term */
-
-    /* BM25Weight::init and get_maxpart. The wdf bound is the one glass gives its own posting
-     * lists, max(cf - first wdf, first wdf). */
-    TermCursor(const Xapian::Database &db, const std::string &term, double factor,
-               const Bm25Params &params)
-        : PostingCursor(db, term), termfreq(db.get_termfreq(term))
-    {
-        const Xapian::doccount collection_size = db.get_doccount();
-        double tw = (collection_size - termfreq + 0.5) / (termfreq + 0.5);
-        if (tw < 2) tw = tw * 0.5 + 1;
-        termweight = std::log(tw) * factor;
-        const double k3 = 1, wqf = 1;
-        termweight *= (k3 + 1) * wqf / (k3 + wqf);
-        termweight *= (params.k1 + 1);
-        if (params.b != 0 && params.k1 != 0 && collection_size) {
-            len_factor = Xapian::doclength(db.get_total_length()) / collection_size;
-            if (len_factor != 0) len_factor = 1 / len_factor;
-        }
-
-        Xapian::termcount wdf_max = 0;
-        if (it != end) {
-            const Xapian::termcount cf = db.get_collection_freq(term), first = it.get_wdf();
-            wdf_max = std::max(cf - first, first);
-        }
-        double denom = params.k1;
-        if (params.k1 != 0.0 && params.b != 0.0) {
-            const Xapian::doclength normlen_lb =
-                std::max(std::max(wdf_max, db.get_doclength_lower_bound()) * len_factor,
-                         params.min_normlen);
-            denom *= (normlen_lb * params.b + (1 - params.b));
-        }
-        denom += wdf_max;
-        maxweight = termweight * (wdf_max / denom);
-    }
-
-    /* BM25Weight::get_sumpart for the current posting. */
-    double weight(const Bm25Params &params, const std::vector<Xapian::termcount> &doclens) const
-    {
-        const Xapian::termcount len = docid < doclens.size() ? doclens[docid] : 0;
-        const Xapian::doclength normlen = std::max(len * len_factor, params.min_normlen);
-        const double wdf = it.get_wdf();
-        const double denom = params.k1 * (normlen * params.b + (1 - params.b)) + wdf;
-        return termweight * (wdf / denom);
-    }
-};
-
-/* A filter: does a document carry at least one of these terms? Asked in increasing docid order,
- * so each list is read forward once. */
-class AnyOfFilter {
-    std::vector<PostingCursor> lists;
-
-  public:
-    AnyOfFilter(const Xapian::Database &db, const kbx_query *q)
-    {
-        lists.reserve(q->n_any_of);
-        for (size_t i = 0; i < q->n_any_of; i++) lists.emplace_back(db, q->any_of[i]);
-    }
-
-    bool accepts(ListPos did)
-    {
-        if (lists.empty()) return true;
-        for (PostingCursor &l : lists) {
-            l.skip_to(did);
-            if (l.docid == did) return true;
-        }
-        return false;
-    }
-};
-
-struct ScoredDoc {
-    double score;
-    Xapian::docid docid;
-};
-
-/* Ranking order: higher score first, then lower docid (Xapian's default). */
-static bool ranks_before(const ScoredDoc &a, const ScoredDoc &b)
-{
-    return a.score > b.score || (a.score == b.score && a.docid < b.docid);
-}
-
-/* The `depth` best documents for the OR of the query's terms, best first, by MaxScore (Turtle
- * and Flood, 1995). Terms are ordered by their maximum weight; once `depth` documents are held,
- * the terms whose maximum weights together cannot beat the weakest of them are "non-essential":
- * only documents from the other terms' posting lists are candidates, and the non-essential
- * lists are merely skipped to each candidate, strongest first, stopping as soon as the
- * candidate cannot make it. Exact: the documents of an exhaustive ranking, in its order (every
- * bound is added up in the order the score will be, so rounding cannot drop a document that
- * ties or beats the weakest held). Scores can differ from Xapian's own matcher's in the last
- * bit, as it adds the terms in another order; it was replaced for speed (docs/SEARCH.md,
- * "Matching").
- *
- * Sets *seen to the number of candidates that passed the filters: every match when fewer than
- * depth were found (nothing was pruned then), a lower bound otherwise. */
-static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size_t depth,
-                                            const Bm25Params &params,
-                                            const std::vector<Xapian::termcount> &doclens,
-                                            const std::vector<uint8_t> *outside,
-                                            AnyOfFilter &filter, Xapian::doccount collection_size,
-                                            uint64_t *seen)
-{
-    std::stable_sort(terms.begin(), terms.end(), [](const TermCursor &a, const TermCursor &b) {
-        return a.maxweight < b.maxweight;
-    });
-    const size_t n = terms.size();
-    std::vector<double> bound_upto(n); /* sum of maxweight over terms[0..i] */
-    double sum = 0;
-    for (size_t i = 0; i < n; i++) bound_upto[i] = sum += terms[i].maxweight;
-
-    std::vector<double> weights(n); /* the candidate's weight from each term */
-    std::vector<ScoredDoc> heap; /* the best so far; the weakest on top */
-    heap.reserve(std::min<size_t>(depth, collection_size) + 1);
-    double threshold = -1;  /* a candidate must score more than this once the heap is full */
-    size_t first_essential = 0;
-    uint64_t accepted = 0;  /* candidates that passed the filters */
-
-    while (depth > 0 && first_essential < n) {
-        ListPos did = END_OF_LIST;
-        for (size_t i = first_essential; i < n; i++) did = std::min(did, terms[i].docid);
-        if (did == END_OF_LIST) break;
-
-        const bool inside = !outside || did / 8 >= outside->size() ||
-                            !((*outside)[did / 8] >> (did % 8) & 1);
-        const bool wanted = inside && filter.accepts(did);
-        for (size_t i = first_essential; i < n; i++) {
-            weights[i] = 0;
-            if (terms[i].docid != did) continue;
-            if (wanted) weights[i] = terms[i].weight(params, doclens);
-            terms[i].next();
-        }
-        if (!wanted) continue;
-        accepted++;
-        bool possible = true;
-        for (size_t i = first_essential; i-- > 0;) {
-            weights[i] = 0;
-            /* The most the candidate can score with terms[0..i] still unread, added in the
-             * order its score will be (a sum in another order can round to 1 ulp below the
-             * score, and drop a document the exhaustive ranking keeps). */
-            double bound = bound_upto[i];
-            for (size_t j = i + 1; j < n; j++) bound += weights[j];
-            if (bound <= threshold) {
-                possible = false;
-                break;
-            }
-            terms[i].skip_to(did);
-            if (terms[i].docid == did) weights[i] = terms[i].weight(params, doclens);
-        }
-        if (!possible) continue;
-        /* The score adds the weights in one fixed order, so that documents matching the same
-         * terms equally score exactly the same and their order is their docids'. */
-        double score = 0;
-        for (size_t i = 0; i < n; i++) score += weights[i];
-        if (score <= threshold) continue;
-
-        heap.push_back({score, (Xapian::docid)did});
-        std::push_heap(heap.begin(), heap.end(), ranks_before);
-        if (heap.size() > depth) {
-            std::pop_heap(heap.begin(), heap.end(), ranks_before);
-            heap.pop_back();
-        }
-        if (heap.size() == depth) {
-            threshold = heap.front().score;
-            while (first_essential < n && bound_upto[first_essential] <= threshold) first_essential++;
-        }
-    }
-
-    *seen = accepted;
-    std::sort_heap(heap.begin(), heap.end(), ranks_before);
-    return heap;
-}
-
-/* The share of n_docs documents that hold at least one of terms with these frequencies, as if
- * the terms occurred independently (what Xapian's own estimates assume). */
-template <typename Freqs>
-static double share_holding_any(const Freqs &termfreqs, Xapian::doccount n_docs)
-{
-    double none = 1;
-    for (Xapian::doccount tf : termfreqs) none *= 1 - std::min(1.0, (double)tf / n_docs);
-    return 1 - none;
-}
-
-/* How many documents match q: `seen` itself when the search found fewer than `depth` (it then
- * saw every match), else the terms' union under independence, narrowed by the filters, and
- * never fewer than `seen`. */
-static uint32_t estimate_matches(kbx_reader *r, const kbx_query *q,
-                                 const std::vector<TermCursor> &terms, size_t depth, size_t found,
-                                 uint64_t seen)
-{
-    const Xapian::doccount n_docs = r->db.get_doccount();
-    if (found < depth || n_docs == 0) return (uint32_t)seen;
-    std::vector<Xapian::doccount> freqs;
-    for (const TermCursor &t : terms) freqs.push_back(t.termfreq);
-    double share = share_holding_any(freqs, n_docs);
-    if (q->valid_on) share *= 1 - std::min(1.0, (double)r->n_outside / n_docs);
-    if (q->n_any_of) {
-        freqs.clear();
-        for (size_t i = 0; i < q->n_any_of; i++) freqs.push_back(r->db.get_termfreq(q->any_of[i]));
-        share *= share_holding_any(freqs, n_docs);
-    }
-    return (uint32_t)std::min<double>(std::max<double>(share * n_docs, seen), n_docs);
-}
-
-/* Bit i set when the document holds query term i. by_term is the query's terms, sorted. Walks
- * the document's term list once with skip_to, stopping after the last query term, instead of
- * Enquire::get_matching_terms, which looks every one of the document's ~2,000 terms up in a set
- * of the query's terms (0.5M instructions a search on kbgen's documents). */
-static uint64_t matched_terms(const Xapian::Database &db, Xapian::docid did,
-                              const std::vector<std::pair<std::string, int>> &by_term)
-{
-    uint64_t matched = 0;
-    Xapian::TermIterator t = db.termlist_begin(did);
-    const Xapian::TermIterator end = db.termlist_end(did);
-    for (const auto &term : by_term) {
-        t.skip_to(term.first);
-        if (t == end) break;
-        if (*t == term.first) matched |= (uint64_t)1 << term.second;
-    }
-    return matched;
-}
-
+/* The matcher (matcher.cc) ranks; here its ranking becomes kbx_results, with each hit's data. */
 extern "C" int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results *res)
 {
     std::memset(res, 0, sizeof *res);
@@ -649,47 +341,21 @@ extern "C" int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results 
     const int rc = with_retry(r, [&] {
         kbx_results_free(res); /* a retry starts from nothing */
         std::memset(res, 0, sizeof *res);
-        Bm25Params params;
-        params.k1 = q->bm25_k1 > 0 ? q->bm25_k1 : 1.2;
-        params.b = q->bm25_b > 0 ? std::min(q->bm25_b, 1.0) : 0.75;
-        params.min_normlen = 0.5;
-        update_doclens(r);
-        if (q->valid_on) update_outside(r, q);
-
-        std::vector<TermCursor> terms;
-        terms.reserve(q->n_terms);
-        for (size_t i = 0; i < q->n_terms; i++)
-            terms.emplace_back(r->db, q->terms[i].term, q->terms[i].weight, params);
-        for (const TermCursor &t : terms) res->max_possible += t.maxweight;
-        AnyOfFilter filter(r->db, q);
-        const size_t depth = (size_t)q->offset + q->limit;
-        uint64_t seen = 0;
-        std::vector<ScoredDoc> top =
-            top_documents(terms, depth, params, r->doclens, q->valid_on ? &r->outside : nullptr,
-                          filter, r->db.get_doccount(), &seen);
-        res->matches_estimated = estimate_matches(r, q, terms, depth, top.size(), seen);
-        if (top.size() <= q->offset) return;
-
-        std::vector<std::pair<std::string, int>> by_term;
-        if (q->matched_hits) {
-            for (size_t i = 0; i < q->n_terms && i < 64; i++) by_term.emplace_back(q->terms[i].term, (int)i);
-            std::sort(by_term.begin(), by_term.end());
-            /* A term given twice counts for its first place only, as it always has. */
-            by_term.erase(std::unique(by_term.begin(), by_term.end(),
-                                      [](const auto &x, const auto &y) { return x.first == y.first; }),
-                          by_term.end());
-        }
-
-        res->hits = static_cast<kbx_hit *>(std::calloc(top.size() - q->offset, sizeof(kbx_hit)));
+        kbx_matcher::Ranking ranking;
+        kbx_matcher::rank(r->db, r->tables, *q, ranking);
+        res->matches_estimated = ranking.matches_estimated;
+        res->max_possible = ranking.max_possible;
+        if (ranking.hits.empty()) return;
+        res->hits = static_cast<kbx_hit *>(std::calloc(ranking.hits.size(), sizeof(kbx_hit)));
         if (!res->hits) throw std::bad_alloc();
-        for (size_t i = q->offset; i < top.size(); i++) {
+        for (const kbx_matcher::Hit &hit : ranking.hits) {
             kbx_hit &h = res->hits[res->n_hits];
-            h.docid = top[i].docid;
-            h.score = top[i].score;
+            h.docid = hit.docid;
+            h.score = hit.score;
+            h.matched = hit.matched;
             std::string data = r->db.get_document(h.docid).get_data();
             h.data = dup_bytes(data);
             h.data_len = data.size();
-            if (res->n_hits < q->matched_hits) h.matched = matched_terms(r->db, h.docid, by_term);
             res->n_hits++;
         }
     });

@@ -16,8 +16,13 @@
  *     lists of the longest and of sampled terms, and the documents' data;
  *   - with `xapian-check` on the bulk-built database (structure of every B-tree, and the
  *     agreement of posting lists, term lists, document lengths, value streams and statistics).
- * Documents are generated from fixed seeds, so a failure reproduces. Without xapian-check or
- * xapian-delve (Debian package xapian-tools) those parts are skipped with a note.
+ * Documents are generated from fixed seeds, so a failure reproduces. xapian-check and
+ * xapian-delve (Debian package xapian-tools, installed by tools/install-deps.sh) are required:
+ * without them the tests that need them fail, unless KB_ALLOW_MISSING_XAPIAN_TOOLS=1 asks to
+ * skip those parts (with a note).
+ *
+ * Also the coupling to Xapian 1.4 (glass.h): which libxapian versions the builder writes for,
+ * and that other Xapian headers stop the build with what to do.
  */
 #include <math.h>
 #include <stdint.h>
@@ -33,6 +38,7 @@
 
 static char base_dir[64];
 static int have_check, have_delve;
+static int allow_missing_tools; /* KB_ALLOW_MISSING_XAPIAN_TOOLS=1 */
 
 /* ---------------------------------------------------------------- small helpers */
 
@@ -358,12 +364,27 @@ static int build_xapian(const corpus *c, const char *dir)
 
 /* ---------------------------------------------------------------- external checks */
 
-/* xapian-check DIR must say "No errors found". Returns 0 when it does (or is not installed). */
+/* A check that needs `tool` cannot run: -1 (the test fails), or 0 with a note when
+ * KB_ALLOW_MISSING_XAPIAN_TOOLS=1 says to skip it. */
+static int tool_missing(const char *tool, const char *what)
+{
+    if (allow_missing_tools) {
+        printf("  (note: %s is not installed: %s)\n", tool, what);
+        return 0;
+    }
+    printf("  %s is not installed, so %s: install Debian's xapian-tools (tools/install-deps.sh, "
+           "which make check runs, does), or set KB_ALLOW_MISSING_XAPIAN_TOOLS=1 to skip\n",
+           tool, what);
+    return -1;
+}
+
+/* xapian-check DIR must say "No errors found". Returns 0 when it does. */
 static int xapian_check(const char *dir)
 {
     if (!have_check) {
-        printf("  (note: /usr/bin/xapian-check is not installed: %s not checked)\n", dir);
-        return 0;
+        char what[300];
+        snprintf(what, sizeof what, "%s is not checked", dir);
+        return tool_missing("/usr/bin/xapian-check", what);
     }
     char cmd[600], log[400];
     snprintf(log, sizeof log, "%s.check.log", dir);
@@ -439,14 +460,11 @@ static int delve_dump(const char *dir, const corpus *c, const char *const *terms
     return 0;
 }
 
-/* Compare the two databases' delve dumps; 0 when identical (or delve is not installed). */
+/* Compare the two databases' delve dumps; 0 when identical. */
 static int compare_delve(const char *a, const char *b, const corpus *c, const char *const *terms,
                          size_t n_terms)
 {
-    if (!have_delve) {
-        printf("  (note: xapian-delve is not installed: dumps not compared)\n");
-        return 0;
-    }
+    if (!have_delve) return tool_missing("xapian-delve", "the dumps are not compared");
     char da[400], db[400], cmd[1000];
     snprintf(da, sizeof da, "%s.delve", a);
     snprintf(db, sizeof db, "%s.delve", b);
@@ -1209,6 +1227,7 @@ TEST(terms_with_nul_bytes)
     CHECK(count_with_prefix(bulk, "a") == 1 + 1 + 1 + 5); /* a, a\x01, ab and five a\0... */
     CHECK(count_with_prefix(bulk, "nul") == 3);
     CHECK(count_with_prefix(bulk, "") == count_with_prefix(xap, ""));
+    if (!have_delve) CHECK(tool_missing("xapian-delve", "NUL terms are not listed") == 0);
     if (have_delve) {
         /* each NUL term's frequency, as delve lists every term (raw bytes) */
         char dump[200], cmd[500];
@@ -1720,6 +1739,90 @@ TEST(collection_frequency_beyond_32_bits)
     corpus_free(&c);
 }
 
+/* ---------------------------------------------------------------- the coupling to Xapian 1.4 */
+
+TEST(only_xapian_1_4_gets_bulk_builds)
+{
+    CHECK(kb_glass_fits_xapian(1, 4));
+    CHECK(!kb_glass_fits_xapian(1, 5));
+    CHECK(!kb_glass_fits_xapian(1, 3));
+    CHECK(!kb_glass_fits_xapian(2, 0));
+    CHECK(!kb_glass_fits_xapian(2, 4));
+    CHECK(!kb_glass_fits_xapian(0, 4));
+    CHECK(!kb_glass_fits_xapian(-1, -1)); /* an unreadable version */
+    CHECK(!strncmp(KB_GLASS_CHECKED_XAPIAN, "1.4.", 4));
+    /* The libxapian these tests run with is one the builder writes for: otherwise every
+     * comparison with Xapian's writer here would compare with another format's writer. */
+    int major = 0, minor = 0;
+    const char *version = kbx_library_version(&major, &minor);
+    printf("  (libxapian %s; the builder was checked against %s)\n", version,
+           KB_GLASS_CHECKED_XAPIAN);
+    CHECK(kb_glass_fits_xapian(major, minor));
+    CHECK(version && !strncmp(version, "1.4.", 4));
+}
+
+/* Compile kb/index/glass/glass_version.c (from the repository's root, where the tests run)
+ * with the Xapian headers in include_dir (none: the system's) and extra flags; 0 when it
+ * compiles. Its compiler output goes to log. */
+static int compile_glass_version(const char *include_dir, const char *flags, const char *log)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "${CC:-cc} -std=c11 -Wall -Wextra -Werror -fsyntax-only %s%s%s -Iinclude -Ikb %s "
+             "kb/index/glass/glass_version.c > '%s' 2>&1",
+             include_dir ? "-I'" : "", include_dir ? include_dir : "", include_dir ? "'" : "",
+             flags, log);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int file_contains(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+TEST(other_xapian_headers_stop_the_build_with_what_to_do)
+{
+    if (access("kb/index/glass/glass_version.c", R_OK) != 0) {
+        printf("  kb/index/glass/glass_version.c not found: run the tests from the repository root\n");
+        check_current_failed = 1;
+        return;
+    }
+    /* Headers that say Xapian 1.5.0, in a folder searched before the system's. */
+    char fake[300], header[400], log[400];
+    path_of(fake, sizeof fake, "xapian-1.5");
+    snprintf(header, sizeof header, "%s/xapian", fake);
+    CHECK(mkdir(fake, 0777) == 0 && mkdir(header, 0777) == 0);
+    snprintf(header, sizeof header, "%s/xapian/version.h", fake);
+    FILE *f = fopen(header, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fprintf(f, "#define XAPIAN_VERSION \"1.5.0\"\n#define XAPIAN_MAJOR_VERSION 1\n"
+               "#define XAPIAN_MINOR_VERSION 5\n#define XAPIAN_REVISION 0\n");
+    fclose(f);
+    snprintf(log, sizeof log, "%s/cc.log", fake);
+
+    CHECK(compile_glass_version(NULL, "", log) == 0); /* the system's 1.4 headers */
+    CHECK(compile_glass_version(fake, "", log) != 0);
+    CHECK(file_contains(log, "checked against Xapian 1.4.22"));
+    CHECK(file_contains(log, "these headers are Xapian 1.5.0"));
+    CHECK(file_contains(log, "make XAPIAN_UNCHECKED=1"));
+    if (check_current_failed) {
+        printf("  the compiler said:\n");
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "sed 's/^/    /' '%s' | head -n 20", log);
+        if (system(cmd) != 0) printf("    (could not show %s)\n", log);
+    }
+    /* XAPIAN_UNCHECKED=1 (the Makefile's -DKB_GLASS_UNCHECKED_XAPIAN) builds anyway. */
+    CHECK(compile_glass_version(fake, "-DKB_GLASS_UNCHECKED_XAPIAN", log) == 0);
+    remove_dir(fake);
+}
+
 /* Run only the tests named on the command line (all without arguments). */
 static int n_only;
 static char **only;
@@ -1750,10 +1853,18 @@ int main(int argc, char **argv)
     }
     have_check = access("/usr/bin/xapian-check", X_OK) == 0;
     have_delve = system("command -v xapian-delve > /dev/null 2>&1") == 0;
-    if (!have_check)
-        printf("note: /usr/bin/xapian-check is missing: the structure checks are skipped\n");
-    if (!have_delve) printf("note: xapian-delve is missing: the dumps are not compared\n");
+    allow_missing_tools = getenv("KB_ALLOW_MISSING_XAPIAN_TOOLS") &&
+                          !strcmp(getenv("KB_ALLOW_MISSING_XAPIAN_TOOLS"), "1");
+    if (!have_check || !have_delve)
+        printf("note: %s missing (Debian package xapian-tools): the tests that need %s %s\n",
+               !have_check && !have_delve ? "xapian-check and xapian-delve are"
+               : !have_check              ? "xapian-check is"
+                                          : "xapian-delve is",
+               !have_check && !have_delve ? "them" : "it",
+               allow_missing_tools ? "skip those parts (KB_ALLOW_MISSING_XAPIAN_TOOLS=1)" : "fail");
     fflush(stdout);
+    RUN_WANTED(only_xapian_1_4_gets_bulk_builds);
+    RUN_WANTED(other_xapian_headers_stop_the_build_with_what_to_do);
     RUN_WANTED(many_documents_equal_xapians_writer);
     RUN_WANTED(many_runs_merge_to_the_same_database);
     RUN_WANTED(term_edge_cases_equal_xapians_writer);

@@ -1,9 +1,11 @@
 /* test_index_search.c — index writer and searcher together: replace, remove, sync, expiry,
  * categories, both scripts, snippets, confidence, atomic publishing and crash safety. */
 #include "check.h"
+#include "index/index_prepared.h" /* kb_index_writer_is_bulk: which writer a run chose */
 #include "kb/index.h"
 #include "kb/search.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -346,6 +348,210 @@ TEST(confidence_separates_answered_from_missing)
     kb_searcher_close(s);
 }
 
+/* A directory of its own for a test (removed first), beside index_dir. */
+static const char *fresh_dir(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s-%s", index_dir, name);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", buf);
+    if (system(cmd) != 0) printf("  could not remove %s\n", buf);
+    return buf;
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("  could not remove %s\n", dir);
+}
+
+/* One run into dir of docs, prepared as kb-indexer prepares them: by a preparer the writer
+ * made, on this thread. Returns 0 when it committed; *bulk says whether it was a bulk build. */
+static int run_with_writers_preparer(const char *dir, test_doc *docs, size_t n, int *bulk)
+{
+    kb_index_writer *w = kb_index_writer_open(dir, KB_INDEX_UPDATE);
+    if (!w || kb_index_writer_status(w) != KB_INDEX_OK) {
+        printf("  open %s: %s\n", dir, w ? kb_index_writer_errmsg(w) : "out of memory");
+        kb_index_writer_close(w);
+        return -1;
+    }
+    *bulk = kb_index_writer_is_bulk(w);
+    char err[256];
+    kb_index_preparer *p = kb_index_writer_new_preparer(w, err, sizeof err);
+    int rc = p ? 0 : -1;
+    if (!p) printf("  preparer: %s\n", err);
+    for (size_t i = 0; p && i < n && rc == 0; i++) {
+        kb_prepared_doc *d = kb_index_prepare(p, &docs[i].doc);
+        if (!d || kb_index_writer_add_prepared(w, d) != KB_INDEX_OK) {
+            printf("  add %s: %s\n", docs[i].doc.id, kb_index_writer_errmsg(w));
+            rc = -1;
+        }
+        kb_prepared_doc_free(d);
+    }
+    if (rc == 0 && kb_index_writer_commit(w) != KB_INDEX_OK) {
+        printf("  commit: %s\n", kb_index_writer_errmsg(w));
+        rc = -1;
+    }
+    kb_index_preparer_free(p);
+    kb_index_writer_close(w);
+    return rc;
+}
+
+/* The number of documents in the index at dir, or -1 when it cannot be opened. */
+static long doccount_of(const char *dir)
+{
+    char err[256];
+    kb_searcher *s = kb_searcher_open(dir, err, sizeof err);
+    if (!s) {
+        printf("  open %s: %s\n", dir, err);
+        return -1;
+    }
+    long n = (long)kb_searcher_doccount(s);
+    kb_searcher_close(s);
+    return n;
+}
+
+TEST(the_writers_preparer_fits_a_bulk_build_and_xapians_writer_alike)
+{
+    test_doc d[4];
+    base_docs(d);
+    char dir[300];
+    fresh_dir(dir, sizeof dir, "preparer");
+    int bulk = -1;
+    /* An empty index: a bulk build, whose documents need no Xapian document. */
+    CHECK(run_with_writers_preparer(dir, d, 2, &bulk) == 0);
+    CHECK(bulk == 1);
+    CHECK(doccount_of(dir) == 2);
+    /* The next run goes through Xapian's writer, whose documents must carry one. */
+    CHECK(run_with_writers_preparer(dir, d + 2, 2, &bulk) == 0);
+    CHECK(bulk == 0);
+    CHECK(doccount_of(dir) == 4);
+    char err[256];
+    kb_searcher *s = kb_searcher_open(dir, err, sizeof err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_STR_EQ(top(s, "出国了手机怎么用", 1, NULL), "roam-001");
+        CHECK_STR_EQ(top(s, "信用卡挂失", 1, NULL), "card-lost");
+        kb_searcher_close(s);
+    }
+    /* KB_BULK_BUILD=0 still makes an empty index go through Xapian's writer. */
+    fresh_dir(dir, sizeof dir, "preparer");
+    setenv("KB_BULK_BUILD", "0", 1);
+    CHECK(run_with_writers_preparer(dir, d, 4, &bulk) == 0);
+    unsetenv("KB_BULK_BUILD");
+    CHECK(bulk == 0);
+    CHECK(doccount_of(dir) == 4);
+    remove_dir(dir);
+}
+
+TEST(a_document_prepared_for_a_bulk_build_is_refused_by_xapians_writer)
+{
+    test_doc d[4];
+    base_docs(d);
+    char empty[300], full[300], err[256];
+    fresh_dir(empty, sizeof empty, "empty");
+    fresh_dir(full, sizeof full, "full");
+    int bulk = -1;
+    CHECK(run_with_writers_preparer(full, d, 1, &bulk) == 0);
+    kb_index_writer *bulk_w = kb_index_writer_open(empty, KB_INDEX_UPDATE);
+    kb_index_writer *xapian_w = kb_index_writer_open(full, KB_INDEX_UPDATE);
+    CHECK(bulk_w && kb_index_writer_is_bulk(bulk_w));
+    CHECK(xapian_w && !kb_index_writer_is_bulk(xapian_w));
+    kb_index_preparer *p = bulk_w ? kb_index_writer_new_preparer(bulk_w, err, sizeof err) : NULL;
+    kb_prepared_doc *doc = p ? kb_index_prepare(p, &d[1].doc) : NULL;
+    CHECK(doc != NULL);
+    if (doc && xapian_w) {
+        CHECK(kb_index_writer_add_prepared(xapian_w, doc) == KB_INDEX_ERROR);
+        CHECK(strstr(kb_index_writer_errmsg(xapian_w), "kb_index_writer_new_preparer") != NULL);
+        printf("  (refused: %s)\n", kb_index_writer_errmsg(xapian_w));
+    }
+    kb_prepared_doc_free(doc);
+    kb_index_preparer_free(p);
+    kb_index_writer_close(bulk_w);
+    kb_index_writer_close(xapian_w);
+    CHECK(doccount_of(full) == 1);
+    remove_dir(empty);
+    remove_dir(full);
+}
+
+/* What fn wrote to stderr (at most len-1 bytes, NUL-terminated). */
+static void capture_stderr(void (*fn)(void *), void *arg, char *out, size_t len)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s-stderr", index_dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+    if (saved < 0 || fd < 0) {
+        snprintf(out, len, "(cannot redirect stderr)");
+        return;
+    }
+    dup2(fd, 2);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, out, len - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+}
+
+typedef struct {
+    const char *dir;
+    test_doc *docs;
+    int rc, bulk;
+} run_args;
+
+static void run_for_capture(void *arg)
+{
+    run_args *a = arg;
+    a->rc = run_with_writers_preparer(a->dir, a->docs, 4, &a->bulk);
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+TEST(under_another_xapian_than_1_4_an_empty_index_gets_xapians_writer_and_one_warning)
+{
+    test_doc d[4];
+    base_docs(d);
+    char dir[300], text[2048];
+    run_args a = {.dir = fresh_dir(dir, sizeof dir, "other-xapian"), .docs = d};
+    /* KB_TEST_XAPIAN_VERSION pretends the linked libxapian is another release. */
+    setenv("KB_TEST_XAPIAN_VERSION", "1.5.0", 1);
+    capture_stderr(run_for_capture, &a, text, sizeof text);
+    CHECK(a.rc == 0);
+    CHECK(a.bulk == 0);
+    CHECK(count_lines(text) == 1);
+    CHECK(strstr(text, "warning") != NULL);
+    CHECK(strstr(text, "1.5.0") != NULL);
+    CHECK(strstr(text, "1.4") != NULL);
+    CHECK(strstr(text, "Xapian's writer") != NULL);
+    printf("  (stderr: %s)\n", text);
+    CHECK(doccount_of(dir) == 4);
+    /* An index that exists always goes through Xapian's writer: nothing to warn about. */
+    capture_stderr(run_for_capture, &a, text, sizeof text);
+    CHECK(a.rc == 0 && a.bulk == 0);
+    CHECK_STR_EQ(text, "");
+    /* Any 1.4.x builds in bulk, silently. */
+    setenv("KB_TEST_XAPIAN_VERSION", "1.4.30", 1);
+    fresh_dir(dir, sizeof dir, "other-xapian");
+    capture_stderr(run_for_capture, &a, text, sizeof text);
+    CHECK(a.rc == 0 && a.bulk == 1);
+    CHECK_STR_EQ(text, "");
+    /* And so does the libxapian actually linked (this build's is 1.4). */
+    unsetenv("KB_TEST_XAPIAN_VERSION");
+    fresh_dir(dir, sizeof dir, "other-xapian");
+    capture_stderr(run_for_capture, &a, text, sizeof text);
+    CHECK(a.rc == 0 && a.bulk == 1);
+    CHECK_STR_EQ(text, "");
+    remove_dir(dir);
+}
+
 TEST(missing_index_is_a_clear_error)
 {
     char err[512];
@@ -369,6 +575,9 @@ int main(void)
     RUN(odd_queries_never_fail);
     RUN(confidence_separates_answered_from_missing);
     RUN(missing_index_is_a_clear_error);
+    RUN(the_writers_preparer_fits_a_bulk_build_and_xapians_writer_alike);
+    RUN(a_document_prepared_for_a_bulk_build_is_refused_by_xapians_writer);
+    RUN(under_another_xapian_than_1_4_an_empty_index_gets_xapians_writer_and_one_warning);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
     if (system(cmd) != 0) printf("  could not remove %s\n", index_dir);

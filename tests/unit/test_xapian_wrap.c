@@ -3,7 +3,7 @@
  * index's statistics and each document's current length, also after the index changes under an
  * open reader.
  *
- * The wrapper ranks documents itself (kb/xapian/xapian_wrap.cc, top_documents: MaxScore over Xapian's
+ * The wrapper ranks documents itself (kb/xapian/matcher.cc, top_documents: MaxScore over Xapian's
  * posting lists, document lengths from a table kept per index revision), so these tests compute
  * the expected scores from the formula of Xapian::BM25Weight, rank by brute force and compare.
  */

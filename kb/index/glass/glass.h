@@ -10,7 +10,9 @@
  * in term order at the end.
  *
  * The tables are written in glass's on-disk format, version 2016-03-14 (every Xapian 1.4
- * release reads and updates it; Xapian checks the version stamp on opening). The database is
+ * release reads and updates it; Xapian checks the version stamp on opening), as checked against
+ * Xapian KB_GLASS_CHECKED_XAPIAN (below: the build stops on other headers, kb-indexer uses
+ * Xapian's writer under another libxapian). The database is
  * what Xapian's writer would have produced from the same documents, added in the same order,
  * up to block layout and compression; the tests compare the two with xapian-check and by
  * search results. Xapian's writer then updates it as usual (kb-indexer's later runs).
@@ -26,6 +28,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The Xapian release whose backends/glass the builder's encodings mirror and whose writer the
+ * tests compare it with; and the series it writes for: glass's format is frozen for 1.4.x, and
+ * another series may write or expect something else. glass_version.c stops the build on other
+ * headers; kb/index/index.c asks kb_glass_fits_xapian() about the libxapian it runs with. */
+#define KB_GLASS_CHECKED_XAPIAN "1.4.22"
+#define KB_GLASS_XAPIAN_MAJOR 1
+#define KB_GLASS_XAPIAN_MINOR 4
+
+/* Does a libxapian of this version read and update what the builder writes (any 1.4.x)? */
+int kb_glass_fits_xapian(int major, int minor);
 
 /* Value slots a document can fill (the index uses 0..4, kb/index.h). */
 #define KB_GLASS_SLOTS 8

@@ -123,7 +123,6 @@ void glass_inverter_free(glass_inverter *inv)
     free(inv);
 }
 
-size_t glass_inverter_runs(const glass_inverter *inv) { return inv->n_runs; }
 const char *glass_inverter_errmsg(const glass_inverter *inv) { return inv->err; }
 
 /* ---------------------------------------------------------------- collecting */

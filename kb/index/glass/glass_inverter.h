@@ -43,8 +43,7 @@ int glass_inverter_merge(glass_inverter *inv, glass_term_fn fn, void *user);
 /* The next posting of the current term: 1 and did/wdf set, or 0 at the end, -1 on error. */
 int glass_postings_next(glass_postings *p, uint32_t *did, uint32_t *wdf);
 
-/* Runs written so far (for reports), and the last error. */
-size_t glass_inverter_runs(const glass_inverter *inv);
+/* The last error. */
 const char *glass_inverter_errmsg(const glass_inverter *inv);
 
 #endif
