@@ -475,6 +475,28 @@ TEST(cuts_fall_between_characters_of_every_utf8_length)
     CHECK(strstr(text, v) != NULL);
 }
 
+TEST(when_nothing_matches_the_first_passage_is_shown_from_its_start)
+{
+    /* A document found by its title or keywords only: the snippet is the beginning of its text,
+     * not a window from somewhere in the middle. */
+    test_query q;
+    const char *w[] = {"标题里的词"};
+    query(&q, w, 1);
+    test_doc d;
+    memset(&d, 0, sizeof d);
+    const char *b[] = {forty_sentences(), "第二段。"};
+    blocks(&d, 0, KB_BLOCK_PARAGRAPH, b, 2);
+    kb_snippet s;
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK(strncmp(s.html, "第0句话说明一些事情。", strlen("第0句话说明一些事情。")) == 0);
+    CHECK(strlen(s.html) >= 3 && strcmp(s.html + strlen(s.html) - 3, "…") == 0);
+    char v[8192];
+    visible(s.html, v, sizeof v);
+    CHECK(code_points(v) == KB_SNIPPET_MAX_CHARS);
+    CHECK(s.score == 0);
+    kb_snippet_free(&s);
+}
+
 int main(void)
 {
     /* The passage fold table (kb_analyzer_fold_table) is built with the first analyzer. */
@@ -503,6 +525,7 @@ int main(void)
     RUN(without_a_sentence_end_nearby_the_cut_starts_just_before_the_match);
     RUN(the_cut_window_holds_the_densest_matches);
     RUN(cuts_fall_between_characters_of_every_utf8_length);
+    RUN(when_nothing_matches_the_first_passage_is_shown_from_its_start);
     kb_analyzer_free(an);
     CHECK_MAIN_END();
 }
