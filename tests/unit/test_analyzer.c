@@ -168,6 +168,30 @@ TEST(phrases_convert_as_opencc_does)
     }
 }
 
+/* Some phrases change characters that the character table leaves alone (瞭 in 瞭解 → 了解,
+ * 覆 in 回覆 → 回复, 藉 in 藉由 → 借由), and some characters are or become characters beyond
+ * the BMP, which the per-code-point fold table does not hold: each converts the same whether or
+ * not the text around it holds another character that converts, so a short question finds the
+ * document. */
+TEST(a_text_converts_alike_alone_and_next_to_other_traditional_characters)
+{
+    const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"瞭解", "了解"},     {"我們需要瞭解", "我们需要了解"}, {"回覆", "回复"},
+        {"如何回覆", "如何回复"}, {"藉由", "借由"},             {"沈默", "沉默"},
+        {"一目瞭然", "一目了然"}, {"瞭望", "瞭望"}, /* a phrase that keeps its characters */
+        {"𩀨", "𫕚"},         {"𩀨們", "𫕚们"},         {"䂎", "𥎝"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *f = kb_analyzer_fold(an, cases[i].in, strlen(cases[i].in));
+        CHECK_STR_EQ(f, cases[i].out);
+        free(f);
+    }
+    CHECK(has_term("回覆", "回复", -1));
+    CHECK(!has_term("回覆", "回覆", -1));
+}
+
 int main(void)
 {
     char err[256];
@@ -186,6 +210,7 @@ int main(void)
     RUN(huge_input_is_analyzed_in_pieces);
     RUN(whole_texts_and_single_code_points_fold_alike);
     RUN(phrases_convert_as_opencc_does);
+    RUN(a_text_converts_alike_alone_and_next_to_other_traditional_characters);
     kb_term_list_free(&terms);
     kb_analyzer_free(an);
     CHECK_MAIN_END();

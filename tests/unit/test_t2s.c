@@ -155,6 +155,56 @@ TEST(the_character_table_alone_ignores_phrases)
     CHECK(kb_t2s_char(0x110000) == 0x110000);
 }
 
+TEST(units_that_may_change_are_flagged_and_text_of_other_units_converts_to_itself)
+{
+    CHECK(kb_t2s_may_change(0x9AEE));  /* 髮: by the character table */
+    CHECK(kb_t2s_may_change(0x408E));  /* 䂎 → 𥎝, beyond the BMP */
+    CHECK(kb_t2s_may_change(0xD864));  /* lead surrogate of 𩀨 → 𫕚 */
+    CHECK(kb_t2s_may_change(0x77AD));  /* 瞭: only a phrase changes it (瞭解 → 了解) */
+    CHECK(kb_t2s_may_change(0x8986));  /* 覆: 回覆 → 回复 */
+    CHECK(!kb_t2s_may_change(0x6F2B)); /* 漫 */
+    CHECK(!kb_t2s_may_change('a'));
+    CHECK(!kb_t2s_may_change(0x56DE)); /* 回: starts 回覆, which keeps it */
+
+    /* Every unit not flagged, in a row, then every phrase key made only of such units: the
+     * conversion must give the text back, or a caller skipping it would index something else
+     * than OpenCC's output. */
+    size_t cap = 65536 + 4096, n = 0;
+    UChar *in = malloc(cap * sizeof *in);
+    for (UChar32 c = 1; c < 0x10000; c++)
+        if (!U16_IS_SURROGATE(c) && !kb_t2s_may_change((UChar)c)) in[n++] = (UChar)c;
+    size_t unflagged = n;
+    for (const char *line = kb_t2s_TSPhrases; *line;) {
+        const char *tab = strchr(line, '\t'), *nl = strchr(line, '\n');
+        UChar key[64];
+        int32_t kl = 0;
+        UErrorCode e = U_ZERO_ERROR;
+        if (tab) u_strFromUTF8(key, 64, &kl, line, (int32_t)(tab - line), &e);
+        int all_unflagged = tab && U_SUCCESS(e) && kl > 0;
+        for (int32_t j = 0; j < kl && all_unflagged; j++) all_unflagged = !kb_t2s_may_change(key[j]);
+        if (all_unflagged && n + (size_t)kl <= cap) {
+            memcpy(in + n, key, (size_t)kl * sizeof *in);
+            n += (size_t)kl;
+        }
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    CHECK(unflagged > 50000); /* most of the BMP converts to itself */
+    UChar *out = malloc((size_t)KB_T2S_OUT_MAX((int32_t)n) * sizeof *out);
+    int32_t on = kb_t2s_convert(in, (int32_t)n, out);
+    CHECK(on == (int32_t)n);
+    if (on == (int32_t)n) {
+        for (size_t i = 0; i < n; i++)
+            if (in[i] != out[i]) {
+                printf("  unit %zu: U+%04X became U+%04X although no unit was flagged\n", i, in[i],
+                       out[i]);
+                check_current_failed = 1;
+                break;
+            }
+    }
+    free(in);
+    free(out);
+}
+
 TEST(lone_surrogates_pass_through_without_reading_past_the_end)
 {
     /* UTF-16 that no UTF-8 could produce: a lone high surrogate at the end (a converter that
@@ -388,6 +438,7 @@ int main(void)
     RUN(ascii_simplified_and_other_scripts_pass_through_unchanged);
     RUN(mixed_scripts_convert_only_the_traditional_characters);
     RUN(the_character_table_alone_ignores_phrases);
+    RUN(units_that_may_change_are_flagged_and_text_of_other_units_converts_to_itself);
     RUN(lone_surrogates_pass_through_without_reading_past_the_end);
     RUN(a_long_text_converts_in_one_call_like_its_pieces);
     RUN(every_dictionary_entry_on_its_own_converts_to_its_first_value);
