@@ -78,15 +78,19 @@ static int valid_utf8(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        unsigned c = *p, n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 9;
+        unsigned c = *p, n = c < 0x80 ? 0
+                             : (c & 0xE0) == 0xC0 ? 1
+                             : (c & 0xF0) == 0xE0 ? 2
+                             : (c & 0xF8) == 0xF0 ? 3
+                                                  : 9;
         if (n == 9 || (n == 1 && c < 0xC2)) return 0;
         uint32_t cp = n ? c & (0x3F >> n) : c;
         for (unsigned k = 1; k <= n; k++) {
             if ((p[k] & 0xC0) != 0x80) return 0;
             cp = cp << 6 | (p[k] & 0x3F);
         }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return 0;
+        if (n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000))) return 0;
+        if (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
         p += n + 1;
     }
     return 1;
@@ -113,7 +117,7 @@ TEST(question_and_function_words_weigh_a_fifth_and_do_not_count_as_content)
     CHECK(build("范廷颂是什么时候被任为主教的", &q) == 0);
     const kb_query_term *t;
     CHECK((t = find(&q, "什么时候")) && t->stop && near(t->weight, 0.2)); /* a word: 1.0 × 0.2 */
-    CHECK((t = find(&q, "的")) && t->stop && near(t->weight, 0.1));       /* a character: 0.5 × 0.2 */
+    CHECK((t = find(&q, "的")) && t->stop && near(t->weight, 0.1)); /* a character: 0.5 × 0.2 */
     CHECK((t = find(&q, "主教")) && !t->stop);
     /* info_mass: weight × idf of the terms that are neither stop words nor expansions. */
     double mass = 0;
@@ -240,7 +244,8 @@ TEST(synonyms_are_found_for_traditional_words_and_never_duplicate_a_typed_one)
     CHECK((t = find(&q, "变更")) && !t->expansion && near(t->weight, 1.0)); /* typed: full weight */
     CHECK((t = find(&q, "更改")) && t->expansion && t->origin && strcmp(t->origin, "更换") == 0);
     size_t n = 0;
-    for (size_t i = 0; i < q.n_terms; i++) n += strcmp(q.terms[i].text, "变更") == 0 || strcmp(q.terms[i].text, "修改") == 0;
+    for (size_t i = 0; i < q.n_terms; i++)
+        n += strcmp(q.terms[i].text, "变更") == 0 || strcmp(q.terms[i].text, "修改") == 0;
     CHECK(n == 2);
     kb_query_free(&q);
 }

@@ -171,7 +171,8 @@ TEST(every_member_typed_alone_is_a_term_the_analyzer_makes_but_the_known_compoun
             kb_term_list_clear(&terms);
             int found = 0;
             if (kb_analyze(an, w, strlen(w), &terms) == 0)
-                for (size_t i = 0; i < terms.count; i++) found |= strcmp(terms.terms[i].text, w) == 0;
+                for (size_t i = 0; i < terms.count; i++)
+                    found |= strcmp(terms.terms[i].text, w) == 0;
             if (found == holds(NOT_A_TERM, n_known, w)) {
                 printf("  %s %s a term of its own text:", w, found ? "is now" : "is not");
                 for (size_t i = 0; i < terms.count; i++) printf(" %s", terms.terms[i].text);

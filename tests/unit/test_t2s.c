@@ -181,7 +181,8 @@ TEST(units_that_may_change_are_flagged_and_text_of_other_units_converts_to_itsel
         UErrorCode e = U_ZERO_ERROR;
         if (tab) u_strFromUTF8(key, 64, &kl, line, (int32_t)(tab - line), &e);
         int all_unflagged = tab && U_SUCCESS(e) && kl > 0;
-        for (int32_t j = 0; j < kl && all_unflagged; j++) all_unflagged = !kb_t2s_may_change(key[j]);
+        for (int32_t j = 0; j < kl && all_unflagged; j++)
+            all_unflagged = !kb_t2s_may_change(key[j]);
         if (all_unflagged && n + (size_t)kl <= cap) {
             memcpy(in + n, key, (size_t)kl * sizeof *in);
             n += (size_t)kl;
