@@ -8,6 +8,7 @@
  */
 #include "check.h"
 #include "analysis/t2s.h"
+#include "kb/analyzer.h"
 
 #include <stdlib.h>
 #include <unicode/ustring.h>
@@ -237,6 +238,28 @@ TEST(lone_surrogates_pass_through_without_reading_past_the_end)
     CHECK(kb_t2s_convert(&one, 0, &one) == 0);
 }
 
+TEST(invalid_utf8_reaches_t2s_as_replacement_characters_and_the_rest_converts)
+{
+    /* kb_t2s_convert takes UTF-16: bytes that are not UTF-8 never reach it, the analyzer turns
+     * them into U+FFFD first. A bad byte between two characters also breaks a phrase. */
+    const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"\xff頭髮\xc3", "\xef\xbf\xbd头发\xef\xbf\xbd"},
+        {"計\xe7\x95畫", "计\xef\xbf\xbd画"}, /* not 计划: 計 and 畫 are not adjacent */
+        {"\xed\xa0\x80乾燥", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd干燥"}, /* an encoded surrogate */
+    };
+    char err[256];
+    kb_analyzer *an = kb_analyzer_new(err, sizeof err);
+    CHECK(an != NULL);
+    for (size_t i = 0; an && i < sizeof cases / sizeof cases[0]; i++) {
+        char *f = kb_analyzer_fold(an, cases[i].in, strlen(cases[i].in));
+        CHECK_STR_EQ(f, cases[i].out);
+        free(f);
+    }
+    kb_analyzer_free(an);
+}
+
 TEST(a_long_text_converts_in_one_call_like_its_pieces)
 {
     /* 200,000 repetitions of a piece with phrases, characters that grow to surrogate pairs and
@@ -441,6 +464,7 @@ int main(void)
     RUN(the_character_table_alone_ignores_phrases);
     RUN(units_that_may_change_are_flagged_and_text_of_other_units_converts_to_itself);
     RUN(lone_surrogates_pass_through_without_reading_past_the_end);
+    RUN(invalid_utf8_reaches_t2s_as_replacement_characters_and_the_rest_converts);
     RUN(a_long_text_converts_in_one_call_like_its_pieces);
     RUN(every_dictionary_entry_on_its_own_converts_to_its_first_value);
     RUN(output_equals_opencc_t2s_over_every_dictionary_entry_alone_and_run_together);
