@@ -245,14 +245,15 @@ static int32_t fold_to_simp(kb_analyzer *a, const char *text, size_t len)
     }
     if (U_FAILURE(e)) return -1;
 
-    /* Only text with a character that Traditional→Simplified changes needs the conversion
-     * (with its phrase lookups): the per-character table answers that cheaply. (A phrase made
-     * only of characters that convert to themselves is, in OpenCC's t2s tables, converted to
-     * itself too.) */
+    /* Only text with a character that Traditional→Simplified (or the variant fold) changes
+     * needs the conversion with its phrase lookups. t2s answers that per unit, also for what the
+     * fold table cannot show: characters only a phrase changes (瞭 of 瞭解 → 了解, 覆 of
+     * 回覆 → 回复) and characters beyond the BMP or turned into one (𩀨 → 𫕚, 䂎 → 𥎝). */
     int needs_t2s = 0;
     for (int32_t i = 0; i < nn && !needs_t2s; i++)
-        if (a->norm[i] >= 0x2E80 && !U16_IS_SURROGATE(a->norm[i]) && fold_table &&
-            fold_table[a->norm[i]] != a->norm[i])
+        if (kb_t2s_may_change(a->norm[i]) ||
+            (a->norm[i] >= 0x2E80 && !U16_IS_SURROGATE(a->norm[i]) && fold_table &&
+             fold_table[a->norm[i]] != a->norm[i]))
             needs_t2s = 1;
     if (!needs_t2s) {
         if (reserve16(&a->simp, &a->simp_cap, nn + 1) < 0) return -1;

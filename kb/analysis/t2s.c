@@ -32,6 +32,7 @@ static struct {
     phrase *phrases;         /* sorted by first unit, then longest key first */
     size_t n_phrases;
     uint8_t starts[65536 / 8]; /* bit c: some phrase starts with unit c */
+    uint8_t changes[65536 / 8]; /* bit c: kb_t2s_may_change(c) */
     int ok;
 } t;
 
@@ -130,6 +131,21 @@ static void build(void)
     qsort(t.astral, t.n_astral, sizeof *t.astral, by_from);
     qsort(t.phrases, t.n_phrases, sizeof *t.phrases, by_first_then_longest);
     for (size_t i = 0; i < t.n_phrases; i++) t.starts[t.phrases[i].key[0] / 8] |= (uint8_t)(1u << (t.phrases[i].key[0] % 8));
+    /* The units conversion may change: characters of the table, the lead surrogates of its
+     * keys beyond the BMP, and the units a phrase replaces (where key and value differ, or all
+     * of a key whose value has another length). */
+    for (UChar32 c = 0; c < 65536; c++)
+        if (t.bmp[c] != c) t.changes[c / 8] |= (uint8_t)(1u << (c % 8));
+    for (size_t i = 0; i < t.n_astral; i++) {
+        UChar lead = U16_LEAD(t.astral[i].from);
+        t.changes[lead / 8] |= (uint8_t)(1u << (lead % 8));
+    }
+    for (size_t i = 0; i < t.n_phrases; i++) {
+        const phrase *p = &t.phrases[i];
+        for (int32_t j = 0; j < p->key_len; j++)
+            if (p->key_len != p->value_len || p->key[j] != p->value[j])
+                t.changes[p->key[j] / 8] |= (uint8_t)(1u << (p->key[j] % 8));
+    }
     t.ok = 1;
 }
 
@@ -151,6 +167,11 @@ UChar32 kb_t2s_char(UChar32 cp)
         else hi = mid;
     }
     return cp;
+}
+
+int kb_t2s_may_change(UChar c)
+{
+    return t.ok && (t.changes[c / 8] >> (c % 8) & 1);
 }
 
 /* The longest phrase whose key starts in[i..n), or NULL. */

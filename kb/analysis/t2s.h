@@ -30,4 +30,11 @@ int32_t kb_t2s_convert(const UChar *in, int32_t n, UChar *out);
 /* The Simplified form of one code point by the character table alone (cp when none). */
 UChar32 kb_t2s_char(UChar32 cp);
 
+/* 0 when kb_t2s_convert leaves every text made of UTF-16 units like c unchanged, so a caller
+ * may skip the conversion of a text none of whose units answers 1. 1 for a character the
+ * table changes (also into one beyond the BMP: 䂎 → 𥎝), a lead surrogate of a character
+ * beyond the BMP that it changes, and a character that only a phrase changes (瞭 of
+ * 瞭解 → 了解, 覆 of 回覆 → 回复, which alone stay as they are). */
+int kb_t2s_may_change(UChar c);
+
 #endif

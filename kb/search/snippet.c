@@ -166,6 +166,13 @@ static void choose_window(const passage *p, size_t *from, size_t *to)
             best = s;
         }
     }
+    /* No match in the passage (the document was found by its title, keywords or questions):
+     * show its beginning, not a window from wherever the search for a first mark ran out. */
+    if (best_marks == 0) {
+        *from = 0;
+        *to = w;
+        return;
+    }
     /* Start at the beginning of the sentence holding the first mark, when it is near. */
     size_t first = best;
     while (first < best + w && !p->marked[first]) first++;

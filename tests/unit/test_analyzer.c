@@ -37,7 +37,7 @@ TEST(traditional_folds_to_simplified)
     CHECK(!has_term("出國漫遊如何開通", "漫遊", -1));
 }
 
-TEST(chinese_words_bigrams_unigrams)
+TEST(chinese_text_gives_words_bigrams_and_single_characters)
 {
     /* A 3+ character dictionary word is a WORD; every adjacent pair is a bigram. */
     CHECK(has_term("国际漫游开通办理", "国际", -1));
@@ -54,7 +54,7 @@ TEST(chinese_words_bigrams_unigrams)
     CHECK(!has_term("漫游5G开通", "游开", -1));
 }
 
-TEST(width_and_case_folding)
+TEST(full_width_and_capital_letters_fold_to_plain_lower_case)
 {
     CHECK(has_term("５Ｇ套餐", "5g", KB_TERM_LATIN));
     CHECK(has_term("ＶｏＬＴＥ高清通话", "volte", -1));
@@ -137,7 +137,7 @@ TEST(huge_input_is_analyzed_in_pieces)
     free(big);
 }
 
-TEST(fold_text_and_codepoints)
+TEST(whole_texts_and_single_code_points_fold_alike)
 {
     char *f = kb_analyzer_fold(an, "出國漫遊ＡＢＣ", strlen("出國漫遊ＡＢＣ"));
     CHECK_STR_EQ(f, "出国漫游abc");
@@ -168,6 +168,30 @@ TEST(phrases_convert_as_opencc_does)
     }
 }
 
+/* Some phrases change characters that the character table leaves alone (瞭 in 瞭解 → 了解,
+ * 覆 in 回覆 → 回复, 藉 in 藉由 → 借由), and some characters are or become characters beyond
+ * the BMP, which the per-code-point fold table does not hold: each converts the same whether or
+ * not the text around it holds another character that converts, so a short question finds the
+ * document. */
+TEST(a_text_converts_alike_alone_and_next_to_other_traditional_characters)
+{
+    const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"瞭解", "了解"},     {"我們需要瞭解", "我们需要了解"}, {"回覆", "回复"},
+        {"如何回覆", "如何回复"}, {"藉由", "借由"},             {"沈默", "沉默"},
+        {"一目瞭然", "一目了然"}, {"瞭望", "瞭望"}, /* a phrase that keeps its characters */
+        {"𩀨", "𫕚"},         {"𩀨們", "𫕚们"},         {"䂎", "𥎝"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *f = kb_analyzer_fold(an, cases[i].in, strlen(cases[i].in));
+        CHECK_STR_EQ(f, cases[i].out);
+        free(f);
+    }
+    CHECK(has_term("回覆", "回复", -1));
+    CHECK(!has_term("回覆", "回覆", -1));
+}
+
 int main(void)
 {
     char err[256];
@@ -176,16 +200,17 @@ int main(void)
     kb_term_list_init(&terms);
     if (getenv("KB_TEST_VERBOSE")) { dump("出國了手機怎麼用？iPhone 15 Pro 5G套餐 4008-123-456"); dump("范廷颂是什么时候被任为主教的？"); }
     RUN(traditional_folds_to_simplified);
-    RUN(chinese_words_bigrams_unigrams);
-    RUN(width_and_case_folding);
+    RUN(chinese_text_gives_words_bigrams_and_single_characters);
+    RUN(full_width_and_capital_letters_fold_to_plain_lower_case);
     RUN(letter_digit_mix_gives_parts);
     RUN(codes_are_joined_and_split);
     RUN(terms_never_start_with_capital_ascii);
     RUN(odd_input_never_fails);
     RUN(long_han_runs_keep_every_bigram);
     RUN(huge_input_is_analyzed_in_pieces);
-    RUN(fold_text_and_codepoints);
+    RUN(whole_texts_and_single_code_points_fold_alike);
     RUN(phrases_convert_as_opencc_does);
+    RUN(a_text_converts_alike_alone_and_next_to_other_traditional_characters);
     kb_term_list_free(&terms);
     kb_analyzer_free(an);
     CHECK_MAIN_END();

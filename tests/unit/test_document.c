@@ -189,7 +189,7 @@ static void repeat(text *t, const char *s, size_t times)
 
 /* ---- valid files ------------------------------------------------------------------------- */
 
-TEST(single_document_traditional_chinese)
+TEST(a_single_traditional_chinese_document_is_read_in_full)
 {
     collected c = {0};
     CHECK(parse_file(&c, DATA "valid-single-traditional.xml") == KB_DOC_OK);
@@ -217,7 +217,7 @@ TEST(single_document_traditional_chinese)
     reset(&c);
 }
 
-TEST(documents_root_with_three_documents)
+TEST(a_documents_root_delivers_each_document_in_full)
 {
     collected c = {0};
     CHECK(parse_file(&c, DATA "valid-documents.xml") == KB_DOC_OK);
@@ -267,7 +267,7 @@ TEST(utf8_bom_and_lowercase_declaration_accepted)
     reset(&c);
 }
 
-TEST(inline_elements_and_whitespace)
+TEST(inline_markup_is_dropped_and_whitespace_collapsed)
 {
     collected c = {0};
     CHECK(parse_text(&c, "<document id='i'><title>\t标题\r\n  二 </title><body>"
@@ -363,7 +363,7 @@ TEST(structure_errors_name_the_element_and_the_line)
     reset(&c);
 }
 
-TEST(required_elements_and_blank_text)
+TEST(missing_or_blank_required_parts_and_bad_attributes_are_named)
 {
     collected c = {0};
     CHECK(parse_text(&c, "<document id='r'>\n<category>a</category>\n</document>") ==
@@ -431,7 +431,7 @@ TEST(dates_must_exist_and_windows_must_be_ordered)
     reset(&c);
 }
 
-TEST(id_syntax)
+TEST(ids_of_1_to_128_allowed_characters_are_accepted_and_others_refused)
 {
     collected c = {0};
     char id128[129], doc[1024];
@@ -496,7 +496,7 @@ TEST(problems_per_document_are_capped)
     reset(&c);
 }
 
-TEST(duplicate_ids_within_one_file)
+TEST(a_duplicate_id_in_one_file_is_refused_naming_the_first)
 {
     collected c = {0};
     CHECK(parse_text(&c, "<documents>\n<document id='a'><title>1</title><body><p>x</p></body></document>\n"
@@ -510,7 +510,7 @@ TEST(duplicate_ids_within_one_file)
     reset(&c);
 }
 
-TEST(documents_root_content_and_wrong_roots)
+TEST(wrong_roots_and_stray_content_are_refused_and_an_empty_root_is_valid)
 {
     collected c = {0};
     CHECK(parse_text(&c, "<documents v='1'>\n  stray text\n  <doc/>\n"
@@ -559,7 +559,7 @@ TEST(not_well_formed_file_delivers_nothing)
     reset(&c);
 }
 
-TEST(truncated_empty_and_blank_files)
+TEST(truncated_empty_and_blank_files_are_refused_saying_so)
 {
     collected c = {0};
     CHECK(parse_file(&c, DATA "invalid-truncated.xml") == KB_DOC_INVALID);
@@ -821,7 +821,7 @@ TEST(huge_paragraph_refused_and_the_next_document_delivered)
     reset(&c);
 }
 
-TEST(too_many_elements_in_one_document)
+TEST(a_document_with_too_many_elements_is_refused_fast)
 {
     collected c = {0};
     text t = {0};
@@ -859,7 +859,7 @@ TEST(file_over_the_size_limit_refused_without_reading_it)
 
 /* ---- the API's other outcomes ------------------------------------------------------------- */
 
-TEST(io_errors)
+TEST(unreadable_paths_are_io_errors_with_the_reason)
 {
     collected c = {0};
     CHECK(parse_file(&c, DATA "no-such-file.xml") == KB_DOC_IO_ERROR);
@@ -1036,23 +1036,23 @@ TEST(global_init_is_idempotent)
 int main(void)
 {
     RUN(global_init_is_idempotent);
-    RUN(single_document_traditional_chinese);
-    RUN(documents_root_with_three_documents);
+    RUN(a_single_traditional_chinese_document_is_read_in_full);
+    RUN(a_documents_root_delivers_each_document_in_full);
     RUN(utf8_bom_and_lowercase_declaration_accepted);
-    RUN(inline_elements_and_whitespace);
+    RUN(inline_markup_is_dropped_and_whitespace_collapsed);
     RUN(line_of_a_multiline_start_tag_is_where_it_starts);
     RUN(schema_is_compiled_in_not_read_from_the_working_directory);
     RUN(invalid_documents_do_not_stop_valid_ones);
     RUN(structure_errors_name_the_element_and_the_line);
-    RUN(required_elements_and_blank_text);
+    RUN(missing_or_blank_required_parts_and_bad_attributes_are_named);
     RUN(dates_must_exist_and_windows_must_be_ordered);
-    RUN(id_syntax);
+    RUN(ids_of_1_to_128_allowed_characters_are_accepted_and_others_refused);
     RUN(a_10000_character_id_gets_a_short_clear_message);
     RUN(problems_per_document_are_capped);
-    RUN(duplicate_ids_within_one_file);
-    RUN(documents_root_content_and_wrong_roots);
+    RUN(a_duplicate_id_in_one_file_is_refused_naming_the_first);
+    RUN(wrong_roots_and_stray_content_are_refused_and_an_empty_root_is_valid);
     RUN(not_well_formed_file_delivers_nothing);
-    RUN(truncated_empty_and_blank_files);
+    RUN(truncated_empty_and_blank_files_are_refused_saying_so);
     RUN(invalid_utf8_reported_with_its_line);
     RUN(invalid_utf8_inside_cdata_refused_with_its_line);
     RUN(other_encodings_refused_with_the_fix);
@@ -1061,11 +1061,11 @@ int main(void)
     RUN(external_entity_to_a_local_file_is_never_read);
     RUN(deep_nesting_fails_fast);
     RUN(huge_paragraph_refused_and_the_next_document_delivered);
-    RUN(too_many_elements_in_one_document);
+    RUN(a_document_with_too_many_elements_is_refused_fast);
     RUN(file_over_the_size_limit_refused_without_reading_it);
     RUN(encoding_name_with_bad_bytes_is_quoted_as_valid_utf8);
     RUN(stray_text_with_lone_cr_line_ends_has_a_real_line);
-    RUN(io_errors);
+    RUN(unreadable_paths_are_io_errors_with_the_reason);
     RUN(callback_can_stop_the_parse);
     RUN(many_documents_stream_in_bounded_memory_with_exact_lines);
     RUN(parses_in_parallel_threads_agree);

@@ -663,7 +663,8 @@ typedef struct {
     kbx_query q;
 } tquery;
 
-/* Terms of this prefix are not asked for (the stand-ins of terms_with_nul_bytes). */
+/* Terms of this prefix are not asked for (the stand-ins of
+ * terms_with_nul_bytes_equal_xapians_writer). */
 static const char *query_skip_prefix;
 
 static const char *pick_term(const corpus *c, const term_stat *ts, size_t n_ts)
@@ -1172,7 +1173,7 @@ static size_t count_with_prefix(const char *dir, const char *prefix)
 /* Terms holding NUL bytes (escaped as "\0\xff" in posting-list keys). kbx cannot name such a
  * term, so the Xapian-built copy holds a stand-in of the same wdf for each: every other term,
  * the lengths and so the scores are the same. */
-TEST(terms_with_nul_bytes)
+TEST(terms_with_nul_bytes_equal_xapians_writer)
 {
     static const struct {
         const char *text;
@@ -1265,7 +1266,7 @@ TEST(terms_with_nul_bytes)
 /* Data of every size around glass's item and block limits (a tag split into parts, the first
  * part filling the rest of a leaf), 50 KB and 300 KB data, empty data; values in every slot or
  * none, equal everywhere or differing, long ones; documents without terms. */
-TEST(data_values_and_documents_without_terms)
+TEST(data_values_and_documents_without_terms_equal_xapians_writer)
 {
     corpus c = {0};
     char id[64];
@@ -1320,7 +1321,7 @@ TEST(data_values_and_documents_without_terms)
 }
 
 /* A build without documents is a valid empty database, which Xapian's writer then fills. */
-TEST(a_build_with_no_documents)
+TEST(a_build_with_no_documents_is_a_valid_empty_database)
 {
     char bulk[128], xap[128];
     path_of(bulk, sizeof bulk, "empty-bulk");
@@ -1476,7 +1477,7 @@ TEST(an_existing_database_is_refused_and_left_intact)
 
 /* One writer at a time: a second builder, or Xapian's writer, on a directory a builder holds
  * is locked out; a builder on a directory Xapian's writer holds too. */
-TEST(one_writer_at_a_time)
+TEST(only_one_writer_at_a_time_holds_a_directory)
 {
     char dir[128], dir2[128];
     path_of(dir, sizeof dir, "locked");
@@ -1602,7 +1603,7 @@ TEST(xapian_updates_a_bulk_built_database)
 }
 
 /* Docids from 32768 on take three bytes in keys; many small documents. */
-TEST(docids_past_32767)
+TEST(docids_past_32767_equal_xapians_writer)
 {
     corpus c = {0};
     char id[64], t[32];
@@ -1633,7 +1634,7 @@ TEST(docids_past_32767)
 
 /* 40,000 distinct 245-byte terms sharing 240 bytes: long separating keys make the posting-list
  * B-tree three levels deep above its leaves. */
-TEST(a_deep_btree_of_long_keys)
+TEST(a_deep_btree_of_long_keys_equals_xapians_and_takes_its_updates)
 {
     corpus c = {0};
     char id[64], t[300];
@@ -1684,7 +1685,7 @@ TEST(a_deep_btree_of_long_keys)
 
 /* A term's collection frequency (sum of its wdfs) beyond 32 bits: Xapian reads it into a 32-bit
  * count, so the builder must either refuse the build or write something Xapian reads. */
-TEST(collection_frequency_beyond_32_bits)
+TEST(a_collection_frequency_beyond_32_bits_is_refused_or_read_back)
 {
     char dir[128];
     path_of(dir, sizeof dir, "collfreq");
@@ -1868,16 +1869,16 @@ int main(int argc, char **argv)
     RUN_WANTED(many_documents_equal_xapians_writer);
     RUN_WANTED(many_runs_merge_to_the_same_database);
     RUN_WANTED(term_edge_cases_equal_xapians_writer);
-    RUN_WANTED(terms_with_nul_bytes);
-    RUN_WANTED(data_values_and_documents_without_terms);
-    RUN_WANTED(a_build_with_no_documents);
+    RUN_WANTED(terms_with_nul_bytes_equal_xapians_writer);
+    RUN_WANTED(data_values_and_documents_without_terms_equal_xapians_writer);
+    RUN_WANTED(a_build_with_no_documents_is_a_valid_empty_database);
     RUN_WANTED(refused_documents_publish_nothing);
     RUN_WANTED(an_existing_database_is_refused_and_left_intact);
-    RUN_WANTED(one_writer_at_a_time);
+    RUN_WANTED(only_one_writer_at_a_time_holds_a_directory);
     RUN_WANTED(xapian_updates_a_bulk_built_database);
-    RUN_WANTED(docids_past_32767);
-    RUN_WANTED(a_deep_btree_of_long_keys);
-    RUN_WANTED(collection_frequency_beyond_32_bits);
+    RUN_WANTED(docids_past_32767_equal_xapians_writer);
+    RUN_WANTED(a_deep_btree_of_long_keys_equals_xapians_and_takes_its_updates);
+    RUN_WANTED(a_collection_frequency_beyond_32_bits_is_refused_or_read_back);
     corpus_free(&corpus_a);
     if (getenv("KB_TEST_KEEP")) printf("kept %s\n", base_dir);
     remove_dir(base_dir);

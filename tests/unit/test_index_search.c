@@ -108,7 +108,7 @@ static void base_docs(test_doc d[4])
     snprintf(d[3].doc.valid_until, 11, "2025-11-30");
 }
 
-TEST(finds_in_both_scripts)
+TEST(a_question_in_either_script_finds_documents_in_both)
 {
     test_doc d[4];
     base_docs(d);
@@ -143,7 +143,7 @@ TEST(expired_documents_hidden_by_default)
     kb_searcher_close(s);
 }
 
-TEST(category_filter_any_level_either_script)
+TEST(a_category_filter_matches_any_level_in_either_script)
 {
     char err[256];
     kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
@@ -186,7 +186,7 @@ TEST(snippet_marks_matches_and_escapes)
     kb_searcher_close(s);
 }
 
-TEST(replace_and_unchanged)
+TEST(a_changed_document_is_replaced_and_an_unchanged_one_skipped)
 {
     test_doc d;
     make_doc(&d, "roam-001", "国际漫游开通办理（新版）", "境外使用前请先开通国际漫游，现在也可以通过短信开通。",
@@ -564,11 +564,11 @@ TEST(missing_index_is_a_clear_error)
 int main(void)
 {
     snprintf(index_dir, sizeof index_dir, "/tmp/kb-test-index-%d", (int)getpid());
-    RUN(finds_in_both_scripts);
+    RUN(a_question_in_either_script_finds_documents_in_both);
     RUN(expired_documents_hidden_by_default);
-    RUN(category_filter_any_level_either_script);
+    RUN(a_category_filter_matches_any_level_in_either_script);
     RUN(snippet_marks_matches_and_escapes);
-    RUN(replace_and_unchanged);
+    RUN(a_changed_document_is_replaced_and_an_unchanged_one_skipped);
     RUN(duplicate_id_in_one_run_keeps_first);
     RUN(sync_removes_unseen_and_rebuild_starts_empty);
     RUN(uncommitted_run_is_invisible_and_a_killed_writer_leaves_old_index);

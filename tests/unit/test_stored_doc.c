@@ -307,7 +307,7 @@ TEST(damaged_records_are_refused_not_overread)
     kb_stored_doc_codec_free(c);
 }
 
-TEST(a_section_without_blocks_between_two_others)
+TEST(a_section_without_blocks_between_two_others_comes_back)
 {
     full_doc f;
     make_full(&f);
@@ -324,6 +324,6 @@ int main(void)
     RUN(the_serialized_fields_are_deterministic);
     RUN(index_format_2_json_still_reads);
     RUN(damaged_records_are_refused_not_overread);
-    RUN(a_section_without_blocks_between_two_others);
+    RUN(a_section_without_blocks_between_two_others_comes_back);
     CHECK_MAIN_END();
 }
