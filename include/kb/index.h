@@ -25,7 +25,7 @@
 
 /* Version of what goes into the index. Bump when analysis or the stored layout changes: every
  * document's content hash includes it, so the next run rewrites them all. */
-#define KB_INDEX_FORMAT "3"
+#define KB_INDEX_FORMAT "4"
 
 enum {
     KB_INDEX_OK = 0,
