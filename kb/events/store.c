@@ -337,23 +337,11 @@ static void store_free(kb_store *st)
     free(st);
 }
 
-kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len)
+/* The handle with its locks and paths, nothing opened yet. NULL when memory ran out. */
+static kb_store *store_new(const char *data_dir)
 {
-    char dummy[8];
-    if (!err || !err_len) err = dummy, err_len = sizeof dummy;
-    if (!data_dir || !*data_dir) {
-        snprintf(err, err_len, "no data directory given");
-        return NULL;
-    }
-    /* Without working redaction nothing may be stored. */
-    if (kb_redact_global_init(err, err_len) != 0) return NULL;
-    if (mkdir_p(data_dir, err, err_len) != 0) return NULL;
-
     kb_store *st = calloc(1, sizeof *st);
-    if (!st) {
-        snprintf(err, err_len, "out of memory");
-        return NULL;
-    }
+    if (!st) return NULL;
     pthread_mutex_init(&st->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -365,11 +353,16 @@ kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len)
     size_t plen = strlen(data_dir) + sizeof "/events.sqlite3";
     st->path = malloc(plen);
     if (!st->dir || !st->path) {
-        snprintf(err, err_len, "out of memory");
-        goto fail;
+        store_free(st);
+        return NULL;
     }
     snprintf(st->path, plen, "%s/events.sqlite3", data_dir);
+    return st;
+}
 
+/* Open the database in WAL mode with FULL sync. 0, or -1 with the reason in err. */
+static int open_database(kb_store *st, char *err, size_t err_len)
+{
     /* Probe with plain system calls first: SQLite's own message for these cases is only "unable
      * to open database file". Creating the file here also gives it mode 0600 (SQLite creates its
      * -wal and -shm files with the database's mode). The directory must be writable too, for
@@ -377,20 +370,20 @@ kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len)
     int fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, err_len, "cannot open event store %s: %s", st->path, strerror(errno));
-        goto fail;
+        return -1;
     }
     close(fd);
-    if (access(data_dir, W_OK | X_OK) != 0) {
-        snprintf(err, err_len, "cannot open event store %s: directory %s: %s", st->path, data_dir,
+    if (access(st->dir, W_OK | X_OK) != 0) {
+        snprintf(err, err_len, "cannot open event store %s: directory %s: %s", st->path, st->dir,
                  strerror(errno));
-        goto fail;
+        return -1;
     }
 
     if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         snprintf(err, err_len, "cannot open event store %s: %s", st->path,
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        goto fail;
+        return -1;
     }
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
     sqlite3_stmt *q;
@@ -404,18 +397,22 @@ kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len)
         snprintf(err, err_len, "cannot open event store %s: %s", st->path,
                  sqlite3_errcode(st->db) != SQLITE_OK ? sqlite3_errmsg(st->db)
                                                       : "cannot switch to WAL mode");
-        goto fail;
+        return -1;
     }
     /* FULL until the writer decides per batch; the WAL is truncated back to 64 MB after a
      * checkpoint so a burst does not leave a huge file behind. */
     if (exec_sql(st->db, "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864") !=
         SQLITE_OK) {
         snprintf(err, err_len, "cannot open event store %s: %s", st->path, sqlite3_errmsg(st->db));
-        goto fail;
+        return -1;
     }
     st->sync_full = 1;
-    if (migrate(st, err, err_len) != 0) goto fail;
+    return 0;
+}
 
+/* The writer's three INSERTs, prepared once. 0, or -1 with the reason in err. */
+static int prepare_inserts(kb_store *st, char *err, size_t err_len)
+{
     static const char sql_search[] =
         "INSERT INTO searches (search_id, agent, query, top_ids, top_id, time_ms, hits, "
         "confidence, unresolved, took_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
@@ -437,8 +434,30 @@ kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len)
                            NULL) != SQLITE_OK) {
         snprintf(err, err_len, "cannot prepare event store %s: %s", st->path,
                  sqlite3_errmsg(st->db));
-        goto fail;
+        return -1;
     }
+    return 0;
+}
+
+kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len)
+{
+    char dummy[8];
+    if (!err || !err_len) err = dummy, err_len = sizeof dummy;
+    if (!data_dir || !*data_dir) {
+        snprintf(err, err_len, "no data directory given");
+        return NULL;
+    }
+    /* Without working redaction nothing may be stored. */
+    if (kb_redact_global_init(err, err_len) != 0) return NULL;
+    if (mkdir_p(data_dir, err, err_len) != 0) return NULL;
+    kb_store *st = store_new(data_dir);
+    if (!st) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    if (open_database(st, err, err_len) != 0 || migrate(st, err, err_len) != 0 ||
+        prepare_inserts(st, err, err_len) != 0)
+        goto fail;
     int rc = pthread_create(&st->writer, NULL, writer_main, st);
     if (rc != 0) {
         snprintf(err, err_len, "cannot start the event store writer: %s", strerror(rc));
