@@ -130,7 +130,8 @@ static cJSON *report_row(const kb_report_row *r, int by_team, int n_months)
     cJSON_AddBoolToObject(o, "persistent", r->persistent);
     if (by_team) cJSON_AddNumberToObject(o, "persistent_agents", r->persistent_agents);
     cJSON *trend = cJSON_AddArrayToObject(o, "trend");
-    for (int k = 0; trend && k < n_months; k++) add_item(trend, NULL, month_counts(&r->trend[k], 1));
+    for (int k = 0; trend && k < n_months; k++)
+        add_item(trend, NULL, month_counts(&r->trend[k], 1));
     cJSON *study = cJSON_AddArrayToObject(o, "study");
     for (size_t d = 0; study && d < r->n_study; d++) {
         cJSON *x = add_item(study, NULL, cJSON_CreateObject());

@@ -134,7 +134,8 @@ static void review(searchd_request *req, int64_t id)
             if (kb_review_item(r, id, &item) == KB_REVIEW_OK)
                 searchd_http_respond_json(req, 200, searchd_json_help_request(&item));
             else
-                searchd_http_respond_error(req, 500, "the review was stored but cannot be read back");
+                searchd_http_respond_error(req, 500,
+                                           "the review was stored but cannot be read back");
             kb_help_request_record_free(&item);
         } else {
             respond_review_error(req, r);

@@ -46,7 +46,7 @@ int kb_review_last_code(const kb_review *r);
 
 /* One review of a help request: a lead's verdict, as help_request_reviews keeps it. */
 typedef struct {
-    int kb_answerable; /* the lead's verdict: the knowledge base does (1) or does not (0) answer it */
+    int kb_answerable; /* the lead's verdict: the KB does (1) or does not (0) answer it */
     char *doc_id;      /* the answering document; NULL when none */
     char *by;          /* the reviewer (token NAME) */
     int64_t at_ms;     /* when, Unix ms */
@@ -88,8 +88,9 @@ void kb_help_request_page_free(kb_help_request_page *p);
 
 /* Record a lead's review of help request id: the knowledge base does (answerable = 1) or does
  * not (0) answer it. doc_id: the answering document (only with answerable; NULL: the service's
- * doc_id when it had one). note may be NULL (redacted before storing). kb_review_item() then
- * shows the request with the review. */
+ * doc_id when it had one). note may be NULL (redacted before storing). KB_REVIEW_OK (then
+ * kb_review_item() shows the request with the review), KB_REVIEW_NOT_FOUND, KB_REVIEW_INVALID
+ * (doc_id without answerable, a read-only handle) or KB_REVIEW_ERROR. */
 int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, const char *note,
                   const char *reviewer, int64_t now_ms);
 
@@ -145,7 +146,8 @@ typedef struct {
  * (docs/GAPS.md, "Reports", says when). */
 typedef struct {
     char *agent;             /* by agent: the agent id; by team: NULL */
-    char *name;              /* by agent: from the agents list, NULL when not in it; by team: NULL */
+    char *name;              /* by agent: from the agents list, NULL when not in it;
+                                by team: NULL */
     char *team;              /* by agent: from the agents list, NULL when not in it;
                                 by team: the team ("" gathers agents without one) */
     int agents;              /* by team: its agents with a request in the month */

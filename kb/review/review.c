@@ -176,8 +176,9 @@ int kb_review_item(kb_review *r, int64_t id, kb_help_request_record *out)
     r->code = KB_REVIEW_OK;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(r->db, "SELECT " REQUEST_COLUMNS " FROM " REQUEST_FROM " WHERE h.id = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT " REQUEST_COLUMNS " FROM " REQUEST_FROM " WHERE h.id = ?1", -1,
+                           &s, NULL) != SQLITE_OK)
         return kb_review_sql_fail(r, "cannot read the help request");
     sqlite3_bind_int64(s, 1, id);
     int step = sqlite3_step(s), rc = KB_REVIEW_OK;
@@ -286,7 +287,8 @@ static void filter_sql(char *where, size_t len, const kb_review_filter *f)
                               " AND coalesce(h.override_answerable, h.kb_answerable) = %d",
                               f->verdict ? 1 : 0);
     if (f->reviewed >= 0)
-        snprintf(where + o, len - o, " AND h.override_time_ms IS %s NULL", f->reviewed ? "NOT" : "");
+        snprintf(where + o, len - o, " AND h.override_time_ms IS %s NULL",
+                 f->reviewed ? "NOT" : "");
 }
 
 static void bind_filter(sqlite3_stmt *s, const void *arg)
@@ -309,8 +311,9 @@ int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page
     char where[512];
     filter_sql(where, sizeof where, f);
     kb_paged_query q;
-    if (kb_paged_query_open(r->db, REQUEST_COLUMNS, REQUEST_FROM, where, "h.time_ms DESC, h.id DESC",
-                            out->limit, out->offset, bind_filter, f, &q) != SQLITE_OK)
+    if (kb_paged_query_open(r->db, REQUEST_COLUMNS, REQUEST_FROM, where,
+                            "h.time_ms DESC, h.id DESC", out->limit, out->offset, bind_filter, f,
+                            &q) != SQLITE_OK)
         return kb_review_sql_fail(r, "cannot list help requests");
     out->total = q.total;
     size_t cap = 0;

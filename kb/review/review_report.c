@@ -319,7 +319,8 @@ static int sum_teams(const rows *agents, const window *w, const kb_report_params
         for (size_t d = 0; d < a->n_docs; d++)
             if (add_doc(t, a->docs[d].doc, a->docs[d].count) != 0) return -1;
     }
-    for (size_t i = 0; i < teams->n; i++) teams->v[i].persistent = stands_out(&teams->v[i], w->n, p);
+    for (size_t i = 0; i < teams->n; i++)
+        teams->v[i].persistent = stands_out(&teams->v[i], w->n, p);
     return 0;
 }
 
