@@ -154,7 +154,8 @@ $(BIN)/kb-searchd: $(SEARCHD_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
-$(BIN)/kb-report: $(REPORT_OBJ) $(LIB)
+# kb-report prints the leads' results with the API's own JSON code, so the two cannot drift.
+$(BIN)/kb-report: $(REPORT_OBJ) $(BUILD)/searchd/json_review.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 

@@ -3,6 +3,7 @@
  */
 #include "csv.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Whether a spreadsheet could run cell s as a formula: it starts with TAB or CR, or its first
@@ -39,22 +40,26 @@ static void text(FILE *out, const char *s)
     if (quote || formula) fputc('"', out);
 }
 
+/* A number cell as the JSON shows it: whole numbers as they are, others with 4 decimals; NAN
+ * (JSON null) is an empty cell. */
+static void value(FILE *out, double d)
+{
+    if (isnan(d)) return;
+    if (d == (double)(long long)d) fprintf(out, "%lld", (long long)d);
+    else fprintf(out, "%.4f", d);
+}
+
+static void number(FILE *out, const cJSON *v)
+{
+    if (cJSON_IsNumber(v)) value(out, v->valuedouble);
+    else if (cJSON_IsBool(v)) value(out, cJSON_IsTrue(v));
+}
+
 static void field_text(FILE *out, const cJSON *o, const char *key, int first)
 {
     if (!first) fputc(',', out);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (cJSON_IsString(v)) text(out, v->valuestring);
-}
-
-static void number(FILE *out, const cJSON *v)
-{
-    if (cJSON_IsNumber(v)) {
-        double d = v->valuedouble;
-        if (d == (double)(long long)d) fprintf(out, "%lld", (long long)d);
-        else fprintf(out, "%.4f", d);
-    } else if (cJSON_IsBool(v)) {
-        fputs(cJSON_IsTrue(v) ? "1" : "0", out);
-    }
 }
 
 static void field_num(FILE *out, const cJSON *o, const char *key)
@@ -95,50 +100,55 @@ void report_csv_gaps(FILE *out, const cJSON *list)
     }
 }
 
-void report_csv_help_requests(FILE *out, const cJSON *report)
+static void field_value(FILE *out, double d)
 {
-    int by_team = strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(report, "by")) ?: "",
-                         "team") == 0;
-    fputs(by_team ? "team,agents,month,requests,kb_answered,share,previous_share,change,"
-                    "persistent,persistent_agents"
-                  : "agent,name,team,month,requests,kb_answered,share,previous_share,change,"
-                    "persistent",
+    fputc(',', out);
+    value(out, d);
+}
+
+/* A text cell after the first. */
+static void field_string(FILE *out, const char *s)
+{
+    fputc(',', out);
+    text(out, s);
+}
+
+void report_csv_help_requests(FILE *out, const kb_report *rep)
+{
+    fputs(rep->by_team ? "team,agents,month,requests,kb_answered,share,previous_share,change,"
+                         "persistent,persistent_agents"
+                       : "agent,name,team,month,requests,kb_answered,share,previous_share,change,"
+                         "persistent",
           out);
-    for (const cJSON *m = items_of(report, "months"); m; m = m->next)
-        fprintf(out, ",share_%s", cJSON_GetStringValue(m) ?: "");
+    for (int m = 0; m < rep->n_months; m++) fprintf(out, ",share_%s", rep->months[m]);
     fputs(",study\r\n", out);
-    const char *month = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(report, "month"));
-    for (const cJSON *r = items_of(report, "rows"); r; r = r->next) {
-        if (by_team) {
-            field_text(out, r, "team", 1);
-            field_num(out, r, "agents");
+    for (size_t i = 0; i < rep->n_rows; i++) {
+        const kb_report_row *r = &rep->rows[i];
+        if (rep->by_team) {
+            text(out, r->team);
+            field_value(out, r->agents);
         } else {
-            field_text(out, r, "agent", 1);
-            field_text(out, r, "name", 0);
-            field_text(out, r, "team", 0);
+            text(out, r->agent);
+            field_string(out, r->name);
+            field_string(out, r->team);
         }
-        fputc(',', out);
-        text(out, month);
-        field_num(out, r, "requests");
-        field_num(out, r, "kb_answered");
-        field_num(out, r, "share");
-        field_num(out, r, "previous_share");
-        field_num(out, r, "change");
-        field_num(out, r, "persistent");
-        if (by_team) field_num(out, r, "persistent_agents");
-        for (const cJSON *t = items_of(r, "trend"); t; t = t->next) field_num(out, t, "share");
-        fputc(',', out);
+        field_string(out, rep->month);
+        field_value(out, r->requests);
+        field_value(out, r->kb_answered);
+        field_value(out, r->share);
+        field_value(out, r->previous_share);
+        field_value(out, r->change);
+        field_value(out, r->persistent);
+        if (rep->by_team) field_value(out, r->persistent_agents);
+        for (int m = 0; m < rep->n_months; m++) field_value(out, r->trend[m].share);
         /* "doc:count;doc:count" */
         char buf[4096];
         size_t o = 0;
         buf[0] = '\0';
-        for (const cJSON *d = items_of(r, "study"); d && o < sizeof buf - 1; d = d->next) {
-            const cJSON *count = cJSON_GetObjectItemCaseSensitive(d, "count");
+        for (size_t d = 0; d < r->n_study && o < sizeof buf - 1; d++)
             o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s:%d", o ? ";" : "",
-                                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "doc_id")) ?: "",
-                                  cJSON_IsNumber(count) ? (int)count->valuedouble : 0);
-        }
-        text(out, buf);
+                                  r->study[d].doc_id, r->study[d].count);
+        field_string(out, buf);
         fputs("\r\n", out);
     }
 }
@@ -160,13 +170,13 @@ void report_csv_health(FILE *out, const cJSON *health)
         }
 }
 
-void report_csv_agents(FILE *out, const cJSON *agents)
+void report_csv_agents(FILE *out, const kb_agent_list *agents)
 {
     fputs("id,name,team\r\n", out);
-    for (const cJSON *a = items_of(agents, "agents"); a; a = a->next) {
-        field_text(out, a, "id", 1);
-        field_text(out, a, "name", 0);
-        field_text(out, a, "team", 0);
+    for (size_t i = 0; i < agents->n; i++) {
+        text(out, agents->v[i].id);
+        field_string(out, agents->v[i].name);
+        field_string(out, agents->v[i].team);
         fputs("\r\n", out);
     }
 }

@@ -12,13 +12,15 @@
 
 #include <cjson/cJSON.h>
 
+#include "kb/review.h"
+
 /* Write the queue (kb_gaps_list JSON) as CSV. */
 void report_csv_gaps(FILE *out, const cJSON *list);
-/* Write the help-request report (kb_review_report JSON) as CSV. */
-void report_csv_help_requests(FILE *out, const cJSON *report);
+/* Write the help-request report (kb_review_report) as CSV. */
+void report_csv_help_requests(FILE *out, const kb_report *rep);
 /* Write content health (kb_gaps_health JSON) as CSV. */
 void report_csv_health(FILE *out, const cJSON *health);
-/* Write the agents list as CSV. */
-void report_csv_agents(FILE *out, const cJSON *agents);
+/* Write the agents list (kb_review_agents) as CSV. */
+void report_csv_agents(FILE *out, const kb_agent_list *agents);
 
 #endif

@@ -2,7 +2,8 @@
  * main.c — kb-report: the editors' and leads' reports from the command line, read from the same
  * event store kb-searchd writes (read-only connection, 5 s busy timeout, so it runs safely next
  * to a serving kb-searchd). The numbers come from the same libkb functions as the HTTP API
- * (kb/gaps.h, kb/review.h), so `--format json` prints what the API answers.
+ * (kb/gaps.h, kb/review.h), so `--format json` prints what the API answers; for the leads'
+ * results it is the API's own JSON code (searchd/json_review.c, linked in).
  *
  *   kb-report --data DIR [--format csv|json] gaps [--status S]... [--from D] [--to D]
  *             [--category C] [--sort impact|recent|count] [--limit N] [--offset N]
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../searchd/json_review.h"
 #include "csv.h"
 #include "kb/doc_list.h"
 #include "kb/gaps.h"
@@ -141,9 +143,9 @@ static int parse(int argc, char **argv, options *o)
             } nums[] = {
                 {"--limit", 1, 100000, offsetof(options, limit)},
                 {"--offset", 0, 100000000, offsetof(options, offset)},
-                {"--months", 1, 24, offsetof(options, months)},
+                {"--months", 1, KB_REPORT_MAX_MONTHS, offsetof(options, months)},
                 {"--min-requests", 1, 100000, offsetof(options, min_requests)},
-                {"--persist", 1, 24, offsetof(options, persist)},
+                {"--persist", 1, KB_REPORT_MAX_MONTHS, offsetof(options, persist)},
                 {"--days", 1, 3650, offsetof(options, days)},
             };
             size_t k;
@@ -163,25 +165,39 @@ static int parse(int argc, char **argv, options *o)
     return 0;
 }
 
-static int print(const options *o, cJSON *result, void (*csv)(FILE *, const cJSON *))
+/* Print JSON (deleting it; NULL: out of memory). 0, or 1 with why on stderr. */
+static int print_json(cJSON *json)
 {
-    if (!strcmp(o->format, "json")) {
-        char *text = cJSON_PrintUnformatted(result);
-        if (!text) {
-            fputs("kb-report: out of memory\n", stderr);
-            return 1;
-        }
-        puts(text);
-        free(text);
-    } else {
-        csv(stdout, result);
+    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+    cJSON_Delete(json);
+    if (!text) {
+        fputs("kb-report: out of memory\n", stderr);
+        return 1;
     }
-    cJSON_Delete(result);
+    puts(text);
+    free(text);
+    return 0;
+}
+
+/* Whether everything printed reached stdout. 0, or 1 with why on stderr. */
+static int flushed(void)
+{
     if (fflush(stdout) != 0 || ferror(stdout)) {
         perror("kb-report: cannot write the report");
         return 1;
     }
     return 0;
+}
+
+static int print(const options *o, cJSON *result, void (*csv)(FILE *, const cJSON *))
+{
+    if (!strcmp(o->format, "json")) {
+        if (print_json(result) != 0) return 1;
+    } else {
+        csv(stdout, result);
+        cJSON_Delete(result);
+    }
+    return flushed();
 }
 
 static int cmd_gaps(const options *o)
@@ -218,6 +234,23 @@ static int cmd_gaps(const options *o)
     return print(o, list, report_csv_gaps);
 }
 
+/* The leads' data, read-only; NULL after saying why on stderr. */
+static kb_review *open_review(const options *o)
+{
+    char err[1024] = "";
+    kb_review *r = kb_review_open(o->data, 1, err, sizeof err);
+    if (!r) fprintf(stderr, "kb-report: %s\n", err);
+    return r;
+}
+
+/* Say why the last call on r failed and close it: exit status 1. */
+static int review_failed(kb_review *r)
+{
+    fprintf(stderr, "kb-report: %s\n", kb_review_errmsg(r));
+    kb_review_close(r);
+    return 1;
+}
+
 static int cmd_help_requests(const options *o)
 {
     kb_report_params p;
@@ -229,20 +262,16 @@ static int cmd_help_requests(const options *o)
     p.threshold = o->threshold;
     p.min_requests = (int)o->min_requests;
     p.persist = (int)o->persist;
-    char err[1024] = "";
-    kb_review *r = kb_review_open(o->data, 1, err, sizeof err);
-    if (!r) {
-        fprintf(stderr, "kb-report: %s\n", err);
-        return 1;
-    }
-    cJSON *report = kb_review_report(r, &p);
-    if (!report) {
-        fprintf(stderr, "kb-report: %s\n", kb_review_errmsg(r));
-        kb_review_close(r);
-        return 1;
-    }
+    kb_review *r = open_review(o);
+    if (!r) return 1;
+    kb_report report;
+    if (kb_review_report(r, &p, &report) != KB_REVIEW_OK) return review_failed(r);
     kb_review_close(r);
-    return print(o, report, report_csv_help_requests);
+    int rc = 0;
+    if (!strcmp(o->format, "json")) rc = print_json(searchd_json_report(&report));
+    else report_csv_help_requests(stdout, &report);
+    kb_report_free(&report);
+    return rc ? rc : flushed();
 }
 
 static int cmd_health(const options *o)
@@ -275,16 +304,16 @@ static int cmd_health(const options *o)
 
 static int cmd_agents(const options *o)
 {
-    char err[1024] = "";
-    kb_review *r = kb_review_open(o->data, 1, err, sizeof err);
-    if (!r) {
-        fprintf(stderr, "kb-report: %s\n", err);
-        return 1;
-    }
-    cJSON *agents = kb_review_agents(r);
-    if (!agents) fprintf(stderr, "kb-report: %s\n", kb_review_errmsg(r));
+    kb_review *r = open_review(o);
+    if (!r) return 1;
+    kb_agent_list agents;
+    if (kb_review_agents(r, &agents) != KB_REVIEW_OK) return review_failed(r);
     kb_review_close(r);
-    return agents ? print(o, agents, report_csv_agents) : 1;
+    int rc = 0;
+    if (!strcmp(o->format, "json")) rc = print_json(searchd_json_agents(&agents));
+    else report_csv_agents(stdout, &agents);
+    kb_agent_list_free(&agents);
+    return rc ? rc : flushed();
 }
 
 int main(int argc, char **argv)

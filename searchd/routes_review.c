@@ -3,7 +3,7 @@
  * (GET /api/help-requests), one request (GET /api/help-requests/{id}), confirming or overriding
  * its classification (PUT or POST /api/help-requests/{id}/review), the report by agent or team
  * and month (GET /api/reports/help-requests), and the agents list (GET, PUT /api/agents).
- * See docs/API.md; the logic is in libkb (kb/review.h).
+ * See docs/API.md; the logic is in libkb (kb/review.h), the JSON in json_review.c.
  *
  * POST /api/help-requests (filing, routes_help.c) shares its path with the leads' list, so the
  * route's handler here picks by method; router.c gives GET its own roles.
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_review.h"
 #include "kb/review.h"
 #include "log.h"
 #include "routes.h"
@@ -84,9 +85,11 @@ static void list_help_requests(searchd_request *req)
     if (team) f.team = team;
     kb_review *r = open_review(req, 1);
     if (!r) return;
-    cJSON *out = kb_review_list(r, &f);
-    if (out) searchd_http_respond_json(req, 200, out);
+    kb_help_request_page page;
+    if (kb_review_list(r, &f, &page) == KB_REVIEW_OK)
+        searchd_http_respond_json(req, 200, searchd_json_help_request_page(&page));
     else respond_review_error(req, r);
+    kb_help_request_page_free(&page);
     kb_review_close(r);
 }
 
@@ -122,15 +125,18 @@ static void review(searchd_request *req, int64_t id)
     }
     kb_review *r = open_review(req, 0);
     if (r) {
-        cJSON *item = NULL;
         int rc = kb_review_set(r, id, cJSON_IsTrue(verdict), doc_id, note, req->identity.name,
-                               searchd_now_unix_ms(), &item);
-        if (rc == KB_REVIEW_OK && item) {
+                               searchd_now_unix_ms());
+        if (rc == KB_REVIEW_OK) {
+            kb_help_request_record item;
             searchd_log_info("help request %lld reviewed by %s: %s", (long long)id,
                              req->identity.name, cJSON_IsTrue(verdict) ? "answerable" : "gap");
-            searchd_http_respond_json(req, 200, item);
-        } else if (rc == KB_REVIEW_OK) {
-            searchd_http_respond_error(req, 500, "the review was stored but cannot be read back");
+            if (kb_review_item(r, id, &item) == KB_REVIEW_OK)
+                searchd_http_respond_json(req, 200, searchd_json_help_request(&item));
+            else
+                searchd_http_respond_error(req, 500,
+                                           "the review was stored but cannot be read back");
+            kb_help_request_record_free(&item);
         } else {
             respond_review_error(req, r);
         }
@@ -160,9 +166,11 @@ void searchd_route_help_request_item(searchd_request *req)
     }
     kb_review *r = open_review(req, 1);
     if (!r) return;
-    cJSON *out = kb_review_item(r, id);
-    if (out) searchd_http_respond_json(req, 200, out);
+    kb_help_request_record item;
+    if (kb_review_item(r, id, &item) == KB_REVIEW_OK)
+        searchd_http_respond_json(req, 200, searchd_json_help_request(&item));
     else respond_review_error(req, r);
+    kb_help_request_record_free(&item);
     kb_review_close(r);
 }
 
@@ -180,19 +188,21 @@ void searchd_route_reports(searchd_request *req)
     }
     long months, min_requests, persist;
     if (searchd_args_month(req, "month", &p.year, &p.month) < 0 ||
-        searchd_args_number(req, "months", 1, 24, 6, &months) ||
+        searchd_args_number(req, "months", 1, KB_REPORT_MAX_MONTHS, 6, &months) ||
         searchd_args_share(req, "threshold", 0.5, &p.threshold) ||
         searchd_args_number(req, "min_requests", 1, 100000, 3, &min_requests) ||
-        searchd_args_number(req, "persist", 1, 24, 3, &persist))
+        searchd_args_number(req, "persist", 1, KB_REPORT_MAX_MONTHS, 3, &persist))
         return;
     p.months = (int)months;
     p.min_requests = (int)min_requests;
     p.persist = (int)persist;
     kb_review *r = open_review(req, 1);
     if (!r) return;
-    cJSON *out = kb_review_report(r, &p);
-    if (out) searchd_http_respond_json(req, 200, out);
+    kb_report rep;
+    if (kb_review_report(r, &p, &rep) == KB_REVIEW_OK)
+        searchd_http_respond_json(req, 200, searchd_json_report(&rep));
     else respond_review_error(req, r);
+    kb_report_free(&rep);
     kb_review_close(r);
 }
 
@@ -227,8 +237,8 @@ static void put_agents(searchd_request *req)
     if (!body) return;
     char err[512] = "";
     kb_agent_list l;
-    if (kb_agents_from_json(cJSON_GetObjectItemCaseSensitive(body, "agents"), &l, err,
-                            sizeof err) != 0) {
+    if (searchd_json_parse_agents(cJSON_GetObjectItemCaseSensitive(body, "agents"), &l, err,
+                                  sizeof err) != 0) {
         searchd_http_respond_error(req, 400, "%s", err);
         cJSON_Delete(body);
         return;
@@ -269,13 +279,17 @@ void searchd_route_agents(searchd_request *req)
     }
     kb_review *r = open_review(req, 1);
     if (!r) return;
-    cJSON *out = kb_review_agents(r);
-    if (out) {
-        if (searchd_ctx.agents_path) cJSON_AddStringToObject(out, "file", searchd_ctx.agents_path);
-        else cJSON_AddNullToObject(out, "file");
-        searchd_http_respond_json(req, 200, out);
+    kb_agent_list l;
+    if (kb_review_agents(r, &l) == KB_REVIEW_OK) {
+        cJSON *out = searchd_json_agents(&l);
+        if (out && searchd_ctx.agents_path)
+            cJSON_AddStringToObject(out, "file", searchd_ctx.agents_path);
+        else if (out)
+            cJSON_AddNullToObject(out, "file");
+        searchd_http_respond_json(req, 200, out); /* NULL (out of memory): 500 */
     } else {
         respond_review_error(req, r);
     }
+    kb_agent_list_free(&l);
     kb_review_close(r);
 }

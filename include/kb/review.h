@@ -15,14 +15,16 @@
  * formulas. Each kb_review handle owns one SQLite connection to the event store (events/store_conn.h):
  * read-only for reports, read-write for reviews and the agents list, writes in short BEGIN
  * IMMEDIATE transactions. Not thread-safe: one handle per thread.
+ *
+ * Results are plain C structs, each with its free function; the programs format them (kb-searchd
+ * the API's JSON, searchd/json_review.c; kb-report CSV and that same JSON), so the library
+ * knows no output format.
  */
 #ifndef KB_REVIEW_H
 #define KB_REVIEW_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cjson/cJSON.h>
 
 enum {
     KB_REVIEW_OK = 0,
@@ -42,12 +44,55 @@ int kb_review_last_code(const kb_review *r);
 
 /* ---------------------------------------------------------------- reviews */
 
+/* One review of a help request: a lead's verdict, as help_request_reviews keeps it. */
+typedef struct {
+    int kb_answerable; /* the lead's verdict: the KB does (1) or does not (0) answer it */
+    char *doc_id;      /* the answering document; NULL when none */
+    char *by;          /* the reviewer (token NAME) */
+    int64_t at_ms;     /* when, Unix ms */
+    char *note;        /* redacted; NULL when none */
+} kb_review_entry;
+
+/* A help request as the leads see it: what was filed, the service's verdict, the latest review
+ * and the effective verdict (docs/GAPS.md, "Review"). Text is UTF-8; free with
+ * kb_help_request_record_free. (kb_help_request, in kb/store.h, is what gets filed.) */
+typedef struct {
+    int64_t id;
+    int64_t time_ms;          /* filed, Unix ms */
+    char *agent;              /* who asked */
+    char *agent_name, *team;  /* from the agents list; NULL when the agent is not in it */
+    char *filed_by;           /* who recorded it (token NAME) */
+    char *question;           /* redacted */
+    char *answer;             /* redacted; NULL when not given */
+    int kb_answerable;        /* the service's verdict when it was filed */
+    char *doc_id;             /* the service's document; NULL when none */
+    double confidence;        /* the service's, rounded to 4 decimals */
+    int reviewed;             /* a lead reviewed it: review holds the latest review */
+    kb_review_entry review;
+    int answerable;           /* effective: the latest review's verdict, else the service's */
+    char *effective_doc_id;   /* the document that answers it; NULL when not answerable or none */
+    kb_review_entry *reviews; /* every review, oldest first (kb_review_item only; NULL in lists) */
+    size_t n_reviews;
+} kb_help_request_record;
+
+/* A page of help requests, newest first, and how many match the filter in all. */
+typedef struct {
+    kb_help_request_record *items;
+    size_t n;
+    int64_t total;        /* requests matching the filter */
+    size_t offset, limit; /* of this page (limit: after the default) */
+} kb_help_request_page;
+
+void kb_help_request_record_free(kb_help_request_record *h);
+void kb_help_request_page_free(kb_help_request_page *p);
+
 /* Record a lead's review of help request id: the knowledge base does (answerable = 1) or does
  * not (0) answer it. doc_id: the answering document (only with answerable; NULL: the service's
- * doc_id when it had one). note may be NULL (redacted before storing). On KB_REVIEW_OK *item (if
- * not NULL) receives the request as kb_review_item() shows it. */
+ * doc_id when it had one). note may be NULL (redacted before storing). KB_REVIEW_OK (then
+ * kb_review_item() shows the request with the review), KB_REVIEW_NOT_FOUND, KB_REVIEW_INVALID
+ * (doc_id without answerable, a read-only handle) or KB_REVIEW_ERROR. */
 int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, const char *note,
-                  const char *reviewer, int64_t now_ms, cJSON **item);
+                  const char *reviewer, int64_t now_ms);
 
 typedef struct {
     int64_t from_ms, to_ms; /* filed in [from_ms, to_ms); 0 = unbounded */
@@ -58,11 +103,13 @@ typedef struct {
     size_t limit, offset;   /* limit 0 = 50 */
 } kb_review_filter;
 
-/* Help requests, newest first, as the API's JSON ({"total", "offset", "limit", "items"}). */
-cJSON *kb_review_list(kb_review *r, const kb_review_filter *f);
+/* Help requests matching f (NULL: all), newest first, into *out (free with
+ * kb_help_request_page_free; zeroed on failure). KB_REVIEW_OK or KB_REVIEW_ERROR. */
+int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page *out);
 
-/* One help request with all its reviews; NULL when unknown (code KB_REVIEW_NOT_FOUND). */
-cJSON *kb_review_item(kb_review *r, int64_t id);
+/* One help request with all its reviews into *out (free with kb_help_request_record_free;
+ * zeroed on failure). KB_REVIEW_OK, KB_REVIEW_NOT_FOUND or KB_REVIEW_ERROR. */
+int kb_review_item(kb_review *r, int64_t id, kb_help_request_record *out);
 
 /* ---------------------------------------------------------------- reports */
 
@@ -80,9 +127,57 @@ typedef struct {
 /* Fill the defaults above into p (year and month: the current local month). */
 void kb_report_defaults(kb_report_params *p);
 
-/* The help-request report as the API's JSON (docs/API.md, GET /api/reports/help-requests);
- * NULL on error. */
-cJSON *kb_review_report(kb_review *r, const kb_report_params *p);
+#define KB_REPORT_MAX_MONTHS 24 /* trend months at the most (kb_report_params.months) */
+
+/* One month's counts: of a row's trend, or the totals over all agents. */
+typedef struct {
+    char month[8]; /* "2026-10" */
+    int requests, kb_answered;
+    double share;  /* kb_answered / requests rounded to 4 decimals; NAN when there were none */
+} kb_report_month;
+
+/* A document that answered a row's requests over the trend months, and how many. */
+typedef struct {
+    char *doc_id;
+    int count;
+} kb_report_doc;
+
+/* One agent or team. Shares and the change are rounded to 4 decimals; NAN means there is none
+ * (docs/GAPS.md, "Reports", says when). */
+typedef struct {
+    char *agent;             /* by agent: the agent id; by team: NULL */
+    char *name;              /* by agent: from the agents list, NULL when not in it;
+                                by team: NULL */
+    char *team;              /* by agent: from the agents list, NULL when not in it;
+                                by team: the team ("" gathers agents without one) */
+    int agents;              /* by team: its agents with a request in the month */
+    int requests, kb_answered;
+    double share, previous_share, change;
+    int persistent;          /* stands out: the last `persist` months were all high */
+    int persistent_agents;   /* by team: its agents who stand out */
+    kb_report_month *trend;  /* one per month of kb_report.months */
+    kb_report_doc *study;    /* most requests first, at most params.study */
+    size_t n_study;
+} kb_report_row;
+
+/* The help-request report (docs/API.md, GET /api/reports/help-requests); free with
+ * kb_report_free. */
+typedef struct {
+    int by_team;
+    char month[8];                                /* the reported month, "2026-10" */
+    char months[KB_REPORT_MAX_MONTHS][8];         /* the trend months, oldest first */
+    int n_months;                                 /* the last one is `month` */
+    double threshold;
+    int min_requests, persist;
+    kb_report_month totals;                       /* the reported month over all agents */
+    kb_report_row *rows;                          /* most answered by the KB first */
+    size_t n_rows;
+} kb_report;
+
+/* Count the report p asks for into *out (zeroed on failure). KB_REVIEW_OK, KB_REVIEW_INVALID
+ * (months or month out of range) or KB_REVIEW_ERROR. */
+int kb_review_report(kb_review *r, const kb_report_params *p, kb_report *out);
+void kb_report_free(kb_report *rep);
 
 /* "2026-10" -> year, month. 0, or -1 when malformed. */
 int kb_review_parse_month(const char *text, int *year, int *month);
@@ -110,21 +205,32 @@ typedef struct {
  * tab, line break or control character), not starting with '#', and nothing kb_redact() would
  * replace (a customer's phone, ID-card or bank-card number or e-mail address). */
 const char *kb_agent_id_problem(const char *id);
+/* NULL when s is a valid agent name or team, otherwise what is wrong with it: at most 128 bytes
+ * of UTF-8 (empty is fine), no tab, line break or control character, no blank at either end, and
+ * nothing kb_redact() would replace. */
+const char *kb_agent_text_problem(const char *s);
 
 /* Parse an agents file: one "agent_id TAB name TAB team" per line (team or name may be empty or
  * missing), UTF-8, '#' comments and blank lines ignored, ids unique. 0, or -1 with
  * "FILE:LINE: why" in err. */
 int kb_agents_parse_file(const char *path, kb_agent_list *out, char *err, size_t err_len);
-/* The same from the API's JSON array [{"id", "name", "team"}]. 0, or -1 with why in err. */
-int kb_agents_from_json(const cJSON *array, kb_agent_list *out, char *err, size_t err_len);
-/* Write the file atomically (temporary file, fsync, rename). 0, or -1 with why in err. */
+/* Append an agent to l (start from a zeroed list) after checking it: the rules above (name and
+ * team NULL mean empty) and an id that l does not hold yet. KB_REVIEW_OK; KB_REVIEW_INVALID with
+ * "FIELD PROBLEM" in err ("id is required", "id a1 appears twice", "name starts or ends with a
+ * blank, ..."); KB_REVIEW_ERROR when out of memory. */
+int kb_agent_list_add(kb_agent_list *l, const char *id, const char *name, const char *team,
+                      char *err, size_t err_len);
+/* Write the file atomically (temporary file, fsync, rename); l must keep the rules above. 0, or
+ * -1 with why in err. */
 int kb_agents_write_file(const char *path, const kb_agent_list *l, char *err, size_t err_len);
 void kb_agent_list_free(kb_agent_list *l);
 
-/* Replace the store's agents table with l, in one transaction. */
+/* Replace the store's agents table with l, in one transaction. KB_REVIEW_OK; KB_REVIEW_INVALID
+ * (nothing changed) when an agent breaks the rules above or an id appears twice. */
 int kb_review_set_agents(kb_review *r, const kb_agent_list *l);
-/* {"agents": [{"id", "name", "team"}]} sorted by id; NULL on error. */
-cJSON *kb_review_agents(kb_review *r);
+/* The store's agents list, sorted by id, into *out (free with kb_agent_list_free; zeroed on
+ * failure). KB_REVIEW_OK or KB_REVIEW_ERROR. */
+int kb_review_agents(kb_review *r, kb_agent_list *out);
 /* Whether id is in the store's agents list (*listed) and whether there is a list at all
  * (*have_list: the table has a row). KB_REVIEW_OK, or KB_REVIEW_ERROR. */
 int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_list);

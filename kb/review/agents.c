@@ -1,6 +1,8 @@
 /*
- * agents.c — the agents list (id, name, team) that reports use: the file kb-searchd --agents
- * reads, the API's JSON form, and the store's agents table (see kb/review.h).
+ * agents.c — the agents list (id, name, team) that reports use: the rule every id, name and
+ * team keeps, the file kb-searchd --agents reads and PUT /api/agents writes, and the store's
+ * agents table (see kb/review.h). The API's JSON form is kb-searchd's (searchd/json_review.c),
+ * which builds the list with kb_agent_list_add.
  *
  * The file is tab-separated rather than CSV: names never need quoting, a spreadsheet saves it
  * as "Unicode text", and a line is easy to check by eye. Reports read the table, so kb-report
@@ -237,45 +239,58 @@ int kb_agents_parse_file(const char *path, kb_agent_list *out, char *err, size_t
     return rc;
 }
 
-int kb_agents_from_json(const cJSON *array, kb_agent_list *out, char *err, size_t err_len)
+const char *kb_agent_text_problem(const char *s) { return field_problem(s, FIELD_TEXT); }
+
+/* The first of id, name and team (*which: 0, 1, 2) that breaks the rules, and what is wrong
+ * with it; NULL when all three keep them. id NULL: "is required". */
+static const char *agent_problem(const char *const v[3], int *which)
 {
-    memset(out, 0, sizeof *out);
-    if (!cJSON_IsArray(array)) {
-        snprintf(err, err_len, "agents must be an array of {\"id\", \"name\", \"team\"}");
-        return -1;
+    for (*which = 0; *which < 3; ++*which) {
+        const char *problem = !v[*which] ? "is required"
+                              : *which == 0 ? kb_agent_id_problem(v[0])
+                                            : kb_agent_text_problem(v[*which]);
+        if (problem) return problem;
     }
-    int i = 0;
-    for (const cJSON *a = array->child; a; a = a->next, i++) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(a, "name");
-        const cJSON *team = cJSON_GetObjectItemCaseSensitive(a, "team");
-        const char *v[3] = {cJSON_IsString(id) ? id->valuestring : NULL,
-                            cJSON_IsString(name) ? name->valuestring : "",
-                            cJSON_IsString(team) ? team->valuestring : ""};
-        static const char *const what[] = {"id", "name", "team"};
-        const cJSON *given[3] = {id, name, team};
-        for (int k = 0; k < 3; k++) {
-            if (given[k] && !cJSON_IsNull(given[k]) && !cJSON_IsString(given[k])) {
-                snprintf(err, err_len, "agents[%d].%s must be a string", i, what[k]);
-                kb_agent_list_free(out);
-                return -1;
-            }
-            const char *problem =
-                v[k] ? field_problem(v[k], k == 0 ? FIELD_ID : FIELD_TEXT) : "is required";
-            if (problem) {
-                snprintf(err, err_len, "agents[%d].%s %s", i, what[k], problem);
-                kb_agent_list_free(out);
-                return -1;
-            }
+    return NULL;
+}
+
+int kb_agent_list_add(kb_agent_list *l, const char *id, const char *name, const char *team,
+                      char *err, size_t err_len)
+{
+    static const char *const what[] = {"id", "name", "team"};
+    const char *v[3] = {id, name ? name : "", team ? team : ""};
+    int which;
+    const char *problem = agent_problem(v, &which);
+    if (problem) {
+        snprintf(err, err_len, "%s %s", what[which], problem);
+        return KB_REVIEW_INVALID;
+    }
+    if (find(l, id) >= 0) {
+        snprintf(err, err_len, "id %s appears twice", id);
+        return KB_REVIEW_INVALID;
+    }
+    if (push(l, v[0], v[1], v[2]) != 0) {
+        snprintf(err, err_len, "out of memory");
+        return KB_REVIEW_ERROR;
+    }
+    return KB_REVIEW_OK;
+}
+
+/* Whether every agent of l keeps the rules and its id is unique: the store and the file must
+ * never hold what the file parser would read differently or refuse. 0, or -1 with why in err. */
+static int check_list(const kb_agent_list *l, char *err, size_t err_len)
+{
+    static const char *const what[] = {"id", "name", "team"};
+    for (size_t i = 0; i < l->n; i++) {
+        const char *v[3] = {l->v[i].id, l->v[i].name, l->v[i].team};
+        int which;
+        const char *problem = agent_problem(v, &which);
+        if (!problem) {
+            long first = find(l, l->v[i].id);
+            if (first >= 0 && (size_t)first < i) which = 0, problem = "appears twice";
         }
-        if (find(out, v[0]) >= 0) {
-            snprintf(err, err_len, "agents[%d].id %s appears twice", i, v[0]);
-            kb_agent_list_free(out);
-            return -1;
-        }
-        if (push(out, v[0], v[1], v[2]) != 0) {
-            snprintf(err, err_len, "out of memory");
-            kb_agent_list_free(out);
+        if (problem) {
+            snprintf(err, err_len, "agents list, agent %zu: %s %s", i + 1, what[which], problem);
             return -1;
         }
     }
@@ -284,6 +299,7 @@ int kb_agents_from_json(const cJSON *array, kb_agent_list *out, char *err, size_
 
 int kb_agents_write_file(const char *path, const kb_agent_list *l, char *err, size_t err_len)
 {
+    if (check_list(l, err, err_len) != 0) return -1;
     size_t n = strlen(path) + 16;
     char *tmp = malloc(n);
     if (!tmp) {
@@ -318,6 +334,8 @@ int kb_review_set_agents(kb_review *r, const kb_agent_list *l)
 {
     r->code = KB_REVIEW_OK;
     if (r->readonly) return kb_review_fail(r, KB_REVIEW_INVALID, "the store is open read-only");
+    char why[512];
+    if (check_list(l, why, sizeof why) != 0) return kb_review_fail(r, KB_REVIEW_INVALID, "%s", why);
     sqlite3_stmt *s = NULL;
     if (kb_store_begin_immediate(r->db) != SQLITE_OK ||
         sqlite3_exec(r->db, "DELETE FROM agents", NULL, NULL, NULL) != SQLITE_OK ||
@@ -342,26 +360,25 @@ fail:
     return KB_REVIEW_ERROR;
 }
 
-cJSON *kb_review_agents(kb_review *r)
+int kb_review_agents(kb_review *r, kb_agent_list *out)
 {
     r->code = KB_REVIEW_OK;
+    memset(out, 0, sizeof *out);
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(r->db, "SELECT agent_id, name, team FROM agents ORDER BY agent_id", -1,
-                           &s, NULL) != SQLITE_OK) {
-        kb_review_sql_fail(r, "cannot read the agents list");
-        return NULL;
-    }
-    cJSON *out = cJSON_CreateObject();
-    cJSON *list = cJSON_AddArrayToObject(out, "agents");
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        cJSON *a = cJSON_CreateObject();
-        kb_review_add_text(a, "id", s, 0);
-        kb_review_add_text(a, "name", s, 1);
-        kb_review_add_text(a, "team", s, 2);
-        cJSON_AddItemToArray(list, a);
+                           &s, NULL) != SQLITE_OK)
+        return kb_review_sql_fail(r, "cannot read the agents list");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *v[3];
+        for (int k = 0; k < 3; k++) v[k] = (const char *)sqlite3_column_text(s, k);
+        if (push(out, v[0] ? v[0] : "", v[1] ? v[1] : "", v[2] ? v[2] : "") != 0) break;
     }
     sqlite3_finalize(s);
-    return out;
+    if (rc == SQLITE_DONE) return KB_REVIEW_OK;
+    kb_agent_list_free(out);
+    if (rc == SQLITE_ROW) return kb_review_fail(r, KB_REVIEW_ERROR, "out of memory");
+    return kb_review_sql_fail(r, "cannot read the agents list");
 }
 
 int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_list)

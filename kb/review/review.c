@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb/gaps.h"
 #include "kb/redact.h"
+#include "events/paged_query.h"
 #include "events/store_conn.h"
 #include "review/review_internal.h"
 
@@ -60,22 +60,43 @@ int kb_review_sql_fail(kb_review *r, const char *what)
     return kb_review_fail(r, KB_REVIEW_ERROR, "%s: %s", what, sqlite3_errmsg(r->db));
 }
 
-void kb_review_add_time(cJSON *o, const char *key, sqlite3_stmt *s, int col)
-{
-    if (sqlite3_column_type(s, col) == SQLITE_NULL) {
-        cJSON_AddNullToObject(o, key);
-        return;
-    }
-    char buf[32];
-    kb_gaps_iso_time(sqlite3_column_int64(s, col), buf);
-    cJSON_AddStringToObject(o, key, buf);
-}
-
-void kb_review_add_text(cJSON *o, const char *key, sqlite3_stmt *s, int col)
+int kb_review_column_text(sqlite3_stmt *s, int col, char **out)
 {
     const unsigned char *t = sqlite3_column_text(s, col);
-    if (t) cJSON_AddStringToObject(o, key, (const char *)t);
-    else cJSON_AddNullToObject(o, key);
+    *out = t ? strdup((const char *)t) : NULL;
+    return t && !*out ? -1 : 0;
+}
+
+static void entry_free(kb_review_entry *e)
+{
+    free(e->doc_id);
+    free(e->by);
+    free(e->note);
+}
+
+void kb_help_request_record_free(kb_help_request_record *h)
+{
+    if (!h) return;
+    free(h->agent);
+    free(h->agent_name);
+    free(h->team);
+    free(h->filed_by);
+    free(h->question);
+    free(h->answer);
+    free(h->doc_id);
+    entry_free(&h->review);
+    free(h->effective_doc_id);
+    for (size_t i = 0; i < h->n_reviews; i++) entry_free(&h->reviews[i]);
+    free(h->reviews);
+    memset(h, 0, sizeof *h);
+}
+
+void kb_help_request_page_free(kb_help_request_page *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->n; i++) kb_help_request_record_free(&p->items[i]);
+    free(p->items);
+    memset(p, 0, sizeof *p);
 }
 
 /* ---------------------------------------------------------------- one request */
@@ -84,91 +105,99 @@ void kb_review_add_text(cJSON *o, const char *key, sqlite3_stmt *s, int col)
     "h.id, h.time_ms, h.agent, a.name, a.team, h.filed_by, h.question, h.answer, "              \
     "h.kb_answerable, h.doc_id, h.confidence, h.override_answerable, h.override_doc_id, "       \
     "h.override_by, h.override_time_ms, h.override_note"
+#define REQUEST_FROM "help_requests h LEFT JOIN agents a ON a.agent_id = h.agent"
 
-static cJSON *request_json(sqlite3_stmt *s)
+/* A review from five columns from `first` on: verdict, doc_id, reviewer, time, note (the
+ * history's own columns, or the latest review copied onto the request). 0, or -1 when out of
+ * memory. */
+static int read_entry(sqlite3_stmt *s, int first, kb_review_entry *e)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(s, 0));
-    kb_review_add_time(o, "time", s, 1);
-    kb_review_add_text(o, "agent", s, 2);
-    kb_review_add_text(o, "agent_name", s, 3);
-    kb_review_add_text(o, "team", s, 4);
-    kb_review_add_text(o, "filed_by", s, 5);
-    kb_review_add_text(o, "question", s, 6);
-    kb_review_add_text(o, "answer", s, 7);
-    int kb_answerable = sqlite3_column_int(s, 8) != 0;
-    cJSON_AddBoolToObject(o, "kb_answerable", kb_answerable);
-    kb_review_add_text(o, "doc_id", s, 9);
-    double c = sqlite3_column_double(s, 10);
-    cJSON_AddNumberToObject(o, "confidence", (double)(long long)(c * 10000 + 0.5) / 10000);
-    int reviewed = sqlite3_column_type(s, 11) != SQLITE_NULL;
-    int answerable = reviewed ? sqlite3_column_int(s, 11) != 0 : kb_answerable;
-    if (reviewed) {
-        cJSON *rv = cJSON_AddObjectToObject(o, "review");
-        cJSON_AddBoolToObject(rv, "kb_answerable", answerable);
-        kb_review_add_text(rv, "doc_id", s, 12);
-        kb_review_add_text(rv, "by", s, 13);
-        kb_review_add_time(rv, "at", s, 14);
-        kb_review_add_text(rv, "note", s, 15);
-    } else {
-        cJSON_AddNullToObject(o, "review");
-    }
-    cJSON_AddBoolToObject(o, "answerable", answerable);
-    const unsigned char *doc = !answerable ? NULL
-                               : reviewed  ? sqlite3_column_text(s, 12)
-                                           : sqlite3_column_text(s, 9);
-    if (doc) cJSON_AddStringToObject(o, "effective_doc_id", (const char *)doc);
-    else cJSON_AddNullToObject(o, "effective_doc_id");
-    return o;
+    e->kb_answerable = sqlite3_column_int(s, first) != 0;
+    e->at_ms = sqlite3_column_int64(s, first + 3);
+    return kb_review_column_text(s, first + 1, &e->doc_id) |
+           kb_review_column_text(s, first + 2, &e->by) |
+           kb_review_column_text(s, first + 4, &e->note);
 }
 
-cJSON *kb_review_item(kb_review *r, int64_t id)
+/* A row of REQUEST_COLUMNS into *h. 0, or -1 when out of memory (h is then freed). */
+static int read_request(sqlite3_stmt *s, kb_help_request_record *h)
 {
-    r->code = KB_REVIEW_OK;
+    memset(h, 0, sizeof *h);
+    h->id = sqlite3_column_int64(s, 0);
+    h->time_ms = sqlite3_column_int64(s, 1);
+    int oom = kb_review_column_text(s, 2, &h->agent) | kb_review_column_text(s, 3, &h->agent_name) |
+              kb_review_column_text(s, 4, &h->team) | kb_review_column_text(s, 5, &h->filed_by) |
+              kb_review_column_text(s, 6, &h->question) | kb_review_column_text(s, 7, &h->answer) |
+              kb_review_column_text(s, 9, &h->doc_id);
+    h->kb_answerable = sqlite3_column_int(s, 8) != 0;
+    double c = sqlite3_column_double(s, 10);
+    h->confidence = (double)(long long)(c * 10000 + 0.5) / 10000;
+    h->reviewed = sqlite3_column_type(s, 11) != SQLITE_NULL;
+    if (h->reviewed) oom |= read_entry(s, 11, &h->review);
+    h->answerable = h->reviewed ? h->review.kb_answerable : h->kb_answerable;
+    const char *doc = !h->answerable ? NULL : h->reviewed ? h->review.doc_id : h->doc_id;
+    if (doc && !(h->effective_doc_id = strdup(doc))) oom = -1;
+    if (oom) kb_help_request_record_free(h);
+    return oom ? -1 : 0;
+}
+
+/* Every review of request id, oldest first, into h->reviews. */
+static int read_history(kb_review *r, int64_t id, kb_help_request_record *h)
+{
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(r->db,
-                           "SELECT " REQUEST_COLUMNS " FROM help_requests h LEFT JOIN agents a "
-                           "ON a.agent_id = h.agent WHERE h.id = ?1",
-                           -1, &s, NULL) != SQLITE_OK) {
-        kb_review_sql_fail(r, "cannot read the help request");
-        return NULL;
-    }
-    sqlite3_bind_int64(s, 1, id);
-    cJSON *o = NULL;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) o = request_json(s);
-    else if (rc == SQLITE_DONE)
-        kb_review_fail(r, KB_REVIEW_NOT_FOUND, "no help request with id %lld", (long long)id);
-    else kb_review_sql_fail(r, "cannot read the help request");
-    sqlite3_finalize(s);
-    if (!o) return NULL;
-    cJSON *history = cJSON_AddArrayToObject(o, "reviews");
     if (sqlite3_prepare_v2(r->db,
                            "SELECT kb_answerable, doc_id, reviewer, time_ms, note FROM "
                            "help_request_reviews WHERE help_request_id = ?1 ORDER BY id",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(s, 1, id);
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            cJSON *rv = cJSON_CreateObject();
-            cJSON_AddBoolToObject(rv, "kb_answerable", sqlite3_column_int(s, 0) != 0);
-            kb_review_add_text(rv, "doc_id", s, 1);
-            kb_review_add_text(rv, "by", s, 2);
-            kb_review_add_time(rv, "at", s, 3);
-            kb_review_add_text(rv, "note", s, 4);
-            cJSON_AddItemToArray(history, rv);
+                           -1, &s, NULL) != SQLITE_OK)
+        return kb_review_sql_fail(r, "cannot read the reviews");
+    sqlite3_bind_int64(s, 1, id);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (h->n_reviews == cap) {
+            cap = cap ? cap * 2 : 4;
+            kb_review_entry *v = realloc(h->reviews, cap * sizeof *v);
+            if (!v) break;
+            h->reviews = v;
         }
-        sqlite3_finalize(s);
+        kb_review_entry *e = &h->reviews[h->n_reviews];
+        memset(e, 0, sizeof *e);
+        h->n_reviews++;
+        if (read_entry(s, 0, e) != 0) break;
     }
-    return o;
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW) return kb_review_fail(r, KB_REVIEW_ERROR, "out of memory");
+    if (rc != SQLITE_DONE) return kb_review_sql_fail(r, "cannot read the reviews");
+    return KB_REVIEW_OK;
+}
+
+int kb_review_item(kb_review *r, int64_t id, kb_help_request_record *out)
+{
+    r->code = KB_REVIEW_OK;
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT " REQUEST_COLUMNS " FROM " REQUEST_FROM " WHERE h.id = ?1", -1,
+                           &s, NULL) != SQLITE_OK)
+        return kb_review_sql_fail(r, "cannot read the help request");
+    sqlite3_bind_int64(s, 1, id);
+    int step = sqlite3_step(s), rc = KB_REVIEW_OK;
+    if (step == SQLITE_ROW && read_request(s, out) != 0)
+        rc = kb_review_fail(r, KB_REVIEW_ERROR, "out of memory");
+    else if (step == SQLITE_DONE)
+        rc = kb_review_fail(r, KB_REVIEW_NOT_FOUND, "no help request with id %lld", (long long)id);
+    else if (step != SQLITE_ROW) rc = kb_review_sql_fail(r, "cannot read the help request");
+    sqlite3_finalize(s);
+    if (rc == KB_REVIEW_OK) rc = read_history(r, id, out);
+    if (rc != KB_REVIEW_OK) kb_help_request_record_free(out);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the review itself */
 
 int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, const char *note,
-                  const char *reviewer, int64_t now_ms, cJSON **item)
+                  const char *reviewer, int64_t now_ms)
 {
-    if (item) *item = NULL;
     r->code = KB_REVIEW_OK;
     if (r->readonly) return kb_review_fail(r, KB_REVIEW_INVALID, "the store is open read-only");
     if (doc_id && !answerable)
@@ -233,7 +262,6 @@ int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, 
     s = NULL;
     if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
     rc = KB_REVIEW_OK;
-    if (item) *item = kb_review_item(r, id);
     goto done;
 sql_fail:
     rc = kb_review_sql_fail(r, "cannot record the review");
@@ -248,65 +276,61 @@ done:
 
 /* ---------------------------------------------------------------- the list */
 
-cJSON *kb_review_list(kb_review *r, const kb_review_filter *f)
+/* The filter's WHERE clause; parameters ?1 .. ?4 (bind_filter). */
+static void filter_sql(char *where, size_t len, const kb_review_filter *f)
 {
-    r->code = KB_REVIEW_OK;
-    kb_review_filter def = {.verdict = -1, .reviewed = -1};
-    if (!f) f = &def;
-    size_t limit = f->limit ? f->limit : 50;
-    char where[512] = "h.time_ms >= ?1 AND h.time_ms < ?2";
-    size_t o = strlen(where);
-    if (f->agent) o += (size_t)snprintf(where + o, sizeof where - o, " AND h.agent = ?3");
-    if (f->team) o += (size_t)snprintf(where + o, sizeof where - o, " AND a.team = ?4");
+    size_t o = (size_t)snprintf(where, len, "h.time_ms >= ?1 AND h.time_ms < ?2");
+    if (f->agent) o += (size_t)snprintf(where + o, len - o, " AND h.agent = ?3");
+    if (f->team) o += (size_t)snprintf(where + o, len - o, " AND a.team = ?4");
     if (f->verdict >= 0)
-        o += (size_t)snprintf(where + o, sizeof where - o,
+        o += (size_t)snprintf(where + o, len - o,
                               " AND coalesce(h.override_answerable, h.kb_answerable) = %d",
                               f->verdict ? 1 : 0);
     if (f->reviewed >= 0)
-        snprintf(where + o, sizeof where - o, " AND h.override_time_ms IS %s NULL",
+        snprintf(where + o, len - o, " AND h.override_time_ms IS %s NULL",
                  f->reviewed ? "NOT" : "");
-    char sql[1536], count_sql[1024];
-    snprintf(sql, sizeof sql,
-             "SELECT " REQUEST_COLUMNS " FROM help_requests h LEFT JOIN agents a ON a.agent_id = "
-             "h.agent WHERE %s ORDER BY h.time_ms DESC, h.id DESC LIMIT ?5 OFFSET ?6",
-             where);
-    snprintf(count_sql, sizeof count_sql,
-             "SELECT count(*) FROM help_requests h LEFT JOIN agents a ON a.agent_id = h.agent "
-             "WHERE %s",
-             where);
-    sqlite3_stmt *s = NULL, *cs = NULL;
-    cJSON *out = cJSON_CreateObject();
-    if (!out || sqlite3_prepare_v2(r->db, sql, -1, &s, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->db, count_sql, -1, &cs, NULL) != SQLITE_OK) {
-        kb_review_sql_fail(r, "cannot list help requests");
-        sqlite3_finalize(s);
-        sqlite3_finalize(cs);
-        cJSON_Delete(out);
-        return NULL;
+}
+
+static void bind_filter(sqlite3_stmt *s, const void *arg)
+{
+    const kb_review_filter *f = arg;
+    sqlite3_bind_int64(s, 1, f->from_ms ? f->from_ms : INT64_MIN);
+    sqlite3_bind_int64(s, 2, f->to_ms ? f->to_ms : INT64_MAX);
+    if (f->agent) sqlite3_bind_text(s, 3, f->agent, -1, SQLITE_STATIC);
+    if (f->team) sqlite3_bind_text(s, 4, f->team, -1, SQLITE_STATIC);
+}
+
+int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page *out)
+{
+    r->code = KB_REVIEW_OK;
+    memset(out, 0, sizeof *out);
+    kb_review_filter def = {.verdict = -1, .reviewed = -1};
+    if (!f) f = &def;
+    out->limit = f->limit ? f->limit : 50;
+    out->offset = f->offset;
+    char where[512];
+    filter_sql(where, sizeof where, f);
+    kb_paged_query q;
+    if (kb_paged_query_open(r->db, REQUEST_COLUMNS, REQUEST_FROM, where,
+                            "h.time_ms DESC, h.id DESC", out->limit, out->offset, bind_filter, f,
+                            &q) != SQLITE_OK)
+        return kb_review_sql_fail(r, "cannot list help requests");
+    out->total = q.total;
+    size_t cap = 0;
+    int rc = KB_REVIEW_OK, step;
+    while ((step = sqlite3_step(q.rows)) == SQLITE_ROW) {
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            kb_help_request_record *v = realloc(out->items, cap * sizeof *v);
+            if (!v) break;
+            out->items = v;
+        }
+        if (read_request(q.rows, &out->items[out->n]) != 0) break;
+        out->n++;
     }
-    sqlite3_stmt *both[2] = {s, cs};
-    for (int k = 0; k < 2; k++) {
-        sqlite3_bind_int64(both[k], 1, f->from_ms ? f->from_ms : INT64_MIN);
-        sqlite3_bind_int64(both[k], 2, f->to_ms ? f->to_ms : INT64_MAX);
-        if (f->agent) sqlite3_bind_text(both[k], 3, f->agent, -1, SQLITE_STATIC);
-        if (f->team) sqlite3_bind_text(both[k], 4, f->team, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(s, 5, (int64_t)limit);
-    sqlite3_bind_int64(s, 6, (int64_t)f->offset);
-    int64_t total = 0;
-    if (sqlite3_step(cs) == SQLITE_ROW) total = sqlite3_column_int64(cs, 0);
-    sqlite3_finalize(cs);
-    cJSON_AddNumberToObject(out, "total", (double)total);
-    cJSON_AddNumberToObject(out, "offset", (double)f->offset);
-    cJSON_AddNumberToObject(out, "limit", (double)limit);
-    cJSON *items = cJSON_AddArrayToObject(out, "items");
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) cJSON_AddItemToArray(items, request_json(s));
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        kb_review_sql_fail(r, "cannot list help requests");
-        cJSON_Delete(out);
-        return NULL;
-    }
-    return out;
+    if (step == SQLITE_ROW) rc = kb_review_fail(r, KB_REVIEW_ERROR, "out of memory");
+    else if (step != SQLITE_DONE) rc = kb_review_sql_fail(r, "cannot list help requests");
+    kb_paged_query_close(&q);
+    if (rc != KB_REVIEW_OK) kb_help_request_page_free(out);
+    return rc;
 }

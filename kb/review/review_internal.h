@@ -21,8 +21,7 @@ int kb_review_fail(kb_review *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* KB_REVIEW_ERROR with "what: SQLite's message". */
 int kb_review_sql_fail(kb_review *r, const char *what);
-/* A column as an ISO time string or null / as a string or null. */
-void kb_review_add_time(cJSON *o, const char *key, sqlite3_stmt *s, int col);
-void kb_review_add_text(cJSON *o, const char *key, sqlite3_stmt *s, int col);
+/* A copy of a text column into *out (NULL for SQL NULL). 0, or -1 when out of memory. */
+int kb_review_column_text(sqlite3_stmt *s, int col, char **out);
 
 #endif

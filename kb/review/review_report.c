@@ -10,6 +10,7 @@
  */
 #include "kb/review.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #include "util/strmap.h"
 #include "review/review_internal.h"
 
-#define MAX_MONTHS 24
+#define MAX_MONTHS KB_REPORT_MAX_MONTHS
 
 /* ---------------------------------------------------------------- months */
 
@@ -199,41 +200,61 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 
 static double round4(double v) { return (double)(long long)(v * 10000 + 0.5) / 10000; }
 
-static void add_share(cJSON *o, const char *key, int answered, int requests)
+/* The rounded share, or NAN (no share) when there were no requests. */
+static double share_or_none(int answered, int requests)
 {
-    if (requests) cJSON_AddNumberToObject(o, key, round4(share(answered, requests)));
-    else cJSON_AddNullToObject(o, key);
+    return requests ? round4(share(answered, requests)) : NAN;
 }
 
-/* ---------------------------------------------------------------- the report */
-
-cJSON *kb_review_report(kb_review *rv, const kb_report_params *params)
+/* "2026-10" (years from 1970 on, so the remainders only keep the label within its 8 bytes). */
+static void month_label(char out[8], int year, int month)
 {
-    rv->code = KB_REVIEW_OK;
-    kb_report_params p = *params;
-    if (p.months < 1 || p.months > MAX_MONTHS) {
-        kb_review_fail(rv, KB_REVIEW_INVALID, "months must be from 1 to %d", MAX_MONTHS);
-        return NULL;
-    }
-    if (p.month < 1 || p.month > 12) {
-        kb_review_fail(rv, KB_REVIEW_INVALID, "month must be YYYY-MM");
-        return NULL;
-    }
-    if (!p.study) p.study = 5;
-    /* The window covers the trend and the months that decide "stands out". */
-    int n = p.months > p.persist ? p.months : (p.persist > MAX_MONTHS ? MAX_MONTHS : p.persist);
-    int year[MAX_MONTHS], mon[MAX_MONTHS];
-    int64_t start[MAX_MONTHS + 1];
-    for (int i = 0; i < n; i++) {
-        int back = n - 1 - i, y = p.year, m = p.month - back;
-        while (m < 1) m += 12, y--;
-        year[i] = y;
-        mon[i] = m;
-        int64_t end;
-        kb_review_month_bounds(y, m, &start[i], &end);
-        if (i == n - 1) start[n] = end;
-    }
+    snprintf(out, 8, "%04u-%02u", (unsigned)year % 10000u, (unsigned)month % 100u);
+}
 
+void kb_report_free(kb_report *rep)
+{
+    if (!rep) return;
+    for (size_t i = 0; i < rep->n_rows; i++) {
+        kb_report_row *o = &rep->rows[i];
+        free(o->agent);
+        free(o->name);
+        free(o->team);
+        free(o->trend);
+        for (size_t d = 0; d < o->n_study; d++) free(o->study[d].doc_id);
+        free(o->study);
+    }
+    free(rep->rows);
+    memset(rep, 0, sizeof *rep);
+}
+
+/* The months counted: the trend's and those that decide "stands out", oldest first. */
+typedef struct {
+    int n;           /* months in the window; the last is the reported one */
+    int first_shown; /* the trend shows (and "study" counts) months first_shown .. n - 1 */
+    int year[MAX_MONTHS], mon[MAX_MONTHS];
+    int64_t start[MAX_MONTHS + 1]; /* month i is [start[i], start[i + 1]) */
+} window;
+
+static void window_for(const kb_report_params *p, window *w)
+{
+    w->n = p->months > p->persist ? p->months : (p->persist > MAX_MONTHS ? MAX_MONTHS : p->persist);
+    w->first_shown = w->n - p->months;
+    for (int i = 0; i < w->n; i++) {
+        int back = w->n - 1 - i, y = p->year, m = p->month - back;
+        while (m < 1) m += 12, y--;
+        w->year[i] = y;
+        w->mon[i] = m;
+        int64_t end;
+        kb_review_month_bounds(y, m, &w->start[i], &end);
+        if (i == w->n - 1) w->start[w->n] = end;
+    }
+}
+
+/* One indexed range scan: every request of the window, counted per agent with its effective
+ * verdict. KB_REVIEW_OK or the failure. */
+static int count_agents(kb_review *rv, const window *w, const kb_report_params *p, rows *agents)
+{
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(
             rv->db,
@@ -241,23 +262,17 @@ cJSON *kb_review_report(kb_review *rv, const kb_report_params *params)
             "CASE WHEN h.override_answerable IS NOT NULL THEN h.override_doc_id ELSE h.doc_id END, "
             "a.name, a.team FROM help_requests h LEFT JOIN agents a ON a.agent_id = h.agent "
             "WHERE h.time_ms >= ?1 AND h.time_ms < ?2",
-            -1, &s, NULL) != SQLITE_OK) {
-        kb_review_sql_fail(rv, "cannot read help requests");
-        return NULL;
-    }
-    sqlite3_bind_int64(s, 1, start[0]);
-    sqlite3_bind_int64(s, 2, start[n]);
-    rows agents = {0};
-    kb_strmap_init(&agents.index);
+            -1, &s, NULL) != SQLITE_OK)
+        return kb_review_sql_fail(rv, "cannot read help requests");
+    sqlite3_bind_int64(s, 1, w->start[0]);
+    sqlite3_bind_int64(s, 2, w->start[w->n]);
     int rc, oom = 0;
-    /* Trend months shown: the last p.months of the window; "study" counts over those too. */
-    int first_shown = n - p.months;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *agent = (const char *)sqlite3_column_text(s, 0);
         int64_t t = sqlite3_column_int64(s, 1);
         int m = 0;
-        while (m + 1 < n && t >= start[m + 1]) m++;
-        row *r = row_for(&agents, agent ? agent : "");
+        while (m + 1 < w->n && t >= w->start[m + 1]) m++;
+        row *r = row_for(agents, agent ? agent : "");
         if (!r) {
             oom = 1;
             break;
@@ -265,132 +280,152 @@ cJSON *kb_review_report(kb_review *rv, const kb_report_params *params)
         if (!r->name && sqlite3_column_type(s, 4) != SQLITE_NULL) {
             r->name = strdup((const char *)sqlite3_column_text(s, 4));
             r->team = strdup((const char *)sqlite3_column_text(s, 5));
+            if (!r->name || !r->team) {
+                oom = 1;
+                break;
+            }
         }
         r->requests[m]++;
         int answerable = sqlite3_column_int(s, 2) != 0;
         r->answered[m] += answerable;
         const char *doc = (const char *)sqlite3_column_text(s, 3);
-        if (answerable && doc && m >= first_shown && add_doc(r, doc, 1) != 0) {
+        if (answerable && doc && m >= w->first_shown && add_doc(r, doc, 1) != 0) {
             oom = 1;
             break;
         }
     }
     sqlite3_finalize(s);
-    if (oom || rc != SQLITE_DONE) {
-        if (oom) kb_review_fail(rv, KB_REVIEW_ERROR, "out of memory");
-        else kb_review_sql_fail(rv, "cannot read help requests");
-        rows_free(&agents);
-        return NULL;
-    }
-    for (size_t i = 0; i < agents.n; i++) agents.v[i].persistent = stands_out(&agents.v[i], n, &p);
+    if (oom) return kb_review_fail(rv, KB_REVIEW_ERROR, "out of memory");
+    if (rc != SQLITE_DONE) return kb_review_sql_fail(rv, "cannot read help requests");
+    for (size_t i = 0; i < agents->n; i++)
+        agents->v[i].persistent = stands_out(&agents->v[i], w->n, p);
+    return KB_REVIEW_OK;
+}
 
-    rows teams = {0};
-    kb_strmap_init(&teams.index);
-    rows *out_rows = &agents;
-    if (p.by_team) {
-        for (size_t i = 0; i < agents.n && !oom; i++) {
-            const row *a = &agents.v[i];
-            row *t = row_for(&teams, a->team ? a->team : "");
-            if (!t) {
-                oom = 1;
-                break;
-            }
-            for (int m = 0; m < n; m++) {
-                t->requests[m] += a->requests[m];
-                t->answered[m] += a->answered[m];
-            }
-            t->agents_in_month += a->requests[n - 1] > 0;
-            t->persistent_agents += a->persistent;
-            for (size_t d = 0; d < a->n_docs && !oom; d++)
-                if (add_doc(t, a->docs[d].doc, a->docs[d].count) != 0) oom = 1;
+/* Teams are the sums of their agents; "stands out" is decided for the team's sums too. 0, or -1
+ * when out of memory. */
+static int sum_teams(const rows *agents, const window *w, const kb_report_params *p, rows *teams)
+{
+    for (size_t i = 0; i < agents->n; i++) {
+        const row *a = &agents->v[i];
+        row *t = row_for(teams, a->team ? a->team : "");
+        if (!t) return -1;
+        for (int m = 0; m < w->n; m++) {
+            t->requests[m] += a->requests[m];
+            t->answered[m] += a->answered[m];
         }
-        for (size_t i = 0; i < teams.n; i++) teams.v[i].persistent = stands_out(&teams.v[i], n, &p);
-        out_rows = &teams;
+        t->agents_in_month += a->requests[w->n - 1] > 0;
+        t->persistent_agents += a->persistent;
+        for (size_t d = 0; d < a->n_docs; d++)
+            if (add_doc(t, a->docs[d].doc, a->docs[d].count) != 0) return -1;
     }
-    if (oom) {
-        kb_review_fail(rv, KB_REVIEW_ERROR, "out of memory");
-        rows_free(&agents);
-        rows_free(&teams);
-        return NULL;
-    }
-    int last_month = n - 1;
-    if (out_rows->n) /* qsort_r on a NULL array is undefined even for 0 elements */
-        qsort_r(out_rows->v, out_rows->n, sizeof *out_rows->v, cmp_rows, &last_month);
+    for (size_t i = 0; i < teams->n; i++)
+        teams->v[i].persistent = stands_out(&teams->v[i], w->n, p);
+    return 0;
+}
 
-    cJSON *out = cJSON_CreateObject();
-    char label[16];
-    cJSON_AddStringToObject(out, "by", p.by_team ? "team" : "agent");
-    snprintf(label, sizeof label, "%04d-%02d", p.year % 10000, p.month % 100);
-    cJSON_AddStringToObject(out, "month", label);
-    cJSON *months = cJSON_AddArrayToObject(out, "months");
-    for (int m = first_shown; m < n; m++) {
-        snprintf(label, sizeof label, "%04d-%02d", year[m] % 10000, mon[m] % 100);
-        cJSON_AddItemToArray(months, cJSON_CreateString(label));
+/* Copy a counted row into the report's row o: the reported month is the window's last, the
+ * trend its shown months. 0, or -1 when out of memory. */
+static int fill_row(kb_report_row *o, row *r, const window *w, const kb_report *rep, size_t study)
+{
+    if (rep->by_team) {
+        o->team = strdup(r->key);
+        o->agents = r->agents_in_month;
+        o->persistent_agents = r->persistent_agents;
+        if (!o->team) return -1;
+    } else {
+        o->agent = strdup(r->key);
+        if (!o->agent || (r->name && !(o->name = strdup(r->name))) ||
+            (r->team && !(o->team = strdup(r->team))))
+            return -1;
     }
-    cJSON_AddNumberToObject(out, "threshold", p.threshold);
-    cJSON_AddNumberToObject(out, "min_requests", p.min_requests);
-    cJSON_AddNumberToObject(out, "persist", p.persist);
-    int total_req = 0, total_ans = 0;
-    for (size_t i = 0; i < agents.n; i++) {
-        total_req += agents.v[i].requests[n - 1];
-        total_ans += agents.v[i].answered[n - 1];
+    int m = w->n - 1;
+    o->requests = r->requests[m];
+    o->kb_answered = r->answered[m];
+    o->share = share_or_none(r->answered[m], r->requests[m]);
+    o->previous_share = m >= 1 ? share_or_none(r->answered[m - 1], r->requests[m - 1]) : NAN;
+    o->change = m >= 1 && r->requests[m] && r->requests[m - 1]
+                    ? round4(share(r->answered[m], r->requests[m]) -
+                             share(r->answered[m - 1], r->requests[m - 1]))
+                    : NAN;
+    o->persistent = r->persistent;
+    o->trend = calloc((size_t)rep->n_months, sizeof *o->trend);
+    if (!o->trend) return -1;
+    for (int k = w->first_shown; k < w->n; k++) {
+        kb_report_month *t = &o->trend[k - w->first_shown];
+        memcpy(t->month, rep->months[k - w->first_shown], sizeof t->month);
+        t->requests = r->requests[k];
+        t->kb_answered = r->answered[k];
+        t->share = share_or_none(r->answered[k], r->requests[k]);
     }
-    cJSON *totals = cJSON_AddObjectToObject(out, "totals");
-    cJSON_AddNumberToObject(totals, "requests", total_req);
-    cJSON_AddNumberToObject(totals, "kb_answered", total_ans);
-    add_share(totals, "share", total_ans, total_req);
+    if (r->n_docs) qsort(r->docs, r->n_docs, sizeof *r->docs, cmp_docs);
+    size_t n_study = r->n_docs < study ? r->n_docs : study;
+    if (n_study && !(o->study = calloc(n_study, sizeof *o->study))) return -1;
+    for (; o->n_study < n_study; o->n_study++) {
+        o->study[o->n_study].count = r->docs[o->n_study].count;
+        if (!(o->study[o->n_study].doc_id = strdup(r->docs[o->n_study].doc))) return -1;
+    }
+    return 0;
+}
 
-    cJSON *list = cJSON_AddArrayToObject(out, "rows");
-    for (size_t i = 0; i < out_rows->n; i++) {
-        row *r = &out_rows->v[i];
+/* The report from the counted rows (sorted here): the parameters, the totals over all agents,
+ * and each row with a request in the trend months. 0, or -1 when out of memory. */
+static int fill_report(kb_report *out, rows *counted, const rows *agents, const window *w,
+                       const kb_report_params *p)
+{
+    int last_month = w->n - 1;
+    if (counted->n) /* qsort_r on a NULL array is undefined even for 0 elements */
+        qsort_r(counted->v, counted->n, sizeof *counted->v, cmp_rows, &last_month);
+    out->by_team = p->by_team;
+    month_label(out->month, p->year, p->month);
+    out->n_months = p->months;
+    for (int m = w->first_shown; m < w->n; m++)
+        month_label(out->months[m - w->first_shown], w->year[m], w->mon[m]);
+    out->threshold = p->threshold;
+    out->min_requests = p->min_requests;
+    out->persist = p->persist;
+    memcpy(out->totals.month, out->month, sizeof out->month);
+    for (size_t i = 0; i < agents->n; i++) {
+        out->totals.requests += agents->v[i].requests[last_month];
+        out->totals.kb_answered += agents->v[i].answered[last_month];
+    }
+    out->totals.share = share_or_none(out->totals.kb_answered, out->totals.requests);
+    if (counted->n && !(out->rows = calloc(counted->n, sizeof *out->rows))) return -1;
+    for (size_t i = 0; i < counted->n; i++) {
+        row *r = &counted->v[i];
         int shown = 0;
-        for (int m = first_shown; m < n; m++) shown |= r->requests[m] > 0;
+        for (int m = w->first_shown; m < w->n; m++) shown |= r->requests[m] > 0;
         if (!shown) continue;
-        cJSON *o = cJSON_CreateObject();
-        if (p.by_team) {
-            cJSON_AddStringToObject(o, "team", r->key);
-            cJSON_AddNumberToObject(o, "agents", r->agents_in_month);
-        } else {
-            cJSON_AddStringToObject(o, "agent", r->key);
-            if (r->name) cJSON_AddStringToObject(o, "name", r->name);
-            else cJSON_AddNullToObject(o, "name");
-            if (r->team) cJSON_AddStringToObject(o, "team", r->team);
-            else cJSON_AddNullToObject(o, "team");
-        }
-        int m = n - 1;
-        cJSON_AddNumberToObject(o, "requests", r->requests[m]);
-        cJSON_AddNumberToObject(o, "kb_answered", r->answered[m]);
-        add_share(o, "share", r->answered[m], r->requests[m]);
-        if (m >= 1) add_share(o, "previous_share", r->answered[m - 1], r->requests[m - 1]);
-        else cJSON_AddNullToObject(o, "previous_share");
-        if (m >= 1 && r->requests[m] && r->requests[m - 1])
-            cJSON_AddNumberToObject(o, "change",
-                                    round4(share(r->answered[m], r->requests[m]) -
-                                           share(r->answered[m - 1], r->requests[m - 1])));
-        else cJSON_AddNullToObject(o, "change");
-        cJSON_AddBoolToObject(o, "persistent", r->persistent);
-        if (p.by_team) cJSON_AddNumberToObject(o, "persistent_agents", r->persistent_agents);
-        cJSON *trend = cJSON_AddArrayToObject(o, "trend");
-        for (int k = first_shown; k < n; k++) {
-            cJSON *t = cJSON_CreateObject();
-            snprintf(label, sizeof label, "%04d-%02d", year[k] % 10000, mon[k] % 100);
-            cJSON_AddStringToObject(t, "month", label);
-            cJSON_AddNumberToObject(t, "requests", r->requests[k]);
-            cJSON_AddNumberToObject(t, "kb_answered", r->answered[k]);
-            add_share(t, "share", r->answered[k], r->requests[k]);
-            cJSON_AddItemToArray(trend, t);
-        }
-        if (r->n_docs) qsort(r->docs, r->n_docs, sizeof *r->docs, cmp_docs);
-        cJSON *study = cJSON_AddArrayToObject(o, "study");
-        for (size_t d = 0; d < r->n_docs && d < p.study; d++) {
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "doc_id", r->docs[d].doc);
-            cJSON_AddNumberToObject(x, "count", r->docs[d].count);
-            cJSON_AddItemToArray(study, x);
-        }
-        cJSON_AddItemToArray(list, o);
+        /* counted before filling, so kb_report_free frees a half-filled row too */
+        if (fill_row(&out->rows[out->n_rows++], r, w, out, p->study) != 0) return -1;
     }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the report */
+
+int kb_review_report(kb_review *rv, const kb_report_params *params, kb_report *out)
+{
+    rv->code = KB_REVIEW_OK;
+    memset(out, 0, sizeof *out);
+    kb_report_params p = *params;
+    if (p.months < 1 || p.months > MAX_MONTHS)
+        return kb_review_fail(rv, KB_REVIEW_INVALID, "months must be from 1 to %d", MAX_MONTHS);
+    if (p.month < 1 || p.month > 12)
+        return kb_review_fail(rv, KB_REVIEW_INVALID, "month must be YYYY-MM");
+    if (!p.study) p.study = 5;
+    window w;
+    window_for(&p, &w);
+    rows agents = {0}, teams = {0};
+    kb_strmap_init(&agents.index);
+    kb_strmap_init(&teams.index);
+    int rc = count_agents(rv, &w, &p, &agents);
+    if (rc == KB_REVIEW_OK &&
+        ((p.by_team && sum_teams(&agents, &w, &p, &teams) != 0) ||
+         fill_report(out, p.by_team ? &teams : &agents, &agents, &w, &p) != 0))
+        rc = kb_review_fail(rv, KB_REVIEW_ERROR, "out of memory");
     rows_free(&agents);
     rows_free(&teams);
-    return out;
+    if (rc != KB_REVIEW_OK) kb_report_free(out);
+    return rc;
 }
