@@ -63,6 +63,8 @@ int kbx_writer_each_term(kbx_writer *w, const char *prefix,
                          int (*fn)(const char *term, void *user), void *user);
 /* Store a key/value in the database's metadata (written with the transaction). */
 int kbx_writer_set_metadata(kbx_writer *w, const char *key, const char *value);
+/* Read a metadata value into buf (NUL-terminated, cut to buf_len-1; "" when the key is unset). */
+int kbx_writer_get_metadata(kbx_writer *w, const char *key, char *buf, size_t buf_len);
 uint32_t kbx_writer_doccount(kbx_writer *w);
 /* Commit the transaction: publish every change of the run atomically. */
 int kbx_writer_commit(kbx_writer *w);

@@ -6,7 +6,8 @@
  * Each PATH is a file or a directory (read recursively for *.xml, hidden entries skipped, in
  * sorted order so runs are repeatable). Every problem is printed as FILE:LINE: message; valid
  * documents are indexed regardless. All changes are published in one atomic commit at the end,
- * so a search daemon sees the old index or the new one, and a crash leaves the old one.
+ * so a search daemon sees the old index or the new one, and a crash leaves the old one; a run
+ * that adds, replaces and removes nothing publishes nothing (the index keeps its revision).
  *
  * Parsing and analysis run on worker threads (pipeline.c), one file per worker at a time,
  * while this thread writes to Xapian. The environment variable KB_INDEX_THREADS (1..64) sets how
@@ -320,10 +321,12 @@ int main(int argc, char **argv)
     if (!quiet)
         fprintf(stderr,
                 "kb-indexer: %zu document%s from %zu file%s in %.2f s: %zu added, %zu replaced, "
-                "%zu unchanged, %zu removed; the index now holds %zu documents; %zu problem(s)\n",
+                "%zu unchanged, %zu removed; the index now holds %zu documents; %zu problem(s)%s\n",
                 st.documents, st.documents == 1 ? "" : "s", files.n, files.n == 1 ? "" : "s",
                 now_s() - st.started, stats.added, stats.replaced,
-                stats.unchanged, stats.removed, stats.total, st.problems + st.io_errors);
+                stats.unchanged, stats.removed, stats.total, st.problems + st.io_errors,
+                kb_index_writer_published(st.writer) ? ""
+                    : "; nothing changed, so no new revision was published");
     status = st.io_errors ? 2 : st.problems ? 1 : 0;
 
 done:

@@ -286,6 +286,39 @@ def rerun_is_unchanged_and_one_edit_is_one_replacement():
 
 
 @test
+def unchanged_rerun_keeps_the_revision_and_a_change_makes_a_new_one():
+    # Every `make run` re-indexes the sample KB: a run that changes nothing must not publish a
+    # new revision (the daemon would reload and the editors' queue recheck for nothing).
+    with Service({"a.xml": documents_file(ROAM, BROADBAND), "b.xml": documents_file(BILL, CARD)},
+                 start=False) as s:
+        expect(indexer(s, s.kb), 0)
+        with Served(s):
+            rev0 = health(s)["index_revision"]
+            for args in ([s.kb], ["--sync", s.kb], [os.path.join(s.kb, "a.xml")]):
+                r = indexer(s, *args)
+                expect(r, 0, "no new revision")
+                check(summary(r)["total"] == 4 and summary(r)["unchanged"] >= 2, r.stderr)
+                check(len(r.stderr.splitlines()) == 1, f"more than the summary: {r.stderr!r}")
+            time.sleep(1.5)  # the daemon checks for new revisions once a second
+            h = health(s)
+            check(h["index_revision"] == rev0 and h["documents"] == 4, f"an unchanged run published: {h}")
+            check("index reloaded" not in s.log_text(), "the daemon reloaded an unchanged index")
+            # a real change (one edit) is published, and said so
+            s.write_kb_file("b.xml", documents_file(bill_v2(), CARD))
+            r = indexer(s, s.kb)
+            expect(r, 0)
+            check("no new revision" not in r.stderr and summary(r)["replaced"] == 1, r.stderr)
+            wait_until(lambda: health(s)["index_revision"] > rev0, 5, "the edit seen by the daemon")
+            rev1 = health(s)["index_revision"]
+            # and a removal
+            r = indexer(s, "--sync", os.path.join(s.kb, "a.xml"))
+            expect(r, 0)
+            check(summary(r)["removed"] == 2, r.stderr)
+            wait_until(lambda: health(s)["index_revision"] > rev1, 5, "the removal seen by the daemon")
+            check(health(s)["documents"] == 2, health(s))
+
+
+@test
 def sync_removes_documents_no_longer_in_the_inputs():
     with Service({"a.xml": documents_file(ROAM, BROADBAND), "b.xml": documents_file(BILL),
                   "c.xml": documents_file(CARD)}, start=False) as s:

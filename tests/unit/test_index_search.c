@@ -299,6 +299,57 @@ TEST(uncommitted_run_is_invisible_and_a_killed_writer_leaves_old_index)
     kb_searcher_close(s);
 }
 
+TEST(a_run_that_changes_nothing_publishes_no_new_revision)
+{
+    /* A search daemon, the editors' queue and the IDF cache key on the revision: re-running the
+     * indexer on an unchanged knowledge base (every `make run`) must not make a new one. */
+    test_doc d[4];
+    base_docs(d);
+    CHECK(index_docs(KB_INDEX_REBUILD, d, 4) == 0);
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+    uint64_t rev = kb_searcher_revision(s);
+
+    CHECK(index_docs(KB_INDEX_UPDATE, d, 4) == 0); /* every document unchanged */
+    CHECK(index_docs(KB_INDEX_SYNC, d, 4) == 0);   /* nothing to remove either */
+    CHECK(index_docs(KB_INDEX_UPDATE, d, 0) == 0); /* no input at all */
+    CHECK(kb_searcher_refresh(s) == 0);
+    CHECK(kb_searcher_revision(s) == rev);
+    CHECK(kb_searcher_doccount(s) == 4);
+
+    /* The counts of an unchanged run are still right. */
+    kb_index_writer *w = kb_index_writer_open(index_dir, KB_INDEX_UPDATE);
+    CHECK(w && kb_index_writer_add(w, &d[0].doc) == KB_INDEX_OK);
+    CHECK(kb_index_writer_commit(w) == KB_INDEX_OK);
+    kb_index_stats st;
+    kb_index_writer_stats(w, &st);
+    CHECK(st.unchanged == 1 && st.added == 0 && st.replaced == 0 && st.removed == 0 && st.total == 4);
+    kb_index_writer_close(w);
+    CHECK(kb_searcher_refresh(s) == 0);
+
+    /* A removal, an edit and an addition each publish a new revision. */
+    CHECK(index_docs(KB_INDEX_SYNC, d, 3) == 0);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK(kb_searcher_revision(s) > rev);
+    rev = kb_searcher_revision(s);
+    d[0].doc.title = "国际漫游开通办理（修订）";
+    CHECK(index_docs(KB_INDEX_UPDATE, d, 1) == 0);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK(kb_searcher_revision(s) > rev);
+    rev = kb_searcher_revision(s);
+    CHECK(index_docs(KB_INDEX_UPDATE, d + 3, 1) == 0);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK(kb_searcher_revision(s) > rev);
+    CHECK(kb_searcher_doccount(s) == 4);
+    /* --rebuild rewrites every document on purpose: a new revision even when nothing changed. */
+    rev = kb_searcher_revision(s);
+    CHECK(index_docs(KB_INDEX_REBUILD, d, 4) == 0);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK(kb_searcher_revision(s) > rev);
+    kb_searcher_close(s);
+}
+
 TEST(odd_queries_never_fail)
 {
     char err[256];
@@ -366,6 +417,7 @@ int main(void)
     RUN(duplicate_id_in_one_run_keeps_first);
     RUN(sync_removes_unseen_and_rebuild_starts_empty);
     RUN(uncommitted_run_is_invisible_and_a_killed_writer_leaves_old_index);
+    RUN(a_run_that_changes_nothing_publishes_no_new_revision);
     RUN(odd_queries_never_fail);
     RUN(confidence_separates_answered_from_missing);
     RUN(missing_index_is_a_clear_error);
