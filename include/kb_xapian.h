@@ -125,8 +125,8 @@ typedef struct {
     uint32_t offset;
     uint32_t limit;
     double bm25_k1, bm25_b; /* 0 for 1.2 and 0.75 */
-    uint32_t matched_hits;  /* fill kbx_hit.matched for this many leading hits (it reads each
-                               hit's whole term list, so ask only for what is needed) */
+    uint32_t matched_hits;  /* fill kbx_hit.matched for this many leading hits (0: none; the
+                               matcher notes the terms as it scores, so all hits cost little) */
 } kbx_query;
 
 typedef struct {
