@@ -316,6 +316,28 @@ test('script_in_query_and_document_is_text', async (page) => {
   await page.waitForTimeout(200); // any alert() would have fired by now
 });
 
+test('agent_status_counts_good_matches_not_every_document', async (page) => {
+  // Issue 15: "找到约 43 条" out of 47 for almost any question told the agent nothing. The page
+  // says how many hits are good matches and marks them.
+  const svc = globalThis.svc;
+  const answer = page.waitForResponse((r) => r.url().includes('/api/search?'));
+  await agentSearch(page, svc, '国际漫游流量包');
+  const body = await (await answer).json();
+  const status = await page.textContent('#status');
+  check(!status.includes('找到约'), 'status still counts every match: ' + status);
+  check(body.good_matches >= 1 && body.good_matches < body.hits.length, 'good matches ' + JSON.stringify(body.hits.map((h) => [h.id, h.good_match])));
+  check(status.includes(`${body.good_matches} 条匹配度高`), `status says ${status}, API ${body.good_matches}`);
+  const marked = await page.$$eval('#hits li', (l) => l.map((li) => li.classList.contains('good') && !!li.querySelector('.good-tag')));
+  check(JSON.stringify(marked) === JSON.stringify(body.hits.map((h) => h.good_match)), 'marked hits ' + JSON.stringify(marked));
+  check((await page.textContent('#hits li.good .good-tag')) === '匹配度高', 'tag text');
+  await shot(page, '03b-agent-good-matches');
+  // No answer in the knowledge base: the warning, and nothing marked.
+  await page.fill('#q', '');
+  await page.keyboard.type('恐龙骨骼化石鉴别', { delay: 15 });
+  await page.waitForSelector('#status.warn');
+  check(await page.locator('#hits li.good').count() === 0, 'a hit marked good on an unanswerable question');
+});
+
 test('expired_content_never_shown', async (page) => {
   const svc = globalThis.svc;
   await agentSearch(page, svc, '夏季流量包优惠活动');

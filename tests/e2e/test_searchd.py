@@ -181,6 +181,25 @@ def search_response_fields_and_types():
 
 
 @test
+def search_counts_good_matches_not_documents_sharing_a_character():
+    # `total` counts every document sharing a character with the question (issue 15: "找到约 43
+    # 条" out of 47 for almost any question); `good_matches` counts the hits that likely answer.
+    s = shared()
+    b = s.search("出国前国际漫游怎么开通").json()
+    check(b["unresolved"] is False and b["hits"][0]["id"] == "roam-intl-001", b)
+    check(all(isinstance(h.get("good_match"), bool) for h in b["hits"]), b["hits"])
+    check(b["hits"][0]["good_match"] is True, b["hits"][0])
+    check(b["good_matches"] == sum(h["good_match"] for h in b["hits"]) == 1, b)
+    check(b["total"] > b["good_matches"], f"the question shares characters with other documents: {b}")
+    # a question the knowledge base cannot answer: no good match, though hits come back
+    b = s.search("客户想开通股票账户").json()
+    check(b["unresolved"] is True and b["hits"], b)
+    check(b["good_matches"] == 0 and not any(h["good_match"] for h in b["hits"]), b)
+    b = s.search("   ").json()  # blank: nothing asked
+    check(b["good_matches"] == 0 and b["hits"] == [], b)
+
+
+@test
 def search_ids_are_unique():
     ids = {shared().search("宽带").json()["search_id"] for _ in range(20)}
     check(len(ids) == 20, "search ids repeat")

@@ -397,6 +397,57 @@ TEST(confidence_separates_answered_from_missing)
     kb_searcher_close(s);
 }
 
+TEST(good_matches_count_the_hits_that_answer_not_every_shared_character)
+{
+    /* "total" counts every document sharing a character with the question (most of a small
+     * knowledge base); good_matches counts the hits that likely answer it. */
+    test_doc d[4];
+    base_docs(d);
+    test_doc more[3];
+    make_doc(&more[0], "card-apply", "信用卡申请", "申请信用卡需要身份证和收入证明，审批约七个工作日。", "信用卡/申请", NULL);
+    make_doc(&more[1], "card-fee", "信用卡年费", "信用卡年费可通过每年刷卡六次免除。", "信用卡/年费", NULL);
+    make_doc(&more[2], "weather", "营业厅开放时间", "营业厅每天九点开门，节假日照常营业，请客户带好证件。", "服务/网点", NULL);
+    CHECK(index_docs(KB_INDEX_REBUILD, d, 4) == 0);
+    CHECK(index_docs(KB_INDEX_UPDATE, more, 3) == 0);
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+
+    kb_search_request req = {.text = "信用卡丢了怎么挂失", .limit = 10, .today = "2026-06-01"};
+    kb_search_result res;
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.unresolved == 0 && res.n_hits >= 3);
+    CHECK(res.n_hits && strcmp(res.hits[0].id, "card-lost") == 0);
+    CHECK(res.good_matches >= 1 && res.good_matches < res.n_hits);
+    for (size_t i = 0; i < res.n_hits; i++) CHECK(res.hits[i].coverage >= 0 && res.hits[i].coverage <= 1);
+    CHECK(res.n_hits && res.hits[0].coverage == res.features.coverage);
+    kb_search_result_free(&res);
+
+    /* A topic word: every document on the topic is a good match, the others are not. */
+    req.text = "信用卡";
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.good_matches == 3);
+    for (size_t i = 0; i < res.n_hits; i++)
+        CHECK((strncmp(res.hits[i].id, "card-", 5) == 0) == res.hits[i].good);
+    kb_search_result_free(&res);
+
+    /* A later page counts its own hits; the top hit's confidence does not vouch for them. */
+    req.offset = 1;
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.good_matches == 2);
+    kb_search_result_free(&res);
+    req.offset = 0;
+
+    /* No answer in the knowledge base: nothing is a good match, however many documents share
+     * a character with the question. */
+    req.text = "股票开户需要带什么证件";
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.unresolved == 1 && res.n_hits > 0);
+    CHECK(res.good_matches == 0);
+    kb_search_result_free(&res);
+    kb_searcher_close(s);
+}
+
 TEST(missing_index_is_a_clear_error)
 {
     char err[512];
@@ -420,6 +471,7 @@ int main(void)
     RUN(a_run_that_changes_nothing_publishes_no_new_revision);
     RUN(odd_queries_never_fail);
     RUN(confidence_separates_answered_from_missing);
+    RUN(good_matches_count_the_hits_that_answer_not_every_shared_character);
     RUN(missing_index_is_a_clear_error);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
