@@ -230,9 +230,19 @@ def nonexistent_path_exit_2_other_paths_still_indexed():
         missing = os.path.join(s.tmp, "no-such-folder")
         r = indexer(s, s.kb, missing)
         expect(r, 2, missing)
-        check(any(l.startswith(missing + ":") for l in r.stderr.splitlines()),
-              f"no line names {missing}:\n{r.stderr}")
+        # a path error, not a problem at a (fake) line of a file; once
+        check(f"kb-indexer: {missing}: no such file or directory\n" in r.stderr, r.stderr)
+        check(":0:" not in r.stderr and r.stderr.count(missing) == 1, r.stderr)
         check(summary(r)["total"] == 2, r.stderr)
+        # a link to nothing, and a file that is no regular file, are path errors too
+        os.symlink(os.path.join(s.tmp, "gone.xml"), os.path.join(s.kb, "c.xml"))
+        os.mkfifo(os.path.join(s.kb, "d.xml"))
+        r = indexer(s, s.kb)
+        expect(r, 2, f"kb-indexer: {os.path.join(s.kb, 'c.xml')}: a symbolic link to something "
+                     f"that does not exist: no such file or directory\n",
+               f"kb-indexer: {os.path.join(s.kb, 'd.xml')}: not a regular file\n")
+        check(":0:" not in r.stderr and problem_lines(r.stderr) == [], r.stderr)
+        check(summary(r)["total"] == 2 and "2 problem(s)" in r.stderr, r.stderr)
         with Served(s):
             check(health(s)["documents"] == 2, health(s))
             check(top_hit(s, "宽带故障报修") == "bb-001", "bb-001 not indexed")

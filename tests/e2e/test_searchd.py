@@ -707,8 +707,14 @@ def startup_errors_are_clear():
         def run(args):
             return subprocess.run([SEARCHD] + args, capture_output=True, text=True, timeout=scaled(30))
 
+        def said_once(r, text):
+            # a start-up error is printed once (it was printed as a log line and again plainly)
+            lines = [l for l in r.stderr.splitlines() if text in l]
+            check(len(lines) == 1, f"{text!r} said {len(lines)} times:\n{r.stderr}")
+
         r = run(["--index", os.path.join(s.tmp, "missing")] + base)
         check(r.returncode != 0 and "kb-indexer --index" in r.stderr, r.stderr)
+        said_once(r, "kb-indexer --index")
         s.run_indexer()
         for args, message in [([], "missing --index"), (["--bogus"], "unknown argument"),
                               (["--index", s.index_dir, "--data", s.data, "--listen", "nohost:99",
@@ -727,9 +733,11 @@ def startup_errors_are_clear():
             f.write("# comment\n" + "x" * 20 + " agent ok\n" + "y" * 20 + " boss someone\n")
         r = run(["--index", s.index_dir, "--data", s.data, "--listen", f"127.0.0.1:{port}", "--tokens", bad_tokens])
         check(r.returncode != 0 and "bad-tokens:3" in r.stderr and "boss" in r.stderr, r.stderr)
+        said_once(r, "boss")
         r = run(["--index", s.index_dir, "--data", s.data, "--listen", f"127.0.0.1:{port}",
                  "--tokens", os.path.join(s.tmp, "no-tokens")])
         check(r.returncode != 0 and "no-tokens" in r.stderr, r.stderr)
+        said_once(r, "no-tokens")
         blocker = socket.socket()
         blocker.bind(("127.0.0.1", 0))
         blocker.listen(1)
@@ -737,6 +745,7 @@ def startup_errors_are_clear():
             r = run(["--index", s.index_dir, "--data", s.data, "--listen",
                      f"127.0.0.1:{blocker.getsockname()[1]}", "--tokens", s.tokens_path])
             check(r.returncode != 0 and "in use" in r.stderr, r.stderr)
+            said_once(r, "in use")
         finally:
             blocker.close()
         not_dir = os.path.join(s.tmp, "plain-file")
@@ -744,6 +753,7 @@ def startup_errors_are_clear():
         r = run(["--index", s.index_dir, "--data", not_dir, "--listen", f"127.0.0.1:{port}",
                  "--tokens", s.tokens_path])
         check(r.returncode != 0 and "--data" in r.stderr, r.stderr)
+        said_once(r, "--data")
 
 
 if __name__ == "__main__":
