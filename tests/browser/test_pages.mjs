@@ -649,6 +649,55 @@ test('lead_page_charts_drilldown_override_and_csv', async (page) => {
   check(csv2.includes(`"'=HYPERLINK(""http://x"")<script>alert(1)</script>"`), 'formula neutralised in CSV:\n' + csv2);
 });
 
+test('lead_team_chart_says_why_it_is_empty_and_how_to_fill_it', async (page) => {
+  // Issue 15: with no agents file the teams chart was empty axes. It now says why, and how.
+  const svc = globalThis.svc;
+  const calls = [];
+  const noTeam = (r) => ({ ...r, name: null, team: null });
+  let agents = { agents: [], file: null };
+  const teamsReport = () => ({ ...fx.reportTeams, rows: agents.agents.some((a) => a.team) ? fx.reportTeams.rows : [{ ...fx.reportTeams.rows[0], team: null }] });
+  await mockApi(page, [
+    ['GET', /^\/api\/reports\/help-requests$/, (req, m, url) => [200, url.searchParams.get('by') === 'team' ? teamsReport() : { ...fx.reportAgents, rows: fx.reportAgents.rows.map(noTeam) }]],
+    ['GET', /^\/api\/help-requests$/, () => [200, fx.helpRequests]],
+    ['GET', /^\/api\/agents$/, () => [200, agents]],
+  ], calls);
+  const note = async () => {
+    await page.waitForSelector('#agents-body tr');
+    await page.waitForSelector('#teams-note:not([hidden])');
+    check(await page.isHidden('#chart-teams'), 'empty axes still drawn');
+    check(await page.evaluate(() => !window.Chart.getChart(document.getElementById('chart-teams'))), 'a teams chart exists');
+    check(await page.evaluate(() => !!window.Chart.getChart(document.getElementById('chart-trend'))), 'the trend chart is still drawn');
+    return page.textContent('#teams-note');
+  };
+  // No agents file at all.
+  await login(page, svc, 'lead');
+  await page.waitForURL('**/lead');
+  let text = await note();
+  check(text.includes('没有坐席名单') && text.includes('--agents') && text.includes('PUT /api/agents') && text.includes('班组'), 'no list: ' + text);
+  await shot(page, '19-lead-no-agents-file');
+  // A list whose agents have no team.
+  agents = { agents: [{ id: 'zhang.wei', name: '张伟', team: '' }], file: '/etc/kb/agents.tsv' };
+  await page.reload();
+  text = await note();
+  check(text.includes('/etc/kb/agents.tsv') && text.includes('没有填写班组') && !text.includes('没有坐席名单'), 'no teams: ' + text);
+  // Teams, but no request from them this month: said so; with requests, the chart is back.
+  agents = fx.agents;
+  await page.route((u) => u.pathname === '/api/reports/help-requests' && u.searchParams.get('by') === 'team', (route) =>
+    route.fulfill({ status: 200, contentType: 'application/json; charset=utf-8', body: JSON.stringify({ ...fx.reportTeams, rows: [] }) }));
+  await page.reload();
+  text = await note();
+  check(text.includes('没有名单内坐席的求助') && !text.includes('--agents'), 'no requests: ' + text);
+  await page.unrouteAll({ behavior: 'wait' });
+  await mockApi(page, [
+    ['GET', /^\/api\/reports\/help-requests$/, (req, m, url) => [200, url.searchParams.get('by') === 'team' ? fx.reportTeams : fx.reportAgents]],
+    ['GET', /^\/api\/help-requests$/, () => [200, fx.helpRequests]],
+    ['GET', /^\/api\/agents$/, () => [200, fx.agents]],
+  ], calls);
+  await page.reload();
+  await page.waitForFunction(() => window.Chart.getChart(document.getElementById('chart-teams')));
+  check(await page.isHidden('#teams-note') && await page.isVisible('#chart-teams'), 'the chart is back, the note gone');
+});
+
 // ---------------------------------------------------------------- main
 
 const svc = new Service({ 'kb.xml': documentsFile(...DOCS) }, { agentsFile: AGENTS_FILE });

@@ -17,6 +17,7 @@ const PAGE = 100;
 let report = null; // by agent
 let teamReport = null;
 let agentsList = [];
+let agentsFile = null; // kb-searchd --agents FILE, or null
 let drillAgent = null;
 let requests = { items: [], total: 0, offset: 0 };
 
@@ -144,7 +145,34 @@ function renderCharts(rows) {
     },
   });
   const teams = (teamReport.rows || []).filter((t) => t.team);
+  const empty = teams.length ? null : teamsMissing();
+  $('teams-box').hidden = !!empty;
+  clear($('teams-note')).hidden = !empty;
+  if (empty) {
+    if (charts['chart-teams']) charts['chart-teams'].destroy();
+    delete charts['chart-teams'];
+    $('teams-note').append(...empty);
+    return;
+  }
   chart('chart-teams', countsAndShare(teams.map((t) => t.team), teams.map((t) => t.requests), teams.map((t) => t.share)));
+}
+
+// Why there is no team to compare, and what to do: teams come from the agents list, which an
+// admin gives kb-searchd (--agents FILE, or PUT /api/agents); empty axes said neither.
+function teamsMissing() {
+  const code = (t) => el('code', null, t);
+  const howTo = el('p', null, '管理员可以在启动 kb-searchd 时用 ', code('--agents 文件'), ' 指定名单，每行一位坐席：',
+    code('坐席ID<Tab>姓名<Tab>班组'), '（制表符分隔，可从表格另存为“Unicode 文本”）；或用 ', code('PUT /api/agents'),
+    ' 上传名单。格式见 docs/GAPS.md 的 “The agents list”。');
+  if (!agentsList.length) {
+    return [el('p', null, el('b', null, agentsFile ? `坐席名单 ${agentsFile} 里还没有坐席，` : '还没有坐席名单，'),
+      '所以无法按班组对比：报表只知道坐席ID，不知道谁在哪个班组。'), howTo];
+  }
+  if (!agentsList.some((a) => a.team)) {
+    return [el('p', null, el('b', null, `坐席名单${agentsFile ? ' ' + agentsFile + ' ' : ''}里没有填写班组，`),
+      '所以无法按班组对比。在名单每行的第三列填上班组即可（', code('坐席ID<Tab>姓名<Tab>班组'), '）。')];
+  }
+  return [el('p', null, `${monthLabel(report.month)}没有名单内坐席的求助，没有可对比的班组。`)];
 }
 
 // ---------------------------------------------------------------- agents and drill-down
@@ -327,7 +355,9 @@ async function start() {
   }
   $('f-month').value = thisMonth();
   try {
-    agentsList = (await api('/api/agents')).agents || [];
+    const list = await api('/api/agents');
+    agentsList = list.agents || [];
+    agentsFile = list.file || null;
   } catch {
     agentsList = [];
   }
