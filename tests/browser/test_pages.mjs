@@ -698,6 +698,27 @@ test('lead_team_chart_says_why_it_is_empty_and_how_to_fill_it', async (page) => 
   check(await page.isHidden('#teams-note') && await page.isVisible('#chart-teams'), 'the chart is back, the note gone');
 });
 
+test('lead_charts_without_requests_say_so', async (page) => {
+  // The neighbours of the empty teams chart: with no request at all, the trend was empty axes and
+  // the month's share a legend around nothing.
+  const svc = globalThis.svc;
+  const none = (by) => ({ ...(by === 'team' ? fx.reportTeams : fx.reportAgents), totals: { requests: 0, kb_answered: 0, share: null }, rows: [] });
+  await mockApi(page, [
+    ['GET', /^\/api\/reports\/help-requests$/, (req, m, url) => [200, none(url.searchParams.get('by'))]],
+    ['GET', /^\/api\/help-requests$/, () => [200, { ...fx.helpRequests, total: 0, items: [] }]],
+    ['GET', /^\/api\/agents$/, () => [200, fx.agents]],
+  ], []);
+  await login(page, svc, 'lead');
+  await page.waitForURL('**/lead');
+  await page.waitForSelector('#share-note:not([hidden])');
+  await page.waitForSelector('#trend-note:not([hidden])');
+  check(await page.isHidden('#chart-share') && await page.isHidden('#chart-trend'), 'empty charts drawn');
+  check((await page.textContent('#trend-note')).includes('没有求助记录'), await page.textContent('#trend-note'));
+  check((await page.textContent('#share-note')).includes('求助'), await page.textContent('#share-note'));
+  check((await page.textContent('#teams-note')).includes('没有名单内坐席的求助'), await page.textContent('#teams-note'));
+  await shot(page, '20-lead-no-requests');
+});
+
 // ---------------------------------------------------------------- main
 
 const svc = new Service({ 'kb.xml': documentsFile(...DOCS) }, { agentsFile: AGENTS_FILE });

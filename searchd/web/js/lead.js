@@ -133,28 +133,35 @@ function countsAndShare(labels, counts, shares) {
   };
 }
 
+// The chart of card `name` (#name-box, #chart-name), or, when there is nothing to draw, the
+// card's note (#name-note) saying why: empty axes say nothing.
+function chartOrNote(name, config, note) {
+  const id = 'chart-' + name;
+  $(name + '-box').hidden = !!note;
+  clear($(name + '-note')).hidden = !note;
+  if (!note) return chart(id, config);
+  if (charts[id]) charts[id].destroy();
+  delete charts[id];
+  $(name + '-note').append(...note);
+}
+
+const NO_REQUESTS_HINT = '坐席在检索页点「求助」，或在线支撑登记求助（POST /api/help-requests）后，这里就有数据。';
+
 function renderCharts(rows) {
   const totals = monthTotals(rows);
-  chart('chart-trend', countsAndShare(totals.map((t) => monthLabel(t.month)), totals.map((t) => t.requests), totals.map((t) => t.share)));
+  chartOrNote('trend', countsAndShare(totals.map((t) => monthLabel(t.month)), totals.map((t) => t.requests), totals.map((t) => t.share)),
+    totals.some((t) => t.requests) ? null : [el('p', null, `近 ${totals.length} 个月没有求助记录。`), el('p', null, NO_REQUESTS_HINT)]);
   const cur = totals[totals.length - 1] || { requests: 0, kb_answered: 0 };
-  chart('chart-share', {
+  chartOrNote('share', {
     type: 'doughnut',
     data: {
       labels: ['知识库已有答案（不应求助）', '知识库没有答案（内容缺口）'],
       datasets: [{ data: [cur.kb_answered, cur.requests - cur.kb_answered], backgroundColor: [ORANGE, GREY] }],
     },
-  });
+  }, cur.requests ? null : [el('p', null, `${monthLabel(report.month)}没有求助记录，无从计算知识库已有答案的比例。`)]);
   const teams = (teamReport.rows || []).filter((t) => t.team);
-  const empty = teams.length ? null : teamsMissing();
-  $('teams-box').hidden = !!empty;
-  clear($('teams-note')).hidden = !empty;
-  if (empty) {
-    if (charts['chart-teams']) charts['chart-teams'].destroy();
-    delete charts['chart-teams'];
-    $('teams-note').append(...empty);
-    return;
-  }
-  chart('chart-teams', countsAndShare(teams.map((t) => t.team), teams.map((t) => t.requests), teams.map((t) => t.share)));
+  chartOrNote('teams', countsAndShare(teams.map((t) => t.team), teams.map((t) => t.requests), teams.map((t) => t.share)),
+    teams.length ? null : teamsMissing());
 }
 
 // Why there is no team to compare, and what to do: teams come from the agents list, which an
