@@ -4,9 +4,11 @@
  *   kb-indexer --index DIR [--sync | --rebuild] [--quiet] PATH...
  *
  * Each PATH is a file or a directory (read recursively for *.xml, hidden entries skipped, in
- * sorted order so runs are repeatable). Every problem is printed as FILE:LINE: message; valid
+ * sorted order so runs are repeatable). Every problem with a document is printed as
+ * FILE:LINE: message, every path that cannot be read as kb-indexer: PATH: reason; valid
  * documents are indexed regardless. All changes are published in one atomic commit at the end,
- * so a search daemon sees the old index or the new one, and a crash leaves the old one.
+ * so a search daemon sees the old index or the new one, and a crash leaves the old one; a run
+ * that adds, replaces and removes nothing publishes nothing (the index keeps its revision).
  *
  * Parsing and analysis run on worker threads (pipeline.c), one file per worker at a time,
  * while this thread writes to Xapian. The environment variable KB_INDEX_THREADS (1..64) sets how
@@ -101,9 +103,15 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void report_io(run_state *st, const char *path, const char *what)
+/* A path that cannot be read is an I/O error about the path, not a problem at a line of a
+ * file: "kb-indexer: PATH: what: reason" (what may be NULL), never "PATH:0:". */
+static void report_io(run_state *st, const char *path, const char *what, int err)
 {
-    fprintf(stderr, "%s:0: %s: %s\n", path, what, strerror(errno));
+    char reason[128];
+    snprintf(reason, sizeof reason, "%s", strerror(err));
+    if (reason[0] >= 'A' && reason[0] <= 'Z' && reason[1] >= 'a' && reason[1] <= 'z')
+        reason[0] = (char)(reason[0] - 'A' + 'a'); /* "No such file..." mid-sentence */
+    fprintf(stderr, "kb-indexer: %s: %s%s%s\n", path, what ? what : "", what ? ": " : "", reason);
     st->io_errors++;
 }
 
@@ -111,7 +119,12 @@ static void walk(run_state *st, file_list *files, const char *path, int depth)
 {
     struct stat sb;
     if (stat(path, &sb) != 0) {
-        report_io(st, path, "cannot read");
+        int err = errno;
+        struct stat link;
+        if (err == ENOENT && lstat(path, &link) == 0 && S_ISLNK(link.st_mode))
+            report_io(st, path, "a symbolic link to something that does not exist", err);
+        else
+            report_io(st, path, NULL, err);
         return;
     }
     if (!S_ISDIR(sb.st_mode)) {
@@ -121,14 +134,14 @@ static void walk(run_state *st, file_list *files, const char *path, int depth)
         return;
     }
     if (depth >= MAX_DEPTH) {
-        fprintf(stderr, "%s:0: directories nested deeper than %d levels (a symbolic link loop?); skipped\n",
-                path, MAX_DEPTH);
+        fprintf(stderr, "kb-indexer: %s: directories nested deeper than %d levels (a symbolic link "
+                "loop?); skipped\n", path, MAX_DEPTH);
         st->io_errors++;
         return;
     }
     DIR *d = opendir(path);
     if (!d) {
-        report_io(st, path, "cannot open directory");
+        report_io(st, path, "cannot open the directory", errno);
         return;
     }
     file_list entries = {0};
@@ -177,6 +190,10 @@ static void on_problem(const char *file, int line, const char *message, void *us
 {
     run_state *st = user;
     if (st->progress) fputs("\r\033[K", stderr);
+    if (line == KB_PROBLEM_IO_LINE) { /* the pipeline counts it among the I/O errors */
+        fprintf(stderr, "kb-indexer: %s: %s\n", file, message);
+        return;
+    }
     fprintf(stderr, "%s:%d: %s\n", file, line, message);
     st->problems++;
 }
@@ -319,10 +336,12 @@ int main(int argc, char **argv)
     if (!quiet)
         fprintf(stderr,
                 "kb-indexer: %zu document%s from %zu file%s in %.2f s: %zu added, %zu replaced, "
-                "%zu unchanged, %zu removed; the index now holds %zu documents; %zu problem(s)\n",
+                "%zu unchanged, %zu removed; the index now holds %zu documents; %zu problem(s)%s\n",
                 st.documents, st.documents == 1 ? "" : "s", files.n, files.n == 1 ? "" : "s",
                 now_s() - st.started, stats.added, stats.replaced,
-                stats.unchanged, stats.removed, stats.total, st.problems + st.io_errors);
+                stats.unchanged, stats.removed, stats.total, st.problems + st.io_errors,
+                kb_index_writer_published(st.writer) ? ""
+                    : "; nothing changed, so no new revision was published");
     status = st.io_errors ? 2 : st.problems ? 1 : 0;
 
 done:

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../searchd/json_review.h"
@@ -278,6 +279,12 @@ static int cmd_health(const options *o)
 {
     if (!o->index) return usage_error("%s", "health needs --index DIR (kb-searchd's --index)");
     char err[1024] = "";
+    struct stat st;
+    if (stat(o->index, &st) != 0 || !S_ISDIR(st.st_mode)) { /* a path error, not Xapian's */
+        fprintf(stderr, "kb-report: no index at %s: give the --index directory of kb-searchd (the "
+                        "one kb-indexer writes)\n", o->index);
+        return 1;
+    }
     kb_doc_list docs;
     if (kb_doc_list_read(o->index, &docs, err, sizeof err) != 0) {
         fprintf(stderr, "kb-report: %s\n", err);

@@ -189,9 +189,10 @@ static void raise_fd_limit(void) {
     }
 }
 
+/* A start-up error, said once: stderr is the log, so the log line is what the operator reads
+ * (printing it again plainly doubled every start-up error). */
 static int fail(const char *message) {
     searchd_log_error("%s", message);
-    fprintf(stderr, "kb-searchd: %s\n", message);
     return 1;
 }
 

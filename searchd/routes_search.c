@@ -199,6 +199,7 @@ static cJSON *hit_json(const kb_hit *h) {
     cJSON_AddItemToObject(o, "updated", string_or_null(h->updated));
     cJSON_AddItemToObject(o, "valid_until", string_or_null(h->valid_until));
     cJSON_AddBoolToObject(o, "expired", h->expired != 0);
+    cJSON_AddBoolToObject(o, "good_match", h->good != 0);
     return o;
 }
 
@@ -219,6 +220,7 @@ void searchd_route_search(searchd_request *req) {
             cJSON_AddBoolToObject(root, "unresolved", 1);
             cJSON_AddNumberToObject(root, "confidence", 0);
             cJSON_AddNumberToObject(root, "total", 0);
+            cJSON_AddNumberToObject(root, "good_matches", 0);
             cJSON_AddArrayToObject(root, "hits");
         }
         searchd_http_respond_json(req, 200, root);
@@ -285,6 +287,7 @@ void searchd_route_search(searchd_request *req) {
         cJSON_AddBoolToObject(root, "unresolved", res.unresolved != 0);
         cJSON_AddNumberToObject(root, "confidence", searchd_routes_round(res.confidence, 4));
         cJSON_AddNumberToObject(root, "total", res.total_estimated);
+        cJSON_AddNumberToObject(root, "good_matches", res.good_matches);
         hits = cJSON_AddArrayToObject(root, "hits");
     }
     const char *top_ids[10];

@@ -80,8 +80,11 @@ static inline int kb_document_date_compact(const char *date, char out[9])
 typedef int (*kb_document_fn)(const kb_document *doc, void *user);
 
 /* Called once per problem, with the file, the line (0 when unknown) and a message in English
- * that says what is wrong, e.g. "document 'x': <title> is required". */
+ * that says what is wrong, e.g. "document 'x': <title> is required". The line is
+ * KB_PROBLEM_IO_LINE when the file itself could not be read (it could not be opened, is not a
+ * regular file, or a read failed): an I/O error about the path, not a problem at a line. */
 typedef void (*kb_problem_fn)(const char *file, int line, const char *message, void *user);
+#define KB_PROBLEM_IO_LINE (-1)
 
 enum {
     KB_DOC_OK = 0,        /* every document in the file was valid */

@@ -62,8 +62,11 @@ int kb_index_writer_remove(kb_index_writer *w, const char *id);
  * was invalid: its documents were not seen, and must not disappear because of a typo). */
 void kb_index_writer_keep_unseen(kb_index_writer *w);
 
-/* Publish the run. In KB_INDEX_SYNC mode, first removes documents not added in this run. */
+/* Publish the run. In KB_INDEX_SYNC mode, first removes documents not added in this run. A run
+ * that added, replaced and removed nothing publishes nothing: the index keeps its revision. */
 int kb_index_writer_commit(kb_index_writer *w);
+/* After a successful commit: 1 when it published a new revision, 0 when nothing had changed. */
+int kb_index_writer_published(const kb_index_writer *w);
 
 /* Counters of the run so far. */
 typedef struct {

@@ -11,7 +11,8 @@
  * `confidence` is the searcher's belief that the top hit answers the question: it grows with the
  * share of the question's informative terms (by IDF) that the top hit contains, and with the top
  * hit's lead over the next. `unresolved` is set when confidence is below KB_SEARCH_UNRESOLVED_BELOW
- * (or when there is no hit): the knowledge base most likely holds no answer.
+ * (or when there is no hit): the knowledge base most likely holds no answer. Each hit has its
+ * own coverage too, and `good_matches` counts the hits that likely answer the question.
  *
  * A kb_searcher is not thread-safe: open one per thread. kb_searcher_refresh() picks up a newly
  * published index between searches.
@@ -55,6 +56,8 @@ typedef struct {
     char updated[11];    /* "YYYY-MM-DD" or "" */
     char valid_until[11];
     int expired;         /* 1 when outside its validity window (only with include_expired) */
+    double coverage;     /* 0..1: share of the question's informative weight the document holds */
+    int good;            /* 1 when a good match (kb_search_result.good_matches) */
 } kb_hit;
 
 /* The evidence behind confidence, for tuning and for the API's explain option. */
@@ -68,7 +71,11 @@ typedef struct {
 typedef struct {
     kb_hit *hits;
     size_t n_hits;
-    uint32_t total_estimated; /* matching documents, estimated */
+    uint32_t total_estimated; /* matching documents, estimated (most documents share a character
+                               * with any question: not a count of answers) */
+    uint32_t good_matches;    /* hits of this page that likely answer the question (kb_hit.good):
+                               * the top hit when not unresolved, and every hit covering as much
+                               * of the question as the unresolved cut-off asks of the top hit */
     double confidence;        /* 0..1 */
     int unresolved;
     char *top_id;             /* id of the best hit regardless of paging, or NULL */

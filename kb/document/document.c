@@ -387,7 +387,7 @@ static void report_io_error(parse_state *st, const char *what, int err)
     char buf[128];
     const char *reason = strerror_r(err, buf, sizeof buf); /* GNU strerror_r */
     st->io_error = 1;
-    problem(st, 0, "%s: %s", what, reason);
+    problem(st, KB_PROBLEM_IO_LINE, "%s: %s", what, reason);
 }
 
 /* Checks the encoding at the start of the file: UTF-8, with or without a BOM, and no
@@ -1163,7 +1163,8 @@ int kb_document_parse_file(const char *path, kb_document_fn on_document, kb_prob
         result = KB_DOC_IO_ERROR;
     } else if (!S_ISREG(sb.st_mode)) {
         st->io_error = 1;
-        problem(st, 0, "%s", S_ISDIR(sb.st_mode) ? "is a directory, not a file" : "not a regular file");
+        problem(st, KB_PROBLEM_IO_LINE, "%s",
+                S_ISDIR(sb.st_mode) ? "is a directory, not a file" : "not a regular file");
         result = KB_DOC_IO_ERROR;
     } else if ((unsigned long long)sb.st_size > KB_DOCUMENT_MAX_FILE_BYTES) {
         problem(st, 0, "the file is larger than %zu MiB (%lld bytes): split it into several files",

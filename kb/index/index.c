@@ -3,7 +3,8 @@
  * (see kb/index.h; the analysis half is index_prepare.c).
  *
  * Unchanged documents are detected by the content hash stored in a value slot, so re-running
- * the indexer on a whole knowledge base only rewrites what editors changed.
+ * the indexer on a whole knowledge base only rewrites what editors changed, and a run that
+ * changes nothing publishes no new revision.
  *
  * Filling an empty index is a bulk build (index/glass/glass.h): the database is written directly, in
  * one pass, several times faster than through Xapian's writer. Every later run updates it with
@@ -32,6 +33,7 @@ struct kb_index_writer {
     kb_strmap seen; /* id → "file:line" of every document added in this run */
     kb_index_stats stats;
     int status;
+    int published; /* the commit made a new revision (0: the run changed nothing) */
     char err[1024];
 };
 
@@ -274,13 +276,24 @@ void kb_index_writer_keep_unseen(kb_index_writer *w)
 static int commit_bulk(kb_index_writer *w, const char *now)
 {
     if (kb_glass_builder_set_metadata(w->bulk, KB_META_PUBLISHED_AT, now) != KB_GLASS_OK ||
-        kb_glass_builder_set_metadata(w->bulk, "format", KB_INDEX_FORMAT) != KB_GLASS_OK ||
+        kb_glass_builder_set_metadata(w->bulk, KB_META_FORMAT, KB_INDEX_FORMAT) != KB_GLASS_OK ||
         kb_glass_builder_commit(w->bulk) != KB_GLASS_OK) {
         set_error(w, "cannot publish the index: %s", kb_glass_builder_errmsg(w->bulk));
         return KB_INDEX_ERROR;
     }
     w->stats.total = kb_glass_builder_doccount(w->bulk);
+    w->published = 1;
     return KB_INDEX_OK;
+}
+
+/* Did this run add, replace or remove a document, or is the index not yet one of ours in this
+ * format (a database just created, or written by an older kb-indexer)? */
+static int run_changed_anything(kb_index_writer *w)
+{
+    if (w->stats.added || w->stats.replaced || w->stats.removed) return 1;
+    char format[16];
+    if (kbx_writer_get_metadata(w->db, KB_META_FORMAT, format, sizeof format) != KBX_OK) return 1;
+    return strcmp(format, KB_INDEX_FORMAT) != 0;
 }
 
 int kb_index_writer_commit(kb_index_writer *w)
@@ -304,15 +317,25 @@ int kb_index_writer_commit(kb_index_writer *w)
             return KB_INDEX_ERROR;
         }
     }
+    if (!run_changed_anything(w)) {
+        /* Nothing to publish: a new revision with the same documents would make every reader
+         * re-open the index and look like a change to whoever watches index_revision. */
+        w->stats.total = kbx_writer_doccount(w->db);
+        w->published = 0;
+        return KB_INDEX_OK;
+    }
     if (kbx_writer_set_metadata(w->db, KB_META_PUBLISHED_AT, now) != KBX_OK ||
-        kbx_writer_set_metadata(w->db, "format", KB_INDEX_FORMAT) != KBX_OK ||
+        kbx_writer_set_metadata(w->db, KB_META_FORMAT, KB_INDEX_FORMAT) != KBX_OK ||
         kbx_writer_commit(w->db) != KBX_OK) {
         set_error(w, "cannot publish the index: %s", kbx_writer_errmsg(w->db));
         return KB_INDEX_ERROR;
     }
     w->stats.total = kbx_writer_doccount(w->db);
+    w->published = 1;
     return KB_INDEX_OK;
 }
+
+int kb_index_writer_published(const kb_index_writer *w) { return w->published; }
 
 void kb_index_writer_stats(const kb_index_writer *w, kb_index_stats *out) { *out = w->stats; }
 

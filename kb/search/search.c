@@ -214,6 +214,34 @@ static double coverage(const kb_query *q, uint64_t matched)
     return got / q->info_mass;
 }
 
+/* coverage() of a hit from Xapian's matched-term bits, which refer to the terms as given to
+ * Xapian (kb_query's order, df == 0 terms left out). */
+static double hit_coverage(const kb_query *q, uint64_t xapian_bits)
+{
+    uint64_t matched = 0;
+    for (size_t i = 0, k = 0; i < q->n_terms && k < 64; i++) {
+        if (q->terms[i].df == 0) continue;
+        if (xapian_bits >> k & 1) matched |= (uint64_t)1 << i;
+        k++;
+    }
+    return coverage(q, matched);
+}
+
+/* Mark the good matches of the page and count them: the top hit when the search is resolved,
+ * and any hit whose coverage alone reaches the evidence cut-off, i.e. that would be judged to
+ * answer the question as the top hit even without a lead over the next. The ranking is BM25's
+ * and stays so: a good match can sit below a weaker hit. */
+static uint32_t mark_good_matches(kb_search_result *res, uint32_t offset)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < res->n_hits; i++) {
+        int top = offset == 0 && i == 0;
+        res->hits[i].good = (top && !res->unresolved) || res->hits[i].coverage >= KB_EVIDENCE_CUT;
+        n += (uint32_t)res->hits[i].good;
+    }
+    return n;
+}
+
 /* Map the evidence to 0..1 with a logistic curve centred on the tuned cut-off, so that 0.5
  * means "as likely answered as not" and the ends saturate smoothly. */
 static double confidence_of(const kb_search_features *f)
@@ -270,15 +298,7 @@ static void top_hit_features(const kb_query *q, const kbx_results *xr, kb_search
 {
     f->n_terms = q->n_terms;
     if (xr->n_hits == 0) return;
-    /* Coverage is computed over the kb_query term order; translate Xapian's bits, which skip
-     * the terms in no document (matcher_terms). */
-    uint64_t matched = 0;
-    for (size_t i = 0, k = 0; i < q->n_terms && k < 64; i++) {
-        if (q->terms[i].df == 0) continue;
-        if (xr->hits[0].matched >> k & 1) matched |= (uint64_t)1 << i;
-        k++;
-    }
-    f->coverage = coverage(q, matched);
+    f->coverage = hit_coverage(q, xr->hits[0].matched);
     f->top_score = xr->hits[0].score;
     f->second_score = xr->n_hits > 1 ? xr->hits[1].score : 0;
 }
@@ -305,6 +325,7 @@ static int fill_page(kb_searcher *s, const kbx_results *xr, uint32_t offset, con
             continue;
         }
         if (i == 0) res->top_id = strdup(res->hits[0].id);
+        res->hits[res->n_hits].coverage = hit_coverage(q, xr->hits[i].matched);
         res->n_hits++;
     }
     if (res->n_hits == 0) {
@@ -338,6 +359,7 @@ static void judge_top_hit(kb_searcher *s, const kbx_results *xr, uint32_t offset
     if (q->info_mass > 0 && top_passage > 0) res->features.passage_coverage = top_passage / q->info_mass;
     res->confidence = confidence_of(&res->features);
     res->unresolved = res->confidence < UNRESOLVED_BELOW;
+    res->good_matches = mark_good_matches(res, offset);
 }
 
 int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *res)
@@ -380,7 +402,7 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         .limit = offset + limit,
         .bm25_k1 = KB_BM25_K1,
         .bm25_b = KB_BM25_B,
-        .matched_hits = 1, /* confidence looks at the top hit only */
+        .matched_hits = offset + limit, /* each hit's coverage (cheap: noted while matching) */
     };
     kbx_results xr;
     if (kbx_reader_search(s->db, &xq, &xr) != KBX_OK) {

@@ -35,7 +35,9 @@ enum {
     KB_WDF_BODY = 1
 };
 
-/* Metadata: when kb-indexer published the revision (Unix seconds, decimal). */
+/* Metadata: when kb-indexer published the revision (Unix seconds, decimal), and the
+ * KB_INDEX_FORMAT it was written with. */
+#define KB_META_FORMAT "format"
 #define KB_META_PUBLISHED_AT "published_at"
 
 #endif

@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -110,6 +111,7 @@ struct PostingCursor {
  * it (the same formula, statistics and bound, in the same order of operations), with each
  * document's length read from the reader's table (update_doclens). */
 struct TermCursor : PostingCursor {
+    uint64_t bit = 0; /* its bit in kbx_hit.matched (0: none) */
     Xapian::doccount termfreq = 0;
     double termweight = 0, len_factor = 0;
     double maxweight = 0; /* no document scores more on this term */
@@ -185,6 +187,7 @@ class AnyOfFilter {
 struct ScoredDoc {
     double score;
     Xapian::docid docid;
+    uint64_t matched; /* the bits of the query terms it holds */
 };
 
 /* Ranking order: higher score first, then lower docid (Xapian's default). */
@@ -205,7 +208,9 @@ static bool ranks_before(const ScoredDoc &a, const ScoredDoc &b)
  * "Matching").
  *
  * Sets *seen to the number of candidates that passed the filters: every match when fewer than
- * depth were found (nothing was pruned then), a lower bound otherwise. */
+ * depth were found (nothing was pruned then), a lower bound otherwise. Each document kept
+ * carries the bits of the terms it holds: every list has been read at it by then, so this costs
+ * an OR per matching term, where reading a hit's term list afterwards cost ~0.25M instructions. */
 static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size_t depth,
                                             const Bm25Params &params,
                                             const std::vector<Xapian::termcount> &doclens,
@@ -236,10 +241,14 @@ static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size
         const bool inside = !outside || did / 8 >= outside->size() ||
                             !((*outside)[did / 8] >> (did % 8) & 1);
         const bool wanted = inside && filter.accepts(did);
+        uint64_t matched = 0;
         for (size_t i = first_essential; i < n; i++) {
             weights[i] = 0;
             if (terms[i].docid != did) continue;
-            if (wanted) weights[i] = terms[i].weight(params, doclens);
+            if (wanted) {
+                weights[i] = terms[i].weight(params, doclens);
+                matched |= terms[i].bit;
+            }
             terms[i].next();
         }
         if (!wanted) continue;
@@ -257,7 +266,10 @@ static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size
                 break;
             }
             terms[i].skip_to(did);
-            if (terms[i].docid == did) weights[i] = terms[i].weight(params, doclens);
+            if (terms[i].docid == did) {
+                weights[i] = terms[i].weight(params, doclens);
+                matched |= terms[i].bit;
+            }
         }
         if (!possible) continue;
         /* The score adds the weights in one fixed order, so that documents matching the same
@@ -266,7 +278,7 @@ static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size
         for (size_t i = 0; i < n; i++) score += weights[i];
         if (score <= threshold) continue;
 
-        heap.push_back({score, (Xapian::docid)did});
+        heap.push_back({score, (Xapian::docid)did, matched});
         std::push_heap(heap.begin(), heap.end(), ranks_before);
         if (heap.size() > depth) {
             std::pop_heap(heap.begin(), heap.end(), ranks_before);
@@ -314,40 +326,6 @@ static uint32_t estimate_matches(const Xapian::Database &db, const ReaderTables 
     return (uint32_t)std::min<double>(std::max<double>(share * n_docs, seen), n_docs);
 }
 
-/* Bit i set when the document holds query term i. by_term is the query's terms, sorted. Walks
- * the document's term list once with skip_to, stopping after the last query term, instead of
- * Enquire::get_matching_terms, which looks every one of the document's ~2,000 terms up in a set
- * of the query's terms (0.5M instructions a search on kbgen's documents). */
-static uint64_t matched_terms(const Xapian::Database &db, Xapian::docid did,
-                              const std::vector<std::pair<std::string, int>> &by_term)
-{
-    uint64_t matched = 0;
-    Xapian::TermIterator t = db.termlist_begin(did);
-    const Xapian::TermIterator end = db.termlist_end(did);
-    for (const auto &term : by_term) {
-        t.skip_to(term.first);
-        if (t == end) break;
-        if (*t == term.first) matched |= (uint64_t)1 << term.second;
-    }
-    return matched;
-}
-
-/* The query's terms, sorted, with their places, for matched_terms; empty when q asks for no
- * matched bits. */
-static std::vector<std::pair<std::string, int>> terms_by_name(const kbx_query &q)
-{
-    std::vector<std::pair<std::string, int>> by_term;
-    if (q.matched_hits) {
-        for (size_t i = 0; i < q.n_terms && i < 64; i++) by_term.emplace_back(q.terms[i].term, (int)i);
-        std::sort(by_term.begin(), by_term.end());
-        /* A term given twice counts for its first place only, as it always has. */
-        by_term.erase(std::unique(by_term.begin(), by_term.end(),
-                                  [](const auto &x, const auto &y) { return x.first == y.first; }),
-                      by_term.end());
-    }
-    return by_term;
-}
-
 void rank(const Xapian::Database &db, ReaderTables &tables, const kbx_query &q, Ranking &out)
 {
     out = Ranking();
@@ -360,8 +338,14 @@ void rank(const Xapian::Database &db, ReaderTables &tables, const kbx_query &q, 
 
     std::vector<TermCursor> terms;
     terms.reserve(q.n_terms);
-    for (size_t i = 0; i < q.n_terms; i++)
+    for (size_t i = 0; i < q.n_terms; i++) {
         terms.emplace_back(db, q.terms[i].term, q.terms[i].weight, params);
+        if (!q.matched_hits) continue;
+        /* A term given twice counts for its first place only, as it always has. */
+        size_t first = 0;
+        while (std::strcmp(q.terms[first].term, q.terms[i].term) != 0) first++;
+        if (first < 64) terms.back().bit = (uint64_t)1 << first;
+    }
     for (const TermCursor &t : terms) out.max_possible += t.maxweight;
     AnyOfFilter filter(db, q);
     const size_t depth = (size_t)q.offset + q.limit;
@@ -372,12 +356,10 @@ void rank(const Xapian::Database &db, ReaderTables &tables, const kbx_query &q, 
     out.matches_estimated = estimate_matches(db, tables, q, terms, depth, top.size(), seen);
     if (top.size() <= q.offset) return;
 
-    const std::vector<std::pair<std::string, int>> by_term = terms_by_name(q);
     out.hits.reserve(top.size() - q.offset);
     for (size_t i = q.offset; i < top.size(); i++) {
         const bool wants_matched = out.hits.size() < q.matched_hits;
-        out.hits.push_back({top[i].docid, top[i].score,
-                            wants_matched ? matched_terms(db, top[i].docid, by_term) : 0});
+        out.hits.push_back({top[i].docid, top[i].score, wants_matched ? top[i].matched : 0});
     }
 }
 

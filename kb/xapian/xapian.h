@@ -68,6 +68,10 @@ int kbx_writer_each_term(kbx_writer *w, const char *prefix,
                          int (*fn)(const char *term, void *user), void *user);
 /* Store a key/value in the database's metadata (written with the transaction). */
 int kbx_writer_set_metadata(kbx_writer *w, const char *key, const char *value);
+/* Read a metadata value into buf (NUL-terminated, cut to buf_len-1; "" when the key is unset). */
+int kbx_writer_get_metadata(kbx_writer *w, const char *key, char *buf, size_t buf_len);
+/* Read a metadata value into buf (NUL-terminated, cut to buf_len-1; "" when the key is unset). */
+int kbx_writer_get_metadata(kbx_writer *w, const char *key, char *buf, size_t buf_len);
 uint32_t kbx_writer_doccount(kbx_writer *w);
 /* Commit the transaction: publish every change of the run atomically. */
 int kbx_writer_commit(kbx_writer *w);
@@ -128,8 +132,8 @@ typedef struct {
     uint32_t offset;
     uint32_t limit;
     double bm25_k1, bm25_b; /* 0 for 1.2 and 0.75 */
-    uint32_t matched_hits;  /* fill kbx_hit.matched for this many leading hits (it reads each
-                               hit's whole term list, so ask only for what is needed) */
+    uint32_t matched_hits;  /* fill kbx_hit.matched for this many leading hits (0: none; the
+                               matcher notes the terms as it scores, so all hits cost little) */
 } kbx_query;
 
 typedef struct {

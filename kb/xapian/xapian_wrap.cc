@@ -197,6 +197,11 @@ extern "C" int kbx_writer_set_metadata(kbx_writer *w, const char *key, const cha
     return guarded(w->err, [&] { w->db.set_metadata(key, value); });
 }
 
+extern "C" int kbx_writer_get_metadata(kbx_writer *w, const char *key, char *buf, size_t buf_len)
+{
+    return guarded(w->err, [&] { copy_out(w->db.get_metadata(key), buf, buf_len); });
+}
+
 extern "C" uint32_t kbx_writer_doccount(kbx_writer *w)
 {
     uint32_t n = 0;

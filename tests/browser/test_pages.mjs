@@ -316,6 +316,28 @@ test('script_in_query_and_document_is_text', async (page) => {
   await page.waitForTimeout(200); // any alert() would have fired by now
 });
 
+test('agent_status_counts_good_matches_not_every_document', async (page) => {
+  // Issue 15: "找到约 43 条" out of 47 for almost any question told the agent nothing. The page
+  // says how many hits are good matches and marks them.
+  const svc = globalThis.svc;
+  const answer = page.waitForResponse((r) => r.url().includes('/api/search?'));
+  await agentSearch(page, svc, '国际漫游流量包');
+  const body = await (await answer).json();
+  const status = await page.textContent('#status');
+  check(!status.includes('找到约'), 'status still counts every match: ' + status);
+  check(body.good_matches >= 1 && body.good_matches < body.hits.length, 'good matches ' + JSON.stringify(body.hits.map((h) => [h.id, h.good_match])));
+  check(status.includes(`${body.good_matches} 条匹配度高`), `status says ${status}, API ${body.good_matches}`);
+  const marked = await page.$$eval('#hits li', (l) => l.map((li) => li.classList.contains('good') && !!li.querySelector('.good-tag')));
+  check(JSON.stringify(marked) === JSON.stringify(body.hits.map((h) => h.good_match)), 'marked hits ' + JSON.stringify(marked));
+  check((await page.textContent('#hits li.good .good-tag')) === '匹配度高', 'tag text');
+  await shot(page, '03b-agent-good-matches');
+  // No answer in the knowledge base: the warning, and nothing marked.
+  await page.fill('#q', '');
+  await page.keyboard.type('恐龙骨骼化石鉴别', { delay: 15 });
+  await page.waitForSelector('#status.warn');
+  check(await page.locator('#hits li.good').count() === 0, 'a hit marked good on an unanswerable question');
+});
+
 test('expired_content_never_shown', async (page) => {
   const svc = globalThis.svc;
   await agentSearch(page, svc, '夏季流量包优惠活动');
@@ -669,6 +691,76 @@ test('lead_page_charts_drilldown_override_and_csv', async (page) => {
     check(cells.texts[i] === want, `CSV cell for ${JSON.stringify(c.text)}: ${JSON.stringify(cells.texts[i])}, want ${JSON.stringify(want)}`);
   });
   check(cells.numbers.join(',') === '-0.25,0,12', 'numbers as they are: ' + cells.numbers);
+});
+
+test('lead_team_chart_says_why_it_is_empty_and_how_to_fill_it', async (page) => {
+  // Issue 15: with no agents file the teams chart was empty axes. It now says why, and how.
+  const svc = globalThis.svc;
+  const calls = [];
+  const noTeam = (r) => ({ ...r, name: null, team: null });
+  let agents = { agents: [], file: null };
+  const teamsReport = () => ({ ...fx.reportTeams, rows: agents.agents.some((a) => a.team) ? fx.reportTeams.rows : [{ ...fx.reportTeams.rows[0], team: null }] });
+  await mockApi(page, [
+    ['GET', /^\/api\/reports\/help-requests$/, (req, m, url) => [200, url.searchParams.get('by') === 'team' ? teamsReport() : { ...fx.reportAgents, rows: fx.reportAgents.rows.map(noTeam) }]],
+    ['GET', /^\/api\/help-requests$/, () => [200, fx.helpRequests]],
+    ['GET', /^\/api\/agents$/, () => [200, agents]],
+  ], calls);
+  const note = async () => {
+    await page.waitForSelector('#agents-body tr');
+    await page.waitForSelector('#teams-note:not([hidden])');
+    check(await page.isHidden('#chart-teams'), 'empty axes still drawn');
+    check(await page.evaluate(() => !window.Chart.getChart(document.getElementById('chart-teams'))), 'a teams chart exists');
+    check(await page.evaluate(() => !!window.Chart.getChart(document.getElementById('chart-trend'))), 'the trend chart is still drawn');
+    return page.textContent('#teams-note');
+  };
+  // No agents file at all.
+  await login(page, svc, 'lead');
+  await page.waitForURL('**/lead');
+  let text = await note();
+  check(text.includes('没有坐席名单') && text.includes('--agents') && text.includes('PUT /api/agents') && text.includes('班组'), 'no list: ' + text);
+  await shot(page, '19-lead-no-agents-file');
+  // A list whose agents have no team.
+  agents = { agents: [{ id: 'zhang.wei', name: '张伟', team: '' }], file: '/etc/kb/agents.tsv' };
+  await page.reload();
+  text = await note();
+  check(text.includes('/etc/kb/agents.tsv') && text.includes('没有填写班组') && !text.includes('没有坐席名单'), 'no teams: ' + text);
+  // Teams, but no request from them this month: said so; with requests, the chart is back.
+  agents = fx.agents;
+  await page.route((u) => u.pathname === '/api/reports/help-requests' && u.searchParams.get('by') === 'team', (route) =>
+    route.fulfill({ status: 200, contentType: 'application/json; charset=utf-8', body: JSON.stringify({ ...fx.reportTeams, rows: [] }) }));
+  await page.reload();
+  text = await note();
+  check(text.includes('没有名单内坐席的求助') && !text.includes('--agents'), 'no requests: ' + text);
+  await page.unrouteAll({ behavior: 'wait' });
+  await mockApi(page, [
+    ['GET', /^\/api\/reports\/help-requests$/, (req, m, url) => [200, url.searchParams.get('by') === 'team' ? fx.reportTeams : fx.reportAgents]],
+    ['GET', /^\/api\/help-requests$/, () => [200, fx.helpRequests]],
+    ['GET', /^\/api\/agents$/, () => [200, fx.agents]],
+  ], calls);
+  await page.reload();
+  await page.waitForFunction(() => window.Chart.getChart(document.getElementById('chart-teams')));
+  check(await page.isHidden('#teams-note') && await page.isVisible('#chart-teams'), 'the chart is back, the note gone');
+});
+
+test('lead_charts_without_requests_say_so', async (page) => {
+  // The neighbours of the empty teams chart: with no request at all, the trend was empty axes and
+  // the month's share a legend around nothing.
+  const svc = globalThis.svc;
+  const none = (by) => ({ ...(by === 'team' ? fx.reportTeams : fx.reportAgents), totals: { requests: 0, kb_answered: 0, share: null }, rows: [] });
+  await mockApi(page, [
+    ['GET', /^\/api\/reports\/help-requests$/, (req, m, url) => [200, none(url.searchParams.get('by'))]],
+    ['GET', /^\/api\/help-requests$/, () => [200, { ...fx.helpRequests, total: 0, items: [] }]],
+    ['GET', /^\/api\/agents$/, () => [200, fx.agents]],
+  ], []);
+  await login(page, svc, 'lead');
+  await page.waitForURL('**/lead');
+  await page.waitForSelector('#share-note:not([hidden])');
+  await page.waitForSelector('#trend-note:not([hidden])');
+  check(await page.isHidden('#chart-share') && await page.isHidden('#chart-trend'), 'empty charts drawn');
+  check((await page.textContent('#trend-note')).includes('没有求助记录'), await page.textContent('#trend-note'));
+  check((await page.textContent('#share-note')).includes('求助'), await page.textContent('#share-note'));
+  check((await page.textContent('#teams-note')).includes('没有名单内坐席的求助'), await page.textContent('#teams-note'));
+  await shot(page, '20-lead-no-requests');
 });
 
 // ---------------------------------------------------------------- main

@@ -483,6 +483,13 @@ def kb_report_matches_the_http_report():
     r = subprocess.run([REPORT, "--data", os.path.join(s.tmp, "nowhere"), "gaps"], capture_output=True, text=True,
                        timeout=scaled(60))
     check(r.returncode == 1 and "no event store" in r.stderr, r.stderr)
+    check(r.stderr.count("\n") == 1 and r.stderr.startswith("kb-report: "), f"said once: {r.stderr!r}")
+    # a missing --index is a path error, said once, with what to give instead
+    missing = os.path.join(s.tmp, "no-index")
+    r = s.report("health", "--index", missing)
+    check(r.returncode == 1, r.stderr)
+    check(r.stderr == f"kb-report: no index at {missing}: give the --index directory of kb-searchd "
+                      f"(the one kb-indexer writes)\n", f"health on a missing index: {r.stderr!r}")
 
 
 # Cells a spreadsheet would run as a formula, and cells it would not: the same list the page's

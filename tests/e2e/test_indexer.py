@@ -230,9 +230,19 @@ def nonexistent_path_exit_2_other_paths_still_indexed():
         missing = os.path.join(s.tmp, "no-such-folder")
         r = indexer(s, s.kb, missing)
         expect(r, 2, missing)
-        check(any(l.startswith(missing + ":") for l in r.stderr.splitlines()),
-              f"no line names {missing}:\n{r.stderr}")
+        # a path error, not a problem at a (fake) line of a file; once
+        check(f"kb-indexer: {missing}: no such file or directory\n" in r.stderr, r.stderr)
+        check(":0:" not in r.stderr and r.stderr.count(missing) == 1, r.stderr)
         check(summary(r)["total"] == 2, r.stderr)
+        # a link to nothing, and a file that is no regular file, are path errors too
+        os.symlink(os.path.join(s.tmp, "gone.xml"), os.path.join(s.kb, "c.xml"))
+        os.mkfifo(os.path.join(s.kb, "d.xml"))
+        r = indexer(s, s.kb)
+        expect(r, 2, f"kb-indexer: {os.path.join(s.kb, 'c.xml')}: a symbolic link to something "
+                     f"that does not exist: no such file or directory\n",
+               f"kb-indexer: {os.path.join(s.kb, 'd.xml')}: not a regular file\n")
+        check(":0:" not in r.stderr and problem_lines(r.stderr) == [], r.stderr)
+        check(summary(r)["total"] == 2 and "2 problem(s)" in r.stderr, r.stderr)
         with Served(s):
             check(health(s)["documents"] == 2, health(s))
             check(top_hit(s, "宽带故障报修") == "bb-001", "bb-001 not indexed")
@@ -283,6 +293,39 @@ def rerun_is_unchanged_and_one_edit_is_one_replacement():
         with Served(s):
             check(doc_title(s, "bill-001") == "账单查询与缴费方式（新版）", "the edit was not published")
             check(health(s)["documents"] == 4, health(s))
+
+
+@test
+def unchanged_rerun_keeps_the_revision_and_a_change_makes_a_new_one():
+    # Every `make run` re-indexes the sample KB: a run that changes nothing must not publish a
+    # new revision (the daemon would reload and the editors' queue recheck for nothing).
+    with Service({"a.xml": documents_file(ROAM, BROADBAND), "b.xml": documents_file(BILL, CARD)},
+                 start=False) as s:
+        expect(indexer(s, s.kb), 0)
+        with Served(s):
+            rev0 = health(s)["index_revision"]
+            for args in ([s.kb], ["--sync", s.kb], [os.path.join(s.kb, "a.xml")]):
+                r = indexer(s, *args)
+                expect(r, 0, "no new revision")
+                check(summary(r)["total"] == 4 and summary(r)["unchanged"] >= 2, r.stderr)
+                check(len(r.stderr.splitlines()) == 1, f"more than the summary: {r.stderr!r}")
+            time.sleep(1.5)  # the daemon checks for new revisions once a second
+            h = health(s)
+            check(h["index_revision"] == rev0 and h["documents"] == 4, f"an unchanged run published: {h}")
+            check("index reloaded" not in s.log_text(), "the daemon reloaded an unchanged index")
+            # a real change (one edit) is published, and said so
+            s.write_kb_file("b.xml", documents_file(bill_v2(), CARD))
+            r = indexer(s, s.kb)
+            expect(r, 0)
+            check("no new revision" not in r.stderr and summary(r)["replaced"] == 1, r.stderr)
+            wait_until(lambda: health(s)["index_revision"] > rev0, 5, "the edit seen by the daemon")
+            rev1 = health(s)["index_revision"]
+            # and a removal
+            r = indexer(s, "--sync", os.path.join(s.kb, "a.xml"))
+            expect(r, 0)
+            check(summary(r)["removed"] == 2, r.stderr)
+            wait_until(lambda: health(s)["index_revision"] > rev1, 5, "the removal seen by the daemon")
+            check(health(s)["documents"] == 2, health(s))
 
 
 @test

@@ -95,5 +95,33 @@ def answerable_questions_are_rarely_flagged():
     check(len(flagged) <= 3, "answerable but flagged unresolved:\n" + "\n".join(flagged))
 
 
+@test
+def good_matches_say_more_than_total():
+    # What the agents' page shows ("N 条匹配度高"): the answering document is a good match, only a
+    # few others are, and an unanswerable question has none; `total` is most of the KB each time.
+    s = service()
+    counts, totals, wrong = [], [], []
+    for q, want in queries():
+        body = s.search(q).json()
+        good = [h["id"] for h in body["hits"] if h["good_match"]]
+        check(body["good_matches"] == len(good), body)
+        if body["unresolved"]:
+            if good:
+                wrong.append(f"{q}: unresolved, yet good matches {good}")
+            continue
+        if want == "-" or body["hits"][0]["id"] != want:
+            continue
+        counts.append(len(good))
+        totals.append(body["total"])
+        if want not in good:
+            wrong.append(f"{q}: its document {want} is not a good match ({good})")
+    check(len(counts) >= 40, f"only {len(counts)} questions answered")
+    check(not wrong, "\n".join(wrong))
+    mean_good, mean_total = sum(counts) / len(counts), sum(totals) / len(totals)
+    print(f"    (good matches {mean_good:.2f} a question on average, max {max(counts)}; total {mean_total:.1f})")
+    check(mean_good <= 2.5 and max(counts) <= 5, f"good matches {counts}")
+    check(mean_total > 5 * mean_good, "the sample KB no longer shows the difference")
+
+
 if __name__ == "__main__":
     run_tests(cleanups=[lambda: _service and _service.cleanup()])

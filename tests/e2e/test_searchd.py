@@ -181,6 +181,25 @@ def search_response_fields_and_types():
 
 
 @test
+def search_counts_good_matches_not_documents_sharing_a_character():
+    # `total` counts every document sharing a character with the question (issue 15: "找到约 43
+    # 条" out of 47 for almost any question); `good_matches` counts the hits that likely answer.
+    s = shared()
+    b = s.search("出国前国际漫游怎么开通").json()
+    check(b["unresolved"] is False and b["hits"][0]["id"] == "roam-intl-001", b)
+    check(all(isinstance(h.get("good_match"), bool) for h in b["hits"]), b["hits"])
+    check(b["hits"][0]["good_match"] is True, b["hits"][0])
+    check(b["good_matches"] == sum(h["good_match"] for h in b["hits"]) == 1, b)
+    check(b["total"] > b["good_matches"], f"the question shares characters with other documents: {b}")
+    # a question the knowledge base cannot answer: no good match, though hits come back
+    b = s.search("客户想开通股票账户").json()
+    check(b["unresolved"] is True and b["hits"], b)
+    check(b["good_matches"] == 0 and not any(h["good_match"] for h in b["hits"]), b)
+    b = s.search("   ").json()  # blank: nothing asked
+    check(b["good_matches"] == 0 and b["hits"] == [], b)
+
+
+@test
 def search_ids_are_unique():
     ids = {shared().search("宽带").json()["search_id"] for _ in range(20)}
     check(len(ids) == 20, "search ids repeat")
@@ -810,8 +829,14 @@ def startup_errors_are_clear():
         def run(args):
             return subprocess.run([SEARCHD] + args, capture_output=True, text=True, timeout=scaled(30))
 
+        def said_once(r, text):
+            # a start-up error is printed once (it was printed as a log line and again plainly)
+            lines = [l for l in r.stderr.splitlines() if text in l]
+            check(len(lines) == 1, f"{text!r} said {len(lines)} times:\n{r.stderr}")
+
         r = run(["--index", os.path.join(s.tmp, "missing")] + base)
         check(r.returncode != 0 and "kb-indexer --index" in r.stderr, r.stderr)
+        said_once(r, "kb-indexer --index")
         s.run_indexer()
         for args, message in [([], "missing --index"), (["--bogus"], "unknown argument"),
                               (["--index", s.index_dir, "--data", s.data, "--listen", "nohost:99",
@@ -830,9 +855,11 @@ def startup_errors_are_clear():
             f.write("# comment\n" + "x" * 20 + " agent ok\n" + "y" * 20 + " boss someone\n")
         r = run(["--index", s.index_dir, "--data", s.data, "--listen", f"127.0.0.1:{port}", "--tokens", bad_tokens])
         check(r.returncode != 0 and "bad-tokens:3" in r.stderr and "boss" in r.stderr, r.stderr)
+        said_once(r, "boss")
         r = run(["--index", s.index_dir, "--data", s.data, "--listen", f"127.0.0.1:{port}",
                  "--tokens", os.path.join(s.tmp, "no-tokens")])
         check(r.returncode != 0 and "no-tokens" in r.stderr, r.stderr)
+        said_once(r, "no-tokens")
         blocker = socket.socket()
         blocker.bind(("127.0.0.1", 0))
         blocker.listen(1)
@@ -840,6 +867,7 @@ def startup_errors_are_clear():
             r = run(["--index", s.index_dir, "--data", s.data, "--listen",
                      f"127.0.0.1:{blocker.getsockname()[1]}", "--tokens", s.tokens_path])
             check(r.returncode != 0 and "in use" in r.stderr, r.stderr)
+            said_once(r, "in use")
         finally:
             blocker.close()
         not_dir = os.path.join(s.tmp, "plain-file")
@@ -847,6 +875,7 @@ def startup_errors_are_clear():
         r = run(["--index", s.index_dir, "--data", not_dir, "--listen", f"127.0.0.1:{port}",
                  "--tokens", s.tokens_path])
         check(r.returncode != 0 and "--data" in r.stderr, r.stderr)
+        said_once(r, "--data")
 
 
 if __name__ == "__main__":

@@ -862,11 +862,17 @@ TEST(file_over_the_size_limit_refused_without_reading_it)
 TEST(unreadable_paths_are_io_errors_with_the_reason)
 {
     collected c = {0};
+    /* A file that cannot be read is no problem at any line of it: KB_PROBLEM_IO_LINE, so that
+     * kb-indexer reports a path error, not "FILE:0:". */
     CHECK(parse_file(&c, DATA "no-such-file.xml") == KB_DOC_IO_ERROR);
-    CHECK_STR_EQ(shown(&c, 0), DATA "no-such-file.xml:0: cannot open the file: No such file or "
-                                    "directory");
+    CHECK(c.n_problems == 1 && c.problems[0].line == KB_PROBLEM_IO_LINE);
+    CHECK_STR_EQ(c.problems[0].message, "cannot open the file: No such file or directory");
     CHECK(parse_file(&c, DATA) == KB_DOC_IO_ERROR);
     CHECK(has_problem(&c, "is a directory"));
+    CHECK(c.n_problems == 1 && c.problems[0].line == KB_PROBLEM_IO_LINE);
+    /* Problems with the whole file's content stay at line 0: it is an invalid file. */
+    CHECK(parse_text(&c, "") == KB_DOC_INVALID);
+    CHECK(c.n_problems == 1 && c.problems[0].line == 0);
     reset(&c);
 }
 

@@ -301,6 +301,57 @@ TEST(uncommitted_run_is_invisible_and_a_killed_writer_leaves_old_index)
     kb_searcher_close(s);
 }
 
+TEST(a_run_that_changes_nothing_publishes_no_new_revision)
+{
+    /* A search daemon, the editors' queue and the IDF cache key on the revision: re-running the
+     * indexer on an unchanged knowledge base (every `make run`) must not make a new one. */
+    test_doc d[4];
+    base_docs(d);
+    CHECK(index_docs(KB_INDEX_REBUILD, d, 4) == 0);
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+    uint64_t rev = kb_searcher_revision(s);
+
+    CHECK(index_docs(KB_INDEX_UPDATE, d, 4) == 0); /* every document unchanged */
+    CHECK(index_docs(KB_INDEX_SYNC, d, 4) == 0);   /* nothing to remove either */
+    CHECK(index_docs(KB_INDEX_UPDATE, d, 0) == 0); /* no input at all */
+    CHECK(kb_searcher_refresh(s) == 0);
+    CHECK(kb_searcher_revision(s) == rev);
+    CHECK(kb_searcher_doccount(s) == 4);
+
+    /* The counts of an unchanged run are still right. */
+    kb_index_writer *w = kb_index_writer_open(index_dir, KB_INDEX_UPDATE);
+    CHECK(w && kb_index_writer_add(w, &d[0].doc) == KB_INDEX_OK);
+    CHECK(kb_index_writer_commit(w) == KB_INDEX_OK);
+    kb_index_stats st;
+    kb_index_writer_stats(w, &st);
+    CHECK(st.unchanged == 1 && st.added == 0 && st.replaced == 0 && st.removed == 0 && st.total == 4);
+    kb_index_writer_close(w);
+    CHECK(kb_searcher_refresh(s) == 0);
+
+    /* A removal, an edit and an addition each publish a new revision. */
+    CHECK(index_docs(KB_INDEX_SYNC, d, 3) == 0);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK(kb_searcher_revision(s) > rev);
+    rev = kb_searcher_revision(s);
+    d[0].doc.title = "国际漫游开通办理（修订）";
+    CHECK(index_docs(KB_INDEX_UPDATE, d, 1) == 0);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK(kb_searcher_revision(s) > rev);
+    rev = kb_searcher_revision(s);
+    CHECK(index_docs(KB_INDEX_UPDATE, d + 3, 1) == 0);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK(kb_searcher_revision(s) > rev);
+    CHECK(kb_searcher_doccount(s) == 4);
+    /* --rebuild rewrites every document on purpose: a new revision even when nothing changed. */
+    rev = kb_searcher_revision(s);
+    CHECK(index_docs(KB_INDEX_REBUILD, d, 4) == 0);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK(kb_searcher_revision(s) > rev);
+    kb_searcher_close(s);
+}
+
 TEST(odd_queries_never_fail)
 {
     char err[256];
@@ -552,6 +603,57 @@ TEST(under_another_xapian_than_1_4_an_empty_index_gets_xapians_writer_and_one_wa
     remove_dir(dir);
 }
 
+TEST(good_matches_count_the_hits_that_answer_not_every_shared_character)
+{
+    /* "total" counts every document sharing a character with the question (most of a small
+     * knowledge base); good_matches counts the hits that likely answer it. */
+    test_doc d[4];
+    base_docs(d);
+    test_doc more[3];
+    make_doc(&more[0], "card-apply", "信用卡申请", "申请信用卡需要身份证和收入证明，审批约七个工作日。", "信用卡/申请", NULL);
+    make_doc(&more[1], "card-fee", "信用卡年费", "信用卡年费可通过每年刷卡六次免除。", "信用卡/年费", NULL);
+    make_doc(&more[2], "weather", "营业厅开放时间", "营业厅每天九点开门，节假日照常营业，请客户带好证件。", "服务/网点", NULL);
+    CHECK(index_docs(KB_INDEX_REBUILD, d, 4) == 0);
+    CHECK(index_docs(KB_INDEX_UPDATE, more, 3) == 0);
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+
+    kb_search_request req = {.text = "信用卡丢了怎么挂失", .limit = 10, .today = "2026-06-01"};
+    kb_search_result res;
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.unresolved == 0 && res.n_hits >= 3);
+    CHECK(res.n_hits && strcmp(res.hits[0].id, "card-lost") == 0);
+    CHECK(res.good_matches >= 1 && res.good_matches < res.n_hits);
+    for (size_t i = 0; i < res.n_hits; i++) CHECK(res.hits[i].coverage >= 0 && res.hits[i].coverage <= 1);
+    CHECK(res.n_hits && res.hits[0].coverage == res.features.coverage);
+    kb_search_result_free(&res);
+
+    /* A topic word: every document on the topic is a good match, the others are not. */
+    req.text = "信用卡";
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.good_matches == 3);
+    for (size_t i = 0; i < res.n_hits; i++)
+        CHECK((strncmp(res.hits[i].id, "card-", 5) == 0) == res.hits[i].good);
+    kb_search_result_free(&res);
+
+    /* A later page counts its own hits; the top hit's confidence does not vouch for them. */
+    req.offset = 1;
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.good_matches == 2);
+    kb_search_result_free(&res);
+    req.offset = 0;
+
+    /* No answer in the knowledge base: nothing is a good match, however many documents share
+     * a character with the question. */
+    req.text = "股票开户需要带什么证件";
+    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(res.unresolved == 1 && res.n_hits > 0);
+    CHECK(res.good_matches == 0);
+    kb_search_result_free(&res);
+    kb_searcher_close(s);
+}
+
 TEST(missing_index_is_a_clear_error)
 {
     char err[512];
@@ -572,8 +674,10 @@ int main(void)
     RUN(duplicate_id_in_one_run_keeps_first);
     RUN(sync_removes_unseen_and_rebuild_starts_empty);
     RUN(uncommitted_run_is_invisible_and_a_killed_writer_leaves_old_index);
+    RUN(a_run_that_changes_nothing_publishes_no_new_revision);
     RUN(odd_queries_never_fail);
     RUN(confidence_separates_answered_from_missing);
+    RUN(good_matches_count_the_hits_that_answer_not_every_shared_character);
     RUN(missing_index_is_a_clear_error);
     RUN(the_writers_preparer_fits_a_bulk_build_and_xapians_writer_alike);
     RUN(a_document_prepared_for_a_bulk_build_is_refused_by_xapians_writer);

@@ -268,7 +268,7 @@ static void check_ranking(kbx_reader *r, const double *factors, int third_only, 
         if (factors[i] > 0) t[nt++] = (kbx_query_term){many_terms[i], factors[i]};
     const char *third[] = {"XCthird"};
     kbx_query q = {.terms = t, .n_terms = nt, .offset = offset, .limit = limit,
-                   .bm25_k1 = K1, .bm25_b = B};
+                   .bm25_k1 = K1, .bm25_b = B, .matched_hits = limit};
     if (third_only) {
         q.any_of = third;
         q.n_any_of = 1;
@@ -286,6 +286,19 @@ static void check_ranking(kbx_reader *r, const double *factors, int third_only, 
             printf("  rank %zu: got %.*s %.12g, expected %s %.12g\n", offset + h,
                    (int)res.hits[h].data_len, res.hits[h].data, res.hits[h].score, id,
                    expected[offset + h].score);
+            check_current_failed = 1;
+            break;
+        }
+        /* Every hit says which of the query's terms it holds (coverage of each hit). */
+        uint64_t want_matched = 0;
+        for (int i = 0, k = 0; i < N_TERMS; i++)
+            if (factors[i] > 0) {
+                if (many_wdf[expected[offset + h].docid][i]) want_matched |= (uint64_t)1 << k;
+                k++;
+            }
+        if (res.hits[h].matched != want_matched) {
+            printf("  rank %zu (%s): matched %llx, expected %llx\n", offset + h, id,
+                   (unsigned long long)res.hits[h].matched, (unsigned long long)want_matched);
             check_current_failed = 1;
             break;
         }
@@ -320,6 +333,19 @@ TEST(the_best_documents_are_those_of_an_exhaustive_ranking)
         for (int t = 0; t < N_TERMS; t++) f[t] = (next_rand(&state) % 21) / 10.0;
         check_ranking(r, f, round % 4 == 0, 0, 1 + round % 12);
     }
+    /* A term given twice is matched at its first place only. */
+    kbx_query_term twice[] = {{many_terms[3], 1}, {many_terms[3], 1}, {many_terms[4], 1}};
+    kbx_query q = {.terms = twice, .n_terms = 3, .limit = 20, .bm25_k1 = K1, .bm25_b = B,
+                   .matched_hits = 20};
+    kbx_results res;
+    CHECK(kbx_reader_search(r, &q, &res) == KBX_OK);
+    CHECK(res.n_hits > 0);
+    for (size_t h = 0; h < res.n_hits; h++) {
+        unsigned d = (unsigned)atoi(res.hits[h].data + 1); /* "m007" */
+        uint64_t want = (many_wdf[d][3] ? 1u : 0u) | (many_wdf[d][4] ? 4u : 0u);
+        CHECK(res.hits[h].matched == want);
+    }
+    kbx_results_free(&res);
     kbx_reader_close(r);
     remove_dir(dir);
 }

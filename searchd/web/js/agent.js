@@ -84,14 +84,22 @@ function show(q, r) {
   if (!r) setStatus('');
   else if (!state.hits.length) setStatus('没有找到相关内容。可以点「没找到答案」或「求助」。', 'warn');
   else if (state.unresolved) setStatus('知识库里可能没有这个问题的答案，下面是最接近的内容。', 'warn');
-  else setStatus(`找到约 ${r.total ?? state.hits.length} 条 · ${r.took_ms} ms`);
+  else setStatus(goodSummary() + ` · ${r.took_ms} ms`);
   select(0);
 }
 
+// How many of the hits shown answer the question (the API's good_match: they hold most of what
+// it asks). Not the API's `total`: nearly every document shares a character with any question.
+function goodSummary() {
+  const good = state.hits.filter((h) => h.good_match).length;
+  return good ? `${good} 条匹配度高，已标出` : '下面是最接近的内容';
+}
+
 function hitItem(h, i) {
-  const li = el('li', { id: 'hit-' + i, role: 'option', class: 'hit', 'aria-selected': 'false', dataset: { i } },
+  const li = el('li', { id: 'hit-' + i, role: 'option', class: h.good_match ? 'hit good' : 'hit', 'aria-selected': 'false', dataset: { i } },
     el('div', { class: 'hit-head' },
       el('span', { class: 'title' }, h.title),
+      h.good_match ? el('span', { class: 'good-tag' }, '匹配度高') : null,
       ...(h.categories || []).slice(0, 2).map((c) => el('span', { class: 'cat' }, c)),
       h.updated ? el('span', { class: 'date' }, '更新 ' + h.updated) : null),
     appendSnippet(el('p', { class: 'snippet' }), h.snippet),

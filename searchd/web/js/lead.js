@@ -18,6 +18,7 @@ const PAGE = 100;
 let report = null; // by agent
 let teamReport = null;
 let agentsList = [];
+let agentsFile = null; // kb-searchd --agents FILE, or null
 let drillAgent = null;
 let requests = { items: [], total: 0, offset: 0 };
 
@@ -133,19 +134,53 @@ function countsAndShare(labels, counts, shares) {
   };
 }
 
+// The chart of card `name` (#name-box, #chart-name), or, when there is nothing to draw, the
+// card's note (#name-note) saying why: empty axes say nothing.
+function chartOrNote(name, config, note) {
+  const id = 'chart-' + name;
+  $(name + '-box').hidden = !!note;
+  clear($(name + '-note')).hidden = !note;
+  if (!note) return chart(id, config);
+  if (charts[id]) charts[id].destroy();
+  delete charts[id];
+  $(name + '-note').append(...note);
+}
+
+const NO_REQUESTS_HINT = '坐席在检索页点「求助」，或在线支撑登记求助（POST /api/help-requests）后，这里就有数据。';
+
 function renderCharts(rows) {
   const totals = monthTotals(rows);
-  chart('chart-trend', countsAndShare(totals.map((t) => monthLabel(t.month)), totals.map((t) => t.requests), totals.map((t) => t.share)));
+  chartOrNote('trend', countsAndShare(totals.map((t) => monthLabel(t.month)), totals.map((t) => t.requests), totals.map((t) => t.share)),
+    totals.some((t) => t.requests) ? null : [el('p', null, `近 ${totals.length} 个月没有求助记录。`), el('p', null, NO_REQUESTS_HINT)]);
   const cur = totals[totals.length - 1] || { requests: 0, kb_answered: 0 };
-  chart('chart-share', {
+  chartOrNote('share', {
     type: 'doughnut',
     data: {
       labels: ['知识库已有答案（不应求助）', '知识库没有答案（内容缺口）'],
       datasets: [{ data: [cur.kb_answered, cur.requests - cur.kb_answered], backgroundColor: [ORANGE, GREY] }],
     },
-  });
+  }, cur.requests ? null : [el('p', null, `${monthLabel(report.month)}没有求助记录，无从计算知识库已有答案的比例。`)]);
   const teams = (teamReport.rows || []).filter((t) => t.team);
-  chart('chart-teams', countsAndShare(teams.map((t) => t.team), teams.map((t) => t.requests), teams.map((t) => t.share)));
+  chartOrNote('teams', countsAndShare(teams.map((t) => t.team), teams.map((t) => t.requests), teams.map((t) => t.share)),
+    teams.length ? null : teamsMissing());
+}
+
+// Why there is no team to compare, and what to do: teams come from the agents list, which an
+// admin gives kb-searchd (--agents FILE, or PUT /api/agents); empty axes said neither.
+function teamsMissing() {
+  const code = (t) => el('code', null, t);
+  const howTo = el('p', null, '管理员可以在启动 kb-searchd 时用 ', code('--agents 文件'), ' 指定名单，每行一位坐席：',
+    code('坐席ID<Tab>姓名<Tab>班组'), '（制表符分隔，可从表格另存为“Unicode 文本”）；或用 ', code('PUT /api/agents'),
+    ' 上传名单。格式见 docs/GAPS.md 的 “The agents list”。');
+  if (!agentsList.length) {
+    return [el('p', null, el('b', null, agentsFile ? `坐席名单 ${agentsFile} 里还没有坐席，` : '还没有坐席名单，'),
+      '所以无法按班组对比：报表只知道坐席ID，不知道谁在哪个班组。'), howTo];
+  }
+  if (!agentsList.some((a) => a.team)) {
+    return [el('p', null, el('b', null, `坐席名单${agentsFile ? ' ' + agentsFile + ' ' : ''}里没有填写班组，`),
+      '所以无法按班组对比。在名单每行的第三列填上班组即可（', code('坐席ID<Tab>姓名<Tab>班组'), '）。')];
+  }
+  return [el('p', null, `${monthLabel(report.month)}没有名单内坐席的求助，没有可对比的班组。`)];
 }
 
 // ---------------------------------------------------------------- agents and drill-down
@@ -322,7 +357,9 @@ async function start() {
   }
   $('f-month').value = thisMonth();
   try {
-    agentsList = (await api('/api/agents')).agents || [];
+    const list = await api('/api/agents');
+    agentsList = list.agents || [];
+    agentsFile = list.file || null;
   } catch {
     agentsList = [];
   }
