@@ -9,8 +9,8 @@
  * duration includes sending the answer).
  *
  * Order of checks for every request (so answers are predictable and cheap ones come first):
- * token (401) -> path (404) -> method (405) -> role (403) -> body size (413) -> query size (414)
- * -> the handler.
+ * token (401) -> path (404) -> method (405) -> role (403) -> body size (413) -> request target
+ * size or number of query arguments (414) -> the handler.
  *
  * Requests are answered on MHD's last handler call for them, after the body was read, even
  * for errors: MHD treats an answer queued on the first call as "body refused" and closes the
@@ -227,28 +227,22 @@ typedef struct {
     const char *name;
     const char **values;
     size_t max, n;
-    size_t total_bytes;
 } args_walk;
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    size_t key_size, const char *value, size_t value_size) {
     (void)kind;
+    (void)key_size;
+    (void)value_size;
     args_walk *w = cls;
-    w->total_bytes += key_size + value_size + 2;
-    if (w->name && value && strcmp(key, w->name) == 0 && w->n < w->max) w->values[w->n++] = value;
+    if (value && strcmp(key, w->name) == 0 && w->n < w->max) w->values[w->n++] = value;
     return MHD_YES;
 }
 
 size_t searchd_http_args(searchd_request *req, const char *name, const char **values, size_t max) {
-    args_walk w = {name, values, max, 0, 0};
+    args_walk w = {name, values, max, 0};
     MHD_get_connection_values_n(req->connection, MHD_GET_ARGUMENT_KIND, collect_arg, &w);
     return w.n;
-}
-
-static size_t query_string_bytes(searchd_request *req) {
-    args_walk w = {NULL, NULL, 0, 0, 0};
-    MHD_get_connection_values_n(req->connection, MHD_GET_ARGUMENT_KIND, collect_arg, &w);
-    return w.total_bytes;
 }
 
 /* ---------------------------------------------------------------- JSON bodies */
@@ -427,9 +421,14 @@ static void dispatch(searchd_request *req, const char *url) {
                                    SEARCHD_MAX_BODY_BYTES);
         return;
     }
-    if (query_string_bytes(req) > SEARCHD_MAX_QUERY_STRING_BYTES) {
-        searchd_http_respond_error(req, 414, "query string too long: at most %d bytes",
-                                   SEARCHD_MAX_QUERY_STRING_BYTES);
+    if (req->target_refused) {
+        if (req->target_bytes > SEARCHD_MAX_TARGET_BYTES)
+            searchd_http_respond_error(req, 414, "request target too long: %zu bytes of path and "
+                                       "query string, at most %d", req->target_bytes,
+                                       SEARCHD_MAX_TARGET_BYTES);
+        else
+            searchd_http_respond_error(req, 414, "too many query arguments: %zu, at most %d",
+                                       req->target_args, SEARCHD_MAX_QUERY_ARGS);
         return;
     }
     route->handler(req);
@@ -482,13 +481,40 @@ static searchd_request *new_request(const char *uri) {
     return req;
 }
 
+/* Measure the request target before libmicrohttpd parses its query string, and keep it from
+ * parsing one we refuse. MHD keeps a record per argument in the connection's memory pool (~48
+ * bytes for as little as one '&'), and when the pool runs out 0.9.75 logs the 431 it meant to
+ * send but ignores the failure and goes on waiting for the request, which then hangs until the
+ * 30 s time-out and is closed without an answer (issue 15: 1,300 '&' in a 1.3 KB target did it).
+ * With at most SEARCHD_MAX_QUERY_ARGS arguments in at most SEARCHD_MAX_TARGET_BYTES, what MHD
+ * keeps fits the pool with room to spare; beyond either, the query string is cut off at the '?'
+ * so MHD parses no argument, and dispatch() answers 414 once the request is read. */
+static void check_target(searchd_request *req, const char *uri) {
+    const char *query = strchr(uri, '?');
+    req->target_bytes = strlen(uri);
+    req->target_args = 0;
+    if (query) {
+        req->target_args = 1; /* MHD splits at '&' only */
+        for (const char *p = query + 1; *p; p++) req->target_args += *p == '&';
+    }
+    if (req->target_bytes <= SEARCHD_MAX_TARGET_BYTES && req->target_args <= SEARCHD_MAX_QUERY_ARGS)
+        return;
+    req->target_refused = 1;
+    /* uri points into MHD's own (writable) read buffer, where MHD parses the arguments in place
+     * right after this callback: an empty string after the '?' is a query string without any.
+     * (A later libmicrohttpd that passed a copy would parse them; the 414 is answered anyway.) */
+    if (query) ((char *)query)[1] = '\0';
+}
+
 /* Called by MHD with the raw request URI before it decodes it. The request's state starts here
  * so its duration covers header parsing, and MHD then reports completion for every request,
  * including those it refuses itself (logged with status 0). */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connection) {
     (void)cls;
     (void)connection;
-    return new_request(uri);
+    searchd_request *req = new_request(uri);
+    if (req) check_target(req, uri);
+    return req;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,

@@ -17,7 +17,8 @@
 /* Request limits (see docs/API.md, "Limits"). */
 #define SEARCHD_MAX_BODY_BYTES (64 * 1024)         /* larger POST bodies get 413 */
 #define SEARCHD_DISCARD_BODY_BYTES (1024 * 1024)   /* beyond this we stop reading and close */
-#define SEARCHD_MAX_QUERY_STRING_BYTES (16 * 1024) /* sum of decoded query arguments: 414 */
+#define SEARCHD_MAX_TARGET_BYTES (16 * 1024) /* path and query string as sent: 414 */
+#define SEARCHD_MAX_QUERY_ARGS 64            /* query arguments (a search uses at most ~20): 414 */
 #define SEARCHD_MAX_JSON_DEPTH 16
 #define SEARCHD_CONNECTION_MEMORY (64 * 1024)      /* per connection: request line + headers */
 #define SEARCHD_CONNECTION_LIMIT 1024
