@@ -4,7 +4,8 @@
  *
  * Threading: MHD runs an internal pool of epoll threads (one per core by default). Searches are
  * CPU-bound and take about a millisecond, so handlers run directly in the pool threads; nothing
- * here creates a thread or a large buffer per request. A request costs one small struct (freed
+ * here creates a thread or a large buffer per request. Connections are accepted by a thread of
+ * their own (acceptor.c) and handed to MHD, which has no listening socket. A request costs one small struct (freed
  * when MHD reports the request complete, which is also when the access line is written, so its
  * duration includes sending the answer).
  *
@@ -34,6 +35,7 @@
 
 #include <microhttpd.h>
 
+#include "acceptor.h"
 #include "deadline.h"
 #include "log.h"
 #include "metrics.h"
@@ -603,29 +605,47 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
 
 /* ---------------------------------------------------------------- start and stop */
 
+/* MHD's connection notifications: the receive deadline tracks connections, and the accepting
+ * thread learns that a slot is free. */
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    searchd_deadline_notify(cls, connection, socket_context, code);
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) searchd_acceptor_closed();
+}
+
 int searchd_http_start(int listen_fd, unsigned threads, char *err, size_t err_len) {
+    unsigned limit = searchd_ctx.max_connections ? searchd_ctx.max_connections
+                                                 : SEARCHD_CONNECTION_LIMIT;
+    unsigned per_ip = searchd_ctx.max_connections_per_ip ? searchd_ctx.max_connections_per_ip
+                                                         : SEARCHD_PER_IP_CONNECTION_LIMIT;
     if (searchd_deadline_start(err, err_len) != 0) return -1;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+    /* The total is kept by the accepting thread. MHD splits its own limit evenly over the pool
+     * threads and refuses a connection handed to a thread at its share; twice the total leaves
+     * room for an uneven split, so MHD never refuses one the acceptor let in. The per-address
+     * limit is MHD's, applied when a connection is handed over. */
     http_daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, searchd_ctx.max_connections ? searchd_ctx.max_connections
-                                                                   : SEARCHD_CONNECTION_LIMIT,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        searchd_ctx.max_connections_per_ip ? searchd_ctx.max_connections_per_ip
-                                           : SEARCHD_PER_IP_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_LIMIT, 2 * limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SEARCHD_CONNECTION_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SEARCHD_CONNECTION_MEMORY,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_NOTIFY_CONNECTION, searchd_deadline_notify, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
         MHD_OPTION_END);
     if (!http_daemon) {
         searchd_deadline_stop();
         snprintf(err, err_len, "cannot start the HTTP server (libmicrohttpd refused the options)");
+        return -1;
+    }
+    if (searchd_acceptor_start(http_daemon, listen_fd, limit, err, err_len) != 0) {
+        MHD_stop_daemon(http_daemon);
+        http_daemon = NULL;
+        searchd_deadline_stop();
         return -1;
     }
     http_listen_fd = listen_fd;
@@ -634,11 +654,10 @@ int searchd_http_start(int listen_fd, unsigned threads, char *err, size_t err_le
 
 void searchd_http_shutdown(int grace_ms) {
     if (!http_daemon) return;
-    MHD_quiesce_daemon(http_daemon);
-    /* MHD no longer accepts, but the kernel would still complete handshakes into the backlog
+    searchd_acceptor_stop();
+    /* Nothing accepts any more, but the kernel would still complete handshakes into the backlog
      * and leave those clients hanging. Shutting down the receive side of a listening socket
-     * makes Linux stop listening (new connections are refused at once) while the descriptor
-     * stays valid for MHD's threads until MHD_stop_daemon. */
+     * makes Linux stop listening (new connections are refused at once). */
     if (http_listen_fd >= 0) shutdown(http_listen_fd, SHUT_RD);
     double deadline = searchd_now_mono_ms() + grace_ms;
     while (atomic_load(&http_in_flight) > 0 && searchd_now_mono_ms() < deadline) {

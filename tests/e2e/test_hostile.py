@@ -419,11 +419,13 @@ def open_idle(s, src, n):
     return alive_conns
 
 
-def flood(port, src, path, token, n, seconds, max_connects, out):
-    """What `wrk -c n` does, from the address src: n keep-alive connections, each sending the
-    next request as soon as the answer is in, and reconnecting at once when the server closes
-    it. Loopback only, for `seconds` and at most max_connects connection attempts. Runs in a
-    process of its own (so the test's own threads keep their timing); puts its counts on out."""
+def flood(port, src, path, token, n, seconds, max_connects, out, depth=4):
+    """What `wrk -c n` does, from the address src: n keep-alive connections, each keeping depth
+    requests in flight (pipelined, so the server always has work queued as with wrk, however
+    slowly this Python loop runs) and sending the next as soon as an answer is in, and
+    reconnecting at once when the server closes it. Loopback only, for `seconds` and at most
+    max_connects connection attempts. Runs in a process of its own (so the test's own threads
+    keep their timing); puts its counts on out."""
     req = f"GET {path} HTTP/1.1\r\nHost: kb\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
     sel = selectors.DefaultSelector()
     counts = {"answers": 0, "closed": 0, "connects": 0}
@@ -455,16 +457,18 @@ def flood(port, src, path, token, n, seconds, max_connects, out):
                 if events & selectors.EVENT_WRITE:
                     if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
                         raise OSError("connect failed")
-                    c.send(req)
+                    c.send(req * depth)
                     sel.modify(c, selectors.EVENT_READ, buf)
                     continue
                 data = c.recv(65536)
                 if not data:
                     raise OSError("closed by the server")
                 buf[0] += data
-                head, sep, body = buf[0].partition(b"\r\n\r\n")
-                m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head) if sep else None
-                if m and len(body) >= int(m.group(1)):
+                while True:  # every whole answer in the buffer
+                    head, sep, body = buf[0].partition(b"\r\n\r\n")
+                    m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head) if sep else None
+                    if not m or len(body) < int(m.group(1)):
+                        break
                     counts["answers"] += 1
                     buf[0] = body[int(m.group(1)):]
                     c.send(req)
@@ -508,11 +512,14 @@ def one_address_with_a_thousand_connections_does_not_starve_the_others():
                 time.sleep(0.1)
             attacker.join(scaled(30))
         counts = out.get(timeout=5)
-        slow = [p for p in probes if p[0] != 200 or p[1] > scaled(1.0)]
+        # Promptly: 1 s (~20-200 ms seen on a busy 2-core machine; AddressSanitizer makes the
+        # daemon about three times slower)
+        bound = scaled(3.0 if os.environ.get("KB_SANITIZED") else 1.0)
+        slow = [p for p in probes if p[0] != 200 or p[1] > bound]
         print(f"    (flood from one address: {counts}; /healthz from another: {len(probes)} probes, "
               f"slowest {max(p[1] for p in probes) * 1000:.0f} ms)")
         check(len(probes) >= 10, f"only {len(probes)} probes ran")
-        check(not slow, f"/healthz from {BYSTANDER_IP} was not answered within 1 s: {slow[:10]} "
+        check(not slow, f"/healthz from {BYSTANDER_IP} was not answered within {bound:.0f} s: {slow[:10]} "
               f"({len(slow)} of {len(probes)})")
         check(counts["answers"] > 1000 and counts["closed"] > 1000,
               f"the flood was not one: {counts} (answered, and refused beyond the per-address limit)")
@@ -537,7 +544,10 @@ def connections_beyond_the_per_ip_limit_are_refused():
     raise_own_fd_limit(4096)
     base = daemon_fds(s)
     with Bystander(s):
-        held = open_idle(s, "127.0.0.1", 700)
+        # An address of its own: the raw-socket tests before shut down their sending side after
+        # each request, and libmicrohttpd may keep such a connection for the 30 s idle time-out
+        # once answered (docs/OPERATIONS.md, "Connections"), counting against 127.0.0.1.
+        held = open_idle(s, "127.0.0.9", 700)
         try:
             check(per_ip - 2 <= len(held) <= per_ip, f"{len(held)} of 700 connections from one address held")
             peak = daemon_fds(s)
