@@ -10,6 +10,7 @@
 #include "acceptor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -114,6 +115,13 @@ int searchd_acceptor_start(struct MHD_Daemon *daemon, int fd, unsigned max_open,
                            size_t err_len) {
     mhd = daemon;
     listen_fd = fd;
+    /* accept() must return at once when a connection went away between poll() and accept(), so
+     * that the thread gets back to poll() and sees a stop request. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+        snprintf(err, err_len, "cannot make the listening socket non-blocking: %s", strerror(errno));
+        return -1;
+    }
     limit = max_open;
     open_now = 0;
     stopping = 0;

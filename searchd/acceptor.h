@@ -19,7 +19,7 @@
 
 struct MHD_Daemon;
 
-/* Start accepting on listen_fd (non-blocking) for daemon (started with
+/* Start accepting on listen_fd (made non-blocking) for daemon (started with
  * MHD_USE_NO_LISTEN_SOCKET), keeping at most limit connections open. Returns 0, or -1 with the
  * reason in err. */
 int searchd_acceptor_start(struct MHD_Daemon *daemon, int listen_fd, unsigned limit, char *err,
