@@ -4,10 +4,11 @@
  *   kb-indexer --index DIR [--sync | --rebuild] [--quiet] PATH...
  *
  * Each PATH is a file or a directory (read recursively for *.xml, hidden entries skipped, in
- * sorted order so runs are repeatable). Symbolic links are followed, but every directory and file
- * is read once, whatever number of names leads to it (see walk()). Every problem is printed as FILE:LINE: message; valid
- * documents are indexed regardless. All changes are published in one atomic commit at the end,
- * so a search daemon sees the old index or the new one, and a crash leaves the old one.
+ * sorted order so runs are repeatable). Symbolic links are followed, but every directory and
+ * file is read once, whatever number of names leads to it (seen_before()). Every problem is
+ * printed as FILE:LINE: message; valid documents are indexed regardless. All changes are
+ * published in one atomic commit at the end, so a search daemon sees the old index or the new
+ * one, and a crash leaves the old one.
  *
  * Parsing and analysis run on worker threads (pipeline.c), one file per worker at a time,
  * while this thread writes to Xapian. The environment variable KB_INDEX_THREADS (1..64) sets how

@@ -129,9 +129,9 @@ static int parse_count(const char *name, const char *text, unsigned max, unsigne
     return 0;
 }
 
-/* Parse the command line into searchd_ctx. Returns 0, or an exit status (2, or 0 for --help). */
 static int explicit_connection_limit; /* --max-connections was given */
 
+/* Parse the command line into searchd_ctx. Returns 0, or an exit status (2, or 0 for --help). */
 static int parse_args(int argc, char **argv, int *exit_now) {
     *exit_now = 0;
     const char *threads_text = NULL, *window_text = NULL, *regroup_text = NULL;
