@@ -4,11 +4,13 @@
  *   kb-indexer --index DIR [--sync | --rebuild] [--quiet] PATH...
  *
  * Each PATH is a file or a directory (read recursively for *.xml, hidden entries skipped, in
- * sorted order so runs are repeatable). Every problem with a document is printed as
- * FILE:LINE: message, every path that cannot be read as kb-indexer: PATH: reason; valid
- * documents are indexed regardless. All changes are published in one atomic commit at the end,
- * so a search daemon sees the old index or the new one, and a crash leaves the old one; a run
- * that adds, replaces and removes nothing publishes nothing (the index keeps its revision).
+ * sorted order so runs are repeatable). Symbolic links are followed, but every directory and
+ * file is read once, whatever number of names leads to it (seen_before()). Every problem with a
+ * document is printed as FILE:LINE: message, every path that cannot be read as kb-indexer: PATH:
+ * reason; valid documents are indexed regardless. All changes are published in one atomic
+ * commit at the end, so a search daemon sees the old index or the new one, and a crash leaves
+ * the old one; a run that adds, replaces and removes nothing publishes nothing (the index keeps
+ * its revision).
  *
  * Parsing and analysis run on worker threads (pipeline.c), one file per worker at a time,
  * while this thread writes to Xapian. The environment variable KB_INDEX_THREADS (1..64) sets how
@@ -24,6 +26,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +54,8 @@ typedef struct {
     size_t files_done, files_total;
     int fatal;
     int progress;      /* print a progress line (stderr is a terminal) */
+    int quiet;         /* --quiet: no notes either */
+    void *seen;        /* tsearch tree of seen_entry: every directory and file taken so far */
     double started, last_progress;
 } run_state;
 
@@ -115,6 +120,48 @@ static void report_io(run_state *st, const char *path, const char *what, int err
     st->io_errors++;
 }
 
+/* A directory or file already taken, by device and inode: the identity of what a name leads to.
+ * Links make one directory reachable under many names (s1 -> . and s2 -> . double the names at
+ * every level, so a walk by names is exponential), and a link to a parent is a loop; visiting
+ * each (device, inode) once makes the walk linear in what is really there. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    char path[]; /* the name it was first taken under, for the note */
+} seen_entry;
+
+static int cmp_seen(const void *a, const void *b)
+{
+    const seen_entry *x = a, *y = b;
+    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
+    return 0;
+}
+
+/* Record sb's directory or file as taken under path. Returns NULL when it is new, or the name it
+ * was first taken under (and sets st->fatal when out of memory). */
+static const char *seen_before(run_state *st, const char *path, const struct stat *sb)
+{
+    size_t n = strlen(path) + 1;
+    seen_entry *e = malloc(sizeof *e + n);
+    if (!e) {
+        st->fatal = 1;
+        return NULL;
+    }
+    e->dev = sb->st_dev;
+    e->ino = sb->st_ino;
+    memcpy(e->path, path, n);
+    seen_entry **found = tsearch(e, &st->seen, cmp_seen);
+    if (!found) {
+        free(e);
+        st->fatal = 1;
+        return NULL;
+    }
+    if (*found == e) return NULL;
+    free(e);
+    return (*found)->path;
+}
+
 static void walk(run_state *st, file_list *files, const char *path, int depth)
 {
     struct stat sb;
@@ -127,15 +174,25 @@ static void walk(run_state *st, file_list *files, const char *path, int depth)
             report_io(st, path, NULL, err);
         return;
     }
-    if (!S_ISDIR(sb.st_mode)) {
-        if (depth == 0 || ends_with_xml(path)) {
-            if (add_path(files, path) < 0) st->fatal = 1;
-        }
+    int is_dir = S_ISDIR(sb.st_mode);
+    if (!is_dir && depth > 0 && !ends_with_xml(path)) return;
+    /* Reaching something a second time is no problem of the input (every document is still
+     * indexed, once), so it does not change the exit status; a note says why a name was passed
+     * over, as a link loop may also be a mistake. */
+    const char *first = seen_before(st, path, &sb);
+    if (first) {
+        if (!st->quiet)
+            fprintf(stderr, "kb-indexer: %s is the %s %s again (a symbolic link?); read once\n", path,
+                    is_dir ? "folder" : "file", first);
+        return;
+    }
+    if (!is_dir) {
+        if (add_path(files, path) < 0) st->fatal = 1;
         return;
     }
     if (depth >= MAX_DEPTH) {
-        fprintf(stderr, "kb-indexer: %s: directories nested deeper than %d levels (a symbolic link "
-                "loop?); skipped\n", path, MAX_DEPTH);
+        fprintf(stderr, "kb-indexer: %s: directories nested deeper than %d levels; skipped (move "
+                "the documents up, or give this folder as a PATH of its own)\n", path, MAX_DEPTH);
         st->io_errors++;
         return;
     }
@@ -281,7 +338,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    run_state st = {.progress = !quiet && isatty(2), .started = now_s()};
+    run_state st = {.progress = !quiet && isatty(2), .quiet = quiet, .started = now_s()};
     if (kb_document_global_init() != 0) {
         fprintf(stderr, "kb-indexer: cannot initialise the XML parser and schema\n");
         free(inputs);
@@ -290,6 +347,8 @@ int main(int argc, char **argv)
     file_list files = {0};
     for (int i = 0; i < n_inputs; i++) walk(&st, &files, inputs[i], 0);
     free(inputs);
+    tdestroy(st.seen, free);
+    st.seen = NULL;
     st.files_total = files.n;
 
     int status = 2;

@@ -109,11 +109,13 @@ static void *deadline_main(void *arg) {
             t->cut = 1;
             cut++;
         }
-        /* One line per sweep, not per connection: an attack may involve hundreds. */
+        /* One line per sweep, not per connection: an attack may involve hundreds; and during
+         * a long attack one per SEARCHD_LOG_REPEAT_S with the number of sweeps (log.h). */
+        static const char closed[] = "closed %u connection%s that took more than %d s to send a "
+                                     "request (slow or stalled clients)";
         if (cut)
-            searchd_log_warn("closed %u connection%s that took more than %d s to send a request "
-                             "(slow or stalled clients)",
-                             cut, cut == 1 ? "" : "s", SEARCHD_RECEIVE_DEADLINE_S);
+            searchd_log_repeating("warn", closed, closed, cut, cut == 1 ? "" : "s",
+                                  SEARCHD_RECEIVE_DEADLINE_S);
     }
     pthread_mutex_unlock(&mu);
     return NULL;

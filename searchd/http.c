@@ -4,13 +4,14 @@
  *
  * Threading: MHD runs an internal pool of epoll threads (one per core by default). Searches are
  * CPU-bound and take about a millisecond, so handlers run directly in the pool threads; nothing
- * here creates a thread or a large buffer per request. A request costs one small struct (freed
+ * here creates a thread or a large buffer per request. Connections are accepted by a thread of
+ * their own (acceptor.c) and handed to MHD, which has no listening socket. A request costs one small struct (freed
  * when MHD reports the request complete, which is also when the access line is written, so its
  * duration includes sending the answer).
  *
  * Order of checks for every request (so answers are predictable and cheap ones come first):
- * token (401) -> path (404) -> method (405) -> role (403) -> body size (413) -> query size (414)
- * -> %00 in a query argument (400) -> the handler.
+ * token (401) -> path (404) -> method (405) -> role (403) -> body size (413) -> request target
+ * size or number of query arguments (414) -> %00 in a query argument (400) -> the handler.
  *
  * Requests are answered on MHD's last handler call for them, after the body was read, even
  * for errors: MHD treats an answer queued on the first call as "body refused" and closes the
@@ -34,6 +35,7 @@
 
 #include <microhttpd.h>
 
+#include "acceptor.h"
 #include "deadline.h"
 #include "log.h"
 #include "metrics.h"
@@ -53,9 +55,11 @@ static void send_response(searchd_request *req, int status, struct MHD_Response 
      * another instance instead of sending more requests here. */
     if (atomic_load(&searchd_ctx.shutting_down))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    /* Clients that hang up early can cause this at any rate: counted, not logged each time. */
+    static const char cannot_queue[] = "cannot queue the %d answer to %s %s";
     if (MHD_queue_response(req->connection, (unsigned)status, resp) != MHD_YES)
-        searchd_log_error("cannot queue the %d answer to %s %s", status, req->log_method,
-                          req->log_path);
+        searchd_log_repeating("error", cannot_queue, cannot_queue, status, req->log_method,
+                              req->log_path);
     MHD_destroy_response(resp);
     req->status = status;
 }
@@ -227,33 +231,32 @@ typedef struct {
     const char *name;
     const char **values;
     size_t max, n;
-    size_t total_bytes;
     int has_nul; /* a decoded key or value holds %00 */
 } args_walk;
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    size_t key_size, const char *value, size_t value_size) {
     (void)kind;
+    (void)key_size;
+    (void)value_size;
     args_walk *w = cls;
-    w->total_bytes += key_size + value_size + 2;
     if (strlen(key) != key_size || (value && strlen(value) != value_size)) w->has_nul = 1;
     if (w->name && value && strcmp(key, w->name) == 0 && w->n < w->max) w->values[w->n++] = value;
     return MHD_YES;
 }
 
 size_t searchd_http_args(searchd_request *req, const char *name, const char **values, size_t max) {
-    args_walk w = {name, values, max, 0, 0, 0};
+    args_walk w = {name, values, max, 0, 0};
     MHD_get_connection_values_n(req->connection, MHD_GET_ARGUMENT_KIND, collect_arg, &w);
     return w.n;
 }
 
-/* The decoded size of the query string, and whether an argument holds %00 (handlers read
- * arguments as C strings, which would end at it: "q=a%00b" would search for "a"). */
-static size_t query_string_bytes(searchd_request *req, int *has_nul) {
-    args_walk w = {NULL, NULL, 0, 0, 0, 0};
+/* Whether a query argument holds %00 (handlers read arguments as C strings, which would end at
+ * it: "q=a%00b" would search for "a"). */
+static int query_has_nul(searchd_request *req) {
+    args_walk w = {NULL, NULL, 0, 0, 0};
     MHD_get_connection_values_n(req->connection, MHD_GET_ARGUMENT_KIND, collect_arg, &w);
-    *has_nul = w.has_nul;
-    return w.total_bytes;
+    return w.has_nul;
 }
 
 /* ---------------------------------------------------------------- JSON bodies */
@@ -459,13 +462,17 @@ static void dispatch(searchd_request *req, const char *url) {
                                    SEARCHD_MAX_BODY_BYTES);
         return;
     }
-    int query_has_nul = 0;
-    if (query_string_bytes(req, &query_has_nul) > SEARCHD_MAX_QUERY_STRING_BYTES) {
-        searchd_http_respond_error(req, 414, "query string too long: at most %d bytes",
-                                   SEARCHD_MAX_QUERY_STRING_BYTES);
+    if (req->target_refused) {
+        if (req->target_bytes > SEARCHD_MAX_TARGET_BYTES)
+            searchd_http_respond_error(req, 414, "request target too long: %zu bytes of path and "
+                                       "query string, at most %d", req->target_bytes,
+                                       SEARCHD_MAX_TARGET_BYTES);
+        else
+            searchd_http_respond_error(req, 414, "too many query arguments: %zu, at most %d",
+                                       req->target_args, SEARCHD_MAX_QUERY_ARGS);
         return;
     }
-    if (query_has_nul) {
+    if (query_has_nul(req)) {
         searchd_http_respond_error(req, 400, "bad query string: %%00 (a NUL character) is not "
                                              "allowed in an argument");
         return;
@@ -518,13 +525,40 @@ static searchd_request *new_request(const char *uri) {
     return req;
 }
 
+/* Measure the request target before libmicrohttpd parses its query string, and keep it from
+ * parsing one we refuse. MHD keeps a record per argument in the connection's memory pool (~48
+ * bytes for as little as one '&'), and when the pool runs out 0.9.75 logs the 431 it meant to
+ * send but ignores the failure and goes on waiting for the request, which then hangs until the
+ * 30 s time-out and is closed without an answer (issue 15: 1,300 '&' in a 1.3 KB target did it).
+ * With at most SEARCHD_MAX_QUERY_ARGS arguments in at most SEARCHD_MAX_TARGET_BYTES, what MHD
+ * keeps fits the pool with room to spare; beyond either, the query string is cut off at the '?'
+ * so MHD parses no argument, and dispatch() answers 414 once the request is read. */
+static void check_target(searchd_request *req, const char *uri) {
+    const char *query = strchr(uri, '?');
+    req->target_bytes = strlen(uri);
+    req->target_args = 0;
+    if (query) {
+        req->target_args = 1; /* MHD splits at '&' only */
+        for (const char *p = query + 1; *p; p++) req->target_args += *p == '&';
+    }
+    if (req->target_bytes <= SEARCHD_MAX_TARGET_BYTES && req->target_args <= SEARCHD_MAX_QUERY_ARGS)
+        return;
+    req->target_refused = 1;
+    /* uri points into MHD's own (writable) read buffer, where MHD parses the arguments in place
+     * right after this callback: an empty string after the '?' is a query string without any.
+     * (A later libmicrohttpd that passed a copy would parse them; the 414 is answered anyway.) */
+    if (query) ((char *)query)[1] = '\0';
+}
+
 /* Called by MHD with the raw request URI before it decodes it. The request's state starts here
  * so its duration covers header parsing, and MHD then reports completion for every request,
  * including those it refuses itself (logged with status 0). */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connection) {
     (void)cls;
     (void)connection;
-    return new_request(uri);
+    searchd_request *req = new_request(uri);
+    if (req) check_target(req, uri);
+    return req;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -598,36 +632,60 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     atomic_fetch_sub(&http_in_flight, 1);
 }
 
-/* MHD's own messages (e.g. "Failed to send data") go through our one-line format. */
+/* MHD's own messages (e.g. "Failed to send data") go through our one-line format. Clients
+ * trigger most of them at will (one per connection refused beyond a limit: ~11,400 lines in
+ * 10 s under wrk -c1000 from one address), so each kind, told apart by MHD's format string, is
+ * written once per SEARCHD_LOG_REPEAT_S with a count (log.h). */
 static void mhd_logger(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char message[512];
     vsnprintf(message, sizeof message, fmt, ap);
-    searchd_log_warn("http: %s", message);
+    searchd_log_repeating("warn", fmt, "http: %s", message);
 }
 
 /* ---------------------------------------------------------------- start and stop */
 
+/* MHD's connection notifications: the receive deadline tracks connections, and the accepting
+ * thread learns that a slot is free. */
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    searchd_deadline_notify(cls, connection, socket_context, code);
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) searchd_acceptor_closed();
+}
+
 int searchd_http_start(int listen_fd, unsigned threads, char *err, size_t err_len) {
+    unsigned limit = searchd_ctx.max_connections ? searchd_ctx.max_connections
+                                                 : SEARCHD_CONNECTION_LIMIT;
+    unsigned per_ip = searchd_ctx.max_connections_per_ip ? searchd_ctx.max_connections_per_ip
+                                                         : SEARCHD_PER_IP_CONNECTION_LIMIT;
     if (searchd_deadline_start(err, err_len) != 0) return -1;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+    /* The total is kept by the accepting thread. MHD splits its own limit evenly over the pool
+     * threads and refuses a connection handed to a thread at its share; twice the total leaves
+     * room for an uneven split, so MHD never refuses one the acceptor let in. The per-address
+     * limit is MHD's, applied when a connection is handed over. */
     http_daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SEARCHD_CONNECTION_LIMIT,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SEARCHD_PER_IP_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_LIMIT, 2 * limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SEARCHD_CONNECTION_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SEARCHD_CONNECTION_MEMORY,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_NOTIFY_CONNECTION, searchd_deadline_notify, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
         MHD_OPTION_END);
     if (!http_daemon) {
         searchd_deadline_stop();
         snprintf(err, err_len, "cannot start the HTTP server (libmicrohttpd refused the options)");
+        return -1;
+    }
+    if (searchd_acceptor_start(http_daemon, listen_fd, limit, err, err_len) != 0) {
+        MHD_stop_daemon(http_daemon);
+        http_daemon = NULL;
+        searchd_deadline_stop();
         return -1;
     }
     http_listen_fd = listen_fd;
@@ -636,11 +694,10 @@ int searchd_http_start(int listen_fd, unsigned threads, char *err, size_t err_le
 
 void searchd_http_shutdown(int grace_ms) {
     if (!http_daemon) return;
-    MHD_quiesce_daemon(http_daemon);
-    /* MHD no longer accepts, but the kernel would still complete handshakes into the backlog
+    searchd_acceptor_stop();
+    /* Nothing accepts any more, but the kernel would still complete handshakes into the backlog
      * and leave those clients hanging. Shutting down the receive side of a listening socket
-     * makes Linux stop listening (new connections are refused at once) while the descriptor
-     * stays valid for MHD's threads until MHD_stop_daemon. */
+     * makes Linux stop listening (new connections are refused at once). */
     if (http_listen_fd >= 0) shutdown(http_listen_fd, SHUT_RD);
     double deadline = searchd_now_mono_ms() + grace_ms;
     while (atomic_load(&http_in_flight) > 0 && searchd_now_mono_ms() < deadline) {

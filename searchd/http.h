@@ -32,6 +32,9 @@ typedef struct searchd_request {
     int body_too_large;
     int started;                  /* the access handler has seen this request */
     int path_has_nul;             /* %00 in the path: C strings would cut it short */
+    size_t target_bytes;          /* the request target (path?query) as sent */
+    size_t target_args;           /* its number of query arguments */
+    int target_refused;           /* beyond SEARCHD_MAX_TARGET_BYTES or _QUERY_ARGS: 414 */
     char log_method[16];          /* copies for the access line after the request ended */
     char log_path[256];
 } searchd_request;

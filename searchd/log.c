@@ -12,6 +12,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,4 +228,87 @@ void searchd_log_access(const char *method, const char *path, int status, double
     searchd_log_info("access method=%s path=%s status=%d ms=%.2f role=%s name=%s", safe_method,
                      path && *path ? path : "-", status, duration_ms, role && *role ? role : "-",
                      safe_name);
+}
+
+/* ---------------------------------------------------------------- repeats (see log.h) */
+
+typedef struct {
+    const void *kind;  /* NULL: free */
+    const char *level;
+    double since_ms;   /* monotonic: when the current interval began */
+    unsigned long counted; /* messages of the kind not written in this interval */
+    char text[LOG_LINE_MAX / 2]; /* the last message written, repeated with the count */
+} repeat_slot;
+
+static pthread_mutex_t repeats_mu = PTHREAD_MUTEX_INITIALIZER;
+static repeat_slot repeats[SEARCHD_LOG_REPEAT_KINDS];
+
+static void log_line(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(const char *level, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    searchd_log_vwrite(level, fmt, ap);
+    va_end(ap);
+}
+
+/* The count of r's kind, written with its last message; the interval starts again. */
+static void write_count(repeat_slot *r, double now) {
+    log_line(r->level, "%s (%lu more like this in the last %.0f s)", r->text, r->counted,
+             (now - r->since_ms) / 1000.0);
+    r->counted = 0;
+    r->since_ms = now;
+}
+
+void searchd_log_repeating(const char *level, const void *kind, const char *fmt, ...) {
+    double now = searchd_now_mono_ms(), interval = SEARCHD_LOG_REPEAT_S * 1000.0;
+    pthread_mutex_lock(&repeats_mu);
+    repeat_slot *r = NULL, *oldest = NULL;
+    for (size_t i = 0; i < SEARCHD_LOG_REPEAT_KINDS && !r; i++) {
+        repeat_slot *c = &repeats[i];
+        if (c->kind == kind) r = c;
+        else if (!oldest || !c->kind || (oldest->kind && c->since_ms < oldest->since_ms)) oldest = c;
+    }
+    if (r && now - r->since_ms < interval) { /* within its interval: only counted */
+        r->counted++;
+        pthread_mutex_unlock(&repeats_mu);
+        return;
+    }
+    unsigned long earlier = 0;
+    double earlier_s = 0;
+    if (r) {
+        earlier = r->counted;
+        earlier_s = (now - r->since_ms) / 1000.0;
+    } else {
+        /* A new kind takes a free slot, or the one whose interval began longest ago (its count,
+         * if any, is written first so that nothing goes uncounted). */
+        r = oldest;
+        if (r->kind && r->counted) write_count(r, now);
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->text, sizeof r->text, fmt, ap);
+    va_end(ap);
+    /* Library messages end with a newline; the count goes on the same line. */
+    size_t n = strlen(r->text);
+    while (n > 0 && (r->text[n - 1] == '\n' || r->text[n - 1] == '\r' || r->text[n - 1] == ' '))
+        r->text[--n] = '\0';
+    if (earlier)
+        log_line(level, "%s (%lu more like this in the last %.0f s)", r->text, earlier, earlier_s);
+    else
+        log_line(level, "%s", r->text);
+    r->kind = kind;
+    r->level = level;
+    r->since_ms = now;
+    r->counted = 0;
+    pthread_mutex_unlock(&repeats_mu);
+}
+
+void searchd_log_repeats_flush(int all) {
+    double now = searchd_now_mono_ms(), interval = SEARCHD_LOG_REPEAT_S * 1000.0;
+    pthread_mutex_lock(&repeats_mu);
+    for (size_t i = 0; i < SEARCHD_LOG_REPEAT_KINDS; i++) {
+        repeat_slot *r = &repeats[i];
+        if (r->kind && r->counted && (all || now - r->since_ms >= interval)) write_count(r, now);
+    }
+    pthread_mutex_unlock(&repeats_mu);
 }

@@ -33,4 +33,21 @@ void searchd_log_path(char *dst, size_t dst_len, const char *path, size_t len);
  * with "..."; always NUL-terminates. */
 void searchd_log_sanitize(char *dst, size_t dst_len, const char *src);
 
+/* ---- warnings that outsiders can trigger at any rate (log.c, "repeats")
+ * A client can make some warnings happen thousands of times a second (libmicrohttpd refusing
+ * connections beyond a limit, requests it cannot parse, sockets reset while answering): one
+ * line each would flood the log and cost a write(2) each. searchd_log_repeating writes the first
+ * message of a kind, then only counts the kind for SEARCHD_LOG_REPEAT_S seconds; the count is
+ * written with the message once that time is over ("... (1234 more like this in 10 s)"), by
+ * the next message of the kind or by searchd_log_repeats_flush, so a flood costs one line per
+ * kind per interval. kind is any pointer that stays the same for one kind of message (e.g. its
+ * format string); at most SEARCHD_LOG_REPEAT_KINDS kinds are tracked at once. */
+#define SEARCHD_LOG_REPEAT_S 10
+#define SEARCHD_LOG_REPEAT_KINDS 64
+void searchd_log_repeating(const char *level, const void *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Write the counts of the kinds whose interval is over (call about once a second), or of every
+ * kind with a count (all != 0: at shutdown). */
+void searchd_log_repeats_flush(int all);
+
 #endif

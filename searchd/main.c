@@ -2,19 +2,20 @@
  * main.c — kb-searchd: arguments, start-up, signals, shutdown.
  *
  *   kb-searchd --index DIR --data DIR --listen HOST:PORT --tokens FILE [--threads N]
- *              [--agents FILE]
+ *              [--agents FILE] [--max-connections N] [--max-connections-per-ip N] ...
  *
  * Start-up opens everything that can fail (tokens, index, event store, listening socket)
  * before serving, and exits non-zero with a message saying what to fix: a service that starts
  * but cannot search is worse than one that refuses to start.
  *
  * Signals are blocked in every thread and taken synchronously by the main thread with
- * sigwait(), so handling them can do real work (reload a file, shut down in order) without
+ * sigtimedwait(), so handling them can do real work (reload a file, shut down in order) without
  * async-signal-safety concerns:
  *   SIGHUP           reload the tokens file and the agents file (a bad file keeps the old
  *                    list, and says why)
  *   SIGTERM, SIGINT  stop accepting, finish requests in flight, flush the event store, exit 0
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -47,6 +48,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: kb-searchd --index DIR --data DIR --listen HOST:PORT --tokens FILE [--threads N]\n"
             "                  [--agents FILE] [--typing-window SECONDS] [--regroup-interval SECONDS]\n"
+            "                  [--max-connections N] [--max-connections-per-ip N]\n"
             "\n"
             "Serve knowledge-base search over HTTP (see docs/API.md).\n"
             "  --index DIR         the index written by kb-indexer --index DIR\n"
@@ -61,6 +63,11 @@ static void usage(FILE *out) {
             "  --regroup-interval S  how often the editors' queue is regrouped: recent questions of\n"
             "                      untouched items move to the item that fits them best now\n"
             "                      (default 30; 0 turns it off)\n"
+            "  --max-connections N   open connections at most (default 1024); more wait to be\n"
+            "                      accepted until others close\n"
+            "  --max-connections-per-ip N  connections from one client address at most (default\n"
+            "                      64); more are refused. Behind a reverse proxy, or a NAT that\n"
+            "                      puts many agents behind one address, set it to --max-connections\n"
             "  --help              this text\n"
             "Signals: SIGHUP reloads the tokens and agents files; SIGTERM or SIGINT stops\n"
             "gracefully.\n");
@@ -103,10 +110,32 @@ static int parse_seconds(const char *name, const char *text, long max, int64_t d
     return 0;
 }
 
+/* A count option, 1..max (fallback when the option is absent). 0, or -1 after printing the
+ * usage error. */
+static int parse_count(const char *name, const char *text, unsigned max, unsigned fallback,
+                       unsigned *out) {
+    *out = fallback;
+    if (!text) return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (*end || errno || n < 1 || n > (long)max) {
+        fprintf(stderr, "kb-searchd: %s %s: give a number from 1 to %u%s\n", name, text, max,
+                strcmp(name, "--max-connections-per-ip") == 0 ? " (at most --max-connections)" : "");
+        usage(stderr);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int explicit_connection_limit; /* --max-connections was given */
+
 /* Parse the command line into searchd_ctx. Returns 0, or an exit status (2, or 0 for --help). */
 static int parse_args(int argc, char **argv, int *exit_now) {
     *exit_now = 0;
     const char *threads_text = NULL, *window_text = NULL, *regroup_text = NULL;
+    const char *max_conn_text = NULL, *max_per_ip_text = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -125,6 +154,10 @@ static int parse_args(int argc, char **argv, int *exit_now) {
         else if (!strncmp(arg, "--typing-window", 15)) slot = &window_text, name = "--typing-window";
         else if (!strncmp(arg, "--regroup-interval", 18))
             slot = &regroup_text, name = "--regroup-interval";
+        else if (!strncmp(arg, "--max-connections-per-ip", 24))
+            slot = &max_per_ip_text, name = "--max-connections-per-ip";
+        else if (!strncmp(arg, "--max-connections", 17))
+            slot = &max_conn_text, name = "--max-connections";
         if (!slot) {
             *exit_now = 1;
             return usage_error("unknown argument %s", arg);
@@ -169,6 +202,17 @@ static int parse_args(int argc, char **argv, int *exit_now) {
         }
         searchd_ctx.threads = (unsigned)n;
     }
+    explicit_connection_limit = max_conn_text != NULL;
+    if (parse_count("--max-connections", max_conn_text, SEARCHD_MAX_CONNECTION_LIMIT,
+                    SEARCHD_CONNECTION_LIMIT, &searchd_ctx.max_connections) != 0 ||
+        parse_count("--max-connections-per-ip", max_per_ip_text, searchd_ctx.max_connections,
+                    SEARCHD_PER_IP_CONNECTION_LIMIT < searchd_ctx.max_connections
+                        ? SEARCHD_PER_IP_CONNECTION_LIMIT
+                        : searchd_ctx.max_connections,
+                    &searchd_ctx.max_connections_per_ip) != 0) {
+        *exit_now = 1;
+        return 2;
+    }
     if (parse_seconds("--typing-window", window_text, 600, KB_GAPS_TYPING_WINDOW_MS,
                       &searchd_ctx.typing_window_ms) != 0 ||
         parse_seconds("--regroup-interval", regroup_text, 86400, SEARCHD_REGROUP_INTERVAL_MS,
@@ -187,6 +231,41 @@ static void raise_fd_limit(void) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+/* Each connection is a descriptor: with what is open now (index tables, event store, listening
+ * socket), an epoll and an event descriptor per HTTP thread and room for the index to be
+ * reopened, the limit must fit under RLIMIT_NOFILE, or accept() fails once it is reached.
+ * The default is lowered to fit, with a warning; a --max-connections that does not fit is an
+ * error. Returns 0, or -1 with the reason in err. */
+#define FD_MARGIN 64
+static int fit_connections_to_fd_limit(int explicit_limit, char *err, size_t err_len) {
+    struct rlimit rl;
+    DIR *d = opendir("/proc/self/fd");
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || !d) {
+        if (d) closedir(d);
+        return 0; /* cannot tell: leave it to the operator */
+    }
+    unsigned long open_now = 0;
+    while (readdir(d)) open_now++;
+    closedir(d);
+    unsigned long reserved = open_now + 2ul * searchd_ctx.threads + FD_MARGIN;
+    unsigned long room = rl.rlim_cur > reserved ? rl.rlim_cur - reserved : 0;
+    if (searchd_ctx.max_connections <= room) return 0;
+    if (explicit_limit || room < 16) {
+        snprintf(err, err_len, "--max-connections %u needs about %lu open files, but the limit is "
+                 "%lu: raise it (ulimit -n, or LimitNOFILE= in a systemd unit) or lower "
+                 "--max-connections", searchd_ctx.max_connections,
+                 searchd_ctx.max_connections + reserved, (unsigned long)rl.rlim_cur);
+        return -1;
+    }
+    searchd_log_warn("at most %lu connections instead of %u: the open-files limit is %lu (raise "
+                     "it with ulimit -n, or LimitNOFILE= in a systemd unit)", room,
+                     searchd_ctx.max_connections, (unsigned long)rl.rlim_cur);
+    searchd_ctx.max_connections = (unsigned)room;
+    if (searchd_ctx.max_connections_per_ip > searchd_ctx.max_connections)
+        searchd_ctx.max_connections_per_ip = searchd_ctx.max_connections;
+    return 0;
 }
 
 /* A start-up error, said once: stderr is the log, so the log line is what the operator reads
@@ -259,7 +338,8 @@ int main(int argc, char **argv) {
         return fail(err);
     }
     int listen_fd = searchd_listen_open(&addr, err, sizeof err);
-    if (listen_fd < 0 || searchd_http_start(listen_fd, searchd_ctx.threads, err, sizeof err) != 0) {
+    if (listen_fd < 0 || fit_connections_to_fd_limit(explicit_connection_limit, err, sizeof err) != 0 ||
+        searchd_http_start(listen_fd, searchd_ctx.threads, err, sizeof err) != 0) {
         if (listen_fd >= 0) close(listen_fd);
         searchd_gaps_worker_stop();
         searchd_searchers_stop();
@@ -271,13 +351,20 @@ int main(int argc, char **argv) {
     searchd_index_status idx;
     searchd_searchers_status(&idx);
     searchd_log_info("kb-searchd started: index %s (%u documents, revision %llu), data %s, "
-                     "listening on http://%s, %u threads, %zu tokens",
+                     "listening on http://%s, %u threads, %zu tokens, at most %u connections "
+                     "(%u per client address)",
                      searchd_ctx.index_dir, idx.documents, (unsigned long long)idx.revision,
-                     searchd_ctx.data_dir, addr.shown, searchd_ctx.threads, searchd_auth_count());
+                     searchd_ctx.data_dir, addr.shown, searchd_ctx.threads, searchd_auth_count(),
+                     searchd_ctx.max_connections, searchd_ctx.max_connections_per_ip);
 
     int sig = 0;
     for (;;) {
-        if (sigwait(&signals, &sig) != 0) continue;
+        /* Woken once a second to write the counts of repeated warnings (log.h), so a flood's
+         * count appears about SEARCHD_LOG_REPEAT_S after it began even if it then stops. */
+        struct timespec second = {1, 0};
+        sig = sigtimedwait(&signals, NULL, &second);
+        searchd_log_repeats_flush(0);
+        if (sig < 0) continue; /* EAGAIN (the second is over) or EINTR */
         if (sig == SIGHUP) {
             if (searchd_auth_load(searchd_ctx.tokens_path, err, sizeof err) == 0)
                 searchd_log_info("SIGHUP: tokens reloaded from %s: %zu tokens",
@@ -301,6 +388,7 @@ int main(int argc, char **argv) {
     searchd_searchers_stop();
     searchd_routes_gaps_free();
 
+    searchd_log_repeats_flush(1);
     kb_store_stats_t st;
     kb_store_stats(searchd_ctx.store, &st);
     kb_store_close(searchd_ctx.store); /* writes what is still queued */

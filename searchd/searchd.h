@@ -17,11 +17,18 @@
 /* Request limits (see docs/API.md, "Limits"). */
 #define SEARCHD_MAX_BODY_BYTES (64 * 1024)         /* larger POST bodies get 413 */
 #define SEARCHD_DISCARD_BODY_BYTES (1024 * 1024)   /* beyond this we stop reading and close */
-#define SEARCHD_MAX_QUERY_STRING_BYTES (16 * 1024) /* sum of decoded query arguments: 414 */
+#define SEARCHD_MAX_TARGET_BYTES (16 * 1024) /* path and query string as sent: 414 */
+#define SEARCHD_MAX_QUERY_ARGS 64            /* query arguments (a search uses at most ~20): 414 */
 #define SEARCHD_MAX_JSON_DEPTH 16
 #define SEARCHD_CONNECTION_MEMORY (64 * 1024)      /* per connection: request line + headers */
+/* Connections (--max-connections, --max-connections-per-ip; docs/OPERATIONS.md, "Connections").
+ * One address may hold a sixteenth of the total: a browser opens at most 6 connections to a
+ * host, so that is ten agents' browsers behind one NAT address, while a flood from one address
+ * (wrk -c1000) keeps at most 64 requests ahead of everyone else's. Behind a reverse proxy every
+ * agent comes from the proxy's address: raise the per-address limit to the total there. */
 #define SEARCHD_CONNECTION_LIMIT 1024
-#define SEARCHD_PER_IP_CONNECTION_LIMIT 512
+#define SEARCHD_PER_IP_CONNECTION_LIMIT 64
+#define SEARCHD_MAX_CONNECTION_LIMIT 65536
 #define SEARCHD_CONNECTION_TIMEOUT_S 30
 #define SEARCHD_RECEIVE_DEADLINE_S 30   /* a whole request, however slowly it trickles in */
 /* How often the gap queue is regrouped (kb_gaps_regroup; nothing happens when no question
@@ -37,6 +44,8 @@ typedef struct {
     const char *agents_path;      /* --agents FILE, or NULL */
     const char *listen;
     unsigned threads;
+    unsigned max_connections;     /* --max-connections; 0: SEARCHD_CONNECTION_LIMIT */
+    unsigned max_connections_per_ip; /* --max-connections-per-ip; 0: SEARCHD_PER_IP_... */
     int64_t typing_window_ms;     /* --typing-window, for the gap queue */
     int64_t regroup_interval_ms;  /* --regroup-interval; 0: never */
     kb_store *store;

@@ -198,7 +198,7 @@ class Service:
     ROLES = ("agent", "editor", "lead", "admin")
 
     def __init__(self, files, threads=None, listen_host="127.0.0.1", start=True, typing_window=0,
-                 regroup_interval=0):
+                 regroup_interval=0, extra_args=()):
         self.tmp = tempfile.mkdtemp(prefix="kb-e2e-")
         self.kb = os.path.join(self.tmp, "kb")
         self.index_dir = os.path.join(self.tmp, "index")
@@ -212,6 +212,7 @@ class Service:
         # 0: the queue is not regrouped behind the tests' backs (a test of the pass sets it).
         self.regroup_interval = regroup_interval
         self.listen_host = listen_host
+        self.extra_args = list(extra_args)  # more kb-searchd options, e.g. connection limits
         self.proc = None
         self.log = None
         os.makedirs(self.kb)
@@ -258,7 +259,7 @@ class Service:
             cmd += ["--typing-window", str(self.typing_window)]
         if self.regroup_interval is not None:
             cmd += ["--regroup-interval", str(self.regroup_interval)]
-        return cmd
+        return cmd + self.extra_args
 
     def start(self, timeout=30):
         timeout = scaled(timeout)

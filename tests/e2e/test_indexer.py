@@ -273,6 +273,53 @@ def same_id_in_two_files_exit_1_first_kept():
         expect(r, 1, f"{b}:{second_line}: ", "card-001")
 
 
+@test
+def links_back_into_the_tree_are_read_once():
+    """Symbolic links that lead to a folder or file already read (s1 -> ., s2 -> ., a link to a
+    parent, two links to one folder outside, a link to a file) are followed once: the walk used
+    to be exponential under its depth limit and never finished (issue 15, item 10)."""
+    with Service({"a.xml": documents_file(ROAM)}, start=False) as s:
+        os.makedirs(os.path.join(s.kb, "sub"))
+        s.write_kb_file("sub/bill.xml", documents_file(BILL))
+        shared = os.path.join(s.tmp, "shared")
+        os.makedirs(shared)
+        with open(os.path.join(shared, "card.xml"), "w", encoding="utf-8") as f:
+            f.write(documents_file(CARD))
+        os.symlink(".", os.path.join(s.kb, "s1"))
+        os.symlink(".", os.path.join(s.kb, "s2"))
+        os.symlink("..", os.path.join(s.kb, "sub", "up"))          # a parent
+        os.symlink(shared, os.path.join(s.kb, "shared1"))           # one folder outside, twice
+        os.symlink(shared, os.path.join(s.kb, "shared2"))
+        os.symlink("a.xml", os.path.join(s.kb, "same-as-a.xml"))   # the same file under two names
+        for mode in ((), ("--sync",), ("--rebuild",)):
+            t = time.time()
+            r = indexer(s, *mode, s.kb, timeout=20)
+            took = time.time() - t
+            check(took < scaled(10), f"{mode}: took {took:.1f} s")
+            expect(r, 0)
+            check(problem_lines(r.stderr) == [], f"{mode}: links reported as problems:\n{r.stderr[-2000:]}")
+            n = summary(r)
+            check(n["total"] == 3 and n["removed"] == 0, f"{mode}: {r.stderr[-2000:]}")
+            # said once per link, naming both the link and what it repeats
+            notes = [l for l in r.stderr.splitlines() if "read once" in l]
+            check(len(notes) == 5, f"{mode}: expected 5 notes about links:\n{r.stderr[-2000:]}")
+            for link in ("s1", "s2", "sub/up", "shared2", "same-as-a.xml"):
+                check(any(os.path.join(s.kb, link) + " " in l for l in notes),
+                      f"{mode}: no note names {link}:\n{r.stderr[-2000:]}")
+        # the same file or folder given twice on the command line, or a file inside a folder given
+        r = indexer(s, s.kb, os.path.join(s.kb, "a.xml"), os.path.join(s.kb, "sub"), timeout=60)
+        expect(r, 0)
+        check(problem_lines(r.stderr) == [], r.stderr[-2000:])
+        check(summary(r)["unchanged"] == 3, r.stderr[-2000:])
+        # --quiet: nothing on stderr, as for any input without problems
+        r = indexer(s, "--quiet", s.kb, timeout=60)
+        expect(r, 0)
+        check(r.stderr == "", f"--quiet printed: {r.stderr!r}")
+        with Served(s):
+            check(health(s)["documents"] == 3, health(s))
+            check(top_hit(s, "信用卡挂失") == "card-001", "the linked folder was not indexed")
+
+
 # ---------------------------------------------------------------- update, sync, rebuild
 @test
 def rerun_is_unchanged_and_one_edit_is_one_replacement():
