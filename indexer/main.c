@@ -288,122 +288,154 @@ static void write_documents(run_state *st)
     }
 }
 
-int main(int argc, char **argv)
-{
-    const char *index_dir = NULL;
-    kb_index_mode mode = KB_INDEX_UPDATE;
-    int quiet = 0, n_inputs = 0;
-    char **inputs = calloc((size_t)argc, sizeof *inputs);
-    if (!inputs) return 2;
+/* The command line. */
+typedef struct {
+    const char *index_dir;
+    kb_index_mode mode;
+    int quiet;
+    char **inputs; /* argv's PATH arguments, in order */
+    int n_inputs;
+} options;
 
+/* Parse argv into o. -1 to go on; otherwise the exit status (0 after --help, 2 on a usage
+ * error, said on stderr). */
+static int parse_args(int argc, char **argv, options *o)
+{
+    *o = (options){.mode = KB_INDEX_UPDATE};
+    o->inputs = calloc((size_t)argc, sizeof *o->inputs);
+    if (!o->inputs) return 2;
+    int both_modes = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--index") == 0 && i + 1 < argc) index_dir = argv[++i];
-        else if (strncmp(a, "--index=", 8) == 0) index_dir = a + 8;
-        else if (strcmp(a, "--sync") == 0) mode = mode == KB_INDEX_UPDATE ? KB_INDEX_SYNC : (KB_INDEX_REBUILD + 1);
-        else if (strcmp(a, "--rebuild") == 0) mode = mode == KB_INDEX_UPDATE ? KB_INDEX_REBUILD : (KB_INDEX_REBUILD + 1);
-        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) quiet = 1;
+        if (strcmp(a, "--index") == 0 && i + 1 < argc) o->index_dir = argv[++i];
+        else if (strncmp(a, "--index=", 8) == 0) o->index_dir = a + 8;
+        else if (strcmp(a, "--sync") == 0 || strcmp(a, "--rebuild") == 0) {
+            both_modes |= o->mode != KB_INDEX_UPDATE;
+            o->mode = a[2] == 's' ? KB_INDEX_SYNC : KB_INDEX_REBUILD;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) o->quiet = 1;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
-            free(inputs);
             return 0;
         } else if (strcmp(a, "--") == 0) {
-            while (++i < argc) inputs[n_inputs++] = argv[i];
+            while (++i < argc) o->inputs[o->n_inputs++] = argv[i];
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "kb-indexer: unknown option %s\n", a);
             usage(stderr);
-            free(inputs);
             return 2;
         } else {
-            inputs[n_inputs++] = argv[i];
+            o->inputs[o->n_inputs++] = argv[i];
         }
     }
-    if (mode > KB_INDEX_REBUILD) {
+    if (both_modes) {
         fprintf(stderr, "kb-indexer: --sync and --rebuild cannot be combined\n");
-        free(inputs);
         return 2;
     }
-    if (!index_dir || !*index_dir || n_inputs == 0) {
-        fprintf(stderr, "kb-indexer: %s\n", !index_dir || !*index_dir ? "--index DIR is required"
-                                                                       : "give at least one PATH to index");
+    if (!o->index_dir || !*o->index_dir || o->n_inputs == 0) {
+        fprintf(stderr, "kb-indexer: %s\n", !o->index_dir || !*o->index_dir
+                                                ? "--index DIR is required"
+                                                : "give at least one PATH to index");
         usage(stderr);
-        free(inputs);
         return 2;
     }
+    return -1;
+}
 
+/* Prepare every file on the pipeline's threads and write its documents, in input order. 0, or
+ * -1 when the run cannot be published (said on stderr). */
+static int index_files(run_state *st, const file_list *files)
+{
+    char err[512];
+    st->pipe = pipeline_start(files->paths, files->n, st->writer, on_problem, st, err, sizeof err);
+    if (!st->pipe) {
+        fprintf(stderr, "kb-indexer: %s\n", err);
+        return -1;
+    }
+    write_documents(st);
+    int out_of_memory = 0;
+    size_t parse_io_errors = 0;
+    pipeline_finish(st->pipe, &st->files_done, &parse_io_errors, &out_of_memory);
+    st->pipe = NULL;
+    st->io_errors += parse_io_errors;
+    if (out_of_memory) {
+        fprintf(stderr, "kb-indexer: out of memory while analysing documents\n");
+        st->fatal = 1;
+    }
+    show_progress(st, 1);
+    return st->fatal ? -1 : 0;
+}
+
+/* Publish the run, unless what went wrong makes that unsafe for the mode. 0, or -1. */
+static int publish(run_state *st, kb_index_mode mode)
+{
+    if (st->io_errors && mode != KB_INDEX_UPDATE) {
+        fprintf(stderr, "kb-indexer: nothing published: %zu input(s) could not be read, and %s on "
+                "incomplete input would drop their documents from the index\n",
+                st->io_errors, mode == KB_INDEX_SYNC ? "--sync" : "--rebuild");
+        return -1;
+    }
+    if (st->problems && mode == KB_INDEX_SYNC) {
+        fprintf(stderr, "kb-indexer: --sync removes nothing this time because some documents were "
+                "invalid (they would have been removed); fix them and run again\n");
+        kb_index_writer_keep_unseen(st->writer);
+    }
+    if (kb_index_writer_commit(st->writer) != KB_INDEX_OK) {
+        fprintf(stderr, "kb-indexer: %s\n", kb_index_writer_errmsg(st->writer));
+        return -1;
+    }
+    return 0;
+}
+
+static void print_summary(const run_state *st, size_t n_files)
+{
+    kb_index_stats stats;
+    kb_index_writer_stats(st->writer, &stats);
+    fprintf(stderr,
+            "kb-indexer: %zu document%s from %zu file%s in %.2f s: %zu added, %zu replaced, "
+            "%zu unchanged, %zu removed; the index now holds %zu documents; %zu problem(s)%s\n",
+            st->documents, st->documents == 1 ? "" : "s", n_files, n_files == 1 ? "" : "s",
+            now_s() - st->started, stats.added, stats.replaced, stats.unchanged, stats.removed,
+            stats.total, st->problems + st->io_errors,
+            kb_index_writer_published(st->writer)
+                ? ""
+                : "; nothing changed, so no new revision was published");
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int status = parse_args(argc, argv, &o);
+    if (status >= 0) {
+        free(o.inputs);
+        return status;
+    }
     char err[512];
     if (pipeline_workers(err, sizeof err) == 0) { /* a bad KB_INDEX_THREADS: before any work */
         fprintf(stderr, "kb-indexer: %s\n", err);
-        free(inputs);
+        free(o.inputs);
         return 2;
     }
-
-    run_state st = {.progress = !quiet && isatty(2), .quiet = quiet, .started = now_s()};
+    run_state st = {.progress = !o.quiet && isatty(2), .quiet = o.quiet, .started = now_s()};
     if (kb_document_global_init() != 0) {
         fprintf(stderr, "kb-indexer: cannot initialise the XML parser and schema\n");
-        free(inputs);
+        free(o.inputs);
         return 2;
     }
     file_list files = {0};
-    for (int i = 0; i < n_inputs; i++) walk(&st, &files, inputs[i], 0);
-    free(inputs);
+    for (int i = 0; i < o.n_inputs; i++) walk(&st, &files, o.inputs[i], 0);
+    free(o.inputs);
     tdestroy(st.seen, free);
     st.seen = NULL;
     st.files_total = files.n;
 
-    int status = 2;
-    st.writer = kb_index_writer_open(index_dir, mode);
-    if (!st.writer || kb_index_writer_status(st.writer) != KB_INDEX_OK) {
-        fprintf(stderr, "kb-indexer: %s\n", st.writer ? kb_index_writer_errmsg(st.writer) : "out of memory");
-        goto done;
+    status = 2;
+    st.writer = kb_index_writer_open(o.index_dir, o.mode);
+    if (!st.writer || kb_index_writer_status(st.writer) != KB_INDEX_OK)
+        fprintf(stderr, "kb-indexer: %s\n",
+                st.writer ? kb_index_writer_errmsg(st.writer) : "out of memory");
+    else if (index_files(&st, &files) == 0 && publish(&st, o.mode) == 0) {
+        if (!o.quiet) print_summary(&st, files.n);
+        status = st.io_errors ? 2 : st.problems ? 1 : 0;
     }
-    st.pipe = pipeline_start(files.paths, files.n, st.writer, on_problem, &st, err, sizeof err);
-    if (!st.pipe) {
-        fprintf(stderr, "kb-indexer: %s\n", err);
-        goto done;
-    }
-    write_documents(&st);
-    int out_of_memory = 0;
-    size_t parse_io_errors = 0;
-    pipeline_finish(st.pipe, &st.files_done, &parse_io_errors, &out_of_memory);
-    st.pipe = NULL;
-    st.io_errors += parse_io_errors;
-    if (out_of_memory) {
-        fprintf(stderr, "kb-indexer: out of memory while analysing documents\n");
-        st.fatal = 1;
-    }
-    show_progress(&st, 1);
-    if (st.fatal) goto done;
-
-    if (st.io_errors && mode != KB_INDEX_UPDATE) {
-        fprintf(stderr, "kb-indexer: nothing published: %zu input(s) could not be read, and %s on "
-                "incomplete input would drop their documents from the index\n",
-                st.io_errors, mode == KB_INDEX_SYNC ? "--sync" : "--rebuild");
-        goto done;
-    }
-    if (st.problems && mode == KB_INDEX_SYNC) {
-        fprintf(stderr, "kb-indexer: --sync removes nothing this time because some documents were "
-                "invalid (they would have been removed); fix them and run again\n");
-        kb_index_writer_keep_unseen(st.writer);
-    }
-    if (kb_index_writer_commit(st.writer) != KB_INDEX_OK) {
-        fprintf(stderr, "kb-indexer: %s\n", kb_index_writer_errmsg(st.writer));
-        goto done;
-    }
-    kb_index_stats stats;
-    kb_index_writer_stats(st.writer, &stats);
-    if (!quiet)
-        fprintf(stderr,
-                "kb-indexer: %zu document%s from %zu file%s in %.2f s: %zu added, %zu replaced, "
-                "%zu unchanged, %zu removed; the index now holds %zu documents; %zu problem(s)%s\n",
-                st.documents, st.documents == 1 ? "" : "s", files.n, files.n == 1 ? "" : "s",
-                now_s() - st.started, stats.added, stats.replaced,
-                stats.unchanged, stats.removed, stats.total, st.problems + st.io_errors,
-                kb_index_writer_published(st.writer) ? ""
-                    : "; nothing changed, so no new revision was published");
-    status = st.io_errors ? 2 : st.problems ? 1 : 0;
-
-done:
     kb_index_writer_close(st.writer);
     for (size_t i = 0; i < files.n; i++) free(files.paths[i]);
     free(files.paths);

@@ -291,6 +291,93 @@ static int check_data_dir(const char *dir, char *err, size_t err_len) {
     return 0;
 }
 
+/* Open everything the service needs, in dependency order, and start serving. 0, or -1 with
+ * the reason in err and whatever was started stopped again. */
+static int start_service(const searchd_listen_addr *addr, char *err, size_t err_len) {
+    if (kb_redact_global_init(err, err_len) != 0) return -1;
+    if (searchd_auth_load(searchd_ctx.tokens_path, err, err_len) != 0) return -1;
+    if (searchd_searchers_start(searchd_ctx.index_dir, err, err_len) != 0) return -1;
+    if (check_data_dir(searchd_ctx.data_dir, err, err_len) != 0) {
+        searchd_searchers_stop();
+        return -1;
+    }
+    char store_err[512] = "";
+    searchd_ctx.store = kb_store_open(searchd_ctx.data_dir, store_err, sizeof store_err);
+    if (!searchd_ctx.store) {
+        snprintf(err, err_len, "cannot open the event store in %s: %s", searchd_ctx.data_dir,
+                 store_err);
+        searchd_searchers_stop();
+        return -1;
+    }
+    /* The agents list and the editors' queue need the store (schema v2) and the index. */
+    if (searchd_agents_load(err, err_len) != 0 || searchd_gaps_worker_start(err, err_len) != 0) {
+        searchd_searchers_stop();
+        kb_store_close(searchd_ctx.store);
+        return -1;
+    }
+    int listen_fd = searchd_listen_open(addr, err, err_len);
+    if (listen_fd < 0 || fit_connections_to_fd_limit(explicit_connection_limit, err, err_len) != 0 ||
+        searchd_http_start(listen_fd, searchd_ctx.threads, err, err_len) != 0) {
+        if (listen_fd >= 0) close(listen_fd);
+        searchd_gaps_worker_stop();
+        searchd_searchers_stop();
+        kb_store_close(searchd_ctx.store);
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGHUP: re-read the tokens and the agents list, keeping the old ones when the new are bad. */
+static void reload_files(void) {
+    char err[1024];
+    if (searchd_auth_load(searchd_ctx.tokens_path, err, sizeof err) == 0)
+        searchd_log_info("SIGHUP: tokens reloaded from %s: %zu tokens", searchd_ctx.tokens_path,
+                         searchd_auth_count());
+    else
+        searchd_log_error("SIGHUP: tokens not reloaded, keeping the previous %zu: %s",
+                          searchd_auth_count(), err);
+    if (searchd_agents_load(err, sizeof err) != 0)
+        searchd_log_error("SIGHUP: agents list not reloaded, keeping the previous one: %s", err);
+}
+
+/* Serve until SIGTERM or SIGINT (returned); SIGHUP reloads. */
+static int wait_for_stop(const sigset_t *signals) {
+    for (;;) {
+        /* Woken once a second to write the counts of repeated warnings (log.h), so a flood's
+         * count appears about SEARCHD_LOG_REPEAT_S after it began even if it then stops. */
+        struct timespec second = {1, 0};
+        int sig = sigtimedwait(signals, NULL, &second);
+        searchd_log_repeats_flush(0);
+        if (sig < 0) continue; /* EAGAIN (the second is over) or EINTR */
+        if (sig != SIGHUP) return sig;
+        reload_files();
+    }
+}
+
+/* Finish what is in flight, stop the threads, write what the store still holds. */
+static void stop_service(int sig) {
+    atomic_store(&searchd_ctx.shutting_down, 1);
+    searchd_log_info("%s received: shutting down, %d requests in flight",
+                     sig == SIGINT ? "SIGINT" : "SIGTERM", searchd_http_in_flight());
+    searchd_http_shutdown(SEARCHD_SHUTDOWN_GRACE_S * 1000);
+    searchd_gaps_worker_stop();
+    searchd_searchers_stop();
+    searchd_routes_gaps_free();
+
+    searchd_log_repeats_flush(1);
+    kb_store_stats_t st;
+    kb_store_stats(searchd_ctx.store, &st);
+    kb_store_close(searchd_ctx.store); /* writes what is still queued */
+    searchd_ctx.store = NULL;
+    searchd_auth_free();
+    searchd_log_info("kb-searchd stopped after %.0f s: %llu requests, %llu searches, %llu search "
+                     "events logged, %llu dropped, %llu store write errors",
+                     (double)(searchd_now_unix_ms() - searchd_ctx.started_ms) / 1000.0,
+                     searchd_metrics_requests_total(), searchd_metrics_searches_total(),
+                     (unsigned long long)st.searches_logged,
+                     (unsigned long long)st.searches_dropped, (unsigned long long)st.write_errors);
+}
+
 int main(int argc, char **argv) {
     int exit_now;
     int rc = parse_args(argc, argv, &exit_now);
@@ -315,39 +402,8 @@ int main(int argc, char **argv) {
     raise_fd_limit();
     searchd_ctx.started_ms = searchd_now_unix_ms();
 
-    if (kb_redact_global_init(err, sizeof err) != 0) return fail(err);
-    if (searchd_auth_load(searchd_ctx.tokens_path, err, sizeof err) != 0) return fail(err);
-    if (searchd_searchers_start(searchd_ctx.index_dir, err, sizeof err) != 0) return fail(err);
-    if (check_data_dir(searchd_ctx.data_dir, err, sizeof err) != 0) {
-        searchd_searchers_stop();
-        return fail(err);
-    }
-    char store_err[512] = "";
-    searchd_ctx.store = kb_store_open(searchd_ctx.data_dir, store_err, sizeof store_err);
-    if (!searchd_ctx.store) {
-        snprintf(err, sizeof err, "cannot open the event store in %s: %s", searchd_ctx.data_dir,
-                 store_err);
-        searchd_searchers_stop();
-        return fail(err);
-    }
-    /* The agents list and the editors' queue need the store (schema v2) and the index. */
-    if (searchd_agents_load(err, sizeof err) != 0 ||
-        searchd_gaps_worker_start(err, sizeof err) != 0) {
-        searchd_searchers_stop();
-        kb_store_close(searchd_ctx.store);
-        return fail(err);
-    }
-    int listen_fd = searchd_listen_open(&addr, err, sizeof err);
-    if (listen_fd < 0 || fit_connections_to_fd_limit(explicit_connection_limit, err, sizeof err) != 0 ||
-        searchd_http_start(listen_fd, searchd_ctx.threads, err, sizeof err) != 0) {
-        if (listen_fd >= 0) close(listen_fd);
-        searchd_gaps_worker_stop();
-        searchd_searchers_stop();
-        kb_store_close(searchd_ctx.store);
-        return fail(err);
-    }
+    if (start_service(&addr, err, sizeof err) != 0) return fail(err);
     atomic_store(&searchd_ctx.ready, 1);
-
     searchd_index_status idx;
     searchd_searchers_status(&idx);
     searchd_log_info("kb-searchd started: index %s (%u documents, revision %llu), data %s, "
@@ -356,49 +412,6 @@ int main(int argc, char **argv) {
                      searchd_ctx.index_dir, idx.documents, (unsigned long long)idx.revision,
                      searchd_ctx.data_dir, addr.shown, searchd_ctx.threads, searchd_auth_count(),
                      searchd_ctx.max_connections, searchd_ctx.max_connections_per_ip);
-
-    int sig = 0;
-    for (;;) {
-        /* Woken once a second to write the counts of repeated warnings (log.h), so a flood's
-         * count appears about SEARCHD_LOG_REPEAT_S after it began even if it then stops. */
-        struct timespec second = {1, 0};
-        sig = sigtimedwait(&signals, NULL, &second);
-        searchd_log_repeats_flush(0);
-        if (sig < 0) continue; /* EAGAIN (the second is over) or EINTR */
-        if (sig == SIGHUP) {
-            if (searchd_auth_load(searchd_ctx.tokens_path, err, sizeof err) == 0)
-                searchd_log_info("SIGHUP: tokens reloaded from %s: %zu tokens",
-                                 searchd_ctx.tokens_path, searchd_auth_count());
-            else
-                searchd_log_error("SIGHUP: tokens not reloaded, keeping the previous %zu: %s",
-                                  searchd_auth_count(), err);
-            if (searchd_agents_load(err, sizeof err) != 0)
-                searchd_log_error("SIGHUP: agents list not reloaded, keeping the previous one: %s",
-                                  err);
-            continue;
-        }
-        break;
-    }
-
-    atomic_store(&searchd_ctx.shutting_down, 1);
-    searchd_log_info("%s received: shutting down, %d requests in flight",
-                     sig == SIGINT ? "SIGINT" : "SIGTERM", searchd_http_in_flight());
-    searchd_http_shutdown(SEARCHD_SHUTDOWN_GRACE_S * 1000);
-    searchd_gaps_worker_stop();
-    searchd_searchers_stop();
-    searchd_routes_gaps_free();
-
-    searchd_log_repeats_flush(1);
-    kb_store_stats_t st;
-    kb_store_stats(searchd_ctx.store, &st);
-    kb_store_close(searchd_ctx.store); /* writes what is still queued */
-    searchd_ctx.store = NULL;
-    searchd_auth_free();
-    searchd_log_info("kb-searchd stopped after %.0f s: %llu requests, %llu searches, %llu search "
-                     "events logged, %llu dropped, %llu store write errors",
-                     (double)(searchd_now_unix_ms() - searchd_ctx.started_ms) / 1000.0,
-                     searchd_metrics_requests_total(), searchd_metrics_searches_total(),
-                     (unsigned long long)st.searches_logged,
-                     (unsigned long long)st.searches_dropped, (unsigned long long)st.write_errors);
+    stop_service(wait_for_stop(&signals));
     return 0;
 }

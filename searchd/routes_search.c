@@ -203,27 +203,101 @@ static cJSON *hit_json(const kb_hit *h) {
     return o;
 }
 
+/* A blank question is not an error (a query never fails on odd input) but it asks nothing: no
+ * hits, unresolved, and nothing logged, so it never reaches the editors' queue of unanswered
+ * questions. */
+static void respond_blank_search(searchd_request *req) {
+    char search_id[33];
+    searchd_routes_new_search_id(search_id);
+    cJSON *root = cJSON_CreateObject();
+    if (root) {
+        cJSON_AddStringToObject(root, "search_id", search_id);
+        cJSON_AddNumberToObject(root, "took_ms", 0);
+        cJSON_AddBoolToObject(root, "unresolved", 1);
+        cJSON_AddNumberToObject(root, "confidence", 0);
+        cJSON_AddNumberToObject(root, "total", 0);
+        cJSON_AddNumberToObject(root, "good_matches", 0);
+        cJSON_AddArrayToObject(root, "hits");
+    }
+    searchd_http_respond_json(req, 200, root);
+}
+
+/* The category arguments into categories[] (empty ones from a form skipped), at most
+ * SEARCH_MAX_CATEGORIES. Their count, or -1 after answering 400. */
+static long read_categories(searchd_request *req, const char **categories) {
+    size_t n_found = searchd_http_args(req, "category", categories, SEARCH_MAX_CATEGORIES + 1);
+    if (n_found > SEARCH_MAX_CATEGORIES) {
+        searchd_http_respond_error(req, 400, "at most %d category arguments",
+                                   SEARCH_MAX_CATEGORIES);
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < n_found; i++) {
+        if (!categories[i][0]) continue; /* category= from an empty form field */
+        if (strlen(categories[i]) > CATEGORY_MAX_BYTES) {
+            searchd_http_respond_error(req, 400, "category too long: at most %d bytes",
+                                       CATEGORY_MAX_BYTES);
+            return -1;
+        }
+        categories[n++] = categories[i];
+    }
+    return (long)n;
+}
+
+/* include_expired: 1/true/yes or 0/false/no/empty. 0 or 1, or -1 after answering 400. */
+static int read_include_expired(searchd_request *req) {
+    const char *text = searchd_http_arg(req, "include_expired", NULL);
+    if (!text || !*text) return 0;
+    if (!strcmp(text, "1") || !strcmp(text, "true") || !strcmp(text, "yes")) return 1;
+    if (!strcmp(text, "0") || !strcmp(text, "false") || !strcmp(text, "no")) return 0;
+    searchd_http_respond_error(req, 400, "include_expired must be 1 or 0");
+    return -1;
+}
+
+/* The search's answer: {search_id, took_ms, unresolved, confidence, total, good_matches,
+ * hits}. */
+static cJSON *search_json(const char *search_id, const kb_search_result *res) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    cJSON_AddStringToObject(root, "search_id", search_id);
+    cJSON_AddNumberToObject(root, "took_ms", searchd_routes_round(res->took_ms, 3));
+    cJSON_AddBoolToObject(root, "unresolved", res->unresolved != 0);
+    cJSON_AddNumberToObject(root, "confidence", searchd_routes_round(res->confidence, 4));
+    cJSON_AddNumberToObject(root, "total", res->total_estimated);
+    cJSON_AddNumberToObject(root, "good_matches", res->good_matches);
+    cJSON *hits = cJSON_AddArrayToObject(root, "hits");
+    for (size_t i = 0; hits && i < res->n_hits; i++)
+        cJSON_AddItemToArray(hits, hit_json(&res->hits[i]));
+    return root;
+}
+
+/* Queued, not written: a full queue drops the event (counted) rather than slow the agent. */
+static void log_search(searchd_request *req, const char *search_id, const char *q,
+                       const kb_search_result *res) {
+    const char *top_ids[10];
+    size_t n_top = 0;
+    for (size_t i = 0; i < res->n_hits && n_top < 10; i++)
+        if (res->hits[i].id) top_ids[n_top++] = res->hits[i].id;
+    kb_search_event ev = {
+        .search_id = search_id,
+        .agent = req->identity.name,
+        .query = q,
+        .time_ms = searchd_now_unix_ms(),
+        .top_ids = top_ids,
+        .n_top = n_top,
+        .confidence = res->confidence,
+        .unresolved = res->unresolved,
+        .took_ms = res->took_ms,
+    };
+    kb_store_log_search(searchd_ctx.store, &ev);
+}
+
 void searchd_route_search(searchd_request *req) {
     const char *q;
     int blank = read_q(req, &q);
     if (blank < 0) return;
     if (blank) {
-        /* A blank question is not an error (a query never fails on odd input) but it asks
-         * nothing: no hits, unresolved, and nothing logged, so it never reaches the editors'
-         * queue of unanswered questions. */
-        char search_id[33];
-        searchd_routes_new_search_id(search_id);
-        cJSON *root = cJSON_CreateObject();
-        if (root) {
-            cJSON_AddStringToObject(root, "search_id", search_id);
-            cJSON_AddNumberToObject(root, "took_ms", 0);
-            cJSON_AddBoolToObject(root, "unresolved", 1);
-            cJSON_AddNumberToObject(root, "confidence", 0);
-            cJSON_AddNumberToObject(root, "total", 0);
-            cJSON_AddNumberToObject(root, "good_matches", 0);
-            cJSON_AddArrayToObject(root, "hits");
-        }
-        searchd_http_respond_json(req, 200, root);
+        respond_blank_search(req);
         return;
     }
     long limit = read_limit(req, SEARCH_DEFAULT_LIMIT, KB_SEARCH_MAX_LIMIT);
@@ -236,81 +310,26 @@ void searchd_route_search(searchd_request *req) {
         return;
     }
     const char *categories[SEARCH_MAX_CATEGORIES + 1];
-    size_t n_found = searchd_http_args(req, "category", categories, SEARCH_MAX_CATEGORIES + 1);
-    if (n_found > SEARCH_MAX_CATEGORIES) {
-        searchd_http_respond_error(req, 400, "at most %d category arguments",
-                                   SEARCH_MAX_CATEGORIES);
-        return;
-    }
-    size_t n_categories = 0;
-    for (size_t i = 0; i < n_found; i++) {
-        if (!categories[i][0]) continue; /* category= from an empty form field */
-        if (strlen(categories[i]) > CATEGORY_MAX_BYTES) {
-            searchd_http_respond_error(req, 400, "category too long: at most %d bytes",
-                                       CATEGORY_MAX_BYTES);
-            return;
-        }
-        categories[n_categories++] = categories[i];
-    }
-    int include_expired = 0;
-    const char *expired_text = searchd_http_arg(req, "include_expired", NULL);
-    if (expired_text) {
-        if (!strcmp(expired_text, "1") || !strcmp(expired_text, "true") || !strcmp(expired_text, "yes"))
-            include_expired = 1;
-        else if (*expired_text && strcmp(expired_text, "0") && strcmp(expired_text, "false") &&
-                 strcmp(expired_text, "no")) {
-            searchd_http_respond_error(req, 400, "include_expired must be 1 or 0");
-            return;
-        }
-    }
+    long n_categories = read_categories(req, categories);
+    if (n_categories < 0) return;
+    int include_expired = read_include_expired(req);
+    if (include_expired < 0) return;
 
     kb_search_request sreq = {
         .text = q,
         .offset = (uint32_t)offset,
         .limit = (uint32_t)limit,
         .categories = n_categories ? categories : NULL,
-        .n_categories = n_categories,
+        .n_categories = (size_t)n_categories,
         .include_expired = include_expired,
         .today = NULL,
     };
     kb_search_result res;
     if (searchd_routes_run_search(req, &sreq, &res) != 0) return;
-
     char search_id[33];
     searchd_routes_new_search_id(search_id);
-
-    cJSON *root = cJSON_CreateObject();
-    cJSON *hits = NULL;
-    if (root) {
-        cJSON_AddStringToObject(root, "search_id", search_id);
-        cJSON_AddNumberToObject(root, "took_ms", searchd_routes_round(res.took_ms, 3));
-        cJSON_AddBoolToObject(root, "unresolved", res.unresolved != 0);
-        cJSON_AddNumberToObject(root, "confidence", searchd_routes_round(res.confidence, 4));
-        cJSON_AddNumberToObject(root, "total", res.total_estimated);
-        cJSON_AddNumberToObject(root, "good_matches", res.good_matches);
-        hits = cJSON_AddArrayToObject(root, "hits");
-    }
-    const char *top_ids[10];
-    size_t n_top = 0;
-    for (size_t i = 0; i < res.n_hits; i++) {
-        if (hits) cJSON_AddItemToArray(hits, hit_json(&res.hits[i]));
-        if (n_top < 10 && res.hits[i].id) top_ids[n_top++] = res.hits[i].id;
-    }
-
-    /* Queued, not written: a full queue drops the event (counted) rather than slow the agent. */
-    kb_search_event ev = {
-        .search_id = search_id,
-        .agent = req->identity.name,
-        .query = q,
-        .time_ms = searchd_now_unix_ms(),
-        .top_ids = top_ids,
-        .n_top = n_top,
-        .confidence = res.confidence,
-        .unresolved = res.unresolved,
-        .took_ms = res.took_ms,
-    };
-    kb_store_log_search(searchd_ctx.store, &ev);
-
+    cJSON *root = search_json(search_id, &res);
+    log_search(req, search_id, q, &res);
     int unresolved = res.unresolved;
     kb_search_result_free(&res);
     searchd_http_respond_json(req, 200, root);
