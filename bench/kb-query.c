@@ -81,7 +81,7 @@ int main(int argc, char **argv)
                                      .include_expired = include_expired};
             kb_search_result res;
             double t = now_ms();
-            if (kb_search(s, &req, &res) != KB_SEARCH_OK) {
+            if (kb_search(s, &req, &res) != KB_OK) {
                 fprintf(stderr, "kb-query: %s: %s\n", ids[i], kb_searcher_errmsg(s));
                 continue;
             }

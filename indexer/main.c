@@ -269,8 +269,8 @@ static void write_documents(run_state *st)
 {
     kb_prepared_doc *d;
     while ((d = pipeline_next(st->pipe)) != NULL) {
-        if (kb_index_writer_add_prepared(st->writer, d) != KB_INDEX_OK) {
-            if (kb_index_writer_status(st->writer) != KB_INDEX_OK) {
+        if (kb_index_writer_add_prepared(st->writer, d) != KB_OK) {
+            if (kb_index_writer_status(st->writer) != KB_OK) {
                 pipeline_lock_output(st->pipe);
                 fprintf(stderr, "kb-indexer: %s\n", kb_index_writer_errmsg(st->writer));
                 pipeline_unlock_output(st->pipe);
@@ -378,7 +378,7 @@ static int publish(run_state *st, kb_index_mode mode)
                 "invalid (they would have been removed); fix them and run again\n");
         kb_index_writer_keep_unseen(st->writer);
     }
-    if (kb_index_writer_commit(st->writer) != KB_INDEX_OK) {
+    if (kb_index_writer_commit(st->writer) != KB_OK) {
         fprintf(stderr, "kb-indexer: %s\n", kb_index_writer_errmsg(st->writer));
         return -1;
     }
@@ -429,7 +429,7 @@ int main(int argc, char **argv)
 
     status = 2;
     st.writer = kb_index_writer_open(o.index_dir, o.mode);
-    if (!st.writer || kb_index_writer_status(st.writer) != KB_INDEX_OK)
+    if (!st.writer || kb_index_writer_status(st.writer) != KB_OK)
         fprintf(stderr, "kb-indexer: %s\n",
                 st.writer ? kb_index_writer_errmsg(st.writer) : "out of memory");
     else if (index_files(&st, &files) == 0 && publish(&st, o.mode) == 0) {

@@ -188,7 +188,7 @@ static void *work(void *arg)
         int rc = kb_document_parse_file(p->files[f], on_document, on_problem, w);
 
         pthread_mutex_lock(&p->lock);
-        if (rc == KB_DOC_IO_ERROR) p->io_errors++;
+        if (rc == KB_ERROR) p->io_errors++;
         p->files_done++;
         p->slots[f].finished = 1;
         if (f == p->current) pthread_cond_signal(&p->ready);

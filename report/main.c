@@ -266,7 +266,7 @@ static int cmd_help_requests(const options *o)
     kb_review *r = open_review(o);
     if (!r) return 1;
     kb_report report;
-    if (kb_review_report(r, &p, &report) != KB_REVIEW_OK) return review_failed(r);
+    if (kb_review_report(r, &p, &report) != KB_OK) return review_failed(r);
     kb_review_close(r);
     int rc = 0;
     if (!strcmp(o->format, "json")) rc = print_json(searchd_json_report(&report));
@@ -314,7 +314,7 @@ static int cmd_agents(const options *o)
     kb_review *r = open_review(o);
     if (!r) return 1;
     kb_agent_list agents;
-    if (kb_review_agents(r, &agents) != KB_REVIEW_OK) return review_failed(r);
+    if (kb_review_agents(r, &agents) != KB_OK) return review_failed(r);
     kb_review_close(r);
     int rc = 0;
     if (!strcmp(o->format, "json")) rc = print_json(searchd_json_agents(&agents));

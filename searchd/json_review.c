@@ -210,9 +210,9 @@ int searchd_json_parse_agents(const cJSON *array, kb_agent_list *out, char *err,
         }
         char why[256];
         int rc = kb_agent_list_add(out, v[0], v[1], v[2], why, sizeof why);
-        if (rc != KB_REVIEW_OK) {
+        if (rc != KB_OK) {
             /* what is left: a repeated id, or no memory */
-            if (rc == KB_REVIEW_INVALID) snprintf(err, err_len, "agents[%d].%s", i, why);
+            if (rc == KB_INVALID) snprintf(err, err_len, "agents[%d].%s", i, why);
             else snprintf(err, err_len, "%s", why);
             kb_agent_list_free(out);
             return -1;

@@ -43,7 +43,7 @@ static int resolve_agent(searchd_request *req, const char *given, const char **a
     char err[512] = "";
     kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
     int listed = 0, have_list = 0;
-    if (!r || kb_review_agent_lookup(r, given, &listed, &have_list) != KB_REVIEW_OK) {
+    if (!r || kb_review_agent_lookup(r, given, &listed, &have_list) != KB_OK) {
         searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
         searchd_http_respond_error(req, 500, "cannot read the agents list, try again");
         kb_review_close(r);
@@ -92,7 +92,7 @@ void searchd_route_help_requests(searchd_request *req) {
         .confidence = res.confidence,
     };
     int64_t id = 0;
-    if (kb_store_log_help_request(searchd_ctx.store, &hr, &id) != KB_STORE_OK) {
+    if (kb_store_log_help_request(searchd_ctx.store, &hr, &id) != KB_OK) {
         searchd_log_error("cannot store a help request: %s", kb_store_errmsg(searchd_ctx.store));
         searchd_http_respond_error(req, 500, "cannot store the help request, try again");
         kb_search_result_free(&res);

@@ -38,8 +38,8 @@ static kb_review *open_review(searchd_request *req, int readonly)
 static void respond_review_error(searchd_request *req, kb_review *r)
 {
     int code = kb_review_last_code(r);
-    if (code == KB_REVIEW_NOT_FOUND) searchd_http_respond_error(req, 404, "%s", kb_review_errmsg(r));
-    else if (code == KB_REVIEW_INVALID) searchd_http_respond_error(req, 400, "%s", kb_review_errmsg(r));
+    if (code == KB_NOT_FOUND) searchd_http_respond_error(req, 404, "%s", kb_review_errmsg(r));
+    else if (code == KB_INVALID) searchd_http_respond_error(req, 400, "%s", kb_review_errmsg(r));
     else {
         searchd_log_error("reviews: %s", kb_review_errmsg(r));
         searchd_http_respond_error(req, 500, "cannot read or change help requests, try again");
@@ -86,7 +86,7 @@ static void list_help_requests(searchd_request *req)
     kb_review *r = open_review(req, 1);
     if (!r) return;
     kb_help_request_page page;
-    if (kb_review_list(r, &f, &page) == KB_REVIEW_OK)
+    if (kb_review_list(r, &f, &page) == KB_OK)
         searchd_http_respond_json(req, 200, searchd_json_help_request_page(&page));
     else respond_review_error(req, r);
     kb_help_request_page_free(&page);
@@ -127,11 +127,11 @@ static void review(searchd_request *req, int64_t id)
     if (r) {
         int rc = kb_review_set(r, id, cJSON_IsTrue(verdict), doc_id, note, req->identity.name,
                                searchd_now_unix_ms());
-        if (rc == KB_REVIEW_OK) {
+        if (rc == KB_OK) {
             kb_help_request_record item;
             searchd_log_info("help request %lld reviewed by %s: %s", (long long)id,
                              req->identity.name, cJSON_IsTrue(verdict) ? "answerable" : "gap");
-            if (kb_review_item(r, id, &item) == KB_REVIEW_OK)
+            if (kb_review_item(r, id, &item) == KB_OK)
                 searchd_http_respond_json(req, 200, searchd_json_help_request(&item));
             else
                 searchd_http_respond_error(req, 500,
@@ -167,7 +167,7 @@ void searchd_route_help_request_item(searchd_request *req)
     kb_review *r = open_review(req, 1);
     if (!r) return;
     kb_help_request_record item;
-    if (kb_review_item(r, id, &item) == KB_REVIEW_OK)
+    if (kb_review_item(r, id, &item) == KB_OK)
         searchd_http_respond_json(req, 200, searchd_json_help_request(&item));
     else respond_review_error(req, r);
     kb_help_request_record_free(&item);
@@ -199,7 +199,7 @@ void searchd_route_reports(searchd_request *req)
     kb_review *r = open_review(req, 1);
     if (!r) return;
     kb_report rep;
-    if (kb_review_report(r, &p, &rep) == KB_REVIEW_OK)
+    if (kb_review_report(r, &p, &rep) == KB_OK)
         searchd_http_respond_json(req, 200, searchd_json_report(&rep));
     else respond_review_error(req, r);
     kb_report_free(&rep);
@@ -220,7 +220,7 @@ int searchd_agents_load(char *err, size_t err_len)
     kb_review *r = kb_review_open(searchd_ctx.data_dir, 0, err, err_len);
     int rc = -1;
     if (r) {
-        rc = kb_review_set_agents(r, &l) == KB_REVIEW_OK ? 0 : -1;
+        rc = kb_review_set_agents(r, &l) == KB_OK ? 0 : -1;
         if (rc) snprintf(err, err_len, "%s", kb_review_errmsg(r));
         kb_review_close(r);
     }
@@ -252,7 +252,7 @@ static void put_agents(searchd_request *req)
         kb_agents_write_file(searchd_ctx.agents_path, &l, err, sizeof err) != 0)
         rc = -1;
     kb_review *r = rc == 0 ? kb_review_open(searchd_ctx.data_dir, 0, err, sizeof err) : NULL;
-    if (rc == 0 && (!r || kb_review_set_agents(r, &l) != KB_REVIEW_OK)) {
+    if (rc == 0 && (!r || kb_review_set_agents(r, &l) != KB_OK)) {
         if (r) snprintf(err, sizeof err, "%s", kb_review_errmsg(r));
         rc = -1;
     }
@@ -280,7 +280,7 @@ void searchd_route_agents(searchd_request *req)
     kb_review *r = open_review(req, 1);
     if (!r) return;
     kb_agent_list l;
-    if (kb_review_agents(r, &l) == KB_REVIEW_OK) {
+    if (kb_review_agents(r, &l) == KB_OK) {
         cJSON *out = searchd_json_agents(&l);
         if (out && searchd_ctx.agents_path)
             cJSON_AddStringToObject(out, "file", searchd_ctx.agents_path);

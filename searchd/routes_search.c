@@ -48,17 +48,17 @@ int searchd_routes_check_document(searchd_request *req, const char *field, const
     }
     kb_document *doc = NULL;
     int rc = kb_searcher_get_document(s, id, &doc);
-    if (rc != KB_SEARCH_OK && rc != KB_SEARCH_NOT_FOUND) { /* the index moved on: once more */
+    if (rc != KB_OK && rc != KB_NOT_FOUND) { /* the index moved on: once more */
         searchd_searchers_recover();
         rc = kb_searcher_get_document(s, id, &doc);
     }
     kb_searcher_document_free(doc);
-    if (rc == KB_SEARCH_NOT_FOUND) {
+    if (rc == KB_NOT_FOUND) {
         searchd_http_respond_error(req, 400, "no document with id %s in the index: %s must name "
                                              "a document of the knowledge base", id, field);
         return -1;
     }
-    if (rc != KB_SEARCH_OK) {
+    if (rc != KB_OK) {
         /* Not the id: it is the client's, and id-shaped text may be a customer's number. */
         searchd_log_error("cannot read a document to check %s: %s", field, kb_searcher_errmsg(s));
         searchd_http_respond_error(req, 500, "cannot read the index");
@@ -110,11 +110,11 @@ int searchd_routes_run_search(searchd_request *req, const kb_search_request *sre
         return -1;
     }
     memset(res, 0, sizeof *res);
-    if (kb_search(s, sreq, res) == KB_SEARCH_OK) return 0;
+    if (kb_search(s, sreq, res) == KB_OK) return 0;
     /* Most likely the index moved on twice under this searcher: refresh and try once more. */
     searchd_searchers_recover();
     memset(res, 0, sizeof *res);
-    if (kb_search(s, sreq, res) == KB_SEARCH_OK) return 0;
+    if (kb_search(s, sreq, res) == KB_OK) return 0;
     searchd_metrics_count_search_error();
     searchd_log_error("search failed: %s", kb_searcher_errmsg(s));
     searchd_http_respond_error(req, 500, "search failed");
@@ -382,15 +382,15 @@ void searchd_route_document(searchd_request *req) {
     }
     kb_document *doc = NULL;
     int rc = kb_searcher_get_document(s, id, &doc);
-    if (rc != KB_SEARCH_OK && rc != KB_SEARCH_NOT_FOUND) {
+    if (rc != KB_OK && rc != KB_NOT_FOUND) {
         searchd_searchers_recover();
         rc = kb_searcher_get_document(s, id, &doc);
     }
-    if (rc == KB_SEARCH_NOT_FOUND) {
+    if (rc == KB_NOT_FOUND) {
         searchd_http_respond_error(req, 404, "no document with id %s", id);
         return;
     }
-    if (rc != KB_SEARCH_OK) {
+    if (rc != KB_OK) {
         /* Not the id: it is the client's, and id-shaped text may be a customer's number. */
         searchd_log_error("cannot read a document: %s", kb_searcher_errmsg(s));
         searchd_http_respond_error(req, 500, "cannot read the document");
@@ -454,18 +454,18 @@ void searchd_route_feedback(searchd_request *req) {
     }
     int rc = kb_store_log_feedback(searchd_ctx.store, search_id, req->identity.name, kind, doc_id,
                                    searchd_now_unix_ms());
-    if (rc == KB_STORE_NOT_FOUND) {
+    if (rc == KB_NOT_FOUND) {
         searchd_http_respond_error(req, 404, "unknown search_id");
-    } else if (rc != KB_STORE_OK && rc != KB_STORE_DUPLICATE) {
+    } else if (rc != KB_OK && rc != KB_DUPLICATE) {
         searchd_log_error("cannot store feedback: %s", kb_store_errmsg(searchd_ctx.store));
         searchd_http_respond_error(req, 500, "cannot store the feedback, try again");
     } else {
         /* A repeat is stored already: the same success (a client retrying after a lost answer
          * must not see an error), marked, and counted once like the event itself. */
-        if (rc == KB_STORE_OK) searchd_metrics_count_feedback(kind_text);
+        if (rc == KB_OK) searchd_metrics_count_feedback(kind_text);
         cJSON *ok = cJSON_CreateObject();
         cJSON_AddBoolToObject(ok, "ok", 1);
-        if (rc == KB_STORE_DUPLICATE) cJSON_AddBoolToObject(ok, "duplicate", 1);
+        if (rc == KB_DUPLICATE) cJSON_AddBoolToObject(ok, "duplicate", 1);
         searchd_http_respond_json(req, 201, ok);
     }
     cJSON_Delete(body);

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "kb/status.h"
+
 /* One block of body text: a paragraph, a list item or a table row (cells joined by " | "). */
 typedef enum { KB_BLOCK_PARAGRAPH, KB_BLOCK_ITEM, KB_BLOCK_ROW } kb_block_kind;
 
@@ -76,7 +78,7 @@ static inline int kb_document_date_compact(const char *date, char out[9])
 }
 
 /* Called once per valid document; the document is freed after the callback returns.
- * Return 0 to go on, non-zero to stop parsing this file (the parse then returns KB_DOC_STOPPED). */
+ * Return 0 to go on, non-zero to stop parsing this file (the parse then returns KB_STOPPED). */
 typedef int (*kb_document_fn)(const kb_document *doc, void *user);
 
 /* Called once per problem, with the file, the line (0 when unknown) and a message in English
@@ -86,15 +88,10 @@ typedef int (*kb_document_fn)(const kb_document *doc, void *user);
 typedef void (*kb_problem_fn)(const char *file, int line, const char *message, void *user);
 #define KB_PROBLEM_IO_LINE (-1)
 
-enum {
-    KB_DOC_OK = 0,        /* every document in the file was valid */
-    KB_DOC_INVALID = 1,   /* some problem was reported; valid documents were still delivered */
-    KB_DOC_IO_ERROR = 2,  /* the file could not be read (reported through the problem callback) */
-    KB_DOC_STOPPED = 3    /* the document callback asked to stop */
-};
-
-/* Parse one file. Returns one of the KB_DOC_* codes. Thread-safe (no shared state after
- * kb_document_global_init). */
+/* Parse one file. Returns KB_OK when every document in the file was valid; KB_INVALID when some
+ * problem was reported (the valid documents were still delivered); KB_ERROR when the file could
+ * not be read (reported through the problem callback); KB_STOPPED when the document callback
+ * asked to stop. Thread-safe (no shared state after kb_document_global_init). */
 int kb_document_parse_file(const char *path, kb_document_fn on_document, kb_problem_fn on_problem,
                            void *user);
 

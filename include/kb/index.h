@@ -15,23 +15,18 @@
  *     and the document view.
  *
  * Not thread-safe; one writer per process (Xapian's lock makes a second one fail with
- * KB_INDEX_LOCKED).
+ * KB_LOCKED).
  */
 #ifndef KB_INDEX_H
 #define KB_INDEX_H
 
 #include <stddef.h>
 #include "kb/document.h"
+#include "kb/status.h"
 
 /* Version of what goes into the index. Bump when analysis or the stored layout changes: every
  * document's content hash includes it, so the next run rewrites them all. */
 #define KB_INDEX_FORMAT "4"
-
-enum {
-    KB_INDEX_OK = 0,
-    KB_INDEX_ERROR = 1,
-    KB_INDEX_LOCKED = 2
-};
 
 typedef struct kb_index_writer kb_index_writer;
 
@@ -50,8 +45,8 @@ int kb_index_writer_status(const kb_index_writer *w);
 const char *kb_index_writer_errmsg(const kb_index_writer *w);
 
 /* Add or replace one document. An unchanged document (same content hash) is left as it is.
- * Returns KB_INDEX_OK or KB_INDEX_ERROR. On KB_INDEX_ERROR with kb_index_writer_status() still
- * KB_INDEX_OK, only this document was refused (its id was already used in this run; the first
+ * Returns KB_OK or KB_ERROR. On KB_ERROR with kb_index_writer_status() still
+ * KB_OK, only this document was refused (its id was already used in this run; the first
  * one is kept) and the run can go on; otherwise the run failed. */
 int kb_index_writer_add(kb_index_writer *w, const kb_document *doc);
 

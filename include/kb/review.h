@@ -26,12 +26,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum {
-    KB_REVIEW_OK = 0,
-    KB_REVIEW_ERROR = 1,     /* SQLite or memory; kb_review_errmsg() says what */
-    KB_REVIEW_NOT_FOUND = 2, /* no such help request */
-    KB_REVIEW_INVALID = 3    /* a bad argument; the message names it */
-};
+#include "kb/status.h"
+
+/* Calls that can fail return a kb_status (kb/status.h): KB_ERROR for SQLite or memory,
+ * KB_NOT_FOUND for no such help request, KB_INVALID for a bad argument; kb_review_errmsg() says
+ * what. */
 
 typedef struct kb_review kb_review;
 
@@ -88,9 +87,9 @@ void kb_help_request_page_free(kb_help_request_page *p);
 
 /* Record a lead's review of help request id: the knowledge base does (answerable = 1) or does
  * not (0) answer it. doc_id: the answering document (only with answerable; NULL: the service's
- * doc_id when it had one). note may be NULL (redacted before storing). KB_REVIEW_OK (then
- * kb_review_item() shows the request with the review), KB_REVIEW_NOT_FOUND, KB_REVIEW_INVALID
- * (doc_id without answerable, a read-only handle) or KB_REVIEW_ERROR. */
+ * doc_id when it had one). note may be NULL (redacted before storing). KB_OK (then
+ * kb_review_item() shows the request with the review), KB_NOT_FOUND, KB_INVALID
+ * (doc_id without answerable, a read-only handle) or KB_ERROR. */
 int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, const char *note,
                   const char *reviewer, int64_t now_ms);
 
@@ -104,11 +103,11 @@ typedef struct {
 } kb_review_filter;
 
 /* Help requests matching f (NULL: all), newest first, into *out (free with
- * kb_help_request_page_free; zeroed on failure). KB_REVIEW_OK or KB_REVIEW_ERROR. */
+ * kb_help_request_page_free; zeroed on failure). KB_OK or KB_ERROR. */
 int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page *out);
 
 /* One help request with all its reviews into *out (free with kb_help_request_record_free;
- * zeroed on failure). KB_REVIEW_OK, KB_REVIEW_NOT_FOUND or KB_REVIEW_ERROR. */
+ * zeroed on failure). KB_OK, KB_NOT_FOUND or KB_ERROR. */
 int kb_review_item(kb_review *r, int64_t id, kb_help_request_record *out);
 
 /* ---------------------------------------------------------------- reports */
@@ -174,8 +173,8 @@ typedef struct {
     size_t n_rows;
 } kb_report;
 
-/* Count the report p asks for into *out (zeroed on failure). KB_REVIEW_OK, KB_REVIEW_INVALID
- * (months or month out of range) or KB_REVIEW_ERROR. */
+/* Count the report p asks for into *out (zeroed on failure). KB_OK, KB_INVALID
+ * (months or month out of range) or KB_ERROR. */
 int kb_review_report(kb_review *r, const kb_report_params *p, kb_report *out);
 void kb_report_free(kb_report *rep);
 
@@ -215,9 +214,9 @@ const char *kb_agent_text_problem(const char *s);
  * "FILE:LINE: why" in err. */
 int kb_agents_parse_file(const char *path, kb_agent_list *out, char *err, size_t err_len);
 /* Append an agent to l (start from a zeroed list) after checking it: the rules above (name and
- * team NULL mean empty) and an id that l does not hold yet. KB_REVIEW_OK; KB_REVIEW_INVALID with
+ * team NULL mean empty) and an id that l does not hold yet. KB_OK; KB_INVALID with
  * "FIELD PROBLEM" in err ("id is required", "id a1 appears twice", "name starts or ends with a
- * blank, ..."); KB_REVIEW_ERROR when out of memory. */
+ * blank, ..."); KB_ERROR when out of memory. */
 int kb_agent_list_add(kb_agent_list *l, const char *id, const char *name, const char *team,
                       char *err, size_t err_len);
 /* Write the file atomically (temporary file, fsync, rename); l must keep the rules above. 0, or
@@ -225,14 +224,14 @@ int kb_agent_list_add(kb_agent_list *l, const char *id, const char *name, const 
 int kb_agents_write_file(const char *path, const kb_agent_list *l, char *err, size_t err_len);
 void kb_agent_list_free(kb_agent_list *l);
 
-/* Replace the store's agents table with l, in one transaction. KB_REVIEW_OK; KB_REVIEW_INVALID
+/* Replace the store's agents table with l, in one transaction. KB_OK; KB_INVALID
  * (nothing changed) when an agent breaks the rules above or an id appears twice. */
 int kb_review_set_agents(kb_review *r, const kb_agent_list *l);
 /* The store's agents list, sorted by id, into *out (free with kb_agent_list_free; zeroed on
- * failure). KB_REVIEW_OK or KB_REVIEW_ERROR. */
+ * failure). KB_OK or KB_ERROR. */
 int kb_review_agents(kb_review *r, kb_agent_list *out);
 /* Whether id is in the store's agents list (*listed) and whether there is a list at all
- * (*have_list: the table has a row). KB_REVIEW_OK, or KB_REVIEW_ERROR. */
+ * (*have_list: the table has a row). KB_OK, or KB_ERROR. */
 int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_list);
 
 #endif

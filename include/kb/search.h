@@ -24,13 +24,13 @@
 #include <stdint.h>
 
 #include "kb/document.h"
+#include "kb/status.h"
 
 #define KB_SEARCH_MAX_QUERY_BYTES 1024
 #define KB_SEARCH_MAX_LIMIT 100
 /* Deepest page start: agents read the first pages; deep paging only costs. */
 #define KB_SEARCH_MAX_OFFSET 1000
 
-enum { KB_SEARCH_OK = 0, KB_SEARCH_ERROR = 1, KB_SEARCH_NOT_FOUND = 2 };
 
 typedef struct kb_searcher kb_searcher;
 
@@ -99,15 +99,15 @@ int64_t kb_searcher_published_ms(kb_searcher *s);
  * when the index is empty. Used to weigh the words of unanswered questions (kb/gaps.h). */
 double kb_searcher_term_idf(kb_searcher *s, const char *term);
 
-/* Search. Returns KB_SEARCH_OK and fills res (free with kb_search_result_free), or
- * KB_SEARCH_ERROR with the reason in kb_searcher_errmsg(). An empty or all-punctuation query is
+/* Search. Returns KB_OK and fills res (free with kb_search_result_free), or
+ * KB_ERROR with the reason in kb_searcher_errmsg(). An empty or all-punctuation query is
  * not an error: it gives no hits and unresolved = 1. */
 int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *res);
 void kb_search_result_free(kb_search_result *res);
 
 /* The whole document with that id, as it was indexed, into *doc (free it with
- * kb_searcher_document_free). KB_SEARCH_NOT_FOUND when no document has that id;
- * KB_SEARCH_ERROR, with the reason in kb_searcher_errmsg(), when its stored form is missing (an
+ * kb_searcher_document_free). KB_NOT_FOUND when no document has that id;
+ * KB_ERROR, with the reason in kb_searcher_errmsg(), when its stored form is missing (an
  * unreadable docdata.glass) or corrupt. */
 int kb_searcher_get_document(kb_searcher *s, const char *id, kb_document **doc);
 void kb_searcher_document_free(kb_document *doc);

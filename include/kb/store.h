@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct kb_store kb_store;
+#include "kb/status.h"
 
-enum { KB_STORE_OK = 0, KB_STORE_ERROR = 1, KB_STORE_NOT_FOUND = 2, KB_STORE_DUPLICATE = 3 };
+typedef struct kb_store kb_store;
 
 /* Open (creating when missing) the store under data_dir, which is created when missing.
  * Returns NULL on failure with the reason in err. */
@@ -41,16 +41,16 @@ typedef struct {
     double took_ms;
 } kb_search_event;
 
-/* Queue a search for writing. Returns KB_STORE_OK, or KB_STORE_ERROR when the queue is full
+/* Queue a search for writing. Returns KB_OK, or KB_ERROR when the queue is full
  * (the event is dropped and counted; see kb_store_stats). */
 int kb_store_log_search(kb_store *st, const kb_search_event *ev);
 
 typedef enum { KB_FEEDBACK_CLICK, KB_FEEDBACK_HELPFUL, KB_FEEDBACK_NOT_FOUND } kb_feedback_kind;
 
-/* Record feedback on a search; waits until committed. KB_STORE_NOT_FOUND when no search with
+/* Record feedback on a search; waits until committed. KB_NOT_FOUND when no search with
  * that id was logged. doc_id may be NULL (e.g. "not found"). The same feedback (search, kind
  * and doc_id) sent again is one event, not two: it is not written again and the call returns
- * KB_STORE_DUPLICATE, so that a double click or a retry never counts twice. */
+ * KB_DUPLICATE, so that a double click or a retry never counts twice. */
 int kb_store_log_feedback(kb_store *st, const char *search_id, const char *agent,
                           kb_feedback_kind kind, const char *doc_id, int64_t time_ms);
 

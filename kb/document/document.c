@@ -1104,7 +1104,7 @@ static int parse(parse_state *st)
 {
     if (kb_document_global_init() != 0) {
         problem(st, 0, "internal error: the document schema does not compile: %s", init_error);
-        return KB_DOC_IO_ERROR;
+        return KB_ERROR;
     }
     thread_handlers saved;
     set_thread_handlers(st, &saved);
@@ -1126,9 +1126,9 @@ static int parse(parse_state *st)
     for (size_t i = 0; i < st->ids_cap; i++) free(st->ids[i].id);
     free(st->ids);
     free(st->flags);
-    if (st->stopped) return KB_DOC_STOPPED;
-    if (st->io_error) return KB_DOC_IO_ERROR;
-    return st->errors ? KB_DOC_INVALID : KB_DOC_OK;
+    if (st->stopped) return KB_STOPPED;
+    if (st->io_error) return KB_ERROR;
+    return st->errors ? KB_INVALID : KB_OK;
 }
 
 static void init_state(parse_state *st, const char *name, kb_document_fn on_document,
@@ -1148,7 +1148,7 @@ int kb_document_parse_file(const char *path, kb_document_fn on_document, kb_prob
     parse_state *st = malloc(sizeof *st); /* ~10 KiB: keep it off small thread stacks */
     if (!st) {
         if (on_problem) on_problem(path, 0, "out of memory", user);
-        return KB_DOC_IO_ERROR;
+        return KB_ERROR;
     }
     init_state(st, path, on_document, on_problem, user);
     int result;
@@ -1157,19 +1157,19 @@ int kb_document_parse_file(const char *path, kb_document_fn on_document, kb_prob
     struct stat sb;
     if (fd < 0) {
         report_io_error(st, "cannot open the file", errno);
-        result = KB_DOC_IO_ERROR;
+        result = KB_ERROR;
     } else if (fstat(fd, &sb) != 0) {
         report_io_error(st, "cannot read the file", errno);
-        result = KB_DOC_IO_ERROR;
+        result = KB_ERROR;
     } else if (!S_ISREG(sb.st_mode)) {
         st->io_error = 1;
         problem(st, KB_PROBLEM_IO_LINE, "%s",
                 S_ISDIR(sb.st_mode) ? "is a directory, not a file" : "not a regular file");
-        result = KB_DOC_IO_ERROR;
+        result = KB_ERROR;
     } else if ((unsigned long long)sb.st_size > KB_DOCUMENT_MAX_FILE_BYTES) {
         problem(st, 0, "the file is larger than %zu MiB (%lld bytes): split it into several files",
                 MIB(KB_DOCUMENT_MAX_FILE_BYTES), (long long)sb.st_size);
-        result = KB_DOC_INVALID;
+        result = KB_INVALID;
     } else {
         st->fd = fd;
         result = parse(st);
@@ -1185,14 +1185,14 @@ int kb_document_parse_memory(const char *data, size_t len, const char *name,
     parse_state *st = malloc(sizeof *st);
     if (!st) {
         if (on_problem) on_problem(name ? name : "(memory)", 0, "out of memory", user);
-        return KB_DOC_IO_ERROR;
+        return KB_ERROR;
     }
     init_state(st, name, on_document, on_problem, user);
     int result;
     if (len > KB_DOCUMENT_MAX_FILE_BYTES) {
         problem(st, 0, "the file is larger than %zu MiB (%zu bytes): split it into several files",
                 MIB(KB_DOCUMENT_MAX_FILE_BYTES), len);
-        result = KB_DOC_INVALID;
+        result = KB_INVALID;
     } else {
         st->data = data ? data : "";
         st->len = data ? len : 0;

@@ -198,7 +198,7 @@ typedef struct event {
     ev_type type;
     int acked;    /* a caller sleeps until done; the event lives on its stack */
     int done;     /* set by the writer, under the lock, after the commit (or failure) */
-    int result;   /* KB_STORE_* */
+    int result;   /* kb_status: KB_OK, KB_DUPLICATE or KB_ERROR */
     int64_t id;   /* help request id */
     char *err;    /* malloc'd message when result != OK */
     int64_t time_ms;
@@ -557,7 +557,7 @@ static int write_event(kb_store *st, event *ev)
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE) return rc;
-    ev->result = KB_STORE_OK;
+    ev->result = KB_OK;
     if (ev->type == EV_FEEDBACK && sqlite3_changes(st->db) == 0) {
         /* Not written: an unknown search, or a repeat. Rare, so the statement is not kept. */
         sqlite3_stmt *q = NULL;
@@ -567,11 +567,11 @@ static int write_event(kb_store *st, event *ev)
                     sqlite3_step(q) == SQLITE_ROW;
         sqlite3_finalize(q);
         if (known) {
-            ev->result = KB_STORE_DUPLICATE;
+            ev->result = KB_DUPLICATE;
             if (asprintf(&ev->err, "the same feedback on search %s is already stored", ev->s[0]) < 0)
                 ev->err = NULL;
         } else {
-            ev->result = KB_STORE_NOT_FOUND;
+            ev->result = KB_NOT_FOUND;
             if (asprintf(&ev->err, "no search with id %s", ev->s[0]) < 0) ev->err = NULL;
         }
     }
@@ -581,7 +581,7 @@ static int write_event(kb_store *st, event *ev)
 
 static void fail_event(kb_store *st, event *ev, const char *what, const char *msg)
 {
-    ev->result = KB_STORE_ERROR;
+    ev->result = KB_ERROR;
     free(ev->err);
     if (asprintf(&ev->err, "cannot write %s to event store %s: %s", what, st->path, msg) < 0)
         ev->err = NULL;
@@ -677,7 +677,7 @@ static void *writer_main(void *arg)
                  st->failing ? st->fail_msg : "");
         for (event *ev = batch, *next; ev; ev = next) {
             next = ev->next; /* an acknowledged event's owner may free it once done is set */
-            if (ev->result == KB_STORE_ERROR) st->stats.write_errors++;
+            if (ev->result == KB_ERROR) st->stats.write_errors++;
             else if (ev->type == EV_SEARCH) st->stats.searches_logged++;
             if (ev->acked) {
                 ev->done = 1;
@@ -730,7 +730,7 @@ int kb_store_log_search(kb_store *st, const kb_search_event *e)
 {
     if (!st || !e || !e->search_id || !*e->search_id) {
         set_err("search event without a search_id");
-        return KB_STORE_ERROR;
+        return KB_ERROR;
     }
     event *ev = calloc(1, sizeof *ev);
     if (!ev) goto oom;
@@ -757,12 +757,12 @@ int kb_store_log_search(kb_store *st, const kb_search_event *e)
         free(ev);
         set_err("event store queue full (%d searches waiting): search %s dropped", QUEUE_MAX,
                 e->search_id);
-        return KB_STORE_ERROR;
+        return KB_ERROR;
     }
-    return KB_STORE_OK;
+    return KB_OK;
 oom:
     set_err("out of memory logging search %s", e->search_id);
-    return KB_STORE_ERROR;
+    return KB_ERROR;
 }
 
 /* Queue an acknowledged event, wait for it, and hand back its result (and message). */
@@ -771,7 +771,7 @@ static int run_acked(kb_store *st, event *ev)
     ev->acked = 1;
     enqueue(st, ev);
     int rc = ev->result;
-    if (rc != KB_STORE_OK) set_err("%s", ev->err ? ev->err : "event store write failed");
+    if (rc != KB_OK) set_err("%s", ev->err ? ev->err : "event store write failed");
     event_free_strings(ev);
     return rc;
 }
@@ -782,7 +782,7 @@ int kb_store_log_feedback(kb_store *st, const char *search_id, const char *agent
     static const char *const kinds[] = {"click", "helpful", "not_found"};
     if (!st || !search_id || (unsigned)kind > KB_FEEDBACK_NOT_FOUND) {
         set_err("invalid feedback: %s", !search_id ? "no search_id" : "unknown kind");
-        return KB_STORE_ERROR;
+        return KB_ERROR;
     }
     event ev = {.type = EV_FEEDBACK, .time_ms = time_ms};
     ev.s[0] = strdup(search_id);
@@ -792,7 +792,7 @@ int kb_store_log_feedback(kb_store *st, const char *search_id, const char *agent
     if (!ev.s[0] || !ev.s[1] || !ev.s[2] || (doc_id && !ev.s[3])) {
         event_free_strings(&ev);
         set_err("out of memory logging feedback");
-        return KB_STORE_ERROR;
+        return KB_ERROR;
     }
     return run_acked(st, &ev);
 }
@@ -802,7 +802,7 @@ int kb_store_log_help_request(kb_store *st, const kb_help_request *hr, int64_t *
     if (id) *id = 0;
     if (!st || !hr) {
         set_err("invalid help request");
-        return KB_STORE_ERROR;
+        return KB_ERROR;
     }
     int oom = 0;
     event ev = {.type = EV_HELP, .time_ms = hr->time_ms, .flag = hr->kb_answerable,
@@ -815,10 +815,10 @@ int kb_store_log_help_request(kb_store *st, const kb_help_request *hr, int64_t *
     if (oom || !ev.s[0] || !ev.s[1] || (hr->doc_id && !ev.s[4])) {
         event_free_strings(&ev);
         set_err("out of memory logging help request");
-        return KB_STORE_ERROR;
+        return KB_ERROR;
     }
     int rc = run_acked(st, &ev);
-    if (rc == KB_STORE_OK && id) *id = ev.id;
+    if (rc == KB_OK && id) *id = ev.id;
     return rc;
 }
 

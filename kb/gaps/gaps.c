@@ -282,7 +282,7 @@ static char *doc_category(kb_searcher *s, const char *id)
 {
     kb_document *doc = NULL;
     char *out = NULL;
-    if (!s || !id || kb_searcher_get_document(s, id, &doc) != KB_SEARCH_OK) return NULL;
+    if (!s || !id || kb_searcher_get_document(s, id, &doc) != KB_OK) return NULL;
     if (doc->n_categories && doc->categories[0][0]) out = strdup(doc->categories[0]);
     kb_searcher_document_free(doc);
     return out;
@@ -699,7 +699,7 @@ static int suggest_for(kb_gaps *g, kb_searcher *s, int64_t id, suggestion *out)
         const char *text = (const char *)sqlite3_column_text(q, 0);
         kb_search_request req = {.text = text ? text : "", .limit = 1};
         kb_search_result res;
-        if (kb_search(s, &req, &res) == KB_SEARCH_OK) {
+        if (kb_search(s, &req, &res) == KB_OK) {
             if (!res.unresolved && res.n_hits && res.hits[0].id) {
                 docs[n] = strdup(res.hits[0].id);
                 titles[n] = strdup(res.hits[0].title ? res.hits[0].title : "");

@@ -40,7 +40,7 @@ struct kb_index_writer {
 static void set_error(kb_index_writer *w, const char *fmt, const char *detail)
 {
     snprintf(w->err, sizeof w->err, fmt, detail);
-    w->status = KB_INDEX_ERROR;
+    w->status = KB_ERROR;
 }
 
 static int bulk_build_allowed(void)
@@ -85,11 +85,11 @@ static void open_bulk(kb_index_writer *w, const char *dir)
     if (rc == KB_GLASS_LOCKED) {
         snprintf(w->err, sizeof w->err,
                  "index %s is being written by another kb-indexer; wait for it to finish", dir);
-        w->status = KB_INDEX_LOCKED;
+        w->status = KB_LOCKED;
     } else if (rc != KB_GLASS_OK && rc != KB_GLASS_EXISTS) {
         snprintf(w->err, sizeof w->err, "cannot build index %s: %s", dir,
                  kb_glass_builder_errmsg(w->bulk));
-        w->status = KB_INDEX_ERROR;
+        w->status = KB_ERROR;
     }
 }
 
@@ -115,7 +115,7 @@ kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
     if (rc == KBX_LOCKED) {
         snprintf(w->err, sizeof w->err,
                  "index %s is being written by another kb-indexer; wait for it to finish", dir);
-        w->status = KB_INDEX_LOCKED;
+        w->status = KB_LOCKED;
         return w;
     }
     if (rc != KBX_OK && kb_glass_unfinished(dir)) {
@@ -124,12 +124,12 @@ kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
                  "run kb-indexer without KB_BULK_BUILD=0 to build it again, or remove the "
                  "directory (needed when the bulk build is off for another Xapian than 1.4)",
                  dir);
-        w->status = KB_INDEX_ERROR;
+        w->status = KB_ERROR;
         return w;
     }
     if (rc != KBX_OK) {
         snprintf(w->err, sizeof w->err, "cannot open index %s: %s", dir, kbx_writer_errmsg(w->db));
-        w->status = KB_INDEX_ERROR;
+        w->status = KB_ERROR;
         return w;
     }
     kb_glass_remove_leftovers(dir); /* safe now: Xapian's lock is ours */
@@ -148,33 +148,33 @@ const char *kb_index_writer_errmsg(const kb_index_writer *w) { return w->err; }
 
 int kb_index_writer_add_prepared(kb_index_writer *w, const kb_prepared_doc *d)
 {
-    if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
+    if (w->status != KB_OK) return KB_ERROR;
     if (!w->bulk && !d->xdoc) {
         /* Prepared by another writer's preparer, for its bulk build: no Xapian document. A
          * mistake of the program, not of the document, so the run fails. */
         snprintf(w->err, sizeof w->err,
                  "document '%s' was prepared for another run's bulk build; prepare the documents "
                  "of a run with its own writer's kb_index_writer_new_preparer", d->id);
-        w->status = KB_INDEX_ERROR;
-        return KB_INDEX_ERROR;
+        w->status = KB_ERROR;
+        return KB_ERROR;
     }
     const char *earlier = kb_strmap_get(&w->seen, d->id);
     if (earlier) {
         snprintf(w->err, sizeof w->err,
                  "document id '%s' is used twice in this run (first at %s); the first one is kept",
                  d->id, earlier);
-        return KB_INDEX_ERROR; /* a problem with this document, not with the run */
+        return KB_ERROR; /* a problem with this document, not with the run */
     }
     if (kb_strmap_put(&w->seen, d->id, d->where) < 0) goto oom;
     if (w->bulk) {
         if (kb_glass_builder_add(w->bulk, &d->doc) != KB_GLASS_OK) {
             snprintf(w->err, sizeof w->err, "cannot write document '%s': %s", d->id,
                      kb_glass_builder_errmsg(w->bulk));
-            w->status = KB_INDEX_ERROR;
-            return KB_INDEX_ERROR;
+            w->status = KB_ERROR;
+            return KB_ERROR;
         }
         w->stats.added++;
-        return KB_INDEX_OK;
+        return KB_OK;
     }
 
     char id_term[300], old_hash[32];
@@ -182,42 +182,42 @@ int kb_index_writer_add_prepared(kb_index_writer *w, const kb_prepared_doc *d)
     int rc = kbx_writer_get_value(w->db, id_term, KB_SLOT_HASH, old_hash, sizeof old_hash);
     if (rc == KBX_OK && strcmp(old_hash, d->hash) == 0 && w->mode != KB_INDEX_REBUILD) {
         w->stats.unchanged++;
-        return KB_INDEX_OK;
+        return KB_OK;
     }
     if (rc != KBX_OK && rc != KBX_NOT_FOUND) {
         snprintf(w->err, sizeof w->err, "cannot read the index: %s", kbx_writer_errmsg(w->db));
-        w->status = KB_INDEX_ERROR;
-        return KB_INDEX_ERROR;
+        w->status = KB_ERROR;
+        return KB_ERROR;
     }
     if (kbx_writer_replace(w->db, id_term, d->xdoc) != KBX_OK) {
         snprintf(w->err, sizeof w->err, "cannot write document '%s': %s", d->id,
                  kbx_writer_errmsg(w->db));
-        w->status = KB_INDEX_ERROR;
-        return KB_INDEX_ERROR;
+        w->status = KB_ERROR;
+        return KB_ERROR;
     }
     if (rc == KBX_OK) w->stats.replaced++;
     else w->stats.added++;
-    return KB_INDEX_OK;
+    return KB_OK;
 
 oom:
     set_error(w, "%s", "out of memory while indexing");
-    return KB_INDEX_ERROR;
+    return KB_ERROR;
 }
 
 int kb_index_writer_add(kb_index_writer *w, const kb_document *doc)
 {
-    if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
+    if (w->status != KB_OK) return KB_ERROR;
     if (!w->preparer) {
         w->preparer = kb_index_writer_new_preparer(w, w->err, sizeof w->err);
         if (!w->preparer) {
-            w->status = KB_INDEX_ERROR;
-            return KB_INDEX_ERROR;
+            w->status = KB_ERROR;
+            return KB_ERROR;
         }
     }
     kb_prepared_doc *d = kb_index_prepare(w->preparer, doc);
     if (!d) {
         set_error(w, "%s", "out of memory while indexing");
-        return KB_INDEX_ERROR;
+        return KB_ERROR;
     }
     int rc = kb_index_writer_add_prepared(w, d);
     kb_prepared_doc_free(d);
@@ -226,19 +226,19 @@ int kb_index_writer_add(kb_index_writer *w, const kb_document *doc)
 
 int kb_index_writer_remove(kb_index_writer *w, const char *id)
 {
-    if (w->bulk) return KB_INDEX_OK; /* the index was empty */
+    if (w->bulk) return KB_OK; /* the index was empty */
     char id_term[300];
     char hash[32];
     snprintf(id_term, sizeof id_term, KB_TERM_ID "%s", id);
     int rc = kbx_writer_get_value(w->db, id_term, KB_SLOT_HASH, hash, sizeof hash);
-    if (rc == KBX_NOT_FOUND) return KB_INDEX_OK;
+    if (rc == KBX_NOT_FOUND) return KB_OK;
     if (rc != KBX_OK || kbx_writer_delete(w->db, id_term) != KBX_OK) {
         snprintf(w->err, sizeof w->err, "cannot remove document '%s': %s", id,
                  kbx_writer_errmsg(w->db));
-        return KB_INDEX_ERROR;
+        return KB_ERROR;
     }
     w->stats.removed++;
-    return KB_INDEX_OK;
+    return KB_OK;
 }
 
 /* ---------------------------------------------------------------- commit */
@@ -279,11 +279,11 @@ static int commit_bulk(kb_index_writer *w, const char *now)
         kb_glass_builder_set_metadata(w->bulk, KB_META_FORMAT, KB_INDEX_FORMAT) != KB_GLASS_OK ||
         kb_glass_builder_commit(w->bulk) != KB_GLASS_OK) {
         set_error(w, "cannot publish the index: %s", kb_glass_builder_errmsg(w->bulk));
-        return KB_INDEX_ERROR;
+        return KB_ERROR;
     }
     w->stats.total = kb_glass_builder_doccount(w->bulk);
     w->published = 1;
-    return KB_INDEX_OK;
+    return KB_OK;
 }
 
 /* Did this run add, replace or remove a document, or is the index not yet one of ours in this
@@ -298,7 +298,7 @@ static int run_changed_anything(kb_index_writer *w)
 
 int kb_index_writer_commit(kb_index_writer *w)
 {
-    if (w->status != KB_INDEX_OK) return KB_INDEX_ERROR;
+    if (w->status != KB_OK) return KB_ERROR;
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)time(NULL));
     if (w->bulk) return commit_bulk(w, now);
@@ -307,14 +307,14 @@ int kb_index_writer_commit(kb_index_writer *w)
         unseen_ids u = {.w = w};
         int rc = kbx_writer_each_term(w->db, KB_TERM_ID, collect_unseen, &u);
         for (size_t i = 0; i < u.n; i++) {
-            if (rc == KBX_OK && kb_index_writer_remove(w, u.ids[i]) != KB_INDEX_OK) rc = KBX_ERROR;
+            if (rc == KBX_OK && kb_index_writer_remove(w, u.ids[i]) != KB_OK) rc = KBX_ERROR;
             free(u.ids[i]);
         }
         free(u.ids);
         if (rc != KBX_OK) {
             set_error(w, "cannot remove documents no longer in the knowledge base: %s",
                       kbx_writer_errmsg(w->db));
-            return KB_INDEX_ERROR;
+            return KB_ERROR;
         }
     }
     if (!run_changed_anything(w)) {
@@ -322,17 +322,17 @@ int kb_index_writer_commit(kb_index_writer *w)
          * re-open the index and look like a change to whoever watches index_revision. */
         w->stats.total = kbx_writer_doccount(w->db);
         w->published = 0;
-        return KB_INDEX_OK;
+        return KB_OK;
     }
     if (kbx_writer_set_metadata(w->db, KB_META_PUBLISHED_AT, now) != KBX_OK ||
         kbx_writer_set_metadata(w->db, KB_META_FORMAT, KB_INDEX_FORMAT) != KBX_OK ||
         kbx_writer_commit(w->db) != KBX_OK) {
         set_error(w, "cannot publish the index: %s", kbx_writer_errmsg(w->db));
-        return KB_INDEX_ERROR;
+        return KB_ERROR;
     }
     w->stats.total = kbx_writer_doccount(w->db);
     w->published = 1;
-    return KB_INDEX_OK;
+    return KB_OK;
 }
 
 int kb_index_writer_published(const kb_index_writer *w) { return w->published; }

@@ -263,17 +263,17 @@ int kb_agent_list_add(kb_agent_list *l, const char *id, const char *name, const 
     const char *problem = agent_problem(v, &which);
     if (problem) {
         snprintf(err, err_len, "%s %s", what[which], problem);
-        return KB_REVIEW_INVALID;
+        return KB_INVALID;
     }
     if (find(l, id) >= 0) {
         snprintf(err, err_len, "id %s appears twice", id);
-        return KB_REVIEW_INVALID;
+        return KB_INVALID;
     }
     if (push(l, v[0], v[1], v[2]) != 0) {
         snprintf(err, err_len, "out of memory");
-        return KB_REVIEW_ERROR;
+        return KB_ERROR;
     }
-    return KB_REVIEW_OK;
+    return KB_OK;
 }
 
 /* Whether every agent of l keeps the rules and its id is unique: the store and the file must
@@ -332,10 +332,10 @@ int kb_agents_write_file(const char *path, const kb_agent_list *l, char *err, si
 
 int kb_review_set_agents(kb_review *r, const kb_agent_list *l)
 {
-    r->code = KB_REVIEW_OK;
-    if (r->readonly) return kb_review_fail(r, KB_REVIEW_INVALID, "the store is open read-only");
+    r->code = KB_OK;
+    if (r->readonly) return kb_review_fail(r, KB_INVALID, "the store is open read-only");
     char why[512];
-    if (check_list(l, why, sizeof why) != 0) return kb_review_fail(r, KB_REVIEW_INVALID, "%s", why);
+    if (check_list(l, why, sizeof why) != 0) return kb_review_fail(r, KB_INVALID, "%s", why);
     sqlite3_stmt *s = NULL;
     if (kb_store_begin_immediate(r->db) != SQLITE_OK ||
         sqlite3_exec(r->db, "DELETE FROM agents", NULL, NULL, NULL) != SQLITE_OK ||
@@ -352,17 +352,17 @@ int kb_review_set_agents(kb_review *r, const kb_agent_list *l)
     sqlite3_finalize(s);
     s = NULL;
     if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
-    return KB_REVIEW_OK;
+    return KB_OK;
 fail:
     kb_review_sql_fail(r, "cannot store the agents list");
     sqlite3_finalize(s);
     if (!sqlite3_get_autocommit(r->db)) sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
-    return KB_REVIEW_ERROR;
+    return KB_ERROR;
 }
 
 int kb_review_agents(kb_review *r, kb_agent_list *out)
 {
-    r->code = KB_REVIEW_OK;
+    r->code = KB_OK;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(r->db, "SELECT agent_id, name, team FROM agents ORDER BY agent_id", -1,
@@ -375,15 +375,15 @@ int kb_review_agents(kb_review *r, kb_agent_list *out)
         if (push(out, v[0] ? v[0] : "", v[1] ? v[1] : "", v[2] ? v[2] : "") != 0) break;
     }
     sqlite3_finalize(s);
-    if (rc == SQLITE_DONE) return KB_REVIEW_OK;
+    if (rc == SQLITE_DONE) return KB_OK;
     kb_agent_list_free(out);
-    if (rc == SQLITE_ROW) return kb_review_fail(r, KB_REVIEW_ERROR, "out of memory");
+    if (rc == SQLITE_ROW) return kb_review_fail(r, KB_ERROR, "out of memory");
     return kb_review_sql_fail(r, "cannot read the agents list");
 }
 
 int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_list)
 {
-    r->code = KB_REVIEW_OK;
+    r->code = KB_OK;
     *listed = *have_list = 0;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(r->db,
@@ -398,5 +398,5 @@ int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_
         *have_list = sqlite3_column_int(s, 1);
     }
     sqlite3_finalize(s);
-    return rc == SQLITE_ROW ? KB_REVIEW_OK : kb_review_sql_fail(r, "cannot read the agents list");
+    return rc == SQLITE_ROW ? KB_OK : kb_review_sql_fail(r, "cannot read the agents list");
 }

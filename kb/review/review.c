@@ -43,7 +43,7 @@ void kb_review_close(kb_review *r)
 }
 
 const char *kb_review_errmsg(const kb_review *r) { return r ? r->err : "no store"; }
-int kb_review_last_code(const kb_review *r) { return r ? r->code : KB_REVIEW_ERROR; }
+int kb_review_last_code(const kb_review *r) { return r ? r->code : KB_ERROR; }
 
 int kb_review_fail(kb_review *r, int code, const char *fmt, ...)
 {
@@ -57,7 +57,7 @@ int kb_review_fail(kb_review *r, int code, const char *fmt, ...)
 
 int kb_review_sql_fail(kb_review *r, const char *what)
 {
-    return kb_review_fail(r, KB_REVIEW_ERROR, "%s: %s", what, sqlite3_errmsg(r->db));
+    return kb_review_fail(r, KB_ERROR, "%s: %s", what, sqlite3_errmsg(r->db));
 }
 
 int kb_review_column_text(sqlite3_stmt *s, int col, char **out)
@@ -166,14 +166,14 @@ static int read_history(kb_review *r, int64_t id, kb_help_request_record *h)
         if (read_entry(s, 0, e) != 0) break;
     }
     sqlite3_finalize(s);
-    if (rc == SQLITE_ROW) return kb_review_fail(r, KB_REVIEW_ERROR, "out of memory");
+    if (rc == SQLITE_ROW) return kb_review_fail(r, KB_ERROR, "out of memory");
     if (rc != SQLITE_DONE) return kb_review_sql_fail(r, "cannot read the reviews");
-    return KB_REVIEW_OK;
+    return KB_OK;
 }
 
 int kb_review_item(kb_review *r, int64_t id, kb_help_request_record *out)
 {
-    r->code = KB_REVIEW_OK;
+    r->code = KB_OK;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(r->db,
@@ -181,15 +181,15 @@ int kb_review_item(kb_review *r, int64_t id, kb_help_request_record *out)
                            &s, NULL) != SQLITE_OK)
         return kb_review_sql_fail(r, "cannot read the help request");
     sqlite3_bind_int64(s, 1, id);
-    int step = sqlite3_step(s), rc = KB_REVIEW_OK;
+    int step = sqlite3_step(s), rc = KB_OK;
     if (step == SQLITE_ROW && read_request(s, out) != 0)
-        rc = kb_review_fail(r, KB_REVIEW_ERROR, "out of memory");
+        rc = kb_review_fail(r, KB_ERROR, "out of memory");
     else if (step == SQLITE_DONE)
-        rc = kb_review_fail(r, KB_REVIEW_NOT_FOUND, "no help request with id %lld", (long long)id);
+        rc = kb_review_fail(r, KB_NOT_FOUND, "no help request with id %lld", (long long)id);
     else if (step != SQLITE_ROW) rc = kb_review_sql_fail(r, "cannot read the help request");
     sqlite3_finalize(s);
-    if (rc == KB_REVIEW_OK) rc = read_history(r, id, out);
-    if (rc != KB_REVIEW_OK) kb_help_request_record_free(out);
+    if (rc == KB_OK) rc = read_history(r, id, out);
+    if (rc != KB_OK) kb_help_request_record_free(out);
     return rc;
 }
 
@@ -198,15 +198,15 @@ int kb_review_item(kb_review *r, int64_t id, kb_help_request_record *out)
 int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, const char *note,
                   const char *reviewer, int64_t now_ms)
 {
-    r->code = KB_REVIEW_OK;
-    if (r->readonly) return kb_review_fail(r, KB_REVIEW_INVALID, "the store is open read-only");
+    r->code = KB_OK;
+    if (r->readonly) return kb_review_fail(r, KB_INVALID, "the store is open read-only");
     if (doc_id && !answerable)
-        return kb_review_fail(r, KB_REVIEW_INVALID,
+        return kb_review_fail(r, KB_INVALID,
                               "doc_id goes only with kb_answerable true");
     char *redacted = note ? kb_redact(note, strlen(note), NULL) : NULL;
-    if (note && !redacted) return kb_review_fail(r, KB_REVIEW_ERROR, "out of memory");
+    if (note && !redacted) return kb_review_fail(r, KB_ERROR, "out of memory");
     sqlite3_stmt *s = NULL;
-    int rc = KB_REVIEW_ERROR;
+    int rc = KB_ERROR;
     char *service_doc = NULL;
     if (kb_store_begin_immediate(r->db) != SQLITE_OK) {
         free(redacted);
@@ -218,7 +218,7 @@ int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, 
     sqlite3_bind_int64(s, 1, id);
     int step = sqlite3_step(s);
     if (step == SQLITE_DONE) {
-        rc = kb_review_fail(r, KB_REVIEW_NOT_FOUND, "no help request with id %lld", (long long)id);
+        rc = kb_review_fail(r, KB_NOT_FOUND, "no help request with id %lld", (long long)id);
         goto out;
     }
     if (step != SQLITE_ROW) goto sql_fail;
@@ -261,7 +261,7 @@ int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, 
     sqlite3_finalize(s);
     s = NULL;
     if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
-    rc = KB_REVIEW_OK;
+    rc = KB_OK;
     goto done;
 sql_fail:
     rc = kb_review_sql_fail(r, "cannot record the review");
@@ -302,7 +302,7 @@ static void bind_filter(sqlite3_stmt *s, const void *arg)
 
 int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page *out)
 {
-    r->code = KB_REVIEW_OK;
+    r->code = KB_OK;
     memset(out, 0, sizeof *out);
     kb_review_filter def = {.verdict = -1, .reviewed = -1};
     if (!f) f = &def;
@@ -317,7 +317,7 @@ int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page
         return kb_review_sql_fail(r, "cannot list help requests");
     out->total = q.total;
     size_t cap = 0;
-    int rc = KB_REVIEW_OK, step;
+    int rc = KB_OK, step;
     while ((step = sqlite3_step(q.rows)) == SQLITE_ROW) {
         if (out->n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -328,9 +328,9 @@ int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page
         if (read_request(q.rows, &out->items[out->n]) != 0) break;
         out->n++;
     }
-    if (step == SQLITE_ROW) rc = kb_review_fail(r, KB_REVIEW_ERROR, "out of memory");
+    if (step == SQLITE_ROW) rc = kb_review_fail(r, KB_ERROR, "out of memory");
     else if (step != SQLITE_DONE) rc = kb_review_sql_fail(r, "cannot list help requests");
     kb_paged_query_close(&q);
-    if (rc != KB_REVIEW_OK) kb_help_request_page_free(out);
+    if (rc != KB_OK) kb_help_request_page_free(out);
     return rc;
 }

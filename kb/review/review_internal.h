@@ -12,14 +12,14 @@
 struct kb_review {
     sqlite3 *db;
     int readonly;
-    int code; /* KB_REVIEW_* of the last failure */
+    int code; /* kb_status of the last failure */
     char err[512];
 };
 
 /* Set the error (message and code); returns code. */
 int kb_review_fail(kb_review *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* KB_REVIEW_ERROR with "what: SQLite's message". */
+/* KB_ERROR with "what: SQLite's message". */
 int kb_review_sql_fail(kb_review *r, const char *what);
 /* A copy of a text column into *out (NULL for SQL NULL). 0, or -1 when out of memory. */
 int kb_review_column_text(sqlite3_stmt *s, int col, char **out);

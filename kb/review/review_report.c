@@ -252,7 +252,7 @@ static void window_for(const kb_report_params *p, window *w)
 }
 
 /* One indexed range scan: every request of the window, counted per agent with its effective
- * verdict. KB_REVIEW_OK or the failure. */
+ * verdict. KB_OK or the failure. */
 static int count_agents(kb_review *rv, const window *w, const kb_report_params *p, rows *agents)
 {
     sqlite3_stmt *s;
@@ -295,11 +295,11 @@ static int count_agents(kb_review *rv, const window *w, const kb_report_params *
         }
     }
     sqlite3_finalize(s);
-    if (oom) return kb_review_fail(rv, KB_REVIEW_ERROR, "out of memory");
+    if (oom) return kb_review_fail(rv, KB_ERROR, "out of memory");
     if (rc != SQLITE_DONE) return kb_review_sql_fail(rv, "cannot read help requests");
     for (size_t i = 0; i < agents->n; i++)
         agents->v[i].persistent = stands_out(&agents->v[i], w->n, p);
-    return KB_REVIEW_OK;
+    return KB_OK;
 }
 
 /* Teams are the sums of their agents; "stands out" is decided for the team's sums too. 0, or -1
@@ -406,13 +406,13 @@ static int fill_report(kb_report *out, rows *counted, const rows *agents, const 
 
 int kb_review_report(kb_review *rv, const kb_report_params *params, kb_report *out)
 {
-    rv->code = KB_REVIEW_OK;
+    rv->code = KB_OK;
     memset(out, 0, sizeof *out);
     kb_report_params p = *params;
     if (p.months < 1 || p.months > MAX_MONTHS)
-        return kb_review_fail(rv, KB_REVIEW_INVALID, "months must be from 1 to %d", MAX_MONTHS);
+        return kb_review_fail(rv, KB_INVALID, "months must be from 1 to %d", MAX_MONTHS);
     if (p.month < 1 || p.month > 12)
-        return kb_review_fail(rv, KB_REVIEW_INVALID, "month must be YYYY-MM");
+        return kb_review_fail(rv, KB_INVALID, "month must be YYYY-MM");
     if (!p.study) p.study = 5;
     window w;
     window_for(&p, &w);
@@ -420,12 +420,12 @@ int kb_review_report(kb_review *rv, const kb_report_params *params, kb_report *o
     kb_strmap_init(&agents.index);
     kb_strmap_init(&teams.index);
     int rc = count_agents(rv, &w, &p, &agents);
-    if (rc == KB_REVIEW_OK &&
+    if (rc == KB_OK &&
         ((p.by_team && sum_teams(&agents, &w, &p, &teams) != 0) ||
          fill_report(out, p.by_team ? &teams : &agents, &agents, &w, &p) != 0))
-        rc = kb_review_fail(rv, KB_REVIEW_ERROR, "out of memory");
+        rc = kb_review_fail(rv, KB_ERROR, "out of memory");
     rows_free(&agents);
     rows_free(&teams);
-    if (rc != KB_REVIEW_OK) kb_report_free(out);
+    if (rc != KB_OK) kb_report_free(out);
     return rc;
 }

@@ -305,16 +305,16 @@ static void top_hit_features(const kb_query *q, const kbx_results *xr, kb_search
 
 /* Fill the hits of the page [offset, xr->n_hits). Hit 0's best passage is also a confidence
  * feature: *top_passage gets its score when hit 0 is on this page (so each stored document is
- * parsed once per search), and stays -1 otherwise. KB_SEARCH_ERROR when no hit of the page
+ * parsed once per search), and stays -1 otherwise. KB_ERROR when no hit of the page
  * could be read. */
 static int fill_page(kb_searcher *s, const kbx_results *xr, uint32_t offset, const kb_query *q,
                      const char *today, kb_search_result *res, double *top_passage)
 {
-    if (xr->n_hits <= offset) return KB_SEARCH_OK;
+    if (xr->n_hits <= offset) return KB_OK;
     res->hits = calloc(xr->n_hits - offset, sizeof *res->hits);
     if (!res->hits) {
         snprintf(s->err, sizeof s->err, "out of memory");
-        return KB_SEARCH_ERROR;
+        return KB_ERROR;
     }
     for (size_t i = offset; i < xr->n_hits; i++) {
         if (fill_hit(s, &res->hits[res->n_hits], &xr->hits[i], q, today,
@@ -334,9 +334,9 @@ static int fill_page(kb_searcher *s, const kbx_results *xr, uint32_t offset, con
         snprintf(s->err, sizeof s->err,
                  "%zu matching documents have no readable stored data (is the index's "
                  "docdata.glass readable?)", xr->n_hits - offset);
-        return KB_SEARCH_ERROR;
+        return KB_ERROR;
     }
-    return KB_SEARCH_OK;
+    return KB_OK;
 }
 
 /* Confidence and the unresolved flag, once there is a top hit. On a later page hit 0 was not
@@ -376,15 +376,15 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
     kb_query q;
     if (kb_query_build(s->analyzer, s->db, text, len, &q) < 0) {
         snprintf(s->err, sizeof s->err, "out of memory");
-        return KB_SEARCH_ERROR;
+        return KB_ERROR;
     }
     size_t n_terms = 0;
     kbx_query_term *terms = matcher_terms(&q, &n_terms);
     char **filters = category_filters(s, req);
-    int rc = KB_SEARCH_OK;
+    int rc = KB_OK;
     if (!terms || !filters) {
         snprintf(s->err, sizeof s->err, "out of memory");
-        rc = KB_SEARCH_ERROR;
+        rc = KB_ERROR;
         goto out;
     }
 
@@ -407,14 +407,14 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
     kbx_results xr;
     if (kbx_reader_search(s->db, &xq, &xr) != KBX_OK) {
         snprintf(s->err, sizeof s->err, "search failed: %s", kbx_reader_errmsg(s->db));
-        rc = KB_SEARCH_ERROR;
+        rc = KB_ERROR;
         goto out;
     }
     res->total_estimated = xr.matches_estimated;
     top_hit_features(&q, &xr, &res->features);
     double top_passage = -1;
     rc = fill_page(s, &xr, offset, &q, today, res, &top_passage);
-    if (rc == KB_SEARCH_OK) judge_top_hit(s, &xr, offset, &q, today, top_passage, res);
+    if (rc == KB_OK) judge_top_hit(s, &xr, offset, &q, today, top_passage, res);
     kbx_results_free(&xr);
 
 out:
@@ -423,7 +423,7 @@ out:
     free(terms);
     kb_query_free(&q);
     res->took_ms = now_ms() - start;
-    if (rc != KB_SEARCH_OK) kb_search_result_free(res);
+    if (rc != KB_OK) kb_search_result_free(res);
     return rc;
 }
 
@@ -432,15 +432,15 @@ int kb_searcher_get_document(kb_searcher *s, const char *id, kb_document **out)
     char term[256];
     size_t n = strlen(id);
     *out = NULL;
-    if (!kb_document_id_is_valid(id, n)) return KB_SEARCH_NOT_FOUND;
+    if (!kb_document_id_is_valid(id, n)) return KB_NOT_FOUND;
     snprintf(term, sizeof term, KB_TERM_ID "%s", id);
     char *data;
     size_t len;
     int rc = kbx_reader_get_data(s->db, term, &data, &len);
-    if (rc == KBX_NOT_FOUND) return KB_SEARCH_NOT_FOUND;
+    if (rc == KBX_NOT_FOUND) return KB_NOT_FOUND;
     if (rc != KBX_OK) {
         snprintf(s->err, sizeof s->err, "cannot read document: %s", kbx_reader_errmsg(s->db));
-        return KB_SEARCH_ERROR;
+        return KB_ERROR;
     }
     /* Every indexed document has its stored form. Xapian hands back empty data when the table
      * holding it cannot be opened (it opens that table lazily and takes an unreadable file for
@@ -449,16 +449,16 @@ int kb_searcher_get_document(kb_searcher *s, const char *id, kb_document **out)
         free(data);
         snprintf(s->err, sizeof s->err,
                  "the index holds no data for document '%s' (is the index's docdata.glass readable?)", id);
-        return KB_SEARCH_ERROR;
+        return KB_ERROR;
     }
     *out = kb_stored_doc_read(s->codec, data, len);
     free(data);
     if (!*out) {
         snprintf(s->err, sizeof s->err,
                  "cannot read document '%s': its stored form is corrupt (or memory ran out)", id);
-        return KB_SEARCH_ERROR;
+        return KB_ERROR;
     }
-    return KB_SEARCH_OK;
+    return KB_OK;
 }
 
 /* The stored form is read into one allocation (kb_stored_doc_read). */

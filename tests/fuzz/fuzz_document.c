@@ -14,7 +14,7 @@
  *   - it reads back from its stored form (document/stored_doc.h) as the same document.
  * The input's bytes are also read as a stored record and as the serialized fields of one:
  * damaged or hostile records must be refused or read, never read outside their bytes.
- * The return code is one of the KB_DOC_* values, KB_DOC_OK exactly when every problem reported
+ * The return code is a kb_status (kb/status.h), KB_OK exactly when every problem reported
  * was a warning (libxml2's, passed on with "warning: " in front), and
  * every problem has a non-empty message in valid UTF-8 (editors read them in a terminal).
  */
@@ -139,8 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     counts c = {0, 0, 0};
     int rc = kb_document_parse_memory((const char *)data, size, "fuzz.xml", on_document,
                                       on_problem, &c);
-    FUZZ_REQUIRE(rc == KB_DOC_OK || rc == KB_DOC_INVALID, "parse returned %d", rc);
-    FUZZ_REQUIRE((rc == KB_DOC_OK) == (c.problems == c.warnings),
+    FUZZ_REQUIRE(rc == KB_OK || rc == KB_INVALID, "parse returned %d", rc);
+    FUZZ_REQUIRE((rc == KB_OK) == (c.problems == c.warnings),
                  "returned %d after %zu problems (%zu of them warnings)", rc, c.problems, c.warnings);
 
     /* The same bytes as a whole stored record (format 2's JSON, or a damaged tag or frame). */

@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     kb_search_result res;
     int rc = kb_search(searcher, &req, &res);
-    FUZZ_REQUIRE(rc == KB_SEARCH_OK, "kb_search returned %d: %s", rc, kb_searcher_errmsg(searcher));
+    FUZZ_REQUIRE(rc == KB_OK, "kb_search returned %d: %s", rc, kb_searcher_errmsg(searcher));
     uint32_t limit = req.limit == 0 ? 10 : req.limit > KB_SEARCH_MAX_LIMIT ? KB_SEARCH_MAX_LIMIT : req.limit;
     FUZZ_REQUIRE(res.n_hits <= limit, "%zu hits for limit %u", res.n_hits, (unsigned)limit);
     FUZZ_REQUIRE(isfinite(res.confidence) && res.confidence >= 0 && res.confidence <= 1,
@@ -134,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         deep.limit = req.offset + limit;
         kb_search_result all;
         rc = kb_search(searcher, &deep, &all);
-        FUZZ_REQUIRE(rc == KB_SEARCH_OK, "deeper kb_search returned %d", rc);
+        FUZZ_REQUIRE(rc == KB_OK, "deeper kb_search returned %d", rc);
         FUZZ_REQUIRE(all.n_hits >= req.offset + res.n_hits, "%zu hits from the first, %zu at offset %u",
                      all.n_hits, res.n_hits, (unsigned)req.offset);
         for (size_t i = 0; i < res.n_hits; i++)
@@ -148,8 +148,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (fetch_document) {
         kb_document *doc = NULL;
         rc = kb_searcher_get_document(searcher, req.text, &doc);
-        FUZZ_REQUIRE(rc == KB_SEARCH_OK || rc == KB_SEARCH_NOT_FOUND, "get_document returned %d", rc);
-        if (rc == KB_SEARCH_OK)
+        FUZZ_REQUIRE(rc == KB_OK || rc == KB_NOT_FOUND, "get_document returned %d", rc);
+        if (rc == KB_OK)
             FUZZ_REQUIRE(doc && strcmp(doc->id, req.text) == 0,
                          "asked for '%s', got another document", req.text);
         kb_searcher_document_free(doc);

@@ -45,7 +45,7 @@ static const char *fuzz_tmp(void) {
 
 static int fuzz_index_add(const kb_document *doc, void *user) {
     kb_index_writer *w = user;
-    if (kb_index_writer_add(w, doc) != KB_INDEX_OK && kb_index_writer_status(w) != KB_INDEX_OK) {
+    if (kb_index_writer_add(w, doc) != KB_OK && kb_index_writer_status(w) != KB_OK) {
         fprintf(stderr, "fuzz: indexing %s: %s\n", doc->id, kb_index_writer_errmsg(w));
         exit(1);
     }
@@ -74,7 +74,7 @@ static const char *fuzz_build_sample_index(void) {
     }
     snprintf(dir, sizeof dir, "%s/index", fuzz_tmp());
     kb_index_writer *w = kb_index_writer_open(dir, KB_INDEX_REBUILD);
-    if (!w || kb_index_writer_status(w) != KB_INDEX_OK) {
+    if (!w || kb_index_writer_status(w) != KB_OK) {
         fprintf(stderr, "fuzz: cannot open the index: %s\n",
                 w ? kb_index_writer_errmsg(w) : "out of memory");
         exit(1);
@@ -90,7 +90,7 @@ static const char *fuzz_build_sample_index(void) {
         files++;
     }
     closedir(d);
-    if (files == 0 || kb_index_writer_commit(w) != KB_INDEX_OK) {
+    if (files == 0 || kb_index_writer_commit(w) != KB_OK) {
         fprintf(stderr, "fuzz: no index built from %s: %s\n", kb,
                 files ? kb_index_writer_errmsg(w) : "no .xml files");
         exit(1);

@@ -192,7 +192,7 @@ static void repeat(text *t, const char *s, size_t times)
 TEST(a_single_traditional_chinese_document_is_read_in_full)
 {
     collected c = {0};
-    CHECK(parse_file(&c, DATA "valid-single-traditional.xml") == KB_DOC_OK);
+    CHECK(parse_file(&c, DATA "valid-single-traditional.xml") == KB_OK);
     CHECK(c.n_problems == 0);
     CHECK_STR_EQ(c.dump,
                  "document hk-roaming-daypass lang=zh-TW line=3\n"
@@ -220,7 +220,7 @@ TEST(a_single_traditional_chinese_document_is_read_in_full)
 TEST(a_documents_root_delivers_each_document_in_full)
 {
     collected c = {0};
-    CHECK(parse_file(&c, DATA "valid-documents.xml") == KB_DOC_OK);
+    CHECK(parse_file(&c, DATA "valid-documents.xml") == KB_OK);
     CHECK(c.n_problems == 0);
     CHECK_STR_EQ(c.dump,
                  "document roam-intl-001 lang=zh-CN line=4\n"
@@ -260,7 +260,7 @@ TEST(a_documents_root_delivers_each_document_in_full)
 TEST(utf8_bom_and_lowercase_declaration_accepted)
 {
     collected c = {0};
-    CHECK(parse_file(&c, DATA "valid-bom.xml") == KB_DOC_OK);
+    CHECK(parse_file(&c, DATA "valid-bom.xml") == KB_OK);
     CHECK(c.n_docs == 1);
     CHECK_STR_EQ(c.ids[0], "bom-1");
     CHECK(c.n_problems == 0);
@@ -273,7 +273,7 @@ TEST(inline_markup_is_dropped_and_whitespace_collapsed)
     CHECK(parse_text(&c, "<document id='i'><title>\t标题\r\n  二 </title><body>"
                          "<p>按 <b>1</b> 键<br/>再按<a href='https://x'>这里<i>!</i></a>"
                          "<u>u</u><em>e</em><strong>s</strong><code>c</code></p>"
-                         "<p>全角　空格　保留</p></body></document>") == KB_DOC_OK);
+                         "<p>全角　空格　保留</p></body></document>") == KB_OK);
     CHECK(contains(c.dump, "title: 标题 二\n"));
     CHECK(contains(c.dump, "  P 2 按 1 键 再按这里!uesc\n")); /* line 2: the title has a newline */
     CHECK(contains(c.dump, "  P 2 全角　空格　保留\n"));
@@ -284,7 +284,7 @@ TEST(line_of_a_multiline_start_tag_is_where_it_starts)
 {
     collected c = {0};
     CHECK(parse_text(&c, "<documents>\n\n<document\n  id='m'\n  lang='en'>\n<title>t</title>\n"
-                         "<body>\n<p\n>x</p></body></document></documents>") == KB_DOC_OK);
+                         "<body>\n<p\n>x</p></body></document></documents>") == KB_OK);
     CHECK(contains(c.dump, "document m lang=en line=3\n"));
     CHECK(contains(c.dump, "  P 8 x\n"));
     reset(&c);
@@ -297,7 +297,7 @@ TEST(schema_is_compiled_in_not_read_from_the_working_directory)
     CHECK(getcwd(cwd, sizeof cwd) != NULL);
     CHECK(chdir("/") == 0);
     CHECK(parse_text(&c, "<document id='w'><title>t</title><body><p>x</p></body></document>") ==
-          KB_DOC_OK);
+          KB_OK);
     CHECK(c.n_docs == 1);
     CHECK(chdir(cwd) == 0);
     reset(&c);
@@ -308,7 +308,7 @@ TEST(schema_is_compiled_in_not_read_from_the_working_directory)
 TEST(invalid_documents_do_not_stop_valid_ones)
 {
     collected c = {0};
-    CHECK(parse_file(&c, DATA "invalid-mixed.xml") == KB_DOC_INVALID);
+    CHECK(parse_file(&c, DATA "invalid-mixed.xml") == KB_INVALID);
     CHECK(c.n_docs == 3);
     CHECK_STR_EQ(c.ids[0], "ok-1");
     CHECK_STR_EQ(c.ids[1], "ok-3");
@@ -333,7 +333,7 @@ TEST(structure_errors_name_the_element_and_the_line)
     collected c = {0};
     const char *f = DATA "invalid-structure.xml:";
     char want[11][400];
-    CHECK(parse_file(&c, DATA "invalid-structure.xml") == KB_DOC_INVALID);
+    CHECK(parse_file(&c, DATA "invalid-structure.xml") == KB_INVALID);
     CHECK(c.n_docs == 0);
     CHECK(c.n_problems == 11);
     snprintf(want[0], 400, "%s3: document 'structure-1': <b> is not allowed in <title>: it holds "
@@ -367,26 +367,26 @@ TEST(missing_or_blank_required_parts_and_bad_attributes_are_named)
 {
     collected c = {0};
     CHECK(parse_text(&c, "<document id='r'>\n<category>a</category>\n</document>") ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(c.n_problems == 2);
     CHECK_STR_EQ(shown(&c, 0), "mem.xml:1: document 'r': <title> is required");
     CHECK_STR_EQ(shown(&c, 1), "mem.xml:1: document 'r': <body> is required");
 
     CHECK(parse_text(&c, "<document id='r'>\n<title> \n </title>\n<body>\n<p> </p>"
                          "<list><item/></list><table><tr><td/></tr></table>\n</body></document>") ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(c.n_problems == 2);
     CHECK_STR_EQ(shown(&c, 0), "mem.xml:2: document 'r': <title> is empty");
     CHECK_STR_EQ(shown(&c, 1), "mem.xml:4: document 'r': <body> has no text: it needs at least "
                                "one non-empty <p>, <list> item or <table> row");
 
     CHECK(parse_text(&c, "<document><title>t</title><body><p>x</p></body></document>") ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK_STR_EQ(shown(&c, 0), "mem.xml:1: <document> has no id attribute: add id=\"...\" (use "
                                "1-128 of A-Z a-z 0-9 . _ : -)");
 
     CHECK(parse_text(&c, "<document id='x' lang='zh_CN' foo='1'><title>t</title><body><p>x</p>"
-                         "</body><questions/></document>") == KB_DOC_INVALID);
+                         "</body><questions/></document>") == KB_INVALID);
     CHECK(has_problem(&c, "document 'x': <document> has an unknown attribute 'foo' (allowed: id, lang)"));
     CHECK(has_problem(&c, "document 'x': lang 'zh_CN' is invalid: use a language tag such as "
                           "zh-CN, zh-TW or en"));
@@ -420,13 +420,13 @@ TEST(dates_must_exist_and_windows_must_be_ordered)
                  "<body><p>x</p></body></document>",
                  cases[i].valid, cases[i].updated);
         int r = parse_text(&c, doc);
-        if ((r == KB_DOC_OK) != cases[i].ok) printf("  case %zu: %s\n", i, doc);
-        CHECK((r == KB_DOC_OK) == cases[i].ok);
+        if ((r == KB_OK) != cases[i].ok) printf("  case %zu: %s\n", i, doc);
+        CHECK((r == KB_OK) == cases[i].ok);
         CHECK(c.n_docs == (size_t)cases[i].ok);
     }
     CHECK(parse_text(&c, "<document id='d'><title>t</title><updated> 2026-06-30 </updated>"
                          "<valid until='2026-06-30'/><body><p>x</p></body></document>") ==
-          KB_DOC_OK);
+          KB_OK);
     CHECK(contains(c.dump, "valid: ..2026-06-30 updated: 2026-06-30\n"));
     reset(&c);
 }
@@ -439,19 +439,19 @@ TEST(ids_of_1_to_128_allowed_characters_are_accepted_and_others_refused)
     id128[128] = '\0';
     snprintf(doc, sizeof doc, "<document id='%s'><title>t</title><body><p>x</p></body></document>",
              id128);
-    CHECK(parse_text(&c, doc) == KB_DOC_OK);
+    CHECK(parse_text(&c, doc) == KB_OK);
     CHECK(parse_text(&c, "<document id='Az09._:-'><title>t</title><body><p>x</p></body></document>") ==
-          KB_DOC_OK);
+          KB_OK);
     CHECK(parse_text(&c, "<document id=''><title>t</title><body><p>x</p></body></document>") ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK_STR_EQ(shown(&c, 0), "mem.xml:1: document id '' is invalid: use 1-128 of A-Z a-z 0-9 . _ : -");
     CHECK(parse_text(&c, "<document id=' x'><title>t</title><body><p>x</p></body></document>") ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(parse_text(&c, "<document id='漫游'><title>t</title><body><p>x</p></body></document>") ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     snprintf(doc, sizeof doc, "<document id='%sb'><title>t</title><body><p>x</p></body></document>",
              id128);
-    CHECK(parse_text(&c, doc) == KB_DOC_INVALID);
+    CHECK(parse_text(&c, doc) == KB_INVALID);
     CHECK(has_problem(&c, "(129 characters) is invalid"));
     reset(&c);
 }
@@ -465,7 +465,7 @@ TEST(a_10000_character_id_gets_a_short_clear_message)
     adds(&t, "'><title>t</title><body><p>x</p></body></document>\n"
              "<document id='next'><title>t</title><body><p>x</p></body></document></documents>");
     CHECK(kb_document_parse_memory(t.p, t.len, "long.xml", on_document, on_problem, &c) ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(c.n_docs == 1);
     CHECK_STR_EQ(c.ids[0], "next");
     CHECK(c.n_problems == 1);
@@ -486,7 +486,7 @@ TEST(problems_per_document_are_capped)
     adds(&t, "</body></document>\n<document id='fine'><title>t</title><body><p>x</p></body>"
              "</document></documents>");
     CHECK(kb_document_parse_memory(t.p, t.len, "noisy.xml", on_document, on_problem, &c) ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(c.n_problems == 21);
     CHECK_STR_EQ(shown(&c, 19), "noisy.xml:22: document 'noisy': <p> takes no attributes (found 'class')");
     CHECK_STR_EQ(shown(&c, 20), "noisy.xml:23: document 'noisy': more problems in this document are not listed");
@@ -502,7 +502,7 @@ TEST(a_duplicate_id_in_one_file_is_refused_naming_the_first)
     CHECK(parse_text(&c, "<documents>\n<document id='a'><title>1</title><body><p>x</p></body></document>\n"
                          "<document id='b'><title>2</title><body><p>x</p></body></document>\n"
                          "<document id='a'><title>3</title><body><p>x</p></body></document>\n"
-                         "</documents>") == KB_DOC_INVALID);
+                         "</documents>") == KB_INVALID);
     CHECK(c.n_docs == 2);
     CHECK(!contains(c.dump, "title: 3"));
     CHECK_STR_EQ(shown(&c, 0), "mem.xml:4: document id 'a' is already used by the document at "
@@ -515,7 +515,7 @@ TEST(wrong_roots_and_stray_content_are_refused_and_an_empty_root_is_valid)
     collected c = {0};
     CHECK(parse_text(&c, "<documents v='1'>\n  stray text\n  <doc/>\n"
                          "<document id='ok'><title>t</title><body><p>x</p></body></document>"
-                         "</documents>") == KB_DOC_INVALID);
+                         "</documents>") == KB_INVALID);
     CHECK(c.n_docs == 1);
     CHECK(c.n_problems == 3);
     CHECK_STR_EQ(shown(&c, 0), "mem.xml:1: <documents> takes no attributes (found 'v')");
@@ -523,19 +523,19 @@ TEST(wrong_roots_and_stray_content_are_refused_and_an_empty_root_is_valid)
                                "<documents>: it must be inside a <document>");
     CHECK_STR_EQ(shown(&c, 2), "mem.xml:3: unknown element <doc> in <documents> (expected <document>)");
 
-    CHECK(parse_file(&c, DATA "invalid-wrong-root.xml") == KB_DOC_INVALID);
+    CHECK(parse_file(&c, DATA "invalid-wrong-root.xml") == KB_INVALID);
     CHECK(c.n_problems == 1);
     CHECK_STR_EQ(shown(&c, 0), DATA "invalid-wrong-root.xml:2: the root element is <html>: a "
                                     "knowledge-base file holds <documents> or a single <document>");
 
     CHECK(parse_text(&c, "<documents xmlns='urn:kb'><document id='a'/></documents>") ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(c.n_docs == 0);
     CHECK(has_problem(&c, "the root element <documents> is in the namespace 'urn:kb': the "
                           "format uses no namespace"));
 
     /* An empty <documents/> is a valid (empty) file. */
-    CHECK(parse_text(&c, "<documents/>") == KB_DOC_OK);
+    CHECK(parse_text(&c, "<documents/>") == KB_OK);
     CHECK(c.n_docs == 0 && c.n_problems == 0);
     reset(&c);
 }
@@ -543,17 +543,17 @@ TEST(wrong_roots_and_stray_content_are_refused_and_an_empty_root_is_valid)
 TEST(not_well_formed_file_delivers_nothing)
 {
     collected c = {0};
-    CHECK(parse_file(&c, DATA "invalid-not-well-formed.xml") == KB_DOC_INVALID);
+    CHECK(parse_file(&c, DATA "invalid-not-well-formed.xml") == KB_INVALID);
     CHECK(c.n_docs == 0); /* wf-1 and wf-2 are fine, but the file is broken */
     CHECK(c.n_problems == 1);
     CHECK_STR_EQ(shown(&c, 0), DATA "invalid-not-well-formed.xml:5: not well-formed XML: Opening "
                                     "and ending tag mismatch: title line 5 and titel");
 
-    CHECK(parse_text(&c, "<document id='a'/><document id='b'/>") == KB_DOC_INVALID);
+    CHECK(parse_text(&c, "<document id='a'/><document id='b'/>") == KB_INVALID);
     CHECK(has_problem(&c, "not well-formed XML: Extra content at the end of the document (a file "
                           "holds exactly one root element; put several documents inside "
                           "<documents>)"));
-    CHECK(parse_text(&c, "<document id='a'><title>&nbsp;</title></document>") == KB_DOC_INVALID);
+    CHECK(parse_text(&c, "<document id='a'><title>&nbsp;</title></document>") == KB_INVALID);
     CHECK(has_problem(&c, "Entity 'nbsp' not defined: only &lt; &gt; &amp; &quot; &apos; and "
                           "character references"));
     reset(&c);
@@ -562,30 +562,30 @@ TEST(not_well_formed_file_delivers_nothing)
 TEST(truncated_empty_and_blank_files_are_refused_saying_so)
 {
     collected c = {0};
-    CHECK(parse_file(&c, DATA "invalid-truncated.xml") == KB_DOC_INVALID);
+    CHECK(parse_file(&c, DATA "invalid-truncated.xml") == KB_INVALID);
     CHECK(c.n_docs == 0);
     CHECK(c.n_problems == 1);
     CHECK_STR_EQ(shown(&c, 0), DATA "invalid-truncated.xml:7: the file ends inside <p> (opened at "
                                     "line 7): it is truncated or an end tag is missing");
 
-    CHECK(parse_file(&c, DATA "invalid-empty.xml") == KB_DOC_INVALID);
+    CHECK(parse_file(&c, DATA "invalid-empty.xml") == KB_INVALID);
     CHECK(c.n_problems == 1);
     CHECK_STR_EQ(shown(&c, 0), DATA "invalid-empty.xml:0: the file is empty: it must hold a "
                                     "<documents> or <document> element");
 
     /* Cut inside a construct: the truncation is what is reported, libxml2's detail after it. */
-    CHECK(parse_text(&c, "<documents>\n<document id='a'>\n<title>x &am") == KB_DOC_INVALID);
+    CHECK(parse_text(&c, "<documents>\n<document id='a'>\n<title>x &am") == KB_INVALID);
     CHECK_STR_EQ(shown(&c, 0), "mem.xml:3: the file ends inside <title> (opened at line 3): it is "
                                "truncated or an end tag is missing (EntityRef: expecting ';')");
     /* Cut inside a UTF-8 sequence. */
-    CHECK(parse_text(&c, "<documents>\n<document id='a'><title>\xe6\xad") == KB_DOC_INVALID);
+    CHECK(parse_text(&c, "<documents>\n<document id='a'><title>\xe6\xad") == KB_INVALID);
     CHECK(has_problem(&c, "the file ends inside <title> (opened at line 2)"));
     /* The same error in the middle of a complete small file is not a truncation. */
     CHECK(parse_text(&c, "<document id='a'><title>a &amp b</title><body><p>x</p></body></document>") ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK_STR_EQ(shown(&c, 0), "mem.xml:1: not well-formed XML: EntityRef: expecting ';'");
 
-    CHECK(parse_text(&c, "<?xml version='1.0'?>\n\n") == KB_DOC_INVALID);
+    CHECK(parse_text(&c, "<?xml version='1.0'?>\n\n") == KB_INVALID);
     CHECK(c.n_problems == 1);
     CHECK(has_problem(&c, "the file holds no XML element: expected <documents> or <document>"));
     reset(&c);
@@ -596,7 +596,7 @@ TEST(truncated_empty_and_blank_files_are_refused_saying_so)
 TEST(invalid_utf8_reported_with_its_line)
 {
     collected c = {0};
-    CHECK(parse_file(&c, DATA "hostile-invalid-utf8.xml") == KB_DOC_INVALID);
+    CHECK(parse_file(&c, DATA "hostile-invalid-utf8.xml") == KB_INVALID);
     CHECK(c.n_docs == 0);
     CHECK(c.n_problems == 1);
     CHECK_STR_EQ(shown(&c, 0), DATA "hostile-invalid-utf8.xml:5: invalid UTF-8 (bytes 0xE6 0x20 "
@@ -609,7 +609,7 @@ TEST(invalid_utf8_inside_cdata_refused_with_its_line)
     /* libxml2 2.9 lets an overlong E0 89 8B through inside CDATA (found by fuzz_document). */
     collected c = {0};
     CHECK(parse_text(&c, "<document id=\"a\">\n<title>T</title>\n<body>\n<p>\n\n<![CDATA[ok\nline\n"
-                         " \xe0\x89\x8b x\n]]></p></body></document>\n") == KB_DOC_INVALID);
+                         " \xe0\x89\x8b x\n]]></p></body></document>\n") == KB_INVALID);
     CHECK(c.n_docs == 0);
     CHECK(c.n_problems == 1);
     CHECK_STR_EQ(shown(&c, 0), "mem.xml:8: invalid UTF-8 (bytes 0xE0 0x89 0x8B 0x20): "
@@ -617,7 +617,7 @@ TEST(invalid_utf8_inside_cdata_refused_with_its_line)
     reset(&c);
     /* Valid text in CDATA is still text. */
     CHECK(parse_text(&c, "<document id=\"a\"><title><![CDATA[国际漫游 <5G>]]></title>"
-                         "<body><p>x</p></body></document>") == KB_DOC_OK);
+                         "<body><p>x</p></body></document>") == KB_OK);
     CHECK(c.n_docs == 1);
     reset(&c);
 }
@@ -625,24 +625,24 @@ TEST(invalid_utf8_inside_cdata_refused_with_its_line)
 TEST(other_encodings_refused_with_the_fix)
 {
     collected c = {0};
-    CHECK(parse_file(&c, DATA "hostile-gb2312.xml") == KB_DOC_INVALID);
+    CHECK(parse_file(&c, DATA "hostile-gb2312.xml") == KB_INVALID);
     CHECK(c.n_docs == 0);
     CHECK_STR_EQ(shown(&c, 0), DATA "hostile-gb2312.xml:1: the file declares encoding=\"GB2312\": "
                                     "knowledge-base files must be UTF-8 (convert it, e.g. iconv "
                                     "-f GB2312 -t UTF-8, and declare encoding=\"UTF-8\" or no "
                                     "encoding)");
-    CHECK(parse_file(&c, DATA "hostile-utf16.xml") == KB_DOC_INVALID);
+    CHECK(parse_file(&c, DATA "hostile-utf16.xml") == KB_INVALID);
     CHECK(c.n_docs == 0);
     CHECK_STR_EQ(shown(&c, 0), DATA "hostile-utf16.xml:1: the file is encoded in UTF-16: "
                                     "knowledge-base files must be UTF-8 (convert it, e.g. iconv "
                                     "-f UTF-16 -t UTF-8)");
     /* A GBK file without a declaration is simply not UTF-8. */
     CHECK(parse_text(&c, "<document id='g'><title>\xb9\xfa\xbc\xca</title></document>") ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(has_problem(&c, "invalid UTF-8 (bytes 0xB9 0xFA"));
     /* Declared UTF-8 in any spelling is fine. */
     CHECK(parse_text(&c, "<?xml version='1.0' encoding = 'Utf-8' ?><document id='u'><title>t"
-                         "</title><body><p>x</p></body></document>") == KB_DOC_OK);
+                         "</title><body><p>x</p></body></document>") == KB_OK);
     reset(&c);
 }
 
@@ -652,7 +652,7 @@ TEST(encoding_name_with_bad_bytes_is_quoted_as_valid_utf8)
 {
     collected c = {0};
     CHECK(parse_text(&c, "<?xml version='1.0' encoding='GB\xff\xe5\x01'?><document/>") ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK_STR_EQ(shown(&c, 0), "mem.xml:1: the file declares encoding=\"GB\xef\xbf\xbd\xef\xbf\xbd \": "
                                "knowledge-base files must be UTF-8 (convert it, e.g. iconv -f "
                                "GB\xef\xbf\xbd\xef\xbf\xbd  -t UTF-8, and declare encoding=\"UTF-8\" or no "
@@ -666,7 +666,7 @@ TEST(stray_text_with_lone_cr_line_ends_has_a_real_line)
 {
     collected c = {0};
     CHECK(parse_text(&c, "<documents>x\r\r\r<document id='a'><title>t</title><body><p>p</p>"
-                         "</body></document></documents>") == KB_DOC_INVALID);
+                         "</body></document></documents>") == KB_INVALID);
     CHECK(c.n_problems >= 1);
     CHECK(has_problem(&c, "text 'x' is not allowed directly in <documents>"));
     CHECK(c.problems[0].line == 1);
@@ -684,7 +684,7 @@ TEST(billion_laughs_fails_fast)
 {
     collected c = {0};
     double t0 = now();
-    CHECK(parse_file(&c, DATA "hostile-billion-laughs.xml") == KB_DOC_INVALID);
+    CHECK(parse_file(&c, DATA "hostile-billion-laughs.xml") == KB_INVALID);
     double took = now() - t0;
     CHECK(took < 0.5);
     CHECK(c.n_docs == 0);
@@ -709,7 +709,7 @@ TEST(every_doctype_is_refused)
         snprintf(path, sizeof path, DATA "%s", cases[i].file);
         snprintf(want, sizeof want, "%s:%d: " DOCTYPE_REFUSED, path, cases[i].line);
         double t0 = now();
-        CHECK(parse_file(&c, path) == KB_DOC_INVALID);
+        CHECK(parse_file(&c, path) == KB_INVALID);
         CHECK(now() - t0 < 0.5); /* no network attempt: 10.255.255.1 would hang for seconds */
         CHECK(c.n_docs == 0);
         CHECK(c.n_problems == 1);
@@ -718,7 +718,7 @@ TEST(every_doctype_is_refused)
     }
     /* Even a bare DOCTYPE: the format has no DTD. */
     CHECK(parse_text(&c, "<!DOCTYPE document>\n<document id='a'><title>t</title><body><p>x</p>"
-                         "</body></document>") == KB_DOC_INVALID);
+                         "</body></document>") == KB_INVALID);
     CHECK(has_problem(&c, "<!DOCTYPE> is not allowed"));
     reset(&c);
 }
@@ -733,7 +733,7 @@ TEST(external_entity_to_a_local_file_is_never_read)
              "<document id='x'><title>&s;</title><body><p>&s;</p></body></document>",
              secret);
     collected c = {0};
-    CHECK(parse_text(&c, doc) == KB_DOC_INVALID);
+    CHECK(parse_text(&c, doc) == KB_INVALID);
     CHECK(c.n_docs == 0);
     CHECK(!has_problem(&c, canary));
     CHECK(c.dump == NULL || strstr(c.dump, canary) == NULL);
@@ -765,7 +765,7 @@ TEST(deep_nesting_fails_fast)
     adds(&t, "</p></body></document>");
     double t0 = now();
     CHECK(kb_document_parse_memory(t.p, t.len, "deep.xml", on_document, on_problem, &c) ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(now() - t0 < 1.0);
     CHECK(c.n_docs == 0);
     CHECK(c.n_problems == 1);
@@ -779,7 +779,7 @@ TEST(deep_nesting_fails_fast)
     repeat(&t, "</b>", 240);
     adds(&t, "</p></body></document>");
     CHECK(kb_document_parse_memory(t.p, t.len, "deep.xml", on_document, on_problem, &c) ==
-          KB_DOC_OK);
+          KB_OK);
     CHECK(contains(c.dump, "  P 1 x\n"));
     free(t.p);
     reset(&c);
@@ -795,7 +795,7 @@ TEST(huge_paragraph_refused_and_the_next_document_delivered)
              "<document id='after'><title>t</title><body><p>x</p></body></document></documents>");
     double t0 = now();
     CHECK(kb_document_parse_memory(t.p, t.len, "big.xml", on_document, on_problem, &c) ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(now() - t0 < 2.0);
     CHECK(c.n_docs == 1);
     CHECK_STR_EQ(c.ids[0], "after");
@@ -808,14 +808,14 @@ TEST(huge_paragraph_refused_and_the_next_document_delivered)
     repeat(&t, "<b>0123456789abcdef</b>", 70000);
     adds(&t, "</p></body></document>");
     CHECK(kb_document_parse_memory(t.p, t.len, "big2.xml", on_document, on_problem, &c) ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(has_problem(&c, "document 'big2': <p> (paragraph) is longer than 1 MiB (1120000 bytes)"));
     t.len = 0;
     adds(&t, "<document id='big3'><title>t</title><body>");
     repeat(&t, "          ", 120000);
     adds(&t, "<p>x</p></body></document>");
     CHECK(kb_document_parse_memory(t.p, t.len, "big3.xml", on_document, on_problem, &c) ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(has_problem(&c, "document 'big3': the text in <body> is longer than 1 MiB (1200000 bytes)"));
     free(t.p);
     reset(&c);
@@ -830,7 +830,7 @@ TEST(a_document_with_too_many_elements_is_refused_fast)
     adds(&t, "</p></body></document>");
     double t0 = now();
     CHECK(kb_document_parse_memory(t.p, t.len, "br.xml", on_document, on_problem, &c) ==
-          KB_DOC_INVALID);
+          KB_INVALID);
     CHECK(now() - t0 < 2.0);
     CHECK(c.n_docs == 0);
     CHECK_STR_EQ(shown(&c, 0), "br.xml:1: document 'many': the document has more than 100000 "
@@ -846,7 +846,7 @@ TEST(file_over_the_size_limit_refused_without_reading_it)
     /* A sparse file: 513 MiB long, no disk used. */
     CHECK(truncate(path, (off_t)KB_DOCUMENT_MAX_FILE_BYTES + 1024 * 1024) == 0);
     double t0 = now();
-    CHECK(parse_file(&c, path) == KB_DOC_INVALID);
+    CHECK(parse_file(&c, path) == KB_INVALID);
     CHECK(now() - t0 < 0.5);
     CHECK(c.n_problems == 1);
     CHECK(c.problems[0].line == 0);
@@ -864,14 +864,14 @@ TEST(unreadable_paths_are_io_errors_with_the_reason)
     collected c = {0};
     /* A file that cannot be read is no problem at any line of it: KB_PROBLEM_IO_LINE, so that
      * kb-indexer reports a path error, not "FILE:0:". */
-    CHECK(parse_file(&c, DATA "no-such-file.xml") == KB_DOC_IO_ERROR);
+    CHECK(parse_file(&c, DATA "no-such-file.xml") == KB_ERROR);
     CHECK(c.n_problems == 1 && c.problems[0].line == KB_PROBLEM_IO_LINE);
     CHECK_STR_EQ(c.problems[0].message, "cannot open the file: No such file or directory");
-    CHECK(parse_file(&c, DATA) == KB_DOC_IO_ERROR);
+    CHECK(parse_file(&c, DATA) == KB_ERROR);
     CHECK(has_problem(&c, "is a directory"));
     CHECK(c.n_problems == 1 && c.problems[0].line == KB_PROBLEM_IO_LINE);
     /* Problems with the whole file's content stay at line 0: it is an invalid file. */
-    CHECK(parse_text(&c, "") == KB_DOC_INVALID);
+    CHECK(parse_text(&c, "") == KB_INVALID);
     CHECK(c.n_problems == 1 && c.problems[0].line == 0);
     reset(&c);
 }
@@ -881,7 +881,7 @@ TEST(callback_can_stop_the_parse)
     collected c = {0};
     c.stop_after = 1;
     CHECK(kb_document_parse_file(DATA "valid-documents.xml", on_document, on_problem, &c) ==
-          KB_DOC_STOPPED);
+          KB_STOPPED);
     CHECK(c.n_docs == 1);
     CHECK_STR_EQ(c.ids[0], "roam-intl-001");
     CHECK(c.n_problems == 0);
@@ -961,7 +961,7 @@ TEST(many_documents_stream_in_bounded_memory_with_exact_lines)
     long before = max_rss_kib();
     counted cnt = {0};
     double t0 = now();
-    CHECK(kb_document_parse_file(path, count_document, count_problem, &cnt) == KB_DOC_INVALID);
+    CHECK(kb_document_parse_file(path, count_document, count_problem, &cnt) == KB_INVALID);
     double took = now() - t0;
     long grew = max_rss_kib() - before;
     printf("  %zu documents, %lld MB, %.2f s, peak RSS grew by %ld KiB\n", n,

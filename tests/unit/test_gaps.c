@@ -46,7 +46,7 @@ static void ignore_problem(const char *file, int line, const char *message, void
 static int index_path(const char *dir, const char *path, kb_index_mode mode)
 {
     kb_index_writer *w = kb_index_writer_open(dir, mode);
-    if (!w || kb_index_writer_status(w) != KB_INDEX_OK) {
+    if (!w || kb_index_writer_status(w) != KB_OK) {
         printf("  index %s: %s\n", dir, w ? kb_index_writer_errmsg(w) : "oom");
         kb_index_writer_close(w);
         return -1;
@@ -68,7 +68,7 @@ static int index_path(const char *dir, const char *path, kb_index_mode mode)
     }
     int rc = kb_index_writer_commit(w);
     kb_index_writer_close(w);
-    return rc == KB_INDEX_OK ? 0 : -1;
+    return rc == KB_OK ? 0 : -1;
 }
 
 static int write_file(const char *path, const char *text)
@@ -451,12 +451,12 @@ TEST(queue_fed_by_searches_feedback_and_help_requests)
     log_search(st, "s6", "zhang", "宽带报修", 0, "telecom-broadband-fault-001", t0 + 5000);
     log_search(st, "s7", "zhang", "   ", 1, NULL, t0 + 6000);
     CHECK(kb_store_log_feedback(st, "s4", "wang", KB_FEEDBACK_NOT_FOUND, NULL, t0 + 7000) ==
-          KB_STORE_OK);
+          KB_OK);
     CHECK(kb_store_log_feedback(st, "s6", "zhang", KB_FEEDBACK_HELPFUL, "x", t0 + 8000) ==
-          KB_STORE_OK);
+          KB_OK);
     /* "not found" on an unresolved search: already queued through the search. */
     CHECK(kb_store_log_feedback(st, "s5", "zhang", KB_FEEDBACK_NOT_FOUND, NULL, t0 + 8500) ==
-          KB_STORE_OK);
+          KB_OK);
     help(st, "zhou", "宠物保险理赔怎么办理", 0, NULL, t0 + 9000);
     help(st, "zhou", "宽带怎么报修", 1, "telecom-broadband-fault-001", t0 + 10000);
     kb_store_close(st);
@@ -564,7 +564,7 @@ TEST(typing_steps_stay_out_of_the_queue)
     /* A step the agent acted on stays. */
     log_search(st, "t8", "wang", "电动车上牌", 1, NULL, t0 + 2000);
     CHECK(kb_store_log_feedback(st, "t8", "wang", KB_FEEDBACK_CLICK, "x", t0 + 2500) ==
-          KB_STORE_OK);
+          KB_OK);
     log_search(st, "t9", "wang", "电动车上牌要什么材料", 1, NULL, t0 + 3000);
     /* Just now: too young to judge, it waits. */
     log_search(st, "t10", "zhou", "电动车上牌要什么材料", 1, NULL, now_ms());
@@ -1026,7 +1026,7 @@ TEST(recheck_after_reindex_suggests_the_new_document)
     /* The question is unresolved against this knowledge base, as the service would log it. */
     kb_search_request req = {.text = "宠物保险怎么理赔", .limit = 3};
     kb_search_result res;
-    CHECK(kb_search(h.searcher, &req, &res) == KB_SEARCH_OK && res.unresolved);
+    CHECK(kb_search(h.searcher, &req, &res) == KB_OK && res.unresolved);
     kb_search_result_free(&res);
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
@@ -1079,7 +1079,7 @@ TEST(category_is_the_editors_or_that_of_a_rejected_answer)
     /* Answered confidently, and the agent said it did not answer: the answer's category. */
     log_search(st, "c3", "li", "宽带光猫红灯闪烁", 0, "broadband-001", t0 + 2);
     CHECK(kb_store_log_feedback(st, "c3", "li", KB_FEEDBACK_NOT_FOUND, NULL, t0 + 3) ==
-          KB_STORE_OK);
+          KB_OK);
     kb_store_close(st);
     const char *idx = new_dir("category-index");
     CHECK(index_docs(idx, "category-base", BASE_DOCS, KB_INDEX_REBUILD) == 0);
@@ -1131,7 +1131,7 @@ TEST(category_is_the_editors_or_that_of_a_rejected_answer)
     st = kb_store_open(dir, err, sizeof err);
     log_search(st, "c4", "wang", "宽带光猫红灯一直闪", 0, "broadband-001", t0 + 4);
     CHECK(kb_store_log_feedback(st, "c4", "wang", KB_FEEDBACK_NOT_FOUND, NULL, t0 + 5) ==
-          KB_STORE_OK);
+          KB_OK);
     kb_store_close(st);
     ingest_all(g, &h);
     item = kb_gaps_item(g, modem_id, 10);
@@ -1185,7 +1185,7 @@ TEST(content_health_lists_never_returned_expired_and_not_answering)
     log_search(st, "h1", "zhang", "宽带报修", 0, "broadband-001", t0);
     log_search(st, "h2", "li", "宽带怎么修", 0, "broadband-001", t0 + 1);
     CHECK(kb_store_log_feedback(st, "h2", "li", KB_FEEDBACK_NOT_FOUND, NULL, t0 + 2) ==
-          KB_STORE_OK);
+          KB_OK);
     kb_store_close(st);
     kb_handles h;
     if (handles_open(&h, idx) != 0) return;

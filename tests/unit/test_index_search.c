@@ -56,16 +56,16 @@ static void make_doc(test_doc *t, const char *id, const char *title, const char 
 static int index_docs(kb_index_mode mode, test_doc *docs, size_t n)
 {
     kb_index_writer *w = kb_index_writer_open(index_dir, mode);
-    if (!w || kb_index_writer_status(w) != KB_INDEX_OK) {
+    if (!w || kb_index_writer_status(w) != KB_OK) {
         printf("  open: %s\n", w ? kb_index_writer_errmsg(w) : "oom");
         kb_index_writer_close(w);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        if (kb_index_writer_add(w, &docs[i].doc) != KB_INDEX_OK) printf("  add: %s\n", kb_index_writer_errmsg(w));
+        if (kb_index_writer_add(w, &docs[i].doc) != KB_OK) printf("  add: %s\n", kb_index_writer_errmsg(w));
     int rc = kb_index_writer_commit(w);
     kb_index_writer_close(w);
-    return rc == KB_INDEX_OK ? 0 : -1;
+    return rc == KB_OK ? 0 : -1;
 }
 
 /* 1 when any hit of the query has this id. */
@@ -74,7 +74,7 @@ static int returns(kb_searcher *s, const char *q, const char *id, int include_ex
     kb_search_request req = {.text = q, .limit = 50, .include_expired = include_expired, .today = today};
     kb_search_result res;
     int found = 0;
-    if (kb_search(s, &req, &res) != KB_SEARCH_OK) return -1;
+    if (kb_search(s, &req, &res) != KB_OK) return -1;
     for (size_t i = 0; i < res.n_hits; i++) found |= strcmp(res.hits[i].id, id) == 0;
     kb_search_result_free(&res);
     return found;
@@ -87,7 +87,7 @@ static const char *top(kb_searcher *s, const char *q, int include_expired, const
     kb_search_request req = {.text = q, .limit = 5, .include_expired = include_expired, .today = today};
     kb_search_result res;
     id[0] = 0;
-    if (kb_search(s, &req, &res) != KB_SEARCH_OK) return "(error)";
+    if (kb_search(s, &req, &res) != KB_OK) return "(error)";
     if (res.n_hits) snprintf(id, sizeof id, "%s", res.hits[0].id);
     kb_search_result_free(&res);
     return id;
@@ -137,7 +137,7 @@ TEST(expired_documents_hidden_by_default)
     CHECK(returns(s, "双十一流量包优惠", "promo-2025", 0, "2025-10-15") == 0); /* not yet started */
     kb_search_request req = {.text = "双十一流量包优惠", .limit = 5, .include_expired = 1, .today = "2026-06-01"};
     kb_search_result res;
-    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(kb_search(s, &req, &res) == KB_OK);
     CHECK(res.n_hits >= 1 && res.hits[0].expired == 1);
     kb_search_result_free(&res);
     kb_searcher_close(s);
@@ -151,7 +151,7 @@ TEST(a_category_filter_matches_any_level_in_either_script)
     const char *cats[] = {"業務辦理"};
     kb_search_request req = {.text = "开通 挂失", .limit = 10, .categories = cats, .n_categories = 1};
     kb_search_result res;
-    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(kb_search(s, &req, &res) == KB_OK);
     CHECK(res.n_hits == 1);
     if (res.n_hits) CHECK_STR_EQ(res.hits[0].id, "roam-001");
     kb_search_result_free(&res);
@@ -168,7 +168,7 @@ TEST(snippet_marks_matches_and_escapes)
     if (!s) { CHECK(s != NULL); return; }
     kb_search_request req = {.text = "谨防诈骗", .limit = 3};
     kb_search_result res;
-    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(kb_search(s, &req, &res) == KB_OK);
     CHECK(res.n_hits >= 1);
     if (res.n_hits) {
         CHECK_STR_EQ(res.hits[0].id, "xss");
@@ -180,7 +180,7 @@ TEST(snippet_marks_matches_and_escapes)
     kb_search_result_free(&res);
     /* Traditional text is marked in its own script for a Simplified query. */
     req.text = "账单";
-    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(kb_search(s, &req, &res) == KB_OK);
     if (res.n_hits) CHECK(strstr(res.hits[0].snippet, "<mark>帳單</mark>") != NULL);
     kb_search_result_free(&res);
     kb_searcher_close(s);
@@ -192,16 +192,16 @@ TEST(a_changed_document_is_replaced_and_an_unchanged_one_skipped)
     make_doc(&d, "roam-001", "国际漫游开通办理（新版）", "境外使用前请先开通国际漫游，现在也可以通过短信开通。",
              "业务办理/漫游", NULL);
     kb_index_writer *w = kb_index_writer_open(index_dir, KB_INDEX_UPDATE);
-    CHECK(w && kb_index_writer_add(w, &d.doc) == KB_INDEX_OK);
-    CHECK(kb_index_writer_commit(w) == KB_INDEX_OK);
+    CHECK(w && kb_index_writer_add(w, &d.doc) == KB_OK);
+    CHECK(kb_index_writer_commit(w) == KB_OK);
     kb_index_stats st;
     kb_index_writer_stats(w, &st);
     CHECK(st.replaced == 1 && st.added == 0 && st.total == 5);
     kb_index_writer_close(w);
 
     w = kb_index_writer_open(index_dir, KB_INDEX_UPDATE);
-    CHECK(w && kb_index_writer_add(w, &d.doc) == KB_INDEX_OK);
-    CHECK(kb_index_writer_commit(w) == KB_INDEX_OK);
+    CHECK(w && kb_index_writer_add(w, &d.doc) == KB_OK);
+    CHECK(kb_index_writer_commit(w) == KB_OK);
     kb_index_writer_stats(w, &st);
     CHECK(st.unchanged == 1 && st.replaced == 0);
     kb_index_writer_close(w);
@@ -212,10 +212,10 @@ TEST(a_changed_document_is_replaced_and_an_unchanged_one_skipped)
     CHECK(kb_searcher_doccount(s) == 5);
     CHECK_STR_EQ(top(s, "短信开通漫游", 0, NULL), "roam-001");
     kb_document *doc = NULL;
-    CHECK(kb_searcher_get_document(s, "roam-001", &doc) == KB_SEARCH_OK);
+    CHECK(kb_searcher_get_document(s, "roam-001", &doc) == KB_OK);
     CHECK(doc && strstr(doc->title, "（新版）") != NULL);
     kb_searcher_document_free(doc);
-    CHECK(kb_searcher_get_document(s, "nope", &doc) == KB_SEARCH_NOT_FOUND);
+    CHECK(kb_searcher_get_document(s, "nope", &doc) == KB_NOT_FOUND);
     kb_searcher_close(s);
 }
 
@@ -225,11 +225,11 @@ TEST(duplicate_id_in_one_run_keeps_first)
     make_doc(&d[0], "dup", "第一个", "第一份内容", NULL, NULL);
     make_doc(&d[1], "dup", "第二个", "第二份内容", NULL, NULL);
     kb_index_writer *w = kb_index_writer_open(index_dir, KB_INDEX_UPDATE);
-    CHECK(kb_index_writer_add(w, &d[0].doc) == KB_INDEX_OK);
-    CHECK(kb_index_writer_add(w, &d[1].doc) == KB_INDEX_ERROR);
-    CHECK(kb_index_writer_status(w) == KB_INDEX_OK);
+    CHECK(kb_index_writer_add(w, &d[0].doc) == KB_OK);
+    CHECK(kb_index_writer_add(w, &d[1].doc) == KB_ERROR);
+    CHECK(kb_index_writer_status(w) == KB_OK);
     CHECK(strstr(kb_index_writer_errmsg(w), "test.xml:1") != NULL);
-    CHECK(kb_index_writer_commit(w) == KB_INDEX_OK);
+    CHECK(kb_index_writer_commit(w) == KB_OK);
     kb_index_writer_close(w);
 }
 
@@ -248,7 +248,7 @@ TEST(sync_removes_unseen_and_rebuild_starts_empty)
     kb_index_writer *w = kb_index_writer_open(index_dir, KB_INDEX_SYNC);
     kb_index_writer_add(w, &d[2].doc);
     kb_index_writer_keep_unseen(w);
-    CHECK(kb_index_writer_commit(w) == KB_INDEX_OK);
+    CHECK(kb_index_writer_commit(w) == KB_OK);
     kb_index_writer_close(w);
     CHECK(kb_searcher_refresh(s) == 1);
     CHECK(kb_searcher_doccount(s) == 3);
@@ -322,8 +322,8 @@ TEST(a_run_that_changes_nothing_publishes_no_new_revision)
 
     /* The counts of an unchanged run are still right. */
     kb_index_writer *w = kb_index_writer_open(index_dir, KB_INDEX_UPDATE);
-    CHECK(w && kb_index_writer_add(w, &d[0].doc) == KB_INDEX_OK);
-    CHECK(kb_index_writer_commit(w) == KB_INDEX_OK);
+    CHECK(w && kb_index_writer_add(w, &d[0].doc) == KB_OK);
+    CHECK(kb_index_writer_commit(w) == KB_OK);
     kb_index_stats st;
     kb_index_writer_stats(w, &st);
     CHECK(st.unchanged == 1 && st.added == 0 && st.replaced == 0 && st.removed == 0 && st.total == 4);
@@ -361,7 +361,7 @@ TEST(odd_queries_never_fail)
     for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
         kb_search_request req = {.text = odd[i], .limit = 10};
         kb_search_result res;
-        CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+        CHECK(kb_search(s, &req, &res) == KB_OK);
         CHECK(res.confidence >= 0 && res.confidence <= 1);
         if (res.n_hits == 0) CHECK(res.unresolved == 1);
         kb_search_result_free(&res);
@@ -378,21 +378,21 @@ TEST(confidence_separates_answered_from_missing)
     if (!s) { CHECK(s != NULL); return; }
     kb_search_request req = {.text = "出国前怎么开通国际漫游", .limit = 3};
     kb_search_result res;
-    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(kb_search(s, &req, &res) == KB_OK);
     CHECK(res.unresolved == 0);
     CHECK(res.top_id && strcmp(res.top_id, "roam-001") == 0);
     double answered = res.confidence;
     kb_search_result_free(&res);
     /* A later page judges the same top hit: same top id and confidence. */
     req.offset = 1;
-    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(kb_search(s, &req, &res) == KB_OK);
     CHECK(res.top_id && strcmp(res.top_id, "roam-001") == 0);
     CHECK(res.confidence == answered && res.unresolved == 0);
     CHECK(res.n_hits == 0 || strcmp(res.hits[0].id, "roam-001") != 0);
     kb_search_result_free(&res);
     req.offset = 0;
     req.text = "股票开户需要带什么证件";
-    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(kb_search(s, &req, &res) == KB_OK);
     CHECK(res.unresolved == 1);
     CHECK(res.confidence < answered);
     kb_search_result_free(&res);
@@ -421,7 +421,7 @@ static void remove_dir(const char *dir)
 static int run_with_writers_preparer(const char *dir, test_doc *docs, size_t n, int *bulk)
 {
     kb_index_writer *w = kb_index_writer_open(dir, KB_INDEX_UPDATE);
-    if (!w || kb_index_writer_status(w) != KB_INDEX_OK) {
+    if (!w || kb_index_writer_status(w) != KB_OK) {
         printf("  open %s: %s\n", dir, w ? kb_index_writer_errmsg(w) : "out of memory");
         kb_index_writer_close(w);
         return -1;
@@ -433,13 +433,13 @@ static int run_with_writers_preparer(const char *dir, test_doc *docs, size_t n, 
     if (!p) printf("  preparer: %s\n", err);
     for (size_t i = 0; p && i < n && rc == 0; i++) {
         kb_prepared_doc *d = kb_index_prepare(p, &docs[i].doc);
-        if (!d || kb_index_writer_add_prepared(w, d) != KB_INDEX_OK) {
+        if (!d || kb_index_writer_add_prepared(w, d) != KB_OK) {
             printf("  add %s: %s\n", docs[i].doc.id, kb_index_writer_errmsg(w));
             rc = -1;
         }
         kb_prepared_doc_free(d);
     }
-    if (rc == 0 && kb_index_writer_commit(w) != KB_INDEX_OK) {
+    if (rc == 0 && kb_index_writer_commit(w) != KB_OK) {
         printf("  commit: %s\n", kb_index_writer_errmsg(w));
         rc = -1;
     }
@@ -512,7 +512,7 @@ TEST(a_document_prepared_for_a_bulk_build_is_refused_by_xapians_writer)
     kb_prepared_doc *doc = p ? kb_index_prepare(p, &d[1].doc) : NULL;
     CHECK(doc != NULL);
     if (doc && xapian_w) {
-        CHECK(kb_index_writer_add_prepared(xapian_w, doc) == KB_INDEX_ERROR);
+        CHECK(kb_index_writer_add_prepared(xapian_w, doc) == KB_ERROR);
         CHECK(strstr(kb_index_writer_errmsg(xapian_w), "kb_index_writer_new_preparer") != NULL);
         printf("  (refused: %s)\n", kb_index_writer_errmsg(xapian_w));
     }
@@ -621,7 +621,7 @@ TEST(good_matches_count_the_hits_that_answer_not_every_shared_character)
 
     kb_search_request req = {.text = "信用卡丢了怎么挂失", .limit = 10, .today = "2026-06-01"};
     kb_search_result res;
-    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(kb_search(s, &req, &res) == KB_OK);
     CHECK(res.unresolved == 0 && res.n_hits >= 3);
     CHECK(res.n_hits && strcmp(res.hits[0].id, "card-lost") == 0);
     CHECK(res.good_matches >= 1 && res.good_matches < res.n_hits);
@@ -631,7 +631,7 @@ TEST(good_matches_count_the_hits_that_answer_not_every_shared_character)
 
     /* A topic word: every document on the topic is a good match, the others are not. */
     req.text = "信用卡";
-    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(kb_search(s, &req, &res) == KB_OK);
     CHECK(res.good_matches == 3);
     for (size_t i = 0; i < res.n_hits; i++)
         CHECK((strncmp(res.hits[i].id, "card-", 5) == 0) == res.hits[i].good);
@@ -639,7 +639,7 @@ TEST(good_matches_count_the_hits_that_answer_not_every_shared_character)
 
     /* A later page counts its own hits; the top hit's confidence does not vouch for them. */
     req.offset = 1;
-    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(kb_search(s, &req, &res) == KB_OK);
     CHECK(res.good_matches == 2);
     kb_search_result_free(&res);
     req.offset = 0;
@@ -647,7 +647,7 @@ TEST(good_matches_count_the_hits_that_answer_not_every_shared_character)
     /* No answer in the knowledge base: nothing is a good match, however many documents share
      * a character with the question. */
     req.text = "股票开户需要带什么证件";
-    CHECK(kb_search(s, &req, &res) == KB_SEARCH_OK);
+    CHECK(kb_search(s, &req, &res) == KB_OK);
     CHECK(res.unresolved == 1 && res.n_hits > 0);
     CHECK(res.good_matches == 0);
     kb_search_result_free(&res);

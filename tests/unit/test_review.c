@@ -82,8 +82,8 @@ TEST(override_is_kept_with_its_history)
     kb_help_request_record item;
     /* A lead overrides: the knowledge base does not answer it (the document is outdated). */
     CHECK(kb_review_set(r, id, 0, NULL, "文档过期，客户手机13812345678", "lead-1", 1000) ==
-          KB_REVIEW_OK);
-    CHECK(kb_review_item(r, id, &item) == KB_REVIEW_OK);
+          KB_OK);
+    CHECK(kb_review_item(r, id, &item) == KB_OK);
     CHECK(item.kb_answerable); /* the service's verdict stays as it was */
     CHECK_STR_EQ(item.doc_id, "roam-001");
     CHECK(!item.answerable && item.effective_doc_id == NULL);
@@ -92,8 +92,8 @@ TEST(override_is_kept_with_its_history)
     CHECK_STR_EQ(item.review.note, "文档过期，客户手机[手机号]"); /* redacted */
     kb_help_request_record_free(&item);
     /* Another lead confirms the service after all: both reviews are kept, the latest decides. */
-    CHECK(kb_review_set(r, id, 1, NULL, NULL, "lead-2", 2000) == KB_REVIEW_OK);
-    CHECK(kb_review_item(r, id, &item) == KB_REVIEW_OK);
+    CHECK(kb_review_set(r, id, 1, NULL, NULL, "lead-2", 2000) == KB_OK);
+    CHECK(kb_review_item(r, id, &item) == KB_OK);
     CHECK(item.answerable);
     CHECK_STR_EQ(item.effective_doc_id, "roam-001"); /* the service's document */
     CHECK(item.n_reviews == 2);
@@ -103,20 +103,20 @@ TEST(override_is_kept_with_its_history)
     }
     kb_help_request_record_free(&item);
     /* A different answering document. */
-    CHECK(kb_review_set(r, id, 1, "roam-002", NULL, "lead-2", 3000) == KB_REVIEW_OK);
-    CHECK(kb_review_item(r, id, &item) == KB_REVIEW_OK);
+    CHECK(kb_review_set(r, id, 1, "roam-002", NULL, "lead-2", 3000) == KB_OK);
+    CHECK(kb_review_item(r, id, &item) == KB_OK);
     CHECK_STR_EQ(item.effective_doc_id, "roam-002");
     kb_help_request_record_free(&item);
-    CHECK(kb_review_set(r, id, 0, "roam-002", NULL, "lead-2", 3000) == KB_REVIEW_INVALID);
-    CHECK(kb_review_set(r, 424242, 0, NULL, NULL, "lead-2", 3000) == KB_REVIEW_NOT_FOUND);
-    CHECK(kb_review_item(r, 424242, &item) == KB_REVIEW_NOT_FOUND && item.question == NULL);
+    CHECK(kb_review_set(r, id, 0, "roam-002", NULL, "lead-2", 3000) == KB_INVALID);
+    CHECK(kb_review_set(r, 424242, 0, NULL, NULL, "lead-2", 3000) == KB_NOT_FOUND);
+    CHECK(kb_review_item(r, 424242, &item) == KB_NOT_FOUND && item.question == NULL);
     kb_review_close(r);
 
     /* It is on disk: a new connection sees it. */
     r = kb_review_open(dir, 1, err, sizeof err);
-    CHECK(kb_review_item(r, id, &item) == KB_REVIEW_OK && item.n_reviews == 3);
+    CHECK(kb_review_item(r, id, &item) == KB_OK && item.n_reviews == 3);
     kb_help_request_record_free(&item);
-    CHECK(kb_review_set(r, id, 0, NULL, NULL, "x", 0) == KB_REVIEW_INVALID); /* read-only */
+    CHECK(kb_review_set(r, id, 0, NULL, NULL, "x", 0) == KB_INVALID); /* read-only */
     kb_review_close(r);
 }
 
@@ -154,8 +154,8 @@ TEST(reviews_move_help_requests_in_and_out_of_the_queue)
     CHECK(gaps_total(list) == 1); /* only the genuine gap */
     cJSON_Delete(list);
     /* The lead: the first was not answerable after all, the second was. */
-    CHECK(kb_review_set(r, answered, 0, NULL, NULL, "lead", 2000) == KB_REVIEW_OK);
-    CHECK(kb_review_set(r, gap, 1, "car-001", NULL, "lead", 2000) == KB_REVIEW_OK);
+    CHECK(kb_review_set(r, answered, 0, NULL, NULL, "lead", 2000) == KB_OK);
+    CHECK(kb_review_set(r, gap, 1, "car-001", NULL, "lead", 2000) == KB_OK);
     CHECK(kb_gaps_ingest(g, &kb, 100) == 0);
     list = kb_gaps_list(g, NULL);
     CHECK(gaps_total(list) == 1);
@@ -204,10 +204,10 @@ TEST(agents_file_parsing_and_errors)
     fclose(f);
     CHECK(kb_agents_parse_file(path, &l, err, sizeof err) == -1 && strstr(err, ":1: more than 3"));
     l = (kb_agent_list){0};
-    CHECK(kb_agent_list_add(&l, "a1", "张伟", "一组", err, sizeof err) == KB_REVIEW_OK);
-    CHECK(kb_agent_list_add(&l, NULL, "x", NULL, err, sizeof err) == KB_REVIEW_INVALID &&
+    CHECK(kb_agent_list_add(&l, "a1", "张伟", "一组", err, sizeof err) == KB_OK);
+    CHECK(kb_agent_list_add(&l, NULL, "x", NULL, err, sizeof err) == KB_INVALID &&
           !strcmp(err, "id is required"));
-    CHECK(kb_agent_list_add(&l, "a1", "李娜", NULL, err, sizeof err) == KB_REVIEW_INVALID &&
+    CHECK(kb_agent_list_add(&l, "a1", "李娜", NULL, err, sizeof err) == KB_INVALID &&
           !strcmp(err, "id a1 appears twice"));
     CHECK(l.n == 1);
     kb_agent_list_free(&l);
@@ -234,8 +234,8 @@ TEST(agent_ids_survive_a_reload)
         kb_agent_list l = {0};
         err[0] = '\0';
         int rc = kb_agent_list_add(&l, bad[i], NULL, NULL, err, sizeof err);
-        if (rc == KB_REVIEW_OK) printf("  the list took agent id \"%s\"\n", bad[i]);
-        CHECK(rc == KB_REVIEW_INVALID && !strncmp(err, "id ", 3) && l.n == 0);
+        if (rc == KB_OK) printf("  the list took agent id \"%s\"\n", bad[i]);
+        CHECK(rc == KB_INVALID && !strncmp(err, "id ", 3) && l.n == 0);
         kb_agent_list_free(&l);
     }
     char long_id[KB_AGENT_FIELD_MAX + 2];
@@ -251,7 +251,7 @@ TEST(agent_ids_survive_a_reload)
         const char *problem = kb_agent_id_problem(good[i]);
         if (problem) printf("  refused agent id \"%s\": %s\n", good[i], problem);
         CHECK(problem == NULL);
-        CHECK(kb_agent_list_add(&l, good[i], "名 字", NULL, err, sizeof err) == KB_REVIEW_OK);
+        CHECK(kb_agent_list_add(&l, good[i], "名 字", NULL, err, sizeof err) == KB_OK);
     }
     char path[512];
     snprintf(path, sizeof path, "%s/agents-reload.tsv", root);
@@ -274,8 +274,8 @@ TEST(agent_ids_survive_a_reload)
         const char *name = bad_names[i][0], *team = bad_names[i][1];
         CHECK((name ? kb_agent_text_problem(name) : kb_agent_text_problem(team)) != NULL);
         int rc = kb_agent_list_add(&l, "a1", name, team, err, sizeof err);
-        if (rc == KB_REVIEW_OK) printf("  the list took name \"%s\" team \"%s\"\n", name, team);
-        CHECK(rc == KB_REVIEW_INVALID && !strncmp(err, name ? "name " : "team ", 5) && l.n == 0);
+        if (rc == KB_OK) printf("  the list took name \"%s\" team \"%s\"\n", name, team);
+        CHECK(rc == KB_INVALID && !strncmp(err, name ? "name " : "team ", 5) && l.n == 0);
     }
     kb_agent_list_free(&l);
 
@@ -314,12 +314,12 @@ TEST(agent_lookup)
     CHECK(r != NULL);
     if (!r) return;
     int listed = -1, have = -1;
-    CHECK(kb_review_agent_lookup(r, "a1", &listed, &have) == KB_REVIEW_OK && !listed && !have);
+    CHECK(kb_review_agent_lookup(r, "a1", &listed, &have) == KB_OK && !listed && !have);
     kb_agent_list l = {0};
-    CHECK(kb_agent_list_add(&l, "a1", "张伟", NULL, err, sizeof err) == KB_REVIEW_OK);
-    CHECK(kb_review_set_agents(r, &l) == KB_REVIEW_OK);
-    CHECK(kb_review_agent_lookup(r, "a1", &listed, &have) == KB_REVIEW_OK && listed && have);
-    CHECK(kb_review_agent_lookup(r, "a2", &listed, &have) == KB_REVIEW_OK && !listed && have);
+    CHECK(kb_agent_list_add(&l, "a1", "张伟", NULL, err, sizeof err) == KB_OK);
+    CHECK(kb_review_set_agents(r, &l) == KB_OK);
+    CHECK(kb_review_agent_lookup(r, "a1", &listed, &have) == KB_OK && listed && have);
+    CHECK(kb_review_agent_lookup(r, "a2", &listed, &have) == KB_OK && !listed && have);
     kb_agent_list_free(&l);
     kb_review_close(r);
 }
@@ -396,8 +396,8 @@ TEST(report_by_agent_matches_hand_computed_numbers)
     kb_report_params p = fixture_params(0);
     kb_report rep;
     int rc = r ? kb_review_report(r, &p, &rep) : -1;
-    CHECK(rc == KB_REVIEW_OK);
-    if (rc != KB_REVIEW_OK) {
+    CHECK(rc == KB_OK);
+    if (rc != KB_OK) {
         printf("  %s\n", r ? kb_review_errmsg(r) : err);
         kb_review_close(r);
         return;
@@ -447,7 +447,7 @@ TEST(report_by_agent_matches_hand_computed_numbers)
 
     /* Persist 4 needs August to October and July too: nobody stands out. */
     p.persist = 4;
-    CHECK(kb_review_report(r, &p, &rep) == KB_REVIEW_OK && rep.n_rows && !rep.rows[0].persistent);
+    CHECK(kb_review_report(r, &p, &rep) == KB_OK && rep.n_rows && !rep.rows[0].persistent);
     kb_report_free(&rep);
     kb_review_close(r);
 }
@@ -460,8 +460,8 @@ TEST(report_by_team_sums_its_agents)
     kb_report_params p = fixture_params(1);
     kb_report rep;
     int rc = r ? kb_review_report(r, &p, &rep) : -1;
-    CHECK(rc == KB_REVIEW_OK);
-    if (rc != KB_REVIEW_OK) {
+    CHECK(rc == KB_OK);
+    if (rc != KB_OK) {
         kb_review_close(r);
         return;
     }
@@ -495,7 +495,7 @@ TEST(report_by_team_sums_its_agents)
 static int64_t list_total(kb_review *r, const kb_review_filter *f, size_t *n_items)
 {
     kb_help_request_page page;
-    if (kb_review_list(r, f, &page) != KB_REVIEW_OK) return -1;
+    if (kb_review_list(r, f, &page) != KB_OK) return -1;
     int64_t total = page.total;
     if (n_items) *n_items = page.n;
     kb_help_request_page_free(&page);
@@ -533,7 +533,7 @@ TEST(list_items_are_the_requests_newest_first)
     kb_review_filter f = {.verdict = -1, .reviewed = -1, .agent = "a1", .limit = 2, .offset = 1};
     kb_review_month_bounds(2026, 10, &f.from_ms, &f.to_ms);
     kb_help_request_page page;
-    CHECK(r && kb_review_list(r, &f, &page) == KB_REVIEW_OK);
+    CHECK(r && kb_review_list(r, &f, &page) == KB_OK);
     CHECK(page.total == 4 && page.n == 2 && page.limit == 2 && page.offset == 1);
     if (page.n == 2) {
         const kb_help_request_record *d3 = &page.items[0], *d2 = &page.items[1];
@@ -565,18 +565,18 @@ TEST(agents_lists_breaking_the_rules_are_refused)
     kb_agent_list twice = {list, 2, 2}, phone = {list, 1, 1};
     char file[512];
     snprintf(file, sizeof file, "%s/agents-refused.tsv", root);
-    CHECK(kb_review_set_agents(r, &twice) == KB_REVIEW_INVALID);
+    CHECK(kb_review_set_agents(r, &twice) == KB_INVALID);
     CHECK(strstr(kb_review_errmsg(r), "id appears twice") != NULL);
     CHECK(kb_agents_write_file(file, &twice, err, sizeof err) == -1 && access(file, F_OK) != 0);
     list[0].team = "13812345678";
-    CHECK(kb_review_set_agents(r, &phone) == KB_REVIEW_INVALID);
+    CHECK(kb_review_set_agents(r, &phone) == KB_INVALID);
     CHECK(strstr(kb_review_errmsg(r), "team holds what looks like a customer's") != NULL);
     kb_agent_list stored;
-    CHECK(kb_review_agents(r, &stored) == KB_REVIEW_OK && stored.n == 0); /* nothing changed */
+    CHECK(kb_review_agents(r, &stored) == KB_OK && stored.n == 0); /* nothing changed */
     kb_agent_list_free(&stored);
     list[0].team = "一组";
-    CHECK(kb_review_set_agents(r, &phone) == KB_REVIEW_OK);
-    CHECK(kb_review_agents(r, &stored) == KB_REVIEW_OK && stored.n == 1);
+    CHECK(kb_review_set_agents(r, &phone) == KB_OK);
+    CHECK(kb_review_agents(r, &stored) == KB_OK && stored.n == 1);
     if (stored.n == 1) CHECK_STR_EQ(stored.v[0].name, "张伟");
     kb_agent_list_free(&stored);
     kb_review_close(r);
@@ -591,9 +591,9 @@ TEST(empty_store_gives_empty_report)
         kb_report_params p = fixture_params(by_team);
         kb_report rep;
         int rc = r ? kb_review_report(r, &p, &rep) : -1;
-        CHECK(rc == KB_REVIEW_OK && rep.n_rows == 0);
-        CHECK(rc == KB_REVIEW_OK && none(rep.totals.share));
-        if (rc == KB_REVIEW_OK) kb_report_free(&rep);
+        CHECK(rc == KB_OK && rep.n_rows == 0);
+        CHECK(rc == KB_OK && none(rep.totals.share));
+        if (rc == KB_OK) kb_report_free(&rep);
     }
     kb_review_close(r);
 }

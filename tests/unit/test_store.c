@@ -148,13 +148,13 @@ TEST(searches_are_logged_redacted)
     kb_search_event ev = search_ev("s-1", "客户13800138000的卡6222021234567890128不能用");
     ev.unresolved = 1;
     ev.confidence = 0.25;
-    CHECK(kb_store_log_search(st, &ev) == KB_STORE_OK);
+    CHECK(kb_store_log_search(st, &ev) == KB_OK);
     kb_search_event none = {.search_id = "s-2", .agent = "agent008", .query = "10086 套餐",
                             .time_ms = 1767225600000};
-    CHECK(kb_store_log_search(st, &none) == KB_STORE_OK);
+    CHECK(kb_store_log_search(st, &none) == KB_OK);
     /* An acknowledged write after them: both searches are committed when it returns. */
     CHECK(kb_store_log_feedback(st, "s-1", "agent007", KB_FEEDBACK_NOT_FOUND, NULL, now_ms()) ==
-          KB_STORE_OK);
+          KB_OK);
     const char *p = kb_store_path(st);
     CHECK_STR_EQ(q_text(p, "SELECT query FROM searches WHERE search_id = 's-1'"),
                  "客户[手机号]的卡[银行卡]不能用");
@@ -178,10 +178,10 @@ TEST(searches_are_logged_redacted)
     /* A duplicate search id fails that event only: the rest of its batch is written. */
     kb_search_event dup = search_ev("s-1", "重复");
     kb_search_event after = search_ev("s-3", "之后");
-    CHECK(kb_store_log_search(st, &dup) == KB_STORE_OK); /* queued; fails in the writer */
-    CHECK(kb_store_log_search(st, &after) == KB_STORE_OK);
+    CHECK(kb_store_log_search(st, &dup) == KB_OK); /* queued; fails in the writer */
+    CHECK(kb_store_log_search(st, &after) == KB_OK);
     CHECK(kb_store_log_feedback(st, "s-3", "agent007", KB_FEEDBACK_CLICK, "d", now_ms()) ==
-          KB_STORE_OK);
+          KB_OK);
     kb_store_stats(st, &s);
     CHECK(s.searches_logged == 3 && s.write_errors == 1);
     CHECK(q_int(p, "SELECT count(*) FROM searches") == 3);
@@ -189,7 +189,7 @@ TEST(searches_are_logged_redacted)
                  "客户[手机号]的卡[银行卡]不能用");
     /* A search without an id is refused. */
     kb_search_event bad = {.query = "x"};
-    CHECK(kb_store_log_search(st, &bad) == KB_STORE_ERROR);
+    CHECK(kb_store_log_search(st, &bad) == KB_ERROR);
     kb_store_close(st);
 }
 
@@ -211,12 +211,12 @@ TEST(no_raw_identifiers_on_disk)
         kb_search_event ev = search_ev(id, "MARKER-Q 手机13800138000 身份证11010519491231002X "
                                            "卡6222 0212 3456 7890 128 邮箱zhang.san@example.com "
                                            "座机010-62345678 +86 138 0013 8000");
-        CHECK(kb_store_log_search(st, &ev) == KB_STORE_OK);
+        CHECK(kb_store_log_search(st, &ev) == KB_OK);
     }
     kb_help_request hr = help_ev("MARKER-H 客户13800138000问卡6222021234567890128",
                                  "MARKER-A 已回拨13800138000，身份证11010519491231002X已核实");
     int64_t id;
-    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_STORE_OK);
+    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK);
     /* Controls: the grep does see what was written (in the WAL at this point)... */
     CHECK(file_contains(wal, "MARKER-Q") == 1);
     CHECK(file_contains(wal, "MARKER-A") == 1);
@@ -244,19 +244,19 @@ TEST(feedback_on_unknown_search_is_not_found)
     CHECK(st != NULL);
     if (!st) return;
     CHECK(kb_store_log_feedback(st, "no-such-search", "agent007", KB_FEEDBACK_CLICK, "d1",
-                                now_ms()) == KB_STORE_NOT_FOUND);
+                                now_ms()) == KB_NOT_FOUND);
     CHECK(strstr(kb_store_errmsg(st), "no-such-search") != NULL);
     /* The search is most likely still queued when its feedback arrives: order is kept. */
     for (int i = 0; i < 100; i++) {
         char id[32];
         snprintf(id, sizeof id, "fb-%d", i);
         kb_search_event ev = search_ev(id, "漫游");
-        CHECK(kb_store_log_search(st, &ev) == KB_STORE_OK);
+        CHECK(kb_store_log_search(st, &ev) == KB_OK);
         CHECK(kb_store_log_feedback(st, id, "agent007", (kb_feedback_kind)(i % 3),
-                                    i % 3 == 2 ? NULL : "roam-intl-001", now_ms()) == KB_STORE_OK);
+                                    i % 3 == 2 ? NULL : "roam-intl-001", now_ms()) == KB_OK);
     }
     CHECK(kb_store_log_feedback(st, "fb-1", "agent007", (kb_feedback_kind)7, NULL, 0) ==
-          KB_STORE_ERROR);
+          KB_ERROR);
     const char *p = kb_store_path(st);
     CHECK(q_int(p, "SELECT count(*) FROM feedback") == 100);
     CHECK(q_int(p, "SELECT count(*) FROM feedback WHERE kind = 'helpful'") == 33);
@@ -275,9 +275,9 @@ TEST(repeated_feedback_is_stored_once)
     CHECK(st != NULL);
     if (!st) return;
     kb_search_event ev = search_ev("once-1", "漫游");
-    CHECK(kb_store_log_search(st, &ev) == KB_STORE_OK);
+    CHECK(kb_store_log_search(st, &ev) == KB_OK);
     for (int i = 0; i < 3; i++) {
-        int want = i == 0 ? KB_STORE_OK : KB_STORE_DUPLICATE;
+        int want = i == 0 ? KB_OK : KB_DUPLICATE;
         CHECK(kb_store_log_feedback(st, "once-1", "agent007", KB_FEEDBACK_NOT_FOUND, NULL,
                                     now_ms()) == want);
         CHECK(kb_store_log_feedback(st, "once-1", "agent007", KB_FEEDBACK_HELPFUL, "d1",
@@ -291,9 +291,9 @@ TEST(repeated_feedback_is_stored_once)
     }
     /* Feedback on an unknown search stays "not found", however often it is sent. */
     CHECK(kb_store_log_feedback(st, "no-such", "agent007", KB_FEEDBACK_NOT_FOUND, NULL,
-                                now_ms()) == KB_STORE_NOT_FOUND);
+                                now_ms()) == KB_NOT_FOUND);
     CHECK(kb_store_log_feedback(st, "no-such", "agent007", KB_FEEDBACK_NOT_FOUND, NULL,
-                                now_ms()) == KB_STORE_NOT_FOUND);
+                                now_ms()) == KB_NOT_FOUND);
     const char *p = kb_store_path(st);
     CHECK(q_int(p, "SELECT count(*) FROM feedback") == 5);
     CHECK(q_int(p, "SELECT count(*) FROM feedback WHERE kind = 'not_found' AND doc_id IS NULL") == 1);
@@ -312,7 +312,7 @@ TEST(help_request_ids_increase)
     for (int i = 0; i < 5; i++) {
         kb_help_request hr = help_ev("出国了手机怎么用", i % 2 ? NULL : "看漫游开通文档");
         if (i == 4) hr.doc_id = NULL, hr.kb_answerable = 0;
-        CHECK(kb_store_log_help_request(st, &hr, &id) == KB_STORE_OK);
+        CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK);
         CHECK(id > prev);
         prev = id;
     }
@@ -330,7 +330,7 @@ TEST(help_request_ids_increase)
     CHECK(st != NULL);
     if (!st) return;
     kb_help_request hr = help_ev("怎么办理携号转网", NULL);
-    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_STORE_OK);
+    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK);
     CHECK(id > prev);
     kb_store_close(st);
 }
@@ -348,7 +348,7 @@ static void *produce(void *arg)
         snprintf(id, sizeof id, "t%d-%d", p->thread, i);
         snprintf(q, sizeof q, "国际漫游怎么开通 客户1380013%04d", i % 10000);
         kb_search_event ev = search_ev(id, q);
-        if (kb_store_log_search(p->st, &ev) != KB_STORE_OK) p->failed++;
+        if (kb_store_log_search(p->st, &ev) != KB_OK) p->failed++;
     }
     return NULL;
 }
@@ -427,7 +427,7 @@ TEST(acked_help_request_survives_kill_9)
         }
         kb_help_request hr = help_ev("客户13800138000要求停机保号", "已按停机保号文档办理");
         int64_t id = 0;
-        if (kb_store_log_help_request(st, &hr, &id) != KB_STORE_OK) _exit(3);
+        if (kb_store_log_help_request(st, &hr, &id) != KB_OK) _exit(3);
         if (write(fds[1], &id, sizeof id) != sizeof id) _exit(4);
         /* Keep the writer busy until the parent kills us mid-flight. */
         for (int i = 500;; i++) {
@@ -463,7 +463,7 @@ TEST(acked_help_request_survives_kill_9)
     if (!st) return;
     kb_help_request hr = help_ev("又来了", NULL);
     int64_t id2 = 0;
-    CHECK(kb_store_log_help_request(st, &hr, &id2) == KB_STORE_OK);
+    CHECK(kb_store_log_help_request(st, &hr, &id2) == KB_OK);
     CHECK(id2 > id);
     kb_store_close(st);
 }
@@ -482,7 +482,7 @@ TEST(reopen_existing_store)
         char id[32];
         snprintf(id, sizeof id, "r-%d", round);
         kb_search_event ev = search_ev(id, "宽带报修");
-        CHECK(kb_store_log_search(st, &ev) == KB_STORE_OK);
+        CHECK(kb_store_log_search(st, &ev) == KB_OK);
         kb_store_close(st);
     }
     char path[300];
@@ -568,7 +568,7 @@ TEST(write_errors_are_reported_and_recovered)
     if (!st) return;
     kb_help_request small = help_ev("小问题", NULL);
     int64_t id1 = 0, id2 = 0, id3 = 0;
-    CHECK(kb_store_log_help_request(st, &small, &id1) == KB_STORE_OK);
+    CHECK(kb_store_log_help_request(st, &small, &id1) == KB_OK);
 
     /* Simulate a full disk: files may not grow past 256 KB beyond their current size. */
     char wal[310];
@@ -588,7 +588,7 @@ TEST(write_errors_are_reported_and_recovered)
     for (size_t i = 0; i < big_len; i += 3) memcpy(big + i, "说", 3);
     big[big_len] = '\0';
     kb_help_request hr = help_ev("大问题", big);
-    CHECK(kb_store_log_help_request(st, &hr, &id2) == KB_STORE_ERROR);
+    CHECK(kb_store_log_help_request(st, &hr, &id2) == KB_ERROR);
     CHECK(id2 == 0);
     CHECK(strstr(kb_store_errmsg(st), "events.sqlite3") != NULL);
     printf("  info: %s\n", kb_store_errmsg(st));
@@ -598,8 +598,8 @@ TEST(write_errors_are_reported_and_recovered)
 
     /* The disk frees up: the same store works again. */
     CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
-    CHECK(kb_store_log_help_request(st, &hr, &id2) == KB_STORE_OK);
-    CHECK(kb_store_log_help_request(st, &small, &id3) == KB_STORE_OK);
+    CHECK(kb_store_log_help_request(st, &hr, &id2) == KB_OK);
+    CHECK(kb_store_log_help_request(st, &small, &id3) == KB_OK);
     CHECK(id2 > id1 && id3 > id2);
     char path[300];
     snprintf(path, sizeof path, "%s", kb_store_path(st));
@@ -629,7 +629,7 @@ TEST(full_queue_drops_and_counts)
         char id[32];
         snprintf(id, sizeof id, "q-%d", i);
         kb_search_event ev = search_ev(id, "套餐");
-        if (kb_store_log_search(st, &ev) != KB_STORE_OK) refused++;
+        if (kb_store_log_search(st, &ev) != KB_OK) refused++;
     }
     CHECK(refused > 0);
     CHECK(strstr(kb_store_errmsg(st), "queue full") != NULL);
@@ -656,7 +656,7 @@ TEST(errmsg_is_per_thread)
     CHECK(st != NULL);
     if (!st) return;
     CHECK(kb_store_log_feedback(st, "main-missing", "a", KB_FEEDBACK_CLICK, NULL, 0) ==
-          KB_STORE_NOT_FOUND);
+          KB_NOT_FOUND);
     pthread_t t;
     pthread_create(&t, NULL, errmsg_other_thread, st);
     pthread_join(t, NULL);
@@ -709,7 +709,7 @@ TEST(throughput_and_latency)
     /* An acknowledged write waits for everything queued before it. */
     kb_help_request hr = help_ev("flush", NULL);
     int64_t id;
-    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_STORE_OK);
+    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK);
     double t2 = now_s();
     kb_store_stats_t s;
     kb_store_stats(st, &s);
@@ -730,7 +730,7 @@ TEST(throughput_and_latency)
         for (int i = 0; i < 200; i++) {
             kb_help_request h = help_ev("客户问国际漫游怎么开通", "见漫游文档");
             double a = now_s();
-            CHECK(kb_store_log_help_request(st, &h, &id) == KB_STORE_OK);
+            CHECK(kb_store_log_help_request(st, &h, &id) == KB_OK);
             lat[i] = (now_s() - a) * 1e3;
         }
         if (round) {
