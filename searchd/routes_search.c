@@ -391,8 +391,9 @@ void searchd_route_document(searchd_request *req) {
         return;
     }
     if (rc != KB_OK) {
-        /* Not the id: it is the client's, and id-shaped text may be a customer's number. */
-        searchd_log_error("cannot read a document: %s", kb_searcher_errmsg(s));
+        /* The id helps the operator; every log line is redacted (log.c), so an id shaped like a
+         * customer's number is logged as its placeholder. */
+        searchd_log_error("cannot read document %s: %s", id, kb_searcher_errmsg(s));
         searchd_http_respond_error(req, 500, "cannot read the document");
         return;
     }
