@@ -13,7 +13,8 @@
 // Content health: GET /api/content-health: documents never returned, past their validity, and
 // those agents said did not answer.
 // Everything from the store is shown as text (el() makes text nodes).
-import { MESSAGES, api, clear, el, fmtTime, guard, pct } from './api.js';
+import { MESSAGES, api, clear, el, guard } from './api.js';
+import { fmtTime, pct } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 const STATUS = { open: '未处理', in_progress: '处理中', answered: '已解决', dismissed: '已忽略' };

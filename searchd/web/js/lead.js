@@ -8,7 +8,8 @@
 // PUT /api/help-requests/{id}/review. CSV downloads are built here from the same data.
 // Everything from the store is shown as text (el() makes text nodes); CSV cells that a
 // spreadsheet would take for a formula are prefixed with ' (csv.js, the same rule as kb-report).
-import { api, clear, el, fmtTime, guard, pct } from './api.js';
+import { api, clear, el, guard } from './api.js';
+import { fmtTime, pct } from './format.js';
 import { csvText } from './csv.js';
 
 const $ = (id) => document.getElementById(id);
