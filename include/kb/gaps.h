@@ -70,8 +70,6 @@ typedef struct kb_gap_clusterer kb_gap_clusterer;
 /* An empty clusterer; idf may be NULL (every term then gets KB_GAPS_IDF_UNKNOWN). */
 kb_gap_clusterer *kb_gap_clusterer_new(kb_gap_idf_fn idf, void *user);
 void kb_gap_clusterer_free(kb_gap_clusterer *c);
-/* Override KB_GAPS_THRESHOLD (tests and tuning). */
-void kb_gap_clusterer_set_threshold(kb_gap_clusterer *c, double threshold);
 /* Add an existing group: its id, its centroid as kb_gap_clusterer_terms() wrote it, and its
  * number of questions. Returns the group's index, or -1 when out of memory. */
 long kb_gap_clusterer_load(kb_gap_clusterer *c, int64_t id, const char *terms, double members);
