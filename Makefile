@@ -148,7 +148,8 @@ $(BIN)/kb-searchd: $(SEARCHD_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
-$(BIN)/kb-report: $(REPORT_OBJ) $(LIB)
+# kb-report prints the queue and content health as the API's JSON: with the daemon's formatter.
+$(BIN)/kb-report: $(REPORT_OBJ) $(BUILD)/searchd/json_gaps.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 

@@ -12,12 +12,14 @@
 
 #include <cjson/cJSON.h>
 
-/* Write the queue (kb_gaps_list JSON) as CSV. */
-void report_csv_gaps(FILE *out, const cJSON *list);
+#include "kb/gaps.h"
+
+/* Write a page of the queue (kb_gaps_list) as CSV. */
+void report_csv_gaps(FILE *out, const kb_gap_page *page);
 /* Write the help-request report (kb_review_report JSON) as CSV. */
 void report_csv_help_requests(FILE *out, const cJSON *report);
-/* Write content health (kb_gaps_health JSON) as CSV. */
-void report_csv_health(FILE *out, const cJSON *health);
+/* Write content health (kb_gaps_health) as CSV, one row per listed document. */
+void report_csv_health(FILE *out, const kb_content_health *health);
 /* Write the agents list as CSV. */
 void report_csv_agents(FILE *out, const cJSON *agents);
 

@@ -2,7 +2,8 @@
  * main.c — kb-report: the editors' and leads' reports from the command line, read from the same
  * event store kb-searchd writes (read-only connection, 5 s busy timeout, so it runs safely next
  * to a serving kb-searchd). The numbers come from the same libkb functions as the HTTP API
- * (kb/gaps.h, kb/review.h), so `--format json` prints what the API answers.
+ * (kb/gaps.h, kb/review.h), so `--format json` prints what the API answers; for the queue and
+ * content health it is formatted by the daemon's own code (searchd/json_gaps.c, linked in).
  *
  *   kb-report --data DIR [--format csv|json] gaps [--status S]... [--from D] [--to D]
  *             [--category C] [--sort impact|recent|count] [--limit N] [--offset N]
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../searchd/json_gaps.h"
 #include "csv.h"
 #include "kb/doc_list.h"
 #include "kb/gaps.h"
@@ -163,25 +165,36 @@ static int parse(int argc, char **argv, options *o)
     return 0;
 }
 
-static int print(const options *o, cJSON *result, void (*csv)(FILE *, const cJSON *))
+/* 0 when what was written reached stdout, else 1 (saying why). */
+static int flushed(void)
 {
-    if (!strcmp(o->format, "json")) {
-        char *text = cJSON_PrintUnformatted(result);
-        if (!text) {
-            fputs("kb-report: out of memory\n", stderr);
-            return 1;
-        }
-        puts(text);
-        free(text);
-    } else {
-        csv(stdout, result);
-    }
-    cJSON_Delete(result);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         perror("kb-report: cannot write the report");
         return 1;
     }
     return 0;
+}
+
+/* Print result (NULL: memory ran out building it) and delete it. */
+static int print_json(cJSON *result)
+{
+    char *text = cJSON_PrintUnformatted(result);
+    cJSON_Delete(result);
+    if (!text) {
+        fputs("kb-report: out of memory\n", stderr);
+        return 1;
+    }
+    puts(text);
+    free(text);
+    return flushed();
+}
+
+static int print(const options *o, cJSON *result, void (*csv)(FILE *, const cJSON *))
+{
+    if (!strcmp(o->format, "json")) return print_json(result);
+    csv(stdout, result);
+    cJSON_Delete(result);
+    return flushed();
 }
 
 static int cmd_gaps(const options *o)
@@ -208,14 +221,23 @@ static int cmd_gaps(const options *o)
         fprintf(stderr, "kb-report: %s\n", err);
         return 1;
     }
-    cJSON *list = kb_gaps_list(g, &f);
-    if (!list) {
+    kb_gap_page page;
+    if (kb_gaps_list(g, &f, &page) != KB_GAPS_OK) {
         fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
         kb_gaps_close(g);
         return 1;
     }
     kb_gaps_close(g);
-    return print(o, list, report_csv_gaps);
+    /* JSON as the API answers it (json_gaps.c); CSV from the same struct. */
+    int rc;
+    if (!strcmp(o->format, "json")) {
+        rc = print_json(searchd_json_gap_page(&page));
+    } else {
+        report_csv_gaps(stdout, &page);
+        rc = flushed();
+    }
+    kb_gap_page_free(&page);
+    return rc;
 }
 
 static int cmd_help_requests(const options *o)
@@ -265,12 +287,21 @@ static int cmd_health(const options *o)
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(today, sizeof today, "%Y-%m-%d", &tm);
-    cJSON *health = kb_gaps_health(g, &docs, (int)o->days, o->limit > 0 ? (size_t)o->limit : 100,
-                                   (int64_t)now * 1000, today);
-    if (!health) fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
+    kb_content_health health;
+    int rc = kb_gaps_health(g, &docs, (int)o->days, o->limit > 0 ? (size_t)o->limit : 100,
+                            (int64_t)now * 1000, today, &health);
+    if (rc != KB_GAPS_OK) fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
     kb_gaps_close(g);
     kb_doc_list_free(&docs);
-    return health ? print(o, health, report_csv_health) : 1;
+    if (rc != KB_GAPS_OK) return 1;
+    if (!strcmp(o->format, "json")) {
+        rc = print_json(searchd_json_content_health(&health));
+    } else {
+        report_csv_health(stdout, &health);
+        rc = flushed();
+    }
+    kb_content_health_free(&health);
+    return rc;
 }
 
 static int cmd_agents(const options *o)

@@ -924,9 +924,9 @@ static int write_category(kb_gaps *g, int64_t id, const char *category, const ch
 }
 
 int kb_gaps_update(kb_gaps *g, int64_t id, const kb_gaps_change *ch, const char *by,
-                   int64_t now_ms, cJSON **item)
+                   int64_t now_ms, kb_gap_item *item)
 {
-    if (item) *item = NULL;
+    if (item) memset(item, 0, sizeof *item);
     g->code = KB_GAPS_OK;
     static const kb_gaps_change none = {0};
     if (!ch) ch = &none;
@@ -1023,10 +1023,9 @@ int kb_gaps_update(kb_gaps *g, int64_t id, const kb_gaps_change *ch, const char 
     if (kb_gaps_bump_version(g) != 0) goto sql_fail;
     if (sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
     rc = KB_GAPS_OK;
-    if (item) {
-        *item = kb_gaps_item_summary(g, target);
-        if (*item && target != id) cJSON_AddNumberToObject(*item, "merged_from", (double)id);
-    }
+    /* Stored: an item that cannot be read back leaves *item empty, and the code says OK. */
+    if (item && kb_gaps_read_item(g, target, item) == KB_GAPS_OK && target != id)
+        item->merged_from = id;
     goto done;
 sql_fail:
     rc = kb_gaps_sql_fail(g, "cannot change the item");
@@ -1044,9 +1043,10 @@ done:
 }
 
 int kb_gaps_set_status(kb_gaps *g, int64_t id, const char *status, const char *doc_id,
-                       const char *note, const char *by, int64_t now_ms, cJSON **item)
+                       const char *note, const char *by, int64_t now_ms, kb_gap_item *item)
 {
     kb_gaps_change ch = {.status = status, .doc_id = doc_id, .note = note};
+    if (item) memset(item, 0, sizeof *item);
     if (!status) return kb_gaps_fail(g, KB_GAPS_INVALID, "status is required");
     return kb_gaps_update(g, id, &ch, by, now_ms, item);
 }
