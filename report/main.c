@@ -229,13 +229,9 @@ static int cmd_gaps(const options *o)
     }
     kb_gaps_close(g);
     /* JSON as the API answers it (json_gaps.c); CSV from the same struct. */
-    int rc;
-    if (!strcmp(o->format, "json")) {
-        rc = print_json(searchd_json_gap_page(&page));
-    } else {
-        report_csv_gaps(stdout, &page);
-        rc = flushed();
-    }
+    int json = !strcmp(o->format, "json");
+    if (!json) report_csv_gaps(stdout, &page);
+    int rc = json ? print_json(searchd_json_gap_page(&page)) : flushed();
     kb_gap_page_free(&page);
     return rc;
 }
@@ -294,12 +290,9 @@ static int cmd_health(const options *o)
     kb_gaps_close(g);
     kb_doc_list_free(&docs);
     if (rc != KB_GAPS_OK) return 1;
-    if (!strcmp(o->format, "json")) {
-        rc = print_json(searchd_json_content_health(&health));
-    } else {
-        report_csv_health(stdout, &health);
-        rc = flushed();
-    }
+    int json = !strcmp(o->format, "json");
+    if (!json) report_csv_health(stdout, &health);
+    rc = json ? print_json(searchd_json_content_health(&health)) : flushed();
     kb_content_health_free(&health);
     return rc;
 }

@@ -36,6 +36,14 @@ static cJSON *done(cJSON *o, int failed)
     return NULL;
 }
 
+/* Append item (NULL: memory ran out making it) to array a. 0, or -1 (item deleted). */
+static int push(cJSON *a, cJSON *item)
+{
+    if (item && cJSON_AddItemToArray(a, item)) return 0;
+    cJSON_Delete(item);
+    return -1;
+}
+
 /* Add array `a` to o under key; 0, or -1 (a deleted) when a is NULL or memory ran out. */
 static int add_array(cJSON *o, const char *key, cJSON *a)
 {
@@ -56,11 +64,8 @@ static cJSON *variants_json(const kb_gap_variant *v, size_t n, int with_last)
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
-        if (!o || !cJSON_AddItemToArray(a, o)) {
-            cJSON_Delete(o);
-            return done(a, 1);
-        }
-        if (add_text(o, "question", v[i].question) || add_num(o, "count", (double)v[i].count) ||
+        if (push(a, o) || add_text(o, "question", v[i].question) ||
+            add_num(o, "count", (double)v[i].count) ||
             (with_last && add_time(o, "last_seen", v[i].last_seen_ms)))
             return done(a, 1);
     }
@@ -113,11 +118,7 @@ static cJSON *questions_json(const kb_gap_question *q, size_t n)
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
-        if (!o || !cJSON_AddItemToArray(a, o)) {
-            cJSON_Delete(o);
-            return done(a, 1);
-        }
-        if (add_text(o, "source", q[i].source) || add_text(o, "ref", q[i].ref) ||
+        if (push(a, o) || add_text(o, "source", q[i].source) || add_text(o, "ref", q[i].ref) ||
             add_time(o, "time", q[i].time_ms) || add_text(o, "agent", q[i].agent) ||
             add_text(o, "question", q[i].question) || add_text(o, "top_id", q[i].top_id))
             return done(a, 1);
@@ -143,13 +144,8 @@ cJSON *searchd_json_gap_page(const kb_gap_page *p)
     int failed = add_num(o, "total", (double)p->total) || add_num(o, "offset", (double)p->offset) ||
                  add_num(o, "limit", (double)p->limit);
     cJSON *items = cJSON_AddArrayToObject(o, "items");
-    for (size_t i = 0; items && !failed && i < p->n; i++) {
-        cJSON *it = searchd_json_gap_item(&p->items[i]);
-        if (!it || !cJSON_AddItemToArray(items, it)) {
-            cJSON_Delete(it);
-            failed = 1;
-        }
-    }
+    for (size_t i = 0; items && !failed && i < p->n; i++)
+        failed = push(items, searchd_json_gap_item(&p->items[i]));
     return done(o, failed || !items);
 }
 
@@ -161,13 +157,8 @@ typedef enum { NEVER_RETURNED, EXPIRED, NOT_ANSWERING } health_kind;
 static cJSON *strings_json(char *const *v, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a && i < n; i++) {
-        cJSON *s = cJSON_CreateString(v[i]);
-        if (!s || !cJSON_AddItemToArray(a, s)) {
-            cJSON_Delete(s);
-            return done(a, 1);
-        }
-    }
+    for (size_t i = 0; a && i < n; i++)
+        if (push(a, cJSON_CreateString(v[i]))) return done(a, 1);
     return a;
 }
 
@@ -192,13 +183,8 @@ static cJSON *health_doc_json(const kb_health_doc *d, health_kind kind)
 static int add_health_list(cJSON *o, const char *name, const kb_health_list *l, health_kind kind)
 {
     cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a && i < l->n; i++) {
-        cJSON *d = health_doc_json(&l->docs[i], kind);
-        if (!d || !cJSON_AddItemToArray(a, d)) {
-            cJSON_Delete(d);
-            a = done(a, 1);
-        }
-    }
+    for (size_t i = 0; a && i < l->n; i++)
+        if (push(a, health_doc_json(&l->docs[i], kind))) a = done(a, 1);
     char total[40];
     snprintf(total, sizeof total, "%s_total", name);
     return add_array(o, name, a) || add_num(o, total, (double)l->total) ? -1 : 0;
