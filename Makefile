@@ -154,8 +154,9 @@ $(BIN)/kb-searchd: $(SEARCHD_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
-# kb-report prints the leads' results with the API's own JSON code, so the two cannot drift.
-$(BIN)/kb-report: $(REPORT_OBJ) $(BUILD)/searchd/json_review.o $(LIB)
+# kb-report prints the queue, content health and the leads' results with the API's own JSON
+# code (searchd/json_*.c), so the two cannot drift.
+$(BIN)/kb-report: $(REPORT_OBJ) $(BUILD)/searchd/json_review.o $(BUILD)/searchd/json_gaps.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 

@@ -49,53 +49,45 @@ static void value(FILE *out, double d)
     else fprintf(out, "%.4f", d);
 }
 
-static void number(FILE *out, const cJSON *v)
-{
-    if (cJSON_IsNumber(v)) value(out, v->valuedouble);
-    else if (cJSON_IsBool(v)) value(out, cJSON_IsTrue(v));
-}
-
-static void field_text(FILE *out, const cJSON *o, const char *key, int first)
-{
-    if (!first) fputc(',', out);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (cJSON_IsString(v)) text(out, v->valuestring);
-}
-
-static void field_num(FILE *out, const cJSON *o, const char *key)
+/* A text cell after the separator (NULL: empty). */
+static void field_str(FILE *out, const char *s)
 {
     fputc(',', out);
-    number(out, cJSON_GetObjectItemCaseSensitive(o, key));
+    text(out, s);
 }
 
-static const cJSON *items_of(const cJSON *o, const char *key)
+static void field_int(FILE *out, int64_t v) { fprintf(out, ",%lld", (long long)v); }
+
+/* A time cell after the separator: ISO 8601 UTC as in the JSON, empty for none. */
+static void field_time(FILE *out, int64_t ms)
 {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsArray(a) ? a->child : NULL;
+    char buf[32] = "";
+    if (ms != KB_GAPS_NO_TIME) kb_gaps_iso_time(ms, buf);
+    field_str(out, buf);
 }
 
-void report_csv_gaps(FILE *out, const cJSON *list)
+void report_csv_gaps(FILE *out, const kb_gap_page *page)
 {
     fputs("id,status,impact,count,agents,variants,search,not_found,help_request,first_seen,"
           "last_seen,category,question,suggested_answer,answer_doc_id\r\n",
           out);
-    for (const cJSON *it = items_of(list, "items"); it; it = it->next) {
-        number(out, cJSON_GetObjectItemCaseSensitive(it, "id"));
-        field_text(out, it, "status", 0);
-        field_num(out, it, "impact");
-        field_num(out, it, "count");
-        field_num(out, it, "agents");
-        field_num(out, it, "variants");
-        const cJSON *src = cJSON_GetObjectItemCaseSensitive(it, "sources");
-        field_num(out, src, "search");
-        field_num(out, src, "not_found");
-        field_num(out, src, "help_request");
-        field_text(out, it, "first_seen", 0);
-        field_text(out, it, "last_seen", 0);
-        field_text(out, it, "category", 0);
-        field_text(out, it, "question", 0);
-        field_text(out, it, "suggested_answer", 0);
-        field_text(out, it, "answer_doc_id", 0);
+    for (size_t i = 0; i < page->n; i++) {
+        const kb_gap_item *it = &page->items[i];
+        fprintf(out, "%lld", (long long)it->id);
+        field_str(out, it->status);
+        field_int(out, it->impact);
+        field_int(out, it->count);
+        field_int(out, it->agents);
+        field_int(out, it->variants_total);
+        field_int(out, it->sources.search);
+        field_int(out, it->sources.not_found);
+        field_int(out, it->sources.help_request);
+        field_time(out, it->first_seen_ms);
+        field_time(out, it->last_seen_ms);
+        field_str(out, it->category);
+        field_str(out, it->question);
+        field_str(out, it->suggested_answer);
+        field_str(out, it->answer_doc_id);
         fputs("\r\n", out);
     }
 }
@@ -153,21 +145,32 @@ void report_csv_help_requests(FILE *out, const kb_report *rep)
     }
 }
 
-void report_csv_health(FILE *out, const cJSON *health)
+/* The rows of one content-health list; only not_answering has counts. */
+static void health_rows(FILE *out, const char *list, const kb_health_list *l, int counts)
 {
-    static const char *const lists[] = {"never_returned", "expired", "not_answering"};
-    fputs("list,id,title,valid_until,not_found,help_overrides,agents\r\n", out);
-    for (size_t l = 0; l < 3; l++)
-        for (const cJSON *d = items_of(health, lists[l]); d; d = d->next) {
-            fputs(lists[l], out);
-            field_text(out, d, "id", 0);
-            field_text(out, d, "title", 0);
-            field_text(out, d, "valid_until", 0);
-            field_num(out, d, "not_found");
-            field_num(out, d, "help_overrides");
-            field_num(out, d, "agents");
-            fputs("\r\n", out);
+    for (size_t i = 0; i < l->n; i++) {
+        const kb_health_doc *d = &l->docs[i];
+        fputs(list, out);
+        field_str(out, d->id);
+        field_str(out, d->title);
+        field_str(out, d->valid_until); /* "" outside "expired" */
+        if (counts) {
+            field_int(out, d->not_found);
+            field_int(out, d->help_overrides);
+            field_int(out, d->agents);
+        } else {
+            fputs(",,,", out);
         }
+        fputs("\r\n", out);
+    }
+}
+
+void report_csv_health(FILE *out, const kb_content_health *health)
+{
+    fputs("list,id,title,valid_until,not_found,help_overrides,agents\r\n", out);
+    health_rows(out, "never_returned", &health->never_returned, 0);
+    health_rows(out, "expired", &health->expired, 0);
+    health_rows(out, "not_answering", &health->not_answering, 1);
 }
 
 void report_csv_agents(FILE *out, const kb_agent_list *agents)

@@ -10,16 +10,15 @@
 
 #include <stdio.h>
 
-#include <cjson/cJSON.h>
-
+#include "kb/gaps.h"
 #include "kb/review.h"
 
-/* Write the queue (kb_gaps_list JSON) as CSV. */
-void report_csv_gaps(FILE *out, const cJSON *list);
+/* Write a page of the queue (kb_gaps_list) as CSV. */
+void report_csv_gaps(FILE *out, const kb_gap_page *page);
 /* Write the help-request report (kb_review_report) as CSV. */
 void report_csv_help_requests(FILE *out, const kb_report *rep);
-/* Write content health (kb_gaps_health JSON) as CSV. */
-void report_csv_health(FILE *out, const cJSON *health);
+/* Write content health (kb_gaps_health) as CSV, one row per listed document. */
+void report_csv_health(FILE *out, const kb_content_health *health);
 /* Write the agents list (kb_review_agents) as CSV. */
 void report_csv_agents(FILE *out, const kb_agent_list *agents);
 

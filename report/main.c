@@ -2,8 +2,8 @@
  * main.c — kb-report: the editors' and leads' reports from the command line, read from the same
  * event store kb-searchd writes (read-only connection, 5 s busy timeout, so it runs safely next
  * to a serving kb-searchd). The numbers come from the same libkb functions as the HTTP API
- * (kb/gaps.h, kb/review.h), so `--format json` prints what the API answers; for the leads'
- * results it is the API's own JSON code (searchd/json_review.c, linked in).
+ * (kb/gaps.h, kb/review.h), so `--format json` prints what the API answers: it is the API's
+ * own JSON code (searchd/json_gaps.c and json_review.c, linked in).
  *
  *   kb-report --data DIR [--format csv|json] gaps [--status S]... [--from D] [--to D]
  *             [--category C] [--sort impact|recent|count] [--limit N] [--offset N]
@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../searchd/json_gaps.h"
 #include "../searchd/json_review.h"
 #include "csv.h"
 #include "kb/doc_list.h"
@@ -190,17 +191,6 @@ static int flushed(void)
     return 0;
 }
 
-static int print(const options *o, cJSON *result, void (*csv)(FILE *, const cJSON *))
-{
-    if (!strcmp(o->format, "json")) {
-        if (print_json(result) != 0) return 1;
-    } else {
-        csv(stdout, result);
-        cJSON_Delete(result);
-    }
-    return flushed();
-}
-
 static int cmd_gaps(const options *o)
 {
     kb_gaps_filter f = {.limit = o->limit > 0 ? (size_t)o->limit : 50, .offset = (size_t)o->offset};
@@ -225,14 +215,19 @@ static int cmd_gaps(const options *o)
         fprintf(stderr, "kb-report: %s\n", err);
         return 1;
     }
-    cJSON *list = kb_gaps_list(g, &f);
-    if (!list) {
+    kb_gap_page page;
+    if (kb_gaps_list(g, &f, &page) != KB_OK) {
         fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
         kb_gaps_close(g);
         return 1;
     }
     kb_gaps_close(g);
-    return print(o, list, report_csv_gaps);
+    /* JSON as the API answers it (json_gaps.c); CSV from the same struct. */
+    int rc = 0;
+    if (!strcmp(o->format, "json")) rc = print_json(searchd_json_gap_page(&page));
+    else report_csv_gaps(stdout, &page);
+    kb_gap_page_free(&page);
+    return rc ? rc : flushed();
 }
 
 /* The leads' data, read-only; NULL after saying why on stderr. */
@@ -301,12 +296,18 @@ static int cmd_health(const options *o)
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(today, sizeof today, "%Y-%m-%d", &tm);
-    cJSON *health = kb_gaps_health(g, &docs, (int)o->days, o->limit > 0 ? (size_t)o->limit : 100,
-                                   (int64_t)now * 1000, today);
-    if (!health) fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
+    kb_content_health health;
+    int rc = kb_gaps_health(g, &docs, (int)o->days, o->limit > 0 ? (size_t)o->limit : 100,
+                            (int64_t)now * 1000, today, &health);
+    if (rc != KB_OK) fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
     kb_gaps_close(g);
     kb_doc_list_free(&docs);
-    return health ? print(o, health, report_csv_health) : 1;
+    if (rc != KB_OK) return 1;
+    rc = 0;
+    if (!strcmp(o->format, "json")) rc = print_json(searchd_json_content_health(&health));
+    else report_csv_health(stdout, &health);
+    kb_content_health_free(&health);
+    return rc ? rc : flushed();
 }
 
 static int cmd_agents(const options *o)

@@ -1,7 +1,8 @@
 /*
  * routes_gaps.c — the editors' endpoints: the queue of unanswered questions (GET /api/gaps),
  * one item (GET /api/gaps/{id}), its life cycle and category (PUT or POST /api/gaps/{id}) and
- * content health (GET /api/content-health). See docs/API.md; the logic is in libkb (kb/gaps.h).
+ * content health (GET /api/content-health). See docs/API.md; the logic is in libkb (kb/gaps.h),
+ * which answers in structs; json_gaps.c turns them into the API's JSON.
  * An id the regroup pass merged into another item reaches that item (kb_gaps_item,
  * kb_gaps_update): the answer carries "merged_from".
  *
@@ -17,6 +18,7 @@
 
 #include "kb/doc_list.h"
 #include "kb/gaps.h"
+#include "json_gaps.h"
 #include "log.h"
 #include "routes.h"
 #include "routes_args.h"
@@ -42,9 +44,9 @@ static kb_gaps *open_gaps(searchd_request *req, int readonly)
 static void respond_gaps_error(searchd_request *req, kb_gaps *g)
 {
     int code = kb_gaps_last_code(g);
-    if (code == KB_GAPS_NOT_FOUND) searchd_http_respond_error(req, 404, "%s", kb_gaps_errmsg(g));
-    else if (code == KB_GAPS_CONFLICT) searchd_http_respond_error(req, 409, "%s", kb_gaps_errmsg(g));
-    else if (code == KB_GAPS_INVALID) searchd_http_respond_error(req, 400, "%s", kb_gaps_errmsg(g));
+    if (code == KB_NOT_FOUND) searchd_http_respond_error(req, 404, "%s", kb_gaps_errmsg(g));
+    else if (code == KB_CONFLICT) searchd_http_respond_error(req, 409, "%s", kb_gaps_errmsg(g));
+    else if (code == KB_INVALID) searchd_http_respond_error(req, 400, "%s", kb_gaps_errmsg(g));
     else {
         searchd_log_error("gap queue: %s", kb_gaps_errmsg(g));
         searchd_http_respond_error(req, 500, "cannot read or change the gap queue, try again");
@@ -87,9 +89,11 @@ void searchd_route_gaps(searchd_request *req)
     if (category && *category) f.category = category;
     kb_gaps *g = open_gaps(req, 1);
     if (!g) return;
-    cJSON *out = kb_gaps_list(g, &f);
-    if (out) searchd_http_respond_json(req, 200, out);
+    kb_gap_page page;
+    if (kb_gaps_list(g, &f, &page) == KB_OK)
+        searchd_http_respond_json(req, 200, searchd_json_gap_page(&page));
     else respond_gaps_error(req, g);
+    kb_gap_page_free(&page);
     kb_gaps_close(g);
 }
 
@@ -140,11 +144,10 @@ static void change_item(searchd_request *req, int64_t id)
     }
     kb_gaps *g = open_gaps(req, 0);
     if (g) {
-        cJSON *item = NULL;
+        kb_gap_item item;
         int rc = kb_gaps_update(g, id, &ch, req->identity.name, searchd_now_unix_ms(), &item);
-        if (rc == KB_GAPS_OK && item) {
-            const cJSON *now = cJSON_GetObjectItemCaseSensitive(item, "id");
-            long long target = cJSON_IsNumber(now) ? (long long)now->valuedouble : (long long)id;
+        if (rc == KB_OK && item.id) {
+            long long target = (long long)item.id;
             /* The category's text stays out of the log: it is the editor's free text. */
             char merged[48] = "";
             if (target != (long long)id)
@@ -153,12 +156,13 @@ static void change_item(searchd_request *req, int64_t id)
                              req->identity.name, ch.status ? " status " : "",
                              ch.status ? ch.status : "", ch.set_category ? " category " : "",
                              !ch.set_category ? "" : ch.category ? "set" : "cleared");
-            searchd_http_respond_json(req, 200, item);
-        } else if (rc == KB_GAPS_OK) {
+            searchd_http_respond_json(req, 200, searchd_json_gap_item(&item));
+        } else if (rc == KB_OK) {
             searchd_http_respond_error(req, 500, "the change was stored but cannot be read back");
         } else {
             respond_gaps_error(req, g);
         }
+        kb_gap_item_free(&item);
         kb_gaps_close(g);
     }
     cJSON_Delete(body);
@@ -179,9 +183,11 @@ void searchd_route_gap_item(searchd_request *req)
     }
     kb_gaps *g = open_gaps(req, 1);
     if (!g) return;
-    cJSON *out = kb_gaps_item(g, id, GAPS_DETAIL_ROWS);
-    if (out) searchd_http_respond_json(req, 200, out);
+    kb_gap_item item;
+    if (kb_gaps_item(g, id, GAPS_DETAIL_ROWS, &item) == KB_OK)
+        searchd_http_respond_json(req, 200, searchd_json_gap_detail(&item));
     else respond_gaps_error(req, g);
+    kb_gap_item_free(&item);
     kb_gaps_close(g);
 }
 
@@ -220,11 +226,14 @@ void searchd_route_content_health(searchd_request *req)
         struct tm tm;
         localtime_r(&now, &tm);
         strftime(today, sizeof today, "%Y-%m-%d", &tm);
-        cJSON *out = kb_gaps_health(g, &docs_cache, (int)days, (size_t)limit,
-                                    searchd_now_unix_ms(), today);
+        kb_content_health health; /* copies: the cache may change once the lock is released */
+        int rc = kb_gaps_health(g, &docs_cache, (int)days, (size_t)limit, searchd_now_unix_ms(),
+                                today, &health);
         pthread_mutex_unlock(&docs_mutex);
-        if (out) searchd_http_respond_json(req, 200, out);
+        if (rc == KB_OK)
+            searchd_http_respond_json(req, 200, searchd_json_content_health(&health));
         else respond_gaps_error(req, g);
+        kb_content_health_free(&health);
         kb_gaps_close(g);
         return;
     }

@@ -24,9 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "kb/analyzer.h"
+#include "kb/status.h"
 #include "kb/doc_list.h"
 #include "kb/search.h"
 
@@ -70,8 +69,6 @@ typedef struct kb_gap_clusterer kb_gap_clusterer;
 /* An empty clusterer; idf may be NULL (every term then gets KB_GAPS_IDF_UNKNOWN). */
 kb_gap_clusterer *kb_gap_clusterer_new(kb_gap_idf_fn idf, void *user);
 void kb_gap_clusterer_free(kb_gap_clusterer *c);
-/* Override KB_GAPS_THRESHOLD (tests and tuning). */
-void kb_gap_clusterer_set_threshold(kb_gap_clusterer *c, double threshold);
 /* Add an existing group: its id, its centroid as kb_gap_clusterer_terms() wrote it, and its
  * number of questions. Returns the group's index, or -1 when out of memory. */
 long kb_gap_clusterer_load(kb_gap_clusterer *c, int64_t id, const char *terms, double members);
@@ -97,13 +94,9 @@ char *kb_gap_clusterer_terms(const kb_gap_clusterer *c, long index);
 
 /* ---------------------------------------------------------------- the queue */
 
-enum {
-    KB_GAPS_OK = 0,
-    KB_GAPS_ERROR = 1,     /* SQLite or memory; kb_gaps_errmsg() says what */
-    KB_GAPS_NOT_FOUND = 2, /* no such item */
-    KB_GAPS_CONFLICT = 3,  /* the status change is not allowed from the current status */
-    KB_GAPS_INVALID = 4    /* a bad argument; kb_gaps_errmsg() names it */
-};
+/* Calls that can fail return a kb_status (kb/status.h): KB_ERROR for SQLite or memory,
+ * KB_NOT_FOUND for no such item, KB_CONFLICT for a status change not allowed from the current
+ * status, KB_INVALID for a bad argument; kb_gaps_errmsg() says what. */
 
 typedef struct kb_gaps kb_gaps;
 
@@ -179,13 +172,89 @@ typedef struct {
     size_t limit, offset;   /* limit 0 = 50 */
 } kb_gaps_filter;
 
-/* The ranked queue as the API's JSON ({"total", "offset", "limit", "items"}); NULL on error. */
-cJSON *kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f);
+/* ---------------------------------------------------------------- reading the queue
+ *
+ * What the editors see, as plain structs: kb-searchd formats them as the API's JSON
+ * (searchd/json_gaps.c, docs/API.md), kb-report as CSV or the same JSON. Every string below is
+ * malloc'd and owned by the struct; NULL where the API shows null. Free a struct with its _free
+ * function (which leaves it zeroed, and accepts a zeroed one). */
 
-/* One item with its variants and latest questions (at most max_rows each). NULL when there is
- * no such item (kb_gaps_last_code() says KB_GAPS_NOT_FOUND) or on error. An id the regroup pass
- * merged into another item gives that item, with "merged_from": id. */
-cJSON *kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows);
+/* A time in milliseconds since the epoch; KB_GAPS_NO_TIME where there is none (null). */
+#define KB_GAPS_NO_TIME INT64_MIN
+
+/* One phrasing of an item's questions. */
+typedef struct {
+    char *question;
+    int64_t count;        /* times it was asked */
+    int64_t last_seen_ms; /* when it was asked last */
+} kb_gap_variant;
+
+/* One question of an item, as the event store recorded it (redacted there). */
+typedef struct {
+    char *source;   /* "search", "not_found" or "help_request" */
+    char *ref;      /* the search_id (search, not_found) or the help request's id as text */
+    int64_t time_ms;
+    char *agent;
+    char *question;
+    char *top_id;   /* the search's top hit, or NULL */
+} kb_gap_question;
+
+/* An item of the queue. The counts and first/last seen are those of the list's date window when
+ * it has one, else the item's own. */
+typedef struct {
+    int64_t id;
+    int64_t merged_from;  /* the id asked for when the regroup pass had merged it into this item
+                             (kb_gaps_item, kb_gaps_update); 0 otherwise */
+    char *status;         /* open, in_progress, answered, dismissed */
+    char *question;       /* the representative: the most frequent phrasing, the latest on a tie */
+    int64_t count;        /* questions */
+    int64_t agents;       /* distinct agents who asked */
+    int64_t impact;       /* count x agents, what the queue is ranked by */
+    int64_t variants_total; /* distinct phrasings */
+    struct {
+        int64_t search, not_found, help_request;
+    } sources;            /* questions by where they came from */
+    int64_t first_seen_ms, last_seen_ms;
+    char *category;       /* the editor's, else derived from rejected answers, else NULL */
+    char *category_by;    /* who set the category; NULL: derived */
+    kb_gap_variant *top_variants; /* the 3 most frequent phrasings (in the window) */
+    size_t n_top_variants;
+    /* "answered by X?": what the re-check after a re-index found */
+    char *suggested_answer;        /* a document id, or NULL */
+    char *suggested_title;
+    double suggested_confidence;   /* 0..1; negative when there is no suggestion */
+    int64_t suggested_ms;
+    char *answer_doc_id;  /* the answer an editor recorded (status answered) */
+    /* the editor's last status change */
+    char *status_by;
+    int64_t status_ms;
+    char *note;
+    /* Filled by kb_gaps_item only (empty in lists and after kb_gaps_update): */
+    kb_gap_variant *variants;      /* every phrasing, most frequent first (at most max_rows) */
+    size_t n_variants;
+    kb_gap_question *questions;    /* the latest questions, newest first (at most max_rows) */
+    size_t n_questions;
+    int64_t questions_total;
+} kb_gap_item;
+
+/* One page of the ranked queue. */
+typedef struct {
+    kb_gap_item *items;
+    size_t n;
+    int64_t total;        /* items that match the filter, on every page */
+    size_t offset, limit; /* as asked (limit 0 became 50) */
+} kb_gap_page;
+
+void kb_gap_item_free(kb_gap_item *item);
+void kb_gap_page_free(kb_gap_page *page);
+
+/* The ranked queue into *out. Returns KB_OK, or KB_ERROR (*out empty). */
+int kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f, kb_gap_page *out);
+
+/* One item with its variants and latest questions (at most max_rows each; 0: 200) into *out.
+ * Returns KB_OK, KB_NOT_FOUND when there is no such item, or KB_ERROR (*out
+ * empty). An id the regroup pass merged into another item gives that item, with merged_from. */
+int kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows, kb_gap_item *out);
 
 /* An editor's change to an item. */
 typedef struct {
@@ -199,24 +268,58 @@ typedef struct {
 } kb_gaps_change;
 
 /* Apply a change (status and category together, in one transaction). An id merged into another
- * item changes that item. by: who (the token's NAME). Returns KB_GAPS_*; on KB_GAPS_OK *item
- * (if not NULL) receives the item as kb_gaps_list shows it (with "merged_from" when the id was
- * merged). KB_GAPS_INVALID when nothing is to change, for a bad status or category. */
+ * item changes that item. by: who (the token's NAME). Returns KB_GAPS_*; on KB_OK *item
+ * (if not NULL) receives the item as kb_gaps_list shows it, with merged_from when the id was
+ * merged, or stays empty (id 0) when the change was stored but the item cannot be read back.
+ * KB_INVALID when nothing is to change, for a bad status or category. */
 int kb_gaps_update(kb_gaps *g, int64_t id, const kb_gaps_change *change, const char *by,
-                   int64_t now_ms, cJSON **item);
+                   int64_t now_ms, kb_gap_item *item);
 
 /* kb_gaps_update with a status change only. */
 int kb_gaps_set_status(kb_gaps *g, int64_t id, const char *status, const char *doc_id,
-                       const char *note, const char *by, int64_t now_ms, cJSON **item);
+                       const char *note, const char *by, int64_t now_ms, kb_gap_item *item);
 
 /* The code of the last call that failed (KB_GAPS_*). */
 int kb_gaps_last_code(const kb_gaps *g);
 
-/* Content health over the last `days` days (see docs/API.md): never_returned, expired (valid
- * until before `today`, "YYYY-MM-DD"), not_answering; at most `limit` entries per list. docs is
- * the index's document list (kb/doc_list.h). */
-cJSON *kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limit,
-                      int64_t now_ms, const char *today);
+/* ---------------------------------------------------------------- content health */
+
+/* A document in one of content health's lists; which fields are set depends on the list. */
+typedef struct {
+    char *id;
+    char *title;          /* NULL: not in the index (not_answering only) */
+    char **categories;    /* never_returned */
+    size_t n_categories;
+    char updated[11];     /* never_returned: "YYYY-MM-DD", or "" when unknown (null) */
+    char valid_until[11]; /* expired: "YYYY-MM-DD" */
+    int64_t not_found;      /* not_answering: searches with "not found" naming it */
+    int64_t help_overrides; /* not_answering: help requests a lead overrode to not answerable */
+    int64_t agents;         /* not_answering: distinct agents who reported it */
+} kb_health_doc;
+
+typedef struct {
+    kb_health_doc *docs;
+    size_t n;             /* listed: at most the limit */
+    size_t total;         /* all that belong in the list */
+} kb_health_list;
+
+typedef struct {
+    int days;             /* the window */
+    size_t documents;     /* documents in the index */
+    uint64_t index_revision;
+    kb_health_list never_returned; /* valid today, returned by no search in the window */
+    kb_health_list expired;        /* valid until before today */
+    kb_health_list not_answering;  /* agents said they did not answer; most reports first */
+} kb_content_health;
+
+void kb_content_health_free(kb_content_health *h);
+
+/* Content health over the last `days` days (see docs/API.md) into *out: never_returned, expired
+ * (valid until before `today`, "YYYY-MM-DD"), not_answering; at most `limit` entries per list.
+ * docs is the index's document list (kb/doc_list.h); *out keeps copies, not pointers into it.
+ * Returns KB_OK or KB_ERROR (*out empty). */
+int kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limit, int64_t now_ms,
+                   const char *today, kb_content_health *out);
 
 /* Milliseconds as "2026-10-02T08:15:30.123Z" into buf (at least 25 bytes). */
 void kb_gaps_iso_time(int64_t ms, char *buf);

@@ -63,7 +63,7 @@ void kb_gaps_close(kb_gaps *g)
 }
 
 const char *kb_gaps_errmsg(const kb_gaps *g) { return g ? g->err : "no queue"; }
-int kb_gaps_last_code(const kb_gaps *g) { return g ? g->code : KB_GAPS_ERROR; }
+int kb_gaps_last_code(const kb_gaps *g) { return g ? g->code : KB_ERROR; }
 
 int kb_gaps_fail(kb_gaps *g, int code, const char *fmt, ...)
 {
@@ -77,7 +77,7 @@ int kb_gaps_fail(kb_gaps *g, int code, const char *fmt, ...)
 
 int kb_gaps_sql_fail(kb_gaps *g, const char *what)
 {
-    return kb_gaps_fail(g, KB_GAPS_ERROR, "%s: %s", what, sqlite3_errmsg(g->db));
+    return kb_gaps_fail(g, KB_ERROR, "%s: %s", what, sqlite3_errmsg(g->db));
 }
 
 void kb_gaps_rollback(kb_gaps *g)
@@ -565,106 +565,152 @@ static int count_doc_days(kb_gaps *g, int64_t lo, int64_t hi)
 
 /* ---------------------------------------------------------------- ingest */
 
+/* Where ingest stands in one source: rows in (lo, hi] are taken in by this call; max is the
+ * newest row (for searches, the newest old enough to judge, see gaps_typing.c). */
 typedef struct {
     const char *name;  /* gap_progress source */
     const char *max_sql;
     int64_t lo, hi, max;
 } watermark;
 
-long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
+enum { WM_SEARCHES, WM_FEEDBACK, WM_HELP, WM_REVIEWS, N_WM };
+
+/* Set each source's watermarks, taking at most max_rows rows of each. Returns how many rows
+ * wait beyond this batch. */
+static long plan_batch(kb_gaps *g, watermark *w, size_t max_rows)
 {
-    g->code = KB_GAPS_OK;
-    if (g->readonly) return kb_gaps_fail(g, KB_GAPS_INVALID, "the queue is open read-only"), -1;
-    if (!kb || !kb->analyzer) return 0;
-    if (max_rows == 0) max_rows = 1000;
-    watermark w[] = {
-        {"searches", "SELECT max(rowid) FROM searches", 0, 0, 0},
-        {"feedback", "SELECT max(id) FROM feedback", 0, 0, 0},
-        {"help_requests", "SELECT max(id) FROM help_requests", 0, 0, 0},
-        {"reviews", "SELECT max(id) FROM help_request_reviews", 0, 0, 0},
-    };
-    enum { N_WM = sizeof w / sizeof w[0] };
-    /* Questions stored under older grouping rules are analyzed again first, a batch a call. */
-    long waiting = kb_gaps_reterm(g, kb, max_rows);
-    if (waiting < 0) return -1;
+    long waiting = 0;
     for (size_t i = 0; i < N_WM; i++) {
         w[i].lo = kb_gaps_progress(g, w[i].name);
         w[i].max = kb_gaps_query_int(g, w[i].max_sql, 0, 0);
         if (w[i].max < w[i].lo) w[i].max = w[i].lo; /* a restored older store: keep going */
-        if (i == 0) w[i].max = kb_gaps_settled_searches(g, w[i].lo, w[i].max);
+        if (i == WM_SEARCHES) w[i].max = kb_gaps_settled_searches(g, w[i].lo, w[i].max);
         w[i].hi = w[i].max - w[i].lo > (int64_t)max_rows ? w[i].lo + (int64_t)max_rows : w[i].max;
         waiting += (long)(w[i].max - w[i].hi);
     }
-    int any = 0;
-    for (size_t i = 0; i < N_WM; i++) any |= w[i].hi > w[i].lo;
-    if (!any) return waiting;
+    return waiting;
+}
 
-    /* Phase 1: read and analyze, without holding the write lock. */
-    pending_list l = {0};
+/* Phase 1, without holding the write lock: read the batch's rows of every source into l and
+ * analyze their questions. 0, or -1 with the reason set. */
+static int read_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pending_list *l)
+{
     int rc = 0;
-    rc |= select_into(g, &l, kb_gaps_typing_searches_sql, w[0].lo, w[0].hi, "search");
-    rc |= select_into(g, &l,
+    rc |= select_into(g, l, kb_gaps_typing_searches_sql, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi,
+                      "search");
+    rc |= select_into(g, l,
                       "SELECT f.search_id, f.time_ms, f.agent, s.query, "
                       "coalesce(f.doc_id, s.top_id) FROM feedback f JOIN searches s "
                       "ON s.search_id = f.search_id WHERE f.id > ?1 AND f.id <= ?2 "
                       "AND f.kind = 'not_found' AND s.unresolved = 0 ORDER BY f.id",
-                      w[1].lo, w[1].hi, "not_found");
-    rc |= select_into(g, &l,
+                      w[WM_FEEDBACK].lo, w[WM_FEEDBACK].hi, "not_found");
+    rc |= select_into(g, l,
                       "SELECT CAST(id AS TEXT), time_ms, agent, question, NULL "
                       "FROM help_requests WHERE id > ?1 AND id <= ?2 "
                       "AND coalesce(override_answerable, kb_answerable) = 0",
-                      w[2].lo, w[2].hi, "help_request");
-    rc |= select_reviews(g, &l, w[3].lo, w[3].hi);
-    if (rc != 0) {
-        kb_gaps_sql_fail(g, "cannot read new events");
-        pending_free(&l);
-        return -1;
-    }
-    for (size_t i = 0; i < l.n; i++) analyze(&l.v[i], kb);
+                      w[WM_HELP].lo, w[WM_HELP].hi, "help_request");
+    rc |= select_reviews(g, l, w[WM_REVIEWS].lo, w[WM_REVIEWS].hi);
+    if (rc != 0) return kb_gaps_sql_fail(g, "cannot read new events"), -1;
+    for (size_t i = 0; i < l->n; i++) analyze(&l->v[i], kb);
+    return 0;
+}
 
-    /* Phase 2: one short write transaction. */
+/* Recompute every group in `touched`, then free the set. 0, or -1. */
+static int recompute_touched(kb_gaps *g, kb_gaps_id_set *touched)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < touched->n; i++)
+        rc = kb_gaps_recompute_group(g, touched->v[i]);
+    free(touched->v);
+    memset(touched, 0, sizeof *touched);
+    return rc;
+}
+
+/* Take out the questions of help requests a review made answerable, and recompute their items.
+ * *removed is set when a question left the queue. 0, or -1. */
+static int remove_answerable(kb_gaps *g, const pending_list *l, int *removed)
+{
     kb_gaps_id_set touched = {0};
-    int removed = 0;
-    if (kb_store_begin_immediate(g->db) != SQLITE_OK) {
-        kb_gaps_sql_fail(g, "cannot start writing the queue");
-        pending_free(&l);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < l->n_removed; i++)
+        rc = remove_help(g, l->removed[i], &touched, removed);
+    if (rc != 0) {
+        free(touched.v);
         return -1;
     }
+    return recompute_touched(g, &touched);
+}
+
+/* Assign the new questions to groups, insert them, and recompute the groups they joined. 0, or
+ * -1. */
+static int place_new_questions(kb_gaps *g, pending_list *l)
+{
+    kb_gaps_id_set touched = {0};
+    if (place_questions(g, l, &touched) != 0) {
+        free(touched.v);
+        return -1;
+    }
+    return recompute_touched(g, &touched);
+}
+
+/* Phase 2, in one write transaction: the removals, the new questions in their groups, the
+ * per-day document counts and the watermarks. The clusterer is reloaded first when an editor or
+ * a removal changed the open groups, or the index changed. 0, or -1 with the reason set
+ * (nothing written; the in-memory groups are dropped, as they may hold what was rolled back). */
+static int write_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pending_list *l)
+{
+    if (kb_store_begin_immediate(g->db) != SQLITE_OK)
+        return kb_gaps_sql_fail(g, "cannot start writing the queue"), -1;
     int64_t version = kb_gaps_progress(g, "version");
     uint64_t revision = kb->searcher ? kb_searcher_revision(kb->searcher) : 0;
-    for (size_t i = 0; i < l.n_removed; i++)
-        if (remove_help(g, l.removed[i], &touched, &removed) != 0) goto fail;
-    for (size_t i = 0; i < touched.n; i++)
-        if (kb_gaps_recompute_group(g, touched.v[i]) != 0) goto fail;
+    int removed = 0;
+    if (remove_answerable(g, l, &removed) != 0) goto fail;
     if (removed && kb_gaps_bump_version(g) != 0) goto fail;
     if (removed) version = kb_gaps_progress(g, "version");
     if (!g->clusterer || g->clusterer_version != version || g->clusterer_revision != revision ||
         g->clusterer_searcher != kb->searcher) {
         if (load_clusterer(g, kb) != 0) goto fail;
     }
-    touched.n = 0;
-    if (place_questions(g, &l, &touched) != 0) goto fail;
-    for (size_t i = 0; i < touched.n; i++)
-        if (kb_gaps_recompute_group(g, touched.v[i]) != 0) goto fail;
-    if (count_doc_days(g, w[0].lo, w[0].hi) != 0) goto fail;
+    if (place_new_questions(g, l) != 0) goto fail;
+    if (count_doc_days(g, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi) != 0) goto fail;
     for (size_t i = 0; i < N_WM; i++)
         if (w[i].hi > w[i].lo && set_progress(g, w[i].name, w[i].hi) != 0) goto fail;
     if (sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
     g->clusterer_version = version;
     g->clusterer_revision = revision;
     g->clusterer_searcher = kb->searcher;
-    free(touched.v);
-    pending_free(&l);
-    return waiting;
+    return 0;
 fail:
     kb_gaps_sql_fail(g, "cannot update the queue");
     kb_gaps_rollback(g);
-    /* The in-memory groups may hold what was rolled back: rebuild them next time. */
     kb_gap_clusterer_free(g->clusterer);
     g->clusterer = NULL;
-    free(touched.v);
-    pending_free(&l);
     return -1;
+}
+
+long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
+{
+    g->code = KB_OK;
+    if (g->readonly) return kb_gaps_fail(g, KB_INVALID, "the queue is open read-only"), -1;
+    if (!kb || !kb->analyzer) return 0;
+    if (max_rows == 0) max_rows = 1000;
+    watermark w[N_WM] = {
+        [WM_SEARCHES] = {"searches", "SELECT max(rowid) FROM searches", 0, 0, 0},
+        [WM_FEEDBACK] = {"feedback", "SELECT max(id) FROM feedback", 0, 0, 0},
+        [WM_HELP] = {"help_requests", "SELECT max(id) FROM help_requests", 0, 0, 0},
+        [WM_REVIEWS] = {"reviews", "SELECT max(id) FROM help_request_reviews", 0, 0, 0},
+    };
+    /* Questions stored under older grouping rules are analyzed again first, a batch a call. */
+    long waiting = kb_gaps_reterm(g, kb, max_rows);
+    if (waiting < 0) return -1;
+    waiting += plan_batch(g, w, max_rows);
+    int any = 0;
+    for (size_t i = 0; i < N_WM; i++) any |= w[i].hi > w[i].lo;
+    if (!any) return waiting;
+    pending_list l = {0};
+    int rc = read_batch(g, kb, w, &l) == 0 && write_batch(g, kb, w, &l) == 0 ? 0 : -1;
+    pending_free(&l);
+    return rc == 0 ? waiting : -1;
 }
 
 /* ---------------------------------------------------------------- re-check after re-index */
@@ -778,8 +824,8 @@ static int write_suggestions(kb_gaps *g, suggestion *v, size_t n, uint64_t revis
 
 long kb_gaps_recheck(kb_gaps *g, kb_searcher *s, uint64_t revision)
 {
-    g->code = KB_GAPS_OK;
-    if (g->readonly || !s) return kb_gaps_fail(g, KB_GAPS_INVALID, "cannot re-check"), -1;
+    g->code = KB_OK;
+    if (g->readonly || !s) return kb_gaps_fail(g, KB_INVALID, "cannot re-check"), -1;
     long suggested = 0;
     for (;;) {
         /* Items not yet checked against this revision, a batch at a time, so the write
@@ -852,7 +898,7 @@ int64_t kb_gaps_resolve(kb_gaps *g, int64_t id)
     int64_t found = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
     if (rc == SQLITE_DONE)
-        kb_gaps_fail(g, KB_GAPS_NOT_FOUND,
+        kb_gaps_fail(g, KB_NOT_FOUND,
                      "no item with id %lld: its questions have left the queue, reload it",
                      (long long)id);
     else if (rc != SQLITE_ROW)
@@ -872,33 +918,33 @@ static int is_space_at(const char *p, size_t *len)
 }
 
 /* The editor's category, trimmed and redacted, into *out (malloc'd; NULL for none). Returns
- * KB_GAPS_OK, or KB_GAPS_INVALID / KB_GAPS_ERROR with the reason set. */
+ * KB_OK, or KB_INVALID / KB_ERROR with the reason set. */
 static int clean_category(kb_gaps *g, const char *in, char **out)
 {
     *out = NULL;
-    if (!in) return KB_GAPS_OK;
+    if (!in) return KB_OK;
     size_t sp, n = 0;
     while (*in && is_space_at(in, &sp)) in += sp;
     for (size_t i = 0; in[i];) { /* n: just after the last byte that is not a space */
         if (is_space_at(in + i, &sp)) i += sp;
         else n = ++i;
     }
-    if (n == 0) return KB_GAPS_OK; /* blank: none */
+    if (n == 0) return KB_OK; /* blank: none */
     if (n > CATEGORY_MAX)
-        return kb_gaps_fail(g, KB_GAPS_INVALID, "category too long: at most %d bytes",
+        return kb_gaps_fail(g, KB_INVALID, "category too long: at most %d bytes",
                             CATEGORY_MAX);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
         if (c < 0x20 || c == 0x7f)
-            return kb_gaps_fail(g, KB_GAPS_INVALID,
+            return kb_gaps_fail(g, KB_INVALID,
                                 "category must not hold control characters (tabs, line breaks)");
         if (c == '/' && (i == 0 || in[i - 1] == '/' || i + 1 == n))
-            return kb_gaps_fail(g, KB_GAPS_INVALID,
+            return kb_gaps_fail(g, KB_INVALID,
                                 "category must be a path such as 业务办理/漫游: levels separated by "
                                 "single '/', none empty");
     }
     *out = kb_redact(in, n, NULL);
-    return *out ? KB_GAPS_OK : kb_gaps_fail(g, KB_GAPS_ERROR, "out of memory");
+    return *out ? KB_OK : kb_gaps_fail(g, KB_ERROR, "out of memory");
 }
 
 /* Set or clear the editor's category of item id (inside the caller's transaction). */
@@ -923,130 +969,168 @@ static int write_category(kb_gaps *g, int64_t id, const char *category, const ch
     return rc;
 }
 
-int kb_gaps_update(kb_gaps *g, int64_t id, const kb_gaps_change *ch, const char *by,
-                   int64_t now_ms, cJSON **item)
+/* A change as kb_gaps_update writes it: checked, its free text trimmed and redacted. */
+typedef struct {
+    const char *status; /* NULL: unchanged */
+    unsigned to;        /* the status's KB_GAP_* bit */
+    const char *doc_id;
+    char *note;         /* redacted; NULL: unchanged */
+    int set_category;
+    char *category;     /* trimmed and redacted; NULL: none */
+} checked_change;
+
+/* Check an editor's change into *out (its note and category malloc'd; the caller frees them).
+ * KB_OK, or KB_INVALID / KB_ERROR with the reason set (nothing to free). */
+static int check_change(kb_gaps *g, const kb_gaps_change *ch, checked_change *out)
 {
-    if (item) *item = NULL;
-    g->code = KB_GAPS_OK;
-    static const kb_gaps_change none = {0};
-    if (!ch) ch = &none;
-    const char *status = ch->status;
-    unsigned to = status ? kb_gaps_status_bit(status) : 0;
-    if (status && (!to || to == KB_GAP_ALL))
-        return kb_gaps_fail(g, KB_GAPS_INVALID,
+    memset(out, 0, sizeof *out);
+    out->status = ch->status;
+    out->to = ch->status ? kb_gaps_status_bit(ch->status) : 0;
+    out->doc_id = ch->doc_id;
+    out->set_category = ch->set_category;
+    if (ch->status && (!out->to || out->to == KB_GAP_ALL))
+        return kb_gaps_fail(g, KB_INVALID,
                             "status must be one of open, in_progress, answered, dismissed");
-    if (!status && !ch->set_category)
-        return kb_gaps_fail(g, KB_GAPS_INVALID, "nothing to change: give a status, a category "
+    if (!ch->status && !ch->set_category)
+        return kb_gaps_fail(g, KB_INVALID, "nothing to change: give a status, a category "
                                                 "or both");
-    if (g->readonly) return kb_gaps_fail(g, KB_GAPS_INVALID, "the queue is open read-only");
-    char *category = NULL;
-    if (ch->set_category && clean_category(g, ch->category, &category) != KB_GAPS_OK)
+    if (g->readonly) return kb_gaps_fail(g, KB_INVALID, "the queue is open read-only");
+    if (ch->set_category && clean_category(g, ch->category, &out->category) != KB_OK)
         return g->code;
-    const char *note = ch->note;
-    char *redacted_note = note ? kb_redact(note, strlen(note), NULL) : NULL;
-    if (note && !redacted_note) {
-        free(category);
-        return kb_gaps_fail(g, KB_GAPS_ERROR, "out of memory");
+    if (ch->note && !(out->note = kb_redact(ch->note, strlen(ch->note), NULL))) {
+        free(out->category);
+        out->category = NULL;
+        return kb_gaps_fail(g, KB_ERROR, "out of memory");
     }
-    if (kb_store_begin_immediate(g->db) != SQLITE_OK) {
-        free(category);
-        free(redacted_note);
-        return kb_gaps_sql_fail(g, "cannot change the item");
-    }
-    sqlite3_stmt *s = NULL;
-    int rc = KB_GAPS_ERROR;
-    char *suggested = NULL, *from_name = NULL;
-    /* An id loaded before the regroup pass merged it: the change is meant for the item its
-     * questions joined. */
-    int64_t target = kb_gaps_resolve(g, id);
-    if (target <= 0) {
-        rc = g->code;
-        goto out;
-    }
+    return KB_OK;
+}
+
+/* Item id's status and suggested answer (malloc'd). 0, or -1 (SQLite's error). */
+static int read_status(kb_gaps *g, int64_t id, char **status, char **suggested)
+{
+    sqlite3_stmt *s;
     if (sqlite3_prepare_v2(g->db, "SELECT status, suggested_doc_id FROM gap_groups WHERE id = ?1",
                            -1, &s, NULL) != SQLITE_OK)
-        goto sql_fail;
-    sqlite3_bind_int64(s, 1, target);
-    if (sqlite3_step(s) != SQLITE_ROW) goto sql_fail;
-    from_name = kb_gaps_col_dup(s, 0);
-    suggested = kb_gaps_col_dup(s, 1);
-    sqlite3_finalize(s);
-    s = NULL;
-    if (status) {
-        unsigned from = kb_gaps_status_bit(from_name);
-        if (!allowed(from, to)) {
-            rc = kb_gaps_fail(g, KB_GAPS_CONFLICT,
-                              "item %lld is %s: re-open it first (status open)",
-                              (long long)target, from_name ? from_name : "?");
-            goto out;
-        }
-        const char *answer = NULL;
-        if (to == KB_GAP_ANSWERED) {
-            answer = ch->doc_id ? ch->doc_id : suggested;
-            if (!answer) {
-                rc = kb_gaps_fail(g, KB_GAPS_INVALID,
-                                  "doc_id is required: item %lld has no suggested answer",
-                                  (long long)target);
-                goto out;
-            }
-        }
-        if (sqlite3_prepare_v2(g->db,
-                               "UPDATE gap_groups SET status = ?2, answer_doc_id = ?3, "
-                               "status_by = ?4, status_ms = ?5, note = coalesce(?6, note) "
-                               "WHERE id = ?1",
-                               -1, &s, NULL) != SQLITE_OK)
-            goto sql_fail;
-        sqlite3_bind_int64(s, 1, target);
-        sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
-        if (answer) sqlite3_bind_text(s, 3, answer, -1, SQLITE_STATIC);
-        else sqlite3_bind_null(s, 3);
-        sqlite3_bind_text(s, 4, by ? by : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 5, now_ms);
-        if (redacted_note) sqlite3_bind_text(s, 6, redacted_note, -1, SQLITE_STATIC);
-        else sqlite3_bind_null(s, 6);
-        if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
-        sqlite3_finalize(s);
-        s = NULL;
-    } else if (redacted_note) {
-        if (sqlite3_prepare_v2(g->db, "UPDATE gap_groups SET note = ?2 WHERE id = ?1", -1, &s,
-                               NULL) != SQLITE_OK)
-            goto sql_fail;
-        sqlite3_bind_int64(s, 1, target);
-        sqlite3_bind_text(s, 2, redacted_note, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
-        sqlite3_finalize(s);
-        s = NULL;
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : -1;
+    if (rc == 0) {
+        *status = kb_gaps_col_dup(s, 0);
+        *suggested = kb_gaps_col_dup(s, 1);
     }
-    if (ch->set_category && write_category(g, target, category, by, now_ms) != 0) goto sql_fail;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Move item id from status `from` to c's status, recording the answer (for answered: c's doc_id,
+ * else the suggestion), who, when and the note. Inside the caller's transaction. KB_OK, or
+ * KB_CONFLICT / KB_INVALID / KB_ERROR with the reason set. */
+static int write_status(kb_gaps *g, int64_t id, const checked_change *c, const char *from,
+                        const char *suggested, const char *by, int64_t now_ms)
+{
+    if (!allowed(kb_gaps_status_bit(from), c->to))
+        return kb_gaps_fail(g, KB_CONFLICT, "item %lld is %s: re-open it first (status open)",
+                            (long long)id, from ? from : "?");
+    const char *answer = NULL;
+    if (c->to == KB_GAP_ANSWERED) {
+        answer = c->doc_id ? c->doc_id : suggested;
+        if (!answer)
+            return kb_gaps_fail(g, KB_INVALID,
+                                "doc_id is required: item %lld has no suggested answer",
+                                (long long)id);
+    }
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(g->db,
+                           "UPDATE gap_groups SET status = ?2, answer_doc_id = ?3, "
+                           "status_by = ?4, status_ms = ?5, note = coalesce(?6, note) "
+                           "WHERE id = ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return kb_gaps_sql_fail(g, "cannot change the item");
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, c->status, -1, SQLITE_STATIC);
+    if (answer) sqlite3_bind_text(s, 3, answer, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, 3);
+    sqlite3_bind_text(s, 4, by ? by : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, now_ms);
+    if (c->note) sqlite3_bind_text(s, 6, c->note, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, 6);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? KB_OK
+                                            : kb_gaps_sql_fail(g, "cannot change the item");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Replace item id's note (inside the caller's transaction). 0, or -1. */
+static int write_note(kb_gaps *g, int64_t id, const char *note)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(g->db, "UPDATE gap_groups SET note = ?2 WHERE id = ?1", -1, &s,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, note, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Apply a checked change to the item that holds id's questions now (*target), in one
+ * transaction. KB_OK, or the code with the reason set (and nothing written). */
+static int apply_change(kb_gaps *g, int64_t id, const checked_change *c, const char *by,
+                        int64_t now_ms, int64_t *target)
+{
+    if (kb_store_begin_immediate(g->db) != SQLITE_OK)
+        return kb_gaps_sql_fail(g, "cannot change the item");
+    char *from = NULL, *suggested = NULL;
+    int rc;
+    /* An id loaded before the regroup pass merged it: the change is meant for the item its
+     * questions joined. */
+    *target = kb_gaps_resolve(g, id);
+    if (*target <= 0) rc = g->code;
+    else if (read_status(g, *target, &from, &suggested) != 0)
+        rc = kb_gaps_sql_fail(g, "cannot change the item");
+    else if (c->status) rc = write_status(g, *target, c, from, suggested, by, now_ms);
+    else if (c->note && write_note(g, *target, c->note) != 0)
+        rc = kb_gaps_sql_fail(g, "cannot change the item");
+    else rc = KB_OK;
     /* Cached clusterers reload, and a regroup pass planned before this change is dropped: the
      * item is the editor's now and keeps its questions. */
-    if (kb_gaps_bump_version(g) != 0) goto sql_fail;
-    if (sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
-    rc = KB_GAPS_OK;
-    if (item) {
-        *item = kb_gaps_item_summary(g, target);
-        if (*item && target != id) cJSON_AddNumberToObject(*item, "merged_from", (double)id);
-    }
-    goto done;
-sql_fail:
-    rc = kb_gaps_sql_fail(g, "cannot change the item");
-out:
-    sqlite3_finalize(s);
-    s = NULL;
-    kb_gaps_rollback(g);
-done:
-    sqlite3_finalize(s);
+    if (rc == KB_OK &&
+        ((c->set_category && write_category(g, *target, c->category, by, now_ms) != 0) ||
+         kb_gaps_bump_version(g) != 0 ||
+         sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
+        rc = kb_gaps_sql_fail(g, "cannot change the item");
+    if (rc != KB_OK) kb_gaps_rollback(g);
+    free(from);
     free(suggested);
-    free(from_name);
-    free(redacted_note);
-    free(category);
+    return rc;
+}
+
+int kb_gaps_update(kb_gaps *g, int64_t id, const kb_gaps_change *ch, const char *by,
+                   int64_t now_ms, kb_gap_item *item)
+{
+    if (item) memset(item, 0, sizeof *item);
+    g->code = KB_OK;
+    static const kb_gaps_change none = {0};
+    checked_change c;
+    int rc = check_change(g, ch ? ch : &none, &c);
+    if (rc != KB_OK) return rc;
+    int64_t target = 0;
+    rc = apply_change(g, id, &c, by, now_ms, &target);
+    /* Stored: an item that cannot be read back leaves *item empty, and the code says OK. */
+    if (rc == KB_OK && item && kb_gaps_read_item(g, target, item) == KB_OK &&
+        target != id)
+        item->merged_from = id;
+    free(c.note);
+    free(c.category);
     return rc;
 }
 
 int kb_gaps_set_status(kb_gaps *g, int64_t id, const char *status, const char *doc_id,
-                       const char *note, const char *by, int64_t now_ms, cJSON **item)
+                       const char *note, const char *by, int64_t now_ms, kb_gap_item *item)
 {
     kb_gaps_change ch = {.status = status, .doc_id = doc_id, .note = note};
-    if (!status) return kb_gaps_fail(g, KB_GAPS_INVALID, "status is required");
+    if (item) memset(item, 0, sizeof *item);
+    if (!status) return kb_gaps_fail(g, KB_INVALID, "status is required");
     return kb_gaps_update(g, id, &ch, by, now_ms, item);
 }

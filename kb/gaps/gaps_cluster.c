@@ -55,7 +55,6 @@ struct kb_gap_clusterer {
     double questions; /* members of all groups */
     kb_gap_idf_fn idf;
     void *idf_user;
-    double threshold;
     uint64_t epoch; /* bumped whenever a count changes: weights cached before are stale */
     /* scratch for one assignment */
     unsigned char *seen; /* per group: already a candidate (always all zero between calls) */
@@ -70,13 +69,7 @@ kb_gap_clusterer *kb_gap_clusterer_new(kb_gap_idf_fn idf, void *user)
     if (!c) return NULL;
     c->idf = idf;
     c->idf_user = user;
-    c->threshold = KB_GAPS_THRESHOLD;
     return c;
-}
-
-void kb_gap_clusterer_set_threshold(kb_gap_clusterer *c, double threshold)
-{
-    c->threshold = threshold;
 }
 
 void kb_gap_clusterer_free(kb_gap_clusterer *c)
@@ -349,14 +342,14 @@ long kb_gap_clusterer_assign(kb_gap_clusterer *c, const char *terms, double *sim
     for (size_t k = 0; k < n_touched; k++) {
         uint32_t gi = c->touched[k];
         c->seen[gi] = 0;
-        double floor = best_sim > c->threshold ? best_sim : c->threshold;
+        double floor = best_sim > KB_GAPS_THRESHOLD ? best_sim : KB_GAPS_THRESHOLD;
         double s = similarity(c, q, (size_t)n, &c->groups[gi], floor);
         if (s > best_sim || (s == best_sim && best >= 0 && gi < (uint32_t)best)) {
             best_sim = s;
             best = gi;
         }
     }
-    if (best < 0 || best_sim < c->threshold) {
+    if (best < 0 || best_sim < KB_GAPS_THRESHOLD) {
         best = new_group(c, 0);
         if (best < 0) {
             free(q);

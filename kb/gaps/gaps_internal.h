@@ -26,7 +26,7 @@ struct kb_gaps {
 
 /* Set the error (message and code); returns code. */
 int kb_gaps_fail(kb_gaps *g, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* KB_GAPS_ERROR with "what: SQLite's message". */
+/* KB_ERROR with "what: SQLite's message". */
 int kb_gaps_sql_fail(kb_gaps *g, const char *what);
 /* Roll back an open transaction, if any. */
 void kb_gaps_rollback(kb_gaps *g);
@@ -55,10 +55,11 @@ int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt 
 int64_t kb_gaps_progress(kb_gaps *g, const char *source);
 /* Recompute a group's aggregates and centroid from its questions. */
 int kb_gaps_recompute_group(kb_gaps *g, int64_t id);
-/* The item as kb_gaps_list shows it, or NULL. */
-cJSON *kb_gaps_item_summary(kb_gaps *g, int64_t id);
+/* Item id as kb_gaps_list shows it (its own counts, no date window) into *out. KB_OK, or
+ * KB_NOT_FOUND / KB_ERROR with the reason set (*out empty). */
+int kb_gaps_read_item(kb_gaps *g, int64_t id, kb_gap_item *out);
 /* The item that holds id's questions now: id itself, or the item the regroup pass merged it
- * into (gap_merges). 0 when there is none (KB_GAPS_NOT_FOUND set), -1 on error. */
+ * into (gap_merges). 0 when there is none (KB_NOT_FOUND set), -1 on error. */
 int64_t kb_gaps_resolve(kb_gaps *g, int64_t id);
 /* A question's grouping terms as stored: kb_gaps_terms(), or for a question with nothing
  * informative its exact text (marked '"'), so it groups only with the same text. malloc'd;

@@ -1,6 +1,7 @@
 /*
- * gaps_query.c — reading the editors' queue as the API's JSON: the ranked list with filters, one
- * item with everything behind it, and content health (see kb/gaps.h, docs/API.md).
+ * gaps_query.c — reading the editors' queue into the structs of kb/gaps.h: the ranked list with
+ * filters, one item with everything behind it, and content health. How they look in the API is
+ * kb-searchd's business (searchd/json_gaps.c, docs/API.md).
  *
  * Without a date window the list reads the groups' stored aggregates (one indexed scan of
  * gap_groups, however many searches were logged). With a window the aggregates are recomputed
@@ -34,25 +35,65 @@ void kb_gaps_iso_time(int64_t ms, char *buf)
     snprintf(buf, 25, "%.19s.%c%c%cZ", date, '0' + m / 100, '0' + m / 10 % 10, '0' + m % 10);
 }
 
-static void add_time(cJSON *o, const char *key, sqlite3_stmt *s, int col)
+/* Array v (n elements of `size` bytes used, *cap allocated) with room for one more: v itself,
+ * or moved; NULL when out of memory (v is left as it was). */
+static void *room_for_one(void *v, size_t n, size_t *cap, size_t size)
 {
-    if (sqlite3_column_type(s, col) == SQLITE_NULL) {
-        cJSON_AddNullToObject(o, key);
-        return;
+    if (n < *cap) return v;
+    size_t c = *cap ? *cap * 2 : 8;
+    void *q = realloc(v, c * size);
+    if (q) *cap = c;
+    return q;
+}
+
+/* Column col's text (malloc'd) into *out, NULL for SQL NULL. 0, or -1 when out of memory. */
+static int take_text(sqlite3_stmt *s, int col, char **out)
+{
+    *out = kb_gaps_col_dup(s, col);
+    return *out || sqlite3_column_type(s, col) == SQLITE_NULL ? 0 : -1;
+}
+
+/* Column col as milliseconds, KB_GAPS_NO_TIME for SQL NULL. */
+static int64_t take_time(sqlite3_stmt *s, int col)
+{
+    return sqlite3_column_type(s, col) == SQLITE_NULL ? KB_GAPS_NO_TIME
+                                                      : sqlite3_column_int64(s, col);
+}
+
+static void variants_free(kb_gap_variant *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i].question);
+    free(v);
+}
+
+void kb_gap_item_free(kb_gap_item *it)
+{
+    if (!it) return;
+    char *texts[] = {it->status,         it->question,        it->category,
+                     it->category_by,    it->suggested_answer, it->suggested_title,
+                     it->answer_doc_id,  it->status_by,       it->note};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) free(texts[i]);
+    variants_free(it->top_variants, it->n_top_variants);
+    variants_free(it->variants, it->n_variants);
+    for (size_t i = 0; i < it->n_questions; i++) {
+        kb_gap_question *q = &it->questions[i];
+        free(q->source);
+        free(q->ref);
+        free(q->agent);
+        free(q->question);
+        free(q->top_id);
     }
-    char buf[32];
-    kb_gaps_iso_time(sqlite3_column_int64(s, col), buf);
-    cJSON_AddStringToObject(o, key, buf);
+    free(it->questions);
+    memset(it, 0, sizeof *it);
 }
 
-static void add_text(cJSON *o, const char *key, sqlite3_stmt *s, int col)
+void kb_gap_page_free(kb_gap_page *p)
 {
-    const unsigned char *t = sqlite3_column_text(s, col);
-    if (t) cJSON_AddStringToObject(o, key, (const char *)t);
-    else cJSON_AddNullToObject(o, key);
+    if (!p) return;
+    for (size_t i = 0; i < p->n; i++) kb_gap_item_free(&p->items[i]);
+    free(p->items);
+    memset(p, 0, sizeof *p);
 }
-
-static double round4(double v) { return (double)(long long)(v * 10000 + (v >= 0 ? 0.5 : -0.5)) / 10000; }
 
 /* Columns every item query selects, in this order (the counts come from the group or from the
  * window, see list_sql). */
@@ -70,87 +111,88 @@ static double round4(double v) { return (double)(long long)(v * 10000 + (v >= 0 
     "max(time_ms) AS l FROM gap_questions WHERE time_ms >= ?1 AND time_ms < ?2 "                \
     "GROUP BY group_id)"
 
-/* Top variants of an item (in the window when there is one). */
-static cJSON *variants(kb_gaps *g, int64_t id, int64_t from, int64_t to, size_t limit,
-                       int with_last)
+/* An item's most frequent phrasings (in the window when there is one), at most limit. 0, or -1
+ * on error. */
+static int read_variants(kb_gaps *g, int64_t id, int64_t from, int64_t to, size_t limit,
+                         kb_gap_variant **out, size_t *n)
 {
-    cJSON *a = cJSON_CreateArray();
     sqlite3_stmt *s;
-    if (!a || sqlite3_prepare_v2(g->db,
-                                 "SELECT question, count(*), max(time_ms) FROM gap_questions "
-                                 "WHERE group_id = ?1 AND time_ms >= ?2 AND time_ms < ?3 "
-                                 "GROUP BY question ORDER BY count(*) DESC, max(time_ms) DESC "
-                                 "LIMIT ?4",
-                                 -1, &s, NULL) != SQLITE_OK)
-        return a;
+    if (sqlite3_prepare_v2(g->db,
+                           "SELECT question, count(*), max(time_ms) FROM gap_questions "
+                           "WHERE group_id = ?1 AND time_ms >= ?2 AND time_ms < ?3 "
+                           "GROUP BY question ORDER BY count(*) DESC, max(time_ms) DESC "
+                           "LIMIT ?4",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, from);
     sqlite3_bind_int64(s, 3, to);
     sqlite3_bind_int64(s, 4, (int64_t)limit);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        cJSON *v = cJSON_CreateObject();
-        add_text(v, "question", s, 0);
-        cJSON_AddNumberToObject(v, "count", (double)sqlite3_column_int64(s, 1));
-        if (with_last) add_time(v, "last_seen", s, 2);
-        cJSON_AddItemToArray(a, v);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        kb_gap_variant *more = room_for_one(*out, *n, &cap, sizeof *more);
+        if (!more) break;
+        *out = more;
+        kb_gap_variant *v = &more[(*n)++];
+        *v = (kb_gap_variant){0};
+        if (take_text(s, 0, &v->question) != 0) break;
+        v->count = sqlite3_column_int64(s, 1);
+        v->last_seen_ms = take_time(s, 2);
     }
     sqlite3_finalize(s);
-    return a;
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* One row of ITEM_COLUMNS as the API's item object. */
-static cJSON *item_json(kb_gaps *g, sqlite3_stmt *s, int64_t from, int64_t to)
+/* One row of ITEM_COLUMNS into *it, with its top variants in [from, to). 0, or -1 on error (*it
+ * holds what was read; the caller frees it). */
+static int read_item_row(kb_gaps *g, sqlite3_stmt *s, int64_t from, int64_t to, kb_gap_item *it)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    int64_t id = sqlite3_column_int64(s, 0);
-    double n = (double)sqlite3_column_int64(s, 3), agents = (double)sqlite3_column_int64(s, 4);
-    cJSON_AddNumberToObject(o, "id", (double)id);
-    add_text(o, "status", s, 1);
-    add_text(o, "question", s, 2);
-    cJSON_AddNumberToObject(o, "count", n);
-    cJSON_AddNumberToObject(o, "agents", agents);
-    cJSON_AddNumberToObject(o, "impact", n * agents);
-    cJSON_AddNumberToObject(o, "variants", (double)sqlite3_column_int64(s, 5));
-    cJSON *src = cJSON_AddObjectToObject(o, "sources");
-    cJSON_AddNumberToObject(src, "search", (double)sqlite3_column_int64(s, 6));
-    cJSON_AddNumberToObject(src, "not_found", (double)sqlite3_column_int64(s, 7));
-    cJSON_AddNumberToObject(src, "help_request", (double)sqlite3_column_int64(s, 8));
-    add_time(o, "first_seen", s, 9);
-    add_time(o, "last_seen", s, 10);
-    add_text(o, "category", s, 11);
-    add_text(o, "category_by", s, 20); /* who set it; null: derived from the questions */
-    cJSON_AddItemToObject(o, "top_variants", variants(g, id, from, to, 3, 0));
-    add_text(o, "suggested_answer", s, 13);
-    add_text(o, "suggested_title", s, 14);
-    if (sqlite3_column_type(s, 15) == SQLITE_NULL) cJSON_AddNullToObject(o, "suggested_confidence");
-    else cJSON_AddNumberToObject(o, "suggested_confidence", round4(sqlite3_column_double(s, 15)));
-    add_time(o, "suggested_at", s, 16);
-    add_text(o, "answer_doc_id", s, 12);
-    add_text(o, "status_by", s, 17);
-    add_time(o, "status_at", s, 18);
-    add_text(o, "note", s, 19);
-    return o;
+    it->id = sqlite3_column_int64(s, 0);
+    it->count = sqlite3_column_int64(s, 3);
+    it->agents = sqlite3_column_int64(s, 4);
+    it->impact = it->count * it->agents;
+    it->variants_total = sqlite3_column_int64(s, 5);
+    it->sources.search = sqlite3_column_int64(s, 6);
+    it->sources.not_found = sqlite3_column_int64(s, 7);
+    it->sources.help_request = sqlite3_column_int64(s, 8);
+    it->first_seen_ms = take_time(s, 9);
+    it->last_seen_ms = take_time(s, 10);
+    it->suggested_confidence =
+        sqlite3_column_type(s, 15) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 15);
+    it->suggested_ms = take_time(s, 16);
+    it->status_ms = take_time(s, 18);
+    int bad = take_text(s, 1, &it->status) | take_text(s, 2, &it->question) |
+              take_text(s, 11, &it->category) | take_text(s, 12, &it->answer_doc_id) |
+              take_text(s, 13, &it->suggested_answer) | take_text(s, 14, &it->suggested_title) |
+              take_text(s, 17, &it->status_by) | take_text(s, 19, &it->note) |
+              take_text(s, 20, &it->category_by);
+    if (bad) return -1;
+    return read_variants(g, it->id, from, to, 3, &it->top_variants, &it->n_top_variants);
 }
 
-cJSON *kb_gaps_item_summary(kb_gaps *g, int64_t id)
+int kb_gaps_read_item(kb_gaps *g, int64_t id, kb_gap_item *out)
 {
+    memset(out, 0, sizeof *out);
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(g->db,
                            "SELECT " ITEM_COLUMNS " FROM gap_groups g JOIN " GROUP_COUNTS
                            " c ON c.gid = g.id WHERE g.id = ?3",
-                           -1, &s, NULL) != SQLITE_OK) {
-        kb_gaps_sql_fail(g, "cannot read the item");
-        return NULL;
-    }
+                           -1, &s, NULL) != SQLITE_OK)
+        return kb_gaps_sql_fail(g, "cannot read the item");
     sqlite3_bind_int64(s, 3, id);
-    cJSON *o = NULL;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) o = item_json(g, s, INT64_MIN, INT64_MAX);
-    else if (rc == SQLITE_DONE) kb_gaps_fail(g, KB_GAPS_NOT_FOUND, "no item with id %lld", (long long)id);
-    else kb_gaps_sql_fail(g, "cannot read the item");
+    int rc = sqlite3_step(s), code = KB_OK;
+    if (rc == SQLITE_ROW) {
+        if (read_item_row(g, s, INT64_MIN, INT64_MAX, out) != 0)
+            code = kb_gaps_sql_fail(g, "cannot read the item");
+    } else if (rc == SQLITE_DONE) {
+        code = kb_gaps_fail(g, KB_NOT_FOUND, "no item with id %lld", (long long)id);
+    } else {
+        code = kb_gaps_sql_fail(g, "cannot read the item");
+    }
     sqlite3_finalize(s);
-    return o;
+    if (code != KB_OK) kb_gap_item_free(out);
+    return code;
 }
 
 /* The WHERE clause for statuses and category; binds ?3 (category) when used. */
@@ -171,9 +213,10 @@ static void filter_sql(char *buf, size_t len, const kb_gaps_filter *f)
                  " AND (g.category = ?3 OR substr(g.category, 1, length(?3) + 1) = ?3 || '/')");
 }
 
-cJSON *kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f)
+int kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f, kb_gap_page *out)
 {
-    g->code = KB_GAPS_OK;
+    memset(out, 0, sizeof *out);
+    g->code = KB_OK;
     kb_gaps_filter def = {0};
     if (!f) f = &def;
     size_t limit = f->limit ? f->limit : 50;
@@ -193,15 +236,13 @@ cJSON *kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f)
     snprintf(count_sql, sizeof count_sql,
              "SELECT count(*) FROM %s c JOIN gap_groups g ON g.id = c.gid WHERE %s", counts,
              where);
-    cJSON *out = cJSON_CreateObject();
     sqlite3_stmt *s = NULL, *cs = NULL;
-    if (!out || sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(g->db, count_sql, -1, &cs, NULL) != SQLITE_OK) {
         kb_gaps_sql_fail(g, "cannot read the queue");
         sqlite3_finalize(s);
         sqlite3_finalize(cs);
-        cJSON_Delete(out);
-        return NULL;
+        return KB_ERROR;
     }
     sqlite3_stmt *both[2] = {s, cs};
     for (int k = 0; k < 2; k++) {
@@ -213,65 +254,76 @@ cJSON *kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f)
     }
     sqlite3_bind_int64(s, 4, (int64_t)limit);
     sqlite3_bind_int64(s, 5, (int64_t)f->offset);
-    int64_t total = 0;
-    if (sqlite3_step(cs) == SQLITE_ROW) total = sqlite3_column_int64(cs, 0);
+    if (sqlite3_step(cs) == SQLITE_ROW) out->total = sqlite3_column_int64(cs, 0);
     sqlite3_finalize(cs);
-    cJSON_AddNumberToObject(out, "total", (double)total);
-    cJSON_AddNumberToObject(out, "offset", (double)f->offset);
-    cJSON_AddNumberToObject(out, "limit", (double)limit);
-    cJSON *items = cJSON_AddArrayToObject(out, "items");
+    out->offset = f->offset;
+    out->limit = limit;
+    size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) cJSON_AddItemToArray(items, item_json(g, s, from, to));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        kb_gap_item *more = room_for_one(out->items, out->n, &cap, sizeof *more);
+        if (!more) break;
+        out->items = more;
+        kb_gap_item *it = &more[out->n++];
+        *it = (kb_gap_item){0};
+        if (read_item_row(g, s, from, to, it) != 0) break;
+    }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         kb_gaps_sql_fail(g, "cannot read the queue");
-        cJSON_Delete(out);
-        return NULL;
+        kb_gap_page_free(out);
+        return KB_ERROR;
     }
-    return out;
+    return KB_OK;
 }
 
-cJSON *kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows)
+/* The latest max_rows questions of item id into it->questions. 0, or -1 on error. */
+static int read_questions(kb_gaps *g, int64_t id, size_t max_rows, kb_gap_item *it)
 {
-    g->code = KB_GAPS_OK;
-    int64_t asked = id;
-    id = kb_gaps_resolve(g, asked); /* an id merged into another item shows that item */
-    if (id <= 0) return NULL;
-    cJSON *o = kb_gaps_item_summary(g, id);
-    if (!o) return NULL;
-    if (id != asked) cJSON_AddNumberToObject(o, "merged_from", (double)asked);
-    if (!max_rows) max_rows = 200;
-    /* The list's "variants" count becomes the list of variants here; the count moves to
-     * variants_total. */
-    const cJSON *count = cJSON_GetObjectItemCaseSensitive(o, "variants");
-    cJSON_AddNumberToObject(o, "variants_total", count ? count->valuedouble : 0);
-    cJSON_ReplaceItemInObjectCaseSensitive(o, "variants",
-                                           variants(g, id, INT64_MIN, INT64_MAX, max_rows, 1));
-    cJSON *qs = cJSON_AddArrayToObject(o, "questions");
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(g->db,
                            "SELECT source, ref, time_ms, agent, question, top_id FROM "
                            "gap_questions WHERE group_id = ?1 ORDER BY time_ms DESC, id DESC "
                            "LIMIT ?2",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, (int64_t)max_rows);
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            cJSON *q = cJSON_CreateObject();
-            add_text(q, "source", s, 0);
-            add_text(q, "ref", s, 1);
-            add_time(q, "time", s, 2);
-            add_text(q, "agent", s, 3);
-            add_text(q, "question", s, 4);
-            add_text(q, "top_id", s, 5);
-            cJSON_AddItemToArray(qs, q);
-        }
-        sqlite3_finalize(s);
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, (int64_t)max_rows);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        kb_gap_question *more = room_for_one(it->questions, it->n_questions, &cap, sizeof *more);
+        if (!more) break;
+        it->questions = more;
+        kb_gap_question *q = &more[it->n_questions++];
+        *q = (kb_gap_question){0};
+        q->time_ms = take_time(s, 2);
+        if (take_text(s, 0, &q->source) | take_text(s, 1, &q->ref) | take_text(s, 3, &q->agent) |
+            take_text(s, 4, &q->question) | take_text(s, 5, &q->top_id))
+            break;
     }
-    cJSON_AddNumberToObject(
-        o, "questions_total",
-        (double)kb_gaps_query_int(g, "SELECT count(*) FROM gap_questions WHERE group_id = ?1", id, 0));
-    return o;
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows, kb_gap_item *out)
+{
+    memset(out, 0, sizeof *out);
+    g->code = KB_OK;
+    int64_t target = kb_gaps_resolve(g, id); /* an id merged into another item shows that item */
+    if (target <= 0) return g->code;
+    if (kb_gaps_read_item(g, target, out) != KB_OK) return g->code;
+    if (target != id) out->merged_from = id;
+    if (!max_rows) max_rows = 200;
+    if (read_variants(g, target, INT64_MIN, INT64_MAX, max_rows, &out->variants,
+                      &out->n_variants) != 0 ||
+        read_questions(g, target, max_rows, out) != 0) {
+        kb_gap_item_free(out);
+        return kb_gaps_sql_fail(g, "cannot read the item");
+    }
+    out->questions_total =
+        kb_gaps_query_int(g, "SELECT count(*) FROM gap_questions WHERE group_id = ?1", target, 0);
+    return KB_OK;
 }
 
 /* ---------------------------------------------------------------- content health */
@@ -285,37 +337,72 @@ static int valid_on(const kb_doc_info *d, const char *today)
     return 1;
 }
 
-static cJSON *doc_brief(const kb_doc_info *d)
+static void health_list_free(kb_health_list *l)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", d->id);
-    cJSON_AddStringToObject(o, "title", d->title);
-    return o;
+    for (size_t i = 0; i < l->n; i++) {
+        kb_health_doc *d = &l->docs[i];
+        free(d->id);
+        free(d->title);
+        for (size_t c = 0; c < d->n_categories; c++) free(d->categories[c]);
+        free(d->categories);
+    }
+    free(l->docs);
+    memset(l, 0, sizeof *l);
 }
 
-cJSON *kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limit,
-                      int64_t now_ms, const char *today)
+void kb_content_health_free(kb_content_health *h)
 {
-    g->code = KB_GAPS_OK;
-    if (days < 1) days = 30;
-    if (!limit) limit = 100;
-    int64_t since = now_ms - (int64_t)days * 86400000;
-    int64_t first_day = since / 86400000;
-    cJSON *out = cJSON_CreateObject();
-    cJSON_AddNumberToObject(out, "days", days);
-    cJSON_AddNumberToObject(out, "documents", (double)docs->n);
-    cJSON_AddNumberToObject(out, "index_revision", (double)docs->revision);
+    if (!h) return;
+    health_list_free(&h->never_returned);
+    health_list_free(&h->expired);
+    health_list_free(&h->not_answering);
+    memset(h, 0, sizeof *h);
+}
 
-    /* Documents returned in the window, from the per-day counts. */
+/* One more document for list l: counted in its total, and listed while fewer than limit are, in
+ * which case *e is its entry (zeroed; else NULL). 0, or -1 when out of memory. */
+static int health_add(kb_health_list *l, size_t *cap, size_t limit, kb_health_doc **e)
+{
+    *e = NULL;
+    if (l->total++ >= limit) return 0;
+    kb_health_doc *more = room_for_one(l->docs, l->n, cap, sizeof *more);
+    if (!more) return -1;
+    l->docs = more;
+    *e = &more[l->n++];
+    **e = (kb_health_doc){0};
+    return 0;
+}
+
+/* Copies of a document's id and title into e. 0, or -1 when out of memory. */
+static int copy_brief(kb_health_doc *e, const kb_doc_info *d)
+{
+    e->id = strdup(d->id);
+    e->title = d->title ? strdup(d->title) : NULL;
+    return e->id && (e->title || !d->title) ? 0 : -1;
+}
+
+static int copy_categories(kb_health_doc *e, const kb_doc_info *d)
+{
+    if (!d->n_categories) return 0;
+    e->categories = calloc(d->n_categories, sizeof *e->categories);
+    if (!e->categories) return -1;
+    for (size_t c = 0; c < d->n_categories; c++, e->n_categories++)
+        if (!(e->categories[c] = strdup(d->categories[c]))) return -1;
+    return 0;
+}
+
+/* The documents valid today that no search returned since first_day (the per-day counts).
+ * KB_OK or KB_ERROR. */
+static int list_never_returned(kb_gaps *g, const kb_doc_list *docs, int64_t first_day,
+                               const char *today, size_t limit, kb_health_list *out)
+{
     char *seen = calloc(docs->n ? docs->n : 1, 1);
     sqlite3_stmt *s;
     if (!seen || sqlite3_prepare_v2(g->db,
                                     "SELECT DISTINCT doc_id FROM doc_days WHERE day >= ?1", -1,
                                     &s, NULL) != SQLITE_OK) {
         free(seen);
-        cJSON_Delete(out);
-        kb_gaps_sql_fail(g, "cannot read document counts");
-        return NULL;
+        return kb_gaps_sql_fail(g, "cannot read document counts");
     }
     sqlite3_bind_int64(s, 1, first_day);
     while (sqlite3_step(s) == SQLITE_ROW) {
@@ -323,39 +410,46 @@ cJSON *kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limi
         if (d) seen[d - docs->docs] = 1;
     }
     sqlite3_finalize(s);
-    cJSON *never = cJSON_AddArrayToObject(out, "never_returned");
-    size_t n_never = 0;
-    for (size_t i = 0; i < docs->n; i++) {
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < docs->n && rc == 0; i++) {
         /* A search never returns a document outside its validity: one that expired is listed
          * under "expired" only, one not yet valid is waiting for its date. */
-        if (seen[i] || !valid_on(&docs->docs[i], today)) continue;
-        if (n_never++ >= limit) continue;
-        cJSON *o = doc_brief(&docs->docs[i]);
-        cJSON *cats = cJSON_AddArrayToObject(o, "categories");
-        for (size_t c = 0; c < docs->docs[i].n_categories; c++)
-            cJSON_AddItemToArray(cats, cJSON_CreateString(docs->docs[i].categories[c]));
-        if (docs->docs[i].updated[0]) cJSON_AddStringToObject(o, "updated", docs->docs[i].updated);
-        else cJSON_AddNullToObject(o, "updated");
-        cJSON_AddItemToArray(never, o);
+        const kb_doc_info *d = &docs->docs[i];
+        if (seen[i] || !valid_on(d, today)) continue;
+        kb_health_doc *e;
+        rc = health_add(out, &cap, limit, &e);
+        if (rc == 0 && e) {
+            rc = copy_brief(e, d) | copy_categories(e, d);
+            memcpy(e->updated, d->updated, sizeof e->updated);
+        }
     }
-    cJSON_AddNumberToObject(out, "never_returned_total", (double)n_never);
     free(seen);
+    return rc == 0 ? KB_OK : kb_gaps_fail(g, KB_ERROR, "out of memory");
+}
 
-    cJSON *expired = cJSON_AddArrayToObject(out, "expired");
-    size_t n_expired = 0;
+/* The documents valid until before today. KB_OK or KB_ERROR. */
+static int list_expired(kb_gaps *g, const kb_doc_list *docs, const char *today, size_t limit,
+                        kb_health_list *out)
+{
+    size_t cap = 0;
     for (size_t i = 0; i < docs->n; i++) {
         const kb_doc_info *d = &docs->docs[i];
         if (!d->valid_until[0] || !today || strcmp(d->valid_until, today) >= 0) continue;
-        if (n_expired++ >= limit) continue;
-        cJSON *o = doc_brief(d);
-        cJSON_AddStringToObject(o, "valid_until", d->valid_until);
-        cJSON_AddItemToArray(expired, o);
+        kb_health_doc *e;
+        if (health_add(out, &cap, limit, &e) != 0 || (e && copy_brief(e, d) != 0))
+            return kb_gaps_fail(g, KB_ERROR, "out of memory");
+        if (e) memcpy(e->valid_until, d->valid_until, sizeof e->valid_until);
     }
-    cJSON_AddNumberToObject(out, "expired_total", (double)n_expired);
+    return KB_OK;
+}
 
-    /* Documents agents said did not answer. */
-    cJSON *bad = cJSON_AddArrayToObject(out, "not_answering");
-    size_t n_bad = 0;
+/* The documents agents said did not answer since `since`, most reports first. KB_OK or
+ * KB_ERROR. */
+static int list_not_answering(kb_gaps *g, const kb_doc_list *docs, int64_t since, size_t limit,
+                              kb_health_list *out)
+{
+    sqlite3_stmt *s;
     if (sqlite3_prepare_v2(
             g->db,
             /* One search counts once per document, however many not_found reports it got
@@ -371,27 +465,44 @@ cJSON *kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limi
             " AND kb_answerable = 1 AND override_answerable = 0 AND doc_id IS NOT NULL)"
             " WHERE doc IS NOT NULL GROUP BY doc"
             " ORDER BY count(DISTINCT search) + sum(ho) DESC, doc",
-            -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(s, 1, since);
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            if (n_bad++ >= limit) continue;
-            const char *id = (const char *)sqlite3_column_text(s, 0);
-            const kb_doc_info *d = kb_doc_list_find(docs, id);
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "id", id);
-            if (d) cJSON_AddStringToObject(o, "title", d->title);
-            else cJSON_AddNullToObject(o, "title");
-            cJSON_AddNumberToObject(o, "not_found", (double)sqlite3_column_int64(s, 1));
-            cJSON_AddNumberToObject(o, "help_overrides", (double)sqlite3_column_int64(s, 2));
-            cJSON_AddNumberToObject(o, "agents", (double)sqlite3_column_int64(s, 3));
-            cJSON_AddItemToArray(bad, o);
-        }
-        sqlite3_finalize(s);
-    } else {
-        cJSON_Delete(out);
-        kb_gaps_sql_fail(g, "cannot read feedback");
-        return NULL;
+            -1, &s, NULL) != SQLITE_OK)
+        return kb_gaps_sql_fail(g, "cannot read feedback");
+    sqlite3_bind_int64(s, 1, since);
+    size_t cap = 0;
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        kb_health_doc *e;
+        rc = health_add(out, &cap, limit, &e);
+        if (rc != 0 || !e) continue;
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        const kb_doc_info *d = kb_doc_list_find(docs, id);
+        /* A document no longer in the index keeps its id, without a title. */
+        if (d) rc = copy_brief(e, d);
+        else rc = (e->id = strdup(id)) ? 0 : -1;
+        e->not_found = sqlite3_column_int64(s, 1);
+        e->help_overrides = sqlite3_column_int64(s, 2);
+        e->agents = sqlite3_column_int64(s, 3);
     }
-    cJSON_AddNumberToObject(out, "not_answering_total", (double)n_bad);
-    return out;
+    sqlite3_finalize(s);
+    return rc == 0 ? KB_OK : kb_gaps_fail(g, KB_ERROR, "out of memory");
+}
+
+int kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limit, int64_t now_ms,
+                   const char *today, kb_content_health *out)
+{
+    memset(out, 0, sizeof *out);
+    g->code = KB_OK;
+    if (days < 1) days = 30;
+    if (!limit) limit = 100;
+    int64_t since = now_ms - (int64_t)days * 86400000;
+    out->days = days;
+    out->documents = docs->n;
+    out->index_revision = docs->revision;
+    if (list_never_returned(g, docs, since / 86400000, today, limit, &out->never_returned) ||
+        list_expired(g, docs, today, limit, &out->expired) ||
+        list_not_answering(g, docs, since, limit, &out->not_answering)) {
+        kb_content_health_free(out);
+        return g->code;
+    }
+    return KB_OK;
 }

@@ -267,8 +267,8 @@ static const char NEWEST_SQL[] = "SELECT max(id) FROM gap_questions";
 
 long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions)
 {
-    g->code = KB_GAPS_OK;
-    if (g->readonly) return kb_gaps_fail(g, KB_GAPS_INVALID, "the queue is open read-only"), -1;
+    g->code = KB_OK;
+    if (g->readonly) return kb_gaps_fail(g, KB_INVALID, "the queue is open read-only"), -1;
     if (max_questions == 0) max_questions = KB_GAPS_REGROUP_MAX;
     if (kb_gaps_query_int(g, NEWEST_SQL, 0, 0) == g->regrouped_upto) return 0;
 
@@ -292,7 +292,7 @@ long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions)
         goto out;
     }
     if (plan_moves(c, v, (size_t)n) != 0 || settle_ids(c, v, (size_t)n, &o) != 0) {
-        kb_gaps_fail(g, KB_GAPS_ERROR, "out of memory while regrouping the queue");
+        kb_gaps_fail(g, KB_ERROR, "out of memory while regrouping the queue");
         goto out;
     }
     n_moves = count_moves(v, (size_t)n, &o);

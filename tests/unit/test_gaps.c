@@ -394,39 +394,38 @@ static long ingest_all(kb_gaps *g, kb_handles *h)
     return waiting;
 }
 
-static int num(const cJSON *o, const char *key)
+/* The item of a page holding a question (its representative or a top variant), or NULL. */
+static const kb_gap_item *find_item(const kb_gap_page *page, const char *question)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? (int)v->valuedouble : -1;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* The item of a list holding a question (its representative or a top variant). */
-static const cJSON *find_item(const cJSON *list, const char *question)
-{
-    const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
-    for (const cJSON *it = items ? items->child : NULL; it; it = it->next) {
-        const char *q = str(it, "question");
-        if (q && strcmp(q, question) == 0) return it;
-        const cJSON *tv = cJSON_GetObjectItemCaseSensitive(it, "top_variants");
-        for (const cJSON *v = tv ? tv->child : NULL; v; v = v->next)
-            if (str(v, "question") && strcmp(str(v, "question"), question) == 0) return it;
+    for (size_t i = 0; i < page->n; i++) {
+        const kb_gap_item *it = &page->items[i];
+        if (it->question && strcmp(it->question, question) == 0) return it;
+        for (size_t v = 0; v < it->n_top_variants; v++)
+            if (strcmp(it->top_variants[v].question, question) == 0) return it;
     }
     return NULL;
 }
 
-/* Questions in all items of a list. */
-static int total_count(const cJSON *list)
+/* An item's id, or -1 for none. */
+static int64_t id_of(const kb_gap_item *it) { return it ? it->id : -1; }
+
+/* Questions in all items of a page. */
+static int total_count(const kb_gap_page *page)
 {
     int n = 0;
-    const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
-    for (const cJSON *it = items ? items->child : NULL; it; it = it->next) n += num(it, "count");
+    for (size_t i = 0; i < page->n; i++) n += (int)page->items[i].count;
     return n;
+}
+
+/* The queue as kb_gaps_list gives it with filter f; an empty page (total -1) on error. */
+static kb_gap_page list_of(kb_gaps *g, const kb_gaps_filter *f)
+{
+    kb_gap_page page;
+    if (kb_gaps_list(g, f, &page) != KB_OK) {
+        printf("  list: %s\n", kb_gaps_errmsg(g));
+        page.total = -1;
+    }
+    return page;
 }
 
 TEST(queue_fed_by_searches_feedback_and_help_requests)
@@ -471,51 +470,49 @@ TEST(queue_fed_by_searches_feedback_and_help_requests)
     }
     CHECK(ingest_all(g, &h) == 0);
     CHECK(ingest_all(g, &h) == 0); /* idempotent */
-    cJSON *list = kb_gaps_list(g, NULL);
-    CHECK(list && num(list, "total") == 2);
-    const cJSON *pet = find_item(list, "宠物保险怎么理赔");
+    kb_gap_page list = list_of(g, NULL);
+    CHECK(list.total == 2);
+    const kb_gap_item *pet = find_item(&list, "宠物保险怎么理赔");
     CHECK(pet != NULL);
     if (pet) {
-        CHECK(num(pet, "count") == 5);
-        CHECK(num(pet, "agents") == 4);
-        CHECK(num(pet, "impact") == 20);
-        CHECK(num(pet, "variants") == 4);
-        const cJSON *src = cJSON_GetObjectItemCaseSensitive(pet, "sources");
-        CHECK(num(src, "search") == 3 && num(src, "not_found") == 1 &&
-              num(src, "help_request") == 1);
+        CHECK(pet->count == 5);
+        CHECK(pet->agents == 4);
+        CHECK(pet->impact == 20);
+        CHECK(pet->variants_total == 4);
+        CHECK(pet->sources.search == 3 && pet->sources.not_found == 1 &&
+              pet->sources.help_request == 1);
         /* Ranked first: more questions from more agents. */
-        CHECK(cJSON_GetObjectItemCaseSensitive(list, "items")->child == pet);
-        CHECK_STR_EQ(str(pet, "status"), "open");
-        char first[32];
-        kb_gaps_iso_time(t0, first);
-        CHECK_STR_EQ(str(pet, "first_seen"), first);
-        cJSON *item = kb_gaps_item(g, num(pet, "id"), 0);
-        const cJSON *qs = cJSON_GetObjectItemCaseSensitive(item, "questions");
-        CHECK(cJSON_GetArraySize(qs) == 5 && num(item, "questions_total") == 5);
-        CHECK_STR_EQ(str(qs->child, "source"), "help_request"); /* newest first */
-        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(item, "variants")) == 4);
-        CHECK(num(item, "variants_total") == 4);
-        cJSON_Delete(item);
+        CHECK(pet == &list.items[0]);
+        CHECK_STR_EQ(pet->status, "open");
+        CHECK(pet->first_seen_ms == t0);
+        kb_gap_item item;
+        CHECK(kb_gaps_item(g, pet->id, 0, &item) == KB_OK);
+        CHECK(item.n_questions == 5 && item.questions_total == 5);
+        /* newest first */
+        CHECK(item.n_questions && strcmp(item.questions[0].source, "help_request") == 0);
+        CHECK(item.n_variants == 4);
+        CHECK(item.variants_total == 4);
+        kb_gap_item_free(&item);
     }
-    cJSON_Delete(list);
+    kb_gap_page_free(&list);
 
     /* More questions later: the queue follows, and they join the same item. */
     st = kb_store_open(dir, err, sizeof err);
     log_search(st, "s8", "zhao", "宠物保险能理赔吗", 1, NULL, t0 + 20000);
     kb_store_close(st);
     CHECK(ingest_all(g, &h) == 0);
-    list = kb_gaps_list(g, NULL);
-    pet = find_item(list, "宠物保险怎么理赔");
-    CHECK(list && num(list, "total") == 2 && pet && num(pet, "count") == 6);
-    cJSON_Delete(list);
+    list = list_of(g, NULL);
+    pet = find_item(&list, "宠物保险怎么理赔");
+    CHECK(list.total == 2 && pet && pet->count == 6);
+    kb_gap_page_free(&list);
 
     /* A date window counts only the questions inside it. */
     kb_gaps_filter window = {.from_ms = t0 + 19000, .to_ms = t0 + 21000};
-    list = kb_gaps_list(g, &window);
-    CHECK(list && num(list, "total") == 1);
-    const cJSON *only = list ? cJSON_GetObjectItemCaseSensitive(list, "items")->child : NULL;
-    CHECK(only && num(only, "count") == 1 && num(only, "agents") == 1);
-    cJSON_Delete(list);
+    list = list_of(g, &window);
+    CHECK(list.total == 1);
+    const kb_gap_item *only = list.n ? &list.items[0] : NULL;
+    CHECK(only && only->count == 1 && only->agents == 1);
+    kb_gap_page_free(&list);
     kb_gaps_close(g);
     handles_close(&h);
 }
@@ -580,19 +577,20 @@ TEST(typing_steps_stay_out_of_the_queue)
     }
     kb_gaps_set_typing_window(g, 5000);
     CHECK(kb_gaps_ingest(g, &h.kb, 1000) == 0); /* the young search is not "waiting" work */
-    cJSON *list = kb_gaps_list(g, NULL);
-    CHECK(list && total_count(list) == 5); /* t4, t5, t7, t8, t9 */
-    CHECK(list && find_item(list, "电动车上牌要什么材料") != NULL);
-    CHECK(list && find_item(list, "电动车上牌") != NULL); /* t8, clicked */
-    CHECK(list && find_item(list, "电动车") == NULL);
-    CHECK(list && find_item(list, "宠物") == NULL && find_item(list, "宠物保险怎么理赔") != NULL);
-    cJSON_Delete(list);
+    kb_gap_page list = list_of(g, NULL);
+    CHECK(list.total >= 0 && total_count(&list) == 5); /* t4, t5, t7, t8, t9 */
+    CHECK(find_item(&list, "电动车上牌要什么材料") != NULL);
+    CHECK(find_item(&list, "电动车上牌") != NULL); /* t8, clicked */
+    CHECK(list.total >= 0 && find_item(&list, "电动车") == NULL);
+    CHECK(list.total >= 0 && find_item(&list, "宠物") == NULL &&
+          find_item(&list, "宠物保险怎么理赔") != NULL);
+    kb_gap_page_free(&list);
 
     kb_gaps_set_typing_window(g, 0); /* off: the young search is taken at once */
     CHECK(ingest_all(g, &h) == 0);
-    list = kb_gaps_list(g, NULL);
-    CHECK(list && total_count(list) == 6);
-    cJSON_Delete(list);
+    list = list_of(g, NULL);
+    CHECK(list.total >= 0 && total_count(&list) == 6);
+    kb_gap_page_free(&list);
     kb_gaps_close(g);
     handles_close(&h);
 }
@@ -601,17 +599,16 @@ TEST(typing_steps_stay_out_of_the_queue)
 static int64_t item_of(kb_gaps *g, const char *q)
 {
     kb_gaps_filter all = {.statuses = KB_GAP_ALL, .limit = 1000};
-    cJSON *list = kb_gaps_list(g, &all);
-    const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
+    kb_gap_page list = list_of(g, &all);
     int64_t found = 0;
-    for (const cJSON *it = items ? items->child : NULL; it && !found; it = it->next) {
-        cJSON *item = kb_gaps_item(g, num(it, "id"), 100);
-        const cJSON *qs = cJSON_GetObjectItemCaseSensitive(item, "questions");
-        for (const cJSON *x = qs ? qs->child : NULL; x; x = x->next)
-            if (strcmp(str(x, "question"), q) == 0) found = num(it, "id");
-        cJSON_Delete(item);
+    for (size_t i = 0; i < list.n && !found; i++) {
+        kb_gap_item item;
+        if (kb_gaps_item(g, list.items[i].id, 100, &item) != KB_OK) continue;
+        for (size_t x = 0; x < item.n_questions; x++)
+            if (strcmp(item.questions[x].question, q) == 0) found = list.items[i].id;
+        kb_gap_item_free(&item);
     }
-    cJSON_Delete(list);
+    kb_gap_page_free(&list);
     return found;
 }
 
@@ -657,9 +654,9 @@ TEST(regroup_moves_questions_to_the_item_that_fits_now)
           item_of(g, PREPAY[4]) == loan);
     CHECK(item_of(g, PREPAY[5]) == item_of(g, PREPAY[3]) && item_of(g, PREPAY[3]) != loan);
     kb_gaps_filter all = {.statuses = KB_GAP_ALL};
-    cJSON *list = kb_gaps_list(g, &all);
-    CHECK(num(list, "total") == 2 && total_count(list) == 6);
-    cJSON_Delete(list);
+    kb_gap_page list = list_of(g, &all);
+    CHECK(list.total == 2 && total_count(&list) == 6);
+    kb_gap_page_free(&list);
     /* Nothing new arrived: the next pass does nothing. */
     CHECK(kb_gaps_regroup(g, &h.kb, 0) == 0);
     kb_gaps_close(g);
@@ -669,7 +666,7 @@ TEST(regroup_moves_questions_to_the_item_that_fits_now)
     int64_t kept = item_of(g, PREPAY[4]);
     CHECK(kept > 0 && kept != item_of(g, PREPAY[0]));
     CHECK(kb_gaps_set_status(g, kept, "in_progress", NULL, NULL, "editor-1", now_ms(), NULL) ==
-          KB_GAPS_OK);
+          KB_OK);
     CHECK(kb_gaps_regroup(g, &h.kb, 0) >= 0);
     CHECK(item_of(g, PREPAY[4]) == kept);
     kb_gaps_close(g);
@@ -678,7 +675,7 @@ TEST(regroup_moves_questions_to_the_item_that_fits_now)
     g = queue_of(new_dir("regroup-filed"), &h);
     kept = item_of(g, PREPAY[4]);
     kb_gaps_change file = {.set_category = 1, .category = "贷款/提前还款"};
-    CHECK(kb_gaps_update(g, kept, &file, "editor-1", now_ms(), NULL) == KB_GAPS_OK);
+    CHECK(kb_gaps_update(g, kept, &file, "editor-1", now_ms(), NULL) == KB_OK);
     CHECK(kb_gaps_regroup(g, &h.kb, 0) >= 0);
     CHECK(item_of(g, PREPAY[4]) == kept);
     kb_gaps_close(g);
@@ -717,9 +714,9 @@ TEST(regroup_keeps_settled_items_and_their_ids)
     for (int i = 0; i < 5; i++) before[i] = item_of(g, qs[i]);
     CHECK(before[3] == before[4] && before[0] != before[1] && before[1] != before[2]);
     kb_gaps_filter all = {.statuses = KB_GAP_ALL};
-    cJSON *list = kb_gaps_list(g, &all);
-    CHECK(num(list, "total") == 4);
-    cJSON_Delete(list);
+    kb_gap_page list = list_of(g, &all);
+    CHECK(list.total == 4);
+    kb_gap_page_free(&list);
     for (int round = 0; round < 3; round++) {
         CHECK(kb_gaps_regroup(g, &h.kb, 0) == 0);
         for (int i = 0; i < 5; i++) CHECK(item_of(g, qs[i]) == before[i]);
@@ -735,9 +732,9 @@ TEST(regroup_keeps_settled_items_and_their_ids)
     }
     CHECK(kb_gaps_regroup(g, &h.kb, 0) == 0);
     for (int i = 0; i < 5; i++) CHECK(item_of(g, qs[i]) == before[i]);
-    list = kb_gaps_list(g, &all);
-    CHECK(num(list, "total") == 7);
-    cJSON_Delete(list);
+    list = list_of(g, &all);
+    CHECK(list.total == 7);
+    kb_gap_page_free(&list);
     kb_gaps_close(g);
     handles_close(&h);
 }
@@ -762,28 +759,28 @@ TEST(action_on_a_merged_item_goes_to_the_item_it_joined)
         kept |= old[i] == loan;
         if (old[i] == loan) continue;
         gone++;
-        cJSON *item = kb_gaps_item(g, old[i], 10);
-        CHECK(item != NULL);
-        CHECK(num(item, "id") == loan && num(item, "merged_from") == old[i]);
-        cJSON_Delete(item);
+        kb_gap_item item;
+        CHECK(kb_gaps_item(g, old[i], 10, &item) == KB_OK);
+        CHECK(item.id == loan && item.merged_from == old[i]);
+        kb_gap_item_free(&item);
     }
     CHECK(kept && gone > 0);
     /* The item itself, read by its own id, says nothing about merging. */
-    cJSON *item = kb_gaps_item(g, loan, 10);
-    CHECK(item && !cJSON_GetObjectItemCaseSensitive(item, "merged_from"));
-    cJSON_Delete(item);
+    kb_gap_item item;
+    CHECK(kb_gaps_item(g, loan, 10, &item) == KB_OK && item.merged_from == 0);
+    kb_gap_item_free(&item);
     for (int i = 0; i < 4; i++) {
         if (old[i] == loan) continue;
-        item = NULL;
         CHECK(kb_gaps_set_status(g, old[i], "in_progress", NULL, NULL, "editor-1", now_ms(),
-                                 &item) == KB_GAPS_OK);
-        CHECK(item && num(item, "id") == loan && num(item, "merged_from") == old[i]);
-        CHECK_STR_EQ(str(item, "status"), "in_progress");
-        cJSON_Delete(item);
+                                 &item) == KB_OK);
+        CHECK(item.id == loan && item.merged_from == old[i]);
+        CHECK_STR_EQ(item.status, "in_progress");
+        kb_gap_item_free(&item);
         break;
     }
     /* An id that never existed is still unknown. */
-    CHECK(kb_gaps_item(g, 999999, 10) == NULL && kb_gaps_last_code(g) == KB_GAPS_NOT_FOUND);
+    CHECK(kb_gaps_item(g, 999999, 10, &item) == KB_NOT_FOUND && item.id == 0 &&
+          kb_gaps_last_code(g) == KB_NOT_FOUND);
     CHECK(strstr(kb_gaps_errmsg(g), "999999") != NULL);
     kb_gaps_close(g);
     handles_close(&h);
@@ -861,9 +858,10 @@ TEST(emptied_item_follows_most_of_its_questions)
     long moved = kb_gaps_regroup(g, &h.kb, 0);
     if (moved != 4) printf("  moved %ld: %s\n", moved, kb_gaps_errmsg(g));
     CHECK(moved == 4);
-    cJSON *item = kb_gaps_item(g, 2, 10);
-    CHECK(item && num(item, "id") == 1 && num(item, "merged_from") == 2 && num(item, "count") == 8);
-    cJSON_Delete(item);
+    kb_gap_item item;
+    CHECK(kb_gaps_item(g, 2, 10, &item) == KB_OK);
+    CHECK(item.id == 1 && item.merged_from == 2 && item.count == 8);
+    kb_gap_item_free(&item);
     int64_t mars = item_of(g, "火星旅游");
     CHECK(mars > 2);
     kb_gaps_close(g);
@@ -940,63 +938,63 @@ TEST(life_cycle_and_status_filters)
     if (handles_open(&h, sample_index) != 0) return;
     kb_gaps *g = open_queue(dir);
     ingest_all(g, &h);
-    cJSON *list = kb_gaps_list(g, NULL);
-    int pet = num(find_item(list, "宠物保险怎么理赔"), "id");
-    int bike = num(find_item(list, "电动车上牌需要什么材料"), "id");
-    cJSON_Delete(list);
+    kb_gap_page list = list_of(g, NULL);
+    int64_t pet = id_of(find_item(&list, "宠物保险怎么理赔"));
+    int64_t bike = id_of(find_item(&list, "电动车上牌需要什么材料"));
+    kb_gap_page_free(&list);
     CHECK(pet > 0 && bike > 0 && pet != bike);
 
-    cJSON *item = NULL;
+    kb_gap_item item;
     CHECK(kb_gaps_set_status(g, pet, "in_progress", NULL, "写新文档", "editor-1", t0, &item) ==
-          KB_GAPS_OK);
-    CHECK_STR_EQ(str(item, "status"), "in_progress");
-    CHECK_STR_EQ(str(item, "status_by"), "editor-1");
-    CHECK_STR_EQ(str(item, "note"), "写新文档");
-    cJSON_Delete(item);
+          KB_OK);
+    CHECK_STR_EQ(item.status, "in_progress");
+    CHECK_STR_EQ(item.status_by, "editor-1");
+    CHECK_STR_EQ(item.note, "写新文档");
+    kb_gap_item_free(&item);
     /* answered needs a document when there is no suggestion */
     CHECK(kb_gaps_set_status(g, pet, "answered", NULL, NULL, "editor-1", t0, NULL) ==
-          KB_GAPS_INVALID);
+          KB_INVALID);
     CHECK(kb_gaps_set_status(g, pet, "answered", "pet-claim-001", NULL, "editor-1", t0, &item) ==
-          KB_GAPS_OK);
-    CHECK_STR_EQ(str(item, "answer_doc_id"), "pet-claim-001");
-    cJSON_Delete(item);
+          KB_OK);
+    CHECK_STR_EQ(item.answer_doc_id, "pet-claim-001");
+    kb_gap_item_free(&item);
     CHECK(kb_gaps_set_status(g, pet, "dismissed", NULL, NULL, "editor-1", t0, NULL) ==
-          KB_GAPS_CONFLICT);
+          KB_CONFLICT);
     CHECK(kb_gaps_set_status(g, pet, "closed", NULL, NULL, "editor-1", t0, NULL) ==
-          KB_GAPS_INVALID);
+          KB_INVALID);
     CHECK(kb_gaps_set_status(g, 999999, "open", NULL, NULL, "editor-1", t0, NULL) ==
-          KB_GAPS_NOT_FOUND);
+          KB_NOT_FOUND);
     CHECK(kb_gaps_set_status(g, bike, "dismissed", NULL, "不是知识库的范围", "editor-1", t0,
-                             NULL) == KB_GAPS_OK);
+                             NULL) == KB_OK);
 
     /* The default list shows open and in-progress items only. */
-    list = kb_gaps_list(g, NULL);
-    CHECK(list && num(list, "total") == 0);
-    cJSON_Delete(list);
+    list = list_of(g, NULL);
+    CHECK(list.total == 0);
+    kb_gap_page_free(&list);
     kb_gaps_filter answered = {.statuses = KB_GAP_ANSWERED};
-    list = kb_gaps_list(g, &answered);
-    CHECK(list && num(list, "total") == 1);
-    cJSON_Delete(list);
+    list = list_of(g, &answered);
+    CHECK(list.total == 1);
+    kb_gap_page_free(&list);
     kb_gaps_filter all = {.statuses = KB_GAP_ALL};
-    list = kb_gaps_list(g, &all);
-    CHECK(list && num(list, "total") == 2);
-    cJSON_Delete(list);
+    list = list_of(g, &all);
+    CHECK(list.total == 2);
+    kb_gap_page_free(&list);
 
     /* The same question again starts a new item: the answered one did not help. */
     st = kb_store_open(dir, err, sizeof err);
     log_search(st, "a3", "wang", "宠物保险怎么理赔", 1, NULL, t0 + 2);
     kb_store_close(st);
     ingest_all(g, &h);
-    list = kb_gaps_list(g, NULL);
-    const cJSON *again = find_item(list, "宠物保险怎么理赔");
-    CHECK(again && num(again, "id") != pet && num(again, "count") == 1);
-    cJSON_Delete(list);
+    list = list_of(g, NULL);
+    const kb_gap_item *again = find_item(&list, "宠物保险怎么理赔");
+    CHECK(again && again->id != pet && again->count == 1);
+    kb_gap_page_free(&list);
 
     /* Re-opening is always allowed. */
-    CHECK(kb_gaps_set_status(g, pet, "open", NULL, NULL, "editor-2", t0, &item) == KB_GAPS_OK);
-    CHECK_STR_EQ(str(item, "status"), "open");
-    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(item, "answer_doc_id")));
-    cJSON_Delete(item);
+    CHECK(kb_gaps_set_status(g, pet, "open", NULL, NULL, "editor-2", t0, &item) == KB_OK);
+    CHECK_STR_EQ(item.status, "open");
+    CHECK(item.id == pet && item.answer_doc_id == NULL);
+    kb_gap_item_free(&item);
     kb_gaps_close(g);
     handles_close(&h);
 }
@@ -1045,20 +1043,21 @@ TEST(recheck_after_reindex_suggests_the_new_document)
     CHECK(kb_gaps_recheck(g, h.searcher, kb_searcher_revision(h.searcher)) == 1);
     /* Checking the same revision again does nothing. */
     CHECK(kb_gaps_recheck(g, h.searcher, kb_searcher_revision(h.searcher)) == 0);
-    cJSON *list = kb_gaps_list(g, NULL);
-    const cJSON *pet = find_item(list, "宠物保险怎么理赔");
-    const cJSON *bike = find_item(list, "电动车上牌需要什么材料");
-    CHECK_STR_EQ(str(pet, "suggested_answer"), "pet-claim-001");
-    CHECK_STR_EQ(str(pet, "suggested_title"), "宠物保险理赔流程");
-    CHECK(str(pet, "suggested_at") != NULL);
-    CHECK(bike && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(bike, "suggested_answer")));
+    kb_gap_page list = list_of(g, NULL);
+    const kb_gap_item *pet = find_item(&list, "宠物保险怎么理赔");
+    const kb_gap_item *bike = find_item(&list, "电动车上牌需要什么材料");
+    CHECK_STR_EQ(pet ? pet->suggested_answer : NULL, "pet-claim-001");
+    CHECK_STR_EQ(pet ? pet->suggested_title : NULL, "宠物保险理赔流程");
+    CHECK(pet && pet->suggested_ms != KB_GAPS_NO_TIME);
+    CHECK(pet && pet->suggested_confidence > 0 && pet->suggested_confidence <= 1);
+    CHECK(bike && bike->suggested_answer == NULL && bike->suggested_confidence < 0);
     /* The editor confirms: "answered" without a doc_id takes the suggestion. */
-    cJSON *item = NULL;
-    CHECK(kb_gaps_set_status(g, num(pet, "id"), "answered", NULL, NULL, "editor-1", t0, &item) ==
-          KB_GAPS_OK);
-    CHECK_STR_EQ(str(item, "answer_doc_id"), "pet-claim-001");
-    cJSON_Delete(item);
-    cJSON_Delete(list);
+    kb_gap_item item;
+    CHECK(kb_gaps_set_status(g, id_of(pet), "answered", NULL, NULL, "editor-1", t0, &item) ==
+          KB_OK);
+    CHECK_STR_EQ(item.answer_doc_id, "pet-claim-001");
+    kb_gap_item_free(&item);
+    kb_gap_page_free(&list);
     kb_gaps_close(g);
     handles_close(&h);
 }
@@ -1087,90 +1086,88 @@ TEST(category_is_the_editors_or_that_of_a_rejected_answer)
     if (handles_open(&h, idx) != 0) return;
     kb_gaps *g = open_queue(dir);
     ingest_all(g, &h);
-    cJSON *list = kb_gaps_list(g, NULL);
-    const cJSON *weather = find_item(list, "今天天气怎么样");
-    const cJSON *modem = find_item(list, "宽带光猫红灯闪烁");
-    CHECK(weather && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(weather, "category")));
-    CHECK(weather && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(weather, "category_by")));
-    CHECK_STR_EQ(str(modem, "category"), "故障处理/宽带");
-    int64_t weather_id = num(weather, "id"), modem_id = num(modem, "id");
-    cJSON_Delete(list);
+    kb_gap_page list = list_of(g, NULL);
+    const kb_gap_item *weather = find_item(&list, "今天天气怎么样");
+    const kb_gap_item *modem = find_item(&list, "宽带光猫红灯闪烁");
+    CHECK(weather && weather->category == NULL);
+    CHECK(weather && weather->category_by == NULL);
+    CHECK_STR_EQ(modem ? modem->category : NULL, "故障处理/宽带");
+    int64_t weather_id = id_of(weather), modem_id = id_of(modem);
+    kb_gap_page_free(&list);
 
     /* The category filter matches whole levels. */
     kb_gaps_filter f = {.category = "故障处理"};
-    list = kb_gaps_list(g, &f);
-    CHECK(list && num(list, "total") == 1);
-    CHECK_STR_EQ(str(cJSON_GetObjectItemCaseSensitive(list, "items")->child, "category"),
-                 "故障处理/宽带");
-    cJSON_Delete(list);
+    list = list_of(g, &f);
+    CHECK(list.total == 1);
+    CHECK_STR_EQ(list.n ? list.items[0].category : NULL, "故障处理/宽带");
+    kb_gap_page_free(&list);
     f.category = "故障处理/宽带";
-    list = kb_gaps_list(g, &f);
-    CHECK(list && num(list, "total") == 1);
-    cJSON_Delete(list);
+    list = list_of(g, &f);
+    CHECK(list.total == 1);
+    kb_gap_page_free(&list);
     f.category = "故障";
-    list = kb_gaps_list(g, &f);
-    CHECK(list && num(list, "total") == 0); /* whole levels only */
-    cJSON_Delete(list);
+    list = list_of(g, &f);
+    CHECK(list.total == 0); /* whole levels only */
+    kb_gap_page_free(&list);
 
     /* The editor files the weather question; the status stays as it was. */
-    cJSON *item = NULL;
+    kb_gap_item item;
     kb_gaps_change ch = {.set_category = 1, .category = " 其他/闲聊 "};
-    CHECK(kb_gaps_update(g, weather_id, &ch, "editor-1", t0, &item) == KB_GAPS_OK);
-    CHECK_STR_EQ(str(item, "category"), "其他/闲聊");
-    CHECK_STR_EQ(str(item, "category_by"), "editor-1");
-    CHECK_STR_EQ(str(item, "status"), "open");
-    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(item, "status_by")));
-    cJSON_Delete(item);
+    CHECK(kb_gaps_update(g, weather_id, &ch, "editor-1", t0, &item) == KB_OK);
+    CHECK_STR_EQ(item.category, "其他/闲聊");
+    CHECK_STR_EQ(item.category_by, "editor-1");
+    CHECK_STR_EQ(item.status, "open");
+    CHECK(item.id == weather_id && item.status_by == NULL);
+    kb_gap_item_free(&item);
     f.category = "其他";
-    list = kb_gaps_list(g, &f);
-    CHECK(list && num(list, "total") == 1);
-    cJSON_Delete(list);
+    list = list_of(g, &f);
+    CHECK(list.total == 1);
+    kb_gap_page_free(&list);
     /* The editor's category wins over the derived one, and stays as questions arrive. */
     ch.category = "业务办理/宽带";
-    CHECK(kb_gaps_update(g, modem_id, &ch, "editor-2", t0, NULL) == KB_GAPS_OK);
+    CHECK(kb_gaps_update(g, modem_id, &ch, "editor-2", t0, NULL) == KB_OK);
     st = kb_store_open(dir, err, sizeof err);
     log_search(st, "c4", "wang", "宽带光猫红灯一直闪", 0, "broadband-001", t0 + 4);
     CHECK(kb_store_log_feedback(st, "c4", "wang", KB_FEEDBACK_NOT_FOUND, NULL, t0 + 5) ==
           KB_OK);
     kb_store_close(st);
     ingest_all(g, &h);
-    item = kb_gaps_item(g, modem_id, 10);
-    CHECK(item && num(item, "count") == 2);
-    CHECK_STR_EQ(str(item, "category"), "业务办理/宽带");
-    cJSON_Delete(item);
+    CHECK(kb_gaps_item(g, modem_id, 10, &item) == KB_OK && item.count == 2);
+    CHECK_STR_EQ(item.category, "业务办理/宽带");
+    kb_gap_item_free(&item);
     /* Cleared (null or blank): back to the derived one. */
     ch.category = NULL;
-    CHECK(kb_gaps_update(g, modem_id, &ch, "editor-2", t0, &item) == KB_GAPS_OK);
-    CHECK_STR_EQ(str(item, "category"), "故障处理/宽带");
-    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(item, "category_by")));
-    cJSON_Delete(item);
+    CHECK(kb_gaps_update(g, modem_id, &ch, "editor-2", t0, &item) == KB_OK);
+    CHECK_STR_EQ(item.category, "故障处理/宽带");
+    CHECK(item.id == modem_id && item.category_by == NULL);
+    kb_gap_item_free(&item);
     ch.category = "  ";
-    CHECK(kb_gaps_update(g, weather_id, &ch, "editor-2", t0, &item) == KB_GAPS_OK);
-    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(item, "category")));
-    cJSON_Delete(item);
+    CHECK(kb_gaps_update(g, weather_id, &ch, "editor-2", t0, &item) == KB_OK);
+    CHECK(item.id == weather_id && item.category == NULL);
+    kb_gap_item_free(&item);
     /* Malformed paths are refused with the reason; customer numbers are redacted. */
     static const char *const bad[] = {"业务//宽带", "/业务", "业务/", "业务\t宽带"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ch.category = bad[i];
-        CHECK(kb_gaps_update(g, weather_id, &ch, "editor-2", t0, NULL) == KB_GAPS_INVALID);
+        CHECK(kb_gaps_update(g, weather_id, &ch, "editor-2", t0, NULL) == KB_INVALID);
         CHECK(strstr(kb_gaps_errmsg(g), "category") != NULL);
     }
     ch.category = "客户13812345678/投诉";
-    CHECK(kb_gaps_update(g, weather_id, &ch, "editor-2", t0, &item) == KB_GAPS_OK);
-    CHECK_STR_EQ(str(item, "category"), "客户[手机号]/投诉");
-    cJSON_Delete(item);
+    CHECK(kb_gaps_update(g, weather_id, &ch, "editor-2", t0, &item) == KB_OK);
+    CHECK_STR_EQ(item.category, "客户[手机号]/投诉");
+    kb_gap_item_free(&item);
     /* Nothing to change is a bad request; an unknown item is not found. */
     kb_gaps_change none = {0};
-    CHECK(kb_gaps_update(g, weather_id, &none, "editor-2", t0, NULL) == KB_GAPS_INVALID);
+    CHECK(kb_gaps_update(g, weather_id, &none, "editor-2", t0, NULL) == KB_INVALID);
     ch.category = "其他";
-    CHECK(kb_gaps_update(g, 999999, &ch, "editor-2", t0, NULL) == KB_GAPS_NOT_FOUND);
+    CHECK(kb_gaps_update(g, 999999, &ch, "editor-2", t0, NULL) == KB_NOT_FOUND);
     /* Status and category in one change. */
     kb_gaps_change both = {.status = "in_progress", .set_category = 1, .category = "其他/闲聊"};
-    CHECK(kb_gaps_update(g, weather_id, &both, "editor-3", t0, &item) == KB_GAPS_OK);
-    CHECK_STR_EQ(str(item, "status"), "in_progress");
-    CHECK_STR_EQ(str(item, "category"), "其他/闲聊");
-    CHECK_STR_EQ(str(item, "status_by"), "editor-3");
-    cJSON_Delete(item);
+    CHECK(kb_gaps_update(g, weather_id, &both, "editor-3", t0, &item) == KB_OK);
+    CHECK_STR_EQ(item.status, "in_progress");
+    CHECK_STR_EQ(item.category, "其他/闲聊");
+    CHECK_STR_EQ(item.status_by, "editor-3");
+    kb_gap_item_free(&item);
     kb_gaps_close(g);
     handles_close(&h);
 }
@@ -1193,23 +1190,25 @@ TEST(content_health_lists_never_returned_expired_and_not_answering)
     ingest_all(g, &h);
     kb_doc_list docs;
     CHECK(kb_doc_list_read(idx, &docs, err, sizeof err) == 0 && docs.n == 4);
-    cJSON *health = kb_gaps_health(g, &docs, 30, 100, now_ms(), "2026-01-01");
-    CHECK(health != NULL);
-    if (health) {
+    kb_content_health health;
+    CHECK(kb_gaps_health(g, &docs, 30, 100, now_ms(), "2026-01-01", &health) == KB_OK);
+    {
         /* bill-001 only: searches cannot return a document outside its validity, so one that
          * expired is listed as expired only (issue 15), and one not yet valid is not a
          * problem. */
-        CHECK(num(health, "never_returned_total") == 1);
-        const cJSON *never = cJSON_GetObjectItemCaseSensitive(health, "never_returned");
-        CHECK(cJSON_GetArraySize(never) == 1 && never->child &&
-              strcmp(str(never->child, "id"), "bill-001") == 0);
-        CHECK(num(health, "expired_total") == 1);
-        CHECK_STR_EQ(str(cJSON_GetObjectItemCaseSensitive(health, "expired")->child, "id"),
-                     "promo-old");
-        const cJSON *bad = cJSON_GetObjectItemCaseSensitive(health, "not_answering")->child;
-        CHECK(bad && strcmp(str(bad, "id"), "broadband-001") == 0 && num(bad, "not_found") == 1 &&
-              num(bad, "agents") == 1);
-        cJSON_Delete(health);
+        CHECK(health.never_returned.total == 1);
+        const kb_health_list *never = &health.never_returned;
+        CHECK(never->n == 1 && strcmp(never->docs[0].id, "bill-001") == 0);
+        CHECK(never->n == 1 && never->docs[0].n_categories == 1 &&
+              strcmp(never->docs[0].categories[0], "账务/账单") == 0);
+        CHECK(health.expired.total == 1);
+        CHECK_STR_EQ(health.expired.n ? health.expired.docs[0].id : NULL, "promo-old");
+        CHECK_STR_EQ(health.expired.n ? health.expired.docs[0].valid_until : NULL, "2019-08-31");
+        const kb_health_doc *bad = health.not_answering.n ? &health.not_answering.docs[0] : NULL;
+        CHECK(bad && strcmp(bad->id, "broadband-001") == 0 && bad->not_found == 1 &&
+              bad->agents == 1);
+        CHECK(health.days == 30 && health.documents == 4);
+        kb_content_health_free(&health);
     }
     kb_doc_list_free(&docs);
     kb_gaps_close(g);
@@ -1227,7 +1226,7 @@ TEST(missing_or_read_only_store_is_a_clear_error)
     g = kb_gaps_open(dir, 1, err, sizeof err);
     CHECK(g != NULL);
     if (g) {
-        CHECK(kb_gaps_set_status(g, 1, "open", NULL, NULL, "x", 0, NULL) == KB_GAPS_INVALID);
+        CHECK(kb_gaps_set_status(g, 1, "open", NULL, NULL, "x", 0, NULL) == KB_INVALID);
         kb_gaps_close(g);
     }
 }
