@@ -4,6 +4,8 @@
 #include "events/store_conn.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -61,4 +63,46 @@ sqlite3 *kb_store_connect(const char *data_dir, int readonly, char *err, size_t 
 int kb_store_begin_immediate(sqlite3 *db)
 {
     return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+}
+
+int kb_store_conn_open(kb_store_conn *c, const char *data_dir, int readonly, char *err,
+                       size_t err_len)
+{
+    memset(c, 0, sizeof *c);
+    c->db = kb_store_connect(data_dir, readonly, err, err_len);
+    c->readonly = readonly;
+    return c->db ? 0 : -1;
+}
+
+void kb_store_conn_close(kb_store_conn *c)
+{
+    sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+int kb_store_conn_fail(kb_store_conn *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
+    c->code = code;
+    return code;
+}
+
+int kb_store_conn_sql_fail(kb_store_conn *c, const char *what)
+{
+    return kb_store_conn_fail(c, KB_ERROR, "%s: %s", what, sqlite3_errmsg(c->db));
+}
+
+void kb_store_conn_rollback(kb_store_conn *c)
+{
+    if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int kb_store_column_text(sqlite3_stmt *s, int col, char **out)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    *out = t ? strdup((const char *)t) : NULL;
+    return t && !*out ? -1 : 0;
 }

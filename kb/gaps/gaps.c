@@ -30,19 +30,18 @@ kb_gaps *kb_gaps_open(const char *data_dir, int readonly, char *err, size_t err_
 {
     char dummy[8];
     if (!err || !err_len) err = dummy, err_len = sizeof dummy;
-    sqlite3 *db = kb_store_connect(data_dir, readonly, err, err_len);
-    if (!db) return NULL;
     kb_gaps *g = calloc(1, sizeof *g);
     if (!g) {
-        sqlite3_close(db);
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    g->db = db;
-    g->readonly = readonly;
+    if (kb_store_conn_open(&g->conn, data_dir, readonly, err, err_len) != 0) {
+        free(g);
+        return NULL;
+    }
     g->typing_window_ms = KB_GAPS_TYPING_WINDOW_MS;
-    if (kb_gaps_register_typing(db) != SQLITE_OK) {
-        snprintf(err, err_len, "cannot register SQL functions: %s", sqlite3_errmsg(db));
+    if (kb_gaps_register_typing(g->conn.db) != SQLITE_OK) {
+        snprintf(err, err_len, "cannot register SQL functions: %s", sqlite3_errmsg(g->conn.db));
         kb_gaps_close(g);
         return NULL;
     }
@@ -58,32 +57,12 @@ void kb_gaps_close(kb_gaps *g)
 {
     if (!g) return;
     kb_gap_clusterer_free(g->clusterer);
-    sqlite3_close(g->db);
+    kb_store_conn_close(&g->conn);
     free(g);
 }
 
-const char *kb_gaps_errmsg(const kb_gaps *g) { return g ? g->err : "no queue"; }
-int kb_gaps_last_code(const kb_gaps *g) { return g ? g->code : KB_ERROR; }
-
-int kb_gaps_fail(kb_gaps *g, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g->err, sizeof g->err, fmt, ap);
-    va_end(ap);
-    g->code = code;
-    return code;
-}
-
-int kb_gaps_sql_fail(kb_gaps *g, const char *what)
-{
-    return kb_gaps_fail(g, KB_ERROR, "%s: %s", what, sqlite3_errmsg(g->db));
-}
-
-void kb_gaps_rollback(kb_gaps *g)
-{
-    if (!sqlite3_get_autocommit(g->db)) sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
-}
+const char *kb_gaps_errmsg(const kb_gaps *g) { return g ? g->conn.err : "no queue"; }
+int kb_gaps_last_code(const kb_gaps *g) { return g ? g->conn.code : KB_ERROR; }
 
 /* ---------------------------------------------------------------- small SQL helpers */
 
@@ -91,7 +70,7 @@ int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallba
 {
     sqlite3_stmt *s;
     int64_t v = fallback;
-    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) return fallback;
+    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) return fallback;
     if (sqlite3_bind_parameter_count(s) >= 1) sqlite3_bind_int64(s, 1, a);
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
         v = sqlite3_column_int64(s, 0);
@@ -103,7 +82,7 @@ int64_t kb_gaps_progress(kb_gaps *g, const char *source)
 {
     sqlite3_stmt *s;
     int64_t v = 0;
-    if (sqlite3_prepare_v2(g->db, "SELECT last_id FROM gap_progress WHERE source = ?1", -1, &s,
+    if (sqlite3_prepare_v2(g->conn.db, "SELECT last_id FROM gap_progress WHERE source = ?1", -1, &s,
                            NULL) != SQLITE_OK)
         return 0;
     sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
@@ -112,10 +91,10 @@ int64_t kb_gaps_progress(kb_gaps *g, const char *source)
     return v;
 }
 
-static int set_progress(kb_gaps *g, const char *source, int64_t value)
+int kb_gaps_set_progress(kb_gaps *g, const char *source, int64_t value)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "INSERT INTO gap_progress (source, last_id) VALUES (?1, ?2) "
                            "ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id",
                            -1, &s, NULL) != SQLITE_OK)
@@ -129,7 +108,7 @@ static int set_progress(kb_gaps *g, const char *source, int64_t value)
 
 int kb_gaps_bump_version(kb_gaps *g)
 {
-    return sqlite3_exec(g->db,
+    return sqlite3_exec(g->conn.db,
                         "INSERT INTO gap_progress (source, last_id) VALUES ('version', 1) "
                         "ON CONFLICT (source) DO UPDATE SET last_id = last_id + 1",
                         NULL, NULL, NULL) == SQLITE_OK
@@ -227,7 +206,7 @@ static int select_into(kb_gaps *g, pending_list *l, const char *sql, int64_t lo,
                        const char *source)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_int64(s, 1, lo);
     sqlite3_bind_int64(s, 2, hi);
     if (sqlite3_bind_parameter_count(s) >= 3) sqlite3_bind_int64(s, 3, g->typing_window_ms);
@@ -241,7 +220,7 @@ static int select_reviews(kb_gaps *g, pending_list *l, int64_t lo, int64_t hi)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(
-            g->db,
+            g->conn.db,
             "SELECT h.id, h.time_ms, h.agent, h.question, NULL, "
             "       coalesce(h.override_answerable, h.kb_answerable) "
             "FROM help_requests h WHERE h.id IN (SELECT help_request_id FROM "
@@ -329,7 +308,7 @@ kb_gap_clusterer *kb_gaps_read_groups(kb_gaps *g, const kb_gaps_kb *kb)
     kb_gap_clusterer *c = kb_gap_clusterer_new(kb->searcher ? idf_of : NULL, kb->searcher);
     if (!c) return NULL;
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "SELECT id, terms, n_questions FROM gap_groups "
                            "WHERE status IN ('open', 'in_progress') ORDER BY id",
                            -1, &s, NULL) != SQLITE_OK) {
@@ -376,7 +355,7 @@ int kb_gaps_recompute_group(kb_gaps *g, int64_t id)
     char *terms = NULL;
     int rc = -1;
     if (gi < 0) goto done;
-    if (sqlite3_prepare_v2(g->db, "SELECT terms FROM gap_questions WHERE group_id = ?1", -1, &s,
+    if (sqlite3_prepare_v2(g->conn.db, "SELECT terms FROM gap_questions WHERE group_id = ?1", -1, &s,
                            NULL) != SQLITE_OK)
         goto done;
     sqlite3_bind_int64(s, 1, id);
@@ -405,13 +384,13 @@ int kb_gaps_recompute_group(kb_gaps *g, int64_t id)
         "   GROUP BY question ORDER BY count(*) DESC, max(time_ms) DESC LIMIT 1), question),"
         " category = CASE WHEN category_by IS NOT NULL THEN category ELSE " DERIVED_CATEGORY
         " END WHERE id = ?1";
-    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) goto done;
+    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) goto done;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, terms, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE) goto done;
     sqlite3_finalize(s);
     s = NULL;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "DELETE FROM gap_groups WHERE id = ?1 AND n_questions = 0 AND "
                            "status = 'open' AND status_by IS NULL AND category_by IS NULL",
                            -1, &s, NULL) != SQLITE_OK ||
@@ -447,7 +426,7 @@ static int remove_help(kb_gaps *g, int64_t id, kb_gaps_id_set *touched, int *rem
     snprintf(ref, sizeof ref, "%lld", (long long)id);
     int64_t gid = -1;
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "SELECT group_id FROM gap_questions WHERE source = 'help_request' "
                            "AND ref = ?1",
                            -1, &s, NULL) != SQLITE_OK)
@@ -456,7 +435,7 @@ static int remove_help(kb_gaps *g, int64_t id, kb_gaps_id_set *touched, int *rem
     if (sqlite3_step(s) == SQLITE_ROW) gid = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     if (gid < 0) return 0;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "DELETE FROM gap_questions WHERE source = 'help_request' AND ref = ?1",
                            -1, &s, NULL) != SQLITE_OK)
         return -1;
@@ -491,7 +470,7 @@ int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt 
     sqlite3_bind_text(insert, 1, question, -1, SQLITE_STATIC);
     sqlite3_bind_int64(insert, 2, time_ms);
     if (sqlite3_step(insert) != SQLITE_DONE) return -1;
-    gid = sqlite3_last_insert_rowid(g->db);
+    gid = sqlite3_last_insert_rowid(g->conn.db);
     kb_gap_clusterer_set_group_id(c, gi, gid);
     return gid;
 }
@@ -501,10 +480,10 @@ static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_id_set *touched)
 {
     sqlite3_stmt *exists = NULL, *new_group = NULL, *ins = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(g->db, "SELECT 1 FROM gap_questions WHERE source = ?1 AND ref = ?2",
+    if (sqlite3_prepare_v2(g->conn.db, "SELECT 1 FROM gap_questions WHERE source = ?1 AND ref = ?2",
                            -1, &exists, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->db, kb_gaps_new_group_sql, -1, &new_group, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->db,
+        sqlite3_prepare_v2(g->conn.db, kb_gaps_new_group_sql, -1, &new_group, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(g->conn.db,
                            "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, "
                            "question, terms, top_id, category) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -547,7 +526,7 @@ static int count_doc_days(kb_gaps *g, int64_t lo, int64_t hi)
     if (hi <= lo) return 0;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(
-            g->db,
+            g->conn.db,
             "INSERT INTO doc_days (day, doc_id, returned, top) "
             "SELECT s.time_ms / 86400000, j.value, count(*), sum(j.key = 0) "
             "FROM searches s, json_each(s.top_ids) j "
@@ -610,7 +589,7 @@ static int read_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pend
                       "AND coalesce(override_answerable, kb_answerable) = 0",
                       w[WM_HELP].lo, w[WM_HELP].hi, "help_request");
     rc |= select_reviews(g, l, w[WM_REVIEWS].lo, w[WM_REVIEWS].hi);
-    if (rc != 0) return kb_gaps_sql_fail(g, "cannot read new events"), -1;
+    if (rc != 0) return kb_store_conn_sql_fail(&g->conn, "cannot read new events"), -1;
     for (size_t i = 0; i < l->n; i++) analyze(&l->v[i], kb);
     return 0;
 }
@@ -659,8 +638,8 @@ static int place_new_questions(kb_gaps *g, pending_list *l)
  * (nothing written; the in-memory groups are dropped, as they may hold what was rolled back). */
 static int write_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pending_list *l)
 {
-    if (kb_store_begin_immediate(g->db) != SQLITE_OK)
-        return kb_gaps_sql_fail(g, "cannot start writing the queue"), -1;
+    if (kb_store_begin_immediate(g->conn.db) != SQLITE_OK)
+        return kb_store_conn_sql_fail(&g->conn, "cannot start writing the queue"), -1;
     int64_t version = kb_gaps_progress(g, "version");
     uint64_t revision = kb->searcher ? kb_searcher_revision(kb->searcher) : 0;
     int removed = 0;
@@ -674,15 +653,15 @@ static int write_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pen
     if (place_new_questions(g, l) != 0) goto fail;
     if (count_doc_days(g, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi) != 0) goto fail;
     for (size_t i = 0; i < N_WM; i++)
-        if (w[i].hi > w[i].lo && set_progress(g, w[i].name, w[i].hi) != 0) goto fail;
-    if (sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+        if (w[i].hi > w[i].lo && kb_gaps_set_progress(g, w[i].name, w[i].hi) != 0) goto fail;
+    if (sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
     g->clusterer_version = version;
     g->clusterer_revision = revision;
     g->clusterer_searcher = kb->searcher;
     return 0;
 fail:
-    kb_gaps_sql_fail(g, "cannot update the queue");
-    kb_gaps_rollback(g);
+    kb_store_conn_sql_fail(&g->conn, "cannot update the queue");
+    kb_store_conn_rollback(&g->conn);
     kb_gap_clusterer_free(g->clusterer);
     g->clusterer = NULL;
     return -1;
@@ -690,8 +669,8 @@ fail:
 
 long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
 {
-    g->code = KB_OK;
-    if (g->readonly) return kb_gaps_fail(g, KB_INVALID, "the queue is open read-only"), -1;
+    g->conn.code = KB_OK;
+    if (g->conn.readonly) return kb_store_conn_fail(&g->conn, KB_INVALID, "the queue is open read-only"), -1;
     if (!kb || !kb->analyzer) return 0;
     if (max_rows == 0) max_rows = 1000;
     watermark w[N_WM] = {
@@ -731,7 +710,7 @@ static int suggest_for(kb_gaps *g, kb_searcher *s, int64_t id, suggestion *out)
     sqlite3_stmt *q;
     memset(out, 0, sizeof *out);
     out->id = id;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "SELECT question FROM gap_questions WHERE group_id = ?1 GROUP BY "
                            "question ORDER BY count(*) DESC, max(time_ms) DESC LIMIT ?2",
                            -1, &q, NULL) != SQLITE_OK)
@@ -782,15 +761,15 @@ static int suggest_for(kb_gaps *g, kb_searcher *s, int64_t id, suggestion *out)
 static int write_suggestions(kb_gaps *g, suggestion *v, size_t n, uint64_t revision)
 {
     sqlite3_stmt *u;
-    if (kb_store_begin_immediate(g->db) != SQLITE_OK) return -1;
+    if (kb_store_begin_immediate(g->conn.db) != SQLITE_OK) return -1;
     if (sqlite3_prepare_v2(
-            g->db,
+            g->conn.db,
             "UPDATE gap_groups SET suggested_ms = CASE WHEN ?2 IS NULL THEN NULL "
             "WHEN suggested_doc_id IS ?2 THEN suggested_ms ELSE ?5 END, "
             "suggested_doc_id = ?2, suggested_title = ?3, suggested_confidence = ?4, "
             "checked_revision = ?6 WHERE id = ?1 AND status IN ('open', 'in_progress')",
             -1, &u, NULL) != SQLITE_OK) {
-        kb_gaps_rollback(g);
+        kb_store_conn_rollback(&g->conn);
         return -1;
     }
     int64_t now = kb_gaps_now_ms();
@@ -810,13 +789,13 @@ static int write_suggestions(kb_gaps *g, suggestion *v, size_t n, uint64_t revis
         sqlite3_bind_int64(u, 6, (int64_t)revision);
         if (sqlite3_step(u) != SQLITE_DONE) {
             sqlite3_finalize(u);
-            kb_gaps_rollback(g);
+            kb_store_conn_rollback(&g->conn);
             return -1;
         }
     }
     sqlite3_finalize(u);
-    if (sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        kb_gaps_rollback(g);
+    if (sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        kb_store_conn_rollback(&g->conn);
         return -1;
     }
     return 0;
@@ -824,18 +803,18 @@ static int write_suggestions(kb_gaps *g, suggestion *v, size_t n, uint64_t revis
 
 long kb_gaps_recheck(kb_gaps *g, kb_searcher *s, uint64_t revision)
 {
-    g->code = KB_OK;
-    if (g->readonly || !s) return kb_gaps_fail(g, KB_INVALID, "cannot re-check"), -1;
+    g->conn.code = KB_OK;
+    if (g->conn.readonly || !s) return kb_store_conn_fail(&g->conn, KB_INVALID, "cannot re-check"), -1;
     long suggested = 0;
     for (;;) {
         /* Items not yet checked against this revision, a batch at a time, so the write
          * transactions stay short and new questions keep flowing in between. */
         sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(g->db,
+        if (sqlite3_prepare_v2(g->conn.db,
                                "SELECT id FROM gap_groups WHERE status IN ('open', 'in_progress') "
                                "AND checked_revision IS NOT ?1 ORDER BY id LIMIT ?2",
                                -1, &q, NULL) != SQLITE_OK)
-            return kb_gaps_sql_fail(g, "cannot list items to re-check"), -1;
+            return kb_store_conn_sql_fail(&g->conn, "cannot list items to re-check"), -1;
         sqlite3_bind_int64(q, 1, (int64_t)revision);
         sqlite3_bind_int(q, 2, RECHECK_BATCH);
         int64_t ids[RECHECK_BATCH];
@@ -854,7 +833,7 @@ long kb_gaps_recheck(kb_gaps *g, kb_searcher *s, uint64_t revision)
             free(v[i].doc);
             free(v[i].title);
         }
-        if (rc != 0) return kb_gaps_sql_fail(g, "cannot store re-check results"), -1;
+        if (rc != 0) return kb_store_conn_sql_fail(&g->conn, "cannot store re-check results"), -1;
     }
     return suggested;
 }
@@ -889,8 +868,8 @@ int64_t kb_gaps_resolve(kb_gaps *g, int64_t id)
         "UNION ALL SELECT m.into_id FROM gap_merges m JOIN gap_groups t ON t.id = m.into_id "
         "WHERE m.id = ?1 LIMIT 1";
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        kb_gaps_sql_fail(g, "cannot read the item");
+    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) {
+        kb_store_conn_sql_fail(&g->conn, "cannot read the item");
         return -1;
     }
     sqlite3_bind_int64(s, 1, id);
@@ -898,11 +877,11 @@ int64_t kb_gaps_resolve(kb_gaps *g, int64_t id)
     int64_t found = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
     if (rc == SQLITE_DONE)
-        kb_gaps_fail(g, KB_NOT_FOUND,
+        kb_store_conn_fail(&g->conn, KB_NOT_FOUND,
                      "no item with id %lld: its questions have left the queue, reload it",
                      (long long)id);
     else if (rc != SQLITE_ROW)
-        return kb_gaps_sql_fail(g, "cannot read the item"), -1;
+        return kb_store_conn_sql_fail(&g->conn, "cannot read the item"), -1;
     return found;
 }
 
@@ -931,20 +910,20 @@ static int clean_category(kb_gaps *g, const char *in, char **out)
     }
     if (n == 0) return KB_OK; /* blank: none */
     if (n > CATEGORY_MAX)
-        return kb_gaps_fail(g, KB_INVALID, "category too long: at most %d bytes",
+        return kb_store_conn_fail(&g->conn, KB_INVALID, "category too long: at most %d bytes",
                             CATEGORY_MAX);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
         if (c < 0x20 || c == 0x7f)
-            return kb_gaps_fail(g, KB_INVALID,
+            return kb_store_conn_fail(&g->conn, KB_INVALID,
                                 "category must not hold control characters (tabs, line breaks)");
         if (c == '/' && (i == 0 || in[i - 1] == '/' || i + 1 == n))
-            return kb_gaps_fail(g, KB_INVALID,
+            return kb_store_conn_fail(&g->conn, KB_INVALID,
                                 "category must be a path such as 业务办理/漫游: levels separated by "
                                 "single '/', none empty");
     }
     *out = kb_redact(in, n, NULL);
-    return *out ? KB_OK : kb_gaps_fail(g, KB_ERROR, "out of memory");
+    return *out ? KB_OK : kb_store_conn_fail(&g->conn, KB_ERROR, "out of memory");
 }
 
 /* Set or clear the editor's category of item id (inside the caller's transaction). */
@@ -957,7 +936,7 @@ static int write_category(kb_gaps *g, int64_t id, const char *category, const ch
                    "WHERE id = ?1"
                  : "UPDATE gap_groups SET category = " DERIVED_CATEGORY ", category_by = NULL, "
                    "category_ms = NULL WHERE id = ?1";
-    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_int64(s, 1, id);
     if (category) {
         sqlite3_bind_text(s, 2, category, -1, SQLITE_STATIC);
@@ -989,18 +968,18 @@ static int check_change(kb_gaps *g, const kb_gaps_change *ch, checked_change *ou
     out->doc_id = ch->doc_id;
     out->set_category = ch->set_category;
     if (ch->status && (!out->to || out->to == KB_GAP_ALL))
-        return kb_gaps_fail(g, KB_INVALID,
+        return kb_store_conn_fail(&g->conn, KB_INVALID,
                             "status must be one of open, in_progress, answered, dismissed");
     if (!ch->status && !ch->set_category)
-        return kb_gaps_fail(g, KB_INVALID, "nothing to change: give a status, a category "
+        return kb_store_conn_fail(&g->conn, KB_INVALID, "nothing to change: give a status, a category "
                                                 "or both");
-    if (g->readonly) return kb_gaps_fail(g, KB_INVALID, "the queue is open read-only");
+    if (g->conn.readonly) return kb_store_conn_fail(&g->conn, KB_INVALID, "the queue is open read-only");
     if (ch->set_category && clean_category(g, ch->category, &out->category) != KB_OK)
-        return g->code;
+        return g->conn.code;
     if (ch->note && !(out->note = kb_redact(ch->note, strlen(ch->note), NULL))) {
         free(out->category);
         out->category = NULL;
-        return kb_gaps_fail(g, KB_ERROR, "out of memory");
+        return kb_store_conn_fail(&g->conn, KB_ERROR, "out of memory");
     }
     return KB_OK;
 }
@@ -1009,7 +988,7 @@ static int check_change(kb_gaps *g, const kb_gaps_change *ch, checked_change *ou
 static int read_status(kb_gaps *g, int64_t id, char **status, char **suggested)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db, "SELECT status, suggested_doc_id FROM gap_groups WHERE id = ?1",
+    if (sqlite3_prepare_v2(g->conn.db, "SELECT status, suggested_doc_id FROM gap_groups WHERE id = ?1",
                            -1, &s, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(s, 1, id);
@@ -1029,23 +1008,23 @@ static int write_status(kb_gaps *g, int64_t id, const checked_change *c, const c
                         const char *suggested, const char *by, int64_t now_ms)
 {
     if (!allowed(kb_gaps_status_bit(from), c->to))
-        return kb_gaps_fail(g, KB_CONFLICT, "item %lld is %s: re-open it first (status open)",
+        return kb_store_conn_fail(&g->conn, KB_CONFLICT, "item %lld is %s: re-open it first (status open)",
                             (long long)id, from ? from : "?");
     const char *answer = NULL;
     if (c->to == KB_GAP_ANSWERED) {
         answer = c->doc_id ? c->doc_id : suggested;
         if (!answer)
-            return kb_gaps_fail(g, KB_INVALID,
+            return kb_store_conn_fail(&g->conn, KB_INVALID,
                                 "doc_id is required: item %lld has no suggested answer",
                                 (long long)id);
     }
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "UPDATE gap_groups SET status = ?2, answer_doc_id = ?3, "
                            "status_by = ?4, status_ms = ?5, note = coalesce(?6, note) "
                            "WHERE id = ?1",
                            -1, &s, NULL) != SQLITE_OK)
-        return kb_gaps_sql_fail(g, "cannot change the item");
+        return kb_store_conn_sql_fail(&g->conn, "cannot change the item");
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, c->status, -1, SQLITE_STATIC);
     if (answer) sqlite3_bind_text(s, 3, answer, -1, SQLITE_STATIC);
@@ -1055,7 +1034,7 @@ static int write_status(kb_gaps *g, int64_t id, const checked_change *c, const c
     if (c->note) sqlite3_bind_text(s, 6, c->note, -1, SQLITE_STATIC);
     else sqlite3_bind_null(s, 6);
     int rc = sqlite3_step(s) == SQLITE_DONE ? KB_OK
-                                            : kb_gaps_sql_fail(g, "cannot change the item");
+                                            : kb_store_conn_sql_fail(&g->conn, "cannot change the item");
     sqlite3_finalize(s);
     return rc;
 }
@@ -1064,7 +1043,7 @@ static int write_status(kb_gaps *g, int64_t id, const checked_change *c, const c
 static int write_note(kb_gaps *g, int64_t id, const char *note)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db, "UPDATE gap_groups SET note = ?2 WHERE id = ?1", -1, &s,
+    if (sqlite3_prepare_v2(g->conn.db, "UPDATE gap_groups SET note = ?2 WHERE id = ?1", -1, &s,
                            NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(s, 1, id);
@@ -1079,28 +1058,28 @@ static int write_note(kb_gaps *g, int64_t id, const char *note)
 static int apply_change(kb_gaps *g, int64_t id, const checked_change *c, const char *by,
                         int64_t now_ms, int64_t *target)
 {
-    if (kb_store_begin_immediate(g->db) != SQLITE_OK)
-        return kb_gaps_sql_fail(g, "cannot change the item");
+    if (kb_store_begin_immediate(g->conn.db) != SQLITE_OK)
+        return kb_store_conn_sql_fail(&g->conn, "cannot change the item");
     char *from = NULL, *suggested = NULL;
     int rc;
     /* An id loaded before the regroup pass merged it: the change is meant for the item its
      * questions joined. */
     *target = kb_gaps_resolve(g, id);
-    if (*target <= 0) rc = g->code;
+    if (*target <= 0) rc = g->conn.code;
     else if (read_status(g, *target, &from, &suggested) != 0)
-        rc = kb_gaps_sql_fail(g, "cannot change the item");
+        rc = kb_store_conn_sql_fail(&g->conn, "cannot change the item");
     else if (c->status) rc = write_status(g, *target, c, from, suggested, by, now_ms);
     else if (c->note && write_note(g, *target, c->note) != 0)
-        rc = kb_gaps_sql_fail(g, "cannot change the item");
+        rc = kb_store_conn_sql_fail(&g->conn, "cannot change the item");
     else rc = KB_OK;
     /* Cached clusterers reload, and a regroup pass planned before this change is dropped: the
      * item is the editor's now and keeps its questions. */
     if (rc == KB_OK &&
         ((c->set_category && write_category(g, *target, c->category, by, now_ms) != 0) ||
          kb_gaps_bump_version(g) != 0 ||
-         sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
-        rc = kb_gaps_sql_fail(g, "cannot change the item");
-    if (rc != KB_OK) kb_gaps_rollback(g);
+         sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
+        rc = kb_store_conn_sql_fail(&g->conn, "cannot change the item");
+    if (rc != KB_OK) kb_store_conn_rollback(&g->conn);
     free(from);
     free(suggested);
     return rc;
@@ -1110,7 +1089,7 @@ int kb_gaps_update(kb_gaps *g, int64_t id, const kb_gaps_change *ch, const char 
                    int64_t now_ms, kb_gap_item *item)
 {
     if (item) memset(item, 0, sizeof *item);
-    g->code = KB_OK;
+    g->conn.code = KB_OK;
     static const kb_gaps_change none = {0};
     checked_change c;
     int rc = check_change(g, ch ? ch : &none, &c);
@@ -1131,6 +1110,6 @@ int kb_gaps_set_status(kb_gaps *g, int64_t id, const char *status, const char *d
 {
     kb_gaps_change ch = {.status = status, .doc_id = doc_id, .note = note};
     if (item) memset(item, 0, sizeof *item);
-    if (!status) return kb_gaps_fail(g, KB_INVALID, "status is required");
+    if (!status) return kb_store_conn_fail(&g->conn, KB_INVALID, "status is required");
     return kb_gaps_update(g, id, &ch, by, now_ms, item);
 }

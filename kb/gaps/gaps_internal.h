@@ -9,13 +9,11 @@
 
 #include <sqlite3.h>
 
+#include "events/store_conn.h"
 #include "kb/gaps.h"
 
 struct kb_gaps {
-    sqlite3 *db;
-    int readonly;
-    int code;                  /* KB_GAPS_* of the last failure */
-    char err[512];
+    kb_store_conn conn;           /* the store connection and the last failure */
     kb_gap_clusterer *clusterer;  /* the open groups, kept between ingests */
     int64_t clusterer_version;    /* gap_progress 'version' it reflects */
     uint64_t clusterer_revision;  /* index revision its IDF weights come from */
@@ -24,12 +22,8 @@ struct kb_gaps {
     int64_t regrouped_upto;       /* newest gap_questions id at the last kb_gaps_regroup */
 };
 
-/* Set the error (message and code); returns code. */
-int kb_gaps_fail(kb_gaps *g, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* KB_ERROR with "what: SQLite's message". */
-int kb_gaps_sql_fail(kb_gaps *g, const char *what);
-/* Roll back an open transaction, if any. */
-void kb_gaps_rollback(kb_gaps *g);
+/* Errors go through the connection: kb_store_conn_fail(&g->conn, ...), kb_store_conn_sql_fail,
+ * kb_store_conn_rollback (events/store_conn.h). */
 /* First column of the first row of sql with ?1 = a, or fallback. */
 int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallback);
 /* Tell cached clusterers the open groups changed (inside a write transaction). */
@@ -53,6 +47,8 @@ int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt 
                          const char *question, int64_t time_ms);
 /* gap_progress's value for source ('version', 'searches', ...), 0 when unset. */
 int64_t kb_gaps_progress(kb_gaps *g, const char *source);
+/* Set it (inside the caller's write transaction). 0, or -1. */
+int kb_gaps_set_progress(kb_gaps *g, const char *source, int64_t value);
 /* Recompute a group's aggregates and centroid from its questions. */
 int kb_gaps_recompute_group(kb_gaps *g, int64_t id);
 /* Item id as kb_gaps_list shows it (its own counts, no date window) into *out. KB_OK, or

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "events/paged_query.h"
 #include "gaps/gaps_internal.h"
 
 int64_t kb_gaps_now_ms(void)
@@ -117,7 +118,7 @@ static int read_variants(kb_gaps *g, int64_t id, int64_t from, int64_t to, size_
                          kb_gap_variant **out, size_t *n)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "SELECT question, count(*), max(time_ms) FROM gap_questions "
                            "WHERE group_id = ?1 AND time_ms >= ?2 AND time_ms < ?3 "
                            "GROUP BY question ORDER BY count(*) DESC, max(time_ms) DESC "
@@ -175,20 +176,20 @@ int kb_gaps_read_item(kb_gaps *g, int64_t id, kb_gap_item *out)
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "SELECT " ITEM_COLUMNS " FROM gap_groups g JOIN " GROUP_COUNTS
                            " c ON c.gid = g.id WHERE g.id = ?3",
                            -1, &s, NULL) != SQLITE_OK)
-        return kb_gaps_sql_fail(g, "cannot read the item");
+        return kb_store_conn_sql_fail(&g->conn, "cannot read the item");
     sqlite3_bind_int64(s, 3, id);
     int rc = sqlite3_step(s), code = KB_OK;
     if (rc == SQLITE_ROW) {
         if (read_item_row(g, s, INT64_MIN, INT64_MAX, out) != 0)
-            code = kb_gaps_sql_fail(g, "cannot read the item");
+            code = kb_store_conn_sql_fail(&g->conn, "cannot read the item");
     } else if (rc == SQLITE_DONE) {
-        code = kb_gaps_fail(g, KB_NOT_FOUND, "no item with id %lld", (long long)id);
+        code = kb_store_conn_fail(&g->conn, KB_NOT_FOUND, "no item with id %lld", (long long)id);
     } else {
-        code = kb_gaps_sql_fail(g, "cannot read the item");
+        code = kb_store_conn_sql_fail(&g->conn, "cannot read the item");
     }
     sqlite3_finalize(s);
     if (code != KB_OK) kb_gap_item_free(out);
@@ -213,64 +214,59 @@ static void filter_sql(char *buf, size_t len, const kb_gaps_filter *f)
                  " AND (g.category = ?3 OR substr(g.category, 1, length(?3) + 1) = ?3 || '/')");
 }
 
+/* What bind_filter binds: the window (?1, ?2) and the category (?3). */
+typedef struct {
+    const kb_gaps_filter *f;
+    int window;
+    int64_t from, to;
+} list_args;
+
+static void bind_filter(sqlite3_stmt *s, const void *arg)
+{
+    const list_args *a = arg;
+    if (a->window) {
+        sqlite3_bind_int64(s, 1, a->from);
+        sqlite3_bind_int64(s, 2, a->to);
+    }
+    if (a->f->category && *a->f->category) sqlite3_bind_text(s, 3, a->f->category, -1, SQLITE_STATIC);
+}
+
 int kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f, kb_gap_page *out)
 {
     memset(out, 0, sizeof *out);
-    g->code = KB_OK;
+    g->conn.code = KB_OK;
     kb_gaps_filter def = {0};
     if (!f) f = &def;
     size_t limit = f->limit ? f->limit : 50;
-    int window = f->from_ms || f->to_ms;
-    int64_t from = f->from_ms ? f->from_ms : INT64_MIN, to = f->to_ms ? f->to_ms : INT64_MAX;
-    char where[256];
+    list_args args = {f, f->from_ms || f->to_ms, f->from_ms ? f->from_ms : INT64_MIN,
+                      f->to_ms ? f->to_ms : INT64_MAX};
+    char where[256], from[512];
     filter_sql(where, sizeof where, f);
+    snprintf(from, sizeof from, "%s c JOIN gap_groups g ON g.id = c.gid",
+             args.window ? WINDOW_COUNTS : GROUP_COUNTS);
     const char *order = f->sort == KB_GAPS_SORT_RECENT  ? "c.l DESC, g.id DESC"
                         : f->sort == KB_GAPS_SORT_COUNT ? "c.n DESC, c.l DESC, g.id DESC"
                                                         : "c.n * c.a DESC, c.l DESC, g.id DESC";
-    const char *counts = window ? WINDOW_COUNTS : GROUP_COUNTS;
-    char sql[2048], count_sql[1536];
-    snprintf(sql, sizeof sql,
-             "SELECT " ITEM_COLUMNS " FROM %s c JOIN gap_groups g ON g.id = c.gid WHERE %s "
-             "ORDER BY %s LIMIT ?4 OFFSET ?5",
-             counts, where, order);
-    snprintf(count_sql, sizeof count_sql,
-             "SELECT count(*) FROM %s c JOIN gap_groups g ON g.id = c.gid WHERE %s", counts,
-             where);
-    sqlite3_stmt *s = NULL, *cs = NULL;
-    if (sqlite3_prepare_v2(g->db, sql, -1, &s, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->db, count_sql, -1, &cs, NULL) != SQLITE_OK) {
-        kb_gaps_sql_fail(g, "cannot read the queue");
-        sqlite3_finalize(s);
-        sqlite3_finalize(cs);
-        return KB_ERROR;
-    }
-    sqlite3_stmt *both[2] = {s, cs};
-    for (int k = 0; k < 2; k++) {
-        if (window) {
-            sqlite3_bind_int64(both[k], 1, from);
-            sqlite3_bind_int64(both[k], 2, to);
-        }
-        if (f->category && *f->category) sqlite3_bind_text(both[k], 3, f->category, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(s, 4, (int64_t)limit);
-    sqlite3_bind_int64(s, 5, (int64_t)f->offset);
-    if (sqlite3_step(cs) == SQLITE_ROW) out->total = sqlite3_column_int64(cs, 0);
-    sqlite3_finalize(cs);
+    kb_paged_query q;
+    if (kb_paged_query_open(g->conn.db, ITEM_COLUMNS, from, where, order, limit, f->offset,
+                            bind_filter, &args, &q) != SQLITE_OK)
+        return kb_store_conn_sql_fail(&g->conn, "cannot read the queue");
+    out->total = q.total;
     out->offset = f->offset;
     out->limit = limit;
     size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(q.rows)) == SQLITE_ROW) {
         kb_gap_item *more = room_for_one(out->items, out->n, &cap, sizeof *more);
         if (!more) break;
         out->items = more;
         kb_gap_item *it = &more[out->n++];
         *it = (kb_gap_item){0};
-        if (read_item_row(g, s, from, to, it) != 0) break;
+        if (read_item_row(g, q.rows, args.from, args.to, it) != 0) break;
     }
-    sqlite3_finalize(s);
+    kb_paged_query_close(&q);
     if (rc != SQLITE_DONE) {
-        kb_gaps_sql_fail(g, "cannot read the queue");
+        kb_store_conn_sql_fail(&g->conn, "cannot read the queue");
         kb_gap_page_free(out);
         return KB_ERROR;
     }
@@ -281,7 +277,7 @@ int kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f, kb_gap_page *out)
 static int read_questions(kb_gaps *g, int64_t id, size_t max_rows, kb_gap_item *it)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "SELECT source, ref, time_ms, agent, question, top_id FROM "
                            "gap_questions WHERE group_id = ?1 ORDER BY time_ms DESC, id DESC "
                            "LIMIT ?2",
@@ -309,17 +305,17 @@ static int read_questions(kb_gaps *g, int64_t id, size_t max_rows, kb_gap_item *
 int kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows, kb_gap_item *out)
 {
     memset(out, 0, sizeof *out);
-    g->code = KB_OK;
+    g->conn.code = KB_OK;
     int64_t target = kb_gaps_resolve(g, id); /* an id merged into another item shows that item */
-    if (target <= 0) return g->code;
-    if (kb_gaps_read_item(g, target, out) != KB_OK) return g->code;
+    if (target <= 0) return g->conn.code;
+    if (kb_gaps_read_item(g, target, out) != KB_OK) return g->conn.code;
     if (target != id) out->merged_from = id;
     if (!max_rows) max_rows = 200;
     if (read_variants(g, target, INT64_MIN, INT64_MAX, max_rows, &out->variants,
                       &out->n_variants) != 0 ||
         read_questions(g, target, max_rows, out) != 0) {
         kb_gap_item_free(out);
-        return kb_gaps_sql_fail(g, "cannot read the item");
+        return kb_store_conn_sql_fail(&g->conn, "cannot read the item");
     }
     out->questions_total =
         kb_gaps_query_int(g, "SELECT count(*) FROM gap_questions WHERE group_id = ?1", target, 0);
@@ -398,11 +394,11 @@ static int list_never_returned(kb_gaps *g, const kb_doc_list *docs, int64_t firs
 {
     char *seen = calloc(docs->n ? docs->n : 1, 1);
     sqlite3_stmt *s;
-    if (!seen || sqlite3_prepare_v2(g->db,
+    if (!seen || sqlite3_prepare_v2(g->conn.db,
                                     "SELECT DISTINCT doc_id FROM doc_days WHERE day >= ?1", -1,
                                     &s, NULL) != SQLITE_OK) {
         free(seen);
-        return kb_gaps_sql_fail(g, "cannot read document counts");
+        return kb_store_conn_sql_fail(&g->conn, "cannot read document counts");
     }
     sqlite3_bind_int64(s, 1, first_day);
     while (sqlite3_step(s) == SQLITE_ROW) {
@@ -425,7 +421,7 @@ static int list_never_returned(kb_gaps *g, const kb_doc_list *docs, int64_t firs
         }
     }
     free(seen);
-    return rc == 0 ? KB_OK : kb_gaps_fail(g, KB_ERROR, "out of memory");
+    return rc == 0 ? KB_OK : kb_store_conn_fail(&g->conn, KB_ERROR, "out of memory");
 }
 
 /* The documents valid until before today. KB_OK or KB_ERROR. */
@@ -438,7 +434,7 @@ static int list_expired(kb_gaps *g, const kb_doc_list *docs, const char *today, 
         if (!d->valid_until[0] || !today || strcmp(d->valid_until, today) >= 0) continue;
         kb_health_doc *e;
         if (health_add(out, &cap, limit, &e) != 0 || (e && copy_brief(e, d) != 0))
-            return kb_gaps_fail(g, KB_ERROR, "out of memory");
+            return kb_store_conn_fail(&g->conn, KB_ERROR, "out of memory");
         if (e) memcpy(e->valid_until, d->valid_until, sizeof e->valid_until);
     }
     return KB_OK;
@@ -451,7 +447,7 @@ static int list_not_answering(kb_gaps *g, const kb_doc_list *docs, int64_t since
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(
-            g->db,
+            g->conn.db,
             /* One search counts once per document, however many not_found reports it got
              * (the store keeps exact repeats out, but "not found" with and without naming the
              * top hit are two rows about the same document). */
@@ -466,7 +462,7 @@ static int list_not_answering(kb_gaps *g, const kb_doc_list *docs, int64_t since
             " WHERE doc IS NOT NULL GROUP BY doc"
             " ORDER BY count(DISTINCT search) + sum(ho) DESC, doc",
             -1, &s, NULL) != SQLITE_OK)
-        return kb_gaps_sql_fail(g, "cannot read feedback");
+        return kb_store_conn_sql_fail(&g->conn, "cannot read feedback");
     sqlite3_bind_int64(s, 1, since);
     size_t cap = 0;
     int rc = 0;
@@ -484,14 +480,14 @@ static int list_not_answering(kb_gaps *g, const kb_doc_list *docs, int64_t since
         e->agents = sqlite3_column_int64(s, 3);
     }
     sqlite3_finalize(s);
-    return rc == 0 ? KB_OK : kb_gaps_fail(g, KB_ERROR, "out of memory");
+    return rc == 0 ? KB_OK : kb_store_conn_fail(&g->conn, KB_ERROR, "out of memory");
 }
 
 int kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limit, int64_t now_ms,
                    const char *today, kb_content_health *out)
 {
     memset(out, 0, sizeof *out);
-    g->code = KB_OK;
+    g->conn.code = KB_OK;
     if (days < 1) days = 30;
     if (!limit) limit = 100;
     int64_t since = now_ms - (int64_t)days * 86400000;
@@ -502,7 +498,7 @@ int kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limit, 
         list_expired(g, docs, today, limit, &out->expired) ||
         list_not_answering(g, docs, since, limit, &out->not_answering)) {
         kb_content_health_free(out);
-        return g->code;
+        return g->conn.code;
     }
     return KB_OK;
 }

@@ -57,7 +57,7 @@ static void movables_free(movable *v, size_t n)
 static long read_movable(kb_gaps *g, size_t max, movable **out)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "SELECT id, group_id, time_ms, question, terms FROM ("
                            " SELECT q.id, q.group_id, q.time_ms, q.question, q.terms"
                            " FROM gap_questions q JOIN gap_groups grp ON grp.id = q.group_id"
@@ -202,15 +202,15 @@ static long write_moves(kb_gaps *g, kb_gap_clusterer *c, movable *v, size_t n, o
 {
     sqlite3_stmt *new_group = NULL, *update = NULL, *merge = NULL, *follow = NULL;
     long moved = -1, k = 0;
-    if (sqlite3_prepare_v2(g->db, kb_gaps_new_group_sql, -1, &new_group, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->db, "UPDATE gap_questions SET group_id = ?2 WHERE id = ?1", -1,
+    if (sqlite3_prepare_v2(g->conn.db, kb_gaps_new_group_sql, -1, &new_group, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(g->conn.db, "UPDATE gap_questions SET group_id = ?2 WHERE id = ?1", -1,
                            &update, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->db,
+        sqlite3_prepare_v2(g->conn.db,
                            "INSERT INTO gap_merges (id, into_id, time_ms) VALUES (?1, ?2, ?3) "
                            "ON CONFLICT (id) DO UPDATE SET into_id = excluded.into_id, "
                            "time_ms = excluded.time_ms",
                            -1, &merge, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->db, "UPDATE gap_merges SET into_id = ?2 WHERE into_id = ?1", -1,
+        sqlite3_prepare_v2(g->conn.db, "UPDATE gap_merges SET into_id = ?2 WHERE into_id = ?1", -1,
                            &follow, NULL) != SQLITE_OK)
         goto done;
     for (size_t i = 0; i < n; i++) {
@@ -267,8 +267,8 @@ static const char NEWEST_SQL[] = "SELECT max(id) FROM gap_questions";
 
 long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions)
 {
-    g->code = KB_OK;
-    if (g->readonly) return kb_gaps_fail(g, KB_INVALID, "the queue is open read-only"), -1;
+    g->conn.code = KB_OK;
+    if (g->conn.readonly) return kb_store_conn_fail(&g->conn, KB_INVALID, "the queue is open read-only"), -1;
     if (max_questions == 0) max_questions = KB_GAPS_REGROUP_MAX;
     if (kb_gaps_query_int(g, NEWEST_SQL, 0, 0) == g->regrouped_upto) return 0;
 
@@ -278,21 +278,21 @@ long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions)
     kb_gaps_id_set touched = {0};
     outcome o = {0};
     long n = -1, n_moves = -1;
-    if (sqlite3_exec(g->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        kb_gaps_sql_fail(g, "cannot read the queue");
+    if (sqlite3_exec(g->conn.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        kb_store_conn_sql_fail(&g->conn, "cannot read the queue");
         return -1;
     }
     int64_t version = kb_gaps_progress(g, "version");
     int64_t newest = kb_gaps_query_int(g, NEWEST_SQL, 0, 0);
     n = read_movable(g, max_questions, &v);
     if (n >= 0) c = kb_gaps_read_groups(g, kb);
-    sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL);
     if (n < 0 || !c) {
-        kb_gaps_sql_fail(g, "cannot read the queue");
+        kb_store_conn_sql_fail(&g->conn, "cannot read the queue");
         goto out;
     }
     if (plan_moves(c, v, (size_t)n) != 0 || settle_ids(c, v, (size_t)n, &o) != 0) {
-        kb_gaps_fail(g, KB_ERROR, "out of memory while regrouping the queue");
+        kb_store_conn_fail(&g->conn, KB_ERROR, "out of memory while regrouping the queue");
         goto out;
     }
     n_moves = count_moves(v, (size_t)n, &o);
@@ -302,14 +302,14 @@ long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions)
     }
 
     /* Phase 2: write the moves, unless the queue changed since the snapshot. */
-    if (kb_store_begin_immediate(g->db) != SQLITE_OK) {
-        kb_gaps_sql_fail(g, "cannot start regrouping the queue");
+    if (kb_store_begin_immediate(g->conn.db) != SQLITE_OK) {
+        kb_store_conn_sql_fail(&g->conn, "cannot start regrouping the queue");
         n_moves = -1;
         goto out;
     }
     if (kb_gaps_progress(g, "version") != version ||
         kb_gaps_query_int(g, NEWEST_SQL, 0, 0) != newest) {
-        kb_gaps_rollback(g); /* the next pass starts from the new state */
+        kb_store_conn_rollback(&g->conn); /* the next pass starts from the new state */
         n_moves = 0;
         goto out;
     }
@@ -319,12 +319,12 @@ long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions)
         if (kb_gaps_recompute_group(g, touched.v[i]) != 0) goto fail;
     /* The ingest's clusterer reloads when the version moves. */
     if (kb_gaps_bump_version(g) != 0) goto fail;
-    if (sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    if (sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
     g->regrouped_upto = newest;
     goto out;
 fail:
-    kb_gaps_sql_fail(g, "cannot regroup the queue");
-    kb_gaps_rollback(g);
+    kb_store_conn_sql_fail(&g->conn, "cannot regroup the queue");
+    kb_store_conn_rollback(&g->conn);
     n_moves = -1;
 out:
     kb_gap_clusterer_free(c);

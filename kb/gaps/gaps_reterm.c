@@ -37,7 +37,7 @@ static long read_batch(kb_gaps *g, const kb_gaps_kb *kb, int64_t upto, size_t ma
                        requestion **out)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db,
+    if (sqlite3_prepare_v2(g->conn.db,
                            "SELECT id, group_id, question, terms FROM gap_questions WHERE id > ?1 "
                            "ORDER BY id LIMIT ?2",
                            -1, &s, NULL) != SQLITE_OK)
@@ -69,21 +69,6 @@ static long read_batch(kb_gaps *g, const kb_gaps_kb *kb, int64_t upto, size_t ma
     return (long)n;
 }
 
-static int set_progress(kb_gaps *g, const char *source, int64_t value)
-{
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->db,
-                           "INSERT INTO gap_progress (source, last_id) VALUES (?1, ?2) "
-                           "ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id",
-                           -1, &s, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, value);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
-    return rc;
-}
-
 /* Write the batch's new terms and the centroids they change; move 'terms_upto' (or, with an
  * empty batch, record the version). Inside one write transaction. */
 static int write_batch(kb_gaps *g, requestion *v, size_t n)
@@ -91,14 +76,14 @@ static int write_batch(kb_gaps *g, requestion *v, size_t n)
     kb_gaps_id_set touched = {0};
     sqlite3_stmt *u = NULL;
     int rc = -1;
-    if (kb_store_begin_immediate(g->db) != SQLITE_OK) return -1;
+    if (kb_store_begin_immediate(g->conn.db) != SQLITE_OK) return -1;
     if (n == 0) { /* every question is up to date */
-        if (set_progress(g, "terms_version", KB_GAPS_TERMS_VERSION) != 0 ||
-            sqlite3_exec(g->db, "DELETE FROM gap_progress WHERE source = 'terms_upto'", NULL, NULL,
+        if (kb_gaps_set_progress(g, "terms_version", KB_GAPS_TERMS_VERSION) != 0 ||
+            sqlite3_exec(g->conn.db, "DELETE FROM gap_progress WHERE source = 'terms_upto'", NULL, NULL,
                          NULL) != SQLITE_OK)
             goto done;
     } else {
-        if (sqlite3_prepare_v2(g->db, "UPDATE gap_questions SET terms = ?2 WHERE id = ?1", -1, &u,
+        if (sqlite3_prepare_v2(g->conn.db, "UPDATE gap_questions SET terms = ?2 WHERE id = ?1", -1, &u,
                                NULL) != SQLITE_OK)
             goto done;
         for (size_t i = 0; i < n; i++) {
@@ -113,13 +98,13 @@ static int write_batch(kb_gaps *g, requestion *v, size_t n)
             if (kb_gaps_recompute_group(g, touched.v[i]) != 0) goto done;
         /* Cached clusterers reload the changed centroids. */
         if ((touched.n && kb_gaps_bump_version(g) != 0) ||
-            set_progress(g, "terms_upto", v[n - 1].id) != 0)
+            kb_gaps_set_progress(g, "terms_upto", v[n - 1].id) != 0)
             goto done;
     }
-    rc = sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    rc = sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 done:
     sqlite3_finalize(u);
-    if (rc != 0) kb_gaps_rollback(g);
+    if (rc != 0) kb_store_conn_rollback(&g->conn);
     free(touched.v);
     return rc;
 }
@@ -131,14 +116,14 @@ long kb_gaps_reterm(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
     requestion *v = NULL;
     long n = read_batch(g, kb, upto, max_rows ? max_rows : 1000, &v);
     if (n < 0) {
-        kb_gaps_sql_fail(g, "cannot read the queue's questions to analyze them again");
+        kb_store_conn_sql_fail(&g->conn, "cannot read the queue's questions to analyze them again");
         return -1;
     }
     int rc = write_batch(g, v, (size_t)n);
     int64_t last = n > 0 ? v[n - 1].id : upto;
     free_batch(v, (size_t)n);
     if (rc != 0) {
-        kb_gaps_sql_fail(g, "cannot store the questions analyzed again");
+        kb_store_conn_sql_fail(&g->conn, "cannot store the questions analyzed again");
         return -1;
     }
     /* What still waits, so the caller keeps going without sleeping; a finished pass has

@@ -332,14 +332,14 @@ int kb_agents_write_file(const char *path, const kb_agent_list *l, char *err, si
 
 int kb_review_set_agents(kb_review *r, const kb_agent_list *l)
 {
-    r->code = KB_OK;
-    if (r->readonly) return kb_review_fail(r, KB_INVALID, "the store is open read-only");
+    r->conn.code = KB_OK;
+    if (r->conn.readonly) return kb_store_conn_fail(&r->conn, KB_INVALID, "the store is open read-only");
     char why[512];
-    if (check_list(l, why, sizeof why) != 0) return kb_review_fail(r, KB_INVALID, "%s", why);
+    if (check_list(l, why, sizeof why) != 0) return kb_store_conn_fail(&r->conn, KB_INVALID, "%s", why);
     sqlite3_stmt *s = NULL;
-    if (kb_store_begin_immediate(r->db) != SQLITE_OK ||
-        sqlite3_exec(r->db, "DELETE FROM agents", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->db, "INSERT INTO agents (agent_id, name, team) VALUES (?1, ?2, ?3)",
+    if (kb_store_begin_immediate(r->conn.db) != SQLITE_OK ||
+        sqlite3_exec(r->conn.db, "DELETE FROM agents", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->conn.db, "INSERT INTO agents (agent_id, name, team) VALUES (?1, ?2, ?3)",
                            -1, &s, NULL) != SQLITE_OK)
         goto fail;
     for (size_t i = 0; i < l->n; i++) {
@@ -351,23 +351,23 @@ int kb_review_set_agents(kb_review *r, const kb_agent_list *l)
     }
     sqlite3_finalize(s);
     s = NULL;
-    if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    if (sqlite3_exec(r->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
     return KB_OK;
 fail:
-    kb_review_sql_fail(r, "cannot store the agents list");
+    kb_store_conn_sql_fail(&r->conn, "cannot store the agents list");
     sqlite3_finalize(s);
-    if (!sqlite3_get_autocommit(r->db)) sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(r->conn.db)) sqlite3_exec(r->conn.db, "ROLLBACK", NULL, NULL, NULL);
     return KB_ERROR;
 }
 
 int kb_review_agents(kb_review *r, kb_agent_list *out)
 {
-    r->code = KB_OK;
+    r->conn.code = KB_OK;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(r->db, "SELECT agent_id, name, team FROM agents ORDER BY agent_id", -1,
+    if (sqlite3_prepare_v2(r->conn.db, "SELECT agent_id, name, team FROM agents ORDER BY agent_id", -1,
                            &s, NULL) != SQLITE_OK)
-        return kb_review_sql_fail(r, "cannot read the agents list");
+        return kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *v[3];
@@ -377,20 +377,20 @@ int kb_review_agents(kb_review *r, kb_agent_list *out)
     sqlite3_finalize(s);
     if (rc == SQLITE_DONE) return KB_OK;
     kb_agent_list_free(out);
-    if (rc == SQLITE_ROW) return kb_review_fail(r, KB_ERROR, "out of memory");
-    return kb_review_sql_fail(r, "cannot read the agents list");
+    if (rc == SQLITE_ROW) return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
+    return kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
 }
 
 int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_list)
 {
-    r->code = KB_OK;
+    r->conn.code = KB_OK;
     *listed = *have_list = 0;
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(r->db,
+    if (sqlite3_prepare_v2(r->conn.db,
                            "SELECT EXISTS (SELECT 1 FROM agents WHERE agent_id = ?1), "
                            "EXISTS (SELECT 1 FROM agents)",
                            -1, &s, NULL) != SQLITE_OK)
-        return kb_review_sql_fail(r, "cannot read the agents list");
+        return kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -398,5 +398,5 @@ int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_
         *have_list = sqlite3_column_int(s, 1);
     }
     sqlite3_finalize(s);
-    return rc == SQLITE_ROW ? KB_OK : kb_review_sql_fail(r, "cannot read the agents list");
+    return rc == SQLITE_ROW ? KB_OK : kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
 }

@@ -22,50 +22,27 @@ kb_review *kb_review_open(const char *data_dir, int readonly, char *err, size_t 
 {
     char dummy[8];
     if (!err || !err_len) err = dummy, err_len = sizeof dummy;
-    sqlite3 *db = kb_store_connect(data_dir, readonly, err, err_len);
-    if (!db) return NULL;
     kb_review *r = calloc(1, sizeof *r);
     if (!r) {
-        sqlite3_close(db);
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    r->db = db;
-    r->readonly = readonly;
+    if (kb_store_conn_open(&r->conn, data_dir, readonly, err, err_len) != 0) {
+        free(r);
+        return NULL;
+    }
     return r;
 }
 
 void kb_review_close(kb_review *r)
 {
     if (!r) return;
-    sqlite3_close(r->db);
+    kb_store_conn_close(&r->conn);
     free(r);
 }
 
-const char *kb_review_errmsg(const kb_review *r) { return r ? r->err : "no store"; }
-int kb_review_last_code(const kb_review *r) { return r ? r->code : KB_ERROR; }
-
-int kb_review_fail(kb_review *r, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->err, sizeof r->err, fmt, ap);
-    va_end(ap);
-    r->code = code;
-    return code;
-}
-
-int kb_review_sql_fail(kb_review *r, const char *what)
-{
-    return kb_review_fail(r, KB_ERROR, "%s: %s", what, sqlite3_errmsg(r->db));
-}
-
-int kb_review_column_text(sqlite3_stmt *s, int col, char **out)
-{
-    const unsigned char *t = sqlite3_column_text(s, col);
-    *out = t ? strdup((const char *)t) : NULL;
-    return t && !*out ? -1 : 0;
-}
+const char *kb_review_errmsg(const kb_review *r) { return r ? r->conn.err : "no store"; }
+int kb_review_last_code(const kb_review *r) { return r ? r->conn.code : KB_ERROR; }
 
 static void entry_free(kb_review_entry *e)
 {
@@ -114,9 +91,9 @@ static int read_entry(sqlite3_stmt *s, int first, kb_review_entry *e)
 {
     e->kb_answerable = sqlite3_column_int(s, first) != 0;
     e->at_ms = sqlite3_column_int64(s, first + 3);
-    return kb_review_column_text(s, first + 1, &e->doc_id) |
-           kb_review_column_text(s, first + 2, &e->by) |
-           kb_review_column_text(s, first + 4, &e->note);
+    return kb_store_column_text(s, first + 1, &e->doc_id) |
+           kb_store_column_text(s, first + 2, &e->by) |
+           kb_store_column_text(s, first + 4, &e->note);
 }
 
 /* A row of REQUEST_COLUMNS into *h. 0, or -1 when out of memory (h is then freed). */
@@ -125,10 +102,10 @@ static int read_request(sqlite3_stmt *s, kb_help_request_record *h)
     memset(h, 0, sizeof *h);
     h->id = sqlite3_column_int64(s, 0);
     h->time_ms = sqlite3_column_int64(s, 1);
-    int oom = kb_review_column_text(s, 2, &h->agent) | kb_review_column_text(s, 3, &h->agent_name) |
-              kb_review_column_text(s, 4, &h->team) | kb_review_column_text(s, 5, &h->filed_by) |
-              kb_review_column_text(s, 6, &h->question) | kb_review_column_text(s, 7, &h->answer) |
-              kb_review_column_text(s, 9, &h->doc_id);
+    int oom = kb_store_column_text(s, 2, &h->agent) | kb_store_column_text(s, 3, &h->agent_name) |
+              kb_store_column_text(s, 4, &h->team) | kb_store_column_text(s, 5, &h->filed_by) |
+              kb_store_column_text(s, 6, &h->question) | kb_store_column_text(s, 7, &h->answer) |
+              kb_store_column_text(s, 9, &h->doc_id);
     h->kb_answerable = sqlite3_column_int(s, 8) != 0;
     double c = sqlite3_column_double(s, 10);
     h->confidence = (double)(long long)(c * 10000 + 0.5) / 10000;
@@ -145,11 +122,11 @@ static int read_request(sqlite3_stmt *s, kb_help_request_record *h)
 static int read_history(kb_review *r, int64_t id, kb_help_request_record *h)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(r->db,
+    if (sqlite3_prepare_v2(r->conn.db,
                            "SELECT kb_answerable, doc_id, reviewer, time_ms, note FROM "
                            "help_request_reviews WHERE help_request_id = ?1 ORDER BY id",
                            -1, &s, NULL) != SQLITE_OK)
-        return kb_review_sql_fail(r, "cannot read the reviews");
+        return kb_store_conn_sql_fail(&r->conn, "cannot read the reviews");
     sqlite3_bind_int64(s, 1, id);
     size_t cap = 0;
     int rc;
@@ -166,27 +143,27 @@ static int read_history(kb_review *r, int64_t id, kb_help_request_record *h)
         if (read_entry(s, 0, e) != 0) break;
     }
     sqlite3_finalize(s);
-    if (rc == SQLITE_ROW) return kb_review_fail(r, KB_ERROR, "out of memory");
-    if (rc != SQLITE_DONE) return kb_review_sql_fail(r, "cannot read the reviews");
+    if (rc == SQLITE_ROW) return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
+    if (rc != SQLITE_DONE) return kb_store_conn_sql_fail(&r->conn, "cannot read the reviews");
     return KB_OK;
 }
 
 int kb_review_item(kb_review *r, int64_t id, kb_help_request_record *out)
 {
-    r->code = KB_OK;
+    r->conn.code = KB_OK;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(r->db,
+    if (sqlite3_prepare_v2(r->conn.db,
                            "SELECT " REQUEST_COLUMNS " FROM " REQUEST_FROM " WHERE h.id = ?1", -1,
                            &s, NULL) != SQLITE_OK)
-        return kb_review_sql_fail(r, "cannot read the help request");
+        return kb_store_conn_sql_fail(&r->conn, "cannot read the help request");
     sqlite3_bind_int64(s, 1, id);
     int step = sqlite3_step(s), rc = KB_OK;
     if (step == SQLITE_ROW && read_request(s, out) != 0)
-        rc = kb_review_fail(r, KB_ERROR, "out of memory");
+        rc = kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
     else if (step == SQLITE_DONE)
-        rc = kb_review_fail(r, KB_NOT_FOUND, "no help request with id %lld", (long long)id);
-    else if (step != SQLITE_ROW) rc = kb_review_sql_fail(r, "cannot read the help request");
+        rc = kb_store_conn_fail(&r->conn, KB_NOT_FOUND, "no help request with id %lld", (long long)id);
+    else if (step != SQLITE_ROW) rc = kb_store_conn_sql_fail(&r->conn, "cannot read the help request");
     sqlite3_finalize(s);
     if (rc == KB_OK) rc = read_history(r, id, out);
     if (rc != KB_OK) kb_help_request_record_free(out);
@@ -198,27 +175,27 @@ int kb_review_item(kb_review *r, int64_t id, kb_help_request_record *out)
 int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, const char *note,
                   const char *reviewer, int64_t now_ms)
 {
-    r->code = KB_OK;
-    if (r->readonly) return kb_review_fail(r, KB_INVALID, "the store is open read-only");
+    r->conn.code = KB_OK;
+    if (r->conn.readonly) return kb_store_conn_fail(&r->conn, KB_INVALID, "the store is open read-only");
     if (doc_id && !answerable)
-        return kb_review_fail(r, KB_INVALID,
+        return kb_store_conn_fail(&r->conn, KB_INVALID,
                               "doc_id goes only with kb_answerable true");
     char *redacted = note ? kb_redact(note, strlen(note), NULL) : NULL;
-    if (note && !redacted) return kb_review_fail(r, KB_ERROR, "out of memory");
+    if (note && !redacted) return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
     sqlite3_stmt *s = NULL;
     int rc = KB_ERROR;
     char *service_doc = NULL;
-    if (kb_store_begin_immediate(r->db) != SQLITE_OK) {
+    if (kb_store_begin_immediate(r->conn.db) != SQLITE_OK) {
         free(redacted);
-        return kb_review_sql_fail(r, "cannot record the review");
+        return kb_store_conn_sql_fail(&r->conn, "cannot record the review");
     }
-    if (sqlite3_prepare_v2(r->db, "SELECT kb_answerable, doc_id FROM help_requests WHERE id = ?1",
+    if (sqlite3_prepare_v2(r->conn.db, "SELECT kb_answerable, doc_id FROM help_requests WHERE id = ?1",
                            -1, &s, NULL) != SQLITE_OK)
         goto sql_fail;
     sqlite3_bind_int64(s, 1, id);
     int step = sqlite3_step(s);
     if (step == SQLITE_DONE) {
-        rc = kb_review_fail(r, KB_NOT_FOUND, "no help request with id %lld", (long long)id);
+        rc = kb_store_conn_fail(&r->conn, KB_NOT_FOUND, "no help request with id %lld", (long long)id);
         goto out;
     }
     if (step != SQLITE_ROW) goto sql_fail;
@@ -227,7 +204,7 @@ int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, 
     sqlite3_finalize(s);
     s = NULL;
     const char *doc = answerable ? (doc_id ? doc_id : service_doc) : NULL;
-    if (sqlite3_prepare_v2(r->db,
+    if (sqlite3_prepare_v2(r->conn.db,
                            "INSERT INTO help_request_reviews (help_request_id, time_ms, reviewer, "
                            "kb_answerable, doc_id, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                            -1, &s, NULL) != SQLITE_OK)
@@ -243,7 +220,7 @@ int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, 
     if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(s);
     s = NULL;
-    if (sqlite3_prepare_v2(r->db,
+    if (sqlite3_prepare_v2(r->conn.db,
                            "UPDATE help_requests SET override_answerable = ?2, override_doc_id = "
                            "?3, override_by = ?4, override_time_ms = ?5, override_note = ?6 "
                            "WHERE id = ?1",
@@ -260,13 +237,13 @@ int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, 
     if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(s);
     s = NULL;
-    if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
+    if (sqlite3_exec(r->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
     rc = KB_OK;
     goto done;
 sql_fail:
-    rc = kb_review_sql_fail(r, "cannot record the review");
+    rc = kb_store_conn_sql_fail(&r->conn, "cannot record the review");
 out:
-    if (!sqlite3_get_autocommit(r->db)) sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(r->conn.db)) sqlite3_exec(r->conn.db, "ROLLBACK", NULL, NULL, NULL);
 done:
     sqlite3_finalize(s);
     free(service_doc);
@@ -302,7 +279,7 @@ static void bind_filter(sqlite3_stmt *s, const void *arg)
 
 int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page *out)
 {
-    r->code = KB_OK;
+    r->conn.code = KB_OK;
     memset(out, 0, sizeof *out);
     kb_review_filter def = {.verdict = -1, .reviewed = -1};
     if (!f) f = &def;
@@ -311,10 +288,10 @@ int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page
     char where[512];
     filter_sql(where, sizeof where, f);
     kb_paged_query q;
-    if (kb_paged_query_open(r->db, REQUEST_COLUMNS, REQUEST_FROM, where,
+    if (kb_paged_query_open(r->conn.db, REQUEST_COLUMNS, REQUEST_FROM, where,
                             "h.time_ms DESC, h.id DESC", out->limit, out->offset, bind_filter, f,
                             &q) != SQLITE_OK)
-        return kb_review_sql_fail(r, "cannot list help requests");
+        return kb_store_conn_sql_fail(&r->conn, "cannot list help requests");
     out->total = q.total;
     size_t cap = 0;
     int rc = KB_OK, step;
@@ -328,8 +305,8 @@ int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page
         if (read_request(q.rows, &out->items[out->n]) != 0) break;
         out->n++;
     }
-    if (step == SQLITE_ROW) rc = kb_review_fail(r, KB_ERROR, "out of memory");
-    else if (step != SQLITE_DONE) rc = kb_review_sql_fail(r, "cannot list help requests");
+    if (step == SQLITE_ROW) rc = kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
+    else if (step != SQLITE_DONE) rc = kb_store_conn_sql_fail(&r->conn, "cannot list help requests");
     kb_paged_query_close(&q);
     if (rc != KB_OK) kb_help_request_page_free(out);
     return rc;

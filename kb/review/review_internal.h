@@ -7,21 +7,14 @@
 
 #include <sqlite3.h>
 
+#include "events/store_conn.h"
 #include "kb/review.h"
 
 struct kb_review {
-    sqlite3 *db;
-    int readonly;
-    int code; /* kb_status of the last failure */
-    char err[512];
+    kb_store_conn conn; /* the store connection and the last failure */
 };
 
-/* Set the error (message and code); returns code. */
-int kb_review_fail(kb_review *r, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* KB_ERROR with "what: SQLite's message". */
-int kb_review_sql_fail(kb_review *r, const char *what);
-/* A copy of a text column into *out (NULL for SQL NULL). 0, or -1 when out of memory. */
-int kb_review_column_text(sqlite3_stmt *s, int col, char **out);
+/* Errors go through the connection: kb_store_conn_fail(&r->conn, ...), kb_store_conn_sql_fail
+ * (events/store_conn.h); kb_store_column_text copies a text column. */
 
 #endif

@@ -257,13 +257,13 @@ static int count_agents(kb_review *rv, const window *w, const kb_report_params *
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(
-            rv->db,
+            rv->conn.db,
             "SELECT h.agent, h.time_ms, coalesce(h.override_answerable, h.kb_answerable), "
             "CASE WHEN h.override_answerable IS NOT NULL THEN h.override_doc_id ELSE h.doc_id END, "
             "a.name, a.team FROM help_requests h LEFT JOIN agents a ON a.agent_id = h.agent "
             "WHERE h.time_ms >= ?1 AND h.time_ms < ?2",
             -1, &s, NULL) != SQLITE_OK)
-        return kb_review_sql_fail(rv, "cannot read help requests");
+        return kb_store_conn_sql_fail(&rv->conn, "cannot read help requests");
     sqlite3_bind_int64(s, 1, w->start[0]);
     sqlite3_bind_int64(s, 2, w->start[w->n]);
     int rc, oom = 0;
@@ -295,8 +295,8 @@ static int count_agents(kb_review *rv, const window *w, const kb_report_params *
         }
     }
     sqlite3_finalize(s);
-    if (oom) return kb_review_fail(rv, KB_ERROR, "out of memory");
-    if (rc != SQLITE_DONE) return kb_review_sql_fail(rv, "cannot read help requests");
+    if (oom) return kb_store_conn_fail(&rv->conn, KB_ERROR, "out of memory");
+    if (rc != SQLITE_DONE) return kb_store_conn_sql_fail(&rv->conn, "cannot read help requests");
     for (size_t i = 0; i < agents->n; i++)
         agents->v[i].persistent = stands_out(&agents->v[i], w->n, p);
     return KB_OK;
@@ -406,13 +406,13 @@ static int fill_report(kb_report *out, rows *counted, const rows *agents, const 
 
 int kb_review_report(kb_review *rv, const kb_report_params *params, kb_report *out)
 {
-    rv->code = KB_OK;
+    rv->conn.code = KB_OK;
     memset(out, 0, sizeof *out);
     kb_report_params p = *params;
     if (p.months < 1 || p.months > MAX_MONTHS)
-        return kb_review_fail(rv, KB_INVALID, "months must be from 1 to %d", MAX_MONTHS);
+        return kb_store_conn_fail(&rv->conn, KB_INVALID, "months must be from 1 to %d", MAX_MONTHS);
     if (p.month < 1 || p.month > 12)
-        return kb_review_fail(rv, KB_INVALID, "month must be YYYY-MM");
+        return kb_store_conn_fail(&rv->conn, KB_INVALID, "month must be YYYY-MM");
     if (!p.study) p.study = 5;
     window w;
     window_for(&p, &w);
@@ -423,7 +423,7 @@ int kb_review_report(kb_review *rv, const kb_report_params *params, kb_report *o
     if (rc == KB_OK &&
         ((p.by_team && sum_teams(&agents, &w, &p, &teams) != 0) ||
          fill_report(out, p.by_team ? &teams : &agents, &agents, &w, &p) != 0))
-        rc = kb_review_fail(rv, KB_ERROR, "out of memory");
+        rc = kb_store_conn_fail(&rv->conn, KB_ERROR, "out of memory");
     rows_free(&agents);
     rows_free(&teams);
     if (rc != KB_OK) kb_report_free(out);
