@@ -34,18 +34,24 @@
 
 int searchd_routes_valid_doc_id(const char *id) { return kb_document_id_is_valid(id, strlen(id)); }
 
-int searchd_routes_check_document(searchd_request *req, const char *field, const char *id) {
-    if (!searchd_routes_valid_doc_id(id)) {
-        searchd_http_respond_error(req, 400, "%s is not a document id: " KB_DOC_ID_RULE, field);
-        return -1;
-    }
+/* This thread's searcher, or NULL after logging why and answering 503. */
+static kb_searcher *searcher_or_503(searchd_request *req) {
     char err[512] = "";
     kb_searcher *s = searchd_searchers_acquire(err, sizeof err);
     if (!s) {
         searchd_log_error("cannot open a searcher: %s", err);
         searchd_http_respond_error(req, 503, "index unavailable, try again shortly");
+    }
+    return s;
+}
+
+int searchd_routes_check_document(searchd_request *req, const char *field, const char *id) {
+    if (!searchd_routes_valid_doc_id(id)) {
+        searchd_http_respond_error(req, 400, "%s is not a document id: " KB_DOC_ID_RULE, field);
         return -1;
     }
+    kb_searcher *s = searcher_or_503(req);
+    if (!s) return -1;
     kb_document *doc = NULL;
     int rc = kb_searcher_get_document(s, id, &doc);
     if (rc != KB_OK && rc != KB_NOT_FOUND) { /* the index moved on: once more */
@@ -102,13 +108,8 @@ double searchd_routes_round(double v, int decimals) {
 
 int searchd_routes_run_search(searchd_request *req, const kb_search_request *sreq,
                               kb_search_result *res) {
-    char err[512] = "";
-    kb_searcher *s = searchd_searchers_acquire(err, sizeof err);
-    if (!s) {
-        searchd_log_error("cannot open a searcher: %s", err);
-        searchd_http_respond_error(req, 503, "index unavailable, try again shortly");
-        return -1;
-    }
+    kb_searcher *s = searcher_or_503(req);
+    if (!s) return -1;
     memset(res, 0, sizeof *res);
     if (kb_search(s, sreq, res) == KB_OK) return 0;
     /* Most likely the index moved on twice under this searcher: refresh and try once more. */
@@ -373,13 +374,8 @@ void searchd_route_document(searchd_request *req) {
         searchd_http_respond_error(req, 400, "bad document id: " KB_DOC_ID_RULE);
         return;
     }
-    char err[512] = "";
-    kb_searcher *s = searchd_searchers_acquire(err, sizeof err);
-    if (!s) {
-        searchd_log_error("cannot open a searcher: %s", err);
-        searchd_http_respond_error(req, 503, "index unavailable, try again shortly");
-        return;
-    }
+    kb_searcher *s = searcher_or_503(req);
+    if (!s) return;
     kb_document *doc = NULL;
     int rc = kb_searcher_get_document(s, id, &doc);
     if (rc != KB_OK && rc != KB_NOT_FOUND) {
