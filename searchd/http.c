@@ -37,6 +37,7 @@
 
 #include "acceptor.h"
 #include "deadline.h"
+#include "kb/analyzer.h"
 #include "log.h"
 #include "metrics.h"
 #include "searchd.h"
@@ -371,18 +372,6 @@ cJSON *searchd_http_body_object(searchd_request *req) {
     return root;
 }
 
-static int is_blank(const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') continue;
-        if (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) { /* U+3000 ideographic space */
-            p += 2;
-            continue;
-        }
-        return 0;
-    }
-    return 1;
-}
-
 int searchd_http_body_string(searchd_request *req, const cJSON *obj, const char *field,
                              int required, size_t max_bytes, const char **out) {
     *out = NULL;
@@ -396,7 +385,7 @@ int searchd_http_body_string(searchd_request *req, const cJSON *obj, const char 
         searchd_http_respond_error(req, 400, "%s must be a string", field);
         return -1;
     }
-    if (is_blank(item->valuestring)) {
+    if (kb_text_is_blank(item->valuestring)) {
         searchd_http_respond_error(req, 400, "%s is empty", field);
         return -1;
     }

@@ -27,7 +27,6 @@
 
 #define GAPS_MAX_LIMIT 500
 #define GAPS_NOTE_MAX_BYTES 2000
-#define GAPS_CATEGORY_MAX_BYTES 256
 #define GAPS_DETAIL_ROWS 200
 
 static kb_gaps *open_gaps(searchd_request *req, int readonly)
@@ -111,9 +110,9 @@ static int body_category(searchd_request *req, const cJSON *body, int *set, cons
         searchd_http_respond_error(req, 400, "category must be a string, or null to clear it");
         return -1;
     }
-    if (strlen(c->valuestring) > GAPS_CATEGORY_MAX_BYTES) {
+    if (strlen(c->valuestring) > KB_CATEGORY_MAX) {
         searchd_http_respond_error(req, 400, "category too long: at most %d bytes",
-                                   GAPS_CATEGORY_MAX_BYTES);
+                                   KB_CATEGORY_MAX);
         return -1;
     }
     *out = c->valuestring;

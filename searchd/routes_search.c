@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "document_json.h"
+#include "kb/analyzer.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
@@ -27,7 +28,6 @@
 #define SUGGEST_DEFAULT_LIMIT 8
 #define SUGGEST_MAX_LIMIT 20
 #define SEARCH_MAX_CATEGORIES 16
-#define CATEGORY_MAX_BYTES 256
 #define SEARCH_ID_MAX_BYTES 64
 
 /* ---------------------------------------------------------------- shared helpers */
@@ -45,6 +45,17 @@ static kb_searcher *searcher_or_503(searchd_request *req) {
     return s;
 }
 
+/* The document with this id from this thread's searcher, once more after the searcher recovers
+ * when the index moved on under it. KB_OK (*doc set), KB_NOT_FOUND or KB_ERROR. */
+static int get_document(kb_searcher *s, const char *id, kb_document **doc) {
+    int rc = kb_searcher_get_document(s, id, doc);
+    if (rc != KB_OK && rc != KB_NOT_FOUND) {
+        searchd_searchers_recover();
+        rc = kb_searcher_get_document(s, id, doc);
+    }
+    return rc;
+}
+
 int searchd_routes_check_document(searchd_request *req, const char *field, const char *id) {
     if (!searchd_routes_valid_doc_id(id)) {
         searchd_http_respond_error(req, 400, "%s is not a document id: " KB_DOC_ID_RULE, field);
@@ -53,11 +64,7 @@ int searchd_routes_check_document(searchd_request *req, const char *field, const
     kb_searcher *s = searcher_or_503(req);
     if (!s) return -1;
     kb_document *doc = NULL;
-    int rc = kb_searcher_get_document(s, id, &doc);
-    if (rc != KB_OK && rc != KB_NOT_FOUND) { /* the index moved on: once more */
-        searchd_searchers_recover();
-        rc = kb_searcher_get_document(s, id, &doc);
-    }
+    int rc = get_document(s, id, &doc);
     kb_searcher_document_free(doc);
     if (rc == KB_NOT_FOUND) {
         searchd_http_respond_error(req, 400, "no document with id %s in the index: %s must name "
@@ -134,23 +141,6 @@ static long parse_count(const char *text, long max) {
     return v;
 }
 
-static int is_blank_text(const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')
-            continue;
-        if (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) { /* U+3000 ideographic space */
-            p += 2;
-            continue;
-        }
-        if (p[0] == 0xC2 && p[1] == 0xA0) { /* U+00A0 no-break space */
-            p += 1;
-            continue;
-        }
-        return 0;
-    }
-    return 1;
-}
-
 /* The q argument: 0 and *q set; 1 when blank (caller decides); -1 after answering 400. */
 static int read_q(searchd_request *req, const char **q) {
     size_t len = 0;
@@ -164,7 +154,7 @@ static int read_q(searchd_request *req, const char **q) {
                                    KB_SEARCH_MAX_QUERY_BYTES);
         return -1;
     }
-    return is_blank_text(*q) ? 1 : 0;
+    return kb_text_is_blank(*q) ? 1 : 0;
 }
 
 /* limit: default when absent, 1..max otherwise. -1 after answering 400. */
@@ -235,9 +225,9 @@ static long read_categories(searchd_request *req, const char **categories) {
     size_t n = 0;
     for (size_t i = 0; i < n_found; i++) {
         if (!categories[i][0]) continue; /* category= from an empty form field */
-        if (strlen(categories[i]) > CATEGORY_MAX_BYTES) {
+        if (strlen(categories[i]) > KB_CATEGORY_MAX) {
             searchd_http_respond_error(req, 400, "category too long: at most %d bytes",
-                                       CATEGORY_MAX_BYTES);
+                                       KB_CATEGORY_MAX);
             return -1;
         }
         categories[n++] = categories[i];
@@ -377,11 +367,7 @@ void searchd_route_document(searchd_request *req) {
     kb_searcher *s = searcher_or_503(req);
     if (!s) return;
     kb_document *doc = NULL;
-    int rc = kb_searcher_get_document(s, id, &doc);
-    if (rc != KB_OK && rc != KB_NOT_FOUND) {
-        searchd_searchers_recover();
-        rc = kb_searcher_get_document(s, id, &doc);
-    }
+    int rc = get_document(s, id, &doc);
     if (rc == KB_NOT_FOUND) {
         searchd_http_respond_error(req, 404, "no document with id %s", id);
         return;

@@ -88,4 +88,11 @@ void kb_term_list_free(kb_term_list *l);
 int kb_term_list_push(kb_term_list *l, const char *text, size_t len, kb_term_kind kind,
                       uint32_t position);
 
+/* Blank text (kb/analysis/blank.c): ASCII space and \t..\r, U+00A0, U+2000..U+200B, U+3000 and
+ * U+FEFF. kb_blank_at gives the bytes of the blank character s starts with (0: none);
+ * kb_text_is_blank is 1 when s is NULL, empty or nothing but blanks. One rule for searches,
+ * help requests, notes and categories, so none of them takes "\u00a0" for a question. */
+size_t kb_blank_at(const char *s);
+int kb_text_is_blank(const char *s);
+
 #endif

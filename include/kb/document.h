@@ -45,6 +45,9 @@ typedef struct {
 #define KB_DOC_ID_RULE "use 1-128 of A-Z a-z 0-9 . _ : -"
 /* 1 when s[0..len) is a valid document id. */
 int kb_document_id_is_valid(const char *s, size_t len);
+/* Longest category path, in bytes, that a search filter or an editor's category may name
+ * (documents' categories are short paths such as 业务办理/漫游). */
+#define KB_CATEGORY_MAX 256
 
 typedef struct {
     char *id;          /* [A-Za-z0-9._:-]{1,128} */

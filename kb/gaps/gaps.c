@@ -157,30 +157,13 @@ static void pending_free(pending_list *l)
     memset(l, 0, sizeof *l);
 }
 
-static int is_blank(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-        if (*p == ' ' || (*p >= '\t' && *p <= '\r')) continue;
-        if (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) { /* U+3000 */
-            p += 2;
-            continue;
-        }
-        if (p[0] == 0xC2 && p[1] == 0xA0) { /* U+00A0 */
-            p += 1;
-            continue;
-        }
-        return 0;
-    }
-    return 1;
-}
-
 /* Append the rows of a prepared statement: ref, time_ms, agent, question, top_id. */
 static int collect(pending_list *l, sqlite3_stmt *s, const char *source)
 {
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *q = (const char *)sqlite3_column_text(s, 3);
-        if (!q || is_blank(q)) continue; /* nothing was asked: never queued */
+        if (!q || kb_text_is_blank(q)) continue; /* nothing was asked: never queued */
         if (l->n == l->cap) {
             size_t cap = l->cap ? l->cap * 2 : 64;
             pending *v = realloc(l->v, cap * sizeof *v);
@@ -885,17 +868,6 @@ int64_t kb_gaps_resolve(kb_gaps *g, int64_t id)
     return found;
 }
 
-/* Longest category an editor may set, in bytes (document categories are short paths). */
-#define CATEGORY_MAX 256
-
-static int is_space_at(const char *p, size_t *len)
-{
-    const unsigned char *u = (const unsigned char *)p;
-    if (*u == ' ' || (*u >= '\t' && *u <= '\r')) return *len = 1, 1;
-    if (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80) return *len = 3, 1; /* U+3000 */
-    return 0;
-}
-
 /* The editor's category, trimmed and redacted, into *out (malloc'd; NULL for none). Returns
  * KB_OK, or KB_INVALID / KB_ERROR with the reason set. */
 static int clean_category(kb_gaps *g, const char *in, char **out)
@@ -903,15 +875,15 @@ static int clean_category(kb_gaps *g, const char *in, char **out)
     *out = NULL;
     if (!in) return KB_OK;
     size_t sp, n = 0;
-    while (*in && is_space_at(in, &sp)) in += sp;
+    while (*in && (sp = kb_blank_at(in))) in += sp;
     for (size_t i = 0; in[i];) { /* n: just after the last byte that is not a space */
-        if (is_space_at(in + i, &sp)) i += sp;
+        if ((sp = kb_blank_at(in + i))) i += sp;
         else n = ++i;
     }
     if (n == 0) return KB_OK; /* blank: none */
-    if (n > CATEGORY_MAX)
+    if (n > KB_CATEGORY_MAX)
         return kb_store_conn_fail(&g->conn, KB_INVALID, "category too long: at most %d bytes",
-                            CATEGORY_MAX);
+                            KB_CATEGORY_MAX);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
         if (c < 0x20 || c == 0x7f)

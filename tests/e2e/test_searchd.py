@@ -352,7 +352,7 @@ def bad_search_parameters_are_400():
     # exactly at the limit is fine
     check_status(s.call("GET", "/api/search?q=" + "a" * 1024), 200, "1024-byte query")
     # a present but blank question is answered, not refused: no hits, unresolved
-    for path in ("/api/search?q=", "/api/search?q=%20%20%E3%80%80"):
+    for path in ("/api/search?q=", "/api/search?q=%20%20%E3%80%80", "/api/search?q=%C2%A0%E2%80%8B"):
         r = s.call("GET", path)
         check_status(r, 200, path)
         body = r.json()
@@ -374,6 +374,8 @@ def bad_json_bodies_are_400():
     fields = [({"agent": "a1"}, "question is required"),
               ({"agent": "a1", "question": ""}, "question is empty"),
               ({"agent": "a1", "question": "   "}, "question is empty"),
+              # the same blanks as a search's (issue 15 review): no-break, ideographic, zero-width
+              ({"agent": "a1", "question": "\u00a0\u3000\u200b\ufeff"}, "question is empty"),
               ({"agent": "", "question": "x"}, "agent is empty"),
               ({"agent": 7, "question": "x"}, "agent must be a string"),
               ({"agent": "a1", "question": ["x"]}, "question must be a string"),

@@ -192,6 +192,18 @@ TEST(a_text_converts_alike_alone_and_next_to_other_traditional_characters)
     CHECK(!has_term("回覆", "回覆", -1));
 }
 
+TEST(blank_text_is_nothing_but_spaces_of_any_kind)
+{
+    /* ASCII blanks, no-break space, en quad .. zero-width space, ideographic space, BOM. */
+    CHECK(kb_text_is_blank(NULL) && kb_text_is_blank(""));
+    CHECK(kb_text_is_blank(" \t\r\n\v\f"));
+    CHECK(kb_text_is_blank("\xc2\xa0\xe2\x80\x80\xe2\x80\x8b\xe3\x80\x80\xef\xbb\xbf"));
+    CHECK(!kb_text_is_blank("\xc2\xa0\xe6\xbc\xab")); /* NBSP then 漫 */
+    CHECK(!kb_text_is_blank("\xe2\x80\x8c")); /* U+200C joins; not a space */
+    CHECK(!kb_text_is_blank("x"));
+    CHECK(kb_blank_at("\xe3\x80\x80" "a") == 3 && kb_blank_at("a ") == 0 && kb_blank_at("") == 0);
+}
+
 int main(void)
 {
     char err[256];
@@ -199,6 +211,7 @@ int main(void)
     if (!an) { printf("FAIL analyzer_new: %s\n", err); return 1; }
     kb_term_list_init(&terms);
     if (getenv("KB_TEST_VERBOSE")) { dump("出國了手機怎麼用？iPhone 15 Pro 5G套餐 4008-123-456"); dump("范廷颂是什么时候被任为主教的？"); }
+    RUN(blank_text_is_nothing_but_spaces_of_any_kind);
     RUN(traditional_folds_to_simplified);
     RUN(chinese_text_gives_words_bigrams_and_single_characters);
     RUN(full_width_and_capital_letters_fold_to_plain_lower_case);
