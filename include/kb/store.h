@@ -1,9 +1,9 @@
 /*
  * kb/store.h — the service's event store: every search, feedback and help request, in SQLite.
  *
- * The database lives at DATA_DIR/events.sqlite3 in WAL mode. Text from agents is redacted
- * (kb/redact.h) inside this module before any write, so no caller can store customer identifiers
- * by mistake.
+ * The database lives at DATA_DIR/events.sqlite3 in WAL mode. Every text field of an event (the
+ * question, the answer, and the agent, filed_by and doc_id too) is redacted (kb/redact.h) inside
+ * this module before any write, so no caller can store customer identifiers by mistake.
  *
  * Writes go through a queue drained by one writer thread in batched transactions, so searches
  * never wait for the disk. kb_store_log_search() is fire-and-forget (losing the last few

@@ -242,7 +242,6 @@ static void set_err(const char *fmt, ...)
     va_end(ap);
 }
 
-static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 static void event_free_strings(event *ev)
@@ -726,6 +725,11 @@ static char *redacted(const char *text, int *oom)
     return r;
 }
 
+/* The same for a name or an id (agent, filed_by, doc_id): callers check these (kb-searchd
+ * refuses an agent id or a document id that holds a customer's number), but nothing shaped like
+ * one may reach the store whoever the caller is. NULL becomes "". */
+static char *redacted_name(const char *text, int *oom) { return redacted(text ? text : "", oom); }
+
 int kb_store_log_search(kb_store *st, const kb_search_event *e)
 {
     if (!st || !e || !e->search_id || !*e->search_id) {
@@ -737,7 +741,7 @@ int kb_store_log_search(kb_store *st, const kb_search_event *e)
     int oom = 0;
     ev->type = EV_SEARCH;
     ev->s[0] = strdup(e->search_id);
-    ev->s[1] = dup_or_empty(e->agent);
+    ev->s[1] = redacted_name(e->agent, &oom);
     ev->s[2] = redacted(e->query ? e->query : "", &oom);
     ev->s[3] = json_string_array(e->top_ids, e->top_ids ? e->n_top : 0);
     ev->s[4] = e->top_ids && e->n_top ? dup_or_null(e->top_ids[0]) : NULL;
@@ -784,12 +788,13 @@ int kb_store_log_feedback(kb_store *st, const char *search_id, const char *agent
         set_err("invalid feedback: %s", !search_id ? "no search_id" : "unknown kind");
         return KB_ERROR;
     }
+    int oom = 0;
     event ev = {.type = EV_FEEDBACK, .time_ms = time_ms};
     ev.s[0] = strdup(search_id);
-    ev.s[1] = dup_or_empty(agent);
+    ev.s[1] = redacted_name(agent, &oom);
     ev.s[2] = strdup(kinds[kind]);
-    ev.s[3] = dup_or_null(doc_id);
-    if (!ev.s[0] || !ev.s[1] || !ev.s[2] || (doc_id && !ev.s[3])) {
+    ev.s[3] = redacted(doc_id, &oom);
+    if (oom || !ev.s[0] || !ev.s[2]) {
         event_free_strings(&ev);
         set_err("out of memory logging feedback");
         return KB_ERROR;
@@ -807,12 +812,12 @@ int kb_store_log_help_request(kb_store *st, const kb_help_request *hr, int64_t *
     int oom = 0;
     event ev = {.type = EV_HELP, .time_ms = hr->time_ms, .flag = hr->kb_answerable,
                 .confidence = hr->confidence};
-    ev.s[0] = dup_or_empty(hr->agent);
-    ev.s[1] = dup_or_empty(hr->filed_by);
+    ev.s[0] = redacted_name(hr->agent, &oom);
+    ev.s[1] = redacted_name(hr->filed_by, &oom);
     ev.s[2] = redacted(hr->question ? hr->question : "", &oom);
     ev.s[3] = redacted(hr->answer, &oom);
-    ev.s[4] = dup_or_null(hr->doc_id);
-    if (oom || !ev.s[0] || !ev.s[1] || (hr->doc_id && !ev.s[4])) {
+    ev.s[4] = redacted(hr->doc_id, &oom);
+    if (oom) {
         event_free_strings(&ev);
         set_err("out of memory logging help request");
         return KB_ERROR;

@@ -211,12 +211,19 @@ TEST(no_raw_identifiers_on_disk)
         kb_search_event ev = search_ev(id, "MARKER-Q 手机13800138000 身份证11010519491231002X "
                                            "卡6222 0212 3456 7890 128 邮箱zhang.san@example.com "
                                            "座机010-62345678 +86 138 0013 8000");
+        /* Names and ids are redacted too, whoever the caller (kb-searchd checks them first). */
+        ev.agent = "agent 11010519491231002X";
         CHECK(kb_store_log_search(st, &ev) == KB_OK);
     }
     kb_help_request hr = help_ev("MARKER-H 客户13800138000问卡6222021234567890128",
                                  "MARKER-A 已回拨13800138000，身份证11010519491231002X已核实");
+    hr.agent = "agent.one 13800138000";
+    hr.filed_by = "lead zhang.san@example.com";
+    hr.doc_id = "6222021234567890128";
     int64_t id;
     CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK);
+    CHECK(kb_store_log_feedback(st, "priv-0", "agent 13800138000", KB_FEEDBACK_HELPFUL,
+                                "13800138000", 1) == KB_OK);
     /* Controls: the grep does see what was written (in the WAL at this point)... */
     CHECK(file_contains(wal, "MARKER-Q") == 1);
     CHECK(file_contains(wal, "MARKER-A") == 1);
@@ -228,6 +235,8 @@ TEST(no_raw_identifiers_on_disk)
     }
     CHECK_STR_EQ(q_text(path, "SELECT answer FROM help_requests"),
                  "MARKER-A 已回拨[手机号]，身份证[身份证]已核实");
+    CHECK_STR_EQ(q_text(path, "SELECT agent FROM help_requests"), "agent.one [手机号]");
+    CHECK_STR_EQ(q_text(path, "SELECT doc_id FROM feedback"), "[手机号]");
     kb_store_close(st);
     /* After close everything is checkpointed into the main file. */
     CHECK(file_contains(path, "MARKER-Q") == 1);
