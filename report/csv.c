@@ -98,13 +98,6 @@ static void field_value(FILE *out, double d)
     value(out, d);
 }
 
-/* A text cell after the first. */
-static void field_string(FILE *out, const char *s)
-{
-    fputc(',', out);
-    text(out, s);
-}
-
 void report_csv_help_requests(FILE *out, const kb_report *rep)
 {
     fputs(rep->by_team ? "team,agents,month,requests,kb_answered,share,previous_share,change,"
@@ -121,10 +114,10 @@ void report_csv_help_requests(FILE *out, const kb_report *rep)
             field_value(out, r->agents);
         } else {
             text(out, r->agent);
-            field_string(out, r->name);
-            field_string(out, r->team);
+            field_str(out, r->name);
+            field_str(out, r->team);
         }
-        field_string(out, rep->month);
+        field_str(out, rep->month);
         field_value(out, r->requests);
         field_value(out, r->kb_answered);
         field_value(out, r->share);
@@ -140,7 +133,7 @@ void report_csv_help_requests(FILE *out, const kb_report *rep)
         for (size_t d = 0; d < r->n_study && o < sizeof buf - 1; d++)
             o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s:%d", o ? ";" : "",
                                   r->study[d].doc_id, r->study[d].count);
-        field_string(out, buf);
+        field_str(out, buf);
         fputs("\r\n", out);
     }
 }
@@ -178,8 +171,8 @@ void report_csv_agents(FILE *out, const kb_agent_list *agents)
     fputs("id,name,team\r\n", out);
     for (size_t i = 0; i < agents->n; i++) {
         text(out, agents->v[i].id);
-        field_string(out, agents->v[i].name);
-        field_string(out, agents->v[i].team);
+        field_str(out, agents->v[i].name);
+        field_str(out, agents->v[i].team);
         fputs("\r\n", out);
     }
 }

@@ -47,13 +47,6 @@ static void *room_for_one(void *v, size_t n, size_t *cap, size_t size)
     return q;
 }
 
-/* Column col's text (malloc'd) into *out, NULL for SQL NULL. 0, or -1 when out of memory. */
-static int take_text(sqlite3_stmt *s, int col, char **out)
-{
-    *out = kb_gaps_col_dup(s, col);
-    return *out || sqlite3_column_type(s, col) == SQLITE_NULL ? 0 : -1;
-}
-
 /* Column col as milliseconds, KB_GAPS_NO_TIME for SQL NULL. */
 static int64_t take_time(sqlite3_stmt *s, int col)
 {
@@ -137,7 +130,7 @@ static int read_variants(kb_gaps *g, int64_t id, int64_t from, int64_t to, size_
         *out = more;
         kb_gap_variant *v = &more[(*n)++];
         *v = (kb_gap_variant){0};
-        if (take_text(s, 0, &v->question) != 0) break;
+        if (kb_store_column_text(s, 0, &v->question) != 0) break;
         v->count = sqlite3_column_int64(s, 1);
         v->last_seen_ms = take_time(s, 2);
     }
@@ -163,11 +156,11 @@ static int read_item_row(kb_gaps *g, sqlite3_stmt *s, int64_t from, int64_t to, 
         sqlite3_column_type(s, 15) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 15);
     it->suggested_ms = take_time(s, 16);
     it->status_ms = take_time(s, 18);
-    int bad = take_text(s, 1, &it->status) | take_text(s, 2, &it->question) |
-              take_text(s, 11, &it->category) | take_text(s, 12, &it->answer_doc_id) |
-              take_text(s, 13, &it->suggested_answer) | take_text(s, 14, &it->suggested_title) |
-              take_text(s, 17, &it->status_by) | take_text(s, 19, &it->note) |
-              take_text(s, 20, &it->category_by);
+    int bad = kb_store_column_text(s, 1, &it->status) | kb_store_column_text(s, 2, &it->question) |
+              kb_store_column_text(s, 11, &it->category) | kb_store_column_text(s, 12, &it->answer_doc_id) |
+              kb_store_column_text(s, 13, &it->suggested_answer) | kb_store_column_text(s, 14, &it->suggested_title) |
+              kb_store_column_text(s, 17, &it->status_by) | kb_store_column_text(s, 19, &it->note) |
+              kb_store_column_text(s, 20, &it->category_by);
     if (bad) return -1;
     return read_variants(g, it->id, from, to, 3, &it->top_variants, &it->n_top_variants);
 }
@@ -294,8 +287,8 @@ static int read_questions(kb_gaps *g, int64_t id, size_t max_rows, kb_gap_item *
         kb_gap_question *q = &more[it->n_questions++];
         *q = (kb_gap_question){0};
         q->time_ms = take_time(s, 2);
-        if (take_text(s, 0, &q->source) | take_text(s, 1, &q->ref) | take_text(s, 3, &q->agent) |
-            take_text(s, 4, &q->question) | take_text(s, 5, &q->top_id))
+        if (kb_store_column_text(s, 0, &q->source) | kb_store_column_text(s, 1, &q->ref) | kb_store_column_text(s, 3, &q->agent) |
+            kb_store_column_text(s, 4, &q->question) | kb_store_column_text(s, 5, &q->top_id))
             break;
     }
     sqlite3_finalize(s);

@@ -198,7 +198,8 @@ static int cmp_rows(const void *a, const void *b, void *arg)
     return strcmp(x->key, y->key);
 }
 
-static double round4(double v) { return (double)(long long)(v * 10000 + 0.5) / 10000; }
+/* To 4 decimals, halves away from zero (a change of share is often negative). */
+static double round4(double v) { return round(v * 10000) / 10000; }
 
 /* The rounded share, or NAN (no share) when there were no requests. */
 static double share_or_none(int answered, int requests)
