@@ -517,7 +517,7 @@ TEST(queue_fed_by_searches_feedback_and_help_requests)
     handles_close(&h);
 }
 
-TEST(typing_continuation_rule)
+TEST(a_search_continues_the_last_when_typed_on_deleted_back_or_corrected)
 {
     CHECK(kb_gaps_query_continues("国际漫游", "国际漫游怎么开"));      /* typed on */
     CHECK(kb_gaps_query_continues("国际漫游怎么开", "国际漫游"));      /* deleted back */
@@ -1256,7 +1256,7 @@ int main(void)
     RUN(action_on_a_merged_item_goes_to_the_item_it_joined);
     RUN(emptied_item_follows_most_of_its_questions);
     RUN(stored_questions_are_analyzed_again_under_new_rules);
-    RUN(typing_continuation_rule);
+    RUN(a_search_continues_the_last_when_typed_on_deleted_back_or_corrected);
     RUN(typing_steps_stay_out_of_the_queue);
     RUN(life_cycle_and_status_filters);
     RUN(recheck_after_reindex_suggests_the_new_document);

@@ -50,7 +50,7 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-TEST(mobile_numbers)
+TEST(mobile_numbers_are_redacted_in_every_spelling)
 {
     CHECK_STR_EQ(R("我的手机13800138000打不通"), "我的手机[手机号]打不通");
     CHECK(last_found == 1);
@@ -80,7 +80,7 @@ TEST(mobile_numbers)
     KEPT("1380013800012345"); /* 16 digits, Luhn-invalid: no phone cut out of it */
 }
 
-TEST(landline_numbers)
+TEST(landline_numbers_are_redacted_in_every_spelling)
 {
     CHECK_STR_EQ(R("010-62345678"), "[电话]");
     CHECK_STR_EQ(R("公司座机0755 8888 6666转人工"), "公司座机[电话]转人工");
@@ -93,7 +93,7 @@ TEST(landline_numbers)
     KEPT("010-1234567");                                  /* local numbers never start with 1 */
 }
 
-TEST(email_addresses)
+TEST(email_addresses_are_redacted)
 {
     CHECK_STR_EQ(R("邮箱zhang.san+kb@example.com.cn谢谢"), "邮箱[邮箱]谢谢");
     CHECK_STR_EQ(R("发到 a_b-c@mail.163.com 了"), "发到 [邮箱] 了");
@@ -106,7 +106,7 @@ TEST(email_addresses)
     KEPT("user@localhost");
 }
 
-TEST(id_cards)
+TEST(id_card_numbers_are_redacted)
 {
     CHECK_STR_EQ(R("身份证号11010519491231002X，"), "身份证号[身份证]，");
     CHECK_STR_EQ(R("11010519491231002x"), "[身份证]");
@@ -196,7 +196,7 @@ TEST(mistyped_identifiers_by_shape)
     KEPT("金额12345678.90元");
 }
 
-TEST(bank_cards)
+TEST(bank_card_numbers_are_redacted)
 {
     CHECK_STR_EQ(R("卡号6222021234567890128还款"), "卡号[银行卡]还款");
     CHECK_STR_EQ(R("6222 0212 3456 7890 128"), "[银行卡]");
@@ -245,7 +245,7 @@ TEST(several_kinds_in_one_text)
     CHECK(last_found == 5);
 }
 
-TEST(invalid_utf8)
+TEST(invalid_utf8_is_redacted_without_overreads)
 {
     const char bad[] = "\xff手机13800138000\xc3";
     char *r = kb_redact(bad, sizeof bad - 1, NULL);
@@ -277,7 +277,7 @@ TEST(invalid_utf8)
     }
 }
 
-TEST(empty_and_null)
+TEST(empty_and_null_text_redact_to_empty)
 {
     int found = -1;
     char *r = kb_redact("", 0, &found);
@@ -488,7 +488,7 @@ static void *redact_many(void *arg)
     return NULL;
 }
 
-TEST(thread_safe)
+TEST(redaction_gives_the_same_result_on_many_threads)
 {
     pthread_t th[8];
     long bad[8];
@@ -509,18 +509,18 @@ int main(void)
         return 1;
     }
     CHECK(kb_redact_global_init(err, sizeof err) == 0); /* twice is fine */
-    RUN(mobile_numbers);
-    RUN(landline_numbers);
-    RUN(email_addresses);
-    RUN(id_cards);
-    RUN(bank_cards);
+    RUN(mobile_numbers_are_redacted_in_every_spelling);
+    RUN(landline_numbers_are_redacted_in_every_spelling);
+    RUN(email_addresses_are_redacted);
+    RUN(id_card_numbers_are_redacted);
+    RUN(bank_card_numbers_are_redacted);
     RUN(mistyped_identifiers_by_shape);
     RUN(service_numbers_and_codes_kept);
     RUN(several_kinds_in_one_text);
     RUN(random_identifiers_in_random_text);
-    RUN(invalid_utf8);
-    RUN(empty_and_null);
+    RUN(invalid_utf8_is_redacted_without_overreads);
+    RUN(empty_and_null_text_redact_to_empty);
     RUN(long_input_is_fast);
-    RUN(thread_safe);
+    RUN(redaction_gives_the_same_result_on_many_threads);
     CHECK_MAIN_END();
 }

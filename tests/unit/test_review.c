@@ -296,7 +296,7 @@ TEST(agent_ids_survive_a_reload)
     kb_agent_list_free(&l);
 }
 
-TEST(agent_lookup)
+TEST(an_agent_is_known_when_the_agents_list_names_it)
 {
     char path[512], err[512] = "";
     const char *dir = fresh_store("agent-lookup", path, sizeof path);
@@ -492,7 +492,7 @@ static int64_t list_total(kb_review *r, const kb_review_filter *f, size_t *n_ite
     return total;
 }
 
-TEST(list_filters)
+TEST(help_requests_filter_by_month_team_verdict_and_review)
 {
     char err[512] = "";
     const char *dir = report_fixture("report-list");
@@ -588,7 +588,7 @@ TEST(empty_store_gives_empty_report)
     kb_review_close(r);
 }
 
-TEST(month_arithmetic)
+TEST(months_and_days_parse_and_bound_in_local_time)
 {
     int y, m;
     CHECK(kb_review_parse_month("2026-10", &y, &m) == 0 && y == 2026 && m == 10);
@@ -617,14 +617,14 @@ int main(void)
     RUN(reviews_move_help_requests_in_and_out_of_the_queue);
     RUN(agents_file_parsing_and_errors);
     RUN(agent_ids_survive_a_reload);
-    RUN(agent_lookup);
+    RUN(an_agent_is_known_when_the_agents_list_names_it);
     RUN(report_by_agent_matches_hand_computed_numbers);
     RUN(report_by_team_sums_its_agents);
-    RUN(list_filters);
+    RUN(help_requests_filter_by_month_team_verdict_and_review);
     RUN(list_items_are_the_requests_newest_first);
     RUN(agents_lists_breaking_the_rules_are_refused);
     RUN(empty_store_gives_empty_report);
-    RUN(month_arithmetic);
+    RUN(months_and_days_parse_and_bound_in_local_time);
     if (!getenv("KB_TEST_KEEP")) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
