@@ -124,6 +124,80 @@ static int split_fields(char *line, char *fields[4]) {
     return n;
 }
 
+/* Check one line's fields f (TOKEN ROLE NAME) and find its role. 0, or -1 with "PATH:LINE: why"
+ * in err. */
+static int check_fields(char *const f[3], const char *path, int line_no, searchd_role *role,
+                        char *err, size_t err_len) {
+    size_t tlen = strlen(f[0]);
+    if (tlen > SEARCHD_AUTH_TOKEN_MAX) {
+        snprintf(err, err_len, "%s:%d: token longer than %d bytes", path, line_no,
+                 SEARCHD_AUTH_TOKEN_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < tlen; i++) {
+        unsigned char c = (unsigned char)f[0][i];
+        if (c < 0x21 || c > 0x7e) {
+            snprintf(err, err_len, "%s:%d: token holds a character other than printable ASCII",
+                     path, line_no);
+            return -1;
+        }
+    }
+    *role = role_from_name(f[1]);
+    if (*role == SEARCHD_ROLE_NONE) {
+        char shown[40];
+        searchd_log_sanitize(shown, sizeof shown, f[1]);
+        snprintf(err, err_len, "%s:%d: unknown role \"%s\" (use agent, editor, lead or admin)",
+                 path, line_no, shown);
+        return -1;
+    }
+    size_t nlen = strlen(f[2]);
+    if (nlen > SEARCHD_AUTH_NAME_MAX) {
+        snprintf(err, err_len, "%s:%d: name longer than %d bytes", path, line_no,
+                 SEARCHD_AUTH_NAME_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < nlen; i++) {
+        if ((unsigned char)f[2][i] < 0x20 || f[2][i] == 0x7f) {
+            snprintf(err, err_len, "%s:%d: name holds a control character", path, line_no);
+            return -1;
+        }
+    }
+    if (tlen < 16)
+        searchd_log_warn("%s:%d: token of %s is only %zu characters: use at least 16 random "
+                         "characters", path, line_no, f[2], tlen);
+    return 0;
+}
+
+/* Add a checked line to t, refusing a token already there. 0, or -1 with why in err. */
+static int add_entry(auth_table *t, size_t *cap, char *const f[3], searchd_role role,
+                     const char *path, int line_no, char *err, size_t err_len) {
+    size_t tlen = strlen(f[0]), nlen = strlen(f[2]);
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->entries[i].token[SEARCHD_AUTH_TOKEN_MAX] == tlen &&
+            memcmp(t->entries[i].token, f[0], tlen) == 0) {
+            snprintf(err, err_len, "%s:%d: the same token appears twice (also for %s)", path,
+                     line_no, t->entries[i].identity.name);
+            return -1;
+        }
+    }
+    if (t->n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        auth_entry *grown = realloc(t->entries, *cap * sizeof *grown);
+        if (!grown) {
+            snprintf(err, err_len, "%s: out of memory", path);
+            return -1;
+        }
+        t->entries = grown;
+    }
+    auth_entry *e = &t->entries[t->n++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->token, f[0], tlen);
+    e->token[SEARCHD_AUTH_TOKEN_MAX] = (unsigned char)tlen;
+    e->identity.role = role;
+    memcpy(e->identity.name, f[2], nlen);
+    return 0;
+}
+
 static int parse_table(const char *path, char *text, auth_table *t, char *err, size_t err_len) {
     size_t cap = 0;
     int line_no = 0;
@@ -131,18 +205,15 @@ static int parse_table(const char *path, char *text, auth_table *t, char *err, s
     if ((unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
         (unsigned char)line[2] == 0xBF)
         line += 3; /* a UTF-8 BOM from an editor */
-    while (line && *line) {
-        char *next = strchr(line, '\n');
+    for (char *next; line && *line; line = next) {
+        next = strchr(line, '\n');
         if (next) *next++ = '\0';
         line_no++;
         size_t len = strlen(line);
         if (len > 0 && line[len - 1] == '\r') line[--len] = '\0';
         char *p = line;
         while (is_space(*p)) p++;
-        if (*p == '\0' || *p == '#') {
-            line = next;
-            continue;
-        }
+        if (*p == '\0' || *p == '#') continue;
         char *f[4];
         int nf = split_fields(p, f);
         if (nf != 3) {
@@ -150,67 +221,10 @@ static int parse_table(const char *path, char *text, auth_table *t, char *err, s
                      line_no, nf > 4 ? 4 : nf);
             return -1;
         }
-        size_t tlen = strlen(f[0]);
-        if (tlen > SEARCHD_AUTH_TOKEN_MAX) {
-            snprintf(err, err_len, "%s:%d: token longer than %d bytes", path, line_no,
-                     SEARCHD_AUTH_TOKEN_MAX);
+        searchd_role role;
+        if (check_fields(f, path, line_no, &role, err, err_len) != 0 ||
+            add_entry(t, &cap, f, role, path, line_no, err, err_len) != 0)
             return -1;
-        }
-        for (size_t i = 0; i < tlen; i++) {
-            unsigned char c = (unsigned char)f[0][i];
-            if (c < 0x21 || c > 0x7e) {
-                snprintf(err, err_len, "%s:%d: token holds a character other than printable ASCII",
-                         path, line_no);
-                return -1;
-            }
-        }
-        searchd_role role = role_from_name(f[1]);
-        if (role == SEARCHD_ROLE_NONE) {
-            char shown[40];
-            searchd_log_sanitize(shown, sizeof shown, f[1]);
-            snprintf(err, err_len, "%s:%d: unknown role \"%s\" (use agent, editor, lead or admin)",
-                     path, line_no, shown);
-            return -1;
-        }
-        size_t nlen = strlen(f[2]);
-        if (nlen > SEARCHD_AUTH_NAME_MAX) {
-            snprintf(err, err_len, "%s:%d: name longer than %d bytes", path, line_no,
-                     SEARCHD_AUTH_NAME_MAX);
-            return -1;
-        }
-        for (size_t i = 0; i < nlen; i++) {
-            if ((unsigned char)f[2][i] < 0x20 || f[2][i] == 0x7f) {
-                snprintf(err, err_len, "%s:%d: name holds a control character", path, line_no);
-                return -1;
-            }
-        }
-        if (tlen < 16)
-            searchd_log_warn("%s:%d: token of %s is only %zu characters: use at least 16 random "
-                             "characters", path, line_no, f[2], tlen);
-        for (size_t i = 0; i < t->n; i++) {
-            if (t->entries[i].token[SEARCHD_AUTH_TOKEN_MAX] == tlen &&
-                memcmp(t->entries[i].token, f[0], tlen) == 0) {
-                snprintf(err, err_len, "%s:%d: the same token appears twice (also for %s)", path,
-                         line_no, t->entries[i].identity.name);
-                return -1;
-            }
-        }
-        if (t->n == cap) {
-            cap = cap ? cap * 2 : 16;
-            auth_entry *grown = realloc(t->entries, cap * sizeof *grown);
-            if (!grown) {
-                snprintf(err, err_len, "%s: out of memory", path);
-                return -1;
-            }
-            t->entries = grown;
-        }
-        auth_entry *e = &t->entries[t->n++];
-        memset(e, 0, sizeof *e);
-        memcpy(e->token, f[0], tlen);
-        e->token[SEARCHD_AUTH_TOKEN_MAX] = (unsigned char)tlen;
-        e->identity.role = role;
-        memcpy(e->identity.name, f[2], nlen);
-        line = next;
     }
     if (t->n == 0) {
         snprintf(err, err_len, "%s: no tokens: add lines \"TOKEN ROLE NAME\"", path);
