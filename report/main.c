@@ -78,6 +78,73 @@ static int parse_long(const char *text, long min, long max, long *out)
 }
 
 /* Parse argv into o; returns 0 or the exit status for bad usage (-1 for --help). */
+/* A whole-number option (--limit, --offset, --months, ...) into o. 0, or 2 after saying why on
+ * stderr (also for an option that is not one of them). */
+static int set_number_option(options *o, const char *name, const char *value)
+{
+    static const struct {
+        const char *name;
+        long min, max;
+        size_t offset;
+    } nums[] = {
+        {"--limit", 1, 100000, offsetof(options, limit)},
+        {"--offset", 0, 100000000, offsetof(options, offset)},
+        {"--months", 1, KB_REPORT_MAX_MONTHS, offsetof(options, months)},
+        {"--min-requests", 1, 100000, offsetof(options, min_requests)},
+        {"--persist", 1, KB_REPORT_MAX_MONTHS, offsetof(options, persist)},
+        {"--days", 1, 3650, offsetof(options, days)},
+    };
+    size_t k;
+    for (k = 0; k < sizeof nums / sizeof nums[0]; k++)
+        if (!strcmp(name, nums[k].name)) break;
+    if (k == sizeof nums / sizeof nums[0]) return usage_error("unknown option %s", name);
+    long n;
+    if (parse_long(value, nums[k].min, nums[k].max, &n) != 0) {
+        fprintf(stderr, "kb-report: %s %s: give a whole number from %ld to %ld\n", name, value,
+                nums[k].min, nums[k].max);
+        return 2;
+    }
+    *(long *)((char *)o + nums[k].offset) = n;
+    return 0;
+}
+
+/* One option with its value into o. 0, or the exit status after saying why. */
+static int set_option(options *o, const char *name, const char *value)
+{
+    if (!strcmp(name, "--data")) o->data = value;
+    else if (!strcmp(name, "--index")) o->index = value;
+    else if (!strcmp(name, "--format")) {
+        if (strcmp(value, "csv") && strcmp(value, "json"))
+            return usage_error("--format %s: use csv or json", value);
+        o->format = value;
+    } else if (!strcmp(name, "--status")) {
+        if (!kb_gaps_status_bit(value))
+            return usage_error("--status %s: use open, in_progress, answered, dismissed or all",
+                               value);
+        if (o->n_statuses < 8) o->statuses[o->n_statuses++] = value;
+    } else if (!strcmp(name, "--from")) o->from = value;
+    else if (!strcmp(name, "--to")) o->to = value;
+    else if (!strcmp(name, "--category")) o->category = value;
+    else if (!strcmp(name, "--sort")) {
+        if (strcmp(value, "impact") && strcmp(value, "recent") && strcmp(value, "count"))
+            return usage_error("--sort %s: use impact, recent or count", value);
+        o->sort = value;
+    } else if (!strcmp(name, "--by")) {
+        if (strcmp(value, "agent") && strcmp(value, "team"))
+            return usage_error("--by %s: use agent or team", value);
+        o->by = value;
+    } else if (!strcmp(name, "--month")) o->month = value;
+    else if (!strcmp(name, "--threshold")) {
+        char *end;
+        o->threshold = strtod(value, &end);
+        if (!*value || *end || !(o->threshold >= 0 && o->threshold <= 1))
+            return usage_error("--threshold %s: give a number from 0 to 1", value);
+    } else {
+        return set_number_option(o, name, value);
+    }
+    return 0;
+}
+
 static int parse(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
@@ -108,59 +175,8 @@ static int parse(int argc, char **argv, options *o)
             value = argv[++i];
         }
         if (!value) return usage_error("%s needs a value", name);
-        long n;
-        if (!strcmp(name, "--data")) o->data = value;
-        else if (!strcmp(name, "--index")) o->index = value;
-        else if (!strcmp(name, "--format")) {
-            if (strcmp(value, "csv") && strcmp(value, "json"))
-                return usage_error("--format %s: use csv or json", value);
-            o->format = value;
-        } else if (!strcmp(name, "--status")) {
-            if (!kb_gaps_status_bit(value))
-                return usage_error("--status %s: use open, in_progress, answered, dismissed or all",
-                                   value);
-            if (o->n_statuses < 8) o->statuses[o->n_statuses++] = value;
-        } else if (!strcmp(name, "--from")) o->from = value;
-        else if (!strcmp(name, "--to")) o->to = value;
-        else if (!strcmp(name, "--category")) o->category = value;
-        else if (!strcmp(name, "--sort")) {
-            if (strcmp(value, "impact") && strcmp(value, "recent") && strcmp(value, "count"))
-                return usage_error("--sort %s: use impact, recent or count", value);
-            o->sort = value;
-        } else if (!strcmp(name, "--by")) {
-            if (strcmp(value, "agent") && strcmp(value, "team"))
-                return usage_error("--by %s: use agent or team", value);
-            o->by = value;
-        } else if (!strcmp(name, "--month")) o->month = value;
-        else if (!strcmp(name, "--threshold")) {
-            char *end;
-            o->threshold = strtod(value, &end);
-            if (!*value || *end || !(o->threshold >= 0 && o->threshold <= 1))
-                return usage_error("--threshold %s: give a number from 0 to 1", value);
-        } else {
-            static const struct {
-                const char *name;
-                long min, max;
-                size_t offset;
-            } nums[] = {
-                {"--limit", 1, 100000, offsetof(options, limit)},
-                {"--offset", 0, 100000000, offsetof(options, offset)},
-                {"--months", 1, KB_REPORT_MAX_MONTHS, offsetof(options, months)},
-                {"--min-requests", 1, 100000, offsetof(options, min_requests)},
-                {"--persist", 1, KB_REPORT_MAX_MONTHS, offsetof(options, persist)},
-                {"--days", 1, 3650, offsetof(options, days)},
-            };
-            size_t k;
-            for (k = 0; k < sizeof nums / sizeof nums[0]; k++)
-                if (!strcmp(name, nums[k].name)) break;
-            if (k == sizeof nums / sizeof nums[0]) return usage_error("unknown option %s", name);
-            if (parse_long(value, nums[k].min, nums[k].max, &n) != 0) {
-                fprintf(stderr, "kb-report: %s %s: give a whole number from %ld to %ld\n", name,
-                        value, nums[k].min, nums[k].max);
-                return 2;
-            }
-            *(long *)((char *)o + nums[k].offset) = n;
-        }
+        int rc = set_option(o, name, value);
+        if (rc) return rc;
     }
     if (!o->command) return usage_error("%s", "no command: give gaps, help-requests, health or agents");
     if (!o->data) return usage_error("%s", "--data DIR is required (kb-searchd's --data)");
