@@ -132,54 +132,82 @@ static int parse_count(const char *name, const char *text, unsigned max, unsigne
 static int explicit_connection_limit; /* --max-connections was given */
 
 /* Parse the command line into searchd_ctx. Returns 0, or an exit status (2, or 0 for --help). */
+/* The numeric options as typed, read once every argument is known. */
+typedef struct {
+    const char *threads, *typing_window, *regroup, *max_connections, *max_per_ip;
+} number_args;
+
+/* Where the value of option arg goes, and its canonical name in *name; NULL when unknown. */
+static const char **option_slot(const char *arg, const char **name, number_args *t) {
+    static const char *const names[] = {"--index", "--data", "--listen", "--tokens", "--threads",
+                                         "--agents", "--typing-window", "--regroup-interval",
+                                         /* before --max-connections, which is its prefix */
+                                         "--max-connections-per-ip", "--max-connections"};
+    const char **slots[] = {&searchd_ctx.index_dir, &searchd_ctx.data_dir, &searchd_ctx.listen,
+                            &searchd_ctx.tokens_path, &t->threads, &searchd_ctx.agents_path,
+                            &t->typing_window, &t->regroup, &t->max_per_ip,
+                            &t->max_connections};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strncmp(arg, names[i], strlen(names[i]))) {
+            *name = names[i];
+            return slots[i];
+        }
+    return NULL;
+}
+
+/* The numeric options into searchd_ctx, with their defaults. 0, or 2 after saying why. */
+static int read_numbers(const number_args *t) {
+    searchd_ctx.threads = default_threads();
+    if (t->threads) {
+        char *end;
+        errno = 0;
+        long n = strtol(t->threads, &end, 10);
+        if (*end || errno || n < 1 || n > MAX_THREADS)
+            return usage_error("--threads %s: give a number from 1 to 256", t->threads);
+        searchd_ctx.threads = (unsigned)n;
+    }
+    explicit_connection_limit = t->max_connections != NULL;
+    if (parse_count("--max-connections", t->max_connections, SEARCHD_MAX_CONNECTION_LIMIT,
+                    SEARCHD_CONNECTION_LIMIT, &searchd_ctx.max_connections) != 0 ||
+        parse_count("--max-connections-per-ip", t->max_per_ip, searchd_ctx.max_connections,
+                    SEARCHD_PER_IP_CONNECTION_LIMIT < searchd_ctx.max_connections
+                        ? SEARCHD_PER_IP_CONNECTION_LIMIT
+                        : searchd_ctx.max_connections,
+                    &searchd_ctx.max_connections_per_ip) != 0)
+        return 2;
+    if (parse_seconds("--typing-window", t->typing_window, 600, KB_GAPS_TYPING_WINDOW_MS,
+                      &searchd_ctx.typing_window_ms) != 0 ||
+        parse_seconds("--regroup-interval", t->regroup, 86400, SEARCHD_REGROUP_INTERVAL_MS,
+                      &searchd_ctx.regroup_interval_ms) != 0)
+        return 2;
+    return 0;
+}
+
+/* The command line into searchd_ctx. *exit_now is set when main should return the result at
+ * once (--help: 0; a usage error: 2, said on stderr). */
 static int parse_args(int argc, char **argv, int *exit_now) {
-    *exit_now = 0;
-    const char *threads_text = NULL, *window_text = NULL, *regroup_text = NULL;
-    const char *max_conn_text = NULL, *max_per_ip_text = NULL;
+    *exit_now = 1;
+    number_args numbers = {0};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             usage(stdout);
-            *exit_now = 1;
             return 0;
         }
-        const char **slot = NULL;
         const char *name = arg;
-        if (!strncmp(arg, "--index", 7)) slot = &searchd_ctx.index_dir, name = "--index";
-        else if (!strncmp(arg, "--data", 6)) slot = &searchd_ctx.data_dir, name = "--data";
-        else if (!strncmp(arg, "--listen", 8)) slot = &searchd_ctx.listen, name = "--listen";
-        else if (!strncmp(arg, "--tokens", 8)) slot = &searchd_ctx.tokens_path, name = "--tokens";
-        else if (!strncmp(arg, "--threads", 9)) slot = &threads_text, name = "--threads";
-        else if (!strncmp(arg, "--agents", 8)) slot = &searchd_ctx.agents_path, name = "--agents";
-        else if (!strncmp(arg, "--typing-window", 15)) slot = &window_text, name = "--typing-window";
-        else if (!strncmp(arg, "--regroup-interval", 18))
-            slot = &regroup_text, name = "--regroup-interval";
-        else if (!strncmp(arg, "--max-connections-per-ip", 24))
-            slot = &max_per_ip_text, name = "--max-connections-per-ip";
-        else if (!strncmp(arg, "--max-connections", 17))
-            slot = &max_conn_text, name = "--max-connections";
-        if (!slot) {
-            *exit_now = 1;
-            return usage_error("unknown argument %s", arg);
-        }
+        const char **slot = option_slot(arg, &name, &numbers);
+        if (!slot) return usage_error("unknown argument %s", arg);
         size_t n = strlen(name);
         const char *value;
         if (arg[n] == '=') {
             value = arg + n + 1;
         } else if (arg[n] == '\0') {
-            if (i + 1 >= argc) {
-                *exit_now = 1;
-                return usage_error("%s needs a value", name);
-            }
+            if (i + 1 >= argc) return usage_error("%s needs a value", name);
             value = argv[++i];
         } else {
-            *exit_now = 1;
             return usage_error("unknown argument %s", arg);
         }
-        if (!*value) {
-            *exit_now = 1;
-            return usage_error("%s needs a value", name);
-        }
+        if (!*value) return usage_error("%s needs a value", name);
         *slot = value;
     }
     const char *missing = !searchd_ctx.index_dir    ? "--index"
@@ -187,39 +215,9 @@ static int parse_args(int argc, char **argv, int *exit_now) {
                           : !searchd_ctx.listen     ? "--listen"
                           : !searchd_ctx.tokens_path ? "--tokens"
                                                      : NULL;
-    if (missing) {
-        *exit_now = 1;
-        return usage_error("missing %s", missing);
-    }
-    searchd_ctx.threads = default_threads();
-    if (threads_text) {
-        char *end;
-        errno = 0;
-        long n = strtol(threads_text, &end, 10);
-        if (*end || errno || n < 1 || n > MAX_THREADS) {
-            *exit_now = 1;
-            return usage_error("--threads %s: give a number from 1 to 256", threads_text);
-        }
-        searchd_ctx.threads = (unsigned)n;
-    }
-    explicit_connection_limit = max_conn_text != NULL;
-    if (parse_count("--max-connections", max_conn_text, SEARCHD_MAX_CONNECTION_LIMIT,
-                    SEARCHD_CONNECTION_LIMIT, &searchd_ctx.max_connections) != 0 ||
-        parse_count("--max-connections-per-ip", max_per_ip_text, searchd_ctx.max_connections,
-                    SEARCHD_PER_IP_CONNECTION_LIMIT < searchd_ctx.max_connections
-                        ? SEARCHD_PER_IP_CONNECTION_LIMIT
-                        : searchd_ctx.max_connections,
-                    &searchd_ctx.max_connections_per_ip) != 0) {
-        *exit_now = 1;
-        return 2;
-    }
-    if (parse_seconds("--typing-window", window_text, 600, KB_GAPS_TYPING_WINDOW_MS,
-                      &searchd_ctx.typing_window_ms) != 0 ||
-        parse_seconds("--regroup-interval", regroup_text, 86400, SEARCHD_REGROUP_INTERVAL_MS,
-                      &searchd_ctx.regroup_interval_ms) != 0) {
-        *exit_now = 1;
-        return 2;
-    }
+    if (missing) return usage_error("missing %s", missing);
+    if (read_numbers(&numbers) != 0) return 2;
+    *exit_now = 0;
     return 0;
 }
 
