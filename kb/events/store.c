@@ -186,6 +186,14 @@ static const char *const migrations[] = {
     "UPDATE gap_groups SET category = (SELECT q.category FROM gap_questions q"
     " WHERE q.group_id = gap_groups.id AND q.category IS NOT NULL GROUP BY q.category"
     " ORDER BY count(*) DESC, max(q.time_ms) DESC LIMIT 1);\n",
+    /* 3 -> 4: names and ids are redacted at rest too. Before, only free text was: an agent id,
+     * a filer's name or a document id typed with a customer's number in it was stored as given
+     * (issue 15, item 7). kb_redact() is the SQL function migrate() registers. */
+    "UPDATE searches SET agent = kb_redact(agent);\n"
+    "UPDATE feedback SET agent = kb_redact(agent), doc_id = kb_redact(doc_id);\n"
+    "UPDATE help_requests SET agent = kb_redact(agent), filed_by = kb_redact(filed_by),"
+    " doc_id = kb_redact(doc_id), override_doc_id = kb_redact(override_doc_id);\n"
+    "UPDATE gap_questions SET agent = kb_redact(agent);\n",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -289,9 +297,30 @@ static int exec_sql(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
+/* kb_redact(text) in SQL, for migrations that redact what earlier versions stored; NULL stays
+ * NULL. */
+static void sql_redact(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    const char *text = (const char *)sqlite3_value_text(argv[0]);
+    char *r = text ? kb_redact(text, (size_t)sqlite3_value_bytes(argv[0]), NULL) : NULL;
+    if (!r) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    sqlite3_result_text(ctx, r, -1, free);
+}
+
 /* Bring the schema to SCHEMA_VERSION, in one transaction. */
 static int migrate(kb_store *st, char *err, size_t err_len)
 {
+    if (sqlite3_create_function(st->db, "kb_redact", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                sql_redact, NULL, NULL) != SQLITE_OK)
+        goto fail;
     if (exec_sql(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) goto fail;
     sqlite3_stmt *q;
     int version = -1;

@@ -808,7 +808,7 @@ TEST(migrates_v1_store_keeping_rows)
  * questions are kept, the merge record (gap_merges) and the editor's category columns are
  * added, and the categories v2 guessed from unresolved searches' top hits are dropped, keeping
  * those of rejected confident answers (not_found). */
-TEST(migrates_v2_store_dropping_guessed_categories)
+TEST(migrates_v2_store_dropping_guessed_categories_and_redacting_names_and_ids)
 {
     const char *dir = new_dir("v2");
     mkdir(dir, 0700);
@@ -851,7 +851,16 @@ TEST(migrates_v2_store_dropping_guessed_categories)
         "(1, 'search', 's1', 1, 'a', '今天天气怎么样', '天气', 'card-fee', '银行业务/信用卡/年费'), "
         "(2, 'search', 's2', 2, 'a', '宽带光猫红灯闪烁', '宽带', 'card-fee', '银行业务/信用卡/年费'), "
         "(2, 'search', 's3', 2, 'b', '宽带光猫红灯闪烁', '宽带', 'card-fee', '银行业务/信用卡/年费'), "
-        "(2, 'not_found', 's4', 3, 'a', '宽带光猫红灯闪', '宽带', 'bb-001', '故障处理/宽带');"
+        "(2, 'not_found', 's4', 3, 'a', '宽带光猫红灯闪', '宽带', 'bb-001', '故障处理/宽带'), "
+        "(2, 'search', 's5', 4, 'agent 13800138000', '宽带报修', '宽带', NULL, NULL);"
+        /* Names and ids with a customer's number, as versions before 4 stored them. */
+        "INSERT INTO searches (search_id, time_ms, agent, query) VALUES "
+        "('s5', 4, 'agent 13800138000', '宽带报修');"
+        "INSERT INTO feedback (search_id, agent, kind, doc_id, time_ms) VALUES "
+        "('s5', 'agent 13800138000', 'helpful', '6222021234567890128', 5);"
+        "INSERT INTO help_requests (time_ms, agent, filed_by, question, kb_answerable, doc_id, "
+        "confidence, override_doc_id) VALUES (6, 'a1 11010519491231002X', 'lead 13800138000', "
+        "'宽带报修', 1, '13800138000', 0.9, 'doc-13800138000');"
         "PRAGMA user_version = 2;";
     CHECK(sqlite3_exec(db, v2, NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
@@ -865,7 +874,17 @@ TEST(migrates_v2_store_dropping_guessed_categories)
     CHECK(kb_store_schema_version() >= 3);
     CHECK(q_int(path, "PRAGMA user_version") == kb_store_schema_version());
     CHECK(q_int(path, "SELECT count(*) FROM gap_groups") == 2);
-    CHECK(q_int(path, "SELECT count(*) FROM gap_questions") == 4);
+    CHECK(q_int(path, "SELECT count(*) FROM gap_questions") == 5);
+    /* Version 4 redacted the names and ids stored before it. */
+    CHECK_STR_EQ(q_text(path, "SELECT agent FROM searches WHERE search_id = 's5'"),
+                 "agent [手机号]");
+    CHECK_STR_EQ(q_text(path, "SELECT agent || ' ' || doc_id FROM feedback"),
+                 "agent [手机号] [银行卡]");
+    CHECK_STR_EQ(q_text(path, "SELECT agent || ' ' || filed_by || ' ' || doc_id || ' ' || "
+                              "override_doc_id FROM help_requests"),
+                 "a1 [身份证] lead [手机号] [手机号] doc-[手机号]");
+    CHECK_STR_EQ(q_text(path, "SELECT agent FROM gap_questions WHERE ref = 's5'"),
+                 "agent [手机号]");
     CHECK(q_int(path, "SELECT count(*) FROM gap_questions WHERE category IS NOT NULL") == 1);
     CHECK(q_int(path, "SELECT count(*) FROM gap_groups WHERE id = 1 AND category IS NULL") == 1);
     CHECK_STR_EQ(q_text(path, "SELECT category FROM gap_groups WHERE id = 2"), "故障处理/宽带");
@@ -892,7 +911,7 @@ int main(void)
     RUN(acked_help_request_survives_kill_9);
     RUN(a_reopened_store_keeps_every_earlier_event);
     RUN(migrates_v1_store_keeping_rows);
-    RUN(migrates_v2_store_dropping_guessed_categories);
+    RUN(migrates_v2_store_dropping_guessed_categories_and_redacting_names_and_ids);
     RUN(unwritable_data_dir_gives_clear_error);
     RUN(write_errors_are_reported_and_recovered);
     RUN(full_queue_drops_and_counts);
