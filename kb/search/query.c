@@ -9,11 +9,14 @@
 #include "search/query.h"
 
 #include "analysis/synonyms.h"
+#include "util/index_schema.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicode/utf8.h>
 
 /* Weights by kind of term, tuned on the shared evaluation sets (docs/SEARCH.md). They are
  * compile-time constants; bench/tune.sh rebuilds kb-query with -D overrides to explore them. */
@@ -158,6 +161,75 @@ static int expand_synonyms(kb_query *q)
     return 0;
 }
 
+/* The length in bytes of the first UTF-8 character of s (1 for a bad byte). */
+static size_t first_char_len(const char *s)
+{
+    int32_t i = 0;
+    UChar32 c;
+    U8_NEXT((const uint8_t *)s, i, (int32_t)strlen(s), c);
+    (void)c;
+    return i > 0 ? (size_t)i : 1;
+}
+
+/* 1 when bigram b ends with the character that bigram next starts with: two overlapping bigrams
+ * of one run of Han characters, as the analyzer emits them in order. */
+static int overlaps(const char *b, const char *next)
+{
+    size_t first = first_char_len(b);
+    size_t last = strlen(b) - first;
+    return last > 0 && strncmp(b + first, next, last) == 0;
+}
+
+/* The knowledge base's own words: ICU's dictionary does not know much call-centre vocabulary
+ * (停机, 话费, 余额 come out as single characters), so in 客户要停机 the bigram 要停 counts as
+ * an in-word bigram, rare and so heavily weighted, and a document quoting "要停机" outranked the
+ * one titled 停机与复机. A bigram the editors list among a document's keywords (an XK term of
+ * the index) is a word: the bigrams on either side of it straddle a word's edge and are weighed
+ * as such (KB_TERM_BIGRAM_CROSS). One term lookup per bigram of the question. */
+static void mark_keyword_edges(kbx_reader *r, kb_term_list *terms)
+{
+    kb_term *prev = NULL;     /* the previous bigram of the question, in text order */
+    int prev_is_keyword = 0;
+    char key[256];
+    for (size_t i = 0; i < terms->count; i++) {
+        kb_term *t = &terms->terms[i];
+        if (t->kind != KB_TERM_BIGRAM && t->kind != KB_TERM_BIGRAM_CROSS) continue;
+        int adjacent = prev && overlaps(prev->text, t->text);
+        int is_keyword = 0;
+        if (strlen(t->text) + sizeof KB_TERM_KEYWORD <= sizeof key) {
+            snprintf(key, sizeof key, KB_TERM_KEYWORD "%s", t->text);
+            is_keyword = kbx_reader_termfreq(r, key) > 0;
+        }
+        if (adjacent && is_keyword && !prev_is_keyword) prev->kind = KB_TERM_BIGRAM_CROSS;
+        if (adjacent && prev_is_keyword && !is_keyword) t->kind = KB_TERM_BIGRAM_CROSS;
+        prev = t;
+        prev_is_keyword = is_keyword;
+    }
+}
+
+#ifndef KB_W_CROSS_FUNCTION
+#define KB_W_CROSS_FUNCTION 0.4
+#endif
+
+/* A bigram across a word's edge whose outer character is a function word (要停 of 要|停机, 颂是
+ * of 范廷颂|是) joins the grammar of the question to a word: it says nothing the word does not. */
+static int pairs_a_function_char(const char *bigram)
+{
+    char first[8];
+    size_t n = first_char_len(bigram);
+    if (n >= sizeof first || !bigram[n]) return 0;
+    memcpy(first, bigram, n);
+    first[n] = '\0';
+    return kb_query_is_stopword(first) || kb_query_is_stopword(bigram + n);
+}
+
+static double term_weight(const kb_term *t)
+{
+    double w = kind_weight(t->kind);
+    if (t->kind == KB_TERM_BIGRAM_CROSS && pairs_a_function_char(t->text)) w *= KB_W_CROSS_FUNCTION;
+    return w;
+}
+
 /* Distinct terms of the analyzed question, each with the highest weight any of its
  * occurrences earned. */
 static int distinct_terms(const kb_term_list *terms, kb_query *out)
@@ -166,7 +238,7 @@ static int distinct_terms(const kb_term_list *terms, kb_query *out)
     if (!out->terms) return -1;
     for (size_t i = 0; i < terms->count; i++) {
         const kb_term *t = &terms->terms[i];
-        double w = kind_weight(t->kind);
+        double w = term_weight(t);
         size_t j = find_term(out, t->text);
         if (j < out->n_terms) {
             if (w > out->terms[j].weight) {
@@ -244,6 +316,7 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
     kb_term_list terms;
     kb_term_list_init(&terms);
     int rc = kb_analyze(a, text, len, &terms);
+    if (rc == 0) mark_keyword_edges(r, &terms);
     if (rc == 0) rc = distinct_terms(&terms, out);
     kb_term_list_free(&terms);
     if (rc == 0) rc = expand_synonyms(out);

@@ -24,6 +24,7 @@
 #include "util/index_schema.h"
 #include "search/query.h"
 #include "search/snippet.h"
+#include "search/structure.h"
 #include "document/stored_doc.h"
 #include "xapian/xapian.h"
 
@@ -147,7 +148,7 @@ static int date_cmp(const char *dashed, const char *compact)
 
 /* Fill one hit from the stored document. */
 static int fill_hit(kb_searcher *s, kb_hit *h, const kbx_hit *xh, const kb_query *q,
-                    const char *today, double *snippet_score)
+                    const char *today, double *snippet_score, kb_document **doc_out)
 {
     kb_document *doc = kb_stored_doc_read(s->codec, xh->data, xh->data_len);
     if (!doc) return -1;
@@ -172,7 +173,7 @@ static int fill_hit(kb_searcher *s, kb_hit *h, const kbx_hit *xh, const kb_query
     } else {
         rc = -1;
     }
-    free(doc);
+    *doc_out = doc;
     if (!h->id || !h->title) rc = -1;
     return rc;
 }
@@ -214,9 +215,9 @@ static double coverage(const kb_query *q, uint64_t matched)
     return got / q->info_mass;
 }
 
-/* coverage() of a hit from Xapian's matched-term bits, which refer to the terms as given to
- * Xapian (kb_query's order, df == 0 terms left out). */
-static double hit_coverage(const kb_query *q, uint64_t xapian_bits)
+/* Xapian's matched-term bits, which refer to the terms as given to Xapian (kb_query's order,
+ * df == 0 terms left out), as bits of kb_query's terms. */
+static uint64_t query_bits(const kb_query *q, uint64_t xapian_bits)
 {
     uint64_t matched = 0;
     for (size_t i = 0, k = 0; i < q->n_terms && k < 64; i++) {
@@ -224,7 +225,13 @@ static double hit_coverage(const kb_query *q, uint64_t xapian_bits)
         if (xapian_bits >> k & 1) matched |= (uint64_t)1 << i;
         k++;
     }
-    return coverage(q, matched);
+    return matched;
+}
+
+/* coverage() of a hit from Xapian's matched-term bits. */
+static double hit_coverage(const kb_query *q, uint64_t xapian_bits)
+{
+    return coverage(q, query_bits(q, xapian_bits));
 }
 
 /* Mark the good matches of the page and count them: the top hit when the search is resolved,
@@ -303,63 +310,106 @@ static void top_hit_features(const kb_query *q, const kbx_results *xr, kb_search
     f->second_score = xr->n_hits > 1 ? xr->hits[1].score : 0;
 }
 
-/* Fill the hits of the page [offset, xr->n_hits). Hit 0's best passage is also a confidence
- * feature: *top_passage gets its score when hit 0 is on this page (so each stored document is
- * parsed once per search), and stays -1 otherwise. KB_ERROR when no hit of the page
- * could be read. */
-static int fill_page(kb_searcher *s, const kbx_results *xr, uint32_t offset, const kb_query *q,
-                     const char *today, kb_search_result *res, double *top_passage)
+/* One hit of the matcher's ranking, while the page is being built. */
+typedef struct {
+    kbx_hit x;          /* the matcher's hit; its score becomes the re-ranked score */
+    kb_hit hit;         /* filled when the page or the re-ranking needs it */
+    int filled;
+    double passage;     /* the idf mass of its best passage (kb_snippet.score) */
+} ranked_hit;
+
+/* Read the hits the page [offset, offset + limit) and the re-ranked head need, and multiply the
+ * head's scores by their structure boost (search/structure.h). A hit whose stored data cannot
+ * be read stays unfilled and keeps its BM25 score. */
+static void fill_ranked(kb_searcher *s, ranked_hit *r, size_t n, size_t head, uint32_t offset,
+                        uint32_t limit, const kb_query *q, const char *today)
 {
-    if (xr->n_hits <= offset) return KB_OK;
-    res->hits = calloc(xr->n_hits - offset, sizeof *res->hits);
-    if (!res->hits) {
+    for (size_t i = 0; i < n; i++) {
+        if (i >= head && (i < offset || i - offset >= limit)) continue;
+        kb_document *doc = NULL;
+        if (fill_hit(s, &r[i].hit, &r[i].x, q, today, &r[i].passage, &doc) < 0) {
+            free_hit(&r[i].hit);
+            memset(&r[i].hit, 0, sizeof r[i].hit);
+            free(doc);
+            continue;
+        }
+        r[i].filled = 1;
+        if (i < head && q->info_mass > 0) {
+            double title = kb_structure_title_share(s->analyzer, doc, q, query_bits(q, r[i].x.matched));
+            r[i].x.score *= kb_structure_boost(title, r[i].passage / q->info_mass);
+        }
+        free(doc);
+    }
+}
+
+/* Re-ranked score first; the matcher's order among equals (a stable insertion sort: the head is
+ * a page long). */
+static void sort_head(ranked_hit *r, size_t head)
+{
+    for (size_t i = 1; i < head; i++) {
+        ranked_hit t = r[i];
+        size_t j = i;
+        while (j > 0 && r[j - 1].x.score < t.x.score) {
+            r[j] = r[j - 1];
+            j--;
+        }
+        r[j] = t;
+    }
+}
+
+/* Rank, fill the page [offset, offset + limit) of res and judge the top hit. Only the first
+ * KB_STRUCTURE_RERANK_DEPTH hits are re-ranked, on every page alike, so pages never overlap.
+ * KB_ERROR when no hit of a non-empty page could be read. */
+static int build_page(kb_searcher *s, kbx_results *xr, uint32_t offset, uint32_t limit,
+                      const kb_query *q, const char *today, kb_search_result *res)
+{
+    size_t n = xr->n_hits;
+    if (n == 0) return KB_OK;
+    size_t head = n < KB_STRUCTURE_RERANK_DEPTH ? n : KB_STRUCTURE_RERANK_DEPTH;
+    ranked_hit *r = calloc(n, sizeof *r);
+    res->hits = calloc(n > offset ? n - offset : 1, sizeof *res->hits);
+    if (!r || !res->hits) {
+        free(r);
         snprintf(s->err, sizeof s->err, "out of memory");
         return KB_ERROR;
     }
-    for (size_t i = offset; i < xr->n_hits; i++) {
-        if (fill_hit(s, &res->hits[res->n_hits], &xr->hits[i], q, today,
-                     i == 0 ? top_passage : NULL) < 0) {
-            free_hit(&res->hits[res->n_hits]);
-            memset(&res->hits[res->n_hits], 0, sizeof res->hits[0]);
-            if (i == 0) *top_passage = -1;
-            continue;
-        }
-        if (i == 0) res->top_id = strdup(res->hits[0].id);
-        res->hits[res->n_hits].coverage = hit_coverage(q, xr->hits[i].matched);
-        res->n_hits++;
+    for (size_t i = 0; i < n; i++) r[i].x = xr->hits[i];
+    fill_ranked(s, r, n, head, offset, limit, q, today);
+    sort_head(r, head);
+    for (size_t i = 0; i < n; i++) {
+        xr->hits[i] = r[i].x;
+        r[i].hit.score = r[i].x.score;
     }
-    if (res->n_hits == 0) {
+
+    top_hit_features(q, xr, &res->features);
+    if (r[0].filled) {
+        res->top_id = strdup(r[0].hit.id);
+        if (q->info_mass > 0 && r[0].passage > 0) res->features.passage_coverage = r[0].passage / q->info_mass;
+    }
+    size_t wanted = 0;
+    for (size_t i = 0; i < n; i++) {
+        int on_page = i >= offset && i - offset < limit;
+        wanted += (size_t)on_page;
+        if (on_page && r[i].filled) {
+            r[i].hit.coverage = hit_coverage(q, r[i].x.matched);
+            res->hits[res->n_hits++] = r[i].hit;
+        } else if (r[i].filled) {
+            free_hit(&r[i].hit);
+        }
+    }
+    free(r);
+    if (wanted > 0 && res->n_hits == 0) {
         /* Matches whose stored data cannot be read: an index that is damaged or unreadable in
          * part (e.g. docdata.glass), not "no answer". */
         snprintf(s->err, sizeof s->err,
                  "%zu matching documents have no readable stored data (is the index's "
-                 "docdata.glass readable?)", xr->n_hits - offset);
+                 "docdata.glass readable?)", wanted);
         return KB_ERROR;
     }
-    return KB_OK;
-}
-
-/* Confidence and the unresolved flag, once there is a top hit. On a later page hit 0 was not
- * filled by fill_page: read it here for its id and its passage. */
-static void judge_top_hit(kb_searcher *s, const kbx_results *xr, uint32_t offset,
-                          const kb_query *q, const char *today, double top_passage,
-                          kb_search_result *res)
-{
-    if (xr->n_hits == 0) return;
-    if (offset > 0) {
-        kb_hit top = {0};
-        if (fill_hit(s, &top, &xr->hits[0], q, today, &top_passage) == 0) {
-            res->top_id = top.id;
-            top.id = NULL;
-        } else {
-            top_passage = -1;
-        }
-        free_hit(&top);
-    }
-    if (q->info_mass > 0 && top_passage > 0) res->features.passage_coverage = top_passage / q->info_mass;
     res->confidence = confidence_of(&res->features);
     res->unresolved = res->confidence < UNRESOLVED_BELOW;
     res->good_matches = mark_good_matches(res, offset);
+    return KB_OK;
 }
 
 int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *res)
@@ -390,6 +440,8 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
 
     char today[9];
     today_compact(req->today, today);
+    /* The page, and at least the head that structure re-ranks (search/structure.h). */
+    uint32_t depth = offset + limit < KB_STRUCTURE_RERANK_DEPTH ? KB_STRUCTURE_RERANK_DEPTH : offset + limit;
     kbx_query xq = {
         .terms = terms,
         .n_terms = n_terms,
@@ -399,10 +451,10 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         .valid_from_slot = KB_SLOT_VALID_FROM,
         .valid_until_slot = KB_SLOT_VALID_UNTIL,
         .offset = 0,
-        .limit = offset + limit,
+        .limit = depth,
         .bm25_k1 = KB_BM25_K1,
         .bm25_b = KB_BM25_B,
-        .matched_hits = offset + limit, /* each hit's coverage (cheap: noted while matching) */
+        .matched_hits = depth, /* each hit's coverage (cheap: noted while matching) */
     };
     kbx_results xr;
     if (kbx_reader_search(s->db, &xq, &xr) != KBX_OK) {
@@ -411,10 +463,7 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         goto out;
     }
     res->total_estimated = xr.matches_estimated;
-    top_hit_features(&q, &xr, &res->features);
-    double top_passage = -1;
-    rc = fill_page(s, &xr, offset, &q, today, res, &top_passage);
-    if (rc == KB_OK) judge_top_hit(s, &xr, offset, &q, today, top_passage, res);
+    rc = build_page(s, &xr, offset, limit, &q, today, res);
     kbx_results_free(&xr);
 
 out:

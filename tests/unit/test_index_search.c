@@ -654,6 +654,43 @@ TEST(good_matches_count_the_hits_that_answer_not_every_shared_character)
     kb_searcher_close(s);
 }
 
+TEST(pages_of_a_reranked_search_never_overlap_and_add_up_to_the_whole_ranking)
+{
+    /* Structure re-ranks the first hits (search/structure.h); every page must see the same
+     * order, whatever its offset and limit. */
+    test_doc d[4];
+    base_docs(d);
+    test_doc more[3];
+    make_doc(&more[0], "card-apply", "信用卡申请", "申请信用卡需要身份证和收入证明，审批约七个工作日。", "信用卡/申请", NULL);
+    make_doc(&more[1], "card-fee", "信用卡年费", "信用卡年费可通过每年刷卡六次免除，挂失补卡另收工本费。", "信用卡/年费", NULL);
+    make_doc(&more[2], "hall", "营业厅开放时间", "营业厅每天九点开门，信用卡挂失也可到营业厅办理。", "服务/网点", NULL);
+    CHECK(index_docs(KB_INDEX_REBUILD, d, 4) == 0);
+    CHECK(index_docs(KB_INDEX_UPDATE, more, 3) == 0);
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    if (!s) { CHECK(s != NULL); return; }
+    kb_search_request req = {.text = "信用卡挂失", .limit = 10, .include_expired = 1};
+    kb_search_result whole, page;
+    CHECK(kb_search(s, &req, &whole) == KB_OK);
+    CHECK(whole.n_hits >= 4);
+    size_t seen = 0;
+    for (uint32_t offset = 0; offset < whole.n_hits; offset += 2) {
+        req.offset = offset;
+        req.limit = 2;
+        CHECK(kb_search(s, &req, &page) == KB_OK);
+        CHECK(page.top_id && whole.top_id && strcmp(page.top_id, whole.top_id) == 0);
+        CHECK(page.confidence == whole.confidence);
+        for (size_t i = 0; i < page.n_hits && seen < whole.n_hits; i++, seen++) {
+            CHECK(strcmp(page.hits[i].id, whole.hits[seen].id) == 0);
+            CHECK(page.hits[i].score == whole.hits[seen].score);
+        }
+        kb_search_result_free(&page);
+    }
+    CHECK(seen == whole.n_hits);
+    kb_search_result_free(&whole);
+    kb_searcher_close(s);
+}
+
 TEST(missing_index_is_a_clear_error)
 {
     char err[512];
@@ -678,6 +715,7 @@ int main(void)
     RUN(odd_queries_never_fail);
     RUN(confidence_separates_answered_from_missing);
     RUN(good_matches_count_the_hits_that_answer_not_every_shared_character);
+    RUN(pages_of_a_reranked_search_never_overlap_and_add_up_to_the_whole_ranking);
     RUN(missing_index_is_a_clear_error);
     RUN(the_writers_preparer_fits_a_bulk_build_and_xapians_writer_alike);
     RUN(a_document_prepared_for_a_bulk_build_is_refused_by_xapians_writer);
