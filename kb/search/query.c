@@ -169,6 +169,7 @@ static int distinct_terms(const kb_term_list *terms, kb_query *out)
         double w = kind_weight(t->kind);
         size_t j = find_term(out, t->text);
         if (j < out->n_terms) {
+            out->terms[j].count++;
             if (w > out->terms[j].weight) {
                 out->terms[j].weight = w;
                 out->terms[j].kind = t->kind;
@@ -180,6 +181,7 @@ static int distinct_terms(const kb_term_list *terms, kb_query *out)
         if (!q->text) return -1;
         q->kind = t->kind;
         q->weight = w;
+        q->count = 1;
         out->n_terms++;
     }
     return 0;
@@ -244,6 +246,7 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
     kb_term_list terms;
     kb_term_list_init(&terms);
     int rc = kb_analyze(a, text, len, &terms);
+    out->length = terms.count;
     if (rc == 0) rc = distinct_terms(&terms, out);
     kb_term_list_free(&terms);
     if (rc == 0) rc = expand_synonyms(out);
@@ -254,8 +257,10 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
     out->doccount = kbx_reader_doccount(r);
     if (weigh_by_index(r, out)) drop_common_terms(out);
     keep_most_informative(out);
-    for (size_t i = 0; i < out->n_terms; i++)
+    for (size_t i = 0; i < out->n_terms; i++) {
+        out->kept_length += out->terms[i].count;
         if (!out->terms[i].stop && !out->terms[i].expansion)
             out->info_mass += out->terms[i].weight * out->terms[i].idf;
+    }
     return 0;
 }
