@@ -4,12 +4,9 @@
  * Flow: question → weighted terms (query.c) → Xapian BM25 over an OR of the terms, filtered by
  * validity window and categories → hits → best passage per hit (snippet.c) → confidence.
  *
- * Confidence is about the top hit only: does it hold what the question asks about? The main
- * evidence is coverage, the share of the question's informative weight (weight × IDF of its
- * non-stop terms) that the top hit contains. A question whose answer is missing usually still
- * matches a document on its topic word (a sibling paragraph, the same product), but not on the
- * specifics, so its coverage stays low. Terms the knowledge base has never seen count against
- * coverage: they are exactly what it does not know.
+ * Confidence is about the top hit only: does it answer the question? Its features and model are
+ * in confidence.c; here the matcher is asked for enough hits to read them (KB_CONFIDENCE_HITS),
+ * whatever the page.
  */
 #include "kb/search.h"
 
@@ -22,23 +19,15 @@
 #include "kb/analyzer.h"
 #include "kb/document.h"
 #include "util/index_schema.h"
+#include "search/confidence.h"
 #include "search/query.h"
 #include "search/snippet.h"
 #include "document/stored_doc.h"
 #include "xapian/xapian.h"
 
-/* Below this confidence the search is unresolved: most likely no answer in the knowledge base.
- * confidence_of() puts the tuned cut-off of the evidence at exactly this value. */
+/* Below this confidence the search is unresolved: the top hit more likely does not answer than
+ * does (confidence is calibrated: search/confidence.h). */
 #define UNRESOLVED_BELOW 0.5
-/* Evidence = coverage + MARGIN_WEIGHT * the top hit's relative lead over the second; the
- * knowledge base most likely has no answer below EVIDENCE_CUT. Tuned on the shared evaluation
- * sets with one cut-off for all of them (docs/SEARCH.md has the figures). */
-#ifndef KB_MARGIN_WEIGHT
-#define KB_MARGIN_WEIGHT 0.2
-#endif
-#ifndef KB_EVIDENCE_CUT
-#define KB_EVIDENCE_CUT 0.49
-#endif
 /* BM25 parameters (compile-time tunables, see bench/tune.sh). */
 #ifndef KB_BM25_K1
 #define KB_BM25_K1 1.5
@@ -196,65 +185,10 @@ void kb_search_result_free(kb_search_result *res)
     memset(res, 0, sizeof *res);
 }
 
-/* Share of the question's informative weight that a hit contains. A typed term counts as
- * present when one of its synonyms is. */
-static double coverage(const kb_query *q, uint64_t matched)
-{
-    if (q->info_mass <= 0) return 0;
-    double got = 0;
-    size_t n = q->n_terms < 64 ? q->n_terms : 64;
-    for (size_t i = 0; i < n; i++) {
-        const kb_query_term *t = &q->terms[i];
-        if (t->stop || t->expansion) continue;
-        int present = (matched >> i) & 1;
-        for (size_t j = 0; j < n && !present; j++)
-            present = q->terms[j].expansion && (matched >> j & 1) && strcmp(q->terms[j].origin, t->text) == 0;
-        if (present) got += t->weight * t->idf;
-    }
-    return got / q->info_mass;
-}
-
-/* coverage() of a hit from Xapian's matched-term bits, which refer to the terms as given to
- * Xapian (kb_query's order, df == 0 terms left out). */
-static double hit_coverage(const kb_query *q, uint64_t xapian_bits)
-{
-    uint64_t matched = 0;
-    for (size_t i = 0, k = 0; i < q->n_terms && k < 64; i++) {
-        if (q->terms[i].df == 0) continue;
-        if (xapian_bits >> k & 1) matched |= (uint64_t)1 << i;
-        k++;
-    }
-    return coverage(q, matched);
-}
-
-/* Mark the good matches of the page and count them: the top hit when the search is resolved,
- * and any hit whose coverage alone reaches the evidence cut-off, i.e. that would be judged to
- * answer the question as the top hit even without a lead over the next. The ranking is BM25's
- * and stays so: a good match can sit below a weaker hit. */
-static uint32_t mark_good_matches(kb_search_result *res, uint32_t offset)
-{
-    uint32_t n = 0;
-    for (size_t i = 0; i < res->n_hits; i++) {
-        int top = offset == 0 && i == 0;
-        res->hits[i].good = (top && !res->unresolved) || res->hits[i].coverage >= KB_EVIDENCE_CUT;
-        n += (uint32_t)res->hits[i].good;
-    }
-    return n;
-}
-
-/* Map the evidence to 0..1 with a logistic curve centred on the tuned cut-off, so that 0.5
- * means "as likely answered as not" and the ends saturate smoothly. */
-static double confidence_of(const kb_search_features *f)
-{
-    double margin = f->top_score > 0 ? (f->top_score - f->second_score) / f->top_score : 0;
-    double evidence = f->coverage + KB_MARGIN_WEIGHT * margin;
-    return 1.0 / (1.0 + exp(-10.0 * (evidence - KB_EVIDENCE_CUT)));
-}
-
 /* ---------------------------------------------------------------- search */
 
 /* The matcher's terms: the query's, less those in no document. The matched-term bits Xapian
- * returns refer to positions in this list (see top_hit_features). */
+ * returns refer to positions in this list (see kb_confidence_hit_coverage). */
 static kbx_query_term *matcher_terms(const kb_query *q, size_t *n_out)
 {
     kbx_query_term *terms = calloc(q->n_terms ? q->n_terms : 1, sizeof *terms);
@@ -292,31 +226,23 @@ static char **category_filters(kb_searcher *s, const kb_search_request *req)
     return filters;
 }
 
-/* The evidence behind confidence that the ranking alone gives: the top hit's coverage of the
- * question and its lead over the second. */
-static void top_hit_features(const kb_query *q, const kbx_results *xr, kb_search_features *f)
+/* Fill the hits of the page [offset, end) (the matcher may have found more, for confidence).
+ * Hit 0's best passage is also a confidence feature: *top_passage gets its score when hit 0 is
+ * on this page (so each stored document is parsed once per search), and stays -1 otherwise. Each
+ * hit is marked good here by what it holds of the question (the top hit also once its confidence
+ * is known). KB_ERROR when no hit of the page could be read. */
+static int fill_page(kb_searcher *s, const kbx_results *xr, uint32_t offset, size_t end,
+                     const kb_query *q, const char *today, kb_search_result *res,
+                     double *top_passage)
 {
-    f->n_terms = q->n_terms;
-    if (xr->n_hits == 0) return;
-    f->coverage = hit_coverage(q, xr->hits[0].matched);
-    f->top_score = xr->hits[0].score;
-    f->second_score = xr->n_hits > 1 ? xr->hits[1].score : 0;
-}
-
-/* Fill the hits of the page [offset, xr->n_hits). Hit 0's best passage is also a confidence
- * feature: *top_passage gets its score when hit 0 is on this page (so each stored document is
- * parsed once per search), and stays -1 otherwise. KB_ERROR when no hit of the page
- * could be read. */
-static int fill_page(kb_searcher *s, const kbx_results *xr, uint32_t offset, const kb_query *q,
-                     const char *today, kb_search_result *res, double *top_passage)
-{
-    if (xr->n_hits <= offset) return KB_OK;
-    res->hits = calloc(xr->n_hits - offset, sizeof *res->hits);
+    if (end > xr->n_hits) end = xr->n_hits;
+    if (end <= offset) return KB_OK;
+    res->hits = calloc(end - offset, sizeof *res->hits);
     if (!res->hits) {
         snprintf(s->err, sizeof s->err, "out of memory");
         return KB_ERROR;
     }
-    for (size_t i = offset; i < xr->n_hits; i++) {
+    for (size_t i = offset; i < end; i++) {
         if (fill_hit(s, &res->hits[res->n_hits], &xr->hits[i], q, today,
                      i == 0 ? top_passage : NULL) < 0) {
             free_hit(&res->hits[res->n_hits]);
@@ -325,7 +251,8 @@ static int fill_page(kb_searcher *s, const kbx_results *xr, uint32_t offset, con
             continue;
         }
         if (i == 0) res->top_id = strdup(res->hits[0].id);
-        res->hits[res->n_hits].coverage = hit_coverage(q, xr->hits[i].matched);
+        res->hits[res->n_hits].coverage = kb_confidence_hit_coverage(q, xr->hits[i].matched);
+        res->hits[res->n_hits].good = kb_confidence_hit_is_good(q, &xr->hits[i]);
         res->n_hits++;
     }
     if (res->n_hits == 0) {
@@ -333,14 +260,15 @@ static int fill_page(kb_searcher *s, const kbx_results *xr, uint32_t offset, con
          * part (e.g. docdata.glass), not "no answer". */
         snprintf(s->err, sizeof s->err,
                  "%zu matching documents have no readable stored data (is the index's "
-                 "docdata.glass readable?)", xr->n_hits - offset);
+                 "docdata.glass readable?)", end - offset);
         return KB_ERROR;
     }
     return KB_OK;
 }
 
-/* Confidence and the unresolved flag, once there is a top hit. On a later page hit 0 was not
- * filled by fill_page: read it here for its id and its passage. */
+/* Confidence, the unresolved flag and the good matches, once there is a top hit. On a later
+ * page hit 0 was not filled by fill_page: read it here for its id and its passage. The top hit
+ * of a resolved search is a good match whatever it holds. */
 static void judge_top_hit(kb_searcher *s, const kbx_results *xr, uint32_t offset,
                           const kb_query *q, const char *today, double top_passage,
                           kb_search_result *res)
@@ -356,10 +284,13 @@ static void judge_top_hit(kb_searcher *s, const kbx_results *xr, uint32_t offset
         }
         free_hit(&top);
     }
-    if (q->info_mass > 0 && top_passage > 0) res->features.passage_coverage = top_passage / q->info_mass;
-    res->confidence = confidence_of(&res->features);
+    kb_confidence_set_passage(q, top_passage, &res->features);
+    res->confidence = kb_confidence_of(&res->features);
     res->unresolved = res->confidence < UNRESOLVED_BELOW;
-    res->good_matches = mark_good_matches(res, offset);
+    int top_on_page = offset == 0 && res->n_hits > 0 && res->top_id &&
+                      strcmp(res->hits[0].id, res->top_id) == 0;
+    if (top_on_page && !res->unresolved) res->hits[0].good = 1;
+    for (size_t i = 0; i < res->n_hits; i++) res->good_matches += (uint32_t)res->hits[i].good;
 }
 
 int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *res)
@@ -390,6 +321,8 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
 
     char today[9];
     today_compact(req->today, today);
+    /* The page, and at least the hits confidence reads, so that it does not depend on the page. */
+    uint32_t matcher_limit = offset + limit > KB_CONFIDENCE_HITS ? offset + limit : KB_CONFIDENCE_HITS;
     kbx_query xq = {
         .terms = terms,
         .n_terms = n_terms,
@@ -399,10 +332,10 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         .valid_from_slot = KB_SLOT_VALID_FROM,
         .valid_until_slot = KB_SLOT_VALID_UNTIL,
         .offset = 0,
-        .limit = offset + limit,
+        .limit = matcher_limit,
         .bm25_k1 = KB_BM25_K1,
         .bm25_b = KB_BM25_B,
-        .matched_hits = offset + limit, /* each hit's coverage (cheap: noted while matching) */
+        .matched_hits = matcher_limit, /* each hit's coverage (cheap: noted while matching) */
     };
     kbx_results xr;
     if (kbx_reader_search(s->db, &xq, &xr) != KBX_OK) {
@@ -411,9 +344,9 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         goto out;
     }
     res->total_estimated = xr.matches_estimated;
-    top_hit_features(&q, &xr, &res->features);
+    kb_confidence_features(&q, &xr, &res->features);
     double top_passage = -1;
-    rc = fill_page(s, &xr, offset, &q, today, res, &top_passage);
+    rc = fill_page(s, &xr, offset, offset + limit, &q, today, res, &top_passage);
     if (rc == KB_OK) judge_top_hit(s, &xr, offset, &q, today, top_passage, res);
     kbx_results_free(&xr);
 
