@@ -39,7 +39,7 @@ def main():
     kbeval.write_kb({k: docs[k] for k in docs if k in kept}, os.path.join(a.out, "kb"))
     with open(os.path.join(a.out, "questions.tsv"), "w", encoding="utf-8") as q, \
             open(os.path.join(a.out, "labels.tsv"), "w", encoding="utf-8") as l:
-        for qid, text, rel in queries:
+        for qid, text, rel, *_ in queries:
             q.write(f"{qid}\t{' '.join(text.split())}\n")
             l.write(f"{qid}\t{','.join(sorted(rel))}\t{int(bool(rel & kept))}\n")
     print(f"eval_prep: {len(kept)} documents, {len(queries)} questions in {a.out}", file=sys.stderr)
