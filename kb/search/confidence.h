@@ -8,11 +8,12 @@
  * stand on it.
  *
  * So it is a model of the evidence, not one hand-made score: a few general features of the
- * ranking (how much of the question the top hit holds in words and how much only in single
- * characters, its lead over the next hits, how many hits cover as much, how the score compares
- * with the matched terms' worth) through a logistic curve whose weights were fitted once on all
- * three kinds of evaluation data together (bench/fit_confidence.py, docs/SEARCH.md). Everything
- * it reads is noted by the matcher while ranking, so it costs nothing measurable.
+ * ranking (how much of the question is words rather than single characters, the top hit's lead
+ * over the second and the 10th weighed by how much of the question it holds, a question of a
+ * word or two, an entry that only restates the question) through a logistic curve whose weights
+ * were fitted once on all three kinds of evaluation data together (bench/fit_confidence.py,
+ * docs/SEARCH.md). Everything it reads is noted by the matcher while ranking, so it costs
+ * nothing measurable.
  */
 #ifndef KB_CONFIDENCE_H
 #define KB_CONFIDENCE_H
