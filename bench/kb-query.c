@@ -1,12 +1,14 @@
 /*
  * kb-query — run questions straight through kb_search, without HTTP; for tuning and benchmarks.
  *
- *   kb-query --index DIR [--limit N] [--repeat N] [--include-expired] < questions.tsv
+ *   kb-query --index DIR [--limit N] [--repeat N] [--include-expired] [--features] < questions.tsv
  *
  * Input: one question per line, "ID<TAB>QUESTION" or just "QUESTION" (then the line number is
  * the id). Output, one line per question:
  *   ID<TAB>unresolved<TAB>confidence<TAB>coverage<TAB>passage_coverage<TAB>top_score<TAB>second_score<TAB>ids
- * with ids comma-separated, best first. With --repeat, the questions are run N times and only
+ * with ids comma-separated, best first. --features adds a column with every confidence feature
+ * (kb_search_features) as NAME=VALUE pairs separated by spaces, which bench/fit_confidence.py
+ * reads. With --repeat, the questions are run N times and only
  * timing is printed (to stderr): searches per second and latency percentiles on one thread.
  */
 #include <stdio.h>
@@ -29,17 +31,30 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The features of one search as a column of NAME=VALUE pairs. */
+static void print_features(const kb_search_features *f)
+{
+    printf("\tcoverage=%.6f passage_coverage=%.6f top_score=%.6f second_score=%.6f n_terms=%zu "
+           "word_coverage=%.6f char_coverage=%.6f word_share=%.6f n_words=%zu "
+           "second_coverage=%.6f tenth_score=%.6f beyond=%.6f",
+           f->coverage, f->passage_coverage, f->top_score, f->second_score, f->n_terms,
+           f->word_coverage, f->char_coverage, f->word_share, f->n_words, f->second_coverage,
+           f->tenth_score, f->beyond);
+}
+
 int main(int argc, char **argv)
 {
     const char *index = NULL;
-    int limit = 10, repeat = 0, include_expired = 0;
+    int limit = 10, repeat = 0, include_expired = 0, features = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--index") && i + 1 < argc) index = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) limit = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--include-expired")) include_expired = 1;
+        else if (!strcmp(argv[i], "--features")) features = 1;
         else {
-            fprintf(stderr, "usage: kb-query --index DIR [--limit N] [--repeat N] < questions\n");
+            fprintf(stderr, "usage: kb-query --index DIR [--limit N] [--repeat N] [--include-expired] "
+                            "[--features] < questions\n");
             return 2;
         }
     }
@@ -91,6 +106,7 @@ int main(int argc, char **argv)
                        res.features.coverage, res.features.passage_coverage, res.features.top_score,
                        res.features.second_score);
                 for (size_t h = 0; h < res.n_hits; h++) printf("%s%s", h ? "," : "", res.hits[h].id);
+                if (features) print_features(&res.features);
                 printf("\n");
             }
             kb_search_result_free(&res);

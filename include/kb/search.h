@@ -8,11 +8,14 @@
  * For each hit the best passage (paragraph, list item or table row) is chosen by how much of the
  * question it covers, and returned as an HTML-safe snippet with the matches in <mark>…</mark>.
  *
- * `confidence` is the searcher's belief that the top hit answers the question: it grows with the
- * share of the question's informative terms (by IDF) that the top hit contains, and with the top
- * hit's lead over the next. `unresolved` is set when confidence is below KB_SEARCH_UNRESOLVED_BELOW
- * (or when there is no hit): the knowledge base most likely holds no answer. Each hit has its
- * own coverage too, and `good_matches` counts the hits that likely answer the question.
+ * `confidence` is the searcher's belief that the top hit answers the question, calibrated so that
+ * it means the same on every kind of knowledge base (of the searches given 0.8, about eight in
+ * ten have the right top hit): a model of the ranking's evidence fitted on passages, articles and
+ * short FAQ entries together (kb/search/confidence.c). It grows with the share of the question
+ * the top hit holds and its lead over the next hits; a near tie, a question of a word or two and
+ * an entry that only restates the question lower it. `unresolved` is set when confidence is
+ * below 0.5 (or when there is no hit). Each hit has its own coverage too, and `good_matches`
+ * counts the hits that hold the question as an answer does.
  *
  * A kb_searcher is not thread-safe: open one per thread. kb_searcher_refresh() picks up a newly
  * published index between searches.
@@ -60,12 +63,25 @@ typedef struct {
     int good;            /* 1 when a good match (kb_search_result.good_matches) */
 } kb_hit;
 
-/* The evidence behind confidence, for tuning and for the API's explain option. */
+/* The evidence behind confidence, read from the ranking of the whole search whatever page was
+ * asked for; the model that weighs it is kb/search/confidence.c. bench/kb-query --features prints
+ * it and bench/fit_confidence.py fits the model on it (docs/SEARCH.md). */
 typedef struct {
     double coverage;         /* share of the question's informative weight in the top hit */
     double passage_coverage; /* the same for the top hit's best passage alone */
     double top_score, second_score;
     size_t n_terms;          /* query terms after pruning */
+    double word_coverage;    /* the part of coverage held in words, bigrams, Latin words, numbers
+                              * and codes ... */
+    double char_coverage;    /* ... and the part held only in single characters */
+    double word_share;       /* share of the question's informative weight in words and the like */
+    size_t n_words;          /* the question's informative words: dictionary words, in-word
+                              * bigrams, Latin words, numbers, codes (not question words, bigrams
+                              * across a word's edge or single characters) */
+    double second_coverage;  /* the second hit's coverage (0 without one) */
+    double tenth_score;      /* score of the 10th hit (0 when fewer documents match) */
+    double beyond;           /* 0..1: share of the top document that is not the question's own
+                              * terms (0: it restates the question and holds nothing more) */
 } kb_search_features;
 
 typedef struct {
@@ -73,9 +89,10 @@ typedef struct {
     size_t n_hits;
     uint32_t total_estimated; /* matching documents, estimated (most documents share a character
                                * with any question: not a count of answers) */
-    uint32_t good_matches;    /* hits of this page that likely answer the question (kb_hit.good):
-                               * the top hit when not unresolved, and every hit covering as much
-                               * of the question as the unresolved cut-off asks of the top hit */
+    uint32_t good_matches;    /* hits of this page that hold the question as an answer does
+                               * (kb_hit.good): every hit covering at least 0.49 of the question,
+                               * and the top hit when not unresolved. A near tie of such hits can
+                               * leave the search unresolved: which one answers is unclear. */
     double confidence;        /* 0..1 */
     int unresolved;
     char *top_id;             /* id of the best hit regardless of paging, or NULL */

@@ -241,6 +241,7 @@ static int distinct_terms(const kb_term_list *terms, kb_query *out)
         double w = term_weight(t);
         size_t j = find_term(out, t->text);
         if (j < out->n_terms) {
+            out->terms[j].count++;
             if (w > out->terms[j].weight) {
                 out->terms[j].weight = w;
                 out->terms[j].kind = t->kind;
@@ -252,6 +253,7 @@ static int distinct_terms(const kb_term_list *terms, kb_query *out)
         if (!q->text) return -1;
         q->kind = t->kind;
         q->weight = w;
+        q->count = 1;
         out->n_terms++;
     }
     return 0;
@@ -317,6 +319,7 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
     kb_term_list_init(&terms);
     int rc = kb_analyze(a, text, len, &terms);
     if (rc == 0) mark_keyword_edges(r, &terms);
+    out->length = terms.count;
     if (rc == 0) rc = distinct_terms(&terms, out);
     kb_term_list_free(&terms);
     if (rc == 0) rc = expand_synonyms(out);
@@ -327,8 +330,10 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
     out->doccount = kbx_reader_doccount(r);
     if (weigh_by_index(r, out)) drop_common_terms(out);
     keep_most_informative(out);
-    for (size_t i = 0; i < out->n_terms; i++)
+    for (size_t i = 0; i < out->n_terms; i++) {
+        out->kept_length += out->terms[i].count;
         if (!out->terms[i].stop && !out->terms[i].expansion)
             out->info_mass += out->terms[i].weight * out->terms[i].idf;
+    }
     return 0;
 }

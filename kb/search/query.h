@@ -33,12 +33,16 @@ typedef struct {
     int highlight;    /* worth marking in snippets */
     int expansion;    /* added as a synonym of a typed term */
     char *origin;     /* for an expansion, the typed term it stands in for; else NULL */
+    uint32_t count;   /* times the question holds it (0 for an expansion) */
 } kb_query_term;
 
 typedef struct {
     kb_query_term *terms;
     size_t n_terms;
     double info_mass; /* sum of weight * idf over the informative (non-stop) terms */
+    size_t length;    /* terms the analyzer made of the question, repeats included (its length
+                       * as a document would have it, before any term was pruned) ... */
+    size_t kept_length; /* ... and the part of it that the kept terms make up */
     uint32_t doccount;
 } kb_query;
 

@@ -4,12 +4,9 @@
  * Flow: question → weighted terms (query.c) → Xapian BM25 over an OR of the terms, filtered by
  * validity window and categories → hits → best passage per hit (snippet.c) → confidence.
  *
- * Confidence is about the top hit only: does it hold what the question asks about? The main
- * evidence is coverage, the share of the question's informative weight (weight × IDF of its
- * non-stop terms) that the top hit contains. A question whose answer is missing usually still
- * matches a document on its topic word (a sibling paragraph, the same product), but not on the
- * specifics, so its coverage stays low. Terms the knowledge base has never seen count against
- * coverage: they are exactly what it does not know.
+ * Confidence is about the top hit only: does it answer the question? Its features and model are
+ * in confidence.c; here the matcher is asked for enough hits to read them (KB_CONFIDENCE_HITS),
+ * whatever the page.
  */
 #include "kb/search.h"
 
@@ -22,24 +19,16 @@
 #include "kb/analyzer.h"
 #include "kb/document.h"
 #include "util/index_schema.h"
+#include "search/confidence.h"
 #include "search/query.h"
 #include "search/snippet.h"
 #include "search/structure.h"
 #include "document/stored_doc.h"
 #include "xapian/xapian.h"
 
-/* Below this confidence the search is unresolved: most likely no answer in the knowledge base.
- * confidence_of() puts the tuned cut-off of the evidence at exactly this value. */
+/* Below this confidence the search is unresolved: the top hit more likely does not answer than
+ * does (confidence is calibrated: search/confidence.h). */
 #define UNRESOLVED_BELOW 0.5
-/* Evidence = coverage + MARGIN_WEIGHT * the top hit's relative lead over the second; the
- * knowledge base most likely has no answer below EVIDENCE_CUT. Tuned on the shared evaluation
- * sets with one cut-off for all of them (docs/SEARCH.md has the figures). */
-#ifndef KB_MARGIN_WEIGHT
-#define KB_MARGIN_WEIGHT 0.2
-#endif
-#ifndef KB_EVIDENCE_CUT
-#define KB_EVIDENCE_CUT 0.49
-#endif
 /* BM25 parameters (compile-time tunables, see bench/tune.sh). */
 #ifndef KB_BM25_K1
 #define KB_BM25_K1 1.5
@@ -197,24 +186,6 @@ void kb_search_result_free(kb_search_result *res)
     memset(res, 0, sizeof *res);
 }
 
-/* Share of the question's informative weight that a hit contains. A typed term counts as
- * present when one of its synonyms is. */
-static double coverage(const kb_query *q, uint64_t matched)
-{
-    if (q->info_mass <= 0) return 0;
-    double got = 0;
-    size_t n = q->n_terms < 64 ? q->n_terms : 64;
-    for (size_t i = 0; i < n; i++) {
-        const kb_query_term *t = &q->terms[i];
-        if (t->stop || t->expansion) continue;
-        int present = (matched >> i) & 1;
-        for (size_t j = 0; j < n && !present; j++)
-            present = q->terms[j].expansion && (matched >> j & 1) && strcmp(q->terms[j].origin, t->text) == 0;
-        if (present) got += t->weight * t->idf;
-    }
-    return got / q->info_mass;
-}
-
 /* Xapian's matched-term bits, which refer to the terms as given to Xapian (kb_query's order,
  * df == 0 terms left out), as bits of kb_query's terms. */
 static uint64_t query_bits(const kb_query *q, uint64_t xapian_bits)
@@ -228,40 +199,10 @@ static uint64_t query_bits(const kb_query *q, uint64_t xapian_bits)
     return matched;
 }
 
-/* coverage() of a hit from Xapian's matched-term bits. */
-static double hit_coverage(const kb_query *q, uint64_t xapian_bits)
-{
-    return coverage(q, query_bits(q, xapian_bits));
-}
-
-/* Mark the good matches of the page and count them: the top hit when the search is resolved,
- * and any hit whose coverage alone reaches the evidence cut-off, i.e. that would be judged to
- * answer the question as the top hit even without a lead over the next. The ranking is BM25's
- * and stays so: a good match can sit below a weaker hit. */
-static uint32_t mark_good_matches(kb_search_result *res, uint32_t offset)
-{
-    uint32_t n = 0;
-    for (size_t i = 0; i < res->n_hits; i++) {
-        int top = offset == 0 && i == 0;
-        res->hits[i].good = (top && !res->unresolved) || res->hits[i].coverage >= KB_EVIDENCE_CUT;
-        n += (uint32_t)res->hits[i].good;
-    }
-    return n;
-}
-
-/* Map the evidence to 0..1 with a logistic curve centred on the tuned cut-off, so that 0.5
- * means "as likely answered as not" and the ends saturate smoothly. */
-static double confidence_of(const kb_search_features *f)
-{
-    double margin = f->top_score > 0 ? (f->top_score - f->second_score) / f->top_score : 0;
-    double evidence = f->coverage + KB_MARGIN_WEIGHT * margin;
-    return 1.0 / (1.0 + exp(-10.0 * (evidence - KB_EVIDENCE_CUT)));
-}
-
 /* ---------------------------------------------------------------- search */
 
 /* The matcher's terms: the query's, less those in no document. The matched-term bits Xapian
- * returns refer to positions in this list (see top_hit_features). */
+ * returns refer to positions in this list (see kb_confidence_hit_coverage). */
 static kbx_query_term *matcher_terms(const kb_query *q, size_t *n_out)
 {
     kbx_query_term *terms = calloc(q->n_terms ? q->n_terms : 1, sizeof *terms);
@@ -297,17 +238,6 @@ static char **category_filters(kb_searcher *s, const kb_search_request *req)
         free(folded);
     }
     return filters;
-}
-
-/* The evidence behind confidence that the ranking alone gives: the top hit's coverage of the
- * question and its lead over the second. */
-static void top_hit_features(const kb_query *q, const kbx_results *xr, kb_search_features *f)
-{
-    f->n_terms = q->n_terms;
-    if (xr->n_hits == 0) return;
-    f->coverage = hit_coverage(q, xr->hits[0].matched);
-    f->top_score = xr->hits[0].score;
-    f->second_score = xr->n_hits > 1 ? xr->hits[1].score : 0;
 }
 
 /* One hit of the matcher's ranking, while the page is being built. */
@@ -381,17 +311,16 @@ static int build_page(kb_searcher *s, kbx_results *xr, uint32_t offset, uint32_t
         r[i].hit.score = r[i].x.score;
     }
 
-    top_hit_features(q, xr, &res->features);
-    if (r[0].filled) {
-        res->top_id = strdup(r[0].hit.id);
-        if (q->info_mass > 0 && r[0].passage > 0) res->features.passage_coverage = r[0].passage / q->info_mass;
-    }
+    kb_confidence_features(q, xr, &res->features);
+    if (r[0].filled) res->top_id = strdup(r[0].hit.id);
+    kb_confidence_set_passage(q, r[0].filled ? r[0].passage : -1, &res->features);
     size_t wanted = 0;
     for (size_t i = 0; i < n; i++) {
         int on_page = i >= offset && i - offset < limit;
         wanted += (size_t)on_page;
         if (on_page && r[i].filled) {
-            r[i].hit.coverage = hit_coverage(q, r[i].x.matched);
+            r[i].hit.coverage = kb_confidence_hit_coverage(q, r[i].x.matched);
+            r[i].hit.good = kb_confidence_hit_is_good(q, &r[i].x);
             res->hits[res->n_hits++] = r[i].hit;
         } else if (r[i].filled) {
             free_hit(&r[i].hit);
@@ -406,9 +335,13 @@ static int build_page(kb_searcher *s, kbx_results *xr, uint32_t offset, uint32_t
                  "docdata.glass readable?)", wanted);
         return KB_ERROR;
     }
-    res->confidence = confidence_of(&res->features);
+    res->confidence = kb_confidence_of(&res->features);
     res->unresolved = res->confidence < UNRESOLVED_BELOW;
-    res->good_matches = mark_good_matches(res, offset);
+    /* The top hit of a resolved search is a good match whatever it holds. */
+    if (offset == 0 && res->n_hits > 0 && res->top_id && strcmp(res->hits[0].id, res->top_id) == 0 &&
+        !res->unresolved)
+        res->hits[0].good = 1;
+    for (size_t i = 0; i < res->n_hits; i++) res->good_matches += (uint32_t)res->hits[i].good;
     return KB_OK;
 }
 
@@ -440,8 +373,11 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
 
     char today[9];
     today_compact(req->today, today);
-    /* The page, and at least the head that structure re-ranks (search/structure.h). */
-    uint32_t depth = offset + limit < KB_STRUCTURE_RERANK_DEPTH ? KB_STRUCTURE_RERANK_DEPTH : offset + limit;
+    /* The page, and at least the head that structure re-ranks (search/structure.h) and the hits
+     * confidence reads (search/confidence.h), so that neither depends on the page. */
+    uint32_t depth = offset + limit;
+    if (depth < KB_STRUCTURE_RERANK_DEPTH) depth = KB_STRUCTURE_RERANK_DEPTH;
+    if (depth < KB_CONFIDENCE_HITS) depth = KB_CONFIDENCE_HITS;
     kbx_query xq = {
         .terms = terms,
         .n_terms = n_terms,

@@ -150,12 +150,15 @@ struct TermCursor : PostingCursor {
         maxweight = termweight * (wdf_max / denom);
     }
 
-    /* BM25Weight::get_sumpart for the current posting. */
-    double weight(const Bm25Params &params, const std::vector<Xapian::termcount> &doclens) const
+    /* BM25Weight::get_sumpart for the current posting; its wdf is added to *wdf_sum. */
+    double weight(const Bm25Params &params, const std::vector<Xapian::termcount> &doclens,
+                  Xapian::termcount *wdf_sum) const
     {
         const Xapian::termcount len = docid < doclens.size() ? doclens[docid] : 0;
         const Xapian::doclength normlen = std::max(len * len_factor, params.min_normlen);
-        const double wdf = it.get_wdf();
+        const Xapian::termcount w = it.get_wdf();
+        *wdf_sum += w;
+        const double wdf = w;
         const double denom = params.k1 * (normlen * params.b + (1 - params.b)) + wdf;
         return termweight * (wdf / denom);
     }
@@ -188,6 +191,7 @@ struct ScoredDoc {
     double score;
     Xapian::docid docid;
     uint64_t matched; /* the bits of the query terms it holds */
+    Xapian::termcount matched_wdf; /* the sum of their wdfs */
 };
 
 /* Ranking order: higher score first, then lower docid (Xapian's default). */
@@ -209,8 +213,10 @@ static bool ranks_before(const ScoredDoc &a, const ScoredDoc &b)
  *
  * Sets *seen to the number of candidates that passed the filters: every match when fewer than
  * depth were found (nothing was pruned then), a lower bound otherwise. Each document kept
- * carries the bits of the terms it holds: every list has been read at it by then, so this costs
- * an OR per matching term, where reading a hit's term list afterwards cost ~0.25M instructions. */
+ * carries the bits of the terms it holds and the sum of their wdfs (what confidence reads of
+ * it, kb/search/confidence.c): every list has been read at it by then, so this costs an OR and
+ * an add per matching term, where reading a hit's term list afterwards cost ~0.25M
+ * instructions. */
 static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size_t depth,
                                             const Bm25Params &params,
                                             const std::vector<Xapian::termcount> &doclens,
@@ -242,11 +248,12 @@ static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size
                             !((*outside)[did / 8] >> (did % 8) & 1);
         const bool wanted = inside && filter.accepts(did);
         uint64_t matched = 0;
+        Xapian::termcount matched_wdf = 0;
         for (size_t i = first_essential; i < n; i++) {
             weights[i] = 0;
             if (terms[i].docid != did) continue;
             if (wanted) {
-                weights[i] = terms[i].weight(params, doclens);
+                weights[i] = terms[i].weight(params, doclens, &matched_wdf);
                 matched |= terms[i].bit;
             }
             terms[i].next();
@@ -267,7 +274,7 @@ static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size
             }
             terms[i].skip_to(did);
             if (terms[i].docid == did) {
-                weights[i] = terms[i].weight(params, doclens);
+                weights[i] = terms[i].weight(params, doclens, &matched_wdf);
                 matched |= terms[i].bit;
             }
         }
@@ -278,7 +285,7 @@ static std::vector<ScoredDoc> top_documents(std::vector<TermCursor> &terms, size
         for (size_t i = 0; i < n; i++) score += weights[i];
         if (score <= threshold) continue;
 
-        heap.push_back({score, (Xapian::docid)did, matched});
+        heap.push_back({score, (Xapian::docid)did, matched, matched_wdf});
         std::push_heap(heap.begin(), heap.end(), ranks_before);
         if (heap.size() > depth) {
             std::pop_heap(heap.begin(), heap.end(), ranks_before);
@@ -359,7 +366,10 @@ void rank(const Xapian::Database &db, ReaderTables &tables, const kbx_query &q, 
     out.hits.reserve(top.size() - q.offset);
     for (size_t i = q.offset; i < top.size(); i++) {
         const bool wants_matched = out.hits.size() < q.matched_hits;
-        out.hits.push_back({top[i].docid, top[i].score, wants_matched ? top[i].matched : 0});
+        const Xapian::termcount len =
+            top[i].docid < tables.doclens.size() ? tables.doclens[top[i].docid] : 0;
+        out.hits.push_back({top[i].docid, top[i].score, wants_matched ? top[i].matched : 0, len,
+                            top[i].matched_wdf});
     }
 }
 

@@ -35,6 +35,8 @@ struct Hit {
     Xapian::docid docid;
     double score;
     uint64_t matched; /* as kbx_hit.matched; 0 past the first q.matched_hits hits */
+    Xapian::termcount doclen;      /* as kbx_hit.doclen */
+    Xapian::termcount matched_wdf; /* as kbx_hit.matched_len */
 };
 
 struct Ranking {

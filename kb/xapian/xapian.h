@@ -143,6 +143,8 @@ typedef struct {
     size_t data_len;
     uint64_t matched;     /* bit i set when terms[i] occurs in the document (i < 64); only for
                              the first kbx_query.matched_hits hits */
+    uint32_t doclen;      /* the document's length (the sum of its terms' wdf) ... */
+    uint32_t matched_len; /* ... and the part of it the query's terms make (their wdfs summed) */
 } kbx_hit;
 
 typedef struct {

@@ -358,6 +358,8 @@ extern "C" int kbx_reader_search(kbx_reader *r, const kbx_query *q, kbx_results 
             h.docid = hit.docid;
             h.score = hit.score;
             h.matched = hit.matched;
+            h.doclen = hit.doclen;
+            h.matched_len = hit.matched_wdf;
             std::string data = r->db.get_document(h.docid).get_data();
             h.data = dup_bytes(data);
             h.data_len = data.size();

@@ -455,7 +455,10 @@ def review_doc_id_must_be_a_document_of_the_index():
 @test
 def kb_report_matches_the_http_report():
     s = shared()
-    for agent, q in (("a-li", "宽带故障报修"), ("a-li", "宽带坏了怎么报修"), ("a-wang", "电动车上牌需要什么材料")):
+    # Two questions the three-document knowledge base answers in its own words (宽带坏了怎么报修,
+    # asked here before issue 16, leaves most of its weight on 坏了, which no document holds: its
+    # confidence is now below one half) and one it cannot answer.
+    for agent, q in (("a-li", "宽带故障报修"), ("a-li", "宽带无法上网怎么报修"), ("a-wang", "电动车上牌需要什么材料")):
         s.json("POST", "/api/help-requests", "lead", body={"agent": agent, "question": q}, status=201)
     month = time.strftime("%Y-%m")
     for by in ("agent", "team"):

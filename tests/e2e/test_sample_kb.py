@@ -109,17 +109,19 @@ KNOWN_BROAD = {"信用卡账单分期手续费": 10}
 def good_matches_say_more_than_total():
     # What the agents' page shows ("N 条匹配度高"): the answering document is a good match, only a
     # few others are, and an unanswerable question has none; `total` is most of the KB each time.
+    # A search can be unresolved and still have good matches: several documents hold the question
+    # about equally (a near tie), so which one answers is unclear (issue 16's confidence).
     s = service()
     counts, totals, wrong = [], [], []
     for q, want in queries():
         body = s.search(q).json()
         good = [h["id"] for h in body["hits"] if h["good_match"]]
         check(body["good_matches"] == len(good), body)
-        if body["unresolved"]:
+        if want == "-":
             if good:
-                wrong.append(f"{q}: unresolved, yet good matches {good}")
+                wrong.append(f"{q}: no answer in the knowledge base, yet good matches {good}")
             continue
-        if want == "-" or body["hits"][0]["id"] != want:
+        if body["unresolved"] or body["hits"][0]["id"] != want:
             continue
         counts.append(len(good))
         totals.append(body["total"])

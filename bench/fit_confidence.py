@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""fit_confidence.py — fit the confidence model (kb/search/confidence.c) on every kind of data.
+
+`confidence` must mean the same on every kind of knowledge base: of the top hits given 0.8,
+about eight in ten right, on passages, on articles in sections and on short FAQ entries alike.
+So its weights are fitted here once, on all of them together, and re-fitted whenever ranking,
+analysis or the index's weights change (they move the features):
+
+  bench/fit_confidence.py            fit and report; changes nothing
+  bench/fit_confidence.py --write    ... then write the weights into kb/search/confidence.c,
+                                     rebuild, and check that the C model gives what was fitted
+
+What it does, through the library as built (build/rel/bench/kb-query, which it makes first):
+  1. for each task of TASKS, writes its knowledge base as kbeval does (../shared/eval/kbeval's own
+     loaders and writer), whole and with kbeval --gaps's seeded half left out, indexes each with
+     bin/kb-indexer under --work, and asks every question with kb-query --features;
+  2. labels each search 1 when its top hit is one of the question's documents (a question whose
+     documents were left out is never right), and fits a logistic regression of the label on the
+     model's inputs (`inputs` below, the same as `inputs` in confidence.c), by Newton's method
+     with an L2 penalty of 1e-3 on the weights; each kind of data (passages, articles, faq)
+     weighs the same, and within a kind each set;
+  3. reports the weights, each set's reliability table (kbeval's bands: searches, share right),
+     the F1 of `unresolved` (confidence < 0.5) on the sets with half the knowledge base left out
+     (kbeval --gaps's figure), a leave-one-kind-out check (fit on two kinds, score the third),
+     and the judged set over the sample knowledge base (tests/data/judged, not fitted on);
+  4. with --write, replaces the block between BEGIN FITTED and END FITTED in confidence.c,
+     runs make, and checks that kb-query's confidence equals the fitted model's on one set.
+
+Python 3 standard library only. About a minute on 2 cores (the indexing and ~27,000 searches).
+"""
+import argparse
+import importlib.machinery
+import importlib.util
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+KBEVAL = os.path.join(ROOT, "..", "shared", "eval", "kbeval")
+CONFIDENCE_C = os.path.join(ROOT, "kb", "search", "confidence.c")
+JUDGED = os.path.join(ROOT, "tests", "data", "judged", "sample-kb.tsv")
+SAMPLE_KB = os.path.join(ROOT, "docs", "sample-kb")
+# Task -> kind. Every kind weighs the same in the fit. (cmrc-trial-articles is cmrc-trial again:
+# its articles have one paragraph each.)
+TASKS = {"cmrc-trial": "passages", "drcd-dev": "passages", "drcd-dev-articles": "articles",
+         "bq-dev": "faq", "bq-dev-intents": "faq"}
+BANDS = [(0.0, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)]  # as kbeval prints them
+NAMES = ["bias", "word_share", "margin_held", "coverage_lead", "tenth_held", "few_words", "restated"]
+L2 = 1e-3
+
+
+def ratio(a, b):
+    return a / b if b > 1e-9 else 0.0
+
+
+def inputs(f):
+    """The model's inputs from one search's features: keep in step with inputs() in confidence.c."""
+    few = math.log(4.0) - math.log(1.0 + f["n_words"])
+    return [1.0,
+            f["word_share"],
+            ratio(f["top_score"] - f["second_score"], f["top_score"]) * f["coverage"],
+            f["coverage"] - f["second_coverage"],
+            ratio(f["top_score"] - f["tenth_score"], f["top_score"]) * f["coverage"],
+            max(few, 0.0),
+            (0.3 - f["beyond"]) / 0.3 if f["beyond"] < 0.3 else 0.0]
+
+
+def sigmoid(z):
+    return 1 / (1 + math.exp(-max(-35.0, min(35.0, z))))
+
+
+def predict(w, x):
+    return sigmoid(sum(a * b for a, b in zip(w, x)))
+
+
+# ---------------------------------------------------------------- data
+def load_kbeval():
+    loader = importlib.machinery.SourceFileLoader("kbeval", KBEVAL)
+    spec = importlib.util.spec_from_loader("kbeval", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit(f"fit_confidence: {' '.join(cmd)} exited {r.returncode}:\n{r.stderr[-2000:]}")
+    return r.stdout
+
+
+def search(kb_query, index, questions):
+    """kb-query --features over [(qid, text)]: {qid: (top id or None, confidence, features)}."""
+    text = "".join(f"{qid}\t{' '.join(q.split())}\n" for qid, q in questions)
+    out = subprocess.run([kb_query, "--index", index, "--features"], input=text, capture_output=True,
+                         text=True, check=True).stdout
+    res = {}
+    for line in out.splitlines():
+        p = line.split("\t")
+        feats = {k: float(v) for k, v in (kv.split("=") for kv in p[8].split())}
+        ids = p[7].split(",") if p[7] else []
+        res[p[0]] = (ids[0] if ids else None, float(p[2]), feats)
+    return res
+
+
+def prepare(kbeval, task, gaps, work, bindir, kb_query, seed=7):
+    """One set: kbeval's knowledge base for task (half of it with gaps), indexed and searched.
+    Returns [(features, right, answerable, kb-query's confidence)] for the searches with a hit."""
+    out = os.path.join(work, f"{task}-{'gaps' if gaps else 'full'}")
+    docs, queries = kbeval.load_task(task)
+    kept = set(docs)
+    if gaps:  # the split kbeval --gaps makes
+        keys = sorted(docs)
+        random.Random(seed).shuffle(keys)
+        kept = set(keys[: len(keys) // 2])
+    run(["rm", "-rf", out])
+    kbeval.write_kb({k: docs[k] for k in docs if k in kept}, os.path.join(out, "kb"))
+    run([os.path.join(bindir, "kb-indexer"), "--index", os.path.join(out, "index"), os.path.join(out, "kb")])
+    res = search(kb_query, os.path.join(out, "index"), [(q[0], q[1]) for q in queries])
+    rows = []
+    for qid, _, rel, *_ in queries:
+        top, conf, f = res.get(qid, (None, 0, None))
+        if top is not None:
+            rows.append((f, top in rel, bool(rel & kept), conf))
+    return rows
+
+
+def judged_set(work, bindir, kb_query):
+    """The judged questions over the sample knowledge base (validation only, never fitted on)."""
+    out = os.path.join(work, "judged")
+    run(["rm", "-rf", out])
+    os.makedirs(out)
+    run([os.path.join(bindir, "kb-indexer"), "--index", os.path.join(out, "index"), SAMPLE_KB])
+    qs, want = [], {}
+    for n, line in enumerate(open(JUDGED, encoding="utf-8")):
+        p = line.rstrip("\n").split("\t")
+        if line.startswith("#") or len(p) < 2 or not p[0].strip():
+            continue
+        qs.append((f"j{n}", p[0]))
+        want[f"j{n}"] = p[1]
+    res = search(kb_query, os.path.join(out, "index"), qs)
+    return [(f, top == want[q], want[q] != "-", conf) for q, (top, conf, f) in res.items() if top]
+
+
+# ---------------------------------------------------------------- the fit
+def solve(a, b):
+    """Solve a x = b (Gaussian elimination with partial pivoting)."""
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for c in range(n):
+        p = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[p] = m[p], m[c]
+        for r in range(n):
+            if r != c and m[c][c]:
+                k = m[r][c] / m[c][c]
+                for j in range(c, n + 1):
+                    m[r][j] -= k * m[c][j]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def fit(samples):
+    """Weighted logistic regression by Newton's method; samples = [(x, y, weight)]."""
+    d = len(samples[0][0])
+    w = [0.0] * d
+    for _ in range(50):
+        g = [0.0] * d
+        h = [[0.0] * d for _ in range(d)]
+        for x, y, sw in samples:
+            p = predict(w, x)
+            for i in range(d):
+                g[i] += sw * (y - p) * x[i]
+                s = sw * p * (1 - p) * x[i]
+                for j in range(i, d):
+                    h[i][j] += s * x[j]
+        for i in range(d):
+            for j in range(i):
+                h[i][j] = h[j][i]
+            if i:  # the bias is not penalised
+                h[i][i] += L2
+                g[i] -= L2 * w[i]
+        step = solve(h, g)
+        w = [a + b for a, b in zip(w, step)]
+        if max(abs(s) for s in step) < 1e-8:
+            break
+    return w
+
+
+def samples_of(sets):
+    """Each kind weighs the same, and within a kind each set; sums to 1000 per kind."""
+    kinds = {}
+    for name in sets:
+        kinds.setdefault(TASKS[name.rsplit("-", 1)[0]], []).append(name)
+    out = []
+    for name, rows in sets.items():
+        k = TASKS[name.rsplit("-", 1)[0]]
+        sw = 1000.0 / len(rows) / len(kinds[k])
+        out += [(inputs(f), 1.0 if ok else 0.0, sw) for f, ok, *_ in rows]
+    return out
+
+
+# ---------------------------------------------------------------- reports
+def bands(scored):
+    """[(confidence, right)] -> kbeval's reliability table as text."""
+    cells = []
+    for lo, hi in BANDS:
+        xs = [ok for c, ok in scored if lo <= c < hi]
+        cells.append(f"{lo:.1f}-{min(hi, 1):.1f}: {sum(xs) / len(xs):.3f} of {len(xs)}" if xs
+                     else f"{lo:.1f}-{min(hi, 1):.1f}: - of 0")
+    return ", ".join(cells)
+
+
+def f1(pairs):
+    tp = sum(t and p for t, p in pairs)
+    fp = sum((not t) and p for t, p in pairs)
+    fn = sum(t and not p for t, p in pairs)
+    pr = tp / (tp + fp) if tp + fp else 0.0
+    rc = tp / (tp + fn) if tp + fn else 0.0
+    return pr, rc, (2 * pr * rc / (pr + rc) if pr + rc else 0.0)
+
+
+def log_loss(w, rows):
+    return -sum(math.log(max(1e-12, p if ok else 1 - p))
+                for p, ok in ((predict(w, inputs(f)), ok) for f, ok, *_ in rows)) / len(rows)
+
+
+def report(w, sets, judged, label):
+    print(f"\n{label}: reliability (confidence band: share of top hits right, of searches)")
+    for name, rows in sets.items():
+        scored = [(predict(w, inputs(f)), ok) for f, ok, *_ in rows]
+        print(f"  {name:24s} log loss {log_loss(w, rows):.3f} | {bands(scored)}")
+    gaps = []
+    for name, rows in sets.items():
+        if name.endswith("-gaps"):
+            pr, rc, f = f1([(not ans, predict(w, inputs(x)) < 0.5) for x, ok, ans, _ in rows])
+            gaps.append(f"{name[:-5]} {f:.4f} (P {pr:.3f} R {rc:.3f})")
+    print("  unresolved F1, half the KB left out: " + ", ".join(gaps))
+    if judged:
+        scored = [(predict(w, inputs(f)), ok) for f, ok, *_ in judged]
+        pr, rc, _ = f1([(not ans, predict(w, inputs(f)) < 0.5) for f, ok, ans, _ in judged])
+        print(f"  judged set (sample KB, not fitted on): unresolved precision {pr:.3f} recall {rc:.3f} | "
+              f"{bands(scored)}")
+
+
+def current_weights():
+    text = open(CONFIDENCE_C, encoding="utf-8").read()
+    m = re.search(r"BEGIN FITTED.*?\{(.*?)\};.*?END FITTED", text, re.S)
+    body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
+    return [float(v) for v in body.split(",") if v.strip()]
+
+
+def write_weights(w):
+    text = open(CONFIDENCE_C, encoding="utf-8").read()
+    body = "".join(f"    {v:.6f}, /* {n} */\n" for n, v in zip(NAMES, w))
+    new, n = re.subn(r"(BEGIN FITTED[^\n]*\n[^\n]*\{\n).*?(\};\n/\* END FITTED)",
+                     lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
+    if n != 1:
+        sys.exit(f"fit_confidence: no BEGIN FITTED ... END FITTED block in {CONFIDENCE_C}")
+    open(CONFIDENCE_C, "w", encoding="utf-8").write(new)
+
+
+def check_c(w, rows, what):
+    """kb-query's confidence (the C model) against the Python mirror with weights w."""
+    worst = max(abs(conf - predict(w, inputs(f))) for f, ok, ans, conf in rows)
+    print(f"  C model vs this mirror on {what}: largest difference {worst:.5f}")
+    return worst < 1e-3
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--write", action="store_true", help="write the weights into confidence.c and rebuild")
+    ap.add_argument("--work", default="/tmp/kb-fit-confidence", help="scratch folder (re-created)")
+    ap.add_argument("--bin", default=os.path.join(ROOT, "bin"))
+    ap.add_argument("--build", default=os.environ.get("BUILD", "build/rel"))
+    a = ap.parse_args()
+    os.chdir(ROOT)
+    kb_query = os.path.join(ROOT, a.build, "bench", "kb-query")
+    print("building ...", flush=True)
+    run(["make", "-s", "all", os.path.join(a.build, "bench", "kb-query")])
+    kbeval = load_kbeval()
+    os.makedirs(a.work, exist_ok=True)
+    sets = {}
+    for task in TASKS:
+        for gaps in (False, True):
+            name = f"{task}-{'gaps' if gaps else 'full'}"
+            print(f"  {name} ...", flush=True)
+            sets[name] = prepare(kbeval, task, gaps, a.work, a.bin, kb_query)
+    judged = judged_set(a.work, a.bin, kb_query) if os.path.exists(JUDGED) else []
+
+    old = current_weights()
+    in_sync = len(old) == len(NAMES) and check_c(old, sets["drcd-dev-gaps"], "drcd-dev-gaps (weights now in confidence.c)")
+    if in_sync:
+        report(old, sets, judged, "the weights now in confidence.c")
+    else:
+        print("  (confidence.c's model and inputs() here differ: make them the same before trusting a fit)")
+
+    w = fit(samples_of(sets))
+    print("\nfitted weights:")
+    for n, v in zip(NAMES, w):
+        print(f"  {n:14s} {v:9.3f}")
+    report(w, sets, judged, "fitted")
+
+    print("\nleave one kind out (fit on the others, score the kind left out):")
+    for kind in sorted(set(TASKS.values())):
+        train = {n: r for n, r in sets.items() if TASKS[n.rsplit('-', 1)[0]] != kind}
+        wk = fit(samples_of(train))
+        for n, r in sets.items():
+            if TASKS[n.rsplit("-", 1)[0]] == kind:
+                print(f"  {n:24s} log loss {log_loss(wk, r):.3f} (fitted on all: {log_loss(w, r):.3f}) | "
+                      f"{bands([(predict(wk, inputs(f)), ok) for f, ok, *_ in r])}")
+
+    if a.write:
+        write_weights(w)
+        print(f"\nwrote the weights into {os.path.relpath(CONFIDENCE_C, ROOT)}; rebuilding ...", flush=True)
+        run(["make", "-s", "all", os.path.join(a.build, "bench", "kb-query")])
+        rows = prepare(kbeval, "drcd-dev", True, a.work, a.bin, kb_query)
+        if not check_c(w, rows, "drcd-dev-gaps (rebuilt)"):
+            sys.exit("fit_confidence: the rebuilt C model does not give the fitted confidence: "
+                     "inputs() here and in confidence.c differ")
+        print("done: now run kbeval on each task (docs/SEARCH.md) and commit confidence.c")
+
+
+if __name__ == "__main__":
+    main()

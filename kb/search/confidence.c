@@ -1,0 +1,188 @@
+/*
+ * confidence.c — how likely the top hit answers the question (see search/confidence.h).
+ *
+ * The model: confidence = 1 / (1 + exp(-z)), z = w0 + sum of w_i x_i over these features of the
+ * ranking, each general (nothing in it knows a data set). Coverage is the share of the
+ * question's informative weight (weight x IDF of its typed, non-stop terms) the top hit holds.
+ *
+ *   word_share     how much of the question's informative weight is in words (and bigrams,
+ *                  Latin words, numbers, codes) rather than single characters: a question of
+ *                  unknown words and single characters is weak evidence whatever it matches
+ *   margin_held    the top hit's lead over the second (relative to its score) x coverage: a near
+ *                  tie lowers confidence, and a lead counts only as much as the top hit holds
+ *                  of the question (a lone weak match in a small knowledge base leads by far)
+ *   coverage_lead  how much more of the question the top hit covers than the second
+ *   tenth_held     the top hit's lead over the 10th x coverage: when many documents match about
+ *                  as well, the match is in words that many documents share
+ *   few_words      max(0, ln 4 - ln(1 + words of the question)), its words being dictionary
+ *                  words, in-word bigrams, Latin words, numbers and codes that are not question
+ *                  words: a question of a word or two says little about which document answers it
+ *   restated       max(0, 0.3 - beyond) / 0.3, beyond being the share of the top document that
+ *                  is not the question's own terms: a short entry that only restates the
+ *                  question holds nothing that answers it
+ *
+ * The weights in FITTED are fitted by bench/fit_confidence.py (maximum likelihood, L2 1e-3)
+ * once for all kinds of knowledge base together: passages (cmrc-trial, drcd-dev), articles in
+ * sections (drcd-dev-articles) and short FAQ entries (bq-dev, bq-dev-intents), each with its
+ * whole knowledge base and with half of it left out (kbeval --gaps's split), each kind weighing
+ * the same. Re-fit after any change to ranking, analysis or the index's weights:
+ * `bench/fit_confidence.py --write` (docs/SEARCH.md, "Confidence and unresolved").
+ */
+#include "search/confidence.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- features */
+
+/* Matched-term bits of the matcher (the query's terms less those in no document) turned into
+ * bits over all of the query's terms. */
+static uint64_t query_bits(const kb_query *q, uint64_t xapian_bits)
+{
+    uint64_t matched = 0;
+    for (size_t i = 0, k = 0; i < q->n_terms && k < 64; i++) {
+        if (q->terms[i].df == 0) continue;
+        if (xapian_bits >> k & 1) matched |= (uint64_t)1 << i;
+        k++;
+    }
+    return matched;
+}
+
+/* 1 when typed term i is in the hit, itself or through one of its synonyms. */
+static int present(const kb_query *q, uint64_t matched, size_t i, size_t n)
+{
+    if (matched >> i & 1) return 1;
+    for (size_t j = 0; j < n; j++)
+        if (q->terms[j].expansion && (matched >> j & 1) && strcmp(q->terms[j].origin, q->terms[i].text) == 0)
+            return 1;
+    return 0;
+}
+
+/* What a hit holds of the question's informative weight, in words (and the like) and in single
+ * characters, each as a share of the whole. */
+typedef struct {
+    double words, chars;
+} held;
+
+static held hit_holds(const kb_query *q, uint64_t xapian_bits)
+{
+    held h = {0, 0};
+    if (q->info_mass <= 0) return h;
+    uint64_t matched = query_bits(q, xapian_bits);
+    size_t n = q->n_terms < 64 ? q->n_terms : 64;
+    for (size_t i = 0; i < n; i++) {
+        const kb_query_term *t = &q->terms[i];
+        if (t->stop || t->expansion || !present(q, matched, i, n)) continue;
+        if (t->kind == KB_TERM_UNIGRAM) h.chars += t->weight * t->idf;
+        else h.words += t->weight * t->idf;
+    }
+    h.words /= q->info_mass;
+    h.chars /= q->info_mass;
+    return h;
+}
+
+double kb_confidence_hit_coverage(const kb_query *q, uint64_t xapian_bits)
+{
+    held h = hit_holds(q, xapian_bits);
+    return h.words + h.chars;
+}
+
+/* Share of a document that is not the question's own terms. The matcher gives the part of the
+ * document's length made of the kept query terms; when terms were pruned from a long question,
+ * a document restating it holds the pruned ones too, so the matched part is scaled up by the
+ * question's length over the part the kept terms make of it. */
+static double beyond(const kb_query *q, const kbx_hit *h)
+{
+    if (h->doclen == 0) return 0;
+    double of_question = (double)h->matched_len / h->doclen;
+    if (q->kept_length > 0 && q->length > q->kept_length) of_question *= (double)q->length / q->kept_length;
+    return of_question >= 1 ? 0 : 1 - of_question;
+}
+
+void kb_confidence_features(const kb_query *q, const kbx_results *xr, kb_search_features *f)
+{
+    f->n_terms = q->n_terms;
+    double word_mass = 0;
+    for (size_t i = 0; i < q->n_terms; i++) {
+        const kb_query_term *t = &q->terms[i];
+        if (t->stop || t->expansion || t->kind == KB_TERM_UNIGRAM) continue;
+        word_mass += t->weight * t->idf;
+        if (t->kind != KB_TERM_BIGRAM_CROSS) f->n_words++;
+    }
+    f->word_share = q->info_mass > 0 ? word_mass / q->info_mass : 0;
+    if (xr->n_hits == 0) return;
+    const kbx_hit *top = &xr->hits[0];
+    held h = hit_holds(q, top->matched);
+    f->word_coverage = h.words;
+    f->char_coverage = h.chars;
+    f->coverage = h.words + h.chars;
+    f->top_score = top->score;
+    f->second_score = xr->n_hits > 1 ? xr->hits[1].score : 0;
+    f->second_coverage = xr->n_hits > 1 ? kb_confidence_hit_coverage(q, xr->hits[1].matched) : 0;
+    f->tenth_score = xr->n_hits >= KB_CONFIDENCE_HITS ? xr->hits[KB_CONFIDENCE_HITS - 1].score : 0;
+    f->beyond = beyond(q, top);
+}
+
+void kb_confidence_set_passage(const kb_query *q, double passage_score, kb_search_features *f)
+{
+    f->passage_coverage = q->info_mass > 0 && passage_score > 0 ? passage_score / q->info_mass : 0;
+}
+
+/* ---------------------------------------------------------------- the model */
+
+enum {
+    X_BIAS,
+    X_WORD_SHARE,
+    X_MARGIN_HELD,
+    X_COVERAGE_LEAD,
+    X_TENTH_HELD,
+    X_FEW_WORDS,
+    X_RESTATED,
+    N_X
+};
+
+/* BEGIN FITTED: written by bench/fit_confidence.py --write; do not edit by hand. */
+static const double FITTED[N_X] = {
+    -15.188643, /* bias */
+    14.093741, /* word_share */
+    7.147141, /* margin_held */
+    2.442640, /* coverage_lead */
+    6.818567, /* tenth_held */
+    -3.978512, /* few_words */
+    -9.824541, /* restated */
+};
+/* END FITTED */
+
+/* a / b, or 0 when b is (nearly) 0. */
+static double ratio(double a, double b)
+{
+    return b > 1e-9 ? a / b : 0;
+}
+
+/* The model's inputs from the features (kept in step with bench/fit_confidence.py's
+ * `inputs`, which checks that both give the same confidence). */
+static void inputs(const kb_search_features *f, double x[N_X])
+{
+    x[X_BIAS] = 1;
+    x[X_WORD_SHARE] = f->word_share;
+    x[X_MARGIN_HELD] = ratio(f->top_score - f->second_score, f->top_score) * f->coverage;
+    x[X_COVERAGE_LEAD] = f->coverage - f->second_coverage;
+    x[X_TENTH_HELD] = ratio(f->top_score - f->tenth_score, f->top_score) * f->coverage;
+    double few = log(4.0) - log(1.0 + (double)f->n_words);
+    x[X_FEW_WORDS] = few > 0 ? few : 0;
+    x[X_RESTATED] = f->beyond < 0.3 ? (0.3 - f->beyond) / 0.3 : 0;
+}
+
+double kb_confidence_of(const kb_search_features *f)
+{
+    if (f->top_score <= 0) return 0;
+    double x[N_X], z = 0;
+    inputs(f, x);
+    for (int i = 0; i < N_X; i++) z += FITTED[i] * x[i];
+    return 1.0 / (1.0 + exp(-z));
+}
+
+int kb_confidence_hit_is_good(const kb_query *q, const kbx_hit *h)
+{
+    return kb_confidence_hit_coverage(q, h->matched) >= KB_GOOD_MATCH_COVERAGE;
+}

@@ -1,0 +1,57 @@
+/*
+ * search/confidence.h — how likely the top hit answers the question (kb_search_result.confidence).
+ *
+ * Confidence is about the top hit only, and it must mean the same on every kind of knowledge
+ * base: of the searches given 0.8, about eight in ten have the right top hit, whether the
+ * knowledge base holds long passages, articles in sections or short FAQ entries. The editors'
+ * queue (unresolved = confidence < 0.5), kb_answerable for help requests and the leads' review all
+ * stand on it.
+ *
+ * So it is a model of the evidence, not one hand-made score: a few general features of the
+ * ranking (how much of the question is words rather than single characters, the top hit's lead
+ * over the second and the 10th weighed by how much of the question it holds, a question of a
+ * word or two, an entry that only restates the question) through a logistic curve whose weights
+ * were fitted once on all three kinds of evaluation data together (bench/fit_confidence.py,
+ * docs/SEARCH.md). Everything it reads is noted by the matcher while ranking, so it costs
+ * nothing measurable.
+ */
+#ifndef KB_CONFIDENCE_H
+#define KB_CONFIDENCE_H
+
+#include <stdint.h>
+
+#include "kb/search.h"
+#include "search/query.h"
+#include "xapian/xapian.h"
+
+/* The matcher is asked for at least this many hits, whatever the page: the features are read
+ * from them, so a search's confidence does not depend on its limit or offset. */
+#define KB_CONFIDENCE_HITS 10
+
+/* Share of the question's informative weight (weight x IDF of its typed, non-stop terms) that a
+ * hit holds, from the matcher's matched-term bits (which refer to the query's terms in order,
+ * those in no document left out). A typed term counts as present when one of its synonyms is. */
+double kb_confidence_hit_coverage(const kb_query *q, uint64_t xapian_bits);
+
+/* The features of a search's ranking: f from the query and the matcher's results (all but
+ * passage_coverage, which kb_confidence_set_passage adds once the top hit's passage is chosen).
+ * Nothing is read when there is no hit. */
+void kb_confidence_features(const kb_query *q, const kbx_results *xr, kb_search_features *f);
+
+/* The top hit's best passage holds passage_score of the question's informative weight
+ * (kb_snippet.score; negative when unknown). */
+void kb_confidence_set_passage(const kb_query *q, double passage_score, kb_search_features *f);
+
+/* Confidence 0..1 from the features: the fitted model. */
+double kb_confidence_of(const kb_search_features *f);
+
+/* A hit holding at least this share of the question's informative weight is a good match. */
+#define KB_GOOD_MATCH_COVERAGE 0.49
+
+/* 1 when a hit is a good match (kb_hit.good) by what it holds of the question: it covers the
+ * question as well as an answer does, whether or not it is the one that answers (a near tie of
+ * such hits makes the search less confident, not the hits worse matches). The top hit of a
+ * resolved search is a good match too (search.c). */
+int kb_confidence_hit_is_good(const kb_query *q, const kbx_hit *h);
+
+#endif
