@@ -143,13 +143,13 @@ enum {
 
 /* BEGIN FITTED: written by bench/fit_confidence.py --write; do not edit by hand. */
 static const double FITTED[N_X] = {
-    -15.188643, /* bias */
-    14.093741, /* word_share */
-    7.147141, /* margin_held */
-    2.442640, /* coverage_lead */
-    6.818567, /* tenth_held */
-    -3.978512, /* few_words */
-    -9.824541, /* restated */
+    -13.988327, /* bias */
+    12.806728, /* word_share */
+    7.081145, /* margin_held */
+    1.653279, /* coverage_lead */
+    5.655695, /* tenth_held */
+    -4.071365, /* few_words */
+    -8.934371, /* restated */
 };
 /* END FITTED */
 
@@ -182,7 +182,8 @@ double kb_confidence_of(const kb_search_features *f)
     return 1.0 / (1.0 + exp(-z));
 }
 
-int kb_confidence_hit_is_good(const kb_query *q, const kbx_hit *h)
+int kb_confidence_hit_is_good(const kb_query *q, const kbx_hit *h, double top_score)
 {
-    return kb_confidence_hit_coverage(q, h->matched) >= KB_GOOD_MATCH_COVERAGE;
+    return kb_confidence_hit_coverage(q, h->matched) >= KB_GOOD_MATCH_COVERAGE &&
+           h->score >= KB_GOOD_MATCH_SCORE_SHARE * top_score;
 }

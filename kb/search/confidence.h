@@ -45,13 +45,17 @@ void kb_confidence_set_passage(const kb_query *q, double passage_score, kb_searc
 /* Confidence 0..1 from the features: the fitted model. */
 double kb_confidence_of(const kb_search_features *f);
 
-/* A hit holding at least this share of the question's informative weight is a good match. */
+/* A hit holding at least this share of the question's informative weight, and scoring at least
+ * KB_GOOD_MATCH_SCORE_SHARE of the top hit, is a good match. */
 #define KB_GOOD_MATCH_COVERAGE 0.49
+#define KB_GOOD_MATCH_SCORE_SHARE 0.5
 
-/* 1 when a hit is a good match (kb_hit.good) by what it holds of the question: it covers the
- * question as well as an answer does, whether or not it is the one that answers (a near tie of
- * such hits makes the search less confident, not the hits worse matches). The top hit of a
- * resolved search is a good match too (search.c). */
-int kb_confidence_hit_is_good(const kb_query *q, const kbx_hit *h);
+/* 1 when a hit is a good match (kb_hit.good): it covers the question as well as an answer does,
+ * whether or not it is the one that answers (a near tie of such hits makes the search less
+ * confident, not the hits worse matches), and it ranks near the top hit (top_score): on a
+ * knowledge base with many documents on one product, every one of them holds the product's
+ * name, which alone is half of a short question ("N 条匹配度高" must not count them all). The
+ * top hit of a resolved search is a good match too (search.c). */
+int kb_confidence_hit_is_good(const kb_query *q, const kbx_hit *h, double top_score);
 
 #endif

@@ -252,7 +252,7 @@ typedef struct {
  * head's scores by their structure boost (search/structure.h). A hit whose stored data cannot
  * be read stays unfilled and keeps its BM25 score. */
 static void fill_ranked(kb_searcher *s, ranked_hit *r, size_t n, size_t head, uint32_t offset,
-                        uint32_t limit, const kb_query *q, const char *today)
+                        uint32_t limit, const kb_query *q, const char *asked, const char *today)
 {
     for (size_t i = 0; i < n; i++) {
         if (i >= head && (i < offset || i - offset >= limit)) continue;
@@ -265,7 +265,9 @@ static void fill_ranked(kb_searcher *s, ranked_hit *r, size_t n, size_t head, ui
         }
         r[i].filled = 1;
         if (i < head && q->info_mass > 0) {
-            double title = kb_structure_title_share(s->analyzer, doc, q, query_bits(q, r[i].x.matched));
+            double title = kb_structure_asked_verbatim(s->analyzer, doc, asked)
+                               ? 1.0
+                               : kb_structure_title_share(s->analyzer, doc, q, query_bits(q, r[i].x.matched));
             r[i].x.score *= kb_structure_boost(title, r[i].passage / q->info_mass);
         }
         free(doc);
@@ -291,7 +293,7 @@ static void sort_head(ranked_hit *r, size_t head)
  * KB_STRUCTURE_RERANK_DEPTH hits are re-ranked, on every page alike, so pages never overlap.
  * KB_ERROR when no hit of a non-empty page could be read. */
 static int build_page(kb_searcher *s, kbx_results *xr, uint32_t offset, uint32_t limit,
-                      const kb_query *q, const char *today, kb_search_result *res)
+                      const kb_query *q, const char *asked, const char *today, kb_search_result *res)
 {
     size_t n = xr->n_hits;
     if (n == 0) return KB_OK;
@@ -304,7 +306,7 @@ static int build_page(kb_searcher *s, kbx_results *xr, uint32_t offset, uint32_t
         return KB_ERROR;
     }
     for (size_t i = 0; i < n; i++) r[i].x = xr->hits[i];
-    fill_ranked(s, r, n, head, offset, limit, q, today);
+    fill_ranked(s, r, n, head, offset, limit, q, asked, today);
     sort_head(r, head);
     for (size_t i = 0; i < n; i++) {
         xr->hits[i] = r[i].x;
@@ -320,7 +322,7 @@ static int build_page(kb_searcher *s, kbx_results *xr, uint32_t offset, uint32_t
         wanted += (size_t)on_page;
         if (on_page && r[i].filled) {
             r[i].hit.coverage = kb_confidence_hit_coverage(q, r[i].x.matched);
-            r[i].hit.good = kb_confidence_hit_is_good(q, &r[i].x);
+            r[i].hit.good = kb_confidence_hit_is_good(q, &r[i].x, r[0].x.score);
             res->hits[res->n_hits++] = r[i].hit;
         } else if (r[i].filled) {
             free_hit(&r[i].hit);
@@ -399,7 +401,11 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         goto out;
     }
     res->total_estimated = xr.matches_estimated;
-    rc = build_page(s, &xr, offset, limit, &q, today, res);
+    /* The question as compared with the editors' <questions> (NULL when memory ran out: then
+     * no document is found asked verbatim, which only loses a boost). */
+    char *asked = kb_structure_compact_question(s->analyzer, text, len);
+    rc = build_page(s, &xr, offset, limit, &q, asked, today, res);
+    free(asked);
     kbx_results_free(&xr);
 
 out:

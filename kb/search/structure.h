@@ -39,6 +39,15 @@
 double kb_structure_title_share(kb_analyzer *a, const kb_document *doc, const kb_query *q,
                                 uint64_t matched);
 
+/* The question as text to compare with the editors' <questions>: folded (either script), with
+ * spaces and punctuation left out. malloc'd; NULL when memory ran out. */
+char *kb_structure_compact_question(kb_analyzer *a, const char *text, size_t len);
+
+/* 1 when one of the document's <questions> is the question itself (as compacted above): the
+ * editors wrote down that agents ask exactly this, and the document is what they meant. Its
+ * title share then counts as whole. */
+int kb_structure_asked_verbatim(kb_analyzer *a, const kb_document *doc, const char *compact_question);
+
 /* The factor (≥ 1) a hit's BM25 score is multiplied by, from its title and passage coverage
  * (each 0..1). */
 double kb_structure_boost(double title_coverage, double passage_coverage);
