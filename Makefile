@@ -8,10 +8,15 @@
 #   make SANITIZE=1 check   the same tests under AddressSanitizer + UBSan (separate build dir)
 #   make valgrind   the end-to-end tests with every binary under valgrind (leaks, memory errors)
 #   make soak       a bounded soak of kb-searchd, SOAK_SECONDS (600) (see tests/soak/soak.py)
-#   make install    install the binaries under $(PREFIX)/bin
+#   make install    install the binaries under $(PREFIX)/bin (kb-searchd under $(SBINDIR))
+#   make man        the man pages, from docs/man/*.md and docs/FORMAT.md, into $(BUILD)/man
+#   make deb        the Debian package kb-search, into build/deb-pkg (see docs/DEPLOY.md)
+#   make deb-test   build it, install it, use it, upgrade it, remove and purge it (as root;
+#                   changes this machine: for CI and throw-away machines, see docs/DEPLOY.md)
 
 PKGS := xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libmicrohttpd libcjson libzstd
 PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/bin
 
 CC  ?= cc
 CXX ?= c++
@@ -86,16 +91,16 @@ ifneq ($(REPORT_OBJ),)
   PROGRAMS += $(BIN)/kb-report
 endif
 
-.PHONY: all deps run check unit e2e bench install clean fuzz fuzz-build valgrind soak
+.PHONY: all deps run check unit e2e bench install clean fuzz fuzz-build valgrind soak man deb deb-test
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
 # docs/kb-document.rng as a C array (od and sed, no xxd), NUL-terminated; the length excludes the NUL.
 $(BUILD)/gen/kb_document_schema.c: docs/kb-document.rng
@@ -148,17 +153,17 @@ $(LIB): $(LIB_OBJ)
 
 $(BIN)/kb-indexer: $(INDEXER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/kb-searchd: $(SEARCHD_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # kb-report prints the queue, content health and the leads' results with the API's own JSON
 # code (searchd/json_*.c), so the two cannot drift.
 $(BIN)/kb-report: $(REPORT_OBJ) $(BUILD)/searchd/json_review.o $(BUILD)/searchd/json_gaps.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Tools for tuning and benchmarks (not installed).
 $(BUILD)/bench/kb-query: bench/kb-query.c $(LIB)
@@ -230,10 +235,36 @@ soak: deps
 	@BIN=$(BIN) SOAK_SECONDS=$(or $(SOAK_SECONDS),600) nice python3 tests/soak/soak.py
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR)
+	install -m 755 $(filter-out %/kb-searchd,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BIN)/kb-searchd $(DESTDIR)$(SBINDIR)/
+
+# The man pages are the docs themselves, rendered (tools/md2man.py): kb-indexer(1),
+# kb-report(1) and kb-searchd(8) from docs/man/*.md, kb-document(5) from docs/FORMAT.md, the
+# editors' guide to the format. tests/e2e/test_man_pages.py checks that they render without
+# warnings and that their options are exactly the programs' --help options.
+MAN_PAGES := $(BUILD)/man/kb-indexer.1 $(BUILD)/man/kb-report.1 $(BUILD)/man/kb-searchd.8 \
+             $(BUILD)/man/kb-document.5
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: docs/man/%.md tools/md2man.py debian/changelog
+	python3 tools/md2man.py $< $@
+
+$(BUILD)/man/kb-document.5: docs/FORMAT.md tools/md2man.py debian/changelog
+	python3 tools/md2man.py $< $@ --name kb-document --section 5 \
+	    --description "knowledge-base XML document format" \
+	    --see-also "kb-indexer(1), kb-searchd(8); the schema /usr/share/kb-search/kb-document.rng"
+
+# The Debian package, built by debhelper in a copy of the tree (tools/make-deb.sh says why),
+# which installs debhelper and lintian first when they are missing.
+deb:
+	@tools/make-deb.sh
+
+deb-test:
+	@tools/deb-test.sh
 
 clean:
 	rm -rf build bin
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# (Not the package's build tree, build/deb-pkg, which has folders named *.d, e.g. logrotate.d.)
+-include $(shell find build -path build/deb-pkg -prune -o -name '*.d' -type f -print 2>/dev/null)

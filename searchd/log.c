@@ -8,14 +8,21 @@
  * through many callers (the path, the method, a document id, libmicrohttpd's own messages), so
  * every message goes through kb_redact() here, whoever formatted it. The request path gets more:
  * it is %-decoded first (searchd_log_path), because "%31%33%38..." is a phone number too.
+ *
+ * Under systemd (stderr is the journal's stream, named by $JOURNAL_STREAM) each line starts
+ * with its syslog priority, "<6>" info, "<4>" warn, "<3>" error (sd-daemon(3)), so that
+ * `journalctl -p warning` finds the warnings; anywhere else the lines are unchanged. The access
+ * lines can go to stderr (the default), to a file of their own, or nowhere (--access-log).
  */
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,14 +54,46 @@ static size_t format_time(char *buf, size_t len) {
     return n + (m > 0 ? (size_t)m : 0);
 }
 
-static void write_line(char *line, size_t n) {
+/* ---------------------------------------------------------------- where lines go */
+
+/* 1 when stderr is the journal's stream: $JOURNAL_STREAM is "DEVICE:INODE" of the stream
+ * systemd connected, and it counts only if stderr is still that file (a child whose stderr was
+ * redirected inherits the variable but not the stream). Decided once, at the first line. */
+static int stderr_is_journal(void) {
+    static int known = -1;
+    if (known >= 0) return known;
+    known = 0;
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+        (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
+        known = 1;
+    return known;
+}
+
+/* The priority prefix of a level for the journal (syslog's numbers). */
+static const char *journal_prefix(const char *level) {
+    return !strcmp(level, "error") ? "<3>" : !strcmp(level, "warn") ? "<4>" : "<6>";
+}
+
+/* The access lines: stderr (the default), off, or a file (access_fd, under access_mu: a SIGHUP
+ * reopens it). The kind is set once, before serving. */
+enum { ACCESS_STDERR, ACCESS_OFF, ACCESS_FILE };
+static int access_kind = ACCESS_STDERR;
+static pthread_mutex_t access_mu = PTHREAD_MUTEX_INITIALIZER;
+static int access_fd = -1;
+static char *access_path; /* the file, for reopening */
+static void access_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void write_line_fd(int fd, char *line, size_t n) {
     if (n >= LOG_LINE_MAX - 1) n = LOG_LINE_MAX - 2;
     /* Messages from libraries may end with their own newline; keep exactly one. */
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
     line[n++] = '\n';
     size_t off = 0;
     while (off < n) {
-        ssize_t w = write(STDERR_FILENO, line + off, n - off);
+        ssize_t w = write(fd, line + off, n - off);
         if (w < 0) {
             if (errno == EINTR) continue;
             return; /* nowhere left to report it */
@@ -104,17 +143,30 @@ static size_t add_redacted(char *line, size_t n, const char *fmt, va_list ap) {
     return n + out_len;
 }
 
-void searchd_log_vwrite(const char *level, const char *fmt, va_list ap) {
-    char line[LOG_LINE_MAX];
-    size_t n = format_time(line, sizeof line);
-    int m = snprintf(line + n, sizeof line - n, " %s ", level);
+/* Format "TIME LEVEL message" (redacted, one line) into line; returns its length. With
+ * journal set, the line starts with the level's priority prefix. */
+static size_t format_line(char line[LOG_LINE_MAX], int journal, const char *level,
+                          const char *fmt, va_list ap) {
+    size_t n = 0;
+    if (journal) {
+        memcpy(line, journal_prefix(level), 3);
+        n = 3;
+    }
+    n += format_time(line + n, LOG_LINE_MAX - n);
+    int m = snprintf(line + n, LOG_LINE_MAX - n, " %s ", level);
     if (m > 0) n += (size_t)m;
-    if (n < sizeof line - 2) n = add_redacted(line, n, fmt, ap);
-    if (n > sizeof line - 2) n = sizeof line - 2;
+    if (n < LOG_LINE_MAX - 2) n = add_redacted(line, n, fmt, ap);
+    if (n > LOG_LINE_MAX - 2) n = LOG_LINE_MAX - 2;
     /* A message must stay one line even when it quotes text holding newlines. */
     for (size_t i = 0; i < n; i++)
         if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
-    write_line(line, n);
+    return n;
+}
+
+void searchd_log_vwrite(const char *level, const char *fmt, va_list ap) {
+    char line[LOG_LINE_MAX];
+    size_t n = format_line(line, stderr_is_journal(), level, fmt, ap);
+    write_line_fd(STDERR_FILENO, line, n);
 }
 
 void searchd_log_info(const char *fmt, ...) {
@@ -225,9 +277,86 @@ void searchd_log_access(const char *method, const char *path, int status, double
     char safe_method[32], safe_name[140];
     searchd_log_sanitize(safe_method, sizeof safe_method, method && *method ? method : "-");
     searchd_log_sanitize(safe_name, sizeof safe_name, name && *name ? name : "-");
-    searchd_log_info("access method=%s path=%s status=%d ms=%.2f role=%s name=%s", safe_method,
-                     path && *path ? path : "-", status, duration_ms, role && *role ? role : "-",
-                     safe_name);
+    access_line("access method=%s path=%s status=%d ms=%.2f role=%s name=%s", safe_method,
+                path && *path ? path : "-", status, duration_ms, role && *role ? role : "-",
+                safe_name);
+}
+
+/* ---------------------------------------------------------------- the access log (log.h) */
+
+static int open_access_file(const char *path, char *err, size_t err_len) {
+    /* Appended to, so that logrotate's copytruncate and several writers both work; 0640 as
+     * the access lines name the agents (their token NAMEs). */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    if (fd < 0) snprintf(err, err_len, "--access-log %s: %s", path, strerror(errno));
+    return fd;
+}
+
+int searchd_log_set_access(const char *target, char *err, size_t err_len) {
+    int fd = -1, kind = ACCESS_STDERR;
+    char *path = NULL;
+    if (!strcmp(target, "off")) {
+        kind = ACCESS_OFF;
+    } else if (strcmp(target, "stderr") != 0) {
+        if (target[0] != '/') {
+            snprintf(err, err_len, "--access-log %s: give off, stderr or an absolute file path",
+                     target);
+            return -1;
+        }
+        if (!(path = strdup(target))) {
+            snprintf(err, err_len, "out of memory");
+            return -1;
+        }
+        if ((fd = open_access_file(path, err, err_len)) < 0) {
+            free(path);
+            return -1;
+        }
+        kind = ACCESS_FILE;
+    }
+    pthread_mutex_lock(&access_mu);
+    if (access_fd >= 0) close(access_fd);
+    free(access_path);
+    access_fd = fd;
+    access_kind = kind;
+    access_path = path;
+    pthread_mutex_unlock(&access_mu);
+    return 0;
+}
+
+int searchd_log_reopen_access(char *err, size_t err_len) {
+    pthread_mutex_lock(&access_mu);
+    int rc = 0;
+    if (access_path) {
+        int fd = open_access_file(access_path, err, err_len);
+        if (fd >= 0) { /* the old file stays in use when the new one cannot be opened */
+            close(access_fd);
+            access_fd = fd;
+        } else {
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&access_mu);
+    return rc;
+}
+
+static void access_line(const char *fmt, ...) {
+    /* The kind of target is set once at start-up; only a file's descriptor changes later (on
+     * reopening), so the line is formatted (and redacted) outside the lock, and only the write
+     * is done under it, so that a reopen cannot close the descriptor in mid-write. */
+    int kind = access_kind;
+    if (kind == ACCESS_OFF) return;
+    char line[LOG_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = format_line(line, kind == ACCESS_STDERR && stderr_is_journal(), "info", fmt, ap);
+    va_end(ap);
+    if (kind == ACCESS_STDERR) {
+        write_line_fd(STDERR_FILENO, line, n);
+        return;
+    }
+    pthread_mutex_lock(&access_mu);
+    write_line_fd(access_fd, line, n);
+    pthread_mutex_unlock(&access_mu);
 }
 
 /* ---------------------------------------------------------------- repeats (see log.h) */

@@ -1,7 +1,8 @@
 /*
  * log.h — one-line stderr logging for kb-searchd.
  *
- * Every event is one line "TIME LEVEL message" written with a single write(2), so lines from
+ * Every event is one line "TIME LEVEL message" written with a single write(2) (under systemd
+ * preceded by its journal priority, "<3>" for errors: see log.c), so lines from
  * concurrent threads never interleave and a log shipper can split on newlines. Nothing that a
  * customer said may reach these lines: callers log paths without query strings and token NAMEs,
  * never tokens or query text, and every message is passed through kb_redact() before it is
@@ -22,6 +23,14 @@ void searchd_log_vwrite(const char *level, const char *fmt, va_list ap);
  * string, identifiers redacted, escaped); method and name are sanitized here. */
 void searchd_log_access(const char *method, const char *path, int status, double duration_ms,
                         const char *role, const char *name);
+
+/* Where the access lines go (kb-searchd --access-log): "stderr" (the default, with the other
+ * lines), "off", or an absolute file path, appended to (created 0640). Call before serving.
+ * 0, or -1 with the reason in err. */
+int searchd_log_set_access(const char *target, char *err, size_t err_len);
+/* Reopen the access log file (on SIGHUP, after logrotate moved it); nothing for stderr or off.
+ * 0, or -1 with the reason in err (the old file stays in use). */
+int searchd_log_reopen_access(char *err, size_t err_len);
 
 /* Fill dst (size dst_len) with the request path path[0..len) as log lines show it: %XX decoded,
  * customer identifiers replaced (kb_redact), then escaped as by searchd_log_sanitize and cut

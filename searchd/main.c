@@ -12,7 +12,7 @@
  * sigtimedwait(), so handling them can do real work (reload a file, shut down in order) without
  * async-signal-safety concerns:
  *   SIGHUP           reload the tokens file and the agents file (a bad file keeps the old
- *                    list, and says why)
+ *                    list, and says why), reopen the --access-log file (after logrotate)
  *   SIGTERM, SIGINT  stop accepting, finish requests in flight, flush the event store, exit 0
  */
 #include <dirent.h>
@@ -36,6 +36,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "routes_review.h"
 #include "searchd.h"
 #include "searchers.h"
@@ -49,6 +50,7 @@ static void usage(FILE *out) {
             "usage: kb-searchd --index DIR --data DIR --listen HOST:PORT --tokens FILE [--threads N]\n"
             "                  [--agents FILE] [--typing-window SECONDS] [--regroup-interval SECONDS]\n"
             "                  [--max-connections N] [--max-connections-per-ip N]\n"
+            "                  [--access-log off|stderr|FILE]\n"
             "\n"
             "Serve knowledge-base search over HTTP (see docs/API.md).\n"
             "  --index DIR         the index written by kb-indexer --index DIR\n"
@@ -68,9 +70,13 @@ static void usage(FILE *out) {
             "  --max-connections-per-ip N  connections from one client address at most (default\n"
             "                      64); more are refused. Behind a reverse proxy, or a NAT that\n"
             "                      puts many agents behind one address, set it to --max-connections\n"
+            "  --access-log WHERE  the access lines (one per request): stderr with the other\n"
+            "                      lines (default), off, or an absolute FILE path, appended to\n"
+            "                      and reopened on SIGHUP\n"
             "  --help              this text\n"
-            "Signals: SIGHUP reloads the tokens and agents files; SIGTERM or SIGINT stops\n"
-            "gracefully.\n");
+            "Signals: SIGHUP reloads the tokens and agents files and reopens the access log file;\n"
+            "SIGTERM or SIGINT stops gracefully. Under systemd: Type=notify, and log lines carry\n"
+            "their journal priority.\n");
 }
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -130,6 +136,7 @@ static int parse_count(const char *name, const char *text, unsigned max, unsigne
 }
 
 static int explicit_connection_limit; /* --max-connections was given */
+static const char *access_log_arg = "stderr"; /* --access-log */
 
 /* Parse the command line into searchd_ctx. Returns 0, or an exit status (2, or 0 for --help). */
 /* The numeric options as typed, read once every argument is known. */
@@ -142,11 +149,12 @@ static const char **option_slot(const char *arg, const char **name, number_args 
     static const char *const names[] = {"--index", "--data", "--listen", "--tokens", "--threads",
                                          "--agents", "--typing-window", "--regroup-interval",
                                          /* before --max-connections, which is its prefix */
-                                         "--max-connections-per-ip", "--max-connections"};
+                                         "--max-connections-per-ip", "--max-connections",
+                                         "--access-log"};
     const char **slots[] = {&searchd_ctx.index_dir, &searchd_ctx.data_dir, &searchd_ctx.listen,
                             &searchd_ctx.tokens_path, &t->threads, &searchd_ctx.agents_path,
                             &t->typing_window, &t->regroup, &t->max_per_ip,
-                            &t->max_connections};
+                            &t->max_connections, &access_log_arg};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strncmp(arg, names[i], strlen(names[i]))) {
             *name = names[i];
@@ -325,9 +333,13 @@ static int start_service(const searchd_listen_addr *addr, char *err, size_t err_
     return 0;
 }
 
-/* SIGHUP: re-read the tokens and the agents list, keeping the old ones when the new are bad. */
+/* SIGHUP: re-read the tokens and the agents list, keeping the old ones when the new are bad;
+ * reopen the access log file. systemd is told while it lasts (ExecReload= sends SIGHUP). */
 static void reload_files(void) {
     char err[1024];
+    searchd_notify("RELOADING=1");
+    if (searchd_log_reopen_access(err, sizeof err) != 0)
+        searchd_log_error("SIGHUP: access log not reopened, still writing the old file: %s", err);
     if (searchd_auth_load(searchd_ctx.tokens_path, err, sizeof err) == 0)
         searchd_log_info("SIGHUP: tokens reloaded from %s: %zu tokens", searchd_ctx.tokens_path,
                          searchd_auth_count());
@@ -336,6 +348,7 @@ static void reload_files(void) {
                           searchd_auth_count(), err);
     if (searchd_agents_load(err, sizeof err) != 0)
         searchd_log_error("SIGHUP: agents list not reloaded, keeping the previous one: %s", err);
+    searchd_notify("READY=1");
 }
 
 /* Serve until SIGTERM or SIGINT (returned); SIGHUP reloads. */
@@ -355,6 +368,7 @@ static int wait_for_stop(const sigset_t *signals) {
 /* Finish what is in flight, stop the threads, write what the store still holds. */
 static void stop_service(int sig) {
     atomic_store(&searchd_ctx.shutting_down, 1);
+    searchd_notify("STOPPING=1");
     searchd_log_info("%s received: shutting down, %d requests in flight",
                      sig == SIGINT ? "SIGINT" : "SIGTERM", searchd_http_in_flight());
     searchd_http_shutdown(SEARCHD_SHUTDOWN_GRACE_S * 1000);
@@ -388,6 +402,9 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (strcmp(access_log_arg, "stderr") != 0 &&
+        searchd_log_set_access(access_log_arg, err, sizeof err) != 0)
+        return fail(err);
 
     /* Before any thread exists, so every thread inherits the mask. */
     sigset_t signals;
@@ -410,6 +427,10 @@ int main(int argc, char **argv) {
                      searchd_ctx.index_dir, idx.documents, (unsigned long long)idx.revision,
                      searchd_ctx.data_dir, addr.shown, searchd_ctx.threads, searchd_auth_count(),
                      searchd_ctx.max_connections, searchd_ctx.max_connections_per_ip);
+    /* Only now, with everything open, is the service ready (kb-searchd.service, Type=notify). */
+    if (searchd_notify("READY=1") != 0)
+        searchd_log_warn("cannot tell systemd that the service is ready ($NOTIFY_SOCKET): %s",
+                         strerror(errno));
     stop_service(wait_for_stop(&signals));
     return 0;
 }

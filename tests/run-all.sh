@@ -5,6 +5,8 @@
 # End-to-end tests: each tests/e2e/test_*.py (they start the real binaries from $BIN).
 # Browser tests: tests/browser/run.sh (the web pages in headless Chromium).
 # Fuzz smoke: tests/fuzz/smoke.sh (each libFuzzer harness briefly, see tests/fuzz/README.md).
+# OpenAPI: tests/openapi/run.sh checks docs/openapi.yaml, and every request the end-to-end tests
+# made (recorded in $API_TRACE while they ran) against it.
 # A program that crashes, times out or exits non-zero without reporting a FAIL counts as one
 # failure of its own. The last line is "N passed, N failed"; exit 1 when anything failed.
 # --unit-only: only the unit tests. --e2e-only: only the end-to-end tests (make valgrind, which
@@ -45,6 +47,12 @@ for t in "$UNIT_DIR"/test_*; do
     run_program "unit/$(basename "$t")" 300 "$t"
 done
 
+# The end-to-end tests' requests and answers, for the OpenAPI check (tests/e2e/harness.py).
+API_TRACE="$UNIT_DIR/../api-trace.jsonl"
+mkdir -p "$(dirname "$API_TRACE")"
+rm -f "$API_TRACE"
+export KB_API_TRACE="$API_TRACE"
+
 e2e_limit=900
 [ -n "${KB_VALGRIND:-}" ] && [ "${KB_VALGRIND}" != 0 ] && e2e_limit=9000
 if [ "${1:-}" != "--unit-only" ]; then
@@ -57,6 +65,8 @@ if [ "${1:-}" != "--unit-only" ]; then
     [ "${1:-}" = "--e2e-only" ] || run_program browser 600 tests/browser/run.sh
     # libFuzzer harnesses: seeds, saved crashes, then a few seconds of fuzzing each (build/fuzz).
     [ "${1:-}" = "--e2e-only" ] || run_program fuzz 300 tests/fuzz/smoke.sh
+    # docs/openapi.yaml against the answers the end-to-end tests got.
+    [ "${1:-}" = "--e2e-only" ] || run_program openapi 300 tests/openapi/run.sh "$API_TRACE"
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then

@@ -16,6 +16,8 @@ PKGS="$PKGS valgrind"
 # xapian-check and xapian-delve, which the bulk builder's tests need (tests/unit/test_glass_build.c,
 # tests/e2e/test_bulk_build.py): without them those tests fail.
 PKGS="$PKGS xapian-tools"
+# The man pages' test (tests/e2e/test_man_pages.py) renders them with groff and man-db's man.
+PKGS="$PKGS groff-base man-db"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

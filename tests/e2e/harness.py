@@ -191,6 +191,36 @@ class Response:
         return f"<{self.status} {self.body[:300]!r}>"
 
 
+# ---------------------------------------------------------------- the API trace (KB_API_TRACE)
+# With KB_API_TRACE=FILE every request made through Service.request, and its answer, is appended
+# to FILE as one JSON line; tests/openapi checks each against docs/openapi.yaml, so that the
+# description cannot fall behind what the service answers (tests/run-all.sh sets it).
+API_TRACE = os.environ.get("KB_API_TRACE", "")
+_TRACE_BODY_MAX = 1 << 20
+_trace_lock = None
+
+
+def _trace_exchange(service, method, path, token, headers, data, resp):
+    global _trace_lock
+    import threading
+    if _trace_lock is None:
+        _trace_lock = threading.Lock()
+    roles = {t: r for r, t in service.tokens.items()}
+    rec = {"method": method, "path": path,
+           # the role of the token sent: "none" without one, "unknown" for a token not in the file
+           "role": "none" if token is None else roles.get(token, "unknown"),
+           "request_type": headers.get("Content-Type"),
+           "request_body": None if data is None else data[:_TRACE_BODY_MAX].decode("utf-8", "replace"),
+           "status": resp.status, "headers": resp.headers,
+           "body": resp.body[:_TRACE_BODY_MAX].decode("utf-8", "replace"),
+           "body_truncated": len(resp.body) > _TRACE_BODY_MAX,
+           "test": os.path.basename(sys.argv[0])}
+    line = json.dumps(rec, ensure_ascii=False) + "\n"
+    with _trace_lock:
+        with open(API_TRACE, "a", encoding="utf-8") as f:
+            f.write(line)
+
+
 # ---------------------------------------------------------------- the service under test
 class Service:
     """A knowledge base, its index, and a running kb-searchd. Use as a context manager."""
@@ -354,9 +384,12 @@ class Service:
         try:
             conn.request(method, path, body=data, headers=h)
             r = conn.getresponse()
-            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+            resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
         finally:
             conn.close()
+        if API_TRACE:
+            _trace_exchange(self, method, path, token, h, data, resp)
+        return resp
 
     def call(self, method, path, role="agent", **kw):
         """Request with the token of a role (None: no token)."""
