@@ -35,19 +35,6 @@
 
 /* ---------------------------------------------------------------- features */
 
-/* Matched-term bits of the matcher (the query's terms less those in no document) turned into
- * bits over all of the query's terms. */
-static uint64_t query_bits(const kb_query *q, uint64_t xapian_bits)
-{
-    uint64_t matched = 0;
-    for (size_t i = 0, k = 0; i < q->n_terms && k < 64; i++) {
-        if (q->terms[i].df == 0) continue;
-        if (xapian_bits >> k & 1) matched |= (uint64_t)1 << i;
-        k++;
-    }
-    return matched;
-}
-
 /* 1 when typed term i is in the hit, itself or through one of its synonyms. */
 static int present(const kb_query *q, uint64_t matched, size_t i, size_t n)
 {
@@ -68,7 +55,7 @@ static held hit_holds(const kb_query *q, uint64_t xapian_bits)
 {
     held h = {0, 0};
     if (q->info_mass <= 0) return h;
-    uint64_t matched = query_bits(q, xapian_bits);
+    uint64_t matched = kb_query_matched_bits(q, xapian_bits);
     size_t n = q->n_terms < 64 ? q->n_terms : 64;
     for (size_t i = 0; i < n; i++) {
         const kb_query_term *t = &q->terms[i];

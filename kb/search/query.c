@@ -337,3 +337,14 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
     }
     return 0;
 }
+
+uint64_t kb_query_matched_bits(const kb_query *q, uint64_t matcher_bits)
+{
+    uint64_t matched = 0;
+    for (size_t i = 0, k = 0; i < q->n_terms && k < 64; i++) {
+        if (q->terms[i].df == 0) continue;
+        if (matcher_bits >> k & 1) matched |= (uint64_t)1 << i;
+        k++;
+    }
+    return matched;
+}

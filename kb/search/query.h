@@ -51,6 +51,10 @@ typedef struct {
 int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, kb_query *out);
 void kb_query_free(kb_query *q);
 
+/* The matcher's matched-term bits (which refer to the terms as given to it: the query's in
+ * order, those in no document left out) as bits of q's terms (bit i: q->terms[i], i < 64). */
+uint64_t kb_query_matched_bits(const kb_query *q, uint64_t matcher_bits);
+
 /* 1 when the folded term is a question or function word. */
 int kb_query_is_stopword(const char *term);
 

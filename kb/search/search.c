@@ -186,19 +186,6 @@ void kb_search_result_free(kb_search_result *res)
     memset(res, 0, sizeof *res);
 }
 
-/* Xapian's matched-term bits, which refer to the terms as given to Xapian (kb_query's order,
- * df == 0 terms left out), as bits of kb_query's terms. */
-static uint64_t query_bits(const kb_query *q, uint64_t xapian_bits)
-{
-    uint64_t matched = 0;
-    for (size_t i = 0, k = 0; i < q->n_terms && k < 64; i++) {
-        if (q->terms[i].df == 0) continue;
-        if (xapian_bits >> k & 1) matched |= (uint64_t)1 << i;
-        k++;
-    }
-    return matched;
-}
-
 /* ---------------------------------------------------------------- search */
 
 /* The matcher's terms: the query's, less those in no document. The matched-term bits Xapian
@@ -267,7 +254,7 @@ static void fill_ranked(kb_searcher *s, ranked_hit *r, size_t n, size_t head, ui
         if (i < head && q->info_mass > 0) {
             double title = kb_structure_asked_verbatim(s->analyzer, doc, asked)
                                ? 1.0
-                               : kb_structure_title_share(s->analyzer, doc, q, query_bits(q, r[i].x.matched));
+                               : kb_structure_title_share(s->analyzer, doc, q, kb_query_matched_bits(q, r[i].x.matched));
             r[i].x.score *= kb_structure_boost(title, r[i].passage / q->info_mass);
         }
         free(doc);
