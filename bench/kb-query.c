@@ -6,8 +6,10 @@
  * Input: one question per line, "ID<TAB>QUESTION" or just "QUESTION" (then the line number is
  * the id). Output, one line per question:
  *   ID<TAB>unresolved<TAB>confidence<TAB>coverage<TAB>passage_coverage<TAB>top_score<TAB>second_score<TAB>ids
- * with ids comma-separated, best first. With --repeat, the questions are run N times and only
- * timing is printed (to stderr): searches per second and latency percentiles on one thread.
+ * with ids comma-separated, best first. With --snippets, two more columns: the top hit's
+ * section id and its snippet (HTML, tabs and newlines as spaces), for tuning passage choice.
+ * With --repeat, the questions are run N times and only timing is printed (to stderr): searches
+ * per second and latency percentiles on one thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,14 +34,15 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     const char *index = NULL;
-    int limit = 10, repeat = 0, include_expired = 0;
+    int limit = 10, repeat = 0, include_expired = 0, snippets = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--index") && i + 1 < argc) index = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) limit = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--include-expired")) include_expired = 1;
+        else if (!strcmp(argv[i], "--snippets")) snippets = 1;
         else {
-            fprintf(stderr, "usage: kb-query --index DIR [--limit N] [--repeat N] < questions\n");
+            fprintf(stderr, "usage: kb-query --index DIR [--limit N] [--repeat N] [--snippets] < questions\n");
             return 2;
         }
     }
@@ -91,6 +94,12 @@ int main(int argc, char **argv)
                        res.features.coverage, res.features.passage_coverage, res.features.top_score,
                        res.features.second_score);
                 for (size_t h = 0; h < res.n_hits; h++) printf("%s%s", h ? "," : "", res.hits[h].id);
+                if (snippets) {
+                    const kb_hit *top = res.n_hits ? &res.hits[0] : NULL;
+                    printf("\t%s\t", top ? top->section_id : "");
+                    for (const char *c = top ? top->snippet : ""; *c; c++)
+                        putchar(*c == '\t' || *c == '\n' ? ' ' : *c);
+                }
                 printf("\n");
             }
             kb_search_result_free(&res);
