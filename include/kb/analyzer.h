@@ -81,6 +81,15 @@ uint32_t kb_analyzer_fold_codepoint(uint32_t cp);
  * start-up (then use kb_analyzer_fold_codepoint). Builds the table on first use; thread-safe. */
 const uint16_t *kb_analyzer_fold_table(void);
 
+/* Fold text[0..n) (code points) the way analysis folds text, one code point out for each code
+ * point in, so that a match found in out is a match at the same place of the original (snippets
+ * mark the editor's own text). Each code point as kb_analyzer_fold_codepoint, and where the text
+ * holds Traditional characters, also the phrase conversions that a fold one character at a time
+ * misses (計畫 → 计划, 瞭解 → 了解, 回覆 → 回复), when they keep their length, as nearly all do;
+ * the rest are folded character by character. scratch must hold 2 * n uint16_t. Thread-safe
+ * after the first kb_analyzer_new. */
+void kb_analyzer_fold_aligned(const uint32_t *text, size_t n, uint32_t *out, uint16_t *scratch);
+
 void kb_term_list_init(kb_term_list *l);
 void kb_term_list_clear(kb_term_list *l); /* forget the terms, keep the memory */
 void kb_term_list_free(kb_term_list *l);

@@ -168,6 +168,34 @@ const uint16_t *kb_analyzer_fold_table(void)
     return fold_table;
 }
 
+/* Unified Han ideographs, which NFKC_Casefold leaves as they are: for them the analyzer's fold
+ * is the t2s conversion (then the variant fold), phrases included. */
+static int is_unified_han(uint32_t c)
+{
+    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF);
+}
+
+void kb_analyzer_fold_aligned(const uint32_t *text, size_t n, uint32_t *out, uint16_t *scratch)
+{
+    pthread_once(&fold_once, build_fold_table);
+    int traditional = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = text[i];
+        int bmp = c < 0x10000 && !U_IS_SURROGATE(c);
+        out[i] = bmp && fold_table ? fold_table[c] : c;
+        if (bmp && kb_t2s_may_change((UChar)c)) traditional = 1;
+    }
+    if (!traditional || n > INT32_MAX) return;
+    /* Phrase keys are Han text, so code points outside the BMP (never in a phrase) can stand
+     * in as U+FFFD: the text keeps one unit per code point. */
+    UChar *in16 = scratch, *out16 = scratch + n;
+    for (size_t i = 0; i < n; i++)
+        in16[i] = text[i] < 0x10000 && !U_IS_SURROGATE(text[i]) ? (UChar)text[i] : 0xFFFD;
+    kb_t2s_convert_aligned(in16, (int32_t)n, out16);
+    for (size_t i = 0; i < n; i++)
+        if (is_unified_han(text[i])) out[i] = fold_variant(out16[i]);
+}
+
 /* ---------------------------------------------------------------- set-up */
 
 kb_analyzer *kb_analyzer_new(char *err, size_t err_len)

@@ -210,3 +210,30 @@ int32_t kb_t2s_convert(const UChar *in, int32_t n, UChar *out)
     }
     return o;
 }
+
+/* 1 when p's conversion can replace its key unit for unit. */
+static int keeps_alignment(const phrase *p)
+{
+    if (p->value_len != p->key_len) return 0;
+    for (int32_t k = 0; k < p->value_len; k++)
+        if (U16_IS_SURROGATE(p->value[k])) return 0;
+    return 1;
+}
+
+void kb_t2s_convert_aligned(const UChar *in, int32_t n, UChar *out)
+{
+    for (int32_t i = 0; i < n;) {
+        const phrase *p = phrase_at(in, i, n);
+        if (p && keeps_alignment(p)) {
+            memcpy(out + i, p->value, (size_t)p->key_len * sizeof(UChar));
+            i += p->key_len;
+            continue;
+        }
+        /* No phrase, or one that changes the length: its characters one by one. */
+        int32_t end = p ? i + p->key_len : i + 1;
+        for (; i < end; i++) {
+            UChar32 c = kb_t2s_char(in[i]);
+            out[i] = c < 0x10000 ? (UChar)c : in[i];
+        }
+    }
+}

@@ -27,6 +27,14 @@ int kb_t2s_init(void);
  * Text that is not Han passes through unchanged. kb_t2s_init() must have succeeded. */
 int32_t kb_t2s_convert(const UChar *in, int32_t n, UChar *out);
 
+/* Like kb_t2s_convert, but out[i] is the conversion of in[i], for text whose positions must stay
+ * aligned with the original (snippets mark matches in the editor's own text). A phrase whose
+ * conversion keeps its length applies (計畫 → 计划, 瞭解 → 了解: most of them do); the few that
+ * change the length (e.g. a phrase of four characters written as three in Simplified) are
+ * converted character by character instead, and a character whose Simplified form lies beyond
+ * the BMP stays as it is. in holds BMP code points only (no surrogates). */
+void kb_t2s_convert_aligned(const UChar *in, int32_t n, UChar *out);
+
 /* The Simplified form of one code point by the character table alone (cp when none). */
 UChar32 kb_t2s_char(UChar32 cp);
 

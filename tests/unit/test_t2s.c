@@ -317,6 +317,89 @@ static void check_entry_alone(const char *key, const char *value, void *count)
     ++*(size_t *)count;
 }
 
+/* kb_t2s_convert_aligned on UTF-8 text of BMP characters; its output as UTF-8 (malloc'd). */
+static char *t2s_aligned(const char *in)
+{
+    int32_t n16 = 0;
+    UErrorCode e = U_ZERO_ERROR;
+    u_strFromUTF8(NULL, 0, &n16, in, -1, &e);
+    e = U_ZERO_ERROR;
+    UChar *u = malloc((n16 ? (size_t)n16 : 1) * sizeof *u);
+    UChar *o = malloc((n16 ? (size_t)n16 : 1) * sizeof *o); /* exactly n units: no growing */
+    u_strFromUTF8(u, n16, NULL, in, -1, &e);
+    kb_t2s_convert_aligned(u, n16, o);
+    char *out = malloc((size_t)n16 * 3 + 1);
+    e = U_ZERO_ERROR;
+    u_strToUTF8(out, n16 * 3 + 1, NULL, o, n16, &e);
+    free(u);
+    free(o);
+    return out;
+}
+
+/* Each phrase: converted as in the dictionary when the conversion keeps its length, else
+ * character by character (the aligned form never changes the length). */
+static void check_entry_aligned(const char *key, const char *value, void *counts)
+{
+    size_t *n = counts;
+    int32_t kl = 0, vl = 0;
+    UErrorCode e = U_ZERO_ERROR;
+    u_strFromUTF8(NULL, 0, &kl, key, -1, &e);
+    e = U_ZERO_ERROR;
+    u_strFromUTF8(NULL, 0, &vl, value, -1, &e);
+    int has_astral = 0;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) has_astral |= *p >= 0xF0;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) has_astral |= *p >= 0xF0;
+    if (has_astral) return; /* the aligned form takes BMP text */
+    char *got = t2s_aligned(key);
+    char *want = kl == vl ? strdup(value) : NULL;
+    if (!want) { /* character by character: each character converted alone */
+        want = calloc(1, strlen(key) * 3 + 1);
+        for (const char *p = key; *p;) {
+            size_t len = 1;
+            while (((unsigned char)p[len] & 0xC0) == 0x80) len++;
+            char one[8] = {0};
+            memcpy(one, p, len);
+            UChar u[2];
+            int32_t un = 0;
+            e = U_ZERO_ERROR;
+            u_strFromUTF8(u, 2, &un, one, -1, &e);
+            UChar32 c = kb_t2s_char(u[0]);
+            char conv[8] = {0};
+            int32_t cn = 0;
+            UChar cu[2];
+            int32_t cun = 0;
+            if (c < 0x10000) cu[cun++] = (UChar)c;
+            else cu[cun++] = u[0];
+            e = U_ZERO_ERROR;
+            u_strToUTF8(conv, sizeof conv, &cn, cu, cun, &e);
+            strcat(want, conv);
+            p += len;
+        }
+        n[1]++;
+    } else {
+        n[0]++;
+    }
+    if (strcmp(got, want) != 0) {
+        printf("  \"%s\" aligned gave \"%s\", expected \"%s\"\n", key, got, want);
+        check_current_failed = 1;
+    }
+    free(got);
+    free(want);
+}
+
+TEST(the_aligned_conversion_applies_each_phrase_that_keeps_its_length_and_never_moves_text)
+{
+    /* Snippets mark matches in the original text by position, so the conversion they use keeps
+     * one unit out for each unit in. */
+    char *got = t2s_aligned("這個計畫需要瞭解，請回覆。Abc 5G");
+    CHECK_STR_EQ(got, "这个计划需要了解，请回复。Abc 5G");
+    free(got);
+    size_t counts[2] = {0, 0}; /* phrases that keep their length, phrases that do not */
+    each_entry(kb_t2s_TSPhrases, check_entry_aligned, counts);
+    CHECK(counts[0] > 100);
+    printf("  %zu phrases keep their length, %zu do not\n", counts[0], counts[1]); /* 276, 0 */
+}
+
 TEST(every_dictionary_entry_on_its_own_converts_to_its_first_value)
 {
     size_t phrases = 0, chars = 0;
@@ -466,6 +549,7 @@ int main(void)
     RUN(lone_surrogates_pass_through_without_reading_past_the_end);
     RUN(invalid_utf8_reaches_t2s_as_replacement_characters_and_the_rest_converts);
     RUN(a_long_text_converts_in_one_call_like_its_pieces);
+    RUN(the_aligned_conversion_applies_each_phrase_that_keeps_its_length_and_never_moves_text);
     RUN(every_dictionary_entry_on_its_own_converts_to_its_first_value);
     RUN(output_equals_opencc_t2s_over_every_dictionary_entry_alone_and_run_together);
     CHECK_MAIN_END();
