@@ -101,6 +101,7 @@ void kb_query_free(kb_query *q)
         free(q->terms[i].origin);
     }
     free(q->terms);
+    free(q->folded);
     memset(q, 0, sizeof *q);
 }
 
@@ -247,6 +248,7 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
     if (rc == 0) rc = distinct_terms(&terms, out);
     kb_term_list_free(&terms);
     if (rc == 0) rc = expand_synonyms(out);
+    if (rc == 0 && !(out->folded = kb_analyzer_fold(a, text, len))) rc = -1;
     if (rc < 0) {
         kb_query_free(out);
         return -1;

@@ -38,6 +38,8 @@ typedef struct {
 typedef struct {
     kb_query_term *terms;
     size_t n_terms;
+    char *folded;     /* the question folded like documents (kb_analyzer_fold), for passage
+                       * choice to read what it asks (search/passage_types.h); may be NULL */
     double info_mass; /* sum of weight * idf over the informative (non-stop) terms */
     uint32_t doccount;
 } kb_query;
