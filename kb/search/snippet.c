@@ -54,8 +54,10 @@
 #ifndef KB_SNIP_LABEL
 #define KB_SNIP_LABEL 0.2
 #endif
-/* A script line counts at this share when the question does not ask what to say, and at
- * KB_SNIP_SCRIPT_ASKED when it does (开通漫游后跟客户怎么说). */
+/* A script line counts at this share when the question does not ask what to say; when it does
+ * (开通漫游后跟客户怎么说), a script line counts at KB_SNIP_SCRIPT_ASKED and any other passage at
+ * KB_SNIP_SCRIPT (the question's 客户 and 说 are rarely in the script itself, which speaks
+ * to the customer as 您). */
 #ifndef KB_SNIP_SCRIPT
 #define KB_SNIP_SCRIPT 0.5
 #endif
@@ -561,7 +563,8 @@ static long choose_unit(const scan *s, const kb_document *doc, unsigned asks)
         unsigned wanted = asks & ~(unsigned)KB_KIND_SCRIPT;
         if (u->holds & wanted) score *= 1.0 + KB_SNIP_KIND;
         if (labels & wanted) score *= 1.0 + KB_SNIP_LABEL;
-        if (u->script) score *= asks & KB_KIND_SCRIPT ? KB_SNIP_SCRIPT_ASKED : KB_SNIP_SCRIPT;
+        if (asks & KB_KIND_SCRIPT) score *= u->script ? KB_SNIP_SCRIPT_ASKED : KB_SNIP_SCRIPT;
+        else if (u->script) score *= KB_SNIP_SCRIPT;
         /* Between units that match nothing, one of the kind asked for comes first. */
         if ((u->holds & wanted) && !(u->script && !(asks & KB_KIND_SCRIPT))) score += 1e-9;
         if (score > best_score) {
