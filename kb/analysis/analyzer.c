@@ -168,32 +168,38 @@ const uint16_t *kb_analyzer_fold_table(void)
     return fold_table;
 }
 
-/* Unified Han ideographs, which NFKC_Casefold leaves as they are: for them the analyzer's fold
- * is the t2s conversion (then the variant fold), phrases included. */
-static int is_unified_han(uint32_t c)
-{
-    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF);
-}
-
-void kb_analyzer_fold_aligned(const uint32_t *text, size_t n, uint32_t *out, uint16_t *scratch)
+void kb_analyzer_fold_aligned(const uint32_t *text, size_t n, uint32_t *out)
 {
     pthread_once(&fold_once, build_fold_table);
+    /* Like the analyzer, phrases are looked for only in text holding a character that may
+     * change (Simplified text skips the pass). */
+    const uint8_t *changes = kb_t2s_change_bits();
     int traditional = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t c = text[i];
-        int bmp = c < 0x10000 && !U_IS_SURROGATE(c);
-        out[i] = bmp && fold_table ? fold_table[c] : c;
-        if (bmp && kb_t2s_may_change((UChar)c)) traditional = 1;
+        if (c < 0x10000) {
+            out[i] = fold_table ? fold_table[c] : c;
+            traditional |= changes && (changes[c / 8] >> (c % 8) & 1);
+        } else {
+            out[i] = c;
+        }
     }
-    if (!traditional || n > INT32_MAX) return;
-    /* Phrase keys are Han text, so code points outside the BMP (never in a phrase) can stand
-     * in as U+FFFD: the text keeps one unit per code point. */
-    UChar *in16 = scratch, *out16 = scratch + n;
+    if (traditional) kb_analyzer_fold_phrases(text, n, out);
+}
+
+void kb_analyzer_fold_phrases(const uint32_t *text, size_t n, uint32_t *out)
+{
+    /* Phrase keys are unified Han ideographs, which NFKC_Casefold leaves as they are: for them
+     * the analyzer's fold is the t2s conversion, phrases included, then the variant fold. */
+    if (kb_t2s_phrases_aligned(text, n, out) == 0) return;
     for (size_t i = 0; i < n; i++)
-        in16[i] = text[i] < 0x10000 && !U_IS_SURROGATE(text[i]) ? (UChar)text[i] : 0xFFFD;
-    kb_t2s_convert_aligned(in16, (int32_t)n, out16);
-    for (size_t i = 0; i < n; i++)
-        if (is_unified_han(text[i])) out[i] = fold_variant(out16[i]);
+        if (out[i] < 0x10000) out[i] = fold_variant((UChar)out[i]);
+}
+
+const uint8_t *kb_analyzer_traditional_bits(void)
+{
+    pthread_once(&fold_once, build_fold_table); /* which initialises t2s */
+    return kb_t2s_change_bits();
 }
 
 /* ---------------------------------------------------------------- set-up */

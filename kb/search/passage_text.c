@@ -3,6 +3,7 @@
  */
 #include "search/passage_text.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/utf8.h>
@@ -13,54 +14,76 @@ int kb_passage_load(kb_passage_text *p, const char *text)
 {
     size_t len = strlen(text);
     if (len + 1 > p->cap) {
-        size_t cap = (len + 1) * 2;
-        uint32_t *orig = realloc(p->orig, cap * sizeof *orig);
-        if (!orig) return -1;
-        p->orig = orig;
-        uint32_t *cps = realloc(p->cps, cap * sizeof *cps);
-        if (!cps) return -1;
-        p->cps = cps;
-        uint32_t *at = realloc(p->byte_at, cap * sizeof *at);
-        if (!at) return -1;
-        p->byte_at = at;
-        uint8_t *m = realloc(p->marked, cap);
-        if (!m) return -1;
-        p->marked = m;
-        uint16_t *s = realloc(p->scratch, 2 * cap * sizeof *s);
-        if (!s) return -1;
-        p->scratch = s;
+        /* One allocation for the four arrays; grown, never shrunk, while p is reused. */
+        size_t cap = (len + 1) * 2 > 256 ? (len + 1) * 2 : 256;
+        uint32_t *block = malloc(cap * (3 * sizeof(uint32_t) + 1));
+        if (!block) return -1;
+        free(p->orig);
+        p->orig = block;
+        p->cps = block + cap;
+        p->byte_at = block + 2 * cap;
+        p->marked = (uint8_t *)(block + 3 * cap);
         p->cap = cap;
     }
-    p->n = 0;
-    int32_t i = 0;
-    while ((size_t)i < len) {
-        int32_t at = i;
-        UChar32 c;
-        U8_NEXT((const uint8_t *)text, i, (int32_t)len, c);
-        p->byte_at[p->n] = (uint32_t)at;
-        p->orig[p->n++] = c < 0 ? 0xFFFD : (uint32_t)c;
+    /* Decoded and folded code point by code point in one pass; the Traditional phrases, which
+     * only text holding a character that may change needs, in a second. */
+    static const uint8_t none[65536 / 8];
+    const uint16_t *fold = kb_analyzer_fold_table();
+    const uint8_t *traditional = kb_analyzer_traditional_bits();
+    if (!traditional) traditional = none;
+    uint32_t *orig = p->orig, *cps = p->cps, *byte_at = p->byte_at;
+    const uint8_t *u8 = (const uint8_t *)text;
+    unsigned phrases = 0;
+    size_t n = 0, i = 0;
+    while (i < len) {
+        uint32_t cp;
+        uint8_t b = u8[i];
+        byte_at[n] = (uint32_t)i;
+        /* ASCII and the three-byte characters of Chinese text decoded inline, a fraction of the
+         * cost of U8_NEXT, which every other sequence and any malformed one goes through. */
+        if (b < 0x80) {
+            cp = b;
+            i++;
+        } else if ((b & 0xF0) == 0xE0 && i + 2 < len && ((u8[i + 1] & 0xC0) | (u8[i + 2] & 0xC0) >> 2) == 0xA0 &&
+                   (cp = (uint32_t)(b & 0x0F) << 12 | (uint32_t)(u8[i + 1] & 0x3F) << 6 | (u8[i + 2] & 0x3F)) >= 0x800 &&
+                   (cp & 0xF800) != 0xD800) {
+            i += 3;
+        } else {
+            int32_t at = (int32_t)i;
+            UChar32 c;
+            U8_NEXT(u8, at, (int32_t)len, c);
+            i = (size_t)at;
+            cp = c < 0 ? 0xFFFD : (uint32_t)c;
+        }
+        orig[n] = cp;
+        if (cp < 0x10000) {
+            cps[n] = fold ? fold[cp] : (uint32_t)kb_analyzer_fold_codepoint(cp);
+            phrases |= traditional[cp >> 3] >> (cp & 7);
+        } else {
+            cps[n] = cp;
+        }
+        n++;
     }
-    p->byte_at[p->n] = (uint32_t)len;
-    kb_analyzer_fold_aligned(p->orig, p->n, p->cps, p->scratch);
+    byte_at[n] = (uint32_t)len;
+    p->n = n;
+    if (phrases & 1) kb_analyzer_fold_phrases(orig, n, cps);
     memset(p->marked, 0, p->n);
     return 0;
 }
 
 void kb_passage_free(kb_passage_text *p)
 {
-    free(p->orig);
-    free(p->cps);
-    free(p->byte_at);
-    free(p->marked);
-    free(p->scratch);
+    free(p->orig); /* the one allocation */
     memset(p, 0, sizeof *p);
 }
 
-int kb_passage_is_sentence_end(uint32_t c)
+static inline int is_end(uint32_t c)
 {
     return c == 0x3002 /* 。 */ || c == 0xFF01 /* ！ */ || c == 0xFF1F /* ？ */ ||
            c == 0xFF1B /* ； */ || c == '!' || c == '?' || c == ';' || c == '\n';
 }
+
+int kb_passage_is_sentence_end(uint32_t c) { return is_end(c); }
 
 /* Closing quotes and brackets, which belong to the sentence they close. */
 static int is_closer(uint32_t c)
@@ -110,7 +133,7 @@ static size_t speech_spans(const uint32_t *cps, size_t n, span *spans)
         size_t j = i + 1, limit = i + QUOTE_MAX < n ? i + QUOTE_MAX : n;
         int ends = 0;
         for (; j < limit && cps[j] != close; j++)
-            ends |= cps[j] != '\n' && kb_passage_is_sentence_end(cps[j]);
+            ends |= cps[j] != '\n' && is_end(cps[j]);
         if (j < limit && ends) {
             spans[count++] = (span){(uint32_t)i, (uint32_t)(j + 1)};
             i = j + 1;
@@ -150,10 +173,10 @@ int kb_passage_sentences(const kb_passage_text *p, kb_sentence **out, size_t *n,
         if (change > 0 && depth++ == 0) opened = i;
         if (change < 0 && depth > 0) depth--;
         if (depth > 0 && i - opened > BRACKET_MAX) depth = 0;
-        int end = depth == 0 && (kb_passage_is_sentence_end(p->cps[i]) || is_full_stop_end(p->cps, p->n, i));
+        int end = depth == 0 && (is_end(p->cps[i]) || is_full_stop_end(p->cps, p->n, i));
         if (!end && i + 1 < p->n) continue;
         size_t to = i + 1;
-        while (to < p->n && (is_closer(p->cps[to]) || kb_passage_is_sentence_end(p->cps[to]) ||
+        while (to < p->n && (is_closer(p->cps[to]) || is_end(p->cps[to]) ||
                              p->cps[to] == ' '))
             to++;
         if (*n == *cap) {
@@ -193,20 +216,33 @@ static const char *const LEANS_BACK[] = {
     "而", "并且", "同时", "此后", "之后", "随后", "后来", "当时", "同年", "次年", "翌年",
     "赛后", "战后", "事后", "为此", "对此", "由此", "（", "(",
 };
+#define N_LEANS (sizeof LEANS_BACK / sizeof LEANS_BACK[0])
+
+/* LEANS_BACK as code points, decoded once. */
+static struct {
+    uint32_t cps[N_LEANS][4];
+    uint8_t len[N_LEANS];
+} leans;
+static pthread_once_t leans_once = PTHREAD_ONCE_INIT;
+
+static void decode_leans(void)
+{
+    for (size_t k = 0; k < N_LEANS; k++) {
+        int32_t i = 0, len = (int32_t)strlen(LEANS_BACK[k]);
+        while (i < len && leans.len[k] < 4) {
+            UChar32 c;
+            U8_NEXT((const uint8_t *)LEANS_BACK[k], i, len, c);
+            leans.cps[k][leans.len[k]++] = (uint32_t)c;
+        }
+    }
+}
 
 int kb_passage_leans_back(const uint32_t *cps, size_t n)
 {
-    for (size_t k = 0; k < sizeof LEANS_BACK / sizeof LEANS_BACK[0]; k++) {
-        const char *w = LEANS_BACK[k];
-        int32_t i = 0, len = (int32_t)strlen(w);
-        size_t at = 0;
-        while (i < len && at < n) {
-            UChar32 c;
-            U8_NEXT((const uint8_t *)w, i, len, c);
-            if ((uint32_t)c != cps[at]) break;
-            at++;
-        }
-        if (i == len && at > 0) return 1;
+    pthread_once(&leans_once, decode_leans);
+    for (size_t k = 0; k < N_LEANS; k++) {
+        size_t l = leans.len[k];
+        if (l <= n && memcmp(cps, leans.cps[k], l * sizeof(uint32_t)) == 0) return 1;
     }
     return 0;
 }

@@ -20,7 +20,6 @@ typedef struct {
     uint32_t *cps;     /* folded, one for one */
     uint32_t *byte_at; /* byte offset of each code point; byte_at[n] = text length */
     uint8_t *marked;   /* set by the caller: 1 where a query term matched */
-    uint16_t *scratch; /* for the aligned fold */
     size_t n, cap;
 } kb_passage_text;
 

@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <unicode/ustring.h>
+#include <unicode/utf8.h>
 #include <unistd.h>
 
 /* The dictionaries the build embeds ($(BUILD)/gen/t2s_data.c, "key TAB value[ value…]" lines). */
@@ -317,23 +318,30 @@ static void check_entry_alone(const char *key, const char *value, void *count)
     ++*(size_t *)count;
 }
 
-/* kb_t2s_convert_aligned on UTF-8 text of BMP characters; its output as UTF-8 (malloc'd). */
+/* Text converted character by character (kb_t2s_char), then kb_t2s_phrases_aligned over it:
+ * what snippets fold with, as UTF-8 (malloc'd). The input holds BMP characters only. */
 static char *t2s_aligned(const char *in)
 {
-    int32_t n16 = 0;
-    UErrorCode e = U_ZERO_ERROR;
-    u_strFromUTF8(NULL, 0, &n16, in, -1, &e);
-    e = U_ZERO_ERROR;
-    UChar *u = malloc((n16 ? (size_t)n16 : 1) * sizeof *u);
-    UChar *o = malloc((n16 ? (size_t)n16 : 1) * sizeof *o); /* exactly n units: no growing */
-    u_strFromUTF8(u, n16, NULL, in, -1, &e);
-    kb_t2s_convert_aligned(u, n16, o);
-    char *out = malloc((size_t)n16 * 3 + 1);
-    e = U_ZERO_ERROR;
-    u_strToUTF8(out, n16 * 3 + 1, NULL, o, n16, &e);
-    free(u);
-    free(o);
-    return out;
+    uint32_t *cps = calloc(strlen(in) + 1, sizeof *cps), *out = calloc(strlen(in) + 1, sizeof *out);
+    size_t n = 0;
+    for (int32_t i = 0, len = (int32_t)strlen(in); i < len;) {
+        UChar32 c;
+        U8_NEXT((const uint8_t *)in, i, len, c);
+        cps[n] = (uint32_t)c;
+        out[n++] = (uint32_t)kb_t2s_char(c);
+    }
+    kb_t2s_phrases_aligned(cps, n, out);
+    char *s = malloc(n * 4 + 1);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        UBool err = 0;
+        U8_APPEND((uint8_t *)s, at, n * 4, (UChar32)out[i], err);
+        (void)err;
+    }
+    s[at] = 0;
+    free(cps);
+    free(out);
+    return s;
 }
 
 /* Each phrase: converted as in the dictionary when the conversion keeps its length, else
@@ -391,6 +399,8 @@ TEST(the_aligned_conversion_applies_each_phrase_that_keeps_its_length_and_never_
 {
     /* Snippets mark matches in the original text by position, so the conversion they use keeps
      * one unit out for each unit in. */
+    uint32_t simplified[] = {0x8BA1, 0x5212}, out[2] = {1, 2}; /* 计划: nothing Traditional */
+    CHECK(kb_t2s_phrases_aligned(simplified, 2, out) == 0 && out[0] == 1 && out[1] == 2);
     char *got = t2s_aligned("這個計畫需要瞭解，請回覆。Abc 5G");
     CHECK_STR_EQ(got, "这个计划需要了解，请回复。Abc 5G");
     free(got);
