@@ -145,23 +145,35 @@ static const char *const QUESTION_PHRASES[] = {
     "会不会",
 };
 /* Characters that make a piece of a question phrase a question word (么时 of 什么时候, not 时间
- * of 多长时间). */
-static const char *const QUESTION_CHARS[] = {"什", "么", "哪", "几", "多", "怎", "何", "啥",
-                                             "为", "否", "没", "不"};
+ * of 多长时间): 什么哪几多怎何啥为否没不. */
+static int is_question_char(uint32_t c)
+{
+    switch (c) {
+    case 0x4EC0: case 0x4E48: case 0x54EA: case 0x51E0: case 0x591A: case 0x600E: case 0x4F55:
+    case 0x5565: case 0x4E3A: case 0x5426: case 0x6CA1: case 0x4E0D:
+        return 1;
+    }
+    return 0;
+}
 
 int kb_passage_is_question_word(const char *term)
 {
     size_t len = strlen(term);
-    if (!len) return 0;
+    if (!len || len > 15) return 0;
+    /* Most terms hold no question character: done without the phrases. */
+    int asking = 0;
+    for (int32_t i = 0, n = (int32_t)len; i < n && !asking;) {
+        UChar32 c;
+        U8_NEXT((const uint8_t *)term, i, n, c);
+        asking = is_question_char((uint32_t)c);
+    }
+    if (!asking) return 0;
     int inside = 0;
     for (size_t i = 0; i < sizeof QUESTION_PHRASES / sizeof QUESTION_PHRASES[0]; i++) {
         if (!strcmp(term, QUESTION_PHRASES[i])) return 1;
         if (strstr(QUESTION_PHRASES[i], term)) inside = 1;
     }
-    if (!inside) return 0;
-    for (size_t i = 0; i < sizeof QUESTION_CHARS / sizeof QUESTION_CHARS[0]; i++)
-        if (strstr(term, QUESTION_CHARS[i])) return 1;
-    return 0;
+    return inside;
 }
 
 /* ---------------------------------------------------------------- the text */
@@ -255,8 +267,11 @@ static const pattern LABELS[] = {
 };
 
 /* Titles and openings that name a script. */
-static const char *const SCRIPT_NAMES[] = {"话术", "对答", "应答", "口径", "参考回答",
-                                           "建议回答", "可以说", "可说"};
+static const pattern SCRIPT_NAMES[] = {
+    {"话术", KB_KIND_SCRIPT},     {"对答", KB_KIND_SCRIPT},     {"应答", KB_KIND_SCRIPT},
+    {"口径", KB_KIND_SCRIPT},     {"参考回答", KB_KIND_SCRIPT}, {"建议回答", KB_KIND_SCRIPT},
+    {"可以说", KB_KIND_SCRIPT},   {"可说", KB_KIND_SCRIPT},
+};
 
 #define MAX_PATTERN 8
 #define MAX_PATTERNS 160
@@ -277,6 +292,7 @@ _Static_assert(sizeof HOLDS / sizeof HOLDS[0] <= MAX_PATTERNS, "HOLDS outgrew MA
 _Static_assert(sizeof LABELS / sizeof LABELS[0] <= MAX_PATTERNS, "LABELS outgrew MAX_PATTERNS");
 static pattern_table holds = {.src = HOLDS, .n = sizeof HOLDS / sizeof HOLDS[0]};
 static pattern_table labels = {.src = LABELS, .n = sizeof LABELS / sizeof LABELS[0]};
+static pattern_table scripts = {.src = SCRIPT_NAMES, .n = sizeof SCRIPT_NAMES / sizeof SCRIPT_NAMES[0]};
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static size_t decode(const char *s, uint32_t *out, size_t cap)
@@ -305,18 +321,19 @@ static void build_tables(void)
 {
     build_table(&holds);
     build_table(&labels);
+    build_table(&scripts);
 }
 
 /* The kinds of the patterns of t that start at cps[i]. */
-static unsigned patterns_at(const pattern_table *t, const uint32_t *cps, size_t n, size_t i)
+static inline unsigned patterns_at(const pattern_table *t, const uint32_t *cps, size_t n, size_t i)
 {
     unsigned kinds = 0;
     uint32_t c = cps[i];
     for (int k = t->head[c & 0xFF]; k >= 0; k = t->next[k]) {
-        size_t l = t->len[k];
+        size_t l = t->len[k], j = 1;
         if (t->cps[k][0] != c || i + l > n) continue;
-        if (l > 1 && memcmp(cps + i + 1, t->cps[k] + 1, (l - 1) * sizeof(uint32_t)) != 0) continue;
-        kinds |= t->src[k].kinds;
+        while (j < l && cps[i + j] == t->cps[k][j]) j++;
+        if (j == l) kinds |= t->src[k].kinds;
     }
     return kinds;
 }
@@ -324,13 +341,22 @@ static unsigned patterns_at(const pattern_table *t, const uint32_t *cps, size_t 
 static int is_digit(uint32_t c) { return c >= '0' && c <= '9'; }
 
 /* Chinese numerals (一 alone is too common to count: 一种, 一般, 一起). */
-static int is_han_numeral(uint32_t c)
+static inline int is_han_numeral(uint32_t c)
 {
-    static const uint32_t N[] = {0x96F6, 0x3007, 0x4E00, 0x4E8C, 0x4E24, 0x4E09, 0x56DB, 0x4E94,
-                                 0x516D, 0x4E03, 0x516B, 0x4E5D, 0x5341, 0x767E, 0x5343, 0x4E07,
-                                 0x4EBF, 0x534A}; /* 零〇一二两三四五六七八九十百千万亿半 */
-    for (size_t i = 0; i < sizeof N / sizeof N[0]; i++)
-        if (N[i] == c) return 1;
+    /* Bit (c & 63) of the numerals below: most characters are ruled out by one test. */
+    const uint64_t sieve = 1ull << (0x96F6 & 63) | 1ull << (0x3007 & 63) | 1ull << (0x4E00 & 63) |
+                           1ull << (0x4E8C & 63) | 1ull << (0x4E24 & 63) | 1ull << (0x4E09 & 63) |
+                           1ull << (0x56DB & 63) | 1ull << (0x4E94 & 63) | 1ull << (0x516D & 63) |
+                           1ull << (0x4E03 & 63) | 1ull << (0x516B & 63) | 1ull << (0x4E5D & 63) |
+                           1ull << (0x5341 & 63) | 1ull << (0x767E & 63) | 1ull << (0x5343 & 63) |
+                           1ull << (0x4E07 & 63) | 1ull << (0x4EBF & 63) | 1ull << (0x534A & 63);
+    if (c < 0x3007 || c > 0x96F6 || !(sieve >> (c & 63) & 1)) return 0;
+    switch (c) {
+    case 0x96F6: case 0x3007: case 0x4E00: case 0x4E8C: case 0x4E24: case 0x4E09: case 0x56DB:
+    case 0x4E94: case 0x516D: case 0x4E03: case 0x516B: case 0x4E5D: case 0x5341: case 0x767E:
+    case 0x5343: case 0x4E07: case 0x4EBF: case 0x534A: /* 零〇一二两三四五六七八九十百千万亿半 */
+        return 1;
+    }
     return 0;
 }
 
@@ -489,11 +515,8 @@ unsigned kb_passage_labels(const uint32_t *cps, size_t n)
 
 int kb_passage_names_script(const uint32_t *cps, size_t n)
 {
-    for (size_t s = 0; s < sizeof SCRIPT_NAMES / sizeof SCRIPT_NAMES[0]; s++) {
-        uint32_t p[MAX_PATTERN];
-        size_t l = decode(SCRIPT_NAMES[s], p, MAX_PATTERN);
-        for (size_t i = 0; i + l <= n; i++)
-            if (memcmp(cps + i, p, l * sizeof(uint32_t)) == 0) return 1;
-    }
+    pthread_once(&tables_once, build_tables);
+    for (size_t i = 0; i < n; i++)
+        if (patterns_at(&scripts, cps, n, i)) return 1;
     return 0;
 }

@@ -33,13 +33,17 @@ typedef struct {
     int highlight;    /* worth marking in snippets */
     int expansion;    /* added as a synonym of a typed term */
     char *origin;     /* for an expansion, the typed term it stands in for; else NULL */
+    /* For passage choice (snippet.h), worked out once per search: */
+    int question_word; /* part of how the question is asked (多长, 有多, 么时), not content */
+    int glue;          /* a bigram holding a function character (木的, 昊在) */
 } kb_query_term;
 
 typedef struct {
     kb_query_term *terms;
     size_t n_terms;
-    char *folded;     /* the question folded like documents (kb_analyzer_fold), for passage
-                       * choice to read what it asks (search/passage_types.h); may be NULL */
+    char *folded;     /* the question folded like documents (kb_analyzer_fold); may be NULL */
+    unsigned asks;    /* the kinds of answer it asks for, read from folded once per search
+                       * for passage choice (kb_passage_asks, search/passage_types.h) */
     double info_mass; /* sum of weight * idf over the informative (non-stop) terms */
     uint32_t doccount;
 } kb_query;

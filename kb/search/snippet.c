@@ -95,7 +95,7 @@
 /* ---------------------------------------------------------------- needles */
 
 typedef struct {
-    uint32_t cps[64];
+    uint32_t *cps; /* at most 64, in needle_set.pool */
     size_t n;
     double raw;   /* weight * idf, 0.01 for stop words: what kb_snippet.score adds up (0 for
                    * a single character, which the score never counted) */
@@ -113,30 +113,20 @@ typedef struct {
 typedef struct {
     needle *needles;
     size_t n;
+    uint32_t *pool; /* the needles' code points */
     int head[256];
 } needle_set;
 
-/* 1 when a character of the term is a function word by itself (的, 在, 是, 有 …). */
-static int holds_function_char(const char *term)
-{
-    char one[8];
-    for (const char *p = term; *p;) {
-        size_t len = 1;
-        while (((unsigned char)p[len] & 0xC0) == 0x80) len++;
-        if (len < sizeof one) {
-            memcpy(one, p, len);
-            one[len] = '\0';
-            if (kb_query_is_stopword(one)) return 1;
-        }
-        p += len;
-    }
-    return 0;
-}
-
 /* Chinese numerals match figures: 一年 finds 1年, 三个月 finds 3个月 (one character for one,
  * so 十二 does not find 12). Only matching sees this; kinds of content read the text as it is. */
-static uint32_t match_fold(uint32_t c)
+static inline uint32_t match_fold(uint32_t c)
 {
+    /* Bit (c & 63) of the numerals below: most characters are ruled out by one test. */
+    const uint64_t sieve = 1ull << (0x96F6 & 63) | 1ull << (0x3007 & 63) | 1ull << (0x4E00 & 63) |
+                           1ull << (0x4E8C & 63) | 1ull << (0x4E24 & 63) | 1ull << (0x4E09 & 63) |
+                           1ull << (0x56DB & 63) | 1ull << (0x4E94 & 63) | 1ull << (0x516D & 63) |
+                           1ull << (0x4E03 & 63) | 1ull << (0x516B & 63) | 1ull << (0x4E5D & 63);
+    if (c < 0x3007 || c > 0x96F6 || !(sieve >> (c & 63) & 1)) return c;
     switch (c) {
     case 0x96F6: case 0x3007: return '0'; /* 零 〇 */
     case 0x4E00: return '1';
@@ -154,8 +144,12 @@ static uint32_t match_fold(uint32_t c)
 
 static int load_needles(const kb_query *q, needle_set *set)
 {
-    set->needles = calloc(q->n_terms ? q->n_terms : 1, sizeof *set->needles);
-    if (!set->needles) return -1;
+    size_t room = 0; /* code points of all terms, at most their bytes */
+    for (size_t i = 0; i < q->n_terms; i++) room += strlen(q->terms[i].text);
+    set->needles = malloc((q->n_terms ? q->n_terms : 1) * sizeof *set->needles);
+    set->pool = malloc((room ? room : 1) * sizeof *set->pool);
+    if (!set->needles || !set->pool) return -1;
+    uint32_t *free_cps = set->pool;
     set->n = 0;
     for (int b = 0; b < 256; b++) set->head[b] = -1;
     for (size_t i = 0; i < q->n_terms; i++) {
@@ -166,18 +160,20 @@ static int load_needles(const kb_query *q, needle_set *set)
         if (!t->highlight && !unigram) continue;
         int32_t k = 0, len = (int32_t)strlen(t->text);
         needle *x = &set->needles[set->n];
+        memset(x, 0, sizeof *x);
+        x->cps = free_cps;
         while (k < len && x->n < 64) {
             UChar32 c;
             U8_NEXT((const uint8_t *)t->text, k, len, c);
             x->cps[x->n++] = match_fold((uint32_t)(c < 0 ? 0xFFFD : c));
         }
         if (x->n == 0) continue;
+        free_cps += x->n;
         x->marked = (uint8_t)t->highlight;
         x->han = x->cps[0] >= 0x2E80;
         x->raw = !t->highlight ? 0 : t->stop ? 0.01 : t->weight * t->idf;
-        x->value = t->stop || kb_passage_is_question_word(t->text) ? 0 : t->weight * t->idf;
-        if ((t->kind == KB_TERM_BIGRAM || t->kind == KB_TERM_BIGRAM_CROSS) && holds_function_char(t->text))
-            x->value *= KB_SNIP_GLUE;
+        x->value = t->stop || t->question_word ? 0 : t->weight * t->idf;
+        if (t->glue) x->value *= KB_SNIP_GLUE;
         if (unigram) x->value *= KB_SNIP_UNIGRAM;
         x->unigram = (uint8_t)unigram;
         x->next = set->head[x->cps[0] & 0xFF];
@@ -193,13 +189,17 @@ static int same_class(uint32_t a, uint32_t b)
     return ((a >= '0' && a <= '9') && (b >= '0' && b <= '9')) || ((a >= 'a' && a <= 'z') && (b >= 'a' && b <= 'z'));
 }
 
-/* Does needle nd occur at position i of p? A number or Latin word matches whole: 16 not inside
+/* Does needle nd occur at position i of p, whose code point folded for matching is c? A
+ * number or Latin word matches whole: 16 not inside
  * 1616, app not inside apple (Chinese has no such boundaries, so Han needles match anywhere). */
-static int needle_at(const kb_passage_text *p, size_t i, const needle *nd)
+static int needle_at(const kb_passage_text *p, size_t i, uint32_t c, const needle *nd)
 {
-    if (nd->cps[0] != match_fold(p->cps[i]) || i + nd->n > p->n) return 0;
-    for (size_t j = 1; j < nd->n; j++)
-        if (nd->cps[j] != match_fold(p->cps[i + j])) return 0;
+    if (nd->cps[0] != c || i + nd->n > p->n) return 0;
+    for (size_t j = 1; j < nd->n; j++) {
+        uint32_t x = p->cps[i + j], want = nd->cps[j];
+        /* Only a figure of the needle can stand for another character of the text. */
+        if (x != want && !(want >= '0' && want <= '9' && match_fold(x) == want)) return 0;
+    }
     uint32_t first = nd->cps[0], last = nd->cps[nd->n - 1];
     if (is_alnum(first) && i > 0 && same_class(match_fold(p->cps[i - 1]), first)) return 0;
     if (is_alnum(last) && i + nd->n < p->n && same_class(match_fold(p->cps[i + nd->n]), last)) return 0;
@@ -216,19 +216,21 @@ static uint64_t match(kb_passage_text *p, const needle_set *set, match_fn on_mat
 {
     uint64_t found = 0;
     size_t covered = 0; /* end of the furthest-reaching occurrence that started before i */
+    int here[64]; /* the needles found at i */
     for (size_t i = 0; i < p->n; i++) {
         uint32_t c = match_fold(p->cps[i]);
-        size_t longest = 0;
-        for (int k = set->head[c & 0xFF]; k >= 0; k = set->needles[k].next)
-            if (needle_at(p, i, &set->needles[k]) && set->needles[k].n > longest)
-                longest = set->needles[k].n;
-        if (!longest) continue;
+        size_t longest = 0, n_here = 0;
         for (int k = set->head[c & 0xFF]; k >= 0; k = set->needles[k].next) {
             const needle *nd = &set->needles[k];
-            if (!needle_at(p, i, nd)) continue;
+            if (!needle_at(p, i, c, nd)) continue;
             if (nd->marked) memset(p->marked + i, 1, nd->n);
             if (k < 64) found |= (uint64_t)1 << k;
-            if (on_match) on_match((size_t)k, i, nd->n < longest || i + nd->n <= covered, user);
+            if (nd->n > longest) longest = nd->n;
+            if (n_here < 64) here[n_here++] = k;
+        }
+        for (size_t h = 0; on_match && h < n_here; h++) {
+            size_t len = set->needles[here[h]].n;
+            on_match((size_t)here[h], i, len < longest || i + len <= covered, user);
         }
         if (i + longest > covered) covered = i + longest;
     }
@@ -245,13 +247,17 @@ static double mass(const needle_set *set, uint64_t mask)
 
 /* ---------------------------------------------------------------- the document's units */
 
+static size_t section_index(const kb_document *doc, const kb_section *sec)
+{
+    return (size_t)(sec - doc->sections);
+}
+
 /* A sentence of a paragraph or list item, or a whole table row: what passage choice scores. */
 typedef struct {
     uint64_t own;      /* needles in its text */
     uint32_t block;    /* index into the document's blocks, in reading order */
     uint32_t from, to; /* code points of the block */
-    uint32_t prev_from; /* where it is best read from: itself, or the sentence before it when
-                         * that one is a short lead-in or this one leans on it */
+    uint32_t byte_from, byte_to; /* the same, in bytes of the block's text */
     unsigned holds;    /* kinds of content (passage_types.h) */
     unsigned labels;   /* kinds its section title and table header name */
     uint8_t script;    /* a script line, or in a script section */
@@ -280,7 +286,13 @@ typedef struct {
     uint64_t *section_mask; /* needles in each section's title */
     unsigned *section_labels; /* kinds each section's title names */
     uint64_t title_mask;    /* needles in the document's title */
-    size_t cursor;          /* match_units: the unit the last match fell in */
+    struct hit {
+        uint32_t at, k;
+    } *hits;                /* where each needle occurs in the block being scanned, as a term of
+                             * its own (match_fn's inside = 0) */
+    size_t n_hits, hits_cap;
+    const kb_document *doc;
+    unsigned wanted;        /* kinds of content the question asks for (not KB_KIND_SCRIPT) */
     int failed;
 } scan;
 
@@ -301,15 +313,23 @@ static unit *add_unit(scan *s)
     return u;
 }
 
-/* A needle matched at `at` of the block being scanned: note it on the unit holding `at` (units
- * of a block are in order and matches come in order, so a cursor finds it). */
-static void match_units(size_t k, size_t at, int inside, void *user)
+/* A needle matched at `at` of the block being scanned: noted, to be put on its unit once the
+ * block is cut into units (only blocks with a match are). */
+static void note_hit(size_t k, size_t at, int inside, void *user)
 {
     scan *s = user;
-    if (inside) return;
-    while (s->cursor + 1 < s->n_units && s->units[s->cursor].to <= at) s->cursor++;
-    unit *u = &s->units[s->cursor];
-    if (k < 64 && at >= u->from && at < u->to) u->own |= (uint64_t)1 << k;
+    if (inside || k >= 64) return;
+    if (s->n_hits == s->hits_cap) {
+        size_t c = s->hits_cap ? s->hits_cap * 2 : 64;
+        struct hit *grown = realloc(s->hits, c * sizeof *grown);
+        if (!grown) {
+            s->failed = 1;
+            return;
+        }
+        s->hits = grown;
+        s->hits_cap = c;
+    }
+    s->hits[s->n_hits++] = (struct hit){(uint32_t)at, (uint32_t)k};
 }
 
 /* Cells of a row's text ("a | b | c"): how many, the longest in code points, and whether any
@@ -392,19 +412,32 @@ static int scan_block(scan *s, uint32_t index)
     block_info *bi = &s->blocks[index];
     if (kb_passage_load(&s->text, bi->b->text) < 0) return -1;
     kb_passage_text *p = &s->text;
-    /* A block that opens as a script ("建议话术：「…」") is one throughout. */
-    if (kb_passage_names_script(p->cps, p->n < 6 ? p->n : 6)) bi->script = 1;
-    size_t first_unit = s->n_units;
     if (bi->is_header) {
         bi->found = bi->mask = match(p, &s->needles, NULL, NULL);
         bi->labels = kb_passage_labels(p->cps, p->n);
         return 0;
     }
+    s->n_hits = 0;
+    bi->found = match(p, &s->needles, note_hit, s);
+    if (s->failed) return -1;
+    uint64_t context = s->section_mask[section_index(s->doc, bi->sec)];
+    if (bi->header >= 0) context |= s->blocks[bi->header].mask;
+    size_t first_unit = s->n_units;
+    if (!bi->found && !context) {
+        /* Nothing of the question in or over it: one unit that scores nothing, shown (from
+         * the block's start) only when nothing in the document matches. Not cut into
+         * sentences: most blocks of a hit are like this, and cutting costs. */
+        unit *u = add_unit(s);
+        if (!u) return -1;
+        *u = (unit){.block = index, .from = 0, .to = (uint32_t)p->n, .byte_to = p->byte_at[p->n]};
+        return 0;
+    }
+    /* A block that opens as a script ("建议话术：「…」") is one throughout. */
+    if (kb_passage_names_script(p->cps, p->n < 6 ? p->n : 6)) bi->script = 1;
     if (bi->b->kind == KB_BLOCK_ROW) {
         unit *u = add_unit(s);
         if (!u) return -1;
-        *u = (unit){.block = index, .from = 0, .to = (uint32_t)p->n};
-        u->holds = kb_passage_holds(p->cps, p->n);
+        *u = (unit){.block = index, .from = 0, .to = (uint32_t)p->n, .byte_to = p->byte_at[p->n]};
         u->script = bi->script;
     } else {
         if (kb_passage_sentences(p, &s->sentences, &s->n_sentences, &s->sentences_cap) < 0) return -1;
@@ -412,26 +445,30 @@ static int scan_block(scan *s, uint32_t index)
             const kb_sentence *st = &s->sentences[k];
             unit *u = add_unit(s);
             if (!u) return -1;
-            *u = (unit){.block = index, .from = st->from, .to = st->to, .prev_from = st->from};
-            if (k > 0) {
-                size_t before = st->from - s->sentences[k - 1].from;
-                if (before <= SHORT_LEAD ||
-                    (before <= LEAD_MAX && kb_passage_leans_back(p->cps + st->from, st->to - st->from)))
-                    u->prev_from = s->sentences[k - 1].from;
-            }
-            u->holds = kb_passage_holds(p->cps + st->from, st->to - st->from);
+            *u = (unit){.block = index, .from = st->from, .to = st->to, .byte_from = p->byte_at[st->from],
+                        .byte_to = p->byte_at[st->to]};
             /* A list item is one of a list: an enumeration, and often a step. */
-            if (bi->b->kind == KB_BLOCK_ITEM) u->holds |= KB_KIND_LIST | KB_KIND_STEPS;
+            if (bi->b->kind == KB_BLOCK_ITEM) u->holds = KB_KIND_LIST | KB_KIND_STEPS;
             u->script = bi->script || st->speech;
         }
     }
-    s->cursor = first_unit;
-    bi->found = match(p, &s->needles, s->n_units > first_unit ? match_units : NULL, s);
+    /* Each noted match on the unit holding it (both are in order). */
+    size_t u = first_unit;
+    for (size_t h = 0; h < s->n_hits && u < s->n_units; h++) {
+        while (u + 1 < s->n_units && s->units[u].to <= s->hits[h].at) u++;
+        s->units[u].own |= (uint64_t)1 << s->hits[h].k;
+    }
     for (size_t k = first_unit; k < s->n_units; k++) bi->mask |= s->units[k].own;
+    /* What its units hold matters only when the question asks for a kind. */
+    if (s->wanted)
+        for (size_t k = first_unit; k < s->n_units; k++) {
+            unit *x = &s->units[k];
+            x->holds |= kb_passage_holds(p->cps + x->from, x->to - x->from);
+        }
     return 0;
 }
 
-/* Needles in a short folded text (a title). */
+/* Needles in a short text (a section title); whether it names a script, and the kinds it labels. */
 static uint64_t match_text(scan *s, const char *text, int *names_script, unsigned *labels)
 {
     if (!text || !*text) return 0;
@@ -455,17 +492,27 @@ static uint64_t title_terms(scan *s, const char *title)
         s->failed = 1;
         return 0;
     }
+    /* The title's characters as a 256-bit sieve on their low bytes: most needle characters
+     * are ruled out without a look at the title. */
+    uint64_t sieve[4] = {0};
+    for (size_t i = 0; i < s->text.n; i++) {
+        uint32_t c = match_fold(s->text.cps[i]);
+        sieve[(c >> 6) & 3] |= (uint64_t)1 << (c & 63);
+    }
     uint64_t mask = 0;
     for (size_t k = 0; k < s->needles.n && k < 64; k++) {
         const needle *nd = &s->needles.needles[k];
         if (!nd->han) continue;
         size_t found = 0;
-        for (size_t j = 0; j < nd->n; j++)
+        for (size_t j = 0; j < nd->n && found == j; j++) {
+            uint32_t c = nd->cps[j];
+            if (!(sieve[(c >> 6) & 3] >> (c & 63) & 1)) break;
             for (size_t i = 0; i < s->text.n; i++)
-                if (match_fold(s->text.cps[i]) == nd->cps[j]) {
+                if (match_fold(s->text.cps[i]) == c) {
                     found++;
                     break;
                 }
+        }
         if (found < nd->n) continue;
         mask |= (uint64_t)1 << k;
         /* A single character of the title tells nothing the title's words did not. */
@@ -476,6 +523,7 @@ static uint64_t title_terms(scan *s, const char *title)
 
 static int scan_document(scan *s, const kb_document *doc)
 {
+    s->doc = doc;
     size_t total = 0;
     for (size_t i = 0; i < doc->n_sections; i++) total += doc->sections[i].n_blocks;
     s->blocks = calloc(total ? total : 1, sizeof *s->blocks);
@@ -505,20 +553,17 @@ static int scan_document(scan *s, const kb_document *doc)
 static void scan_free(scan *s)
 {
     free(s->needles.needles);
+    free(s->needles.pool);
     kb_passage_free(&s->text);
     free(s->sentences);
     free(s->units);
+    free(s->hits);
     free(s->blocks);
     free(s->section_mask);
     free(s->section_labels);
 }
 
 /* ---------------------------------------------------------------- choosing */
-
-static size_t section_index(const kb_document *doc, const kb_section *sec)
-{
-    return (size_t)(sec - doc->sections);
-}
 
 /* The unit that best answers, or -1 when the document has none (no text, or headers only). */
 static long choose_unit(const scan *s, const kb_document *doc, unsigned asks)
@@ -529,7 +574,7 @@ static long choose_unit(const scan *s, const kb_document *doc, unsigned asks)
     double local[64] = {0};
     size_t spread[64] = {0};
     for (size_t u = 0; u < n; u++)
-        for (size_t k = 0; k < s->needles.n && k < 64; k++) spread[k] += s->units[u].own >> k & 1;
+        for (uint64_t m = s->units[u].own; m; m &= m - 1) spread[__builtin_ctzll(m)]++;
     size_t in_title = 0;
     for (size_t k = 0; k < s->needles.n && k < 64; k++) in_title += s->title_mask >> k & 1;
     for (size_t k = 0; k < s->needles.n && k < 64; k++) {
@@ -553,13 +598,11 @@ static long choose_unit(const scan *s, const kb_document *doc, unsigned asks)
         }
         context &= ~u->own;
         uint64_t rest = bi->mask & ~u->own & ~context;
-        double score = 0;
-        for (size_t k = 0; k < s->needles.n && k < 64; k++) {
-            uint64_t bit = (uint64_t)1 << k;
-            if (u->own & bit) score += local[k];
-            else if (context & bit) score += KB_SNIP_CONTEXT * local[k];
-            else if (rest & bit) score += KB_SNIP_BLOCK * local[k];
-        }
+        double score = 0, in_context = 0, elsewhere = 0;
+        for (uint64_t m = u->own; m; m &= m - 1) score += local[__builtin_ctzll(m)];
+        for (uint64_t m = context; m; m &= m - 1) in_context += local[__builtin_ctzll(m)];
+        for (uint64_t m = rest; m; m &= m - 1) elsewhere += local[__builtin_ctzll(m)];
+        score += KB_SNIP_CONTEXT * in_context + KB_SNIP_BLOCK * elsewhere;
         unsigned wanted = asks & ~(unsigned)KB_KIND_SCRIPT;
         if (u->holds & wanted) score *= 1.0 + KB_SNIP_KIND;
         if (labels & wanted) score *= 1.0 + KB_SNIP_LABEL;
@@ -643,22 +686,23 @@ static void put_marked(out_buf *o, const kb_passage_text *p, const char *text, s
     }
 }
 
-/* Where the window over a unit starts: at the unit (a sentence), or at the sentence before
- * when that one is a short lead-in; within a unit longer than the window whose matches lie
- * beyond its first KB_SNIPPET_MAX_CHARS, at the clause before the densest matches. */
-static size_t window_start(const kb_passage_text *p, const unit *u)
+/* Where the window starts in a view that begins at a sentence start (position 0) and holds
+ * the chosen unit at [from, to): at 0 when the unit then ends within the window; else at the
+ * unit; and in a unit longer than the window whose matches lie beyond its first
+ * KB_SNIPPET_MAX_CHARS, at the clause before its densest matches. */
+static size_t window_start(const kb_passage_text *p, size_t from, size_t to)
 {
     size_t w = KB_SNIPPET_MAX_CHARS;
-    size_t start = u->prev_from;
-    if (u->to - start <= w) return start;
-    size_t last = u->to;
-    while (last > u->from && !p->marked[last - 1]) last--;
-    if (last == u->from || last + 20 <= start + w) return start; /* no match, or all in view */
+    if (to <= w) return 0;
+    if (to - from <= w) return from;
+    size_t last = to;
+    while (last > from && !p->marked[last - 1]) last--;
+    if (last == from || last + 20 <= from + w) return from; /* no match, or all in view */
     /* The densest window of marks inside the unit. */
-    size_t best = u->from, marks = 0, best_marks = 0;
-    for (size_t i = u->from; i < u->from + w; i++) marks += p->marked[i];
+    size_t best = from, marks = 0, best_marks = 0;
+    for (size_t i = from; i < from + w; i++) marks += p->marked[i];
     best_marks = marks;
-    for (size_t s = u->from + 1; s + w <= u->to; s++) {
+    for (size_t s = from + 1; s + w <= to; s++) {
         marks += p->marked[s + w - 1];
         marks -= p->marked[s - 1];
         if (marks > best_marks) {
@@ -670,10 +714,10 @@ static size_t window_start(const kb_passage_text *p, const unit *u)
     while (first < best + w && !p->marked[first]) first++;
     /* Back to the start of its clause when near, else a little before the match. */
     size_t s = first;
-    while (s > u->from && first - s < 40 && !kb_passage_is_sentence_end(p->cps[s - 1]) &&
+    while (s > from && first - s < 40 && !kb_passage_is_sentence_end(p->cps[s - 1]) &&
            p->cps[s - 1] != 0xFF0C /* ， */ && p->cps[s - 1] != ',' && p->cps[s - 1] != 0xFF1A /* ： */)
         s--;
-    if (s > u->from && first - s >= 40) s = first > u->from + 10 ? first - 10 : u->from;
+    if (s > from && first - s >= 40) s = first > from + 10 ? first - 10 : from;
     return s;
 }
 
@@ -692,72 +736,103 @@ static int joins(const block_info *bi, const kb_section *sec)
            bi->b->kind != KB_BLOCK_HEADER && *bi->b->text;
 }
 
-/* The text shown for a sentence or list item: blocks first..u->block, then the paragraphs and
- * items that follow in its section while the window is not full, joined by JOIN. malloc'd. */
-static char *view_text(const scan *s, size_t first, const unit *u)
+/* Does the sentence at `u` lean on the one before (这, 因此 …)? Its first code points, folded. */
+static int leans_back(const scan *s, const unit *u)
 {
-    const block_info *bi = &s->blocks[u->block];
-    size_t need = (size_t)(u->to + KB_SNIPPET_MAX_CHARS) * 4; /* bytes enough for the window */
-    size_t used = 0, last = u->block;
-    for (size_t k = first; k <= u->block; k++) used += strlen(s->blocks[k].b->text) + strlen(JOIN);
-    while (used < need && last + 1 < s->n_blocks && joins(&s->blocks[last + 1], bi->sec)) {
-        last++;
-        used += strlen(JOIN) + strlen(s->blocks[last].b->text);
+    const char *text = s->blocks[u->block].b->text + u->byte_from;
+    uint32_t cps[4];
+    size_t n = 0;
+    int32_t i = 0, len = (int32_t)(u->byte_to - u->byte_from);
+    while (i < len && n < 4) {
+        UChar32 c;
+        U8_NEXT((const uint8_t *)text, i, len, c);
+        cps[n++] = kb_analyzer_fold_codepoint(c < 0 ? 0xFFFD : (uint32_t)c);
     }
-    char *text = malloc(used + 1);
-    if (!text) return NULL;
-    size_t at = 0;
-    for (size_t k = first; k <= last; k++) {
-        size_t l = strlen(s->blocks[k].b->text);
-        if (k > first) {
-            memcpy(text + at, JOIN, strlen(JOIN));
-            at += strlen(JOIN);
-        }
-        memcpy(text + at, s->blocks[k].b->text, l);
-        at += l;
-    }
-    text[at] = '\0';
-    return text;
+    return kb_passage_leans_back(cps, n);
 }
 
-/* A sentence or list item: its view, cut to the window. It is read from its own start (or its
- * lead-in's, see unit.prev_from), or from an earlier sentence of its block, or an earlier item
- * of its list, when the chosen unit still ends within KB_SNIP_LEAD_ROOM code points of that:
- * the agent reads the passage in order, and what leads up to the answer (the sentence naming
- * what "it" is, the step before) is often part of it. */
+/* The sentence of u's block that the snippet is read from: an earlier one while u still ends
+ * within KB_SNIP_LEAD_ROOM code points of it (the agent reads in order, and what leads up to
+ * an answer is often part of it); else the one before u when that is a short lead-in or u
+ * leans on it; else u. */
+static const unit *read_from(const scan *s, const unit *u)
+{
+    const unit *start = u;
+    while (start > s->units && start[-1].block == u->block && u->to - start[-1].from <= KB_SNIP_LEAD_ROOM)
+        start--;
+    if (start == u && u > s->units && u[-1].block == u->block) {
+        size_t before = u->from - u[-1].from;
+        if (before <= SHORT_LEAD || (before <= LEAD_MAX && leans_back(s, u))) start = u - 1;
+    }
+    return start;
+}
+
+/* Append text to a growing view; 0 or -1. */
+static int view_add(char **buf, size_t *len, size_t *cap, const char *text, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = (*len + n + 1) * 2;
+        char *b = realloc(*buf, c);
+        if (!b) return -1;
+        *buf = b;
+        *cap = c;
+    }
+    memcpy(*buf + *len, text, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+/* A sentence or list item, read from read_from()'s sentence (or, for a list item read from its
+ * start, from the first item of its list when those before it fit in KB_SNIP_LEAD_ROOM too:
+ * step 1 before step 2), then on into the paragraphs and items after it in its section while
+ * the window is not full, joined by JOIN; cut to the window. Only that much text is folded and
+ * matched again, not the whole block. */
 static int render_sentence(scan *s, const unit *chosen, out_buf *o)
 {
-    unit u = *chosen;
-    const block_info *bi = &s->blocks[u.block];
     int listed = chosen >= s->units && chosen < s->units + s->n_units;
-    if (listed) {
-        for (const unit *before = chosen; before > s->units && before[-1].block == u.block; before--) {
-            if (u.to - before[-1].from > KB_SNIP_LEAD_ROOM) break;
-            if (before[-1].from < u.prev_from) u.prev_from = before[-1].from;
-        }
-    }
-    size_t first = u.block, offset = 0;
-    while (listed && u.prev_from == 0 && bi->b->kind == KB_BLOCK_ITEM && first > 0 &&
+    const unit *start = listed ? read_from(s, chosen) : chosen;
+    const block_info *bi = &s->blocks[chosen->block];
+    char *text = NULL;
+    size_t len = 0, cap = 0, offset = 0, first = chosen->block;
+    int rc = 0;
+    /* Items of its list before it. */
+    while (listed && start->from == 0 && bi->b->kind == KB_BLOCK_ITEM && first > 0 &&
            joins(&s->blocks[first - 1], bi->sec) && s->blocks[first - 1].b->kind == KB_BLOCK_ITEM) {
         size_t more = count_cps(s->blocks[first - 1].b->text) + count_cps(JOIN);
-        if (offset + more + u.to > KB_SNIP_LEAD_ROOM) break;
+        if (offset + more + chosen->to > KB_SNIP_LEAD_ROOM) break;
         offset += more;
         first--;
     }
-    int from_view_start = first < u.block;
-    u.from += (uint32_t)offset;
-    u.to += (uint32_t)offset;
-    u.prev_from += (uint32_t)offset;
-    char *text = view_text(s, first, chosen);
-    if (!text || kb_passage_load(&s->text, text) < 0) {
+    for (size_t k = first; k < chosen->block && rc == 0; k++) {
+        rc |= view_add(&text, &len, &cap, s->blocks[k].b->text, strlen(s->blocks[k].b->text));
+        rc |= view_add(&text, &len, &cap, JOIN, strlen(JOIN));
+    }
+    /* Its block from the start sentence, to a little more than a window past the unit. */
+    const char *own = bi->b->text;
+    size_t own_len = strlen(own), end = chosen->byte_to + (KB_SNIPPET_MAX_CHARS + 1) * 4;
+    if (end > own_len) end = own_len;
+    while (end < own_len && ((unsigned char)own[end] & 0xC0) == 0x80) end++;
+    if (rc == 0) rc = view_add(&text, &len, &cap, own + start->byte_from, end - start->byte_from);
+    /* The section's next paragraphs and items, while the window is not full. */
+    size_t need = (offset + (size_t)(chosen->to - start->from) + KB_SNIPPET_MAX_CHARS) * 4;
+    for (size_t k = chosen->block + 1; rc == 0 && end == own_len && len < need && k < s->n_blocks &&
+                                       joins(&s->blocks[k], bi->sec);
+         k++) {
+        rc |= view_add(&text, &len, &cap, JOIN, strlen(JOIN));
+        rc |= view_add(&text, &len, &cap, s->blocks[k].b->text, strlen(s->blocks[k].b->text));
+    }
+    if (rc != 0 || !text || kb_passage_load(&s->text, text) < 0) {
         free(text);
         return -1;
     }
     kb_passage_text *p = &s->text;
     match(p, &s->needles, NULL, NULL);
-    size_t from = from_view_start ? 0 : window_start(p, &u);
+    /* Where the chosen unit is in the view. */
+    size_t at = offset + (chosen->from - start->from), until = offset + (chosen->to - start->from);
+    size_t from = first < chosen->block ? 0 : window_start(p, at, until);
     size_t to = from + KB_SNIPPET_MAX_CHARS < p->n ? from + KB_SNIPPET_MAX_CHARS : p->n;
-    if (from > 0) put_raw(o, "…");
+    if (from > 0 || start->byte_from > 0) put_raw(o, "…"); /* the block goes on before it */
     put_marked(o, p, text, from, to);
     if (to < p->n) put_raw(o, "…");
     free(text);
@@ -846,6 +921,8 @@ int kb_snippet_best(const kb_document *doc, const kb_query *q, kb_snippet *snip)
     scan s = {0};
     out_buf o = {0};
     int rc = 0;
+    unsigned asks = q->asks;
+    s.wanted = asks & ~(unsigned)KB_KIND_SCRIPT;
     if (load_needles(q, &s.needles) < 0 || scan_document(&s, doc) < 0) {
         rc = -1;
         goto done;
@@ -857,7 +934,7 @@ int kb_snippet_best(const kb_document *doc, const kb_query *q, kb_snippet *snip)
         double m = mass(&s.needles, s.blocks[k].found);
         if (m > best_block) best_block = m;
     }
-    long chosen = choose_unit(&s, doc, kb_passage_asks(q->folded));
+    long chosen = choose_unit(&s, doc, asks);
     const kb_section *sec = NULL;
     if (chosen >= 0) {
         const unit *u = &s.units[chosen];

@@ -10,6 +10,7 @@
  * each test says exactly which terms count for how much.
  */
 #include "check.h"
+#include "search/passage_types.h"
 #include "search/snippet.h"
 
 #include <stdlib.h>
@@ -61,6 +62,7 @@ typedef struct {
 static void asking(test_query *t, const char *folded_question)
 {
     t->q.folded = (char *)folded_question;
+    t->q.asks = kb_passage_asks(folded_question);
 }
 
 /* A document whose section s (0 or 1, ids "s0"/"s1") holds the given blocks. */
