@@ -6,8 +6,9 @@
  * passage that answers, short, and with the words they typed visibly marked.
  *
  * One pass over the document folds and matches every block once, noting for each sentence or
- * row (a "unit") which query terms it holds and what kind of content it is; a second pass over
- * those notes scores the units; only the winner is folded again, to be cut and rendered.
+ * row (a "unit") of a block that holds some of the question which query terms it holds and
+ * what kind of content it is; a second pass over those notes scores the units; only the text
+ * around the winner is folded again, to be cut and rendered.
  */
 #include "search/snippet.h"
 
@@ -64,9 +65,10 @@
 #ifndef KB_SNIP_SCRIPT_ASKED
 #define KB_SNIP_SCRIPT_ASKED 2.0
 #endif
-/* The window starts at the first sentence of the block (or the first item of a list) when the
- * chosen unit ends within this many code points of it: the agent reads the passage in order,
- * and what leads up to the answer (a step before, a condition) is often part of it. */
+/* The snippet is read from an earlier sentence of the chosen unit's block (or an earlier item
+ * of its list) while the unit still ends within this many code points of it: the agent reads
+ * the passage in order, and what leads up to the answer (the sentence naming what 这 is, the
+ * step before) is often part of it. 115 of the window's 160 leaves room for what follows. */
 #ifndef KB_SNIP_LEAD_ROOM
 #define KB_SNIP_LEAD_ROOM 115
 #endif
@@ -77,7 +79,9 @@
 #define KB_SNIP_GLUE 0.25
 #endif
 /* A single character of the question counts at this share of its weight (which the query
- * already halves), so that it only tells apart passages that hold the same words. */
+ * already halves), so that it mostly tells apart passages holding the same words (取 tells
+ * ATM取现 from ATM转账). The title's own characters count nothing: they lifted the sentences
+ * holding scattered characters of the topic over its definition (什么是乡里制). */
 #ifndef KB_SNIP_UNIGRAM
 #define KB_SNIP_UNIGRAM 0.3
 #endif
@@ -189,9 +193,9 @@ static int same_class(uint32_t a, uint32_t b)
     return ((a >= '0' && a <= '9') && (b >= '0' && b <= '9')) || ((a >= 'a' && a <= 'z') && (b >= 'a' && b <= 'z'));
 }
 
-/* Does needle nd occur at position i of p, whose code point folded for matching is c? A
- * number or Latin word matches whole: 16 not inside
- * 1616, app not inside apple (Chinese has no such boundaries, so Han needles match anywhere). */
+/* Does needle nd occur at position i of p, whose code point folded for matching is c? A number
+ * or Latin word matches whole: 16 not inside 1616, app not inside apple (Chinese has no such
+ * boundaries, so Han needles match anywhere). */
 static int needle_at(const kb_passage_text *p, size_t i, uint32_t c, const needle *nd)
 {
     if (nd->cps[0] != c || i + nd->n > p->n) return 0;
