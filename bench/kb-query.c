@@ -8,8 +8,10 @@
  *   ID<TAB>unresolved<TAB>confidence<TAB>coverage<TAB>passage_coverage<TAB>top_score<TAB>second_score<TAB>ids
  * with ids comma-separated, best first. --features adds a column with every confidence feature
  * (kb_search_features) as NAME=VALUE pairs separated by spaces, which bench/fit_confidence.py
- * reads. With --repeat, the questions are run N times and only
- * timing is printed (to stderr): searches per second and latency percentiles on one thread.
+ * reads. With --snippets, two more columns: the top hit's section id and its snippet (HTML, tabs
+ * and newlines as spaces), for tuning passage choice. With --repeat, the questions are run N
+ * times and only timing is printed (to stderr): searches per second and latency percentiles on
+ * one thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,16 +47,17 @@ static void print_features(const kb_search_features *f)
 int main(int argc, char **argv)
 {
     const char *index = NULL;
-    int limit = 10, repeat = 0, include_expired = 0, features = 0;
+    int limit = 10, repeat = 0, include_expired = 0, features = 0, snippets = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--index") && i + 1 < argc) index = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) limit = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--include-expired")) include_expired = 1;
         else if (!strcmp(argv[i], "--features")) features = 1;
+        else if (!strcmp(argv[i], "--snippets")) snippets = 1;
         else {
             fprintf(stderr, "usage: kb-query --index DIR [--limit N] [--repeat N] [--include-expired] "
-                            "[--features] < questions\n");
+                            "[--features] [--snippets] < questions\n");
             return 2;
         }
     }
@@ -107,6 +110,12 @@ int main(int argc, char **argv)
                        res.features.second_score);
                 for (size_t h = 0; h < res.n_hits; h++) printf("%s%s", h ? "," : "", res.hits[h].id);
                 if (features) print_features(&res.features);
+                if (snippets) {
+                    const kb_hit *top = res.n_hits ? &res.hits[0] : NULL;
+                    printf("\t%s\t", top ? top->section_id : "");
+                    for (const char *c = top ? top->snippet : ""; *c; c++)
+                        putchar(*c == '\t' || *c == '\n' ? ' ' : *c);
+                }
                 printf("\n");
             }
             kb_search_result_free(&res);

@@ -19,6 +19,7 @@ static const char *block_kind_name(kb_block_kind k)
     switch (k) {
     case KB_BLOCK_ITEM: return "item";
     case KB_BLOCK_ROW: return "row";
+    case KB_BLOCK_HEADER: return "header";
     default: return "p";
     }
 }

@@ -81,6 +81,26 @@ uint32_t kb_analyzer_fold_codepoint(uint32_t cp);
  * start-up (then use kb_analyzer_fold_codepoint). Builds the table on first use; thread-safe. */
 const uint16_t *kb_analyzer_fold_table(void);
 
+/* Fold text[0..n) (code points) the way analysis folds text, one code point out for each code
+ * point in, so that a match found in out is a match at the same place of the original (snippets
+ * mark the editor's own text). Each code point as kb_analyzer_fold_codepoint, and where the text
+ * holds Traditional characters, also the phrase conversions that a fold one character at a time
+ * misses (計畫 → 计划, 瞭解 → 了解, 回覆 → 回复), when they keep their length, as all of
+ * OpenCC's do; the rest are folded character by character. Thread-safe after the first
+ * kb_analyzer_new. */
+void kb_analyzer_fold_aligned(const uint32_t *text, size_t n, uint32_t *out);
+
+/* The second half of kb_analyzer_fold_aligned, for loops that fold each code point with
+ * kb_analyzer_fold_table as they decode: out[0..n) holds text[0..n) folded code point by code
+ * point, and text holds a character that may change under Traditional → Simplified (bit set in
+ * kb_analyzer_traditional_bits); the phrase conversions are applied to out. */
+void kb_analyzer_fold_phrases(const uint32_t *text, size_t n, uint32_t *out);
+
+/* Bit c % 8 of byte c / 8: 1 when BMP code point c may change under Traditional → Simplified
+ * (a character of the table or of a phrase). Text without such a character needs no
+ * kb_analyzer_fold_phrases. NULL when the tables could not be built. */
+const uint8_t *kb_analyzer_traditional_bits(void);
+
 void kb_term_list_init(kb_term_list *l);
 void kb_term_list_clear(kb_term_list *l); /* forget the terms, keep the memory */
 void kb_term_list_free(kb_term_list *l);

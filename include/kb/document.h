@@ -21,8 +21,11 @@
 
 #include "kb/status.h"
 
-/* One block of body text: a paragraph, a list item or a table row (cells joined by " | "). */
-typedef enum { KB_BLOCK_PARAGRAPH, KB_BLOCK_ITEM, KB_BLOCK_ROW } kb_block_kind;
+/* One block of body text: a paragraph, a list item or a table row (cells joined by " | "). A
+ * row whose cells are all <th> is a header row: its text is searchable like any other, and a
+ * snippet shows it only together with a row it heads ("header cell: row cell"). Kinds are stored
+ * in the index as their numbers (document/stored_doc.c), so new kinds go at the end. */
+typedef enum { KB_BLOCK_PARAGRAPH, KB_BLOCK_ITEM, KB_BLOCK_ROW, KB_BLOCK_HEADER } kb_block_kind;
 
 typedef struct {
     kb_block_kind kind;

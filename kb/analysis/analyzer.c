@@ -168,6 +168,40 @@ const uint16_t *kb_analyzer_fold_table(void)
     return fold_table;
 }
 
+void kb_analyzer_fold_aligned(const uint32_t *text, size_t n, uint32_t *out)
+{
+    pthread_once(&fold_once, build_fold_table);
+    /* Like the analyzer, phrases are looked for only in text holding a character that may
+     * change (Simplified text skips the pass). */
+    const uint8_t *changes = kb_t2s_change_bits();
+    int traditional = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = text[i];
+        if (c < 0x10000) {
+            out[i] = fold_table ? fold_table[c] : c;
+            traditional |= changes && (changes[c / 8] >> (c % 8) & 1);
+        } else {
+            out[i] = c;
+        }
+    }
+    if (traditional) kb_analyzer_fold_phrases(text, n, out);
+}
+
+void kb_analyzer_fold_phrases(const uint32_t *text, size_t n, uint32_t *out)
+{
+    /* Phrase keys are unified Han ideographs, which NFKC_Casefold leaves as they are: for them
+     * the analyzer's fold is the t2s conversion, phrases included, then the variant fold. */
+    if (kb_t2s_phrases_aligned(text, n, out) == 0) return;
+    for (size_t i = 0; i < n; i++)
+        if (out[i] < 0x10000) out[i] = fold_variant((UChar)out[i]);
+}
+
+const uint8_t *kb_analyzer_traditional_bits(void)
+{
+    pthread_once(&fold_once, build_fold_table); /* which initialises t2s */
+    return kb_t2s_change_bits();
+}
+
 /* ---------------------------------------------------------------- set-up */
 
 kb_analyzer *kb_analyzer_new(char *err, size_t err_len)

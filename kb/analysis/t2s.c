@@ -33,6 +33,7 @@ static struct {
     size_t n_phrases;
     uint8_t starts[65536 / 8]; /* bit c: some phrase starts with unit c */
     uint8_t changes[65536 / 8]; /* bit c: kb_t2s_may_change(c) */
+    uint16_t *first_phrase;   /* [c]: index of the first phrase starting with c (when starts) */
     int ok;
 } t;
 
@@ -131,6 +132,10 @@ static void build(void)
     qsort(t.astral, t.n_astral, sizeof *t.astral, by_from);
     qsort(t.phrases, t.n_phrases, sizeof *t.phrases, by_first_then_longest);
     for (size_t i = 0; i < t.n_phrases; i++) t.starts[t.phrases[i].key[0] / 8] |= (uint8_t)(1u << (t.phrases[i].key[0] % 8));
+    /* Where each first unit's phrases begin, for text scanned phrase by phrase at every
+     * position (kb_t2s_phrases_aligned): a load instead of a binary search. */
+    t.first_phrase = t.n_phrases <= UINT16_MAX ? malloc(65536 * sizeof *t.first_phrase) : NULL;
+    for (size_t i = t.n_phrases; t.first_phrase && i-- > 0;) t.first_phrase[t.phrases[i].key[0]] = (uint16_t)i;
     /* The units conversion may change: characters of the table, the lead surrogates of its
      * keys beyond the BMP, and the units a phrase replaces (where key and value differ, or all
      * of a key whose value has another length). */
@@ -210,3 +215,63 @@ int32_t kb_t2s_convert(const UChar *in, int32_t n, UChar *out)
     }
     return o;
 }
+
+/* 1 when p's conversion can replace its key unit for unit. */
+static int keeps_alignment(const phrase *p)
+{
+    if (p->value_len != p->key_len) return 0;
+    for (int32_t k = 0; k < p->value_len; k++)
+        if (U16_IS_SURROGATE(p->value[k])) return 0;
+    return 1;
+}
+
+/* The longest phrase whose key starts text[i..n) (code points), or NULL: phrase_at for text
+ * that is not UTF-16 (a key never holds a surrogate pair, so units and code points agree). */
+static const phrase *phrase_at_cp(const uint32_t *text, size_t i, size_t n)
+{
+    uint32_t first = text[i];
+    if (first >= 0x10000 || !(t.starts[first / 8] >> (first % 8) & 1)) return NULL;
+    size_t lo = 0, hi = t.n_phrases;
+    if (t.first_phrase) {
+        lo = t.first_phrase[first];
+    } else {
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (t.phrases[mid].key[0] < first) lo = mid + 1;
+            else hi = mid;
+        }
+    }
+    for (size_t k = lo; k < t.n_phrases && t.phrases[k].key[0] == first; k++) {
+        const phrase *p = &t.phrases[k];
+        if ((size_t)p->key_len > n - i) continue;
+        int32_t j = 1;
+        while (j < p->key_len && p->key[j] == text[i + (size_t)j]) j++;
+        if (j == p->key_len) return p; /* longest first */
+    }
+    return NULL;
+}
+
+size_t kb_t2s_phrases_aligned(const uint32_t *text, size_t n, uint32_t *out)
+{
+    if (!t.ok) return 0;
+    /* Every phrase key that changes anything holds a character that may change, so text
+     * without one is left as the analyzer would leave it. */
+    size_t written = 0;
+    for (size_t i = 0; i < n;) {
+        const phrase *p = phrase_at_cp(text, i, n);
+        if (!p) {
+            i++;
+            continue;
+        }
+        /* The greedy match consumes the phrase either way; one that changes its length is
+         * left to the characters (none of OpenCC's does). */
+        if (keeps_alignment(p)) {
+            for (int32_t k = 0; k < p->key_len; k++) out[i + (size_t)k] = p->value[k];
+            written += (size_t)p->key_len;
+        }
+        i += (size_t)p->key_len;
+    }
+    return written;
+}
+
+const uint8_t *kb_t2s_change_bits(void) { return t.ok ? t.changes : NULL; }

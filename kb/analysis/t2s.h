@@ -13,6 +13,7 @@
 #ifndef KB_T2S_H
 #define KB_T2S_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <unicode/utypes.h>
 
@@ -26,6 +27,19 @@ int kb_t2s_init(void);
 /* Convert in[0..n) into out (room for KB_T2S_OUT_MAX(n) code units). Returns the output length.
  * Text that is not Han passes through unchanged. kb_t2s_init() must have succeeded. */
 int32_t kb_t2s_convert(const UChar *in, int32_t n, UChar *out);
+
+/* The phrase conversions of text[0..n) (code points as written) that keep their length, for
+ * text whose positions must stay aligned with the original (snippets mark matches in the
+ * editor's own text): for each phrase that kb_t2s_convert would apply (計畫 → 计划, 瞭解 →
+ * 了解; all of OpenCC's BMP phrases keep their length), out[i] gets the Simplified unit for each
+ * of its positions; every other position of out is left as it is (the caller has it converted
+ * character by character), as the analyzer's conversion of text that holds a character that may
+ * change would. Returns how many positions it wrote. */
+size_t kb_t2s_phrases_aligned(const uint32_t *text, size_t n, uint32_t *out);
+
+/* kb_t2s_may_change as a bitmap of the 65,536 BMP units (bit c % 8 of byte c / 8), for loops
+ * that test every character of a text; NULL before a successful kb_t2s_init. */
+const uint8_t *kb_t2s_change_bits(void);
 
 /* The Simplified form of one code point by the character table alone (cp when none). */
 UChar32 kb_t2s_char(UChar32 cp);

@@ -467,7 +467,7 @@ static void parse_list(checker *c, const xmlNode *list, kb_section *s)
 static void parse_row(checker *c, const xmlNode *tr, kb_section *s)
 {
     kb_buf row = {0};
-    size_t cells = 0;
+    size_t cells = 0, headers = 0;
     int any_text = 0;
     check_attributes(c, tr, no_attributes);
     for (const xmlNode *n = tr->children; n && !c->oom; n = n->next) {
@@ -478,6 +478,7 @@ static void parse_row(checker *c, const xmlNode *tr, kb_section *s)
             char *cell = text_of(c, n, 1);
             if (!cell) break;
             if (*cell) any_text = 1;
+            headers += named(n, "th");
             if (cells++) sb_add(c, &row, " | ", 3);
             sb_add(c, &row, cell, strlen(cell));
             free(cell);
@@ -488,8 +489,10 @@ static void parse_row(checker *c, const xmlNode *tr, kb_section *s)
         }
     }
     if (!cells) problem(c, tr, "<tr> has no cell: write <tr><td>...</td></tr>");
+    /* A row of <th> only heads the rows below it: snippets show it with them, never alone. */
+    kb_block_kind kind = headers == cells ? KB_BLOCK_HEADER : KB_BLOCK_ROW;
     if (any_text && !c->oom)
-        add_block(c, s, KB_BLOCK_ROW, row.data, kb_document_node_line(tr)); /* takes row.data */
+        add_block(c, s, kind, row.data, kb_document_node_line(tr)); /* takes row.data */
     else
         free(row.data);
 }

@@ -8,6 +8,10 @@
  *   n_categories category...   n_questions question...
  *   n_sections { id title n_blocks { kind-byte text }... }...
  *
+ * The kind byte is the kb_block_kind number (0 paragraph, 1 item, 2 row, 3 header row since index
+ * format 5). A reader refuses a kind it does not know, so a daemon older than format 5 cannot
+ * read documents with header rows: upgrade the daemon before re-indexing (docs/OPERATIONS.md).
+ *
  * The stored form is TAG followed by one zstd frame of those bytes (level 1: documents are
  * small and mostly Chinese text, where higher levels gain a few percent for several times the
  * time). Xapian then tries its own zlib on the frame, finds nothing to gain, and keeps it as it is.
@@ -216,7 +220,7 @@ static int walk(char *fields, size_t len, counts *n, kb_document *doc)
         if (doc) s->blocks = doc->sections[0].blocks + blocks;
         for (size_t j = 0; j < s->n_blocks && !c.bad; j++) {
             unsigned kind = c.p < c.end ? (unsigned char)*c.p++ : (c.bad = 1, 0);
-            if (kind > KB_BLOCK_ROW) c.bad = 1;
+            if (kind > KB_BLOCK_HEADER) c.bad = 1; /* a kind this reader does not know */
             char *text = get_string(&c);
             if (doc) s->blocks[j] = (kb_block){.kind = (kb_block_kind)kind, .text = text, .line = 0};
         }

@@ -10,6 +10,7 @@
 
 #include "analysis/synonyms.h"
 #include "util/index_schema.h"
+#include "search/passage_types.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -97,6 +98,23 @@ int kb_query_is_stopword(const char *term)
     return bsearch(&term, sorted_stop, n_stop, sizeof sorted_stop[0], cmp_str) != NULL;
 }
 
+/* 1 when a character of the term is a function word by itself (的, 在, 是, 有 …). */
+static int holds_function_char(const char *term)
+{
+    char one[8];
+    for (const char *p = term; *p;) {
+        size_t len = 1;
+        while (((unsigned char)p[len] & 0xC0) == 0x80) len++;
+        if (len < sizeof one) {
+            memcpy(one, p, len);
+            one[len] = '\0';
+            if (kb_query_is_stopword(one)) return 1;
+        }
+        p += len;
+    }
+    return 0;
+}
+
 void kb_query_free(kb_query *q)
 {
     for (size_t i = 0; i < q->n_terms; i++) {
@@ -104,6 +122,7 @@ void kb_query_free(kb_query *q)
         free(q->terms[i].origin);
     }
     free(q->terms);
+    free(q->folded);
     memset(q, 0, sizeof *q);
 }
 
@@ -323,6 +342,13 @@ int kb_query_build(kb_analyzer *a, kbx_reader *r, const char *text, size_t len, 
     if (rc == 0) rc = distinct_terms(&terms, out);
     kb_term_list_free(&terms);
     if (rc == 0) rc = expand_synonyms(out);
+    if (rc == 0 && !(out->folded = kb_analyzer_fold(a, text, len))) rc = -1;
+    if (rc == 0) out->asks = kb_passage_asks(out->folded);
+    for (size_t i = 0; rc == 0 && i < out->n_terms; i++) {
+        kb_query_term *t = &out->terms[i];
+        t->question_word = kb_passage_is_question_word(t->text);
+        t->glue = (t->kind == KB_TERM_BIGRAM || t->kind == KB_TERM_BIGRAM_CROSS) && holds_function_char(t->text);
+    }
     if (rc < 0) {
         kb_query_free(out);
         return -1;

@@ -34,11 +34,17 @@ typedef struct {
     int expansion;    /* added as a synonym of a typed term */
     char *origin;     /* for an expansion, the typed term it stands in for; else NULL */
     uint32_t count;   /* times the question holds it (0 for an expansion) */
+    /* For passage choice (snippet.h), worked out once per search: */
+    int question_word; /* part of how the question is asked (多长, 有多, 么时), not content */
+    int glue;          /* a bigram holding a function character (木的, 昊在) */
 } kb_query_term;
 
 typedef struct {
     kb_query_term *terms;
     size_t n_terms;
+    char *folded;     /* the question folded like documents (kb_analyzer_fold); may be NULL */
+    unsigned asks;    /* the kinds of answer it asks for, read from folded once per search
+                       * for passage choice (kb_passage_asks, search/passage_types.h) */
     double info_mass; /* sum of weight * idf over the informative (non-stop) terms */
     size_t length;    /* terms the analyzer made of the question, repeats included (its length
                        * as a document would have it, before any term was pruned) ... */

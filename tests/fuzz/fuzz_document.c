@@ -73,7 +73,7 @@ static int on_document(const kb_document *doc, void *user) {
         check_text("section title", s->title);
         for (size_t b = 0; b < s->n_blocks; b++) {
             check_text("block", s->blocks[b].text);
-            FUZZ_REQUIRE(s->blocks[b].kind <= KB_BLOCK_ROW, "block kind %d", (int)s->blocks[b].kind);
+            FUZZ_REQUIRE(s->blocks[b].kind <= KB_BLOCK_HEADER, "block kind %d", (int)s->blocks[b].kind);
         }
     }
     check_date("valid_from", doc->valid_from);

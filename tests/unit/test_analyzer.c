@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <time.h>
+#include <unicode/utf8.h>
 
 static kb_analyzer *an;
 static kb_term_list terms;
@@ -192,6 +193,44 @@ TEST(a_text_converts_alike_alone_and_next_to_other_traditional_characters)
     CHECK(!has_term("回覆", "回覆", -1));
 }
 
+/* The aligned fold (for snippets): one code point out for each code point in, the same as the
+ * whole-text fold wherever that keeps the length, phrases included. */
+TEST(the_aligned_fold_equals_the_text_fold_and_keeps_every_position)
+{
+    const char *texts[] = {"這個計畫需要瞭解，請回覆帳單。ＡＢＣ", "我们需要了解计划", "著名的著作",
+                           "一目瞭然 Straße"};
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        const char *s = texts[t];
+        uint32_t cps[64], out[64];
+        size_t n = 0;
+        for (int32_t i = 0, len = (int32_t)strlen(s); i < len && n < 64;) {
+            UChar32 c;
+            U8_NEXT((const uint8_t *)s, i, len, c);
+            cps[n++] = (uint32_t)c;
+        }
+        kb_analyzer_fold_aligned(cps, n, out);
+        char got[256];
+        size_t g = 0;
+        for (size_t i = 0; i < n; i++) {
+            UBool err = 0;
+            U8_APPEND((uint8_t *)got, g, sizeof got - 1, (UChar32)out[i], err);
+            CHECK(!err);
+        }
+        got[g] = 0;
+        char *want = kb_analyzer_fold(an, s, strlen(s));
+        if (t == 3) {
+            CHECK_STR_EQ(got, "一目了然 straße"); /* ß → ss would grow: kept as one code point */
+        } else {
+            CHECK_STR_EQ(got, want);
+        }
+        free(want);
+    }
+    /* A character beyond the BMP keeps its place; the phrase after it still converts. */
+    uint32_t in[] = {0x29028, 0x8A08, 0x756B}, out[3]; /* 𩀨計畫 */
+    kb_analyzer_fold_aligned(in, 3, out);
+    CHECK(out[0] == 0x29028 && out[1] == 0x8BA1 && out[2] == 0x5212); /* 𩀨计划 */
+}
+
 TEST(blank_text_is_nothing_but_spaces_of_any_kind)
 {
     /* ASCII blanks, no-break space, en quad .. zero-width space, ideographic space, BOM. */
@@ -222,6 +261,7 @@ int main(void)
     RUN(long_han_runs_keep_every_bigram);
     RUN(huge_input_is_analyzed_in_pieces);
     RUN(whole_texts_and_single_code_points_fold_alike);
+    RUN(the_aligned_fold_equals_the_text_fold_and_keeps_every_position);
     RUN(phrases_convert_as_opencc_does);
     RUN(a_text_converts_alike_alone_and_next_to_other_traditional_characters);
     kb_term_list_free(&terms);

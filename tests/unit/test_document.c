@@ -64,7 +64,7 @@ static void append(collected *c, const char *fmt, ...)
 static int on_document(const kb_document *d, void *user)
 {
     collected *c = user;
-    static const char kinds[] = {'P', 'I', 'R'};
+    static const char kinds[] = {'P', 'I', 'R', 'H'};
     if (c->n_docs < 16) snprintf(c->ids[c->n_docs], sizeof c->ids[0], "%s", d->id);
     c->n_docs++;
     append(c, "document %s lang=%s line=%d\n", d->id, d->lang, d->line);
@@ -209,7 +209,7 @@ TEST(a_single_traditional_chinese_document_is_read_in_full)
                  "  P 22 每日 HK$68，不限流量 （公平使用）。\n" /* inline markup dropped, <br/> a space */
                  "  I 24 以香港時間計日\n"
                  "  I 25 *138# 查詢用量\n"
-                 "  R 28 地區 | 日費\n"
+                 "  H 28 地區 | 日費\n" /* a row of <th> only is the header row */
                  "  R 29 香港 | 68 元\n" /* the row of empty cells dropped */
                  "section id= title=\n"  /* a second run of top-level blocks */
                  "  P 33 詳情請見官網。\n"
@@ -277,6 +277,25 @@ TEST(inline_markup_is_dropped_and_whitespace_collapsed)
     CHECK(contains(c.dump, "title: 标题 二\n"));
     CHECK(contains(c.dump, "  P 2 按 1 键 再按这里!uesc\n")); /* line 2: the title has a newline */
     CHECK(contains(c.dump, "  P 2 全角　空格　保留\n"));
+    reset(&c);
+}
+
+TEST(a_row_of_th_cells_only_is_a_header_row_and_any_td_makes_it_a_row)
+{
+    /* Snippets show a header row only with a row it heads; a row that labels itself with a <th>
+     * first cell (a row header) is a row of data. */
+    collected c = {0};
+    CHECK(parse_text(&c, "<document id='t'><title>t</title><body><table>"
+                         "<tr><th>情形</th><th>所需材料</th></tr>"
+                         "<tr><td>车损</td><td>驾驶证、行驶证</td></tr>"
+                         "<tr><th>人伤</th><td>病历</td></tr>"
+                         "<tr><th>总计</th><th></th></tr>"
+                         "</table></body></document>") == KB_OK);
+    CHECK(c.n_problems == 0);
+    CHECK(strstr(c.dump, "  H 1 情形 | 所需材料\n"
+                         "  R 1 车损 | 驾驶证、行驶证\n"
+                         "  R 1 人伤 | 病历\n"
+                         "  H 1 总计 | \n") != NULL);
     reset(&c);
 }
 
@@ -1046,6 +1065,7 @@ int main(void)
     RUN(a_documents_root_delivers_each_document_in_full);
     RUN(utf8_bom_and_lowercase_declaration_accepted);
     RUN(inline_markup_is_dropped_and_whitespace_collapsed);
+    RUN(a_row_of_th_cells_only_is_a_header_row_and_any_td_makes_it_a_row);
     RUN(line_of_a_multiline_start_tag_is_where_it_starts);
     RUN(schema_is_compiled_in_not_read_from_the_working_directory);
     RUN(invalid_documents_do_not_stop_valid_ones);

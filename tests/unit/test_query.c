@@ -7,6 +7,7 @@
  * query sees is known exactly (see build_index).
  */
 #include "check.h"
+#include "search/passage_types.h"
 #include "search/query.h"
 
 #include <math.h>
@@ -109,6 +110,20 @@ TEST(each_kind_of_term_has_its_weight)
     CHECK((t = find(&q, "iphone")) && t->kind == KB_TERM_LATIN && near(t->weight, 1.0));
     CHECK((t = find(&q, "15")) && t->kind == KB_TERM_NUMBER && near(t->weight, 0.8));
     CHECK((t = find(&q, "4008123456")) && t->kind == KB_TERM_CODE && near(t->weight, 1.2));
+    kb_query_free(&q);
+}
+
+TEST(the_question_is_kept_folded_with_what_it_asks_and_which_terms_are_glue_or_question_words)
+{
+    /* What passage choice reads (snippet.h), worked out once per search. */
+    kb_query q;
+    CHECK(build("東關街有多長？盾柱木的原產地", &q) == 0);
+    CHECK_STR_EQ(q.folded, "东关街有多长?盾柱木的原产地"); /* NFKC: ？ is ? */
+    CHECK(q.asks & KB_KIND_MEASURE);
+    const kb_query_term *t;
+    CHECK((t = find(&q, "多长")) && t->question_word && !t->glue);
+    CHECK((t = find(&q, "木的")) && t->glue && !t->question_word);
+    CHECK((t = find(&q, "原产")) && !t->glue && !t->question_word);
     kb_query_free(&q);
 }
 
@@ -387,6 +402,7 @@ int main(void)
         return 1;
     }
     RUN(each_kind_of_term_has_its_weight);
+    RUN(the_question_is_kept_folded_with_what_it_asks_and_which_terms_are_glue_or_question_words);
     RUN(question_and_function_words_weigh_a_fifth_and_do_not_count_as_content);
     RUN(a_bigram_across_a_word_edge_weighs_less_when_it_glues_a_function_word_on);
     RUN(an_editors_keyword_is_a_word_so_the_bigrams_around_it_straddle_its_edge);

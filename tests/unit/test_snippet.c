@@ -1,12 +1,16 @@
 /*
- * test_snippet.c — the passage an agent reads for a hit (kb/search/snippet.h): the block that
- * answers the question, its matches in <mark>, the document's own text HTML-escaped and in its
- * own script, cut to KB_SNIPPET_MAX_CHARS characters on character boundaries.
+ * test_snippet.c — the passage an agent reads for a hit (kb/search/snippet.h): the sentence or
+ * table row that answers the question (by its terms, by the kind of answer asked for, under its
+ * table's header), its matches in <mark>, the document's own text HTML-escaped and in its own
+ * script, cut to KB_SNIPPET_MAX_CHARS characters on character boundaries, from the start of a
+ * sentence.
  *
  * Queries are written out by hand as kb_query_build makes them (folded, Simplified terms with a
- * weight and an idf), so each test says exactly which terms count for how much.
+ * weight and an idf, and the folded question that says what kind of answer is asked for), so
+ * each test says exactly which terms count for how much.
  */
 #include "check.h"
+#include "search/passage_types.h"
 #include "search/snippet.h"
 
 #include <stdlib.h>
@@ -53,6 +57,13 @@ typedef struct {
     kb_section sections[2];
     kb_block blocks[2][MAX_BLOCKS];
 } test_doc;
+
+/* The question as kb_query_build folds it (what passage_types.h reads the kind of answer from). */
+static void asking(test_query *t, const char *folded_question)
+{
+    t->q.folded = (char *)folded_question;
+    t->q.asks = kb_passage_asks(folded_question);
+}
 
 /* A document whose section s (0 or 1, ids "s0"/"s1") holds the given blocks. */
 static void blocks(test_doc *d, int s, kb_block_kind kind, const char *const *texts, size_t n)
@@ -123,6 +134,31 @@ static size_t code_points(const char *s)
     return n;
 }
 
+/* 1 when the visible text of html is a piece of `all` that begins at the start of a sentence
+ * of it (at its start, or right after 。 ！ ？ ； or a closing quote). */
+static int starts_at_sentence(const char *all, const char *html)
+{
+    char v[8192];
+    visible(html, v, sizeof v);
+    const char *at = strstr(all, v);
+    if (!at) return 0;
+    if (at == all) return 1;
+    static const char *const ends[] = {"。", "！", "？", "；", "”", "」"};
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t l = strlen(ends[i]);
+        if ((size_t)(at - all) >= l && strncmp(at - l, ends[i], l) == 0) return 1;
+    }
+    return 0;
+}
+
+/* 1 when the visible text of html contains `piece`. */
+static int shows(const char *html, const char *piece)
+{
+    char v[8192];
+    visible(html, v, sizeof v);
+    return strstr(v, piece) != NULL;
+}
+
 /* 1 when s is well-formed UTF-8. */
 static int valid_utf8(const char *s)
 {
@@ -182,8 +218,10 @@ TEST(a_passage_answering_more_of_the_question_beats_one_repeating_a_word)
     kb_snippet_free(&s);
 }
 
-TEST(between_equally_informative_passages_the_one_with_more_matches_wins)
+TEST(repeating_a_word_does_not_make_a_sentence_better_and_the_section_fills_the_window)
 {
+    /* Each sentence holds 漫游 once or twice: the same term, so the first one is shown, and the
+     * paragraphs after it in its section fill the rest of the window, joined by " · ". */
     test_query q;
     const char *w[] = {"漫游"};
     query(&q, w, 1);
@@ -193,7 +231,8 @@ TEST(between_equally_informative_passages_the_one_with_more_matches_wins)
     blocks(&d, 0, KB_BLOCK_PARAGRAPH, b, 3);
     kb_snippet s;
     CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
-    CHECK_STR_EQ(s.html, "<mark>漫游</mark>资费与<mark>漫游</mark>流量。");
+    CHECK_STR_EQ(s.html, "<mark>漫游</mark>说明。 · <mark>漫游</mark>资费与<mark>漫游</mark>流量。 · "
+                         "再谈<mark>漫游</mark>。");
     kb_snippet_free(&s);
 }
 
@@ -232,8 +271,11 @@ TEST(terms_not_meant_for_highlighting_are_neither_marked_nor_counted)
     kb_snippet_free(&s);
 }
 
-TEST(a_table_row_is_a_passage_of_its_own)
+TEST(a_table_row_is_a_passage_of_its_own_shown_under_its_header)
 {
+    /* A table written without <th> (or indexed before header rows were kept): its first row
+     * reads as labels over the rows below (short cells, no figures), so it is taken as the
+     * header, and the row that answers shows each cell under its label. */
     test_query q;
     const char *w[] = {"5g", "套餐"};
     query(&q, w, 2);
@@ -245,8 +287,15 @@ TEST(a_table_row_is_a_passage_of_its_own)
     blocks(&d, 1, KB_BLOCK_ROW, rows, 3);
     kb_snippet s;
     CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
-    CHECK_STR_EQ(s.html, "<mark>5G套餐</mark> | 199元 | 60GB");
+    CHECK_STR_EQ(s.html, "<mark>套餐</mark>: <mark>5G套餐</mark> | 月费: 199元 | 流量: 60GB");
     CHECK_STR_EQ(s.section_id, "s1");
+    kb_snippet_free(&s);
+    /* A first row with figures is data, not labels: no header is taken, rows show as written. */
+    const char *data[] = {"畅享套餐 | 128元 | 30GB", "5G套餐 | 199元 | 60GB", "基础套餐 | 58元 | 10GB"};
+    memset(&d, 0, sizeof d);
+    blocks(&d, 0, KB_BLOCK_ROW, data, 3);
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK_STR_EQ(s.html, "<mark>5G套餐</mark> | 199元 | 60GB");
     kb_snippet_free(&s);
 }
 
@@ -294,6 +343,260 @@ TEST(a_document_without_text_gives_an_empty_snippet)
     blocks(&d, 0, KB_BLOCK_PARAGRAPH, t, 1);
     CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
     CHECK_STR_EQ(s.html, "国际漫游。");
+    kb_snippet_free(&s);
+}
+
+/* ---------------------------------------------------------------- what is asked */
+
+/* The candidate sentences, each after a filler sentence of 90 characters, so that a window of
+ * KB_SNIPPET_MAX_CHARS shows at most one of them. */
+static const char *spaced(const char *const *sentences, size_t n)
+{
+    static char text[8192];
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k < 89; k++) used += (size_t)snprintf(text + used, sizeof text - used, "述");
+        used += (size_t)snprintf(text + used, sizeof text - used, "。%s", sentences[i]);
+    }
+    return text;
+}
+
+TEST(the_sentence_holding_the_kind_of_answer_asked_for_is_chosen_and_the_window_starts_at_a_sentence)
+{
+    /* Both sentences hold 漫游 and 生效; only one holds a duration, which 多久 asks for. */
+    test_query q;
+    const char *w[] = {"漫游", "生效"};
+    query(&q, w, 2);
+    const char *candidates[] = {"漫游申请生效后即可使用。", "漫游开通后一般在2小时内生效。"};
+    const char *text = spaced(candidates, 2);
+    asking(&q, "漫游多久生效");
+    const char *s = snippet_of(text, &q);
+    CHECK(shows(s, "开通后一般在2小时内") && !shows(s, "申请"));
+    CHECK(starts_at_sentence(text, s));
+    /* Without the question word, the first sentence holding both terms is shown. */
+    asking(&q, "漫游生效");
+    s = snippet_of(text, &q);
+    CHECK(shows(s, "申请") && !shows(s, "2小时内"));
+    CHECK(starts_at_sentence(text, s));
+}
+
+TEST(question_words_point_at_numbers_dates_places_lists_and_steps)
+{
+    test_query q;
+    const char *w[] = {"补卡"};
+    query(&q, w, 1);
+    const char *candidates[] = {"补卡相关规定以公告为准。", "补卡工本费为10元。", "补卡可在营业厅或网上营业厅办理。",
+                                "补卡须提供身份证、户口簿、原卡。", "补卡于每周一至周五受理。",
+                                "补卡时先登录APP，然后点击补卡申请。"};
+    const char *text = spaced(candidates, 6);
+    struct {
+        const char *question, *want;
+    } cases[] = {
+        {"补卡多少钱", "工本费"},
+        {"补卡在哪里办", "营业厅或网上营业厅"},
+        {"补卡要带什么", "身份证、户口簿"},
+        {"补卡什么时候受理", "每周一至周五"},
+        {"补卡怎么办理", "先登录APP"},
+        {"补卡几多钱", "工本费"},    /* Cantonese 補卡幾多錢, as kb_query_build folds it */
+        {"补卡喺边度办", "营业厅或网上营业厅"}, /* 喺邊度 */
+        {"补卡", "相关规定"},          /* no question word: the first */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        asking(&q, cases[i].question);
+        const char *s = snippet_of(text, &q);
+        if (!shows(s, cases[i].want) || !starts_at_sentence(text, s)) {
+            printf("  %s: got %s\n", cases[i].question, s);
+            check_current_failed = 1;
+        }
+    }
+}
+
+TEST(steps_are_preferred_to_the_script_unless_the_question_asks_what_to_say)
+{
+    test_query q;
+    const char *w[] = {"开通", "漫游"};
+    query(&q, w, 2);
+    test_doc d;
+    memset(&d, 0, sizeof d);
+    const char *steps[] = {"发送短信KTMY到10099开通漫游。", "在APP中开通漫游。"};
+    const char *script[] = {"“您的号码已经开通国际漫游，到了当地开机就能用。”"};
+    blocks(&d, 0, KB_BLOCK_ITEM, steps, 2);
+    blocks(&d, 1, KB_BLOCK_PARAGRAPH, script, 1);
+    d.sections[1].title = "参考话术";
+    kb_snippet s;
+    asking(&q, "国际漫游怎么开通");
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK_STR_EQ(s.section_id, "s0");
+    CHECK(starts_with(s.html, "发送短信KTMY到10099<mark>开通漫游</mark>。 · 在APP中"));
+    kb_snippet_free(&s);
+    asking(&q, "开通漫游后跟客户怎么说");
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK_STR_EQ(s.section_id, "s1");
+    kb_snippet_free(&s);
+    /* A quoted line is a script line even in a section that does not say so. */
+    d.sections[1].title = "说明";
+    asking(&q, "国际漫游怎么开通");
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK_STR_EQ(s.section_id, "s0");
+    kb_snippet_free(&s);
+}
+
+/* ---------------------------------------------------------------- tables */
+
+TEST(a_row_is_shown_under_its_header_and_chosen_with_its_header_and_section_title)
+{
+    /* 三个月定期利率多少: 三个月 is only in the row (as 3个月), 利率 only in the header and the
+     * section title. */
+    test_query q;
+    const char *w[] = {"三个月", "定期", "利率"};
+    query(&q, w, 3);
+    asking(&q, "三个月定期利率多少");
+    test_doc d;
+    memset(&d, 0, sizeof d);
+    const char *intro[] = {"利率以存入当日挂牌利率为准，定期存款提前支取按活期计息。"};
+    const char *head[] = {"存期 | 年利率"};
+    const char *rows[] = {"活期 | 0.10%", "3个月 | 0.80%", "1年 | 1.10%"};
+    blocks(&d, 0, KB_BLOCK_PARAGRAPH, intro, 1);
+    blocks(&d, 1, KB_BLOCK_HEADER, head, 1);
+    blocks(&d, 1, KB_BLOCK_ROW, rows, 3);
+    d.sections[1].title = "定期存款利率";
+    kb_snippet s;
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK_STR_EQ(s.html, "存期: <mark>3个月</mark> | 年<mark>利率</mark>: 0.80%");
+    CHECK_STR_EQ(s.section_id, "s1");
+    kb_snippet_free(&s);
+}
+
+TEST(a_header_row_is_never_shown_alone)
+{
+    /* Only the header holds the question's words: the first row is shown under it. */
+    test_query q;
+    const char *w[] = {"所需材料"};
+    query(&q, w, 1);
+    asking(&q, "理赔需要什么材料");
+    test_doc d;
+    memset(&d, 0, sizeof d);
+    const char *head[] = {"情形 | 所需材料"};
+    const char *rows[] = {"单方事故 | 驾驶证、行驶证、维修发票", "涉及人伤 | 病历、医疗费发票"};
+    blocks(&d, 0, KB_BLOCK_HEADER, head, 1);
+    blocks(&d, 0, KB_BLOCK_ROW, rows, 2);
+    kb_snippet s;
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK_STR_EQ(s.html, "情形: 单方事故 | <mark>所需材料</mark>: 驾驶证、行驶证、维修发票");
+    kb_snippet_free(&s);
+    /* A header over nothing (a table of one row) is shown only when the document has nothing
+     * else; otherwise what else it has is shown. */
+    memset(&d, 0, sizeof d);
+    blocks(&d, 0, KB_BLOCK_HEADER, head, 1);
+    const char *other[] = {"理赔请拨打客服热线。"};
+    blocks(&d, 1, KB_BLOCK_PARAGRAPH, other, 1);
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK_STR_EQ(s.html, "理赔请拨打客服热线。");
+    kb_snippet_free(&s);
+    memset(&d, 0, sizeof d);
+    blocks(&d, 0, KB_BLOCK_HEADER, head, 1);
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK_STR_EQ(s.html, "情形 | <mark>所需材料</mark>");
+    kb_snippet_free(&s);
+}
+
+TEST(a_long_row_is_cut_at_the_window_with_its_labels)
+{
+    test_query q;
+    const char *w[] = {"白金卡"};
+    query(&q, w, 1);
+    test_doc d;
+    memset(&d, 0, sizeof d);
+    char cell[1024];
+    size_t n = 0;
+    for (int i = 0; i < 200; i++) n += (size_t)snprintf(cell + n, sizeof cell - n, "减");
+    char row[1200];
+    snprintf(row, sizeof row, "白金卡 | %s | 600元", cell);
+    const char *head[] = {"卡种 | 条件 | 年费"};
+    const char *rows[] = {row};
+    blocks(&d, 0, KB_BLOCK_HEADER, head, 1);
+    blocks(&d, 0, KB_BLOCK_ROW, rows, 1);
+    kb_snippet s;
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK(starts_with(s.html, "卡种: <mark>白金卡</mark> | 条件: 减减"));
+    CHECK(ends_with_ellipsis(s.html));
+    char v[8192];
+    visible(s.html, v, sizeof v);
+    CHECK(code_points(v) == KB_SNIPPET_MAX_CHARS);
+    kb_snippet_free(&s);
+}
+
+/* ---------------------------------------------------------------- windows */
+
+TEST(a_sentence_that_leans_on_the_one_before_is_shown_with_it)
+{
+    /* 因此 points back: the answer to 为什么 is the sentence before. */
+    test_query q;
+    const char *w[] = {"笨蛋水果"};
+    query(&q, w, 1);
+    asking(&q, "为什么称猴面包树为笨蛋水果");
+    const char *candidates[] = {"钙含量比菠菜高50%以上，维生素C含量是橙子的三倍。因此它有时也被称为笨蛋水果。"};
+    const char *text = spaced(candidates, 1);
+    const char *s = snippet_of(text, &q);
+    CHECK(starts_with(s, "…钙含量比菠菜高50%以上"));
+    CHECK(starts_at_sentence(text, s));
+}
+
+TEST(a_list_is_shown_from_its_first_item_when_the_chosen_one_is_near)
+{
+    test_query q;
+    const char *w[] = {"余额"};
+    query(&q, w, 1);
+    test_doc d;
+    memset(&d, 0, sizeof d);
+    const char *items[] = {"发送短信YE到10099查询。", "APP首页查看话费余额。", "拨打10099按1收听。"};
+    blocks(&d, 0, KB_BLOCK_ITEM, items, 3);
+    kb_snippet s;
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK_STR_EQ(s.html, "发送短信YE到10099查询。 · APP首页查看话费<mark>余额</mark>。 · 拨打10099按1收听。");
+    kb_snippet_free(&s);
+}
+
+/* ---------------------------------------------------------------- marking, more */
+
+TEST(traditional_phrases_are_marked_where_characters_alone_would_not_match)
+{
+    /* 計畫 folds to 计划 as a phrase (计画 character by character), 瞭解 to 了解 (瞭 alone
+     * stays 瞭): a Simplified question marks both in the Traditional text. */
+    test_query q;
+    const char *w[] = {"计划", "了解"};
+    query(&q, w, 2);
+    CHECK_STR_EQ(snippet_of("請先瞭解資費計畫。", &q), "請先<mark>瞭解</mark>資費<mark>計畫</mark>。");
+}
+
+TEST(numbers_and_latin_words_match_whole_and_chinese_numerals_match_figures)
+{
+    test_query q;
+    const char *w[] = {"16", "一年"};
+    query(&q, w, 2);
+    CHECK_STR_EQ(snippet_of("1616年与16年；定期1年。", &q), "1616年与<mark>16</mark>年；定期<mark>1年</mark>。");
+    const char *a[] = {"app"};
+    query(&q, a, 1);
+    CHECK_STR_EQ(snippet_of("apple的APP", &q), "apple的<mark>APP</mark>");
+}
+
+TEST(the_score_is_the_informative_mass_of_the_best_block_as_confidence_reads_it)
+{
+    /* search.c divides it by the question's informative mass (passage_coverage): it stays what
+     * the best-matching block holds, whichever sentence is shown. */
+    test_query q;
+    query(&q, NULL, 0);
+    add(&q, "开通", 1.0);
+    add(&q, "漫游", 2.0);
+    add(&q, "多少", 3.0)->stop = 1;
+    asking(&q, "开通漫游多少钱");
+    test_doc d;
+    memset(&d, 0, sizeof d);
+    const char *b[] = {"开通漫游免费。", "漫游每天10元。"};
+    blocks(&d, 0, KB_BLOCK_PARAGRAPH, b, 2);
+    kb_snippet s;
+    CHECK(kb_snippet_best(&d.doc, &q.q, &s) == 0);
+    CHECK(s.score == 3.0);
     kb_snippet_free(&s);
 }
 
@@ -409,13 +712,18 @@ static const char *forty_sentences(void)
     return text;
 }
 
-TEST(a_long_passage_is_cut_to_start_at_the_sentence_of_its_first_match)
+TEST(a_long_passage_is_cut_to_start_at_a_sentence_before_its_match)
 {
+    /* Read from a sentence start, early enough that what leads up to the match is in view
+     * (sentences that end within KB_SNIP_LEAD_ROOM of the start), not from the match itself. */
     test_query q;
     const char *w[] = {"第10句"};
     query(&q, w, 1);
     const char *s = snippet_of(forty_sentences(), &q);
-    CHECK(starts_with(s, "…<mark>第10句</mark>话说明一些事情。第11句"));
+    CHECK(starts_with(s, "…第"));
+    CHECK(starts_at_sentence(forty_sentences(), s));
+    CHECK(strstr(s, "<mark>第10句</mark>话说明一些事情。第11句") != NULL);
+    CHECK(!shows(s, "第0句")); /* not from the passage's start: the match would end too late */
     CHECK(ends_with_ellipsis(s));
     char v[8192];
     visible(s, v, sizeof v);
@@ -423,18 +731,19 @@ TEST(a_long_passage_is_cut_to_start_at_the_sentence_of_its_first_match)
     CHECK(strstr(forty_sentences(), v) != NULL); /* a piece of the text, not a rewrite */
 }
 
-TEST(a_match_near_the_end_shows_the_last_characters_of_the_passage)
+TEST(a_match_near_the_end_shows_its_sentence_to_the_end_of_the_passage)
 {
+    /* The window starts at a sentence, not wherever 160 characters before the end fall. */
     test_query q;
     const char *w[] = {"第38句"};
     query(&q, w, 1);
     const char *s = snippet_of(forty_sentences(), &q);
-    CHECK(starts_with(s, "…"));
-    CHECK(!ends_with_ellipsis(s));
+    CHECK(starts_with(s, "…第"));
+    CHECK(starts_at_sentence(forty_sentences(), s));
     CHECK(strstr(s, "<mark>第38句</mark>") != NULL);
+    CHECK(!ends_with_ellipsis(s));
     char v[8192];
     visible(s, v, sizeof v);
-    CHECK(code_points(v) == KB_SNIPPET_MAX_CHARS);
     const char *all = forty_sentences();
     CHECK(strcmp(all + strlen(all) - strlen(v), v) == 0);
 }
@@ -446,23 +755,24 @@ TEST(without_a_sentence_end_nearby_the_cut_starts_just_before_the_match)
     query(&q, w, 1);
     char text[4096];
     size_t n = 0;
-    for (int i = 0; i < 100; i++) n += (size_t)snprintf(text + n, sizeof text - n, "说");
+    for (int i = 0; i < 200; i++) n += (size_t)snprintf(text + n, sizeof text - n, "说");
     n += (size_t)snprintf(text + n, sizeof text - n, "漫游");
     for (int i = 0; i < 200; i++) n += (size_t)snprintf(text + n, sizeof text - n, "明");
     const char *s = snippet_of(text, &q);
     CHECK(starts_with(s, "…说说说说说说说说说说<mark>漫游</mark>明"));
 }
 
-TEST(the_cut_window_holds_the_densest_matches)
+TEST(in_a_sentence_longer_than_the_window_the_cut_goes_to_its_densest_matches)
 {
-    /* One match early, four close together later: the window goes to the four. */
+    /* One sentence of 620 characters without a stop: one match early, four close together
+     * beyond the first 160 characters. The window goes to the four. */
     test_query q;
     const char *w[] = {"漫游"};
     query(&q, w, 1);
     char text[8192];
-    size_t n = (size_t)snprintf(text, sizeof text, "漫游。");
+    size_t n = (size_t)snprintf(text, sizeof text, "漫游");
     for (int i = 0; i < 300; i++) n += (size_t)snprintf(text + n, sizeof text - n, "说");
-    n += (size_t)snprintf(text + n, sizeof text - n, "。漫游一漫游二漫游三漫游四。");
+    n += (size_t)snprintf(text + n, sizeof text - n, "漫游一漫游二漫游三漫游四");
     for (int i = 0; i < 300; i++) n += (size_t)snprintf(text + n, sizeof text - n, "明");
     const char *s = snippet_of(text, &q);
     size_t marks = 0;
@@ -525,22 +835,33 @@ int main(void)
     }
     RUN(the_passage_holding_the_most_informative_terms_is_chosen);
     RUN(a_passage_answering_more_of_the_question_beats_one_repeating_a_word);
-    RUN(between_equally_informative_passages_the_one_with_more_matches_wins);
+    RUN(repeating_a_word_does_not_make_a_sentence_better_and_the_section_fills_the_window);
     RUN(question_words_count_far_less_than_a_content_word);
     RUN(terms_not_meant_for_highlighting_are_neither_marked_nor_counted);
-    RUN(a_table_row_is_a_passage_of_its_own);
+    RUN(a_table_row_is_a_passage_of_its_own_shown_under_its_header);
     RUN(text_outside_sections_gives_an_empty_section_id);
     RUN(a_document_without_text_gives_an_empty_snippet);
+    RUN(the_sentence_holding_the_kind_of_answer_asked_for_is_chosen_and_the_window_starts_at_a_sentence);
+    RUN(question_words_point_at_numbers_dates_places_lists_and_steps);
+    RUN(steps_are_preferred_to_the_script_unless_the_question_asks_what_to_say);
+    RUN(a_row_is_shown_under_its_header_and_chosen_with_its_header_and_section_title);
+    RUN(a_header_row_is_never_shown_alone);
+    RUN(a_long_row_is_cut_at_the_window_with_its_labels);
+    RUN(a_sentence_that_leans_on_the_one_before_is_shown_with_it);
+    RUN(a_list_is_shown_from_its_first_item_when_the_chosen_one_is_near);
+    RUN(traditional_phrases_are_marked_where_characters_alone_would_not_match);
+    RUN(numbers_and_latin_words_match_whole_and_chinese_numerals_match_figures);
+    RUN(the_score_is_the_informative_mass_of_the_best_block_as_confidence_reads_it);
     RUN(every_occurrence_is_marked_and_touching_matches_merge);
     RUN(a_simplified_query_marks_traditional_text_in_its_own_script);
     RUN(full_width_and_capital_letters_are_matched_and_kept_as_written);
     RUN(document_text_is_html_escaped_inside_and_outside_the_marks);
     RUN(html_escaping_appends_to_a_growing_buffer);
     RUN(a_passage_of_the_longest_length_is_shown_whole_and_a_longer_one_is_cut);
-    RUN(a_long_passage_is_cut_to_start_at_the_sentence_of_its_first_match);
-    RUN(a_match_near_the_end_shows_the_last_characters_of_the_passage);
+    RUN(a_long_passage_is_cut_to_start_at_a_sentence_before_its_match);
+    RUN(a_match_near_the_end_shows_its_sentence_to_the_end_of_the_passage);
     RUN(without_a_sentence_end_nearby_the_cut_starts_just_before_the_match);
-    RUN(the_cut_window_holds_the_densest_matches);
+    RUN(in_a_sentence_longer_than_the_window_the_cut_goes_to_its_densest_matches);
     RUN(cuts_fall_between_characters_of_every_utf8_length);
     RUN(when_nothing_matches_the_first_passage_is_shown_from_its_start);
     kb_analyzer_free(an);

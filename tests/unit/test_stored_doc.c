@@ -153,6 +153,17 @@ TEST(the_serialized_fields_are_deterministic)
     free(fb);
 }
 
+TEST(a_header_row_comes_back_as_a_header_row_before_its_rows)
+{
+    /* Index format 5: snippets need to know which row heads a table. */
+    full_doc f;
+    make_full(&f);
+    kb_block blocks[4] = {f.blocks[0], f.blocks[1], {KB_BLOCK_HEADER, "地区 | 资费", 11}, f.blocks[2]};
+    f.sections[0].blocks = &blocks[0];
+    f.sections[1] = (kb_section){"rates", "资费", &blocks[2], 2};
+    check_round_trip(&f.doc);
+}
+
 TEST(index_format_2_json_still_reads)
 {
     /* What kb-indexer stored before the compact form; a daemon upgraded before its index is
@@ -276,7 +287,13 @@ TEST(damaged_records_are_refused_not_overread)
     CHECK(read_fields(c, r.bytes, r.n) == NULL); /* a date that is not YYYY-MM-DD or empty */
     raw_start(&r, "");
     raw_add(&r, "\0\0\x01\0\0\0\0\x01\x03\0\0", 11);
-    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* block kind 3 */
+    d = read_fields(c, r.bytes, r.n); /* block kind 3, a header row since index format 5 */
+    CHECK(d != NULL && d->n_sections == 1 && d->sections[0].n_blocks == 1 &&
+          d->sections[0].blocks[0].kind == KB_BLOCK_HEADER);
+    free(d);
+    raw_start(&r, "");
+    raw_add(&r, "\0\0\x01\0\0\0\0\x01\x04\0\0", 11);
+    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* block kind 4: no such kind */
     raw_start(&r, "");
     raw_add(&r, "\xff\xff\xff\xff\x0f", 5);
     CHECK(read_fields(c, r.bytes, r.n) == NULL); /* 2^32-1 categories in a few bytes */
@@ -322,6 +339,7 @@ int main(void)
     RUN(every_field_comes_back);
     RUN(an_empty_document_comes_back_empty);
     RUN(the_serialized_fields_are_deterministic);
+    RUN(a_header_row_comes_back_as_a_header_row_before_its_rows);
     RUN(index_format_2_json_still_reads);
     RUN(damaged_records_are_refused_not_overread);
     RUN(a_section_without_blocks_between_two_others_comes_back);

@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <unicode/ustring.h>
+#include <unicode/utf8.h>
 #include <unistd.h>
 
 /* The dictionaries the build embeds ($(BUILD)/gen/t2s_data.c, "key TAB value[ value…]" lines). */
@@ -317,6 +318,98 @@ static void check_entry_alone(const char *key, const char *value, void *count)
     ++*(size_t *)count;
 }
 
+/* Text converted character by character (kb_t2s_char), then kb_t2s_phrases_aligned over it:
+ * what snippets fold with, as UTF-8 (malloc'd). The input holds BMP characters only. */
+static char *t2s_aligned(const char *in)
+{
+    uint32_t *cps = calloc(strlen(in) + 1, sizeof *cps), *out = calloc(strlen(in) + 1, sizeof *out);
+    size_t n = 0;
+    for (int32_t i = 0, len = (int32_t)strlen(in); i < len;) {
+        UChar32 c;
+        U8_NEXT((const uint8_t *)in, i, len, c);
+        cps[n] = (uint32_t)c;
+        out[n++] = (uint32_t)kb_t2s_char(c);
+    }
+    kb_t2s_phrases_aligned(cps, n, out);
+    char *s = malloc(n * 4 + 1);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        UBool err = 0;
+        U8_APPEND((uint8_t *)s, at, n * 4, (UChar32)out[i], err);
+        (void)err;
+    }
+    s[at] = 0;
+    free(cps);
+    free(out);
+    return s;
+}
+
+/* Each phrase: converted as in the dictionary when the conversion keeps its length, else
+ * character by character (the aligned form never changes the length). */
+static void check_entry_aligned(const char *key, const char *value, void *counts)
+{
+    size_t *n = counts;
+    int32_t kl = 0, vl = 0;
+    UErrorCode e = U_ZERO_ERROR;
+    u_strFromUTF8(NULL, 0, &kl, key, -1, &e);
+    e = U_ZERO_ERROR;
+    u_strFromUTF8(NULL, 0, &vl, value, -1, &e);
+    int has_astral = 0;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) has_astral |= *p >= 0xF0;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) has_astral |= *p >= 0xF0;
+    if (has_astral) return; /* the aligned form takes BMP text */
+    char *got = t2s_aligned(key);
+    char *want = kl == vl ? strdup(value) : NULL;
+    if (!want) { /* character by character: each character converted alone */
+        want = calloc(1, strlen(key) * 3 + 1);
+        for (const char *p = key; *p;) {
+            size_t len = 1;
+            while (((unsigned char)p[len] & 0xC0) == 0x80) len++;
+            char one[8] = {0};
+            memcpy(one, p, len);
+            UChar u[2];
+            int32_t un = 0;
+            e = U_ZERO_ERROR;
+            u_strFromUTF8(u, 2, &un, one, -1, &e);
+            UChar32 c = kb_t2s_char(u[0]);
+            char conv[8] = {0};
+            int32_t cn = 0;
+            UChar cu[2];
+            int32_t cun = 0;
+            if (c < 0x10000) cu[cun++] = (UChar)c;
+            else cu[cun++] = u[0];
+            e = U_ZERO_ERROR;
+            u_strToUTF8(conv, sizeof conv, &cn, cu, cun, &e);
+            strcat(want, conv);
+            p += len;
+        }
+        n[1]++;
+    } else {
+        n[0]++;
+    }
+    if (strcmp(got, want) != 0) {
+        printf("  \"%s\" aligned gave \"%s\", expected \"%s\"\n", key, got, want);
+        check_current_failed = 1;
+    }
+    free(got);
+    free(want);
+}
+
+TEST(the_aligned_conversion_applies_each_phrase_that_keeps_its_length_and_never_moves_text)
+{
+    /* Snippets mark matches in the original text by position, so the conversion they use keeps
+     * one unit out for each unit in. */
+    uint32_t simplified[] = {0x8BA1, 0x5212}, out[2] = {1, 2}; /* 计划: nothing Traditional */
+    CHECK(kb_t2s_phrases_aligned(simplified, 2, out) == 0 && out[0] == 1 && out[1] == 2);
+    char *got = t2s_aligned("這個計畫需要瞭解，請回覆。Abc 5G");
+    CHECK_STR_EQ(got, "这个计划需要了解，请回复。Abc 5G");
+    free(got);
+    size_t counts[2] = {0, 0}; /* phrases that keep their length, phrases that do not */
+    each_entry(kb_t2s_TSPhrases, check_entry_aligned, counts);
+    CHECK(counts[0] > 100);
+    printf("  %zu phrases keep their length, %zu do not\n", counts[0], counts[1]); /* 276, 0 */
+}
+
 TEST(every_dictionary_entry_on_its_own_converts_to_its_first_value)
 {
     size_t phrases = 0, chars = 0;
@@ -466,6 +559,7 @@ int main(void)
     RUN(lone_surrogates_pass_through_without_reading_past_the_end);
     RUN(invalid_utf8_reaches_t2s_as_replacement_characters_and_the_rest_converts);
     RUN(a_long_text_converts_in_one_call_like_its_pieces);
+    RUN(the_aligned_conversion_applies_each_phrase_that_keeps_its_length_and_never_moves_text);
     RUN(every_dictionary_entry_on_its_own_converts_to_its_first_value);
     RUN(output_equals_opencc_t2s_over_every_dictionary_entry_alone_and_run_together);
     CHECK_MAIN_END();

@@ -184,7 +184,7 @@ async function openDoc(id, sectionId, snippet) {
 }
 
 // One section: its title and blocks, all as text. Consecutive list items form a list and
-// consecutive table rows ("cell | cell") a table.
+// consecutive table rows ("cell | cell") a table; a header row (<th>) starts one.
 function section(s) {
   const node = el('section', { id: s.id ? 'sec-' + s.id : null, class: 'doc-section' }, s.title ? el('h2', null, s.title) : null);
   let group = null;
@@ -192,9 +192,9 @@ function section(s) {
     if (b.kind === 'item') {
       if (!group || group.tagName !== 'UL') node.append((group = el('ul')));
       group.append(el('li', null, marked(b.text)));
-    } else if (b.kind === 'row') {
-      if (!group || group.tagName !== 'TABLE') node.append((group = el('table')));
-      group.append(el('tr', null, ...b.text.split(' | ').map((c) => el('td', null, marked(c)))));
+    } else if (b.kind === 'row' || b.kind === 'header') {
+      if (!group || group.tagName !== 'TABLE' || b.kind === 'header') node.append((group = el('table')));
+      group.append(el('tr', null, ...b.text.split(' | ').map((c) => el(b.kind === 'row' ? 'td' : 'th', null, marked(c)))));
     } else {
       group = null;
       node.append(el('p', null, marked(b.text)));
