@@ -197,7 +197,13 @@ def score(svc, rows, docs, today):
               "skipped_outside_window": len(skipped),
               "good_matches_mean": ratio(sum(answered), len(answered)),
               "good_matches_max": max(answered) if answered else None}
-    return {"date": today, "figures": figures, "counts": counts, "bands": bands}, results, skipped
+    per_question = [{"q": x["row"]["q"], "tags": x["row"]["tags"], "doc_right": x["doc_right"],
+                     "section_right": x.get("section_right", False),
+                     "snippet_right": x.get("snippet_right", False), "unresolved": x["unresolved"],
+                     "confidence": x["confidence"], "top": x["top"]["id"] if x["top"] else None}
+                    for x in results]
+    return ({"date": today, "figures": figures, "counts": counts, "bands": bands,
+             "questions": per_question}, results, skipped)
 
 
 def pct(v):
