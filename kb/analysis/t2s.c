@@ -179,18 +179,26 @@ int kb_t2s_may_change(UChar c)
     return t.ok && (t.changes[c / 8] >> (c % 8) & 1);
 }
 
-/* The longest phrase whose key starts in[i..n), or NULL. */
-static const phrase *phrase_at(const UChar *in, int32_t i, int32_t n)
+/* The index of the first phrase whose key starts with `first` (the phrases are sorted by key):
+ * from the table when it was built, else by binary search. */
+static size_t first_phrase_of(uint32_t first)
 {
-    UChar first = in[i];
-    if (!(t.starts[first / 8] >> (first % 8) & 1)) return NULL;
-    size_t lo = 0, hi = t.n_phrases; /* the first phrase starting with `first` */
+    if (t.first_phrase) return t.first_phrase[first];
+    size_t lo = 0, hi = t.n_phrases;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (t.phrases[mid].key[0] < first) lo = mid + 1;
         else hi = mid;
     }
-    for (size_t k = lo; k < t.n_phrases && t.phrases[k].key[0] == first; k++) {
+    return lo;
+}
+
+/* The longest phrase whose key starts in[i..n), or NULL. */
+static const phrase *phrase_at(const UChar *in, int32_t i, int32_t n)
+{
+    UChar first = in[i];
+    if (!(t.starts[first / 8] >> (first % 8) & 1)) return NULL;
+    for (size_t k = first_phrase_of(first); k < t.n_phrases && t.phrases[k].key[0] == first; k++) {
         const phrase *p = &t.phrases[k];
         if (p->key_len <= n - i && memcmp(p->key, in + i, (size_t)p->key_len * sizeof(UChar)) == 0)
             return p; /* longest first */
@@ -231,17 +239,7 @@ static const phrase *phrase_at_cp(const uint32_t *text, size_t i, size_t n)
 {
     uint32_t first = text[i];
     if (first >= 0x10000 || !(t.starts[first / 8] >> (first % 8) & 1)) return NULL;
-    size_t lo = 0, hi = t.n_phrases;
-    if (t.first_phrase) {
-        lo = t.first_phrase[first];
-    } else {
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (t.phrases[mid].key[0] < first) lo = mid + 1;
-            else hi = mid;
-        }
-    }
-    for (size_t k = lo; k < t.n_phrases && t.phrases[k].key[0] == first; k++) {
+    for (size_t k = first_phrase_of(first); k < t.n_phrases && t.phrases[k].key[0] == first; k++) {
         const phrase *p = &t.phrases[k];
         if ((size_t)p->key_len > n - i) continue;
         int32_t j = 1;
