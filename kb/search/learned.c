@@ -320,7 +320,9 @@ static int scratch_for(kb_learned_scratch *sc, const kb_learned_index *idx)
 typedef struct {
     uint32_t doc;
     int32_t phrasing;
-    double sim;
+    double sim;       /* the document's evidence: its best phrasing's similarity, plus
+                       * KB_LEARNED_SECOND × its second best */
+    double best, second;
     uint32_t docid; /* in the index being searched; 0 when not there */
 } candidate;
 
@@ -341,7 +343,7 @@ static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc,
     sc->n_touched = 0;
     for (size_t i = 0; i < q->n_terms; i++) {
         const kb_query_term *t = &q->terms[i];
-        if (t->stop) continue;
+        if (t->stop || (t->kind == KB_TERM_UNIGRAM && !KB_LEARNED_UNIGRAMS)) continue;
         const term_slot *slot = find_term(idx, t->text);
         double df = slot ? slot->df : 0;
         double idf = log((n + 1) / (df + 0.5));
@@ -370,7 +372,14 @@ static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc,
         size_t c = 0;
         while (c < n_cands && cands[c].doc != idx->doc_of[p]) c++;
         if (c < n_cands) {
-            if (sim > cands[c].sim) cands[c].sim = sim, cands[c].phrasing = (int32_t)p;
+            if (sim > cands[c].best) {
+                cands[c].second = cands[c].best;
+                cands[c].best = sim;
+                cands[c].phrasing = (int32_t)p;
+            } else if (sim > cands[c].second) {
+                cands[c].second = sim;
+            }
+            cands[c].sim = cands[c].best + KB_LEARNED_SECOND * cands[c].second;
             continue;
         }
         if (n_cands == max) { /* full: replace the weakest when better */
@@ -382,10 +391,16 @@ static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc,
         } else {
             c = n_cands++;
         }
-        cands[c] = (candidate){idx->doc_of[p], (int32_t)p, sim, 0};
+        cands[c] = (candidate){idx->doc_of[p], (int32_t)p, sim, sim, 0, 0};
     }
     qsort(cands, n_cands, sizeof *cands, by_sim_desc);
-    return (long)n_cands;
+    /* Only the documents whose phrasings are about as like the question as the best: a question
+     * many taught phrasings half resemble is not evidence for all of their documents. */
+    size_t keep = 0;
+    while (keep < n_cands && keep < KB_LEARNED_MAX_DOCS &&
+           cands[keep].sim >= KB_LEARNED_NEAR * cands[0].sim)
+        keep++;
+    return (long)keep;
 }
 
 /* Whether a document found through its phrasings may be shown: valid on the day, in one of the
@@ -432,6 +447,14 @@ static int by_score_desc(const void *x, const void *y)
     return a->order < b->order ? -1 : a->order > b->order;
 }
 
+/* What a phrasing of similarity sim adds, in units of the best document's BM25: nothing at
+ * the threshold, KB_LEARNED_WEIGHT for the very question taught, so that a phrasing that barely
+ * resembles the question barely counts. */
+static double learned_score(double sim, double unit)
+{
+    return KB_LEARNED_WEIGHT * unit * (sim - KB_LEARNED_MIN_SIM) / (1 - KB_LEARNED_MIN_SIM);
+}
+
 int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_reader *db,
                      kb_stored_doc_codec *codec, kb_analyzer *a, const kb_query *q,
                      const kb_learned_filter *f, size_t depth, kbx_results *xr,
@@ -469,14 +492,15 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
             if (cands[c].docid && cands[c].docid == xr->hits[i].docid) {
                 m[n].part.sim = cands[c].sim;
                 m[n].part.phrasing = cands[c].phrasing;
-                m[n].part.learned = KB_LEARNED_WEIGHT * cands[c].sim * unit;
+                m[n].part.learned = learned_score(cands[c].sim, unit);
                 m[n].hit.score += m[n].part.learned;
                 cands[c].docid = 0; /* taken */
             }
     }
     /* Documents found only through their phrasings: still in the index, valid, in the
      * categories asked for. */
-    for (long c = 0; c < n_cands; c++) {
+    size_t added = 0;
+    for (long c = 0; c < n_cands && added < KB_LEARNED_MAX_NEW; c++) {
         if (!cands[c].docid) continue;
         snprintf(term, sizeof term, KB_TERM_ID "%s", idx->doc_ids[cands[c].doc]);
         char *data = NULL;
@@ -486,11 +510,12 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
             free(data);
             continue;
         }
-        double learned = KB_LEARNED_WEIGHT * cands[c].sim * unit;
+        double learned = learned_score(cands[c].sim, unit);
         m[n].hit = (kbx_hit){cands[c].docid, learned, data, len, 0};
         m[n].part = (kb_learned_part){0, learned, cands[c].sim, cands[c].phrasing};
         m[n].order = n;
         n++;
+        added++;
     }
     free(cands);
     qsort(m, n, sizeof *m, by_score_desc);

@@ -33,7 +33,22 @@
 #include "xapian/xapian.h"
 
 #ifndef KB_LEARNED_WEIGHT
-#define KB_LEARNED_WEIGHT 1.0
+#define KB_LEARNED_WEIGHT 3.0
+#endif
+#ifndef KB_LEARNED_MAX_DOCS
+#define KB_LEARNED_MAX_DOCS 10
+#endif
+#ifndef KB_LEARNED_NEAR
+#define KB_LEARNED_NEAR 0.0
+#endif
+#ifndef KB_LEARNED_MAX_NEW
+#define KB_LEARNED_MAX_NEW 3
+#endif
+#ifndef KB_LEARNED_SECOND
+#define KB_LEARNED_SECOND 0.5
+#endif
+#ifndef KB_LEARNED_UNIGRAMS
+#define KB_LEARNED_UNIGRAMS 1
 #endif
 #ifndef KB_LEARNED_MIN_SIM
 #define KB_LEARNED_MIN_SIM 0.3

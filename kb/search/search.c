@@ -352,7 +352,9 @@ static void fill_ranked(kb_searcher *s, ranked_hit *r, size_t n, size_t head, ui
         if (i < head && q->info_mass > 0) {
             double title = kb_structure_title_share(s->analyzer, doc, q, query_bits(q, r[i].x.matched));
             r[i].boost = kb_structure_boost(title, r[i].passage / q->info_mass);
-            r[i].x.score *= r[i].boost;
+            /* The structure boosts what the document itself matched; what its taught phrasings
+             * add is counted beside it (search/learned.h). */
+            r[i].x.score = r[i].learned.bm25 * r[i].boost + r[i].learned.learned;
         }
         free(doc);
     }
