@@ -74,7 +74,7 @@ void kb_learn_close(kb_learn *l);
 const char *kb_learn_errmsg(const kb_learn *l);
 
 /* The normalized key of a question (malloc'd; "" when nothing is left), or NULL when memory
- * ran out. */
+ * ran out. The text is redacted first, as stored questions are. */
 char *kb_learn_normalize(kb_learn *l, const char *text);
 
 /* A number that changes whenever something was taught, removed or pinned: callers rebuild what

@@ -53,7 +53,8 @@ static unsigned source_bits(const char *list)
     return bits;
 }
 
-char *kb_learn_normalize(kb_learn *l, const char *text)
+/* The key of text that is redacted already (as every stored question is). */
+static char *key_of_stored(kb_learn *l, const char *text)
 {
     char *folded = kb_analyzer_fold(l->analyzer, text, strlen(text));
     if (!folded) return NULL;
@@ -73,12 +74,23 @@ char *kb_learn_normalize(kb_learn *l, const char *text)
     return folded;
 }
 
+char *kb_learn_normalize(kb_learn *l, const char *text)
+{
+    /* Redacted first: the stored questions are, so a phrasing an editor names with a customer's
+     * number in it is the one learned with the placeholder. */
+    char *redacted = kb_redact(text, strlen(text), NULL);
+    if (!redacted) return NULL;
+    char *key = key_of_stored(l, redacted);
+    free(redacted);
+    return key;
+}
+
 /* kb_learn_key(question) in SQL. */
 static void sql_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
     const char *text = (const char *)sqlite3_value_text(argv[0]);
-    char *key = kb_learn_normalize(sqlite3_user_data(ctx), text ? text : "");
+    char *key = key_of_stored(sqlite3_user_data(ctx), text ? text : "");
     if (!key) {
         sqlite3_result_error_nomem(ctx);
         return;
