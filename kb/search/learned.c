@@ -333,21 +333,69 @@ static int by_sim_desc(const void *x, const void *y)
     return a->doc < b->doc ? -1 : a->doc > b->doc;
 }
 
+/* Whether a query term takes part in phrasing similarity. */
+static int scored_term(const kb_query_term *t)
+{
+    return !t->stop;
+}
+
+/* Inverse phrasing frequency of a term in the collection. */
+static double phrasing_idf(const kb_learned_index *idx, const term_slot *slot)
+{
+    double idf = log(((double)idx->n + 1) / ((slot ? slot->df : 0) + 0.5));
+    return idf > 0 ? idf : 0;
+}
+
+/* The similarity (0..1) of the question to one of the document's own texts (its title, an
+ * editor's <q>), scored exactly like a taught phrasing: what the document says it is about
+ * competes with what agents taught on the same scale. */
+static double own_text_sim(const kb_learned_index *idx, kb_analyzer *a, const kb_query *q,
+                           const char *text, kb_term_list *tl)
+{
+    kb_term_list_clear(tl);
+    if (kb_analyze(a, text, strnlen(text, MAX_TEXT), tl) != 0 || !tl->count) return 0;
+    double score = 0, norm = 0, len_norm = 1 - KB_LEARNED_B + KB_LEARNED_B * tl->count / idx->avglen;
+    for (size_t i = 0; i < q->n_terms; i++) {
+        const kb_query_term *t = &q->terms[i];
+        if (!scored_term(t)) continue;
+        double idf = phrasing_idf(idx, find_term(idx, t->text));
+        if (!t->expansion) norm += t->weight * idf;
+        unsigned tf = 0;
+        for (size_t k = 0; k < tl->count; k++) tf += strcmp(tl->terms[k].text, t->text) == 0;
+        if (tf) score += t->weight * idf * tf * (KB_LEARNED_K1 + 1) / (tf + KB_LEARNED_K1 * len_norm);
+    }
+    double sim = norm > 0 ? score / norm : 0;
+    return sim > 1 ? 1 : sim;
+}
+
+/* The best similarity of the question to the document's title and questions. */
+static double own_sim(const kb_learned_index *idx, kb_stored_doc_codec *codec, kb_analyzer *a,
+                      const kb_query *q, const char *data, size_t len, kb_term_list *tl)
+{
+    kb_document *doc = kb_stored_doc_read(codec, data, len);
+    if (!doc) return 0;
+    double best = own_text_sim(idx, a, q, doc->title, tl);
+    for (size_t i = 0; i < doc->n_questions; i++) {
+        double s = own_text_sim(idx, a, q, doc->questions[i], tl);
+        if (s > best) best = s;
+    }
+    free(doc);
+    return best;
+}
+
 /* Score the question against the phrasings that share a term with it; the documents whose best
  * phrasing reaches KB_LEARNED_MIN_SIM into cands (best first, at most max). Their count, or -1
  * when memory ran out. */
 static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc, const kb_query *q,
                             candidate *cands, size_t max)
 {
-    double n = (double)idx->n, norm = 0;
+    double norm = 0;
     sc->n_touched = 0;
     for (size_t i = 0; i < q->n_terms; i++) {
         const kb_query_term *t = &q->terms[i];
-        if (t->stop || (t->kind == KB_TERM_UNIGRAM && !KB_LEARNED_UNIGRAMS)) continue;
+        if (!scored_term(t)) continue;
         const term_slot *slot = find_term(idx, t->text);
-        double df = slot ? slot->df : 0;
-        double idf = log((n + 1) / (df + 0.5));
-        if (idf < 0) idf = 0;
+        double idf = phrasing_idf(idx, slot);
         /* The ideal phrasing holds each typed term once at average length: what the question's
          * own terms could score. Expansions stand in for typed terms and add nothing to it. */
         if (!t->expansion) norm += t->weight * idf;
@@ -394,13 +442,7 @@ static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc,
         cands[c] = (candidate){idx->doc_of[p], (int32_t)p, sim, sim, 0, 0};
     }
     qsort(cands, n_cands, sizeof *cands, by_sim_desc);
-    /* Only the documents whose phrasings are about as like the question as the best: a question
-     * many taught phrasings half resemble is not evidence for all of their documents. */
-    size_t keep = 0;
-    while (keep < n_cands && keep < KB_LEARNED_MAX_DOCS &&
-           cands[keep].sim >= KB_LEARNED_NEAR * cands[0].sim)
-        keep++;
-    return (long)keep;
+    return (long)n_cands;
 }
 
 /* Whether a document found through its phrasings may be shown: valid on the day, in one of the
@@ -450,10 +492,12 @@ static int by_score_desc(const void *x, const void *y)
 /* What a phrasing of similarity sim adds, in units of the best document's BM25: nothing at
  * the threshold, KB_LEARNED_WEIGHT for the very question taught, so that a phrasing that barely
  * resembles the question barely counts. */
-static double learned_score(double sim, double unit)
+static double learned_score_above(double sim, double base, double unit)
 {
-    return KB_LEARNED_WEIGHT * unit * (sim - KB_LEARNED_MIN_SIM) / (1 - KB_LEARNED_MIN_SIM);
+    if (sim <= base) return 0;
+    return KB_LEARNED_WEIGHT * unit * pow((sim - base) / (1 - base), KB_LEARNED_POWER);
 }
+
 
 int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_reader *db,
                      kb_stored_doc_codec *codec, kb_analyzer *a, const kb_query *q,
@@ -484,6 +528,16 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
         if (kbx_reader_docid(db, term, &cands[c].docid) != KBX_OK) cands[c].docid = 0;
     }
     size_t n = 0;
+    kb_term_list tl;
+    kb_term_list_init(&tl);
+    /* Gate: the phrasings must resemble the question more than the best document's own title
+     * or questions do, or the documents' own words already say where the answer is. */
+    double base = KB_LEARNED_MIN_SIM;
+    for (size_t i = 0; i < xr->n_hits; i++) {
+        double own = own_sim(idx, codec, a, q, xr->hits[i].data, xr->hits[i].data_len, &tl);
+        double gate = KB_LEARNED_MIN_SIM + KB_LEARNED_GATE * (own - KB_LEARNED_MIN_SIM);
+        if (gate > base) base = gate < 0.95 ? gate : 0.95;
+    }
     for (size_t i = 0; i < xr->n_hits; i++, n++) {
         m[n].hit = xr->hits[i];
         m[n].order = n;
@@ -492,15 +546,15 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
             if (cands[c].docid && cands[c].docid == xr->hits[i].docid) {
                 m[n].part.sim = cands[c].sim;
                 m[n].part.phrasing = cands[c].phrasing;
-                m[n].part.learned = learned_score(cands[c].sim, unit);
+                m[n].part.learned = learned_score_above(cands[c].sim, base, unit);
                 m[n].hit.score += m[n].part.learned;
                 cands[c].docid = 0; /* taken */
             }
     }
+    kb_term_list_free(&tl);
     /* Documents found only through their phrasings: still in the index, valid, in the
      * categories asked for. */
-    size_t added = 0;
-    for (long c = 0; c < n_cands && added < KB_LEARNED_MAX_NEW; c++) {
+    for (long c = 0; c < n_cands; c++) {
         if (!cands[c].docid) continue;
         snprintf(term, sizeof term, KB_TERM_ID "%s", idx->doc_ids[cands[c].doc]);
         char *data = NULL;
@@ -510,12 +564,15 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
             free(data);
             continue;
         }
-        double learned = learned_score(cands[c].sim, unit);
+        double learned = learned_score_above(cands[c].sim, base, unit);
+        if (learned <= 0) { /* not more like the question than the documents' own words */
+            free(data);
+            continue;
+        }
         m[n].hit = (kbx_hit){cands[c].docid, learned, data, len, 0};
         m[n].part = (kb_learned_part){0, learned, cands[c].sim, cands[c].phrasing};
         m[n].order = n;
         n++;
-        added++;
     }
     free(cands);
     qsort(m, n, sizeof *m, by_score_desc);

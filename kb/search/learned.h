@@ -11,11 +11,22 @@
  * and each document takes its best phrasing's similarity, 0..1: that phrasing's BM25 over the
  * BM25 an ideal phrasing (every term of the question, once, at average length) would get.
  *
- * The similarity is added to the document ranking: score + KB_LEARNED_WEIGHT × sim × the top
- * document's BM25, for documents whose best phrasing reaches KB_LEARNED_MIN_SIM. A document found
- * only through its phrasings is fetched by id (when it is still in the index, valid and in the
- * requested categories) and enters the hits with that part alone. With no learned phrasing the
- * ranking is exactly the documents'.
+ * A document's learned evidence is its best phrasing's similarity plus KB_LEARNED_SECOND × its
+ * second best (several taught phrasings that resemble the question say more than one).
+ *
+ * The gate: the documents' own words come first. The title and editors' <questions> of each
+ * document the matcher found are scored exactly like phrasings; the learned evidence counts only
+ * above base = KB_LEARNED_MIN_SIM + KB_LEARNED_GATE × (the best own similarity − MIN): when a
+ * document already says what was asked in its title, a taught phrasing must resemble the
+ * question more than that to move anything (this is what keeps untaught questions where they
+ * were). Above the base a document gains
+ *     KB_LEARNED_WEIGHT × ((sim − base) / (1 − base))^KB_LEARNED_POWER × the top document's BM25,
+ * added after the structure boost (search/structure.h), so the very question taught (sim 1)
+ * outranks any document's own match and a phrasing that barely clears the base barely counts. A
+ * document found only through its phrasings is fetched by id (when it is still in the index,
+ * valid and in the requested categories) and enters the hits with that part alone. With no
+ * learned phrasing the ranking is exactly the documents'. The values were chosen on
+ * bq-dev-intents --learn 0.5 (docs/SEARCH.md, "Learning from feedback", has every variant tried).
  *
  * The index is immutable once built and shared by every searcher (reference counted); each
  * searcher keeps its own scratch for scoring (kb_learned_scratch).
@@ -33,25 +44,19 @@
 #include "xapian/xapian.h"
 
 #ifndef KB_LEARNED_WEIGHT
-#define KB_LEARNED_WEIGHT 3.0
+#define KB_LEARNED_WEIGHT 4.0
 #endif
-#ifndef KB_LEARNED_MAX_DOCS
-#define KB_LEARNED_MAX_DOCS 10
-#endif
-#ifndef KB_LEARNED_NEAR
-#define KB_LEARNED_NEAR 0.0
-#endif
-#ifndef KB_LEARNED_MAX_NEW
-#define KB_LEARNED_MAX_NEW 3
+#ifndef KB_LEARNED_MIN_SIM
+#define KB_LEARNED_MIN_SIM 0.2
 #endif
 #ifndef KB_LEARNED_SECOND
 #define KB_LEARNED_SECOND 0.5
 #endif
-#ifndef KB_LEARNED_UNIGRAMS
-#define KB_LEARNED_UNIGRAMS 1
+#ifndef KB_LEARNED_GATE
+#define KB_LEARNED_GATE 0.7
 #endif
-#ifndef KB_LEARNED_MIN_SIM
-#define KB_LEARNED_MIN_SIM 0.3
+#ifndef KB_LEARNED_POWER
+#define KB_LEARNED_POWER 1.5
 #endif
 
 /* A searcher's scratch: per-phrasing accumulators, reset through the list of touched ones. */
