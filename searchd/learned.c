@@ -151,4 +151,31 @@ void searchd_learned_apply(kb_searcher *s, uint64_t *have)
     pthread_mutex_unlock(&current_mu);
 }
 
+int searchd_learned_teach(const char *doc_id, const char *question, unsigned source,
+                          const char *teacher, const char *role, const char *ref)
+{
+    if (!learn) return -1;
+    pthread_mutex_lock(&build_mu);
+    int rc = kb_learn_teach(learn, doc_id, question, source, teacher, role, ref,
+                            searchd_now_unix_ms());
+    if (rc != KB_OK) searchd_log_error("cannot store a teaching (%s): %s",
+                                       kb_learn_source_name(source), kb_learn_errmsg(learn));
+    pthread_mutex_unlock(&build_mu);
+    return rc == KB_OK ? 0 : -1;
+}
+
+int searchd_learned_teach_gap(int64_t gap_id, const char *doc_id, const char *teacher,
+                              const char *role)
+{
+    if (!learn) return -1;
+    pthread_mutex_lock(&build_mu);
+    size_t n = 0;
+    int rc = kb_learn_teach_gap(learn, gap_id, doc_id, teacher, role, searchd_now_unix_ms(), &n);
+    if (rc != KB_OK) searchd_log_error("cannot teach the questions of gap %lld: %s",
+                                       (long long)gap_id, kb_learn_errmsg(learn));
+    else if (n) searchd_log_info("gap %lld answered: %zu questions taught", (long long)gap_id, n);
+    pthread_mutex_unlock(&build_mu);
+    return rc == KB_OK ? 0 : -1;
+}
+
 size_t searchd_learned_count(void) { return atomic_load(&in_use); }

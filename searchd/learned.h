@@ -35,6 +35,16 @@ int searchd_learned_refresh_now(void);
 /* Give s the newest index when it has not got it yet (*generation: what s has). */
 void searchd_learned_apply(kb_searcher *s, uint64_t *generation);
 
+/* Teach: question becomes a phrasing of doc_id (kb_learn_teach; the help desk's and the leads'
+ * sources). The searchers have it at the next refresh. 0, or -1 after logging why. */
+int searchd_learned_teach(const char *doc_id, const char *question, unsigned source,
+                          const char *teacher, const char *role, const char *ref);
+
+/* An editor answered gap item gap_id with doc_id: its questions teach the document
+ * (kb_learn_teach_gap). 0, or -1 after logging why. */
+int searchd_learned_teach_gap(int64_t gap_id, const char *doc_id, const char *teacher,
+                              const char *role);
+
 /* Counted phrasings in the index in use. */
 size_t searchd_learned_count(void);
 

@@ -106,6 +106,12 @@ int kb_learn_pin(kb_learn *l, const char *doc_id, const char *phrasing, int pinn
 int kb_learn_teach(kb_learn *l, const char *doc_id, const char *question, unsigned source,
                    const char *teacher, const char *role, const char *ref, int64_t time_ms);
 
+/* An editor says gap item gap_id (kb/gaps.h) is answered by doc_id: every question of the item
+ * teaches that document (source editor; a question already taught so by this item is not taught
+ * twice). The number of questions taught into *n when n is not NULL. */
+int kb_learn_teach_gap(kb_learn *l, int64_t gap_id, const char *doc_id, const char *teacher,
+                       const char *role, int64_t time_ms, size_t *n);
+
 /* The one phrasing of a document with that normalized key into *out (free with
  * kb_learned_phrasing_free). KB_NOT_FOUND when there is none. */
 int kb_learn_get(kb_learn *l, const char *doc_id, const char *phrasing, kb_learned_phrasing *out);

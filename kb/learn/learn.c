@@ -366,6 +366,46 @@ int kb_learn_teach(kb_learn *l, const char *doc_id, const char *question, unsign
     return rc;
 }
 
+int kb_learn_teach_gap(kb_learn *l, int64_t gap_id, const char *doc_id, const char *teacher,
+                       const char *role, int64_t time_ms, size_t *n)
+{
+    if (n) *n = 0;
+    if (!kb_store_role_is_valid(role) || !doc_id)
+        return kb_store_conn_fail(&l->c, KB_INVALID, "invalid teaching: %s",
+                                  !doc_id ? "no document" : "unknown role");
+    char *who = kb_redact(teacher ? teacher : "", strlen(teacher ? teacher : ""), NULL);
+    char *doc = kb_redact(doc_id, strlen(doc_id), NULL);
+    char ref[40];
+    snprintf(ref, sizeof ref, "gap:%lld", (long long)gap_id);
+    sqlite3_stmt *s = NULL;
+    int rc = KB_OK;
+    /* gap_questions holds each question redacted, as the store does. */
+    if (!who || !doc) {
+        rc = kb_store_conn_fail(&l->c, KB_ERROR, "out of memory");
+    } else if (sqlite3_prepare_v2(
+                   l->c.db,
+                   "INSERT INTO teachings (doc_id, question, source, teacher, role, ref, time_ms) "
+                   "SELECT ?1, q.question, 'editor', ?2, ?3, ?4, ?5 FROM gap_questions q "
+                   "WHERE q.group_id = ?6 AND NOT EXISTS (SELECT 1 FROM teachings t WHERE "
+                   "t.doc_id = ?1 AND t.ref = ?4 AND t.question = q.question)",
+                   -1, &s, NULL) != SQLITE_OK) {
+        rc = kb_store_conn_sql_fail(&l->c, "cannot store the teaching");
+    } else {
+        sqlite3_bind_text(s, 1, doc, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, who, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, role, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, ref, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 5, time_ms);
+        sqlite3_bind_int64(s, 6, gap_id);
+        if (sqlite3_step(s) != SQLITE_DONE) rc = kb_store_conn_sql_fail(&l->c, "cannot store the teaching");
+        else if (n) *n = (size_t)sqlite3_changes(l->c.db);
+    }
+    sqlite3_finalize(s);
+    free(who);
+    free(doc);
+    return rc;
+}
+
 int kb_learn_pin(kb_learn *l, const char *doc_id, const char *phrasing, int pinned,
                  const char *by, const char *role, int64_t time_ms)
 {

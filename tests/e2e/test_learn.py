@@ -256,5 +256,42 @@ def learned_endpoints_are_for_editors_and_admins_and_check_their_input():
                             body={"search_id": sid, "kind": "helpful", "doc_id": "nope"}), 400, "unknown doc")
 
 
+@test
+def help_desk_answers_leads_reviews_and_answered_gaps_teach():
+    with fresh() as s:
+        # the desk's answer names a document: filed by a lead, it counts alone
+        r = s.call("POST", "/api/help-requests", "lead",
+                   body={"agent": "agent-0", "question": "境外打不了电话怎么回事", "answer": "开漫游",
+                         "answer_doc_id": "roam"})
+        check_status(r, 201, "help request")
+        got = s.learned("roam")["phrasings"]
+        check(len(got) == 1 and got[0]["sources"] == ["help_desk"] and got[0]["counted"], got)
+        check_status(s.call("POST", "/api/help-requests", "lead",
+                            body={"agent": "agent-0", "question": "x", "answer_doc_id": "nope"}),
+                     400, "unknown answer_doc_id")
+        # a lead's review names the document that answered
+        r = s.call("POST", "/api/help-requests", "agent",
+                   body={"question": "发票在哪开"})
+        check_status(r, 201, "help request")
+        hid = r.json()["id"]
+        r = s.call("PUT", f"/api/help-requests/{hid}/review", "lead",
+                   body={"kb_answerable": True, "doc_id": "bill"})
+        check_status(r, 200, "review")
+        got = s.learned("bill")["phrasings"]
+        check(len(got) == 1 and got[0]["sources"] == ["review"] and got[0]["counted"], got)
+        # an editor answers a gap item with a document: its questions teach it
+        for q in ("光猫红灯一直闪", "光猫红灯闪烁"):
+            s.search(q)
+        wait_until(lambda: s.call("GET", "/api/gaps", "editor").json().get("items"), 10, "gap items")
+        items = s.call("GET", "/api/gaps", "editor").json()["items"]
+        gid = [i["id"] for i in items if "光猫" in i["question"]][0]
+        check_status(s.call("PUT", f"/api/gaps/{gid}", "editor",
+                            body={"status": "answered", "doc_id": "broadband"}), 200, "answer gap")
+        got = s.learned("broadband")["phrasings"]
+        check(got and all(p["sources"] == ["editor"] and p["counted"] for p in got), got)
+        s.reload()
+        check(s.ids("光猫红灯一直闪")[0] == "broadband", s.ids("光猫红灯一直闪"))
+
+
 if __name__ == "__main__":
     run_tests()
