@@ -304,6 +304,21 @@ static int exec_marks(kb_learn *l, const char *sql, const char *a, const char *b
     return rc == SQLITE_DONE ? KB_OK : kb_store_conn_sql_fail(&l->c, "cannot update the learned phrasings");
 }
 
+/* Mark (doc_id, key) removed or pinned by `by` (redacted like every name). */
+static int set_mark(kb_learn *l, const char *doc_id, const char *key, const char *state,
+                    const char *by, int64_t time_ms)
+{
+    char *who = kb_redact(by ? by : "", strlen(by ? by : ""), NULL);
+    int rc = who ? exec_marks(l,
+                              "INSERT INTO learned_marks (doc_id, phrasing, state, by_name, time_ms) "
+                              "VALUES (?1, ?2, ?4, ?3, ?5) ON CONFLICT (doc_id, phrasing) "
+                              "DO UPDATE SET state = ?4, by_name = ?3, time_ms = ?5",
+                              doc_id, key, who, state, time_ms)
+                 : kb_store_conn_fail(&l->c, KB_ERROR, "out of memory");
+    free(who);
+    return rc;
+}
+
 int kb_learn_remove(kb_learn *l, const char *doc_id, const char *phrasing, const char *by,
                     int64_t time_ms)
 {
@@ -314,14 +329,7 @@ int kb_learn_remove(kb_learn *l, const char *doc_id, const char *phrasing, const
     rc = kb_learn_get(l, doc_id, key, &p);
     if (rc == KB_OK) {
         kb_learned_phrasing_free(&p);
-        char *who = kb_redact(by ? by : "", strlen(by ? by : ""), NULL);
-        rc = who ? exec_marks(l,
-                              "INSERT INTO learned_marks (doc_id, phrasing, state, by_name, time_ms) "
-                              "VALUES (?1, ?2, 'removed', ?3, ?5) ON CONFLICT (doc_id, phrasing) "
-                              "DO UPDATE SET state = 'removed', by_name = ?3, time_ms = ?5",
-                              doc_id, key, who, NULL, time_ms)
-                 : kb_store_conn_fail(&l->c, KB_ERROR, "out of memory");
-        free(who);
+        rc = set_mark(l, doc_id, key, "removed", by, time_ms);
     }
     free(key);
     return rc;
@@ -426,15 +434,7 @@ int kb_learn_pin(kb_learn *l, const char *doc_id, const char *phrasing, int pinn
     } else {
         if (rc == KB_NOT_FOUND) /* an editor's own phrasing: taught by the editor */
             rc = kb_learn_teach(l, doc_id, phrasing, KB_LEARN_EDITOR, by, role, NULL, time_ms);
-        char *who = rc == KB_OK ? kb_redact(by ? by : "", strlen(by ? by : ""), NULL) : NULL;
-        if (rc == KB_OK)
-            rc = who ? exec_marks(l,
-                                  "INSERT INTO learned_marks (doc_id, phrasing, state, by_name, "
-                                  "time_ms) VALUES (?1, ?2, 'pinned', ?3, ?5) ON CONFLICT "
-                                  "(doc_id, phrasing) DO UPDATE SET by_name = ?3, time_ms = ?5",
-                                  doc_id, key, who, NULL, time_ms)
-                     : kb_store_conn_fail(&l->c, KB_ERROR, "out of memory");
-        free(who);
+        if (rc == KB_OK) rc = set_mark(l, doc_id, key, "pinned", by, time_ms);
     }
     kb_learned_phrasing_free(&p);
     free(key);
