@@ -358,7 +358,9 @@ static double own_text_sim(const kb_learned_index *idx, kb_analyzer *a, const kb
     for (size_t i = 0; i < q->n_terms; i++) {
         const kb_query_term *t = &q->terms[i];
         if (!scored_term(t)) continue;
-        double idf = phrasing_idf(idx, find_term(idx, t->text));
+        const term_slot *slot = find_term(idx, t->text);
+        if (slot && slot->df > KB_LEARNED_MAX_POSTINGS) continue;
+        double idf = phrasing_idf(idx, slot);
         if (!t->expansion) norm += t->weight * idf;
         unsigned tf = 0;
         for (size_t k = 0; k < tl->count; k++) tf += strcmp(tl->terms[k].text, t->text) == 0;
@@ -395,6 +397,9 @@ static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc,
         const kb_query_term *t = &q->terms[i];
         if (!scored_term(t)) continue;
         const term_slot *slot = find_term(idx, t->text);
+        /* A term in very many phrasings (a character of every other question) tells them
+         * little apart and costs the most: left out, like the query leaves out such terms. */
+        if (slot && slot->df > KB_LEARNED_MAX_POSTINGS) continue;
         double idf = phrasing_idf(idx, slot);
         /* The ideal phrasing holds each typed term once at average length: what the question's
          * own terms could score. Expansions stand in for typed terms and add nothing to it. */
@@ -533,7 +538,9 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
     /* Gate: the phrasings must resemble the question more than the best document's own title
      * or questions do, or the documents' own words already say where the answer is. */
     double base = KB_LEARNED_MIN_SIM;
-    for (size_t i = 0; i < xr->n_hits; i++) {
+    /* Only the first hits: the document whose title says most of the question is almost always
+     * among them, and reading and analyzing a document is the dear part of this step. */
+    for (size_t i = 0; n_cands > 0 && i < xr->n_hits && i < KB_LEARNED_GATE_HITS; i++) {
         double own = own_sim(idx, codec, a, q, xr->hits[i].data, xr->hits[i].data_len, &tl);
         double gate = KB_LEARNED_MIN_SIM + KB_LEARNED_GATE * (own - KB_LEARNED_MIN_SIM);
         if (gate > base) base = gate < 0.95 ? gate : 0.95;

@@ -59,6 +59,16 @@
 #define KB_LEARNED_POWER 1.5
 #endif
 
+/* Terms in more phrasings than this are left out of the similarity (cost and little meaning). */
+#ifndef KB_LEARNED_MAX_POSTINGS
+#define KB_LEARNED_MAX_POSTINGS 5000
+#endif
+
+/* How many of the matcher's first hits the gate reads (their title and questions). */
+#ifndef KB_LEARNED_GATE_HITS
+#define KB_LEARNED_GATE_HITS 3
+#endif
+
 /* A searcher's scratch: per-phrasing accumulators, reset through the list of touched ones. */
 typedef struct {
     const kb_learned_index *for_index; /* sized for this index */
