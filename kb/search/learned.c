@@ -551,7 +551,7 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
         m[n].part = (kb_learned_part){xr->hits[i].score, 0, 0, -1};
         for (long c = 0; c < n_cands; c++)
             if (cands[c].docid && cands[c].docid == xr->hits[i].docid) {
-                m[n].part.sim = cands[c].sim;
+                m[n].part.sim = cands[c].best;
                 m[n].part.phrasing = cands[c].phrasing;
                 m[n].part.learned = learned_score_above(cands[c].sim, base, unit);
                 m[n].hit.score += m[n].part.learned;
@@ -577,7 +577,7 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
             continue;
         }
         m[n].hit = (kbx_hit){cands[c].docid, learned, data, len, 0};
-        m[n].part = (kb_learned_part){0, learned, cands[c].sim, cands[c].phrasing};
+        m[n].part = (kb_learned_part){0, learned, cands[c].best, cands[c].phrasing};
         m[n].order = n;
         n++;
     }

@@ -83,7 +83,8 @@ void kb_learned_scratch_free(kb_learned_scratch *sc);
 typedef struct {
     double bm25;      /* the document's own score (before the structure boost) */
     double learned;   /* what its phrasings added (score units) */
-    double sim;       /* its best phrasing's similarity, 0..1 (0: none) */
+    double sim;       /* its best phrasing's similarity, 0..1 (0: none; set even when the gate
+                       * left the learned part at 0) */
     int32_t phrasing; /* that phrasing (kb_learned_phrasing_text), or -1 */
 } kb_learned_part;
 

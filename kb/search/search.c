@@ -416,9 +416,10 @@ static int build_page(kb_searcher *s, kbx_results *xr, const kb_learned_part *pa
     }
 
     top_hit_features(q, xr, &res->features);
-    /* A top hit that a taught phrasing matches holds what was asked as much as that phrasing
-     * is like the question. */
-    if (r[0].learned.sim > res->features.coverage) res->features.coverage = r[0].learned.sim;
+    /* A top hit that a taught phrasing ranked holds what was asked as much as that phrasing is
+     * like the question. */
+    if (r[0].learned.learned > 0 && r[0].learned.sim > res->features.coverage)
+        res->features.coverage = r[0].learned.sim;
     if (r[0].filled) {
         res->top_id = strdup(r[0].hit.id);
         if (q->info_mass > 0 && r[0].passage > 0) res->features.passage_coverage = r[0].passage / q->info_mass;
