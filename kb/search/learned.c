@@ -339,11 +339,19 @@ static int scored_term(const kb_query_term *t)
     return !t->stop;
 }
 
-/* Inverse phrasing frequency of a term in the collection. */
-static double phrasing_idf(const kb_learned_index *idx, const term_slot *slot)
+/* Whether query term t takes part, with its slot in the collection (NULL: in no phrasing) and
+ * its inverse phrasing frequency. A term in very many phrasings (a character of every other
+ * question) tells them little apart and costs the most: left out, as the query leaves out such
+ * terms. */
+static int usable_term(const kb_learned_index *idx, const kb_query_term *t, const term_slot **slot,
+                       double *idf)
 {
-    double idf = log(((double)idx->n + 1) / ((slot ? slot->df : 0) + 0.5));
-    return idf > 0 ? idf : 0;
+    if (!scored_term(t)) return 0;
+    *slot = find_term(idx, t->text);
+    if (*slot && (*slot)->df > KB_LEARNED_MAX_POSTINGS) return 0;
+    *idf = log(((double)idx->n + 1) / ((*slot ? (*slot)->df : 0) + 0.5));
+    if (*idf < 0) *idf = 0;
+    return 1;
 }
 
 /* The similarity (0..1) of the question to one of the document's own texts (its title, an
@@ -357,10 +365,9 @@ static double own_text_sim(const kb_learned_index *idx, kb_analyzer *a, const kb
     double score = 0, norm = 0, len_norm = 1 - KB_LEARNED_B + KB_LEARNED_B * tl->count / idx->avglen;
     for (size_t i = 0; i < q->n_terms; i++) {
         const kb_query_term *t = &q->terms[i];
-        if (!scored_term(t)) continue;
-        const term_slot *slot = find_term(idx, t->text);
-        if (slot && slot->df > KB_LEARNED_MAX_POSTINGS) continue;
-        double idf = phrasing_idf(idx, slot);
+        const term_slot *slot;
+        double idf;
+        if (!usable_term(idx, t, &slot, &idf)) continue;
         if (!t->expansion) norm += t->weight * idf;
         unsigned tf = 0;
         for (size_t k = 0; k < tl->count; k++) tf += strcmp(tl->terms[k].text, t->text) == 0;
@@ -395,12 +402,9 @@ static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc,
     sc->n_touched = 0;
     for (size_t i = 0; i < q->n_terms; i++) {
         const kb_query_term *t = &q->terms[i];
-        if (!scored_term(t)) continue;
-        const term_slot *slot = find_term(idx, t->text);
-        /* A term in very many phrasings (a character of every other question) tells them
-         * little apart and costs the most: left out, like the query leaves out such terms. */
-        if (slot && slot->df > KB_LEARNED_MAX_POSTINGS) continue;
-        double idf = phrasing_idf(idx, slot);
+        const term_slot *slot;
+        double idf;
+        if (!usable_term(idx, t, &slot, &idf)) continue;
         /* The ideal phrasing holds each typed term once at average length: what the question's
          * own terms could score. Expansions stand in for typed terms and add nothing to it. */
         if (!t->expansion) norm += t->weight * idf;

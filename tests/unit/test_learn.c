@@ -23,6 +23,12 @@ static kb_store *fresh(kb_learn **l, char *dir, size_t dir_len)
     return st;
 }
 
+static void finish(kb_learn *l, kb_store *st)
+{
+    kb_learn_close(l);
+    kb_store_close(st);
+}
+
 static int n_searches;
 
 /* Search (logged) and feedback on it, by a teacher with a role. Returns the feedback's status. */
@@ -64,8 +70,7 @@ TEST(normalization_folds_script_case_and_drops_punctuation)
     CHECK_STR_EQ(c, "app登录");
     CHECK_STR_EQ(d, "");
     free(a), free(b), free(c), free(d);
-    kb_learn_close(l);
-    kb_store_close(st);
+    finish(l, st);
 }
 
 TEST(one_agent_alone_teaches_nothing_however_often)
@@ -83,8 +88,7 @@ TEST(one_agent_alone_teaches_nothing_however_often)
         CHECK(list.items[0].sources == KB_LEARN_HELPFUL && !list.items[0].counted);
     }
     kb_learned_list_free(&list);
-    kb_learn_close(l);
-    kb_store_close(st);
+    finish(l, st);
 }
 
 TEST(two_agents_helpful_make_a_phrasing_count_in_either_script)
@@ -95,8 +99,7 @@ TEST(two_agents_helpful_make_a_phrasing_count_in_either_script)
     teach(st, "花呗怎么关", "doc-a", "alice", "agent", KB_FEEDBACK_HELPFUL);
     teach(st, "花唄怎麼關？", "doc-a", "bob", "agent", KB_FEEDBACK_HELPFUL);
     CHECK_STR_EQ(counted_of(l, "doc-a"), "花呗怎么关");
-    kb_learn_close(l);
-    kb_store_close(st);
+    finish(l, st);
 }
 
 TEST(clicks_are_half_a_vote_and_not_found_teaches_nothing)
@@ -116,8 +119,7 @@ TEST(clicks_are_half_a_vote_and_not_found_teaches_nothing)
     CHECK_STR_EQ(counted_of(l, "doc-b"), "改密码");
     teach(st, "换号码", "doc-b", "carol", "agent", KB_FEEDBACK_CLICK); /* 1 + 1/2 + 1/2 */
     CHECK_STR_EQ(counted_of(l, "doc-b"), "换号码|改密码");
-    kb_learn_close(l);
-    kb_store_close(st);
+    finish(l, st);
 }
 
 TEST(one_lead_or_editor_helpful_counts)
@@ -131,8 +133,7 @@ TEST(one_lead_or_editor_helpful_counts)
     CHECK(kb_learn_teach(l, "doc-c", "网慢", KB_LEARN_HELP_DESK, "amy", "agent", "8", 6) == KB_OK);
     CHECK(kb_learn_teach(l, "doc-c", "x", 99, "amy", "agent", NULL, 6) == KB_INVALID);
     CHECK_STR_EQ(counted_of(l, "doc-c"), "宽带报修|网断了");
-    kb_learn_close(l);
-    kb_store_close(st);
+    finish(l, st);
 }
 
 TEST(removed_phrasing_is_never_learned_again_from_old_or_new_events)
@@ -155,8 +156,7 @@ TEST(removed_phrasing_is_never_learned_again_from_old_or_new_events)
     kb_learned_list list;
     CHECK(kb_learn_of_document(l, "doc-a", &list) == KB_OK && list.n == 1 && list.items[0].removed);
     kb_learned_list_free(&list);
-    kb_learn_close(l);
-    kb_store_close(st);
+    finish(l, st);
 }
 
 TEST(pinning_counts_a_single_agents_phrasing_and_adds_an_editors_own)
@@ -177,8 +177,7 @@ TEST(pinning_counts_a_single_agents_phrasing_and_adds_an_editors_own)
     CHECK(kb_learn_get(l, "doc-d", "流量包", &p) == KB_OK && p.pinned && p.counted &&
           p.sources == KB_LEARN_EDITOR);
     kb_learned_phrasing_free(&p);
-    kb_learn_close(l);
-    kb_store_close(st);
+    finish(l, st);
 }
 
 TEST(learned_text_is_redacted)
@@ -199,8 +198,7 @@ TEST(learned_text_is_redacted)
     /* Two different numbers, one phrasing: the placeholder is what was learned. */
     CHECK(list.n == 2 && (list.items[0].teachers == 2 || list.items[1].teachers == 2));
     kb_learned_list_free(&list);
-    kb_learn_close(l);
-    kb_store_close(st);
+    finish(l, st);
 }
 
 int main(void)
