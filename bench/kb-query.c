@@ -1,7 +1,8 @@
 /*
  * kb-query — run questions straight through kb_search, without HTTP; for tuning and benchmarks.
  *
- *   kb-query --index DIR [--limit N] [--repeat N] [--include-expired] [--features] < questions.tsv
+ *   kb-query --index DIR [--limit N] [--repeat N] [--include-expired] [--features] [--snippets]
+ *            [--learned FILE] < questions.tsv
  *
  * Input: one question per line, "ID<TAB>QUESTION" or just "QUESTION" (then the line number is
  * the id). Output, one line per question:
@@ -11,7 +12,8 @@
  * reads. With --snippets, two more columns: the top hit's section id and its snippet (HTML, tabs
  * and newlines as spaces), for tuning passage choice. With --repeat, the questions are run N
  * times and only timing is printed (to stderr): searches per second and latency percentiles on
- * one thread.
+ * one thread. --learned FILE: "DOC_ID<TAB>PHRASING" lines, searched as learned phrasings
+ * (kb/search.h, kb_searcher_set_learned), to measure what they cost.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,9 +46,50 @@ static void print_features(const kb_search_features *f)
            f->tenth_score, f->beyond);
 }
 
+/* Build a learned-phrasing index from FILE and give it to s. 0, or -1 after saying why. */
+static int load_learned(kb_searcher *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    size_t n = 0, cap = 1024;
+    kb_learned_entry *e = malloc(cap * sizeof *e);
+    char line[4096];
+    while (e && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        *tab = 0;
+        if (n == cap) e = realloc(e, (cap *= 2) * sizeof *e);
+        if (!e) break;
+        e[n].doc_id = strdup(line);
+        e[n].text = strdup(tab + 1);
+        n++;
+    }
+    fclose(f);
+    char err[256] = "out of memory";
+    double t = now_ms();
+    kb_learned_index *idx = e ? kb_learned_index_build(e, n, err, sizeof err) : NULL;
+    fprintf(stderr, "kb-query: %zu learned phrasings indexed in %.0f ms\n", n, now_ms() - t);
+    for (size_t i = 0; e && i < n; i++) {
+        free((char *)e[i].doc_id);
+        free((char *)e[i].text);
+    }
+    free(e);
+    if (!idx) {
+        fprintf(stderr, "kb-query: %s\n", err);
+        return -1;
+    }
+    kb_searcher_set_learned(s, idx);
+    kb_learned_index_release(idx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *index = NULL;
+    const char *index = NULL, *learned = NULL;
     int limit = 10, repeat = 0, include_expired = 0, features = 0, snippets = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--index") && i + 1 < argc) index = argv[++i];
@@ -55,9 +98,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--include-expired")) include_expired = 1;
         else if (!strcmp(argv[i], "--features")) features = 1;
         else if (!strcmp(argv[i], "--snippets")) snippets = 1;
+        else if (!strcmp(argv[i], "--learned") && i + 1 < argc) learned = argv[++i];
         else {
             fprintf(stderr, "usage: kb-query --index DIR [--limit N] [--repeat N] [--include-expired] "
-                            "[--features] [--snippets] < questions\n");
+                            "[--features] [--snippets] [--learned FILE] < questions\n");
             return 2;
         }
     }
@@ -69,6 +113,10 @@ int main(int argc, char **argv)
     kb_searcher *s = kb_searcher_open(index, err, sizeof err);
     if (!s) {
         fprintf(stderr, "kb-query: %s\n", err);
+        return 2;
+    }
+    if (learned && load_learned(s, learned) != 0) {
+        kb_searcher_close(s);
         return 2;
     }
     size_t n = 0, cap = 1024;

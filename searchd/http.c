@@ -404,6 +404,7 @@ static unsigned method_bit(const char *method) {
     if (strcmp(method, "HEAD") == 0) return SEARCHD_METHOD_HEAD;
     if (strcmp(method, "POST") == 0) return SEARCHD_METHOD_POST;
     if (strcmp(method, "PUT") == 0) return SEARCHD_METHOD_PUT;
+    if (strcmp(method, "DELETE") == 0) return SEARCHD_METHOD_DELETE;
     return 0;
 }
 

@@ -33,6 +33,7 @@
 #include "kb/gaps.h"
 #include "kb/redact.h"
 #include "kb/store.h"
+#include "learned.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
@@ -321,10 +322,21 @@ static int start_service(const searchd_listen_addr *addr, char *err, size_t err_
         kb_store_close(searchd_ctx.store);
         return -1;
     }
+    /* What agents taught (issue 17): from the store, before the first search. */
+    char learn_err[512] = "";
+    if (searchd_learned_start(searchd_ctx.data_dir, learn_err, sizeof learn_err) != 0) {
+        snprintf(err, err_len, "cannot read the learned phrasings in %s: %s", searchd_ctx.data_dir,
+                 learn_err);
+        searchd_gaps_worker_stop();
+        searchd_searchers_stop();
+        kb_store_close(searchd_ctx.store);
+        return -1;
+    }
     int listen_fd = searchd_listen_open(addr, err, err_len);
     if (listen_fd < 0 || fit_connections_to_fd_limit(explicit_connection_limit, err, err_len) != 0 ||
         searchd_http_start(listen_fd, searchd_ctx.threads, err, err_len) != 0) {
         if (listen_fd >= 0) close(listen_fd);
+        searchd_learned_stop();
         searchd_gaps_worker_stop();
         searchd_searchers_stop();
         kb_store_close(searchd_ctx.store);
@@ -372,6 +384,7 @@ static void stop_service(int sig) {
     searchd_log_info("%s received: shutting down, %d requests in flight",
                      sig == SIGINT ? "SIGINT" : "SIGTERM", searchd_http_in_flight());
     searchd_http_shutdown(SEARCHD_SHUTDOWN_GRACE_S * 1000);
+    searchd_learned_stop();
     searchd_gaps_worker_stop();
     searchd_searchers_stop();
     searchd_routes_gaps_free();

@@ -18,28 +18,31 @@
 #define LEADS SEARCHD_ROLE_LEAD
 
 static const searchd_route routes[] = {
-    {SEARCHD_ROUTE_HEALTHZ, "/healthz", 0, GET_HEAD, 0, 0, searchd_route_healthz},
-    {SEARCHD_ROUTE_METRICS, "/metrics", 0, GET_HEAD, 0, 0, searchd_route_metrics},
-    {SEARCHD_ROUTE_SEARCH, "/api/search", 0, GET_HEAD, 1, ANY, searchd_route_search},
-    {SEARCHD_ROUTE_SUGGEST, "/api/suggest", 0, GET_HEAD, 1, ANY, searchd_route_suggest},
-    {SEARCHD_ROUTE_DOCUMENT, "/api/documents/", 1, GET_HEAD, 1, ANY, searchd_route_document},
+    {SEARCHD_ROUTE_HEALTHZ, "/healthz", 0, GET_HEAD, 0, 0, searchd_route_healthz, NULL},
+    {SEARCHD_ROUTE_METRICS, "/metrics", 0, GET_HEAD, 0, 0, searchd_route_metrics, NULL},
+    {SEARCHD_ROUTE_SEARCH, "/api/search", 0, GET_HEAD, 1, ANY, searchd_route_search, NULL},
+    {SEARCHD_ROUTE_SUGGEST, "/api/suggest", 0, GET_HEAD, 1, ANY, searchd_route_suggest, NULL},
+    /* /api/documents/{id}/learned: before the document route, which would take it as an id */
+    {SEARCHD_ROUTE_LEARNED, "/api/documents/", 1, GET_HEAD | SEARCHD_METHOD_POST |
+     SEARCHD_METHOD_DELETE, 1, EDITORS, searchd_route_learned, "/learned"},
+    {SEARCHD_ROUTE_DOCUMENT, "/api/documents/", 1, GET_HEAD, 1, ANY, searchd_route_document, NULL},
     {SEARCHD_ROUTE_FEEDBACK, "/api/feedback", 0, SEARCHD_METHOD_POST, 1, FILERS,
-     searchd_route_feedback},
+     searchd_route_feedback, NULL},
     {SEARCHD_ROUTE_HELP_REQUESTS, "/api/help-requests", 0, GET_HEAD | SEARCHD_METHOD_POST, 1,
-     FILERS, searchd_route_help_requests_any}, /* GET: leads (read_roles below) */
+     FILERS, searchd_route_help_requests_any, NULL}, /* GET: leads (read_roles below) */
     {SEARCHD_ROUTE_HELP_REQUEST, "/api/help-requests/", 1, GET_HEAD | WRITE, 1, LEADS,
-     searchd_route_help_request_item},
-    {SEARCHD_ROUTE_GAPS, "/api/gaps", 0, GET_HEAD, 1, EDITORS, searchd_route_gaps},
-    {SEARCHD_ROUTE_GAPS, "/api/gaps/", 1, GET_HEAD | WRITE, 1, EDITORS, searchd_route_gap_item},
+     searchd_route_help_request_item, NULL},
+    {SEARCHD_ROUTE_GAPS, "/api/gaps", 0, GET_HEAD, 1, EDITORS, searchd_route_gaps, NULL},
+    {SEARCHD_ROUTE_GAPS, "/api/gaps/", 1, GET_HEAD | WRITE, 1, EDITORS, searchd_route_gap_item, NULL},
     {SEARCHD_ROUTE_CONTENT_HEALTH, "/api/content-health", 0, GET_HEAD, 1, EDITORS,
-     searchd_route_content_health},
+     searchd_route_content_health, NULL},
     {SEARCHD_ROUTE_REPORTS, "/api/reports/help-requests", 0, GET_HEAD, 1, LEADS,
-     searchd_route_reports},
+     searchd_route_reports, NULL},
     {SEARCHD_ROUTE_AGENTS, "/api/agents", 0, GET_HEAD | SEARCHD_METHOD_PUT, 1, SEARCHD_ROLE_ADMIN,
-     searchd_route_agents}, /* GET: leads too (read_roles below) */
+     searchd_route_agents, NULL}, /* GET: leads too (read_roles below) */
     {SEARCHD_ROUTE_ADMIN_RELOAD, "/api/admin/reload", 0, SEARCHD_METHOD_POST, 1,
-     SEARCHD_ROLE_ADMIN, searchd_route_admin_reload},
-    {SEARCHD_ROUTE_ME, "/api/me", 0, GET_HEAD, 1, ANY, searchd_route_me},
+     SEARCHD_ROLE_ADMIN, searchd_route_admin_reload, NULL},
+    {SEARCHD_ROUTE_ME, "/api/me", 0, GET_HEAD, 1, ANY, searchd_route_me, NULL},
 };
 
 /* Routes whose GET and HEAD are for other roles than their writes: agents file help requests
@@ -62,21 +65,24 @@ unsigned searchd_router_roles(const searchd_route *r, unsigned method) {
 /* The web pages (static.c) carry no token: they hold no data, and the login page must load
  * before anyone has pasted one. Only paths naming an embedded file match; others stay 404. */
 static const searchd_route static_files = {SEARCHD_ROUTE_STATIC, "", 1, GET_HEAD, 0, 0,
-                                           searchd_route_static};
+                                           searchd_route_static, NULL};
 
 /* Unknown paths under /api/ still need a token, so that probing without one learns nothing
  * about which paths exist. */
 static const searchd_route unknown_api = {SEARCHD_ROUTE_UNKNOWN, "/api/", 1, 0, 1, ANY,
-                                          searchd_route_not_found};
+                                          searchd_route_not_found, NULL};
 static const searchd_route unknown = {SEARCHD_ROUTE_UNKNOWN, "", 1, 0, 0, 0,
-                                      searchd_route_not_found};
+                                      searchd_route_not_found, NULL};
 
 const searchd_route *searchd_router_match(const char *path, const char **param) {
     *param = "";
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const searchd_route *r = &routes[i];
         if (r->is_prefix) {
-            size_t n = strlen(r->path);
+            size_t n = strlen(r->path), len = strlen(path);
+            if (r->suffix && (len < n + strlen(r->suffix) ||
+                              strcmp(path + len - strlen(r->suffix), r->suffix) != 0))
+                continue;
             if (strncmp(path, r->path, n) == 0) {
                 *param = path + n;
                 return r;
@@ -110,14 +116,19 @@ const char *searchd_router_name(searchd_route_id id) {
     case SEARCHD_ROUTE_HELP_REQUEST: return "help_request";
     case SEARCHD_ROUTE_REPORTS: return "reports";
     case SEARCHD_ROUTE_AGENTS: return "agents";
+    case SEARCHD_ROUTE_LEARNED: return "learned";
     default: return "unknown";
     }
 }
 
 const char *searchd_router_allow(unsigned methods) {
-    static const char *const names[16] = {
-        "", "GET", "HEAD", "GET, HEAD", "POST", "GET, POST", "HEAD, POST", "GET, HEAD, POST",
-        "PUT", "GET, PUT", "HEAD, PUT", "GET, HEAD, PUT", "POST, PUT", "GET, POST, PUT",
-        "HEAD, POST, PUT", "GET, HEAD, POST, PUT"};
-    return names[methods & 15];
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE"};
+    static _Thread_local char out[64];
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (methods & (1u << i)) {
+            if (out[0]) strcat(out, ", ");
+            strcat(out, names[i]);
+        }
+    return out;
 }

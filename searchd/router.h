@@ -25,12 +25,14 @@ typedef enum {
     SEARCHD_ROUTE_HELP_REQUEST,   /* one help request and its review (routes_review.c) */
     SEARCHD_ROUTE_REPORTS,
     SEARCHD_ROUTE_AGENTS,
+    SEARCHD_ROUTE_LEARNED,        /* a document's learned phrasings (routes_learned.c) */
     SEARCHD_ROUTE_UNKNOWN, /* no such path: 404 */
     SEARCHD_ROUTE_COUNT
 } searchd_route_id;
 
 /* Methods as bits, for the Allow header. */
-enum { SEARCHD_METHOD_GET = 1, SEARCHD_METHOD_HEAD = 2, SEARCHD_METHOD_POST = 4, SEARCHD_METHOD_PUT = 8 };
+enum { SEARCHD_METHOD_GET = 1, SEARCHD_METHOD_HEAD = 2, SEARCHD_METHOD_POST = 4, SEARCHD_METHOD_PUT = 8,
+       SEARCHD_METHOD_DELETE = 16 };
 
 struct searchd_request;
 typedef void (*searchd_handler)(struct searchd_request *req);
@@ -43,6 +45,7 @@ typedef struct {
     int needs_token;       /* every /api/ route */
     unsigned roles;        /* searchd_role bits that may call it (admin is always added) */
     searchd_handler handler;
+    const char *suffix;    /* a prefix route matches only paths ending so (NULL: any) */
 } searchd_route;
 
 /* The route for a path (never NULL: unknown paths get the SEARCHD_ROUTE_UNKNOWN entry).
@@ -78,6 +81,8 @@ void searchd_route_content_health(struct searchd_request *req);
 void searchd_route_help_requests_any(struct searchd_request *req);
 void searchd_route_help_request_item(struct searchd_request *req);
 void searchd_route_reports(struct searchd_request *req);
+/* Editors' view of what documents learned (routes_learned.c). */
+void searchd_route_learned(struct searchd_request *req);
 void searchd_route_agents(struct searchd_request *req);
 
 #endif

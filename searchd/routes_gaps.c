@@ -19,6 +19,7 @@
 #include "kb/doc_list.h"
 #include "kb/gaps.h"
 #include "json_gaps.h"
+#include "learned.h"
 #include "log.h"
 #include "routes.h"
 #include "routes_args.h"
@@ -155,6 +156,10 @@ static void change_item(searchd_request *req, int64_t id)
                              req->identity.name, ch.status ? " status " : "",
                              ch.status ? ch.status : "", ch.set_category ? " category " : "",
                              !ch.set_category ? "" : ch.category ? "set" : "cleared");
+            /* "Answered by document X" teaches X every question of the item. */
+            if (ch.status && !strcmp(ch.status, "answered") && ch.doc_id)
+                searchd_learned_teach_gap(item.id, ch.doc_id, req->identity.name,
+                                          searchd_auth_role_name(req->identity.role));
             searchd_http_respond_json(req, 200, searchd_json_gap_item(&item));
         } else if (rc == KB_OK) {
             searchd_http_respond_error(req, 500, "the change was stored but cannot be read back");

@@ -13,9 +13,12 @@
  * agents list's rule, which also keeps customer data out of the field) that must be in the
  * agents list when there is one.
  */
+#include <stdio.h>
 #include <string.h>
 
+#include "kb/learn.h"
 #include "kb/review.h"
+#include "learned.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
@@ -63,11 +66,17 @@ static int resolve_agent(searchd_request *req, const char *given, const char **a
 void searchd_route_help_requests(searchd_request *req) {
     cJSON *body = searchd_http_body_object(req);
     if (!body) return;
-    const char *given, *agent, *question, *answer;
+    const char *given, *agent, *question, *answer, *answer_doc;
     if (searchd_http_body_string(req, body, "agent", 0, KB_AGENT_FIELD_MAX, &given) ||
         searchd_http_body_string(req, body, "question", 1, KB_SEARCH_MAX_QUERY_BYTES, &question) ||
         searchd_http_body_string(req, body, "answer", 0, HELP_ANSWER_MAX_BYTES, &answer) ||
+        searchd_http_body_string(req, body, "answer_doc_id", 0, KB_DOC_ID_MAX, &answer_doc) ||
         resolve_agent(req, given, &agent) != 0) {
+        cJSON_Delete(body);
+        return;
+    }
+    /* The document the support desk answered with: one of the index, as for feedback. */
+    if (answer_doc && searchd_routes_check_document(req, "answer_doc_id", answer_doc) != 0) {
         cJSON_Delete(body);
         return;
     }
@@ -98,6 +107,12 @@ void searchd_route_help_requests(searchd_request *req) {
         kb_search_result_free(&res);
         cJSON_Delete(body);
         return;
+    }
+    if (answer_doc) { /* the desk's answer names a document: the question teaches it */
+        char ref[32];
+        snprintf(ref, sizeof ref, "%lld", (long long)id);
+        searchd_learned_teach(answer_doc, question, KB_LEARN_HELP_DESK, req->identity.name,
+                              searchd_auth_role_name(req->identity.role), ref);
     }
     searchd_metrics_count_help_request(answerable);
 

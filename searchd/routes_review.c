@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "json_review.h"
+#include "kb/learn.h"
 #include "kb/review.h"
+#include "learned.h"
 #include "log.h"
 #include "routes.h"
 #include "routes_args.h"
@@ -131,7 +133,15 @@ static void review(searchd_request *req, int64_t id)
             kb_help_request_record item;
             searchd_log_info("help request %lld reviewed by %s: %s", (long long)id,
                              req->identity.name, cJSON_IsTrue(verdict) ? "answerable" : "gap");
-            if (kb_review_item(r, id, &item) == KB_OK)
+            int read = kb_review_item(r, id, &item) == KB_OK;
+            if (read && cJSON_IsTrue(verdict) && doc_id && item.question) {
+                /* The lead says which document answered: its question teaches that document. */
+                char ref[32];
+                snprintf(ref, sizeof ref, "%lld", (long long)id);
+                searchd_learned_teach(doc_id, item.question, KB_LEARN_REVIEW, req->identity.name,
+                                      searchd_auth_role_name(req->identity.role), ref);
+            }
+            if (read)
                 searchd_http_respond_json(req, 200, searchd_json_help_request(&item));
             else
                 searchd_http_respond_error(req, 500,

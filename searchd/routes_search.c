@@ -169,13 +169,26 @@ static long read_limit(searchd_request *req, long fallback, long max) {
     return v;
 }
 
+
 static cJSON *string_or_null(const char *s) {
     return s && *s ? cJSON_CreateString(s) : cJSON_CreateNull();
 }
 
 /* ---------------------------------------------------------------- GET /api/search */
 
-static cJSON *hit_json(const kb_hit *h) {
+/* Why a hit ranked (explain=1): score = (bm25 + learned) × structure_boost. */
+static cJSON *explain_json(const kb_hit_explain *e) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "bm25", searchd_routes_round(e->bm25, 4));
+    cJSON_AddNumberToObject(o, "learned", searchd_routes_round(e->learned, 4));
+    cJSON_AddNumberToObject(o, "learned_similarity", searchd_routes_round(e->learned_sim, 4));
+    cJSON_AddItemToObject(o, "learned_phrasing", string_or_null(e->learned_phrasing));
+    cJSON_AddNumberToObject(o, "structure_boost", searchd_routes_round(e->structure_boost, 4));
+    return o;
+}
+
+static cJSON *hit_json(const kb_hit *h, int explain) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "id", h->id ? h->id : "");
@@ -191,6 +204,7 @@ static cJSON *hit_json(const kb_hit *h) {
     cJSON_AddItemToObject(o, "valid_until", string_or_null(h->valid_until));
     cJSON_AddBoolToObject(o, "expired", h->expired != 0);
     cJSON_AddBoolToObject(o, "good_match", h->good != 0);
+    if (explain) cJSON_AddItemToObject(o, "explain", explain_json(&h->explain));
     return o;
 }
 
@@ -245,9 +259,28 @@ static int read_include_expired(searchd_request *req) {
     return -1;
 }
 
+/* explain: 1/true/yes or 0/false/no/empty; for editors and admins, who tune the knowledge base
+ * (it shows the phrasings agents taught). 0 or 1, or -1 after answering 400 or 403. */
+static int read_explain(searchd_request *req) {
+    const char *text = searchd_http_arg(req, "explain", NULL);
+    if (!text || !*text || !strcmp(text, "0") || !strcmp(text, "false") || !strcmp(text, "no"))
+        return 0;
+    if (strcmp(text, "1") && strcmp(text, "true") && strcmp(text, "yes")) {
+        searchd_http_respond_error(req, 400, "explain must be 1 or 0");
+        return -1;
+    }
+    if (!(req->identity.role & (SEARCHD_ROLE_EDITOR | SEARCHD_ROLE_ADMIN))) {
+        searchd_http_respond_error(req, 403, "explain=1 is for the roles editor and admin; role %s "
+                                             "may search without it",
+                                   searchd_auth_role_name(req->identity.role));
+        return -1;
+    }
+    return 1;
+}
+
 /* The search's answer: {search_id, took_ms, unresolved, confidence, total, good_matches,
  * hits}. */
-static cJSON *search_json(const char *search_id, const kb_search_result *res) {
+static cJSON *search_json(const char *search_id, const kb_search_result *res, int explain) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     cJSON_AddStringToObject(root, "search_id", search_id);
@@ -258,7 +291,7 @@ static cJSON *search_json(const char *search_id, const kb_search_result *res) {
     cJSON_AddNumberToObject(root, "good_matches", res->good_matches);
     cJSON *hits = cJSON_AddArrayToObject(root, "hits");
     for (size_t i = 0; hits && i < res->n_hits; i++)
-        cJSON_AddItemToArray(hits, hit_json(&res->hits[i]));
+        cJSON_AddItemToArray(hits, hit_json(&res->hits[i], explain));
     return root;
 }
 
@@ -305,6 +338,8 @@ void searchd_route_search(searchd_request *req) {
     if (n_categories < 0) return;
     int include_expired = read_include_expired(req);
     if (include_expired < 0) return;
+    int explain = read_explain(req);
+    if (explain < 0) return;
 
     kb_search_request sreq = {
         .text = q,
@@ -314,12 +349,13 @@ void searchd_route_search(searchd_request *req) {
         .n_categories = (size_t)n_categories,
         .include_expired = include_expired,
         .today = NULL,
+        .explain = explain,
     };
     kb_search_result res;
     if (searchd_routes_run_search(req, &sreq, &res) != 0) return;
     char search_id[33];
     searchd_routes_new_search_id(search_id);
-    cJSON *root = search_json(search_id, &res);
+    cJSON *root = search_json(search_id, &res, explain);
     log_search(req, search_id, q, &res);
     int unresolved = res.unresolved;
     kb_search_result_free(&res);
@@ -435,8 +471,11 @@ void searchd_route_feedback(searchd_request *req) {
         cJSON_Delete(body);
         return;
     }
-    int rc = kb_store_log_feedback(searchd_ctx.store, search_id, req->identity.name, kind, doc_id,
-                                   searchd_now_unix_ms());
+    /* helpful and click teach: the search's question becomes a phrasing of doc_id (kb/learn.h
+     * decides whether it counts, by the teachers and their roles). */
+    int rc = kb_store_log_feedback_as(searchd_ctx.store, search_id, req->identity.name,
+                                      searchd_auth_role_name(req->identity.role), kind, doc_id,
+                                      searchd_now_unix_ms());
     if (rc == KB_NOT_FOUND) {
         searchd_http_respond_error(req, 404, "unknown search_id");
     } else if (rc != KB_OK && rc != KB_DUPLICATE) {

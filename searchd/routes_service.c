@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "learned.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
@@ -55,7 +56,8 @@ void searchd_route_metrics(searchd_request *req) {
     searchd_http_respond_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
-/* Reload the tokens file, and pick up a new index revision now rather than within a second. */
+/* Reload the tokens file, pick up a new index revision now rather than within a second, and
+ * what agents taught so far rather than within SEARCHD_LEARN_REFRESH_MS (learned.h). */
 void searchd_route_admin_reload(searchd_request *req) {
     char err[600] = "";
     int tokens_ok = searchd_auth_load(searchd_ctx.tokens_path, err, sizeof err) == 0;
@@ -65,6 +67,7 @@ void searchd_route_admin_reload(searchd_request *req) {
     else
         searchd_log_error("tokens reload failed, keeping the previous tokens: %s", err);
     searchd_searchers_check_now(ADMIN_RELOAD_WAIT_MS);
+    int learned_ok = searchd_learned_refresh_now() == 0;
 
     if (!tokens_ok) {
         searchd_http_respond_error(req, 500, "tokens file not reloaded, the previous tokens stay in "
@@ -78,5 +81,8 @@ void searchd_route_admin_reload(searchd_request *req) {
     cJSON_AddNumberToObject(o, "tokens", (double)searchd_auth_count());
     cJSON_AddNumberToObject(o, "documents", idx.documents);
     cJSON_AddNumberToObject(o, "index_revision", (double)idx.revision);
+    cJSON_AddNumberToObject(o, "learned_phrasings", (double)searchd_learned_count());
+    if (!learned_ok) /* searches go on with what was learned before; the log says why */
+        cJSON_AddStringToObject(o, "learned_error", "cannot read the teaching records: see the log");
     searchd_http_respond_json(req, 200, o);
 }

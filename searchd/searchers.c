@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "learned.h"
 #include "log.h"
 #include "searchd.h"
 
@@ -27,6 +28,7 @@ typedef struct {
     kb_searcher *searcher;
     uint64_t generation;        /* the watcher generation this searcher reflects */
     uint64_t failed_generation; /* last generation whose refresh failed (log once) */
+    uint64_t learned_generation; /* the learned phrasings it has (learned.h) */
 } worker_state;
 
 static pthread_key_t worker_key;
@@ -235,6 +237,7 @@ kb_searcher *searchd_searchers_acquire(char *err, size_t err_len) {
         w->searcher = kb_searcher_open(index_path, err, err_len);
         if (!w->searcher) return NULL;
         w->generation = generation;
+        searchd_learned_apply(w->searcher, &w->learned_generation);
         return w->searcher;
     }
     if (generation != w->generation) {
@@ -248,6 +251,7 @@ kb_searcher *searchd_searchers_acquire(char *err, size_t err_len) {
                               kb_searcher_errmsg(w->searcher));
         }
     }
+    searchd_learned_apply(w->searcher, &w->learned_generation);
     return w->searcher;
 }
 

@@ -18,7 +18,7 @@ import sys
 LAYERS = {
     "util": 0,
     "analysis": 1, "document": 1, "xapian": 1, "events": 1, "index/glass": 1,
-    "index": 2, "search": 2,
+    "index": 2, "search": 2, "learn": 2,
     "gaps": 3,
     "review": 4,
 }
@@ -27,7 +27,7 @@ PUBLIC = {
     "status": "util",
     "analyzer": "analysis", "document": "document",
     "store": "events", "redact": "events",
-    "index": "index", "search": "search", "doc_list": "search",
+    "index": "index", "search": "search", "doc_list": "search", "learn": "learn",
     "gaps": "gaps", "review": "review",
 }
 PROGRAMS = ["indexer", "searchd", "report", "bench"]

@@ -45,7 +45,18 @@ typedef struct {
     size_t n_categories;
     int include_expired;       /* also return documents outside their validity window */
     const char *today;         /* "YYYY-MM-DD" to judge validity by; NULL for the local date */
+    int explain;               /* fill kb_hit.explain's learned_phrasing (the rest is always set) */
 } kb_search_request;
+
+/* Why a hit ranked where it did (the API's explain option): its score is
+ * (bm25 + learned) × structure_boost. */
+typedef struct {
+    double bm25;             /* the document's own BM25 for the question */
+    double learned;          /* what the phrasings agents taught it added (0: none) */
+    double learned_sim;      /* the best such phrasing's similarity to the question, 0..1 */
+    char *learned_phrasing;  /* that phrasing (only with kb_search_request.explain), or NULL */
+    double structure_boost;  /* the title / passage factor (search/structure.h); 1 below the head */
+} kb_hit_explain;
 
 typedef struct {
     char *id;
@@ -61,6 +72,7 @@ typedef struct {
     int expired;         /* 1 when outside its validity window (only with include_expired) */
     double coverage;     /* 0..1: share of the question's informative weight the document holds */
     int good;            /* 1 when a good match (kb_search_result.good_matches) */
+    kb_hit_explain explain;
 } kb_hit;
 
 /* The evidence behind confidence, read from the ranking of the whole search whatever page was
@@ -115,6 +127,25 @@ int64_t kb_searcher_published_ms(kb_searcher *s);
 /* Inverse document frequency of an index term, log((N + 1) / (df + 0.5)), or a negative number
  * when the index is empty. Used to weigh the words of unanswered questions (kb/gaps.h). */
 double kb_searcher_term_idf(kb_searcher *s, const char *term);
+
+/* Learned phrasings (kb/learn.h; issue 17): what agents taught, as a collection the searcher
+ * scores besides the documents (kb/search/learned.h says how). Built once by the caller from the
+ * counted phrasings, then shared by any number of searchers (reference counted, immutable). */
+typedef struct kb_learned_index kb_learned_index;
+typedef struct {
+    const char *doc_id;
+    const char *text;   /* the phrasing as taught (it is analyzed like a document's text) */
+} kb_learned_entry;
+
+/* Build an index of n phrasings (NULL with the reason in err). Its reference count is 1. */
+kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t n, char *err,
+                                         size_t err_len);
+kb_learned_index *kb_learned_index_retain(kb_learned_index *idx);
+/* Drop a reference; the last one frees the index. NULL is ignored. */
+void kb_learned_index_release(kb_learned_index *idx);
+size_t kb_learned_index_size(const kb_learned_index *idx);
+/* Use idx (retained; NULL for none) from the next search on, releasing the one used before. */
+void kb_searcher_set_learned(kb_searcher *s, kb_learned_index *idx);
 
 /* Search. Returns KB_OK and fills res (free with kb_search_result_free), or
  * KB_ERROR with the reason in kb_searcher_errmsg(). An empty or all-punctuation query is

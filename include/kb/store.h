@@ -54,6 +54,16 @@ typedef enum { KB_FEEDBACK_CLICK, KB_FEEDBACK_HELPFUL, KB_FEEDBACK_NOT_FOUND } k
 int kb_store_log_feedback(kb_store *st, const char *search_id, const char *agent,
                           kb_feedback_kind kind, const char *doc_id, int64_t time_ms);
 
+/* The same, saying the caller's role ("agent", "editor", "lead" or "admin"): helpful and click
+ * feedback on a document is also a teaching record (kb/learn.h) in the same transaction, the
+ * search's stored (redacted) question taught to doc_id by agent with that role.
+ * kb_store_log_feedback() is this with role "agent". */
+int kb_store_log_feedback_as(kb_store *st, const char *search_id, const char *agent,
+                             const char *role, kb_feedback_kind kind, const char *doc_id,
+                             int64_t time_ms);
+/* 1 when role is one of the four role names above. */
+int kb_store_role_is_valid(const char *role);
+
 typedef struct {
     const char *agent;      /* who asked (from the request body) */
     const char *filed_by;   /* the token's NAME */

@@ -194,6 +194,35 @@ static const char *const migrations[] = {
     "UPDATE help_requests SET agent = kb_redact(agent), filed_by = kb_redact(filed_by),"
     " doc_id = kb_redact(doc_id), override_doc_id = kb_redact(override_doc_id);\n"
     "UPDATE gap_questions SET agent = kb_redact(agent);\n",
+    /* 4 -> 5: teaching records (issue 17, kb/learn.h, docs/EVENT-STORE.md). Every event that
+     * makes a question a phrasing of a document: the document, the question as stored (already
+     * redacted), where it came from, who taught it with which role, when. learned_marks holds the
+     * editors' verdicts on a (document, normalized phrasing): removed (a tombstone: never learned
+     * again) or pinned (counts whoever taught it). The helpful and click feedback of earlier
+     * versions teaches too: copied in once here, as taught by an agent (roles were not stored). */
+    "CREATE TABLE teachings (\n"
+    "  id       INTEGER PRIMARY KEY,\n"
+    "  doc_id   TEXT NOT NULL,\n"
+    "  question TEXT NOT NULL,        -- redacted, as asked\n"
+    "  source   TEXT NOT NULL CHECK (source IN ('helpful', 'click', 'help_desk', 'review', 'editor')),\n"
+    "  teacher  TEXT NOT NULL,        -- the token's NAME (redacted like every name)\n"
+    "  role     TEXT NOT NULL CHECK (role IN ('agent', 'editor', 'lead', 'admin')),\n"
+    "  ref      TEXT,                 -- search_id, help request id or gap item id\n"
+    "  time_ms  INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX teachings_doc ON teachings(doc_id, id);\n"
+    "CREATE TABLE learned_marks (\n"
+    "  doc_id   TEXT NOT NULL,\n"
+    "  phrasing TEXT NOT NULL,        -- normalized (kb_learn_normalize)\n"
+    "  state    TEXT NOT NULL CHECK (state IN ('removed', 'pinned')),\n"
+    "  by_name  TEXT NOT NULL,\n"
+    "  time_ms  INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (doc_id, phrasing)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO teachings (doc_id, question, source, teacher, role, ref, time_ms)"
+    " SELECT f.doc_id, s.query, f.kind, f.agent, 'agent', f.search_id, f.time_ms"
+    " FROM feedback f JOIN searches s ON s.search_id = f.search_id"
+    " WHERE f.kind IN ('helpful', 'click') AND f.doc_id IS NOT NULL ORDER BY f.id;\n",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -212,7 +241,7 @@ typedef struct event {
     int64_t time_ms;
     char *s[5];   /* owned strings, by type:
                    *   search:   search_id, agent, query, top_ids (JSON), top_id
-                   *   feedback: search_id, agent, kind, doc_id
+                   *   feedback: search_id, agent, kind, doc_id, role
                    *   help:     agent, filed_by, question, answer, doc_id */
     double confidence, took_ms;
     int flag;     /* search: unresolved; help: kb_answerable */
@@ -222,7 +251,7 @@ typedef struct event {
 struct kb_store {
     char *dir, *path;
     sqlite3 *db;        /* the write connection: the writer thread's alone once it runs */
-    sqlite3_stmt *ins_search, *ins_feedback, *ins_help;
+    sqlite3_stmt *ins_search, *ins_feedback, *ins_help, *ins_teaching;
     int sync_full;      /* the connection's current synchronous setting */
     int failing;        /* the last batch failed: report recovery once */
     char fail_msg[256]; /* why it failed (the writer's; copied to stats under the lock) */
@@ -356,6 +385,7 @@ static void store_free(kb_store *st)
     sqlite3_finalize(st->ins_search);
     sqlite3_finalize(st->ins_feedback);
     sqlite3_finalize(st->ins_help);
+    sqlite3_finalize(st->ins_teaching);
     if (st->db) sqlite3_close(st->db);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->work);
@@ -438,7 +468,7 @@ static int open_database(kb_store *st, char *err, size_t err_len)
     return 0;
 }
 
-/* The writer's three INSERTs, prepared once. 0, or -1 with the reason in err. */
+/* The writer's INSERTs, prepared once. 0, or -1 with the reason in err. */
 static int prepare_inserts(kb_store *st, char *err, size_t err_len)
 {
     static const char sql_search[] =
@@ -454,7 +484,14 @@ static int prepare_inserts(kb_store *st, char *err, size_t err_len)
     static const char sql_help[] =
         "INSERT INTO help_requests (agent, filed_by, question, answer, doc_id, time_ms, "
         "kb_answerable, confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-    if (sqlite3_prepare_v3(st->db, sql_search, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_search,
+    /* helpful and click feedback teach: the search's question (stored redacted) becomes a
+     * phrasing of the document (kb/learn.h decides whether it counts). */
+    static const char sql_teaching[] =
+        "INSERT INTO teachings (doc_id, question, source, teacher, role, ref, time_ms) "
+        "SELECT ?4, query, ?3, ?2, ?5, ?1, ?6 FROM searches WHERE search_id = ?1";
+    if (sqlite3_prepare_v3(st->db, sql_teaching, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_teaching,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(st->db, sql_search, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_search,
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(st->db, sql_feedback, -1, SQLITE_PREPARE_PERSISTENT,
                            &st->ins_feedback, NULL) != SQLITE_OK ||
@@ -586,6 +623,18 @@ static int write_event(kb_store *st, event *ev)
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE) return rc;
     ev->result = KB_OK;
+    if (ev->type == EV_FEEDBACK && sqlite3_changes(st->db) == 1 && ev->s[3] &&
+        (strcmp(ev->s[2], "helpful") == 0 || strcmp(ev->s[2], "click") == 0)) {
+        /* In the feedback's transaction: stored feedback and its teaching never disagree. */
+        s = st->ins_teaching;
+        for (int i = 0; i < 5; i++) bind_text(s, i + 1, ev->s[i]);
+        sqlite3_bind_int64(s, 6, ev->time_ms);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (rc != SQLITE_DONE) return rc;
+        return SQLITE_OK;
+    }
     if (ev->type == EV_FEEDBACK && sqlite3_changes(st->db) == 0) {
         /* Not written: an unknown search, or a repeat. Rare, so the statement is not kept. */
         sqlite3_stmt *q = NULL;
@@ -812,9 +861,25 @@ static int run_acked(kb_store *st, event *ev)
 int kb_store_log_feedback(kb_store *st, const char *search_id, const char *agent,
                           kb_feedback_kind kind, const char *doc_id, int64_t time_ms)
 {
+    return kb_store_log_feedback_as(st, search_id, agent, "agent", kind, doc_id, time_ms);
+}
+
+int kb_store_role_is_valid(const char *role)
+{
+    return role && (!strcmp(role, "agent") || !strcmp(role, "editor") || !strcmp(role, "lead") ||
+                    !strcmp(role, "admin"));
+}
+
+int kb_store_log_feedback_as(kb_store *st, const char *search_id, const char *agent,
+                             const char *role, kb_feedback_kind kind, const char *doc_id,
+                             int64_t time_ms)
+{
     static const char *const kinds[] = {"click", "helpful", "not_found"};
-    if (!st || !search_id || (unsigned)kind > KB_FEEDBACK_NOT_FOUND) {
-        set_err("invalid feedback: %s", !search_id ? "no search_id" : "unknown kind");
+    if (!st || !search_id || (unsigned)kind > KB_FEEDBACK_NOT_FOUND ||
+        !kb_store_role_is_valid(role)) {
+        set_err("invalid feedback: %s", !search_id ? "no search_id"
+                                        : (unsigned)kind > KB_FEEDBACK_NOT_FOUND ? "unknown kind"
+                                                                                 : "unknown role");
         return KB_ERROR;
     }
     int oom = 0;
@@ -823,7 +888,8 @@ int kb_store_log_feedback(kb_store *st, const char *search_id, const char *agent
     ev.s[1] = redacted_name(agent, &oom);
     ev.s[2] = strdup(kinds[kind]);
     ev.s[3] = redacted(doc_id, &oom);
-    if (oom || !ev.s[0] || !ev.s[2]) {
+    ev.s[4] = strdup(role);
+    if (oom || !ev.s[0] || !ev.s[2] || !ev.s[4]) {
         event_free_strings(&ev);
         set_err("out of memory logging feedback");
         return KB_ERROR;

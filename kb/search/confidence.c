@@ -80,7 +80,9 @@ double kb_confidence_hit_coverage(const kb_query *q, uint64_t xapian_bits)
  * question's length over the part the kept terms make of it. */
 static double beyond(const kb_query *q, const kbx_hit *h)
 {
-    if (h->doclen == 0) return 0;
+    /* No length: a document found only through a taught phrasing (search/learned.h), which the
+     * matcher never scored; what it holds beyond the question is unknown, not nothing. */
+    if (h->doclen == 0) return 1;
     double of_question = (double)h->matched_len / h->doclen;
     if (q->kept_length > 0 && q->length > q->kept_length) of_question *= (double)q->length / q->kept_length;
     return of_question >= 1 ? 0 : 1 - of_question;

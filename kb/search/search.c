@@ -20,6 +20,7 @@
 #include "kb/document.h"
 #include "util/index_schema.h"
 #include "search/confidence.h"
+#include "search/learned.h"
 #include "search/query.h"
 #include "search/snippet.h"
 #include "search/structure.h"
@@ -41,6 +42,8 @@ struct kb_searcher {
     kbx_reader *db;
     kb_analyzer *analyzer;
     kb_stored_doc_codec *codec;
+    kb_learned_index *learned;   /* what agents taught (search/learned.h), or NULL */
+    kb_learned_scratch learned_scratch;
     char err[512];
 };
 
@@ -74,7 +77,16 @@ void kb_searcher_close(kb_searcher *s)
     kbx_reader_close(s->db);
     kb_analyzer_free(s->analyzer);
     kb_stored_doc_codec_free(s->codec);
+    kb_learned_index_release(s->learned);
+    kb_learned_scratch_free(&s->learned_scratch);
     free(s);
+}
+
+void kb_searcher_set_learned(kb_searcher *s, kb_learned_index *idx)
+{
+    kb_learned_index *old = s->learned;
+    s->learned = kb_learned_index_retain(idx);
+    kb_learned_index_release(old);
 }
 
 int kb_searcher_refresh(kb_searcher *s)
@@ -174,6 +186,7 @@ static void free_hit(kb_hit *h)
     free(h->snippet);
     free(h->section_id);
     free(h->section_title);
+    free(h->explain.learned_phrasing);
     for (size_t i = 0; i < h->n_categories; i++) free(h->categories[i]);
     free(h->categories);
 }
@@ -233,6 +246,8 @@ typedef struct {
     kb_hit hit;         /* filled when the page or the re-ranking needs it */
     int filled;
     double passage;     /* the idf mass of its best passage (kb_snippet.score) */
+    double boost;       /* its structure boost (1 when not re-ranked) */
+    kb_learned_part learned; /* the learned phrasings' part (search/learned.h) */
 } ranked_hit;
 
 /* Read the hits the page [offset, offset + limit) and the re-ranked head need, and multiply the
@@ -255,7 +270,10 @@ static void fill_ranked(kb_searcher *s, ranked_hit *r, size_t n, size_t head, ui
             double title = kb_structure_asked_verbatim(s->analyzer, doc, asked)
                                ? 1.0
                                : kb_structure_title_share(s->analyzer, doc, q, kb_query_matched_bits(q, r[i].x.matched));
-            r[i].x.score *= kb_structure_boost(title, r[i].passage / q->info_mass);
+            r[i].boost = kb_structure_boost(title, r[i].passage / q->info_mass);
+            /* The structure boosts what the document itself matched; what its taught phrasings
+             * add is counted beside it (search/learned.h). */
+            r[i].x.score = r[i].learned.bm25 * r[i].boost + r[i].learned.learned;
         }
         free(doc);
     }
@@ -276,11 +294,23 @@ static void sort_head(ranked_hit *r, size_t head)
     }
 }
 
+/* Why the hit ranked (kb_hit.explain). */
+static void explain_hit(kb_searcher *s, ranked_hit *r, int with_phrasing)
+{
+    r->hit.explain.bm25 = r->learned.bm25;
+    r->hit.explain.learned = r->learned.learned;
+    r->hit.explain.learned_sim = r->learned.sim;
+    r->hit.explain.structure_boost = r->boost;
+    const char *text = kb_learned_phrasing_text(s->learned, r->learned.phrasing);
+    if (with_phrasing && text) r->hit.explain.learned_phrasing = strdup(text);
+}
+
 /* Rank, fill the page [offset, offset + limit) of res and judge the top hit. Only the first
  * KB_STRUCTURE_RERANK_DEPTH hits are re-ranked, on every page alike, so pages never overlap.
  * KB_ERROR when no hit of a non-empty page could be read. */
-static int build_page(kb_searcher *s, kbx_results *xr, uint32_t offset, uint32_t limit,
-                      const kb_query *q, const char *asked, const char *today, kb_search_result *res)
+static int build_page(kb_searcher *s, kbx_results *xr, const kb_learned_part *parts,
+                      uint32_t offset, uint32_t limit, const kb_query *q, const char *asked,
+                      const char *today, int explain, kb_search_result *res)
 {
     size_t n = xr->n_hits;
     if (n == 0) return KB_OK;
@@ -292,7 +322,11 @@ static int build_page(kb_searcher *s, kbx_results *xr, uint32_t offset, uint32_t
         snprintf(s->err, sizeof s->err, "out of memory");
         return KB_ERROR;
     }
-    for (size_t i = 0; i < n; i++) r[i].x = xr->hits[i];
+    for (size_t i = 0; i < n; i++) {
+        r[i].x = xr->hits[i];
+        r[i].boost = 1;
+        r[i].learned = parts ? parts[i] : (kb_learned_part){xr->hits[i].score, 0, 0, -1};
+    }
     fill_ranked(s, r, n, head, offset, limit, q, asked, today);
     sort_head(r, head);
     for (size_t i = 0; i < n; i++) {
@@ -301,6 +335,10 @@ static int build_page(kb_searcher *s, kbx_results *xr, uint32_t offset, uint32_t
     }
 
     kb_confidence_features(q, xr, &res->features);
+    /* A top hit that a taught phrasing ranked holds what was asked as much as that phrasing is
+     * like the question. */
+    if (r[0].learned.learned > 0 && r[0].learned.sim > res->features.coverage)
+        res->features.coverage = r[0].learned.sim;
     if (r[0].filled) res->top_id = strdup(r[0].hit.id);
     kb_confidence_set_passage(q, r[0].filled ? r[0].passage : -1, &res->features);
     size_t wanted = 0;
@@ -310,6 +348,7 @@ static int build_page(kb_searcher *s, kbx_results *xr, uint32_t offset, uint32_t
         if (on_page && r[i].filled) {
             r[i].hit.coverage = kb_confidence_hit_coverage(q, r[i].x.matched);
             r[i].hit.good = kb_confidence_hit_is_good(q, &r[i].x, r[0].x.score);
+            explain_hit(s, &r[i], explain);
             res->hits[res->n_hits++] = r[i].hit;
         } else if (r[i].filled) {
             free_hit(&r[i].hit);
@@ -388,11 +427,17 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         goto out;
     }
     res->total_estimated = xr.matches_estimated;
+    kb_learned_part *parts = NULL;
+    kb_learned_filter lf = {xq.valid_on, (const char *const *)filters, req->n_categories};
+    if (kb_learned_merge(s->learned, &s->learned_scratch, s->db, s->codec, s->analyzer, &q, &lf,
+                         depth, &xr, &parts) != 0)
+        parts = NULL; /* out of memory: the documents' ranking alone */
     /* The question as compared with the editors' <questions> (NULL when memory ran out: then
      * no document is found asked verbatim, which only loses a boost). */
     char *asked = kb_structure_compact_question(s->analyzer, text, len);
-    rc = build_page(s, &xr, offset, limit, &q, asked, today, res);
+    rc = build_page(s, &xr, parts, offset, limit, &q, asked, today, req->explain, res);
     free(asked);
+    free(parts);
     kbx_results_free(&xr);
 
 out:

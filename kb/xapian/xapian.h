@@ -97,6 +97,9 @@ uint32_t kbx_reader_termfreq(kbx_reader *r, const char *term);
 int kbx_reader_get_metadata(kbx_reader *r, const char *key, char *buf, size_t buf_len);
 /* Fetch the data of the document with unique term id_term; *data is malloc'd, caller frees. */
 int kbx_reader_get_data(kbx_reader *r, const char *id_term, char **data, size_t *len);
+/* The docid of the document with unique term id_term into *docid: KBX_OK, KBX_NOT_FOUND or an
+ * error. */
+int kbx_reader_docid(kbx_reader *r, const char *id_term, uint32_t *docid);
 /* Call fn with the data of every document, in docid order, until it returns non-zero. One pass
  * over the document table, no ranking. No retry: KBX_MODIFIED means the writer recycled the
  * revision being read (two commits during the pass); reopen and start again. */

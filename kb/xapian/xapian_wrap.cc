@@ -319,6 +319,20 @@ extern "C" int kbx_reader_get_data(kbx_reader *r, const char *id_term, char **da
     return rc;
 }
 
+extern "C" int kbx_reader_docid(kbx_reader *r, const char *id_term, uint32_t *docid)
+{
+    *docid = 0;
+    bool found = false;
+    int rc = with_retry(r, [&] {
+        Xapian::PostingIterator p = r->db.postlist_begin(id_term);
+        if (p == r->db.postlist_end(id_term)) return;
+        *docid = *p;
+        found = true;
+    });
+    if (rc == KBX_OK && !found) return KBX_NOT_FOUND;
+    return rc;
+}
+
 extern "C" int kbx_reader_each_document(kbx_reader *r,
                                         int (*fn)(const char *data, size_t len, void *user),
                                         void *user)

@@ -449,6 +449,43 @@ test('unanswered_question_appears_in_editor_queue', async (page) => {
   }
 });
 
+test('editor_sees_learned_phrasings_and_pins_adds_and_removes_them', async (page) => {
+  const svc = globalThis.svc;
+  await needEndpoint('editor', '/api/documents/broadband-001/learned');
+  // Two agents' "helpful" on one question: a learned phrasing that counts.
+  for (const role of ['agent', 'lead']) {
+    const r = await svc.api(role, 'GET', '/api/search?' + new URLSearchParams({ q: '家里网断了咋整' }));
+    await svc.api(role, 'POST', '/api/feedback', { search_id: r.json.search_id, kind: 'helpful', doc_id: 'broadband-001' });
+  }
+  const editor = await asRole('editor', '/editor');
+  try {
+    const p = editor.page;
+    await p.click('#tab-learned');
+    await p.fill('#l-doc', 'broadband-001');
+    await p.press('#l-doc', 'Enter');
+    const row = p.locator('#learned-body tr.learned', { hasText: '家里网断了咋整' });
+    await row.waitFor();
+    check((await row.textContent()).includes('生效'), 'counted: ' + (await row.textContent()));
+    await shot(p, '13-editor-learned');
+    // An editor's own phrasing, added and pinned.
+    await p.fill('#l-new', '光猫亮红灯');
+    await p.press('#l-new', 'Enter');
+    await p.locator('#learned-body tr.learned', { hasText: '光猫亮红灯' }).waitFor();
+    check((await p.locator('#learned-body tr.learned', { hasText: '光猫亮红灯' }).textContent()).includes('已固定'), 'pinned');
+    // Removed for good.
+    await row.locator('button.remove').click();
+    check((await row.locator('button.remove').textContent()).includes('确认'), 'removal asks first');
+    await row.locator('button.remove').click();
+    await p.waitForFunction(() => [...document.querySelectorAll('#learned-body tr.learned')]
+      .some((tr) => tr.textContent.includes('家里网断了咋整') && tr.textContent.includes('已删除')));
+    const r = await svc.api('editor', 'GET', '/api/documents/broadband-001/learned');
+    check(r.json.phrasings.some((x) => x.text === '家里网断了咋整' && x.removed && !x.counted), 'removed: ' + r.text);
+    check(!editor.page.problems.length, editor.page.problems.join('\n'));
+  } finally {
+    await editor.context.close();
+  }
+});
+
 test('typing_a_question_slowly_is_one_question_in_the_queue', async (page) => {
   const svc = globalThis.svc;
   await needEndpoint('editor', '/api/gaps');

@@ -804,6 +804,56 @@ TEST(migrates_v1_store_keeping_rows)
     CHECK_STR_EQ(q_text(path, "PRAGMA integrity_check"), "ok");
 }
 
+/* A store of schema v4 is migrated to v5 on open: the teaching tables are added, and the helpful
+ * and click feedback already stored becomes teaching records once (as taught by an agent, with
+ * the search's redacted question); not_found teaches nothing. Feedback written afterwards teaches
+ * with the role it is given, and only when the feedback itself is written (not a repeat). */
+TEST(migrates_v4_store_teaching_from_the_feedback_it_holds)
+{
+    const char *dir = new_dir("v4");
+    char path[300], err[512] = "";
+    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    kb_store_close(st);
+    /* Back to v4: without the v5 tables, with feedback stored by a v4 program. */
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "DROP TABLE teachings; DROP TABLE learned_marks;"
+                       "INSERT INTO searches (search_id, time_ms, agent, query) VALUES "
+                       "('s1', 1, 'a', '花呗怎么关'), ('s2', 2, 'b', '花呗怎么关');"
+                       "INSERT INTO feedback (search_id, agent, kind, doc_id, time_ms) VALUES "
+                       "('s1', 'a', 'helpful', 'huabei', 3), ('s2', 'b', 'click', 'huabei', 4),"
+                       "('s2', 'b', 'not_found', NULL, 5);"
+                       "PRAGMA user_version = 4;",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) {
+        printf("  %s\n", err);
+        return;
+    }
+    CHECK(q_int(path, "PRAGMA user_version") == kb_store_schema_version());
+    CHECK(q_int(path, "SELECT count(*) FROM teachings") == 2);
+    CHECK(q_int(path, "SELECT count(*) FROM teachings WHERE role = 'agent' AND question = "
+                      "'花呗怎么关' AND doc_id = 'huabei'") == 2);
+    kb_search_event ev = {.search_id = "s3", .agent = "lead1", .query = "13812345678 花呗关闭",
+                          .time_ms = 6};
+    CHECK(kb_store_log_search(st, &ev) == KB_OK);
+    CHECK(kb_store_log_feedback_as(st, "s3", "lead1", "lead", KB_FEEDBACK_HELPFUL, "huabei", 7) == KB_OK);
+    CHECK(kb_store_log_feedback_as(st, "s3", "lead1", "lead", KB_FEEDBACK_HELPFUL, "huabei", 8) ==
+          KB_DUPLICATE);
+    CHECK(kb_store_log_feedback_as(st, "s3", "lead1", "boss", KB_FEEDBACK_HELPFUL, "huabei", 8) ==
+          KB_ERROR);
+    kb_store_close(st);
+    CHECK(q_int(path, "SELECT count(*) FROM teachings WHERE ref = 's3' AND role = 'lead' AND "
+                      "source = 'helpful' AND question NOT LIKE '%13812345678%'") == 1);
+    CHECK(q_int(path, "SELECT count(*) FROM teachings") == 3);
+}
+
 /* A store of schema v2 (the editors' queue as first released) is migrated on open: items and
  * questions are kept, the merge record (gap_merges) and the editor's category columns are
  * added, and the categories v2 guessed from unresolved searches' top hits are dropped, keeping
@@ -912,6 +962,7 @@ int main(void)
     RUN(a_reopened_store_keeps_every_earlier_event);
     RUN(migrates_v1_store_keeping_rows);
     RUN(migrates_v2_store_dropping_guessed_categories_and_redacting_names_and_ids);
+    RUN(migrates_v4_store_teaching_from_the_feedback_it_holds);
     RUN(unwritable_data_dir_gives_clear_error);
     RUN(write_errors_are_reported_and_recovered);
     RUN(full_queue_drops_and_counts);

@@ -12,6 +12,10 @@
 // Errors are shown in Chinese (api.js turns the service's English messages into Chinese).
 // Content health: GET /api/content-health: documents never returned, past their validity, and
 // those agents said did not answer.
+// Learned phrasings: GET /api/documents/{id}/learned lists what a document learned from agents,
+// the help desk, leads and editors (who, how often, when, whether it counts); an editor pins
+// one (POST {phrasing, pinned}) so it counts, adds one of their own the same way, or removes
+// one for good (DELETE ?phrasing=).
 // Everything from the store is shown as text (el() makes text nodes).
 import { MESSAGES, api, clear, el, guard } from './api.js';
 import { fmtTime, pct } from './format.js';
@@ -243,10 +247,77 @@ function healthCard(id, title, hint, heads, rows, cells) {
       : el('p', { class: 'empty' }, '没有。'));
 }
 
+// ---------------------------------------------------------------- learned phrasings
+
+const LEARN_SOURCES = { helpful: '有帮助', click: '点击', help_desk: '求助解答', review: '班长复核', editor: '编辑' };
+MESSAGES.push(
+  [/^no document with id (.+)/, (m) => `知识库中没有编号为“${m[1]}”的文档。`],
+  [/^this phrasing was removed/, () => '这个说法已被删除，不能再固定（删除是永久的）。'],
+  [/^the phrasing has no letters/, () => '说法里没有文字或数字。'],
+);
+
+async function loadLearned() {
+  const id = $('l-doc').value.trim();
+  const body = clear($('learned-body'));
+  if (!id) return;
+  $('learned-status').className = 'status';
+  $('learned-status').textContent = '加载中…';
+  let r;
+  try {
+    r = await api(`/api/documents/${encodeURIComponent(id)}/learned`);
+  } catch (e) {
+    $('learned-table').hidden = true;
+    $('learned-add').hidden = true;
+    $('learned-status').className = 'status error';
+    $('learned-status').textContent = '无法加载：' + e.message;
+    return;
+  }
+  const counted = r.phrasings.filter((p) => p.counted).length;
+  $('learned-status').textContent = `文档 ${r.doc_id}${r.in_index ? '' : '（已不在知识库中，说法暂不生效）'}：` +
+    `共 ${r.phrasings.length} 个说法，${counted} 个已生效（两位坐席或一位编辑/班长教过，或已固定）。`;
+  for (const p of r.phrasings) body.append(learnedRow(r.doc_id, p));
+  if (!r.phrasings.length) body.append(el('tr', null, el('td', { colspan: 7, class: 'empty' }, '还没有学到任何说法。')));
+  $('learned-table').hidden = false;
+  $('learned-add').hidden = !r.in_index;
+}
+
+function learnedRow(docId, p) {
+  const state = p.removed ? '已删除' : p.pinned ? '已固定' : p.counted ? '生效' : '未生效（教的人不够）';
+  const actions = el('td', null);
+  const change = async (method, query, body) => {
+    try {
+      await api(`/api/documents/${encodeURIComponent(docId)}/learned${query}`, { method, body });
+      loadLearned();
+    } catch (e) {
+      $('learned-status').className = 'status error';
+      $('learned-status').textContent = e.message;
+    }
+  };
+  if (!p.removed) {
+    actions.append(el('button', { type: 'button', class: 'pin', onclick: () => change('POST', '', { phrasing: p.text || p.phrasing, pinned: !p.pinned }) },
+      p.pinned ? '取消固定' : '固定'));
+    // Removal is final: the first click asks, the second removes (no browser dialog).
+    actions.append(' ', el('button', { type: 'button', class: 'remove', onclick: (ev) => {
+      const b = ev.currentTarget;
+      if (!b.classList.contains('armed')) {
+        b.classList.add('armed');
+        b.textContent = '确认删除（不再学）';
+        return;
+      }
+      change('DELETE', '?' + new URLSearchParams({ phrasing: p.text || p.phrasing }));
+    } }, '删除'));
+  }
+  return el('tr', { class: 'learned' + (p.removed ? ' removed' : ''), dataset: { phrasing: p.phrasing } },
+    el('td', null, p.text), el('td', { class: 'num' }, String(p.teachers)), el('td', { class: 'num' }, String(p.taught)),
+    el('td', null, p.sources.map((s) => LEARN_SOURCES[s] || s).join('、')),
+    el('td', null, fmtTime(p.first_time), el('br'), fmtTime(p.last_time)),
+    el('td', null, state), actions);
+}
+
 // ---------------------------------------------------------------- tabs and start-up
 
 function showTab(name) {
-  for (const t of ['queue', 'health']) {
+  for (const t of ['queue', 'health', 'learned']) {
     $('tab-' + t).setAttribute('aria-selected', String(t === name));
     $(t).hidden = t !== name;
   }
@@ -257,6 +328,23 @@ async function start() {
   if (!(await guard('editor'))) return;
   $('tab-queue').addEventListener('click', () => showTab('queue'));
   $('tab-health').addEventListener('click', () => showTab('health'));
+  $('tab-learned').addEventListener('click', () => showTab('learned'));
+  $('learned-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    loadLearned();
+  });
+  $('learned-add').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const id = $('l-doc').value.trim(), phrasing = $('l-new').value.trim();
+    try {
+      await api(`/api/documents/${encodeURIComponent(id)}/learned`, { method: 'POST', body: { phrasing, pinned: true } });
+      $('l-new').value = '';
+      loadLearned();
+    } catch (e) {
+      $('learned-status').className = 'status error';
+      $('learned-status').textContent = e.message;
+    }
+  });
   $('queue-filters').addEventListener('submit', (ev) => {
     ev.preventDefault();
     loadQueue(false);

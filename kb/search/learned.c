@@ -1,0 +1,615 @@
+/*
+ * learned.c — the learned-phrasing index and its part in the ranking (see search/learned.h).
+ *
+ * Layout: every distinct term of the phrasings has one slot in an open-addressing table, holding
+ * its phrasing frequency and where its postings start in two flat arrays (phrasing number, term
+ * frequency). Scoring a question walks the postings of its terms only, accumulating per phrasing
+ * in the searcher's scratch, which is reset through the list of phrasings it touched.
+ */
+#include "search/learned.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb/document.h"
+#include "util/hash.h"
+#include "util/index_schema.h"
+
+/* BM25 over the phrasing collection. Phrasings are short and their lengths vary little, so
+ * length normalization matters less than for documents. */
+#ifndef KB_LEARNED_K1
+#define KB_LEARNED_K1 1.2
+#endif
+#ifndef KB_LEARNED_B
+#define KB_LEARNED_B 0.5
+#endif
+/* Longest phrasing analyzed (bytes), as a search's question. */
+#define MAX_TEXT KB_SEARCH_MAX_QUERY_BYTES
+
+typedef struct {
+    char *term;   /* NULL: empty slot */
+    uint32_t df;  /* phrasings holding it */
+    uint32_t start;
+} term_slot;
+
+struct kb_learned_index {
+    atomic_int refs;
+    size_t n;           /* phrasings */
+    uint32_t *doc_of;   /* phrasing -> document number */
+    uint16_t *len;      /* terms in the phrasing */
+    char **texts;       /* phrasing -> text as taught */
+    double avglen;
+    size_t n_docs;
+    char **doc_ids;     /* document number -> id */
+    term_slot *slots;
+    size_t cap;         /* slots, a power of two */
+    uint32_t *post_phrasing;
+    uint16_t *post_tf;
+    size_t n_postings;
+};
+
+/* ---------------------------------------------------------------- string interning */
+
+typedef struct {
+    char **keys;
+    uint32_t *vals;
+    size_t cap, count;
+} intern_table;
+
+static int intern_grow(intern_table *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    char **keys = calloc(cap, sizeof *keys);
+    uint32_t *vals = calloc(cap, sizeof *vals);
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        return -1;
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->keys[i]) continue;
+        size_t j = kb_hash_str(t->keys[i]) & (cap - 1);
+        while (keys[j]) j = (j + 1) & (cap - 1);
+        keys[j] = t->keys[i];
+        vals[j] = t->vals[i];
+    }
+    free(t->keys);
+    free(t->vals);
+    t->keys = keys;
+    t->vals = vals;
+    t->cap = cap;
+    return 0;
+}
+
+/* The number of key (a new one gets the next number, *added set). -1 when memory ran out. */
+static int64_t intern(intern_table *t, const char *key, int *added)
+{
+    if ((t->count + 1) * 2 > t->cap && intern_grow(t) != 0) return -1;
+    size_t j = kb_hash_str(key) & (t->cap - 1);
+    while (t->keys[j]) {
+        if (!strcmp(t->keys[j], key)) {
+            if (added) *added = 0;
+            return t->vals[j];
+        }
+        j = (j + 1) & (t->cap - 1);
+    }
+    if (!(t->keys[j] = strdup(key))) return -1;
+    t->vals[j] = (uint32_t)t->count++;
+    if (added) *added = 1;
+    return t->vals[j];
+}
+
+/* The keys by number (moved out of the table, which is freed). */
+static char **intern_take(intern_table *t)
+{
+    char **by_num = calloc(t->count ? t->count : 1, sizeof *by_num);
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->keys[i]) {
+            if (by_num) by_num[t->vals[i]] = t->keys[i];
+            else free(t->keys[i]);
+        }
+    free(t->keys);
+    free(t->vals);
+    memset(t, 0, sizeof *t);
+    return by_num;
+}
+
+static void intern_free(intern_table *t)
+{
+    for (size_t i = 0; i < t->cap; i++) free(t->keys[i]);
+    free(t->keys);
+    free(t->vals);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---------------------------------------------------------------- building */
+
+static const term_slot *find_term(const kb_learned_index *idx, const char *term)
+{
+    if (!idx->cap) return NULL;
+    size_t j = kb_hash_str(term) & (idx->cap - 1);
+    while (idx->slots[j].term) {
+        if (!strcmp(idx->slots[j].term, term)) return &idx->slots[j];
+        j = (j + 1) & (idx->cap - 1);
+    }
+    return NULL;
+}
+
+static void index_free(kb_learned_index *idx)
+{
+    if (!idx) return;
+    for (size_t i = 0; idx->texts && i < idx->n; i++) free(idx->texts[i]);
+    for (size_t i = 0; idx->doc_ids && i < idx->n_docs; i++) free(idx->doc_ids[i]);
+    for (size_t i = 0; idx->slots && i < idx->cap; i++) free(idx->slots[i].term);
+    free(idx->texts);
+    free(idx->doc_ids);
+    free(idx->slots);
+    free(idx->doc_of);
+    free(idx->len);
+    free(idx->post_phrasing);
+    free(idx->post_tf);
+    free(idx);
+}
+
+/* One phrasing's distinct terms, as term numbers with their frequency. */
+typedef struct {
+    uint32_t term, phrasing;
+    uint16_t tf;
+} term_tf;
+
+kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t n, char *err,
+                                         size_t err_len)
+{
+    kb_learned_index *idx = calloc(1, sizeof *idx);
+    kb_analyzer *a = kb_analyzer_new(err, err_len);
+    intern_table terms = {0}, docs = {0};
+    term_tf *pairs = NULL;       /* every phrasing's distinct terms, in phrasing order */
+    size_t n_pairs = 0, cap_pairs = 0;
+    uint32_t *df = NULL;
+    size_t cap_df = 0;
+    kb_term_list tl;
+    kb_term_list_init(&tl);
+    if (!idx || !a) goto fail;
+    atomic_init(&idx->refs, 1);
+    idx->doc_of = calloc(n ? n : 1, sizeof *idx->doc_of);
+    idx->len = calloc(n ? n : 1, sizeof *idx->len);
+    idx->texts = calloc(n ? n : 1, sizeof *idx->texts);
+    if (!idx->doc_of || !idx->len || !idx->texts) goto oom;
+    double total_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *text = entries[i].text ? entries[i].text : "";
+        size_t tlen = strnlen(text, MAX_TEXT);
+        int64_t d = intern(&docs, entries[i].doc_id ? entries[i].doc_id : "", NULL);
+        if (d < 0 || !(idx->texts[idx->n] = strndup(text, tlen))) goto oom;
+        kb_term_list_clear(&tl);
+        if (kb_analyze(a, text, tlen, &tl) != 0) goto oom;
+        size_t first = n_pairs;
+        for (size_t k = 0; k < tl.count; k++) {
+            int added = 0;
+            int64_t t = intern(&terms, tl.terms[k].text, &added);
+            if (t < 0) goto oom;
+            size_t p = first;
+            while (p < n_pairs && pairs[p].term != (uint32_t)t) p++;
+            if (p < n_pairs) {
+                if (pairs[p].tf < UINT16_MAX) pairs[p].tf++;
+                continue;
+            }
+            if (n_pairs == cap_pairs) {
+                cap_pairs = cap_pairs ? cap_pairs * 2 : 4096;
+                term_tf *np = realloc(pairs, cap_pairs * sizeof *np);
+                if (!np) goto oom;
+                pairs = np;
+            }
+            pairs[n_pairs++] = (term_tf){(uint32_t)t, (uint32_t)idx->n, 1};
+            if ((size_t)t >= cap_df) {
+                size_t nc = cap_df ? cap_df * 2 : 4096;
+                uint32_t *nd = realloc(df, nc * sizeof *nd);
+                if (!nd) goto oom;
+                memset(nd + cap_df, 0, (nc - cap_df) * sizeof *nd);
+                df = nd;
+                cap_df = nc;
+            }
+            df[t]++;
+        }
+        idx->doc_of[idx->n] = (uint32_t)d;
+        idx->len[idx->n] = (uint16_t)(tl.count < UINT16_MAX ? tl.count : UINT16_MAX);
+        total_len += idx->len[idx->n];
+        idx->n++;
+    }
+    idx->avglen = idx->n ? total_len / (double)idx->n : 1;
+    if (idx->avglen <= 0) idx->avglen = 1;
+    idx->n_docs = docs.count;
+    if (!(idx->doc_ids = intern_take(&docs))) goto oom;
+
+    /* Postings: each term's run, found by prefix sums of df. */
+    size_t n_terms = terms.count;
+    char **term_text = intern_take(&terms);
+    uint32_t *start = calloc(n_terms + 1, sizeof *start), *fill = calloc(n_terms + 1, sizeof *fill);
+    idx->cap = 16;
+    while (idx->cap < n_terms * 2) idx->cap *= 2;
+    idx->slots = calloc(idx->cap, sizeof *idx->slots);
+    idx->n_postings = n_pairs;
+    idx->post_phrasing = malloc((n_pairs ? n_pairs : 1) * sizeof *idx->post_phrasing);
+    idx->post_tf = malloc((n_pairs ? n_pairs : 1) * sizeof *idx->post_tf);
+    if (!term_text || !start || !fill || !idx->slots || !idx->post_phrasing || !idx->post_tf) {
+        if (term_text)
+            for (size_t t = 0; t < n_terms; t++) free(term_text[t]);
+        free(term_text);
+        free(start);
+        free(fill);
+        goto oom;
+    }
+    for (size_t t = 0; t < n_terms; t++) start[t + 1] = start[t] + df[t];
+    for (size_t p = 0; p < n_pairs; p++) {
+        uint32_t pos = start[pairs[p].term] + fill[pairs[p].term]++;
+        idx->post_phrasing[pos] = pairs[p].phrasing;
+        idx->post_tf[pos] = pairs[p].tf;
+    }
+    for (size_t t = 0; t < n_terms; t++) {
+        size_t j = kb_hash_str(term_text[t]) & (idx->cap - 1);
+        while (idx->slots[j].term) j = (j + 1) & (idx->cap - 1);
+        idx->slots[j] = (term_slot){term_text[t], df[t], start[t]};
+    }
+    free(term_text); /* the texts moved into the slots */
+    free(start);
+    free(fill);
+    free(pairs);
+    free(df);
+    kb_term_list_free(&tl);
+    kb_analyzer_free(a);
+    return idx;
+oom:
+    snprintf(err, err_len, "out of memory building the learned-phrasing index");
+fail:
+    kb_term_list_free(&tl);
+    kb_analyzer_free(a);
+    intern_free(&terms);
+    intern_free(&docs);
+    free(pairs);
+    free(df);
+    index_free(idx);
+    return NULL;
+}
+
+kb_learned_index *kb_learned_index_retain(kb_learned_index *idx)
+{
+    if (idx) atomic_fetch_add(&idx->refs, 1);
+    return idx;
+}
+
+void kb_learned_index_release(kb_learned_index *idx)
+{
+    if (idx && atomic_fetch_sub(&idx->refs, 1) == 1) index_free(idx);
+}
+
+size_t kb_learned_index_size(const kb_learned_index *idx) { return idx ? idx->n : 0; }
+
+const char *kb_learned_phrasing_text(const kb_learned_index *idx, int32_t phrasing)
+{
+    return idx && phrasing >= 0 && (size_t)phrasing < idx->n ? idx->texts[phrasing] : NULL;
+}
+
+void kb_learned_scratch_free(kb_learned_scratch *sc)
+{
+    free(sc->acc);
+    free(sc->touched);
+    memset(sc, 0, sizeof *sc);
+}
+
+/* ---------------------------------------------------------------- scoring */
+
+/* Size the scratch for idx. 0, or -1 when memory ran out. */
+static int scratch_for(kb_learned_scratch *sc, const kb_learned_index *idx)
+{
+    if (sc->for_index == idx && sc->acc) return 0;
+    kb_learned_scratch_free(sc);
+    sc->acc = calloc(idx->n, sizeof *sc->acc);
+    sc->touched = malloc(idx->n * sizeof *sc->touched);
+    if (!sc->acc || !sc->touched) {
+        kb_learned_scratch_free(sc);
+        return -1;
+    }
+    sc->for_index = idx;
+    return 0;
+}
+
+/* One document's best phrasing. */
+typedef struct {
+    uint32_t doc;
+    int32_t phrasing;
+    double sim;       /* the document's evidence: its best phrasing's similarity, plus
+                       * KB_LEARNED_SECOND × its second best */
+    double best, second;
+    uint32_t docid; /* in the index being searched; 0 when not there */
+} candidate;
+
+static int by_sim_desc(const void *x, const void *y)
+{
+    const candidate *a = x, *b = y;
+    if (a->sim != b->sim) return a->sim < b->sim ? 1 : -1;
+    return a->doc < b->doc ? -1 : a->doc > b->doc;
+}
+
+/* Whether a query term takes part in phrasing similarity. */
+static int scored_term(const kb_query_term *t)
+{
+    return !t->stop;
+}
+
+/* Whether query term t takes part, with its slot in the collection (NULL: in no phrasing) and
+ * its inverse phrasing frequency. A term in very many phrasings (a character of every other
+ * question) tells them little apart and costs the most: left out, as the query leaves out such
+ * terms. */
+static int usable_term(const kb_learned_index *idx, const kb_query_term *t, const term_slot **slot,
+                       double *idf)
+{
+    if (!scored_term(t)) return 0;
+    *slot = find_term(idx, t->text);
+    if (*slot && (*slot)->df > KB_LEARNED_MAX_POSTINGS) return 0;
+    *idf = log(((double)idx->n + 1) / ((*slot ? (*slot)->df : 0) + 0.5));
+    if (*idf < 0) *idf = 0;
+    return 1;
+}
+
+/* The similarity (0..1) of the question to one of the document's own texts (its title, an
+ * editor's <q>), scored exactly like a taught phrasing: what the document says it is about
+ * competes with what agents taught on the same scale. */
+static double own_text_sim(const kb_learned_index *idx, kb_analyzer *a, const kb_query *q,
+                           const char *text, kb_term_list *tl)
+{
+    kb_term_list_clear(tl);
+    if (kb_analyze(a, text, strnlen(text, MAX_TEXT), tl) != 0 || !tl->count) return 0;
+    double score = 0, norm = 0, len_norm = 1 - KB_LEARNED_B + KB_LEARNED_B * tl->count / idx->avglen;
+    for (size_t i = 0; i < q->n_terms; i++) {
+        const kb_query_term *t = &q->terms[i];
+        const term_slot *slot;
+        double idf;
+        if (!usable_term(idx, t, &slot, &idf)) continue;
+        if (!t->expansion) norm += t->weight * idf;
+        unsigned tf = 0;
+        for (size_t k = 0; k < tl->count; k++) tf += strcmp(tl->terms[k].text, t->text) == 0;
+        if (tf) score += t->weight * idf * tf * (KB_LEARNED_K1 + 1) / (tf + KB_LEARNED_K1 * len_norm);
+    }
+    double sim = norm > 0 ? score / norm : 0;
+    return sim > 1 ? 1 : sim;
+}
+
+/* The best similarity of the question to the document's title and questions. */
+static double own_sim(const kb_learned_index *idx, kb_stored_doc_codec *codec, kb_analyzer *a,
+                      const kb_query *q, const char *data, size_t len, kb_term_list *tl)
+{
+    kb_document *doc = kb_stored_doc_read(codec, data, len);
+    if (!doc) return 0;
+    double best = own_text_sim(idx, a, q, doc->title, tl);
+    for (size_t i = 0; i < doc->n_questions; i++) {
+        double s = own_text_sim(idx, a, q, doc->questions[i], tl);
+        if (s > best) best = s;
+    }
+    free(doc);
+    return best;
+}
+
+/* Score the question against the phrasings that share a term with it; the documents whose best
+ * phrasing reaches KB_LEARNED_MIN_SIM into cands (best first, at most max). Their count, or -1
+ * when memory ran out. */
+static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc, const kb_query *q,
+                            candidate *cands, size_t max)
+{
+    double norm = 0;
+    sc->n_touched = 0;
+    for (size_t i = 0; i < q->n_terms; i++) {
+        const kb_query_term *t = &q->terms[i];
+        const term_slot *slot;
+        double idf;
+        if (!usable_term(idx, t, &slot, &idf)) continue;
+        /* The ideal phrasing holds each typed term once at average length: what the question's
+         * own terms could score. Expansions stand in for typed terms and add nothing to it. */
+        if (!t->expansion) norm += t->weight * idf;
+        if (!slot) continue;
+        const uint32_t *ph = idx->post_phrasing + slot->start;
+        const uint16_t *tf = idx->post_tf + slot->start;
+        for (uint32_t k = 0; k < slot->df; k++) {
+            double len_norm = 1 - KB_LEARNED_B + KB_LEARNED_B * idx->len[ph[k]] / idx->avglen;
+            double part = t->weight * idf * tf[k] * (KB_LEARNED_K1 + 1) / (tf[k] + KB_LEARNED_K1 * len_norm);
+            if (sc->acc[ph[k]] == 0) sc->touched[sc->n_touched++] = ph[k];
+            sc->acc[ph[k]] += part;
+        }
+    }
+    /* Best phrasing per document: the touched phrasings, sorted by document. */
+    size_t n_cands = 0;
+    for (size_t k = 0; k < sc->n_touched; k++) {
+        uint32_t p = sc->touched[k];
+        double sim = norm > 0 ? sc->acc[p] / norm : 0;
+        sc->acc[p] = 0;
+        if (sim > 1) sim = 1;
+        if (sim < KB_LEARNED_MIN_SIM) continue;
+        size_t c = 0;
+        while (c < n_cands && cands[c].doc != idx->doc_of[p]) c++;
+        if (c < n_cands) {
+            if (sim > cands[c].best) {
+                cands[c].second = cands[c].best;
+                cands[c].best = sim;
+                cands[c].phrasing = (int32_t)p;
+            } else if (sim > cands[c].second) {
+                cands[c].second = sim;
+            }
+            cands[c].sim = cands[c].best + KB_LEARNED_SECOND * cands[c].second;
+            continue;
+        }
+        if (n_cands == max) { /* full: replace the weakest when better */
+            size_t w = 0;
+            for (size_t j = 1; j < n_cands; j++)
+                if (cands[j].sim < cands[w].sim) w = j;
+            if (sim <= cands[w].sim) continue;
+            c = w;
+        } else {
+            c = n_cands++;
+        }
+        cands[c] = (candidate){idx->doc_of[p], (int32_t)p, sim, sim, 0, 0};
+    }
+    qsort(cands, n_cands, sizeof *cands, by_sim_desc);
+    return (long)n_cands;
+}
+
+/* Whether a document found through its phrasings may be shown: valid on the day, in one of the
+ * requested categories. */
+static int passes(kb_stored_doc_codec *codec, kb_analyzer *a, const kb_learned_filter *f,
+                  const char *data, size_t len)
+{
+    if (!f->valid_on && !f->n_categories) return 1;
+    kb_document *doc = kb_stored_doc_read(codec, data, len);
+    if (!doc) return 0;
+    int ok = 1;
+    char c[9];
+    if (f->valid_on) {
+        if (kb_document_date_compact(doc->valid_from, c) && strcmp(c, f->valid_on) > 0) ok = 0;
+        if (kb_document_date_compact(doc->valid_until, c) && strcmp(c, f->valid_on) < 0) ok = 0;
+    }
+    if (ok && f->n_categories) {
+        size_t plen = strlen(KB_TERM_CATEGORY);
+        ok = 0;
+        for (size_t i = 0; !ok && i < doc->n_categories; i++) {
+            char *folded = kb_analyzer_fold(a, doc->categories[i], strlen(doc->categories[i]));
+            for (size_t j = 0; folded && !ok && j < f->n_categories; j++) {
+                const char *want = f->categories[j] + plen;
+                size_t wl = strlen(want);
+                ok = strncmp(folded, want, wl) == 0 && (folded[wl] == '\0' || folded[wl] == '/');
+            }
+            free(folded);
+        }
+    }
+    free(doc);
+    return ok;
+}
+
+typedef struct {
+    kbx_hit hit;
+    kb_learned_part part;
+    size_t order;
+} merged;
+
+static int by_score_desc(const void *x, const void *y)
+{
+    const merged *a = x, *b = y;
+    if (a->hit.score != b->hit.score) return a->hit.score < b->hit.score ? 1 : -1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* What a phrasing of similarity sim adds, in units of the best document's BM25: nothing at
+ * the threshold, KB_LEARNED_WEIGHT for the very question taught, so that a phrasing that barely
+ * resembles the question barely counts. */
+static double learned_score_above(double sim, double base, double unit)
+{
+    if (sim <= base) return 0;
+    return KB_LEARNED_WEIGHT * unit * pow((sim - base) / (1 - base), KB_LEARNED_POWER);
+}
+
+
+int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_reader *db,
+                     kb_stored_doc_codec *codec, kb_analyzer *a, const kb_query *q,
+                     const kb_learned_filter *f, size_t depth, kbx_results *xr,
+                     kb_learned_part **parts)
+{
+    *parts = NULL;
+    if (!idx || !idx->n || !depth) return 0;
+    if (scratch_for(sc, idx) != 0) return -1;
+    candidate *cands = calloc(depth, sizeof *cands);
+    if (!cands) return -1;
+    long n_cands = score_phrasings(idx, sc, q, cands, depth);
+    merged *m = calloc(xr->n_hits + (size_t)(n_cands > 0 ? n_cands : 0) + 1, sizeof *m);
+    *parts = calloc(xr->n_hits + (size_t)(n_cands > 0 ? n_cands : 0) + 1, sizeof **parts);
+    if (n_cands < 0 || !m || !*parts) {
+        free(cands);
+        free(m);
+        free(*parts);
+        *parts = NULL;
+        return -1;
+    }
+    /* The unit the learned part is counted in: the best document's BM25 for this question, so
+     * it weighs the same against documents on every question. */
+    double unit = xr->n_hits && xr->hits[0].score > 0 ? xr->hits[0].score : 1.0;
+    char term[KB_DOC_ID_MAX + 8];
+    for (long c = 0; c < n_cands; c++) {
+        snprintf(term, sizeof term, KB_TERM_ID "%s", idx->doc_ids[cands[c].doc]);
+        if (kbx_reader_docid(db, term, &cands[c].docid) != KBX_OK) cands[c].docid = 0;
+    }
+    size_t n = 0;
+    kb_term_list tl;
+    kb_term_list_init(&tl);
+    /* Gate: the phrasings must resemble the question more than the best document's own title
+     * or questions do, or the documents' own words already say where the answer is. */
+    double base = KB_LEARNED_MIN_SIM;
+    /* Only the first hits: the document whose title says most of the question is almost always
+     * among them, and reading and analyzing a document is the dear part of this step. */
+    for (size_t i = 0; n_cands > 0 && i < xr->n_hits && i < KB_LEARNED_GATE_HITS; i++) {
+        double own = own_sim(idx, codec, a, q, xr->hits[i].data, xr->hits[i].data_len, &tl);
+        double gate = KB_LEARNED_MIN_SIM + KB_LEARNED_GATE * (own - KB_LEARNED_MIN_SIM);
+        if (gate > base) base = gate < 0.95 ? gate : 0.95;
+    }
+    for (size_t i = 0; i < xr->n_hits; i++, n++) {
+        m[n].hit = xr->hits[i];
+        m[n].order = n;
+        m[n].part = (kb_learned_part){xr->hits[i].score, 0, 0, -1};
+        for (long c = 0; c < n_cands; c++)
+            if (cands[c].docid && cands[c].docid == xr->hits[i].docid) {
+                m[n].part.sim = cands[c].best;
+                m[n].part.phrasing = cands[c].phrasing;
+                m[n].part.learned = learned_score_above(cands[c].sim, base, unit);
+                m[n].hit.score += m[n].part.learned;
+                cands[c].docid = 0; /* taken */
+            }
+    }
+    kb_term_list_free(&tl);
+    /* Documents found only through their phrasings: still in the index, valid, in the
+     * categories asked for. */
+    for (long c = 0; c < n_cands; c++) {
+        if (!cands[c].docid) continue;
+        snprintf(term, sizeof term, KB_TERM_ID "%s", idx->doc_ids[cands[c].doc]);
+        char *data = NULL;
+        size_t len = 0;
+        if (kbx_reader_get_data(db, term, &data, &len) != KBX_OK || !len ||
+            !passes(codec, a, f, data, len)) {
+            free(data);
+            continue;
+        }
+        double learned = learned_score_above(cands[c].sim, base, unit);
+        if (learned <= 0) { /* not more like the question than the documents' own words */
+            free(data);
+            continue;
+        }
+        m[n].hit = (kbx_hit){.docid = cands[c].docid, .score = learned, .data = data, .data_len = len};
+        m[n].part = (kb_learned_part){0, learned, cands[c].best, cands[c].phrasing};
+        m[n].order = n;
+        n++;
+    }
+    free(cands);
+    qsort(m, n, sizeof *m, by_score_desc);
+    size_t keep = n < depth ? n : depth;
+    if (n > xr->n_hits) {
+        kbx_hit *grown = realloc(xr->hits, n * sizeof *grown);
+        if (!grown) {
+            for (size_t i = 0; i < n; i++)
+                if (m[i].order >= xr->n_hits) free(m[i].hit.data);
+            free(m);
+            free(*parts);
+            *parts = NULL;
+            /* xr's scores were not changed: its hits were copied into m */
+            return -1;
+        }
+        xr->hits = grown;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i < keep) {
+            xr->hits[i] = m[i].hit;
+            (*parts)[i] = m[i].part;
+        } else {
+            free(m[i].hit.data);
+        }
+    }
+    xr->n_hits = keep;
+    free(m);
+    return 0;
+}

@@ -1,0 +1,153 @@
+/* test_learned.c — the learned-phrasing index in the ranking (kb/search/learned.c): a taught
+ * phrasing finds its document, an unseen phrasing close to it too, documents found only through
+ * phrasings enter the hits, filters still apply, a removed document's phrasings are unused, and
+ * nothing changes without phrasings. */
+#include "check.h"
+#include "kb/index.h"
+#include "kb/search.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static char index_dir[256];
+
+#include "index_fixture.h"
+
+static void docs6(test_doc d[6])
+{
+    make_doc(&d[0], "huabei-close", "关闭花呗服务的流程",
+             "在支付宝我的页面进入花呗设置，选择关闭服务，确认后即可关闭。", "支付/花呗", NULL);
+    make_doc(&d[1], "huabei-limit", "花呗额度调整",
+             "花呗额度根据账户综合情况评估，可在花呗页面申请提额。", "支付/花呗", NULL);
+    make_doc(&d[2], "roam", "国际漫游开通办理", "出国前请拨打10099开通国际漫游。", "业务办理/漫游", NULL);
+    make_doc(&d[3], "bill", "账单查询与发票", "在营业厅查询每月账单并申请电子发票。", "账单/发票", NULL);
+    make_doc(&d[4], "pwd", "服务密码重置", "凭身份证到营业厅或在APP重置服务密码。", "业务办理/密码", NULL);
+    make_doc(&d[5], "promo", "双十一流量包优惠", "活动期间办理流量包享五折优惠。", "营销/活动", NULL);
+    snprintf(d[5].doc.valid_from, 11, "2025-11-01");
+    snprintf(d[5].doc.valid_until, 11, "2025-11-30");
+}
+
+static kb_learned_index *learned(const kb_learned_entry *e, size_t n)
+{
+    char err[256];
+    kb_learned_index *idx = kb_learned_index_build(e, n, err, sizeof err);
+    if (!idx) printf("  build: %s\n", err);
+    return idx;
+}
+
+static const kb_learned_entry ENTRIES[] = {
+    {"huabei-close", "花呗怎么关掉"},
+    {"huabei-close", "不想用花呗了怎么弄"},
+    {"pwd", "忘了密码咋办"},
+    {"promo", "双十一流量包还有吗"},
+    {"gone", "已经删掉的文档"},
+};
+
+TEST(without_phrasings_the_ranking_is_the_documents)
+{
+    kb_searcher *s = kb_searcher_open(index_dir, NULL, 0);
+    CHECK(s != NULL);
+    if (!s) return;
+    kb_search_request req = {.text = "花呗怎么关掉", .limit = 10, .explain = 1};
+    kb_search_result a, b;
+    CHECK(kb_search(s, &req, &a) == KB_OK);
+    kb_learned_index *idx = learned(ENTRIES, 0);
+    kb_searcher_set_learned(s, idx);
+    kb_learned_index_release(idx);
+    CHECK(kb_search(s, &req, &b) == KB_OK);
+    CHECK(a.n_hits == b.n_hits);
+    for (size_t i = 0; i < a.n_hits && i < b.n_hits; i++) {
+        CHECK_STR_EQ(a.hits[i].id, b.hits[i].id);
+        CHECK(a.hits[i].score == b.hits[i].score && b.hits[i].explain.learned == 0);
+        CHECK(b.hits[i].explain.learned_phrasing == NULL);
+    }
+    kb_search_result_free(&a);
+    kb_search_result_free(&b);
+    kb_searcher_close(s);
+}
+
+TEST(a_taught_phrasing_and_an_unseen_one_like_it_find_the_document)
+{
+    kb_searcher *s = kb_searcher_open(index_dir, NULL, 0);
+    CHECK(s != NULL);
+    if (!s) return;
+    kb_learned_index *idx = learned(ENTRIES, sizeof ENTRIES / sizeof ENTRIES[0]);
+    CHECK(idx && kb_learned_index_size(idx) == 5);
+    kb_searcher_set_learned(s, idx);
+    kb_learned_index_release(idx); /* the searcher holds its own reference */
+    CHECK_STR_EQ(top(s, "忘了密码咋办", 0, NULL), "pwd");
+    CHECK_STR_EQ(top(s, "密码忘了怎么办", 0, NULL), "pwd");
+    CHECK_STR_EQ(top(s, "花呗不想用了", 0, NULL), "huabei-close");
+    kb_search_request req = {.text = "忘了密码咋办", .limit = 3, .explain = 1};
+    kb_search_result res;
+    CHECK(kb_search(s, &req, &res) == KB_OK && res.n_hits >= 1);
+    if (res.n_hits) {
+        CHECK(res.hits[0].explain.learned > 0 && res.hits[0].explain.learned_sim > 0.9);
+        CHECK_STR_EQ(res.hits[0].explain.learned_phrasing, "忘了密码咋办");
+        CHECK(res.hits[0].explain.structure_boost >= 1);
+        CHECK(!res.unresolved);
+    }
+    kb_search_result_free(&res);
+    kb_searcher_close(s);
+}
+
+TEST(filters_apply_to_documents_found_through_phrasings)
+{
+    kb_searcher *s = kb_searcher_open(index_dir, NULL, 0);
+    if (!s) return;
+    kb_learned_index *idx = learned(ENTRIES, sizeof ENTRIES / sizeof ENTRIES[0]);
+    kb_searcher_set_learned(s, idx);
+    kb_learned_index_release(idx);
+    /* promo expired on 2025-11-30; "gone" is in no index */
+    CHECK(returns(s, "双十一流量包还有吗", "promo", 0, "2026-01-10") == 0);
+    CHECK(returns(s, "双十一流量包还有吗", "promo", 1, "2026-01-10") == 1);
+    CHECK(returns(s, "已经删掉的文档", "gone", 1, NULL) == 0);
+    const char *cat[] = {"业务办理"};
+    kb_search_request req = {.text = "忘了密码咋办", .limit = 10, .categories = cat, .n_categories = 1};
+    kb_search_result res;
+    CHECK(kb_search(s, &req, &res) == KB_OK && res.n_hits && !strcmp(res.hits[0].id, "pwd"));
+    kb_search_result_free(&res);
+    const char *other[] = {"账单"};
+    req.categories = other;
+    CHECK(kb_search(s, &req, &res) == KB_OK);
+    for (size_t i = 0; i < res.n_hits; i++) CHECK(strcmp(res.hits[i].id, "pwd") != 0);
+    kb_search_result_free(&res);
+    kb_searcher_close(s);
+}
+
+TEST(a_removed_document_keeps_nothing_and_a_replaced_one_keeps_its_phrasings)
+{
+    kb_searcher *s = kb_searcher_open(index_dir, NULL, 0);
+    if (!s) return;
+    kb_learned_index *idx = learned(ENTRIES, sizeof ENTRIES / sizeof ENTRIES[0]);
+    kb_searcher_set_learned(s, idx);
+    kb_learned_index_release(idx);
+    test_doc d[1];
+    make_doc(&d[0], "pwd", "密码服务", "到营业厅办理。", "业务办理/密码", NULL);
+    CHECK(index_docs(KB_INDEX_UPDATE, d, 1) == 0);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK_STR_EQ(top(s, "忘了密码咋办", 0, NULL), "pwd");
+    kb_index_writer *w = kb_index_writer_open(index_dir, KB_INDEX_UPDATE);
+    CHECK(w && kb_index_writer_remove(w, "pwd") == KB_OK && kb_index_writer_commit(w) == KB_OK);
+    kb_index_writer_close(w);
+    CHECK(kb_searcher_refresh(s) == 1);
+    CHECK(returns(s, "忘了密码咋办", "pwd", 1, NULL) == 0);
+    kb_searcher_close(s);
+}
+
+int main(void)
+{
+    snprintf(index_dir, sizeof index_dir, "/tmp/kb-test-learned-XXXXXX");
+    if (!mkdtemp(index_dir)) return 1;
+    test_doc d[6];
+    docs6(d);
+    if (index_docs(KB_INDEX_REBUILD, d, 6) != 0) return 1;
+    RUN(without_phrasings_the_ranking_is_the_documents);
+    RUN(a_taught_phrasing_and_an_unseen_one_like_it_find_the_document);
+    RUN(filters_apply_to_documents_found_through_phrasings);
+    RUN(a_removed_document_keeps_nothing_and_a_replaced_one_keeps_its_phrasings);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
+    if (system(cmd) != 0) return 1;
+    CHECK_MAIN_END();
+}
