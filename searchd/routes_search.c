@@ -176,7 +176,7 @@ static cJSON *string_or_null(const char *s) {
 
 /* ---------------------------------------------------------------- GET /api/search */
 
-/* Why a hit ranked (explain=1): score = (bm25 + learned) × structure_boost. */
+/* Why a hit ranked (explain=1): score = bm25 × structure_boost + learned. */
 static cJSON *explain_json(const kb_hit_explain *e) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
