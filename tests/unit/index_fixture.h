@@ -1,7 +1,8 @@
 /*
  * index_fixture.h — documents built in memory, indexed into index_dir, and searched, for the
- * unit tests of the index and the search (test_index_search.c, test_learned.c). Each test
- * program defines `static char index_dir[256];` before including it.
+ * unit tests of the index and the search (test_index_search.c, test_learned.c,
+ * test_confidence.c). Each test program defines `static char index_dir[256];` before including
+ * it, and uses what it needs (hence the unused attributes).
  */
 #ifndef KB_TEST_INDEX_FIXTURE_H
 #define KB_TEST_INDEX_FIXTURE_H
@@ -21,7 +22,7 @@ typedef struct {
     char *questions[2];
 } test_doc;
 
-static void make_doc(test_doc *t, const char *id, const char *title, const char *body,
+__attribute__((unused)) static void make_doc(test_doc *t, const char *id, const char *title, const char *body,
                      const char *category, const char *question)
 {
     memset(t, 0, sizeof *t);
@@ -52,7 +53,7 @@ static void make_doc(test_doc *t, const char *id, const char *title, const char 
     t->doc.line = 1;
 }
 
-static int index_docs(kb_index_mode mode, test_doc *docs, size_t n)
+__attribute__((unused)) static int index_docs(kb_index_mode mode, test_doc *docs, size_t n)
 {
     kb_index_writer *w = kb_index_writer_open(index_dir, mode);
     if (!w || kb_index_writer_status(w) != KB_OK) {
@@ -68,7 +69,7 @@ static int index_docs(kb_index_mode mode, test_doc *docs, size_t n)
 }
 
 /* 1 when any hit of the query has this id. */
-static int returns(kb_searcher *s, const char *q, const char *id, int include_expired, const char *today)
+__attribute__((unused)) static int returns(kb_searcher *s, const char *q, const char *id, int include_expired, const char *today)
 {
     kb_search_request req = {.text = q, .limit = 50, .include_expired = include_expired, .today = today};
     kb_search_result res;
@@ -80,7 +81,7 @@ static int returns(kb_searcher *s, const char *q, const char *id, int include_ex
 }
 
 /* The id of the first hit for a query, or "" (static buffer). */
-static const char *top(kb_searcher *s, const char *q, int include_expired, const char *today)
+__attribute__((unused)) static const char *top(kb_searcher *s, const char *q, int include_expired, const char *today)
 {
     static char id[256];
     kb_search_request req = {.text = q, .limit = 5, .include_expired = include_expired, .today = today};

@@ -6,90 +6,48 @@
  * depends on the page asked for.
  */
 #include "check.h"
-#include "kb/index.h"
-#include "kb/search.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
 static char index_dir[256];
 
-/* A document of one section, with an optional <questions> entry. */
-typedef struct {
-    kb_document doc;
-    kb_section section;
-    kb_block block;
-    char *questions[1];
-} test_doc;
+#include "index_fixture.h"
 
-static void make_doc(test_doc *t, const char *id, const char *title, const char *body, const char *question)
+/* A document of one section, with an optional <questions> entry and no category. */
+static void faq_doc(test_doc *t, const char *id, const char *title, const char *body, const char *question)
 {
-    memset(t, 0, sizeof *t);
-    t->doc.id = (char *)id;
-    t->doc.lang = "";
-    t->doc.title = (char *)title;
-    t->doc.keywords = "";
-    t->block.kind = KB_BLOCK_PARAGRAPH;
-    t->block.text = (char *)body;
-    t->block.line = 3;
-    t->section.id = "main";
-    t->section.title = "说明";
-    t->section.blocks = &t->block;
-    t->section.n_blocks = 1;
-    t->doc.sections = &t->section;
-    t->doc.n_sections = 1;
-    if (question) {
-        t->questions[0] = (char *)question;
-        t->doc.questions = t->questions;
-        t->doc.n_questions = 1;
-    }
-    t->doc.source = "test.xml";
-    t->doc.line = 1;
+    make_doc(t, id, title, body, NULL, question);
 }
 
 /* A small call-centre knowledge base: short entries, each with its answer. */
 #define N_BASE 12
 static void base_docs(test_doc d[N_BASE])
 {
-    make_doc(&d[0], "roam", "国际漫游开通办理",
+    faq_doc(&d[0], "roam", "国际漫游开通办理",
              "出国前请拨打10099或登录APP开通国际漫游，开通后在境外可以正常接打电话和使用流量。", "出国了手机怎么用");
-    make_doc(&d[1], "card-lost", "信用卡挂失",
+    faq_doc(&d[1], "card-lost", "信用卡挂失",
              "信用卡丢失后请立即拨打4008-123-456挂失，挂失后原卡立即停用，补卡需要七个工作日。", "卡丢了怎么办");
-    make_doc(&d[2], "suspend", "停机保号",
+    faq_doc(&d[2], "suspend", "停机保号",
              "停机保号每月收取5元保号费，最长可以办理12个月，期间号码保留但不能接打电话。", "出国期间号码怎么保留");
-    make_doc(&d[3], "broadband", "宽带故障报修",
+    faq_doc(&d[3], "broadband", "宽带故障报修",
              "宽带无法上网时先检查光猫指示灯，再重启路由器，仍然无法恢复请登记报修，24小时内上门。", NULL);
-    make_doc(&d[4], "points", "积分兑换话费",
+    faq_doc(&d[4], "points", "积分兑换话费",
              "积分可以在APP的积分商城兑换话费或流量，100积分抵1元，兑换后当月生效。", NULL);
-    make_doc(&d[5], "bill", "话费账单查询",
+    faq_doc(&d[5], "bill", "话费账单查询",
              "每月账单可以在手机营业厅查询，也可以发送短信CXZD到10086获取本月消费明细。", NULL);
-    make_doc(&d[6], "password", "服务密码重置",
+    faq_doc(&d[6], "password", "服务密码重置",
              "服务密码忘记后可以携带身份证到营业厅重置，或在APP通过人脸识别重置。", NULL);
-    make_doc(&d[7], "plan-change", "套餐变更规则",
+    faq_doc(&d[7], "plan-change", "套餐变更规则",
              "套餐变更在次月生效，降档需要合约到期，升档可以立即办理。", NULL);
-    make_doc(&d[8], "invoice", "电子发票开具",
+    faq_doc(&d[8], "invoice", "电子发票开具",
              "电子发票在每月5日后可以开具，发送到客户预留的邮箱。", NULL);
-    make_doc(&d[9], "transfer", "携号转网办理条件",
+    faq_doc(&d[9], "transfer", "携号转网办理条件",
              "携号转网需要号码在网满120天，无欠费、无合约限制，发送短信CXXZ查询是否符合条件。", NULL);
-    make_doc(&d[10], "reminder", "今日流量提醒",
+    faq_doc(&d[10], "reminder", "今日流量提醒",
              "每天超出套餐的流量会收到短信提醒，天天特价包可以咨询营业厅。", NULL);
-    make_doc(&d[11], "5g", "5G套餐介绍",
+    faq_doc(&d[11], "5g", "5G套餐介绍",
              "5G套餐月费128元起，包含30GB通用流量和500分钟通话。", NULL);
-}
-
-static int index_docs(kb_index_mode mode, test_doc *docs, size_t n)
-{
-    kb_index_writer *w = kb_index_writer_open(index_dir, mode);
-    if (!w || kb_index_writer_status(w) != KB_OK) {
-        printf("  open: %s\n", w ? kb_index_writer_errmsg(w) : "oom");
-        kb_index_writer_close(w);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (kb_index_writer_add(w, &docs[i].doc) != KB_OK) printf("  add: %s\n", kb_index_writer_errmsg(w));
-    int rc = kb_index_writer_commit(w);
-    kb_index_writer_close(w);
-    return rc == KB_OK ? 0 : -1;
 }
 
 /* Search q and keep the top id (static buffer), confidence and unresolved flag. */
@@ -152,7 +110,7 @@ TEST(a_near_tie_between_the_first_documents_lowers_confidence)
     kb_searcher_close(s);
 
     test_doc twin;
-    make_doc(&twin, "card-lost-2", "信用卡挂失",
+    faq_doc(&twin, "card-lost-2", "信用卡挂失",
              "信用卡丢失后请拨打客服热线挂失，挂失后原卡停用，新卡寄到账单地址。", "卡丢了怎么办");
     CHECK(index_docs(KB_INDEX_UPDATE, &twin, 1) == 0);
     char err[256];
@@ -191,7 +149,7 @@ TEST(an_entry_that_only_restates_the_question_is_trusted_less_than_one_that_answ
     for (int v = 0; v < 2; v++) {
         test_doc d[N_BASE + 1];
         base_docs(d);
-        make_doc(&d[N_BASE], "install", "宽带装机要等几天", bodies[v], NULL);
+        faq_doc(&d[N_BASE], "install", "宽带装机要等几天", bodies[v], NULL);
         CHECK(index_docs(KB_INDEX_REBUILD, d, N_BASE + 1) == 0);
         char err[256];
         kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
