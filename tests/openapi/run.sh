@@ -11,9 +11,18 @@
 # (package-lock.json), installed into tests/openapi/node_modules (git-ignored) the first time;
 # later runs work offline. Prints "PASS name" / "FAIL name" lines.
 set -u
+trace=${1:-}
+# A TRACE given relative to the caller's folder (run-all passes build/rel/tests/../api-trace.jsonl)
+# must still name that file after the cd below; a TRACE given but missing or empty is a failure,
+# never a reason to check a smaller trace of our own instead.
+case "$trace" in "" | /*) ;; *) trace="$PWD/$trace" ;; esac
+if [ -n "$trace" ] && [ ! -s "$trace" ]; then
+    echo "FAIL openapi_trace"
+    echo "    the end-to-end tests' trace $trace is missing or empty"
+    exit 1
+fi
 cd "$(dirname "$0")"
 ROOT=$(cd ../.. && pwd)
-trace=${1:-}
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "FAIL openapi_prerequisites"
@@ -32,7 +41,7 @@ if [ ! -f node_modules/ajv/package.json ] || [ ! -f node_modules/yaml/package.js
     rm -f npm.log
 fi
 
-if [ -z "$trace" ] || [ ! -s "$trace" ]; then
+if [ -z "$trace" ]; then
     trace=$(mktemp /tmp/kb-api-trace.XXXXXX)
     trap 'rm -f "$trace"' EXIT
     for t in test_searchd test_gaps test_pages_http; do
