@@ -69,6 +69,16 @@ int kb_analyze(kb_analyzer *a, const char *text, size_t len, kb_term_list *out);
  * segmenting it. Returns a malloc'd NUL-terminated string, or NULL when memory ran out. */
 char *kb_analyzer_fold(kb_analyzer *a, const char *text, size_t len);
 
+/* Keep only the letters and digits (Chinese characters are letters) of folded text, in place:
+ * blanks, punctuation and symbols say nothing about what was asked, so "出国了，手机怎么用？" and
+ * "出国了手机怎么用" compact alike. Returns the new length. */
+size_t kb_analyzer_compact(char *folded);
+
+/* kb_analyzer_fold, then kb_analyzer_compact: the form in which two questions are "the same
+ * question" (learned phrasings, an editor's <q> asked verbatim). malloc'd, or NULL when memory
+ * ran out. */
+char *kb_analyzer_fold_compact(kb_analyzer *a, const char *text, size_t len);
+
 /* Fold a single code point the way analysis does, for aligning snippets with the original
  * text: returns the folded code point (e.g. 'Ａ'→'a', '漫'→'漫', '遊'→'游'). Code points whose
  * fold is not a single code point are returned unchanged. Thread-safe after the first

@@ -319,6 +319,30 @@ char *kb_analyzer_fold(kb_analyzer *a, const char *text, size_t len)
     return out;
 }
 
+size_t kb_analyzer_compact(char *folded)
+{
+    /* Written in place: the kept text is never longer. */
+    int32_t len = (int32_t)strlen(folded), i = 0;
+    size_t o = 0;
+    while (i < len) {
+        int32_t start = i;
+        UChar32 cp;
+        U8_NEXT(folded, i, len, cp);
+        if (cp < 0 || !u_isalnum(cp)) continue;
+        memmove(folded + o, folded + start, (size_t)(i - start));
+        o += (size_t)(i - start);
+    }
+    folded[o] = '\0';
+    return o;
+}
+
+char *kb_analyzer_fold_compact(kb_analyzer *a, const char *text, size_t len)
+{
+    char *folded = kb_analyzer_fold(a, text, len);
+    if (folded) kb_analyzer_compact(folded);
+    return folded;
+}
+
 /* Convert a->simp[0..n) to UTF-8 in a->simp8, recording where each UTF-16 unit starts. A lone
  * surrogate (which normalized text should not hold) becomes U+FFFD. Returns 0 or -1. */
 static int simp_to_utf8(kb_analyzer *a, int32_t n)

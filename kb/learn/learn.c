@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unicode/uchar.h>
-#include <unicode/utf8.h>
 
 #include "kb/analyzer.h"
 #include "kb/redact.h"
@@ -56,22 +54,7 @@ static unsigned source_bits(const char *list)
 /* The key of text that is redacted already (as every stored question is). */
 static char *key_of_stored(kb_learn *l, const char *text)
 {
-    char *folded = kb_analyzer_fold(l->analyzer, text, strlen(text));
-    if (!folded) return NULL;
-    /* Keep letters, digits and Han characters: punctuation, blanks and symbols say nothing
-     * about what was asked. Written in place: the kept text is never longer. */
-    int32_t len = (int32_t)strlen(folded), i = 0;
-    size_t o = 0;
-    while (i < len) {
-        int32_t start = i;
-        UChar32 cp;
-        U8_NEXT(folded, i, len, cp);
-        if (cp < 0 || !u_isalnum(cp)) continue;
-        memmove(folded + o, folded + start, (size_t)(i - start));
-        o += (size_t)(i - start);
-    }
-    folded[o] = '\0';
-    return folded;
+    return kb_analyzer_fold_compact(l->analyzer, text, strlen(text));
 }
 
 char *kb_learn_normalize(kb_learn *l, const char *text)

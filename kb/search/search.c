@@ -434,7 +434,8 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
         parts = NULL; /* out of memory: the documents' ranking alone */
     /* The question as compared with the editors' <questions> (NULL when memory ran out: then
      * no document is found asked verbatim, which only loses a boost). */
-    char *asked = kb_structure_compact_question(s->analyzer, text, len);
+    char *asked = q.folded ? strdup(q.folded) : NULL; /* folded once, by kb_query_build */
+    if (asked) kb_analyzer_compact(asked);
     rc = build_page(s, &xr, parts, offset, limit, &q, asked, today, req->explain, res);
     free(asked);
     free(parts);

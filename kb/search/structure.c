@@ -5,8 +5,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unicode/uchar.h>
-#include <unicode/utf8.h>
 
 /* Weights of the two structure facts; tuned together on the shared evaluation sets, the
  * articles sets and the judged sample knowledge base (docs/SEARCH.md, "Structure in ranking"). */
@@ -49,41 +47,11 @@ double kb_structure_title_share(kb_analyzer *a, const kb_document *doc, const kb
     return total > 0 ? in_title / total : 0;
 }
 
-/* Copy folded text keeping only letters, digits and ideographs (no spaces or punctuation), so
- * "出国了，手机怎么用？" and "出国了手机怎么用" compare equal. Returns the length written. */
-static size_t compact(const char *folded, char *out, size_t cap)
-{
-    size_t n = 0;
-    int32_t i = 0, len = (int32_t)strlen(folded);
-    while (i < len) {
-        int32_t at = i;
-        UChar32 c;
-        U8_NEXT((const uint8_t *)folded, i, len, c);
-        if (c < 0 || !(u_isalnum(c) || u_hasBinaryProperty(c, UCHAR_IDEOGRAPHIC))) continue;
-        if (n + (size_t)(i - at) + 1 > cap) break;
-        memcpy(out + n, folded + at, (size_t)(i - at));
-        n += (size_t)(i - at);
-    }
-    out[n] = '\0';
-    return n;
-}
-
-char *kb_structure_compact_question(kb_analyzer *a, const char *text, size_t len)
-{
-    char *folded = kb_analyzer_fold(a, text, len);
-    if (!folded) return NULL;
-    size_t cap = strlen(folded) + 1;
-    char *out = malloc(cap);
-    if (out) compact(folded, out, cap);
-    free(folded);
-    return out;
-}
-
 int kb_structure_asked_verbatim(kb_analyzer *a, const kb_document *doc, const char *compact_question)
 {
     if (!compact_question || !*compact_question) return 0;
     for (size_t i = 0; i < doc->n_questions; i++) {
-        char *q = kb_structure_compact_question(a, doc->questions[i], strlen(doc->questions[i]));
+        char *q = kb_analyzer_fold_compact(a, doc->questions[i], strlen(doc->questions[i]));
         int same = q && strcmp(q, compact_question) == 0;
         free(q);
         if (same) return 1;

@@ -39,11 +39,8 @@
 double kb_structure_title_share(kb_analyzer *a, const kb_document *doc, const kb_query *q,
                                 uint64_t matched);
 
-/* The question as text to compare with the editors' <questions>: folded (either script), with
- * spaces and punctuation left out. malloc'd; NULL when memory ran out. */
-char *kb_structure_compact_question(kb_analyzer *a, const char *text, size_t len);
-
-/* 1 when one of the document's <questions> is the question itself (as compacted above): the
+/* 1 when one of the document's <questions> is the question itself, compared as
+ * kb_analyzer_fold_compact makes them (compact_question: the question in that form): the
  * editors wrote down that agents ask exactly this, and the document is what they meant. Its
  * title share then counts as whole. */
 int kb_structure_asked_verbatim(kb_analyzer *a, const kb_document *doc, const char *compact_question);
