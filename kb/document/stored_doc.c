@@ -7,10 +7,15 @@
  *   id lang title keywords valid_from valid_until updated source line
  *   n_categories category...   n_questions question...
  *   n_sections { id title n_blocks { kind-byte text }... }...
+ *   must_know n_teams team...                                  (since index format 6)
  *
  * The kind byte is the kb_block_kind number (0 paragraph, 1 item, 2 row, 3 header row since index
  * format 5). A reader refuses a kind it does not know, so a daemon older than format 5 cannot
  * read documents with header rows: upgrade the daemon before re-indexing (docs/OPERATIONS.md).
+ *
+ * The must-know mark (<must-know>, issue 19) comes last, as the number 0 or 1 and the teams, so
+ * that a record of formats 3 to 5, which ends after the sections, still reads (as not must-know).
+ * An older reader refuses the trailing bytes of a format-6 record, like the header kind above.
  *
  * The stored form is TAG followed by one zstd frame of those bytes (level 1: documents are
  * small and mostly Chinese text, where higher levels gain a few percent for several times the
@@ -100,6 +105,10 @@ char *kb_stored_doc_serialize(const kb_document *doc, size_t *len)
             put_string(&o, s->blocks[j].text);
         }
     }
+    put_number(&o, doc->must_know ? 1 : 0);
+    put_number(&o, doc->must_know ? doc->n_must_know_teams : 0);
+    for (size_t i = 0; doc->must_know && i < doc->n_must_know_teams; i++)
+        put_string(&o, doc->must_know_teams[i]);
     if (o.failed) {
         free(o.data);
         return NULL;
@@ -179,7 +188,7 @@ static void get_date(cursor *c, char out[11])
 }
 
 typedef struct {
-    size_t categories, questions, sections, blocks;
+    size_t categories, questions, sections, blocks, teams;
 } counts;
 
 /* Walk the fields. With doc NULL, only count and check them; otherwise fill doc, whose arrays
@@ -226,9 +235,27 @@ static int walk(char *fields, size_t len, counts *n, kb_document *doc)
         }
         blocks += s->n_blocks;
     }
+    /* The must-know mark, absent from records written before index format 6. */
+    d->must_know = 0;
+    d->n_must_know_teams = 0;
+    if (!c.bad && c.p != c.end) {
+        uint64_t mk = get_number(&c);
+        if (mk > 1) c.bad = 1;
+        d->must_know = (int)mk;
+        d->n_must_know_teams = get_count(&c);
+        if (!d->must_know && d->n_must_know_teams) c.bad = 1;
+        for (size_t i = 0; i < d->n_must_know_teams && !c.bad; i++) {
+            char *s = get_string(&c);
+            if (doc) doc->must_know_teams[i] = s;
+        }
+    }
     if (c.bad || c.p != c.end) return -1;
-    if (d->n_categories + d->n_questions + d->n_sections + blocks > MAX_ITEMS) return -1;
-    if (!doc) *n = (counts){d->n_categories, d->n_questions, d->n_sections, blocks};
+    if (d->n_categories + d->n_questions + d->n_sections + blocks + d->n_must_know_teams >
+        MAX_ITEMS)
+        return -1;
+    if (!doc)
+        *n = (counts){d->n_categories, d->n_questions, d->n_sections, blocks,
+                      d->n_must_know_teams};
     return 0;
 }
 
@@ -247,7 +274,8 @@ static kb_document *finish(char *block, size_t len)
     size_t at = align8(fields_at + len);
     size_t categories_at = at;
     size_t questions_at = categories_at + n.categories * sizeof(char *);
-    size_t sections_at = align8(questions_at + n.questions * sizeof(char *));
+    size_t teams_at = questions_at + n.questions * sizeof(char *);
+    size_t sections_at = align8(teams_at + n.teams * sizeof(char *));
     size_t blocks_at = align8(sections_at + n.sections * sizeof(kb_section));
     size_t total = blocks_at + n.blocks * sizeof(kb_block);
     char *grown = realloc(block, total ? total : 1);
@@ -259,6 +287,7 @@ static kb_document *finish(char *block, size_t len)
     memset(doc, 0, sizeof *doc);
     doc->categories = (char **)(grown + categories_at);
     doc->questions = (char **)(grown + questions_at);
+    doc->must_know_teams = (char **)(grown + teams_at);
     doc->sections = (kb_section *)(grown + sections_at);
     /* walk() places each section's blocks from the first section's pointer onwards. */
     kb_block *blocks = (kb_block *)(grown + blocks_at);
