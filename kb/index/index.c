@@ -93,6 +93,8 @@ static void open_bulk(kb_index_writer *w, const char *dir)
     }
 }
 
+void kb_index_keep_changesets(unsigned n) { kbx_writer_keep_changesets(n); }
+
 kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
 {
     kb_index_writer *w = calloc(1, sizeof *w);
