@@ -249,25 +249,30 @@ extern "C" void kbx_writer_close(kbx_writer *w)
  * Database::reopen() follows them as it follows kb-indexer's commits. A full copy (after a bulk
  * build or rebuild on the indexing host, or when changesets cannot bridge the gap) is written
  * into the other replica_N, the stub is renamed over to name it, and the old copy is deleted;
- * reopen() knows nothing of the stub and would stay on (or fail in) the old copy. So the reader
- * remembers which stub file it opened and, when the stub has been replaced, opens the index
- * afresh. The stub is compared by inode and change time, not by content: two full copies in a
- * row name replica_N again, but never with the same file. */
+ * reopen() knows nothing of the stub and would stay on (or fail in) the old copy. The same goes
+ * for a symbolic link renamed over to a rebuilt index directory (how the indexing host publishes
+ * a bulk rebuild, docs/DEPLOY.md): reopen() would read the new directory's version file against
+ * the old one's open tables. So the reader remembers what it opened — the directory (device and
+ * inode, through any link) and the stub file (inode and change time) — and, when either has
+ * been replaced, opens the index afresh. Not the stub's content: two full copies in a row name
+ * replica_N again, but never with the same file. */
 struct stub_id {
+    dev_t dir_dev = 0;
+    ino_t dir_ino = 0;
     bool present = false;
     ino_t ino = 0;
     struct timespec ctime = {0, 0};
     bool operator==(const stub_id &o) const
     {
-        return present == o.present && ino == o.ino && ctime.tv_sec == o.ctime.tv_sec &&
-               ctime.tv_nsec == o.ctime.tv_nsec;
+        return dir_dev == o.dir_dev && dir_ino == o.dir_ino && present == o.present &&
+               ino == o.ino && ctime.tv_sec == o.ctime.tv_sec && ctime.tv_nsec == o.ctime.tv_nsec;
     }
 };
 
 struct kbx_reader {
     Xapian::Database db;
     std::string path;
-    stub_id stub; /* the stub file the open database came from (present false: a glass dir) */
+    stub_id stub; /* the directory and stub file the open database came from */
     int status = KBX_OK;
     std::string err;
     kbx_matcher::ReaderTables tables; /* the matcher's, kept between searches */
@@ -277,6 +282,10 @@ static stub_id stub_of(const std::string &dir)
 {
     stub_id id;
     struct stat st;
+    if (stat(dir.c_str(), &st) == 0) {
+        id.dir_dev = st.st_dev;
+        id.dir_ino = st.st_ino;
+    }
     if (stat((dir + "/XAPIANDB").c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
         id.present = true;
         id.ino = st.st_ino;
@@ -299,7 +308,7 @@ static void open_fresh(kbx_reader *r)
                 r->db = Xapian::Database(r->path, Xapian::DB_BACKEND_GLASS);
         } catch (const Xapian::DatabaseOpeningError &) {
             /* xapian-replicate deletes the old copy right after renaming the stub: a stub read
-             * just before that names a directory that is gone. Read the stub again, once. */
+             * just before that names a directory that is gone (and so may a link). Once more. */
             if (attempt > 0 || stub_of(r->path) == id) throw;
             continue;
         }
@@ -334,7 +343,7 @@ extern "C" int kbx_reader_reopen(kbx_reader *r, int *changed)
 {
     *changed = 0;
     return guarded(r->err, [&] {
-        if (!(stub_of(r->path) == r->stub)) { /* a full copy replaced the replica */
+        if (!(stub_of(r->path) == r->stub)) { /* a full copy, or a link to a rebuilt index */
             open_fresh(r);
             *changed = 1;
             return;
