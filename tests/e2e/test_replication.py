@@ -18,8 +18,12 @@ kb-searchd serving it. Searches run against both nodes all the time, and:
   wrote into the index, so the same on every node — and ?max_age= answers 503 "stale" when the
   served revision is older than that.
 
-A second test: a node whose search threads sat idle while two full copies landed one after the
-other (the stub names replica_N again, with a different database in it) serves the newest.
+Then: a node whose search threads sat idle while two full copies landed one after the other
+(the stub names replica_N again, with a different database in it) serves the newest, and so
+does a kb-searchd on the indexing host reading the link renamed over to each rebuild; a node
+whose kb-searchd and xapian-replicate are killed with SIGKILL and restarted loses no search
+behind haproxy (deploy/cluster/haproxy.cfg) and serves the revision published while it was
+down; kb-indexer writes changesets only with --changesets, and refuses to write into a replica.
 
 The catch-up times (from the end of the indexer's run, or the rename, until a node answers with
 the new documents) are printed. xapian-replicate and xapian-replicate-server are Debian's
@@ -480,6 +484,29 @@ def changesets_only_on_request():
               f"no changeset with --changesets=3: {os.listdir(index)}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@test
+def kb_indexer_leaves_a_replica_alone():
+    """A search node's index belongs to xapian-replicate: kb-indexer there (by mistake, or the
+    package's postinst) must not write a second database beside the stub."""
+    c = Cluster(n_nodes=1)
+    try:
+        c.write_kb(base_docs())
+        c.rebuild()
+        c.start()
+        replica = c.replicas[0]
+        before = sorted(os.listdir(replica))
+        for extra in ([], ["--rebuild"]):
+            r = subprocess.run([INDEXER, "--index", replica] + extra + [c.kb],
+                               capture_output=True, text=True, timeout=60)
+            check(r.returncode == 2 and "is a replica kept by xapian-replicate" in r.stderr,
+                  f"kb-indexer {extra} on a replica: exit {r.returncode}, {r.stderr!r}")
+        check(sorted(os.listdir(replica)) == before,
+              f"kb-indexer changed the replica: {before} -> {sorted(os.listdir(replica))}")
+        check("roam-01" in hit_ids(c.nodes[0], "漫游 开通"), "the node still serves its replica")
+    finally:
+        c.cleanup()
 
 
 if __name__ == "__main__":
