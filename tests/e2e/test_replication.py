@@ -221,6 +221,19 @@ class Cluster:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def started_cluster(n_nodes=2):
+    """A Cluster serving base_docs(), built by a bulk build, with its nodes started."""
+    c = Cluster(n_nodes)
+    try:
+        c.write_kb(base_docs())
+        c.rebuild()  # the first index: a bulk build
+        c.start()
+    except BaseException:
+        c.cleanup()
+        raise
+    return c
+
+
 def hit_ids(node, q):
     r = node.search(q, limit=50)
     check_status(r, 200, f"search {q!r}")
@@ -292,11 +305,8 @@ def catch_up(cluster, served, what):
 
 @test
 def new_revisions_reach_every_node_within_10_s_while_searches_run():
-    c = Cluster()
+    c = started_cluster()
     try:
-        c.write_kb(base_docs())
-        c.rebuild()  # the first index: a bulk build
-        c.start()
         front = c.start_front()
         for node in c.nodes + [front]:
             check(hit_ids(node, "漫游 开通") >= {"roam-01"}, "the first copy serves the documents")
@@ -374,11 +384,8 @@ def new_revisions_reach_every_node_within_10_s_while_searches_run():
 
 @test
 def a_node_idle_through_two_full_copies_serves_the_newest():
-    c = Cluster(n_nodes=1)
+    c = started_cluster(1)
     try:
-        c.write_kb(base_docs())
-        c.rebuild()
-        c.start()
         node = c.nodes[0]
         # and a kb-searchd on the indexing host itself, reading the link that each rebuild
         # renames over to a new directory
@@ -420,11 +427,8 @@ def restart_node(c, i):
 
 @test
 def a_node_killed_and_restarted_behind_haproxy_loses_no_search_and_catches_up():
-    c = Cluster()
+    c = started_cluster()
     try:
-        c.write_kb(base_docs())
-        c.rebuild()
-        c.start()
         front = c.start_front()
         with Load([front, front]) as load:
             time.sleep(1)
@@ -490,11 +494,8 @@ def changesets_only_on_request():
 def kb_indexer_leaves_a_replica_alone():
     """A search node's index belongs to xapian-replicate: kb-indexer there (by mistake, or the
     package's postinst) must not write a second database beside the stub."""
-    c = Cluster(n_nodes=1)
+    c = started_cluster(1)
     try:
-        c.write_kb(base_docs())
-        c.rebuild()
-        c.start()
         replica = c.replicas[0]
         before = sorted(os.listdir(replica))
         for extra in ([], ["--rebuild"]):
