@@ -1,7 +1,7 @@
 /*
  * kb-indexer — index knowledge-base XML files into a Xapian index.
  *
- *   kb-indexer --index DIR [--sync | --rebuild] [--quiet] PATH...
+ *   kb-indexer --index DIR [--sync | --rebuild] [--changesets N] [--quiet] PATH...
  *
  * Each PATH is a file or a directory (read recursively for *.xml, hidden entries skipped, in
  * sorted order so runs are repeatable). Symbolic links are followed, but every directory and
@@ -69,13 +69,15 @@ static double now_s(void)
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: kb-indexer --index DIR [--sync | --rebuild] [--quiet] PATH...\n"
+            "usage: kb-indexer --index DIR [--sync | --rebuild] [--changesets N] [--quiet] PATH...\n"
             "\n"
             "Index knowledge-base XML files (a file, or a directory read recursively for *.xml).\n"
             "  --index DIR  the index directory (created when missing)\n"
             "  --sync       afterwards remove documents that are not in the given PATHs\n"
             "  --rebuild    rewrite every document from PATH... (even unchanged ones) and remove\n"
             "               all others: the index then holds exactly what a new one would\n"
+            "  --changesets N  keep the last N changesets beside the index (1..1000000), so that\n"
+            "               xapian-replicate sends search nodes only what changed (default: none)\n"
             "  --quiet      no progress line and no summary\n"
             "Environment: KB_INDEX_THREADS=N (1..64) threads parse and analyse (default: one per\n"
             "  CPU, at most 8); the output does not depend on it.\n"
@@ -292,6 +294,7 @@ static void write_documents(run_state *st)
 typedef struct {
     const char *index_dir;
     kb_index_mode mode;
+    unsigned changesets; /* --changesets N: 0 keeps none */
     int quiet;
     char **inputs; /* argv's PATH arguments, in order */
     int n_inputs;
@@ -312,6 +315,17 @@ static int parse_args(int argc, char **argv, options *o)
         else if (strcmp(a, "--sync") == 0 || strcmp(a, "--rebuild") == 0) {
             both_modes |= o->mode != KB_INDEX_UPDATE;
             o->mode = a[2] == 's' ? KB_INDEX_SYNC : KB_INDEX_REBUILD;
+        } else if (strcmp(a, "--changesets") == 0 || strncmp(a, "--changesets=", 13) == 0) {
+            const char *v = a[12] == '=' ? a + 13 : i + 1 < argc ? argv[++i] : "";
+            char *end;
+            errno = 0;
+            unsigned long n = strtoul(v, &end, 10);
+            if (!*v || *end || errno || n < 1 || n > 1000000 || v[0] == '-') {
+                fprintf(stderr, "kb-indexer: --changesets takes a number of changesets to keep, "
+                                "1..1000000 (got '%s')\n", v);
+                return 2;
+            }
+            o->changesets = (unsigned)n;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) o->quiet = 1;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
@@ -428,6 +442,7 @@ int main(int argc, char **argv)
     st.files_total = files.n;
 
     status = 2;
+    if (o.changesets) kb_index_keep_changesets(o.changesets);
     st.writer = kb_index_writer_open(o.index_dir, o.mode);
     if (!st.writer || kb_index_writer_status(st.writer) != KB_OK)
         fprintf(stderr, "kb-indexer: %s\n",

@@ -3,20 +3,30 @@
  * POST /api/admin/reload.
  *
  * /healthz answers 503 while shutting down, so a load balancer stops sending traffic before the
- * listening socket closes.
+ * listening socket closes. It says which index revision is served and how old it is: on a search
+ * node that keeps a replica (docs/DEPLOY.md, "Several search nodes") the publication time comes
+ * from the index's own metadata, written by kb-indexer on the indexing host and replicated with
+ * the index, so every node reports the same time for the same revision. With ?max_age=SECONDS
+ * it answers 503 "stale" when the served revision is older than that: a balancer's check for a
+ * node cut off from the indexing host, meaningful only where the indexing host publishes at
+ * least that often (DEPLOY.md says why it is not the default check).
  */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "kb/gaps.h"
 #include "learned.h"
 #include "log.h"
 #include "metrics.h"
+#include "routes_args.h"
 #include "routes.h"
 #include "searchd.h"
 #include "searchers.h"
 
 #define ADMIN_RELOAD_WAIT_MS 5000
+/* The largest ?max_age= accepted: a year, in seconds. */
+#define HEALTHZ_MAX_AGE_LIMIT 31536000L
 
 void searchd_route_healthz(searchd_request *req) {
     cJSON *o = cJSON_CreateObject();
@@ -30,11 +40,21 @@ void searchd_route_healthz(searchd_request *req) {
         searchd_http_respond_json(req, 503, o);
         return;
     }
+    long max_age = -1;
+    if (searchd_args_number(req, "max_age", 0, HEALTHZ_MAX_AGE_LIMIT, -1, &max_age) != 0) {
+        cJSON_Delete(o);
+        return;
+    }
     searchd_index_status idx;
     searchd_searchers_status(&idx);
-    cJSON_AddStringToObject(o, "status", "ok");
+    int stale = max_age >= 0 && idx.age_seconds > (double)max_age;
+    cJSON_AddStringToObject(o, "status", stale ? "stale" : "ok");
     cJSON_AddNumberToObject(o, "documents", idx.documents);
     cJSON_AddNumberToObject(o, "index_revision", (double)idx.revision);
+    char published[32];
+    kb_gaps_iso_time(idx.published_ms, published);
+    cJSON_AddStringToObject(o, "index_published_at", published);
+    cJSON_AddNumberToObject(o, "index_age_seconds", (double)(int64_t)(idx.age_seconds * 10) / 10);
     /* The event store's state. Still 200 when it fails: searches are answered (their logging
      * is what fails), and a load balancer taking every instance out over a full disk would turn
      * a partial outage into a total one. Monitoring reads "store". */
@@ -43,7 +63,7 @@ void searchd_route_healthz(searchd_request *req) {
     if (searchd_ctx.store) kb_store_stats(searchd_ctx.store, &st);
     cJSON_AddStringToObject(o, "store", st.failing ? "failing" : "ok");
     if (st.failing) cJSON_AddStringToObject(o, "store_error", st.last_error);
-    searchd_http_respond_json(req, 200, o);
+    searchd_http_respond_json(req, stale ? 503 : 200, o);
 }
 
 void searchd_route_metrics(searchd_request *req) {

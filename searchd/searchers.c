@@ -266,6 +266,7 @@ void searchd_searchers_status(searchd_index_status *out) {
     out->generation = atomic_load(&index_generation);
     int64_t published = atomic_load(&index_published_ms);
     int64_t now = searchd_now_unix_ms();
+    out->published_ms = published;
     out->age_seconds = published > 0 && now > published ? (double)(now - published) / 1000.0 : 0;
 }
 

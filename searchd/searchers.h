@@ -35,6 +35,7 @@ void searchd_searchers_recover(void);
 typedef struct {
     uint32_t documents;
     uint64_t revision;
+    int64_t published_ms; /* when the indexer published it (Unix ms; or when we first saw it) */
     double age_seconds;   /* since the indexer published this revision (or since we saw it) */
     uint64_t generation;  /* how many times the watcher saw a new revision */
 } searchd_index_status;

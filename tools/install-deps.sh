@@ -14,8 +14,9 @@ PKGS="$PKGS chromium fonts-noto-cjk"
 # make valgrind: the end-to-end tests under valgrind's memcheck.
 PKGS="$PKGS valgrind"
 # xapian-check and xapian-delve, which the bulk builder's tests need (tests/unit/test_glass_build.c,
-# tests/e2e/test_bulk_build.py): without them those tests fail.
-PKGS="$PKGS xapian-tools"
+# tests/e2e/test_bulk_build.py), and xapian-replicate(-server) and haproxy, which the test of
+# several search nodes runs (tests/e2e/test_replication.py): without them those tests fail.
+PKGS="$PKGS xapian-tools haproxy"
 # The man pages' test (tests/e2e/test_man_pages.py) renders them with groff and man-db's man.
 PKGS="$PKGS groff-base man-db"
 missing=""

@@ -38,6 +38,12 @@ typedef enum {
                        * first (which cost twice the CPU and ~450 MB inside the one transaction) */
 } kb_index_mode;
 
+/* Keep the last n changesets in the indexes this process writes from now on (0, the default:
+ * none), so that xapian-replicate can bring replicas up to date by sending only what each run
+ * changed (docs/DEPLOY.md, "Several search nodes"). A bulk build writes a new database, which
+ * replicas receive as a full copy; the runs after it write changesets. */
+void kb_index_keep_changesets(unsigned n);
+
 /* Open the index directory for one run (creating it when missing). Returns NULL only when
  * memory ran out; check kb_index_writer_status() and kb_index_writer_errmsg(). */
 kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "index/glass/glass.h"
@@ -93,12 +94,33 @@ static void open_bulk(kb_index_writer *w, const char *dir)
     }
 }
 
+void kb_index_keep_changesets(unsigned n) { kbx_writer_keep_changesets(n); }
+
+/* Is dir a replica that xapian-replicate keeps (its stub file XAPIANDB names the live copy)? A
+ * search node's index: written only by replication, and a bulk build or Xapian's writer there
+ * would put a second database beside the stub that nothing reads. */
+static int is_replica(const char *dir)
+{
+    char stub[4096];
+    struct stat st;
+    snprintf(stub, sizeof stub, "%s/XAPIANDB", dir);
+    return stat(stub, &st) == 0;
+}
+
 kb_index_writer *kb_index_writer_open(const char *dir, kb_index_mode mode)
 {
     kb_index_writer *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->mode = mode;
     kb_strmap_init(&w->seen);
+    if (is_replica(dir)) {
+        snprintf(w->err, sizeof w->err,
+                 "index %s is a replica kept by xapian-replicate (it holds XAPIANDB): index on the "
+                 "indexing host, whose index it replicates (docs/DEPLOY.md, \"Several search "
+                 "nodes\")", dir);
+        w->status = KB_ERROR;
+        return w;
+    }
     if (bulk_build_allowed() && !kb_glass_exists(dir) && xapian_reads_bulk_builds(dir)) {
         open_bulk(w, dir);
         if (!w->bulk || kb_glass_builder_status(w->bulk) != KB_GLASS_EXISTS) return w;

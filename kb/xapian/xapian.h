@@ -51,6 +51,12 @@ int kbx_doc_set_data(kbx_doc *d, const char *data, size_t len);
 /* ---------------------------------------------------------------- writer */
 typedef struct kbx_writer kbx_writer;
 
+/* Keep the last n changesets (n > 0) beside every database this process opens for writing from
+ * now on: one file per commit, changesN, what xapian-replicate-server sends a replica instead of
+ * a full copy. Xapian reads this from its environment (XAPIAN_MAX_CHANGESETS) when a writer
+ * opens; 0 writes none, Xapian's default. */
+void kbx_writer_keep_changesets(unsigned n);
+
 /* Open (creating when missing) the database at path for writing and begin a transaction.
  * Returns NULL only when out of memory; otherwise check kbx_writer_status(). */
 kbx_writer *kbx_writer_open(const char *path);
@@ -82,11 +88,13 @@ const char *kbx_writer_errmsg(const kbx_writer *w);
 /* ---------------------------------------------------------------- reader */
 typedef struct kbx_reader kbx_reader;
 
-/* Open the database at path read-only. Returns NULL only when out of memory; check
- * kbx_reader_status(). */
+/* Open the database at path read-only: a glass directory, or a replica directory that
+ * xapian-replicate keeps (its XAPIANDB stub names the live copy). Returns NULL only when out of
+ * memory; check kbx_reader_status(). */
 kbx_reader *kbx_reader_open(const char *path);
 int kbx_reader_status(const kbx_reader *r);
-/* Move to the newest committed revision. Sets *changed to 1 when it moved. */
+/* Move to the newest committed revision, or to the new copy a replica's stub names after a full
+ * copy. Sets *changed to 1 when it moved. */
 int kbx_reader_reopen(kbx_reader *r, int *changed);
 uint32_t kbx_reader_doccount(kbx_reader *r);
 /* Revision number of the open revision (changes with every commit). */

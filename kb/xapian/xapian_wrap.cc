@@ -15,6 +15,8 @@
 #include <new>
 #include <string>
 
+#include <sys/stat.h>
+
 #include "xapian/matcher.h"
 
 /* Postings are flushed to disk (not published) every this many changed documents. Small
@@ -134,6 +136,15 @@ struct kbx_writer {
     std::string err;
 };
 
+extern "C" void kbx_writer_keep_changesets(unsigned n)
+{
+    if (n == 0) {
+        unsetenv("XAPIAN_MAX_CHANGESETS");
+        return;
+    }
+    setenv("XAPIAN_MAX_CHANGESETS", std::to_string(n).c_str(), 1);
+}
+
 extern "C" kbx_writer *kbx_writer_open(const char *path)
 {
     kbx_writer *w = new (std::nothrow) kbx_writer();
@@ -232,18 +243,89 @@ extern "C" void kbx_writer_close(kbx_writer *w)
 
 /* ---------------------------------------------------------------- reader */
 
+/* A reader opens either a glass directory (what kb-indexer writes) or a replica that
+ * xapian-replicate keeps: a directory holding a stub file, XAPIANDB, that names the live copy
+ * ("auto replica_0" or "auto replica_1"). Changesets update the live copy in place, and
+ * Database::reopen() follows them as it follows kb-indexer's commits. A full copy (after a bulk
+ * build or rebuild on the indexing host, or when changesets cannot bridge the gap) is written
+ * into the other replica_N, the stub is renamed over to name it, and the old copy is deleted;
+ * reopen() knows nothing of the stub and would stay on (or fail in) the old copy. The same goes
+ * for a symbolic link renamed over to a rebuilt index directory (how the indexing host publishes
+ * a bulk rebuild, docs/DEPLOY.md): reopen() would read the new directory's version file against
+ * the old one's open tables. So the reader remembers what it opened — the directory (device and
+ * inode, through any link) and the stub file (inode and change time) — and, when either has
+ * been replaced, opens the index afresh. Not the stub's content: two full copies in a row name
+ * replica_N again, but never with the same file. */
+struct stub_id {
+    dev_t dir_dev = 0;
+    ino_t dir_ino = 0;
+    bool present = false;
+    ino_t ino = 0;
+    struct timespec ctime = {0, 0};
+    bool operator==(const stub_id &o) const
+    {
+        return dir_dev == o.dir_dev && dir_ino == o.dir_ino && present == o.present &&
+               ino == o.ino && ctime.tv_sec == o.ctime.tv_sec && ctime.tv_nsec == o.ctime.tv_nsec;
+    }
+};
+
 struct kbx_reader {
     Xapian::Database db;
+    std::string path;
+    stub_id stub; /* the directory and stub file the open database came from */
     int status = KBX_OK;
     std::string err;
     kbx_matcher::ReaderTables tables; /* the matcher's, kept between searches */
 };
 
+static stub_id stub_of(const std::string &dir)
+{
+    stub_id id;
+    struct stat st;
+    if (stat(dir.c_str(), &st) == 0) {
+        id.dir_dev = st.st_dev;
+        id.dir_ino = st.st_ino;
+    }
+    if (stat((dir + "/XAPIANDB").c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        id.present = true;
+        id.ino = st.st_ino;
+        id.ctime = st.st_ctim;
+    }
+    return id;
+}
+
+/* Open r->path from scratch (a glass directory or a replica's stub); throws as Xapian does.
+ * The matcher's tables belong to the database they were read from: a full copy can carry the
+ * same revision number as the copy it replaces, so they are dropped rather than compared. */
+static void open_fresh(kbx_reader *r)
+{
+    for (int attempt = 0;; attempt++) {
+        stub_id id = stub_of(r->path);
+        try {
+            if (id.present)
+                r->db = Xapian::Database(r->path + "/XAPIANDB", Xapian::DB_BACKEND_STUB);
+            else
+                r->db = Xapian::Database(r->path, Xapian::DB_BACKEND_GLASS);
+        } catch (const Xapian::DatabaseOpeningError &) {
+            /* xapian-replicate deletes the old copy right after renaming the stub: a stub read
+             * just before that names a directory that is gone (and so may a link). Once more. */
+            if (attempt > 0 || stub_of(r->path) == id) throw;
+            continue;
+        }
+        r->stub = id;
+        r->tables = kbx_matcher::ReaderTables();
+        return;
+    }
+}
+
 extern "C" kbx_reader *kbx_reader_open(const char *path)
 {
     kbx_reader *r = new (std::nothrow) kbx_reader();
     if (!r) return nullptr;
-    r->status = guarded(r->err, [&] { r->db = Xapian::Database(path, Xapian::DB_BACKEND_GLASS); });
+    r->status = guarded(r->err, [&] {
+        r->path = path;
+        open_fresh(r);
+    });
     return r;
 }
 
@@ -260,7 +342,14 @@ extern "C" const char *kbx_reader_errmsg(const kbx_reader *r)
 extern "C" int kbx_reader_reopen(kbx_reader *r, int *changed)
 {
     *changed = 0;
-    return guarded(r->err, [&] { *changed = r->db.reopen() ? 1 : 0; });
+    return guarded(r->err, [&] {
+        if (!(stub_of(r->path) == r->stub)) { /* a full copy, or a link to a rebuilt index */
+            open_fresh(r);
+            *changed = 1;
+            return;
+        }
+        *changed = r->db.reopen() ? 1 : 0;
+    });
 }
 
 extern "C" uint32_t kbx_reader_doccount(kbx_reader *r)
