@@ -49,7 +49,7 @@ TASKS = {"cmrc-trial": "passages", "drcd-dev": "passages", "drcd-dev-articles": 
          "bq-dev": "faq", "bq-dev-intents": "faq"}
 BANDS = [(0.0, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)]  # as kbeval prints them
 NAMES = ["bias", "word_share", "margin_held", "coverage_lead", "tenth_held", "few_words", "restated",
-         "title_held", "title_lead", "bare"]
+         "title_lead", "bare"]
 L2 = 1e-3
 
 
@@ -60,7 +60,6 @@ def ratio(a, b):
 def inputs(f):
     """The model's inputs from one search's features: keep in step with inputs() in confidence.c."""
     few = math.log(4.0) - math.log(1.0 + f["n_words"])
-    title_held = f["title_cover"] * f["answer"]
     return [1.0,
             f["word_share"],
             ratio(f["top_score"] - f["second_score"], f["top_score"]) * f["coverage"],
@@ -68,8 +67,7 @@ def inputs(f):
             ratio(f["top_score"] - f["tenth_score"], f["top_score"]) * f["coverage"],
             max(few, 0.0),
             (0.3 - f["beyond"]) / 0.3 if f["beyond"] < 0.3 else 0.0,
-            title_held,
-            title_held - f["second_title_cover"] * f["second_answer"],
+            f["title_cover"] * f["answer"] - f["second_title_cover"] * f["second_answer"],
             1.0 - f["answer"]]
 
 

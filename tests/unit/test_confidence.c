@@ -121,7 +121,7 @@ TEST(a_near_tie_between_the_first_documents_lowers_confidence)
     judged tied = ask(s, q, 10, 0);
     printf("  %s: alone %.3f, with a near twin %.3f\n", q, alone.confidence, tied.confidence);
     CHECK(strncmp(tied.top, "card-lost", 9) == 0);
-    CHECK(tied.confidence < alone.confidence - 0.02);
+    CHECK(tied.confidence < alone.confidence - 0.05);
     kb_searcher_close(s);
 }
 
