@@ -103,6 +103,12 @@ typedef struct {
     double tenth_score;      /* score of the 10th hit (0 when fewer documents match) */
     double beyond;           /* 0..1: share of the top document that is not the question's own
                               * terms (0: it restates the question and holds nothing more) */
+    /* The top hit's and the second's title_cover and answer (search/structure.h): the share of
+     * the question's informative weight in words that the title states (1 when asked
+     * verbatim), and the share of the document's text that is body beyond the title (0 for an
+     * entry that is a question alone). 0 for a hit whose stored form could not be read. */
+    double title_cover, answer;
+    double second_title_cover, second_answer;
 } kb_search_features;
 
 typedef struct {
