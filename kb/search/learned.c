@@ -16,6 +16,7 @@
 
 #include "kb/document.h"
 #include "util/hash.h"
+#include "search/query.h"
 #include "util/index_schema.h"
 
 /* BM25 over the phrasing collection. Phrasings are short and their lengths vary little, so
@@ -49,6 +50,8 @@ struct kb_learned_index {
     uint32_t *post_phrasing;
     uint16_t *post_tf;
     size_t n_postings;
+    float *mass;        /* phrasing -> its informative terms' weight × IDF: what a question
+                         * holding every one of its words would match of it */
 };
 
 /* ---------------------------------------------------------------- string interning */
@@ -151,6 +154,7 @@ static void index_free(kb_learned_index *idx)
     free(idx->len);
     free(idx->post_phrasing);
     free(idx->post_tf);
+    free(idx->mass);
     free(idx);
 }
 
@@ -158,6 +162,7 @@ static void index_free(kb_learned_index *idx)
 typedef struct {
     uint32_t term, phrasing;
     uint16_t tf;
+    float weight; /* the weight a question's term like it gets (query.h); 0 for a stop word */
 } term_tf;
 
 kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t n, char *err,
@@ -193,8 +198,10 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
             if (t < 0) goto oom;
             size_t p = first;
             while (p < n_pairs && pairs[p].term != (uint32_t)t) p++;
+            double w = kb_query_is_stopword(tl.terms[k].text) ? 0 : kb_query_term_weight(&tl.terms[k]);
             if (p < n_pairs) {
                 if (pairs[p].tf < UINT16_MAX) pairs[p].tf++;
+                if (w > pairs[p].weight) pairs[p].weight = (float)w;
                 continue;
             }
             if (n_pairs == cap_pairs) {
@@ -203,7 +210,7 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
                 if (!np) goto oom;
                 pairs = np;
             }
-            pairs[n_pairs++] = (term_tf){(uint32_t)t, (uint32_t)idx->n, 1};
+            pairs[n_pairs++] = (term_tf){(uint32_t)t, (uint32_t)idx->n, 1, (float)w};
             if ((size_t)t >= cap_df) {
                 size_t nc = cap_df ? cap_df * 2 : 4096;
                 uint32_t *nd = realloc(df, nc * sizeof *nd);
@@ -234,7 +241,9 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
     idx->n_postings = n_pairs;
     idx->post_phrasing = malloc((n_pairs ? n_pairs : 1) * sizeof *idx->post_phrasing);
     idx->post_tf = malloc((n_pairs ? n_pairs : 1) * sizeof *idx->post_tf);
-    if (!term_text || !start || !fill || !idx->slots || !idx->post_phrasing || !idx->post_tf) {
+    idx->mass = calloc(idx->n ? idx->n : 1, sizeof *idx->mass);
+    if (!term_text || !start || !fill || !idx->slots || !idx->post_phrasing || !idx->post_tf ||
+        !idx->mass) {
         if (term_text)
             for (size_t t = 0; t < n_terms; t++) free(term_text[t]);
         free(term_text);
@@ -247,6 +256,11 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
         uint32_t pos = start[pairs[p].term] + fill[pairs[p].term]++;
         idx->post_phrasing[pos] = pairs[p].phrasing;
         idx->post_tf[pos] = pairs[p].tf;
+        /* its mass counts the terms a question's would be scored by (usable_term) */
+        uint32_t d = df[pairs[p].term];
+        double idf = log(((double)idx->n + 1) / (d + 0.5));
+        if (d <= KB_LEARNED_MAX_POSTINGS && idf > 0)
+            idx->mass[pairs[p].phrasing] += (float)(pairs[p].weight * idf);
     }
     for (size_t t = 0; t < n_terms; t++) {
         size_t j = kb_hash_str(term_text[t]) & (idx->cap - 1);
@@ -295,7 +309,12 @@ const char *kb_learned_phrasing_text(const kb_learned_index *idx, int32_t phrasi
 void kb_learned_scratch_free(kb_learned_scratch *sc)
 {
     free(sc->acc);
+    free(sc->matched);
     free(sc->touched);
+    free(sc->best);
+    free(sc->second);
+    free(sc->best_phrasing);
+    free(sc->docs);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -306,9 +325,16 @@ static int scratch_for(kb_learned_scratch *sc, const kb_learned_index *idx)
 {
     if (sc->for_index == idx && sc->acc) return 0;
     kb_learned_scratch_free(sc);
+    size_t nd = idx->n_docs ? idx->n_docs : 1;
     sc->acc = calloc(idx->n, sizeof *sc->acc);
+    sc->matched = calloc(idx->n, sizeof *sc->matched);
     sc->touched = malloc(idx->n * sizeof *sc->touched);
-    if (!sc->acc || !sc->touched) {
+    sc->best = calloc(nd, sizeof *sc->best);
+    sc->second = calloc(nd, sizeof *sc->second);
+    sc->best_phrasing = calloc(nd, sizeof *sc->best_phrasing);
+    sc->docs = malloc(nd * sizeof *sc->docs);
+    if (!sc->acc || !sc->matched || !sc->touched || !sc->best || !sc->second ||
+        !sc->best_phrasing || !sc->docs) {
         kb_learned_scratch_free(sc);
         return -1;
     }
@@ -324,6 +350,7 @@ typedef struct {
                        * KB_LEARNED_SECOND × its second best */
     double best, second;
     uint32_t docid; /* in the index being searched; 0 when not there */
+    int in_hits;    /* among the matcher's hits */
 } candidate;
 
 static int by_sim_desc(const void *x, const void *y)
@@ -392,14 +419,15 @@ static double own_sim(const kb_learned_index *idx, kb_stored_doc_codec *codec, k
     return best;
 }
 
-/* Score the question against the phrasings that share a term with it; the documents whose best
- * phrasing reaches KB_LEARNED_MIN_SIM into cands (best first, at most max). Their count, or -1
+/* Score the question against the phrasings that share a term with it; the documents whose
+ * evidence reaches KB_LEARNED_MIN_SIM into cands (best first, at most max). Their count, or -1
  * when memory ran out. */
 static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc, const kb_query *q,
                             candidate *cands, size_t max)
 {
     double norm = 0;
     sc->n_touched = 0;
+    sc->n_docs = 0;
     for (size_t i = 0; i < q->n_terms; i++) {
         const kb_query_term *t = &q->terms[i];
         const term_slot *slot;
@@ -416,39 +444,51 @@ static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc,
             double part = t->weight * idf * tf[k] * (KB_LEARNED_K1 + 1) / (tf[k] + KB_LEARNED_K1 * len_norm);
             if (sc->acc[ph[k]] == 0) sc->touched[sc->n_touched++] = ph[k];
             sc->acc[ph[k]] += part;
+            sc->matched[ph[k]] += t->weight * idf;
         }
     }
-    /* Best phrasing per document: the touched phrasings, sorted by document. */
-    size_t n_cands = 0;
+    /* A question that says less than one word found in a single phrasing ("额度", a product's
+     * name) is a keyword, not a way of asking: every phrasing holding that word would resemble
+     * it perfectly, and the documents' own words are the better guide. Only a phrasing it
+     * matches whole (the very question taught) counts then. */
+    int keyword = norm < KB_LEARNED_MIN_INFO * log((double)idx->n + 1);
+    /* Best and second-best phrasing per document. */
     for (size_t k = 0; k < sc->n_touched; k++) {
         uint32_t p = sc->touched[k];
         double sim = norm > 0 ? sc->acc[p] / norm : 0;
-        sc->acc[p] = 0;
         if (sim > 1) sim = 1;
-        if (sim < KB_LEARNED_MIN_SIM) continue;
-        size_t c = 0;
-        while (c < n_cands && cands[c].doc != idx->doc_of[p]) c++;
-        if (c < n_cands) {
-            if (sim > cands[c].best) {
-                cands[c].second = cands[c].best;
-                cands[c].best = sim;
-                cands[c].phrasing = (int32_t)p;
-            } else if (sim > cands[c].second) {
-                cands[c].second = sim;
-            }
-            cands[c].sim = cands[c].best + KB_LEARNED_SECOND * cands[c].second;
-            continue;
+        if (keyword && (sim < 0.999 || sc->matched[p] < 0.999 * idx->mass[p])) sim = 0;
+        sc->acc[p] = 0;
+        sc->matched[p] = 0;
+        if (sim <= 0) continue;
+        uint32_t d = idx->doc_of[p];
+        if (sc->best[d] == 0) sc->docs[sc->n_docs++] = d;
+        if (sim > sc->best[d]) {
+            sc->second[d] = sc->best[d];
+            sc->best[d] = sim;
+            sc->best_phrasing[d] = (int32_t)p;
+        } else if (sim > sc->second[d]) {
+            sc->second[d] = sim;
         }
+    }
+    size_t n_cands = 0;
+    for (size_t k = 0; k < sc->n_docs; k++) {
+        uint32_t d = sc->docs[k];
+        double best = sc->best[d], second = sc->second[d];
+        sc->best[d] = sc->second[d] = 0;
+        double ev = best + KB_LEARNED_SECOND * second;
+        if (ev < KB_LEARNED_MIN_SIM) continue;
+        size_t c;
         if (n_cands == max) { /* full: replace the weakest when better */
             size_t w = 0;
             for (size_t j = 1; j < n_cands; j++)
                 if (cands[j].sim < cands[w].sim) w = j;
-            if (sim <= cands[w].sim) continue;
+            if (ev <= cands[w].sim) continue;
             c = w;
         } else {
             c = n_cands++;
         }
-        cands[c] = (candidate){idx->doc_of[p], (int32_t)p, sim, sim, 0, 0};
+        cands[c] = (candidate){d, sc->best_phrasing[d], ev, best, second, 0, 0};
     }
     qsort(cands, n_cands, sizeof *cands, by_sim_desc);
     return (long)n_cands;
@@ -508,6 +548,22 @@ static double learned_score_above(double sim, double base, double unit)
 }
 
 
+/* Raise the hit docid (in m, sorted best first) to KB_LEARNED_SLOT_POS when it is below: its
+ * learned part becomes what puts it just above the hit there. The documents' first hits keep
+ * their places; one page place goes to what agents taught. */
+static void place_in_slot(merged *m, size_t n, uint32_t docid)
+{
+    size_t at = 0, want = KB_LEARNED_SLOT_POS;
+    while (at < n && m[at].hit.docid != docid) at++;
+    if (at >= n || at <= want) return;
+    double score = m[want].hit.score + fabs(m[want].hit.score) * 1e-6 + 1e-9;
+    m[at].part.learned += score - m[at].hit.score;
+    m[at].hit.score = score;
+    merged t = m[at];
+    memmove(m + want + 1, m + want, (at - want) * sizeof *m);
+    m[want] = t;
+}
+
 int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_reader *db,
                      kb_stored_doc_codec *codec, kb_analyzer *a, const kb_query *q,
                      const kb_learned_filter *f, size_t depth, kbx_results *xr,
@@ -559,13 +615,22 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
                 m[n].part.phrasing = cands[c].phrasing;
                 m[n].part.learned = learned_score_above(cands[c].sim, base, unit);
                 m[n].hit.score += m[n].part.learned;
-                cands[c].docid = 0; /* taken */
+                cands[c].in_hits = 1;
             }
     }
     kb_term_list_free(&tl);
+    /* The first page's place for the best taught document: the one whose phrasings resemble
+     * the question most, when they resemble it nearly as much as the gate asks. */
+    double slot_min = KB_LEARNED_SLOT_REL * base;
+    if (slot_min < KB_LEARNED_SLOT_MIN) slot_min = KB_LEARNED_SLOT_MIN;
+    long slot = -1;
     /* Documents found only through their phrasings: still in the index, valid, in the
      * categories asked for. */
     for (long c = 0; c < n_cands; c++) {
+        if (cands[c].in_hits) {
+            if (slot < 0) slot = c;
+            continue;
+        }
         if (!cands[c].docid) continue;
         snprintf(term, sizeof term, KB_TERM_ID "%s", idx->doc_ids[cands[c].doc]);
         char *data = NULL;
@@ -576,17 +641,20 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
             continue;
         }
         double learned = learned_score_above(cands[c].sim, base, unit);
-        if (learned <= 0) { /* not more like the question than the documents' own words */
+        /* not more like the question than the documents' own words, nor the slot's */
+        if (learned <= 0 && !(slot < 0 && cands[c].sim >= slot_min)) {
             free(data);
             continue;
         }
+        if (slot < 0) slot = c;
         m[n].hit = (kbx_hit){.docid = cands[c].docid, .score = learned, .data = data, .data_len = len};
         m[n].part = (kb_learned_part){0, learned, cands[c].best, cands[c].phrasing};
         m[n].order = n;
         n++;
     }
-    free(cands);
     qsort(m, n, sizeof *m, by_score_desc);
+    if (slot >= 0 && cands[slot].sim >= slot_min) place_in_slot(m, n, cands[slot].docid);
+    free(cands);
     size_t keep = n < depth ? n : depth;
     if (n > xr->n_hits) {
         kbx_hit *grown = realloc(xr->hits, n * sizeof *grown);

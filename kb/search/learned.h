@@ -59,6 +59,26 @@
 #define KB_LEARNED_POWER 1.5
 #endif
 
+/* A question carrying less than this × the information of one word found in a single phrasing
+ * (Σ weight × IDF < KB_LEARNED_MIN_INFO × log(N + 1)) is a keyword: only phrasings it matches
+ * whole count for it. */
+#ifndef KB_LEARNED_MIN_INFO
+#define KB_LEARNED_MIN_INFO 1.0
+#endif
+
+/* The slot: the best taught document is raised to this place of the first page (0-based: the
+ * fifth hit) when its evidence is at least KB_LEARNED_SLOT_MIN and KB_LEARNED_SLOT_REL × the
+ * gate's base, even below the base. */
+#ifndef KB_LEARNED_SLOT_POS
+#define KB_LEARNED_SLOT_POS 4
+#endif
+#ifndef KB_LEARNED_SLOT_MIN
+#define KB_LEARNED_SLOT_MIN 0.3
+#endif
+#ifndef KB_LEARNED_SLOT_REL
+#define KB_LEARNED_SLOT_REL 0.8
+#endif
+
 /* Terms in more phrasings than this are left out of the similarity (cost and little meaning). */
 #ifndef KB_LEARNED_MAX_POSTINGS
 #define KB_LEARNED_MAX_POSTINGS 5000
@@ -69,12 +89,18 @@
 #define KB_LEARNED_GATE_HITS 3
 #endif
 
-/* A searcher's scratch: per-phrasing accumulators, reset through the list of touched ones. */
+/* A searcher's scratch: per-phrasing and per-document accumulators, reset through the lists of
+ * touched ones. */
 typedef struct {
     const kb_learned_index *for_index; /* sized for this index */
-    double *acc;
+    double *acc;            /* per phrasing: its BM25 for the question */
+    double *matched;        /* per phrasing: the mass of its terms the question holds */
     uint32_t *touched;
     size_t n_touched;
+    double *best, *second;  /* per document: its best and second-best phrasing's similarity */
+    int32_t *best_phrasing;
+    uint32_t *docs;         /* the documents touched */
+    size_t n_docs;
 } kb_learned_scratch;
 
 void kb_learned_scratch_free(kb_learned_scratch *sc);
