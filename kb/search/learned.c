@@ -558,6 +558,7 @@ static void place_in_slot(merged *m, size_t n, uint32_t docid)
     if (at >= n || at <= want) return;
     double score = m[want].hit.score + fabs(m[want].hit.score) * 1e-6 + 1e-9;
     m[at].part.learned += score - m[at].hit.score;
+    m[at].part.slot = 1;
     m[at].hit.score = score;
     merged t = m[at];
     memmove(m + want + 1, m + want, (at - want) * sizeof *m);
@@ -608,7 +609,7 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
     for (size_t i = 0; i < xr->n_hits; i++, n++) {
         m[n].hit = xr->hits[i];
         m[n].order = n;
-        m[n].part = (kb_learned_part){xr->hits[i].score, 0, 0, -1};
+        m[n].part = (kb_learned_part){xr->hits[i].score, 0, 0, -1, 0};
         for (long c = 0; c < n_cands; c++)
             if (cands[c].docid && cands[c].docid == xr->hits[i].docid) {
                 m[n].part.sim = cands[c].best;
@@ -648,7 +649,7 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
         }
         if (slot < 0) slot = c;
         m[n].hit = (kbx_hit){.docid = cands[c].docid, .score = learned, .data = data, .data_len = len};
-        m[n].part = (kb_learned_part){0, learned, cands[c].best, cands[c].phrasing};
+        m[n].part = (kb_learned_part){0, learned, cands[c].best, cands[c].phrasing, 0};
         m[n].order = n;
         n++;
     }

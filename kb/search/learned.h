@@ -112,6 +112,8 @@ typedef struct {
     double sim;       /* its best phrasing's similarity, 0..1 (0: none; set even when the gate
                        * left the learned part at 0) */
     int32_t phrasing; /* that phrasing (kb_learned_phrasing_text), or -1 */
+    int slot;         /* raised to the first page's slot (KB_LEARNED_SLOT_POS), where the
+                       * search keeps it after the structure boost */
 } kb_learned_part;
 
 /* Where the page's documents must come from: today and categories, as kb_search filters. */
