@@ -50,8 +50,9 @@ struct kb_learned_index {
     uint32_t *post_phrasing;
     uint16_t *post_tf;
     size_t n_postings;
-    float *mass;        /* phrasing -> its informative terms' weight × IDF: what a question
-                         * holding every one of its words would match of it */
+    uint16_t *n_info;   /* phrasing -> its distinct informative terms (not stop words, not in
+                         * more than KB_LEARNED_MAX_POSTINGS phrasings): those a question must
+                         * hold to match it whole */
 };
 
 /* ---------------------------------------------------------------- string interning */
@@ -154,7 +155,7 @@ static void index_free(kb_learned_index *idx)
     free(idx->len);
     free(idx->post_phrasing);
     free(idx->post_tf);
-    free(idx->mass);
+    free(idx->n_info);
     free(idx);
 }
 
@@ -162,23 +163,145 @@ static void index_free(kb_learned_index *idx)
 typedef struct {
     uint32_t term, phrasing;
     uint16_t tf;
-    float weight; /* the weight a question's term like it gets (query.h); 0 for a stop word */
 } term_tf;
+
+/* What a rebuild reuses of the index before it: its terms, numbered in its slot order, each
+ * phrasing's (term number, frequency) list read back from the postings, and its phrasings by
+ * text. A phrasing whose text was there is not analyzed again. */
+typedef struct {
+    const kb_learned_index *idx;
+    uint32_t *fwd_start;   /* phrasing -> its run in fwd (n + 1 entries) */
+    term_tf *fwd;          /* .term: the term's number in the new build's table */
+    intern_table texts;    /* text -> its number in by_text */
+    uint32_t *by_text;     /* that number -> the first phrasing with the text */
+} previous;
+
+static void previous_free(previous *pv)
+{
+    free(pv->fwd_start);
+    free(pv->fwd);
+    free(pv->by_text);
+    intern_free(&pv->texts);
+    memset(pv, 0, sizeof *pv);
+}
+
+/* Seed the new build's term table with prev's terms and read prev back. 0, or -1 (out of
+ * memory). */
+static int previous_load(previous *pv, const kb_learned_index *prev, intern_table *terms)
+{
+    memset(pv, 0, sizeof *pv);
+    pv->idx = prev;
+    pv->fwd_start = calloc(prev->n + 1, sizeof *pv->fwd_start);
+    pv->fwd = malloc((prev->n_postings ? prev->n_postings : 1) * sizeof *pv->fwd);
+    if (!pv->fwd_start || !pv->fwd) return -1;
+    for (size_t k = 0; k < prev->n_postings; k++) pv->fwd_start[prev->post_phrasing[k] + 1]++;
+    for (size_t p = 0; p < prev->n; p++) pv->fwd_start[p + 1] += pv->fwd_start[p];
+    uint32_t *fill = calloc(prev->n ? prev->n : 1, sizeof *fill);
+    if (!fill) return -1;
+    for (size_t j = 0; j < prev->cap; j++) {
+        const term_slot *sl = &prev->slots[j];
+        if (!sl->term) continue;
+        int64_t t = intern(terms, sl->term, NULL);
+        if (t < 0) {
+            free(fill);
+            return -1;
+        }
+        for (uint32_t k = sl->start; k < sl->start + sl->df; k++) {
+            uint32_t p = prev->post_phrasing[k];
+            pv->fwd[pv->fwd_start[p] + fill[p]++] = (term_tf){(uint32_t)t, p, prev->post_tf[k]};
+        }
+    }
+    free(fill);
+    pv->by_text = malloc((prev->n ? prev->n : 1) * sizeof *pv->by_text);
+    if (!pv->by_text) return -1;
+    for (size_t p = 0; p < prev->n; p++) {
+        int added = 0;
+        int64_t v = intern(&pv->texts, prev->texts[p], &added);
+        if (v < 0) return -1;
+        if (added) pv->by_text[v] = (uint32_t)p;
+    }
+    return 0;
+}
+
+/* The phrasing of prev with this text, or -1. */
+static int64_t previous_find(previous *pv, const char *text)
+{
+    if (!pv->idx || !pv->texts.cap) return -1;
+    size_t j = kb_hash_str(text) & (pv->texts.cap - 1);
+    while (pv->texts.keys[j]) {
+        if (!strcmp(pv->texts.keys[j], text)) return pv->by_text[pv->texts.vals[j]];
+        j = (j + 1) & (pv->texts.cap - 1);
+    }
+    return -1;
+}
+
+/* Every phrasing's distinct terms, in phrasing order, and each term's phrasing frequency. */
+typedef struct {
+    term_tf *v;
+    size_t n, cap;
+    uint32_t *df;
+    size_t cap_df;
+} pair_list;
+
+/* Make df hold term numbers below n_terms. 0, or -1 (out of memory). */
+static int pairs_df_cover(pair_list *pl, size_t n_terms)
+{
+    if (n_terms <= pl->cap_df) return 0;
+    size_t nc = pl->cap_df ? pl->cap_df : 4096;
+    while (nc < n_terms) nc *= 2;
+    uint32_t *nd = realloc(pl->df, nc * sizeof *nd);
+    if (!nd) return -1;
+    memset(nd + pl->cap_df, 0, (nc - pl->cap_df) * sizeof *nd);
+    pl->df = nd;
+    pl->cap_df = nc;
+    return 0;
+}
+
+/* One occurrence of term t in the phrasing whose pairs start at first (tf of them at once when
+ * it is known to be new). 0, or -1 (out of memory). */
+static int pairs_add(pair_list *pl, size_t first, uint32_t t, uint32_t phrasing, uint16_t tf,
+                     int known_new)
+{
+    if (!known_new) {
+        for (size_t p = first; p < pl->n; p++)
+            if (pl->v[p].term == t) {
+                if (pl->v[p].tf < UINT16_MAX) pl->v[p].tf++;
+                return 0;
+            }
+    }
+    if (pl->n == pl->cap) {
+        size_t nc = pl->cap ? pl->cap * 2 : 4096;
+        term_tf *nv = realloc(pl->v, nc * sizeof *nv);
+        if (!nv) return -1;
+        pl->v = nv;
+        pl->cap = nc;
+    }
+    if (pairs_df_cover(pl, (size_t)t + 1) != 0) return -1;
+    pl->v[pl->n++] = (term_tf){t, phrasing, tf};
+    pl->df[t]++;
+    return 0;
+}
 
 kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t n, char *err,
                                          size_t err_len)
 {
+    return kb_learned_index_rebuild(NULL, entries, n, err, err_len);
+}
+
+kb_learned_index *kb_learned_index_rebuild(const kb_learned_index *prev,
+                                           const kb_learned_entry *entries, size_t n, char *err,
+                                           size_t err_len)
+{
     kb_learned_index *idx = calloc(1, sizeof *idx);
     kb_analyzer *a = kb_analyzer_new(err, err_len);
     intern_table terms = {0}, docs = {0};
-    term_tf *pairs = NULL;       /* every phrasing's distinct terms, in phrasing order */
-    size_t n_pairs = 0, cap_pairs = 0;
-    uint32_t *df = NULL;
-    size_t cap_df = 0;
+    pair_list pl = {0};
+    previous pv = {0};
     kb_term_list tl;
     kb_term_list_init(&tl);
     if (!idx || !a) goto fail;
     atomic_init(&idx->refs, 1);
+    if (prev && previous_load(&pv, prev, &terms) != 0) goto oom;
     idx->doc_of = calloc(n ? n : 1, sizeof *idx->doc_of);
     idx->len = calloc(n ? n : 1, sizeof *idx->len);
     idx->texts = calloc(n ? n : 1, sizeof *idx->texts);
@@ -189,43 +312,32 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
         size_t tlen = strnlen(text, MAX_TEXT);
         int64_t d = intern(&docs, entries[i].doc_id ? entries[i].doc_id : "", NULL);
         if (d < 0 || !(idx->texts[idx->n] = strndup(text, tlen))) goto oom;
-        kb_term_list_clear(&tl);
-        if (kb_analyze(a, text, tlen, &tl) != 0) goto oom;
-        size_t first = n_pairs;
-        for (size_t k = 0; k < tl.count; k++) {
-            int added = 0;
-            int64_t t = intern(&terms, tl.terms[k].text, &added);
-            if (t < 0) goto oom;
-            size_t p = first;
-            while (p < n_pairs && pairs[p].term != (uint32_t)t) p++;
-            double w = kb_query_is_stopword(tl.terms[k].text) ? 0 : kb_query_term_weight(&tl.terms[k]);
-            if (p < n_pairs) {
-                if (pairs[p].tf < UINT16_MAX) pairs[p].tf++;
-                if (w > pairs[p].weight) pairs[p].weight = (float)w;
-                continue;
+        size_t first = pl.n;
+        int64_t old = previous_find(&pv, idx->texts[idx->n]);
+        if (old >= 0) { /* analyzed before: its terms as they were */
+            for (uint32_t k = pv.fwd_start[old]; k < pv.fwd_start[old + 1]; k++)
+                if (pairs_add(&pl, first, pv.fwd[k].term, (uint32_t)idx->n, pv.fwd[k].tf, 1) != 0)
+                    goto oom;
+            idx->len[idx->n] = prev->len[old];
+        } else {
+            kb_term_list_clear(&tl);
+            if (kb_analyze(a, text, tlen, &tl) != 0) goto oom;
+            for (size_t k = 0; k < tl.count; k++) {
+                int64_t t = intern(&terms, tl.terms[k].text, NULL);
+                if (t < 0 || pairs_add(&pl, first, (uint32_t)t, (uint32_t)idx->n, 1, 0) != 0)
+                    goto oom;
             }
-            if (n_pairs == cap_pairs) {
-                cap_pairs = cap_pairs ? cap_pairs * 2 : 4096;
-                term_tf *np = realloc(pairs, cap_pairs * sizeof *np);
-                if (!np) goto oom;
-                pairs = np;
-            }
-            pairs[n_pairs++] = (term_tf){(uint32_t)t, (uint32_t)idx->n, 1, (float)w};
-            if ((size_t)t >= cap_df) {
-                size_t nc = cap_df ? cap_df * 2 : 4096;
-                uint32_t *nd = realloc(df, nc * sizeof *nd);
-                if (!nd) goto oom;
-                memset(nd + cap_df, 0, (nc - cap_df) * sizeof *nd);
-                df = nd;
-                cap_df = nc;
-            }
-            df[t]++;
+            idx->len[idx->n] = (uint16_t)(tl.count < UINT16_MAX ? tl.count : UINT16_MAX);
         }
         idx->doc_of[idx->n] = (uint32_t)d;
-        idx->len[idx->n] = (uint16_t)(tl.count < UINT16_MAX ? tl.count : UINT16_MAX);
         total_len += idx->len[idx->n];
         idx->n++;
     }
+    previous_free(&pv);
+    if (pairs_df_cover(&pl, terms.count) != 0) goto oom;
+    term_tf *pairs = pl.v;
+    size_t n_pairs = pl.n;
+    uint32_t *df = pl.df;
     idx->avglen = idx->n ? total_len / (double)idx->n : 1;
     if (idx->avglen <= 0) idx->avglen = 1;
     idx->n_docs = docs.count;
@@ -241,9 +353,9 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
     idx->n_postings = n_pairs;
     idx->post_phrasing = malloc((n_pairs ? n_pairs : 1) * sizeof *idx->post_phrasing);
     idx->post_tf = malloc((n_pairs ? n_pairs : 1) * sizeof *idx->post_tf);
-    idx->mass = calloc(idx->n ? idx->n : 1, sizeof *idx->mass);
+    idx->n_info = calloc(idx->n ? idx->n : 1, sizeof *idx->n_info);
     if (!term_text || !start || !fill || !idx->slots || !idx->post_phrasing || !idx->post_tf ||
-        !idx->mass) {
+        !idx->n_info) {
         if (term_text)
             for (size_t t = 0; t < n_terms; t++) free(term_text[t]);
         free(term_text);
@@ -256,13 +368,18 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
         uint32_t pos = start[pairs[p].term] + fill[pairs[p].term]++;
         idx->post_phrasing[pos] = pairs[p].phrasing;
         idx->post_tf[pos] = pairs[p].tf;
-        /* its mass counts the terms a question's would be scored by (usable_term) */
-        uint32_t d = df[pairs[p].term];
-        double idf = log(((double)idx->n + 1) / (d + 0.5));
-        if (d <= KB_LEARNED_MAX_POSTINGS && idf > 0)
-            idx->mass[pairs[p].phrasing] += (float)(pairs[p].weight * idf);
+    }
+    /* Each phrasing's informative terms: those a question's would be scored by (usable_term). */
+    for (size_t t = 0; t < n_terms; t++) {
+        if (df[t] > KB_LEARNED_MAX_POSTINGS || kb_query_is_stopword(term_text[t])) continue;
+        for (uint32_t k = start[t]; k < start[t] + df[t]; k++)
+            if (idx->n_info[idx->post_phrasing[k]] < UINT16_MAX) idx->n_info[idx->post_phrasing[k]]++;
     }
     for (size_t t = 0; t < n_terms; t++) {
+        if (!df[t]) { /* a term of the index before that no phrasing holds now */
+            free(term_text[t]);
+            continue;
+        }
         size_t j = kb_hash_str(term_text[t]) & (idx->cap - 1);
         while (idx->slots[j].term) j = (j + 1) & (idx->cap - 1);
         idx->slots[j] = (term_slot){term_text[t], df[t], start[t]};
@@ -270,8 +387,8 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
     free(term_text); /* the texts moved into the slots */
     free(start);
     free(fill);
-    free(pairs);
-    free(df);
+    free(pl.v);
+    free(pl.df);
     kb_term_list_free(&tl);
     kb_analyzer_free(a);
     return idx;
@@ -282,8 +399,9 @@ fail:
     kb_analyzer_free(a);
     intern_free(&terms);
     intern_free(&docs);
-    free(pairs);
-    free(df);
+    previous_free(&pv);
+    free(pl.v);
+    free(pl.df);
     index_free(idx);
     return NULL;
 }
@@ -444,7 +562,7 @@ static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc,
             double part = t->weight * idf * tf[k] * (KB_LEARNED_K1 + 1) / (tf[k] + KB_LEARNED_K1 * len_norm);
             if (sc->acc[ph[k]] == 0) sc->touched[sc->n_touched++] = ph[k];
             sc->acc[ph[k]] += part;
-            sc->matched[ph[k]] += t->weight * idf;
+            sc->matched[ph[k]] += 1;
         }
     }
     /* A question that says less than one word found in a single phrasing ("额度", a product's
@@ -457,7 +575,7 @@ static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc,
         uint32_t p = sc->touched[k];
         double sim = norm > 0 ? sc->acc[p] / norm : 0;
         if (sim > 1) sim = 1;
-        if (keyword && (sim < 0.999 || sc->matched[p] < 0.999 * idx->mass[p])) sim = 0;
+        if (keyword && (sim < 0.999 || sc->matched[p] < idx->n_info[p])) sim = 0;
         sc->acc[p] = 0;
         sc->matched[p] = 0;
         if (sim <= 0) continue;

@@ -94,7 +94,7 @@
 typedef struct {
     const kb_learned_index *for_index; /* sized for this index */
     double *acc;            /* per phrasing: its BM25 for the question */
-    double *matched;        /* per phrasing: the mass of its terms the question holds */
+    uint16_t *matched;      /* per phrasing: how many of its terms the question holds */
     uint32_t *touched;
     size_t n_touched;
     double *best, *second;  /* per document: its best and second-best phrasing's similarity */

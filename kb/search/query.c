@@ -242,7 +242,7 @@ static int pairs_a_function_char(const char *bigram)
     return kb_query_is_stopword(first) || kb_query_is_stopword(bigram + n);
 }
 
-double kb_query_term_weight(const kb_term *t)
+static double term_weight(const kb_term *t)
 {
     double w = kind_weight(t->kind);
     if (t->kind == KB_TERM_BIGRAM_CROSS && pairs_a_function_char(t->text)) w *= KB_W_CROSS_FUNCTION;
@@ -257,7 +257,7 @@ static int distinct_terms(const kb_term_list *terms, kb_query *out)
     if (!out->terms) return -1;
     for (size_t i = 0; i < terms->count; i++) {
         const kb_term *t = &terms->terms[i];
-        double w = kb_query_term_weight(t);
+        double w = term_weight(t);
         size_t j = find_term(out, t->text);
         if (j < out->n_terms) {
             out->terms[j].count++;

@@ -64,8 +64,4 @@ uint64_t kb_query_matched_bits(const kb_query *q, uint64_t matcher_bits);
 /* 1 when the folded term is a question or function word. */
 int kb_query_is_stopword(const char *term);
 
-/* The weight a question's term of this kind and text gets (before stop-word damping): what the
- * learned-phrasing index weighs a phrasing's own terms by, so both sides count alike. */
-double kb_query_term_weight(const kb_term *t);
-
 #endif

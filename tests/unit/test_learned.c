@@ -172,6 +172,51 @@ TEST(a_question_of_one_common_word_is_a_keyword_not_a_phrasing)
     kb_searcher_close(s);
 }
 
+/* kb-searchd rebuilds from the index before (only new texts analyzed): the index must be the one
+ * a fresh build gives, whatever was added, removed or moved to another document since. */
+TEST(a_rebuild_from_the_index_before_equals_a_fresh_build)
+{
+    kb_searcher *s = kb_searcher_open(index_dir, NULL, 0);
+    if (!s) return;
+    static const kb_learned_entry after[] = {
+        {"pwd", "花呗怎么关掉"},          /* the same text, another document */
+        {"huabei-close", "不想用花呗了怎么弄"},
+        {"pwd", "忘了密码咋办"},
+        {"bill", "账单去哪里查"},         /* new */
+        {"bill", "账单去哪里查"},         /* twice */
+        {"roam", "出国了还能打电话吗"},   /* new */
+    };
+    size_t n = sizeof after / sizeof after[0];
+    char err[256];
+    kb_learned_index *before = learned(ENTRIES, sizeof ENTRIES / sizeof ENTRIES[0]);
+    kb_learned_index *fresh = learned(after, n);
+    kb_learned_index *rebuilt = kb_learned_index_rebuild(before, after, n, err, sizeof err);
+    CHECK(before && fresh && rebuilt && kb_learned_index_size(rebuilt) == n);
+    kb_learned_index_release(before); /* the rebuilt index must not need it */
+    const char *questions[] = {"花呗怎么关掉", "花呗不想用了", "密码忘了怎么办", "账单在哪查",
+                               "出国打电话", "已经删掉的文档", "花呗"};
+    for (size_t i = 0; rebuilt && fresh && i < sizeof questions / sizeof questions[0]; i++) {
+        kb_search_request req = {.text = questions[i], .limit = 10, .explain = 1};
+        kb_search_result a, b;
+        kb_searcher_set_learned(s, fresh);
+        CHECK(kb_search(s, &req, &a) == KB_OK);
+        kb_searcher_set_learned(s, rebuilt);
+        CHECK(kb_search(s, &req, &b) == KB_OK);
+        CHECK(a.n_hits == b.n_hits);
+        for (size_t h = 0; h < a.n_hits && h < b.n_hits; h++) {
+            CHECK_STR_EQ(a.hits[h].id, b.hits[h].id);
+            CHECK(a.hits[h].score == b.hits[h].score);
+            CHECK(a.hits[h].explain.learned_sim == b.hits[h].explain.learned_sim);
+        }
+        kb_search_result_free(&a);
+        kb_search_result_free(&b);
+    }
+    kb_searcher_set_learned(s, NULL);
+    kb_learned_index_release(fresh);
+    kb_learned_index_release(rebuilt);
+    kb_searcher_close(s);
+}
+
 /* Documents whose titles say the question better than the taught phrasing does. */
 static void docs_slot(test_doc d[8])
 {
@@ -249,6 +294,7 @@ int main(void)
     RUN(a_removed_document_keeps_nothing_and_a_replaced_one_keeps_its_phrasings);
     RUN(a_question_of_one_common_word_is_a_keyword_not_a_phrasing);
     RUN(the_best_taught_document_gets_a_place_on_the_first_page);
+    RUN(a_rebuild_from_the_index_before_equals_a_fresh_build);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
     if (system(cmd) != 0) return 1;
