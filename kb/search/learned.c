@@ -5,6 +5,10 @@
  * its phrasing frequency and where its postings start in two flat arrays (phrasing number, term
  * frequency). Scoring a question walks the postings of its terms only, accumulating per phrasing
  * in the searcher's scratch, which is reset through the list of phrasings it touched.
+ *
+ * A rebuild (kb_learned_index_rebuild) starts from the index before: its terms keep their
+ * numbers, each old phrasing's (term, frequency) list is read back from the postings, and only
+ * texts it did not hold are analyzed (analysis is most of a build's cost).
  */
 #include "search/learned.h"
 

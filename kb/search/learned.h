@@ -25,8 +25,22 @@
  * outranks any document's own match and a phrasing that barely clears the base barely counts. A
  * document found only through its phrasings is fetched by id (when it is still in the index,
  * valid and in the requested categories) and enters the hits with that part alone. With no
- * learned phrasing the ranking is exactly the documents'. The values were chosen on
- * bq-dev-intents --learn 0.5 (docs/SEARCH.md, "Learning from feedback", has every variant tried).
+ * learned phrasing the ranking is exactly the documents'.
+ *
+ * The slot: an unseen phrasing of a taught document often resembles its taught phrasings less
+ * than some other document's title resembles it, so the gate keeps it out; but the document
+ * whose phrasings resemble the question most is the learned side's best guess. When its
+ * evidence is at least KB_LEARNED_SLOT_MIN and KB_LEARNED_SLOT_REL × the base, it gets the
+ * first page's fifth place (KB_LEARNED_SLOT_POS) if it ranked below: the documents' own first
+ * four keep their places, one place goes to what agents taught.
+ *
+ * Keyword questions: a question carrying less than one rare word's information (Σ weight ×
+ * IDF over the phrasing collection < KB_LEARNED_MIN_INFO × log(N + 1); "额度", a product name)
+ * resembles every phrasing holding its word perfectly; for it only a phrasing it matches whole
+ * (every informative term of the phrasing in the question) counts.
+ *
+ * The values were chosen on bq-dev-intents --learn 0.5 (docs/SEARCH.md, "Learning from
+ * feedback", has every variant tried) and checked on four other splits of it.
  *
  * The index is immutable once built and shared by every searcher (reference counted); each
  * searcher keeps its own scratch for scoring (kb_learned_scratch).
