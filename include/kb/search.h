@@ -155,6 +155,12 @@ typedef struct {
 /* Build an index of n phrasings (NULL with the reason in err). Its reference count is 1. */
 kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t n, char *err,
                                          size_t err_len);
+/* The same, reusing what prev (the index built before, or NULL) analyzed: a phrasing whose text
+ * prev holds is not analyzed again, so a rebuild after a few teachings costs little more than
+ * copying the postings. The result is the index kb_learned_index_build would give. */
+kb_learned_index *kb_learned_index_rebuild(const kb_learned_index *prev,
+                                           const kb_learned_entry *entries, size_t n, char *err,
+                                           size_t err_len);
 kb_learned_index *kb_learned_index_retain(kb_learned_index *idx);
 /* Drop a reference; the last one frees the index. NULL is ignored. */
 void kb_learned_index_release(kb_learned_index *idx);

@@ -310,6 +310,23 @@ static void sort_head(ranked_hit *r, size_t head)
     }
 }
 
+/* The first page's place for what agents taught (search/learned.h): when the structure boost
+ * moved the slotted hit below it, it goes back up, its learned part raised to match. */
+static void keep_slot(ranked_hit *r, size_t head)
+{
+    const size_t pos = KB_LEARNED_SLOT_POS;
+    for (size_t i = pos + 1; i < head; i++) {
+        if (!r[i].learned.slot) continue;
+        ranked_hit t = r[i];
+        double score = r[pos].x.score + fabs(r[pos].x.score) * 1e-6 + 1e-9;
+        t.learned.learned += score - t.x.score;
+        t.x.score = score;
+        memmove(r + pos + 1, r + pos, (i - pos) * sizeof *r);
+        r[pos] = t;
+        return;
+    }
+}
+
 /* Why the hit ranked (kb_hit.explain). */
 static void explain_hit(kb_searcher *s, ranked_hit *r, int with_phrasing)
 {
@@ -341,10 +358,11 @@ static int build_page(kb_searcher *s, kbx_results *xr, const kb_learned_part *pa
     for (size_t i = 0; i < n; i++) {
         r[i].x = xr->hits[i];
         r[i].boost = 1;
-        r[i].learned = parts ? parts[i] : (kb_learned_part){xr->hits[i].score, 0, 0, -1};
+        r[i].learned = parts ? parts[i] : (kb_learned_part){xr->hits[i].score, 0, 0, -1, 0};
     }
     fill_ranked(s, r, n, head, offset, limit, q, asked, today);
     sort_head(r, head);
+    keep_slot(r, head);
     for (size_t i = 0; i < n; i++) {
         xr->hits[i] = r[i].x;
         r[i].hit.score = r[i].x.score;
