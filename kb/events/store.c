@@ -253,8 +253,8 @@ static const char *const migrations[] = {
     "  session_id INTEGER NOT NULL REFERENCES coaching_sessions(id),\n"
     "  doc_id     TEXT NOT NULL,\n"
     "  title      TEXT,               -- redacted snapshot of the title when recorded\n"
-    "  PRIMARY KEY (session_id, doc_id)\n"
-    ") WITHOUT ROWID;\n",
+    "  UNIQUE (session_id, doc_id)     -- rowid order is the order the lead gave\n"
+    ");\n",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
