@@ -24,6 +24,12 @@ static const char *block_kind_name(kb_block_kind k)
     }
 }
 
+void searchd_must_know_json(cJSON *o, int must_know, char *const *teams, size_t n_teams)
+{
+    cJSON_AddBoolToObject(o, "must_know", must_know != 0);
+    cJSON_AddItemToObject(o, "must_know_teams", string_array(teams, must_know ? n_teams : 0));
+}
+
 char *searchd_document_json(const kb_document *doc)
 {
     cJSON *o = cJSON_CreateObject();
@@ -39,6 +45,7 @@ char *searchd_document_json(const kb_document *doc)
     cJSON_AddItemToObject(o, "questions", string_array(doc->questions, doc->n_questions));
     cJSON_AddStringToObject(o, "source", doc->source ? doc->source : "");
     cJSON_AddNumberToObject(o, "line", doc->line);
+    searchd_must_know_json(o, doc->must_know, doc->must_know_teams, doc->n_must_know_teams);
     cJSON *sections = cJSON_AddArrayToObject(o, "sections");
     for (size_t i = 0; sections && i < doc->n_sections; i++) {
         const kb_section *sec = &doc->sections[i];

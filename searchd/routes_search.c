@@ -204,6 +204,7 @@ static cJSON *hit_json(const kb_hit *h, int explain) {
     cJSON_AddItemToObject(o, "valid_until", string_or_null(h->valid_until));
     cJSON_AddBoolToObject(o, "expired", h->expired != 0);
     cJSON_AddBoolToObject(o, "good_match", h->good != 0);
+    searchd_must_know_json(o, h->must_know, h->must_know_teams, h->n_must_know_teams);
     if (explain) cJSON_AddItemToObject(o, "explain", explain_json(&h->explain));
     return o;
 }

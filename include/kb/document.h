@@ -66,6 +66,12 @@ typedef struct {
     size_t n_questions;
     kb_section *sections;
     size_t n_sections;
+    /* <must-know> (应知应会, issue 19): 1 when every agent the document applies to must know it.
+     * must_know_teams names those teams; none (n_must_know_teams 0) means every team. Teams are
+     * whitespace-collapsed, unique, 1 to KB_DOCUMENT_TEAM_MAX_CHARS characters. */
+    int must_know;
+    char **must_know_teams;
+    size_t n_must_know_teams;
     const char *source; /* the file it came from (borrowed from the parser call) */
     int line;           /* line of the <document> start tag */
 } kb_document;
@@ -82,6 +88,19 @@ static inline int kb_document_date_compact(const char *date, char out[9])
     out[8] = '\0';
     return 1;
 }
+
+/* Longest team name in <must-know><team>, in characters. 32 characters are at most 128 bytes of
+ * UTF-8, the agents list's limit for a team (KB_AGENT_FIELD_MAX in kb/review.h), so every team
+ * a document names can be an agent's team. */
+#define KB_DOCUMENT_TEAM_MAX_CHARS 32
+
+/* The one rule of must-know (issue 19), for documents and search hits alike: 1 when must_know is
+ * set and either teams is empty (every team) or team is one of them. team may be NULL or "" (an
+ * agent without a team): then only an every-team document counts. */
+int kb_must_know_applies(int must_know, char *const *teams, size_t n_teams, const char *team);
+
+/* 1 when doc is a must-know document for an agent of team (kb_must_know_applies). */
+int kb_document_must_know_for(const kb_document *doc, const char *team);
 
 /* Called once per valid document; the document is freed after the callback returns.
  * Return 0 to go on, non-zero to stop parsing this file (the parse then returns KB_STOPPED). */

@@ -26,7 +26,7 @@
 
 /* Version of what goes into the index. Bump when analysis or the stored layout changes: every
  * document's content hash includes it, so the next run rewrites them all. */
-#define KB_INDEX_FORMAT "5"
+#define KB_INDEX_FORMAT "6"
 
 typedef struct kb_index_writer kb_index_writer;
 

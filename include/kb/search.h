@@ -73,7 +73,16 @@ typedef struct {
     double coverage;     /* 0..1: share of the question's informative weight the document holds */
     int good;            /* 1 when a good match (kb_search_result.good_matches) */
     kb_hit_explain explain;
+    /* The document's must-know mark (应知应会), copied from the stored document: see
+     * kb_document.must_know. No teams means every team. */
+    int must_know;
+    char **must_know_teams;
+    size_t n_must_know_teams;
 } kb_hit;
+
+/* 1 when the hit's document is must-know for an agent of team (the rule of
+ * kb_must_know_applies in kb/document.h; team may be NULL or ""). */
+int kb_hit_must_know_for(const kb_hit *hit, const char *team);
 
 /* The evidence behind confidence, read from the ranking of the whole search whatever page was
  * asked for; the model that weighs it is kb/search/confidence.c. bench/kb-query --features prints

@@ -177,6 +177,7 @@ const char *kb_document_text_kind(const char *element)
         {"title", "title"},     {"category", "category"}, {"keywords", "keywords"},
         {"updated", "date"},    {"q", "question"},        {"p", "paragraph"},
         {"item", "list item"},  {"td", "table cell"},     {"th", "table cell"},
+        {"team", "team"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(names[i][0], element) == 0) return names[i][1];
@@ -662,6 +663,47 @@ static void parse_body(checker *c, kb_document *d, const xmlNode *body)
                 "row");
 }
 
+/* ---- <must-know> ------------------------------------------------------------------------- */
+
+/* <must-know/> marks the document must-know (应知应会) for every team; <must-know> holding
+ * <team> elements marks it for those teams only. A team is plain text, whitespace collapsed,
+ * not blank, at most KB_DOCUMENT_TEAM_MAX_CHARS characters. A team named twice is kept once:
+ * the meaning is not in doubt, so refusing the document would only cost the editor a retry (the
+ * schema, which cannot see repeats, accepts it too). */
+static void parse_must_know(checker *c, kb_document *d, const xmlNode *mk)
+{
+    d->must_know = 1;
+    for (const xmlNode *n = mk->children; n && !c->oom; n = n->next) {
+        check_no_text(c, n, mk, "name each team inside <team>, or write <must-know/> for every team");
+        if (n->type != XML_ELEMENT_NODE) continue;
+        if (!named(n, "team")) {
+            char a[200];
+            problem(c, n, "unknown element %s in <must-know> (expected <team>)",
+                    shown(n, a, sizeof a));
+            continue;
+        }
+        check_attributes(c, n, no_attributes);
+        char *team = text_of(c, n, 0);
+        if (!team) continue;
+        size_t chars = kb_document_utf8_chars(team, strlen(team));
+        if (!team[0]) {
+            problem(c, n, "<team> is empty: name a team, or write <must-know/> for every team");
+        } else if (chars > KB_DOCUMENT_TEAM_MAX_CHARS) {
+            char ex[168];
+            kb_document_excerpt(team, strlen(team), 40, ex, sizeof ex);
+            problem(c, n, "<team> '%s' is longer than %d characters (%zu)", ex,
+                    KB_DOCUMENT_TEAM_MAX_CHARS, chars);
+        } else {
+            int seen = 0;
+            for (size_t i = 0; i < d->n_must_know_teams && !seen; i++)
+                seen = strcmp(d->must_know_teams[i], team) == 0;
+            if (!seen && push_ptr(c, &d->must_know_teams, &d->n_must_know_teams, team) == 0)
+                continue; /* kept */
+        }
+        free(team);
+    }
+}
+
 /* ---- the document ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -726,7 +768,7 @@ size_t kb_document_convert(const xmlNode *el, const char *source, kb_document_re
 
     child_rule rules[] = {{"title", 1, 0},   {"category", 0, 0}, {"keywords", 1, 0},
                           {"valid", 1, 0},   {"updated", 1, 0},  {"questions", 1, 0},
-                          {"body", 1, 0}};
+                          {"body", 1, 0},    {"must-know", 1, 0}};
     const size_t n_rules = sizeof rules / sizeof rules[0];
     const xmlNode *valid_el = NULL;
 
@@ -740,7 +782,7 @@ size_t kb_document_convert(const xmlNode *el, const char *source, kb_document_re
             char a[200];
             problem(&c, n,
                     "unknown element %s in <document> (expected <title>, <category>, "
-                    "<keywords>, <valid>, <updated>, <questions> or <body>)",
+                    "<keywords>, <valid>, <updated>, <questions>, <body> or <must-know>)",
                     shown(n, a, sizeof a));
             continue;
         }
@@ -821,6 +863,8 @@ size_t kb_document_convert(const xmlNode *el, const char *source, kb_document_re
                 }
             }
             if (!qs) problem(&c, n, "<questions> has no <q>: write <questions><q>...</q></questions>");
+        } else if (named(n, "must-know")) {
+            parse_must_know(&c, d, n);
         } else { /* body */
             parse_body(&c, d, n);
         }
@@ -854,6 +898,8 @@ void kb_document_free(kb_document *d)
     free(d->keywords);
     for (size_t i = 0; i < d->n_questions; i++) free(d->questions[i]);
     free(d->questions);
+    for (size_t i = 0; i < d->n_must_know_teams; i++) free(d->must_know_teams[i]);
+    free(d->must_know_teams);
     for (size_t i = 0; i < d->n_sections; i++) {
         kb_section *s = &d->sections[i];
         for (size_t j = 0; j < s->n_blocks; j++) free(s->blocks[j].text);

@@ -7,10 +7,17 @@
  *   id lang title keywords valid_from valid_until updated source line
  *   n_categories category...   n_questions question...
  *   n_sections { id title n_blocks { kind-byte text }... }...
+ *   must_know n_teams team...                                  (since index format 6)
  *
  * The kind byte is the kb_block_kind number (0 paragraph, 1 item, 2 row, 3 header row since index
  * format 5). A reader refuses a kind it does not know, so a daemon older than format 5 cannot
  * read documents with header rows: upgrade the daemon before re-indexing (docs/OPERATIONS.md).
+ *
+ * The must-know mark (<must-know>, issue 19, index format 6) comes last, as the number 0 or 1
+ * and the teams, and the tag's last byte says whether the record has it: 2 with it, 1 for the
+ * records of formats 3 to 5, which end after the sections and still read (as not must-know). A
+ * reader older than format 6 refuses tag 2, like the header kind above; a truncated record of
+ * either kind is still refused, since the tag says where it must end.
  *
  * The stored form is TAG followed by one zstd frame of those bytes (level 1: documents are
  * small and mostly Chinese text, where higher levels gain a few percent for several times the
@@ -26,7 +33,8 @@
 
 #include "util/buf.h"
 
-static const char TAG[4] = {'K', 'B', 'D', 1};
+static const char TAG[4] = {'K', 'B', 'D', 2};      /* index format 6 on: with the mark */
+static const char TAG_FORMAT_3[4] = {'K', 'B', 'D', 1}; /* formats 3 to 5: without it */
 #define ZSTD_LEVEL 1
 /* What a document the parser accepts can serialize to: its text and attributes plus a length
  * and a NUL for each of its elements. A record claiming more is corrupt; the limits also bound
@@ -100,6 +108,10 @@ char *kb_stored_doc_serialize(const kb_document *doc, size_t *len)
             put_string(&o, s->blocks[j].text);
         }
     }
+    put_number(&o, doc->must_know ? 1 : 0);
+    put_number(&o, doc->must_know ? doc->n_must_know_teams : 0);
+    for (size_t i = 0; doc->must_know && i < doc->n_must_know_teams; i++)
+        put_string(&o, doc->must_know_teams[i]);
     if (o.failed) {
         free(o.data);
         return NULL;
@@ -179,12 +191,12 @@ static void get_date(cursor *c, char out[11])
 }
 
 typedef struct {
-    size_t categories, questions, sections, blocks;
+    size_t categories, questions, sections, blocks, teams;
 } counts;
 
 /* Walk the fields. With doc NULL, only count and check them; otherwise fill doc, whose arrays
  * were sized by the counting walk. Returns 0, or -1 when the record is malformed. */
-static int walk(char *fields, size_t len, counts *n, kb_document *doc)
+static int walk(char *fields, size_t len, int with_mark, counts *n, kb_document *doc)
 {
     cursor c = {fields, fields + len, 0};
     kb_document scratch;
@@ -226,9 +238,27 @@ static int walk(char *fields, size_t len, counts *n, kb_document *doc)
         }
         blocks += s->n_blocks;
     }
+    /* The must-know mark, absent from records written before index format 6. */
+    d->must_know = 0;
+    d->n_must_know_teams = 0;
+    if (with_mark && !c.bad) {
+        uint64_t mk = get_number(&c);
+        if (mk > 1) c.bad = 1;
+        d->must_know = (int)mk;
+        d->n_must_know_teams = get_count(&c);
+        if (!d->must_know && d->n_must_know_teams) c.bad = 1;
+        for (size_t i = 0; i < d->n_must_know_teams && !c.bad; i++) {
+            char *s = get_string(&c);
+            if (doc) doc->must_know_teams[i] = s;
+        }
+    }
     if (c.bad || c.p != c.end) return -1;
-    if (d->n_categories + d->n_questions + d->n_sections + blocks > MAX_ITEMS) return -1;
-    if (!doc) *n = (counts){d->n_categories, d->n_questions, d->n_sections, blocks};
+    if (d->n_categories + d->n_questions + d->n_sections + blocks + d->n_must_know_teams >
+        MAX_ITEMS)
+        return -1;
+    if (!doc)
+        *n = (counts){d->n_categories, d->n_questions, d->n_sections, blocks,
+                      d->n_must_know_teams};
     return 0;
 }
 
@@ -236,18 +266,19 @@ static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 /* Lay the arrays out after the fields in one block and fill them. block starts with the
  * kb_document, followed by len bytes of fields. Takes block; returns the document or NULL. */
-static kb_document *finish(char *block, size_t len)
+static kb_document *finish(char *block, size_t len, int with_mark)
 {
     size_t fields_at = sizeof(kb_document);
     counts n;
-    if (walk(block + fields_at, len, &n, NULL) < 0) {
+    if (walk(block + fields_at, len, with_mark, &n, NULL) < 0) {
         free(block);
         return NULL;
     }
     size_t at = align8(fields_at + len);
     size_t categories_at = at;
     size_t questions_at = categories_at + n.categories * sizeof(char *);
-    size_t sections_at = align8(questions_at + n.questions * sizeof(char *));
+    size_t teams_at = questions_at + n.questions * sizeof(char *);
+    size_t sections_at = align8(teams_at + n.teams * sizeof(char *));
     size_t blocks_at = align8(sections_at + n.sections * sizeof(kb_section));
     size_t total = blocks_at + n.blocks * sizeof(kb_block);
     char *grown = realloc(block, total ? total : 1);
@@ -259,11 +290,12 @@ static kb_document *finish(char *block, size_t len)
     memset(doc, 0, sizeof *doc);
     doc->categories = (char **)(grown + categories_at);
     doc->questions = (char **)(grown + questions_at);
+    doc->must_know_teams = (char **)(grown + teams_at);
     doc->sections = (kb_section *)(grown + sections_at);
     /* walk() places each section's blocks from the first section's pointer onwards. */
     kb_block *blocks = (kb_block *)(grown + blocks_at);
     if (n.sections) doc->sections[0].blocks = blocks;
-    walk(grown + fields_at, len, &n, doc);
+    walk(grown + fields_at, len, with_mark, &n, doc);
     return doc;
 }
 
@@ -344,7 +376,7 @@ static kb_document *read_json(const char *data, size_t len)
     char *block = fields ? malloc(sizeof(kb_document) + flen) : NULL;
     if (block) {
         memcpy(block + sizeof(kb_document), fields, flen);
-        out = finish(block, flen);
+        out = finish(block, flen, 1);
     }
     free(fields);
 done:
@@ -359,7 +391,9 @@ done:
 kb_document *kb_stored_doc_read(kb_stored_doc_codec *c, const char *data, size_t len)
 {
     if (len > 0 && data[0] == '{') return read_json(data, len);
-    if (len < sizeof TAG || memcmp(data, TAG, sizeof TAG) != 0) return NULL;
+    if (len < sizeof TAG) return NULL;
+    int with_mark = memcmp(data, TAG, sizeof TAG) == 0;
+    if (!with_mark && memcmp(data, TAG_FORMAT_3, sizeof TAG) != 0) return NULL;
     const char *frame = data + sizeof TAG;
     size_t frame_len = len - sizeof TAG;
     unsigned long long n = ZSTD_getFrameContentSize(frame, frame_len);
@@ -374,5 +408,5 @@ kb_document *kb_stored_doc_read(kb_stored_doc_codec *c, const char *data, size_t
         free(block);
         return NULL;
     }
-    return finish(block, (size_t)n);
+    return finish(block, (size_t)n, with_mark);
 }

@@ -35,10 +35,10 @@ void kb_stored_doc_codec_free(kb_stored_doc_codec *c);
  * refuse them). */
 char *kb_stored_doc_pack(kb_stored_doc_codec *c, const char *fields, size_t len, size_t *out_len);
 
-/* Read a stored document (this form, or index format 2's JSON) into a kb_document that is one
- * malloc'd block: free() it. Its source points into the block; block lines are 0; dates are
- * "YYYY-MM-DD" or "" as kb/document.h promises (any other length is corruption). NULL when the
- * record is corrupt or memory ran out. */
+/* Read a stored document (this form, its index format 3-5 version without the must-know mark, or
+ * index format 2's JSON) into a kb_document that is one malloc'd block: free() it. Its source
+ * points into the block; block lines are 0; dates are "YYYY-MM-DD" or "" as kb/document.h
+ * promises (any other length is corruption). NULL when the record is corrupt or memory ran out. */
 kb_document *kb_stored_doc_read(kb_stored_doc_codec *c, const char *data, size_t len);
 
 #endif

@@ -276,6 +276,9 @@ static int prepare(kb_index_preparer *p, const kb_document *doc, kb_prepared_doc
     if (doc->keywords && add_keyword_terms(p, doc->keywords) < 0) return -1;
     if (add_boolean(p, KB_TERM_ID, doc->id, strlen(doc->id)) < 0) return -1;
     if (doc->source && add_boolean(p, KB_TERM_SOURCE, doc->source, strlen(doc->source)) < 0) return -1;
+    /* One term for all must-know documents, whatever their teams: reports and filters can count
+     * or select them without reading stored documents; the teams are in the stored form. */
+    if (doc->must_know && add_boolean(p, KB_TERM_MUST_KNOW, "", 0) < 0) return -1;
     if (p->booleans.failed || collect_terms(p, d) < 0) return -1;
 
     set_date(d, 0, KB_SLOT_VALID_FROM, doc->valid_from, "00000000");

@@ -165,6 +165,14 @@ static int fill_hit(kb_searcher *s, kb_hit *h, const kbx_hit *xh, const kb_query
     if (!h->categories) rc = -1;
     for (size_t i = 0; rc == 0 && i < doc->n_categories; i++)
         if (!(h->categories[h->n_categories++] = strdup(doc->categories[i]))) rc = -1;
+    h->must_know = doc->must_know;
+    if (rc == 0 && doc->n_must_know_teams) {
+        h->must_know_teams = calloc(doc->n_must_know_teams, sizeof *h->must_know_teams);
+        if (!h->must_know_teams) rc = -1;
+        for (size_t i = 0; rc == 0 && i < doc->n_must_know_teams; i++)
+            if (!(h->must_know_teams[h->n_must_know_teams++] = strdup(doc->must_know_teams[i])))
+                rc = -1;
+    }
     kb_snippet snip;
     if (rc == 0 && kb_snippet_best(doc, q, &snip) == 0) {
         if (snippet_score) *snippet_score = snip.score;
@@ -189,6 +197,15 @@ static void free_hit(kb_hit *h)
     free(h->explain.learned_phrasing);
     for (size_t i = 0; i < h->n_categories; i++) free(h->categories[i]);
     free(h->categories);
+    for (size_t i = 0; i < h->n_must_know_teams; i++) free(h->must_know_teams[i]);
+    free(h->must_know_teams);
+}
+
+int kb_hit_must_know_for(const kb_hit *hit, const char *team)
+{
+    return hit ? kb_must_know_applies(hit->must_know, hit->must_know_teams,
+                                      hit->n_must_know_teams, team)
+               : 0;
 }
 
 void kb_search_result_free(kb_search_result *res)

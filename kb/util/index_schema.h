@@ -15,6 +15,7 @@
 #define KB_TERM_CATEGORY "XC" /* XC<folded category path>, one per level of every category */
 #define KB_TERM_KEYWORD "XK"  /* XK<keyword> */
 #define KB_TERM_SOURCE "XF"   /* XF<source file path> */
+#define KB_TERM_MUST_KNOW "XM" /* on every must-know document (<must-know>, any teams; format 6) */
 
 /* Value slots. */
 enum {

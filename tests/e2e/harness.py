@@ -132,9 +132,10 @@ SEARCHD = os.path.join(BIN, "kb-searchd")
 
 # ---------------------------------------------------------------- knowledge-base documents
 def doc_xml(doc_id, title, paragraphs=(), sections=(), categories=(), keywords=None,
-            questions=(), valid=None, updated=None):
+            questions=(), valid=None, updated=None, must_know=None):
     """One <document> element. sections: (id, title, [paragraph, ...]) tuples.
-    valid: (from, until) with either None."""
+    valid: (from, until) with either None. must_know: None for none, [] for every team, or the
+    teams' names."""
     out = [f"<document id={quoteattr(doc_id)}>", f"  <title>{escape(title)}</title>"]
     for c in categories:
         out.append(f"  <category>{escape(c)}</category>")
@@ -151,6 +152,9 @@ def doc_xml(doc_id, title, paragraphs=(), sections=(), categories=(), keywords=N
         out.append(f"  <updated>{escape(updated)}</updated>")
     if questions:
         out.append("  <questions>" + "".join(f"<q>{escape(q)}</q>" for q in questions) + "</questions>")
+    if must_know is not None:
+        out.append("  <must-know>" + "".join(f"<team>{escape(t)}</team>" for t in must_know) +
+                   "</must-know>")
     out.append("  <body>")
     for sid, stitle, paras in sections:
         out.append(f"    <section id={quoteattr(sid)} title={quoteattr(stitle)}>")

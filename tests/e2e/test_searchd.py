@@ -26,7 +26,8 @@ ROAMING = doc_xml(
     categories=["业务办理/漫游"], keywords="出国 漫游 开通",
     questions=["出国了手机怎么用"], updated="2026-03-02",
     sections=[("conditions", "办理条件", ["客户出国前需开通国际漫游功能，号码须已实名登记且无欠费。"]),
-              ("steps", "办理方式", ["可拨打客服热线或到营业厅办理国际漫游开通，开通后即时生效。"])])
+              ("steps", "办理方式", ["可拨打客服热线或到营业厅办理国际漫游开通，开通后即时生效。"])],
+    must_know=["营业一组", "投诉组"])
 # Traditional script: found by Simplified queries.
 BILLING_TW = doc_xml(
     "tw-bill-001", "帳單查詢與繳費方式",
@@ -38,7 +39,8 @@ BROADBAND = doc_xml(
     paragraphs=["宽带无法上网时，先检查光猫指示灯是否正常，再重启路由器，仍无法恢复请登记报修。"])
 SCRIPT_DOC = doc_xml(
     "xss-001", "陌生链接安全提示",
-    paragraphs=["提醒客户不要点击陌生链接 <script>alert(1)</script> 以免个人信息泄露。"])
+    paragraphs=["提醒客户不要点击陌生链接 <script>alert(1)</script> 以免个人信息泄露。"],
+    must_know=[])
 EXPIRED = doc_xml(
     "promo-2019", "二零一九年夏季流量包优惠活动",
     valid=("2019-06-01", "2019-08-31"),
@@ -256,6 +258,29 @@ def document_view_returns_stored_document_safely():
     r = s.call("GET", "/api/documents/roam-intl-001", role="editor")
     check_status(r, 200, "editor reads a document")
     check(r.json().get("title") == "国际漫游开通办理", r)
+
+
+@test
+def must_know_mark_in_hits_and_document_view():
+    """<must-know> (应知应会) reaches the hit list and the document view: for every team, for
+    named teams, and false with no teams on a document without it."""
+    s = shared()
+    want = {"xss-001": (True, []), "roam-intl-001": (True, ["营业一组", "投诉组"]),
+            "broadband-001": (False, [])}
+    hits = {h["id"]: h for q in ("陌生链接", "国际漫游开通", "宽带故障报修")
+            for h in s.search(q).json()["hits"]}
+    for doc_id, (must_know, teams) in want.items():
+        check(doc_id in hits, f"{doc_id} not found: {list(hits)}")
+        h = hits[doc_id]
+        check(h.get("must_know") is must_know and h.get("must_know_teams") == teams,
+              f"hit {doc_id}: must_know={h.get('must_know')!r} teams={h.get('must_know_teams')!r}")
+        for role in ("agent", "editor"):
+            r = s.call("GET", f"/api/documents/{doc_id}", role=role)
+            check_status(r, 200, f"document {doc_id} as {role}")
+            d = r.json()
+            check(d.get("must_know") is must_know and d.get("must_know_teams") == teams,
+                  f"document {doc_id}: must_know={d.get('must_know')!r} "
+                  f"teams={d.get('must_know_teams')!r}")
 
 
 @test

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libxml/parser.h>
+#include <libxml/relaxng.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -73,6 +74,11 @@ static int on_document(const kb_document *d, void *user)
     append(c, "keywords: %s\n", d->keywords);
     append(c, "valid: %s..%s updated: %s\n", d->valid_from, d->valid_until, d->updated);
     for (size_t i = 0; i < d->n_questions; i++) append(c, "q: %s\n", d->questions[i]);
+    if (d->must_know) {
+        append(c, "must-know:");
+        for (size_t i = 0; i < d->n_must_know_teams; i++) append(c, " [%s]", d->must_know_teams[i]);
+        append(c, "\n");
+    }
     for (size_t i = 0; i < d->n_sections; i++) {
         const kb_section *s = &d->sections[i];
         append(c, "section id=%s title=%s\n", s->id, s->title);
@@ -322,6 +328,184 @@ TEST(schema_is_compiled_in_not_read_from_the_working_directory)
     reset(&c);
 }
 
+/* ---- <must-know> (应知应会, issue 19) ---------------------------------------------------- */
+
+/* One document with `extra` among its children, at line 2 onwards. */
+static int parse_must_know(collected *c, const char *extra)
+{
+    char *xml = NULL;
+    if (asprintf(&xml, "<document id='mk'>\n%s\n<title>t</title><body><p>x</p></body></document>",
+                 extra) < 0)
+        return -1;
+    int rc = parse_text(c, xml);
+    free(xml);
+    return rc;
+}
+
+static void quiet(void *ctx, xmlErrorPtr e)
+{
+    (void)ctx, (void)e;
+}
+
+/* Whether the RELAX NG schema alone (docs/kb-document.rng, as xmllint would use it) accepts
+ * the same document: the schema and the C checks must agree on every <must-know> form. */
+static int schema_accepts(const char *extra)
+{
+    static xmlRelaxNGPtr rng;
+    if (!rng) {
+        /* Read here: the parser's entity loader (kb_document_global_init) refuses every file. */
+        FILE *f = fopen("docs/kb-document.rng", "rb");
+        if (!f) return -1;
+        static char text[64 * 1024];
+        size_t n = fread(text, 1, sizeof text, f);
+        fclose(f);
+        xmlRelaxNGParserCtxtPtr p = xmlRelaxNGNewMemParserCtxt(text, (int)n);
+        rng = xmlRelaxNGParse(p);
+        xmlRelaxNGFreeParserCtxt(p);
+        if (!rng) return -1;
+    }
+    char *xml = NULL;
+    if (asprintf(&xml, "<document id='mk'>\n%s\n<title>t</title><body><p>x</p></body></document>",
+                 extra) < 0)
+        return -1;
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "mem.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    free(xml);
+    if (!doc) return -1;
+    xmlRelaxNGValidCtxtPtr v = xmlRelaxNGNewValidCtxt(rng);
+    xmlRelaxNGSetValidStructuredErrors(v, quiet, NULL);
+    int ok = xmlRelaxNGValidateDoc(v, doc) == 0;
+    xmlRelaxNGFreeValidCtxt(v);
+    xmlFreeDoc(doc);
+    return ok;
+}
+
+TEST(must_know_for_every_team_or_for_named_teams_is_read)
+{
+    collected c = {0};
+    CHECK(parse_must_know(&c, "<must-know/>") == KB_OK);
+    CHECK(contains(c.dump, "must-know:\n"));
+    CHECK(parse_must_know(&c, "<must-know>\n  <!-- all -->\n</must-know>") == KB_OK);
+    CHECK(contains(c.dump, "must-know:\n"));
+    /* whitespace collapsed; a team named twice kept once; order kept */
+    CHECK(parse_must_know(&c, "<must-know><team> 营业\n  一组 </team><team>投诉组</team>"
+                              "<team>营业 一组</team></must-know>") == KB_OK);
+    CHECK(c.n_problems == 0);
+    CHECK(contains(c.dump, "must-know: [营业 一组] [投诉组]\n"));
+    /* without the element, not must-know (old documents read as before) */
+    CHECK(parse_must_know(&c, "") == KB_OK);
+    CHECK(!contains(c.dump, "must-know"));
+    /* the longest team name: 32 characters of 4 bytes each are the agents list's 128 bytes */
+    char extra[400];
+    char team[200] = "";
+    for (int i = 0; i < 32; i++) strcat(team, "\xf0\x9f\x98\x80");
+    snprintf(extra, sizeof extra, "<must-know><team>%s</team></must-know>", team);
+    CHECK(parse_must_know(&c, extra) == KB_OK);
+    CHECK(schema_accepts(extra) == 1);
+    reset(&c);
+}
+
+TEST(invalid_must_know_forms_are_refused_at_their_line_and_by_the_schema_too)
+{
+    static const struct {
+        const char *extra, *message;
+    } cases[] = {
+        {"<must-know>everyone</must-know>",
+         "mem.xml:2: document 'mk': text 'everyone' is not allowed directly in <must-know>: name "
+         "each team inside <team>, or write <must-know/> for every team"},
+        {"<must-know>\n<team>  \n </team></must-know>",
+         "mem.xml:3: document 'mk': <team> is empty: name a team, or write <must-know/> for every "
+         "team"},
+        {"<must-know><team/></must-know>",
+         "mem.xml:2: document 'mk': <team> is empty: name a team, or write <must-know/> for every "
+         "team"},
+        {"<must-know><group>投诉组</group></must-know>",
+         "mem.xml:2: document 'mk': unknown element <group> in <must-know> (expected <team>)"},
+        {"<must-know teams='投诉组'/>",
+         "mem.xml:2: document 'mk': <must-know> takes no attributes (found 'teams')"},
+        {"<must-know><team id='1'>投诉组</team></must-know>",
+         "mem.xml:2: document 'mk': <team> takes no attributes (found 'id')"},
+        {"<must-know><team>投诉<b>组</b></team></must-know>",
+         "mem.xml:2: document 'mk': <b> is not allowed in <team>: it holds plain text only"},
+        {"<must-know/>\n<must-know><team>投诉组</team></must-know>",
+         "mem.xml:3: document 'mk': second <must-know> (the first is at line 2): a document has "
+         "at most one"},
+        {"<must-know><team>一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三</team>"
+         "</must-know>",
+         "mem.xml:2: document 'mk': <team> '一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三'"
+         " is longer than 32 characters (33)"},
+        {"<mustknow/>",
+         "mem.xml:2: document 'mk': unknown element <mustknow> in <document> (expected <title>, "
+         "<category>, <keywords>, <valid>, <updated>, <questions>, <body> or <must-know>)"},
+    };
+    collected c = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK(parse_must_know(&c, cases[i].extra) == KB_INVALID);
+        CHECK(c.n_docs == 0);
+        CHECK(c.n_problems == 1);
+        CHECK_STR_EQ(shown(&c, 0), cases[i].message);
+        CHECK(schema_accepts(cases[i].extra) == 0);
+    }
+    /* and the valid forms pass the schema as they pass the checks */
+    static const char *const valid[] = {
+        "<must-know/>", "<must-know> </must-know>",
+        "<must-know><team>营业一组</team><team> 投诉组 </team><team>投诉组</team></must-know>",
+        "<must-know><team>a   bcdefghijklmnopqrstuvwxyz01234</team></must-know>", /* 32 collapsed */
+    };
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+        CHECK(parse_must_know(&c, valid[i]) == KB_OK);
+        CHECK(schema_accepts(valid[i]) == 1);
+    }
+    reset(&c);
+}
+
+/* The rule every caller shares: every team, named teams, and an agent without a team. */
+typedef struct {
+    const char *team;
+    int result;
+} must_know_ask;
+
+static int ask_must_know(const kb_document *d, void *user)
+{
+    must_know_ask *a = user;
+    a->result = kb_document_must_know_for(d, a->team);
+    return 0;
+}
+
+/* kb_document_must_know_for(team) of the document holding `extra`; -1 when it is invalid. */
+static int must_know_for(const char *extra, const char *team)
+{
+    char *xml = NULL;
+    if (asprintf(&xml, "<document id='mk'>%s<title>t</title><body><p>x</p></body></document>",
+                 extra) < 0)
+        return -1;
+    must_know_ask a = {team, -1};
+    int rc = kb_document_parse_memory(xml, strlen(xml), "mem.xml", ask_must_know, NULL, &a);
+    free(xml);
+    return rc == KB_OK ? a.result : -1;
+}
+
+TEST(must_know_for_a_team_follows_the_one_rule)
+{
+    const char *all = "<must-know/>", *two = "<must-know><team>营业一组</team><team>投诉组</team></must-know>";
+    CHECK(must_know_for(all, "营业一组") == 1);
+    CHECK(must_know_for(all, "") == 1);
+    CHECK(must_know_for(all, NULL) == 1);
+    CHECK(must_know_for(two, "营业一组") == 1);
+    CHECK(must_know_for(two, "投诉组") == 1);
+    CHECK(must_know_for(two, "营业二组") == 0);
+    CHECK(must_know_for(two, "营业") == 0); /* whole names only */
+    CHECK(must_know_for(two, "") == 0);
+    CHECK(must_know_for(two, NULL) == 0);
+    CHECK(must_know_for("", "营业一组") == 0);
+    CHECK(must_know_for("", NULL) == 0);
+    CHECK(kb_document_must_know_for(NULL, "x") == 0);
+    char *teams[] = {"a", "b"};
+    CHECK(kb_must_know_applies(1, teams, 2, "b") == 1);
+    CHECK(kb_must_know_applies(0, teams, 2, "b") == 0); /* not must-know whatever the teams */
+    CHECK(kb_must_know_applies(0, NULL, 0, NULL) == 0);
+}
+
 /* ---- invalid files ----------------------------------------------------------------------- */
 
 TEST(invalid_documents_do_not_stop_valid_ones)
@@ -361,7 +545,7 @@ TEST(structure_errors_name_the_element_and_the_line)
                            "4): a document has at most one", f);
     snprintf(want[2], 400, "%s6: document 'structure-1': unknown element <author> in <document> "
                            "(expected <title>, <category>, <keywords>, <valid>, <updated>, "
-                           "<questions> or <body>)", f);
+                           "<questions>, <body> or <must-know>)", f);
     snprintf(want[3], 400, "%s8: document 'structure-1': text '正文不能直接写在这里' is not "
                            "allowed directly in <body>: write text inside <p>", f);
     snprintf(want[4], 400, "%s10: document 'structure-1': <p> takes no attributes (found "
@@ -1068,6 +1252,9 @@ int main(void)
     RUN(a_row_of_th_cells_only_is_a_header_row_and_any_td_makes_it_a_row);
     RUN(line_of_a_multiline_start_tag_is_where_it_starts);
     RUN(schema_is_compiled_in_not_read_from_the_working_directory);
+    RUN(must_know_for_every_team_or_for_named_teams_is_read);
+    RUN(invalid_must_know_forms_are_refused_at_their_line_and_by_the_schema_too);
+    RUN(must_know_for_a_team_follows_the_one_rule);
     RUN(invalid_documents_do_not_stop_valid_ones);
     RUN(structure_errors_name_the_element_and_the_line);
     RUN(missing_or_blank_required_parts_and_bad_attributes_are_named);

@@ -4,6 +4,8 @@
 #include "index/index_prepared.h" /* kb_index_writer_is_bulk: which writer a run chose */
 #include "kb/index.h"
 #include "kb/search.h"
+#include "util/index_schema.h" /* KB_TERM_MUST_KNOW */
+#include "xapian/xapian.h"     /* to count the documents holding it */
 
 #include <fcntl.h>
 #include <signal.h>
@@ -622,6 +624,78 @@ TEST(missing_index_is_a_clear_error)
     CHECK(strstr(err, "kb-indexer") != NULL);
 }
 
+/* The must-know mark (应知应会, issue 19) goes through both writers into the stored document,
+ * the hits and the document view, and one XM term marks every must-know document. */
+TEST(must_know_reaches_hits_and_the_document_view_and_has_a_term)
+{
+    char saved[sizeof index_dir], cmd[600];
+    memcpy(saved, index_dir, sizeof saved);
+    snprintf(index_dir, sizeof index_dir, "%.200s-must-know", saved);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
+    if (system(cmd) != 0) printf("  could not remove %s\n", index_dir);
+
+    char *teams[] = {"营业一组", "投诉组"};
+    test_doc d[3];
+    make_doc(&d[0], "fraud", "防范电信诈骗提醒", "客户接到自称公检法的电话要求转账，一律是诈骗。", NULL, NULL);
+    d[0].doc.must_know = 1; /* every team */
+    make_doc(&d[1], "complaint", "投诉受理规范", "受理投诉时先致歉，再记录诉求并在二十四小时内回复。", NULL, NULL);
+    d[1].doc.must_know = 1;
+    d[1].doc.must_know_teams = teams;
+    d[1].doc.n_must_know_teams = 2;
+    make_doc(&d[2], "roam", "国际漫游开通", "出国前开通国际漫游。", NULL, NULL);
+    CHECK(index_docs(KB_INDEX_REBUILD, d, 2) == 0); /* an empty index: the bulk build */
+    CHECK(index_docs(KB_INDEX_UPDATE, &d[2], 1) == 0); /* then Xapian's writer */
+    make_doc(&d[2], "roam2", "国际漫游资费", "漫游资费按地区计算。", NULL, NULL);
+    d[2].doc.must_know = 1;
+    CHECK(index_docs(KB_INDEX_UPDATE, &d[2], 1) == 0);
+
+    char err[256];
+    kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
+    CHECK(s != NULL);
+    if (s) {
+        kb_search_request req = {.text = "诈骗 投诉 漫游", .limit = 10};
+        kb_search_result res;
+        CHECK(kb_search(s, &req, &res) == KB_OK);
+        int seen = 0;
+        for (size_t i = 0; i < res.n_hits; i++) {
+            const kb_hit *h = &res.hits[i];
+            if (strcmp(h->id, "fraud") == 0) {
+                seen |= 1;
+                CHECK(h->must_know == 1 && h->n_must_know_teams == 0);
+                CHECK(kb_hit_must_know_for(h, "营业二组") == 1 && kb_hit_must_know_for(h, NULL) == 1);
+            } else if (strcmp(h->id, "complaint") == 0) {
+                seen |= 2;
+                CHECK(h->must_know == 1 && h->n_must_know_teams == 2);
+                if (h->n_must_know_teams == 2) {
+                    CHECK_STR_EQ(h->must_know_teams[0], "营业一组");
+                    CHECK_STR_EQ(h->must_know_teams[1], "投诉组");
+                }
+                CHECK(kb_hit_must_know_for(h, "投诉组") == 1);
+                CHECK(kb_hit_must_know_for(h, "营业二组") == 0 && kb_hit_must_know_for(h, "") == 0);
+            } else if (strcmp(h->id, "roam") == 0) {
+                seen |= 4;
+                CHECK(h->must_know == 0 && h->n_must_know_teams == 0);
+                CHECK(kb_hit_must_know_for(h, "投诉组") == 0 && kb_hit_must_know_for(h, NULL) == 0);
+            }
+        }
+        CHECK(seen == 7);
+        kb_search_result_free(&res);
+        kb_document *doc = NULL;
+        CHECK(kb_searcher_get_document(s, "complaint", &doc) == KB_OK);
+        CHECK(doc && doc->must_know == 1 && doc->n_must_know_teams == 2 &&
+              kb_document_must_know_for(doc, "营业一组") == 1);
+        kb_searcher_document_free(doc);
+        kb_searcher_close(s);
+    }
+    kbx_reader *r = kbx_reader_open(index_dir);
+    CHECK(r && kbx_reader_status(r) == KBX_OK);
+    if (r) CHECK(kbx_reader_termfreq(r, KB_TERM_MUST_KNOW) == 3); /* fraud, complaint, roam2 */
+    kbx_reader_close(r);
+
+    if (system(cmd) != 0) printf("  could not remove %s\n", index_dir);
+    memcpy(index_dir, saved, sizeof saved);
+}
+
 int main(void)
 {
     snprintf(index_dir, sizeof index_dir, "/tmp/kb-test-index-%d", (int)getpid());
@@ -642,6 +716,7 @@ int main(void)
     RUN(the_writers_preparer_fits_a_bulk_build_and_xapians_writer_alike);
     RUN(a_document_prepared_for_a_bulk_build_is_refused_by_xapians_writer);
     RUN(under_another_xapian_than_1_4_an_empty_index_gets_xapians_writer_and_one_warning);
+    RUN(must_know_reaches_hits_and_the_document_view_and_has_a_term);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
     if (system(cmd) != 0) printf("  could not remove %s\n", index_dir);

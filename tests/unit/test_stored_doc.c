@@ -12,6 +12,7 @@ typedef struct {
     kb_block blocks[3];
     char *categories[2];
     char *questions[2];
+    char *teams[2];
 } full_doc;
 
 static void make_full(full_doc *f)
@@ -41,6 +42,11 @@ static void make_full(full_doc *f)
     f->sections[1] = (kb_section){"", "", &f->blocks[2], 1};
     f->doc.sections = f->sections;
     f->doc.n_sections = 2;
+    f->teams[0] = "营业一组";
+    f->teams[1] = "投诉组";
+    f->doc.must_know = 1;
+    f->doc.must_know_teams = f->teams;
+    f->doc.n_must_know_teams = 2;
 }
 
 static char *pack(kb_stored_doc_codec *c, const kb_document *doc, size_t *len)
@@ -69,6 +75,10 @@ static void check_same(const kb_document *a, const kb_document *b)
     CHECK(b->n_questions == a->n_questions);
     for (size_t i = 0; i < a->n_questions && i < b->n_questions; i++)
         CHECK_STR_EQ(b->questions[i], a->questions[i]);
+    CHECK(b->must_know == a->must_know);
+    CHECK(b->n_must_know_teams == a->n_must_know_teams);
+    for (size_t i = 0; i < a->n_must_know_teams && i < b->n_must_know_teams; i++)
+        CHECK_STR_EQ(b->must_know_teams[i], a->must_know_teams[i]);
     CHECK(b->n_sections == a->n_sections);
     for (size_t i = 0; i < a->n_sections && i < b->n_sections; i++) {
         CHECK_STR_EQ(b->sections[i].id, a->sections[i].id);
@@ -103,6 +113,7 @@ static size_t read_every_string(const kb_document *d)
     size_t n = strlen(d->id) + strlen(d->lang) + strlen(d->title) + strlen(d->keywords) + 4;
     for (size_t i = 0; i < d->n_categories; i++) n += strlen(d->categories[i]) + 1;
     for (size_t i = 0; i < d->n_questions; i++) n += strlen(d->questions[i]) + 1;
+    for (size_t i = 0; i < d->n_must_know_teams; i++) n += strlen(d->must_know_teams[i]) + 1;
     for (size_t i = 0; i < d->n_sections; i++) {
         const kb_section *sec = &d->sections[i];
         n += strlen(sec->id) + strlen(sec->title) + 2;
@@ -164,6 +175,38 @@ TEST(a_header_row_comes_back_as_a_header_row_before_its_rows)
     check_round_trip(&f.doc);
 }
 
+TEST(the_must_know_mark_comes_back_for_every_team_named_teams_or_none)
+{
+    /* Index format 6: hits and the document view show 应知应会, reports count it. */
+    full_doc f;
+    make_full(&f);
+    check_round_trip(&f.doc); /* two teams */
+    f.doc.n_must_know_teams = 0;
+    check_round_trip(&f.doc); /* every team */
+    f.doc.must_know = 0;
+    check_round_trip(&f.doc); /* not must-know */
+    /* Teams without the mark are not stored: the mark alone decides. */
+    f.doc.n_must_know_teams = 2;
+    kb_stored_doc_codec *c = kb_stored_doc_codec_new();
+    size_t len = 0;
+    char *stored = pack(c, &f.doc, &len);
+    kb_document *back = stored ? kb_stored_doc_read(c, stored, len) : NULL;
+    CHECK(back != NULL && back->must_know == 0 && back->n_must_know_teams == 0);
+    CHECK(back && kb_document_must_know_for(back, "投诉组") == 0);
+    free(back);
+    free(stored);
+    /* and the rule reads the stored teams */
+    f.doc.must_know = 1;
+    stored = pack(c, &f.doc, &len);
+    back = stored ? kb_stored_doc_read(c, stored, len) : NULL;
+    CHECK(back && kb_document_must_know_for(back, "投诉组") == 1 &&
+          kb_document_must_know_for(back, "营业二组") == 0 &&
+          kb_document_must_know_for(back, NULL) == 0);
+    free(back);
+    free(stored);
+    kb_stored_doc_codec_free(c);
+}
+
 TEST(index_format_2_json_still_reads)
 {
     /* What kb-indexer stored before the compact form; a daemon upgraded before its index is
@@ -179,6 +222,8 @@ TEST(index_format_2_json_still_reads)
         "{\"id\":\"\",\"title\":\"\",\"blocks\":[{\"kind\":\"row\",\"text\":\"美国 | 30 元\"}]}]}";
     full_doc f;
     make_full(&f);
+    f.doc.must_know = 0; /* format 2 had no must-know mark */
+    f.doc.n_must_know_teams = 0;
     kb_stored_doc_codec *c = kb_stored_doc_codec_new();
     kb_document *back = kb_stored_doc_read(c, json, strlen(json));
     CHECK(back != NULL);
@@ -204,6 +249,17 @@ static kb_document *read_fields(kb_stored_doc_codec *c, const char *fields, size
 {
     size_t plen;
     char *p = kb_stored_doc_pack(c, fields, n, &plen);
+    kb_document *d = p ? kb_stored_doc_read(c, p, plen) : NULL;
+    free(p);
+    return d;
+}
+
+/* The same through the stored form of index formats 3 to 5 (tag byte 1): no must-know mark. */
+static kb_document *read_fields_format_3(kb_stored_doc_codec *c, const char *fields, size_t n)
+{
+    size_t plen;
+    char *p = kb_stored_doc_pack(c, fields, n, &plen);
+    if (p) p[3] = 1;
     kb_document *d = p ? kb_stored_doc_read(c, p, plen) : NULL;
     free(p);
     return d;
@@ -254,6 +310,7 @@ TEST(damaged_records_are_refused_not_overread)
     }
     for (size_t n = 0; n < flen; n++) CHECK(read_fields(c, fields, n) == NULL);
     CHECK(kb_stored_doc_read(c, "KBD\x02xxxx", 8) == NULL);
+    CHECK(kb_stored_doc_read(c, "KBD\x03xxxx", 8) == NULL); /* a tag of no format */
     CHECK(kb_stored_doc_read(c, "plain text", 10) == NULL);
     /* Every single-byte change of the fields is refused or reads as a document whose every
      * string ends inside the record (read_every_string reads them all; ASan sees overreads). */
@@ -272,28 +329,53 @@ TEST(damaged_records_are_refused_not_overread)
 
     static raw_fields r;
     raw_start(&r, "");
-    raw_add(&r, "\0\0\0", 3);
+    raw_add(&r, "\0\0\0\0\0", 5);
     kb_document *d = read_fields(c, r.bytes, r.n);
     CHECK(d != NULL); /* the hand-built base is valid: what follows fails for its one change */
     free(d);
     raw_start(&r, "");
-    raw_add(&r, "\0\0\0\0", 4);
+    raw_add(&r, "\0\0\0\0\0\0", 6);
     CHECK(read_fields(c, r.bytes, r.n) == NULL); /* a byte after the last field */
     raw_start(&r, "2026-01-01x");
     raw_add(&r, "\0\0\0", 3);
-    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* an 11-character date */
+    CHECK(read_fields_format_3(c, r.bytes, r.n) == NULL); /* an 11-character date */
     raw_start(&r, "2026");
     raw_add(&r, "\0\0\0", 3);
-    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* a date that is not YYYY-MM-DD or empty */
+    CHECK(read_fields_format_3(c, r.bytes, r.n) == NULL); /* a date that is not YYYY-MM-DD or empty */
     raw_start(&r, "");
     raw_add(&r, "\0\0\x01\0\0\0\0\x01\x03\0\0", 11);
-    d = read_fields(c, r.bytes, r.n); /* block kind 3, a header row since index format 5 */
+    d = read_fields_format_3(c, r.bytes, r.n); /* block kind 3, a header row since index format 5 */
     CHECK(d != NULL && d->n_sections == 1 && d->sections[0].n_blocks == 1 &&
           d->sections[0].blocks[0].kind == KB_BLOCK_HEADER);
     free(d);
     raw_start(&r, "");
     raw_add(&r, "\0\0\x01\0\0\0\0\x01\x04\0\0", 11);
-    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* block kind 4: no such kind */
+    CHECK(read_fields_format_3(c, r.bytes, r.n) == NULL); /* block kind 4: no such kind */
+    /* Records of formats 3 to 5 (tag byte 1) end after the sections: not must-know. Format 6
+     * (tag byte 2) appends the mark (0 or 1) and the teams. */
+    raw_start(&r, "");
+    raw_add(&r, "\0\0\0", 3);
+    d = read_fields_format_3(c, r.bytes, r.n);
+    CHECK(d != NULL && d->must_know == 0 && d->n_must_know_teams == 0);
+    free(d);
+    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* format 6 without the mark: cut short */
+    raw_add(&r, "\x01\0", 2);
+    CHECK(read_fields_format_3(c, r.bytes, r.n) == NULL); /* format 3 with a mark: bytes after */
+    raw_start(&r, "");
+    raw_add(&r, "\0\0\0\x01\x01\x03\xe7\xbb\x84\0", 10);
+    d = read_fields(c, r.bytes, r.n);
+    CHECK(d != NULL && d->must_know == 1 && d->n_must_know_teams == 1 &&
+          strcmp(d->must_know_teams[0], "组") == 0);
+    free(d);
+    raw_start(&r, "");
+    raw_add(&r, "\0\0\0\x02\0", 5);
+    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* a mark other than 0 or 1 */
+    raw_start(&r, "");
+    raw_add(&r, "\0\0\0\0\x01\x01x\0", 8);
+    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* teams on a document that is not must-know */
+    raw_start(&r, "");
+    raw_add(&r, "\0\0\0\x01\x02\x01x\0", 8);
+    CHECK(read_fields(c, r.bytes, r.n) == NULL); /* a team missing */
     raw_start(&r, "");
     raw_add(&r, "\xff\xff\xff\xff\x0f", 5);
     CHECK(read_fields(c, r.bytes, r.n) == NULL); /* 2^32-1 categories in a few bytes */
@@ -311,7 +393,7 @@ TEST(damaged_records_are_refused_not_overread)
                                   (unsigned char)(blocks >> 14)};
         raw_add(&r, (const char *)count, 3);
         for (unsigned i = 0; i < blocks; i++) raw_add(&r, "\0\0\0", 3);
-        d = read_fields(c, r.bytes, r.n);
+        d = read_fields_format_3(c, r.bytes, r.n);
         CHECK((d != NULL) == (blocks < KB_DOCUMENT_MAX_DOC_ELEMENTS));
         free(d);
     }
@@ -340,6 +422,7 @@ int main(void)
     RUN(an_empty_document_comes_back_empty);
     RUN(the_serialized_fields_are_deterministic);
     RUN(a_header_row_comes_back_as_a_header_row_before_its_rows);
+    RUN(the_must_know_mark_comes_back_for_every_team_named_teams_or_none);
     RUN(index_format_2_json_still_reads);
     RUN(damaged_records_are_refused_not_overread);
     RUN(a_section_without_blocks_between_two_others_comes_back);
