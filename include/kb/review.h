@@ -260,5 +260,9 @@ int kb_review_agents(kb_review *r, kb_agent_list *out);
 /* Whether id is in the store's agents list (*listed) and whether there is a list at all
  * (*have_list: the table has a row). KB_OK, or KB_ERROR. */
 int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_list);
+/* The team of agent id in the store's agents list into *team (malloc'd; NULL when the agent is
+ * not listed; "" when listed without a team). Whose must-know a document is depends on it
+ * (kb_hit_must_know_for). KB_OK or KB_ERROR. */
+int kb_review_agent_team(kb_review *r, const char *id, char **team);
 
 #endif

@@ -300,7 +300,7 @@ int kb_coaching_list(kb_coaching *c, const kb_coaching_filter *f, kb_coaching_pa
     char where[256];
     /* days are "YYYY-MM-DD": their text order is their time order */
     snprintf(where, sizeof where, "s.day >= ?1 AND s.day <= ?2%s%s",
-             f->agent ? " AND s.agent = ?3" : "", f->team ? " AND a.team IS ?4" : "");
+             f->agent ? " AND s.agent = ?3" : "", f->team ? " AND coalesce(a.team, '') = ?4" : "");
     kb_paged_query q;
     if (kb_paged_query_open(c->conn.db, SESSION_COLUMNS, SESSION_FROM, where, "s.day DESC, s.id DESC",
                             out->limit, out->offset, bind_filter, f, &q) != SQLITE_OK)
