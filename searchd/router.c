@@ -45,8 +45,10 @@ static const searchd_route routes[] = {
     {SEARCHD_ROUTE_ME, "/api/me", 0, GET_HEAD, 1, ANY, searchd_route_me, NULL},
     /* Study lists and coaching (issue 19): an agent's own list under /api/me/ (the agent is the
      * token's NAME, so nobody reads or marks another's), any agent's for leads. */
-    {SEARCHD_ROUTE_MY_STUDY, "/api/me/study", 1, GET_HEAD | SEARCHD_METHOD_POST, 1,
-     SEARCHD_ROLE_AGENT, searchd_route_my_study, NULL},
+    {SEARCHD_ROUTE_MY_STUDY, "/api/me/study", 0, GET_HEAD, 1, SEARCHD_ROLE_AGENT,
+     searchd_route_my_study, NULL},
+    {SEARCHD_ROUTE_MY_STUDY, "/api/me/study/", 1, SEARCHD_METHOD_POST, 1, SEARCHD_ROLE_AGENT,
+     searchd_route_my_study, NULL},
     {SEARCHD_ROUTE_AGENT_STUDY, "/api/agents/", 1, GET_HEAD, 1, LEADS, searchd_route_agent_study,
      "/study"},
     {SEARCHD_ROUTE_COACHING, "/api/coaching", 0, GET_HEAD | SEARCHD_METHOD_POST, 1, LEADS,

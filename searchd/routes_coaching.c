@@ -104,25 +104,12 @@ static void mark_studied(searchd_request *req, const char *doc_id)
     kb_coaching_close(c);
 }
 
-/* /api/me/study and /api/me/study/{doc_id}: the caller's own list, whoever names what. */
+/* GET /api/me/study and POST /api/me/study/{doc_id} (router.c gives each its methods): the
+ * caller's own list, whoever names what. */
 void searchd_route_my_study(searchd_request *req)
 {
-    const char *rest = req->param; /* "" or "/DOC" */
-    int is_post = (req->method & SEARCHD_METHOD_POST) != 0;
-    if (!*rest) {
-        if (is_post) searchd_http_respond_error(req, 405, "use POST /api/me/study/{doc_id} to mark a document studied");
-        else respond_study_list(req, req->identity.name);
-        return;
-    }
-    if (*rest != '/' || !rest[1]) {
-        searchd_http_respond_error(req, 404, "no such endpoint: see docs/API.md");
-        return;
-    }
-    if (!is_post) {
-        searchd_http_respond_error(req, 405, "use POST to mark a document studied; GET /api/me/study lists them");
-        return;
-    }
-    mark_studied(req, rest + 1);
+    if (req->method & SEARCHD_METHOD_POST) mark_studied(req, req->param);
+    else respond_study_list(req, req->identity.name);
 }
 
 /* /api/agents/{id}/study: a lead reads any agent's list. */
