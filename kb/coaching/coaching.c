@@ -33,6 +33,14 @@ kb_coaching *kb_coaching_open(const char *data_dir, int readonly, char *err, siz
         free(c);
         return NULL;
     }
+    /* Marks and sessions have the durability of help requests: fsync'd before the call returns
+     * (said here rather than left to the library's compiled-in default). */
+    if (!readonly && sqlite3_exec(c->conn.db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, err_len, "cannot set up the event store: %s", sqlite3_errmsg(c->conn.db));
+        kb_store_conn_close(&c->conn);
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
