@@ -30,13 +30,15 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 // One <document>. sections: [[id, title, [paragraph, ...]], ...]
-export function docXml({ id, title, categories = [], keywords, questions = [], valid, updated, sections = [], paragraphs = [] }) {
+// mustKnow: undefined for none, [] for every team, or the teams' names (docs/FORMAT.md).
+export function docXml({ id, title, categories = [], keywords, questions = [], valid, updated, sections = [], paragraphs = [], mustKnow }) {
   const out = [`<document id="${esc(id)}">`, `  <title>${esc(title)}</title>`];
   for (const c of categories) out.push(`  <category>${esc(c)}</category>`);
   if (keywords) out.push(`  <keywords>${esc(keywords)}</keywords>`);
   if (valid) out.push(`  <valid${valid[0] ? ` from="${valid[0]}"` : ''}${valid[1] ? ` until="${valid[1]}"` : ''}/>`);
   if (updated) out.push(`  <updated>${esc(updated)}</updated>`);
   if (questions.length) out.push('  <questions>' + questions.map((q) => `<q>${esc(q)}</q>`).join('') + '</questions>');
+  if (mustKnow) out.push('  <must-know>' + mustKnow.map((t) => `<team>${esc(t)}</team>`).join('') + '</must-know>');
   out.push('  <body>');
   for (const [sid, stitle, paras] of sections) {
     out.push(`    <section id="${esc(sid)}" title="${esc(stitle)}">`);
