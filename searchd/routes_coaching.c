@@ -164,32 +164,6 @@ static int covered_docs(searchd_request *req, const cJSON *array, const char **i
     return 0;
 }
 
-/* The agent coached: an agent id, and one of the agents list when there is one (as for help
- * requests filed by the desk). 0, or -1 after answering. */
-static int check_agent(searchd_request *req, const char *agent)
-{
-    const char *problem = kb_agent_id_problem(agent);
-    if (problem) {
-        searchd_http_respond_error(req, 400, "agent %s", problem);
-        return -1;
-    }
-    char err[512] = "";
-    kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
-    int listed = 0, have_list = 0;
-    if (!r || kb_review_agent_lookup(r, agent, &listed, &have_list) != KB_OK) {
-        searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
-        searchd_http_respond_error(req, 500, "cannot read the agents list, try again");
-        kb_review_close(r);
-        return -1;
-    }
-    kb_review_close(r);
-    if (have_list && !listed) {
-        searchd_http_respond_error(req, 400, "agent %s is not in the agents list", agent);
-        return -1;
-    }
-    return 0;
-}
-
 static void record_session(searchd_request *req)
 {
     cJSON *body = searchd_http_body_object(req);
@@ -207,7 +181,7 @@ static void record_session(searchd_request *req)
         searchd_http_respond_error(req, 400, "date must be a day, YYYY-MM-DD");
         goto out;
     }
-    if (check_agent(req, agent) != 0 ||
+    if (searchd_routes_check_agent(req, "agent", agent) != 0 ||
         covered_docs(req, cJSON_GetObjectItemCaseSensitive(body, "doc_ids"), ids, titles, &n) != 0)
         goto out;
     kb_coaching *c = open_coaching(req, 0);

@@ -33,6 +33,31 @@
 #define HELP_ANSWER_MAX_BYTES (16 * 1024)
 #define HELP_CLASSIFY_LIMIT 3
 
+int searchd_routes_check_agent(searchd_request *req, const char *field, const char *agent) {
+    const char *problem = kb_agent_id_problem(agent);
+    if (problem) {
+        searchd_http_respond_error(req, 400, "%s %s", field, problem);
+        return -1;
+    }
+    char err[512] = "";
+    kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
+    int listed = 0, have_list = 0;
+    if (!r || kb_review_agent_lookup(r, agent, &listed, &have_list) != KB_OK) {
+        searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
+        searchd_http_respond_error(req, 500, "cannot read the agents list, try again");
+        kb_review_close(r);
+        return -1;
+    }
+    kb_review_close(r);
+    if (have_list && !listed) {
+        searchd_http_respond_error(req, 400, "%s %s is not in the agents list: check the id "
+                                             "(GET /api/agents), or add the agent to the list "
+                                             "first", field, agent);
+        return -1;
+    }
+    return 0;
+}
+
 /* Who asked: *agent becomes the token's NAME or `given`. 0, or -1 after answering 400/403/500. */
 static int resolve_agent(searchd_request *req, const char *given, const char **agent) {
     const char *own = req->identity.name;
@@ -44,27 +69,7 @@ static int resolve_agent(searchd_request *req, const char *given, const char **a
                                              "for another agent", own);
         return -1;
     }
-    const char *problem = kb_agent_id_problem(given);
-    if (problem) {
-        searchd_http_respond_error(req, 400, "agent %s", problem);
-        return -1;
-    }
-    char err[512] = "";
-    kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
-    int listed = 0, have_list = 0;
-    if (!r || kb_review_agent_lookup(r, given, &listed, &have_list) != KB_OK) {
-        searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
-        searchd_http_respond_error(req, 500, "cannot read the agents list, try again");
-        kb_review_close(r);
-        return -1;
-    }
-    kb_review_close(r);
-    if (have_list && !listed) {
-        searchd_http_respond_error(req, 400, "agent %s is not in the agents list: check the id "
-                                             "(GET /api/agents), or add the agent to the list "
-                                             "first", given);
-        return -1;
-    }
+    if (searchd_routes_check_agent(req, "agent", given) != 0) return -1;
     *agent = given;
     return 0;
 }

@@ -54,6 +54,54 @@ static int cmp_items(const void *a, const void *b)
     return strcmp(x->doc_id, y->doc_id);
 }
 
+/* The agent's marks: doc_id and time, into parallel arrays. 0, or -1 when out of memory (then
+ * *n holds how many to free). */
+typedef struct {
+    char **doc;
+    int64_t *ms;
+    size_t n;
+} marks;
+
+static void marks_free(marks *m)
+{
+    for (size_t i = 0; i < m->n; i++) free(m->doc[i]);
+    free(m->doc);
+    free(m->ms);
+}
+
+static int read_marks(kb_coaching *c, const char *who, marks *m)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->conn.db, "SELECT doc_id, time_ms FROM study_marks WHERE agent = ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return kb_store_conn_sql_fail(&c->conn, "cannot read the study marks");
+    sqlite3_bind_text(s, 1, who, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    int step, oom = 0;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (m->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **d = realloc(m->doc, cap * sizeof *d);
+            if (d) m->doc = d;
+            int64_t *t = d ? realloc(m->ms, cap * sizeof *t) : NULL;
+            if (t) m->ms = t;
+            if (!d || !t) {
+                oom = 1;
+                break;
+            }
+        }
+        if (kb_store_column_text(s, 0, &m->doc[m->n]) != 0 || !m->doc[m->n]) {
+            oom = 1;
+            break;
+        }
+        m->ms[m->n++] = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (oom) return kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
+    if (step != SQLITE_DONE) return kb_store_conn_sql_fail(&c->conn, "cannot read the study marks");
+    return KB_OK;
+}
+
 int kb_coaching_study_list(kb_coaching *c, const char *agent, kb_study_list *out)
 {
     c->conn.code = KB_OK;
@@ -62,9 +110,11 @@ int kb_coaching_study_list(kb_coaching *c, const char *agent, kb_study_list *out
     int oom = 0;
     char *who = kb_coaching_redacted(agent, &oom); /* stored ids are redacted: match them so */
     if (oom) return kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
+    marks m = {0};
     sqlite3_stmt *s = NULL;
-    int rc = KB_OK, step = SQLITE_DONE;
+    int rc = read_marks(c, who, &m), step = SQLITE_DONE;
     size_t cap = 0;
+    if (rc != KB_OK) goto done;
     /* Oldest first, so the last title seen is the latest snapshot. */
     if (sqlite3_prepare_v2(c->conn.db,
                            "SELECT " COACHING_DOC_SQL ", h.time_ms, h.must_know, h.doc_title "
@@ -82,71 +132,28 @@ int kb_coaching_study_list(kb_coaching *c, const char *agent, kb_study_list *out
         if (!it) break;
         int64_t t = sqlite3_column_int64(s, 1);
         int mk = sqlite3_column_int(s, 2) != 0;
-        if (!it->count) it->first_ms = t;
+        if (!it->count) {
+            it->first_ms = t;
+            for (size_t k = 0; k < m.n; k++)
+                if (!strcmp(m.doc[k], doc)) it->studied = 1, it->studied_ms = m.ms[k];
+        }
         it->last_ms = t;
         it->count++;
         it->must_know_count += mk;
         it->must_know |= mk;
+        /* Asked again after marking it studied: the study did not stick. */
+        it->asked_since_studied += it->studied && t > it->studied_ms;
         if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
             free(it->title);
             if (kb_store_column_text(s, 3, &it->title) != 0) break;
         }
     }
-    sqlite3_finalize(s);
-    s = NULL;
-    if (step == SQLITE_ROW) {
-        rc = kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
-        goto done;
-    }
-    if (step != SQLITE_DONE) {
-        rc = kb_store_conn_sql_fail(&c->conn, "cannot read the study list");
-        goto done;
-    }
-    if (sqlite3_prepare_v2(c->conn.db, "SELECT doc_id, time_ms FROM study_marks WHERE agent = ?1",
-                           -1, &s, NULL) != SQLITE_OK) {
-        rc = kb_store_conn_sql_fail(&c->conn, "cannot read the study marks");
-        goto done;
-    }
-    sqlite3_bind_text(s, 1, who, -1, SQLITE_STATIC);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *doc = (const char *)sqlite3_column_text(s, 0);
-        for (size_t i = 0; doc && i < out->n; i++)
-            if (!strcmp(out->items[i].doc_id, doc)) {
-                out->items[i].studied = 1;
-                out->items[i].studied_ms = sqlite3_column_int64(s, 1);
-            }
-    }
-    if (step != SQLITE_DONE) {
-        rc = kb_store_conn_sql_fail(&c->conn, "cannot read the study marks");
-        goto done;
-    }
-    sqlite3_finalize(s);
-    s = NULL;
-    /* Asked again after marking it studied: the mark did not stick. */
-    int any_studied = 0;
-    for (size_t i = 0; i < out->n; i++) any_studied |= out->items[i].studied;
-    if (any_studied) {
-        if (sqlite3_prepare_v2(c->conn.db,
-                               "SELECT " COACHING_DOC_SQL ", h.time_ms FROM help_requests h "
-                               "WHERE h.agent = ?1 AND " COACHING_ANSWERABLE_SQL " = 1",
-                               -1, &s, NULL) != SQLITE_OK) {
-            rc = kb_store_conn_sql_fail(&c->conn, "cannot read the study list");
-            goto done;
-        }
-        sqlite3_bind_text(s, 1, who, -1, SQLITE_STATIC);
-        while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-            const char *doc = (const char *)sqlite3_column_text(s, 0);
-            int64_t t = sqlite3_column_int64(s, 1);
-            for (size_t i = 0; doc && i < out->n; i++)
-                if (out->items[i].studied && t > out->items[i].studied_ms &&
-                    !strcmp(out->items[i].doc_id, doc))
-                    out->items[i].asked_since_studied++;
-        }
-        if (step != SQLITE_DONE) rc = kb_store_conn_sql_fail(&c->conn, "cannot read the study list");
-    }
-    if (rc == KB_OK && out->n) qsort(out->items, out->n, sizeof *out->items, cmp_items);
+    if (step == SQLITE_ROW) rc = kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
+    else if (step != SQLITE_DONE) rc = kb_store_conn_sql_fail(&c->conn, "cannot read the study list");
+    else if (out->n) qsort(out->items, out->n, sizeof *out->items, cmp_items);
 done:
     sqlite3_finalize(s);
+    marks_free(&m);
     free(who);
     if (rc != KB_OK) kb_study_list_free(out);
     return rc;
