@@ -30,7 +30,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 // One <document>. sections: [[id, title, [paragraph, ...]], ...]
-// mustKnow: undefined for none, [] for every team, or the teams' names (docs/FORMAT.md).
+// mustKnow: undefined for none, [] for every team, or the teams' names (<must-know>).
 export function docXml({ id, title, categories = [], keywords, questions = [], valid, updated, sections = [], paragraphs = [], mustKnow }) {
   const out = [`<document id="${esc(id)}">`, `  <title>${esc(title)}</title>`];
   for (const c of categories) out.push(`  <category>${esc(c)}</category>`);

@@ -16,7 +16,7 @@ const filler = (topic, n) => Array.from({ length: n }, (_, i) =>
 const DOCS = [
   docXml({
     id: 'roam-intl-001', title: '国际漫游开通办理', categories: ['业务办理/漫游'], keywords: '出国 漫游 开通',
-    questions: ['出国了手机怎么用'], updated: '2026-03-02',
+    questions: ['出国了手机怎么用'], updated: '2026-03-02', mustKnow: ['一组', '投诉组'],
     sections: [
       ['conditions', '办理条件', ['客户出国前需开通国际漫游功能，号码须已实名登记且无欠费。']],
       ['steps', '办理方式', ['可拨打客服热线或到营业厅办理国际漫游开通，开通后即时生效。']],
@@ -42,7 +42,7 @@ const DOCS = [
     ],
   }),
   docXml({
-    id: 'broadband-001', title: '宽带故障报修流程', categories: ['故障处理/宽带'], updated: '2026-03-20',
+    id: 'broadband-001', title: '宽带故障报修流程', categories: ['故障处理/宽带'], updated: '2026-03-20', mustKnow: [],
     paragraphs: ['宽带无法上网时，先检查光猫指示灯是否正常，再重启路由器，仍无法恢复请登记报修。'],
   }),
   docXml({
@@ -183,6 +183,32 @@ test('agent_search_and_open_section', async (page) => {
   check(!(await inViewport(page, '#sec-overview h2')), 'the first section is scrolled away');
   check(await page.isHidden('#results'), 'results hidden while reading');
   await shot(page, '04-agent-document-section');
+});
+
+test('agent_sees_must_know_badge_on_hits_and_in_the_document', async (page) => {
+  // 应知应会 (<must-know>): a badge on must-know hits only, its teams in the tooltip and beside
+  // the badge in the document view; "every agent" for a document without teams.
+  const svc = globalThis.svc;
+  await agentSearch(page, svc, '国际漫游开通');
+  await page.waitForFunction(() => document.querySelectorAll('#hits li').length >= 3);
+  const hits = await page.$$eval('#hits li', (l) => l.map((li) => [li.querySelector('.title').textContent, li.querySelector('.must-know')?.textContent ?? null, li.querySelector('.must-know')?.title ?? null]));
+  const roam = hits.find((h) => h[0] === '国际漫游开通办理');
+  check(roam && roam[1] === '应知应会' && roam[2] === '适用班组：一组、投诉组', 'must-know hit: ' + JSON.stringify(hits));
+  check(hits.filter((h) => h[0] !== '国际漫游开通办理').every((h) => h[1] === null), 'badge on a hit that is not must-know: ' + JSON.stringify(hits));
+  const badge = await page.$eval('#hits li .must-know', (e) => {
+    const s = getComputedStyle(e);
+    return { color: s.color, background: s.backgroundColor, visible: e.getBoundingClientRect().width > 20 };
+  });
+  check(badge.visible && badge.color === 'rgb(255, 255, 255)' && badge.background !== 'rgba(0, 0, 0, 0)', 'badge stands out: ' + JSON.stringify(badge));
+  await shot(page, '03b-agent-must-know-hit');
+  await page.click('#hits li:has-text("国际漫游开通办理")');
+  await page.waitForSelector('#doc:not([hidden]) h1');
+  check((await page.textContent('#doc .meta .must-know')) === '应知应会适用班组：一组、投诉组', 'document view badge: ' + (await page.textContent('#doc .meta')));
+  await shot(page, '04b-agent-must-know-document');
+  await page.keyboard.press('Escape');
+  await page.fill('#q', '宽带故障报修');
+  await page.waitForFunction(() => document.querySelector('#hits .title')?.textContent === '宽带故障报修流程');
+  check((await page.getAttribute('#hits li .must-know', 'title')) === '全体坐席必知', 'every-team badge');
 });
 
 test('keyboard_navigation', async (page) => {

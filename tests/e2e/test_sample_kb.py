@@ -133,5 +133,36 @@ def good_matches_say_more_than_total():
     check(mean_total > 5 * mean_good, "the sample KB no longer shows the difference")
 
 
+# The documents the sample knowledge base marks must-know (应知应会, <must-know>), and for which
+# teams ([] = every team); docs/sample-kb/README.md lists them.
+MUST_KNOW = {
+    "telecom-fraud-alert-001": [],
+    "telecom-realname-001": [],
+    "service-identity-verify-001": [],
+    "telecom-complaint-process-001": ["投诉组", "电信客服组"],
+    "bank-cc-lost-001": ["银行客服组"],
+}
+
+
+@test
+def must_know_documents_are_marked_in_the_document_view_and_hits():
+    s = service()
+    wrong = []
+    for doc_id, teams in MUST_KNOW.items():
+        d = s.call("GET", f"/api/documents/{doc_id}").json()
+        if d.get("must_know") is not True or d.get("must_know_teams") != teams:
+            wrong.append(f"{doc_id}: {d.get('must_know')!r} {d.get('must_know_teams')!r}")
+    # The hits say the same, and only these documents are marked.
+    marked = set()
+    for q, _ in queries():
+        for h in s.search(q).json()["hits"]:
+            if h["must_know"]:
+                marked.add(h["id"])
+                if h["must_know_teams"] != MUST_KNOW.get(h["id"]):
+                    wrong.append(f"hit {h['id']}: teams {h['must_know_teams']}")
+    check(marked and marked <= set(MUST_KNOW), f"marked hits {sorted(marked)}")
+    check(not wrong, "\n".join(wrong))
+
+
 if __name__ == "__main__":
     run_tests(cleanups=[lambda: _service and _service.cleanup()])

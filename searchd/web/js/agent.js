@@ -99,6 +99,7 @@ function hitItem(h, i) {
   const li = el('li', { id: 'hit-' + i, role: 'option', class: h.good_match ? 'hit good' : 'hit', 'aria-selected': 'false', dataset: { i } },
     el('div', { class: 'hit-head' },
       el('span', { class: 'title' }, h.title),
+      mustKnow(h),
       h.good_match ? el('span', { class: 'good-tag' }, '匹配度高') : null,
       ...(h.categories || []).slice(0, 2).map((c) => el('span', { class: 'cat' }, c)),
       h.updated ? el('span', { class: 'date' }, '更新 ' + h.updated) : null),
@@ -109,6 +110,14 @@ function hitItem(h, i) {
     openHit(i);
   });
   return li;
+}
+
+// The 应知应会 badge of a must-know hit or document (docs/API.md); its teams in the tooltip, and
+// beside it in the document view.
+function mustKnow(x, full) {
+  if (!x.must_know) return null;
+  const t = x.must_know_teams?.length ? '适用班组：' + x.must_know_teams.join('、') : '全体坐席必知';
+  return el('span', { class: 'must-know', title: t }, '应知应会', full ? el('small', null, t) : null);
 }
 
 function select(i) {
@@ -162,6 +171,7 @@ async function openDoc(id, sectionId, snippet) {
       el('span', { class: 'keys' }, el('kbd', null, 'Esc'), ' 返回')),
     el('h1', null, d.title),
     el('p', { class: 'meta' },
+      mustKnow(d, true),
       ...(d.categories || []).map((c) => el('span', { class: 'cat' }, c)),
       d.updated ? el('span', { class: 'date' }, '更新 ' + d.updated) : null,
       d.valid_until ? el('span', { class: 'date' }, '有效期至 ' + d.valid_until) : null));
