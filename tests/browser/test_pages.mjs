@@ -54,11 +54,6 @@ const DOCS = [
     sections: [['warn', '提示 <script>alert(3)</script>', ['提醒客户不要点击陌生链接 <script>alert(1)</script> 以免个人信息泄露。']]],
   }),
   docXml({
-    id: 'realname-001', title: '实名登记证件要求', categories: ['业务办理/实名'], updated: '2026-03-01', mustKnow: [],
-    keywords: '实名 登记 证件', questions: ['实名登记要带什么证件'],
-    paragraphs: ['办理实名登记须出示本人有效身份证件原件：居民身份证、护照或港澳居民来往内地通行证，不接受复印件。'],
-  }),
-  docXml({
     id: 'promo-2019', title: '二零一九年夏季流量包优惠活动', categories: ['营销/活动'], valid: ['2019-06-01', '2019-08-31'],
     paragraphs: ['活动期间办理夏季流量包可享受半价优惠，活动已于二零一九年结束。'],
   }),
@@ -576,32 +571,34 @@ test('help_request_appears_in_lead_view', async (page) => {
 test('agent_study_list_marks_a_must_know_document_studied', async (page) => {
   const svc = globalThis.svc;
   await needEndpoint('agent', '/api/me/study');
-  await agentSearch(page, svc, '实名登记要带什么证件');
+  await agentSearch(page, svc, '宽带无法上网怎么办');
   await page.click('#ask-help');
   await page.click('#help-submit');
   await page.waitForSelector('#help-result');
   // The list follows the help request at once (folded: open it).
-  await page.waitForSelector('#study:not([hidden]) #study-list li[data-doc="realname-001"]', { state: 'attached' });
+  await page.waitForSelector('#study:not([hidden]) #study-list li[data-doc="broadband-001"]', { state: 'attached' });
   await page.click('#study-summary');
-  const item = page.locator('#study-list li[data-doc="realname-001"]');
-  check((await item.textContent()).includes('应知应会') && (await item.textContent()).includes('实名登记证件要求'), 'listed with its mark: ' + (await item.textContent()));
+  const item = page.locator('#study-list li[data-doc="broadband-001"]');
+  check((await item.textContent()).includes('应知应会') && (await item.textContent()).includes('宽带故障报修流程'), 'listed with its mark: ' + (await item.textContent()));
   const first = await page.$eval('#study-list li', (li) => li.dataset.doc);
-  check(first === 'realname-001', 'must-know first: ' + first);
-  check((await page.textContent('#study-summary')).includes('应知应会未学 1 篇'), 'summary counts it: ' + (await page.textContent('#study-summary')));
+  check(first === 'broadband-001', 'must-know first: ' + first);
+  const unstudied = async () => Number(((await page.textContent('#study-summary')).match(/应知应会未学 (\d+) 篇/) || [0, 0])[1]);
+  const before = await unstudied();
+  check(before >= 1, 'the summary counts it: ' + (await page.textContent('#study-summary')));
   await shot(page, '21-agent-study-list');
   const [req] = await Promise.all([
-    page.waitForRequest((r) => r.url().endsWith('/api/me/study/realname-001') && r.method() === 'POST'),
+    page.waitForRequest((r) => r.url().endsWith('/api/me/study/broadband-001') && r.method() === 'POST'),
     item.locator('button.mark-studied').click(),
   ]);
   check(!req.postData(), 'no body');
-  await page.waitForSelector('#study-list li[data-doc="realname-001"] .studied-at');
-  check(await page.locator('#study-list li[data-doc="realname-001"] button.mark-studied').count() === 0, 'no button once studied');
-  check(!(await page.textContent('#study-summary')).includes('未学'), 'nothing left to study: ' + (await page.textContent('#study-summary')));
+  await page.waitForSelector('#study-list li[data-doc="broadband-001"] .studied-at');
+  check(await page.locator('#study-list li[data-doc="broadband-001"] button.mark-studied').count() === 0, 'no button once studied');
+  check(await unstudied() === before - 1, 'one fewer to study: ' + (await page.textContent('#study-summary')));
   // The title is looked up like a question: the document is the top hit.
-  await page.click('#study-list li[data-doc="realname-001"] .study-title');
-  await page.waitForFunction(() => document.querySelector('#q').value === '实名登记证件要求');
+  await page.click('#study-list li[data-doc="broadband-001"] .study-title');
+  await page.waitForFunction(() => document.querySelector('#q').value === '宽带故障报修流程');
   await page.waitForSelector('#hits li');
-  check((await page.textContent('#hits li')).includes('实名登记证件要求'), 'the top hit is the document: ' + (await page.textContent('#hits')));
+  check((await page.textContent('#hits li')).includes('宽带故障报修流程'), 'the top hit is the document: ' + (await page.textContent('#hits')));
   await shot(page, '22-agent-study-marked');
   check(!page.problems.length, page.problems.join('\n'));
 });
@@ -610,33 +607,33 @@ test('lead_sees_the_study_list_records_coaching_and_reads_the_effect', async (pa
   const svc = globalThis.svc;
   await needEndpoint('lead', '/api/reports/coaching');
   // Something to study: the agent asks about the must-know document (again).
-  const filed = await svc.api('agent', 'POST', '/api/help-requests', { question: '实名登记要带什么证件' });
+  const filed = await svc.api('agent', 'POST', '/api/help-requests', { question: '宽带无法上网怎么办' });
   check(filed.status === 201, 'filed: ' + filed.status);
   await login(page, svc, 'lead');
   await page.waitForURL('**/lead');
   await page.waitForSelector(`#agents-body tr[data-agent="${svc.names.agent}"]`);
   const row = page.locator(`#agents-body tr[data-agent="${svc.names.agent}"]`);
-  check((await row.locator('td.must-know').textContent()).startsWith('1') || (await row.locator('td.must-know').textContent()).startsWith('2'),
+  check(parseInt(await row.locator('td.must-know').textContent(), 10) >= 1,
     'must-know misses in the agents table: ' + (await row.locator('td.must-know').textContent()));
   check(Number(await page.textContent('#kpi-must-know b')) >= 1, 'must-know KPI');
   await row.click();
-  await page.waitForSelector('#agent-study-table tr[data-doc="realname-001"]');
-  check((await page.textContent('#agent-study-table tr[data-doc="realname-001"]')).includes('应知应会'), 'the lead sees the mark');
+  await page.waitForSelector('#agent-study-table tr[data-doc="broadband-001"]');
+  check((await page.textContent('#agent-study-table tr[data-doc="broadband-001"]')).includes('应知应会'), 'the lead sees the mark');
   await page.waitForSelector('#coaching-form');
   check(await page.inputValue('#coach-date') === await page.evaluate(() => { const d = new Date(); return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`; }), 'today by default');
-  const box = page.locator('#coaching-form input[type=checkbox][value="realname-001"]');
+  const box = page.locator('#coaching-form input[type=checkbox][value="broadband-001"]');
   if (!(await box.isChecked())) await box.check();
-  await page.fill('#coach-note', '讲了实名登记的证件，客户手机13812345678的事另说');
+  await page.fill('#coach-note', '讲了宽带报修流程，客户手机13812345678的事另说');
   await shot(page, '23-lead-coaching-form');
   const [req] = await Promise.all([
     page.waitForRequest((r) => r.url().endsWith('/api/coaching') && r.method() === 'POST'),
     page.click('#coach-submit'),
   ]);
   const body = JSON.parse(req.postData());
-  check(body.agent === svc.names.agent && body.doc_ids.includes('realname-001') && /^\d{4}-\d{2}-\d{2}$/.test(body.date), 'coaching body: ' + req.postData());
+  check(body.agent === svc.names.agent && body.doc_ids.includes('broadband-001') && /^\d{4}-\d{2}-\d{2}$/.test(body.date), 'coaching body: ' + req.postData());
   await page.waitForSelector('#coaching-sessions .coaching-session');
   const session = await page.textContent('#coaching-sessions');
-  check(session.includes('实名登记证件要求') && session.includes('讲了实名登记的证件'), 'the session is listed: ' + session);
+  check(session.includes('宽带故障报修流程') && session.includes('讲了宽带报修流程'), 'the session is listed: ' + session);
   check(!session.includes('13812345678'), 'the note is stored redacted: ' + session);
   // The effect report: the session is there (today: its "after" window is still running).
   await page.selectOption('#effect-weeks', '2');
