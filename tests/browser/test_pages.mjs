@@ -618,6 +618,7 @@ test('lead_sees_the_study_list_records_coaching_and_reads_the_effect', async (pa
   check(Number(await page.textContent('#kpi-must-know b')) >= 1, 'must-know KPI');
   await row.click();
   await page.waitForSelector('#agent-study-table tr[data-doc="broadband-001"]');
+  check(await page.locator('#requests-body .must-know-miss').count() >= 1, 'a must-know miss is marked among the requests');
   check((await page.textContent('#agent-study-table tr[data-doc="broadband-001"]')).includes('应知应会'), 'the lead sees the mark');
   await page.waitForSelector('#coaching-form');
   check(await page.inputValue('#coach-date') === await page.evaluate(() => { const d = new Date(); return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`; }), 'today by default');

@@ -281,7 +281,8 @@ function fillRequest(tr, item) {
     el('td', { class: 'question' }, item.question),
     el('td', null, item.answer || ''),
     el('td', null, verdict(item.kb_answerable, item.doc_id), el('div', { class: 'muted' }, '置信度 ' + pct(item.confidence))),
-    el('td', null, verdict(item.answerable, item.effective_doc_id)),
+    el('td', null, verdict(item.answerable, item.effective_doc_id),
+      item.must_know_miss ? el('div', null, el('span', { class: 'badge no must-know-miss' }, '应知应会漏答')) : null),
     el('td', null, rv ? [el('div', null, `${rv.by} ${fmtTime(rv.at)}`), rv.note ? el('div', { class: 'muted' }, rv.note) : null] : el('span', { class: 'muted' }, '未审核')),
     el('td', null, reviewActions(tr, item)));
 }
