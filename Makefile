@@ -161,7 +161,7 @@ $(BIN)/kb-searchd: $(SEARCHD_OBJ) $(LIB)
 
 # kb-report prints the queue, content health and the leads' results with the API's own JSON
 # code (searchd/json_*.c), so the two cannot drift.
-$(BIN)/kb-report: $(REPORT_OBJ) $(BUILD)/searchd/json_review.o $(BUILD)/searchd/json_gaps.o $(LIB)
+$(BIN)/kb-report: $(REPORT_OBJ) $(BUILD)/searchd/json_review.o $(BUILD)/searchd/json_gaps.o $(BUILD)/searchd/json_coaching.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

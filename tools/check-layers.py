@@ -21,6 +21,7 @@ LAYERS = {
     "index": 2, "search": 2, "learn": 2,
     "gaps": 3,
     "review": 4,
+    "coaching": 5,
 }
 # Public headers (include/kb/NAME.h) and the concern that implements each.
 PUBLIC = {
@@ -28,7 +29,7 @@ PUBLIC = {
     "analyzer": "analysis", "document": "document",
     "store": "events", "redact": "events",
     "index": "index", "search": "search", "doc_list": "search", "learn": "learn",
-    "gaps": "gaps", "review": "review",
+    "gaps": "gaps", "review": "review", "coaching": "coaching",
 }
 PROGRAMS = ["indexer", "searchd", "report", "bench"]
 # Concerns that hand out structs only: the programs format them (JSON at the edge), so neither
