@@ -182,6 +182,20 @@ def report_journal_priorities():
 
 
 @test
+def tokens_file_readable_by_the_services_group_is_no_warning():
+    """0640 with the group the service runs as is how the package installs the tokens
+    (root:kb): no warning. Readable by everyone: a warning."""
+    def mode(m):
+        return lambda s: os.chmod(s.tokens_path, m)
+    for m, warned in ((0o640, False), (0o600, False), (0o644, True)):
+        with started(before_start=mode(m)) as s:
+            check_status(s.request("GET", "/healthz"), 200, "healthz")
+            said = "is readable by other users" in s.log_text()
+            check(said == warned, f"mode {m:o} (group {os.stat(s.tokens_path).st_gid}, "
+                                  f"ours {os.getegid()}): warned {said}")
+
+
+@test
 def access_log_off():
     with started(extra_args=["--access-log", "off"]) as s:
         check_status(s.request("GET", "/healthz"), 200, "healthz")
