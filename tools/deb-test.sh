@@ -28,18 +28,9 @@ PORT=${KB_DEB_TEST_PORT:-18080}
 SYSTEMD=0
 [ -d /run/systemd/system ] && SYSTEMD=1
 DAEMON_PID=""
-failed=0
-passed=0
-
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; failed=$((failed + 1)); }
-# check NAME COMMAND...: PASS when the command succeeds, FAIL with its output otherwise. The
-# command runs in this shell (not a subshell), so a daemon it starts stays known.
-check() {
-    local name=$1
-    shift
-    if "$@" >"$WORK/check.out" 2>&1; then pass "$name"; else fail "$name" "$(tail -15 "$WORK/check.out")"; fi
-}
+CHECK_OUT=$WORK/check.out
+# shellcheck source=tools/test-lib.sh
+. tools/test-lib.sh
 
 cleanup() {
     stop_daemon
