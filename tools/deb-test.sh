@@ -56,16 +56,7 @@ trap cleanup EXIT
 
 # What the test itself uses, from Debian, when missing (make-deb.sh installs the build's needs):
 # systemd-analyze (package systemd; systemd need not be running), curl, sqlite3, man.
-need=""
-for p in systemd curl sqlite3 man-db; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
-done
-if [ -n "$need" ]; then
-    echo "deb-test: installing:$need" >&2
-    # shellcheck disable=SC2086
-    { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need; } >/dev/null
-fi
+need_packages deb-test systemd curl sqlite3 man-db
 
 # ---------------------------------------------------------------- build both versions
 if ! tools/make-deb.sh >"$WORK/build1.log" 2>&1; then

@@ -340,16 +340,7 @@ if ! probe=$(unshare --mount --pid --net --uts --ipc --fork true 2>&1); then
     exit $SKIP
 fi
 
-need=""
-for p in debootstrap systemd-container; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
-done
-if [ -n "$need" ]; then
-    echo "systemd-test: installing:$need" >&2
-    # shellcheck disable=SC2086
-    { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need; } >/dev/null
-fi
+need_packages systemd-test debootstrap systemd-container
 
 # ---------------------------------------------------------------- the package
 mkdir -p "$LOGS" "$CACHE/debs"
