@@ -330,8 +330,9 @@ static int parse_args(int argc, char **argv, options *o)
             errno = 0;
             unsigned long n = strtoul(v, &end, 10);
             if (!*v || *end || errno || n < 1 || n > 1000000 || v[0] == '-') {
-                fprintf(stderr, "kb-indexer: --changesets takes a number of changesets to keep, "
-                                "1..1000000 (got '%s')\n", v);
+                kb_journal_printf(KB_PRIO_ERR,
+                                  "kb-indexer: --changesets takes a number of changesets to keep, "
+                                  "1..1000000 (got '%s')\n", v);
                 return 2;
             }
             o->changesets = (unsigned)n;
