@@ -323,8 +323,12 @@ cleanup() {
         kill -KILL "$NSPAWN_PID" 2>/dev/null
     fi
     if [ -n "$WORK" ]; then
-        mountpoint -q "$WORK/root" && umount "$WORK/root"
-        rm -rf "$WORK"
+        # Never delete through an overlay that is still mounted: say so and leave it.
+        if mountpoint -q "$WORK/root" && ! umount "$WORK/root"; then
+            echo "systemd-test: $WORK/root is still mounted; unmount it and delete $WORK" >&2
+        else
+            rm -rf "$WORK"
+        fi
     fi
     # nspawn leaves this folder when /run is not a tmpfs (it will not delete on a disk file system).
     rm -rf "/run/systemd/nspawn/propagate/$MACHINE"
