@@ -18,7 +18,8 @@
  *             [--team T]
  *
  * CSV is the default (reports go to spreadsheets). Exit status: 0 on success, 1 when the store or
- * index cannot be read, 2 on bad usage.
+ * index cannot be read, 2 on bad usage. The error lines carry the journal's priority "err" when
+ * stderr is the journal (run from a systemd unit or timer: kb/journal.h).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include "kb/coaching.h"
 #include "kb/doc_list.h"
 #include "kb/gaps.h"
+#include "kb/journal.h"
 #include "kb/review.h"
 
 static void usage(FILE *out)
@@ -68,9 +70,9 @@ static void usage(FILE *out)
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("kb-report: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n", stderr);
+    char message[512];
+    snprintf(message, sizeof message, fmt, arg);
+    kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", message);
     usage(stderr);
     return 2;
 }
@@ -118,8 +120,8 @@ static int set_number_option(options *o, const char *name, const char *value)
     if (k == sizeof nums / sizeof nums[0]) return usage_error("unknown option %s", name);
     long n;
     if (parse_long(value, nums[k].min, nums[k].max, &n) != 0) {
-        fprintf(stderr, "kb-report: %s %s: give a whole number from %ld to %ld\n", name, value,
-                nums[k].min, nums[k].max);
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: %s %s: give a whole number from %ld to %ld\n",
+                          name, value, nums[k].min, nums[k].max);
         return 2;
     }
     *(long *)((char *)o + nums[k].offset) = n;
@@ -213,7 +215,7 @@ static int print_json(cJSON *json)
     char *text = json ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
     if (!text) {
-        fputs("kb-report: out of memory\n", stderr);
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: out of memory\n");
         return 1;
     }
     puts(text);
@@ -252,12 +254,12 @@ static int cmd_gaps(const options *o)
     char err[1024] = "";
     kb_gaps *g = kb_gaps_open(o->data, 1, err, sizeof err);
     if (!g) {
-        fprintf(stderr, "kb-report: %s\n", err);
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", err);
         return 1;
     }
     kb_gap_page page;
     if (kb_gaps_list(g, &f, &page) != KB_OK) {
-        fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", kb_gaps_errmsg(g));
         kb_gaps_close(g);
         return 1;
     }
@@ -275,14 +277,14 @@ static kb_review *open_review(const options *o)
 {
     char err[1024] = "";
     kb_review *r = kb_review_open(o->data, 1, err, sizeof err);
-    if (!r) fprintf(stderr, "kb-report: %s\n", err);
+    if (!r) kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", err);
     return r;
 }
 
 /* Say why the last call on r failed and close it: exit status 1. */
 static int review_failed(kb_review *r)
 {
-    fprintf(stderr, "kb-report: %s\n", kb_review_errmsg(r));
+    kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", kb_review_errmsg(r));
     kb_review_close(r);
     return 1;
 }
@@ -317,18 +319,19 @@ static int cmd_health(const options *o)
     char err[1024] = "";
     struct stat st;
     if (stat(o->index, &st) != 0 || !S_ISDIR(st.st_mode)) { /* a path error, not Xapian's */
-        fprintf(stderr, "kb-report: no index at %s: give the --index directory of kb-searchd (the "
-                        "one kb-indexer writes)\n", o->index);
+        kb_journal_printf(KB_PRIO_ERR,
+                          "kb-report: no index at %s: give the --index directory of kb-searchd "
+                          "(the one kb-indexer writes)\n", o->index);
         return 1;
     }
     kb_doc_list docs;
     if (kb_doc_list_read(o->index, &docs, err, sizeof err) != 0) {
-        fprintf(stderr, "kb-report: %s\n", err);
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", err);
         return 1;
     }
     kb_gaps *g = kb_gaps_open(o->data, 1, err, sizeof err);
     if (!g) {
-        fprintf(stderr, "kb-report: %s\n", err);
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", err);
         kb_doc_list_free(&docs);
         return 1;
     }
@@ -340,7 +343,7 @@ static int cmd_health(const options *o)
     kb_content_health health;
     int rc = kb_gaps_health(g, &docs, (int)o->days, o->limit > 0 ? (size_t)o->limit : 100,
                             (int64_t)now * 1000, today, &health);
-    if (rc != KB_OK) fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
+    if (rc != KB_OK) kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", kb_gaps_errmsg(g));
     kb_gaps_close(g);
     kb_doc_list_free(&docs);
     if (rc != KB_OK) return 1;

@@ -25,7 +25,7 @@ LAYERS = {
 }
 # Public headers (include/kb/NAME.h) and the concern that implements each.
 PUBLIC = {
-    "status": "util",
+    "status": "util", "journal": "util",
     "analyzer": "analysis", "document": "document",
     "store": "events", "redact": "events",
     "index": "index", "search": "search", "doc_list": "search", "learn": "learn",

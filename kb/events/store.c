@@ -23,6 +23,7 @@
  */
 #include "kb/store.h"
 
+#include "kb/journal.h"
 #include "kb/redact.h"
 
 #include <errno.h>
@@ -727,7 +728,7 @@ static void write_batch(kb_store *st, event *batch)
     }
     if (rc == SQLITE_OK) rc = exec_sql(st->db, "COMMIT");
     if (rc == SQLITE_OK) {
-        if (st->failing) fprintf(stderr, "kb_store: %s: writes work again\n", st->path);
+        if (st->failing) kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: writes work again\n", st->path);
         st->failing = 0;
         return;
     }
@@ -743,7 +744,8 @@ static void write_batch(kb_store *st, event *batch)
     size_t n = 0;
     for (event *ev = batch; ev; ev = ev->next, n++) fail_event(st, ev, event_what(ev), copy);
     if (!st->failing)
-        fprintf(stderr, "kb_store: %s: write failed, %zu events lost: %s\n", st->path, n, copy);
+        kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: write failed, %zu events lost: %s\n", st->path,
+                          n, copy);
     st->failing = 1;
     snprintf(st->fail_msg, sizeof st->fail_msg, "%s", copy);
 }
