@@ -74,6 +74,7 @@ class Cluster:
         self.procs = []  # (name, Popen, log file) of the replicate server and clients
         self.nodes = []  # harness.Service, started on a replica
         self.fronts = []  # harness.Service standing for haproxy (not started)
+        self.searchds = []  # every kb-searchd started (the nodes and any other), for cleanup
         self.replicas = []
         self.n_nodes = n_nodes
 
@@ -156,6 +157,9 @@ class Cluster:
             s.tokens = self.nodes[0].tokens
             s.write_tokens()
         s.index_dir = index_dir
+        # tracked here, not only in self.nodes: a kb-searchd a test starts on the indexing host
+        # is no node, and cleanup must stop it too
+        self.searchds.append(s)
         s.start()
         return s
 
@@ -207,7 +211,7 @@ class Cluster:
             return ""
 
     def cleanup(self):
-        for s in self.nodes + self.fronts:
+        for s in self.searchds + self.fronts:
             s.cleanup()
         for _, p, log in self.procs:
             if p.poll() is None:
