@@ -14,7 +14,7 @@
 #   make deb-test   build it, install it, use it, upgrade it, remove and purge it (as root;
 #                   changes this machine: for CI and throw-away machines, see docs/DEPLOY.md)
 
-PKGS := xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libmicrohttpd libcjson libzstd
+PKGS := xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libpq libmicrohttpd libcjson libzstd
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/bin
 
