@@ -285,6 +285,9 @@ int kb_db_step(kb_db_stmt *s)
     if (rc == SQLITE_ROW) return KB_DB_ROW;
     if (rc == SQLITE_DONE) {
         if (!sqlite3_stmt_readonly(s->sq)) db->changes = sqlite3_changes64(db->sq);
+        /* Ready to bind and run again at once, as on PostgreSQL (SQLite would refuse binds
+         * until a reset). */
+        sqlite3_reset(s->sq);
         kb_db_ok(db);
         return KB_DB_DONE;
     }

@@ -131,10 +131,11 @@ int kb_db_pg_session_settings(kb_db *db)
     char sql[256];
     /* lock_timeout is the busy timeout (0 would mean "wait for ever"); a session idle inside a
      * transaction for a minute is a stuck node holding the write lock of every node: the
-     * server ends it. */
+     * server ends it. Notices ("table does not exist, skipping") stay off stderr; warnings
+     * reach it (libpq prints them), as they deserve a look. */
     snprintf(sql, sizeof sql,
              "SET lock_timeout = %d; SET idle_in_transaction_session_timeout = 60000; "
-             "SET synchronous_commit = %s%s",
+             "SET client_min_messages = warning; SET synchronous_commit = %s%s",
              db->busy_ms > 0 ? db->busy_ms : 1, db->durable ? "on" : "off",
              db->flags & KB_DB_READONLY ? "; SET default_transaction_read_only = on" : "");
     return run_plain(db, sql, "cannot set up the session", NULL);

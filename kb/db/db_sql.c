@@ -135,6 +135,12 @@ static void sb_add(sbuf *b, const char *s, size_t n)
 
 static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 
+/* Drop the spaces at the end (before a clause that is left out). */
+static void sb_trim_spaces(sbuf *b)
+{
+    while (!b->oom && b->n && (b->p[b->n - 1] == ' ' || b->p[b->n - 1] == '\t')) b->p[--b->n] = '\0';
+}
+
 static char *sb_finish(sbuf *b)
 {
     if (!b->p && !b->oom) sb_add(b, "", 0);
@@ -278,9 +284,11 @@ char *kb_db_ddl(kb_db_dialect d, const char *sql)
             sb_str(&b, "DOUBLE PRECISION");
         } else if (word_is(sql, &t, "WITHOUT") && next_sig(sql, t.end, &n1) &&
                    word_is(sql, &n1, "ROWID")) {
+            sb_trim_spaces(&b);
             i = n1.end;
             continue;
         } else if (word_is(sql, &t, "REFERENCES")) {
+            sb_trim_spaces(&b);
             i = skip_references(sql, t.end);
             continue;
         } else {
