@@ -53,7 +53,9 @@ struct kb_db_stmt {
     char *sql;                           /* with $1.. placeholders */
     int nparams;
     char **param_names;                  /* [i]: ":name" of parameter i + 1, or NULL */
-    char **values;                       /* text form of each bound value */
+    char **values;                       /* each bound value: text, or 8 bytes of a number in
+                                          * PostgreSQL's binary form (a buffer each) */
+    size_t *caps;                        /* their sizes */
     int *types;                          /* DBV_* of each */
     int is_write;                        /* INSERT, UPDATE or DELETE: the write lock outside a tx */
     int runs;                            /* times run with the current types */

@@ -214,10 +214,11 @@ int kb_db_pg_prepare(kb_db *db, const char *sql, kb_db_stmt *s)
     s->is_write = t.is_write;
     size_t n = t.nparams ? (size_t)t.nparams : 1;
     s->values = calloc(n, sizeof *s->values);
+    s->caps = calloc(n, sizeof *s->caps);
     s->types = calloc(n, sizeof *s->types);
     s->run_oids = calloc(n, sizeof *s->run_oids);
     s->server_oids = calloc(n, sizeof *s->server_oids);
-    if (!s->values || !s->types || !s->run_oids || !s->server_oids)
+    if (!s->values || !s->caps || !s->types || !s->run_oids || !s->server_oids)
         return kb_db_fail(db, KB_DB_ERROR, NULL, "out of memory");
     return KB_DB_OK;
 }
@@ -231,6 +232,7 @@ void kb_db_pg_stmt_free(kb_db_stmt *s)
     for (int i = 0; s->param_names && i < s->nparams; i++) free(s->param_names[i]);
     free(s->param_names);
     free(s->values);
+    free(s->caps);
     free(s->types);
     free(s->run_oids);
     free(s->server_oids);
@@ -245,8 +247,15 @@ static int run(kb_db_stmt *s)
     if (!connected(db)) return lost(db, "cannot run a statement");
     int n = s->nparams;
     Oid oids[n ? n : 1];
-    for (int i = 0; i < n; i++)
+    const char *vals[n ? n : 1];
+    int lens[n ? n : 1], formats[n ? n : 1];
+    for (int i = 0; i < n; i++) {
+        int number = s->types[i] == DBV_INT || s->types[i] == DBV_DOUBLE;
         oids[i] = s->types[i] == DBV_INT ? OID_INT8 : s->types[i] == DBV_DOUBLE ? OID_FLOAT8 : 0;
+        vals[i] = s->types[i] == DBV_NULL ? NULL : s->values[i];
+        lens[i] = number ? 8 : 0; /* text is NUL-terminated */
+        formats[i] = number;      /* numbers in binary: kb_db_bind_int64 */
+    }
     size_t oid_bytes = (size_t)n * sizeof(Oid);
     int implicit = s->is_write && !db->tx;
     if (implicit) {
@@ -255,9 +264,8 @@ static int run(kb_db_stmt *s)
     }
     flush_dealloc(db);
     PGresult *res;
-    const char *const *vals = (const char *const *)s->values;
     if (s->server_name[0] && s->server_gen == db->generation && !memcmp(oids, s->server_oids, oid_bytes)) {
-        res = PQexecPrepared(db->pg, s->server_name, n, vals, NULL, NULL, 0);
+        res = PQexecPrepared(db->pg, s->server_name, n, vals, lens, formats, 0);
     } else if (s->runs >= 1 && !memcmp(oids, s->run_oids, oid_bytes)) {
         /* Run before with these types: worth preparing on the server. */
         if (s->server_name[0] && s->server_gen == db->generation) queue_dealloc(db, s->server_name);
@@ -273,9 +281,9 @@ static int run(kb_db_stmt *s)
             return rc;
         }
         PQclear(p);
-        res = PQexecPrepared(db->pg, s->server_name, n, vals, NULL, NULL, 0);
+        res = PQexecPrepared(db->pg, s->server_name, n, vals, lens, formats, 0);
     } else {
-        res = PQexecParams(db->pg, s->sql, n, oids, vals, NULL, NULL, 0);
+        res = PQexecParams(db->pg, s->sql, n, oids, vals, lens, formats, 0);
         s->runs = 1;
         memcpy(s->run_oids, oids, oid_bytes);
     }
