@@ -3,7 +3,8 @@
 themselves: no system service, no root-owned cluster, nothing left behind.
 
 initdb writes a cluster into a fresh directory under /tmp; the server listens on a Unix socket in
-that directory and on 127.0.0.1 at a free port, with a database `kb` owned by the superuser `kb`.
+that directory and on 127.0.0.1 at a free port, with a database `kb` owned by the superuser `kb`
+(UTF-8, bytewise collation as docs/CLUSTER.md asks of a production database).
 The socket takes the `kb` user without a password (trust); TCP asks for the generated password
 (scram-sha-256), so tests can check that a password never shows in a message. PostgreSQL refuses
 to run as root: when the tests run as root (CI on a fresh Debian 12 does), the server runs as
@@ -150,7 +151,7 @@ class PgServer:
         if self.user:
             os.chown(pwfile, pwd.getpwnam(self.user).pw_uid, -1)
         args = ["initdb", "-D", self.data, "-U", "kb", f"--pwfile={pwfile}", "-E", "UTF8",
-                "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256"]
+                "--lc-collate=C", "--lc-ctype=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256"]
         if not self.durable:
             args.append("--no-sync")
         self._check("initdb", self._run(args))

@@ -216,6 +216,15 @@ TEST(chinese_text_round_trips_in_utf8)
     CHECK(kb_db_column_int64(s, 1) == 28); /* characters, not bytes, on both */
     CHECK_STR_EQ(kb_db_column_text(s, 2), "国际漫游");
     kb_db_finalize(s);
+    /* Text sorts bytewise on both (the database's C collation): 'B' < 'a' < 'z' < '中'. */
+    CHECK(exec_ok(db, "INSERT INTO texts (q) VALUES ('a'), ('中'), ('B'), ('z')") == KB_DB_OK);
+    CHECK(kb_db_prepare(db, "SELECT q FROM texts WHERE length(q) = 1 ORDER BY q", &s) == KB_DB_OK);
+    const char *order[] = {"B", "a", "z", "中"};
+    for (int k = 0; k < 4; k++) {
+        CHECK(kb_db_step(s) == KB_DB_ROW);
+        CHECK_STR_EQ(kb_db_column_text(s, 0), order[k]);
+    }
+    kb_db_finalize(s);
     kb_db_close(db);
 }
 
