@@ -46,7 +46,9 @@ static int result_fail(kb_db *db, PGresult *res, const char *what)
     if (!res)
         return kb_db_fail(db, KB_DB_ERROR, NULL, "%s%s%s", what ? what : "", what ? ": " : "",
                           PQerrorMessage(db->pg));
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *field = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    char state_buf[8] = "", *state = field ? state_buf : NULL; /* outlives PQclear(res) */
+    if (field) snprintf(state_buf, sizeof state_buf, "%s", field);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     if (!msg) msg = PQresultErrorMessage(res);
     int code = KB_DB_ERROR;
