@@ -91,8 +91,12 @@ ifneq ($(REPORT_OBJ),)
   PROGRAMS += $(BIN)/kb-report
 endif
 
-.PHONY: all deps run check unit e2e bench install clean fuzz fuzz-build valgrind soak man deb deb-test
+.PHONY: all deps pkgs-present run check unit e2e bench install clean fuzz fuzz-build valgrind soak man deb deb-test
 all: $(PROGRAMS)
+
+# Say which libraries are missing, rather than fail on a header: a machine set up before a
+# library joined PKGS (libpq, for kb/db) needs `make deps` once.
+$(LIB_OBJ): | pkgs-present
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -201,6 +205,10 @@ endif
 fuzz: deps
 	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+pkgs-present:
+	@missing=""; for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] || { echo "missing libraries (pkg-config):$$missing; run 'make deps' (tools/install-deps.sh) first" >&2; exit 1; }
 
 # Install the Debian packages the build, tests and benchmarks need, when missing.
 deps:
