@@ -6,8 +6,8 @@
  * statement run a second time with the same parameter types is prepared on the server
  * (PQprepare) and run by name from then on, as the store's writer does thousands of times. A
  * statement prepared on a connection that has since been replaced is prepared again.
- * Server-side statements are DEALLOCATEd lazily, before the next command, so kb_db_finalize
- * needs no round trip and works in an aborted transaction too.
+ * Server-side statements are DEALLOCATEd lazily, with the next command outside a transaction,
+ * so kb_db_finalize needs no round trip and works in an aborted transaction too.
  *
  * Locks: two advisory-lock classes (the two-int4 key space, which never meets the one-bigint
  * one other software may use): LOCK_WRITE for the cluster-wide write transaction lock, taken
@@ -78,10 +78,11 @@ static int64_t tag_changes(PGresult *res)
     return strtoll(PQcmdTuples(res), NULL, 10);
 }
 
-/* DEALLOCATE what finalized statements left on the server, when a command can run. */
+/* DEALLOCATE what finalized statements left on the server, between transactions only: an
+ * error there must never abort a caller's transaction. */
 static void flush_dealloc(kb_db *db)
 {
-    if (!db->n_dealloc || !connected(db) || PQtransactionStatus(db->pg) == PQTRANS_INERROR) return;
+    if (!db->n_dealloc || !connected(db) || PQtransactionStatus(db->pg) != PQTRANS_IDLE) return;
     size_t len = 1;
     for (size_t i = 0; i < db->n_dealloc; i++) len += strlen(db->dealloc[i]) + 13;
     char *sql = malloc(len);

@@ -677,6 +677,21 @@ TEST(a_statement_runs_again_with_new_bindings_and_new_types)
     kb_db_clear_bindings(s);
     CHECK(kb_db_step(s) == KB_DB_ROW && kb_db_column_is_null(s, 0));
     kb_db_finalize(s);
+    if (is_pg(db)) {
+        /* Statements prepared on the server go with their finalize (at the next command outside
+         * a transaction): a daemon that prepares per request does not fill the session. */
+        for (int k = 0; k < 20; k++) {
+            CHECK(kb_db_prepare(db, "SELECT ? + 1", &s) == KB_DB_OK);
+            for (int r = 0; r < 3; r++) {
+                kb_db_bind_int64(s, 1, r);
+                CHECK(kb_db_step(s) == KB_DB_ROW && kb_db_column_int64(s, 0) == r + 1);
+                kb_db_reset(s);
+            }
+            kb_db_finalize(s);
+        }
+        CHECK(kb_db_exec(db, "SELECT 1") == KB_DB_OK);
+        CHECK(q_int(db, "SELECT count(*) FROM pg_prepared_statements") == 0);
+    }
     /* An error in a statement leaves the handle usable. */
     CHECK(kb_db_prepare(db, "SELECT * FROM no_such_table_here", &s) != KB_DB_OK ||
           kb_db_step(s) == KB_DB_ERROR);
@@ -820,8 +835,11 @@ TEST(the_layer_costs_little_over_the_raw_client)
            "(%.0f/s), overhead %+.0f%%; client CPU per insert: layer %.2f us, raw %.2f us\n",
            backend, n, layer, n / layer, raw, n / raw, (layer / raw - 1) * 100,
            layer_cpu / n * 1e6, raw_cpu / n * 1e6);
-    /* Loose: a loaded machine varies by tens of percent; a layer twice as slow is a bug. */
-    CHECK(layer < raw * 2 + 0.05);
+    /* Loose: a loaded machine varies by tens of percent; a layer twice as slow is a bug. Under
+     * the sanitizers (KB_SANITIZED=1) only the layer's code is instrumented, not the clients':
+     * the ratio then says nothing. */
+    const char *san = getenv("KB_SANITIZED");
+    if (!san || strcmp(san, "1") != 0) CHECK(layer < raw * 2 + 0.05);
     exec_ok(db, "DROP TABLE bench");
     kb_db_close(db);
 }
