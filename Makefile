@@ -13,6 +13,8 @@
 #   make deb        the Debian package kb-search, into build/deb-pkg (see docs/DEPLOY.md)
 #   make deb-test   build it, install it, use it, upgrade it, remove and purge it (as root;
 #                   changes this machine: for CI and throw-away machines, see docs/DEPLOY.md)
+#   make systemd-test   the package under a real systemd: boots a Debian 12 container
+#                   (systemd-nspawn; as root; the image is cached in /var/tmp, see docs/DEPLOY.md)
 
 PKGS := xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libpq libmicrohttpd libcjson libzstd
 PREFIX ?= /usr/local
@@ -91,7 +93,7 @@ ifneq ($(REPORT_OBJ),)
   PROGRAMS += $(BIN)/kb-report
 endif
 
-.PHONY: all deps pkgs-present run check unit e2e bench install clean fuzz fuzz-build valgrind soak man deb deb-test
+.PHONY: all deps pkgs-present run check unit e2e bench install clean fuzz fuzz-build valgrind soak man deb deb-test systemd-test
 all: $(PROGRAMS)
 
 # Say which libraries are missing, rather than fail on a header: a machine set up before a
@@ -165,7 +167,7 @@ $(BIN)/kb-searchd: $(SEARCHD_OBJ) $(LIB)
 
 # kb-report prints the queue, content health and the leads' results with the API's own JSON
 # code (searchd/json_*.c), so the two cannot drift.
-$(BIN)/kb-report: $(REPORT_OBJ) $(BUILD)/searchd/json_review.o $(BUILD)/searchd/json_gaps.o $(LIB)
+$(BIN)/kb-report: $(REPORT_OBJ) $(BUILD)/searchd/json_review.o $(BUILD)/searchd/json_gaps.o $(BUILD)/searchd/json_coaching.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -270,6 +272,9 @@ deb:
 
 deb-test:
 	@tools/deb-test.sh
+
+systemd-test:
+	@tools/systemd-test.sh
 
 clean:
 	rm -rf build bin

@@ -48,7 +48,8 @@ SAMPLE_KB = os.path.join(ROOT, "docs", "sample-kb")
 TASKS = {"cmrc-trial": "passages", "drcd-dev": "passages", "drcd-dev-articles": "articles",
          "bq-dev": "faq", "bq-dev-intents": "faq"}
 BANDS = [(0.0, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)]  # as kbeval prints them
-NAMES = ["bias", "word_share", "margin_held", "coverage_lead", "tenth_held", "few_words", "restated"]
+NAMES = ["bias", "word_share", "margin_held", "coverage_lead", "tenth_held", "few_words", "restated",
+         "title_lead", "bare"]
 L2 = 1e-3
 
 
@@ -65,7 +66,9 @@ def inputs(f):
             f["coverage"] - f["second_coverage"],
             ratio(f["top_score"] - f["tenth_score"], f["top_score"]) * f["coverage"],
             max(few, 0.0),
-            (0.3 - f["beyond"]) / 0.3 if f["beyond"] < 0.3 else 0.0]
+            (0.3 - f["beyond"]) / 0.3 if f["beyond"] < 0.3 else 0.0,
+            f["title_cover"] * f["answer"] - f["second_title_cover"] * f["second_answer"],
+            1.0 - f["answer"]]
 
 
 def sigmoid(z):

@@ -13,7 +13,8 @@
  * and newlines as spaces), for tuning passage choice. With --repeat, the questions are run N
  * times and only timing is printed (to stderr): searches per second and latency percentiles on
  * one thread. --learned FILE: "DOC_ID<TAB>PHRASING" lines, searched as learned phrasings
- * (kb/search.h, kb_searcher_set_learned), to measure what they cost.
+ * (kb/search.h, kb_searcher_set_learned), to measure what they cost; it also times the rebuild
+ * kb-searchd does after a teaching (kb_learned_index_rebuild with one more phrasing).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +41,12 @@ static void print_features(const kb_search_features *f)
 {
     printf("\tcoverage=%.6f passage_coverage=%.6f top_score=%.6f second_score=%.6f n_terms=%zu "
            "word_coverage=%.6f char_coverage=%.6f word_share=%.6f n_words=%zu "
-           "second_coverage=%.6f tenth_score=%.6f beyond=%.6f",
+           "second_coverage=%.6f tenth_score=%.6f beyond=%.6f title_cover=%.6f answer=%.6f "
+           "second_title_cover=%.6f second_answer=%.6f",
            f->coverage, f->passage_coverage, f->top_score, f->second_score, f->n_terms,
            f->word_coverage, f->char_coverage, f->word_share, f->n_words, f->second_coverage,
-           f->tenth_score, f->beyond);
+           f->tenth_score, f->beyond, f->title_cover, f->answer, f->second_title_cover,
+           f->second_answer);
 }
 
 /* Build a learned-phrasing index from FILE and give it to s. 0, or -1 after saying why. */
@@ -73,6 +76,19 @@ static int load_learned(kb_searcher *s, const char *path)
     double t = now_ms();
     kb_learned_index *idx = e ? kb_learned_index_build(e, n, err, sizeof err) : NULL;
     fprintf(stderr, "kb-query: %zu learned phrasings indexed in %.0f ms\n", n, now_ms() - t);
+    if (idx && n) {
+        /* What kb-searchd does after a teaching: rebuild from the index before, with one more
+         * phrasing (the first one again, on another document). */
+        kb_learned_entry *more = realloc(e, (n + 1) * sizeof *e);
+        if (more) {
+            e = more;
+            e[n] = (kb_learned_entry){"kb-query-rebuild", e[0].text};
+            t = now_ms();
+            kb_learned_index *again = kb_learned_index_rebuild(idx, e, n + 1, err, sizeof err);
+            fprintf(stderr, "kb-query: rebuilt with one more phrasing in %.0f ms\n", now_ms() - t);
+            kb_learned_index_release(again);
+        }
+    }
     for (size_t i = 0; e && i < n; i++) {
         free((char *)e[i].doc_id);
         free((char *)e[i].text);

@@ -11,16 +11,21 @@
 #      the gap queue as kb-searchd's feeder leaves it: every unresolved search a question, in
 #      groups of about 10 (20,000 items), aggregates computed from the questions, watermarks at
 #      the end so a kb-searchd started on it would not take them in again;
-#      the per-day document counts (doc_days) computed from the searches, as the feeder does.
+#      the per-day document counts (doc_days) computed from the searches, as the feeder does;
+#      must-know marks on 1 in 7 answered requests, with the documents' titles (schema v6);
+#      SESSIONS coaching sessions over the last 12 months, 2 documents each, and study marks
+#      on 1 in 10 documents of the agents' study lists (issue 19).
 # 3. Times kb-report for each report (best of 3 runs) and says whether each is under 1 s.
 #
-#   bench/report_bench.sh [--keep]      (BIN=bin by default; SEARCHES=1000000 HELP=100000)
+#   bench/report_bench.sh [--keep]      (BIN=bin by default; SEARCHES=1000000 HELP=100000
+#                                        SESSIONS=1000)
 # Exit status: 0 when every report answered in under a second, 1 otherwise, 2 on setup errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
 SEARCHES=${SEARCHES:-1000000}
 HELP=${HELP:-100000}
+SESSIONS=${SESSIONS:-1000}
 KEEP=${1:-}
 for b in kb-indexer kb-searchd kb-report; do
     [ -x "$BIN/$b" ] || { echo "report_bench: $BIN/$b missing: run make first" >&2; exit 2; }
@@ -71,6 +76,19 @@ SELECT $NOW_MS - 365 * 86400000 + i * (365 * 86400000 / $HELP), 'agent-' || (i *
        CASE WHEN i % 100 = 0 THEN 0 END, CASE WHEN i % 100 = 0 THEN 'lead-1' END,
        CASE WHEN i % 100 = 0 THEN $NOW_MS END
 FROM n;
+UPDATE help_requests SET must_know = 1 WHERE kb_answerable = 1 AND id % 7 = 0;
+UPDATE help_requests SET doc_title = '标题 ' || doc_id WHERE doc_id IS NOT NULL;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $SESSIONS)
+INSERT INTO coaching_sessions (id, agent, lead, day, note, time_ms)
+SELECT i, 'agent-' || (i * 13 % 440), 'lead-1',
+       date(($NOW_MS - i * (365 * 86400000 / $SESSIONS)) / 1000, 'unixepoch', 'localtime'),
+       '辅导记录 ' || i, $NOW_MS
+FROM n;
+INSERT INTO coaching_docs (session_id, doc_id, title)
+SELECT id, 'doc-' || (id * 17 % 800), '标题' FROM coaching_sessions
+UNION ALL SELECT id, 'doc-' || (id * 23 % 800 + 1), '标题' FROM coaching_sessions;
+INSERT OR IGNORE INTO study_marks (agent, doc_id, time_ms)
+SELECT agent, doc_id, $NOW_MS FROM help_requests WHERE doc_id IS NOT NULL AND id % 10 = 0;
 INSERT INTO help_request_reviews (help_request_id, time_ms, reviewer, kb_answerable)
 SELECT id, override_time_ms, override_by, override_answerable FROM help_requests
 WHERE override_time_ms IS NOT NULL;
@@ -108,7 +126,8 @@ fill_ms=$((($(date +%s%N) - start) / 1000000))
 counts=$(sqlite3 "$DB" "SELECT (SELECT count(*) FROM searches) || ' searches, ' ||
   (SELECT count(*) FROM help_requests) || ' help requests, ' ||
   (SELECT count(*) FROM gap_questions) || ' queued questions in ' ||
-  (SELECT count(*) FROM gap_groups) || ' items, ' || (SELECT count(*) FROM doc_days) || ' doc_days rows'")
+  (SELECT count(*) FROM gap_groups) || ' items, ' || (SELECT count(*) FROM doc_days) || ' doc_days rows, ' ||
+  (SELECT count(*) FROM coaching_sessions) || ' coaching sessions'")
 printf 'report_bench: filled %s in %d.%d s (%s MB)\n' "$counts" $((fill_ms / 1000)) \
     $((fill_ms % 1000 / 100)) "$(du -m "$DB" | cut -f1)"
 
@@ -139,5 +158,10 @@ run "help-requests --by agent --month $MONTH" help-requests --by agent --month "
 run "help-requests --by team --month $MONTH" help-requests --by team --month "$MONTH"
 run "help-requests --by agent --months 12 (JSON)" --format json help-requests --by agent --months 12
 run "health --days 30" health --index "$TMP/index" --days 30
+run "study --agent agent-7 (an agent's list)" study --agent agent-7
+run "coaching --limit 100 (sessions)" coaching --limit 100
+run "coaching-effect (all sessions, 4 weeks)" coaching-effect
+run "coaching-effect --weeks 12 (JSON)" --format json coaching-effect --weeks 12
+run "coaching-effect --team 班组3" coaching-effect --team 班组3
 [ "$slow" = 0 ] && echo "report_bench: every report under 1 s" || echo "report_bench: some reports took 1 s or more"
 exit "$slow"

@@ -20,6 +20,9 @@
  * Exit status: 0 every input valid and indexed; 1 some input invalid (valid ones indexed);
  * 2 usage or I/O errors.
  *
+ * Under systemd (kb-indexer.service) the lines on stderr carry their journal priority
+ * (kb/journal.h): problems and errors "err", notes "warning", the summary "info".
+ *
  * Removing documents is only ever done on complete information: --sync and --rebuild publish
  * nothing when an input could not be read, and --sync removes nothing when an input was
  * invalid, so a typo in one file never empties part of the live knowledge base.
@@ -36,6 +39,7 @@
 
 #include "kb/document.h"
 #include "kb/index.h"
+#include "kb/journal.h"
 #include "pipeline.h"
 
 #define MAX_DEPTH 64
@@ -118,7 +122,8 @@ static void report_io(run_state *st, const char *path, const char *what, int err
     snprintf(reason, sizeof reason, "%s", strerror(err));
     if (reason[0] >= 'A' && reason[0] <= 'Z' && reason[1] >= 'a' && reason[1] <= 'z')
         reason[0] = (char)(reason[0] - 'A' + 'a'); /* "No such file..." mid-sentence */
-    fprintf(stderr, "kb-indexer: %s: %s%s%s\n", path, what ? what : "", what ? ": " : "", reason);
+    kb_journal_printf(KB_PRIO_ERR, "kb-indexer: %s: %s%s%s\n", path, what ? what : "",
+                      what ? ": " : "", reason);
     st->io_errors++;
 }
 
@@ -184,8 +189,9 @@ static void walk(run_state *st, file_list *files, const char *path, int depth)
     const char *first = seen_before(st, path, &sb);
     if (first) {
         if (!st->quiet)
-            fprintf(stderr, "kb-indexer: %s is the %s %s again (a symbolic link?); read once\n", path,
-                    is_dir ? "folder" : "file", first);
+            kb_journal_printf(KB_PRIO_WARNING,
+                              "kb-indexer: %s is the %s %s again (a symbolic link?); read once\n",
+                              path, is_dir ? "folder" : "file", first);
         return;
     }
     if (!is_dir) {
@@ -193,8 +199,10 @@ static void walk(run_state *st, file_list *files, const char *path, int depth)
         return;
     }
     if (depth >= MAX_DEPTH) {
-        fprintf(stderr, "kb-indexer: %s: directories nested deeper than %d levels; skipped (move "
-                "the documents up, or give this folder as a PATH of its own)\n", path, MAX_DEPTH);
+        kb_journal_printf(KB_PRIO_ERR,
+                          "kb-indexer: %s: directories nested deeper than %d levels; skipped (move "
+                          "the documents up, or give this folder as a PATH of its own)\n",
+                          path, MAX_DEPTH);
         st->io_errors++;
         return;
     }
@@ -250,10 +258,10 @@ static void on_problem(const char *file, int line, const char *message, void *us
     run_state *st = user;
     if (st->progress) fputs("\r\033[K", stderr);
     if (line == KB_PROBLEM_IO_LINE) { /* the pipeline counts it among the I/O errors */
-        fprintf(stderr, "kb-indexer: %s: %s\n", file, message);
+        kb_journal_printf(KB_PRIO_ERR, "kb-indexer: %s: %s\n", file, message);
         return;
     }
-    fprintf(stderr, "%s:%d: %s\n", file, line, message);
+    kb_journal_printf(KB_PRIO_ERR, "%s:%d: %s\n", file, line, message);
     st->problems++;
 }
 
@@ -261,7 +269,7 @@ static void report_problem(run_state *st, const char *where, const char *message
 {
     pipeline_lock_output(st->pipe);
     if (st->progress) fputs("\r\033[K", stderr);
-    fprintf(stderr, "%s: %s\n", where, message);
+    kb_journal_printf(KB_PRIO_ERR, "%s: %s\n", where, message);
     st->problems++;
     pipeline_unlock_output(st->pipe);
 }
@@ -274,7 +282,8 @@ static void write_documents(run_state *st)
         if (kb_index_writer_add_prepared(st->writer, d) != KB_OK) {
             if (kb_index_writer_status(st->writer) != KB_OK) {
                 pipeline_lock_output(st->pipe);
-                fprintf(stderr, "kb-indexer: %s\n", kb_index_writer_errmsg(st->writer));
+                kb_journal_printf(KB_PRIO_ERR, "kb-indexer: %s\n",
+                                  kb_index_writer_errmsg(st->writer));
                 pipeline_unlock_output(st->pipe);
                 st->fatal = 1;
                 kb_prepared_doc_free(d);
@@ -321,8 +330,9 @@ static int parse_args(int argc, char **argv, options *o)
             errno = 0;
             unsigned long n = strtoul(v, &end, 10);
             if (!*v || *end || errno || n < 1 || n > 1000000 || v[0] == '-') {
-                fprintf(stderr, "kb-indexer: --changesets takes a number of changesets to keep, "
-                                "1..1000000 (got '%s')\n", v);
+                kb_journal_printf(KB_PRIO_ERR,
+                                  "kb-indexer: --changesets takes a number of changesets to keep, "
+                                  "1..1000000 (got '%s')\n", v);
                 return 2;
             }
             o->changesets = (unsigned)n;
@@ -333,7 +343,7 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (strcmp(a, "--") == 0) {
             while (++i < argc) o->inputs[o->n_inputs++] = argv[i];
         } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "kb-indexer: unknown option %s\n", a);
+            kb_journal_printf(KB_PRIO_ERR, "kb-indexer: unknown option %s\n", a);
             usage(stderr);
             return 2;
         } else {
@@ -341,13 +351,13 @@ static int parse_args(int argc, char **argv, options *o)
         }
     }
     if (both_modes) {
-        fprintf(stderr, "kb-indexer: --sync and --rebuild cannot be combined\n");
+        kb_journal_printf(KB_PRIO_ERR, "kb-indexer: --sync and --rebuild cannot be combined\n");
         return 2;
     }
     if (!o->index_dir || !*o->index_dir || o->n_inputs == 0) {
-        fprintf(stderr, "kb-indexer: %s\n", !o->index_dir || !*o->index_dir
-                                                ? "--index DIR is required"
-                                                : "give at least one PATH to index");
+        kb_journal_printf(KB_PRIO_ERR, "kb-indexer: %s\n",
+                          !o->index_dir || !*o->index_dir ? "--index DIR is required"
+                                                          : "give at least one PATH to index");
         usage(stderr);
         return 2;
     }
@@ -361,7 +371,7 @@ static int index_files(run_state *st, const file_list *files)
     char err[512];
     st->pipe = pipeline_start(files->paths, files->n, st->writer, on_problem, st, err, sizeof err);
     if (!st->pipe) {
-        fprintf(stderr, "kb-indexer: %s\n", err);
+        kb_journal_printf(KB_PRIO_ERR, "kb-indexer: %s\n", err);
         return -1;
     }
     write_documents(st);
@@ -371,7 +381,7 @@ static int index_files(run_state *st, const file_list *files)
     st->pipe = NULL;
     st->io_errors += parse_io_errors;
     if (out_of_memory) {
-        fprintf(stderr, "kb-indexer: out of memory while analysing documents\n");
+        kb_journal_printf(KB_PRIO_ERR, "kb-indexer: out of memory while analysing documents\n");
         st->fatal = 1;
     }
     show_progress(st, 1);
@@ -382,18 +392,20 @@ static int index_files(run_state *st, const file_list *files)
 static int publish(run_state *st, kb_index_mode mode)
 {
     if (st->io_errors && mode != KB_INDEX_UPDATE) {
-        fprintf(stderr, "kb-indexer: nothing published: %zu input(s) could not be read, and %s on "
-                "incomplete input would drop their documents from the index\n",
-                st->io_errors, mode == KB_INDEX_SYNC ? "--sync" : "--rebuild");
+        kb_journal_printf(KB_PRIO_ERR,
+                          "kb-indexer: nothing published: %zu input(s) could not be read, and %s "
+                          "on incomplete input would drop their documents from the index\n",
+                          st->io_errors, mode == KB_INDEX_SYNC ? "--sync" : "--rebuild");
         return -1;
     }
     if (st->problems && mode == KB_INDEX_SYNC) {
-        fprintf(stderr, "kb-indexer: --sync removes nothing this time because some documents were "
-                "invalid (they would have been removed); fix them and run again\n");
+        kb_journal_printf(KB_PRIO_WARNING,
+                          "kb-indexer: --sync removes nothing this time because some documents "
+                          "were invalid (they would have been removed); fix them and run again\n");
         kb_index_writer_keep_unseen(st->writer);
     }
     if (kb_index_writer_commit(st->writer) != KB_OK) {
-        fprintf(stderr, "kb-indexer: %s\n", kb_index_writer_errmsg(st->writer));
+        kb_journal_printf(KB_PRIO_ERR, "kb-indexer: %s\n", kb_index_writer_errmsg(st->writer));
         return -1;
     }
     return 0;
@@ -403,15 +415,16 @@ static void print_summary(const run_state *st, size_t n_files)
 {
     kb_index_stats stats;
     kb_index_writer_stats(st->writer, &stats);
-    fprintf(stderr,
-            "kb-indexer: %zu document%s from %zu file%s in %.2f s: %zu added, %zu replaced, "
-            "%zu unchanged, %zu removed; the index now holds %zu documents; %zu problem(s)%s\n",
-            st->documents, st->documents == 1 ? "" : "s", n_files, n_files == 1 ? "" : "s",
-            now_s() - st->started, stats.added, stats.replaced, stats.unchanged, stats.removed,
-            stats.total, st->problems + st->io_errors,
-            kb_index_writer_published(st->writer)
-                ? ""
-                : "; nothing changed, so no new revision was published");
+    kb_journal_printf(
+        KB_PRIO_INFO,
+        "kb-indexer: %zu document%s from %zu file%s in %.2f s: %zu added, %zu replaced, "
+        "%zu unchanged, %zu removed; the index now holds %zu documents; %zu problem(s)%s\n",
+        st->documents, st->documents == 1 ? "" : "s", n_files, n_files == 1 ? "" : "s",
+        now_s() - st->started, stats.added, stats.replaced, stats.unchanged, stats.removed,
+        stats.total, st->problems + st->io_errors,
+        kb_index_writer_published(st->writer)
+            ? ""
+            : "; nothing changed, so no new revision was published");
 }
 
 int main(int argc, char **argv)
@@ -424,13 +437,13 @@ int main(int argc, char **argv)
     }
     char err[512];
     if (pipeline_workers(err, sizeof err) == 0) { /* a bad KB_INDEX_THREADS: before any work */
-        fprintf(stderr, "kb-indexer: %s\n", err);
+        kb_journal_printf(KB_PRIO_ERR, "kb-indexer: %s\n", err);
         free(o.inputs);
         return 2;
     }
     run_state st = {.progress = !o.quiet && isatty(2), .quiet = o.quiet, .started = now_s()};
     if (kb_document_global_init() != 0) {
-        fprintf(stderr, "kb-indexer: cannot initialise the XML parser and schema\n");
+        kb_journal_printf(KB_PRIO_ERR, "kb-indexer: cannot initialise the XML parser and schema\n");
         free(o.inputs);
         return 2;
     }
@@ -445,8 +458,8 @@ int main(int argc, char **argv)
     if (o.changesets) kb_index_keep_changesets(o.changesets);
     st.writer = kb_index_writer_open(o.index_dir, o.mode);
     if (!st.writer || kb_index_writer_status(st.writer) != KB_OK)
-        fprintf(stderr, "kb-indexer: %s\n",
-                st.writer ? kb_index_writer_errmsg(st.writer) : "out of memory");
+        kb_journal_printf(KB_PRIO_ERR, "kb-indexer: %s\n",
+                          st.writer ? kb_index_writer_errmsg(st.writer) : "out of memory");
     else if (index_files(&st, &files) == 0 && publish(&st, o.mode) == 0) {
         if (!o.quiet) print_summary(&st, files.n);
         status = st.io_errors ? 2 : st.problems ? 1 : 0;

@@ -101,11 +101,13 @@ static void field_value(FILE *out, double d)
 void report_csv_help_requests(FILE *out, const kb_report *rep)
 {
     fputs(rep->by_team ? "team,agents,month,requests,kb_answered,share,previous_share,change,"
-                         "persistent,persistent_agents"
+                         "persistent,persistent_agents,must_know_misses,must_know_share,"
+                         "must_know_persistent,must_know_persistent_agents"
                        : "agent,name,team,month,requests,kb_answered,share,previous_share,change,"
-                         "persistent",
+                         "persistent,must_know_misses,must_know_share,must_know_persistent",
           out);
     for (int m = 0; m < rep->n_months; m++) fprintf(out, ",share_%s", rep->months[m]);
+    for (int m = 0; m < rep->n_months; m++) fprintf(out, ",must_know_misses_%s", rep->months[m]);
     fputs(",study\r\n", out);
     for (size_t i = 0; i < rep->n_rows; i++) {
         const kb_report_row *r = &rep->rows[i];
@@ -125,7 +127,12 @@ void report_csv_help_requests(FILE *out, const kb_report *rep)
         field_value(out, r->change);
         field_value(out, r->persistent);
         if (rep->by_team) field_value(out, r->persistent_agents);
+        field_value(out, r->must_know_misses);
+        field_value(out, r->must_know_share);
+        field_value(out, r->must_know_persistent);
+        if (rep->by_team) field_value(out, r->must_know_persistent_agents);
         for (int m = 0; m < rep->n_months; m++) field_value(out, r->trend[m].share);
+        for (int m = 0; m < rep->n_months; m++) field_value(out, r->trend[m].must_know_misses);
         /* "doc:count;doc:count" */
         char buf[4096];
         size_t o = 0;
@@ -173,6 +180,122 @@ void report_csv_agents(FILE *out, const kb_agent_list *agents)
         text(out, agents->v[i].id);
         field_str(out, agents->v[i].name);
         field_str(out, agents->v[i].team);
+        fputs("\r\n", out);
+    }
+}
+
+void report_csv_study(FILE *out, const char *agent, const kb_study_list *l)
+{
+    fputs("agent,doc_id,title,must_know,count,must_know_count,first_asked,last_asked,studied,"
+          "studied_at,asked_since_studied\r\n",
+          out);
+    for (size_t i = 0; i < l->n; i++) {
+        const kb_study_item *it = &l->items[i];
+        text(out, agent);
+        field_str(out, it->doc_id);
+        field_str(out, it->title);
+        field_int(out, it->must_know);
+        field_int(out, it->count);
+        field_int(out, it->must_know_count);
+        field_time(out, it->first_ms);
+        field_time(out, it->last_ms);
+        field_int(out, it->studied);
+        field_time(out, it->studied ? it->studied_ms : KB_GAPS_NO_TIME);
+        field_int(out, it->asked_since_studied);
+        fputs("\r\n", out);
+    }
+}
+
+void report_csv_coaching_sessions(FILE *out, const kb_coaching_page *p)
+{
+    fputs("id,date,agent,agent_name,team,lead,documents,note,recorded_at\r\n", out);
+    for (size_t i = 0; i < p->n; i++) {
+        const kb_coaching_session *s = &p->items[i];
+        fprintf(out, "%lld", (long long)s->id);
+        field_str(out, s->day);
+        field_str(out, s->agent);
+        field_str(out, s->agent_name);
+        field_str(out, s->team);
+        field_str(out, s->lead);
+        char buf[4096];
+        size_t o = 0;
+        buf[0] = '\0';
+        for (size_t d = 0; d < s->n_docs && o < sizeof buf - 1; d++)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", o ? ";" : "", s->docs[d].doc_id);
+        field_str(out, buf);
+        field_str(out, s->note);
+        field_time(out, s->recorded_ms);
+        fputs("\r\n", out);
+    }
+}
+
+/* requests, kb_answered, share, must_know_misses, must_know_share of a window. */
+static void window_fields(FILE *out, const kb_effect_window *w)
+{
+    field_value(out, w->requests);
+    field_value(out, w->kb_answered);
+    field_value(out, w->share);
+    field_value(out, w->must_know_misses);
+    field_value(out, w->must_know_share);
+}
+
+void report_csv_coaching_effect(FILE *out, const kb_effect_report *r)
+{
+    /* One table: a row per session, then a row per team (kind tells them apart), so the file
+     * opens as one sheet. */
+    fputs("kind,session_id,date,agent,agent_name,team,lead,weeks,before_requests,"
+          "before_kb_answered,before_share,before_must_know_misses,before_must_know_share,"
+          "after_requests,after_kb_answered,after_share,after_must_know_misses,"
+          "after_must_know_share,share_change,must_know_change,asked_again,asked_again_docs,"
+          "complete,sessions,coached_agents,uncoached_agents,uncoached_before_requests,"
+          "uncoached_before_kb_answered,uncoached_before_share,uncoached_before_must_know_misses,"
+          "uncoached_before_must_know_share,uncoached_after_requests,uncoached_after_kb_answered,"
+          "uncoached_after_share,uncoached_after_must_know_misses,uncoached_after_must_know_share,"
+          "uncoached_change,difference\r\n",
+          out);
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const kb_effect_row *x = &r->rows[i];
+        fprintf(out, "session,%lld", (long long)x->session_id);
+        field_str(out, x->day);
+        field_str(out, x->agent);
+        field_str(out, x->agent_name);
+        field_str(out, x->team);
+        field_str(out, x->lead);
+        field_int(out, r->weeks);
+        window_fields(out, &x->before);
+        window_fields(out, &x->after);
+        field_value(out, x->share_change);
+        field_value(out, x->must_know_change);
+        field_value(out, x->asked_again);
+        char buf[4096];
+        size_t o = 0;
+        buf[0] = '\0';
+        for (size_t d = 0; d < x->n_asked_again_docs && o < sizeof buf - 1; d++)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", o ? ";" : "",
+                                  x->asked_again_docs[d]);
+        field_str(out, buf);
+        field_int(out, x->complete);
+        fputs(",,,,,,,,,,,,,,,\r\n", out);
+    }
+    for (size_t i = 0; i < r->n_teams; i++) {
+        const kb_effect_team *t = &r->teams[i];
+        fputs("team,,", out);
+        fputs(",", out); /* agent */
+        fputs(",", out); /* agent_name */
+        field_str(out, t->team);
+        fputs(",", out); /* lead */
+        field_int(out, r->weeks);
+        window_fields(out, &t->coached_before);
+        window_fields(out, &t->coached_after);
+        field_value(out, t->coached_change);
+        fputs(",,,,", out); /* must_know_change, asked_again, asked_again_docs, complete */
+        field_int(out, t->sessions);
+        field_int(out, t->coached_agents);
+        field_int(out, t->uncoached_agents);
+        window_fields(out, &t->uncoached_before);
+        window_fields(out, &t->uncoached_after);
+        field_value(out, t->uncoached_change);
+        field_value(out, t->difference);
         fputs("\r\n", out);
     }
 }

@@ -2,7 +2,7 @@
  * main.c — kb-report: the editors' and leads' reports from the command line, read from the same
  * event store kb-searchd writes (read-only connection, 5 s busy timeout, so it runs safely next
  * to a serving kb-searchd). The numbers come from the same libkb functions as the HTTP API
- * (kb/gaps.h, kb/review.h), so `--format json` prints what the API answers: it is the API's
+ * (kb/gaps.h, kb/review.h, kb/coaching.h), so `--format json` prints what the API answers: it is the API's
  * own JSON code (searchd/json_gaps.c and json_review.c, linked in).
  *
  *   kb-report --data DIR [--format csv|json] gaps [--status S]... [--from D] [--to D]
@@ -11,9 +11,15 @@
  *             [--months N] [--threshold X] [--min-requests N] [--persist N]
  *   kb-report --data DIR [--format csv|json] health --index DIR [--days N] [--limit N]
  *   kb-report --data DIR [--format csv|json] agents
+ *   kb-report --data DIR [--format csv|json] study --agent ID
+ *   kb-report --data DIR [--format csv|json] coaching [--agent ID] [--team T] [--from D] [--to D]
+ *             [--limit N] [--offset N]
+ *   kb-report --data DIR [--format csv|json] coaching-effect [--from D] [--to D] [--weeks N]
+ *             [--team T]
  *
  * CSV is the default (reports go to spreadsheets). Exit status: 0 on success, 1 when the store or
- * index cannot be read, 2 on bad usage.
+ * index cannot be read, 2 on bad usage. The error lines carry the journal's priority "err" when
+ * stderr is the journal (run from a systemd unit or timer: kb/journal.h).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -22,11 +28,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../searchd/json_coaching.h"
 #include "../searchd/json_gaps.h"
 #include "../searchd/json_review.h"
 #include "csv.h"
+#include "kb/coaching.h"
 #include "kb/doc_list.h"
 #include "kb/gaps.h"
+#include "kb/journal.h"
 #include "kb/review.h"
 
 static void usage(FILE *out)
@@ -43,18 +52,27 @@ static void usage(FILE *out)
           "      --by agent|team (default agent)  --month YYYY-MM (default this month)\n"
           "      --months N (1..24, default 6)  --threshold X (default 0.5)\n"
           "      --min-requests N (default 3)  --persist N (default 3)\n"
+          "      --must-know-min N (must-know misses a month needs to count, default 1)\n"
           "  health          documents never returned, expired, or marked as not answering\n"
           "      --index DIR (required)  --days N (default 30)  --limit N (default 100)\n"
           "  agents          the agents list (id, name, team)\n"
+          "  study           an agent's study list: documents the KB answered, must-know first\n"
+          "      --agent ID (required)\n"
+          "  coaching        coaching sessions, newest first\n"
+          "      --agent ID  --team T  --from YYYY-MM-DD  --to YYYY-MM-DD  --limit N  --offset N\n"
+          "  coaching-effect 不应求助 share and must-know misses N weeks before and after each\n"
+          "                  session, and per team coached against uncoached agents\n"
+          "      --from YYYY-MM-DD  --to YYYY-MM-DD (session days)  --weeks N (1..26, default 4)\n"
+          "      --team T\n"
           "exit status: 0 success, 1 the store or index cannot be read, 2 bad usage\n",
           out);
 }
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("kb-report: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n", stderr);
+    char message[512];
+    snprintf(message, sizeof message, fmt, arg);
+    kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", message);
     usage(stderr);
     return 2;
 }
@@ -63,8 +81,8 @@ typedef struct {
     const char *data, *index, *format, *command;
     const char *statuses[8];
     size_t n_statuses;
-    const char *from, *to, *category, *sort, *by, *month;
-    long limit, offset, months, min_requests, persist, days;
+    const char *from, *to, *category, *sort, *by, *month, *agent, *team;
+    long limit, offset, months, min_requests, persist, days, weeks, must_know_min;
     double threshold;
 } options;
 
@@ -93,6 +111,8 @@ static int set_number_option(options *o, const char *name, const char *value)
         {"--min-requests", 1, 100000, offsetof(options, min_requests)},
         {"--persist", 1, KB_REPORT_MAX_MONTHS, offsetof(options, persist)},
         {"--days", 1, 3650, offsetof(options, days)},
+        {"--weeks", 1, KB_COACHING_MAX_WEEKS, offsetof(options, weeks)},
+        {"--must-know-min", 1, 100000, offsetof(options, must_know_min)},
     };
     size_t k;
     for (k = 0; k < sizeof nums / sizeof nums[0]; k++)
@@ -100,8 +120,8 @@ static int set_number_option(options *o, const char *name, const char *value)
     if (k == sizeof nums / sizeof nums[0]) return usage_error("unknown option %s", name);
     long n;
     if (parse_long(value, nums[k].min, nums[k].max, &n) != 0) {
-        fprintf(stderr, "kb-report: %s %s: give a whole number from %ld to %ld\n", name, value,
-                nums[k].min, nums[k].max);
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: %s %s: give a whole number from %ld to %ld\n",
+                          name, value, nums[k].min, nums[k].max);
         return 2;
     }
     *(long *)((char *)o + nums[k].offset) = n;
@@ -125,6 +145,8 @@ static int set_option(options *o, const char *name, const char *value)
     } else if (!strcmp(name, "--from")) o->from = value;
     else if (!strcmp(name, "--to")) o->to = value;
     else if (!strcmp(name, "--category")) o->category = value;
+    else if (!strcmp(name, "--agent")) o->agent = value;
+    else if (!strcmp(name, "--team")) o->team = value;
     else if (!strcmp(name, "--sort")) {
         if (strcmp(value, "impact") && strcmp(value, "recent") && strcmp(value, "count"))
             return usage_error("--sort %s: use impact, recent or count", value);
@@ -154,6 +176,8 @@ static int parse(int argc, char **argv, options *o)
     o->min_requests = 3;
     o->persist = 3;
     o->days = 30;
+    o->weeks = 4;
+    o->must_know_min = 1;
     o->threshold = 0.5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -178,7 +202,9 @@ static int parse(int argc, char **argv, options *o)
         int rc = set_option(o, name, value);
         if (rc) return rc;
     }
-    if (!o->command) return usage_error("%s", "no command: give gaps, help-requests, health or agents");
+    if (!o->command)
+        return usage_error("%s", "no command: give gaps, help-requests, health, agents, study, "
+                                 "coaching or coaching-effect");
     if (!o->data) return usage_error("%s", "--data DIR is required (kb-searchd's --data)");
     return 0;
 }
@@ -189,7 +215,7 @@ static int print_json(cJSON *json)
     char *text = json ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
     if (!text) {
-        fputs("kb-report: out of memory\n", stderr);
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: out of memory\n");
         return 1;
     }
     puts(text);
@@ -228,12 +254,12 @@ static int cmd_gaps(const options *o)
     char err[1024] = "";
     kb_gaps *g = kb_gaps_open(o->data, 1, err, sizeof err);
     if (!g) {
-        fprintf(stderr, "kb-report: %s\n", err);
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", err);
         return 1;
     }
     kb_gap_page page;
     if (kb_gaps_list(g, &f, &page) != KB_OK) {
-        fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", kb_gaps_errmsg(g));
         kb_gaps_close(g);
         return 1;
     }
@@ -251,14 +277,14 @@ static kb_review *open_review(const options *o)
 {
     char err[1024] = "";
     kb_review *r = kb_review_open(o->data, 1, err, sizeof err);
-    if (!r) fprintf(stderr, "kb-report: %s\n", err);
+    if (!r) kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", err);
     return r;
 }
 
 /* Say why the last call on r failed and close it: exit status 1. */
 static int review_failed(kb_review *r)
 {
-    fprintf(stderr, "kb-report: %s\n", kb_review_errmsg(r));
+    kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", kb_review_errmsg(r));
     kb_review_close(r);
     return 1;
 }
@@ -274,6 +300,7 @@ static int cmd_help_requests(const options *o)
     p.threshold = o->threshold;
     p.min_requests = (int)o->min_requests;
     p.persist = (int)o->persist;
+    p.must_know_min = (int)o->must_know_min;
     kb_review *r = open_review(o);
     if (!r) return 1;
     kb_report report;
@@ -292,18 +319,19 @@ static int cmd_health(const options *o)
     char err[1024] = "";
     struct stat st;
     if (stat(o->index, &st) != 0 || !S_ISDIR(st.st_mode)) { /* a path error, not Xapian's */
-        fprintf(stderr, "kb-report: no index at %s: give the --index directory of kb-searchd (the "
-                        "one kb-indexer writes)\n", o->index);
+        kb_journal_printf(KB_PRIO_ERR,
+                          "kb-report: no index at %s: give the --index directory of kb-searchd "
+                          "(the one kb-indexer writes)\n", o->index);
         return 1;
     }
     kb_doc_list docs;
     if (kb_doc_list_read(o->index, &docs, err, sizeof err) != 0) {
-        fprintf(stderr, "kb-report: %s\n", err);
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", err);
         return 1;
     }
     kb_gaps *g = kb_gaps_open(o->data, 1, err, sizeof err);
     if (!g) {
-        fprintf(stderr, "kb-report: %s\n", err);
+        kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", err);
         kb_doc_list_free(&docs);
         return 1;
     }
@@ -315,7 +343,7 @@ static int cmd_health(const options *o)
     kb_content_health health;
     int rc = kb_gaps_health(g, &docs, (int)o->days, o->limit > 0 ? (size_t)o->limit : 100,
                             (int64_t)now * 1000, today, &health);
-    if (rc != KB_OK) fprintf(stderr, "kb-report: %s\n", kb_gaps_errmsg(g));
+    if (rc != KB_OK) kb_journal_printf(KB_PRIO_ERR, "kb-report: %s\n", kb_gaps_errmsg(g));
     kb_gaps_close(g);
     kb_doc_list_free(&docs);
     if (rc != KB_OK) return 1;
@@ -340,6 +368,85 @@ static int cmd_agents(const options *o)
     return rc ? rc : flushed();
 }
 
+/* The coaching data, read-only; NULL after saying why on stderr. */
+static kb_coaching *open_coaching(const options *o)
+{
+    char err[1024] = "";
+    kb_coaching *c = kb_coaching_open(o->data, 1, err, sizeof err);
+    if (!c) fprintf(stderr, "kb-report: %s\n", err);
+    return c;
+}
+
+/* Say why the last call on c failed and close it: exit status 2 for a bad argument, else 1. */
+static int coaching_failed(kb_coaching *c)
+{
+    int code = kb_coaching_last_code(c) == KB_INVALID ? 2 : 1;
+    fprintf(stderr, "kb-report: %s\n", kb_coaching_errmsg(c));
+    kb_coaching_close(c);
+    return code;
+}
+
+/* --from and --to as days. 0, or 2 after saying why. */
+static int check_days(const options *o)
+{
+    int64_t ms;
+    if (o->from && kb_review_parse_date(o->from, &ms) != 0)
+        return usage_error("--from %s: give a date YYYY-MM-DD", o->from);
+    if (o->to && kb_review_parse_date(o->to, &ms) != 0)
+        return usage_error("--to %s: give a date YYYY-MM-DD", o->to);
+    return 0;
+}
+
+static int cmd_study(const options *o)
+{
+    if (!o->agent) return usage_error("%s", "study needs --agent ID");
+    kb_coaching *c = open_coaching(o);
+    if (!c) return 1;
+    kb_study_list l;
+    if (kb_coaching_study_list(c, o->agent, &l) != KB_OK) return coaching_failed(c);
+    kb_coaching_close(c);
+    int rc = 0;
+    if (!strcmp(o->format, "json")) rc = print_json(searchd_json_study_list(o->agent, &l));
+    else report_csv_study(stdout, o->agent, &l);
+    kb_study_list_free(&l);
+    return rc ? rc : flushed();
+}
+
+static int cmd_coaching(const options *o)
+{
+    int rc = check_days(o);
+    if (rc) return rc;
+    kb_coaching_filter f = {.agent = o->agent, .team = o->team, .from = o->from, .to = o->to,
+                            .limit = o->limit > 0 ? (size_t)o->limit : 50,
+                            .offset = (size_t)o->offset};
+    kb_coaching *c = open_coaching(o);
+    if (!c) return 1;
+    kb_coaching_page page;
+    if (kb_coaching_list(c, &f, &page) != KB_OK) return coaching_failed(c);
+    kb_coaching_close(c);
+    if (!strcmp(o->format, "json")) rc = print_json(searchd_json_coaching_page(&page));
+    else report_csv_coaching_sessions(stdout, &page);
+    kb_coaching_page_free(&page);
+    return rc ? rc : flushed();
+}
+
+static int cmd_coaching_effect(const options *o)
+{
+    int rc = check_days(o);
+    if (rc) return rc;
+    kb_effect_params p = {.from = o->from, .to = o->to, .team = o->team, .weeks = (int)o->weeks,
+                          .now_ms = (int64_t)time(NULL) * 1000};
+    kb_coaching *c = open_coaching(o);
+    if (!c) return 1;
+    kb_effect_report rep;
+    if (kb_coaching_effect(c, &p, &rep) != KB_OK) return coaching_failed(c);
+    kb_coaching_close(c);
+    if (!strcmp(o->format, "json")) rc = print_json(searchd_json_effect_report(&rep));
+    else report_csv_coaching_effect(stdout, &rep);
+    kb_effect_report_free(&rep);
+    return rc ? rc : flushed();
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -353,5 +460,9 @@ int main(int argc, char **argv)
     if (!strcmp(o.command, "help-requests")) return cmd_help_requests(&o);
     if (!strcmp(o.command, "health")) return cmd_health(&o);
     if (!strcmp(o.command, "agents")) return cmd_agents(&o);
-    return usage_error("unknown command %s: give gaps, help-requests, health or agents", o.command);
+    if (!strcmp(o.command, "study")) return cmd_study(&o);
+    if (!strcmp(o.command, "coaching")) return cmd_coaching(&o);
+    if (!strcmp(o.command, "coaching-effect")) return cmd_coaching_effect(&o);
+    return usage_error("unknown command %s: give gaps, help-requests, health, agents, study, "
+                       "coaching or coaching-effect", o.command);
 }

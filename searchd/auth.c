@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -81,9 +82,11 @@ static char *read_file(const char *path, char *err, size_t err_len) {
             fclose(f);
             return NULL;
         }
-        if (st.st_mode & 077)
-            searchd_log_warn("tokens file %s is readable by other users: run chmod 600 %s", path,
-                             path);
+        /* Readable by the service's own group is fine: that is how the package installs it
+         * (root:kb 0640, so that root owns the secrets and the service can only read them). */
+        if ((st.st_mode & 007) || ((st.st_mode & 070) && st.st_gid != getegid()))
+            searchd_log_warn("tokens file %s is readable by other users: run chmod 600 %s (or "
+                             "640 with the group the service runs as)", path, path);
     }
     char *buf = malloc(TOKENS_FILE_MAX_BYTES + 1);
     if (!buf) {

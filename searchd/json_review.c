@@ -12,28 +12,26 @@
 
 #include "kb/gaps.h"
 
-static void add_text(cJSON *o, const char *key, const char *s)
+void searchd_json_add_text(cJSON *o, const char *key, const char *s)
 {
     if (s) cJSON_AddStringToObject(o, key, s);
     else cJSON_AddNullToObject(o, key);
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
+void searchd_json_add_time(cJSON *o, const char *key, int64_t ms)
 {
     char buf[32];
     kb_gaps_iso_time(ms, buf);
     cJSON_AddStringToObject(o, key, buf);
 }
 
-static void add_share(cJSON *o, const char *key, double share)
+void searchd_json_add_share(cJSON *o, const char *key, double share)
 {
     if (isnan(share)) cJSON_AddNullToObject(o, key);
     else cJSON_AddNumberToObject(o, key, share);
 }
 
-/* Add item (NULL when creating it failed) to an object under key, or to an array when key is
- * NULL. Returns item, or NULL when there was none or it could not be added (then deleted). */
-static cJSON *add_item(cJSON *to, const char *key, cJSON *item)
+cJSON *searchd_json_add_item(cJSON *to, const char *key, cJSON *item)
 {
     if (item && !(key ? cJSON_AddItemToObject(to, key, item) : cJSON_AddItemToArray(to, item))) {
         cJSON_Delete(item);
@@ -47,10 +45,10 @@ cJSON *searchd_json_review_entry(const kb_review_entry *e)
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddBoolToObject(o, "kb_answerable", e->kb_answerable);
-    add_text(o, "doc_id", e->doc_id);
-    add_text(o, "by", e->by);
-    add_time(o, "at", e->at_ms);
-    add_text(o, "note", e->note);
+    searchd_json_add_text(o, "doc_id", e->doc_id);
+    searchd_json_add_text(o, "by", e->by);
+    searchd_json_add_time(o, "at", e->at_ms);
+    searchd_json_add_text(o, "note", e->note);
     return o;
 }
 
@@ -60,20 +58,23 @@ static cJSON *help_request(const kb_help_request_record *h)
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddNumberToObject(o, "id", (double)h->id);
-    add_time(o, "time", h->time_ms);
-    add_text(o, "agent", h->agent);
-    add_text(o, "agent_name", h->agent_name);
-    add_text(o, "team", h->team);
-    add_text(o, "filed_by", h->filed_by);
-    add_text(o, "question", h->question);
-    add_text(o, "answer", h->answer);
+    searchd_json_add_time(o, "time", h->time_ms);
+    searchd_json_add_text(o, "agent", h->agent);
+    searchd_json_add_text(o, "agent_name", h->agent_name);
+    searchd_json_add_text(o, "team", h->team);
+    searchd_json_add_text(o, "filed_by", h->filed_by);
+    searchd_json_add_text(o, "question", h->question);
+    searchd_json_add_text(o, "answer", h->answer);
     cJSON_AddBoolToObject(o, "kb_answerable", h->kb_answerable);
-    add_text(o, "doc_id", h->doc_id);
+    searchd_json_add_text(o, "doc_id", h->doc_id);
     cJSON_AddNumberToObject(o, "confidence", h->confidence);
-    if (h->reviewed) add_item(o, "review", searchd_json_review_entry(&h->review));
+    if (h->reviewed) searchd_json_add_item(o, "review", searchd_json_review_entry(&h->review));
     else cJSON_AddNullToObject(o, "review");
     cJSON_AddBoolToObject(o, "answerable", h->answerable);
-    add_text(o, "effective_doc_id", h->effective_doc_id);
+    searchd_json_add_text(o, "effective_doc_id", h->effective_doc_id);
+    searchd_json_add_text(o, "doc_title", h->doc_title);
+    cJSON_AddBoolToObject(o, "must_know", h->must_know);
+    cJSON_AddBoolToObject(o, "must_know_miss", h->must_know_miss);
     return o;
 }
 
@@ -82,7 +83,7 @@ cJSON *searchd_json_help_request(const kb_help_request_record *h)
     cJSON *o = help_request(h);
     cJSON *reviews = o ? cJSON_AddArrayToObject(o, "reviews") : NULL;
     for (size_t i = 0; reviews && i < h->n_reviews; i++)
-        add_item(reviews, NULL, searchd_json_review_entry(&h->reviews[i]));
+        searchd_json_add_item(reviews, NULL, searchd_json_review_entry(&h->reviews[i]));
     return o;
 }
 
@@ -94,7 +95,7 @@ cJSON *searchd_json_help_request_page(const kb_help_request_page *p)
     cJSON_AddNumberToObject(o, "offset", (double)p->offset);
     cJSON_AddNumberToObject(o, "limit", (double)p->limit);
     cJSON *items = cJSON_AddArrayToObject(o, "items");
-    for (size_t i = 0; items && i < p->n; i++) add_item(items, NULL, help_request(&p->items[i]));
+    for (size_t i = 0; items && i < p->n; i++) searchd_json_add_item(items, NULL, help_request(&p->items[i]));
     return o;
 }
 
@@ -106,7 +107,9 @@ static cJSON *month_counts(const kb_report_month *m, int with_month)
     if (with_month) cJSON_AddStringToObject(o, "month", m->month);
     cJSON_AddNumberToObject(o, "requests", m->requests);
     cJSON_AddNumberToObject(o, "kb_answered", m->kb_answered);
-    add_share(o, "share", m->share);
+    searchd_json_add_share(o, "share", m->share);
+    cJSON_AddNumberToObject(o, "must_know_misses", m->must_know_misses);
+    searchd_json_add_share(o, "must_know_share", m->must_know_share);
     return o;
 }
 
@@ -115,26 +118,31 @@ static cJSON *report_row(const kb_report_row *r, int by_team, int n_months)
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     if (by_team) {
-        add_text(o, "team", r->team);
+        searchd_json_add_text(o, "team", r->team);
         cJSON_AddNumberToObject(o, "agents", r->agents);
     } else {
-        add_text(o, "agent", r->agent);
-        add_text(o, "name", r->name);
-        add_text(o, "team", r->team);
+        searchd_json_add_text(o, "agent", r->agent);
+        searchd_json_add_text(o, "name", r->name);
+        searchd_json_add_text(o, "team", r->team);
     }
     cJSON_AddNumberToObject(o, "requests", r->requests);
     cJSON_AddNumberToObject(o, "kb_answered", r->kb_answered);
-    add_share(o, "share", r->share);
-    add_share(o, "previous_share", r->previous_share);
-    add_share(o, "change", r->change);
+    searchd_json_add_share(o, "share", r->share);
+    searchd_json_add_share(o, "previous_share", r->previous_share);
+    searchd_json_add_share(o, "change", r->change);
     cJSON_AddBoolToObject(o, "persistent", r->persistent);
     if (by_team) cJSON_AddNumberToObject(o, "persistent_agents", r->persistent_agents);
+    cJSON_AddNumberToObject(o, "must_know_misses", r->must_know_misses);
+    searchd_json_add_share(o, "must_know_share", r->must_know_share);
+    cJSON_AddBoolToObject(o, "must_know_persistent", r->must_know_persistent);
+    if (by_team)
+        cJSON_AddNumberToObject(o, "must_know_persistent_agents", r->must_know_persistent_agents);
     cJSON *trend = cJSON_AddArrayToObject(o, "trend");
     for (int k = 0; trend && k < n_months; k++)
-        add_item(trend, NULL, month_counts(&r->trend[k], 1));
+        searchd_json_add_item(trend, NULL, month_counts(&r->trend[k], 1));
     cJSON *study = cJSON_AddArrayToObject(o, "study");
     for (size_t d = 0; study && d < r->n_study; d++) {
-        cJSON *x = add_item(study, NULL, cJSON_CreateObject());
+        cJSON *x = searchd_json_add_item(study, NULL, cJSON_CreateObject());
         if (!x) continue;
         cJSON_AddStringToObject(x, "doc_id", r->study[d].doc_id);
         cJSON_AddNumberToObject(x, "count", r->study[d].count);
@@ -150,14 +158,15 @@ cJSON *searchd_json_report(const kb_report *rep)
     cJSON_AddStringToObject(o, "month", rep->month);
     cJSON *months = cJSON_AddArrayToObject(o, "months");
     for (int m = 0; months && m < rep->n_months; m++)
-        add_item(months, NULL, cJSON_CreateString(rep->months[m]));
+        searchd_json_add_item(months, NULL, cJSON_CreateString(rep->months[m]));
     cJSON_AddNumberToObject(o, "threshold", rep->threshold);
     cJSON_AddNumberToObject(o, "min_requests", rep->min_requests);
     cJSON_AddNumberToObject(o, "persist", rep->persist);
-    add_item(o, "totals", month_counts(&rep->totals, 0));
+    cJSON_AddNumberToObject(o, "must_know_min", rep->must_know_min);
+    searchd_json_add_item(o, "totals", month_counts(&rep->totals, 0));
     cJSON *rows = cJSON_AddArrayToObject(o, "rows");
     for (size_t i = 0; rows && i < rep->n_rows; i++)
-        add_item(rows, NULL, report_row(&rep->rows[i], rep->by_team, rep->n_months));
+        searchd_json_add_item(rows, NULL, report_row(&rep->rows[i], rep->by_team, rep->n_months));
     return o;
 }
 
@@ -166,11 +175,11 @@ cJSON *searchd_json_agents(const kb_agent_list *l)
     cJSON *o = cJSON_CreateObject();
     cJSON *list = o ? cJSON_AddArrayToObject(o, "agents") : NULL;
     for (size_t i = 0; list && i < l->n; i++) {
-        cJSON *a = add_item(list, NULL, cJSON_CreateObject());
+        cJSON *a = searchd_json_add_item(list, NULL, cJSON_CreateObject());
         if (!a) continue;
-        add_text(a, "id", l->v[i].id);
-        add_text(a, "name", l->v[i].name);
-        add_text(a, "team", l->v[i].team);
+        searchd_json_add_text(a, "id", l->v[i].id);
+        searchd_json_add_text(a, "name", l->v[i].name);
+        searchd_json_add_text(a, "team", l->v[i].team);
     }
     return o;
 }

@@ -13,6 +13,15 @@
 
 #include "kb/review.h"
 
+/* Small helpers the leads' JSON shares (json_coaching.c too): text or null, an ISO time, a
+ * share or null (NAN), and adding an item (NULL when creating it failed) to an object under key
+ * or to an array when key is NULL: returns item, or NULL when there was none or it could not be
+ * added (then deleted). */
+void searchd_json_add_text(cJSON *o, const char *key, const char *s);
+void searchd_json_add_time(cJSON *o, const char *key, int64_t ms);
+void searchd_json_add_share(cJSON *o, const char *key, double share);
+cJSON *searchd_json_add_item(cJSON *to, const char *key, cJSON *item);
+
 /* {"kb_answerable", "doc_id", "by", "at", "note"} */
 cJSON *searchd_json_review_entry(const kb_review_entry *e);
 /* One help request as GET /api/help-requests/{id} answers it: the list's fields and "reviews". */

@@ -42,7 +42,12 @@ static int refresh_locked(void)
     kb_learned_index *idx = NULL;
     if (e) {
         for (size_t i = 0; i < list.n; i++) e[i] = (kb_learned_entry){list.items[i].doc_id, list.items[i].text};
-        idx = kb_learned_index_build(e, list.n, err, sizeof err);
+        /* From the index before: only what was taught since is analyzed. */
+        pthread_mutex_lock(&current_mu);
+        kb_learned_index *before = kb_learned_index_retain(current);
+        pthread_mutex_unlock(&current_mu);
+        idx = kb_learned_index_rebuild(before, e, list.n, err, sizeof err);
+        kb_learned_index_release(before);
     }
     free(e);
     size_t n = list.n;

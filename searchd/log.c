@@ -11,8 +11,10 @@
  *
  * Under systemd (stderr is the journal's stream, named by $JOURNAL_STREAM) each line starts
  * with its syslog priority, "<6>" info, "<4>" warn, "<3>" error (sd-daemon(3)), so that
- * `journalctl -p warning` finds the warnings; anywhere else the lines are unchanged. The access
- * lines can go to stderr (the default), to a file of their own, or nowhere (--access-log).
+ * `journalctl -p warning` finds the warnings; anywhere else the lines are unchanged (whether
+ * stderr is the journal, and the prefixes: kb/journal.h, shared with the other programs). The
+ * access lines can go to stderr (the default), to a file of their own, or nowhere
+ * (--access-log).
  */
 #include "log.h"
 
@@ -22,10 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "kb/journal.h"
 #include "kb/redact.h"
 #include "searchd.h"
 
@@ -56,25 +58,10 @@ static size_t format_time(char *buf, size_t len) {
 
 /* ---------------------------------------------------------------- where lines go */
 
-/* 1 when stderr is the journal's stream: $JOURNAL_STREAM is "DEVICE:INODE" of the stream
- * systemd connected, and it counts only if stderr is still that file (a child whose stderr was
- * redirected inherits the variable but not the stream). Decided once, at the first line. */
-static int stderr_is_journal(void) {
-    static int known = -1;
-    if (known >= 0) return known;
-    known = 0;
-    const char *js = getenv("JOURNAL_STREAM");
-    unsigned long long dev, ino;
-    struct stat st;
-    if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
-        (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
-        known = 1;
-    return known;
-}
-
-/* The priority prefix of a level for the journal (syslog's numbers). */
+/* The priority of a level for the journal (include/kb/journal.h says when it is used). */
 static const char *journal_prefix(const char *level) {
-    return !strcmp(level, "error") ? "<3>" : !strcmp(level, "warn") ? "<4>" : "<6>";
+    return kb_journal_prefix(!strcmp(level, "error") ? KB_PRIO_ERR
+                             : !strcmp(level, "warn") ? KB_PRIO_WARNING : KB_PRIO_INFO);
 }
 
 /* The access lines: stderr (the default), off, or a file (access_fd, under access_mu: a SIGHUP
@@ -165,7 +152,7 @@ static size_t format_line(char line[LOG_LINE_MAX], int journal, const char *leve
 
 void searchd_log_vwrite(const char *level, const char *fmt, va_list ap) {
     char line[LOG_LINE_MAX];
-    size_t n = format_line(line, stderr_is_journal(), level, fmt, ap);
+    size_t n = format_line(line, kb_journal_stderr(), level, fmt, ap);
     write_line_fd(STDERR_FILENO, line, n);
 }
 
@@ -348,7 +335,7 @@ static void access_line(const char *fmt, ...) {
     char line[LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    size_t n = format_line(line, kind == ACCESS_STDERR && stderr_is_journal(), "info", fmt, ap);
+    size_t n = format_line(line, kind == ACCESS_STDERR && kb_journal_stderr(), "info", fmt, ap);
     va_end(ap);
     if (kind == ACCESS_STDERR) {
         write_line_fd(STDERR_FILENO, line, n);

@@ -43,6 +43,18 @@ static const searchd_route routes[] = {
     {SEARCHD_ROUTE_ADMIN_RELOAD, "/api/admin/reload", 0, SEARCHD_METHOD_POST, 1,
      SEARCHD_ROLE_ADMIN, searchd_route_admin_reload, NULL},
     {SEARCHD_ROUTE_ME, "/api/me", 0, GET_HEAD, 1, ANY, searchd_route_me, NULL},
+    /* Study lists and coaching (issue 19): an agent's own list under /api/me/ (the agent is the
+     * token's NAME, so nobody reads or marks another's), any agent's for leads. */
+    {SEARCHD_ROUTE_MY_STUDY, "/api/me/study", 0, GET_HEAD, 1, SEARCHD_ROLE_AGENT,
+     searchd_route_my_study, NULL},
+    {SEARCHD_ROUTE_MY_STUDY, "/api/me/study/", 1, SEARCHD_METHOD_POST, 1, SEARCHD_ROLE_AGENT,
+     searchd_route_my_study, NULL},
+    {SEARCHD_ROUTE_AGENT_STUDY, "/api/agents/", 1, GET_HEAD, 1, LEADS, searchd_route_agent_study,
+     "/study"},
+    {SEARCHD_ROUTE_COACHING, "/api/coaching", 0, GET_HEAD | SEARCHD_METHOD_POST, 1, LEADS,
+     searchd_route_coaching, NULL},
+    {SEARCHD_ROUTE_COACHING_REPORT, "/api/reports/coaching", 0, GET_HEAD, 1, LEADS,
+     searchd_route_coaching_report, NULL},
 };
 
 /* Routes whose GET and HEAD are for other roles than their writes: agents file help requests
@@ -117,6 +129,10 @@ const char *searchd_router_name(searchd_route_id id) {
     case SEARCHD_ROUTE_REPORTS: return "reports";
     case SEARCHD_ROUTE_AGENTS: return "agents";
     case SEARCHD_ROUTE_LEARNED: return "learned";
+    case SEARCHD_ROUTE_MY_STUDY: return "my_study";
+    case SEARCHD_ROUTE_AGENT_STUDY: return "agent_study";
+    case SEARCHD_ROUTE_COACHING: return "coaching";
+    case SEARCHD_ROUTE_COACHING_REPORT: return "coaching_report";
     default: return "unknown";
     }
 }

@@ -26,6 +26,10 @@ typedef enum {
     SEARCHD_ROUTE_REPORTS,
     SEARCHD_ROUTE_AGENTS,
     SEARCHD_ROUTE_LEARNED,        /* a document's learned phrasings (routes_learned.c) */
+    SEARCHD_ROUTE_MY_STUDY,       /* the caller's study list (routes_coaching.c) */
+    SEARCHD_ROUTE_AGENT_STUDY,    /* an agent's study list, for leads */
+    SEARCHD_ROUTE_COACHING,       /* coaching sessions */
+    SEARCHD_ROUTE_COACHING_REPORT,
     SEARCHD_ROUTE_UNKNOWN, /* no such path: 404 */
     SEARCHD_ROUTE_COUNT
 } searchd_route_id;
@@ -84,5 +88,9 @@ void searchd_route_reports(struct searchd_request *req);
 /* Editors' view of what documents learned (routes_learned.c). */
 void searchd_route_learned(struct searchd_request *req);
 void searchd_route_agents(struct searchd_request *req);
+void searchd_route_my_study(struct searchd_request *req);
+void searchd_route_agent_study(struct searchd_request *req);
+void searchd_route_coaching(struct searchd_request *req);
+void searchd_route_coaching_report(struct searchd_request *req);
 
 #endif

@@ -18,6 +18,17 @@ int searchd_routes_valid_doc_id(const char *id);
  * reviews, gap answers) goes through it, so the store only ever holds ids of real documents. */
 int searchd_routes_check_document(searchd_request *req, const char *field, const char *id);
 
+/* searchd_routes_check_document, handing over the document (free with
+ * kb_searcher_document_free) when it is one of the index: the must-know mark and the title the
+ * leads' reviews and coaching sessions keep a snapshot of. */
+int searchd_routes_fetch_document(searchd_request *req, const char *field, const char *id,
+                                  kb_document **doc);
+
+/* Check that the body field `field` names an agent: an agent id (kb_agent_id_problem), and one
+ * of the agents list when there is one. 0, or -1 after answering 400 (or 500 when the list
+ * cannot be read). Help requests filed for another agent and coaching sessions use it. */
+int searchd_routes_check_agent(searchd_request *req, const char *field, const char *agent);
+
 /* 32 lowercase hex digits from the kernel's random source (128 bits). */
 void searchd_routes_new_search_id(char out[33]);
 

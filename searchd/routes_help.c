@@ -12,8 +12,14 @@
  * the token's NAME); the support desk (lead, admin) may name another agent, by an agent id (the
  * agents list's rule, which also keeps customer data out of the field) that must be in the
  * agents list when there is one.
+ *
+ * The request keeps a snapshot of its answering document (issue 19): its title, and whether it
+ * is must-know for the asking agent's team (from the agents list; an agent not in it counts
+ * only documents that are must-know for every team), so the leads' must-know misses are those
+ * of the moment the verdict was made, whatever happens to the document later.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kb/learn.h"
@@ -27,6 +33,31 @@
 #define HELP_ANSWER_MAX_BYTES (16 * 1024)
 #define HELP_CLASSIFY_LIMIT 3
 
+int searchd_routes_check_agent(searchd_request *req, const char *field, const char *agent) {
+    const char *problem = kb_agent_id_problem(agent);
+    if (problem) {
+        searchd_http_respond_error(req, 400, "%s %s", field, problem);
+        return -1;
+    }
+    char err[512] = "";
+    kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
+    int listed = 0, have_list = 0;
+    if (!r || kb_review_agent_lookup(r, agent, &listed, &have_list) != KB_OK) {
+        searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
+        searchd_http_respond_error(req, 500, "cannot read the agents list, try again");
+        kb_review_close(r);
+        return -1;
+    }
+    kb_review_close(r);
+    if (have_list && !listed) {
+        searchd_http_respond_error(req, 400, "%s %s is not in the agents list: check the id "
+                                             "(GET /api/agents), or add the agent to the list "
+                                             "first", field, agent);
+        return -1;
+    }
+    return 0;
+}
+
 /* Who asked: *agent becomes the token's NAME or `given`. 0, or -1 after answering 400/403/500. */
 static int resolve_agent(searchd_request *req, const char *given, const char **agent) {
     const char *own = req->identity.name;
@@ -38,28 +69,23 @@ static int resolve_agent(searchd_request *req, const char *given, const char **a
                                              "for another agent", own);
         return -1;
     }
-    const char *problem = kb_agent_id_problem(given);
-    if (problem) {
-        searchd_http_respond_error(req, 400, "agent %s", problem);
-        return -1;
-    }
+    if (searchd_routes_check_agent(req, "agent", given) != 0) return -1;
+    *agent = given;
+    return 0;
+}
+
+/* The agent's team from the agents list into *team (NULL when not listed). 0, or -1 after
+ * answering 500. */
+static int agent_team(searchd_request *req, const char *agent, char **team) {
     char err[512] = "";
     kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
-    int listed = 0, have_list = 0;
-    if (!r || kb_review_agent_lookup(r, given, &listed, &have_list) != KB_OK) {
+    if (!r || kb_review_agent_team(r, agent, team) != KB_OK) {
         searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
         searchd_http_respond_error(req, 500, "cannot read the agents list, try again");
         kb_review_close(r);
         return -1;
     }
     kb_review_close(r);
-    if (have_list && !listed) {
-        searchd_http_respond_error(req, 400, "agent %s is not in the agents list: check the id "
-                                             "(GET /api/agents), or add the agent to the list "
-                                             "first", given);
-        return -1;
-    }
-    *agent = given;
     return 0;
 }
 
@@ -76,7 +102,9 @@ void searchd_route_help_requests(searchd_request *req) {
         return;
     }
     /* The document the support desk answered with: one of the index, as for feedback. */
-    if (answer_doc && searchd_routes_check_document(req, "answer_doc_id", answer_doc) != 0) {
+    char *team = NULL;
+    if ((answer_doc && searchd_routes_check_document(req, "answer_doc_id", answer_doc) != 0) ||
+        agent_team(req, agent, &team) != 0) {
         cJSON_Delete(body);
         return;
     }
@@ -84,11 +112,14 @@ void searchd_route_help_requests(searchd_request *req) {
     kb_search_request sreq = {.text = question, .limit = HELP_CLASSIFY_LIMIT};
     kb_search_result res;
     if (searchd_routes_run_search(req, &sreq, &res) != 0) {
+        free(team);
         cJSON_Delete(body);
         return;
     }
     const kb_hit *top = res.n_hits > 0 ? &res.hits[0] : NULL;
     int answerable = !res.unresolved && top != NULL;
+    int must_know = answerable && kb_hit_must_know_for(top, team);
+    free(team);
 
     kb_help_request hr = {
         .agent = agent,
@@ -99,6 +130,8 @@ void searchd_route_help_requests(searchd_request *req) {
         .kb_answerable = answerable,
         .doc_id = answerable ? top->id : NULL,
         .confidence = res.confidence,
+        .must_know = must_know,
+        .doc_title = answerable ? top->title : NULL,
     };
     int64_t id = 0;
     if (kb_store_log_help_request(searchd_ctx.store, &hr, &id) != KB_OK) {
@@ -128,6 +161,7 @@ void searchd_route_help_requests(searchd_request *req) {
         cJSON_AddNullToObject(out, "title");
         cJSON_AddNullToObject(out, "snippet");
     }
+    cJSON_AddBoolToObject(out, "must_know", must_know);
     cJSON_AddNumberToObject(out, "confidence", searchd_routes_round(res.confidence, 4));
     kb_search_result_free(&res);
     cJSON_Delete(body);

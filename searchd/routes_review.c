@@ -120,15 +120,28 @@ static void review(searchd_request *req, int64_t id)
         return;
     }
     /* As for the editors' answers (routes_gaps.c): the document the agent should have studied
-     * must be one the index holds, or the leads' report would send agents to nothing. */
-    if (doc_id && searchd_routes_check_document(req, "doc_id", doc_id) != 0) {
+     * must be one the index holds, or the leads' report would send agents to nothing. The
+     * request's must-know mark and title follow it (for the team of the agent who asked). */
+    kb_document *doc = NULL;
+    if (doc_id && searchd_routes_fetch_document(req, "doc_id", doc_id, &doc) != 0) {
         cJSON_Delete(body);
         return;
     }
     kb_review *r = open_review(req, 0);
     if (r) {
-        int rc = kb_review_set(r, id, cJSON_IsTrue(verdict), doc_id, note, req->identity.name,
-                               searchd_now_unix_ms());
+        kb_help_request_record asked;
+        char *team = NULL;
+        int rc = KB_OK;
+        if (doc && (rc = kb_review_item(r, id, &asked)) == KB_OK) {
+            rc = kb_review_agent_team(r, asked.agent, &team);
+            kb_help_request_record_free(&asked);
+        }
+        kb_review_doc_snapshot snap = {.must_know = doc && kb_document_must_know_for(doc, team),
+                                       .title = doc ? doc->title : NULL};
+        free(team);
+        if (rc == KB_OK)
+            rc = kb_review_set_doc(r, id, cJSON_IsTrue(verdict), doc_id, note, req->identity.name,
+                                   searchd_now_unix_ms(), doc ? &snap : NULL);
         if (rc == KB_OK) {
             kb_help_request_record item;
             searchd_log_info("help request %lld reviewed by %s: %s", (long long)id,
@@ -152,6 +165,7 @@ static void review(searchd_request *req, int64_t id)
         }
         kb_review_close(r);
     }
+    kb_searcher_document_free(doc);
     cJSON_Delete(body);
 }
 
@@ -196,13 +210,15 @@ void searchd_route_reports(searchd_request *req)
         searchd_http_respond_error(req, 400, "by must be agent or team");
         return;
     }
-    long months, min_requests, persist;
+    long months, min_requests, persist, must_know_min;
     if (searchd_args_month(req, "month", &p.year, &p.month) < 0 ||
         searchd_args_number(req, "months", 1, KB_REPORT_MAX_MONTHS, 6, &months) ||
         searchd_args_share(req, "threshold", 0.5, &p.threshold) ||
         searchd_args_number(req, "min_requests", 1, 100000, 3, &min_requests) ||
-        searchd_args_number(req, "persist", 1, KB_REPORT_MAX_MONTHS, 3, &persist))
+        searchd_args_number(req, "persist", 1, KB_REPORT_MAX_MONTHS, 3, &persist) ||
+        searchd_args_number(req, "must_know_min", 1, 100000, 1, &must_know_min))
         return;
+    p.must_know_min = (int)must_know_min;
     p.months = (int)months;
     p.min_requests = (int)min_requests;
     p.persist = (int)persist;

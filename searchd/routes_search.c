@@ -57,6 +57,15 @@ static int get_document(kb_searcher *s, const char *id, kb_document **doc) {
 }
 
 int searchd_routes_check_document(searchd_request *req, const char *field, const char *id) {
+    kb_document *doc = NULL;
+    int rc = searchd_routes_fetch_document(req, field, id, &doc);
+    kb_searcher_document_free(doc);
+    return rc;
+}
+
+int searchd_routes_fetch_document(searchd_request *req, const char *field, const char *id,
+                                  kb_document **out) {
+    *out = NULL;
     if (!searchd_routes_valid_doc_id(id)) {
         searchd_http_respond_error(req, 400, "%s is not a document id: " KB_DOC_ID_RULE, field);
         return -1;
@@ -65,7 +74,7 @@ int searchd_routes_check_document(searchd_request *req, const char *field, const
     if (!s) return -1;
     kb_document *doc = NULL;
     int rc = get_document(s, id, &doc);
-    kb_searcher_document_free(doc);
+    if (rc != KB_OK) kb_searcher_document_free(doc);
     if (rc == KB_NOT_FOUND) {
         searchd_http_respond_error(req, 400, "no document with id %s in the index: %s must name "
                                              "a document of the knowledge base", id, field);
@@ -77,6 +86,7 @@ int searchd_routes_check_document(searchd_request *req, const char *field, const
         searchd_http_respond_error(req, 500, "cannot read the index");
         return -1;
     }
+    *out = doc;
     return 0;
 }
 

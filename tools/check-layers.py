@@ -21,14 +21,15 @@ LAYERS = {
     "index": 2, "search": 2, "learn": 2,
     "gaps": 3,
     "review": 4,
+    "coaching": 5,
 }
 # Public headers (include/kb/NAME.h) and the concern that implements each.
 PUBLIC = {
-    "status": "util",
+    "status": "util", "journal": "util",
     "analyzer": "analysis", "document": "document",
     "store": "events", "redact": "events",
     "index": "index", "search": "search", "doc_list": "search", "learn": "learn",
-    "gaps": "gaps", "review": "review",
+    "gaps": "gaps", "review": "review", "coaching": "coaching",
 }
 PROGRAMS = ["indexer", "searchd", "report", "bench"]
 # Concerns that hand out structs only: the programs format them (JSON at the edge), so neither
@@ -41,7 +42,8 @@ NO_JSON = [c for c in LAYERS if c not in JSON_ALLOWED]
 CJSON = re.compile(r'^\s*#\s*include\s+[<"]cjson/', re.M)
 # The database clients. libpq is kb/db's alone: every other module reaches PostgreSQL through
 # kb/db's portable calls, so each statement is written once for both databases. (sqlite3.h joins
-# this rule when events/, gaps/, review/ and learn/ are ported onto kb/db: docs/CLUSTER.md.)
+# this rule when events/, gaps/, review/, learn/ and coaching/ are ported onto kb/db:
+# docs/CLUSTER.md.)
 DB_CLIENT_ONLY_IN = {"libpq-fe.h": {"db"}}
 DB_CLIENT = re.compile(r'^\s*#\s*include\s+[<"](libpq-fe\.h)[>"]', re.M)
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -28,18 +28,9 @@ PORT=${KB_DEB_TEST_PORT:-18080}
 SYSTEMD=0
 [ -d /run/systemd/system ] && SYSTEMD=1
 DAEMON_PID=""
-failed=0
-passed=0
-
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; failed=$((failed + 1)); }
-# check NAME COMMAND...: PASS when the command succeeds, FAIL with its output otherwise. The
-# command runs in this shell (not a subshell), so a daemon it starts stays known.
-check() {
-    local name=$1
-    shift
-    if "$@" >"$WORK/check.out" 2>&1; then pass "$name"; else fail "$name" "$(tail -15 "$WORK/check.out")"; fi
-}
+CHECK_OUT=$WORK/check.out
+# shellcheck source=tools/test-lib.sh
+. tools/test-lib.sh
 
 cleanup() {
     stop_daemon
@@ -65,16 +56,7 @@ trap cleanup EXIT
 
 # What the test itself uses, from Debian, when missing (make-deb.sh installs the build's needs):
 # systemd-analyze (package systemd; systemd need not be running), curl, sqlite3, man.
-need=""
-for p in systemd curl sqlite3 man-db; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
-done
-if [ -n "$need" ]; then
-    echo "deb-test: installing:$need" >&2
-    # shellcheck disable=SC2086
-    { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need; } >/dev/null
-fi
+need_packages deb-test systemd curl sqlite3 man-db
 
 # ---------------------------------------------------------------- build both versions
 if ! tools/make-deb.sh >"$WORK/build1.log" 2>&1; then

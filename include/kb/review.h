@@ -70,6 +70,10 @@ typedef struct {
     kb_review_entry review;
     int answerable;           /* effective: the latest review's verdict, else the service's */
     char *effective_doc_id;   /* the document that answers it; NULL when not answerable or none */
+    char *doc_title;          /* the answering document's title when the verdict was made
+                                 (redacted snapshot, schema v6); NULL when unknown */
+    int must_know;            /* that document was must-know for the agent's team then */
+    int must_know_miss;       /* effective: answerable and must_know (docs/COACHING.md) */
     kb_review_entry *reviews; /* every review, oldest first (kb_review_item only; NULL in lists) */
     size_t n_reviews;
 } kb_help_request_record;
@@ -92,6 +96,20 @@ void kb_help_request_page_free(kb_help_request_page *p);
  * (doc_id without answerable, a read-only handle) or KB_ERROR. */
 int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, const char *note,
                   const char *reviewer, int64_t now_ms);
+
+/* The answering document as the caller found it in the index when the review was made: whether
+ * it is must-know for the asking agent's team, and its title (redacted before storing). */
+typedef struct {
+    int must_know;
+    const char *title; /* may be NULL */
+} kb_review_doc_snapshot;
+
+/* kb_review_set, and when doc is given (the lead names the answering document) the request's
+ * must-know mark and title are re-set from it in the same transaction, so the reports charge
+ * the document the lead chose. doc NULL (or no doc_id) keeps the snapshot taken at filing. */
+int kb_review_set_doc(kb_review *r, int64_t id, int answerable, const char *doc_id,
+                      const char *note, const char *reviewer, int64_t now_ms,
+                      const kb_review_doc_snapshot *doc);
 
 typedef struct {
     int64_t from_ms, to_ms; /* filed in [from_ms, to_ms); 0 = unbounded */
@@ -121,6 +139,8 @@ typedef struct {
     int persist;          /* high months in a row, ending with the reported one, that make an
                              agent stand out (default 3) */
     size_t study;         /* documents listed per row (default 5) */
+    int must_know_min;    /* must-know misses a month needs to count toward "stands out on
+                             must-know" (default 1; docs/COACHING.md) */
 } kb_report_params;
 
 /* Fill the defaults above into p (year and month: the current local month). */
@@ -133,6 +153,8 @@ typedef struct {
     char month[8]; /* "2026-10" */
     int requests, kb_answered;
     double share;  /* kb_answered / requests rounded to 4 decimals; NAN when there were none */
+    int must_know_misses;   /* answered (effective verdict) by a must-know document */
+    double must_know_share; /* must_know_misses / requests, rounded; NAN when none */
 } kb_report_month;
 
 /* A document that answered a row's requests over the trend months, and how many. */
@@ -154,6 +176,11 @@ typedef struct {
     double share, previous_share, change;
     int persistent;          /* stands out: the last `persist` months were all high */
     int persistent_agents;   /* by team: its agents who stand out */
+    int must_know_misses;    /* in the month: requests a must-know document answered */
+    double must_know_share;  /* must_know_misses / requests; NAN when none */
+    int must_know_persistent;        /* stands out on must-know: each of the last `persist`
+                                        months had at least must_know_min misses */
+    int must_know_persistent_agents; /* by team: its agents who stand out on must-know */
     kb_report_month *trend;  /* one per month of kb_report.months */
     kb_report_doc *study;    /* most requests first, at most params.study */
     size_t n_study;
@@ -167,7 +194,7 @@ typedef struct {
     char months[KB_REPORT_MAX_MONTHS][8];         /* the trend months, oldest first */
     int n_months;                                 /* the last one is `month` */
     double threshold;
-    int min_requests, persist;
+    int min_requests, persist, must_know_min;
     kb_report_month totals;                       /* the reported month over all agents */
     kb_report_row *rows;                          /* most answered by the KB first */
     size_t n_rows;
@@ -233,5 +260,9 @@ int kb_review_agents(kb_review *r, kb_agent_list *out);
 /* Whether id is in the store's agents list (*listed) and whether there is a list at all
  * (*have_list: the table has a row). KB_OK, or KB_ERROR. */
 int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_list);
+/* The team of agent id in the store's agents list into *team (malloc'd; NULL when the agent is
+ * not listed; "" when listed without a team). Whose must-know a document is depends on it
+ * (kb_hit_must_know_for). KB_OK or KB_ERROR. */
+int kb_review_agent_team(kb_review *r, const char *id, char **team);
 
 #endif

@@ -103,6 +103,12 @@ typedef struct {
     double tenth_score;      /* score of the 10th hit (0 when fewer documents match) */
     double beyond;           /* 0..1: share of the top document that is not the question's own
                               * terms (0: it restates the question and holds nothing more) */
+    /* The top hit's and the second's title_cover and answer (search/structure.h): the share of
+     * the question's informative weight in words that the title states (1 when asked
+     * verbatim), and the share of the document's text that is body beyond the title (0 for an
+     * entry that is a question alone). 0 for a hit whose stored form could not be read. */
+    double title_cover, answer;
+    double second_title_cover, second_answer;
 } kb_search_features;
 
 typedef struct {
@@ -149,6 +155,12 @@ typedef struct {
 /* Build an index of n phrasings (NULL with the reason in err). Its reference count is 1. */
 kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t n, char *err,
                                          size_t err_len);
+/* The same, reusing what prev (the index built before, or NULL) analyzed: a phrasing whose text
+ * prev holds is not analyzed again, so a rebuild after a few teachings costs little more than
+ * copying the postings. The result is the index kb_learned_index_build would give. */
+kb_learned_index *kb_learned_index_rebuild(const kb_learned_index *prev,
+                                           const kb_learned_entry *entries, size_t n, char *err,
+                                           size_t err_len);
 kb_learned_index *kb_learned_index_retain(kb_learned_index *idx);
 /* Drop a reference; the last one frees the index. NULL is ignored. */
 void kb_learned_index_release(kb_learned_index *idx);

@@ -73,6 +73,11 @@ typedef struct {
     int kb_answerable;
     const char *doc_id;     /* may be NULL */
     double confidence;
+    /* The answering document (doc_id) as it was when the verdict was made (schema v6): whether
+     * it was must-know for the asking agent's team, and its title (redacted inside), so the
+     * request stays readable after the document leaves the index. Ignored without doc_id. */
+    int must_know;
+    const char *doc_title;  /* may be NULL */
 } kb_help_request;
 
 /* Record a help request; waits until committed and returns its id in *id. */

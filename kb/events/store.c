@@ -23,6 +23,7 @@
  */
 #include "kb/store.h"
 
+#include "kb/journal.h"
 #include "kb/redact.h"
 
 #include <errno.h>
@@ -223,6 +224,38 @@ static const char *const migrations[] = {
     " SELECT f.doc_id, s.query, f.kind, f.agent, 'agent', f.search_id, f.time_ms"
     " FROM feedback f JOIN searches s ON s.search_id = f.search_id"
     " WHERE f.kind IN ('helpful', 'click') AND f.doc_id IS NOT NULL ORDER BY f.id;\n",
+    /* 5 -> 6: must-know documents, study lists and coaching (issue 19, kb/coaching.h,
+     * docs/COACHING.md). A help request keeps a snapshot of its answering document: whether it
+     * was must-know for the asking agent's team when the verdict was made, and its title, so a
+     * document removed from the index later stays in the history by id and title. Requests
+     * stored before have neither (must_know 0: nothing was marked must-know then). study_marks:
+     * an agent marked a document of their study list studied, once, with the time.
+     * coaching_sessions and coaching_docs: a lead's coaching of an agent on a day, the note
+     * (redacted) and the documents covered (with their titles at the time). */
+    "ALTER TABLE help_requests ADD COLUMN must_know INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE help_requests ADD COLUMN doc_title TEXT;  -- redacted, like every stored text\n"
+    "CREATE TABLE study_marks (\n"
+    "  agent   TEXT NOT NULL,\n"
+    "  doc_id  TEXT NOT NULL,\n"
+    "  time_ms INTEGER NOT NULL,      -- when the agent first marked it studied\n"
+    "  PRIMARY KEY (agent, doc_id)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE coaching_sessions (\n"
+    "  id      INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused\n"
+    "  agent   TEXT NOT NULL,         -- who was coached\n"
+    "  lead    TEXT NOT NULL,         -- who coached (the token's NAME)\n"
+    "  day     TEXT NOT NULL,         -- the day of the session, YYYY-MM-DD (local)\n"
+    "  note    TEXT,                  -- redacted; NULL when none\n"
+    "  time_ms INTEGER NOT NULL       -- when it was recorded\n"
+    ");\n"
+    "CREATE INDEX coaching_sessions_day ON coaching_sessions(day, id);\n"
+    "CREATE INDEX coaching_sessions_agent ON coaching_sessions(agent, day);\n"
+    "CREATE TABLE coaching_docs (\n"
+    "  session_id INTEGER NOT NULL REFERENCES coaching_sessions(id),\n"
+    "  doc_id     TEXT NOT NULL,\n"
+    "  title      TEXT,               -- redacted snapshot of the title when recorded\n"
+    "  UNIQUE (session_id, doc_id)     -- rowid order is the order the lead gave\n"
+    ");\n",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -239,13 +272,13 @@ typedef struct event {
     int64_t id;   /* help request id */
     char *err;    /* malloc'd message when result != OK */
     int64_t time_ms;
-    char *s[5];   /* owned strings, by type:
+    char *s[6];   /* owned strings, by type:
                    *   search:   search_id, agent, query, top_ids (JSON), top_id
                    *   feedback: search_id, agent, kind, doc_id, role
-                   *   help:     agent, filed_by, question, answer, doc_id */
+                   *   help:     agent, filed_by, question, answer, doc_id, doc_title */
     double confidence, took_ms;
     int flag;     /* search: unresolved; help: kb_answerable */
-    int count;    /* search: hits */
+    int count;    /* search: hits; help: must_know */
 } event;
 
 struct kb_store {
@@ -482,8 +515,9 @@ static int prepare_inserts(kb_store *st, char *err, size_t err_len)
         "AND NOT EXISTS (SELECT 1 FROM feedback WHERE search_id = ?1 AND kind = ?3 "
         "AND doc_id IS ?4)";
     static const char sql_help[] =
-        "INSERT INTO help_requests (agent, filed_by, question, answer, doc_id, time_ms, "
-        "kb_answerable, confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+        "INSERT INTO help_requests (agent, filed_by, question, answer, doc_id, doc_title, "
+        "time_ms, kb_answerable, confidence, must_know) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8, ?10)";
     /* helpful and click feedback teach: the search's question (stored redacted) becomes a
      * phrasing of the document (kb/learn.h decides whether it counts). */
     static const char sql_teaching[] =
@@ -616,6 +650,8 @@ static int write_event(kb_store *st, event *ev)
         sqlite3_bind_int64(s, 6, ev->time_ms);
         sqlite3_bind_int(s, 7, ev->flag != 0);
         sqlite3_bind_double(s, 8, ev->confidence);
+        bind_text(s, 9, ev->s[5]);
+        sqlite3_bind_int(s, 10, ev->flag && ev->count); /* must-know only with a document */
         break;
     }
     int rc = sqlite3_step(s);
@@ -692,7 +728,7 @@ static void write_batch(kb_store *st, event *batch)
     }
     if (rc == SQLITE_OK) rc = exec_sql(st->db, "COMMIT");
     if (rc == SQLITE_OK) {
-        if (st->failing) fprintf(stderr, "kb_store: %s: writes work again\n", st->path);
+        if (st->failing) kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: writes work again\n", st->path);
         st->failing = 0;
         return;
     }
@@ -708,7 +744,8 @@ static void write_batch(kb_store *st, event *batch)
     size_t n = 0;
     for (event *ev = batch; ev; ev = ev->next, n++) fail_event(st, ev, event_what(ev), copy);
     if (!st->failing)
-        fprintf(stderr, "kb_store: %s: write failed, %zu events lost: %s\n", st->path, n, copy);
+        kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: write failed, %zu events lost: %s\n", st->path,
+                          n, copy);
     st->failing = 1;
     snprintf(st->fail_msg, sizeof st->fail_msg, "%s", copy);
 }
@@ -906,12 +943,13 @@ int kb_store_log_help_request(kb_store *st, const kb_help_request *hr, int64_t *
     }
     int oom = 0;
     event ev = {.type = EV_HELP, .time_ms = hr->time_ms, .flag = hr->kb_answerable,
-                .confidence = hr->confidence};
+                .confidence = hr->confidence, .count = hr->must_know != 0};
     ev.s[0] = redacted_name(hr->agent, &oom);
     ev.s[1] = redacted_name(hr->filed_by, &oom);
     ev.s[2] = redacted(hr->question ? hr->question : "", &oom);
     ev.s[3] = redacted(hr->answer, &oom);
     ev.s[4] = redacted(hr->doc_id, &oom);
+    ev.s[5] = hr->doc_id ? redacted(hr->doc_title, &oom) : NULL;
     if (oom) {
         event_free_strings(&ev);
         set_err("out of memory logging help request");

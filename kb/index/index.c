@@ -12,6 +12,7 @@
  * libxapian other than 1.4.x (with a warning): the builder writes 1.4's glass format.
  */
 #include "kb/index.h"
+#include "kb/journal.h"
 
 #include <errno.h> /* program_invocation_short_name */
 #include <stdio.h>
@@ -65,7 +66,7 @@ static int xapian_reads_bulk_builds(const char *dir)
         version = kbx_library_version(&major, &minor);
     }
     if (kb_glass_fits_xapian(major, minor)) return 1;
-    fprintf(stderr,
+    kb_journal_printf(KB_PRIO_WARNING,
             "%s: warning: libxapian %s is not %d.%d.x, whose glass format the bulk builder writes "
             "(checked against Xapian %s): building the empty index %s with Xapian's writer "
             "instead, which gives the same index several times slower (docs/OPERATIONS.md)\n",

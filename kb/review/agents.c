@@ -400,3 +400,21 @@ int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_
     sqlite3_finalize(s);
     return rc == SQLITE_ROW ? KB_OK : kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
 }
+
+int kb_review_agent_team(kb_review *r, const char *id, char **team)
+{
+    r->conn.code = KB_OK;
+    *team = NULL;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(r->conn.db, "SELECT team FROM agents WHERE agent_id = ?1", -1, &s,
+                           NULL) != SQLITE_OK)
+        return kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
+    sqlite3_bind_text(s, 1, id ? id : "", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s), oom = 0;
+    if (rc == SQLITE_ROW) oom = kb_store_column_text(s, 0, team);
+    sqlite3_finalize(s);
+    if (oom) return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? KB_OK
+               : kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
+}

@@ -63,6 +63,7 @@ void kb_help_request_record_free(kb_help_request_record *h)
     free(h->doc_id);
     entry_free(&h->review);
     free(h->effective_doc_id);
+    free(h->doc_title);
     for (size_t i = 0; i < h->n_reviews; i++) entry_free(&h->reviews[i]);
     free(h->reviews);
     memset(h, 0, sizeof *h);
@@ -81,7 +82,7 @@ void kb_help_request_page_free(kb_help_request_page *p)
 #define REQUEST_COLUMNS                                                                          \
     "h.id, h.time_ms, h.agent, a.name, a.team, h.filed_by, h.question, h.answer, "              \
     "h.kb_answerable, h.doc_id, h.confidence, h.override_answerable, h.override_doc_id, "       \
-    "h.override_by, h.override_time_ms, h.override_note"
+    "h.override_by, h.override_time_ms, h.override_note, h.doc_title, h.must_know"
 #define REQUEST_FROM "help_requests h LEFT JOIN agents a ON a.agent_id = h.agent"
 
 /* A review from five columns from `first` on: verdict, doc_id, reviewer, time, note (the
@@ -114,6 +115,9 @@ static int read_request(sqlite3_stmt *s, kb_help_request_record *h)
     h->answerable = h->reviewed ? h->review.kb_answerable : h->kb_answerable;
     const char *doc = !h->answerable ? NULL : h->reviewed ? h->review.doc_id : h->doc_id;
     if (doc && !(h->effective_doc_id = strdup(doc))) oom = -1;
+    oom |= kb_store_column_text(s, 16, &h->doc_title);
+    h->must_know = sqlite3_column_int(s, 17) != 0;
+    h->must_know_miss = h->answerable && h->must_know;
     if (oom) kb_help_request_record_free(h);
     return oom ? -1 : 0;
 }
@@ -175,18 +179,32 @@ int kb_review_item(kb_review *r, int64_t id, kb_help_request_record *out)
 int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, const char *note,
                   const char *reviewer, int64_t now_ms)
 {
+    return kb_review_set_doc(r, id, answerable, doc_id, note, reviewer, now_ms, NULL);
+}
+
+int kb_review_set_doc(kb_review *r, int64_t id, int answerable, const char *doc_id,
+                      const char *note, const char *reviewer, int64_t now_ms,
+                      const kb_review_doc_snapshot *snap)
+{
     r->conn.code = KB_OK;
     if (r->conn.readonly) return kb_store_conn_fail(&r->conn, KB_INVALID, "the store is open read-only");
     if (doc_id && !answerable)
         return kb_store_conn_fail(&r->conn, KB_INVALID,
                               "doc_id goes only with kb_answerable true");
+    if (!doc_id || !answerable) snap = NULL; /* the lead named no document: keep the filing's */
     char *redacted = note ? kb_redact(note, strlen(note), NULL) : NULL;
-    if (note && !redacted) return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
+    char *title = snap && snap->title ? kb_redact(snap->title, strlen(snap->title), NULL) : NULL;
+    if ((note && !redacted) || (snap && snap->title && !title)) {
+        free(redacted);
+        free(title);
+        return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
+    }
     sqlite3_stmt *s = NULL;
     int rc = KB_ERROR;
     char *service_doc = NULL;
     if (kb_store_begin_immediate(r->conn.db) != SQLITE_OK) {
         free(redacted);
+        free(title);
         return kb_store_conn_sql_fail(&r->conn, "cannot record the review");
     }
     if (sqlite3_prepare_v2(r->conn.db, "SELECT kb_answerable, doc_id FROM help_requests WHERE id = ?1",
@@ -237,6 +255,19 @@ int kb_review_set(kb_review *r, int64_t id, int answerable, const char *doc_id, 
     if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(s);
     s = NULL;
+    if (snap) {
+        if (sqlite3_prepare_v2(r->conn.db,
+                               "UPDATE help_requests SET must_know = ?2, doc_title = ?3 WHERE id = ?1",
+                               -1, &s, NULL) != SQLITE_OK)
+            goto sql_fail;
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int(s, 2, snap->must_know != 0);
+        if (title) sqlite3_bind_text(s, 3, title, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(s, 3);
+        if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
+        sqlite3_finalize(s);
+        s = NULL;
+    }
     if (sqlite3_exec(r->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
     rc = KB_OK;
     goto done;
@@ -248,6 +279,7 @@ done:
     sqlite3_finalize(s);
     free(service_doc);
     free(redacted);
+    free(title);
     return rc;
 }
 

@@ -75,6 +75,7 @@ void kb_report_defaults(kb_report_params *p)
     p->min_requests = 3;
     p->persist = 3;
     p->study = 5;
+    p->must_know_min = 1;
 }
 
 /* ---------------------------------------------------------------- counting */
@@ -88,12 +89,13 @@ typedef struct {
     char *key;   /* agent id or team */
     char *name;  /* agents: from the agents list */
     char *team;
-    int requests[MAX_MONTHS], answered[MAX_MONTHS];
+    int requests[MAX_MONTHS], answered[MAX_MONTHS], must_know[MAX_MONTHS];
     doc_count *docs;
     size_t n_docs, cap_docs;
-    int persistent;
+    int persistent, must_know_persistent;
     int agents_in_month;     /* teams: agents with a request in the reported month */
     int persistent_agents;   /* teams: agents who stand out */
+    int must_know_persistent_agents; /* teams: agents who stand out on must-know */
 } row;
 
 typedef struct {
@@ -179,6 +181,17 @@ static int stands_out(const row *r, int n_months, const kb_report_params *p)
     return 1;
 }
 
+/* Stands out on must-know: each of the last `persist` months of the window had at least
+ * must_know_min must-know misses (a month without requests breaks the run: nothing was missed). */
+static int stands_out_must_know(const row *r, int n_months, const kb_report_params *p)
+{
+    int need = p->persist < 1 ? 1 : p->persist, min = p->must_know_min < 1 ? 1 : p->must_know_min;
+    if (need > n_months) return 0;
+    for (int m = n_months - need; m < n_months; m++)
+        if (r->must_know[m] < min) return 0;
+    return 1;
+}
+
 static int cmp_docs(const void *a, const void *b)
 {
     const doc_count *x = a, *y = b;
@@ -261,7 +274,7 @@ static int count_agents(kb_review *rv, const window *w, const kb_report_params *
             rv->conn.db,
             "SELECT h.agent, h.time_ms, coalesce(h.override_answerable, h.kb_answerable), "
             "CASE WHEN h.override_answerable IS NOT NULL THEN h.override_doc_id ELSE h.doc_id END, "
-            "a.name, a.team FROM help_requests h LEFT JOIN agents a ON a.agent_id = h.agent "
+            "a.name, a.team, h.must_know FROM help_requests h LEFT JOIN agents a ON a.agent_id = h.agent "
             "WHERE h.time_ms >= ?1 AND h.time_ms < ?2",
             -1, &s, NULL) != SQLITE_OK)
         return kb_store_conn_sql_fail(&rv->conn, "cannot read help requests");
@@ -289,6 +302,7 @@ static int count_agents(kb_review *rv, const window *w, const kb_report_params *
         r->requests[m]++;
         int answerable = sqlite3_column_int(s, 2) != 0;
         r->answered[m] += answerable;
+        r->must_know[m] += answerable && sqlite3_column_int(s, 6) != 0;
         const char *doc = (const char *)sqlite3_column_text(s, 3);
         if (answerable && doc && m >= w->first_shown && add_doc(r, doc, 1) != 0) {
             oom = 1;
@@ -298,8 +312,10 @@ static int count_agents(kb_review *rv, const window *w, const kb_report_params *
     sqlite3_finalize(s);
     if (oom) return kb_store_conn_fail(&rv->conn, KB_ERROR, "out of memory");
     if (rc != SQLITE_DONE) return kb_store_conn_sql_fail(&rv->conn, "cannot read help requests");
-    for (size_t i = 0; i < agents->n; i++)
+    for (size_t i = 0; i < agents->n; i++) {
         agents->v[i].persistent = stands_out(&agents->v[i], w->n, p);
+        agents->v[i].must_know_persistent = stands_out_must_know(&agents->v[i], w->n, p);
+    }
     return KB_OK;
 }
 
@@ -314,14 +330,18 @@ static int sum_teams(const rows *agents, const window *w, const kb_report_params
         for (int m = 0; m < w->n; m++) {
             t->requests[m] += a->requests[m];
             t->answered[m] += a->answered[m];
+            t->must_know[m] += a->must_know[m];
         }
         t->agents_in_month += a->requests[w->n - 1] > 0;
         t->persistent_agents += a->persistent;
+        t->must_know_persistent_agents += a->must_know_persistent;
         for (size_t d = 0; d < a->n_docs; d++)
             if (add_doc(t, a->docs[d].doc, a->docs[d].count) != 0) return -1;
     }
-    for (size_t i = 0; i < teams->n; i++)
+    for (size_t i = 0; i < teams->n; i++) {
         teams->v[i].persistent = stands_out(&teams->v[i], w->n, p);
+        teams->v[i].must_know_persistent = stands_out_must_know(&teams->v[i], w->n, p);
+    }
     return 0;
 }
 
@@ -333,6 +353,7 @@ static int fill_row(kb_report_row *o, row *r, const window *w, const kb_report *
         o->team = strdup(r->key);
         o->agents = r->agents_in_month;
         o->persistent_agents = r->persistent_agents;
+        o->must_know_persistent_agents = r->must_know_persistent_agents;
         if (!o->team) return -1;
     } else {
         o->agent = strdup(r->key);
@@ -350,6 +371,9 @@ static int fill_row(kb_report_row *o, row *r, const window *w, const kb_report *
                              share(r->answered[m - 1], r->requests[m - 1]))
                     : NAN;
     o->persistent = r->persistent;
+    o->must_know_misses = r->must_know[m];
+    o->must_know_share = share_or_none(r->must_know[m], r->requests[m]);
+    o->must_know_persistent = r->must_know_persistent;
     o->trend = calloc((size_t)rep->n_months, sizeof *o->trend);
     if (!o->trend) return -1;
     for (int k = w->first_shown; k < w->n; k++) {
@@ -358,6 +382,8 @@ static int fill_row(kb_report_row *o, row *r, const window *w, const kb_report *
         t->requests = r->requests[k];
         t->kb_answered = r->answered[k];
         t->share = share_or_none(r->answered[k], r->requests[k]);
+        t->must_know_misses = r->must_know[k];
+        t->must_know_share = share_or_none(r->must_know[k], r->requests[k]);
     }
     if (r->n_docs) qsort(r->docs, r->n_docs, sizeof *r->docs, cmp_docs);
     size_t n_study = r->n_docs < study ? r->n_docs : study;
@@ -385,12 +411,16 @@ static int fill_report(kb_report *out, rows *counted, const rows *agents, const 
     out->threshold = p->threshold;
     out->min_requests = p->min_requests;
     out->persist = p->persist;
+    out->must_know_min = p->must_know_min;
     memcpy(out->totals.month, out->month, sizeof out->month);
     for (size_t i = 0; i < agents->n; i++) {
         out->totals.requests += agents->v[i].requests[last_month];
         out->totals.kb_answered += agents->v[i].answered[last_month];
+        out->totals.must_know_misses += agents->v[i].must_know[last_month];
     }
     out->totals.share = share_or_none(out->totals.kb_answered, out->totals.requests);
+    out->totals.must_know_share =
+        share_or_none(out->totals.must_know_misses, out->totals.requests);
     if (counted->n && !(out->rows = calloc(counted->n, sizeof *out->rows))) return -1;
     for (size_t i = 0; i < counted->n; i++) {
         row *r = &counted->v[i];
@@ -415,6 +445,7 @@ int kb_review_report(kb_review *rv, const kb_report_params *params, kb_report *o
     if (p.month < 1 || p.month > 12)
         return kb_store_conn_fail(&rv->conn, KB_INVALID, "month must be YYYY-MM");
     if (!p.study) p.study = 5;
+    if (p.must_know_min < 1) p.must_know_min = 1;
     window w;
     window_for(&p, &w);
     rows agents = {0}, teams = {0};

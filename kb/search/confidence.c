@@ -20,6 +20,13 @@
  *   restated       max(0, 0.3 - beyond) / 0.3, beyond being the share of the top document that
  *                  is not the question's own terms: a short entry that only restates the
  *                  question holds nothing that answers it
+ *   title_lead     the top hit's title_held minus the second's, title_held being the share of
+ *                  the question's informative weight in words that the hit's title states (1
+ *                  when the question is one of its <questions> verbatim) x the share of the
+ *                  document that is an answer beyond its title: of two documents on one
+ *                  product, the one whose title names what was asked is the likelier answer
+ *   bare           1 - the top hit's answer share: an entry that is its title alone (a list of
+ *                  customers' questions) answers nothing, however well it matches
  *
  * The weights in FITTED are fitted by bench/fit_confidence.py (maximum likelihood, L2 1e-3)
  * once for all kinds of knowledge base together: passages (cmrc-trial, drcd-dev), articles in
@@ -127,18 +134,22 @@ enum {
     X_TENTH_HELD,
     X_FEW_WORDS,
     X_RESTATED,
+    X_TITLE_LEAD,
+    X_BARE,
     N_X
 };
 
 /* BEGIN FITTED: written by bench/fit_confidence.py --write; do not edit by hand. */
 static const double FITTED[N_X] = {
-    -13.988327, /* bias */
-    12.806728, /* word_share */
-    7.081145, /* margin_held */
-    1.653279, /* coverage_lead */
-    5.655695, /* tenth_held */
-    -4.071365, /* few_words */
-    -8.934371, /* restated */
+    -5.445898, /* bias */
+    3.005589, /* word_share */
+    3.266624, /* margin_held */
+    3.498013, /* coverage_lead */
+    6.703120, /* tenth_held */
+    -3.187769, /* few_words */
+    -6.550221, /* restated */
+    5.083585, /* title_lead */
+    -2.738780, /* bare */
 };
 /* END FITTED */
 
@@ -160,6 +171,8 @@ static void inputs(const kb_search_features *f, double x[N_X])
     double few = log(4.0) - log(1.0 + (double)f->n_words);
     x[X_FEW_WORDS] = few > 0 ? few : 0;
     x[X_RESTATED] = f->beyond < 0.3 ? (0.3 - f->beyond) / 0.3 : 0;
+    x[X_TITLE_LEAD] = f->title_cover * f->answer - f->second_title_cover * f->second_answer;
+    x[X_BARE] = 1 - f->answer;
 }
 
 double kb_confidence_of(const kb_search_features *f)

@@ -5,6 +5,10 @@
  * its phrasing frequency and where its postings start in two flat arrays (phrasing number, term
  * frequency). Scoring a question walks the postings of its terms only, accumulating per phrasing
  * in the searcher's scratch, which is reset through the list of phrasings it touched.
+ *
+ * A rebuild (kb_learned_index_rebuild) starts from the index before: its terms keep their
+ * numbers, each old phrasing's (term, frequency) list is read back from the postings, and only
+ * texts it did not hold are analyzed (analysis is most of a build's cost).
  */
 #include "search/learned.h"
 
@@ -16,6 +20,7 @@
 
 #include "kb/document.h"
 #include "util/hash.h"
+#include "search/query.h"
 #include "util/index_schema.h"
 
 /* BM25 over the phrasing collection. Phrasings are short and their lengths vary little, so
@@ -49,6 +54,9 @@ struct kb_learned_index {
     uint32_t *post_phrasing;
     uint16_t *post_tf;
     size_t n_postings;
+    uint16_t *n_info;   /* phrasing -> its distinct informative terms (not stop words, not in
+                         * more than KB_LEARNED_MAX_POSTINGS phrasings): those a question must
+                         * hold to match it whole */
 };
 
 /* ---------------------------------------------------------------- string interning */
@@ -151,6 +159,7 @@ static void index_free(kb_learned_index *idx)
     free(idx->len);
     free(idx->post_phrasing);
     free(idx->post_tf);
+    free(idx->n_info);
     free(idx);
 }
 
@@ -160,20 +169,143 @@ typedef struct {
     uint16_t tf;
 } term_tf;
 
+/* What a rebuild reuses of the index before it: its terms, numbered in its slot order, each
+ * phrasing's (term number, frequency) list read back from the postings, and its phrasings by
+ * text. A phrasing whose text was there is not analyzed again. */
+typedef struct {
+    const kb_learned_index *idx;
+    uint32_t *fwd_start;   /* phrasing -> its run in fwd (n + 1 entries) */
+    term_tf *fwd;          /* .term: the term's number in the new build's table */
+    intern_table texts;    /* text -> its number in by_text */
+    uint32_t *by_text;     /* that number -> the first phrasing with the text */
+} previous;
+
+static void previous_free(previous *pv)
+{
+    free(pv->fwd_start);
+    free(pv->fwd);
+    free(pv->by_text);
+    intern_free(&pv->texts);
+    memset(pv, 0, sizeof *pv);
+}
+
+/* Seed the new build's term table with prev's terms and read prev back. 0, or -1 (out of
+ * memory). */
+static int previous_load(previous *pv, const kb_learned_index *prev, intern_table *terms)
+{
+    memset(pv, 0, sizeof *pv);
+    pv->idx = prev;
+    pv->fwd_start = calloc(prev->n + 1, sizeof *pv->fwd_start);
+    pv->fwd = malloc((prev->n_postings ? prev->n_postings : 1) * sizeof *pv->fwd);
+    if (!pv->fwd_start || !pv->fwd) return -1;
+    for (size_t k = 0; k < prev->n_postings; k++) pv->fwd_start[prev->post_phrasing[k] + 1]++;
+    for (size_t p = 0; p < prev->n; p++) pv->fwd_start[p + 1] += pv->fwd_start[p];
+    uint32_t *fill = calloc(prev->n ? prev->n : 1, sizeof *fill);
+    if (!fill) return -1;
+    for (size_t j = 0; j < prev->cap; j++) {
+        const term_slot *sl = &prev->slots[j];
+        if (!sl->term) continue;
+        int64_t t = intern(terms, sl->term, NULL);
+        if (t < 0) {
+            free(fill);
+            return -1;
+        }
+        for (uint32_t k = sl->start; k < sl->start + sl->df; k++) {
+            uint32_t p = prev->post_phrasing[k];
+            pv->fwd[pv->fwd_start[p] + fill[p]++] = (term_tf){(uint32_t)t, p, prev->post_tf[k]};
+        }
+    }
+    free(fill);
+    pv->by_text = malloc((prev->n ? prev->n : 1) * sizeof *pv->by_text);
+    if (!pv->by_text) return -1;
+    for (size_t p = 0; p < prev->n; p++) {
+        int added = 0;
+        int64_t v = intern(&pv->texts, prev->texts[p], &added);
+        if (v < 0) return -1;
+        if (added) pv->by_text[v] = (uint32_t)p;
+    }
+    return 0;
+}
+
+/* The phrasing of prev with this text, or -1. */
+static int64_t previous_find(previous *pv, const char *text)
+{
+    if (!pv->idx || !pv->texts.cap) return -1;
+    size_t j = kb_hash_str(text) & (pv->texts.cap - 1);
+    while (pv->texts.keys[j]) {
+        if (!strcmp(pv->texts.keys[j], text)) return pv->by_text[pv->texts.vals[j]];
+        j = (j + 1) & (pv->texts.cap - 1);
+    }
+    return -1;
+}
+
+/* Every phrasing's distinct terms, in phrasing order, and each term's phrasing frequency. */
+typedef struct {
+    term_tf *v;
+    size_t n, cap;
+    uint32_t *df;
+    size_t cap_df;
+} pair_list;
+
+/* Make df hold term numbers below n_terms. 0, or -1 (out of memory). */
+static int pairs_df_cover(pair_list *pl, size_t n_terms)
+{
+    if (n_terms <= pl->cap_df) return 0;
+    size_t nc = pl->cap_df ? pl->cap_df : 4096;
+    while (nc < n_terms) nc *= 2;
+    uint32_t *nd = realloc(pl->df, nc * sizeof *nd);
+    if (!nd) return -1;
+    memset(nd + pl->cap_df, 0, (nc - pl->cap_df) * sizeof *nd);
+    pl->df = nd;
+    pl->cap_df = nc;
+    return 0;
+}
+
+/* One occurrence of term t in the phrasing whose pairs start at first (tf of them at once when
+ * it is known to be new). 0, or -1 (out of memory). */
+static int pairs_add(pair_list *pl, size_t first, uint32_t t, uint32_t phrasing, uint16_t tf,
+                     int known_new)
+{
+    if (!known_new) {
+        for (size_t p = first; p < pl->n; p++)
+            if (pl->v[p].term == t) {
+                if (pl->v[p].tf < UINT16_MAX) pl->v[p].tf++;
+                return 0;
+            }
+    }
+    if (pl->n == pl->cap) {
+        size_t nc = pl->cap ? pl->cap * 2 : 4096;
+        term_tf *nv = realloc(pl->v, nc * sizeof *nv);
+        if (!nv) return -1;
+        pl->v = nv;
+        pl->cap = nc;
+    }
+    if (pairs_df_cover(pl, (size_t)t + 1) != 0) return -1;
+    pl->v[pl->n++] = (term_tf){t, phrasing, tf};
+    pl->df[t]++;
+    return 0;
+}
+
 kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t n, char *err,
                                          size_t err_len)
+{
+    return kb_learned_index_rebuild(NULL, entries, n, err, err_len);
+}
+
+kb_learned_index *kb_learned_index_rebuild(const kb_learned_index *prev,
+                                           const kb_learned_entry *entries, size_t n, char *err,
+                                           size_t err_len)
 {
     kb_learned_index *idx = calloc(1, sizeof *idx);
     kb_analyzer *a = kb_analyzer_new(err, err_len);
     intern_table terms = {0}, docs = {0};
-    term_tf *pairs = NULL;       /* every phrasing's distinct terms, in phrasing order */
-    size_t n_pairs = 0, cap_pairs = 0;
-    uint32_t *df = NULL;
-    size_t cap_df = 0;
+    pair_list pl = {0};
+    previous pv = {0};
     kb_term_list tl;
     kb_term_list_init(&tl);
     if (!idx || !a) goto fail;
     atomic_init(&idx->refs, 1);
+    if (prev && previous_load(&pv, prev, &terms) != 0) goto oom;
     idx->doc_of = calloc(n ? n : 1, sizeof *idx->doc_of);
     idx->len = calloc(n ? n : 1, sizeof *idx->len);
     idx->texts = calloc(n ? n : 1, sizeof *idx->texts);
@@ -184,41 +316,32 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
         size_t tlen = strnlen(text, MAX_TEXT);
         int64_t d = intern(&docs, entries[i].doc_id ? entries[i].doc_id : "", NULL);
         if (d < 0 || !(idx->texts[idx->n] = strndup(text, tlen))) goto oom;
-        kb_term_list_clear(&tl);
-        if (kb_analyze(a, text, tlen, &tl) != 0) goto oom;
-        size_t first = n_pairs;
-        for (size_t k = 0; k < tl.count; k++) {
-            int added = 0;
-            int64_t t = intern(&terms, tl.terms[k].text, &added);
-            if (t < 0) goto oom;
-            size_t p = first;
-            while (p < n_pairs && pairs[p].term != (uint32_t)t) p++;
-            if (p < n_pairs) {
-                if (pairs[p].tf < UINT16_MAX) pairs[p].tf++;
-                continue;
+        size_t first = pl.n;
+        int64_t old = previous_find(&pv, idx->texts[idx->n]);
+        if (old >= 0) { /* analyzed before: its terms as they were */
+            for (uint32_t k = pv.fwd_start[old]; k < pv.fwd_start[old + 1]; k++)
+                if (pairs_add(&pl, first, pv.fwd[k].term, (uint32_t)idx->n, pv.fwd[k].tf, 1) != 0)
+                    goto oom;
+            idx->len[idx->n] = prev->len[old];
+        } else {
+            kb_term_list_clear(&tl);
+            if (kb_analyze(a, text, tlen, &tl) != 0) goto oom;
+            for (size_t k = 0; k < tl.count; k++) {
+                int64_t t = intern(&terms, tl.terms[k].text, NULL);
+                if (t < 0 || pairs_add(&pl, first, (uint32_t)t, (uint32_t)idx->n, 1, 0) != 0)
+                    goto oom;
             }
-            if (n_pairs == cap_pairs) {
-                cap_pairs = cap_pairs ? cap_pairs * 2 : 4096;
-                term_tf *np = realloc(pairs, cap_pairs * sizeof *np);
-                if (!np) goto oom;
-                pairs = np;
-            }
-            pairs[n_pairs++] = (term_tf){(uint32_t)t, (uint32_t)idx->n, 1};
-            if ((size_t)t >= cap_df) {
-                size_t nc = cap_df ? cap_df * 2 : 4096;
-                uint32_t *nd = realloc(df, nc * sizeof *nd);
-                if (!nd) goto oom;
-                memset(nd + cap_df, 0, (nc - cap_df) * sizeof *nd);
-                df = nd;
-                cap_df = nc;
-            }
-            df[t]++;
+            idx->len[idx->n] = (uint16_t)(tl.count < UINT16_MAX ? tl.count : UINT16_MAX);
         }
         idx->doc_of[idx->n] = (uint32_t)d;
-        idx->len[idx->n] = (uint16_t)(tl.count < UINT16_MAX ? tl.count : UINT16_MAX);
         total_len += idx->len[idx->n];
         idx->n++;
     }
+    previous_free(&pv);
+    if (pairs_df_cover(&pl, terms.count) != 0) goto oom;
+    term_tf *pairs = pl.v;
+    size_t n_pairs = pl.n;
+    uint32_t *df = pl.df;
     idx->avglen = idx->n ? total_len / (double)idx->n : 1;
     if (idx->avglen <= 0) idx->avglen = 1;
     idx->n_docs = docs.count;
@@ -234,7 +357,9 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
     idx->n_postings = n_pairs;
     idx->post_phrasing = malloc((n_pairs ? n_pairs : 1) * sizeof *idx->post_phrasing);
     idx->post_tf = malloc((n_pairs ? n_pairs : 1) * sizeof *idx->post_tf);
-    if (!term_text || !start || !fill || !idx->slots || !idx->post_phrasing || !idx->post_tf) {
+    idx->n_info = calloc(idx->n ? idx->n : 1, sizeof *idx->n_info);
+    if (!term_text || !start || !fill || !idx->slots || !idx->post_phrasing || !idx->post_tf ||
+        !idx->n_info) {
         if (term_text)
             for (size_t t = 0; t < n_terms; t++) free(term_text[t]);
         free(term_text);
@@ -248,7 +373,17 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
         idx->post_phrasing[pos] = pairs[p].phrasing;
         idx->post_tf[pos] = pairs[p].tf;
     }
+    /* Each phrasing's informative terms: those a question's would be scored by (usable_term). */
     for (size_t t = 0; t < n_terms; t++) {
+        if (df[t] > KB_LEARNED_MAX_POSTINGS || kb_query_is_stopword(term_text[t])) continue;
+        for (uint32_t k = start[t]; k < start[t] + df[t]; k++)
+            if (idx->n_info[idx->post_phrasing[k]] < UINT16_MAX) idx->n_info[idx->post_phrasing[k]]++;
+    }
+    for (size_t t = 0; t < n_terms; t++) {
+        if (!df[t]) { /* a term of the index before that no phrasing holds now */
+            free(term_text[t]);
+            continue;
+        }
         size_t j = kb_hash_str(term_text[t]) & (idx->cap - 1);
         while (idx->slots[j].term) j = (j + 1) & (idx->cap - 1);
         idx->slots[j] = (term_slot){term_text[t], df[t], start[t]};
@@ -256,8 +391,8 @@ kb_learned_index *kb_learned_index_build(const kb_learned_entry *entries, size_t
     free(term_text); /* the texts moved into the slots */
     free(start);
     free(fill);
-    free(pairs);
-    free(df);
+    free(pl.v);
+    free(pl.df);
     kb_term_list_free(&tl);
     kb_analyzer_free(a);
     return idx;
@@ -268,8 +403,9 @@ fail:
     kb_analyzer_free(a);
     intern_free(&terms);
     intern_free(&docs);
-    free(pairs);
-    free(df);
+    previous_free(&pv);
+    free(pl.v);
+    free(pl.df);
     index_free(idx);
     return NULL;
 }
@@ -295,7 +431,12 @@ const char *kb_learned_phrasing_text(const kb_learned_index *idx, int32_t phrasi
 void kb_learned_scratch_free(kb_learned_scratch *sc)
 {
     free(sc->acc);
+    free(sc->matched);
     free(sc->touched);
+    free(sc->best);
+    free(sc->second);
+    free(sc->best_phrasing);
+    free(sc->docs);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -306,9 +447,16 @@ static int scratch_for(kb_learned_scratch *sc, const kb_learned_index *idx)
 {
     if (sc->for_index == idx && sc->acc) return 0;
     kb_learned_scratch_free(sc);
+    size_t nd = idx->n_docs ? idx->n_docs : 1;
     sc->acc = calloc(idx->n, sizeof *sc->acc);
+    sc->matched = calloc(idx->n, sizeof *sc->matched);
     sc->touched = malloc(idx->n * sizeof *sc->touched);
-    if (!sc->acc || !sc->touched) {
+    sc->best = calloc(nd, sizeof *sc->best);
+    sc->second = calloc(nd, sizeof *sc->second);
+    sc->best_phrasing = calloc(nd, sizeof *sc->best_phrasing);
+    sc->docs = malloc(nd * sizeof *sc->docs);
+    if (!sc->acc || !sc->matched || !sc->touched || !sc->best || !sc->second ||
+        !sc->best_phrasing || !sc->docs) {
         kb_learned_scratch_free(sc);
         return -1;
     }
@@ -324,6 +472,7 @@ typedef struct {
                        * KB_LEARNED_SECOND × its second best */
     double best, second;
     uint32_t docid; /* in the index being searched; 0 when not there */
+    int in_hits;    /* among the matcher's hits */
 } candidate;
 
 static int by_sim_desc(const void *x, const void *y)
@@ -392,14 +541,15 @@ static double own_sim(const kb_learned_index *idx, kb_stored_doc_codec *codec, k
     return best;
 }
 
-/* Score the question against the phrasings that share a term with it; the documents whose best
- * phrasing reaches KB_LEARNED_MIN_SIM into cands (best first, at most max). Their count, or -1
+/* Score the question against the phrasings that share a term with it; the documents whose
+ * evidence reaches KB_LEARNED_MIN_SIM into cands (best first, at most max). Their count, or -1
  * when memory ran out. */
 static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc, const kb_query *q,
                             candidate *cands, size_t max)
 {
     double norm = 0;
     sc->n_touched = 0;
+    sc->n_docs = 0;
     for (size_t i = 0; i < q->n_terms; i++) {
         const kb_query_term *t = &q->terms[i];
         const term_slot *slot;
@@ -416,39 +566,51 @@ static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc,
             double part = t->weight * idf * tf[k] * (KB_LEARNED_K1 + 1) / (tf[k] + KB_LEARNED_K1 * len_norm);
             if (sc->acc[ph[k]] == 0) sc->touched[sc->n_touched++] = ph[k];
             sc->acc[ph[k]] += part;
+            sc->matched[ph[k]] += 1;
         }
     }
-    /* Best phrasing per document: the touched phrasings, sorted by document. */
-    size_t n_cands = 0;
+    /* A question that says less than one word found in a single phrasing ("额度", a product's
+     * name) is a keyword, not a way of asking: every phrasing holding that word would resemble
+     * it perfectly, and the documents' own words are the better guide. Only a phrasing it
+     * matches whole (the very question taught) counts then. */
+    int keyword = norm < KB_LEARNED_MIN_INFO * log((double)idx->n + 1);
+    /* Best and second-best phrasing per document. */
     for (size_t k = 0; k < sc->n_touched; k++) {
         uint32_t p = sc->touched[k];
         double sim = norm > 0 ? sc->acc[p] / norm : 0;
-        sc->acc[p] = 0;
         if (sim > 1) sim = 1;
-        if (sim < KB_LEARNED_MIN_SIM) continue;
-        size_t c = 0;
-        while (c < n_cands && cands[c].doc != idx->doc_of[p]) c++;
-        if (c < n_cands) {
-            if (sim > cands[c].best) {
-                cands[c].second = cands[c].best;
-                cands[c].best = sim;
-                cands[c].phrasing = (int32_t)p;
-            } else if (sim > cands[c].second) {
-                cands[c].second = sim;
-            }
-            cands[c].sim = cands[c].best + KB_LEARNED_SECOND * cands[c].second;
-            continue;
+        if (keyword && (sim < 0.999 || sc->matched[p] < idx->n_info[p])) sim = 0;
+        sc->acc[p] = 0;
+        sc->matched[p] = 0;
+        if (sim <= 0) continue;
+        uint32_t d = idx->doc_of[p];
+        if (sc->best[d] == 0) sc->docs[sc->n_docs++] = d;
+        if (sim > sc->best[d]) {
+            sc->second[d] = sc->best[d];
+            sc->best[d] = sim;
+            sc->best_phrasing[d] = (int32_t)p;
+        } else if (sim > sc->second[d]) {
+            sc->second[d] = sim;
         }
+    }
+    size_t n_cands = 0;
+    for (size_t k = 0; k < sc->n_docs; k++) {
+        uint32_t d = sc->docs[k];
+        double best = sc->best[d], second = sc->second[d];
+        sc->best[d] = sc->second[d] = 0;
+        double ev = best + KB_LEARNED_SECOND * second;
+        if (ev < KB_LEARNED_MIN_SIM) continue;
+        size_t c;
         if (n_cands == max) { /* full: replace the weakest when better */
             size_t w = 0;
             for (size_t j = 1; j < n_cands; j++)
                 if (cands[j].sim < cands[w].sim) w = j;
-            if (sim <= cands[w].sim) continue;
+            if (ev <= cands[w].sim) continue;
             c = w;
         } else {
             c = n_cands++;
         }
-        cands[c] = (candidate){idx->doc_of[p], (int32_t)p, sim, sim, 0, 0};
+        cands[c] = (candidate){d, sc->best_phrasing[d], ev, best, second, 0, 0};
     }
     qsort(cands, n_cands, sizeof *cands, by_sim_desc);
     return (long)n_cands;
@@ -508,6 +670,23 @@ static double learned_score_above(double sim, double base, double unit)
 }
 
 
+/* Raise the hit docid (in m, sorted best first) to KB_LEARNED_SLOT_POS when it is below: its
+ * learned part becomes what puts it just above the hit there. The documents' first hits keep
+ * their places; one page place goes to what agents taught. */
+static void place_in_slot(merged *m, size_t n, uint32_t docid)
+{
+    size_t at = 0, want = KB_LEARNED_SLOT_POS;
+    while (at < n && m[at].hit.docid != docid) at++;
+    if (at >= n || at <= want) return;
+    double score = m[want].hit.score + fabs(m[want].hit.score) * 1e-6 + 1e-9;
+    m[at].part.learned += score - m[at].hit.score;
+    m[at].part.slot = 1;
+    m[at].hit.score = score;
+    merged t = m[at];
+    memmove(m + want + 1, m + want, (at - want) * sizeof *m);
+    m[want] = t;
+}
+
 int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_reader *db,
                      kb_stored_doc_codec *codec, kb_analyzer *a, const kb_query *q,
                      const kb_learned_filter *f, size_t depth, kbx_results *xr,
@@ -552,20 +731,29 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
     for (size_t i = 0; i < xr->n_hits; i++, n++) {
         m[n].hit = xr->hits[i];
         m[n].order = n;
-        m[n].part = (kb_learned_part){xr->hits[i].score, 0, 0, -1};
+        m[n].part = (kb_learned_part){xr->hits[i].score, 0, 0, -1, 0};
         for (long c = 0; c < n_cands; c++)
             if (cands[c].docid && cands[c].docid == xr->hits[i].docid) {
                 m[n].part.sim = cands[c].best;
                 m[n].part.phrasing = cands[c].phrasing;
                 m[n].part.learned = learned_score_above(cands[c].sim, base, unit);
                 m[n].hit.score += m[n].part.learned;
-                cands[c].docid = 0; /* taken */
+                cands[c].in_hits = 1;
             }
     }
     kb_term_list_free(&tl);
+    /* The first page's place for the best taught document: the one whose phrasings resemble
+     * the question most, when they resemble it nearly as much as the gate asks. */
+    double slot_min = KB_LEARNED_SLOT_REL * base;
+    if (slot_min < KB_LEARNED_SLOT_MIN) slot_min = KB_LEARNED_SLOT_MIN;
+    long slot = -1;
     /* Documents found only through their phrasings: still in the index, valid, in the
      * categories asked for. */
     for (long c = 0; c < n_cands; c++) {
+        if (cands[c].in_hits) {
+            if (slot < 0) slot = c;
+            continue;
+        }
         if (!cands[c].docid) continue;
         snprintf(term, sizeof term, KB_TERM_ID "%s", idx->doc_ids[cands[c].doc]);
         char *data = NULL;
@@ -576,17 +764,20 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
             continue;
         }
         double learned = learned_score_above(cands[c].sim, base, unit);
-        if (learned <= 0) { /* not more like the question than the documents' own words */
+        /* not more like the question than the documents' own words, nor the slot's */
+        if (learned <= 0 && !(slot < 0 && cands[c].sim >= slot_min)) {
             free(data);
             continue;
         }
+        if (slot < 0) slot = c;
         m[n].hit = (kbx_hit){.docid = cands[c].docid, .score = learned, .data = data, .data_len = len};
-        m[n].part = (kb_learned_part){0, learned, cands[c].best, cands[c].phrasing};
+        m[n].part = (kb_learned_part){0, learned, cands[c].best, cands[c].phrasing, 0};
         m[n].order = n;
         n++;
     }
-    free(cands);
     qsort(m, n, sizeof *m, by_score_desc);
+    if (slot >= 0 && cands[slot].sim >= slot_min) place_in_slot(m, n, cands[slot].docid);
+    free(cands);
     size_t keep = n < depth ? n : depth;
     if (n > xr->n_hits) {
         kbx_hit *grown = realloc(xr->hits, n * sizeof *grown);

@@ -25,8 +25,22 @@
  * outranks any document's own match and a phrasing that barely clears the base barely counts. A
  * document found only through its phrasings is fetched by id (when it is still in the index,
  * valid and in the requested categories) and enters the hits with that part alone. With no
- * learned phrasing the ranking is exactly the documents'. The values were chosen on
- * bq-dev-intents --learn 0.5 (docs/SEARCH.md, "Learning from feedback", has every variant tried).
+ * learned phrasing the ranking is exactly the documents'.
+ *
+ * The slot: an unseen phrasing of a taught document often resembles its taught phrasings less
+ * than some other document's title resembles it, so the gate keeps it out; but the document
+ * whose phrasings resemble the question most is the learned side's best guess. When its
+ * evidence is at least KB_LEARNED_SLOT_MIN and KB_LEARNED_SLOT_REL × the base, it gets the
+ * first page's fifth place (KB_LEARNED_SLOT_POS) if it ranked below: the documents' own first
+ * four keep their places, one place goes to what agents taught.
+ *
+ * Keyword questions: a question carrying less than one rare word's information (Σ weight ×
+ * IDF over the phrasing collection < KB_LEARNED_MIN_INFO × log(N + 1); "额度", a product name)
+ * resembles every phrasing holding its word perfectly; for it only a phrasing it matches whole
+ * (every informative term of the phrasing in the question) counts.
+ *
+ * The values were chosen on bq-dev-intents --learn 0.5 (docs/SEARCH.md, "Learning from
+ * feedback", has every variant tried) and checked on four other splits of it.
  *
  * The index is immutable once built and shared by every searcher (reference counted); each
  * searcher keeps its own scratch for scoring (kb_learned_scratch).
@@ -59,6 +73,26 @@
 #define KB_LEARNED_POWER 1.5
 #endif
 
+/* A question carrying less than this × the information of one word found in a single phrasing
+ * (Σ weight × IDF < KB_LEARNED_MIN_INFO × log(N + 1)) is a keyword: only phrasings it matches
+ * whole count for it. */
+#ifndef KB_LEARNED_MIN_INFO
+#define KB_LEARNED_MIN_INFO 1.0
+#endif
+
+/* The slot: the best taught document is raised to this place of the first page (0-based: the
+ * fifth hit) when its evidence is at least KB_LEARNED_SLOT_MIN and KB_LEARNED_SLOT_REL × the
+ * gate's base, even below the base. */
+#ifndef KB_LEARNED_SLOT_POS
+#define KB_LEARNED_SLOT_POS 4
+#endif
+#ifndef KB_LEARNED_SLOT_MIN
+#define KB_LEARNED_SLOT_MIN 0.3
+#endif
+#ifndef KB_LEARNED_SLOT_REL
+#define KB_LEARNED_SLOT_REL 0.8
+#endif
+
 /* Terms in more phrasings than this are left out of the similarity (cost and little meaning). */
 #ifndef KB_LEARNED_MAX_POSTINGS
 #define KB_LEARNED_MAX_POSTINGS 5000
@@ -69,12 +103,18 @@
 #define KB_LEARNED_GATE_HITS 3
 #endif
 
-/* A searcher's scratch: per-phrasing accumulators, reset through the list of touched ones. */
+/* A searcher's scratch: per-phrasing and per-document accumulators, reset through the lists of
+ * touched ones. */
 typedef struct {
     const kb_learned_index *for_index; /* sized for this index */
-    double *acc;
+    double *acc;            /* per phrasing: its BM25 for the question */
+    uint16_t *matched;      /* per phrasing: how many of its terms the question holds */
     uint32_t *touched;
     size_t n_touched;
+    double *best, *second;  /* per document: its best and second-best phrasing's similarity */
+    int32_t *best_phrasing;
+    uint32_t *docs;         /* the documents touched */
+    size_t n_docs;
 } kb_learned_scratch;
 
 void kb_learned_scratch_free(kb_learned_scratch *sc);
@@ -86,6 +126,8 @@ typedef struct {
     double sim;       /* its best phrasing's similarity, 0..1 (0: none; set even when the gate
                        * left the learned part at 0) */
     int32_t phrasing; /* that phrasing (kb_learned_phrasing_text), or -1 */
+    int slot;         /* raised to the first page's slot (KB_LEARNED_SLOT_POS), where the
+                       * search keeps it after the structure boost */
 } kb_learned_part;
 
 /* Where the page's documents must come from: today and categories, as kb_search filters. */

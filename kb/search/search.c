@@ -264,6 +264,7 @@ typedef struct {
     int filled;
     double passage;     /* the idf mass of its best passage (kb_snippet.score) */
     double boost;       /* its structure boost (1 when not re-ranked) */
+    kb_structure_facts facts; /* what its structure says (search/structure.h; the re-ranked head) */
     kb_learned_part learned; /* the learned phrasings' part (search/learned.h) */
 } ranked_hit;
 
@@ -284,10 +285,8 @@ static void fill_ranked(kb_searcher *s, ranked_hit *r, size_t n, size_t head, ui
         }
         r[i].filled = 1;
         if (i < head && q->info_mass > 0) {
-            double title = kb_structure_asked_verbatim(s->analyzer, doc, asked)
-                               ? 1.0
-                               : kb_structure_title_share(s->analyzer, doc, q, kb_query_matched_bits(q, r[i].x.matched));
-            r[i].boost = kb_structure_boost(title, r[i].passage / q->info_mass);
+            r[i].facts = kb_structure_read(s->analyzer, doc, q, kb_query_matched_bits(q, r[i].x.matched), asked);
+            r[i].boost = kb_structure_boost(r[i].facts.title_share, r[i].passage / q->info_mass);
             /* The structure boosts what the document itself matched; what its taught phrasings
              * add is counted beside it (search/learned.h). */
             r[i].x.score = r[i].learned.bm25 * r[i].boost + r[i].learned.learned;
@@ -308,6 +307,23 @@ static void sort_head(ranked_hit *r, size_t head)
             j--;
         }
         r[j] = t;
+    }
+}
+
+/* The first page's place for what agents taught (search/learned.h): when the structure boost
+ * moved the slotted hit below it, it goes back up, its learned part raised to match. */
+static void keep_slot(ranked_hit *r, size_t head)
+{
+    const size_t pos = KB_LEARNED_SLOT_POS;
+    for (size_t i = pos + 1; i < head; i++) {
+        if (!r[i].learned.slot) continue;
+        ranked_hit t = r[i];
+        double score = r[pos].x.score + fabs(r[pos].x.score) * 1e-6 + 1e-9;
+        t.learned.learned += score - t.x.score;
+        t.x.score = score;
+        memmove(r + pos + 1, r + pos, (i - pos) * sizeof *r);
+        r[pos] = t;
+        return;
     }
 }
 
@@ -342,10 +358,11 @@ static int build_page(kb_searcher *s, kbx_results *xr, const kb_learned_part *pa
     for (size_t i = 0; i < n; i++) {
         r[i].x = xr->hits[i];
         r[i].boost = 1;
-        r[i].learned = parts ? parts[i] : (kb_learned_part){xr->hits[i].score, 0, 0, -1};
+        r[i].learned = parts ? parts[i] : (kb_learned_part){xr->hits[i].score, 0, 0, -1, 0};
     }
     fill_ranked(s, r, n, head, offset, limit, q, asked, today);
     sort_head(r, head);
+    keep_slot(r, head);
     for (size_t i = 0; i < n; i++) {
         xr->hits[i] = r[i].x;
         r[i].hit.score = r[i].x.score;
@@ -358,6 +375,14 @@ static int build_page(kb_searcher *s, kbx_results *xr, const kb_learned_part *pa
         res->features.coverage = r[0].learned.sim;
     if (r[0].filled) res->top_id = strdup(r[0].hit.id);
     kb_confidence_set_passage(q, r[0].filled ? r[0].passage : -1, &res->features);
+    /* What the top two hits' titles state of the question, and whether they hold an answer
+     * beyond the title (search/structure.h); confidence reads them. */
+    res->features.title_cover = r[0].facts.title_cover;
+    res->features.answer = r[0].facts.answer;
+    if (n > 1) {
+        res->features.second_title_cover = r[1].facts.title_cover;
+        res->features.second_answer = r[1].facts.answer;
+    }
     size_t wanted = 0;
     for (size_t i = 0; i < n; i++) {
         int on_page = i >= offset && i - offset < limit;

@@ -30,20 +30,35 @@
 #define KB_STRUCTURE_RERANK_DEPTH 10
 #endif
 
-/* The share (0..1) of what the document matched that its title holds: over the query terms
- * set in `matched` (bit i: q->terms[i]) that say what is asked (words, in-word bigrams, Latin
- * words, numbers, codes; by weight × IDF), the part found in the title, compared as folded text
- * so either script matches. A document about what was asked has it in its title; one that
- * mentions it in passing has not. 0 when nothing such matched, or when memory ran out (which
- * only loses the boost). */
-double kb_structure_title_share(kb_analyzer *a, const kb_document *doc, const kb_query *q,
-                                uint64_t matched);
+/* What a document's structure says of a question, read once per re-ranked hit. */
+typedef struct {
+    /* The share (0..1) of what the document matched that its title holds: over the query terms
+     * set in `matched` (bit i: q->terms[i]) that say what is asked (words, in-word bigrams,
+     * Latin words, numbers, codes; by weight × IDF), the part found in the title, compared as
+     * folded text so either script matches. A document about what was asked has it in its
+     * title; one that mentions it in passing has not. 1 when asked verbatim (below). What the
+     * ranking boosts. */
+    double title_share;
+    /* The share (0..1) of the whole question's weight (its typed, informative terms, weight ×
+     * IDF, q->info_mass) that says what is asked and is in the title (a term counts when it or
+     * one of its synonyms is); 1 when asked verbatim. Unlike title_share it is not relative to
+     * what the document matched: it says how much of the question the editors' name for the
+     * document states, which confidence reads (search/confidence.h). */
+    double title_cover;
+    /* The share (0..1) of the document's text that is its body beyond the title: a body that
+     * only repeats the title (an FAQ list of customers' questions without answers) counts
+     * nothing, so such an entry gets 0 and an article ~1. */
+    double answer;
+    /* 1 when one of the document's <questions> is the question itself, compared as
+     * kb_analyzer_fold_compact makes them: the editors wrote down that agents ask exactly
+     * this, and the document is what they meant. */
+    int verbatim;
+} kb_structure_facts;
 
-/* 1 when one of the document's <questions> is the question itself, compared as
- * kb_analyzer_fold_compact makes them (compact_question: the question in that form): the
- * editors wrote down that agents ask exactly this, and the document is what they meant. Its
- * title share then counts as whole. */
-int kb_structure_asked_verbatim(kb_analyzer *a, const kb_document *doc, const char *compact_question);
+/* The facts of one document (compact_question: the question as kb_analyzer_fold_compact makes
+ * it, or NULL). A fact that memory ran out for is 0 (which only loses a boost). */
+kb_structure_facts kb_structure_read(kb_analyzer *a, const kb_document *doc, const kb_query *q,
+                                     uint64_t matched, const char *compact_question);
 
 /* The factor (≥ 1) a hit's BM25 score is multiplied by, from its title and passage coverage
  * (each 0..1). */

@@ -44,20 +44,21 @@ export const health = {
   not_answering_total: 2,
 };
 
-const agentRow = (agent, name, team, reqs, answered, persistent, study) => {
+const agentRow = (agent, name, team, reqs, answered, persistent, study, mustKnow = 0, mustKnowPersistent = false) => {
   const t = trend(reqs, answered);
   const cur = t[t.length - 1];
   const prev = t[t.length - 2];
   return { agent, name, team, requests: cur.requests, kb_answered: cur.kb_answered, share: cur.share, previous_share: prev.share,
-    change: cur.share !== null && prev.share !== null ? cur.share - prev.share : null, persistent, trend: t, study };
+    change: cur.share !== null && prev.share !== null ? cur.share - prev.share : null, persistent,
+    must_know_misses: mustKnow, must_know_share: cur.requests ? mustKnow / cur.requests : null, must_know_persistent: mustKnowPersistent, trend: t, study };
 };
 
 export const reportAgents = {
   by: 'agent', month: '2026-10', months, threshold: 0.5, min_requests: 3, persist: 3,
   totals: { requests: 31, kb_answered: 17, share: 17 / 31 },
   rows: [
-    agentRow('zhang.wei', '张伟', '一组', [4, 6, 5, 7, 8, 12], [1, 2, 3, 4, 5, 7], true, [{ doc_id: 'roam-intl-001', count: 4 }, { doc_id: 'bill-002', count: 2 }]),
-    agentRow('li.na', '李娜', '二组', [5, 4, 6, 3, 6, 11], [2, 1, 2, 1, 2, 6], false, [{ doc_id: 'broadband-001', count: 3 }]),
+    agentRow('zhang.wei', '张伟', '一组', [4, 6, 5, 7, 8, 12], [1, 2, 3, 4, 5, 7], true, [{ doc_id: 'roam-intl-001', count: 4 }, { doc_id: 'bill-002', count: 2 }], 3, true),
+    agentRow('li.na', '李娜', '二组', [5, 4, 6, 3, 6, 11], [2, 1, 2, 1, 2, 6], false, [{ doc_id: 'broadband-001', count: 3 }], 1),
     agentRow('wang.fang', '王芳', '一组', [2, 3, 2, 4, 5, 8], [0, 1, 0, 1, 1, 4], false, []),
   ],
 };
@@ -83,3 +84,23 @@ export const helpRequests = {
 };
 
 export const agents = { agents: [{ id: 'zhang.wei', name: '张伟', team: '一组' }, { id: 'li.na', name: '李娜', team: '二组' }, { id: 'wang.fang', name: '王芳', team: '一组' }], file: null };
+
+// GET /api/reports/coaching (docs/API.md): two sessions, two teams.
+const win = (requests, answered, misses) => ({ requests, kb_answered: answered, share: requests ? answered / requests : null, must_know_misses: misses, must_know_share: requests ? misses / requests : null });
+export const coachingReport = {
+  weeks: 4,
+  sessions: [
+    { session_id: 1, date: '2026-09-15', agent: 'zhang.wei', agent_name: '张伟', team: '一组', lead: 'lead-1', documents: 2,
+      before: win(8, 6, 3), after: win(5, 2, 0), share_change: -0.35, must_know_change: -3, asked_again: 0, asked_again_docs: [], complete: true },
+    { session_id: 2, date: '2026-10-20', agent: 'li.na', agent_name: '李娜', team: '二组', lead: 'lead-1', documents: 1,
+      before: win(4, 3, 1), after: win(2, 1, 1), share_change: -0.25, must_know_change: 0, asked_again: 1, asked_again_docs: ['roam-intl-001'], complete: false },
+  ],
+  teams: [
+    { team: '一组', sessions: 1, coached_agents: 1, uncoached_agents: 3, coached_before: win(8, 6, 3), coached_after: win(5, 2, 0),
+      uncoached_before: win(20, 10, 2), uncoached_after: win(18, 9, 2), coached_change: -0.35, uncoached_change: 0,
+      coached_must_know_change: -0.375, uncoached_must_know_change: 0.0111, difference: -0.35 },
+    { team: '二组', sessions: 1, coached_agents: 1, uncoached_agents: 2, coached_before: win(4, 3, 1), coached_after: win(2, 1, 1),
+      uncoached_before: win(10, 4, 0), uncoached_after: win(9, 4, 1), coached_change: -0.25, uncoached_change: 0.0444,
+      coached_must_know_change: 0.25, uncoached_must_know_change: 0.1111, difference: -0.2944 },
+  ],
+};

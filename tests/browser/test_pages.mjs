@@ -566,6 +566,86 @@ test('help_request_appears_in_lead_view', async (page) => {
   }
 });
 
+// ---------------------------------------------------------------- study lists and coaching (issue 19)
+
+test('agent_study_list_marks_a_must_know_document_studied', async (page) => {
+  const svc = globalThis.svc;
+  await needEndpoint('agent', '/api/me/study');
+  await agentSearch(page, svc, '宽带无法上网怎么办');
+  await page.click('#ask-help');
+  await page.click('#help-submit');
+  await page.waitForSelector('#help-result');
+  // The list follows the help request at once (folded: open it).
+  await page.waitForSelector('#study:not([hidden]) #study-list li[data-doc="broadband-001"]', { state: 'attached' });
+  await page.click('#study-summary');
+  const item = page.locator('#study-list li[data-doc="broadband-001"]');
+  check((await item.textContent()).includes('应知应会') && (await item.textContent()).includes('宽带故障报修流程'), 'listed with its mark: ' + (await item.textContent()));
+  const first = await page.$eval('#study-list li', (li) => li.dataset.doc);
+  check(first === 'broadband-001', 'must-know first: ' + first);
+  const unstudied = async () => Number(((await page.textContent('#study-summary')).match(/应知应会未学 (\d+) 篇/) || [0, 0])[1]);
+  const before = await unstudied();
+  check(before >= 1, 'the summary counts it: ' + (await page.textContent('#study-summary')));
+  await shot(page, '21-agent-study-list');
+  const [req] = await Promise.all([
+    page.waitForRequest((r) => r.url().endsWith('/api/me/study/broadband-001') && r.method() === 'POST'),
+    item.locator('button.mark-studied').click(),
+  ]);
+  check(!req.postData(), 'no body');
+  await page.waitForSelector('#study-list li[data-doc="broadband-001"] .studied-at');
+  check(await page.locator('#study-list li[data-doc="broadband-001"] button.mark-studied').count() === 0, 'no button once studied');
+  check(await unstudied() === before - 1, 'one fewer to study: ' + (await page.textContent('#study-summary')));
+  // The title is looked up like a question: the document is the top hit.
+  await page.click('#study-list li[data-doc="broadband-001"] .study-title');
+  await page.waitForFunction(() => document.querySelector('#q').value === '宽带故障报修流程');
+  await page.waitForSelector('#hits li');
+  check((await page.textContent('#hits li')).includes('宽带故障报修流程'), 'the top hit is the document: ' + (await page.textContent('#hits')));
+  await shot(page, '22-agent-study-marked');
+  check(!page.problems.length, page.problems.join('\n'));
+});
+
+test('lead_sees_the_study_list_records_coaching_and_reads_the_effect', async (page) => {
+  const svc = globalThis.svc;
+  await needEndpoint('lead', '/api/reports/coaching');
+  // Something to study: the agent asks about the must-know document (again).
+  const filed = await svc.api('agent', 'POST', '/api/help-requests', { question: '宽带无法上网怎么办' });
+  check(filed.status === 201, 'filed: ' + filed.status);
+  await login(page, svc, 'lead');
+  await page.waitForURL('**/lead');
+  await page.waitForSelector(`#agents-body tr[data-agent="${svc.names.agent}"]`);
+  const row = page.locator(`#agents-body tr[data-agent="${svc.names.agent}"]`);
+  check(parseInt(await row.locator('td.must-know').textContent(), 10) >= 1,
+    'must-know misses in the agents table: ' + (await row.locator('td.must-know').textContent()));
+  check(Number(await page.textContent('#kpi-must-know b')) >= 1, 'must-know KPI');
+  await row.click();
+  await page.waitForSelector('#agent-study-table tr[data-doc="broadband-001"]');
+  check(await page.locator('#requests-body .must-know-miss').count() >= 1, 'a must-know miss is marked among the requests');
+  check((await page.textContent('#agent-study-table tr[data-doc="broadband-001"]')).includes('应知应会'), 'the lead sees the mark');
+  await page.waitForSelector('#coaching-form');
+  check(await page.inputValue('#coach-date') === await page.evaluate(() => { const d = new Date(); return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`; }), 'today by default');
+  const box = page.locator('#coaching-form input[type=checkbox][value="broadband-001"]');
+  if (!(await box.isChecked())) await box.check();
+  await page.fill('#coach-note', '讲了宽带报修流程，客户手机13812345678的事另说');
+  await shot(page, '23-lead-coaching-form');
+  const [req] = await Promise.all([
+    page.waitForRequest((r) => r.url().endsWith('/api/coaching') && r.method() === 'POST'),
+    page.click('#coach-submit'),
+  ]);
+  const body = JSON.parse(req.postData());
+  check(body.agent === svc.names.agent && body.doc_ids.includes('broadband-001') && /^\d{4}-\d{2}-\d{2}$/.test(body.date), 'coaching body: ' + req.postData());
+  await page.waitForSelector('#coaching-sessions .coaching-session');
+  const session = await page.textContent('#coaching-sessions');
+  check(session.includes('宽带故障报修流程') && session.includes('讲了宽带报修流程'), 'the session is listed: ' + session);
+  check(!session.includes('13812345678'), 'the note is stored redacted: ' + session);
+  // The effect report: the session is there (today: its "after" window is still running).
+  await page.selectOption('#effect-weeks', '2');
+  await page.waitForSelector('#effect-body tr[data-session]');
+  const effect = await page.textContent('#effect-body');
+  check(effect.includes(svc.names.agent) && effect.includes('观察期未结束'), 'the effect row: ' + effect);
+  await page.locator('#effect').scrollIntoViewIfNeeded();
+  await shot(page, '24-lead-coaching-effect');
+  check(!page.problems.length, page.problems.join('\n'));
+});
+
 // ---------------------------------------------------------------- editors and leads, with fixture data
 
 // Serve some API paths from fixtures (docs/API.md shapes); everything else goes to the service.
@@ -694,6 +774,7 @@ test('lead_page_charts_drilldown_override_and_csv', async (page) => {
       return [200, { ...it, reviews: [it.review] }];
     }],
     ['GET', /^\/api\/agents$/, () => [200, fx.agents]],
+    ['GET', /^\/api\/reports\/coaching$/, () => [200, fx.coachingReport]],
   ], calls);
   await login(page, svc, 'lead');
   await page.waitForURL('**/lead');
@@ -702,7 +783,14 @@ test('lead_page_charts_drilldown_override_and_csv', async (page) => {
   check((await page.textContent('#kpi-answered b')) === '17', 'answered by the KB');
   check((await page.textContent('#kpi-share b')) === '55%', 'share');
   check((await page.textContent('#kpi-persistent b')) === '1', 'persistent agents');
-  for (const id of ['chart-trend', 'chart-share', 'chart-teams']) {
+  check((await page.textContent('#kpi-must-know b')) === '4' && (await page.textContent('#kpi-must-know span')).includes('漏答的坐席 1 人'), 'must-know KPI: ' + (await page.textContent('#kpi-must-know')));
+  check((await page.textContent('#agents-body tr[data-agent="zhang.wei"] td.must-know')).includes('3（25%）应知应会持续漏答'), 'must-know column: ' + (await page.textContent('#agents-body tr[data-agent="zhang.wei"] td.must-know')));
+  // The coaching effect: a row per session (newest first), the teams' chart.
+  await page.waitForSelector('#effect-body tr[data-session="2"]');
+  const effectRows = await page.$$eval('#effect-body tr', (t) => t.map((r) => r.textContent));
+  check(effectRows.length === 2 && effectRows[0].includes('李娜') && effectRows[0].includes('又问 1 次') && effectRows[0].includes('观察期未结束'), 'effect rows: ' + effectRows);
+  check(effectRows[1].includes('75%（8）') && effectRows[1].includes('40%（5）') && effectRows[1].includes('-35%') && effectRows[1].includes('3 → 0'), 'before and after: ' + effectRows[1]);
+  for (const id of ['chart-trend', 'chart-share', 'chart-teams', 'chart-effect']) {
     const drawn = await page.evaluate((id) => {
       const c = document.getElementById(id);
       const chart = window.Chart.getChart(c);
@@ -717,6 +805,8 @@ test('lead_page_charts_drilldown_override_and_csv', async (page) => {
   const teams = await page.$$eval('#f-team option', (o) => o.map((x) => x.value));
   check(teams.join(',') === ',一组,二组', 'teams: ' + teams);
   await shot(page, '17-lead-overview');
+  await page.locator('#effect').scrollIntoViewIfNeeded();
+  await shot(page, '19-lead-coaching-effect-chart');
   // Drill down to 张伟.
   await page.click('#agents-body tr[data-agent="zhang.wei"]');
   await page.waitForFunction(() => document.querySelector('#drill-title').textContent.includes('张伟'));

@@ -128,6 +128,7 @@ if VALGRIND:
     BIN = _valgrind.bin
 INDEXER = os.path.join(BIN, "kb-indexer")
 SEARCHD = os.path.join(BIN, "kb-searchd")
+REPORT = os.path.join(BIN, "kb-report")
 
 
 # ---------------------------------------------------------------- knowledge-base documents

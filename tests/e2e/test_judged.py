@@ -83,19 +83,19 @@ def sample_kb_judged_set_stays_above_its_floors():
 @test
 def the_examples_of_issue_16_are_answered_at_a_glance():
     # The questions a new user tried on the sample knowledge base (tagged `issue` in the set):
-    # each must put its document first, and show its answer words in the snippet the agent
-    # reads. One known exception: 客户要停机 finds 停机与复机 but shows the 挂失停机 row of its
-    # types table (客户 and 停机 both match it) instead of the 停机保号 section; telling "the
-    # customer wants to suspend" from "the customer reported a loss" needs more than the words.
+    # each must put its document first, show its answer words in the snippet the agent reads,
+    # and not be flagged `unresolved` (its top hit is right, so saying "no answer" would send
+    # an answered question to the editors' queue). 客户要停机 was the last one: 客户, a word in
+    # most of the knowledge base, chose the 挂失停机 row over the 停机保号 section, and two
+    # documents quoting 停机 left it at confidence 0.08 though only one is titled for it.
     r = scorer("--json")
     check(r.returncode == 0, f"exit {r.returncode}:\n{r.stderr[-3000:]}")
     examples = [x for x in json.loads(r.stdout)["questions"] if "issue" in x["tags"]]
     check(len(examples) == 7, examples)
-    known_snippet_miss = {"客户要停机"}
     wrong = [f"{x['q']} -> {x['top']} (doc {x['doc_right']}, snippet {x['snippet_right']}, "
              f"confidence {x['confidence']:.3f})"
              for x in examples
-             if not x["doc_right"] or not (x["snippet_right"] or x["q"] in known_snippet_miss)]
+             if not x["doc_right"] or not x["snippet_right"] or x["confidence"] < 0.5]
     check(not wrong, "not answered at a glance:\n  " + "\n  ".join(wrong))
 
 

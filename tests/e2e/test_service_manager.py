@@ -13,8 +13,8 @@ import socket
 import subprocess
 import tempfile
 
-from harness import (Service, check, check_status, doc_xml, documents_file, free_port,
-                     run_tests, scaled, test, wait_until)
+from harness import (INDEXER, REPORT, Service, check, check_status, doc_xml, documents_file,
+                     free_port, run_tests, scaled, test, wait_until)
 
 KB = {"kb.xml": documents_file(doc_xml(
     "roam-intl-001", "国际漫游开通办理", paragraphs=["客户出国前需开通国际漫游功能。"]))}
@@ -127,6 +127,72 @@ def no_priorities_when_stderr_is_not_the_journal():
         check_status(s.request("GET", "/healthz"), 200, "healthz")
         lines = log_lines(s)
         check(lines and not any(l.startswith("<") for l in lines), "\n".join(lines[:5]))
+
+
+def on_journal(cmd):
+    """Run cmd as a systemd unit would, its stderr the journal: a file that JOURNAL_STREAM
+    names. (exit status, stderr lines)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "stderr")
+        with open(path, "wb") as f:
+            st = os.fstat(f.fileno())
+            env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+            r = subprocess.run(cmd, stderr=f, stdout=subprocess.DEVNULL, env=env,
+                               timeout=scaled(120))
+        with open(path, encoding="utf-8") as f:
+            return r.returncode, f.read().splitlines()
+
+
+BAD = ('<document id="bad-001">\n  <title>坏文档</title>\n  <body>\n    <blink>x</blink>\n'
+       '  </body>\n</document>\n')
+
+
+@test
+def indexer_journal_priorities():
+    """kb-indexer as kb-indexer.service runs it: a document's problem is an error
+    ("<3>FILE:LINE: ..."), the note that --sync removed nothing a warning, the summary info;
+    with stderr elsewhere the same lines carry no prefix."""
+    with Service({**KB, "bad.xml": BAD}, start=False) as s:
+        cmd = [INDEXER, "--index", s.index_dir, "--sync", s.kb]
+        status, lines = on_journal(cmd)
+        check(status == 1, f"exit status {status}: {lines}")
+        bad = os.path.join(s.kb, "bad.xml")
+        check(any(l.startswith(f"<3>{bad}:4: ") for l in lines), "problem at <3>:\n" + "\n".join(lines))
+        check(any(l.startswith("<4>kb-indexer: --sync removes nothing") for l in lines),
+              "--sync note at <4>:\n" + "\n".join(lines))
+        check(any(l.startswith("<6>kb-indexer: 1 document from 2 files") for l in lines),
+              "summary at <6>:\n" + "\n".join(lines))
+        check(all(l[:3] in ("<3>", "<4>", "<6>") for l in lines), "a line without a priority")
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(120))
+        plain = r.stderr.splitlines()
+        # The same lines but the summary's figures (a second run finds the document unchanged).
+        check(r.returncode == 1 and plain[:-1] == [l[3:] for l in lines[:-1]] and
+              plain[-1].startswith("kb-indexer: 1 document from 2 files"),
+              f"without the journal:\n{r.stderr}\nwith it:\n" + "\n".join(lines))
+
+
+@test
+def report_journal_priorities():
+    """kb-report's errors are errors in the journal too (a report run from a timer)."""
+    with tempfile.TemporaryDirectory() as d:
+        status, lines = on_journal([REPORT, "--data", os.path.join(d, "none"), "agents"])
+        check(status == 1 and lines and lines[0].startswith("<3>kb-report: "), f"{status} {lines}")
+        status, lines = on_journal([REPORT, "--data", d, "--no-such-option", "agents"])
+        check(status == 2 and lines[0].startswith("<3>kb-report: unknown option"), f"{status} {lines}")
+
+
+@test
+def tokens_file_readable_by_the_services_group_is_no_warning():
+    """0640 with the group the service runs as is how the package installs the tokens
+    (root:kb): no warning. Readable by everyone: a warning."""
+    def mode(m):
+        return lambda s: os.chmod(s.tokens_path, m)
+    for m, warned in ((0o640, False), (0o600, False), (0o644, True)):
+        with started(before_start=mode(m)) as s:
+            check_status(s.request("GET", "/healthz"), 200, "healthz")
+            said = "is readable by other users" in s.log_text()
+            check(said == warned, f"mode {m:o} (group {os.stat(s.tokens_path).st_gid}, "
+                                  f"ours {os.getegid()}): warned {said}")
 
 
 @test

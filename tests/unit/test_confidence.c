@@ -102,7 +102,9 @@ TEST(a_question_answered_in_the_words_of_one_entry_is_confident)
 TEST(a_near_tie_between_the_first_documents_lowers_confidence)
 {
     /* The same question, first with one entry on it, then with a second entry that holds the
-     * same words: which of the two answers is no longer clear. */
+     * same words: which of the two answers is no longer clear. Both titles name what is asked
+     * (信用卡挂失), which keeps confidence high (either entry answers; search/confidence.c,
+     * title_held), but the tie must still show. */
     kb_searcher *s = open_base();
     if (!s) { CHECK(s != NULL); return; }
     const char *q = "信用卡丢了怎么挂失";
@@ -119,7 +121,7 @@ TEST(a_near_tie_between_the_first_documents_lowers_confidence)
     judged tied = ask(s, q, 10, 0);
     printf("  %s: alone %.3f, with a near twin %.3f\n", q, alone.confidence, tied.confidence);
     CHECK(strncmp(tied.top, "card-lost", 9) == 0);
-    CHECK(tied.confidence < alone.confidence - 0.2);
+    CHECK(tied.confidence < alone.confidence - 0.05);
     kb_searcher_close(s);
 }
 

@@ -604,6 +604,127 @@ TEST(months_and_days_parse_and_bound_in_local_time)
     CHECK(kb_review_parse_date("2026-12-1", &d) == -1);
 }
 
+/* ---------------------------------------------------------------- must-know misses */
+
+/* A request whose answering document was must-know for the agent (the v6 snapshot). */
+static int64_t insert_must_know(sqlite3 *db, const char *agent, int64_t t, int answerable,
+                                const char *doc, int must_know)
+{
+    int64_t id = insert_request(db, agent, t, answerable, doc);
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE help_requests SET must_know = %d WHERE id = %lld", must_know,
+             (long long)id);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return id;
+}
+
+/* Hand-computed, August to October 2026, persist 3, must_know_min 1:
+ *   m1 (一组): Aug 2 requests, 1 miss; Sep 3, 2 misses (the third is a gap marked must-know:
+ *       not a miss); Oct 2, 1 miss (the other reviewed as a gap by a lead: not a miss)
+ *       -> Oct 1 of 2 = 0.5, stands out on must-know (a miss in each of the 3 months).
+ *   m2 (一组): Aug 1 miss; Sep none (1 answered, not must-know); Oct 3 misses of 4
+ *       -> 0.75, does not stand out (September).
+ *   一组: Oct 4 misses of 6 = 0.6667; Aug 2, Sep 2, Oct 4: stands out; 1 agent stands out.
+ *   Totals for October: 4 of 6. */
+TEST(must_know_misses_per_agent_and_team_match_hand_computed_numbers)
+{
+    char path[512], err[512] = "";
+    const char *dir = fresh_store("mustknow", path, sizeof path);
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    insert_must_know(db, "m1", at(2026, 8, 3), 1, "d1", 1);
+    insert_must_know(db, "m1", at(2026, 8, 4), 1, "d2", 0);
+    insert_must_know(db, "m1", at(2026, 9, 3), 1, "d1", 1);
+    insert_must_know(db, "m1", at(2026, 9, 4), 1, "d1", 1);
+    insert_must_know(db, "m1", at(2026, 9, 5), 0, NULL, 1);
+    insert_must_know(db, "m1", at(2026, 10, 3), 1, "d1", 1);
+    int64_t overridden = insert_must_know(db, "m1", at(2026, 10, 4), 1, "d1", 1);
+    insert_must_know(db, "m2", at(2026, 8, 9), 1, "d3", 1);
+    insert_must_know(db, "m2", at(2026, 9, 9), 1, "d2", 0);
+    for (int d = 10; d < 13; d++) insert_must_know(db, "m2", at(2026, 10, d), 1, "d3", 1);
+    insert_must_know(db, "m2", at(2026, 10, 13), 0, NULL, 0);
+    sqlite3_close(db);
+    kb_review *r = kb_review_open(dir, 0, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r) return;
+    CHECK(kb_review_set(r, overridden, 0, NULL, NULL, "lead", 1) == KB_OK);
+    kb_agent_list l = {0};
+    kb_agent_list_add(&l, "m1", "王一", "一组", err, sizeof err);
+    kb_agent_list_add(&l, "m2", "王二", "一组", err, sizeof err);
+    CHECK(kb_review_set_agents(r, &l) == KB_OK);
+    kb_agent_list_free(&l);
+    kb_report_params p = fixture_params(0);
+    kb_report rep;
+    CHECK(kb_review_report(r, &p, &rep) == KB_OK);
+    CHECK(rep.must_know_min == 1);
+    CHECK(rep.totals.requests == 6 && rep.totals.must_know_misses == 4);
+    CHECK(near(rep.totals.must_know_share, 0.6667));
+    CHECK(rep.n_rows == 2);
+    for (size_t i = 0; i < rep.n_rows; i++) {
+        const kb_report_row *x = &rep.rows[i];
+        if (!strcmp(x->agent, "m1")) {
+            CHECK(x->requests == 2 && x->must_know_misses == 1 && near(x->must_know_share, 0.5));
+            CHECK(x->must_know_persistent);
+            CHECK(x->trend[0].must_know_misses == 1 && x->trend[1].must_know_misses == 2);
+            CHECK(near(x->trend[1].must_know_share, 0.6667));
+        } else {
+            CHECK_STR_EQ(x->agent, "m2");
+            CHECK(x->requests == 4 && x->must_know_misses == 3 && near(x->must_know_share, 0.75));
+            CHECK(!x->must_know_persistent);
+            CHECK(x->trend[1].must_know_misses == 0 && near(x->trend[1].must_know_share, 0));
+        }
+    }
+    kb_report_free(&rep);
+    /* Two misses a month needed: m1 no longer stands out (October has one). */
+    p.must_know_min = 2;
+    CHECK(kb_review_report(r, &p, &rep) == KB_OK);
+    for (size_t i = 0; i < rep.n_rows; i++) CHECK(!rep.rows[i].must_know_persistent);
+    kb_report_free(&rep);
+    p = fixture_params(1);
+    CHECK(kb_review_report(r, &p, &rep) == KB_OK);
+    CHECK(rep.n_rows == 1);
+    if (rep.n_rows == 1) {
+        CHECK_STR_EQ(rep.rows[0].team, "一组");
+        CHECK(rep.rows[0].must_know_misses == 4 && near(rep.rows[0].must_know_share, 0.6667));
+        CHECK(rep.rows[0].must_know_persistent && rep.rows[0].must_know_persistent_agents == 1);
+    }
+    kb_report_free(&rep);
+    kb_review_close(r);
+}
+
+/* A lead who names the answering document re-sets the request's must-know mark and title from
+ * that document (the title redacted); a review without a document keeps the filing's. */
+TEST(review_naming_a_document_resets_the_must_know_snapshot)
+{
+    char path[512], err[512] = "";
+    const char *dir = fresh_store("snapshot", path, sizeof path);
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    int64_t id = insert_must_know(db, "a1", at(2026, 10, 2), 0, NULL, 0);
+    int64_t kept = insert_must_know(db, "a1", at(2026, 10, 3), 1, "d1", 1);
+    sqlite3_close(db);
+    kb_review *r = kb_review_open(dir, 0, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r) return;
+    kb_review_doc_snapshot snap = {.must_know = 1, .title = "销户 客户13812345678"};
+    CHECK(kb_review_set_doc(r, id, 1, "d9", NULL, "lead", 5, &snap) == KB_OK);
+    CHECK(kb_review_set_doc(r, kept, 1, NULL, NULL, "lead", 6, &snap) == KB_OK);
+    kb_help_request_record h;
+    CHECK(kb_review_item(r, id, &h) == KB_OK);
+    CHECK(h.must_know && h.must_know_miss && h.doc_title);
+    CHECK(h.doc_title && !strstr(h.doc_title, "13812345678") && !strncmp(h.doc_title, "销户", 6));
+    kb_help_request_record_free(&h);
+    CHECK(kb_review_item(r, kept, &h) == KB_OK);
+    CHECK(h.must_know && h.must_know_miss && h.doc_title == NULL);
+    kb_help_request_record_free(&h);
+    /* Overridden to a gap: still marked, but no longer a miss. */
+    CHECK(kb_review_set_doc(r, kept, 0, NULL, NULL, "lead", 7, NULL) == KB_OK);
+    CHECK(kb_review_item(r, kept, &h) == KB_OK);
+    CHECK(h.must_know && !h.must_know_miss);
+    kb_help_request_record_free(&h);
+    kb_review_close(r);
+}
+
 int main(void)
 {
     setenv("TZ", "CST-8", 1);
@@ -620,6 +741,8 @@ int main(void)
     RUN(an_agent_is_known_when_the_agents_list_names_it);
     RUN(report_by_agent_matches_hand_computed_numbers);
     RUN(report_by_team_sums_its_agents);
+    RUN(must_know_misses_per_agent_and_team_match_hand_computed_numbers);
+    RUN(review_naming_a_document_resets_the_must_know_snapshot);
     RUN(help_requests_filter_by_month_team_verdict_and_review);
     RUN(list_items_are_the_requests_newest_first);
     RUN(agents_lists_breaking_the_rules_are_refused);

@@ -817,11 +817,15 @@ TEST(migrates_v4_store_teaching_from_the_feedback_it_holds)
     CHECK(st != NULL);
     if (!st) return;
     kb_store_close(st);
-    /* Back to v4: without the v5 tables, with feedback stored by a v4 program. */
+    /* Back to v4: without the v5 tables (and v6's), with feedback stored by a v4 program. */
     sqlite3 *db;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
                        "DROP TABLE teachings; DROP TABLE learned_marks;"
+                       /* and without what v6 added */
+                       "DROP TABLE coaching_docs; DROP TABLE coaching_sessions; "
+                       "DROP TABLE study_marks; ALTER TABLE help_requests DROP COLUMN must_know;"
+                       "ALTER TABLE help_requests DROP COLUMN doc_title;"
                        "INSERT INTO searches (search_id, time_ms, agent, query) VALUES "
                        "('s1', 1, 'a', '花呗怎么关'), ('s2', 2, 'b', '花呗怎么关');"
                        "INSERT INTO feedback (search_id, agent, kind, doc_id, time_ms) VALUES "
@@ -852,6 +856,75 @@ TEST(migrates_v4_store_teaching_from_the_feedback_it_holds)
     CHECK(q_int(path, "SELECT count(*) FROM teachings WHERE ref = 's3' AND role = 'lead' AND "
                       "source = 'helpful' AND question NOT LIKE '%13812345678%'") == 1);
     CHECK(q_int(path, "SELECT count(*) FROM teachings") == 3);
+}
+
+/* A help request keeps a snapshot of its answering document (v6): whether it was must-know for
+ * the agent's team, and its title, redacted like every stored text; without a document neither
+ * is kept, so a gap is never a must-know miss. */
+TEST(help_request_keeps_must_know_and_redacted_title_of_its_document)
+{
+    char err[512];
+    kb_store *st = kb_store_open(new_dir("mustknow"), err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    kb_help_request hr = help_ev("出国了手机怎么用", NULL);
+    hr.must_know = 1;
+    hr.doc_title = "国际漫游开通 客服 13812345678";
+    int64_t id;
+    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK);
+    hr.doc_id = NULL, hr.kb_answerable = 0; /* a gap: must_know and title ignored */
+    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK);
+    const char *p = kb_store_path(st);
+    CHECK(q_int(p, "SELECT count(*) FROM help_requests WHERE must_know = 1 AND doc_title LIKE "
+                   "'国际漫游开通%' AND doc_title NOT LIKE '%13812345678%'") == 1);
+    CHECK(q_int(p, "SELECT count(*) FROM help_requests WHERE doc_id IS NULL AND must_know = 0 "
+                   "AND doc_title IS NULL") == 1);
+    kb_store_close(st);
+}
+
+/* A store of schema v5 is migrated to v6 on open: every row is kept, earlier help requests get
+ * must_know 0 and no title (nothing was must-know then), and the study and coaching tables are
+ * added empty. */
+TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
+{
+    const char *dir = new_dir("v5");
+    char path[300], err[512] = "";
+    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    kb_store_close(st);
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "DROP TABLE coaching_docs; DROP TABLE coaching_sessions; "
+                       "DROP TABLE study_marks;"
+                       "ALTER TABLE help_requests DROP COLUMN must_know;"
+                       "ALTER TABLE help_requests DROP COLUMN doc_title;"
+                       "INSERT INTO help_requests (time_ms, agent, filed_by, question, "
+                       "kb_answerable, doc_id, confidence, override_answerable, override_doc_id) "
+                       "VALUES (1, 'a1', 'desk', '花呗怎么关', 1, 'huabei', 0.9, NULL, NULL),"
+                       "(2, 'a2', 'desk', '漫游', 0, NULL, 0.1, 1, 'roam');"
+                       "PRAGMA user_version = 5;",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) {
+        printf("  %s\n", err);
+        return;
+    }
+    kb_store_close(st);
+    CHECK(kb_store_schema_version() == 6);
+    CHECK(q_int(path, "PRAGMA user_version") == 6);
+    CHECK(q_int(path, "SELECT count(*) FROM help_requests WHERE must_know = 0 AND "
+                      "doc_title IS NULL") == 2);
+    CHECK_STR_EQ(q_text(path, "SELECT group_concat(agent || ':' || coalesce(doc_id, '-') || ':' "
+                              "|| coalesce(override_doc_id, '-'), ' ') FROM help_requests"),
+                 "a1:huabei:- a2:-:roam");
+    CHECK(q_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                      "('study_marks', 'coaching_sessions', 'coaching_docs')") == 3);
+    CHECK_STR_EQ(q_text(path, "PRAGMA integrity_check"), "ok");
 }
 
 /* A store of schema v2 (the editors' queue as first released) is migrated on open: items and
@@ -963,6 +1036,8 @@ int main(void)
     RUN(migrates_v1_store_keeping_rows);
     RUN(migrates_v2_store_dropping_guessed_categories_and_redacting_names_and_ids);
     RUN(migrates_v4_store_teaching_from_the_feedback_it_holds);
+    RUN(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables);
+    RUN(help_request_keeps_must_know_and_redacted_title_of_its_document);
     RUN(unwritable_data_dir_gives_clear_error);
     RUN(write_errors_are_reported_and_recovered);
     RUN(full_queue_drops_and_counts);

@@ -1,6 +1,6 @@
 // lead.js — the support leads' page: help-request reviews.
 //
-// For the chosen month (and team): totals, three charts (Chart.js, vendored: the trend of
+// For the chosen month (and team): totals (must-know misses among them), three charts (Chart.js, vendored: the trend of
 // requests and of the share the knowledge base already answered, that share for the month, and
 // the teams side by side), one row per agent (GET /api/reports/help-requests), and the requests
 // themselves (GET /api/help-requests). Clicking an agent drills down to their requests and the
@@ -11,6 +11,7 @@
 import { api, clear, el, guard } from './api.js';
 import { fmtTime, pct } from './format.js';
 import { csvText } from './csv.js';
+import { loadEffect, renderAgentCoaching } from './coaching.js';
 
 const $ = (id) => document.getElementById(id);
 const Chart = window.Chart;
@@ -62,6 +63,7 @@ async function load() {
   renderAgents(rows);
   if (drillAgent && !rows.some((r) => r.agent === drillAgent)) drillAgent = null;
   await loadRequests(false);
+  await loadEffect();
 }
 
 // Rows of the agent report, narrowed to the chosen team.
@@ -94,7 +96,9 @@ function renderKpis(rows) {
     kpi('kpi-requests', cur.requests, `${monthLabel(report.month)} 求助数`),
     kpi('kpi-answered', cur.kb_answered, '知识库已有答案（不应求助）'),
     kpi('kpi-share', pct(cur.share), prev && prev.share !== null && cur.share !== null ? `不应求助比例，较上月 ${signedPct(cur.share - prev.share)}` : '不应求助比例'),
-    kpi('kpi-persistent', rows.filter((r) => r.persistent).length, `连续 ${report.persist} 个月偏高的坐席`));
+    kpi('kpi-persistent', rows.filter((r) => r.persistent).length, `连续 ${report.persist} 个月偏高的坐席`),
+    kpi('kpi-must-know', rows.reduce((n, r) => n + (r.must_know_misses || 0), 0),
+      `应知应会漏答，连续 ${report.persist} 个月漏答的坐席 ${rows.filter((r) => r.must_know_persistent).length} 人`));
 }
 
 // ---------------------------------------------------------------- charts
@@ -198,6 +202,8 @@ function renderAgents(rows) {
       el('td', { class: 'num' }, pct(r.share)),
       el('td', { class: 'num' }, signedPct(r.change)),
       el('td', null, r.persistent ? el('span', { class: 'badge no' }, '持续偏高') : ''),
+      el('td', { class: 'num must-know' }, r.must_know_misses ? `${r.must_know_misses}（${pct(r.must_know_share)}）` : '0',
+        r.must_know_persistent ? el('div', null, el('span', { class: 'badge no' }, '应知应会持续漏答')) : null),
       el('td', null, (r.study || []).map((s) => `${studyText(s)} ×${s.count}`).join('；')));
     const choose = () => drill(drillAgent === r.agent ? null : r.agent);
     tr.addEventListener('click', choose);
@@ -206,7 +212,7 @@ function renderAgents(rows) {
     });
     body.append(tr);
   }
-  if (!rows.length) body.append(el('tr', null, el('td', { colspan: 9, class: 'empty' }, '这个月份没有求助记录。')));
+  if (!rows.length) body.append(el('tr', null, el('td', { colspan: 10, class: 'empty' }, '这个月份没有求助记录。')));
 }
 
 async function drill(agent) {
@@ -247,6 +253,9 @@ async function loadRequests(more) {
           ? el('ol', null, ...row.study.map((s) => el('li', null, `${studyText(s)}：问过 ${s.count} 次`)))
           : el('p', { class: 'muted' }, '没有。'))));
     chart('chart-agent', countsAndShare((row.trend || []).map((t) => monthLabel(t.month)), (row.trend || []).map((t) => t.requests), (row.trend || []).map((t) => t.share)));
+    const coaching = el('div', { class: 'cards', id: 'agent-coaching' });
+    extra.append(coaching);
+    renderAgentCoaching(coaching, drillAgent).catch((e) => coaching.append(el('p', { class: 'error' }, e.message)));
   }
   const body = $('requests-body');
   if (!more) clear(body);
@@ -272,7 +281,8 @@ function fillRequest(tr, item) {
     el('td', { class: 'question' }, item.question),
     el('td', null, item.answer || ''),
     el('td', null, verdict(item.kb_answerable, item.doc_id), el('div', { class: 'muted' }, '置信度 ' + pct(item.confidence))),
-    el('td', null, verdict(item.answerable, item.effective_doc_id)),
+    el('td', null, verdict(item.answerable, item.effective_doc_id),
+      item.must_know_miss ? el('div', null, el('span', { class: 'badge no must-know-miss' }, '应知应会漏答')) : null),
     el('td', null, rv ? [el('div', null, `${rv.by} ${fmtTime(rv.at)}`), rv.note ? el('div', { class: 'muted' }, rv.note) : null] : el('span', { class: 'muted' }, '未审核')),
     el('td', null, reviewActions(tr, item)));
 }
@@ -329,8 +339,9 @@ function csvAgents() {
   if (!report) return;
   const share = (x) => (x === null || x === undefined ? '' : x.toFixed(4));
   download(`help-requests-agents-${report.month}.csv`,
-    ['month', 'agent', 'name', 'team', 'requests', 'kb_answered', 'share', 'previous_share', 'persistent', 'study'],
+    ['month', 'agent', 'name', 'team', 'requests', 'kb_answered', 'share', 'previous_share', 'persistent', 'must_know_misses', 'must_know_share', 'must_know_persistent', 'study'],
     agentRows().map((r) => [report.month, r.agent, r.name, r.team, r.requests, r.kb_answered, share(r.share), share(r.previous_share), r.persistent ? 1 : 0,
+      r.must_know_misses, share(r.must_know_share), r.must_know_persistent ? 1 : 0,
       (r.study || []).map((s) => `${s.doc_id}:${s.count}`).join(' ')]));
 }
 
@@ -376,6 +387,7 @@ async function start() {
     load();
   });
   $('requests-more').addEventListener('click', () => loadRequests(true));
+  $('effect-weeks').addEventListener('change', loadEffect);
   $('csv-agents').addEventListener('click', csvAgents);
   $('csv-requests').addEventListener('click', () => csvRequests().catch((e) => ($('status').textContent = '下载失败：' + e.message)));
   await load();
