@@ -147,7 +147,8 @@ int kb_db_param_count(kb_db_stmt *s);
 int kb_db_step(kb_db_stmt *s);
 
 /* The current row's columns (0-based). Text stays valid until the next step, reset or finalize;
- * NULL for SQL NULL. Numbers from text are parsed; PostgreSQL's booleans read as 1 and 0. */
+ * NULL for SQL NULL. Numbers from text are parsed; PostgreSQL's booleans read as 1 and 0 as
+ * numbers (their text is "t" and "f": read a comparison's result as a number). */
 int kb_db_column_count(kb_db_stmt *s);
 const char *kb_db_column_name(kb_db_stmt *s, int col);
 const char *kb_db_column_text(kb_db_stmt *s, int col);
