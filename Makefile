@@ -16,7 +16,7 @@
 #   make systemd-test   the package under a real systemd: boots a Debian 12 container
 #                   (systemd-nspawn; as root; the image is cached in /var/tmp, see docs/DEPLOY.md)
 
-PKGS := xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libmicrohttpd libcjson libzstd
+PKGS := xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libpq libmicrohttpd libcjson libzstd
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/bin
 
@@ -93,8 +93,12 @@ ifneq ($(REPORT_OBJ),)
   PROGRAMS += $(BIN)/kb-report
 endif
 
-.PHONY: all deps run check unit e2e bench install clean fuzz fuzz-build valgrind soak man deb deb-test systemd-test
+.PHONY: all deps pkgs-present run check unit e2e bench install clean fuzz fuzz-build valgrind soak man deb deb-test systemd-test
 all: $(PROGRAMS)
+
+# Say which libraries are missing, rather than fail on a header: a machine set up before a
+# library joined PKGS (libpq, for kb/db) needs `make deps` once.
+$(LIB_OBJ): | pkgs-present
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -203,6 +207,10 @@ endif
 fuzz: deps
 	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+pkgs-present:
+	@missing=""; for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] || { echo "missing libraries (pkg-config):$$missing; run 'make deps' (tools/install-deps.sh) first" >&2; exit 1; }
 
 # Install the Debian packages the build, tests and benchmarks need, when missing.
 deps:

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Run every test program and count their "PASS name" / "FAIL name" lines.
 # Layers: tools/check-layers.py (libkb's dependencies point one way; programs use include/kb/).
-# Unit tests: each binary in $UNIT_DIR (built from tests/unit/test_*.c).
+# Unit tests: each binary in $UNIT_DIR (built from tests/unit/test_*.c); a PostgreSQL server
+# for those that need one (tests/pg_server.py).
 # End-to-end tests: each tests/e2e/test_*.py (they start the real binaries from $BIN).
 # Browser tests: tests/browser/run.sh (the web pages in headless Chromium).
 # Fuzz smoke: tests/fuzz/smoke.sh (each libFuzzer harness briefly, see tests/fuzz/README.md).
@@ -40,6 +41,17 @@ run_program() { # name, timeout seconds, command...
 
 # The layering rules of libkb (tools/check-layers.py, docs/ARCHITECTURE.md).
 [ "${1:-}" = "--e2e-only" ] || run_program layers 60 python3 tools/check-layers.py
+
+# One throw-away PostgreSQL server for the unit tests that run against it too (test_db): started
+# here once (tests/pg_server.py: initdb in /tmp, a free port, no system service), removed at
+# exit. A test finds it in KB_TEST_PG_URI and KB_TEST_PG_CTL; when it cannot start, those tests
+# start their own and report why that fails.
+if [ "${1:-}" != "--e2e-only" ] && [ -z "${KB_TEST_PG_URI:-}" ]; then
+    if pg_env=$(python3 tests/pg_server.py start); then
+        eval "$pg_env"
+        trap '$KB_TEST_PG_CTL remove' EXIT
+    fi
+fi
 
 for t in "$UNIT_DIR"/test_*; do
     [ "${1:-}" != "--e2e-only" ] || break

@@ -5,7 +5,7 @@ libkb is one folder per concern under kb/ (docs/ARCHITECTURE.md). Each concern h
 file may include the headers of its own concern and of concerns in lower layers only, so
 dependencies point one way (down). The public API is include/kb/; the programs (indexer/,
 searchd/, report/, bench/) include only that and their own headers, and never name a type of
-the Xapian wrapper (kbx_*).
+the Xapian wrapper (kbx_*). Only kb/db includes libpq: the rest reach PostgreSQL through it.
 
 Prints one "PASS rule" or "FAIL rule: where" line per rule (the test runner counts them) and
 exits 1 when any rule fails.
@@ -16,7 +16,7 @@ import sys
 
 # Layer of each concern, lowest first. Keep in step with docs/ARCHITECTURE.md.
 LAYERS = {
-    "util": 0,
+    "util": 0, "db": 0,
     "analysis": 1, "document": 1, "xapian": 1, "events": 1, "index/glass": 1,
     "index": 2, "search": 2, "learn": 2,
     "gaps": 3,
@@ -40,6 +40,12 @@ PROGRAMS = ["indexer", "searchd", "report", "bench"]
 JSON_ALLOWED = {"document"}
 NO_JSON = [c for c in LAYERS if c not in JSON_ALLOWED]
 CJSON = re.compile(r'^\s*#\s*include\s+[<"]cjson/', re.M)
+# The database clients. libpq is kb/db's alone: every other module reaches PostgreSQL through
+# kb/db's portable calls, so each statement is written once for both databases. (sqlite3.h joins
+# this rule when events/, gaps/, review/, learn/ and coaching/ are ported onto kb/db:
+# docs/CLUSTER.md.)
+DB_CLIENT_ONLY_IN = {"libpq-fe.h": {"db"}}
+DB_CLIENT = re.compile(r'^\s*#\s*include\s+[<"](libpq-fe\.h)[>"]', re.M)
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -72,7 +78,8 @@ def main():
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     failures = {"libkb_layers_point_down": [], "public_headers_are_listed": [],
                 "programs_use_only_the_public_api": [], "programs_name_no_xapian_wrapper_type": [],
-                "every_libkb_folder_has_a_layer": [], "json_stays_at_the_edge": []}
+                "every_libkb_folder_has_a_layer": [], "json_stays_at_the_edge": [],
+                "libpq_stays_in_db": []}
     for path in sources(root, "kb"):
         own = concern_of_private(path)
         if own is None:
@@ -104,6 +111,13 @@ def main():
         for path in paths:
             if CJSON.search(open(os.path.join(root, path), encoding="utf-8").read()):
                 failures["json_stays_at_the_edge"].append(path)
+    for top in ["kb", "include"] + PROGRAMS:
+        for path in sources(root, top):
+            own = concern_of_private(path) if top == "kb" else None
+            text = open(os.path.join(root, path), encoding="utf-8").read()
+            for header in DB_CLIENT.findall(text):
+                if own not in DB_CLIENT_ONLY_IN[header]:
+                    failures["libpq_stays_in_db"].append(f"{path} includes {header}")
     for prog in PROGRAMS:
         for path in sources(root, prog):
             text = open(os.path.join(root, path), encoding="utf-8").read()

@@ -19,6 +19,10 @@ PKGS="$PKGS valgrind"
 PKGS="$PKGS xapian-tools haproxy"
 # The man pages' test (tests/e2e/test_man_pages.py) renders them with groff and man-db's man.
 PKGS="$PKGS groff-base man-db"
+# PostgreSQL as the event store (--data postgresql://..., docs/CLUSTER.md): libpq to build, and
+# the server, which the tests start in a temporary directory of their own (tests/pg_server.py;
+# they never use the "main" cluster Debian's package creates).
+PKGS="$PKGS libpq-dev postgresql-15"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
