@@ -38,6 +38,7 @@ BENCH_THREADS=${BENCH_THREADS:-2}              # wrk threads
 BENCH_REUSE_INDEX=${BENCH_REUSE_INDEX:-0}
 BENCH_REINDEX_DOCS=${BENCH_REINDEX_DOCS:-500}  # documents changed during the live re-index run
 BENCH_KBQUERY_QUESTIONS=${BENCH_KBQUERY_QUESTIONS:-5000} # questions for kb-query's one-thread line
+BENCH_LEARNED=${BENCH_LEARNED:-100000}         # learned phrasings in the daemon's store (issue 17)
 BENCH_REINDEX_MAX=${BENCH_REINDEX_MAX:-600}    # seconds at most of the re-index-under-load run
 BENCH_STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-3600} # seconds for any one step (kbgen, indexing, ...)
 KBGEN=${KBGEN:-$ROOT/../shared/eval/kbgen}
@@ -337,14 +338,33 @@ part_search() {
     url=http://127.0.0.1:$port
     # wrk plays a floor of agents from one address, with curl checking /healthz alongside: as
     # behind a reverse proxy, the per-address connection limit is the total one
-    "$BIN/kb-searchd" --index "$idx" --data "$data" --listen "127.0.0.1:$port" --tokens "$WORK/tokens" \
-        --max-connections-per-ip 1024 2>"$WORK/searchd.log" &
-    SEARCHD_PID=$!
-    PIDS+=("$SEARCHD_PID")
-    if ! wait_http "$url/healthz" 120 "$SEARCHD_PID"; then
-        fail_part search "kb-searchd did not become ready: $(tail -3 "$WORK/searchd.log")"
+    start_searchd() {
+        "$BIN/kb-searchd" --index "$idx" --data "$data" --listen "127.0.0.1:$port" --tokens "$WORK/tokens" \
+            --max-connections-per-ip 1024 2>"$WORK/searchd.log" &
+        SEARCHD_PID=$!
+        PIDS+=("$SEARCHD_PID")
+        if ! wait_http "$url/healthz" 120 "$SEARCHD_PID"; then
+            fail_part search "kb-searchd did not become ready: $(tail -3 "$WORK/searchd.log")"
+            stop_and_forget "$SEARCHD_PID"
+            return 1
+        fi
+    }
+    start_searchd || return 1
+    # Learned phrasings in the store, as a service that has learned for a while has them: the
+    # daemon creates the store, then stops; the phrasings are written; it starts again and
+    # builds its phrasing index from them (the line it logs says how many and how long).
+    local learned_line="none (BENCH_LEARNED=0)"
+    if [ "$BENCH_LEARNED" -gt 0 ]; then
         stop_and_forget "$SEARCHD_PID"
-        return 1
+        log "search: $BENCH_LEARNED learned phrasings into the store"
+        if ! run_bounded python3 "$ROOT/bench/seed_learned.py" "$data" "$queries" "$BENCH_LEARNED" \
+                gen-%07d "$docs" >"$WORK/seed.out" 2>"$WORK/seed.err"; then
+            fail_part search "seeding learned phrasings failed: $(tail -3 "$WORK/seed.err")"
+            return 1
+        fi
+        start_searchd || return 1
+        learned_line=$(grep -o 'learned phrasings: .*' "$WORK/searchd.log" | tail -1)
+        learned_line="$(cat "$WORK/seed.out") written; kb-searchd: ${learned_line:-no line logged}"
     fi
     local rss_start
     rss_start=$(proc_kb "$SEARCHD_PID" VmRSS)
@@ -440,6 +460,7 @@ EOF
     md "| re-index during load: kb-indexer | $r_wall s, exit $r_rc: \`${r_summary#kb-indexer: }\` | |"
     md "| re-index during load: wrk | $r_seconds s, $W_requests searches, $W_rps/s, p50 / p99 $W_p50 / $W_p99 ms; daemon peak RSS $hwm2 MB | |"
     md "| event store | $logged searches logged, $dropped dropped | |"
+    md "| learned phrasings in the store (bench/seed_learned.py) | $learned_line | |"
     md "| kb-query (library, one thread, no HTTP) | ${kbq:-failed: $(tail -1 "$WORK/kb-query.err")} | |"
     md "| indexing these $docs documents | $index_line | |"
     md "| load average before / after the measured run | $load0 / $load1 | |"
