@@ -49,7 +49,16 @@ int kb_db_fail(kb_db *db, int code, const char *sqlstate, const char *fmt, ...)
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) msg[--n] = '\0';
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\t') *p = ' ';
-    snprintf(db->err, sizeof db->err, "%s: %s", db->name ? db->name : "event store", msg);
+    /* Scrubbed before the cut below, so that no cut leaves part of a password unrecognised. */
+    kb_db_scrub(db, msg, sizeof msg);
+    n = strlen(msg);
+    /* "NAME: message", cut at the buffer's end when long (what went wrong comes first). */
+    int at = snprintf(db->err, sizeof db->err, "%s: ", db->name ? db->name : "event store");
+    size_t used = at < 0 ? 0 : (size_t)at >= sizeof db->err ? sizeof db->err - 1 : (size_t)at;
+    size_t room = sizeof db->err - 1 - used;
+    if (n > room) n = room;
+    memcpy(db->err + used, msg, n);
+    db->err[used + n] = '\0';
     kb_db_scrub(db, db->err, sizeof db->err);
     snprintf(db->sqlstate, sizeof db->sqlstate, "%s", sqlstate ? sqlstate : "");
     db->code = code;
