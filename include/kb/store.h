@@ -98,6 +98,10 @@ const char *kb_store_errmsg(kb_store *st);
 /* The underlying database path (for reports that open it read-only). */
 const char *kb_store_path(const kb_store *st);
 
+/* Whether a --data value names a PostgreSQL database (postgresql:// or postgres://, docs/CLUSTER.md)
+ * rather than a data directory. */
+int kb_store_data_is_uri(const char *data);
+
 /* The schema version this program writes (PRAGMA user_version after kb_store_open). Modules
  * with their own connection (kb/gaps.h, kb/review.h) refuse a store of another version. */
 int kb_store_schema_version(void);

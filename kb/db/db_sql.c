@@ -299,6 +299,41 @@ char *kb_db_ddl(kb_db_dialect d, const char *sql)
     return sb_finish(&b);
 }
 
+/* Whether the statement [start, end) of sql changes data rather than the schema: its first word
+ * is INSERT, UPDATE, DELETE or REPLACE (or WITH, which only a data statement starts with here). */
+static int is_data_statement(const char *sql, size_t start, size_t end)
+{
+    tok t;
+    if (!next_sig(sql, start, &t) || t.start >= end) return 0;
+    static const char *const verbs[] = {"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"};
+    for (size_t k = 0; k < sizeof verbs / sizeof verbs[0]; k++)
+        if (word_is(sql, &t, verbs[k])) return 1;
+    return 0;
+}
+
+char *kb_db_ddl_only(kb_db_dialect d, const char *sql)
+{
+    sbuf b = {0};
+    size_t start = 0;
+    for (size_t i = 0;;) {
+        tok t = {T_OTHER, i, i, 0};
+        if (sql[i]) t = next_token(sql, i);
+        int end = !sql[i] || (t.kind == T_OTHER && sql[t.start] == ';');
+        if (end) {
+            size_t stop = sql[i] ? t.end : i; /* keeps the ';' */
+            if (!is_data_statement(sql, start, stop)) sb_add(&b, sql + start, stop - start);
+            start = stop;
+            if (!sql[i]) break;
+        }
+        i = t.end;
+    }
+    char *kept = sb_finish(&b);
+    if (!kept) return NULL;
+    char *out = kb_db_ddl(d, kept);
+    free(kept);
+    return out;
+}
+
 /* ---------------------------------------------------------------- fragments */
 
 /* snprintf's result: 0, or -1 (and out emptied) when the fragment did not fit. */
