@@ -88,7 +88,9 @@ typedef struct {
     uint64_t searches_dropped;
     uint64_t write_errors;
     int failing;            /* the last transaction failed (e.g. disk full); 0 once one commits */
-    char last_error[256];   /* why, when failing */
+    int unreachable;        /* PostgreSQL: the database cannot be reached (the connection is lost);
+                             * 0 once it answers again. Always 0 on SQLite. */
+    char last_error[256];   /* why, when failing or unreachable */
 } kb_store_stats_t;
 void kb_store_stats(kb_store *st, kb_store_stats_t *out);
 

@@ -157,6 +157,7 @@ void kb_db_translated_free(kb_db_translated *t)
 {
     for (int i = 0; t->names && i < t->nparams; i++) free(t->names[i]);
     free(t->names);
+    free(t->used);
     free(t->sql);
     memset(t, 0, sizeof *t);
 }
@@ -167,8 +168,11 @@ static int grow_names(kb_db_translated *t, int n)
     if (n <= t->nparams) return 0;
     char **v = realloc(t->names, (size_t)n * sizeof *v);
     if (!v) return -1;
-    for (int i = t->nparams; i < n; i++) v[i] = NULL;
     t->names = v;
+    unsigned char *u = realloc(t->used, (size_t)n);
+    if (!u) return -1;
+    t->used = u;
+    for (int i = t->nparams; i < n; i++) v[i] = NULL, u[i] = 0;
     t->nparams = n;
     return 0;
 }
@@ -199,6 +203,7 @@ int kb_db_translate(const char *sql, kb_db_translated *out)
             }
         } else if (t.kind == T_DOLLAR_PARAM) {
             if (grow_names(out, (int)t.number) != 0) goto oom;
+            if (t.number > 0) out->used[t.number - 1] = 1;
         } else if (t.kind == T_WORD) {
             for (size_t k = 0; k < sizeof writes / sizeof writes[0]; k++)
                 out->is_write |= word_is(sql, &t, writes[k]);
@@ -207,6 +212,7 @@ int kb_db_translate(const char *sql, kb_db_translated *out)
         }
         if (idx) {
             if (idx > 32767 || grow_names(out, idx) != 0) goto oom;
+            out->used[idx - 1] = 1;
             char num[16];
             sb_add(&b, num, (size_t)snprintf(num, sizeof num, "$%d", idx));
         } else {

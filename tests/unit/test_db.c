@@ -118,6 +118,15 @@ TEST(placeholders_inside_string_literals_and_comments_are_left_alone)
     CHECK_STR_EQ(kb_db_column_text(s, 4), "y");
     kb_db_finalize(s);
 
+    /* A number the SQL skips (a filter's ?3 without its ?2), left unbound. */
+    CHECK(kb_db_prepare(db, "SELECT ?1 || '-' || ?3", &s) == KB_DB_OK);
+    CHECK(kb_db_param_count(s) == 3);
+    kb_db_bind_text(s, 1, "a");
+    kb_db_bind_text(s, 3, "c");
+    CHECK(kb_db_step(s) == KB_DB_ROW);
+    CHECK_STR_EQ(kb_db_column_text(s, 0), "a-c");
+    kb_db_finalize(s);
+
     if (is_pg(db)) {
         /* PostgreSQL-only text: a :: cast is no parameter, a dollar-quoted string is a string. */
         CHECK(kb_db_prepare(db, "SELECT ?::text || $$ ? :z $$, E'\\' ?'", &s) == KB_DB_OK);
