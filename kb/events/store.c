@@ -275,6 +275,13 @@ static const char *const migrations[] = {
     "  title      TEXT,               -- redacted snapshot of the title when recorded\n"
     "  UNIQUE (session_id, doc_id)     -- rowid order is the order the lead gave\n"
     ");\n",
+    /* 6 -> 7: the teaching records' normalized phrasing, stored (docs/CLUSTER.md, "The three SQL
+     * functions of today"): kb/learn groups by teachings.k instead of calling kb_learn_key() per
+     * row, which PostgreSQL could not. NULL until kb/learn computes it (the rows the writer
+     * copies from feedback, and every row written before); a later change of the normalization
+     * sets k = NULL in its step so the keys are computed again. */
+    "ALTER TABLE teachings ADD COLUMN k TEXT;  -- kb_learn_normalize(question)\n"
+    "CREATE INDEX teachings_unkeyed ON teachings(id) WHERE k IS NULL;\n",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_BASE_STEPS 6

@@ -928,7 +928,7 @@ TEST(help_request_keeps_must_know_and_redacted_title_of_its_document)
 
 /* A store of schema v5 is migrated to v6 on open: every row is kept, earlier help requests get
  * must_know 0 and no title (nothing was must-know then), and the study and coaching tables are
- * added empty. */
+ * added empty; then to v7 (teachings.k). */
 TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
 {
     const char *dir = new_dir("v5");
@@ -943,6 +943,7 @@ TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
     CHECK(sqlite3_exec(db,
                        "DROP TABLE coaching_docs; DROP TABLE coaching_sessions; "
                        "DROP TABLE study_marks;"
+                       "DROP INDEX teachings_unkeyed; ALTER TABLE teachings DROP COLUMN k;"
                        "ALTER TABLE help_requests DROP COLUMN must_know;"
                        "ALTER TABLE help_requests DROP COLUMN doc_title;"
                        "INSERT INTO help_requests (time_ms, agent, filed_by, question, "
@@ -959,8 +960,10 @@ TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
         return;
     }
     kb_store_close(st);
-    CHECK(kb_store_schema_version() == 6);
-    CHECK(q_int(path, "PRAGMA user_version") == 6);
+    CHECK(kb_store_schema_version() == 7);
+    CHECK(q_int(path, "PRAGMA user_version") == 7);
+    /* and on to v7: teachings.k, filled by kb/learn later */
+    CHECK(q_int(path, "SELECT count(*) FROM pragma_table_info('teachings') WHERE name = 'k'") == 1);
     CHECK(q_int(path, "SELECT count(*) FROM help_requests WHERE must_know = 0 AND "
                       "doc_title IS NULL") == 2);
     CHECK_STR_EQ(q_text(path, "SELECT group_concat(agent || ':' || coalesce(doc_id, '-') || ':' "
