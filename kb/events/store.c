@@ -746,8 +746,12 @@ static void set_unreachable(kb_store *st, int lost)
     if (lost && !st->unreachable)
         kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: cannot reach the database: %s\n", st->path,
                           kb_store_db_message(st->db));
-    else if (!lost && st->unreachable)
+    else if (!lost && st->unreachable) {
         kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: the database is reachable again\n", st->path);
+        /* The batch that failed failed for the lost connection alone: the store works again
+         * (/healthz says "ok" before the next event proves it). */
+        st->failing = 0;
+    }
     st->unreachable = lost;
     if (!lost) clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
 }

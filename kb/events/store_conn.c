@@ -67,7 +67,9 @@ static void pool_free(void *arg)
 {
     pool *p = arg;
     for (int i = 0; i < POOL_MAX; i++) {
-        kb_db_close(p->s[i].db);
+        /* One still borrowed (a handle this thread opened and left to another thread) stays
+         * open for its holder: closing it here would pull it from under that thread. */
+        if (!p->s[i].in_use) kb_db_close(p->s[i].db);
         free(p->s[i].uri);
     }
     free(p);
@@ -188,6 +190,12 @@ int kb_store_conn_open(kb_store_conn *c, const char *data_dir, int readonly, cha
 int kb_store_begin_immediate(sqlite3 *db)
 {
     return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+}
+
+int kb_store_conn_revive(kb_store_conn *c)
+{
+    if (!c->kdb || kb_db_errcode(c->kdb) != KB_DB_LOST) return 0;
+    return kb_db_reconnect(c->kdb) == KB_DB_OK ? 0 : -1;
 }
 
 void kb_store_conn_close(kb_store_conn *c)

@@ -55,6 +55,10 @@ int kb_store_conn_open_sqlite(kb_store_conn *c, const char *data, int readonly, 
 int kb_store_conn_open(kb_store_conn *c, const char *data_dir, int readonly, char *err,
                        size_t err_len);
 void kb_store_conn_close(kb_store_conn *c);
+/* For a handle kept open across many calls (kb-searchd's learned-phrasings reload): when the
+ * last call found the PostgreSQL session lost (the server restarted), connect again. 0, or -1
+ * while the server is still unreachable (the next call then fails and says so). */
+int kb_store_conn_revive(kb_store_conn *c);
 /* Set the error (message and code); returns code. */
 int kb_store_conn_fail(kb_store_conn *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -109,6 +109,7 @@ const char *kb_learn_errmsg(const kb_learn *l) { return l->c.err; }
 
 int64_t kb_learn_version(kb_learn *l)
 {
+    kb_store_conn_revive(&l->c); /* kb-searchd keeps this handle: survive a database restart */
     kb_db_stmt *s = NULL;
     int64_t v = -1;
     if (kb_db_prepare(l->c.kdb, "SELECT (SELECT coalesce(max(id), 0) FROM teachings), "
