@@ -280,8 +280,8 @@ static const char *const migrations[] = {
      * row, which PostgreSQL could not. NULL until kb/learn computes it (the rows the writer
      * copies from feedback, and every row written before); a later change of the normalization
      * sets k = NULL in its step so the keys are computed again. */
-    "ALTER TABLE teachings ADD COLUMN k TEXT;  -- kb_learn_normalize(question)\n"
-    "CREATE INDEX teachings_unkeyed ON teachings(id) WHERE k IS NULL;\n",
+    ("ALTER TABLE teachings ADD COLUMN k TEXT;  -- kb_learn_normalize(question)\n"
+     "CREATE INDEX teachings_unkeyed ON teachings(id) WHERE k IS NULL;\n"),
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_BASE_STEPS 6

@@ -92,6 +92,16 @@ static inline int pg_fresh_store(char *out, size_t len)
     return 0;
 }
 
+/* A plain connection to a store (a data directory or a URI), to write a fixture's rows as the
+ * service would have; NULL after saying why. */
+static inline kb_db *raw_open(const char *data)
+{
+    char err[512];
+    kb_db *db = kb_db_open(data, 0, err, sizeof err);
+    if (!db) printf("  %s\n", err);
+    return db;
+}
+
 /* Run a test body on SQLite and then on PostgreSQL; `setup` (may be NULL) prepares the run's
  * store: it is called with the backend set and decides what `data` the body uses. */
 #define RUN_BOTH_WITH(name, setup)                                                     \

@@ -32,14 +32,6 @@ static const char *fresh_store(const char *name, char *path, size_t len)
     return dir;
 }
 
-/* A plain connection to the store, to write a fixture's rows as the service would have. */
-static kb_db *raw_open(const char *data)
-{
-    char err[512];
-    kb_db *db = kb_db_open(data, 0, err, sizeof err);
-    if (!db) printf("  %s\n", err);
-    return db;
-}
 
 /* 10:00 local on that day. */
 static int64_t at(int year, int month, int day)
