@@ -158,6 +158,8 @@ def the_service_keeps_every_kind_of_event_in_postgresql_across_a_restart():
 def healthz_says_when_the_database_is_unreachable_and_when_it_is_back():
     with PgService("e2e_health") as s:
         check(s.request("GET", "/healthz").json()["store"] == "ok", "ok at start")
+        for _ in range(4):  # every HTTP thread keeps a session to the database from now on
+            s.json("GET", "/api/help-requests", "lead")
         pg().stop()
         try:
             wait_until(lambda: s.request("GET", "/healthz").json()["store"] == "unreachable", 15,
@@ -173,6 +175,9 @@ def healthz_says_when_the_database_is_unreachable_and_when_it_is_back():
             pg().start()
         wait_until(lambda: s.request("GET", "/healthz").json()["store"] == "ok", 15, "ok again")
         s.json("POST", "/api/help-requests", "agent", status=201, body={"question": "出国了手机怎么用"})
+        # the HTTP threads' sessions from before the restart connect again on their next use
+        for _ in range(4):
+            check(s.json("GET", "/api/help-requests", "lead")["total"] == 1, "after the restart")
         check(password() not in s.log_text(), "no password in the log")
 
 
