@@ -17,6 +17,10 @@
  *   kb-report --data DIR [--format csv|json] coaching-effect [--from D] [--to D] [--weeks N]
  *             [--team T]
  *
+ * --data is kb-searchd's data directory or its postgresql:// URI (docs/CLUSTER.md): every report
+ * reads either store, but gaps and health, which need the editors' gap queue (SQLite only until
+ * kb/gaps is ported), and say so.
+ *
  * CSV is the default (reports go to spreadsheets). Exit status: 0 on success, 1 when the store or
  * index cannot be read, 2 on bad usage. The error lines carry the journal's priority "err" when
  * stderr is the journal (run from a systemd unit or timer: kb/journal.h).
@@ -40,9 +44,11 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: kb-report --data DIR [--format csv|json] COMMAND [OPTIONS]\n"
+    fputs("usage: kb-report --data DIR|URI [--format csv|json] COMMAND [OPTIONS]\n"
           "\n"
           "Reports from kb-searchd's event store (see docs/GAPS.md). CSV by default.\n"
+          "--data: kb-searchd's data directory, or its postgresql:// database (docs/CLUSTER.md;\n"
+          "gaps and health need a data directory until the gap queue runs on PostgreSQL).\n"
           "commands:\n"
           "  gaps            the editors' queue of unanswered questions, by impact\n"
           "      --status open|in_progress|answered|dismissed|all (repeatable; default open and\n"
@@ -205,7 +211,7 @@ static int parse(int argc, char **argv, options *o)
     if (!o->command)
         return usage_error("%s", "no command: give gaps, help-requests, health, agents, study, "
                                  "coaching or coaching-effect");
-    if (!o->data) return usage_error("%s", "--data DIR is required (kb-searchd's --data)");
+    if (!o->data) return usage_error("%s", "--data DIR|URI is required (kb-searchd's --data)");
     return 0;
 }
 

@@ -277,6 +277,14 @@ static int fit_connections_to_fd_limit(int explicit_limit, char *err, size_t err
 
 /* A start-up error, said once: stderr is the log, so the log line is what the operator reads
  * (printing it again plainly doubled every start-up error). */
+/* --data as it may be shown: a directory as given, a URI without its password (the store's
+ * name for it). */
+static const char *searchd_data_shown(void) {
+    return kb_store_data_is_uri(searchd_ctx.data_dir) && searchd_ctx.store
+               ? kb_store_path(searchd_ctx.store)
+               : searchd_ctx.data_dir;
+}
+
 static int fail(const char *message) {
     searchd_log_error("%s", message);
     return 1;
@@ -286,6 +294,7 @@ static int fail(const char *message) {
  * would otherwise be SQLite's "unable to open database file". */
 static int check_data_dir(const char *dir, char *err, size_t err_len) {
     struct stat st;
+    if (kb_store_data_is_uri(dir)) return 0; /* a PostgreSQL database (docs/CLUSTER.md) */
     if (stat(dir, &st) != 0) return 0; /* missing: the store creates it */
     if (!S_ISDIR(st.st_mode)) {
         snprintf(err, err_len, "--data %s is not a directory", dir);
@@ -311,13 +320,25 @@ static int start_service(const searchd_listen_addr *addr, char *err, size_t err_
     char store_err[512] = "";
     searchd_ctx.store = kb_store_open(searchd_ctx.data_dir, store_err, sizeof store_err);
     if (!searchd_ctx.store) {
-        snprintf(err, err_len, "cannot open the event store in %s: %s", searchd_ctx.data_dir,
-                 store_err);
+        /* A URI may hold a password: the store's message names it without (docs/CLUSTER.md). */
+        if (kb_store_data_is_uri(searchd_ctx.data_dir))
+            snprintf(err, err_len, "cannot open the event store: %s", store_err);
+        else
+            snprintf(err, err_len, "cannot open the event store in %s: %s", searchd_ctx.data_dir,
+                     store_err);
         searchd_searchers_stop();
         return -1;
     }
+    /* The editors' gap queue (kb/gaps) is not yet ported onto PostgreSQL (docs/CLUSTER.md,
+     * porting step 4): with a database URI the service runs without its worker, and the gap
+     * endpoints answer 501 saying so. */
+    int gaps_available = !kb_store_data_is_uri(searchd_ctx.data_dir);
+    if (!gaps_available)
+        searchd_log_warn("the editors' gap queue is not yet available with a PostgreSQL event "
+                         "store: /api/gaps and /api/content-health answer 501 (docs/CLUSTER.md)");
     /* The agents list and the editors' queue need the store (schema v2) and the index. */
-    if (searchd_agents_load(err, err_len) != 0 || searchd_gaps_worker_start(err, err_len) != 0) {
+    if (searchd_agents_load(err, err_len) != 0 ||
+        (gaps_available && searchd_gaps_worker_start(err, err_len) != 0)) {
         searchd_searchers_stop();
         kb_store_close(searchd_ctx.store);
         return -1;
@@ -325,8 +346,8 @@ static int start_service(const searchd_listen_addr *addr, char *err, size_t err_
     /* What agents taught (issue 17): from the store, before the first search. */
     char learn_err[512] = "";
     if (searchd_learned_start(searchd_ctx.data_dir, learn_err, sizeof learn_err) != 0) {
-        snprintf(err, err_len, "cannot read the learned phrasings in %s: %s", searchd_ctx.data_dir,
-                 learn_err);
+        snprintf(err, err_len, "cannot read the learned phrasings in %s: %s",
+                 searchd_data_shown(), learn_err);
         searchd_gaps_worker_stop();
         searchd_searchers_stop();
         kb_store_close(searchd_ctx.store);
@@ -438,7 +459,7 @@ int main(int argc, char **argv) {
                      "listening on http://%s, %u threads, %zu tokens, at most %u connections "
                      "(%u per client address)",
                      searchd_ctx.index_dir, idx.documents, (unsigned long long)idx.revision,
-                     searchd_ctx.data_dir, addr.shown, searchd_ctx.threads, searchd_auth_count(),
+                     searchd_data_shown(), addr.shown, searchd_ctx.threads, searchd_auth_count(),
                      searchd_ctx.max_connections, searchd_ctx.max_connections_per_ip);
     /* Only now, with everything open, is the service ready (kb-searchd.service, Type=notify). */
     if (searchd_notify("READY=1") != 0)

@@ -32,6 +32,12 @@
 
 static kb_gaps *open_gaps(searchd_request *req, int readonly)
 {
+    if (kb_store_data_is_uri(searchd_ctx.data_dir)) {
+        /* kb/gaps is not yet ported onto PostgreSQL (docs/CLUSTER.md, porting step 4) */
+        searchd_http_respond_error(req, 501, "the editors' gap queue is not yet available with a "
+                                             "PostgreSQL event store (docs/CLUSTER.md)");
+        return NULL;
+    }
     char err[512] = "";
     kb_gaps *g = kb_gaps_open(searchd_ctx.data_dir, readonly, err, sizeof err);
     if (!g) {

@@ -61,8 +61,11 @@ void searchd_route_healthz(searchd_request *req) {
     kb_store_stats_t st;
     memset(&st, 0, sizeof st);
     if (searchd_ctx.store) kb_store_stats(searchd_ctx.store, &st);
-    cJSON_AddStringToObject(o, "store", st.failing ? "failing" : "ok");
-    if (st.failing) cJSON_AddStringToObject(o, "store_error", st.last_error);
+    /* "unreachable": a PostgreSQL store whose server this node cannot reach (the writer checks
+     * every second while idle); searches are still answered, their logs and acknowledged events
+     * fail until it is back (docs/CLUSTER.md). */
+    cJSON_AddStringToObject(o, "store", st.unreachable ? "unreachable" : st.failing ? "failing" : "ok");
+    if (st.failing || st.unreachable) cJSON_AddStringToObject(o, "store_error", st.last_error);
     searchd_http_respond_json(req, stale ? 503 : 200, o);
 }
 

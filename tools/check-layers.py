@@ -41,11 +41,11 @@ JSON_ALLOWED = {"document"}
 NO_JSON = [c for c in LAYERS if c not in JSON_ALLOWED]
 CJSON = re.compile(r'^\s*#\s*include\s+[<"]cjson/', re.M)
 # The database clients. libpq is kb/db's alone: every other module reaches PostgreSQL through
-# kb/db's portable calls, so each statement is written once for both databases. (sqlite3.h joins
-# this rule when events/, gaps/, review/, learn/ and coaching/ are ported onto kb/db:
-# docs/CLUSTER.md.)
-DB_CLIENT_ONLY_IN = {"libpq-fe.h": {"db"}}
-DB_CLIENT = re.compile(r'^\s*#\s*include\s+[<"](libpq-fe\.h)[>"]', re.M)
+# kb/db's portable calls, so each statement is written once for both databases. sqlite3.h is
+# kb/db's too, and events/'s (the SQL function of SQLite's migration step 3 -> 4, and the SQLite
+# connection kb/gaps uses) and gaps/'s until kb/gaps is ported (docs/CLUSTER.md, step 4).
+DB_CLIENT_ONLY_IN = {"libpq-fe.h": {"db"}, "sqlite3.h": {"db", "events", "gaps"}}
+DB_CLIENT = re.compile(r'^\s*#\s*include\s+[<"](libpq-fe\.h|sqlite3\.h)[>"]', re.M)
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

@@ -1,7 +1,9 @@
 /*
- * kb/store.h — the service's event store: every search, feedback and help request, in SQLite.
+ * kb/store.h — the service's event store: every search, feedback and help request, in SQLite or
+ * PostgreSQL.
  *
- * The database lives at DATA_DIR/events.sqlite3 in WAL mode. Every text field of an event (the
+ * The database lives at DATA_DIR/events.sqlite3 in WAL mode, or, when data_dir is a
+ * postgresql:// URI, in that database (several search nodes sharing it: docs/CLUSTER.md). Every text field of an event (the
  * question, the answer, and the agent, filed_by and doc_id too) is redacted (kb/redact.h) inside
  * this module before any write, so no caller can store customer identifiers by mistake.
  *
@@ -88,15 +90,22 @@ typedef struct {
     uint64_t searches_dropped;
     uint64_t write_errors;
     int failing;            /* the last transaction failed (e.g. disk full); 0 once one commits */
-    char last_error[256];   /* why, when failing */
+    int unreachable;        /* PostgreSQL: the database cannot be reached (the connection is lost);
+                             * 0 once it answers again. Always 0 on SQLite. */
+    char last_error[256];   /* why, when failing or unreachable */
 } kb_store_stats_t;
 void kb_store_stats(kb_store *st, kb_store_stats_t *out);
 
 /* The message of the last error on this store (thread-local). */
 const char *kb_store_errmsg(kb_store *st);
 
-/* The underlying database path (for reports that open it read-only). */
+/* The underlying database path (for reports that open it read-only), or the URI without its
+ * password. */
 const char *kb_store_path(const kb_store *st);
+
+/* Whether a --data value names a PostgreSQL database (postgresql:// or postgres://, docs/CLUSTER.md)
+ * rather than a data directory. */
+int kb_store_data_is_uri(const char *data);
 
 /* The schema version this program writes (PRAGMA user_version after kb_store_open). Modules
  * with their own connection (kb/gaps.h, kb/review.h) refuse a store of another version. */

@@ -29,14 +29,18 @@ kb_coaching *kb_coaching_open(const char *data_dir, int readonly, char *err, siz
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    if (kb_store_conn_open(&c->conn, data_dir, readonly, err, err_len) != 0) {
+    if (kb_store_conn_open_any(&c->conn, data_dir, readonly, err, err_len) != 0) {
         free(c);
         return NULL;
     }
     /* Marks and sessions have the durability of help requests: fsync'd before the call returns
-     * (said here rather than left to the library's compiled-in default). */
-    if (!readonly && sqlite3_exec(c->conn.db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, err_len, "cannot set up the event store: %s", sqlite3_errmsg(c->conn.db));
+     * (said here rather than left to the library's compiled-in default; on PostgreSQL,
+     * synchronous_commit on, which a borrowed session keeps anyway). */
+    if (!readonly && kb_db_exec(c->conn.kdb, kb_db_dialect_of(c->conn.kdb) == KB_DB_SQLITE
+                                                 ? "PRAGMA synchronous = FULL"
+                                                 : "SET synchronous_commit = on") != KB_DB_OK) {
+        snprintf(err, err_len, "cannot set up the event store: %s",
+                 kb_store_db_message(c->conn.kdb));
         kb_store_conn_close(&c->conn);
         free(c);
         return NULL;
@@ -114,10 +118,10 @@ static const char *session_problem(const kb_coaching_new *s, char *why, size_t l
     return NULL;
 }
 
-static void bind_or_null(sqlite3_stmt *s, int i, const char *v)
+static void bind_or_null(kb_db_stmt *s, int i, const char *v)
 {
-    if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(s, i);
+    if (v) kb_db_bind_text(s, i, v);
+    else kb_db_bind_null(s, i);
 }
 
 int kb_coaching_record(kb_coaching *c, const kb_coaching_new *s, int64_t *id)
@@ -132,46 +136,45 @@ int kb_coaching_record(kb_coaching *c, const kb_coaching_new *s, int64_t *id)
     char *agent = kb_coaching_redacted(s->agent, &oom);
     char *lead = kb_coaching_redacted(s->lead ? s->lead : "", &oom);
     char *note = s->note && *s->note ? kb_coaching_redacted(s->note, &oom) : NULL;
-    sqlite3_stmt *st = NULL;
+    kb_db_stmt *st = NULL;
     int rc = KB_ERROR;
     if (oom) {
         rc = kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
         goto done;
     }
-    if (kb_store_begin_immediate(c->conn.db) != SQLITE_OK) goto sql_fail;
-    if (sqlite3_prepare_v2(c->conn.db,
-                           "INSERT INTO coaching_sessions (agent, lead, day, note, time_ms) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (kb_db_begin(c->conn.kdb, KB_DB_TX_WRITE) != KB_DB_OK) goto sql_fail;
+    /* the new id by RETURNING: SQLite's last_insert_rowid has no PostgreSQL counterpart */
+    if (kb_db_prepare(c->conn.kdb, "INSERT INTO coaching_sessions (agent, lead, day, note, time_ms) "
+                                   "VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                      &st) != KB_DB_OK)
         goto sql_fail;
     bind_or_null(st, 1, agent);
     bind_or_null(st, 2, lead);
     bind_or_null(st, 3, s->day);
     bind_or_null(st, 4, note);
-    sqlite3_bind_int64(st, 5, s->now_ms);
-    if (sqlite3_step(st) != SQLITE_DONE) goto sql_fail;
-    int64_t sid = sqlite3_last_insert_rowid(c->conn.db);
-    sqlite3_finalize(st);
+    kb_db_bind_int64(st, 5, s->now_ms);
+    if (kb_db_step(st) != KB_DB_ROW) goto sql_fail;
+    int64_t sid = kb_db_column_int64(st, 0);
+    if (kb_db_step(st) != KB_DB_DONE) goto sql_fail;
+    kb_db_finalize(st);
     st = NULL;
-    if (sqlite3_prepare_v2(c->conn.db,
-                           "INSERT INTO coaching_docs (session_id, doc_id, title) VALUES (?1, ?2, ?3)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (kb_db_prepare(c->conn.kdb, "INSERT INTO coaching_docs (session_id, doc_id, title) VALUES (?1, ?2, ?3)", &st) != KB_DB_OK)
         goto sql_fail;
     for (size_t i = 0; i < s->n_docs; i++) {
         char *doc = kb_coaching_redacted(s->doc_ids[i], &oom);
         char *title = s->titles ? kb_coaching_redacted(s->titles[i], &oom) : NULL;
-        sqlite3_bind_int64(st, 1, sid);
+        kb_db_bind_int64(st, 1, sid);
         bind_or_null(st, 2, doc);
         bind_or_null(st, 3, title);
-        int step = oom ? SQLITE_NOMEM : sqlite3_step(st);
+        int step = oom ? KB_DB_ERROR : kb_db_step(st);
         free(doc);
         free(title);
-        sqlite3_reset(st);
-        if (step != SQLITE_DONE) goto sql_fail;
+        kb_db_reset(st);
+        if (step != KB_DB_DONE) goto sql_fail;
     }
-    sqlite3_finalize(st);
+    kb_db_finalize(st);
     st = NULL;
-    if (sqlite3_exec(c->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
+    if (kb_db_commit(c->conn.kdb) != KB_DB_OK) goto sql_fail;
     if (id) *id = sid;
     rc = KB_OK;
     goto done;
@@ -179,7 +182,7 @@ sql_fail:
     rc = kb_store_conn_sql_fail(&c->conn, "cannot record the coaching session");
     kb_store_conn_rollback(&c->conn);
 done:
-    sqlite3_finalize(st);
+    kb_db_finalize(st);
     free(agent);
     free(lead);
     free(note);
@@ -214,30 +217,32 @@ void kb_coaching_page_free(kb_coaching_page *p)
 
 
 /* A row of SESSION_COLUMNS into *o. 0, or -1 when out of memory. */
-int kb_coaching_read_session(sqlite3_stmt *s, kb_coaching_session *o)
+int kb_coaching_read_session(kb_db_stmt *s, kb_coaching_session *o)
 {
     memset(o, 0, sizeof *o);
-    o->id = sqlite3_column_int64(s, 0);
-    const char *day = (const char *)sqlite3_column_text(s, 5);
+    o->id = kb_db_column_int64(s, 0);
+    const char *day = kb_db_column_text(s, 5);
     snprintf(o->day, sizeof o->day, "%s", day ? day : "");
-    o->recorded_ms = sqlite3_column_int64(s, 7);
-    return kb_store_column_text(s, 1, &o->agent) | kb_store_column_text(s, 2, &o->agent_name) |
-           kb_store_column_text(s, 3, &o->team) | kb_store_column_text(s, 4, &o->lead) |
-           kb_store_column_text(s, 6, &o->note);
+    o->recorded_ms = kb_db_column_int64(s, 7);
+    return kb_db_column_dup(s, 1, &o->agent) | kb_db_column_dup(s, 2, &o->agent_name) |
+           kb_db_column_dup(s, 3, &o->team) | kb_db_column_dup(s, 4, &o->lead) |
+           kb_db_column_dup(s, 6, &o->note);
 }
 
 int kb_coaching_read_docs(kb_coaching *c, kb_coaching_session *o)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->conn.db,
-                           "SELECT doc_id, title FROM coaching_docs WHERE session_id = ?1 "
-                           "ORDER BY rowid",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    /* the order the lead gave: SQLite's rowid, PostgreSQL's seq column (no rowid there) */
+    if (kb_db_prepare(c->conn.kdb,
+                      kb_db_dialect_of(c->conn.kdb) == KB_DB_SQLITE
+                          ? "SELECT doc_id, title FROM coaching_docs WHERE session_id = ?1 ORDER BY rowid"
+                          : "SELECT doc_id, title FROM coaching_docs WHERE session_id = ?1 ORDER BY seq",
+                      &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&c->conn, "cannot read a coaching session");
-    sqlite3_bind_int64(s, 1, o->id);
+    kb_db_bind_int64(s, 1, o->id);
     size_t cap = 0;
     int rc, oom = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = kb_db_step(s)) == KB_DB_ROW) {
         if (o->n_docs == cap) {
             cap = cap ? cap * 2 : 4;
             kb_coaching_doc *v = realloc(o->docs, cap * sizeof *v);
@@ -249,14 +254,14 @@ int kb_coaching_read_docs(kb_coaching *c, kb_coaching_session *o)
         }
         kb_coaching_doc *d = &o->docs[o->n_docs++];
         memset(d, 0, sizeof *d);
-        if (kb_store_column_text(s, 0, &d->doc_id) | kb_store_column_text(s, 1, &d->title)) {
+        if (kb_db_column_dup(s, 0, &d->doc_id) | kb_db_column_dup(s, 1, &d->title)) {
             oom = 1;
             break;
         }
     }
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     if (oom) return kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
-    if (rc != SQLITE_DONE) return kb_store_conn_sql_fail(&c->conn, "cannot read a coaching session");
+    if (rc != KB_DB_DONE) return kb_store_conn_sql_fail(&c->conn, "cannot read a coaching session");
     return KB_OK;
 }
 
@@ -264,33 +269,32 @@ int kb_coaching_get(kb_coaching *c, int64_t id, kb_coaching_session *out)
 {
     c->conn.code = KB_OK;
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->conn.db, "SELECT " SESSION_COLUMNS " FROM " SESSION_FROM
-                                       " WHERE s.id = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(c->conn.kdb, "SELECT " SESSION_COLUMNS " FROM " SESSION_FROM
+                                       " WHERE s.id = ?1", &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&c->conn, "cannot read a coaching session");
-    sqlite3_bind_int64(s, 1, id);
-    int step = sqlite3_step(s), rc = KB_OK;
-    if (step == SQLITE_ROW && kb_coaching_read_session(s, out) != 0)
+    kb_db_bind_int64(s, 1, id);
+    int step = kb_db_step(s), rc = KB_OK;
+    if (step == KB_DB_ROW && kb_coaching_read_session(s, out) != 0)
         rc = kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
-    else if (step == SQLITE_DONE)
+    else if (step == KB_DB_DONE)
         rc = kb_store_conn_fail(&c->conn, KB_NOT_FOUND, "no coaching session with id %lld",
                                 (long long)id);
-    else if (step != SQLITE_ROW)
+    else if (step != KB_DB_ROW)
         rc = kb_store_conn_sql_fail(&c->conn, "cannot read a coaching session");
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     if (rc == KB_OK) rc = kb_coaching_read_docs(c, out);
     if (rc != KB_OK) kb_coaching_session_free(out);
     return rc;
 }
 
-static void bind_filter(sqlite3_stmt *s, const void *arg)
+static void bind_filter(kb_db_stmt *s, const void *arg)
 {
     const kb_coaching_filter *f = arg;
-    sqlite3_bind_text(s, 1, f->from ? f->from : "0000-00-00", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, f->to ? f->to : "9999-99-99", -1, SQLITE_STATIC);
-    if (f->agent) sqlite3_bind_text(s, 3, f->agent, -1, SQLITE_STATIC);
-    if (f->team) sqlite3_bind_text(s, 4, f->team, -1, SQLITE_STATIC);
+    kb_db_bind_text(s, 1, f->from ? f->from : "0000-00-00");
+    kb_db_bind_text(s, 2, f->to ? f->to : "9999-99-99");
+    if (f->agent) kb_db_bind_text(s, 3, f->agent);
+    if (f->team) kb_db_bind_text(s, 4, f->team);
 }
 
 int kb_coaching_list(kb_coaching *c, const kb_coaching_filter *f, kb_coaching_page *out)
@@ -309,14 +313,14 @@ int kb_coaching_list(kb_coaching *c, const kb_coaching_filter *f, kb_coaching_pa
     /* days are "YYYY-MM-DD": their text order is their time order */
     snprintf(where, sizeof where, "s.day >= ?1 AND s.day <= ?2%s%s",
              f->agent ? " AND s.agent = ?3" : "", f->team ? " AND coalesce(a.team, '') = ?4" : "");
-    kb_paged_query q;
-    if (kb_paged_query_open(c->conn.db, SESSION_COLUMNS, SESSION_FROM, where, "s.day DESC, s.id DESC",
-                            out->limit, out->offset, bind_filter, f, &q) != SQLITE_OK)
+    kb_page q;
+    if (kb_page_open(c->conn.kdb, SESSION_COLUMNS, SESSION_FROM, where, "s.day DESC, s.id DESC",
+                            out->limit, out->offset, bind_filter, f, &q) != KB_DB_OK)
         return kb_store_conn_sql_fail(&c->conn, "cannot list coaching sessions");
     out->total = q.total;
     size_t cap = 0;
     int rc = KB_OK, step;
-    while ((step = sqlite3_step(q.rows)) == SQLITE_ROW) {
+    while ((step = kb_db_step(q.rows)) == KB_DB_ROW) {
         if (out->n == cap) {
             cap = cap ? cap * 2 : 16;
             kb_coaching_session *v = realloc(out->items, cap * sizeof *v);
@@ -329,9 +333,9 @@ int kb_coaching_list(kb_coaching *c, const kb_coaching_filter *f, kb_coaching_pa
         }
         out->n++;
     }
-    if (step == SQLITE_ROW) rc = kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
-    else if (step != SQLITE_DONE) rc = kb_store_conn_sql_fail(&c->conn, "cannot list coaching sessions");
-    kb_paged_query_close(&q);
+    if (step == KB_DB_ROW) rc = kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
+    else if (step != KB_DB_DONE) rc = kb_store_conn_sql_fail(&c->conn, "cannot list coaching sessions");
+    kb_page_close(&q);
     for (size_t i = 0; rc == KB_OK && i < out->n; i++) rc = kb_coaching_read_docs(c, &out->items[i]);
     if (rc != KB_OK) kb_coaching_page_free(out);
     return rc;

@@ -28,7 +28,7 @@ int kb_coaching_day_ms(const char *day, int days, int64_t *out);
 #define SESSION_COLUMNS "s.id, s.agent, a.name, a.team, s.lead, s.day, s.note, s.time_ms"
 #define SESSION_FROM "coaching_sessions s LEFT JOIN agents a ON a.agent_id = s.agent"
 /* A row of SESSION_COLUMNS into *o. 0, or -1 when out of memory (free o then). */
-int kb_coaching_read_session(sqlite3_stmt *s, kb_coaching_session *o);
+int kb_coaching_read_session(kb_db_stmt *s, kb_coaching_session *o);
 /* The covered documents of session o, in the order recorded, into o->docs. KB_OK or the
  * failure (set on c). */
 int kb_coaching_read_docs(kb_coaching *c, kb_coaching_session *o);

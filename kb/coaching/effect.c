@@ -142,20 +142,20 @@ void kb_effect_report_free(kb_effect_report *r)
 static int load_sessions(kb_coaching *c, const kb_effect_params *p, kb_coaching_page *out)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s;
+    kb_db_stmt *s;
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT " SESSION_COLUMNS " FROM " SESSION_FROM
              " WHERE s.day >= ?1 AND s.day <= ?2%s ORDER BY s.day, s.id",
              p->team ? " AND coalesce(a.team, '') = ?3" : "");
-    if (sqlite3_prepare_v2(c->conn.db, sql, -1, &s, NULL) != SQLITE_OK)
+    if (kb_db_prepare(c->conn.kdb, sql, &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&c->conn, "cannot read coaching sessions");
-    sqlite3_bind_text(s, 1, p->from ? p->from : "0000-00-00", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, p->to ? p->to : "9999-99-99", -1, SQLITE_STATIC);
-    if (p->team) sqlite3_bind_text(s, 3, p->team, -1, SQLITE_STATIC);
+    kb_db_bind_text(s, 1, p->from ? p->from : "0000-00-00");
+    kb_db_bind_text(s, 2, p->to ? p->to : "9999-99-99");
+    if (p->team) kb_db_bind_text(s, 3, p->team);
     size_t cap = 0;
     int step, rc = KB_OK;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = kb_db_step(s)) == KB_DB_ROW) {
         if (out->n == cap) {
             cap = cap ? cap * 2 : 16;
             kb_coaching_session *v = realloc(out->items, cap * sizeof *v);
@@ -168,9 +168,9 @@ static int load_sessions(kb_coaching *c, const kb_effect_params *p, kb_coaching_
         }
         out->n++;
     }
-    sqlite3_finalize(s);
-    if (step == SQLITE_ROW) rc = kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
-    else if (step != SQLITE_DONE) rc = kb_store_conn_sql_fail(&c->conn, "cannot read coaching sessions");
+    kb_db_finalize(s);
+    if (step == KB_DB_ROW) rc = kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
+    else if (step != KB_DB_DONE) rc = kb_store_conn_sql_fail(&c->conn, "cannot read coaching sessions");
     for (size_t i = 0; rc == KB_OK && i < out->n; i++) rc = kb_coaching_read_docs(c, &out->items[i]);
     return rc;
 }
@@ -178,18 +178,16 @@ static int load_sessions(kb_coaching *c, const kb_effect_params *p, kb_coaching_
 /* Every request in [from, to) in time order, agents numbered. */
 static int load_requests(kb_coaching *c, int64_t from, int64_t to, data *d)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->conn.db,
-                           "SELECT h.agent, h.time_ms, " COACHING_ANSWERABLE_SQL ", h.must_know, "
+    kb_db_stmt *s;
+    if (kb_db_prepare(c->conn.kdb, "SELECT h.agent, h.time_ms, " COACHING_ANSWERABLE_SQL ", h.must_know, "
                            COACHING_DOC_SQL ", a.team FROM help_requests h LEFT JOIN agents a "
                            "ON a.agent_id = h.agent WHERE h.time_ms >= ?1 AND h.time_ms < ?2 "
-                           "ORDER BY h.time_ms",
-                           -1, &s, NULL) != SQLITE_OK)
+                           "ORDER BY h.time_ms", &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&c->conn, "cannot read help requests");
-    sqlite3_bind_int64(s, 1, from);
-    sqlite3_bind_int64(s, 2, to);
+    kb_db_bind_int64(s, 1, from);
+    kb_db_bind_int64(s, 2, to);
     int step, oom = 0;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = kb_db_step(s)) == KB_DB_ROW) {
         if (d->n_req == d->cap_req) {
             size_t cap = d->cap_req ? d->cap_req * 2 : 1024;
             request *v = realloc(d->req, cap * sizeof *v);
@@ -200,27 +198,27 @@ static int load_requests(kb_coaching *c, int64_t from, int64_t to, data *d)
             d->req = v;
             d->cap_req = cap;
         }
-        const char *id = (const char *)sqlite3_column_text(s, 0);
-        int a = agent_for(d, id ? id : "", (const char *)sqlite3_column_text(s, 5));
+        const char *id = kb_db_column_text(s, 0);
+        int a = agent_for(d, id ? id : "", kb_db_column_text(s, 5));
         if (a < 0) {
             oom = 1;
             break;
         }
         request *r = &d->req[d->n_req];
-        r->t = sqlite3_column_int64(s, 1);
+        r->t = kb_db_column_int64(s, 1);
         r->agent = a;
-        r->answerable = sqlite3_column_int(s, 2) != 0;
-        r->must_know = sqlite3_column_int(s, 3) != 0;
+        r->answerable = (int)kb_db_column_int64(s, 2) != 0;
+        r->must_know = (int)kb_db_column_int64(s, 3) != 0;
         r->doc = NULL;
-        if (r->answerable && kb_store_column_text(s, 4, &r->doc) != 0) {
+        if (r->answerable && kb_db_column_dup(s, 4, &r->doc) != 0) {
             oom = 1;
             break;
         }
         d->n_req++;
     }
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     if (oom) return kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
-    if (step != SQLITE_DONE) return kb_store_conn_sql_fail(&c->conn, "cannot read help requests");
+    if (step != KB_DB_DONE) return kb_store_conn_sql_fail(&c->conn, "cannot read help requests");
     return KB_OK;
 }
 

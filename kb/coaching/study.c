@@ -71,14 +71,13 @@ static void marks_free(marks *m)
 
 static int read_marks(kb_coaching *c, const char *who, marks *m)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(c->conn.db, "SELECT doc_id, time_ms FROM study_marks WHERE agent = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(c->conn.kdb, "SELECT doc_id, time_ms FROM study_marks WHERE agent = ?1", &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&c->conn, "cannot read the study marks");
-    sqlite3_bind_text(s, 1, who, -1, SQLITE_STATIC);
+    kb_db_bind_text(s, 1, who);
     size_t cap = 0;
     int step, oom = 0;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = kb_db_step(s)) == KB_DB_ROW) {
         if (m->n == cap) {
             cap = cap ? cap * 2 : 16;
             char **d = realloc(m->doc, cap * sizeof *d);
@@ -90,15 +89,15 @@ static int read_marks(kb_coaching *c, const char *who, marks *m)
                 break;
             }
         }
-        if (kb_store_column_text(s, 0, &m->doc[m->n]) != 0 || !m->doc[m->n]) {
+        if (kb_db_column_dup(s, 0, &m->doc[m->n]) != 0 || !m->doc[m->n]) {
             oom = 1;
             break;
         }
-        m->ms[m->n++] = sqlite3_column_int64(s, 1);
+        m->ms[m->n++] = kb_db_column_int64(s, 1);
     }
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     if (oom) return kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
-    if (step != SQLITE_DONE) return kb_store_conn_sql_fail(&c->conn, "cannot read the study marks");
+    if (step != KB_DB_DONE) return kb_store_conn_sql_fail(&c->conn, "cannot read the study marks");
     return KB_OK;
 }
 
@@ -111,27 +110,25 @@ int kb_coaching_study_list(kb_coaching *c, const char *agent, kb_study_list *out
     char *who = kb_coaching_redacted(agent, &oom); /* stored ids are redacted: match them so */
     if (oom) return kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
     marks m = {0};
-    sqlite3_stmt *s = NULL;
-    int rc = read_marks(c, who, &m), step = SQLITE_DONE;
+    kb_db_stmt *s = NULL;
+    int rc = read_marks(c, who, &m), step = KB_DB_DONE;
     size_t cap = 0;
     if (rc != KB_OK) goto done;
     /* Oldest first, so the last title seen is the latest snapshot. */
-    if (sqlite3_prepare_v2(c->conn.db,
-                           "SELECT " COACHING_DOC_SQL ", h.time_ms, h.must_know, h.doc_title "
+    if (kb_db_prepare(c->conn.kdb, "SELECT " COACHING_DOC_SQL ", h.time_ms, h.must_know, h.doc_title "
                            "FROM help_requests h WHERE h.agent = ?1 AND " COACHING_ANSWERABLE_SQL
-                           " = 1 ORDER BY h.time_ms, h.id",
-                           -1, &s, NULL) != SQLITE_OK) {
+                           " = 1 ORDER BY h.time_ms, h.id", &s) != KB_DB_OK) {
         rc = kb_store_conn_sql_fail(&c->conn, "cannot read the study list");
         goto done;
     }
-    sqlite3_bind_text(s, 1, who, -1, SQLITE_STATIC);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *doc = (const char *)sqlite3_column_text(s, 0);
+    kb_db_bind_text(s, 1, who);
+    while ((step = kb_db_step(s)) == KB_DB_ROW) {
+        const char *doc = kb_db_column_text(s, 0);
         if (!doc) continue; /* answerable without a document: nothing to study */
         kb_study_item *it = item_for(out, &cap, doc);
         if (!it) break;
-        int64_t t = sqlite3_column_int64(s, 1);
-        int mk = sqlite3_column_int(s, 2) != 0;
+        int64_t t = kb_db_column_int64(s, 1);
+        int mk = (int)kb_db_column_int64(s, 2) != 0;
         if (!it->count) {
             it->first_ms = t;
             for (size_t k = 0; k < m.n; k++)
@@ -143,16 +140,16 @@ int kb_coaching_study_list(kb_coaching *c, const char *agent, kb_study_list *out
         it->must_know |= mk;
         /* Asked again after marking it studied: the study did not stick. */
         it->asked_since_studied += it->studied && t > it->studied_ms;
-        if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+        if (!kb_db_column_is_null(s, 3)) {
             free(it->title);
-            if (kb_store_column_text(s, 3, &it->title) != 0) break;
+            if (kb_db_column_dup(s, 3, &it->title) != 0) break;
         }
     }
-    if (step == SQLITE_ROW) rc = kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
-    else if (step != SQLITE_DONE) rc = kb_store_conn_sql_fail(&c->conn, "cannot read the study list");
+    if (step == KB_DB_ROW) rc = kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
+    else if (step != KB_DB_DONE) rc = kb_store_conn_sql_fail(&c->conn, "cannot read the study list");
     else if (out->n) qsort(out->items, out->n, sizeof *out->items, cmp_items);
 done:
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     marks_free(&m);
     free(who);
     if (rc != KB_OK) kb_study_list_free(out);
@@ -169,22 +166,20 @@ int kb_coaching_mark_studied(kb_coaching *c, const char *agent, const char *doc_
         return kb_store_conn_fail(&c->conn, KB_INVALID, "agent and doc_id are required");
     int oom = 0;
     char *who = kb_coaching_redacted(agent, &oom), *doc = kb_coaching_redacted(doc_id, &oom);
-    sqlite3_stmt *s = NULL;
+    kb_db_stmt *s = NULL;
     int rc = KB_ERROR;
     if (oom) {
         rc = kb_store_conn_fail(&c->conn, KB_ERROR, "out of memory");
         goto done;
     }
-    if (kb_store_begin_immediate(c->conn.db) != SQLITE_OK) goto sql_fail;
-    if (sqlite3_prepare_v2(c->conn.db,
-                           "SELECT 1 FROM help_requests h WHERE h.agent = ?1 AND "
-                           COACHING_ANSWERABLE_SQL " = 1 AND " COACHING_DOC_SQL " = ?2 LIMIT 1",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (kb_db_begin(c->conn.kdb, KB_DB_TX_WRITE) != KB_DB_OK) goto sql_fail;
+    if (kb_db_prepare(c->conn.kdb, "SELECT 1 FROM help_requests h WHERE h.agent = ?1 AND "
+                           COACHING_ANSWERABLE_SQL " = 1 AND " COACHING_DOC_SQL " = ?2 LIMIT 1", &s) != KB_DB_OK)
         goto sql_fail;
-    sqlite3_bind_text(s, 1, who, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, doc, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_DONE) {
+    kb_db_bind_text(s, 1, who);
+    kb_db_bind_text(s, 2, doc);
+    int step = kb_db_step(s);
+    if (step == KB_DB_DONE) {
         rc = kb_store_conn_fail(&c->conn, KB_NOT_FOUND,
                                 "document %s is not on the study list of %s: only documents that "
                                 "answered the agent's help requests can be marked studied",
@@ -192,39 +187,35 @@ int kb_coaching_mark_studied(kb_coaching *c, const char *agent, const char *doc_
         kb_store_conn_rollback(&c->conn);
         goto done;
     }
-    if (step != SQLITE_ROW) goto sql_fail;
-    sqlite3_finalize(s);
+    if (step != KB_DB_ROW) goto sql_fail;
+    kb_db_finalize(s);
     s = NULL;
     /* Idempotent: the first mark's time is kept, a repeat (a double click) changes nothing. */
-    if (sqlite3_prepare_v2(c->conn.db,
-                           "INSERT INTO study_marks (agent, doc_id, time_ms) VALUES (?1, ?2, ?3) "
-                           "ON CONFLICT (agent, doc_id) DO NOTHING",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (kb_db_prepare(c->conn.kdb, "INSERT INTO study_marks (agent, doc_id, time_ms) VALUES (?1, ?2, ?3) "
+                           "ON CONFLICT (agent, doc_id) DO NOTHING", &s) != KB_DB_OK)
         goto sql_fail;
-    sqlite3_bind_text(s, 1, who, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, now_ms);
-    if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
-    sqlite3_finalize(s);
+    kb_db_bind_text(s, 1, who);
+    kb_db_bind_text(s, 2, doc);
+    kb_db_bind_int64(s, 3, now_ms);
+    if (kb_db_step(s) != KB_DB_DONE) goto sql_fail;
+    kb_db_finalize(s);
     s = NULL;
-    if (sqlite3_prepare_v2(c->conn.db,
-                           "SELECT time_ms FROM study_marks WHERE agent = ?1 AND doc_id = ?2", -1,
-                           &s, NULL) != SQLITE_OK)
+    if (kb_db_prepare(c->conn.kdb, "SELECT time_ms FROM study_marks WHERE agent = ?1 AND doc_id = ?2", &s) != KB_DB_OK)
         goto sql_fail;
-    sqlite3_bind_text(s, 1, who, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, doc, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_ROW) goto sql_fail;
-    if (studied_ms) *studied_ms = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    kb_db_bind_text(s, 1, who);
+    kb_db_bind_text(s, 2, doc);
+    if (kb_db_step(s) != KB_DB_ROW) goto sql_fail;
+    if (studied_ms) *studied_ms = kb_db_column_int64(s, 0);
+    kb_db_finalize(s);
     s = NULL;
-    if (sqlite3_exec(c->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
+    if (kb_db_commit(c->conn.kdb) != KB_DB_OK) goto sql_fail;
     rc = KB_OK;
     goto done;
 sql_fail:
     rc = kb_store_conn_sql_fail(&c->conn, "cannot mark the document studied");
     kb_store_conn_rollback(&c->conn);
 done:
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     free(who);
     free(doc);
     return rc;

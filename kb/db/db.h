@@ -218,6 +218,11 @@ int kb_db_set_schema_version(kb_db *db, int version);
  * enforce foreign keys here: same behaviour). For SQLite: a copy. */
 char *kb_db_ddl(kb_db_dialect d, const char *sqlite_ddl);
 
+/* The same for a migration step that mixes DDL with data statements: only its schema
+ * statements (every INSERT, UPDATE, DELETE or WITH ... statement left out), for a new store that
+ * has no data for them to change (docs/CLUSTER.md, "Schema and migrations"). */
+char *kb_db_ddl_only(kb_db_dialect d, const char *sqlite_sql);
+
 /* A FROM item over the elements of a JSON array held in a text column, with SQLite json_each's
  * columns `value` (text), `key` (0-based position) and `type` ('text' for strings), named
  * alias: `json_each(expr) AS alias` or, on PostgreSQL, a LATERAL subquery over

@@ -53,6 +53,7 @@ struct kb_db_stmt {
     char *sql;                           /* with $1.. placeholders */
     int nparams;
     char **param_names;                  /* [i]: ":name" of parameter i + 1, or NULL */
+    unsigned char *param_used;           /* [i]: parameter i + 1 appears in the SQL */
     char **values;                       /* each bound value: text, or 8 bytes of a number in
                                           * PostgreSQL's binary form (a buffer each) */
     size_t *caps;                        /* their sizes */
@@ -83,6 +84,8 @@ typedef struct {
     char *sql;         /* malloc'd, $1.. placeholders */
     int nparams;       /* the highest parameter number */
     char **names;      /* nparams entries: ":name" or NULL, malloc'd */
+    unsigned char *used; /* nparams entries: 1 when the SQL names that number (?3 without ?2
+                          * leaves 2 unused: PostgreSQL needs a type for it all the same) */
     int is_write;      /* names INSERT, UPDATE or DELETE outside literals */
     int has_tx_control;/* names BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ... */
 } kb_db_translated;

@@ -24,6 +24,7 @@
 #define LOCK_WRITE 0x6b63
 #define OID_INT8 20
 #define OID_FLOAT8 701
+#define OID_TEXT 25
 
 static int connected(kb_db *db) { return db->pg && PQstatus(db->pg) == CONNECTION_OK; }
 
@@ -214,6 +215,7 @@ int kb_db_pg_prepare(kb_db *db, const char *sql, kb_db_stmt *s)
     s->sql = t.sql;
     s->nparams = t.nparams;
     s->param_names = t.names;
+    s->param_used = t.used;
     s->is_write = t.is_write;
     size_t n = t.nparams ? (size_t)t.nparams : 1;
     s->values = calloc(n, sizeof *s->values);
@@ -234,6 +236,7 @@ void kb_db_pg_stmt_free(kb_db_stmt *s)
     for (int i = 0; s->values && i < s->nparams; i++) free(s->values[i]);
     for (int i = 0; s->param_names && i < s->nparams; i++) free(s->param_names[i]);
     free(s->param_names);
+    free(s->param_used);
     free(s->values);
     free(s->caps);
     free(s->types);
@@ -255,6 +258,9 @@ static int run(kb_db_stmt *s)
     for (int i = 0; i < n; i++) {
         int number = s->types[i] == DBV_INT || s->types[i] == DBV_DOUBLE;
         oids[i] = s->types[i] == DBV_INT ? OID_INT8 : s->types[i] == DBV_DOUBLE ? OID_FLOAT8 : 0;
+        /* A number the SQL skips (a filter's ?4 without its ?3) has no context to infer a type
+         * from: say text, as SQLite does not care. */
+        if (!s->param_used[i] && s->types[i] == DBV_NULL) oids[i] = OID_TEXT;
         vals[i] = s->types[i] == DBV_NULL ? NULL : s->values[i];
         lens[i] = number ? 8 : 0; /* text is NUL-terminated */
         formats[i] = number;      /* numbers in binary: kb_db_bind_int64 */

@@ -157,6 +157,7 @@ void kb_db_translated_free(kb_db_translated *t)
 {
     for (int i = 0; t->names && i < t->nparams; i++) free(t->names[i]);
     free(t->names);
+    free(t->used);
     free(t->sql);
     memset(t, 0, sizeof *t);
 }
@@ -167,8 +168,11 @@ static int grow_names(kb_db_translated *t, int n)
     if (n <= t->nparams) return 0;
     char **v = realloc(t->names, (size_t)n * sizeof *v);
     if (!v) return -1;
-    for (int i = t->nparams; i < n; i++) v[i] = NULL;
     t->names = v;
+    unsigned char *u = realloc(t->used, (size_t)n);
+    if (!u) return -1;
+    t->used = u;
+    for (int i = t->nparams; i < n; i++) v[i] = NULL, u[i] = 0;
     t->nparams = n;
     return 0;
 }
@@ -199,6 +203,7 @@ int kb_db_translate(const char *sql, kb_db_translated *out)
             }
         } else if (t.kind == T_DOLLAR_PARAM) {
             if (grow_names(out, (int)t.number) != 0) goto oom;
+            if (t.number > 0) out->used[t.number - 1] = 1;
         } else if (t.kind == T_WORD) {
             for (size_t k = 0; k < sizeof writes / sizeof writes[0]; k++)
                 out->is_write |= word_is(sql, &t, writes[k]);
@@ -207,6 +212,7 @@ int kb_db_translate(const char *sql, kb_db_translated *out)
         }
         if (idx) {
             if (idx > 32767 || grow_names(out, idx) != 0) goto oom;
+            out->used[idx - 1] = 1;
             char num[16];
             sb_add(&b, num, (size_t)snprintf(num, sizeof num, "$%d", idx));
         } else {
@@ -297,6 +303,41 @@ char *kb_db_ddl(kb_db_dialect d, const char *sql)
         i = t.end;
     }
     return sb_finish(&b);
+}
+
+/* Whether the statement [start, end) of sql changes data rather than the schema: its first word
+ * is INSERT, UPDATE, DELETE or REPLACE (or WITH, which only a data statement starts with here). */
+static int is_data_statement(const char *sql, size_t start, size_t end)
+{
+    tok t;
+    if (!next_sig(sql, start, &t) || t.start >= end) return 0;
+    static const char *const verbs[] = {"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"};
+    for (size_t k = 0; k < sizeof verbs / sizeof verbs[0]; k++)
+        if (word_is(sql, &t, verbs[k])) return 1;
+    return 0;
+}
+
+char *kb_db_ddl_only(kb_db_dialect d, const char *sql)
+{
+    sbuf b = {0};
+    size_t start = 0;
+    for (size_t i = 0;;) {
+        tok t = {T_OTHER, i, i, 0};
+        if (sql[i]) t = next_token(sql, i);
+        int end = !sql[i] || (t.kind == T_OTHER && sql[t.start] == ';');
+        if (end) {
+            size_t stop = sql[i] ? t.end : i; /* keeps the ';' */
+            if (!is_data_statement(sql, start, stop)) sb_add(&b, sql + start, stop - start);
+            start = stop;
+            if (!sql[i]) break;
+        }
+        i = t.end;
+    }
+    char *kept = sb_finish(&b);
+    if (!kept) return NULL;
+    char *out = kb_db_ddl(d, kept);
+    free(kept);
+    return out;
 }
 
 /* ---------------------------------------------------------------- fragments */

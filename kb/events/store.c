@@ -1,6 +1,6 @@
 /*
- * store.c — the event store: searches, feedback and help requests in SQLite (see kb/store.h and
- * docs/EVENT-STORE.md).
+ * store.c — the event store: searches, feedback and help requests in SQLite or PostgreSQL,
+ * through kb/db (see kb/store.h, docs/EVENT-STORE.md and docs/CLUSTER.md).
  *
  * Shape: callers turn an event into a heap copy with its free text already redacted, append it to
  * one FIFO queue and return (searches) or sleep until it committed (feedback, help requests). One
@@ -19,7 +19,14 @@
  * Durability: search-only batches commit with synchronous=NORMAL (in WAL mode: no fsync; a kill -9
  * loses nothing committed, a power cut may lose the last moments of search logs, as kb/store.h
  * allows). A batch holding an acknowledged event commits with synchronous=FULL, which fsyncs the
- * WAL — and with it every earlier batch.
+ * WAL — and with it every earlier batch. On PostgreSQL the same choice is synchronous_commit
+ * (kb_db_set_durable).
+ *
+ * PostgreSQL differs in two ways the writer handles (docs/CLUSTER.md): a failed statement aborts
+ * the whole transaction, so a batch with one refused event is rolled back and written again
+ * without it; and the connection can be lost, which fails the batch (as a failed disk does on
+ * SQLite) and is retried by reconnecting before the next one. While idle the writer checks the
+ * connection every second, so /healthz can say whether the database is reachable.
  */
 #include "kb/store.h"
 
@@ -30,6 +37,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+
+#include "db/db.h"
+#include "events/store_conn.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +51,21 @@
 #define QUEUE_MAX 65536   /* searches waiting to be written; more are dropped and counted */
 #define BATCH_MAX 1000    /* events per transaction */
 #define LINGER_MS 50      /* how long a batch of searches only may wait to grow */
-#define BUSY_TIMEOUT_MS 5000
+#define CHECK_MS 1000     /* PostgreSQL: how often an idle writer checks its connection */
+/* PostgreSQL: searches per multi-row INSERT. Each statement is a round trip to the server, so
+ * rows one at a time would cap the writer at about 10,000 searches a second (measured, see
+ * docs/CLUSTER.md); 64 in one cut that by an order of magnitude. */
+static const int SEARCH_ROWS[2] = {64, 8};
+#define SEARCH_COLUMNS "search_id, agent, query, top_ids, top_id, time_ms, hits, confidence, " \
+                       "unresolved, took_ms"
 
 /* ---------------------------------------------------------------- schema and migrations */
 
-/* migrations[v] takes the schema from version v to v + 1; PRAGMA user_version records the version.
- * Never edit a released step: append a new one. */
+/* migrations[v] takes the schema from version v to v + 1; PRAGMA user_version (SQLite) or table
+ * kb_schema (PostgreSQL) records the version. Never edit a released step: append a new one,
+ * written in the SQL both databases accept (it runs through kb_db_ddl). The steps before
+ * PG_BASE_STEPS were released for SQLite alone: a PostgreSQL store runs only their schema
+ * statements (kb_db_ddl_only; it holds no data for the others to change) plus PG_EXTRAS. */
 static const char *const migrations[] = {
     /* 0 -> 1: the first schema. */
     "CREATE TABLE searches (\n"
@@ -256,8 +275,27 @@ static const char *const migrations[] = {
     "  title      TEXT,               -- redacted snapshot of the title when recorded\n"
     "  UNIQUE (session_id, doc_id)     -- rowid order is the order the lead gave\n"
     ");\n",
+    /* 6 -> 7: the teaching records' normalized phrasing, stored (docs/CLUSTER.md, "The three SQL
+     * functions of today"): kb/learn groups by teachings.k instead of calling kb_learn_key() per
+     * row, which PostgreSQL could not. NULL until kb/learn computes it (the rows the writer
+     * copies from feedback, and every row written before); a later change of the normalization
+     * sets k = NULL in its step so the keys are computed again. */
+    ("ALTER TABLE teachings ADD COLUMN k TEXT;  -- kb_learn_normalize(question)\n"
+     "CREATE INDEX teachings_unkeyed ON teachings(id) WHERE k IS NULL;\n"),
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+#define PG_BASE_STEPS 6
+
+/* What only a PostgreSQL store has, made with the last of the base steps (docs/CLUSTER.md):
+ *   - searches.seq, the commit order the gap queue follows where SQLite has the rowid (the
+ *     search's key is text); identity values are drawn under the cluster's write lock, so in
+ *     commit order;
+ *   - coaching_docs.seq, the order a lead gave the documents (SQLite's rowid order). */
+static const char PG_EXTRAS[] =
+    "ALTER TABLE searches ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;\n"
+    "CREATE UNIQUE INDEX searches_seq ON searches(seq);\n"
+    "ALTER TABLE coaching_docs ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;\n";
+
 
 /* ---------------------------------------------------------------- events and the store */
 
@@ -268,6 +306,7 @@ typedef struct event {
     ev_type type;
     int acked;    /* a caller sleeps until done; the event lives on its stack */
     int done;     /* set by the writer, under the lock, after the commit (or failure) */
+    int refused;  /* PostgreSQL: a statement refused it; the batch is written again without it */
     int result;   /* kb_status: KB_OK, KB_DUPLICATE or KB_ERROR */
     int64_t id;   /* help request id */
     char *err;    /* malloc'd message when result != OK */
@@ -282,11 +321,16 @@ typedef struct event {
 } event;
 
 struct kb_store {
-    char *dir, *path;
-    sqlite3 *db;        /* the write connection: the writer thread's alone once it runs */
-    sqlite3_stmt *ins_search, *ins_feedback, *ins_help, *ins_teaching;
-    int sync_full;      /* the connection's current synchronous setting */
+    char *path;         /* the database for messages: the SQLite file, or the URI without its
+                         * password */
+    kb_db *db;          /* the write connection: the writer thread's alone once it runs */
+    int pg;             /* the database is PostgreSQL */
+    kb_db_stmt *ins_search, *ins_feedback, *ins_help, *ins_teaching;
+    kb_db_stmt *ins_searches[2]; /* PostgreSQL: SEARCH_ROWS[k] searches in one INSERT */
+    int one_by_one;     /* PostgreSQL: this batch is written again a row at a time */
     int failing;        /* the last batch failed: report recovery once */
+    int unreachable;    /* PostgreSQL: the connection is lost (the writer's) */
+    struct timespec last_ok; /* PostgreSQL: when the connection last answered */
     char fail_msg[256]; /* why it failed (the writer's; copied to stats under the lock) */
 
     pthread_t writer;
@@ -322,43 +366,6 @@ static void event_free_strings(event *ev)
 
 /* ---------------------------------------------------------------- opening */
 
-/* mkdir -p with mode 0700 for the directories it creates. */
-static int mkdir_p(const char *dir, char *err, size_t err_len)
-{
-    char *p = strdup(dir);
-    if (!p) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    for (char *c = p + 1;; c++) {
-        if (*c != '/' && *c != '\0') continue;
-        char saved = *c;
-        *c = '\0';
-        struct stat sb;
-        if (stat(p, &sb) == 0) {
-            if (!S_ISDIR(sb.st_mode)) {
-                snprintf(err, err_len, "cannot create data directory %s: %s is not a directory",
-                         dir, p);
-                free(p);
-                return -1;
-            }
-        } else if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            snprintf(err, err_len, "cannot create data directory %s: %s", dir, strerror(errno));
-            free(p);
-            return -1;
-        }
-        *c = saved;
-        if (saved == '\0') break;
-    }
-    free(p);
-    return 0;
-}
-
-static int exec_sql(sqlite3 *db, const char *sql)
-{
-    return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
 /* kb_redact(text) in SQL, for migrations that redact what earlier versions stored; NULL stays
  * NULL. */
 static void sql_redact(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -377,37 +384,51 @@ static void sql_redact(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, r, -1, free);
 }
 
-/* Bring the schema to SCHEMA_VERSION, in one transaction. */
+/* Bring the schema to SCHEMA_VERSION, in one write transaction: on PostgreSQL under the
+ * cluster's write lock, so when several nodes start at once one migrates and the others then
+ * find the current version. */
 static int migrate(kb_store *st, char *err, size_t err_len)
 {
-    if (sqlite3_create_function(st->db, "kb_redact", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-                                sql_redact, NULL, NULL) != SQLITE_OK)
-        goto fail;
-    if (exec_sql(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) goto fail;
-    sqlite3_stmt *q;
+    kb_db *db = st->db;
+    kb_db_dialect d = kb_db_dialect_of(db);
     int version = -1;
-    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK) goto fail;
-    if (sqlite3_step(q) == SQLITE_ROW) version = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    if (version < 0) goto fail;
+    /* kb_redact() in SQL is step 3 -> 4's, on SQLite only (a PostgreSQL store never held
+     * unredacted rows). */
+    if (!st->pg && sqlite3_create_function(kb_db_sqlite_handle(db), "kb_redact", 1,
+                                           SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_redact,
+                                           NULL, NULL) != SQLITE_OK)
+        goto sqlite_fail;
+    if (kb_db_begin(db, KB_DB_TX_WRITE) != KB_DB_OK) goto fail;
+    if (kb_db_schema_version(db, &version) != KB_DB_OK) goto fail;
     if (version > SCHEMA_VERSION) {
-        exec_sql(st->db, "ROLLBACK");
+        kb_db_rollback(db);
         snprintf(err, err_len,
                  "event store %s has schema version %d; this program knows only up to %d",
                  st->path, version, SCHEMA_VERSION);
         return -1;
     }
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        char set[64];
-        snprintf(set, sizeof set, "PRAGMA user_version = %d", v + 1);
-        if (exec_sql(st->db, migrations[v]) != SQLITE_OK || exec_sql(st->db, set) != SQLITE_OK)
-            goto fail;
+        char *sql = st->pg && v < PG_BASE_STEPS ? kb_db_ddl_only(d, migrations[v])
+                                                : kb_db_ddl(d, migrations[v]);
+        if (!sql) {
+            kb_db_rollback(db);
+            snprintf(err, err_len, "cannot set up event store %s: out of memory", st->path);
+            return -1;
+        }
+        int rc = kb_db_exec(db, sql);
+        free(sql);
+        if (rc == KB_DB_OK && st->pg && v + 1 == PG_BASE_STEPS) rc = kb_db_exec(db, PG_EXTRAS);
+        if (rc != KB_DB_OK || kb_db_set_schema_version(db, v + 1) != KB_DB_OK) goto fail;
     }
-    if (exec_sql(st->db, "COMMIT") != SQLITE_OK) goto fail;
+    if (kb_db_commit(db) != KB_DB_OK) goto fail;
     return 0;
+sqlite_fail:
+    snprintf(err, err_len, "cannot set up event store %s: %s", st->path,
+             sqlite3_errmsg(kb_db_sqlite_handle(db)));
+    return -1;
 fail:
-    snprintf(err, err_len, "cannot set up event store %s: %s", st->path, sqlite3_errmsg(st->db));
-    exec_sql(st->db, "ROLLBACK");
+    snprintf(err, err_len, "cannot set up event store %s: %s", st->path, kb_store_db_message(db));
+    kb_db_rollback(db);
     return -1;
 }
 
@@ -415,21 +436,21 @@ static void *writer_main(void *arg);
 
 static void store_free(kb_store *st)
 {
-    sqlite3_finalize(st->ins_search);
-    sqlite3_finalize(st->ins_feedback);
-    sqlite3_finalize(st->ins_help);
-    sqlite3_finalize(st->ins_teaching);
-    if (st->db) sqlite3_close(st->db);
+    kb_db_finalize(st->ins_search);
+    for (int k = 0; k < 2; k++) kb_db_finalize(st->ins_searches[k]);
+    kb_db_finalize(st->ins_feedback);
+    kb_db_finalize(st->ins_help);
+    kb_db_finalize(st->ins_teaching);
+    kb_db_close(st->db);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->work);
     pthread_cond_destroy(&st->done);
-    free(st->dir);
     free(st->path);
     free(st);
 }
 
-/* The handle with its locks and paths, nothing opened yet. NULL when memory ran out. */
-static kb_store *store_new(const char *data_dir)
+/* The handle with its locks, nothing opened yet. NULL when memory ran out. */
+static kb_store *store_new(void)
 {
     kb_store *st = calloc(1, sizeof *st);
     if (!st) return NULL;
@@ -440,64 +461,26 @@ static kb_store *store_new(const char *data_dir)
     pthread_cond_init(&st->work, &ca);
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&st->done, NULL);
-    st->dir = strdup(data_dir);
-    size_t plen = strlen(data_dir) + sizeof "/events.sqlite3";
-    st->path = malloc(plen);
-    if (!st->dir || !st->path) {
-        store_free(st);
-        return NULL;
-    }
-    snprintf(st->path, plen, "%s/events.sqlite3", data_dir);
     return st;
 }
 
-/* Open the database in WAL mode with FULL sync. 0, or -1 with the reason in err. */
-static int open_database(kb_store *st, char *err, size_t err_len)
+/* PostgreSQL: the INSERTs of SEARCH_ROWS[k] searches at once. 0, or -1 (out of memory, or the
+ * layer's error). */
+static int prepare_multi_row(kb_store *st)
 {
-    /* Probe with plain system calls first: SQLite's own message for these cases is only "unable
-     * to open database file". Creating the file here also gives it mode 0600 (SQLite creates its
-     * -wal and -shm files with the database's mode). The directory must be writable too, for
-     * the WAL. */
-    int fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        snprintf(err, err_len, "cannot open event store %s: %s", st->path, strerror(errno));
-        return -1;
+    for (int k = 0; k < 2; k++) {
+        size_t cap = 128 + (size_t)SEARCH_ROWS[k] * 64, o;
+        char *sql = malloc(cap);
+        if (!sql) return -1;
+        o = (size_t)snprintf(sql, cap, "INSERT INTO searches (" SEARCH_COLUMNS ") VALUES ");
+        for (int r = 0, p = 1; r < SEARCH_ROWS[k]; r++, p += 10)
+            o += (size_t)snprintf(sql + o, cap - o, "%s(?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d)",
+                                  r ? ", " : "", p, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7,
+                                  p + 8, p + 9);
+        int rc = kb_db_prepare(st->db, sql, &st->ins_searches[k]);
+        free(sql);
+        if (rc != KB_DB_OK) return -1;
     }
-    close(fd);
-    if (access(st->dir, W_OK | X_OK) != 0) {
-        snprintf(err, err_len, "cannot open event store %s: directory %s: %s", st->path, st->dir,
-                 strerror(errno));
-        return -1;
-    }
-
-    if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        snprintf(err, err_len, "cannot open event store %s: %s", st->path,
-                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        return -1;
-    }
-    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-    sqlite3_stmt *q;
-    char mode[16] = "";
-    if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &q, NULL) == SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW)
-            snprintf(mode, sizeof mode, "%s", (const char *)sqlite3_column_text(q, 0));
-        sqlite3_finalize(q);
-    }
-    if (strcmp(mode, "wal") != 0) {
-        snprintf(err, err_len, "cannot open event store %s: %s", st->path,
-                 sqlite3_errcode(st->db) != SQLITE_OK ? sqlite3_errmsg(st->db)
-                                                      : "cannot switch to WAL mode");
-        return -1;
-    }
-    /* FULL until the writer decides per batch; the WAL is truncated back to 64 MB after a
-     * checkpoint so a burst does not leave a huge file behind. */
-    if (exec_sql(st->db, "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864") !=
-        SQLITE_OK) {
-        snprintf(err, err_len, "cannot open event store %s: %s", st->path, sqlite3_errmsg(st->db));
-        return -1;
-    }
-    st->sync_full = 1;
     return 0;
 }
 
@@ -505,34 +488,32 @@ static int open_database(kb_store *st, char *err, size_t err_len)
 static int prepare_inserts(kb_store *st, char *err, size_t err_len)
 {
     static const char sql_search[] =
-        "INSERT INTO searches (search_id, agent, query, top_ids, top_id, time_ms, hits, "
-        "confidence, unresolved, took_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        "INSERT INTO searches (" SEARCH_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    /* The help request's id from RETURNING (SQLite's last_insert_rowid has no PostgreSQL
+     * counterpart). */
     /* Written only for a logged search, and only once: the same kind and document again on the
      * same search is a repeat (a double click, a client's retry), not a second opinion. */
     static const char sql_feedback[] =
         "INSERT INTO feedback (search_id, agent, kind, doc_id, time_ms) "
         "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM searches WHERE search_id = ?1) "
         "AND NOT EXISTS (SELECT 1 FROM feedback WHERE search_id = ?1 AND kind = ?3 "
-        "AND doc_id IS ?4)";
+        "AND doc_id IS NOT DISTINCT FROM ?4)";
     static const char sql_help[] =
         "INSERT INTO help_requests (agent, filed_by, question, answer, doc_id, doc_title, "
         "time_ms, kb_answerable, confidence, must_know) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8, ?10)";
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8, ?10) RETURNING id";
     /* helpful and click feedback teach: the search's question (stored redacted) becomes a
      * phrasing of the document (kb/learn.h decides whether it counts). */
     static const char sql_teaching[] =
         "INSERT INTO teachings (doc_id, question, source, teacher, role, ref, time_ms) "
         "SELECT ?4, query, ?3, ?2, ?5, ?1, ?6 FROM searches WHERE search_id = ?1";
-    if (sqlite3_prepare_v3(st->db, sql_teaching, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_teaching,
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(st->db, sql_search, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_search,
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(st->db, sql_feedback, -1, SQLITE_PREPARE_PERSISTENT,
-                           &st->ins_feedback, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(st->db, sql_help, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_help,
-                           NULL) != SQLITE_OK) {
+    if (kb_db_prepare(st->db, sql_teaching, &st->ins_teaching) != KB_DB_OK ||
+        kb_db_prepare(st->db, sql_search, &st->ins_search) != KB_DB_OK ||
+        kb_db_prepare(st->db, sql_feedback, &st->ins_feedback) != KB_DB_OK ||
+        kb_db_prepare(st->db, sql_help, &st->ins_help) != KB_DB_OK ||
+        (st->pg && prepare_multi_row(st) != 0)) {
         snprintf(err, err_len, "cannot prepare event store %s: %s", st->path,
-                 sqlite3_errmsg(st->db));
+                 kb_store_db_message(st->db));
         return -1;
     }
     return 0;
@@ -548,15 +529,22 @@ kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len)
     }
     /* Without working redaction nothing may be stored. */
     if (kb_redact_global_init(err, err_len) != 0) return NULL;
-    if (mkdir_p(data_dir, err, err_len) != 0) return NULL;
-    kb_store *st = store_new(data_dir);
+    kb_store *st = store_new();
     if (!st) {
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    if (open_database(st, err, err_len) != 0 || migrate(st, err, err_len) != 0 ||
-        prepare_inserts(st, err, err_len) != 0)
+    /* SQLite: the directory (0700) and the file (0600) created when missing, WAL, FULL sync
+     * until the writer decides per batch; PostgreSQL: a session with the store's settings. */
+    st->db = kb_db_open(data_dir, KB_DB_CREATE, err, err_len);
+    if (!st->db) goto fail;
+    st->pg = kb_db_dialect_of(st->db) == KB_DB_POSTGRESQL;
+    if (!(st->path = strdup(kb_db_name(st->db)))) {
+        snprintf(err, err_len, "out of memory");
         goto fail;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
+    if (migrate(st, err, err_len) != 0 || prepare_inserts(st, err, err_len) != 0) goto fail;
     int rc = pthread_create(&st->writer, NULL, writer_main, st);
     if (rc != 0) {
         snprintf(err, err_len, "cannot start the event store writer: %s", strerror(rc));
@@ -611,75 +599,108 @@ static int enqueue(kb_store *st, event *ev)
 
 /* ---------------------------------------------------------------- the writer */
 
-/* Errors of one statement that leave the transaction usable: the event is refused, the batch
- * goes on. Anything else (disk full, I/O error, read-only, corruption) fails the batch. */
-static int statement_level(int rc)
+/* Errors of one statement that refuse only its event: the event is reported failed, the batch
+ * goes on. Anything else (disk full, I/O error, read-only, corruption, a lost connection) fails
+ * the batch. SQLite: a constraint, a type mismatch, a value too big (its result code); the
+ * transaction stays usable. PostgreSQL: SQLSTATE classes 22 (data exception, e.g. invalid
+ * UTF-8), 23 (integrity) and 54 (a value past a limit); they abort the transaction, which
+ * write_batch writes again without the event. */
+static int statement_level(kb_store *st, int rc)
 {
-    return (rc & 0xff) == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_MISMATCH ||
-           (rc & 0xff) == SQLITE_TOOBIG;
+    if (rc == KB_DB_LOST || rc == KB_DB_BUSY) return 0;
+    const char *state = kb_db_sqlstate(st->db);
+    if (st->pg) return !strncmp(state, "22", 2) || !strncmp(state, "23", 2) || !strncmp(state, "54", 2);
+    int code = atoi(state) & 0xff;
+    return code == SQLITE_CONSTRAINT || code == SQLITE_MISMATCH || code == SQLITE_TOOBIG;
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
+/* Bind a search's ten values from parameter first on. */
+static void bind_search(kb_db_stmt *s, int first, const event *ev)
 {
-    if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, i);
+    for (int i = 0; i < 5; i++) kb_db_bind_text(s, first + i, ev->s[i]);
+    kb_db_bind_int64(s, first + 5, ev->time_ms);
+    kb_db_bind_int64(s, first + 6, ev->count);
+    kb_db_bind_double(s, first + 7, ev->confidence);
+    kb_db_bind_int64(s, first + 8, ev->flag != 0);
+    kb_db_bind_double(s, first + 9, ev->took_ms);
 }
 
-/* Write one event inside the open transaction; returns the SQLite result code. */
+/* PostgreSQL: write the run of searches starting at *pev in multi-row INSERTs, as long as it has
+ * at least the smallest chunk; *pev moves past what was written. KB_DB_OK, or the failed
+ * statement's code (which of its rows was refused is not known: write_batch then writes the
+ * batch again a row at a time). */
+static int write_search_rows(kb_store *st, event **pev)
+{
+    for (;;) {
+        int run = 0;
+        for (event *e = *pev; e && e->type == EV_SEARCH && !e->refused && run < SEARCH_ROWS[0];
+             e = e->next)
+            run++;
+        int k = run >= SEARCH_ROWS[0] ? 0 : run >= SEARCH_ROWS[1] ? 1 : -1;
+        if (k < 0) return KB_DB_OK;
+        kb_db_stmt *s = st->ins_searches[k];
+        event *e = *pev;
+        for (int r = 0; r < SEARCH_ROWS[k]; r++, e = e->next) bind_search(s, 1 + 10 * r, e);
+        int rc = kb_db_step(s);
+        if (rc != KB_DB_DONE) return rc;
+        for (int r = 0; r < SEARCH_ROWS[k]; r++, *pev = (*pev)->next) (*pev)->result = KB_OK;
+    }
+}
+
+/* Write one event inside the open transaction; returns the kb_db code. */
 static int write_event(kb_store *st, event *ev)
 {
-    sqlite3_stmt *s;
+    kb_db_stmt *s;
     switch (ev->type) {
     case EV_SEARCH:
         s = st->ins_search;
-        for (int i = 0; i < 5; i++) bind_text(s, i + 1, ev->s[i]);
-        sqlite3_bind_int64(s, 6, ev->time_ms);
-        sqlite3_bind_int(s, 7, ev->count);
-        sqlite3_bind_double(s, 8, ev->confidence);
-        sqlite3_bind_int(s, 9, ev->flag != 0);
-        sqlite3_bind_double(s, 10, ev->took_ms);
+        bind_search(s, 1, ev);
         break;
     case EV_FEEDBACK:
         s = st->ins_feedback;
-        for (int i = 0; i < 4; i++) bind_text(s, i + 1, ev->s[i]);
-        sqlite3_bind_int64(s, 5, ev->time_ms);
+        for (int i = 0; i < 4; i++) kb_db_bind_text(s, i + 1, ev->s[i]);
+        kb_db_bind_int64(s, 5, ev->time_ms);
         break;
     default:
         s = st->ins_help;
-        for (int i = 0; i < 5; i++) bind_text(s, i + 1, ev->s[i]);
-        sqlite3_bind_int64(s, 6, ev->time_ms);
-        sqlite3_bind_int(s, 7, ev->flag != 0);
-        sqlite3_bind_double(s, 8, ev->confidence);
-        bind_text(s, 9, ev->s[5]);
-        sqlite3_bind_int(s, 10, ev->flag && ev->count); /* must-know only with a document */
+        for (int i = 0; i < 5; i++) kb_db_bind_text(s, i + 1, ev->s[i]);
+        kb_db_bind_int64(s, 6, ev->time_ms);
+        kb_db_bind_int64(s, 7, ev->flag != 0);
+        kb_db_bind_double(s, 8, ev->confidence);
+        kb_db_bind_text(s, 9, ev->s[5]);
+        kb_db_bind_int64(s, 10, ev->flag && ev->count); /* must-know only with a document */
         break;
     }
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE) return rc;
+    int rc = kb_db_step(s);
+    if (ev->type == EV_HELP && rc == KB_DB_ROW) { /* RETURNING id */
+        ev->id = kb_db_column_int64(s, 0);
+        rc = kb_db_step(s);
+    }
+    if (rc != KB_DB_DONE) return rc;
     ev->result = KB_OK;
-    if (ev->type == EV_FEEDBACK && sqlite3_changes(st->db) == 1 && ev->s[3] &&
+    if (ev->type != EV_FEEDBACK) return KB_DB_OK;
+    int64_t written = kb_db_changes(st->db);
+    if (written == 1 && ev->s[3] &&
         (strcmp(ev->s[2], "helpful") == 0 || strcmp(ev->s[2], "click") == 0)) {
         /* In the feedback's transaction: stored feedback and its teaching never disagree. */
         s = st->ins_teaching;
-        for (int i = 0; i < 5; i++) bind_text(s, i + 1, ev->s[i]);
-        sqlite3_bind_int64(s, 6, ev->time_ms);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-        if (rc != SQLITE_DONE) return rc;
-        return SQLITE_OK;
+        for (int i = 0; i < 5; i++) kb_db_bind_text(s, i + 1, ev->s[i]);
+        kb_db_bind_int64(s, 6, ev->time_ms);
+        rc = kb_db_step(s);
+        return rc == KB_DB_DONE ? KB_DB_OK : rc;
     }
-    if (ev->type == EV_FEEDBACK && sqlite3_changes(st->db) == 0) {
+    if (written == 0) {
         /* Not written: an unknown search, or a repeat. Rare, so the statement is not kept. */
-        sqlite3_stmt *q = NULL;
-        int known = sqlite3_prepare_v2(st->db, "SELECT 1 FROM searches WHERE search_id = ?1", -1,
-                                       &q, NULL) == SQLITE_OK &&
-                    sqlite3_bind_text(q, 1, ev->s[0], -1, SQLITE_STATIC) == SQLITE_OK &&
-                    sqlite3_step(q) == SQLITE_ROW;
-        sqlite3_finalize(q);
-        if (known) {
+        kb_db_stmt *q = NULL;
+        rc = kb_db_prepare(st->db, "SELECT 1 FROM searches WHERE search_id = ?1", &q);
+        if (rc == KB_DB_OK) {
+            kb_db_bind_text(q, 1, ev->s[0]);
+            rc = kb_db_step(q);
+        }
+        kb_db_finalize(q);
+        if (rc != KB_DB_ROW && rc != KB_DB_DONE) return rc;
+        free(ev->err);
+        if (rc == KB_DB_ROW) {
             ev->result = KB_DUPLICATE;
             if (asprintf(&ev->err, "the same feedback on search %s is already stored", ev->s[0]) < 0)
                 ev->err = NULL;
@@ -688,8 +709,7 @@ static int write_event(kb_store *st, event *ev)
             if (asprintf(&ev->err, "no search with id %s", ev->s[0]) < 0) ev->err = NULL;
         }
     }
-    if (ev->type == EV_HELP) ev->id = sqlite3_last_insert_rowid(st->db);
-    return SQLITE_OK;
+    return KB_DB_OK;
 }
 
 static void fail_event(kb_store *st, event *ev, const char *what, const char *msg)
@@ -706,43 +726,102 @@ static const char *event_what(const event *ev)
                                                                       : "help request";
 }
 
+/* Why the last call failed, for the events and the log. SQLite's "disk I/O error" alone does
+ * not say whether the disk is full: errno is added. */
+static void failure_text(kb_store *st, char *out, size_t len)
+{
+    if (st->pg) {
+        snprintf(out, len, "%s", kb_store_db_message(st->db));
+        return;
+    }
+    sqlite3 *h = kb_db_sqlite_handle(st->db);
+    int sys = sqlite3_system_errno(h);
+    if (sys) snprintf(out, len, "%s (%s)", sqlite3_errmsg(h), strerror(sys));
+    else snprintf(out, len, "%s", sqlite3_errmsg(h));
+}
+
+/* PostgreSQL: the connection is lost (or was, and comes back now). */
+static void set_unreachable(kb_store *st, int lost)
+{
+    if (lost && !st->unreachable)
+        kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: cannot reach the database: %s\n", st->path,
+                          kb_store_db_message(st->db));
+    else if (!lost && st->unreachable) {
+        kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: the database is reachable again\n", st->path);
+        /* The batch that failed failed for the lost connection alone: the store works again
+         * (/healthz says "ok" before the next event proves it). */
+        st->failing = 0;
+    }
+    st->unreachable = lost;
+    if (!lost) clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
+}
+
+/* Run the batch's statements in one write transaction. KB_DB_OK once committed; on PostgreSQL,
+ * *replay is set when a statement refused its event (marked refused): roll back and run again. */
+static int write_once(kb_store *st, event *batch, int *replay)
+{
+    *replay = 0;
+    int rc = kb_db_begin(st->db, KB_DB_TX_WRITE);
+    for (event *ev = batch; rc == KB_DB_OK && ev; ev = ev->next) {
+        if (st->pg && !st->one_by_one && ev->type == EV_SEARCH) {
+            rc = write_search_rows(st, &ev);
+            if (rc != KB_DB_OK && statement_level(st, rc)) {
+                st->one_by_one = 1; /* find the refused row: again, a row at a time */
+                *replay = 1;
+                kb_db_rollback(st->db);
+                return rc;
+            }
+            if (rc != KB_DB_OK || !ev) break;
+        }
+        if (ev->refused) continue; /* already reported failed */
+        rc = write_event(st, ev);
+        if (rc == KB_DB_OK) continue;
+        if (!statement_level(st, rc)) break;
+        char why[256];
+        failure_text(st, why, sizeof why);
+        fail_event(st, ev, event_what(ev), why);
+        if (st->pg) {
+            ev->refused = 1;
+            *replay = 1;
+            kb_db_rollback(st->db);
+            return rc;
+        }
+        rc = KB_DB_OK;
+    }
+    if (rc == KB_DB_OK) rc = kb_db_commit(st->db);
+    return rc;
+}
+
 /* Write a batch in one transaction; sets each event's result. */
 static void write_batch(kb_store *st, event *batch)
 {
     int want_full = 0;
     for (event *ev = batch; ev; ev = ev->next) want_full |= ev->acked;
-    if (want_full != st->sync_full &&
-        exec_sql(st->db, want_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL") ==
-            SQLITE_OK)
-        st->sync_full = want_full;
+    if (st->pg && st->unreachable && kb_db_reconnect(st->db) == KB_DB_OK) set_unreachable(st, 0);
+    kb_db_set_durable(st->db, want_full); /* a failure keeps the last setting: FULL at worst */
 
-    int rc = exec_sql(st->db, "BEGIN IMMEDIATE");
-    if (rc == SQLITE_OK) {
-        for (event *ev = batch; ev; ev = ev->next) {
-            rc = write_event(st, ev);
-            if (rc == SQLITE_OK) continue;
-            if (!statement_level(rc)) break;
-            fail_event(st, ev, event_what(ev), sqlite3_errmsg(st->db));
-            rc = SQLITE_OK;
-        }
-    }
-    if (rc == SQLITE_OK) rc = exec_sql(st->db, "COMMIT");
-    if (rc == SQLITE_OK) {
+    int rc, replay;
+    st->one_by_one = 0;
+    do rc = write_once(st, batch, &replay);
+    while (replay);
+    if (rc == KB_DB_OK) {
+        if (st->pg) set_unreachable(st, 0);
         if (st->failing) kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: writes work again\n", st->path);
         st->failing = 0;
         return;
     }
     /* The whole batch is lost: roll back (SQLite may already have) and report it on every event,
      * including those whose statements had succeeded. The next batch starts afresh, so the store
-     * works again as soon as the disk does. */
-    /* SQLite's "disk I/O error" alone does not say whether the disk is full: add errno. */
+     * works again as soon as the disk (or the database) does. */
     char copy[256];
-    int sys = sqlite3_system_errno(st->db);
-    if (sys) snprintf(copy, sizeof copy, "%s (%s)", sqlite3_errmsg(st->db), strerror(sys));
-    else snprintf(copy, sizeof copy, "%s", sqlite3_errmsg(st->db));
-    if (!sqlite3_get_autocommit(st->db)) exec_sql(st->db, "ROLLBACK");
+    failure_text(st, copy, sizeof copy);
+    int lost = kb_db_errcode(st->db) == KB_DB_LOST;
+    kb_db_rollback(st->db);
+    if (!st->pg && !sqlite3_get_autocommit(kb_db_sqlite_handle(st->db)))
+        sqlite3_exec(kb_db_sqlite_handle(st->db), "ROLLBACK", NULL, NULL, NULL);
     size_t n = 0;
     for (event *ev = batch; ev; ev = ev->next, n++) fail_event(st, ev, event_what(ev), copy);
+    if (lost) set_unreachable(st, 1);
     if (!st->failing)
         kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: write failed, %zu events lost: %s\n", st->path,
                           n, copy);
@@ -750,12 +829,52 @@ static void write_batch(kb_store *st, event *batch)
     snprintf(st->fail_msg, sizeof st->fail_msg, "%s", copy);
 }
 
+/* PostgreSQL, while idle: find a lost connection (or bring it back) at most every CHECK_MS, so
+ * /healthz says whether the database is reachable without waiting for an event. Called without
+ * the lock. */
+static void check_connection(kb_store *st)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t idle_ms = (now.tv_sec - st->last_ok.tv_sec) * 1000 +
+                      (now.tv_nsec - st->last_ok.tv_nsec) / 1000000;
+    if (!st->unreachable && idle_ms < CHECK_MS) return;
+    int rc = st->unreachable ? kb_db_reconnect(st->db) : kb_db_ping(st->db);
+    if (rc == KB_DB_OK) set_unreachable(st, 0);
+    else if (kb_db_errcode(st->db) == KB_DB_LOST) set_unreachable(st, 1);
+    else clock_gettime(CLOCK_MONOTONIC, &st->last_ok); /* another error: not a lost connection */
+    if (st->unreachable) snprintf(st->fail_msg, sizeof st->fail_msg, "%s", kb_store_db_message(st->db));
+}
+
+/* Publish the writer's state for kb_store_stats (/healthz). Under the lock. */
+static void publish_state(kb_store *st)
+{
+    st->stats.failing = st->failing; /* for /healthz: the store's state, not just a count */
+    st->stats.unreachable = st->unreachable;
+    snprintf(st->stats.last_error, sizeof st->stats.last_error, "%s",
+             st->failing || st->unreachable ? st->fail_msg : "");
+}
+
 static void *writer_main(void *arg)
 {
     kb_store *st = arg;
     pthread_mutex_lock(&st->mu);
     for (;;) {
-        while (!st->head && !st->closing) pthread_cond_wait(&st->work, &st->mu);
+        while (!st->head && !st->closing) {
+            if (!st->pg) {
+                pthread_cond_wait(&st->work, &st->mu);
+                continue;
+            }
+            struct timespec dl;
+            clock_gettime(CLOCK_MONOTONIC, &dl);
+            dl.tv_sec += CHECK_MS / 1000;
+            if (pthread_cond_timedwait(&st->work, &st->mu, &dl) != 0 && !st->head && !st->closing) {
+                pthread_mutex_unlock(&st->mu);
+                check_connection(st);
+                pthread_mutex_lock(&st->mu);
+                publish_state(st);
+            }
+        }
         if (!st->head) break; /* closing, and everything is written */
         /* Searches only: give the batch up to LINGER_MS to grow, so a quiet floor costs a few
          * commits per second instead of one per search. */
@@ -786,9 +905,7 @@ static void *writer_main(void *arg)
         write_batch(st, batch);
 
         pthread_mutex_lock(&st->mu);
-        st->stats.failing = st->failing; /* for /healthz: the store's state, not just a count */
-        snprintf(st->stats.last_error, sizeof st->stats.last_error, "%s",
-                 st->failing ? st->fail_msg : "");
+        publish_state(st);
         for (event *ev = batch, *next; ev; ev = next) {
             next = ev->next; /* an acknowledged event's owner may free it once done is set */
             if (ev->result == KB_ERROR) st->stats.write_errors++;

@@ -1,10 +1,15 @@
 /*
  * learn.c — learned phrasings from the store's teaching records (see kb/learn.h).
  *
- * The grouping is one SQL query: the connection gets a function kb_learn_key(question) (the
- * normalization, through this handle's analyzer), so a (document, phrasing) is a GROUP BY and
- * the distinct teachers a count(DISTINCT ...). The counting rule is applied in C (count_rule),
- * the one place that says what counts.
+ * The grouping is one SQL query on either database (kb/db): each teaching record stores its
+ * normalized phrasing in teachings.k, so a (document, phrasing) is a GROUP BY and the distinct
+ * teachers a count(DISTINCT ...). The key is computed in C (kb_learn_normalize, this handle's
+ * analyzer): by kb_learn_teach for the records it writes, and before each grouping for the
+ * records written without it (the store's writer copies helpful and click feedback, whose
+ * question it does not hold; kb_learn_teach_gap; rows of stores from before schema v7).
+ * PostgreSQL cannot call a C function from SQL, and a stored key also spares a call per row per
+ * read (docs/CLUSTER.md). The counting rule is applied in C (count_rule), the one place that
+ * says what counts.
  */
 #include "kb/learn.h"
 
@@ -68,19 +73,6 @@ char *kb_learn_normalize(kb_learn *l, const char *text)
     return key;
 }
 
-/* kb_learn_key(question) in SQL. */
-static void sql_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    const char *text = (const char *)sqlite3_value_text(argv[0]);
-    char *key = key_of_stored(sqlite3_user_data(ctx), text ? text : "");
-    if (!key) {
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
-    sqlite3_result_text(ctx, key, -1, free);
-}
-
 kb_learn *kb_learn_open(const char *data_dir, char *err, size_t err_len)
 {
     kb_learn *l = calloc(1, sizeof *l);
@@ -97,16 +89,9 @@ kb_learn *kb_learn_open(const char *data_dir, char *err, size_t err_len)
         free(l);
         return NULL;
     }
-    if (kb_store_conn_open(&l->c, data_dir, 0, err, err_len) != 0) {
+    if (kb_store_conn_open_any(&l->c, data_dir, 0, err, err_len) != 0) {
         kb_analyzer_free(l->analyzer);
         free(l);
-        return NULL;
-    }
-    if (sqlite3_create_function(l->c.db, "kb_learn_key", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, l,
-                                sql_key, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, err_len, "cannot set up the event store connection: %s",
-                 sqlite3_errmsg(l->c.db));
-        kb_learn_close(l);
         return NULL;
     }
     return l;
@@ -124,21 +109,21 @@ const char *kb_learn_errmsg(const kb_learn *l) { return l->c.err; }
 
 int64_t kb_learn_version(kb_learn *l)
 {
-    sqlite3_stmt *s = NULL;
+    kb_store_conn_revive(&l->c); /* kb-searchd keeps this handle: survive a database restart */
+    kb_db_stmt *s = NULL;
     int64_t v = -1;
-    if (sqlite3_prepare_v2(l->c.db,
-                           "SELECT (SELECT coalesce(max(id), 0) FROM teachings), "
+    if (kb_db_prepare(l->c.kdb, "SELECT (SELECT coalesce(max(id), 0) FROM teachings), "
                            "(SELECT count(*) FROM learned_marks), "
                            "(SELECT coalesce(sum(time_ms), 0) FROM learned_marks)",
-                           -1, &s, NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW) {
-        int64_t parts[3] = {sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
-                            sqlite3_column_int64(s, 2)};
+                      &s) == KB_DB_OK &&
+        kb_db_step(s) == KB_DB_ROW) {
+        int64_t parts[3] = {kb_db_column_int64(s, 0), kb_db_column_int64(s, 1),
+                            kb_db_column_int64(s, 2)};
         v = (int64_t)(kb_hash_bytes(parts, sizeof parts, KB_HASH_SEED) >> 1);
     } else {
         kb_store_conn_sql_fail(&l->c, "cannot read the teaching records");
     }
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     return v;
 }
 
@@ -151,34 +136,81 @@ static int count_rule(const kb_learned_phrasing *p)
     return votes >= KB_LEARN_VOTES_NEEDED;
 }
 
-/* The grouped phrasings; WHERE_DOC and ORDER are spliced in (constants of this file). */
+/* Fill teachings.k where it is missing, in batches of KEY_BATCH in one write transaction each
+ * (idempotent: two handles doing it at once write the same keys). KB_OK or the failure. */
+#define KEY_BATCH 1000
+static int fill_keys(kb_learn *l)
+{
+    for (;;) {
+        kb_db_stmt *s = NULL;
+        int64_t ids[KEY_BATCH];
+        char *keys[KEY_BATCH];
+        int n = 0, rc = KB_DB_DONE;
+        if (kb_db_prepare(l->c.kdb, "SELECT id, question FROM teachings WHERE k IS NULL ORDER BY id "
+                                    "LIMIT 1000", &s) != KB_DB_OK)
+            return kb_store_conn_sql_fail(&l->c, "cannot read the teaching records");
+        while (n < KEY_BATCH && (rc = kb_db_step(s)) == KB_DB_ROW) {
+            const char *q = kb_db_column_text(s, 1);
+            if (!(keys[n] = key_of_stored(l, q ? q : ""))) break;
+            ids[n++] = kb_db_column_int64(s, 0);
+        }
+        kb_db_finalize(s);
+        if (rc == KB_DB_ROW && n < KEY_BATCH) rc = kb_store_conn_fail(&l->c, KB_ERROR, "out of memory");
+        else if (rc != KB_DB_ROW && rc != KB_DB_DONE)
+            rc = kb_store_conn_sql_fail(&l->c, "cannot read the teaching records");
+        else rc = KB_OK;
+        if (rc == KB_OK && n) {
+            s = NULL;
+            if (kb_db_begin(l->c.kdb, KB_DB_TX_WRITE) != KB_DB_OK ||
+                kb_db_prepare(l->c.kdb, "UPDATE teachings SET k = ?2 WHERE id = ?1", &s) != KB_DB_OK)
+                rc = KB_ERROR;
+            for (int i = 0; rc == KB_OK && i < n; i++) {
+                kb_db_bind_int64(s, 1, ids[i]);
+                kb_db_bind_text(s, 2, keys[i]);
+                if (kb_db_step(s) != KB_DB_DONE) rc = KB_ERROR;
+            }
+            kb_db_finalize(s);
+            if (rc == KB_OK && kb_db_commit(l->c.kdb) != KB_DB_OK) rc = KB_ERROR;
+            if (rc != KB_OK) {
+                kb_store_conn_sql_fail(&l->c, "cannot store the teaching records' phrasings");
+                kb_db_rollback(l->c.kdb);
+            }
+        }
+        for (int i = 0; i < n; i++) free(keys[i]);
+        if (rc != KB_OK || n < KEY_BATCH) return rc;
+    }
+}
+
+/* The grouped phrasings; WHERE_DOC and ORDER are spliced in (constants of this file), and the
+ * one %s is the dialect's group_concat(DISTINCT source). */
 #define GROUPED_SQL(where, having, order)                                                        \
-    "WITH t AS (SELECT id, doc_id, kb_learn_key(question) AS k, source, teacher, role, time_ms " \
+    "WITH t AS (SELECT id, doc_id, k, source, teacher, role, time_ms "                          \
     "FROM teachings " where "), "                                                               \
     "g AS (SELECT doc_id, k, count(DISTINCT teacher) AS teachers, "                              \
     "count(DISTINCT CASE WHEN source <> 'click' THEN teacher END) AS strong, count(*) AS events, " \
-    "group_concat(DISTINCT source) AS sources, min(time_ms) AS first_ms, max(time_ms) AS last_ms, " \
-    "max(source <> 'click' AND role <> 'agent') AS authority, max(id) AS last_id "               \
+    "%s AS sources, min(time_ms) AS first_ms, max(time_ms) AS last_ms, "                          \
+    "max(CASE WHEN source <> 'click' AND role <> 'agent' THEN 1 ELSE 0 END) AS authority, "     \
+    "max(id) AS last_id "                                                                        \
     "FROM t WHERE k <> '' GROUP BY doc_id, k " having ") "                                       \
     "SELECT g.doc_id, g.k, (SELECT question FROM teachings WHERE id = g.last_id), g.teachers, "  \
     "g.strong, g.events, g.sources, g.first_ms, g.last_ms, g.authority, m.state "                \
     "FROM g LEFT JOIN learned_marks m ON m.doc_id = g.doc_id AND m.phrasing = g.k " order
 
-static int read_row(sqlite3_stmt *s, kb_learned_phrasing *p)
+static int read_row(kb_db_stmt *s, kb_learned_phrasing *p)
 {
     memset(p, 0, sizeof *p);
-    if (kb_store_column_text(s, 0, &p->doc_id) || kb_store_column_text(s, 1, &p->phrasing) ||
-        kb_store_column_text(s, 2, &p->text))
+    if (kb_db_column_dup(s, 0, &p->doc_id) || kb_db_column_dup(s, 1, &p->phrasing) ||
+        kb_db_column_dup(s, 2, &p->text))
         return -1;
     if (!p->text && !(p->text = strdup(""))) return -1;
-    p->teachers = (uint32_t)sqlite3_column_int(s, 3);
-    p->strong_teachers = (uint32_t)sqlite3_column_int(s, 4);
-    p->events = (uint32_t)sqlite3_column_int(s, 5);
-    p->sources = source_bits((const char *)sqlite3_column_text(s, 6));
-    p->first_ms = sqlite3_column_int64(s, 7);
-    p->last_ms = sqlite3_column_int64(s, 8);
-    p->authority = sqlite3_column_int(s, 9);
-    const char *state = (const char *)sqlite3_column_text(s, 10);
+    p->teachers = (uint32_t)(int)kb_db_column_int64(s, 3);
+    p->strong_teachers = (uint32_t)(int)kb_db_column_int64(s, 4);
+    p->events = (uint32_t)(int)kb_db_column_int64(s, 5);
+    p->sources = source_bits(kb_db_column_text(s, 6));
+    p->first_ms = kb_db_column_int64(s, 7);
+    p->last_ms = kb_db_column_int64(s, 8);
+    p->authority = (int)kb_db_column_int64(s, 9);
+    const char *state = kb_db_column_text(s, 10);
     p->pinned = state && !strcmp(state, "pinned");
     p->removed = state && !strcmp(state, "removed");
     p->counted = count_rule(p);
@@ -186,18 +218,22 @@ static int read_row(sqlite3_stmt *s, kb_learned_phrasing *p)
 }
 
 /* Run a grouped query; keep the rows (all, or the counted ones only). */
-static int run_grouped(kb_learn *l, const char *sql, const char *doc_id, const char *key,
+static int run_grouped(kb_learn *l, const char *fmt, const char *doc_id, const char *key,
                        int counted_only, kb_learned_list *out)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(l->c.db, sql, -1, &s, NULL) != SQLITE_OK)
+    int rc = fill_keys(l);
+    if (rc != KB_OK) return rc;
+    char sources[96], sql[2048];
+    kb_db_sql_group_concat(kb_db_dialect_of(l->c.kdb), 1, "source", sources, sizeof sources);
+    snprintf(sql, sizeof sql, fmt, sources);
+    kb_db_stmt *s = NULL;
+    if (kb_db_prepare(l->c.kdb, sql, &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&l->c, "cannot read the learned phrasings");
-    if (doc_id) sqlite3_bind_text(s, 1, doc_id, -1, SQLITE_STATIC);
-    if (key) sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+    if (doc_id) kb_db_bind_text(s, 1, doc_id);
+    if (key) kb_db_bind_text(s, 2, key);
     size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = kb_db_step(s)) == KB_DB_ROW) {
         if (out->n == cap) {
             size_t ncap = cap ? cap * 2 : 64;
             kb_learned_phrasing *n = realloc(out->items, ncap * sizeof *n);
@@ -213,14 +249,14 @@ static int run_grouped(kb_learn *l, const char *sql, const char *doc_id, const c
         if (counted_only && !p->counted) kb_learned_phrasing_free(p);
         else out->n++;
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
+    kb_db_finalize(s);
+    if (rc != KB_DB_DONE) {
         kb_learned_list_free(out);
         return kb_store_conn_sql_fail(&l->c, "cannot read the learned phrasings");
     }
     return KB_OK;
 oom:
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     kb_learned_list_free(out);
     return kb_store_conn_fail(&l->c, KB_ERROR, "out of memory reading the learned phrasings");
 }
@@ -274,17 +310,17 @@ static int key_of(kb_learn *l, const char *phrasing, char **key)
 static int exec_marks(kb_learn *l, const char *sql, const char *a, const char *b, const char *c,
                       const char *d, int64_t n)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(l->c.db, sql, -1, &s, NULL);
-    if (rc == SQLITE_OK) {
+    kb_db_stmt *s = NULL;
+    int rc = kb_db_prepare(l->c.kdb, sql, &s);
+    if (rc == KB_DB_OK) {
         const char *v[4] = {a, b, c, d};
         for (int i = 0; i < 4; i++)
-            if (v[i]) sqlite3_bind_text(s, i + 1, v[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 5, n);
-        rc = sqlite3_step(s);
+            if (v[i]) kb_db_bind_text(s, i + 1, v[i]);
+        if (kb_db_param_count(s) >= 5) kb_db_bind_int64(s, 5, n);
+        rc = kb_db_step(s);
     }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? KB_OK : kb_store_conn_sql_fail(&l->c, "cannot update the learned phrasings");
+    kb_db_finalize(s);
+    return rc == KB_DB_DONE ? KB_OK : kb_store_conn_sql_fail(&l->c, "cannot update the learned phrasings");
 }
 
 /* Mark (doc_id, key) removed or pinned by `by` (redacted like every name). */
@@ -333,27 +369,29 @@ int kb_learn_teach(kb_learn *l, const char *doc_id, const char *question, unsign
     int oom = 0;
     for (int i = 0; i < 4; i++)
         if (raw[i] && !(v[i] = kb_redact(raw[i], strlen(raw[i]), NULL))) oom = 1;
+    if (!oom && !(v[4] = key_of_stored(l, v[1]))) oom = 1; /* teachings.k */
     int rc = KB_OK;
-    sqlite3_stmt *s = NULL;
+    kb_db_stmt *s = NULL;
     if (oom) {
         rc = kb_store_conn_fail(&l->c, KB_ERROR, "out of memory");
-    } else if (sqlite3_prepare_v2(l->c.db,
-                                  "INSERT INTO teachings (doc_id, question, source, teacher, role, "
-                                  "ref, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                  -1, &s, NULL) != SQLITE_OK) {
+    } else if (kb_db_prepare(l->c.kdb,
+                             "INSERT INTO teachings (doc_id, question, source, teacher, role, "
+                             "ref, time_ms, k) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                             &s) != KB_DB_OK) {
         rc = kb_store_conn_sql_fail(&l->c, "cannot store the teaching");
     } else {
-        sqlite3_bind_text(s, 1, v[0], -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, v[1], -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 4, v[2], -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 5, role, -1, SQLITE_STATIC);
-        if (v[3]) sqlite3_bind_text(s, 6, v[3], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 7, time_ms);
-        if (sqlite3_step(s) != SQLITE_DONE) rc = kb_store_conn_sql_fail(&l->c, "cannot store the teaching");
+        kb_db_bind_text(s, 1, v[0]);
+        kb_db_bind_text(s, 2, v[1]);
+        kb_db_bind_text(s, 3, name);
+        kb_db_bind_text(s, 4, v[2]);
+        kb_db_bind_text(s, 5, role);
+        if (v[3]) kb_db_bind_text(s, 6, v[3]);
+        kb_db_bind_int64(s, 7, time_ms);
+        kb_db_bind_text(s, 8, v[4]);
+        if (kb_db_step(s) != KB_DB_DONE) rc = kb_store_conn_sql_fail(&l->c, "cannot store the teaching");
     }
-    sqlite3_finalize(s);
-    for (int i = 0; i < 4; i++) free(v[i]);
+    kb_db_finalize(s);
+    for (int i = 0; i < 5; i++) free(v[i]);
     return rc;
 }
 
@@ -368,30 +406,27 @@ int kb_learn_teach_gap(kb_learn *l, int64_t gap_id, const char *doc_id, const ch
     char *doc = kb_redact(doc_id, strlen(doc_id), NULL);
     char ref[40];
     snprintf(ref, sizeof ref, "gap:%lld", (long long)gap_id);
-    sqlite3_stmt *s = NULL;
+    kb_db_stmt *s = NULL;
     int rc = KB_OK;
     /* gap_questions holds each question redacted, as the store does. */
     if (!who || !doc) {
         rc = kb_store_conn_fail(&l->c, KB_ERROR, "out of memory");
-    } else if (sqlite3_prepare_v2(
-                   l->c.db,
-                   "INSERT INTO teachings (doc_id, question, source, teacher, role, ref, time_ms) "
+    } else if (kb_db_prepare(l->c.kdb, "INSERT INTO teachings (doc_id, question, source, teacher, role, ref, time_ms) "
                    "SELECT ?1, q.question, 'editor', ?2, ?3, ?4, ?5 FROM gap_questions q "
                    "WHERE q.group_id = ?6 AND NOT EXISTS (SELECT 1 FROM teachings t WHERE "
-                   "t.doc_id = ?1 AND t.ref = ?4 AND t.question = q.question)",
-                   -1, &s, NULL) != SQLITE_OK) {
+                   "t.doc_id = ?1 AND t.ref = ?4 AND t.question = q.question)", &s) != KB_DB_OK) {
         rc = kb_store_conn_sql_fail(&l->c, "cannot store the teaching");
     } else {
-        sqlite3_bind_text(s, 1, doc, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, who, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, role, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 4, ref, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 5, time_ms);
-        sqlite3_bind_int64(s, 6, gap_id);
-        if (sqlite3_step(s) != SQLITE_DONE) rc = kb_store_conn_sql_fail(&l->c, "cannot store the teaching");
-        else if (n) *n = (size_t)sqlite3_changes(l->c.db);
+        kb_db_bind_text(s, 1, doc);
+        kb_db_bind_text(s, 2, who);
+        kb_db_bind_text(s, 3, role);
+        kb_db_bind_text(s, 4, ref);
+        kb_db_bind_int64(s, 5, time_ms);
+        kb_db_bind_int64(s, 6, gap_id);
+        if (kb_db_step(s) != KB_DB_DONE) rc = kb_store_conn_sql_fail(&l->c, "cannot store the teaching");
+        else if (n) *n = (size_t)kb_db_changes(l->c.kdb);
     }
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     free(who);
     free(doc);
     return rc;

@@ -336,27 +336,26 @@ int kb_review_set_agents(kb_review *r, const kb_agent_list *l)
     if (r->conn.readonly) return kb_store_conn_fail(&r->conn, KB_INVALID, "the store is open read-only");
     char why[512];
     if (check_list(l, why, sizeof why) != 0) return kb_store_conn_fail(&r->conn, KB_INVALID, "%s", why);
-    sqlite3_stmt *s = NULL;
-    if (kb_store_begin_immediate(r->conn.db) != SQLITE_OK ||
-        sqlite3_exec(r->conn.db, "DELETE FROM agents", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->conn.db, "INSERT INTO agents (agent_id, name, team) VALUES (?1, ?2, ?3)",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s = NULL;
+    if (kb_db_begin(r->conn.kdb, KB_DB_TX_WRITE) != KB_DB_OK ||
+        kb_db_exec(r->conn.kdb, "DELETE FROM agents") != KB_DB_OK ||
+        kb_db_prepare(r->conn.kdb, "INSERT INTO agents (agent_id, name, team) VALUES (?1, ?2, ?3)", &s) != KB_DB_OK)
         goto fail;
     for (size_t i = 0; i < l->n; i++) {
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, l->v[i].id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, l->v[i].name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, l->v[i].team, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE) goto fail;
+        kb_db_reset(s);
+        kb_db_bind_text(s, 1, l->v[i].id);
+        kb_db_bind_text(s, 2, l->v[i].name);
+        kb_db_bind_text(s, 3, l->v[i].team);
+        if (kb_db_step(s) != KB_DB_DONE) goto fail;
     }
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     s = NULL;
-    if (sqlite3_exec(r->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    if (kb_db_commit(r->conn.kdb) != KB_DB_OK) goto fail;
     return KB_OK;
 fail:
     kb_store_conn_sql_fail(&r->conn, "cannot store the agents list");
-    sqlite3_finalize(s);
-    if (!sqlite3_get_autocommit(r->conn.db)) sqlite3_exec(r->conn.db, "ROLLBACK", NULL, NULL, NULL);
+    kb_db_finalize(s);
+    kb_db_rollback(r->conn.kdb);
     return KB_ERROR;
 }
 
@@ -364,20 +363,19 @@ int kb_review_agents(kb_review *r, kb_agent_list *out)
 {
     r->conn.code = KB_OK;
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(r->conn.db, "SELECT agent_id, name, team FROM agents ORDER BY agent_id", -1,
-                           &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(r->conn.kdb, "SELECT agent_id, name, team FROM agents ORDER BY agent_id", &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = kb_db_step(s)) == KB_DB_ROW) {
         const char *v[3];
-        for (int k = 0; k < 3; k++) v[k] = (const char *)sqlite3_column_text(s, k);
+        for (int k = 0; k < 3; k++) v[k] = kb_db_column_text(s, k);
         if (push(out, v[0] ? v[0] : "", v[1] ? v[1] : "", v[2] ? v[2] : "") != 0) break;
     }
-    sqlite3_finalize(s);
-    if (rc == SQLITE_DONE) return KB_OK;
+    kb_db_finalize(s);
+    if (rc == KB_DB_DONE) return KB_OK;
     kb_agent_list_free(out);
-    if (rc == SQLITE_ROW) return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
+    if (rc == KB_DB_ROW) return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
     return kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
 }
 
@@ -385,36 +383,33 @@ int kb_review_agent_lookup(kb_review *r, const char *id, int *listed, int *have_
 {
     r->conn.code = KB_OK;
     *listed = *have_list = 0;
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(r->conn.db,
-                           "SELECT EXISTS (SELECT 1 FROM agents WHERE agent_id = ?1), "
-                           "EXISTS (SELECT 1 FROM agents)",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(r->conn.kdb, "SELECT EXISTS (SELECT 1 FROM agents WHERE agent_id = ?1), "
+                           "EXISTS (SELECT 1 FROM agents)", &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *listed = sqlite3_column_int(s, 0);
-        *have_list = sqlite3_column_int(s, 1);
+    kb_db_bind_text(s, 1, id);
+    int rc = kb_db_step(s);
+    if (rc == KB_DB_ROW) {
+        *listed = (int)kb_db_column_int64(s, 0);
+        *have_list = (int)kb_db_column_int64(s, 1);
     }
-    sqlite3_finalize(s);
-    return rc == SQLITE_ROW ? KB_OK : kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
+    kb_db_finalize(s);
+    return rc == KB_DB_ROW ? KB_OK : kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
 }
 
 int kb_review_agent_team(kb_review *r, const char *id, char **team)
 {
     r->conn.code = KB_OK;
     *team = NULL;
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(r->conn.db, "SELECT team FROM agents WHERE agent_id = ?1", -1, &s,
-                           NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(r->conn.kdb, "SELECT team FROM agents WHERE agent_id = ?1", &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
-    sqlite3_bind_text(s, 1, id ? id : "", -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s), oom = 0;
-    if (rc == SQLITE_ROW) oom = kb_store_column_text(s, 0, team);
-    sqlite3_finalize(s);
+    kb_db_bind_text(s, 1, id ? id : "");
+    int rc = kb_db_step(s), oom = 0;
+    if (rc == KB_DB_ROW) oom = kb_db_column_dup(s, 0, team);
+    kb_db_finalize(s);
     if (oom) return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
+    return rc == KB_DB_ROW || rc == KB_DB_DONE
                ? KB_OK
                : kb_store_conn_sql_fail(&r->conn, "cannot read the agents list");
 }

@@ -27,7 +27,7 @@ kb_review *kb_review_open(const char *data_dir, int readonly, char *err, size_t 
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    if (kb_store_conn_open(&r->conn, data_dir, readonly, err, err_len) != 0) {
+    if (kb_store_conn_open_any(&r->conn, data_dir, readonly, err, err_len) != 0) {
         free(r);
         return NULL;
     }
@@ -88,35 +88,35 @@ void kb_help_request_page_free(kb_help_request_page *p)
 /* A review from five columns from `first` on: verdict, doc_id, reviewer, time, note (the
  * history's own columns, or the latest review copied onto the request). 0, or -1 when out of
  * memory. */
-static int read_entry(sqlite3_stmt *s, int first, kb_review_entry *e)
+static int read_entry(kb_db_stmt *s, int first, kb_review_entry *e)
 {
-    e->kb_answerable = sqlite3_column_int(s, first) != 0;
-    e->at_ms = sqlite3_column_int64(s, first + 3);
-    return kb_store_column_text(s, first + 1, &e->doc_id) |
-           kb_store_column_text(s, first + 2, &e->by) |
-           kb_store_column_text(s, first + 4, &e->note);
+    e->kb_answerable = (int)kb_db_column_int64(s, first) != 0;
+    e->at_ms = kb_db_column_int64(s, first + 3);
+    return kb_db_column_dup(s, first + 1, &e->doc_id) |
+           kb_db_column_dup(s, first + 2, &e->by) |
+           kb_db_column_dup(s, first + 4, &e->note);
 }
 
 /* A row of REQUEST_COLUMNS into *h. 0, or -1 when out of memory (h is then freed). */
-static int read_request(sqlite3_stmt *s, kb_help_request_record *h)
+static int read_request(kb_db_stmt *s, kb_help_request_record *h)
 {
     memset(h, 0, sizeof *h);
-    h->id = sqlite3_column_int64(s, 0);
-    h->time_ms = sqlite3_column_int64(s, 1);
-    int oom = kb_store_column_text(s, 2, &h->agent) | kb_store_column_text(s, 3, &h->agent_name) |
-              kb_store_column_text(s, 4, &h->team) | kb_store_column_text(s, 5, &h->filed_by) |
-              kb_store_column_text(s, 6, &h->question) | kb_store_column_text(s, 7, &h->answer) |
-              kb_store_column_text(s, 9, &h->doc_id);
-    h->kb_answerable = sqlite3_column_int(s, 8) != 0;
-    double c = sqlite3_column_double(s, 10);
+    h->id = kb_db_column_int64(s, 0);
+    h->time_ms = kb_db_column_int64(s, 1);
+    int oom = kb_db_column_dup(s, 2, &h->agent) | kb_db_column_dup(s, 3, &h->agent_name) |
+              kb_db_column_dup(s, 4, &h->team) | kb_db_column_dup(s, 5, &h->filed_by) |
+              kb_db_column_dup(s, 6, &h->question) | kb_db_column_dup(s, 7, &h->answer) |
+              kb_db_column_dup(s, 9, &h->doc_id);
+    h->kb_answerable = (int)kb_db_column_int64(s, 8) != 0;
+    double c = kb_db_column_double(s, 10);
     h->confidence = (double)(long long)(c * 10000 + 0.5) / 10000;
-    h->reviewed = sqlite3_column_type(s, 11) != SQLITE_NULL;
+    h->reviewed = !kb_db_column_is_null(s, 11);
     if (h->reviewed) oom |= read_entry(s, 11, &h->review);
     h->answerable = h->reviewed ? h->review.kb_answerable : h->kb_answerable;
     const char *doc = !h->answerable ? NULL : h->reviewed ? h->review.doc_id : h->doc_id;
     if (doc && !(h->effective_doc_id = strdup(doc))) oom = -1;
-    oom |= kb_store_column_text(s, 16, &h->doc_title);
-    h->must_know = sqlite3_column_int(s, 17) != 0;
+    oom |= kb_db_column_dup(s, 16, &h->doc_title);
+    h->must_know = (int)kb_db_column_int64(s, 17) != 0;
     h->must_know_miss = h->answerable && h->must_know;
     if (oom) kb_help_request_record_free(h);
     return oom ? -1 : 0;
@@ -125,16 +125,14 @@ static int read_request(sqlite3_stmt *s, kb_help_request_record *h)
 /* Every review of request id, oldest first, into h->reviews. */
 static int read_history(kb_review *r, int64_t id, kb_help_request_record *h)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(r->conn.db,
-                           "SELECT kb_answerable, doc_id, reviewer, time_ms, note FROM "
-                           "help_request_reviews WHERE help_request_id = ?1 ORDER BY id",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(r->conn.kdb, "SELECT kb_answerable, doc_id, reviewer, time_ms, note FROM "
+                           "help_request_reviews WHERE help_request_id = ?1 ORDER BY id", &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&r->conn, "cannot read the reviews");
-    sqlite3_bind_int64(s, 1, id);
+    kb_db_bind_int64(s, 1, id);
     size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = kb_db_step(s)) == KB_DB_ROW) {
         if (h->n_reviews == cap) {
             cap = cap ? cap * 2 : 4;
             kb_review_entry *v = realloc(h->reviews, cap * sizeof *v);
@@ -146,9 +144,9 @@ static int read_history(kb_review *r, int64_t id, kb_help_request_record *h)
         h->n_reviews++;
         if (read_entry(s, 0, e) != 0) break;
     }
-    sqlite3_finalize(s);
-    if (rc == SQLITE_ROW) return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
-    if (rc != SQLITE_DONE) return kb_store_conn_sql_fail(&r->conn, "cannot read the reviews");
+    kb_db_finalize(s);
+    if (rc == KB_DB_ROW) return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
+    if (rc != KB_DB_DONE) return kb_store_conn_sql_fail(&r->conn, "cannot read the reviews");
     return KB_OK;
 }
 
@@ -156,19 +154,17 @@ int kb_review_item(kb_review *r, int64_t id, kb_help_request_record *out)
 {
     r->conn.code = KB_OK;
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(r->conn.db,
-                           "SELECT " REQUEST_COLUMNS " FROM " REQUEST_FROM " WHERE h.id = ?1", -1,
-                           &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(r->conn.kdb, "SELECT " REQUEST_COLUMNS " FROM " REQUEST_FROM " WHERE h.id = ?1", &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&r->conn, "cannot read the help request");
-    sqlite3_bind_int64(s, 1, id);
-    int step = sqlite3_step(s), rc = KB_OK;
-    if (step == SQLITE_ROW && read_request(s, out) != 0)
+    kb_db_bind_int64(s, 1, id);
+    int step = kb_db_step(s), rc = KB_OK;
+    if (step == KB_DB_ROW && read_request(s, out) != 0)
         rc = kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
-    else if (step == SQLITE_DONE)
+    else if (step == KB_DB_DONE)
         rc = kb_store_conn_fail(&r->conn, KB_NOT_FOUND, "no help request with id %lld", (long long)id);
-    else if (step != SQLITE_ROW) rc = kb_store_conn_sql_fail(&r->conn, "cannot read the help request");
-    sqlite3_finalize(s);
+    else if (step != KB_DB_ROW) rc = kb_store_conn_sql_fail(&r->conn, "cannot read the help request");
+    kb_db_finalize(s);
     if (rc == KB_OK) rc = read_history(r, id, out);
     if (rc != KB_OK) kb_help_request_record_free(out);
     return rc;
@@ -199,84 +195,77 @@ int kb_review_set_doc(kb_review *r, int64_t id, int answerable, const char *doc_
         free(title);
         return kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
     }
-    sqlite3_stmt *s = NULL;
+    kb_db_stmt *s = NULL;
     int rc = KB_ERROR;
     char *service_doc = NULL;
-    if (kb_store_begin_immediate(r->conn.db) != SQLITE_OK) {
+    if (kb_db_begin(r->conn.kdb, KB_DB_TX_WRITE) != KB_DB_OK) {
         free(redacted);
         free(title);
         return kb_store_conn_sql_fail(&r->conn, "cannot record the review");
     }
-    if (sqlite3_prepare_v2(r->conn.db, "SELECT kb_answerable, doc_id FROM help_requests WHERE id = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (kb_db_prepare(r->conn.kdb, "SELECT kb_answerable, doc_id FROM help_requests WHERE id = ?1", &s) != KB_DB_OK)
         goto sql_fail;
-    sqlite3_bind_int64(s, 1, id);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_DONE) {
+    kb_db_bind_int64(s, 1, id);
+    int step = kb_db_step(s);
+    if (step == KB_DB_DONE) {
         rc = kb_store_conn_fail(&r->conn, KB_NOT_FOUND, "no help request with id %lld", (long long)id);
         goto out;
     }
-    if (step != SQLITE_ROW) goto sql_fail;
-    if (sqlite3_column_int(s, 0) && sqlite3_column_text(s, 1))
-        service_doc = strdup((const char *)sqlite3_column_text(s, 1));
-    sqlite3_finalize(s);
+    if (step != KB_DB_ROW) goto sql_fail;
+    if ((int)kb_db_column_int64(s, 0) && kb_db_column_text(s, 1))
+        service_doc = strdup(kb_db_column_text(s, 1));
+    kb_db_finalize(s);
     s = NULL;
     const char *doc = answerable ? (doc_id ? doc_id : service_doc) : NULL;
-    if (sqlite3_prepare_v2(r->conn.db,
-                           "INSERT INTO help_request_reviews (help_request_id, time_ms, reviewer, "
-                           "kb_answerable, doc_id, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (kb_db_prepare(r->conn.kdb, "INSERT INTO help_request_reviews (help_request_id, time_ms, reviewer, "
+                           "kb_answerable, doc_id, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &s) != KB_DB_OK)
         goto sql_fail;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, now_ms);
-    sqlite3_bind_text(s, 3, reviewer ? reviewer : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, answerable != 0);
-    if (doc) sqlite3_bind_text(s, 5, doc, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, 5);
-    if (redacted) sqlite3_bind_text(s, 6, redacted, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, 6);
-    if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
-    sqlite3_finalize(s);
+    kb_db_bind_int64(s, 1, id);
+    kb_db_bind_int64(s, 2, now_ms);
+    kb_db_bind_text(s, 3, reviewer ? reviewer : "");
+    kb_db_bind_int64(s, 4, answerable != 0);
+    if (doc) kb_db_bind_text(s, 5, doc);
+    else kb_db_bind_null(s, 5);
+    if (redacted) kb_db_bind_text(s, 6, redacted);
+    else kb_db_bind_null(s, 6);
+    if (kb_db_step(s) != KB_DB_DONE) goto sql_fail;
+    kb_db_finalize(s);
     s = NULL;
-    if (sqlite3_prepare_v2(r->conn.db,
-                           "UPDATE help_requests SET override_answerable = ?2, override_doc_id = "
+    if (kb_db_prepare(r->conn.kdb, "UPDATE help_requests SET override_answerable = ?2, override_doc_id = "
                            "?3, override_by = ?4, override_time_ms = ?5, override_note = ?6 "
-                           "WHERE id = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
+                           "WHERE id = ?1", &s) != KB_DB_OK)
         goto sql_fail;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int(s, 2, answerable != 0);
-    if (doc) sqlite3_bind_text(s, 3, doc, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, 3);
-    sqlite3_bind_text(s, 4, reviewer ? reviewer : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, now_ms);
-    if (redacted) sqlite3_bind_text(s, 6, redacted, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, 6);
-    if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
-    sqlite3_finalize(s);
+    kb_db_bind_int64(s, 1, id);
+    kb_db_bind_int64(s, 2, answerable != 0);
+    if (doc) kb_db_bind_text(s, 3, doc);
+    else kb_db_bind_null(s, 3);
+    kb_db_bind_text(s, 4, reviewer ? reviewer : "");
+    kb_db_bind_int64(s, 5, now_ms);
+    if (redacted) kb_db_bind_text(s, 6, redacted);
+    else kb_db_bind_null(s, 6);
+    if (kb_db_step(s) != KB_DB_DONE) goto sql_fail;
+    kb_db_finalize(s);
     s = NULL;
     if (snap) {
-        if (sqlite3_prepare_v2(r->conn.db,
-                               "UPDATE help_requests SET must_know = ?2, doc_title = ?3 WHERE id = ?1",
-                               -1, &s, NULL) != SQLITE_OK)
+        if (kb_db_prepare(r->conn.kdb, "UPDATE help_requests SET must_know = ?2, doc_title = ?3 WHERE id = ?1", &s) != KB_DB_OK)
             goto sql_fail;
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int(s, 2, snap->must_know != 0);
-        if (title) sqlite3_bind_text(s, 3, title, -1, SQLITE_STATIC);
-        else sqlite3_bind_null(s, 3);
-        if (sqlite3_step(s) != SQLITE_DONE) goto sql_fail;
-        sqlite3_finalize(s);
+        kb_db_bind_int64(s, 1, id);
+        kb_db_bind_int64(s, 2, snap->must_know != 0);
+        if (title) kb_db_bind_text(s, 3, title);
+        else kb_db_bind_null(s, 3);
+        if (kb_db_step(s) != KB_DB_DONE) goto sql_fail;
+        kb_db_finalize(s);
         s = NULL;
     }
-    if (sqlite3_exec(r->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto sql_fail;
+    if (kb_db_commit(r->conn.kdb) != KB_DB_OK) goto sql_fail;
     rc = KB_OK;
     goto done;
 sql_fail:
     rc = kb_store_conn_sql_fail(&r->conn, "cannot record the review");
 out:
-    if (!sqlite3_get_autocommit(r->conn.db)) sqlite3_exec(r->conn.db, "ROLLBACK", NULL, NULL, NULL);
+    kb_db_rollback(r->conn.kdb);
 done:
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     free(service_doc);
     free(redacted);
     free(title);
@@ -300,13 +289,13 @@ static void filter_sql(char *where, size_t len, const kb_review_filter *f)
                  f->reviewed ? "NOT" : "");
 }
 
-static void bind_filter(sqlite3_stmt *s, const void *arg)
+static void bind_filter(kb_db_stmt *s, const void *arg)
 {
     const kb_review_filter *f = arg;
-    sqlite3_bind_int64(s, 1, f->from_ms ? f->from_ms : INT64_MIN);
-    sqlite3_bind_int64(s, 2, f->to_ms ? f->to_ms : INT64_MAX);
-    if (f->agent) sqlite3_bind_text(s, 3, f->agent, -1, SQLITE_STATIC);
-    if (f->team) sqlite3_bind_text(s, 4, f->team, -1, SQLITE_STATIC);
+    kb_db_bind_int64(s, 1, f->from_ms ? f->from_ms : INT64_MIN);
+    kb_db_bind_int64(s, 2, f->to_ms ? f->to_ms : INT64_MAX);
+    if (f->agent) kb_db_bind_text(s, 3, f->agent);
+    if (f->team) kb_db_bind_text(s, 4, f->team);
 }
 
 int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page *out)
@@ -319,15 +308,15 @@ int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page
     out->offset = f->offset;
     char where[512];
     filter_sql(where, sizeof where, f);
-    kb_paged_query q;
-    if (kb_paged_query_open(r->conn.db, REQUEST_COLUMNS, REQUEST_FROM, where,
+    kb_page q;
+    if (kb_page_open(r->conn.kdb, REQUEST_COLUMNS, REQUEST_FROM, where,
                             "h.time_ms DESC, h.id DESC", out->limit, out->offset, bind_filter, f,
-                            &q) != SQLITE_OK)
+                            &q) != KB_DB_OK)
         return kb_store_conn_sql_fail(&r->conn, "cannot list help requests");
     out->total = q.total;
     size_t cap = 0;
     int rc = KB_OK, step;
-    while ((step = sqlite3_step(q.rows)) == SQLITE_ROW) {
+    while ((step = kb_db_step(q.rows)) == KB_DB_ROW) {
         if (out->n == cap) {
             cap = cap ? cap * 2 : 16;
             kb_help_request_record *v = realloc(out->items, cap * sizeof *v);
@@ -337,9 +326,9 @@ int kb_review_list(kb_review *r, const kb_review_filter *f, kb_help_request_page
         if (read_request(q.rows, &out->items[out->n]) != 0) break;
         out->n++;
     }
-    if (step == SQLITE_ROW) rc = kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
-    else if (step != SQLITE_DONE) rc = kb_store_conn_sql_fail(&r->conn, "cannot list help requests");
-    kb_paged_query_close(&q);
+    if (step == KB_DB_ROW) rc = kb_store_conn_fail(&r->conn, KB_ERROR, "out of memory");
+    else if (step != KB_DB_DONE) rc = kb_store_conn_sql_fail(&r->conn, "cannot list help requests");
+    kb_page_close(&q);
     if (rc != KB_OK) kb_help_request_page_free(out);
     return rc;
 }

@@ -5,7 +5,6 @@
 #ifndef KB_REVIEW_INTERNAL_H
 #define KB_REVIEW_INTERNAL_H
 
-#include <sqlite3.h>
 
 #include "events/store_conn.h"
 #include "kb/review.h"

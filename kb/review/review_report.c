@@ -269,21 +269,18 @@ static void window_for(const kb_report_params *p, window *w)
  * verdict. KB_OK or the failure. */
 static int count_agents(kb_review *rv, const window *w, const kb_report_params *p, rows *agents)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(
-            rv->conn.db,
-            "SELECT h.agent, h.time_ms, coalesce(h.override_answerable, h.kb_answerable), "
+    kb_db_stmt *s;
+    if (kb_db_prepare(rv->conn.kdb, "SELECT h.agent, h.time_ms, coalesce(h.override_answerable, h.kb_answerable), "
             "CASE WHEN h.override_answerable IS NOT NULL THEN h.override_doc_id ELSE h.doc_id END, "
             "a.name, a.team, h.must_know FROM help_requests h LEFT JOIN agents a ON a.agent_id = h.agent "
-            "WHERE h.time_ms >= ?1 AND h.time_ms < ?2",
-            -1, &s, NULL) != SQLITE_OK)
+            "WHERE h.time_ms >= ?1 AND h.time_ms < ?2", &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&rv->conn, "cannot read help requests");
-    sqlite3_bind_int64(s, 1, w->start[0]);
-    sqlite3_bind_int64(s, 2, w->start[w->n]);
+    kb_db_bind_int64(s, 1, w->start[0]);
+    kb_db_bind_int64(s, 2, w->start[w->n]);
     int rc, oom = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *agent = (const char *)sqlite3_column_text(s, 0);
-        int64_t t = sqlite3_column_int64(s, 1);
+    while ((rc = kb_db_step(s)) == KB_DB_ROW) {
+        const char *agent = kb_db_column_text(s, 0);
+        int64_t t = kb_db_column_int64(s, 1);
         int m = 0;
         while (m + 1 < w->n && t >= w->start[m + 1]) m++;
         row *r = row_for(agents, agent ? agent : "");
@@ -291,27 +288,27 @@ static int count_agents(kb_review *rv, const window *w, const kb_report_params *
             oom = 1;
             break;
         }
-        if (!r->name && sqlite3_column_type(s, 4) != SQLITE_NULL) {
-            r->name = strdup((const char *)sqlite3_column_text(s, 4));
-            r->team = strdup((const char *)sqlite3_column_text(s, 5));
+        if (!r->name && !kb_db_column_is_null(s, 4)) {
+            r->name = strdup(kb_db_column_text(s, 4));
+            r->team = strdup(kb_db_column_text(s, 5));
             if (!r->name || !r->team) {
                 oom = 1;
                 break;
             }
         }
         r->requests[m]++;
-        int answerable = sqlite3_column_int(s, 2) != 0;
+        int answerable = (int)kb_db_column_int64(s, 2) != 0;
         r->answered[m] += answerable;
-        r->must_know[m] += answerable && sqlite3_column_int(s, 6) != 0;
-        const char *doc = (const char *)sqlite3_column_text(s, 3);
+        r->must_know[m] += answerable && (int)kb_db_column_int64(s, 6) != 0;
+        const char *doc = kb_db_column_text(s, 3);
         if (answerable && doc && m >= w->first_shown && add_doc(r, doc, 1) != 0) {
             oom = 1;
             break;
         }
     }
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     if (oom) return kb_store_conn_fail(&rv->conn, KB_ERROR, "out of memory");
-    if (rc != SQLITE_DONE) return kb_store_conn_sql_fail(&rv->conn, "cannot read help requests");
+    if (rc != KB_DB_DONE) return kb_store_conn_sql_fail(&rv->conn, "cannot read help requests");
     for (size_t i = 0; i < agents->n; i++) {
         agents->v[i].persistent = stands_out(&agents->v[i], w->n, p);
         agents->v[i].must_know_persistent = stands_out_must_know(&agents->v[i], w->n, p);

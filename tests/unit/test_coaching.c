@@ -1,30 +1,37 @@
 /* test_coaching.c — study lists, studied marks, coaching sessions and the coaching-effect report
  * (kb/coaching.h): numbers against hand-computed fixtures, including the before and after
  * windows of a session, the redaction of notes, and the rules a session must keep. */
+#include "db/db.h"
+#include "pg_fixture.h"
 #include "check.h"
 #include "kb/coaching.h"
 #include "kb/review.h"
 #include "kb/store.h"
 
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <time.h>
 
 static char root[64];
 
-/* A store with the schema in place; its database path in path. */
+/* A store with the schema in place (a data directory, or a new schema on the PostgreSQL test
+ * server); its --data value, also in path (for raw_open). */
 static const char *fresh_store(const char *name, char *path, size_t len)
 {
-    static char dir[256];
-    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    static char dir[1024];
+    if (is_postgresql_run()) {
+        if (pg_fresh_store(dir, sizeof dir) != 0) dir[0] = '\0';
+    } else {
+        snprintf(dir, sizeof dir, "%s/%s", root, name);
+    }
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
     if (st) kb_store_close(st);
     else printf("  %s\n", err);
-    snprintf(path, len, "%s/events.sqlite3", dir);
+    snprintf(path, len, "%s", dir);
     return dir;
 }
+
 
 /* 10:00 local on that day. */
 static int64_t at(int year, int month, int day)
@@ -36,26 +43,27 @@ static int64_t at(int year, int month, int day)
     return ms + 10 * 3600000;
 }
 
-static int64_t insert(sqlite3 *db, const char *agent, int64_t t, int answerable, const char *doc,
+static int64_t insert(kb_db *db, const char *agent, int64_t t, int answerable, const char *doc,
                       int must_know, const char *title)
 {
-    sqlite3_stmt *s;
-    sqlite3_prepare_v2(db,
-                       "INSERT INTO help_requests (time_ms, agent, filed_by, question, "
-                       "kb_answerable, doc_id, confidence, must_know, doc_title) "
-                       "VALUES (?1, ?2, 'desk', '问题', ?3, ?4, 0.5, ?5, ?6)",
-                       -1, &s, NULL);
-    sqlite3_bind_int64(s, 1, t);
-    sqlite3_bind_text(s, 2, agent, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, answerable);
-    if (doc) sqlite3_bind_text(s, 4, doc, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, 4);
-    sqlite3_bind_int(s, 5, must_know);
-    if (title) sqlite3_bind_text(s, 6, title, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, 6);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(db) : -1;
+    kb_db_stmt *s;
+    int64_t id = -1;
+    if (kb_db_prepare(db,
+                      "INSERT INTO help_requests (time_ms, agent, filed_by, question, "
+                      "kb_answerable, doc_id, confidence, must_know, doc_title) "
+                      "VALUES (?1, ?2, 'desk', '问题', ?3, ?4, 0.5, ?5, ?6) RETURNING id",
+                      &s) != KB_DB_OK)
+        return -1;
+    kb_db_bind_int64(s, 1, t);
+    kb_db_bind_text(s, 2, agent);
+    kb_db_bind_int64(s, 3, answerable);
+    kb_db_bind_text(s, 4, doc);
+    kb_db_bind_int64(s, 5, must_know);
+    kb_db_bind_text(s, 6, title);
+    if (kb_db_step(s) == KB_DB_ROW) id = kb_db_column_int64(s, 0);
+    else printf("  insert: %s\n", kb_db_errmsg(db));
+    kb_db_finalize(s);
+    return id;
 }
 
 static int near(double a, double b) { return fabs(a - b) < 1e-4; }
@@ -75,8 +83,7 @@ TEST(study_list_is_answered_documents_must_know_first_with_when_asked)
 {
     char path[512], err[512] = "";
     const char *dir = fresh_store("study", path, sizeof path);
-    sqlite3 *db;
-    sqlite3_open(path, &db);
+    kb_db *db = raw_open(path);
     insert(db, "s1", at(2026, 12, 1), 1, "d1", 0, "旧标题");
     insert(db, "s1", at(2026, 12, 2), 1, "d2", 0, "套餐");
     insert(db, "s1", at(2026, 12, 3), 1, "d1", 1, "漫游开通");
@@ -84,7 +91,7 @@ TEST(study_list_is_answered_documents_must_know_first_with_when_asked)
     int64_t gap = insert(db, "s1", at(2026, 12, 5), 0, NULL, 0, NULL);
     int64_t wrong = insert(db, "s1", at(2026, 12, 6), 1, "d4", 0, "错的");
     insert(db, "other", at(2026, 12, 6), 1, "d9", 1, "别人的");
-    sqlite3_close(db);
+    kb_db_close(db);
     kb_review *r = kb_review_open(dir, 0, err, sizeof err);
     kb_review_doc_snapshot snap = {.must_know = 1, .title = "销户"};
     CHECK(r && kb_review_set_doc(r, gap, 1, "d3", NULL, "lead", 1, &snap) == KB_OK);
@@ -119,9 +126,9 @@ TEST(study_list_is_answered_documents_must_know_first_with_when_asked)
     CHECK(kb_coaching_mark_studied(c, "s1", "d4", at(2026, 12, 9), NULL) == KB_NOT_FOUND);
     CHECK(kb_coaching_mark_studied(c, "s1", "d9", at(2026, 12, 9), NULL) == KB_NOT_FOUND);
     CHECK(kb_coaching_mark_studied(c, "other", "d9", at(2026, 12, 9), NULL) == KB_OK);
-    sqlite3_open(path, &db);
+    db = raw_open(path);
     insert(db, "s1", at(2026, 12, 7), 1, "d2", 0, "套餐");
-    sqlite3_close(db);
+    kb_db_close(db);
     CHECK(kb_coaching_study_list(c, "s1", &l) == KB_OK);
     CHECK(l.n == 3);
     if (l.n == 3) {
@@ -170,14 +177,13 @@ TEST(sessions_are_recorded_with_documents_and_a_redacted_note)
     kb_coaching_session_free(&one);
     CHECK(kb_coaching_get(c, 999, &one) == KB_NOT_FOUND);
     /* Nothing of the customer's reaches the file. */
-    sqlite3 *db;
-    sqlite3_open(path, &db);
-    sqlite3_stmt *q;
-    sqlite3_prepare_v2(db, "SELECT count(*) FROM coaching_sessions WHERE note LIKE '%13812345678%'",
-                       -1, &q, NULL);
-    CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
+    kb_db *db = raw_open(path);
+    kb_db_stmt *q = NULL;
+    CHECK(db && kb_db_prepare(db, "SELECT count(*) FROM coaching_sessions WHERE note LIKE "
+                                  "'%13812345678%'", &q) == KB_DB_OK);
+    CHECK(q && kb_db_step(q) == KB_DB_ROW && kb_db_column_int64(q, 0) == 0);
+    kb_db_finalize(q);
+    kb_db_close(db);
 
     kb_coaching_page page;
     CHECK(kb_coaching_list(c, NULL, &page) == KB_OK);
@@ -232,8 +238,7 @@ static const char *effect_fixture(void)
 {
     char path[512], err[512] = "";
     const char *dir = fresh_store("effect", path, sizeof path);
-    sqlite3 *db;
-    sqlite3_open(path, &db);
+    kb_db *db = raw_open(path);
     insert(db, "c1", at(2026, 9, 30), 1, "d1", 1, NULL);
     insert(db, "c1", at(2026, 10, 2), 1, "d1", 1, NULL);
     insert(db, "c1", at(2026, 10, 5), 1, "d2", 0, NULL);
@@ -249,7 +254,7 @@ static const char *effect_fixture(void)
     insert(db, "u1", at(2026, 10, 21), 1, "d3", 1, NULL);
     insert(db, "u2", at(2026, 10, 25), 0, NULL, 0, NULL);
     insert(db, "c2", at(2026, 10, 22), 1, "d5", 1, NULL);
-    sqlite3_close(db);
+    kb_db_close(db);
     kb_review *r = kb_review_open(dir, 0, err, sizeof err);
     kb_agent_list l = {0};
     kb_agent_list_add(&l, "c1", "陈一", "一组", err, sizeof err);
@@ -357,10 +362,12 @@ int main(void)
 {
     snprintf(root, sizeof root, "/tmp/kb-test-coaching.XXXXXX");
     if (!mkdtemp(root)) return 1;
-    RUN(study_list_is_answered_documents_must_know_first_with_when_asked);
-    RUN(sessions_are_recorded_with_documents_and_a_redacted_note);
-    RUN(coaching_effect_matches_hand_computed_windows);
-    RUN(no_sessions_give_an_empty_effect_report);
+    pg_fixture_start();
+    RUN_BOTH_WITH(study_list_is_answered_documents_must_know_first_with_when_asked, NULL);
+    RUN_BOTH_WITH(sessions_are_recorded_with_documents_and_a_redacted_note, NULL);
+    RUN_BOTH_WITH(coaching_effect_matches_hand_computed_windows, NULL);
+    RUN_BOTH_WITH(no_sessions_give_an_empty_effect_report, NULL);
+    pg_fixture_end();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     if (system(cmd) != 0) return 1;

@@ -6,6 +6,7 @@
  * passwords kept out of messages, and what the layer costs against raw sqlite3 and libpq. */
 #include "check.h"
 #include "db/db.h"
+#include "pg_fixture.h"
 
 #include <libpq-fe.h>
 #include <signal.h>
@@ -18,12 +19,8 @@
 #include <unistd.h>
 
 static char sqlite_dir[64];     /* the SQLite runs' data directory */
-static char pg_uri[512];        /* the PostgreSQL runs' URI (with its password) */
-static char pg_ctl[512];        /* "python3 tests/pg_server.py --dir DIR": stop | start | remove */
 static char pg_password[128];
-static int own_server;          /* this program started the server: remove it at the end */
 static const char *data;        /* the backend of the test being run: sqlite_dir or pg_uri */
-static const char *backend;     /* "sqlite" or "postgresql" */
 
 /* This process's CPU time, user and system. */
 static double cpu_s(void)
@@ -81,15 +78,6 @@ static int64_t q_int(kb_db *db, const char *sql)
     return v;
 }
 
-static int pg_control(const char *what)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null", pg_ctl, what);
-    int rc = system(cmd);
-    if (rc != 0) printf("  %s: exit %d\n", cmd, rc);
-    return rc;
-}
-
 /* ---------------------------------------------------------------- statements */
 
 TEST(placeholders_inside_string_literals_and_comments_are_left_alone)
@@ -128,6 +116,15 @@ TEST(placeholders_inside_string_literals_and_comments_are_left_alone)
     CHECK_STR_EQ(kb_db_column_text(s, 2), "x");
     CHECK_STR_EQ(kb_db_column_text(s, 3), "z");
     CHECK_STR_EQ(kb_db_column_text(s, 4), "y");
+    kb_db_finalize(s);
+
+    /* A number the SQL skips (a filter's ?3 without its ?2), left unbound. */
+    CHECK(kb_db_prepare(db, "SELECT ?1 || '-' || ?3", &s) == KB_DB_OK);
+    CHECK(kb_db_param_count(s) == 3);
+    kb_db_bind_text(s, 1, "a");
+    kb_db_bind_text(s, 3, "c");
+    CHECK(kb_db_step(s) == KB_DB_ROW);
+    CHECK_STR_EQ(kb_db_column_text(s, 0), "a-c");
     kb_db_finalize(s);
 
     if (is_pg(db)) {
@@ -572,6 +569,22 @@ TEST(sqlite_ddl_becomes_postgresql_ddl_with_the_same_behaviour)
     ddl = kb_db_ddl(KB_DB_SQLITE, "CREATE TABLE x (id INTEGER PRIMARY KEY) WITHOUT ROWID");
     CHECK_STR_EQ(ddl, "CREATE TABLE x (id INTEGER PRIMARY KEY) WITHOUT ROWID");
     free(ddl);
+    /* A migration step's schema alone: its data statements left out, a ';' in a literal or a
+     * comment no end of a statement. */
+    ddl = kb_db_ddl_only(KB_DB_POSTGRESQL,
+                         "ALTER TABLE a ADD COLUMN n INTEGER; -- then; the data\n"
+                         "UPDATE a SET n = 1 WHERE s = 'x;y';\n"
+                         "CREATE TABLE b (v REAL DEFAULT 'UPDATE;');\n"
+                         "INSERT INTO b (v) SELECT n FROM a;\n"
+                         "  with t AS (SELECT 1) DELETE FROM b;\n"
+                         "CREATE INDEX b_v ON b(v)");
+    CHECK_STR_EQ(ddl, "ALTER TABLE a ADD COLUMN n BIGINT;\n"
+                      "CREATE TABLE b (v DOUBLE PRECISION DEFAULT 'UPDATE;');\n"
+                      "CREATE INDEX b_v ON b(v)");
+    free(ddl);
+    ddl = kb_db_ddl_only(KB_DB_SQLITE, "UPDATE a SET n = 1; CREATE INDEX i ON a(n);");
+    CHECK_STR_EQ(ddl, " CREATE INDEX i ON a(n);");
+    free(ddl);
 
     /* Run on each backend: the store's kinds of table, ids assigned, partial index. */
     kb_db *db = open_db();
@@ -846,37 +859,8 @@ TEST(the_layer_costs_little_over_the_raw_client)
 
 /* ---------------------------------------------------------------- the server */
 
-/* Start a server with tests/pg_server.py when the runner has not: read its exports. */
-static int start_own_server(void)
-{
-    FILE *p = popen("python3 tests/pg_server.py start", "r");
-    if (!p) return -1;
-    char line[1024];
-    while (fgets(line, sizeof line, p)) {
-        char *eq = strchr(line, '='), *q1, *q2;
-        if (!eq || !(q1 = strchr(eq, '\'')) || !(q2 = strrchr(q1 + 1, '\''))) continue;
-        *q2 = '\0';
-        if (!strncmp(line, "export KB_TEST_PG_URI=", 22)) snprintf(pg_uri, sizeof pg_uri, "%s", q1 + 1);
-        if (!strncmp(line, "export KB_TEST_PG_CTL=", 22)) snprintf(pg_ctl, sizeof pg_ctl, "%s", q1 + 1);
-    }
-    int rc = pclose(p);
-    own_server = 1;
-    return rc == 0 && pg_uri[0] && pg_ctl[0] ? 0 : -1;
-}
-
-#define RUN_BOTH(name)                                                                 \
-    do {                                                                               \
-        for (int b_ = 0; b_ < 2; b_++) {                                               \
-            if (b_ == 1 && !pg_uri[0]) break;                                          \
-            data = b_ ? pg_uri : sqlite_dir;                                           \
-            backend = b_ ? "postgresql" : "sqlite";                                    \
-            check_current_failed = 0;                                                  \
-            name();                                                                    \
-            printf("%s %s [%s]\n", check_current_failed ? "FAIL" : "PASS", #name, backend); \
-            fflush(stdout);                                                            \
-            if (check_current_failed) check_failed++; else check_passed++;             \
-        }                                                                              \
-    } while (0)
+static void use_backend(void) { data = is_postgresql_run() ? pg_uri : sqlite_dir; }
+#define RUN_BOTH(name) RUN_BOTH_WITH(name, use_backend)
 
 int main(void)
 {
@@ -885,17 +869,7 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    const char *uri = getenv("KB_TEST_PG_URI"), *ctl = getenv("KB_TEST_PG_CTL");
-    if (uri && *uri && ctl && *ctl) {
-        snprintf(pg_uri, sizeof pg_uri, "%s", uri);
-        snprintf(pg_ctl, sizeof pg_ctl, "%s", ctl);
-    } else if (start_own_server() != 0) {
-        /* The suite must run on a fresh machine after tools/install-deps.sh: no skipping. */
-        printf("FAIL postgresql_test_server_starts (tests/pg_server.py; run from the project "
-               "root after tools/install-deps.sh)\n");
-        pg_uri[0] = '\0';
-        check_failed++;
-    }
+    pg_fixture_start();
     /* The password: between "kb:" and "@" of the fixture's URI. */
     const char *pw = strstr(pg_uri, "://kb:");
     if (pw) snprintf(pg_password, sizeof pg_password, "%.*s", (int)strcspn(pw + 6, "@"), pw + 6);
@@ -916,7 +890,7 @@ int main(void)
     RUN_BOTH(a_statement_runs_again_with_new_bindings_and_new_types);
     RUN_BOTH(the_layer_costs_little_over_the_raw_client);
 
-    if (own_server) pg_control("remove");
+    pg_fixture_end();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", sqlite_dir);
     if (system(cmd) != 0) printf("  could not remove %s\n", sqlite_dir);

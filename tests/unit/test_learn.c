@@ -1,7 +1,9 @@
 /* test_learn.c — learned phrasings (kb/learn.h): teaching records from feedback, the two-agent
  * rule, clicks as half votes, editors' authority, removal (never relearned), pinning,
- * normalization and redaction of what is learned. */
+ * normalization and redaction of what is learned. Each test on SQLite and on PostgreSQL
+ * (pg_fixture.h). */
 #include "check.h"
+#include "pg_fixture.h"
 #include "kb/learn.h"
 #include "kb/store.h"
 
@@ -14,7 +16,11 @@ static int n_dirs;
 /* A fresh store and a learn handle on it. */
 static kb_store *fresh(kb_learn **l, char *dir, size_t dir_len)
 {
-    snprintf(dir, dir_len, "%s/d%d", root, n_dirs++);
+    if (is_postgresql_run()) {
+        if (pg_fresh_store(dir, dir_len) != 0) dir[0] = '\0';
+    } else {
+        snprintf(dir, dir_len, "%s/d%d", root, n_dirs++);
+    }
     char err[512];
     kb_store *st = kb_store_open(dir, err, sizeof err);
     if (!st) printf("  %s\n", err);
@@ -60,7 +66,7 @@ static const char *counted_of(kb_learn *l, const char *doc)
 
 TEST(normalization_folds_script_case_and_drops_punctuation)
 {
-    char dir[128];
+    char dir[1024];
     kb_learn *l;
     kb_store *st = fresh(&l, dir, sizeof dir);
     char *a = kb_learn_normalize(l, "花唄 怎麼關？"), *b = kb_learn_normalize(l, "花呗怎么关"),
@@ -75,7 +81,7 @@ TEST(normalization_folds_script_case_and_drops_punctuation)
 
 TEST(one_agent_alone_teaches_nothing_however_often)
 {
-    char dir[128];
+    char dir[1024];
     kb_learn *l;
     kb_store *st = fresh(&l, dir, sizeof dir);
     for (int i = 0; i < 5; i++)
@@ -93,7 +99,7 @@ TEST(one_agent_alone_teaches_nothing_however_often)
 
 TEST(two_agents_helpful_make_a_phrasing_count_in_either_script)
 {
-    char dir[128];
+    char dir[1024];
     kb_learn *l;
     kb_store *st = fresh(&l, dir, sizeof dir);
     teach(st, "花呗怎么关", "doc-a", "alice", "agent", KB_FEEDBACK_HELPFUL);
@@ -104,7 +110,7 @@ TEST(two_agents_helpful_make_a_phrasing_count_in_either_script)
 
 TEST(clicks_are_half_a_vote_and_not_found_teaches_nothing)
 {
-    char dir[128];
+    char dir[1024];
     kb_learn *l;
     kb_store *st = fresh(&l, dir, sizeof dir);
     teach(st, "改密码", "doc-b", "alice", "agent", KB_FEEDBACK_CLICK);
@@ -124,7 +130,7 @@ TEST(clicks_are_half_a_vote_and_not_found_teaches_nothing)
 
 TEST(one_lead_or_editor_helpful_counts)
 {
-    char dir[128];
+    char dir[1024];
     kb_learn *l;
     kb_store *st = fresh(&l, dir, sizeof dir);
     teach(st, "宽带报修", "doc-c", "lena", "lead", KB_FEEDBACK_HELPFUL);
@@ -138,7 +144,7 @@ TEST(one_lead_or_editor_helpful_counts)
 
 TEST(removed_phrasing_is_never_learned_again_from_old_or_new_events)
 {
-    char dir[128];
+    char dir[1024];
     kb_learn *l;
     kb_store *st = fresh(&l, dir, sizeof dir);
     teach(st, "花呗怎么关", "doc-a", "alice", "agent", KB_FEEDBACK_HELPFUL);
@@ -161,7 +167,7 @@ TEST(removed_phrasing_is_never_learned_again_from_old_or_new_events)
 
 TEST(pinning_counts_a_single_agents_phrasing_and_adds_an_editors_own)
 {
-    char dir[128];
+    char dir[1024];
     kb_learn *l;
     kb_store *st = fresh(&l, dir, sizeof dir);
     teach(st, "流量不够用", "doc-d", "alice", "agent", KB_FEEDBACK_HELPFUL);
@@ -182,7 +188,7 @@ TEST(pinning_counts_a_single_agents_phrasing_and_adds_an_editors_own)
 
 TEST(learned_text_is_redacted)
 {
-    char dir[128];
+    char dir[1024];
     kb_learn *l;
     kb_store *st = fresh(&l, dir, sizeof dir);
     teach(st, "13812345678的套餐怎么退", "doc-e", "alice", "agent", KB_FEEDBACK_HELPFUL);
@@ -205,14 +211,16 @@ int main(void)
 {
     snprintf(root, sizeof root, "/tmp/kb-test-learn-XXXXXX");
     if (!mkdtemp(root)) return 1;
+    pg_fixture_start();
     RUN(normalization_folds_script_case_and_drops_punctuation);
-    RUN(one_agent_alone_teaches_nothing_however_often);
-    RUN(two_agents_helpful_make_a_phrasing_count_in_either_script);
-    RUN(clicks_are_half_a_vote_and_not_found_teaches_nothing);
-    RUN(one_lead_or_editor_helpful_counts);
-    RUN(removed_phrasing_is_never_learned_again_from_old_or_new_events);
-    RUN(pinning_counts_a_single_agents_phrasing_and_adds_an_editors_own);
-    RUN(learned_text_is_redacted);
+    RUN_BOTH_WITH(one_agent_alone_teaches_nothing_however_often, NULL);
+    RUN_BOTH_WITH(two_agents_helpful_make_a_phrasing_count_in_either_script, NULL);
+    RUN_BOTH_WITH(clicks_are_half_a_vote_and_not_found_teaches_nothing, NULL);
+    RUN_BOTH_WITH(one_lead_or_editor_helpful_counts, NULL);
+    RUN_BOTH_WITH(removed_phrasing_is_never_learned_again_from_old_or_new_events, NULL);
+    RUN_BOTH_WITH(pinning_counts_a_single_agents_phrasing_and_adds_an_editors_own, NULL);
+    RUN_BOTH_WITH(learned_text_is_redacted, NULL);
+    pg_fixture_end();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     if (system(cmd) != 0) return 1;

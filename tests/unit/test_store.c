@@ -1,7 +1,12 @@
 /* test_store.c — the event store (kb/store.h): schema and WAL, redaction before anything reaches
- * disk, acknowledged writes that survive kill -9, ordering, concurrency, errors, throughput. */
+ * disk, acknowledged writes that survive kill -9, ordering, concurrency, errors, throughput.
+ * What the store does alike on both databases runs on SQLite and PostgreSQL (pg_fixture.h);
+ * the file's own properties and SQLite's released migrations on SQLite; the migrations of a new
+ * PostgreSQL store, several nodes starting at once and a lost connection on PostgreSQL. */
 #include "check.h"
+#include "db/db.h"
 #include "kb/store.h"
+#include "pg_fixture.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -40,9 +45,44 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The run's store: a new data directory under root (SQLite), or a URI whose tables live in a new
+ * schema on the test server (PostgreSQL). The last one made is kept in pg_store for q_int and
+ * q_text, which get kb_store_path() (the URI without its password). */
+static char pg_store[1024];
+static const char *store_data(const char *name)
+{
+    if (!is_postgresql_run()) return new_dir(name);
+    if (pg_fresh_store(pg_store, sizeof pg_store) != 0) pg_store[0] = '\0';
+    return pg_store;
+}
+
+/* A query's first column on the PostgreSQL store of this run; text into buf when given. */
+static int64_t pg_query(const char *sql, char *buf, size_t len)
+{
+    char err[512];
+    int64_t v = -1;
+    kb_db *db = kb_db_open(pg_store, KB_DB_READONLY, err, sizeof err);
+    kb_db_stmt *s = NULL;
+    if (db && kb_db_prepare(db, sql, &s) == KB_DB_OK) {
+        int rc = kb_db_step(s);
+        if (rc == KB_DB_ROW) {
+            v = kb_db_column_int64(s, 0);
+            if (buf) snprintf(buf, len, "%s", kb_db_column_text(s, 0) ? kb_db_column_text(s, 0) : "(null)");
+        } else if (rc != KB_DB_DONE) {
+            printf("  sql error: %s: %s\n", sql, kb_db_errmsg(db));
+        }
+    } else {
+        printf("  sql error: %s: %s\n", sql, db ? kb_db_errmsg(db) : err);
+    }
+    kb_db_finalize(s);
+    kb_db_close(db);
+    return v;
+}
+
 /* Read-only queries against the store's file, as reports will do. */
 static int64_t q_int(const char *db_path, const char *sql)
 {
+    if (kb_store_data_is_uri(db_path)) return pg_query(sql, NULL, 0);
     sqlite3 *db;
     sqlite3_stmt *s;
     int64_t v = -1;
@@ -64,6 +104,10 @@ static const char *q_text(const char *db_path, const char *sql)
     sqlite3 *db;
     sqlite3_stmt *s;
     snprintf(q_buf, sizeof q_buf, "(no row)");
+    if (kb_store_data_is_uri(db_path)) {
+        pg_query(sql, q_buf, sizeof q_buf);
+        return q_buf;
+    }
     if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
         sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
         sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
@@ -142,7 +186,7 @@ TEST(open_creates_wal_store)
 TEST(searches_are_logged_redacted)
 {
     char err[512];
-    kb_store *st = kb_store_open(new_dir("searches"), err, sizeof err);
+    kb_store *st = kb_store_open(store_data("searches"), err, sizeof err);
     CHECK(st != NULL);
     if (!st) return;
     kb_search_event ev = search_ev("s-1", "客户13800138000的卡6222021234567890128不能用");
@@ -249,7 +293,7 @@ TEST(no_raw_identifiers_on_disk)
 TEST(feedback_on_unknown_search_is_not_found)
 {
     char err[512];
-    kb_store *st = kb_store_open(new_dir("feedback"), err, sizeof err);
+    kb_store *st = kb_store_open(store_data("feedback"), err, sizeof err);
     CHECK(st != NULL);
     if (!st) return;
     CHECK(kb_store_log_feedback(st, "no-such-search", "agent007", KB_FEEDBACK_CLICK, "d1",
@@ -280,7 +324,7 @@ TEST(feedback_on_unknown_search_is_not_found)
 TEST(repeated_feedback_is_stored_once)
 {
     char err[512];
-    kb_store *st = kb_store_open(new_dir("feedback-once"), err, sizeof err);
+    kb_store *st = kb_store_open(store_data("feedback-once"), err, sizeof err);
     CHECK(st != NULL);
     if (!st) return;
     kb_search_event ev = search_ev("once-1", "漫游");
@@ -313,7 +357,7 @@ TEST(repeated_feedback_is_stored_once)
 TEST(help_request_ids_increase)
 {
     char err[512];
-    const char *dir = new_dir("help");
+    const char *dir = store_data("help");
     kb_store *st = kb_store_open(dir, err, sizeof err);
     CHECK(st != NULL);
     if (!st) return;
@@ -383,7 +427,7 @@ static void *read_loop(void *arg)
 TEST(concurrent_logging_all_arrive)
 {
     char err[512], path[300];
-    kb_store *st = kb_store_open(new_dir("concurrent"), err, sizeof err);
+    kb_store *st = kb_store_open(store_data("concurrent"), err, sizeof err);
     CHECK(st != NULL);
     if (!st) return;
     snprintf(path, sizeof path, "%s", kb_store_path(st));
@@ -661,7 +705,7 @@ static void *errmsg_other_thread(void *arg)
 TEST(errmsg_is_per_thread)
 {
     char err[512];
-    kb_store *st = kb_store_open(new_dir("errmsg"), err, sizeof err);
+    kb_store *st = kb_store_open(store_data("errmsg"), err, sizeof err);
     CHECK(st != NULL);
     if (!st) return;
     CHECK(kb_store_log_feedback(st, "main-missing", "a", KB_FEEDBACK_CLICK, NULL, 0) ==
@@ -702,7 +746,7 @@ static void *background_searches(void *arg)
 TEST(every_search_is_written_or_counted_dropped_and_help_requests_ack_within_100_ms)
 {
     char err[512];
-    kb_store *st = kb_store_open(new_dir("bench"), err, sizeof err);
+    kb_store *st = kb_store_open(store_data("bench"), err, sizeof err);
     CHECK(st != NULL);
     if (!st) return;
     enum { THREADS = 4, PER = 50000 };
@@ -864,7 +908,7 @@ TEST(migrates_v4_store_teaching_from_the_feedback_it_holds)
 TEST(help_request_keeps_must_know_and_redacted_title_of_its_document)
 {
     char err[512];
-    kb_store *st = kb_store_open(new_dir("mustknow"), err, sizeof err);
+    kb_store *st = kb_store_open(store_data("mustknow"), err, sizeof err);
     CHECK(st != NULL);
     if (!st) return;
     kb_help_request hr = help_ev("出国了手机怎么用", NULL);
@@ -884,7 +928,7 @@ TEST(help_request_keeps_must_know_and_redacted_title_of_its_document)
 
 /* A store of schema v5 is migrated to v6 on open: every row is kept, earlier help requests get
  * must_know 0 and no title (nothing was must-know then), and the study and coaching tables are
- * added empty. */
+ * added empty; then to v7 (teachings.k). */
 TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
 {
     const char *dir = new_dir("v5");
@@ -899,6 +943,7 @@ TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
     CHECK(sqlite3_exec(db,
                        "DROP TABLE coaching_docs; DROP TABLE coaching_sessions; "
                        "DROP TABLE study_marks;"
+                       "DROP INDEX teachings_unkeyed; ALTER TABLE teachings DROP COLUMN k;"
                        "ALTER TABLE help_requests DROP COLUMN must_know;"
                        "ALTER TABLE help_requests DROP COLUMN doc_title;"
                        "INSERT INTO help_requests (time_ms, agent, filed_by, question, "
@@ -915,8 +960,10 @@ TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
         return;
     }
     kb_store_close(st);
-    CHECK(kb_store_schema_version() == 6);
-    CHECK(q_int(path, "PRAGMA user_version") == 6);
+    CHECK(kb_store_schema_version() == 7);
+    CHECK(q_int(path, "PRAGMA user_version") == 7);
+    /* and on to v7: teachings.k, filled by kb/learn later */
+    CHECK(q_int(path, "SELECT count(*) FROM pragma_table_info('teachings') WHERE name = 'k'") == 1);
     CHECK(q_int(path, "SELECT count(*) FROM help_requests WHERE must_know = 0 AND "
                       "doc_title IS NULL") == 2);
     CHECK_STR_EQ(q_text(path, "SELECT group_concat(agent || ':' || coalesce(doc_id, '-') || ':' "
@@ -1016,6 +1063,121 @@ TEST(migrates_v2_store_dropping_guessed_categories_and_redacting_names_and_ids)
     CHECK_STR_EQ(q_text(path, "PRAGMA integrity_check"), "ok");
 }
 
+/* ---------------------------------------------------------------- PostgreSQL only */
+
+struct opener {
+    const char *data;
+    kb_store *st;
+    char err[512];
+};
+
+static void *open_store_thread(void *arg)
+{
+    struct opener *o = arg;
+    o->st = kb_store_open(o->data, o->err, sizeof o->err);
+    return NULL;
+}
+
+/* Several nodes starting together on a new database: one creates the schema under the write
+ * lock, the others find it current; every step ran once. A store of a newer version is refused. */
+TEST(nodes_starting_together_create_the_schema_once)
+{
+    const char *data = store_data("pg-start");
+    struct opener o[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        o[i] = (struct opener){.data = data};
+        pthread_create(&t[i], NULL, open_store_thread, &o[i]);
+    }
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 3; i++) {
+        CHECK(o[i].st != NULL);
+        if (!o[i].st) printf("  %s\n", o[i].err);
+    }
+    CHECK(q_int(data, "SELECT version FROM kb_schema") == kb_store_schema_version());
+    CHECK(q_int(data, "SELECT count(*) FROM kb_schema") == 1);
+    /* The schema is complete: every table of every step, and PostgreSQL's own columns. */
+    CHECK(q_int(data, "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                      "current_schema() AND table_name IN ('searches', 'feedback', "
+                      "'help_requests', 'help_request_reviews', 'agents', 'gap_groups', "
+                      "'gap_questions', 'gap_progress', 'doc_days', 'gap_merges', 'teachings', "
+                      "'learned_marks', 'study_marks', 'coaching_sessions', 'coaching_docs')") == 15);
+    CHECK(q_int(data, "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                      "current_schema() AND ((table_name = 'searches' AND column_name = 'seq') OR "
+                      "(table_name = 'help_requests' AND column_name IN ('must_know', 'doc_title', "
+                      "'override_note')) OR (table_name = 'gap_groups' AND column_name = "
+                      "'category_by'))") == 5);
+    /* The searches of all three nodes, in commit order by seq. */
+    for (int i = 0; i < 3; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "node-%d", i);
+        kb_search_event ev = search_ev(id, "宽带报修");
+        if (o[i].st) CHECK(kb_store_log_search(o[i].st, &ev) == KB_OK);
+    }
+    for (int i = 0; i < 3; i++) kb_store_close(o[i].st);
+    CHECK(q_int(data, "SELECT count(DISTINCT seq) FROM searches") == 3);
+
+    /* A newer version: refused, left as it is. */
+    char err[512];
+    kb_db *db = kb_db_open(pg_store, 0, err, sizeof err);
+    CHECK(db && kb_db_exec(db, "UPDATE kb_schema SET version = 99") == KB_DB_OK);
+    kb_db_close(db);
+    kb_store *st = kb_store_open(data, err, sizeof err);
+    CHECK(st == NULL && strstr(err, "schema version 99") != NULL);
+    CHECK(strstr(err, "postgresql://") != NULL && strstr(err, pg_store) == NULL); /* no password */
+    if (st) kb_store_close(st);
+    CHECK(q_int(data, "SELECT version FROM kb_schema") == 99);
+}
+
+/* The database stops: acknowledged writes fail with a clear message (never the password), the
+ * stats say it is unreachable; once it is back, the next batch reconnects and writes work. */
+TEST(a_lost_database_fails_writes_clearly_until_it_is_back)
+{
+    char err[512];
+    kb_store *st = kb_store_open(store_data("pg-lost"), err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    int64_t id1 = 0, id2 = 0;
+    kb_help_request hr = help_ev("出国了手机怎么用", NULL);
+    CHECK(kb_store_log_help_request(st, &hr, &id1) == KB_OK);
+    CHECK(pg_control("stop") == 0);
+    CHECK(kb_store_log_help_request(st, &hr, &id2) == KB_ERROR && id2 == 0);
+    const char *password = strstr(pg_uri, "://kb:") ? strstr(pg_uri, "://kb:") + 6 : "";
+    char pw[128];
+    snprintf(pw, sizeof pw, "%.*s", (int)strcspn(password, "@"), password);
+    CHECK(strstr(kb_store_errmsg(st), "cannot write help request") != NULL);
+    CHECK(pw[0] && strstr(kb_store_errmsg(st), pw) == NULL);
+    kb_store_stats_t s;
+    kb_store_stats(st, &s);
+    CHECK(s.unreachable == 1 && s.failing == 1 && s.write_errors == 1);
+    CHECK(s.last_error[0] && strstr(s.last_error, pw) == NULL);
+    /* Searches are still accepted (queued; they fail in the writer while it is down). */
+    kb_search_event ev = search_ev("while-down", "漫游");
+    CHECK(kb_store_log_search(st, &ev) == KB_OK);
+    CHECK(pg_control("start") == 0);
+    CHECK(kb_store_log_help_request(st, &hr, &id2) == KB_OK && id2 > id1);
+    kb_store_stats(st, &s);
+    CHECK(s.unreachable == 0 && s.failing == 0);
+    /* While idle the writer finds a lost connection by itself, for /healthz. */
+    CHECK(pg_control("stop") == 0);
+    int seen = 0;
+    for (int i = 0; i < 50 && !seen; i++) {
+        usleep(100000);
+        kb_store_stats(st, &s);
+        seen = s.unreachable;
+    }
+    CHECK(seen);
+    CHECK(pg_control("start") == 0);
+    for (int i = 0; i < 50 && seen; i++) {
+        usleep(100000);
+        kb_store_stats(st, &s);
+        seen = s.unreachable;
+    }
+    CHECK(!seen);
+    kb_store_close(st);
+    CHECK(q_int(pg_store, "SELECT count(*) FROM help_requests") == 2);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/kb-test-store.XXXXXX");
@@ -1024,26 +1186,35 @@ int main(void)
         return 1;
     }
     chmod(root, 0755); /* the permission test's child runs as nobody and must get through */
+    pg_fixture_start();
     RUN(open_creates_wal_store);
-    RUN(searches_are_logged_redacted);
+    RUN_BOTH_WITH(searches_are_logged_redacted, NULL);
     RUN(no_raw_identifiers_on_disk);
-    RUN(feedback_on_unknown_search_is_not_found);
-    RUN(repeated_feedback_is_stored_once);
-    RUN(help_request_ids_increase);
-    RUN(concurrent_logging_all_arrive);
+    RUN_BOTH_WITH(feedback_on_unknown_search_is_not_found, NULL);
+    RUN_BOTH_WITH(repeated_feedback_is_stored_once, NULL);
+    RUN_BOTH_WITH(help_request_ids_increase, NULL);
+    RUN_BOTH_WITH(concurrent_logging_all_arrive, NULL);
     RUN(acked_help_request_survives_kill_9);
     RUN(a_reopened_store_keeps_every_earlier_event);
     RUN(migrates_v1_store_keeping_rows);
     RUN(migrates_v2_store_dropping_guessed_categories_and_redacting_names_and_ids);
     RUN(migrates_v4_store_teaching_from_the_feedback_it_holds);
     RUN(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables);
-    RUN(help_request_keeps_must_know_and_redacted_title_of_its_document);
+    RUN_BOTH_WITH(help_request_keeps_must_know_and_redacted_title_of_its_document, NULL);
     RUN(unwritable_data_dir_gives_clear_error);
     RUN(write_errors_are_reported_and_recovered);
     RUN(full_queue_drops_and_counts);
-    RUN(errmsg_is_per_thread);
+    RUN_BOTH_WITH(errmsg_is_per_thread, NULL);
+    if (pg_uri[0]) {
+        backend = "postgresql";
+        RUN(nodes_starting_together_create_the_schema_once);
+        RUN(a_lost_database_fails_writes_clearly_until_it_is_back);
+        backend = "sqlite";
+    }
     /* Slow under ThreadSanitizer or valgrind: KB_TEST_NO_BENCH=1 skips the measurements. */
-    if (!getenv("KB_TEST_NO_BENCH")) RUN(every_search_is_written_or_counted_dropped_and_help_requests_ack_within_100_ms);
+    if (!getenv("KB_TEST_NO_BENCH"))
+        RUN_BOTH_WITH(every_search_is_written_or_counted_dropped_and_help_requests_ack_within_100_ms, NULL);
+    pg_fixture_end();
     if (!getenv("KB_TEST_KEEP")) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
