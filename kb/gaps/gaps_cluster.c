@@ -266,24 +266,37 @@ long kb_gap_clusterer_load(kb_gap_clusterer *c, int64_t id, const char *terms, d
     c->groups[gi].members = members;
     c->questions += members;
     c->epoch++;
-    /* "term TAB count" lines */
+    /* "term TAB count" lines. A term may be long (a question with nothing informative is its
+     * own exact text), and every one must be read back: the ingest writes this centroid as
+     * it holds it (kb_gaps_ingest), so a term skipped here would be lost from the stored one. */
     const char *p = terms ? terms : "";
-    char buf[512];
-    while (*p) {
+    char small[512], *buf = small;
+    size_t cap = sizeof small;
+    int rc = 0;
+    while (*p && rc == 0) {
         const char *end = strchr(p, '\n');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         const char *tab = memchr(p, '\t', len);
-        if (tab && (size_t)(tab - p) < sizeof buf) {
-            memcpy(buf, p, (size_t)(tab - p));
-            buf[tab - p] = '\0';
+        if (tab) {
+            size_t n = (size_t)(tab - p);
+            if (n >= cap) {
+                char *big = malloc(n + 1);
+                if (!big) return -1;
+                if (buf != small) free(buf);
+                buf = big;
+                cap = n + 1;
+            }
+            memcpy(buf, p, n);
+            buf[n] = '\0';
             double count = strtod(tab + 1, NULL);
             long ti = term_index(c, buf, 1);
             if (ti < 0 || (count > 0 && group_add_term(c, (size_t)gi, (uint32_t)ti, count) != 0))
-                return -1;
+                rc = -1;
         }
         p += len + (end ? 1 : 0);
     }
-    return gi;
+    if (buf != small) free(buf);
+    return rc == 0 ? gi : -1;
 }
 
 /* Cosine between the question (terms q, n) and group g's centroid, or a number below `floor`
@@ -401,18 +414,41 @@ void kb_gap_clusterer_set_group_id(kb_gap_clusterer *c, long gi, int64_t id)
 
 size_t kb_gap_clusterer_count(const kb_gap_clusterer *c) { return c->n_groups; }
 
+/* qsort: "term TAB count" lines by term (byte order). */
+typedef struct {
+    const char *text;
+    double count;
+} term_line;
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(((const term_line *)a)->text, ((const term_line *)b)->text);
+}
+
 char *kb_gap_clusterer_terms(const kb_gap_clusterer *c, long gi)
 {
     if (gi < 0 || (size_t)gi >= c->n_groups) return NULL;
     const group_entry *g = &c->groups[gi];
-    size_t bytes = 1;
-    for (size_t i = 0; i < g->n_terms; i++) bytes += strlen(c->terms[g->terms[i]].text) + 24;
-    char *out = malloc(bytes), *o = out;
-    if (!out) return NULL;
-    *o = '\0';
+    /* In the terms' byte order, not the clusterer's term numbers: the same centroid is the same
+     * text whichever clusterer holds it, so the centroid the ingest keeps up as questions arrive
+     * and the one kb_gaps_recompute_group builds from the questions compare equal. */
+    term_line *v = malloc((g->n_terms ? g->n_terms : 1) * sizeof *v);
+    if (!v) return NULL;
+    size_t n = 0, bytes = 1;
     for (size_t i = 0; i < g->n_terms; i++)
-        if (g->counts[i] > 0)
-            o += sprintf(o, "%s\t%.0f\n", c->terms[g->terms[i]].text, g->counts[i]);
+        if (g->counts[i] > 0) {
+            v[n].text = c->terms[g->terms[i]].text;
+            v[n].count = g->counts[i];
+            bytes += strlen(v[n].text) + 24;
+            n++;
+        }
+    qsort(v, n, sizeof *v, by_text);
+    char *out = malloc(bytes), *o = out;
+    if (out) {
+        *o = '\0';
+        for (size_t i = 0; i < n; i++) o += sprintf(o, "%s\t%.0f\n", v[i].text, v[i].count);
+    }
+    free(v);
     return out;
 }
 
