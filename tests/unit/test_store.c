@@ -883,6 +883,24 @@ TEST(help_request_keeps_must_know_and_redacted_title_of_its_document)
     kb_store_close(st);
 }
 
+/* Open the store of dir again (migrating it) and close it: 1 when that worked and the file is at
+ * the program's schema version, which knows at least `version`. */
+static int reopen_migrated(const char *dir, int version)
+{
+    char err[512] = "", path[300];
+    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) {
+        printf("  %s\n", err);
+        return 0;
+    }
+    kb_store_close(st);
+    CHECK(kb_store_schema_version() >= version);
+    CHECK(q_int(path, "PRAGMA user_version") == kb_store_schema_version());
+    return 1;
+}
+
 /* A store of schema v5 is migrated to v6 on open: every row is kept, earlier help requests get
  * must_know 0 and no title (nothing was must-know then), and the study and coaching tables are
  * added empty. */
@@ -910,15 +928,7 @@ TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
                        "PRAGMA user_version = 5;",
                        NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
-    st = kb_store_open(dir, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) {
-        printf("  %s\n", err);
-        return;
-    }
-    kb_store_close(st);
-    CHECK(kb_store_schema_version() >= 6);
-    CHECK(q_int(path, "PRAGMA user_version") == kb_store_schema_version());
+    if (!reopen_migrated(dir, 6)) return;
     CHECK(q_int(path, "SELECT count(*) FROM help_requests WHERE must_know = 0 AND "
                       "doc_title IS NULL") == 2);
     CHECK_STR_EQ(q_text(path, "SELECT group_concat(agent || ':' || coalesce(doc_id, '-') || ':' "
@@ -957,15 +967,7 @@ TEST(migrates_v6_store_tallying_the_queued_questions)
                        "PRAGMA user_version = 6;",
                        NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
-    st = kb_store_open(dir, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) {
-        printf("  %s\n", err);
-        return;
-    }
-    kb_store_close(st);
-    CHECK(kb_store_schema_version() >= 7);
-    CHECK(q_int(path, "PRAGMA user_version") == kb_store_schema_version());
+    if (!reopen_migrated(dir, 7)) return;
     CHECK_STR_EQ(q_text(path, "SELECT group_concat(group_id || ':' || question || ':' || n || ':' "
                               "|| last_ms, ' ') FROM (SELECT * FROM gap_variants "
                               "ORDER BY group_id, question)"),
