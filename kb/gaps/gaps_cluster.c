@@ -298,7 +298,10 @@ long kb_gap_clusterer_load(kb_gap_clusterer *c, int64_t id, const char *terms, d
             size_t n = (size_t)(tab - p);
             if (n >= cap) {
                 char *big = malloc(n + 1);
-                if (!big) return -1;
+                if (!big) {
+                    rc = -1;
+                    break;
+                }
                 if (buf != small) free(buf);
                 buf = big;
                 cap = n + 1;
