@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """gaps_load.py — does the editors' queue take CPU from searches under a saturated load, and does
-it catch up when the load eases? (bench/README.md, "The gap queue under load")
+it catch up when the load eases? (bench/README.md, "Figures")
 
     BIN=bin bench/gaps_load.py [--index DIR] [--queries FILE] [--seconds 45] [--slice 15]
 

@@ -1,6 +1,6 @@
 /*
  * kb-gaps-bench — what taking 1,000 questions into the editors' queue costs, by the size of the
- * items they join; for benchmarks (bench/README.md, "The gap queue").
+ * items they join; for benchmarks (bench/README.md, "Figures").
  *
  *   kb-gaps-bench [--sizes 10,1000,10000] [--items 10] [--batches 3] [--dir DIR]
  *
