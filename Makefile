@@ -180,6 +180,10 @@ $(BUILD)/bench/kb-words: bench/kb-words.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+$(BUILD)/bench/kb-gaps-bench: bench/kb-gaps-bench.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ikb -Itests/unit -o $@ $< $(LIB) $(LDLIBS)
@@ -229,7 +233,7 @@ unit: all $(UNIT_BINS)
 	@BIN=$(BIN) UNIT_DIR=$(BUILD)/tests tests/run-all.sh --unit-only
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/kb-query $(BUILD)/bench/kb-words
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/kb-query $(BUILD)/bench/kb-words $(BUILD)/bench/kb-gaps-bench
 	@BUILD=$(BUILD) bench/run.sh
 
 # The end-to-end tests with every binary they start under valgrind's memcheck (KB_VALGRIND in

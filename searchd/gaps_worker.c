@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "background.h"
 #include "kb/gaps.h"
 #include "log.h"
 #include "searchd.h"
@@ -97,6 +98,7 @@ static void follow_index(state *st)
 static void *worker_main(void *arg)
 {
     state *st = arg;
+    searchd_background_thread("kb-gaps");
     pthread_mutex_lock(&mu);
     while (!stop_requested) {
         pthread_mutex_unlock(&mu);

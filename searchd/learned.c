@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "background.h"
 #include "kb/learn.h"
 #include "log.h"
 #include "searchd.h"
@@ -89,6 +90,7 @@ int searchd_learned_refresh_now(void)
 static void *refresh_main(void *arg)
 {
     (void)arg;
+    searchd_background_thread("kb-learned");
     pthread_mutex_lock(&thread_mu);
     while (!stop_requested) {
         struct timespec dl;

@@ -89,7 +89,8 @@ long kb_gap_clusterer_reassign(kb_gap_clusterer *c, long index, const char *term
 long kb_gap_clusterer_find(const kb_gap_clusterer *c, int64_t id);
 /* How many questions group `index` holds now (0 for an unknown index). */
 double kb_gap_clusterer_members(const kb_gap_clusterer *c, long index);
-/* A group's centroid as "term TAB count" lines (malloc'd), for storage. */
+/* A group's centroid as "term TAB count" lines in the terms' byte order (malloc'd), for storage:
+ * the same centroid is the same text whichever clusterer holds it. */
 char *kb_gap_clusterer_terms(const kb_gap_clusterer *c, long index);
 
 /* ---------------------------------------------------------------- the queue */
@@ -206,7 +207,8 @@ typedef struct {
     int64_t merged_from;  /* the id asked for when the regroup pass had merged it into this item
                              (kb_gaps_item, kb_gaps_update); 0 otherwise */
     char *status;         /* open, in_progress, answered, dismissed */
-    char *question;       /* the representative: the most frequent phrasing, the latest on a tie */
+    char *question;       /* the representative: the most frequent phrasing, the latest on a tie
+                             (then the text's byte order) */
     int64_t count;        /* questions */
     int64_t agents;       /* distinct agents who asked */
     int64_t impact;       /* count x agents, what the queue is ranked by */

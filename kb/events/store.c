@@ -282,6 +282,34 @@ static const char *const migrations[] = {
      * sets k = NULL in its step so the keys are computed again. */
     ("ALTER TABLE teachings ADD COLUMN k TEXT;  -- kb_learn_normalize(question)\n"
      "CREATE INDEX teachings_unkeyed ON teachings(id) WHERE k IS NULL;\n"),
+    /* 7 -> 8: tallies that let the gap queue add a question to an item at the cost of what is
+     * added, not of the item's size (kb/gaps/gaps_aggregates.c, docs/GAPS.md "What taking a
+     * question in costs"). Per item and phrasing, and per item and category of a rejected
+     * answer: how many of its questions, and the newest one's time; ranked through an index in
+     * the order that picks the representative and the derived category. Filled once from the
+     * questions already queued. The phrasing is a copy of gap_questions.question, redacted. */
+    "CREATE TABLE gap_variants (\n"
+    "  group_id INTEGER NOT NULL,\n"
+    "  question TEXT NOT NULL,        -- redacted (as in gap_questions)\n"
+    "  n        INTEGER NOT NULL,     -- questions of the item with exactly this text\n"
+    "  last_ms  INTEGER NOT NULL,     -- the newest of them\n"
+    "  PRIMARY KEY (group_id, question)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX gap_variants_rank ON gap_variants(group_id, n DESC, last_ms DESC, question);\n"
+    "CREATE TABLE gap_categories (\n"
+    "  group_id INTEGER NOT NULL,\n"
+    "  category TEXT NOT NULL,        -- first category of a rejected answer (gap_questions)\n"
+    "  n        INTEGER NOT NULL,\n"
+    "  last_ms  INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (group_id, category)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX gap_categories_rank ON gap_categories(group_id, n DESC, last_ms DESC, category);\n"
+    "INSERT INTO gap_variants (group_id, question, n, last_ms)"
+    " SELECT group_id, question, count(*), max(time_ms) FROM gap_questions"
+    " GROUP BY group_id, question;\n"
+    "INSERT INTO gap_categories (group_id, category, n, last_ms)"
+    " SELECT group_id, category, count(*), max(time_ms) FROM gap_questions"
+    " WHERE category IS NOT NULL GROUP BY group_id, category;\n",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_BASE_STEPS 6

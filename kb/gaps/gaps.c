@@ -322,71 +322,6 @@ static int load_clusterer(kb_gaps *g, const kb_gaps_kb *kb)
     return g->clusterer ? 0 : -1;
 }
 
-/* The category an item derives from its questions (those of rejected confident answers, see
- * analyze()): the most frequent, the latest on a tie. SQL expression; ?1 is the item. */
-#define DERIVED_CATEGORY                                                                        \
-    "(SELECT category FROM gap_questions WHERE group_id = ?1 AND category IS NOT NULL"         \
-    " GROUP BY category ORDER BY count(*) DESC, max(time_ms) DESC LIMIT 1)"
-
-/* Recompute a group's aggregates and centroid from its questions. An open group left without
- * questions that no editor touched (status or category) is deleted. */
-int kb_gaps_recompute_group(kb_gaps *g, int64_t id)
-{
-    kb_gap_clusterer *c = kb_gap_clusterer_new(NULL, NULL);
-    long gi = c ? kb_gap_clusterer_load(c, id, "", 0) : -1;
-    sqlite3_stmt *s = NULL;
-    char *terms = NULL;
-    int rc = -1;
-    if (gi < 0) goto done;
-    if (sqlite3_prepare_v2(g->conn.db, "SELECT terms FROM gap_questions WHERE group_id = ?1", -1, &s,
-                           NULL) != SQLITE_OK)
-        goto done;
-    sqlite3_bind_int64(s, 1, id);
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        if (kb_gap_clusterer_add_to(c, gi, (const char *)sqlite3_column_text(s, 0)) != 0) break;
-    sqlite3_finalize(s);
-    s = NULL;
-    if (step != SQLITE_DONE) goto done;
-    terms = kb_gap_clusterer_terms(c, gi);
-    if (!terms) goto done;
-    static const char sql[] =
-        "UPDATE gap_groups SET terms = ?2,"
-        " n_questions = (SELECT count(*) FROM gap_questions WHERE group_id = ?1),"
-        " n_agents = (SELECT count(DISTINCT agent) FROM gap_questions WHERE group_id = ?1),"
-        " n_variants = (SELECT count(DISTINCT question) FROM gap_questions WHERE group_id = ?1),"
-        " n_search = (SELECT count(*) FROM gap_questions WHERE group_id = ?1 AND source = 'search'),"
-        " n_not_found = (SELECT count(*) FROM gap_questions WHERE group_id = ?1"
-        "                AND source = 'not_found'),"
-        " n_help = (SELECT count(*) FROM gap_questions WHERE group_id = ?1"
-        "           AND source = 'help_request'),"
-        " first_ms = coalesce((SELECT min(time_ms) FROM gap_questions WHERE group_id = ?1),"
-        "                     first_ms),"
-        " last_ms = coalesce((SELECT max(time_ms) FROM gap_questions WHERE group_id = ?1), last_ms),"
-        " question = coalesce((SELECT question FROM gap_questions WHERE group_id = ?1"
-        "   GROUP BY question ORDER BY count(*) DESC, max(time_ms) DESC LIMIT 1), question),"
-        " category = CASE WHEN category_by IS NOT NULL THEN category ELSE " DERIVED_CATEGORY
-        " END WHERE id = ?1";
-    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) goto done;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, terms, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) goto done;
-    sqlite3_finalize(s);
-    s = NULL;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "DELETE FROM gap_groups WHERE id = ?1 AND n_questions = 0 AND "
-                           "status = 'open' AND status_by IS NULL AND category_by IS NULL",
-                           -1, &s, NULL) != SQLITE_OK ||
-        (sqlite3_bind_int64(s, 1, id), sqlite3_step(s)) != SQLITE_DONE)
-        goto done;
-    rc = 0;
-done:
-    sqlite3_finalize(s);
-    free(terms);
-    kb_gap_clusterer_free(c);
-    return rc;
-}
-
 int kb_gaps_id_set_add(kb_gaps_id_set *s, int64_t id)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -458,8 +393,8 @@ int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt 
     return gid;
 }
 
-/* Assign and insert every pending question; collect the groups touched. */
-static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_id_set *touched)
+/* Assign and insert every pending question, noting each in `adds`. */
+static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_adds *adds)
 {
     sqlite3_stmt *exists = NULL, *new_group = NULL, *ins = NULL;
     int rc = -1;
@@ -480,6 +415,9 @@ static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_id_set *touched)
         if (gi < 0) goto done;
         int64_t gid = kb_gaps_group_id(g, g->clusterer, gi, new_group, p->question, p->time_ms);
         if (gid <= 0) goto done;
+        if (kb_gaps_adds_note(adds, gid, gi, p->source, p->agent, p->question, p->category,
+                              p->time_ms) != 0)
+            goto done;
         sqlite3_reset(ins);
         sqlite3_bind_int64(ins, 1, gid);
         sqlite3_bind_text(ins, 2, p->source, -1, SQLITE_STATIC);
@@ -493,7 +431,6 @@ static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_id_set *touched)
         if (p->category) sqlite3_bind_text(ins, 9, p->category, -1, SQLITE_STATIC);
         else sqlite3_bind_null(ins, 9);
         if (sqlite3_step(ins) != SQLITE_DONE) goto done;
-        if (kb_gaps_id_set_add(touched, gid) != 0) goto done;
     }
     rc = 0;
 done:
@@ -603,16 +540,16 @@ static int remove_answerable(kb_gaps *g, const pending_list *l, int *removed)
     return recompute_touched(g, &touched);
 }
 
-/* Assign the new questions to groups, insert them, and recompute the groups they joined. 0, or
- * -1. */
+/* Assign the new questions to groups, insert them, and bring the groups they joined up to date:
+ * at the cost of what is added, not of the groups' sizes (gaps_aggregates.c). 0, or -1. */
 static int place_new_questions(kb_gaps *g, pending_list *l)
 {
-    kb_gaps_id_set touched = {0};
-    if (place_questions(g, l, &touched) != 0) {
-        free(touched.v);
-        return -1;
-    }
-    return recompute_touched(g, &touched);
+    kb_gaps_adds *adds = kb_gaps_adds_new(g);
+    int rc = adds && place_questions(g, l, adds) == 0 && kb_gaps_adds_write(adds, g->clusterer) == 0
+                 ? 0
+                 : -1;
+    kb_gaps_adds_free(adds);
+    return rc;
 }
 
 /* Phase 2, in one write transaction: the removals, the new questions in their groups, the
@@ -906,7 +843,7 @@ static int write_category(kb_gaps *g, int64_t id, const char *category, const ch
     const char *sql =
         category ? "UPDATE gap_groups SET category = ?2, category_by = ?3, category_ms = ?4 "
                    "WHERE id = ?1"
-                 : "UPDATE gap_groups SET category = " DERIVED_CATEGORY ", category_by = NULL, "
+                 : "UPDATE gap_groups SET category = " KB_GAPS_DERIVED_CATEGORY ", category_by = NULL, "
                    "category_ms = NULL WHERE id = ?1";
     if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_int64(s, 1, id);

@@ -15,8 +15,9 @@
  *
  * Why incremental assignment rather than re-clustering: the queue must follow the floor within
  * seconds, and an item must keep its identity (and its editor's status) as questions arrive.
- * Candidate groups come from an inverted index (term -> groups), so a question is compared only
- * with the groups that share a term with it.
+ * Candidate groups come from an inverted index (term -> groups, with each group's count of the
+ * term in the posting), so a question is compared only with the groups that share a term with
+ * it, and its dot products with all of them are summed in one pass over its terms' postings.
  */
 #include "kb/gaps.h"
 
@@ -33,7 +34,8 @@ typedef struct {
     double kb_idf;    /* cached; < 0 until asked */
     double w;         /* weight() as of epoch w_epoch */
     uint64_t w_epoch;
-    uint32_t *groups; /* postings: groups whose centroid has the term */
+    uint32_t *groups; /* postings: groups whose centroid has the term (appended, never removed) */
+    double *gcounts;  /* per posting: that group's count of the term (its counts[] entry) */
     size_t n_groups, cap_groups;
 } term_entry;
 
@@ -42,6 +44,7 @@ typedef struct {
     double members;
     uint32_t *terms;  /* term indexes, ascending */
     double *counts;   /* questions of the group containing each term */
+    uint32_t *posting; /* per term: where the group is in the term's postings */
     size_t n_terms, cap_terms;
 } group_entry;
 
@@ -59,7 +62,12 @@ struct kb_gap_clusterer {
     /* scratch for one assignment */
     unsigned char *seen; /* per group: already a candidate (always all zero between calls) */
     uint32_t *touched;
-    size_t cap_seen, cap_touched;
+    double *dot, *gg_shared; /* per candidate group: the sums similarity() needs */
+    struct candidate {
+        double bound;
+        uint32_t gi;
+    } *bounds;                 /* candidates whose bound reaches the threshold */
+    size_t cap_seen, cap_touched, cap_sums, cap_bounds;
 };
 
 
@@ -78,16 +86,21 @@ void kb_gap_clusterer_free(kb_gap_clusterer *c)
     for (size_t i = 0; i < c->n_terms; i++) {
         free(c->terms[i].text);
         free(c->terms[i].groups);
+        free(c->terms[i].gcounts);
     }
     for (size_t i = 0; i < c->n_groups; i++) {
         free(c->groups[i].terms);
         free(c->groups[i].counts);
+        free(c->groups[i].posting);
     }
     free(c->terms);
     free(c->slots);
     free(c->groups);
     free(c->seen);
     free(c->touched);
+    free(c->dot);
+    free(c->gg_shared);
+    free(c->bounds);
     free(c);
 }
 
@@ -215,12 +228,6 @@ static size_t term_slot(const group_entry *g, uint32_t ti)
     return lo;
 }
 
-static double group_count(const group_entry *g, uint32_t ti)
-{
-    size_t lo = term_slot(g, ti);
-    return lo < g->n_terms && g->terms[lo] == ti ? g->counts[lo] : 0;
-}
-
 /* Add `count` questions containing term ti to group gi (members are counted by the caller). */
 static int group_add_term(kb_gap_clusterer *c, size_t gi, uint32_t ti, double count)
 {
@@ -228,24 +235,34 @@ static int group_add_term(kb_gap_clusterer *c, size_t gi, uint32_t ti, double co
     size_t lo = term_slot(g, ti);
     c->terms[ti].qdf += count;
     c->epoch++;
+    term_entry *t = &c->terms[ti];
     if (lo < g->n_terms && g->terms[lo] == ti) {
         g->counts[lo] += count;
+        t->gcounts[g->posting[lo]] = g->counts[lo];
         return 0;
     }
     size_t cap = g->cap_terms;
     if (grow((void **)&g->terms, &cap, g->n_terms + 1, sizeof *g->terms) != 0) return -1;
     cap = g->cap_terms;
     if (grow((void **)&g->counts, &cap, g->n_terms + 1, sizeof *g->counts) != 0) return -1;
+    cap = g->cap_terms;
+    if (grow((void **)&g->posting, &cap, g->n_terms + 1, sizeof *g->posting) != 0) return -1;
     g->cap_terms = cap;
+    size_t pcap = t->cap_groups;
+    if (grow((void **)&t->groups, &pcap, t->n_groups + 1, sizeof *t->groups) != 0) return -1;
+    pcap = t->cap_groups;
+    if (grow((void **)&t->gcounts, &pcap, t->n_groups + 1, sizeof *t->gcounts) != 0) return -1;
+    t->cap_groups = pcap;
     memmove(g->terms + lo + 1, g->terms + lo, (g->n_terms - lo) * sizeof *g->terms);
     memmove(g->counts + lo + 1, g->counts + lo, (g->n_terms - lo) * sizeof *g->counts);
+    memmove(g->posting + lo + 1, g->posting + lo, (g->n_terms - lo) * sizeof *g->posting);
     g->terms[lo] = ti;
     g->counts[lo] = count;
+    g->posting[lo] = (uint32_t)t->n_groups;
     g->n_terms++;
-    term_entry *t = &c->terms[ti];
-    if (grow((void **)&t->groups, &t->cap_groups, t->n_groups + 1, sizeof *t->groups) != 0)
-        return -1;
-    t->groups[t->n_groups++] = (uint32_t)gi;
+    t->groups[t->n_groups] = (uint32_t)gi;
+    t->gcounts[t->n_groups] = count;
+    t->n_groups++;
     return 0;
 }
 
@@ -266,45 +283,55 @@ long kb_gap_clusterer_load(kb_gap_clusterer *c, int64_t id, const char *terms, d
     c->groups[gi].members = members;
     c->questions += members;
     c->epoch++;
-    /* "term TAB count" lines */
+    /* "term TAB count" lines. A term may be long (a question with nothing informative is its
+     * own exact text), and every one must be read back: the ingest writes this centroid as
+     * it holds it (kb_gaps_ingest), so a term skipped here would be lost from the stored one. */
     const char *p = terms ? terms : "";
-    char buf[512];
-    while (*p) {
+    char small[512], *buf = small;
+    size_t cap = sizeof small;
+    int rc = 0;
+    while (*p && rc == 0) {
         const char *end = strchr(p, '\n');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         const char *tab = memchr(p, '\t', len);
-        if (tab && (size_t)(tab - p) < sizeof buf) {
-            memcpy(buf, p, (size_t)(tab - p));
-            buf[tab - p] = '\0';
+        if (tab) {
+            size_t n = (size_t)(tab - p);
+            if (n >= cap) {
+                char *big = malloc(n + 1);
+                if (!big) {
+                    rc = -1;
+                    break;
+                }
+                if (buf != small) free(buf);
+                buf = big;
+                cap = n + 1;
+            }
+            memcpy(buf, p, n);
+            buf[n] = '\0';
             double count = strtod(tab + 1, NULL);
             long ti = term_index(c, buf, 1);
             if (ti < 0 || (count > 0 && group_add_term(c, (size_t)gi, (uint32_t)ti, count) != 0))
-                return -1;
+                rc = -1;
         }
         p += len + (end ? 1 : 0);
     }
-    return gi;
+    if (buf != small) free(buf);
+    return rc == 0 ? gi : -1;
 }
 
-/* Cosine between the question (terms q, n) and group g's centroid, or a number below `floor`
- * when the cosine is certainly below it. The centroid's norm needs a pass over all the group's
- * terms, and most candidates share only a common character with the question; but the norm is
- * at least its part over the shared terms, which gives an upper bound on the cosine from the
- * cheap part alone. */
-static double similarity(kb_gap_clusterer *c, const uint32_t *q, size_t n,
-                         const group_entry *g, double floor)
+/* The cosine between a question and group g's centroid cannot exceed
+ *     dot / sqrt(qq * gg_shared),   qq = sum_q w(t)^2, dot = sum_q w(t)^2 share_t,
+ *                                   gg_shared = sum_q (w(t) share_t)^2, share_t = c_t / members,
+ * since the centroid's norm is at least its part over the question's terms. The bound costs
+ * nothing more than the sums; the exact cosine needs a pass over all the group's terms. */
+static double bound(double qq, double dot, double gg_shared)
 {
-    if (g->members <= 0) return 0;
-    double dot = 0, qq = 0, gg_shared = 0;
-    for (size_t i = 0; i < n; i++) {
-        double w = weight(c, q[i]);
-        qq += w * w;
-        double share = group_count(g, q[i]) / g->members;
-        dot += w * w * share;
-        gg_shared += w * w * share * share;
-    }
-    if (qq <= 0 || gg_shared <= 0) return 0;
-    if (dot / sqrt(qq * gg_shared) < floor) return dot / sqrt(qq * gg_shared);
+    return qq > 0 && gg_shared > 0 ? dot / sqrt(qq * gg_shared) : 0;
+}
+
+/* The exact cosine (see bound()). */
+static double similarity(kb_gap_clusterer *c, double qq, double dot, const group_entry *g)
+{
     double gg = 0;
     for (size_t i = 0; i < g->n_terms; i++) {
         double v = weight(c, g->terms[i]) * g->counts[i] / g->members;
@@ -313,43 +340,102 @@ static double similarity(kb_gap_clusterer *c, const uint32_t *q, size_t n,
     return gg > 0 ? dot / sqrt(qq * gg) : 0;
 }
 
+/* Room for a candidate flag and sums per group. 0, or -1 when out of memory. */
+static int scratch(kb_gap_clusterer *c)
+{
+    size_t old = c->cap_seen, need = c->n_groups + 1;
+    if (grow((void **)&c->seen, &c->cap_seen, need, 1) != 0) return -1;
+    if (c->cap_seen > old) memset(c->seen + old, 0, c->cap_seen - old);
+    size_t cap = c->cap_sums;
+    if (grow((void **)&c->dot, &cap, need, sizeof *c->dot) != 0) return -1;
+    cap = c->cap_sums;
+    if (grow((void **)&c->gg_shared, &cap, need, sizeof *c->gg_shared) != 0) return -1;
+    c->cap_sums = cap;
+    if (grow((void **)&c->bounds, &c->cap_bounds, need, sizeof *c->bounds) != 0) return -1;
+    return grow((void **)&c->touched, &c->cap_touched, need, sizeof *c->touched);
+}
+
+/* A max-heap of candidates by bound (a few are taken off it: cheaper than sorting them all). */
+static void sift_down(struct candidate *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l].bound > h[m].bound) m = l;
+        if (r < n && h[r].bound > h[m].bound) m = r;
+        if (m == i) return;
+        struct candidate t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
 long kb_gap_clusterer_assign(kb_gap_clusterer *c, const char *terms, double *sim_out)
 {
     uint32_t *q = NULL;
     long n = parse_terms(c, terms ? terms : "", 1, &q);
     if (n < 0) return -1;
-    /* Candidates: groups sharing a term with the question. */
-    size_t old = c->cap_seen;
-    if (grow((void **)&c->seen, &c->cap_seen, c->n_groups + 1, 1) != 0 ||
-        grow((void **)&c->touched, &c->cap_touched, c->n_groups + 1, sizeof *c->touched) != 0) {
+    if (scratch(c) != 0) {
         free(q);
         return -1;
     }
-    if (c->cap_seen > old) memset(c->seen + old, 0, c->cap_seen - old);
+    /* Candidates: groups sharing a term with the question; for each, the sums over the
+     * question's terms, in the question's term order, from the postings' counts. (Before, each
+     * candidate looked every term of the question up in its own term list: a binary search per
+     * candidate and term, most of the ingest's time once the queue held thousands of items.) */
     size_t n_touched = 0;
+    double qq = 0;
     for (long i = 0; i < n; i++) {
+        double w = weight(c, q[i]);
+        qq += w * w;
         const term_entry *t = &c->terms[q[i]];
         for (size_t j = 0; j < t->n_groups; j++) {
             uint32_t gi = t->groups[j];
             if (!c->seen[gi]) {
                 c->seen[gi] = 1;
                 c->touched[n_touched++] = gi;
+                c->dot[gi] = c->gg_shared[gi] = 0;
             }
+            const group_entry *g = &c->groups[gi];
+            if (g->members <= 0) continue;
+            double share = t->gcounts[j] / g->members;
+            c->dot[gi] += w * w * share;
+            c->gg_shared[gi] += w * w * share * share;
         }
     }
-    long best = -1;
-    double best_sim = 0;
+    /* Most candidates share only a common character with the question: their bound is below
+     * the threshold. The rest are tried best bound first, and once a bound falls below the best
+     * cosine found, no later one can beat it: the exact cosine, with its pass over the group's
+     * terms, is computed for a few groups only. The result is the one trying every candidate
+     * gives: the highest cosine at or above the threshold, the lowest group index on a tie. */
+    size_t n_open = 0;
     for (size_t k = 0; k < n_touched; k++) {
         uint32_t gi = c->touched[k];
         c->seen[gi] = 0;
-        double floor = best_sim > KB_GAPS_THRESHOLD ? best_sim : KB_GAPS_THRESHOLD;
-        double s = similarity(c, q, (size_t)n, &c->groups[gi], floor);
-        if (s > best_sim || (s == best_sim && best >= 0 && gi < (uint32_t)best)) {
+        if (c->groups[gi].members <= 0) continue;
+        double b = bound(qq, c->dot[gi], c->gg_shared[gi]);
+        if (b < KB_GAPS_THRESHOLD) continue;
+        c->bounds[n_open].bound = b;
+        c->bounds[n_open].gi = gi;
+        n_open++;
+    }
+    struct candidate *heap = c->bounds;
+    for (size_t k = n_open / 2; k-- > 0;) sift_down(heap, n_open, k);
+    long best = -1;
+    double best_sim = 0;
+    while (n_open > 0) {
+        if (best >= 0 && heap[0].bound < best_sim) break;
+        uint32_t gi = heap[0].gi;
+        heap[0] = heap[--n_open];
+        sift_down(heap, n_open, 0);
+        double s = similarity(c, qq, c->dot[gi], &c->groups[gi]);
+        if (s < KB_GAPS_THRESHOLD) continue;
+        if (best < 0 || s > best_sim || (s == best_sim && gi < (uint32_t)best)) {
             best_sim = s;
             best = gi;
         }
     }
-    if (best < 0 || best_sim < KB_GAPS_THRESHOLD) {
+    if (best < 0) {
         best = new_group(c, 0);
         if (best < 0) {
             free(q);
@@ -401,18 +487,41 @@ void kb_gap_clusterer_set_group_id(kb_gap_clusterer *c, long gi, int64_t id)
 
 size_t kb_gap_clusterer_count(const kb_gap_clusterer *c) { return c->n_groups; }
 
+/* qsort: "term TAB count" lines by term (byte order). */
+typedef struct {
+    const char *text;
+    double count;
+} term_line;
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(((const term_line *)a)->text, ((const term_line *)b)->text);
+}
+
 char *kb_gap_clusterer_terms(const kb_gap_clusterer *c, long gi)
 {
     if (gi < 0 || (size_t)gi >= c->n_groups) return NULL;
     const group_entry *g = &c->groups[gi];
-    size_t bytes = 1;
-    for (size_t i = 0; i < g->n_terms; i++) bytes += strlen(c->terms[g->terms[i]].text) + 24;
-    char *out = malloc(bytes), *o = out;
-    if (!out) return NULL;
-    *o = '\0';
+    /* In the terms' byte order, not the clusterer's term numbers: the same centroid is the same
+     * text whichever clusterer holds it, so the centroid the ingest keeps up as questions arrive
+     * and the one kb_gaps_recompute_group builds from the questions compare equal. */
+    term_line *v = malloc((g->n_terms ? g->n_terms : 1) * sizeof *v);
+    if (!v) return NULL;
+    size_t n = 0, bytes = 1;
     for (size_t i = 0; i < g->n_terms; i++)
-        if (g->counts[i] > 0)
-            o += sprintf(o, "%s\t%.0f\n", c->terms[g->terms[i]].text, g->counts[i]);
+        if (g->counts[i] > 0) {
+            v[n].text = c->terms[g->terms[i]].text;
+            v[n].count = g->counts[i];
+            bytes += strlen(v[n].text) + 24;
+            n++;
+        }
+    qsort(v, n, sizeof *v, by_text);
+    char *out = malloc(bytes), *o = out;
+    if (out) {
+        *o = '\0';
+        for (size_t i = 0; i < n; i++) o += sprintf(o, "%s\t%.0f\n", v[i].text, v[i].count);
+    }
+    free(v);
     return out;
 }
 
@@ -430,6 +539,7 @@ static int group_remove(kb_gap_clusterer *c, size_t gi, const uint32_t *q, size_
          * kb_gap_clusterer_terms leaves it out. */
         if (lo < g->n_terms && g->terms[lo] == q[i] && g->counts[lo] > 0) {
             g->counts[lo] -= 1;
+            c->terms[q[i]].gcounts[g->posting[lo]] = g->counts[lo];
             c->terms[q[i]].qdf -= 1;
         }
     }

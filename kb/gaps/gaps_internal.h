@@ -49,8 +49,26 @@ int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt 
 int64_t kb_gaps_progress(kb_gaps *g, const char *source);
 /* Set it (inside the caller's write transaction). 0, or -1. */
 int kb_gaps_set_progress(kb_gaps *g, const char *source, int64_t value);
-/* Recompute a group's aggregates and centroid from its questions. */
+/* gaps_aggregates.c: recompute a group's aggregates, centroid and tallies (gap_variants,
+ * gap_categories) from its questions; an open group left without questions that no editor
+ * touched is deleted. For removals, moves and re-analysis; adding questions uses kb_gaps_adds. */
 int kb_gaps_recompute_group(kb_gaps *g, int64_t id);
+/* gaps_aggregates.c: the aggregates of the items a batch adds questions to, kept up at the cost of
+ * what is added (inside the caller's write transaction). Note each question before its row is
+ * inserted, then write once every question is placed, with the clusterer that placed them (its
+ * centroids are the items' new ones). */
+typedef struct kb_gaps_adds kb_gaps_adds;
+kb_gaps_adds *kb_gaps_adds_new(kb_gaps *g); /* NULL on error */
+int kb_gaps_adds_note(kb_gaps_adds *a, int64_t id, long gi, const char *source, const char *agent,
+                      const char *question, const char *category, int64_t time_ms);
+int kb_gaps_adds_write(kb_gaps_adds *a, const kb_gap_clusterer *c);
+void kb_gaps_adds_free(kb_gaps_adds *a);
+/* The category an item derives from its questions (those of rejected confident answers): the
+ * most frequent, the latest on a tie, then the text's byte order. SQL expression; ?1 is the
+ * item. */
+#define KB_GAPS_DERIVED_CATEGORY                                                                \
+    "(SELECT category FROM gap_questions WHERE group_id = ?1 AND category IS NOT NULL"         \
+    " GROUP BY category ORDER BY count(*) DESC, max(time_ms) DESC, category LIMIT 1)"
 /* Item id as kb_gaps_list shows it (its own counts, no date window) into *out. KB_OK, or
  * KB_NOT_FOUND / KB_ERROR with the reason set (*out empty). */
 int kb_gaps_read_item(kb_gaps *g, int64_t id, kb_gap_item *out);

@@ -6,6 +6,7 @@
 #include "kb/document.h"
 #include "kb/gaps.h"
 #include "kb/index.h"
+#include "kb/review.h"
 #include "kb/search.h"
 #include "kb/store.h"
 
@@ -17,6 +18,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "gaps/gaps_internal.h" /* kb_gaps_recompute_group, the definition of the aggregates */
 
 static char root[64];
 static char sample_index[256]; /* docs/sample-kb, indexed once */
@@ -925,6 +928,193 @@ TEST(stored_questions_are_analyzed_again_under_new_rules)
     handles_close(&h);
 }
 
+/* ---------------------------------------------------------------- aggregates */
+
+/* Every stored aggregate of every item, and the tallies behind the representative and the
+ * derived category, as one text (malloc'd). */
+static char *aggregates_of(sqlite3 *db)
+{
+    static const char *const sql[] = {
+        "SELECT id, status, question, terms, n_questions, n_agents, n_variants, n_search, "
+        "n_not_found, n_help, first_ms, last_ms, category, category_by FROM gap_groups ORDER BY id",
+        "SELECT group_id, question, n, last_ms FROM gap_variants ORDER BY group_id, question",
+        "SELECT group_id, category, n, last_ms FROM gap_categories ORDER BY group_id, category",
+    };
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    for (size_t q = 0; q < sizeof sql / sizeof *sql; q++) {
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(db, sql[q], -1, &s, NULL) != SQLITE_OK) {
+            printf("  %s: %s\n", sql[q], sqlite3_errmsg(db));
+            continue;
+        }
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            for (int c = 0; c < sqlite3_column_count(s); c++) {
+                const char *t = (const char *)sqlite3_column_text(s, c);
+                size_t need = len + (t ? strlen(t) : 6) + 4;
+                if (need > cap) {
+                    while (need > cap) cap *= 2;
+                    out = realloc(out, cap);
+                }
+                len += (size_t)sprintf(out + len, "%s%c", t ? t : "(null)",
+                                       c + 1 < sqlite3_column_count(s) ? '|' : '\n');
+            }
+        }
+        sqlite3_finalize(s);
+        len += (size_t)sprintf(out + len, "--\n");
+    }
+    return out;
+}
+
+/* Whether the stored aggregates are what kb_gaps_recompute_group makes of the items' questions.
+ * The recompute runs in a transaction that is rolled back, so what the ingest keeps up is never
+ * mended in between: the next batch builds on its own result. */
+static int aggregates_agree_with_recompute(kb_gaps *g, const char *when)
+{
+    sqlite3 *db = g->conn.db;
+    char *kept = aggregates_of(db);
+    int ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_stmt *s;
+    if (ok && sqlite3_prepare_v2(db, "SELECT id FROM gap_groups ORDER BY id", -1, &s, NULL) == SQLITE_OK) {
+        int64_t ids[512];
+        size_t n = 0;
+        while (n < 512 && sqlite3_step(s) == SQLITE_ROW) ids[n++] = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        for (size_t i = 0; i < n; i++) ok &= kb_gaps_recompute_group(g, ids[i]) == 0;
+    }
+    char *fresh = aggregates_of(db);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    int same = ok && strcmp(kept, fresh) == 0;
+    if (!same) {
+        size_t i = 0;
+        while (kept[i] && kept[i] == fresh[i]) i++;
+        size_t from = i > 120 ? i - 120 : 0;
+        printf("  %s: kept up  ...%.240s\n  %s: recomputed ...%.240s\n", when, kept + from, when,
+               fresh + from);
+    }
+    free(kept);
+    free(fresh);
+    return same;
+}
+
+/* Adding questions keeps every aggregate (counts, agents, phrasings, per source, first and last
+ * time, the representative, the derived category and the centroid) exactly as the full
+ * recompute from the questions gives it, batch after batch: a stream of repeats by several
+ * agents from every source, arriving out of time order, with exact ties between phrasings, an
+ * editor's category and status, and questions leaving the queue in between. */
+TEST(adding_questions_keeps_every_aggregate_as_a_recompute_would)
+{
+    const char *dir = new_dir("aggregates");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    kb_handles h;
+    if (handles_open(&h, sample_index) != 0) {
+        kb_store_close(st);
+        return;
+    }
+    kb_gaps *g = open_queue(dir);
+    CHECK(g != NULL);
+    if (!g) {
+        kb_store_close(st);
+        handles_close(&h);
+        return;
+    }
+    static const char *const Q[] = {
+        "宠物保险怎么理赔", "寵物保險怎麼理賠", "宠物保险理赔流程", "电动车上牌需要什么材料",
+        "电动车上牌要带什么", "提前还贷要预约吗", "借款想一次提前还清", "手表eSIM怎么办理",
+        "eSIM開通方式",     "国际漫游怎么开通", "出國漫遊如何開通", "国际慢游怎么开通",
+    };
+    static const char *const AGENTS[] = {"zhang", "li", "wang", "zhao", "zhou"};
+    static const char *const DOCS[] = {"bank-debit-card-001", "telecom-5g-plan-001"};
+    const size_t nq = sizeof Q / sizeof *Q;
+    int64_t t0 = now_ms() - 86400000;
+    uint32_t seed = 12345;
+    int64_t helps[64];
+    size_t n_helps = 0;
+    int n_search = 0, agree = 1;
+    kb_review *r = kb_review_open(dir, 0, err, sizeof err);
+    CHECK(r != NULL);
+    /* An exact tie: two phrasings of one item each asked as often, last at the same instant, and
+     * their rejected answers' categories tied the same way. */
+    static const char *const TIE[] = {"信用卡年费怎么免", "信用卡年费能免吗"};
+    for (int k = 0; k < 2; k++) {
+        char id[32];
+        snprintf(id, sizeof id, "tie%d", k);
+        log_search(st, id, AGENTS[k], TIE[k], 1, NULL, t0 - 5000 + k);
+        snprintf(id, sizeof id, "tie-confident%d", k);
+        log_search(st, id, AGENTS[k], TIE[k], 0, DOCS[k], t0 - 4000);
+        kb_store_log_feedback(st, id, AGENTS[k], KB_FEEDBACK_NOT_FOUND, NULL, t0 - 3000);
+    }
+    for (int round = 0; round < 8; round++) {
+        for (int i = 0; i < 60; i++) {
+            seed = seed * 1103515245u + 12345u;
+            uint32_t x = seed >> 8;
+            /* A few questions asked most: repeats make big phrasings. */
+            const char *q = Q[(x % 3 == 0) ? (x / 3) % nq : (x / 7) % 4];
+            const char *agent = AGENTS[(x / 11) % 5];
+            /* Out of time order, and every fifth at the same instant as the one before. */
+            int64_t t = t0 + (int64_t)((x / 13) % 100000) * 100 - (i % 5 == 4 ? 0 : 1);
+            char id[32];
+            snprintf(id, sizeof id, "s%d", n_search++);
+            switch (x % 10) {
+            case 0: /* a confident answer the agent rejects: the question's category */
+                log_search(st, id, agent, q, 0, DOCS[(x / 17) % 2], t);
+                kb_store_log_feedback(st, id, agent, KB_FEEDBACK_NOT_FOUND, NULL, t + 1);
+                break;
+            case 1: /* a help request the knowledge base cannot answer */
+                if (n_helps < 64) helps[n_helps++] = help(st, agent, q, 0, NULL, t);
+                break;
+            default:
+                log_search(st, id, agent, q, 1, NULL, t);
+            }
+        }
+        kb_store_close(st); /* everything written */
+        st = kb_store_open(dir, err, sizeof err);
+        /* Small batches, so most add to items that earlier batches filled. */
+        long waiting;
+        int rounds = 0;
+        do waiting = kb_gaps_ingest(g, &h.kb, 17);
+        while (waiting > 0 && ++rounds < 100);
+        CHECK(waiting == 0);
+        char when[32];
+        snprintf(when, sizeof when, "round %d", round);
+        agree &= aggregates_agree_with_recompute(g, when);
+        if (round == 2) { /* an editor takes an item, another gets the editor's category */
+            kb_gaps_change take = {.status = "in_progress"};
+            kb_gaps_change cat = {.set_category = 1, .category = "业务办理/其他"};
+            CHECK(kb_gaps_update(g, item_of(g, Q[0]), &take, "editor", t0, NULL) == KB_OK);
+            CHECK(kb_gaps_update(g, item_of(g, Q[3]), &cat, "editor", t0, NULL) == KB_OK);
+        }
+        if (round == 4 && r) /* two help requests turn out answerable: they leave the queue */
+            for (size_t k = 0; k < 2 && k < n_helps; k++)
+                CHECK(kb_review_set(r, helps[k], 1, NULL, NULL, "lead", t0) == KB_OK);
+    }
+    CHECK(agree);
+    /* The stream did what it is meant to: repeats, every source, several agents per item. */
+    sqlite3 *db = g->conn.db;
+    sqlite3_stmt *s;
+    CHECK(sqlite3_prepare_v2(db,
+                             "SELECT max(n_questions), max(n_agents), sum(n_not_found), "
+                             "sum(n_help), count(*), sum(category_by IS NOT NULL), "
+                             "sum(category IS NOT NULL AND category_by IS NULL) FROM gap_groups",
+                             -1, &s, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(s) == SQLITE_ROW);
+    printf("  info: %d items, the largest of %d questions\n", sqlite3_column_int(s, 4),
+           sqlite3_column_int(s, 0));
+    CHECK(sqlite3_column_int(s, 0) >= 50);
+    CHECK(sqlite3_column_int(s, 1) == 5);
+    CHECK(sqlite3_column_int(s, 2) > 0 && sqlite3_column_int(s, 3) > 0);
+    CHECK(sqlite3_column_int(s, 5) == 1 && sqlite3_column_int(s, 6) > 0);
+    sqlite3_finalize(s);
+    kb_review_close(r);
+    kb_gaps_close(g);
+    kb_store_close(st);
+    handles_close(&h);
+}
+
 TEST(life_cycle_and_status_filters)
 {
     const char *dir = new_dir("life");
@@ -1258,6 +1448,7 @@ int main(void)
     RUN(stored_questions_are_analyzed_again_under_new_rules);
     RUN(a_search_continues_the_last_when_typed_on_deleted_back_or_corrected);
     RUN(typing_steps_stay_out_of_the_queue);
+    RUN(adding_questions_keeps_every_aggregate_as_a_recompute_would);
     RUN(life_cycle_and_status_filters);
     RUN(recheck_after_reindex_suggests_the_new_document);
     RUN(category_is_the_editors_or_that_of_a_rejected_answer);

@@ -866,7 +866,8 @@ TEST(migrates_v4_store_teaching_from_the_feedback_it_holds)
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
                        "DROP TABLE teachings; DROP TABLE learned_marks;"
-                       /* and without what v6 added */
+                       /* and without what v6 and v8 added (v7 is a column of teachings) */
+                       "DROP TABLE gap_variants; DROP TABLE gap_categories;"
                        "DROP TABLE coaching_docs; DROP TABLE coaching_sessions; "
                        "DROP TABLE study_marks; ALTER TABLE help_requests DROP COLUMN must_know;"
                        "ALTER TABLE help_requests DROP COLUMN doc_title;"
@@ -926,6 +927,24 @@ TEST(help_request_keeps_must_know_and_redacted_title_of_its_document)
     kb_store_close(st);
 }
 
+/* Open the store of dir again (migrating it) and close it: 1 when that worked and the file is at
+ * the program's schema version, which knows at least `version`. */
+static int reopen_migrated(const char *dir, int version)
+{
+    char err[512] = "", path[300];
+    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) {
+        printf("  %s\n", err);
+        return 0;
+    }
+    kb_store_close(st);
+    CHECK(kb_store_schema_version() >= version);
+    CHECK(q_int(path, "PRAGMA user_version") == kb_store_schema_version());
+    return 1;
+}
+
 /* A store of schema v5 is migrated to v6 on open: every row is kept, earlier help requests get
  * must_know 0 and no title (nothing was must-know then), and the study and coaching tables are
  * added empty; then to v7 (teachings.k). */
@@ -941,6 +960,7 @@ TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
     sqlite3 *db;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
+                       "DROP TABLE gap_variants; DROP TABLE gap_categories;"
                        "DROP TABLE coaching_docs; DROP TABLE coaching_sessions; "
                        "DROP TABLE study_marks;"
                        "DROP INDEX teachings_unkeyed; ALTER TABLE teachings DROP COLUMN k;"
@@ -953,16 +973,8 @@ TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
                        "PRAGMA user_version = 5;",
                        NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
-    st = kb_store_open(dir, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) {
-        printf("  %s\n", err);
-        return;
-    }
-    kb_store_close(st);
-    CHECK(kb_store_schema_version() == 7);
-    CHECK(q_int(path, "PRAGMA user_version") == 7);
-    /* and on to v7: teachings.k, filled by kb/learn later */
+    if (!reopen_migrated(dir, 7)) return;
+    /* on to v7: teachings.k, filled by kb/learn later */
     CHECK(q_int(path, "SELECT count(*) FROM pragma_table_info('teachings') WHERE name = 'k'") == 1);
     CHECK(q_int(path, "SELECT count(*) FROM help_requests WHERE must_know = 0 AND "
                       "doc_title IS NULL") == 2);
@@ -971,6 +983,45 @@ TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
                  "a1:huabei:- a2:-:roam");
     CHECK(q_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                       "('study_marks', 'coaching_sessions', 'coaching_docs')") == 3);
+    CHECK_STR_EQ(q_text(path, "PRAGMA integrity_check"), "ok");
+}
+
+/* A store of schema v7 is migrated to v8 on open: the gap queue's tallies per (item, phrasing)
+ * and (item, category) are filled from the questions it holds, so the next question an item takes
+ * in ranks its representative and derived category as a recompute from its questions would. */
+TEST(migrates_v7_store_tallying_the_queued_questions)
+{
+    const char *dir = new_dir("v7");
+    char path[300], err[512] = "";
+    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    kb_store_close(st);
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "DROP TABLE gap_variants; DROP TABLE gap_categories;"
+                       "INSERT INTO gap_groups (id, question, first_ms, last_ms, created_ms) "
+                       "VALUES (1, '漫游', 1, 4, 1), (2, '挂失', 5, 5, 5);"
+                       "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, question, "
+                       "terms, category) VALUES "
+                       "(1, 'search', 's1', 1, 'a', '漫游怎么开', 'x', NULL),"
+                       "(1, 'search', 's2', 2, 'b', '漫游怎么开', 'x', NULL),"
+                       "(1, 'not_found', 's3', 4, 'a', '出国漫游', 'x', '业务/漫游'),"
+                       "(1, 'not_found', 's4', 3, 'c', '出国漫游', 'x', '业务/漫游'),"
+                       "(2, 'help_request', '7', 5, 'a', '挂失', 'y', NULL);"
+                       "PRAGMA user_version = 7;",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    if (!reopen_migrated(dir, 8)) return;
+    CHECK_STR_EQ(q_text(path, "SELECT group_concat(group_id || ':' || question || ':' || n || ':' "
+                              "|| last_ms, ' ') FROM (SELECT * FROM gap_variants "
+                              "ORDER BY group_id, question)"),
+                 "1:出国漫游:2:4 1:漫游怎么开:2:2 2:挂失:1:5");
+    CHECK_STR_EQ(q_text(path, "SELECT group_concat(group_id || ':' || category || ':' || n || ':' "
+                              "|| last_ms, ' ') FROM gap_categories"),
+                 "1:业务/漫游:2:4");
     CHECK_STR_EQ(q_text(path, "PRAGMA integrity_check"), "ok");
 }
 
@@ -1200,6 +1251,7 @@ int main(void)
     RUN(migrates_v2_store_dropping_guessed_categories_and_redacting_names_and_ids);
     RUN(migrates_v4_store_teaching_from_the_feedback_it_holds);
     RUN(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables);
+    RUN(migrates_v7_store_tallying_the_queued_questions);
     RUN_BOTH_WITH(help_request_keeps_must_know_and_redacted_title_of_its_document, NULL);
     RUN(unwritable_data_dir_gives_clear_error);
     RUN(write_errors_are_reported_and_recovered);
