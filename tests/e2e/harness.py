@@ -473,6 +473,35 @@ def check_status(resp, status, what=""):
         raise AssertionError(f"{what}: expected HTTP {status}, got {resp!r}")
 
 
+class AgentsService(Service):
+    """kb-searchd with --agents FILE (AGENTS: "ID<TAB>NAME<TAB>TEAM" lines), started on an index
+    built from files; data, when given, is its --data (a PostgreSQL URI, say). json() makes a
+    call as a role and checks its status; report() runs kb-report on the same store."""
+
+    def __init__(self, files, agents, data=None, **service_args):
+        self.agents_path = None
+        super().__init__(files, start=False, **service_args)
+        if data is not None:
+            self.data = data
+        self.agents_path = os.path.join(self.tmp, "agents.tsv")
+        with open(self.agents_path, "w", encoding="utf-8") as f:
+            f.write(agents)
+        self.run_indexer(check=True)
+        self.start()
+
+    def command(self):
+        return super().command() + ["--agents", self.agents_path]
+
+    def json(self, method, path, role, body=None, status=200):
+        r = self.call(method, path, role, body=body)
+        check_status(r, status, f"{method} {path} as {role}")
+        return r.json()
+
+    def report(self, *args):
+        return subprocess.run([REPORT, "--data", self.data] + list(args), capture_output=True,
+                              text=True, timeout=scaled(60))
+
+
 _tests = []
 
 

@@ -7,13 +7,10 @@ endpoint.
 """
 import datetime
 import json
-import os
-import subprocess
 
-from harness import (BIN, Service, check, check_status, doc_xml, documents_file, run_tests, scaled,
+from harness import (AgentsService, check, check_status, doc_xml, documents_file, run_tests,
                      test)
 
-REPORT = os.path.join(BIN, "kb-report")
 
 # Must-know for 一组 only.
 ROAMING = doc_xml(
@@ -33,28 +30,11 @@ PLAN = doc_xml(
 AGENTS = "test-agent\t测试坐席\t一组\na-li\t李娜\t一组\na-wang\t王强\t二组\n"
 
 
-class CoachingService(Service):
-    """kb-searchd with --agents FILE; the agent token's NAME (test-agent) is in 一组."""
+class CoachingService(AgentsService):
+    """The agent token's NAME (test-agent) is in 一组."""
 
     def __init__(self):
-        super().__init__({"kb.xml": documents_file(ROAMING, BROADBAND, PLAN)}, start=False)
-        self.agents_path = os.path.join(self.tmp, "agents.tsv")
-        with open(self.agents_path, "w", encoding="utf-8") as f:
-            f.write(AGENTS)
-        self.run_indexer(check=True)
-        self.start()
-
-    def command(self):
-        return super().command() + ["--agents", self.agents_path]
-
-    def json(self, method, path, role, body=None, status=200):
-        r = self.call(method, path, role, body=body)
-        check_status(r, status, f"{method} {path} as {role}")
-        return r.json()
-
-    def report(self, *args):
-        return subprocess.run([REPORT, "--data", self.data] + list(args), capture_output=True,
-                              text=True, timeout=scaled(60))
+        super().__init__({"kb.xml": documents_file(ROAMING, BROADBAND, PLAN)}, AGENTS)
 
 
 _shared = None

@@ -17,7 +17,7 @@ import subprocess
 import time
 import urllib.parse
 
-from harness import (BIN, Service, check, check_status, doc_xml, documents_file, run_tests, scaled, test)
+from harness import (BIN, AgentsService, Service, check, check_status, doc_xml, documents_file, run_tests, scaled, test)
 
 REPORT = os.path.join(BIN, "kb-report")
 
@@ -46,26 +46,10 @@ PET_QUESTIONS = ["宠物保险怎么理赔", "寵物保險怎麼理賠", "宠物
 AGENTS = "a-zhang\t张伟\t一组\na-li\t李娜\t一组\na-wang\t王强\t二组\n"
 
 
-class GapService(Service):
-    """kb-searchd with --agents FILE."""
-
+class GapService(AgentsService):
     def __init__(self, files, typing_window=0, regroup_interval=0):
-        self.agents_path = None
-        super().__init__(files, start=False, typing_window=typing_window,
+        super().__init__(files, AGENTS, typing_window=typing_window,
                          regroup_interval=regroup_interval)
-        self.agents_path = os.path.join(self.tmp, "agents.tsv")
-        with open(self.agents_path, "w", encoding="utf-8") as f:
-            f.write(AGENTS)
-        self.run_indexer(check=True)
-        self.start()
-
-    def command(self):
-        return super().command() + ["--agents", self.agents_path]
-
-    def json(self, method, path, role, body=None, status=200):
-        r = self.call(method, path, role, body=body)
-        check_status(r, status, f"{method} {path} as {role}")
-        return r.json()
 
     def gaps(self, query=""):
         return self.json("GET", "/api/gaps" + query, "editor")
@@ -80,11 +64,6 @@ class GapService(Service):
             if time.time() > deadline:
                 raise AssertionError(f"queue did not reach the expected state: {body}")
             time.sleep(0.2)
-
-    def report(self, *args):
-        r = subprocess.run([REPORT, "--data", self.data] + list(args), capture_output=True,
-                           text=True, timeout=scaled(60))
-        return r
 
 
 def item_with(body, question):

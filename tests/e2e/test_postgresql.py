@@ -12,13 +12,12 @@ import subprocess
 import sys
 import time
 
-from harness import (BIN, Service, check, check_status, doc_xml, documents_file, run_tests, scaled,
+from harness import (AgentsService, check, check_status, doc_xml, documents_file, run_tests,
                      test, wait_until)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from pg_server import PgServer  # noqa: E402
 
-REPORT = os.path.join(BIN, "kb-report")
 
 ROAMING = doc_xml(
     "roam-intl-001", "国际漫游开通办理", keywords="出国 漫游 开通", questions=["出国了手机怎么用"],
@@ -45,31 +44,14 @@ def password():
     return uri.split("://kb:", 1)[1].split("@", 1)[0]
 
 
-class PgService(Service):
+class PgService(AgentsService):
     """kb-searchd with --data the test server's URI (its own schema: a new database each time)."""
 
     def __init__(self, schema):
-        super().__init__({"kb.xml": documents_file(ROAMING, PLAN)}, start=False)
         subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", pg().socket_uri, "-c",
                         f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
-        self.data = pg().uri + f"?options=-csearch_path%3D{schema}"
-        self.agents_path = os.path.join(self.tmp, "agents.tsv")
-        with open(self.agents_path, "w", encoding="utf-8") as f:
-            f.write(AGENTS)
-        self.run_indexer(check=True)
-        self.start()
-
-    def command(self):
-        return super().command() + ["--agents", self.agents_path]
-
-    def json(self, method, path, role, body=None, status=200):
-        r = self.call(method, path, role, body=body)
-        check_status(r, status, f"{method} {path} as {role}")
-        return r.json()
-
-    def report(self, *args):
-        return subprocess.run([REPORT, "--data", self.data] + list(args), capture_output=True,
-                              text=True, timeout=scaled(60))
+        super().__init__({"kb.xml": documents_file(ROAMING, PLAN)}, AGENTS,
+                         data=pg().uri + f"?options=-csearch_path%3D{schema}")
 
 
 @test
