@@ -18,7 +18,9 @@ typedef enum {
     KB_CONFLICT = 4,  /* not allowed from the current state (e.g. a status change) */
     KB_LOCKED = 5,    /* another writer holds the index */
     KB_DUPLICATE = 6, /* already recorded: stored once, nothing changed */
-    KB_STOPPED = 7    /* a callback asked to stop */
+    KB_STOPPED = 7,   /* a callback asked to stop */
+    KB_UNAVAILABLE = 8 /* the event store's database cannot be reached now (PostgreSQL,
+                        * docs/CLUSTER.md): try again later (HTTP 503) */
 } kb_status;
 
 /* "KB_OK", "KB_NOT_FOUND", ...; "KB_UNKNOWN" for anything else. */
@@ -26,7 +28,7 @@ static inline const char *kb_status_name(int code)
 {
     static const char *const names[] = {"KB_OK",       "KB_ERROR",  "KB_NOT_FOUND",
                                         "KB_INVALID",  "KB_CONFLICT", "KB_LOCKED",
-                                        "KB_DUPLICATE", "KB_STOPPED"};
+                                        "KB_DUPLICATE", "KB_STOPPED", "KB_UNAVAILABLE"};
     return code >= 0 && code < (int)(sizeof names / sizeof names[0]) ? names[code] : "KB_UNKNOWN";
 }
 
