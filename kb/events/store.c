@@ -27,6 +27,12 @@
  * without it; and the connection can be lost, which fails the batch (as a failed disk does on
  * SQLite) and is retried by reconnecting before the next one. While idle the writer checks the
  * connection every second, so /healthz can say whether the database is reachable.
+ *
+ * With a spool directory (PostgreSQL only, kb_store_open_spooled), a lost connection fails
+ * nothing: that batch and every later one go to the spool on local disk until the database is
+ * back and the spool is delivered, in order and exactly once (store_spool.c, docs/CLUSTER.md).
+ * That is why, on PostgreSQL, every insert is idempotent by the event's own key (the search's
+ * id, the feedback's rule "once per search, kind and document", the help request's id).
  */
 #include "kb/store.h"
 
@@ -40,6 +46,7 @@
 
 #include "db/db.h"
 #include "events/store_conn.h"
+#include "events/store_internal.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +58,6 @@
 #define QUEUE_MAX 65536   /* searches waiting to be written; more are dropped and counted */
 #define BATCH_MAX 1000    /* events per transaction */
 #define LINGER_MS 50      /* how long a batch of searches only may wait to grow */
-#define CHECK_MS 1000     /* PostgreSQL: how often an idle writer checks its connection */
 /* PostgreSQL: searches per multi-row INSERT. Each statement is a round trip to the server, so
  * rows one at a time would cap the writer at about 10,000 searches a second (measured, see
  * docs/CLUSTER.md); 64 in one cut that by an order of magnitude. */
@@ -315,63 +321,39 @@ static const char *const migrations[] = {
 #define PG_BASE_STEPS 6
 
 /* What only a PostgreSQL store has, made with the last of the base steps (docs/CLUSTER.md):
- *   - searches.seq, the commit order the gap queue follows where SQLite has the rowid (the
- *     search's key is text); identity values are drawn under the cluster's write lock, so in
- *     commit order;
- *   - coaching_docs.seq, the order a lead gave the documents (SQLite's rowid order). */
+ *   - searches.seq and help_requests.seq, the commit order the gap queue follows where SQLite
+ *     has the rowid: a search's key is text, and a help request delivered from a node's spool
+ *     keeps the smaller id it was given while the node was cut off; identity values are drawn
+ *     under the cluster's write lock, so in commit order;
+ *   - coaching_docs.seq, the order a lead gave the documents (SQLite's rowid order);
+ *   - feedback_once, the rule "the same feedback is stored once" as an index, so that feedback
+ *     delivered from a spool twice (a crash between COMMIT and the delivered position) is
+ *     ignored by ON CONFLICT;
+ *   - feedback_parked: feedback a spool delivered on a search the database does not hold yet
+ *     (another node's spool still holds it), written with its teaching when the search arrives,
+ *     dropped after 7 days. Its columns are feedback's, plus the role that decides the
+ *     teaching. */
 static const char PG_EXTRAS[] =
     "ALTER TABLE searches ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;\n"
     "CREATE UNIQUE INDEX searches_seq ON searches(seq);\n"
-    "ALTER TABLE coaching_docs ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;\n";
+    "ALTER TABLE coaching_docs ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;\n"
+    "ALTER TABLE help_requests ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;\n"
+    "CREATE UNIQUE INDEX help_requests_seq ON help_requests(seq);\n"
+    "CREATE UNIQUE INDEX feedback_once ON feedback(search_id, kind, coalesce(doc_id, ''));\n"
+    "CREATE TABLE feedback_parked (\n"
+    "  id        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  search_id TEXT NOT NULL,\n"
+    "  agent     TEXT NOT NULL,\n"
+    "  kind      TEXT NOT NULL CHECK (kind IN ('click', 'helpful', 'not_found')),\n"
+    "  doc_id    TEXT,\n"
+    "  role      TEXT NOT NULL CHECK (role IN ('agent', 'editor', 'lead', 'admin')),\n"
+    "  time_ms   BIGINT NOT NULL            -- when the feedback was given\n"
+    ");\n"
+    "CREATE UNIQUE INDEX feedback_parked_once ON feedback_parked(search_id, kind, coalesce(doc_id, ''));\n"
+    "CREATE INDEX feedback_parked_time ON feedback_parked(time_ms);\n";
 
 
 /* ---------------------------------------------------------------- events and the store */
-
-typedef enum { EV_SEARCH, EV_FEEDBACK, EV_HELP } ev_type;
-
-typedef struct event {
-    struct event *next;
-    ev_type type;
-    int acked;    /* a caller sleeps until done; the event lives on its stack */
-    int done;     /* set by the writer, under the lock, after the commit (or failure) */
-    int refused;  /* PostgreSQL: a statement refused it; the batch is written again without it */
-    int result;   /* kb_status: KB_OK, KB_DUPLICATE or KB_ERROR */
-    int64_t id;   /* help request id */
-    char *err;    /* malloc'd message when result != OK */
-    int64_t time_ms;
-    char *s[6];   /* owned strings, by type:
-                   *   search:   search_id, agent, query, top_ids (JSON), top_id
-                   *   feedback: search_id, agent, kind, doc_id, role
-                   *   help:     agent, filed_by, question, answer, doc_id, doc_title */
-    double confidence, took_ms;
-    int flag;     /* search: unresolved; help: kb_answerable */
-    int count;    /* search: hits; help: must_know */
-} event;
-
-struct kb_store {
-    char *path;         /* the database for messages: the SQLite file, or the URI without its
-                         * password */
-    kb_db *db;          /* the write connection: the writer thread's alone once it runs */
-    int pg;             /* the database is PostgreSQL */
-    kb_db_stmt *ins_search, *ins_feedback, *ins_help, *ins_teaching;
-    kb_db_stmt *ins_searches[2]; /* PostgreSQL: SEARCH_ROWS[k] searches in one INSERT */
-    int one_by_one;     /* PostgreSQL: this batch is written again a row at a time */
-    int failing;        /* the last batch failed: report recovery once */
-    int unreachable;    /* PostgreSQL: the connection is lost (the writer's) */
-    struct timespec last_ok; /* PostgreSQL: when the connection last answered */
-    char fail_msg[256]; /* why it failed (the writer's; copied to stats under the lock) */
-
-    pthread_t writer;
-    pthread_mutex_t mu; /* guards everything below */
-    pthread_cond_t work;   /* the writer waits for events */
-    pthread_cond_t done;   /* acknowledged callers wait for their commit */
-    event *head, *tail;
-    size_t n_queued;    /* all events queued */
-    size_t n_searches;  /* searches queued (the bounded part) */
-    size_t n_acked;     /* acknowledged events queued */
-    int closing;
-    kb_store_stats_t stats;
-};
 
 /* The message of this thread's last failed call (kb_store_errmsg). */
 static _Thread_local char tls_err[512];
@@ -386,11 +368,6 @@ static void set_err(const char *fmt, ...)
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-static void event_free_strings(event *ev)
-{
-    for (size_t i = 0; i < sizeof ev->s / sizeof ev->s[0]; i++) free(ev->s[i]);
-    free(ev->err);
-}
 
 /* ---------------------------------------------------------------- opening */
 
@@ -415,7 +392,7 @@ static void sql_redact(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 /* Bring the schema to SCHEMA_VERSION, in one write transaction: on PostgreSQL under the
  * cluster's write lock, so when several nodes start at once one migrates and the others then
  * find the current version. */
-static int migrate(kb_store *st, char *err, size_t err_len)
+int kb_writer_migrate(kb_store *st, char *err, size_t err_len)
 {
     kb_db *db = st->db;
     kb_db_dialect d = kb_db_dialect_of(db);
@@ -461,14 +438,23 @@ fail:
 }
 
 static void *writer_main(void *arg);
+static void publish_state(kb_store *st);
 
 static void store_free(kb_store *st)
 {
     kb_db_finalize(st->ins_search);
-    for (int k = 0; k < 2; k++) kb_db_finalize(st->ins_searches[k]);
+    kb_db_finalize(st->ins_search_once);
+    for (int k = 0; k < 2; k++) {
+        kb_db_finalize(st->ins_searches[k]);
+        kb_db_finalize(st->ins_searches_once[k]);
+    }
     kb_db_finalize(st->ins_feedback);
     kb_db_finalize(st->ins_help);
     kb_db_finalize(st->ins_teaching);
+    kb_db_finalize(st->ins_help_id);
+    kb_db_finalize(st->ins_help_teaching);
+    kb_db_finalize(st->ins_parked);
+    kb_writer_spool_close(st);
     kb_db_close(st->db);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->work);
@@ -492,12 +478,13 @@ static kb_store *store_new(void)
     return st;
 }
 
-/* PostgreSQL: the INSERTs of SEARCH_ROWS[k] searches at once. 0, or -1 (out of memory, or the
+/* PostgreSQL: the INSERTs of SEARCH_ROWS[k] searches at once, into out[k]; with once, ones
+ * that skip a search already stored (delivery from the spool). 0, or -1 (out of memory, or the
  * layer's error). */
-static int prepare_multi_row(kb_store *st)
+static int prepare_multi_row(kb_store *st, int once, kb_db_stmt **out)
 {
     for (int k = 0; k < 2; k++) {
-        size_t cap = 128 + (size_t)SEARCH_ROWS[k] * 64, o;
+        size_t cap = 192 + (size_t)SEARCH_ROWS[k] * 64, o;
         char *sql = malloc(cap);
         if (!sql) return -1;
         o = (size_t)snprintf(sql, cap, "INSERT INTO searches (" SEARCH_COLUMNS ") VALUES ");
@@ -505,41 +492,74 @@ static int prepare_multi_row(kb_store *st)
             o += (size_t)snprintf(sql + o, cap - o, "%s(?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d)",
                                   r ? ", " : "", p, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7,
                                   p + 8, p + 9);
-        int rc = kb_db_prepare(st->db, sql, &st->ins_searches[k]);
+        if (once) snprintf(sql + o, cap - o, " ON CONFLICT (search_id) DO NOTHING");
+        int rc = kb_db_prepare(st->db, sql, &out[k]);
         free(sql);
         if (rc != KB_DB_OK) return -1;
     }
     return 0;
 }
 
-/* The writer's INSERTs, prepared once. 0, or -1 with the reason in err. */
+/* The writer's INSERTs, prepared once. 0, or -1 with the reason in err.
+ *
+ * On PostgreSQL what the spool delivers is inserted idempotently, by each event's key (ON
+ * CONFLICT ... DO NOTHING), so a batch written twice — delivered again after a crash between
+ * the COMMIT and the delivered position, or spooled after a COMMIT whose answer the lost
+ * connection swallowed — stores nothing twice (docs/CLUSTER.md, "Exactly once"). Written
+ * directly, a search keeps its statement of before: a duplicate id is refused and reported.
+ * SQLite's statements are as before: a single machine's store has no spool. */
 static int prepare_inserts(kb_store *st, char *err, size_t err_len)
 {
     static const char sql_search[] =
         "INSERT INTO searches (" SEARCH_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-    /* The help request's id from RETURNING (SQLite's last_insert_rowid has no PostgreSQL
-     * counterpart). */
+    static const char sql_search_pg[] =
+        "INSERT INTO searches (" SEARCH_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+        "ON CONFLICT (search_id) DO NOTHING";
     /* Written only for a logged search, and only once: the same kind and document again on the
      * same search is a repeat (a double click, a client's retry), not a second opinion. */
-    static const char sql_feedback[] =
-        "INSERT INTO feedback (search_id, agent, kind, doc_id, time_ms) "
-        "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM searches WHERE search_id = ?1) "
-        "AND NOT EXISTS (SELECT 1 FROM feedback WHERE search_id = ?1 AND kind = ?3 "
-        "AND doc_id IS NOT DISTINCT FROM ?4)";
+#define FEEDBACK_INSERT                                                                        \
+    "INSERT INTO feedback (search_id, agent, kind, doc_id, time_ms) "                          \
+    "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM searches WHERE search_id = ?1) "   \
+    "AND NOT EXISTS (SELECT 1 FROM feedback WHERE search_id = ?1 AND kind = ?3 "              \
+    "AND doc_id IS NOT DISTINCT FROM ?4)"
+    static const char sql_feedback[] = FEEDBACK_INSERT;
+    static const char sql_feedback_pg[] = FEEDBACK_INSERT " ON CONFLICT DO NOTHING";
+#undef FEEDBACK_INSERT
+    /* The help request's id from RETURNING (SQLite's last_insert_rowid has no PostgreSQL
+     * counterpart). */
     static const char sql_help[] =
         "INSERT INTO help_requests (agent, filed_by, question, answer, doc_id, doc_title, "
         "time_ms, kb_answerable, confidence, must_know) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8, ?10) RETURNING id";
+    /* PostgreSQL: one that already has its id (reserved for the spool, or drawn by a
+     * transaction whose COMMIT went unanswered). */
+    static const char sql_help_id[] =
+        "INSERT INTO help_requests (agent, filed_by, question, answer, doc_id, doc_title, "
+        "time_ms, kb_answerable, confidence, must_know, id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8, ?10, ?11) ON CONFLICT (id) DO NOTHING";
     /* helpful and click feedback teach: the search's question (stored redacted) becomes a
      * phrasing of the document (kb/learn.h decides whether it counts). */
     static const char sql_teaching[] =
         "INSERT INTO teachings (doc_id, question, source, teacher, role, ref, time_ms) "
         "SELECT ?4, query, ?3, ?2, ?5, ?1, ?6 FROM searches WHERE search_id = ?1";
+    /* The support desk's answer names a document: the question teaches it (kb/learn.h, source
+     * help_desk), in the request's transaction; teachings.k is filled in by kb/learn. */
+    static const char sql_help_teaching[] =
+        "INSERT INTO teachings (doc_id, question, source, teacher, role, ref, time_ms) "
+        "VALUES (?1, ?2, 'help_desk', ?3, ?4, ?5, ?6)";
+    static const char sql_parked[] =
+        "INSERT INTO feedback_parked (search_id, agent, kind, doc_id, role, time_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
     if (kb_db_prepare(st->db, sql_teaching, &st->ins_teaching) != KB_DB_OK ||
         kb_db_prepare(st->db, sql_search, &st->ins_search) != KB_DB_OK ||
-        kb_db_prepare(st->db, sql_feedback, &st->ins_feedback) != KB_DB_OK ||
+        kb_db_prepare(st->db, st->pg ? sql_feedback_pg : sql_feedback, &st->ins_feedback) != KB_DB_OK ||
         kb_db_prepare(st->db, sql_help, &st->ins_help) != KB_DB_OK ||
-        (st->pg && prepare_multi_row(st) != 0)) {
+        kb_db_prepare(st->db, sql_help_teaching, &st->ins_help_teaching) != KB_DB_OK ||
+        (st->pg && (kb_db_prepare(st->db, sql_search_pg, &st->ins_search_once) != KB_DB_OK ||
+                    kb_db_prepare(st->db, sql_help_id, &st->ins_help_id) != KB_DB_OK ||
+                    kb_db_prepare(st->db, sql_parked, &st->ins_parked) != KB_DB_OK ||
+                    prepare_multi_row(st, 0, st->ins_searches) != 0 ||
+                    prepare_multi_row(st, 1, st->ins_searches_once) != 0))) {
         snprintf(err, err_len, "cannot prepare event store %s: %s", st->path,
                  kb_store_db_message(st->db));
         return -1;
@@ -549,10 +569,22 @@ static int prepare_inserts(kb_store *st, char *err, size_t err_len)
 
 kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len)
 {
+    return kb_store_open_spooled(data_dir, NULL, err, err_len);
+}
+
+kb_store *kb_store_open_spooled(const char *data, const char *spool_dir, char *err,
+                                size_t err_len)
+{
     char dummy[8];
     if (!err || !err_len) err = dummy, err_len = sizeof dummy;
-    if (!data_dir || !*data_dir) {
+    if (!data || !*data) {
         snprintf(err, err_len, "no data directory given");
+        return NULL;
+    }
+    if (spool_dir && !kb_db_is_uri(data)) {
+        snprintf(err, err_len, "a spool is for an event store in PostgreSQL (--data "
+                 "postgresql://...): the SQLite store in %s is on this machine and needs none",
+                 data);
         return NULL;
     }
     /* Without working redaction nothing may be stored. */
@@ -563,8 +595,9 @@ kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len)
         return NULL;
     }
     /* SQLite: the directory (0700) and the file (0600) created when missing, WAL, FULL sync
-     * until the writer decides per batch; PostgreSQL: a session with the store's settings. */
-    st->db = kb_db_open(data_dir, KB_DB_CREATE, err, err_len);
+     * until the writer decides per batch; PostgreSQL: a session with the store's settings —
+     * or, with a spool, a handle that connects later when the server cannot be reached now. */
+    st->db = kb_db_open(data, KB_DB_CREATE | (spool_dir ? KB_DB_ALLOW_OFFLINE : 0), err, err_len);
     if (!st->db) goto fail;
     st->pg = kb_db_dialect_of(st->db) == KB_DB_POSTGRESQL;
     if (!(st->path = strdup(kb_db_name(st->db)))) {
@@ -572,7 +605,22 @@ kb_store *kb_store_open(const char *data_dir, char *err, size_t err_len)
         goto fail;
     }
     clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
-    if (migrate(st, err, err_len) != 0 || prepare_inserts(st, err, err_len) != 0) goto fail;
+    if (spool_dir && kb_writer_spool_open(st, spool_dir, err, err_len) != 0) goto fail;
+    if (spool_dir && kb_db_errcode(st->db) == KB_DB_LOST) {
+        /* Started while the database is away: searches are answered and events spooled; the
+         * schema is checked (and migrated) at the first connection. */
+        kb_journal_printf(KB_PRIO_WARNING, "kb_store: %s: cannot reach the database (%s): events "
+                          "are kept in the spool %s until it is back\n", st->path,
+                          kb_store_db_message(st->db), spool_dir);
+        st->need_migrate = 1;
+        st->spooling = 1;
+        kb_writer_set_unreachable(st, 1);
+    } else if (kb_writer_migrate(st, err, err_len) != 0) {
+        goto fail;
+    }
+    if (prepare_inserts(st, err, err_len) != 0) goto fail;
+    if (st->spool && !st->unreachable) kb_writer_after_commit(st); /* the first reserved ids */
+    publish_state(st); /* what /healthz says before the first batch */
     int rc = pthread_create(&st->writer, NULL, writer_main, st);
     if (rc != 0) {
         snprintf(err, err_len, "cannot start the event store writer: %s", strerror(rc));
@@ -602,7 +650,7 @@ void kb_store_close(kb_store *st)
 static int enqueue(kb_store *st, event *ev)
 {
     pthread_mutex_lock(&st->mu);
-    if (ev->type == EV_SEARCH && st->n_searches >= QUEUE_MAX) {
+    if (ev->type == KB_EV_SEARCH && st->n_searches >= QUEUE_MAX) {
         st->stats.searches_dropped++;
         pthread_mutex_unlock(&st->mu);
         return -1;
@@ -612,7 +660,7 @@ static int enqueue(kb_store *st, event *ev)
     else st->head = ev;
     st->tail = ev;
     st->n_queued++;
-    if (ev->type == EV_SEARCH) st->n_searches++;
+    if (ev->type == KB_EV_SEARCH) st->n_searches++;
     if (ev->acked) st->n_acked++;
     /* Wake the writer only when it has a reason to act: it sleeps on an empty queue, or lingers
      * on a small batch of searches until an acknowledged event or a full batch arrives. Waking it
@@ -661,12 +709,12 @@ static int write_search_rows(kb_store *st, event **pev)
 {
     for (;;) {
         int run = 0;
-        for (event *e = *pev; e && e->type == EV_SEARCH && !e->refused && run < SEARCH_ROWS[0];
+        for (event *e = *pev; e && e->type == KB_EV_SEARCH && !e->refused && run < SEARCH_ROWS[0];
              e = e->next)
             run++;
         int k = run >= SEARCH_ROWS[0] ? 0 : run >= SEARCH_ROWS[1] ? 1 : -1;
         if (k < 0) return KB_DB_OK;
-        kb_db_stmt *s = st->ins_searches[k];
+        kb_db_stmt *s = st->delivering ? st->ins_searches_once[k] : st->ins_searches[k];
         event *e = *pev;
         for (int r = 0; r < SEARCH_ROWS[k]; r++, e = e->next) bind_search(s, 1 + 10 * r, e);
         int rc = kb_db_step(s);
@@ -675,88 +723,129 @@ static int write_search_rows(kb_store *st, event **pev)
     }
 }
 
-/* Write one event inside the open transaction; returns the kb_db code. */
-static int write_event(kb_store *st, event *ev)
+/* Feedback that wrote no row: its search is unknown, or it is a repeat. From the spool, a
+ * repeat is nothing (it was stored before, perhaps by this very batch before a crash) and an
+ * unknown search parks it until the search arrives (PostgreSQL: the search may still be in
+ * another node's spool); otherwise the caller hears which. Returns the kb_db code. */
+static int feedback_not_written(kb_store *st, event *ev)
+{
+    kb_db_stmt *q = NULL; /* rare: not kept prepared */
+    int rc = kb_db_prepare(st->db, "SELECT 1 FROM searches WHERE search_id = ?1", &q);
+    if (rc == KB_DB_OK) {
+        kb_db_bind_text(q, 1, ev->s[0]);
+        rc = kb_db_step(q);
+    }
+    kb_db_finalize(q);
+    if (rc != KB_DB_ROW && rc != KB_DB_DONE) return rc;
+    int known = rc == KB_DB_ROW;
+    if (st->delivering) {
+        if (known) return KB_DB_OK;
+        kb_db_stmt *s = st->ins_parked;
+        for (int i = 0; i < 5; i++) kb_db_bind_text(s, i + 1, ev->s[i]);
+        kb_db_bind_int64(s, 6, ev->time_ms);
+        rc = kb_db_step(s);
+        if (rc == KB_DB_DONE) st->n_parked += (uint64_t)kb_db_changes(st->db);
+        return rc == KB_DB_DONE ? KB_DB_OK : rc;
+    }
+    free(ev->err);
+    if (known) {
+        ev->result = KB_DUPLICATE;
+        if (asprintf(&ev->err, "the same feedback on search %s is already stored", ev->s[0]) < 0)
+            ev->err = NULL;
+    } else {
+        ev->result = KB_NOT_FOUND;
+        if (asprintf(&ev->err, "no search with id %s", ev->s[0]) < 0) ev->err = NULL;
+    }
+    return KB_DB_OK;
+}
+
+/* The teaching that comes with a written event, in its transaction, so the two never
+ * disagree: helpful and click feedback teach the search's question (as stored, redacted) to
+ * the document; a help request the support desk answered with a document teaches the
+ * request's question to it. Returns the kb_db code. */
+static int write_teaching(kb_store *st, const event *ev)
 {
     kb_db_stmt *s;
+    if (ev->type == KB_EV_FEEDBACK) {
+        if (!ev->s[3] || (strcmp(ev->s[2], "helpful") != 0 && strcmp(ev->s[2], "click") != 0))
+            return KB_DB_OK;
+        s = st->ins_teaching;
+        for (int i = 0; i < 5; i++) kb_db_bind_text(s, i + 1, ev->s[i]);
+        kb_db_bind_int64(s, 6, ev->time_ms);
+    } else {
+        if (!ev->s[6]) return KB_DB_OK;
+        char ref[24];
+        snprintf(ref, sizeof ref, "%lld", (long long)ev->id);
+        s = st->ins_help_teaching;
+        kb_db_bind_text(s, 1, ev->s[6]);
+        kb_db_bind_text(s, 2, ev->s[2]);
+        kb_db_bind_text(s, 3, ev->s[1]);
+        kb_db_bind_text(s, 4, ev->s[7]);
+        kb_db_bind_text(s, 5, ref);
+        kb_db_bind_int64(s, 6, ev->time_ms);
+    }
+    int rc = kb_db_step(s);
+    return rc == KB_DB_DONE ? KB_DB_OK : rc;
+}
+
+int kb_writer_write_event(kb_store *st, event *ev)
+{
+    kb_db_stmt *s;
+    /* PostgreSQL: a help request that has its id already (reserved for the spool, or drawn by
+     * an attempt whose COMMIT went unanswered) is inserted with it, once. */
+    int with_id = ev->type == KB_EV_HELP && ev->id && st->pg;
     switch (ev->type) {
-    case EV_SEARCH:
-        s = st->ins_search;
+    case KB_EV_SEARCH:
+        s = st->delivering ? st->ins_search_once : st->ins_search;
         bind_search(s, 1, ev);
         break;
-    case EV_FEEDBACK:
+    case KB_EV_FEEDBACK:
         s = st->ins_feedback;
         for (int i = 0; i < 4; i++) kb_db_bind_text(s, i + 1, ev->s[i]);
         kb_db_bind_int64(s, 5, ev->time_ms);
         break;
     default:
-        s = st->ins_help;
+        s = with_id ? st->ins_help_id : st->ins_help;
         for (int i = 0; i < 5; i++) kb_db_bind_text(s, i + 1, ev->s[i]);
         kb_db_bind_int64(s, 6, ev->time_ms);
         kb_db_bind_int64(s, 7, ev->flag != 0);
         kb_db_bind_double(s, 8, ev->confidence);
         kb_db_bind_text(s, 9, ev->s[5]);
         kb_db_bind_int64(s, 10, ev->flag && ev->count); /* must-know only with a document */
+        if (with_id) kb_db_bind_int64(s, 11, ev->id);
         break;
     }
     int rc = kb_db_step(s);
-    if (ev->type == EV_HELP && rc == KB_DB_ROW) { /* RETURNING id */
+    if (ev->type == KB_EV_HELP && !with_id && rc == KB_DB_ROW) { /* RETURNING id */
         ev->id = kb_db_column_int64(s, 0);
         rc = kb_db_step(s);
     }
     if (rc != KB_DB_DONE) return rc;
     ev->result = KB_OK;
-    if (ev->type != EV_FEEDBACK) return KB_DB_OK;
-    int64_t written = kb_db_changes(st->db);
-    if (written == 1 && ev->s[3] &&
-        (strcmp(ev->s[2], "helpful") == 0 || strcmp(ev->s[2], "click") == 0)) {
-        /* In the feedback's transaction: stored feedback and its teaching never disagree. */
-        s = st->ins_teaching;
-        for (int i = 0; i < 5; i++) kb_db_bind_text(s, i + 1, ev->s[i]);
-        kb_db_bind_int64(s, 6, ev->time_ms);
-        rc = kb_db_step(s);
-        return rc == KB_DB_DONE ? KB_DB_OK : rc;
-    }
-    if (written == 0) {
-        /* Not written: an unknown search, or a repeat. Rare, so the statement is not kept. */
-        kb_db_stmt *q = NULL;
-        rc = kb_db_prepare(st->db, "SELECT 1 FROM searches WHERE search_id = ?1", &q);
-        if (rc == KB_DB_OK) {
-            kb_db_bind_text(q, 1, ev->s[0]);
-            rc = kb_db_step(q);
-        }
-        kb_db_finalize(q);
-        if (rc != KB_DB_ROW && rc != KB_DB_DONE) return rc;
-        free(ev->err);
-        if (rc == KB_DB_ROW) {
-            ev->result = KB_DUPLICATE;
-            if (asprintf(&ev->err, "the same feedback on search %s is already stored", ev->s[0]) < 0)
-                ev->err = NULL;
-        } else {
-            ev->result = KB_NOT_FOUND;
-            if (asprintf(&ev->err, "no search with id %s", ev->s[0]) < 0) ev->err = NULL;
-        }
-    }
-    return KB_DB_OK;
-}
-
-static void fail_event(kb_store *st, event *ev, const char *what, const char *msg)
-{
-    ev->result = KB_ERROR;
-    free(ev->err);
-    if (asprintf(&ev->err, "cannot write %s to event store %s: %s", what, st->path, msg) < 0)
-        ev->err = NULL;
+    if (ev->type == KB_EV_SEARCH) return KB_DB_OK;
+    if (kb_db_changes(st->db) == 1) return write_teaching(st, ev);
+    /* Nothing written: a help request delivered again has its row already; feedback is a
+     * repeat or on an unknown search. */
+    return ev->type == KB_EV_FEEDBACK ? feedback_not_written(st, ev) : KB_DB_OK;
 }
 
 static const char *event_what(const event *ev)
 {
-    return ev->type == EV_SEARCH ? "search" : ev->type == EV_FEEDBACK ? "feedback"
-                                                                      : "help request";
+    return ev->type == KB_EV_SEARCH ? "search" : ev->type == KB_EV_FEEDBACK ? "feedback"
+                                                                            : "help request";
+}
+
+void kb_writer_fail_event(kb_store *st, event *ev, const char *msg)
+{
+    ev->result = KB_ERROR;
+    free(ev->err);
+    if (asprintf(&ev->err, "cannot write %s to event store %s: %s", event_what(ev), st->path, msg) < 0)
+        ev->err = NULL;
 }
 
 /* Why the last call failed, for the events and the log. SQLite's "disk I/O error" alone does
  * not say whether the disk is full: errno is added. */
-static void failure_text(kb_store *st, char *out, size_t len)
+void kb_writer_failure_text(kb_store *st, char *out, size_t len)
 {
     if (st->pg) {
         snprintf(out, len, "%s", kb_store_db_message(st->db));
@@ -768,20 +857,33 @@ static void failure_text(kb_store *st, char *out, size_t len)
     else snprintf(out, len, "%s", sqlite3_errmsg(h));
 }
 
-/* PostgreSQL: the connection is lost (or was, and comes back now). */
-static void set_unreachable(kb_store *st, int lost)
+int64_t kb_writer_now_ms(void)
 {
-    if (lost && !st->unreachable)
-        kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: cannot reach the database: %s\n", st->path,
-                          kb_store_db_message(st->db));
-    else if (!lost && st->unreachable) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* PostgreSQL: the connection is lost (or was, and comes back now). */
+void kb_writer_set_unreachable(kb_store *st, int lost)
+{
+    if (lost && !st->unreachable) {
+        kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: cannot reach the database: %s%s\n", st->path,
+                          kb_store_db_message(st->db),
+                          st->spool ? " (events are kept in the spool until it is back)" : "");
+        st->lost_since_ms = kb_writer_now_ms();
+        st->next_try_ms = st->lost_since_ms + 1000;
+    } else if (!lost && st->unreachable) {
         kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: the database is reachable again\n", st->path);
         /* The batch that failed failed for the lost connection alone: the store works again
          * (/healthz says "ok" before the next event proves it). */
         st->failing = 0;
+        st->lost_since_ms = 0;
+        st->next_try_ms = 0;
     }
     st->unreachable = lost;
-    if (!lost) clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
+    if (lost) snprintf(st->fail_msg, sizeof st->fail_msg, "%s", kb_store_db_message(st->db));
+    else clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
 }
 
 /* Run the batch's statements in one write transaction. KB_DB_OK once committed; on PostgreSQL,
@@ -791,7 +893,7 @@ static int write_once(kb_store *st, event *batch, int *replay)
     *replay = 0;
     int rc = kb_db_begin(st->db, KB_DB_TX_WRITE);
     for (event *ev = batch; rc == KB_DB_OK && ev; ev = ev->next) {
-        if (st->pg && !st->one_by_one && ev->type == EV_SEARCH) {
+        if (st->pg && !st->one_by_one && ev->type == KB_EV_SEARCH) {
             rc = write_search_rows(st, &ev);
             if (rc != KB_DB_OK && statement_level(st, rc)) {
                 st->one_by_one = 1; /* find the refused row: again, a row at a time */
@@ -802,12 +904,12 @@ static int write_once(kb_store *st, event *batch, int *replay)
             if (rc != KB_DB_OK || !ev) break;
         }
         if (ev->refused) continue; /* already reported failed */
-        rc = write_event(st, ev);
+        rc = kb_writer_write_event(st, ev);
         if (rc == KB_DB_OK) continue;
         if (!statement_level(st, rc)) break;
         char why[256];
-        failure_text(st, why, sizeof why);
-        fail_event(st, ev, event_what(ev), why);
+        kb_writer_failure_text(st, why, sizeof why);
+        kb_writer_fail_event(st, ev, why);
         if (st->pg) {
             ev->refused = 1;
             *replay = 1;
@@ -820,58 +922,66 @@ static int write_once(kb_store *st, event *batch, int *replay)
     return rc;
 }
 
-/* Write a batch in one transaction; sets each event's result. */
-static void write_batch(kb_store *st, event *batch)
+int kb_writer_write(kb_store *st, event *batch, char *why, size_t why_len)
 {
-    int want_full = 0;
-    for (event *ev = batch; ev; ev = ev->next) want_full |= ev->acked;
-    if (st->pg && st->unreachable && kb_db_reconnect(st->db) == KB_DB_OK) set_unreachable(st, 0);
-    kb_db_set_durable(st->db, want_full); /* a failure keeps the last setting: FULL at worst */
-
     int rc, replay;
     st->one_by_one = 0;
     do rc = write_once(st, batch, &replay);
     while (replay);
-    if (rc == KB_DB_OK) {
-        if (st->pg) set_unreachable(st, 0);
-        if (st->failing) kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: writes work again\n", st->path);
-        st->failing = 0;
-        return;
-    }
-    /* The whole batch is lost: roll back (SQLite may already have) and report it on every event,
-     * including those whose statements had succeeded. The next batch starts afresh, so the store
-     * works again as soon as the disk (or the database) does. */
-    char copy[256];
-    failure_text(st, copy, sizeof copy);
-    int lost = kb_db_errcode(st->db) == KB_DB_LOST;
+    if (rc == KB_DB_OK) return rc;
+    kb_writer_failure_text(st, why, why_len);
+    if (kb_db_errcode(st->db) == KB_DB_LOST) rc = KB_DB_LOST;
     kb_db_rollback(st->db);
     if (!st->pg && !sqlite3_get_autocommit(kb_db_sqlite_handle(st->db)))
         sqlite3_exec(kb_db_sqlite_handle(st->db), "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* Write a batch straight to the database in one transaction; sets each event's result.
+ * Returns 1 when the connection was lost and the store has a spool: the batch goes there then
+ * (its events' results are not final yet), and so does every batch after it until the spool
+ * is delivered. */
+static int write_batch(kb_store *st, event *batch)
+{
+    int want_full = 0;
+    for (event *ev = batch; ev; ev = ev->next) want_full |= ev->acked;
+    if (st->pg && st->unreachable && kb_db_reconnect(st->db) == KB_DB_OK)
+        kb_writer_set_unreachable(st, 0);
+    kb_db_set_durable(st->db, want_full); /* a failure keeps the last setting: FULL at worst */
+
+    char copy[256];
+    int rc = kb_writer_write(st, batch, copy, sizeof copy);
+    if (rc == KB_DB_OK) {
+        if (st->pg) kb_writer_set_unreachable(st, 0);
+        if (st->failing) kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: writes work again\n", st->path);
+        st->failing = 0;
+        kb_writer_after_commit(st);
+        return 0;
+    }
+    if (rc == KB_DB_LOST) kb_writer_set_unreachable(st, 1);
+    if (rc == KB_DB_LOST && st->spool) {
+        /* Whether the COMMIT reached the server is not known when its answer was lost: the
+         * spool's inserts are idempotent, and a help request keeps the id this attempt drew. */
+        for (event *ev = batch; ev; ev = ev->next)
+            if (!ev->refused) {
+                free(ev->err);
+                ev->err = NULL;
+                ev->result = KB_OK;
+            }
+        st->spooling = 1;
+        return 1;
+    }
+    /* The whole batch is lost: report it on every event, including those whose statements had
+     * succeeded. The next batch starts afresh, so the store works again as soon as the disk (or
+     * the database) does. */
     size_t n = 0;
-    for (event *ev = batch; ev; ev = ev->next, n++) fail_event(st, ev, event_what(ev), copy);
-    if (lost) set_unreachable(st, 1);
+    for (event *ev = batch; ev; ev = ev->next, n++) kb_writer_fail_event(st, ev, copy);
     if (!st->failing)
         kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: write failed, %zu events lost: %s\n", st->path,
                           n, copy);
     st->failing = 1;
     snprintf(st->fail_msg, sizeof st->fail_msg, "%s", copy);
-}
-
-/* PostgreSQL, while idle: find a lost connection (or bring it back) at most every CHECK_MS, so
- * /healthz says whether the database is reachable without waiting for an event. Called without
- * the lock. */
-static void check_connection(kb_store *st)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t idle_ms = (now.tv_sec - st->last_ok.tv_sec) * 1000 +
-                      (now.tv_nsec - st->last_ok.tv_nsec) / 1000000;
-    if (!st->unreachable && idle_ms < CHECK_MS) return;
-    int rc = st->unreachable ? kb_db_reconnect(st->db) : kb_db_ping(st->db);
-    if (rc == KB_DB_OK) set_unreachable(st, 0);
-    else if (kb_db_errcode(st->db) == KB_DB_LOST) set_unreachable(st, 1);
-    else clock_gettime(CLOCK_MONOTONIC, &st->last_ok); /* another error: not a lost connection */
-    if (st->unreachable) snprintf(st->fail_msg, sizeof st->fail_msg, "%s", kb_store_db_message(st->db));
+    return 0;
 }
 
 /* Publish the writer's state for kb_store_stats (/healthz). Under the lock. */
@@ -879,73 +989,123 @@ static void publish_state(kb_store *st)
 {
     st->stats.failing = st->failing; /* for /healthz: the store's state, not just a count */
     st->stats.unreachable = st->unreachable;
+    st->stats.spooling = st->spool ? st->spooling : 0;
+    st->stats.spool_events = st->spool ? kb_spool_pending(st->spool) : 0;
+    st->stats.help_ids_left = st->ids ? kb_help_ids_left(st->ids) : 0;
+    st->stats.events_spooled = st->n_spooled;
+    st->stats.events_delivered = st->n_delivered;
+    st->stats.feedback_parked = st->n_parked;
+    st->stats.parked_written = st->n_parked_written;
+    st->stats.parked_dropped = st->n_parked_dropped;
     snprintf(st->stats.last_error, sizeof st->stats.last_error, "%s",
              st->failing || st->unreachable ? st->fail_msg : "");
 }
 
+/* Hand the batch's results to their callers (acknowledged events) or free it; count. Under the
+ * lock. */
+static void finish_batch(kb_store *st, event *batch, int n_acked)
+{
+    for (event *ev = batch, *next; ev; ev = next) {
+        next = ev->next; /* an acknowledged event's owner may free it once done is set */
+        if (ev->result == KB_ERROR || ev->result == KB_UNAVAILABLE) st->stats.write_errors++;
+        else if (ev->type == KB_EV_SEARCH) st->stats.searches_logged++;
+        if (ev->acked) {
+            ev->done = 1;
+        } else {
+            kb_event_free_strings(ev);
+            free(ev);
+        }
+    }
+    if (n_acked) pthread_cond_broadcast(&st->done);
+}
+
+/* How long a store being closed may go on delivering its spool before it leaves the rest for
+ * the next start (a service stop must not wait on a long backlog). */
+#define CLOSE_DELIVER_MS 5000
+
 static void *writer_main(void *arg)
 {
     kb_store *st = arg;
+    int64_t close_deadline = 0;
     pthread_mutex_lock(&st->mu);
     for (;;) {
-        while (!st->head && !st->closing) {
+        while (!st->head && !st->closing && !kb_writer_delivery_due(st)) {
             if (!st->pg) {
                 pthread_cond_wait(&st->work, &st->mu);
                 continue;
             }
+            /* PostgreSQL: wake to check the connection, reconnect, retry parked feedback. */
             struct timespec dl;
             clock_gettime(CLOCK_MONOTONIC, &dl);
-            dl.tv_sec += CHECK_MS / 1000;
+            int64_t wait = kb_writer_idle_wait_ms(st);
+            dl.tv_sec += wait / 1000;
+            dl.tv_nsec += (wait % 1000) * 1000000L;
+            if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
             if (pthread_cond_timedwait(&st->work, &st->mu, &dl) != 0 && !st->head && !st->closing) {
                 pthread_mutex_unlock(&st->mu);
-                check_connection(st);
+                kb_writer_idle(st);
                 pthread_mutex_lock(&st->mu);
                 publish_state(st);
             }
         }
-        if (!st->head) break; /* closing, and everything is written */
-        /* Searches only: give the batch up to LINGER_MS to grow, so a quiet floor costs a few
-         * commits per second instead of one per search. */
-        if (!st->n_acked && st->n_queued < BATCH_MAX && !st->closing) {
-            struct timespec dl;
-            clock_gettime(CLOCK_MONOTONIC, &dl);
-            dl.tv_nsec += LINGER_MS * 1000000L;
-            if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
-            while (!st->n_acked && st->n_queued < BATCH_MAX && !st->closing)
-                if (pthread_cond_timedwait(&st->work, &st->mu, &dl) != 0) break;
-        }
-        event *batch = st->head, *last = batch;
-        size_t n = 1, n_search = last->type == EV_SEARCH, n_acked = last->acked;
-        while (n < BATCH_MAX && last->next) {
-            last = last->next;
-            n++;
-            n_search += last->type == EV_SEARCH;
-            n_acked += last->acked;
-        }
-        st->head = last->next;
-        if (!st->head) st->tail = NULL;
-        last->next = NULL;
-        st->n_queued -= n;
-        st->n_searches -= n_search;
-        st->n_acked -= n_acked;
-        pthread_mutex_unlock(&st->mu);
+        if (st->head) {
+            /* Searches only: give the batch up to LINGER_MS to grow, so a quiet floor costs a
+             * few commits per second instead of one per search. */
+            if (!st->n_acked && st->n_queued < BATCH_MAX && !st->closing) {
+                struct timespec dl;
+                clock_gettime(CLOCK_MONOTONIC, &dl);
+                dl.tv_nsec += LINGER_MS * 1000000L;
+                if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+                while (!st->n_acked && st->n_queued < BATCH_MAX && !st->closing)
+                    if (pthread_cond_timedwait(&st->work, &st->mu, &dl) != 0) break;
+            }
+            event *batch = st->head, *last = batch;
+            size_t n = 1, n_search = last->type == KB_EV_SEARCH, n_acked = last->acked;
+            while (n < BATCH_MAX && last->next) {
+                last = last->next;
+                n++;
+                n_search += last->type == KB_EV_SEARCH;
+                n_acked += last->acked;
+            }
+            st->head = last->next;
+            if (!st->head) st->tail = NULL;
+            last->next = NULL;
+            st->n_queued -= n;
+            st->n_searches -= n_search;
+            st->n_acked -= n_acked;
+            pthread_mutex_unlock(&st->mu);
 
-        write_batch(st, batch);
+            /* While the spool holds events, new ones join them there: one node's events reach
+             * the database in the order it took them. */
+            if (st->spooling || write_batch(st, batch)) kb_writer_spool_batch(st, batch);
 
-        pthread_mutex_lock(&st->mu);
-        publish_state(st);
-        for (event *ev = batch, *next; ev; ev = next) {
-            next = ev->next; /* an acknowledged event's owner may free it once done is set */
-            if (ev->result == KB_ERROR) st->stats.write_errors++;
-            else if (ev->type == EV_SEARCH) st->stats.searches_logged++;
-            if (ev->acked) {
-                ev->done = 1;
-            } else {
-                event_free_strings(ev);
-                free(ev);
+            pthread_mutex_lock(&st->mu);
+            publish_state(st);
+            finish_batch(st, batch, (int)n_acked);
+            if (st->pg) {
+                /* Under a steady stream of events the writer never sleeps long enough to time
+                 * out: reconnecting and the connection check happen here then, each when it is
+                 * due (after the callers have their answers). */
+                pthread_mutex_unlock(&st->mu);
+                kb_writer_idle(st);
+                pthread_mutex_lock(&st->mu);
+                publish_state(st);
             }
         }
-        if (n_acked) pthread_cond_broadcast(&st->done);
+        /* One batch of the spool after each batch of the queue: callers waiting for their
+         * acknowledgement are never held up by a long backlog. */
+        if (kb_writer_delivery_due(st)) {
+            if (st->closing && !st->head) {
+                if (!close_deadline) close_deadline = kb_writer_now_ms() + CLOSE_DELIVER_MS;
+                if (kb_writer_now_ms() > close_deadline) break;
+            }
+            pthread_mutex_unlock(&st->mu);
+            kb_writer_deliver(st);
+            pthread_mutex_lock(&st->mu);
+            publish_state(st);
+            continue;
+        }
+        if (!st->head && st->closing) break; /* everything is written or spooled */
     }
     pthread_mutex_unlock(&st->mu);
     return NULL;
@@ -999,7 +1159,7 @@ int kb_store_log_search(kb_store *st, const kb_search_event *e)
     event *ev = calloc(1, sizeof *ev);
     if (!ev) goto oom;
     int oom = 0;
-    ev->type = EV_SEARCH;
+    ev->type = KB_EV_SEARCH;
     ev->s[0] = strdup(e->search_id);
     ev->s[1] = redacted_name(e->agent, &oom);
     ev->s[2] = redacted(e->query ? e->query : "", &oom);
@@ -1007,7 +1167,7 @@ int kb_store_log_search(kb_store *st, const kb_search_event *e)
     ev->s[4] = e->top_ids && e->n_top ? dup_or_null(e->top_ids[0]) : NULL;
     if (oom || !ev->s[0] || !ev->s[1] || !ev->s[3] ||
         (e->top_ids && e->n_top && e->top_ids[0] && !ev->s[4])) {
-        event_free_strings(ev);
+        kb_event_free_strings(ev);
         free(ev);
         goto oom;
     }
@@ -1017,7 +1177,7 @@ int kb_store_log_search(kb_store *st, const kb_search_event *e)
     ev->flag = e->unresolved;
     ev->took_ms = e->took_ms;
     if (enqueue(st, ev) != 0) {
-        event_free_strings(ev);
+        kb_event_free_strings(ev);
         free(ev);
         set_err("event store queue full (%d searches waiting): search %s dropped", QUEUE_MAX,
                 e->search_id);
@@ -1029,14 +1189,19 @@ oom:
     return KB_ERROR;
 }
 
-/* Queue an acknowledged event, wait for it, and hand back its result (and message). */
+/* Queue an acknowledged event, wait for it, and hand back its result (and message). The event
+ * keeps its strings (the caller frees them) and may be queued again. */
 static int run_acked(kb_store *st, event *ev)
 {
     ev->acked = 1;
+    ev->done = 0;
+    ev->refused = 0;
+    ev->result = KB_OK;
+    free(ev->err);
+    ev->err = NULL;
     enqueue(st, ev);
     int rc = ev->result;
     if (rc != KB_OK) set_err("%s", ev->err ? ev->err : "event store write failed");
-    event_free_strings(ev);
     return rc;
 }
 
@@ -1052,6 +1217,11 @@ int kb_store_role_is_valid(const char *role)
                     !strcmp(role, "admin"));
 }
 
+/* PostgreSQL: how long feedback on an unknown search looks for it again, and the pauses. In a
+ * cluster the feedback can reach one node before another node's writer has committed the search
+ * (it lingers up to LINGER_MS, then commits), which a single machine never sees. */
+static const int FEEDBACK_RECHECK_MS[] = {50, 100, 150, 200, 250, 250};
+
 int kb_store_log_feedback_as(kb_store *st, const char *search_id, const char *agent,
                              const char *role, kb_feedback_kind kind, const char *doc_id,
                              int64_t time_ms)
@@ -1065,18 +1235,25 @@ int kb_store_log_feedback_as(kb_store *st, const char *search_id, const char *ag
         return KB_ERROR;
     }
     int oom = 0;
-    event ev = {.type = EV_FEEDBACK, .time_ms = time_ms};
+    event ev = {.type = KB_EV_FEEDBACK, .time_ms = time_ms};
     ev.s[0] = strdup(search_id);
     ev.s[1] = redacted_name(agent, &oom);
     ev.s[2] = strdup(kinds[kind]);
     ev.s[3] = redacted(doc_id, &oom);
     ev.s[4] = strdup(role);
     if (oom || !ev.s[0] || !ev.s[2] || !ev.s[4]) {
-        event_free_strings(&ev);
+        kb_event_free_strings(&ev);
         set_err("out of memory logging feedback");
         return KB_ERROR;
     }
-    return run_acked(st, &ev);
+    int rc = run_acked(st, &ev);
+    for (size_t i = 0; st->pg && rc == KB_NOT_FOUND &&
+                       i < sizeof FEEDBACK_RECHECK_MS / sizeof FEEDBACK_RECHECK_MS[0]; i++) {
+        usleep((useconds_t)FEEDBACK_RECHECK_MS[i] * 1000);
+        rc = run_acked(st, &ev);
+    }
+    kb_event_free_strings(&ev);
+    return rc;
 }
 
 int kb_store_log_help_request(kb_store *st, const kb_help_request *hr, int64_t *id)
@@ -1086,8 +1263,12 @@ int kb_store_log_help_request(kb_store *st, const kb_help_request *hr, int64_t *
         set_err("invalid help request");
         return KB_ERROR;
     }
+    if (hr->answer_doc_id && !kb_store_role_is_valid(hr->filed_by_role)) {
+        set_err("invalid help request: the desk's answer needs the filer's role");
+        return KB_INVALID;
+    }
     int oom = 0;
-    event ev = {.type = EV_HELP, .time_ms = hr->time_ms, .flag = hr->kb_answerable,
+    event ev = {.type = KB_EV_HELP, .time_ms = hr->time_ms, .flag = hr->kb_answerable,
                 .confidence = hr->confidence, .count = hr->must_know != 0};
     ev.s[0] = redacted_name(hr->agent, &oom);
     ev.s[1] = redacted_name(hr->filed_by, &oom);
@@ -1095,12 +1276,15 @@ int kb_store_log_help_request(kb_store *st, const kb_help_request *hr, int64_t *
     ev.s[3] = redacted(hr->answer, &oom);
     ev.s[4] = redacted(hr->doc_id, &oom);
     ev.s[5] = hr->doc_id ? redacted(hr->doc_title, &oom) : NULL;
-    if (oom) {
-        event_free_strings(&ev);
+    ev.s[6] = redacted(hr->answer_doc_id, &oom);
+    ev.s[7] = hr->answer_doc_id ? strdup(hr->filed_by_role) : NULL;
+    if (oom || (hr->answer_doc_id && !ev.s[7])) {
+        kb_event_free_strings(&ev);
         set_err("out of memory logging help request");
         return KB_ERROR;
     }
     int rc = run_acked(st, &ev);
+    kb_event_free_strings(&ev);
     if (rc == KB_OK && id) *id = ev.id;
     return rc;
 }

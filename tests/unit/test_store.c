@@ -8,6 +8,7 @@
 #include "kb/store.h"
 #include "pg_fixture.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1229,6 +1230,394 @@ TEST(a_lost_database_fails_writes_clearly_until_it_is_back)
     CHECK(q_int(pg_store, "SELECT count(*) FROM help_requests") == 2);
 }
 
+/* ---------------------------------------------------------------- PostgreSQL with a spool */
+
+static kb_store *open_spooled(const char *data, const char *spool)
+{
+    char err[512] = "";
+    kb_store *st = kb_store_open_spooled(data, spool, err, sizeof err);
+    if (!st) printf("  open with spool %s: %s\n", spool, err);
+    return st;
+}
+
+static kb_store_stats_t stats_of(kb_store *st)
+{
+    kb_store_stats_t s;
+    kb_store_stats(st, &s);
+    return s;
+}
+
+/* Wait (up to limit_s) until the store's spool is delivered and events go straight to the
+ * database again. 1 when it was. */
+static int wait_drained(kb_store *st, double limit_s)
+{
+    double end = now_s() + limit_s;
+    while (now_s() < end) {
+        kb_store_stats_t s = stats_of(st);
+        if (!s.spooling && !s.spool_events && !s.unreachable) return 1;
+        usleep(20000);
+    }
+    kb_store_stats_t s = stats_of(st);
+    printf("  not drained: spooling %d, %llu waiting, unreachable %d, failing %d (%s)\n",
+           s.spooling, (unsigned long long)s.spool_events, s.unreachable, s.failing, s.last_error);
+    return 0;
+}
+
+static int count_files(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, prefix, strlen(prefix))) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+/* The database goes away mid-shift: searches, feedback and help requests are still accepted
+ * (help requests with ids), kept in the spool, and once the database is back they are all in
+ * it, each once, in the order the node took them; then events go straight to it again. */
+TEST(a_lost_database_spools_events_and_delivers_them_in_order_once_it_is_back)
+{
+    const char *data = store_data("spool-order");
+    const char *spool = new_dir("spool-order");
+    kb_store *st = open_spooled(data, spool);
+    CHECK(st != NULL);
+    if (!st) return;
+    char ids[260][24], order[260 * 24 + 1] = "";
+    int n = 0;
+    int64_t help[21] = {0};
+    kb_help_request hr = help_ev("出国了手机怎么用 13812345678", NULL);
+    for (; n < 3; n++) {
+        snprintf(ids[n], sizeof ids[n], "before-%d", n);
+        kb_search_event ev = search_ev(ids[n], "漫游");
+        CHECK(kb_store_log_search(st, &ev) == KB_OK);
+    }
+    CHECK(kb_store_log_help_request(st, &hr, &help[0]) == KB_OK && help[0] > 0);
+    CHECK(kb_store_log_feedback(st, ids[0], "agent007", KB_FEEDBACK_CLICK, "roam-intl-001",
+                                now_ms()) == KB_OK);
+    CHECK(stats_of(st).help_ids_left >= 500); /* reserved while connected */
+
+    CHECK(pg_control("stop") == 0);
+    for (int k = 0; n < 203; n++, k++) {
+        snprintf(ids[n], sizeof ids[n], "during-%d", n);
+        kb_search_event ev = search_ev(ids[n], "宽带报修 13812345678");
+        CHECK(kb_store_log_search(st, &ev) == KB_OK);
+        if (k % 10 == 0) {
+            /* From the block reserved while connected: smaller than help[0], which the sequence
+             * gave after the block was reserved; increasing from one to the next. */
+            CHECK(kb_store_log_help_request(st, &hr, &help[1 + k / 10]) == KB_OK);
+            CHECK(help[1 + k / 10] > 0 && help[1 + k / 10] != help[0]);
+            CHECK(k == 0 || help[1 + k / 10] > help[k / 10]);
+        }
+    }
+    /* Feedback while down: on a search from before, on one from during (it teaches), the same
+     * feedback twice (stored once), and a help request the desk answered with a document. */
+    CHECK(kb_store_log_feedback(st, ids[1], "agent007", KB_FEEDBACK_NOT_FOUND, NULL, now_ms()) == KB_OK);
+    CHECK(kb_store_log_feedback_as(st, ids[50], "lead01", "lead", KB_FEEDBACK_HELPFUL,
+                                   "roam-intl-001", now_ms()) == KB_OK);
+    CHECK(kb_store_log_feedback_as(st, ids[50], "lead01", "lead", KB_FEEDBACK_HELPFUL,
+                                   "roam-intl-001", now_ms()) == KB_OK);
+    kb_help_request desk = help_ev("怎么开通国际漫游", NULL);
+    desk.answer_doc_id = "roam-intl-001";
+    desk.filed_by_role = "lead";
+    int64_t desk_id = 0;
+    CHECK(kb_store_log_help_request(st, &desk, &desk_id) == KB_OK && desk_id > help[20]);
+    kb_store_stats_t s = stats_of(st);
+    CHECK(s.unreachable && s.spooling && !s.failing && s.write_errors == 0);
+    CHECK(s.spool_events >= 200 + 21 + 3);
+    CHECK(s.last_error[0] != '\0');
+
+    CHECK(pg_control("start") == 0);
+    CHECK(wait_drained(st, 30));
+    s = stats_of(st);
+    CHECK(s.events_delivered == s.events_spooled && s.events_spooled >= 200 + 21 + 3);
+    for (int i = 0; i < n; i++) {
+        strcat(order, ids[i]);
+        if (i + 1 < n) strcat(order, ",");
+    }
+    /* Every search once, in the order taken (seq is commit order), redacted. */
+    CHECK(q_int(data, "SELECT count(*) FROM searches") == 203);
+    CHECK_STR_EQ(q_text(data, "SELECT string_agg(search_id, ',' ORDER BY seq) FROM searches"), order);
+    CHECK(q_int(data, "SELECT count(*) FROM searches WHERE query LIKE '%13812345678%'") == 0);
+    /* Help requests: the ids the callers were given, each once, in order. */
+    char want[400] = "", got_sql[] = "SELECT string_agg(id::text, ',' ORDER BY seq) FROM help_requests";
+    for (int i = 0; i < 21; i++) snprintf(want + strlen(want), sizeof want - strlen(want), "%lld,", (long long)help[i]);
+    snprintf(want + strlen(want), sizeof want - strlen(want), "%lld", (long long)desk_id);
+    CHECK_STR_EQ(q_text(data, got_sql), want);
+    CHECK(q_int(data, "SELECT count(*) FROM help_requests WHERE question LIKE '%13812345678%'") == 0);
+    /* Feedback: three distinct, the helpful one taught once; the desk's answer taught too. */
+    CHECK(q_int(data, "SELECT count(*) FROM feedback") == 3);
+    CHECK(q_int(data, "SELECT count(*) FROM teachings WHERE source = 'helpful' AND role = 'lead'") == 1);
+    CHECK(q_int(data, "SELECT count(*) FROM teachings WHERE source = 'click'") == 1);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM teachings WHERE source = 'help_desk' AND ref = "
+             "'%lld' AND question = '怎么开通国际漫游'", (long long)desk_id);
+    CHECK(q_int(data, sql) == 1);
+    /* Delivered: no segment left. Straight to the database again: an id from the sequence, past
+     * every reserved one. */
+    CHECK(count_files(spool, "spool-") == 0);
+    int64_t after = 0;
+    CHECK(kb_store_log_help_request(st, &hr, &after) == KB_OK && after > desk_id);
+    CHECK(stats_of(st).spool_events == 0);
+    CHECK(kb_store_log_feedback(st, ids[50], "x", KB_FEEDBACK_HELPFUL, "roam-intl-001", now_ms()) == KB_DUPLICATE);
+    kb_store_close(st);
+}
+
+/* A crash after a delivery's COMMIT and before the delivered position is written: the next
+ * start sends that batch again, and the database stores nothing of it twice. (Simulated by
+ * putting back a copy of the spool taken before the delivery.) */
+TEST(a_crash_between_commit_and_the_delivered_position_stores_nothing_twice)
+{
+    const char *data = store_data("spool-twice");
+    char spool[256], copy[256], cmd[1000];
+    snprintf(spool, sizeof spool, "%s", new_dir("spool-twice"));
+    snprintf(copy, sizeof copy, "%s", new_dir("spool-twice-copy"));
+    kb_store *st = open_spooled(data, spool);
+    if (!st) return;
+    CHECK(pg_control("stop") == 0);
+    int64_t id = 0;
+    for (int i = 0; i < 30; i++) {
+        char sid[32];
+        snprintf(sid, sizeof sid, "twice-%d", i);
+        kb_search_event ev = search_ev(sid, "套餐变更");
+        CHECK(kb_store_log_search(st, &ev) == KB_OK);
+        CHECK(kb_store_log_feedback(st, sid, "agent007", KB_FEEDBACK_HELPFUL, "plan-001", now_ms()) == KB_OK);
+        kb_help_request hr = help_ev("套餐怎么变更", NULL);
+        hr.answer_doc_id = "plan-001";
+        hr.filed_by_role = "agent";
+        CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK && id > 0);
+    }
+    kb_store_close(st); /* what is spooled stays there */
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", spool, copy);
+    CHECK(system(cmd) == 0);
+    CHECK(pg_control("start") == 0);
+    st = open_spooled(data, spool);
+    CHECK(st && wait_drained(st, 30));
+    kb_store_close(st);
+    CHECK(q_int(data, "SELECT count(*) FROM searches") == 30);
+    CHECK(q_int(data, "SELECT count(*) FROM feedback") == 30);
+    CHECK(q_int(data, "SELECT count(*) FROM help_requests") == 30);
+    CHECK(q_int(data, "SELECT count(*) FROM teachings") == 60);
+    /* The crash: the spool as it was before the delivered position moved. */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mv '%s' '%s'", spool, copy, spool);
+    CHECK(system(cmd) == 0);
+    st = open_spooled(data, spool);
+    CHECK(st && wait_drained(st, 30));
+    CHECK(st && stats_of(st).events_delivered == 90); /* all of it sent again */
+    kb_store_close(st);
+    CHECK(q_int(data, "SELECT count(*) FROM searches") == 30);
+    CHECK(q_int(data, "SELECT count(*) FROM feedback") == 30);
+    CHECK(q_int(data, "SELECT count(*) FROM help_requests") == 30);
+    CHECK(q_int(data, "SELECT count(*) FROM teachings") == 60);
+    CHECK(q_int(data, "SELECT count(*) FROM feedback_parked") == 0);
+}
+
+/* A node that starts while the database is away: it serves, spools, and at the first
+ * connection brings up the schema and delivers. With no reserved ids yet, a help request is
+ * refused as unavailable rather than acknowledged without an id. */
+TEST(a_node_starting_while_the_database_is_away_spools_and_migrates_once_it_is_back)
+{
+    const char *data = store_data("spool-offline");
+    const char *spool = new_dir("spool-offline");
+    CHECK(pg_control("stop") == 0);
+    kb_store *st = open_spooled(data, spool);
+    CHECK(st != NULL);
+    if (!st) {
+        pg_control("start");
+        return;
+    }
+    kb_store_stats_t s = stats_of(st);
+    CHECK(s.unreachable && s.spooling && s.help_ids_left == 0);
+    kb_search_event ev = search_ev("offline-1", "宽带报修");
+    CHECK(kb_store_log_search(st, &ev) == KB_OK);
+    CHECK(kb_store_log_feedback(st, "offline-1", "agent007", KB_FEEDBACK_NOT_FOUND, NULL, now_ms()) == KB_OK);
+    kb_help_request hr = help_ev("宽带怎么报修", NULL);
+    int64_t id = -1;
+    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_UNAVAILABLE && id == 0);
+    CHECK(strstr(kb_store_errmsg(st), "unreachable") != NULL);
+    CHECK(pg_control("start") == 0);
+    CHECK(wait_drained(st, 30));
+    CHECK(q_int(data, "SELECT version FROM kb_schema") == kb_store_schema_version());
+    CHECK(q_int(data, "SELECT count(*) FROM searches") == 1);
+    CHECK(q_int(data, "SELECT count(*) FROM feedback") == 1);
+    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK && id > 0);
+    CHECK(stats_of(st).help_ids_left >= 500);
+    kb_store_close(st);
+}
+
+/* Feedback on a search that another node took while both were cut off: the feedback's node
+ * delivers first, the search is not there yet, so the feedback waits in feedback_parked and is
+ * written, with its teaching, when the search arrives. Parked feedback whose search never comes
+ * is dropped after 7 days, and counted. */
+TEST(feedback_delivered_before_its_search_waits_for_it)
+{
+    const char *data = store_data("spool-parked");
+    char spool_a[256], spool_b[256];
+    snprintf(spool_a, sizeof spool_a, "%s", new_dir("spool-parked-a"));
+    snprintf(spool_b, sizeof spool_b, "%s", new_dir("spool-parked-b"));
+    kb_store *a = open_spooled(data, spool_a), *b = open_spooled(data, spool_b);
+    CHECK(a && b);
+    if (!a || !b) {
+        kb_store_close(a);
+        kb_store_close(b);
+        return;
+    }
+    CHECK(pg_control("stop") == 0);
+    kb_search_event ev = search_ev("parked-1", "出国了手机怎么用");
+    CHECK(kb_store_log_search(a, &ev) == KB_OK);
+    CHECK(kb_store_log_feedback_as(b, "parked-1", "agent007", "agent", KB_FEEDBACK_HELPFUL,
+                                   "roam-intl-001", now_ms()) == KB_OK);
+    kb_store_close(a); /* node a is down: its spool holds the search */
+    CHECK(pg_control("start") == 0);
+    CHECK(wait_drained(b, 30));
+    CHECK(q_int(data, "SELECT count(*) FROM feedback") == 0);
+    CHECK(q_int(data, "SELECT count(*) FROM feedback_parked WHERE search_id = 'parked-1'") == 1);
+    CHECK(stats_of(b).feedback_parked == 1);
+    /* A parked row whose search never came, 8 days old. */
+    kb_db *raw = raw_open(data);
+    CHECK(raw && kb_db_exec(raw, "INSERT INTO feedback_parked (search_id, agent, kind, doc_id, "
+                                 "role, time_ms) VALUES ('never', 'agent007', 'not_found', NULL, "
+                                 "'agent', 1000)") == KB_DB_OK);
+    kb_db_close(raw);
+    a = open_spooled(data, spool_a); /* back: it delivers the search */
+    CHECK(a && wait_drained(a, 30));
+    double end = now_s() + 10;
+    while (now_s() < end && q_int(data, "SELECT count(*) FROM feedback_parked") != 0) usleep(50000);
+    CHECK(q_int(data, "SELECT count(*) FROM feedback_parked") == 0);
+    CHECK(q_int(data, "SELECT count(*) FROM feedback WHERE search_id = 'parked-1'") == 1);
+    CHECK(q_int(data, "SELECT count(*) FROM teachings WHERE ref = 'parked-1' AND question = "
+                      "'出国了手机怎么用'") == 1);
+    kb_store_stats_t sa = stats_of(a), sb = stats_of(b);
+    CHECK(sa.parked_written + sb.parked_written == 1);
+    CHECK(sa.parked_dropped + sb.parked_dropped == 1);
+    kb_store_close(a);
+    kb_store_close(b);
+}
+
+/* Connected, in a cluster: feedback can reach one node before another node's writer committed
+ * the search (it lingers up to 50 ms). The store looks again for up to a second before saying
+ * the search is unknown. */
+TEST(feedback_on_a_search_another_node_is_still_writing_is_stored)
+{
+    const char *data = store_data("pg-recheck");
+    char err[512];
+    kb_store *a = kb_store_open(data, err, sizeof err), *b = kb_store_open(data, err, sizeof err);
+    CHECK(a && b);
+    if (!a || !b) {
+        kb_store_close(a);
+        kb_store_close(b);
+        return;
+    }
+    kb_search_event ev = search_ev("recheck-1", "漫游");
+    CHECK(kb_store_log_search(a, &ev) == KB_OK); /* queued on a; b hears of it at once */
+    CHECK(kb_store_log_feedback(b, "recheck-1", "agent007", KB_FEEDBACK_HELPFUL, "roam-intl-001",
+                                now_ms()) == KB_OK);
+    double t0 = now_s();
+    CHECK(kb_store_log_feedback(b, "never-logged", "agent007", KB_FEEDBACK_NOT_FOUND, NULL,
+                                now_ms()) == KB_NOT_FOUND);
+    double waited = now_s() - t0;
+    CHECK(waited >= 0.9 && waited < 3);
+    kb_store_close(a);
+    kb_store_close(b);
+    CHECK(q_int(data, "SELECT count(*) FROM feedback WHERE search_id = 'recheck-1'") == 1);
+}
+
+/* Figures: how fast events go into the spool while the database is away, how long an
+ * acknowledged help request takes then, and how long the backlog takes to deliver. */
+TEST(spool_throughput_and_delivery_time)
+{
+    const char *data = store_data("spool-bench");
+    const char *spool = new_dir("spool-bench");
+    kb_store *st = open_spooled(data, spool);
+    if (!st) return;
+    int n = getenv("KB_SPOOL_BENCH_EVENTS") ? atoi(getenv("KB_SPOOL_BENCH_EVENTS")) : 50000;
+    CHECK(pg_control("stop") == 0);
+    /* Let the writer find the connection lost before timing. */
+    kb_help_request hr = help_ev("宽带怎么报修", NULL);
+    int64_t id;
+    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK);
+    double t0 = now_s();
+    int dropped = 0;
+    for (int i = 0; i < n; i++) {
+        char sid[32];
+        snprintf(sid, sizeof sid, "bench-%d", i);
+        kb_search_event ev = search_ev(sid, "宽带报修 上门时间");
+        if (kb_store_log_search(st, &ev) != KB_OK) {
+            dropped++;
+            usleep(1000);
+            i--;
+        }
+    }
+    double end = now_s() + 60;
+    while (now_s() < end && stats_of(st).events_spooled < (uint64_t)n + 1) usleep(2000);
+    double spooled_s = now_s() - t0;
+    double lat[200];
+    for (int i = 0; i < 200; i++) {
+        double t = now_s();
+        CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK);
+        lat[i] = (now_s() - t) * 1000;
+    }
+    for (int i = 1; i < 200; i++)
+        for (int j = i; j > 0 && lat[j] < lat[j - 1]; j--) {
+            double x = lat[j];
+            lat[j] = lat[j - 1];
+            lat[j - 1] = x;
+        }
+    uint64_t backlog = stats_of(st).spool_events;
+    CHECK(pg_control("start") == 0);
+    end = now_s() + 30;
+    while (now_s() < end && stats_of(st).unreachable) usleep(1000);
+    double t1 = now_s(); /* from the writer's reconnection */
+    CHECK(wait_drained(st, 300));
+    double delivered_s = now_s() - t1;
+    printf("  info: %d searches into the spool in %.2f s = %.0f events/s (%d waits on a full "
+           "queue); acknowledged help request while spooling: p50 %.2f ms, p99 %.2f ms; backlog "
+           "of %llu events delivered in %.2f s once reconnected = %.0f events/s\n",
+           n, spooled_s, n / spooled_s, dropped, lat[100], lat[198], (unsigned long long)backlog,
+           delivered_s, backlog / delivered_s);
+    kb_store_close(st);
+    CHECK(q_int(data, "SELECT count(*) FROM searches") == n);
+    CHECK(q_int(data, "SELECT count(*) FROM help_requests") == 201);
+}
+
+/* The support desk's answer with a document teaches the question, in the request's own
+ * transaction (both databases). */
+TEST(a_help_request_answered_with_a_document_teaches_its_question)
+{
+    char err[512];
+    const char *data = store_data("desk-teaching");
+    kb_store *st = kb_store_open(data, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    kb_help_request hr = help_ev("客户13812345678问漫游怎么开", NULL);
+    hr.answer_doc_id = "roam-intl-001";
+    hr.filed_by_role = "lead";
+    int64_t id = 0;
+    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_OK && id > 0);
+    hr.filed_by_role = "boss"; /* not a role */
+    CHECK(kb_store_log_help_request(st, &hr, &id) == KB_INVALID);
+    char path[300];
+    snprintf(path, sizeof path, "%s", kb_store_path(st));
+    kb_store_close(st);
+    if (is_postgresql_run()) snprintf(path, sizeof path, "%s", data);
+    data = path;
+    CHECK(q_int(data, "SELECT count(*) FROM teachings WHERE source = 'help_desk' AND doc_id = "
+                      "'roam-intl-001' AND teacher = 'desk01' AND role = 'lead'") == 1);
+    CHECK(q_int(data, "SELECT count(*) FROM teachings WHERE question LIKE '%13812345678%'") == 0);
+    CHECK(q_int(data, "SELECT count(*) FROM help_requests") == 1);
+}
+
+/* A spool is for PostgreSQL: with a data directory it is refused, saying why. */
+TEST(a_spool_with_a_data_directory_is_refused)
+{
+    char err[512] = "";
+    kb_store *st = kb_store_open_spooled(new_dir("spool-sqlite"), new_dir("spool-sqlite-spool"),
+                                         err, sizeof err);
+    CHECK(st == NULL && strstr(err, "PostgreSQL") != NULL);
+    kb_store_close(st);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/kb-test-store.XXXXXX");
@@ -1257,10 +1646,18 @@ int main(void)
     RUN(write_errors_are_reported_and_recovered);
     RUN(full_queue_drops_and_counts);
     RUN_BOTH_WITH(errmsg_is_per_thread, NULL);
+    RUN_BOTH_WITH(a_help_request_answered_with_a_document_teaches_its_question, NULL);
+    RUN(a_spool_with_a_data_directory_is_refused);
     if (pg_uri[0]) {
         backend = "postgresql";
         RUN(nodes_starting_together_create_the_schema_once);
         RUN(a_lost_database_fails_writes_clearly_until_it_is_back);
+        RUN(a_lost_database_spools_events_and_delivers_them_in_order_once_it_is_back);
+        RUN(a_crash_between_commit_and_the_delivered_position_stores_nothing_twice);
+        RUN(a_node_starting_while_the_database_is_away_spools_and_migrates_once_it_is_back);
+        RUN(feedback_delivered_before_its_search_waits_for_it);
+        RUN(feedback_on_a_search_another_node_is_still_writing_is_stored);
+        if (!getenv("KB_TEST_NO_BENCH")) RUN(spool_throughput_and_delivery_time);
         backend = "sqlite";
     }
     /* Slow under ThreadSanitizer or valgrind: KB_TEST_NO_BENCH=1 skips the measurements. */
