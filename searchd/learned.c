@@ -7,14 +7,19 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "background.h"
 #include "kb/learn.h"
 #include "log.h"
 #include "searchd.h"
+#include "store_state.h"
 
-static kb_learn *learn;               /* used under build_mu only */
+static kb_learn *learn;               /* used under build_mu only; NULL until the store is
+                                       * first reached (a node started while its PostgreSQL
+                                       * database was away) */
+static char *learn_data;              /* the store, to open it late */
 static int64_t built_version = -1;
 static int failing;
 static pthread_mutex_t build_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -29,9 +34,26 @@ static int running, stop_requested;
 static pthread_mutex_t thread_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t thread_wake;
 
+/* Open the teaching records when that has not happened yet. 0, or -1 (logged once). Called
+ * with build_mu held. */
+static int open_locked(void)
+{
+    if (learn) return 0;
+    char err[512] = "";
+    learn = kb_learn_open(learn_data, err, sizeof err);
+    if (learn) {
+        searchd_log_info("learned phrasings: the store is readable now");
+        return 0;
+    }
+    if (!failing) searchd_log_warn("learned phrasings: cannot open the store yet: %s", err);
+    failing = 1;
+    return -1;
+}
+
 /* Rebuild when the teaching records changed. Called with build_mu held. */
 static int refresh_locked(void)
 {
+    if (open_locked() != 0) return -1;
     int64_t v = kb_learn_version(learn);
     if (v < 0) goto fail;
     if (v == built_version) return 0;
@@ -80,7 +102,7 @@ fail:
 
 int searchd_learned_refresh_now(void)
 {
-    if (!learn) return -1;
+    if (!learn_data) return -1;
     pthread_mutex_lock(&build_mu);
     int rc = refresh_locked();
     pthread_mutex_unlock(&build_mu);
@@ -108,8 +130,18 @@ static void *refresh_main(void *arg)
 
 int searchd_learned_start(const char *data_dir, char *err, size_t err_len)
 {
+    if (!(learn_data = strdup(data_dir))) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
     learn = kb_learn_open(data_dir, err, err_len);
-    if (!learn) return -1;
+    /* A PostgreSQL store whose database is away at start: searches go on without what was
+     * learned, and the refresh thread opens the store once it answers. */
+    if (!learn && !searchd_store_unreachable()) {
+        free(learn_data);
+        learn_data = NULL;
+        return -1;
+    }
     searchd_learned_refresh_now(); /* a failure is logged; searches go on without */
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -121,6 +153,8 @@ int searchd_learned_start(const char *data_dir, char *err, size_t err_len)
         snprintf(err, err_len, "cannot start the learned-phrasings thread");
         kb_learn_close(learn);
         learn = NULL;
+        free(learn_data);
+        learn_data = NULL;
         return -1;
     }
     running = 1;
@@ -140,6 +174,8 @@ void searchd_learned_stop(void)
     pthread_mutex_lock(&build_mu);
     kb_learn_close(learn);
     learn = NULL;
+    free(learn_data);
+    learn_data = NULL;
     built_version = -1;
     pthread_mutex_unlock(&build_mu);
     pthread_mutex_lock(&current_mu);
@@ -161,8 +197,14 @@ void searchd_learned_apply(kb_searcher *s, uint64_t *have)
 int searchd_learned_teach(const char *doc_id, const char *question, unsigned source,
                           const char *teacher, const char *role, const char *ref)
 {
-    if (!learn) return -1;
+    if (!learn_data) return -1;
     pthread_mutex_lock(&build_mu);
+    if (open_locked() != 0) {
+        pthread_mutex_unlock(&build_mu);
+        searchd_log_error("cannot store a teaching (%s): the store cannot be opened",
+                          kb_learn_source_name(source));
+        return -1;
+    }
     int rc = kb_learn_teach(learn, doc_id, question, source, teacher, role, ref,
                             searchd_now_unix_ms());
     if (rc != KB_OK) searchd_log_error("cannot store a teaching (%s): %s",
@@ -174,8 +216,14 @@ int searchd_learned_teach(const char *doc_id, const char *question, unsigned sou
 int searchd_learned_teach_gap(int64_t gap_id, const char *doc_id, const char *teacher,
                               const char *role)
 {
-    if (!learn) return -1;
+    if (!learn_data) return -1;
     pthread_mutex_lock(&build_mu);
+    if (open_locked() != 0) {
+        pthread_mutex_unlock(&build_mu);
+        searchd_log_error("cannot teach the questions of gap %lld: the store cannot be opened",
+                          (long long)gap_id);
+        return -1;
+    }
     size_t n = 0;
     int rc = kb_learn_teach_gap(learn, gap_id, doc_id, teacher, role, searchd_now_unix_ms(), &n);
     if (rc != KB_OK) searchd_log_error("cannot teach the questions of gap %lld: %s",

@@ -2,7 +2,8 @@
  * main.c — kb-searchd: arguments, start-up, signals, shutdown.
  *
  *   kb-searchd --index DIR --data DIR --listen HOST:PORT --tokens FILE [--threads N]
- *              [--agents FILE] [--max-connections N] [--max-connections-per-ip N] ...
+ *              [--agents FILE] [--max-connections N] [--max-connections-per-ip N]
+ *              [--spool DIR] ...
  *
  * Start-up opens everything that can fail (tokens, index, event store, listening socket)
  * before serving, and exits non-zero with a message saying what to fix: a service that starts
@@ -39,8 +40,10 @@
 #include "metrics.h"
 #include "notify.h"
 #include "routes_review.h"
+#include "agents_known.h"
 #include "searchd.h"
 #include "searchers.h"
+#include "store_state.h"
 
 #define MAX_THREADS 256
 
@@ -51,7 +54,7 @@ static void usage(FILE *out) {
             "usage: kb-searchd --index DIR --data DIR --listen HOST:PORT --tokens FILE [--threads N]\n"
             "                  [--agents FILE] [--typing-window SECONDS] [--regroup-interval SECONDS]\n"
             "                  [--max-connections N] [--max-connections-per-ip N]\n"
-            "                  [--access-log off|stderr|FILE]\n"
+            "                  [--access-log off|stderr|FILE] [--spool DIR]\n"
             "\n"
             "Serve knowledge-base search over HTTP (see docs/API.md).\n"
             "  --index DIR         the index written by kb-indexer --index DIR\n"
@@ -74,6 +77,9 @@ static void usage(FILE *out) {
             "  --access-log WHERE  the access lines (one per request): stderr with the other\n"
             "                      lines (default), off, or an absolute FILE path, appended to\n"
             "                      and reopened on SIGHUP\n"
+            "  --spool DIR         with --data postgresql://...: where this node keeps its events\n"
+            "                      while the database cannot be reached, until they are delivered\n"
+            "                      (default: spool beside the --index directory)\n"
             "  --help              this text\n"
             "Signals: SIGHUP reloads the tokens and agents files and reopens the access log file;\n"
             "SIGTERM or SIGINT stops gracefully. Under systemd: Type=notify, and log lines carry\n"
@@ -151,11 +157,11 @@ static const char **option_slot(const char *arg, const char **name, number_args 
                                          "--agents", "--typing-window", "--regroup-interval",
                                          /* before --max-connections, which is its prefix */
                                          "--max-connections-per-ip", "--max-connections",
-                                         "--access-log"};
+                                         "--access-log", "--spool"};
     const char **slots[] = {&searchd_ctx.index_dir, &searchd_ctx.data_dir, &searchd_ctx.listen,
                             &searchd_ctx.tokens_path, &t->threads, &searchd_ctx.agents_path,
                             &t->typing_window, &t->regroup, &t->max_per_ip,
-                            &t->max_connections, &access_log_arg};
+                            &t->max_connections, &access_log_arg, &searchd_ctx.spool_dir};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strncmp(arg, names[i], strlen(names[i]))) {
             *name = names[i];
@@ -225,6 +231,12 @@ static int parse_args(int argc, char **argv, int *exit_now) {
                           : !searchd_ctx.tokens_path ? "--tokens"
                                                      : NULL;
     if (missing) return usage_error("missing %s", missing);
+    /* A spool keeps a node's events while a shared database is away; the SQLite store is on
+     * this machine and never away (docs/CLUSTER.md). */
+    if (searchd_ctx.spool_dir && !kb_store_data_is_uri(searchd_ctx.data_dir))
+        return usage_error("--spool %s: a spool is for an event store in PostgreSQL (--data "
+                           "postgresql://...); the store in a --data directory needs none",
+                           searchd_ctx.spool_dir);
     if (read_numbers(&numbers) != 0) return 2;
     *exit_now = 0;
     return 0;
@@ -307,6 +319,29 @@ static int check_data_dir(const char *dir, char *err, size_t err_len) {
     return 0;
 }
 
+/* With a PostgreSQL store and no --spool: the folder spool beside the index directory
+ * (/var/lib/kb/spool for the package's /var/lib/kb/index, in the unit's StateDirectory). 0, or
+ * -1 when out of memory. */
+static int spool_dir_default(char *err, size_t err_len) {
+    static char *made;
+    if (searchd_ctx.spool_dir || !kb_store_data_is_uri(searchd_ctx.data_dir)) return 0;
+    const char *index = searchd_ctx.index_dir;
+    size_t n = strlen(index);
+    while (n > 1 && index[n - 1] == '/') n--; /* "index/" is "index" */
+    size_t slash = n;
+    while (slash > 0 && index[slash - 1] != '/') slash--;
+    /* The parent: none for a bare name (the working directory), "/" for a folder in the root. */
+    int rc = slash == 0   ? asprintf(&made, "spool")
+             : slash == 1 ? asprintf(&made, "/spool")
+                          : asprintf(&made, "%.*s/spool", (int)slash - 1, index);
+    if (rc < 0) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    searchd_ctx.spool_dir = made;
+    return 0;
+}
+
 /* Open everything the service needs, in dependency order, and start serving. 0, or -1 with
  * the reason in err and whatever was started stopped again. */
 static int start_service(const searchd_listen_addr *addr, char *err, size_t err_len) {
@@ -318,7 +353,12 @@ static int start_service(const searchd_listen_addr *addr, char *err, size_t err_
         return -1;
     }
     char store_err[512] = "";
-    searchd_ctx.store = kb_store_open(searchd_ctx.data_dir, store_err, sizeof store_err);
+    if (spool_dir_default(err, err_len) != 0) {
+        searchd_searchers_stop();
+        return -1;
+    }
+    searchd_ctx.store = kb_store_open_spooled(searchd_ctx.data_dir, searchd_ctx.spool_dir,
+                                              store_err, sizeof store_err);
     if (!searchd_ctx.store) {
         /* A URI may hold a password: the store's message names it without (docs/CLUSTER.md). */
         if (kb_store_data_is_uri(searchd_ctx.data_dir))
@@ -336,7 +376,9 @@ static int start_service(const searchd_listen_addr *addr, char *err, size_t err_
     if (!gaps_available)
         searchd_log_warn("the editors' gap queue is not yet available with a PostgreSQL event "
                          "store: /api/gaps and /api/content-health answer 501 (docs/CLUSTER.md)");
-    /* The agents list and the editors' queue need the store (schema v2) and the index. */
+    /* The agents list and the editors' queue need the store (schema v2) and the index. The
+     * list is also kept in memory for help requests while a PostgreSQL database is away. */
+    if (!searchd_store_unreachable()) searchd_agents_known_refresh();
     if (searchd_agents_load(err, err_len) != 0 ||
         (gaps_available && searchd_gaps_worker_start(err, err_len) != 0)) {
         searchd_searchers_stop();
@@ -409,6 +451,7 @@ static void stop_service(int sig) {
     searchd_gaps_worker_stop();
     searchd_searchers_stop();
     searchd_routes_gaps_free();
+    searchd_agents_known_free();
 
     searchd_log_repeats_flush(1);
     kb_store_stats_t st;
@@ -422,6 +465,12 @@ static void stop_service(int sig) {
                      searchd_metrics_requests_total(), searchd_metrics_searches_total(),
                      (unsigned long long)st.searches_logged,
                      (unsigned long long)st.searches_dropped, (unsigned long long)st.write_errors);
+    if (searchd_ctx.spool_dir)
+        searchd_log_info("spool %s: %llu events spooled, %llu delivered; %llu were waiting at the "
+                         "stop (delivered now, or at the next start)", searchd_ctx.spool_dir,
+                         (unsigned long long)st.events_spooled,
+                         (unsigned long long)st.events_delivered,
+                         (unsigned long long)st.spool_events);
 }
 
 int main(int argc, char **argv) {
@@ -455,6 +504,9 @@ int main(int argc, char **argv) {
     atomic_store(&searchd_ctx.ready, 1);
     searchd_index_status idx;
     searchd_searchers_status(&idx);
+    if (searchd_ctx.spool_dir)
+        searchd_log_info("events wait in the spool %s while the database cannot be reached",
+                         searchd_ctx.spool_dir);
     searchd_log_info("kb-searchd started: index %s (%u documents, revision %llu), data %s, "
                      "listening on http://%s, %u threads, %zu tokens, at most %u connections "
                      "(%u per client address)",

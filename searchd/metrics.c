@@ -159,6 +159,28 @@ char *searchd_metrics_render(size_t *len) {
     help_type(f, "kb_store_failing", "gauge",
               "1 while event store writes fail (e.g. disk full), 0 once one commits again.");
     fprintf(f, "kb_store_failing %d\n", st.failing ? 1 : 0);
+    help_type(f, "kb_store_unreachable", "gauge",
+              "1 while the event store's PostgreSQL database cannot be reached from this node.");
+    fprintf(f, "kb_store_unreachable %d\n", st.unreachable ? 1 : 0);
+    /* The spool (a PostgreSQL store, docs/CLUSTER.md): 0 without one. */
+    help_type(f, "kb_store_spool_events", "gauge",
+              "Events waiting in the spool to be delivered to the database.");
+    fprintf(f, "kb_store_spool_events %llu\n", (unsigned long long)st.spool_events);
+    help_type(f, "kb_store_events_spooled_total", "counter",
+              "Events kept in the spool while the database could not be reached.");
+    fprintf(f, "kb_store_events_spooled_total %llu\n", (unsigned long long)st.events_spooled);
+    help_type(f, "kb_store_events_delivered_total", "counter",
+              "Spooled events delivered to the database.");
+    fprintf(f, "kb_store_events_delivered_total %llu\n", (unsigned long long)st.events_delivered);
+    help_type(f, "kb_store_help_ids_left", "gauge",
+              "Help-request ids reserved for the spool and not yet given out.");
+    fprintf(f, "kb_store_help_ids_left %lld\n", (long long)st.help_ids_left);
+    help_type(f, "kb_store_feedback_parked_total", "counter",
+              "Delivered feedback parked until its search (from another node) arrives.");
+    fprintf(f, "kb_store_feedback_parked_total %llu\n", (unsigned long long)st.feedback_parked);
+    help_type(f, "kb_store_parked_dropped_total", "counter",
+              "Parked feedback dropped after 7 days without its search.");
+    fprintf(f, "kb_store_parked_dropped_total %llu\n", (unsigned long long)st.parked_dropped);
 
     help_type(f, "kb_auth_tokens", "gauge", "Tokens in the active tokens file.");
     fprintf(f, "kb_auth_tokens %zu\n", searchd_auth_count());

@@ -23,16 +23,18 @@
 #include "routes.h"
 #include "routes_args.h"
 #include "searchd.h"
+#include "store_state.h"
 
 #define COACHING_MAX_LIMIT 500
 
 static kb_coaching *open_coaching(searchd_request *req, int readonly)
 {
     char err[512] = "";
+    if (searchd_store_gate(req) != 0) return NULL;
     kb_coaching *c = kb_coaching_open(searchd_ctx.data_dir, readonly, err, sizeof err);
     if (!c) {
         searchd_log_error("cannot open the event store for coaching: %s", err);
-        searchd_http_respond_error(req, 500, "cannot read the event store, try again");
+        searchd_store_respond_failure(req, KB_ERROR, "cannot read the event store, try again");
     }
     return c;
 }
@@ -44,7 +46,7 @@ static void respond_error(searchd_request *req, kb_coaching *c)
     else if (code == KB_INVALID) searchd_http_respond_error(req, 400, "%s", kb_coaching_errmsg(c));
     else {
         searchd_log_error("coaching: %s", kb_coaching_errmsg(c));
-        searchd_http_respond_error(req, 500, "cannot read or change the coaching records, try again");
+        searchd_store_respond_failure(req, code, "cannot read or change the coaching records, try again");
     }
 }
 

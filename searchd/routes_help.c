@@ -17,21 +17,53 @@
  * is must-know for the asking agent's team (from the agents list; an agent not in it counts
  * only documents that are must-know for every team), so the leads' must-know misses are those
  * of the moment the verdict was made, whatever happens to the document later.
+ *
+ * While a PostgreSQL store's database cannot be reached, help requests are still answered 201:
+ * the verdict needs only the index, the id comes from the block the node reserved for its spool
+ * (503 "event store unreachable" when none is left), and the agents list is the one the node
+ * last read (agents_known.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb/learn.h"
+#include "agents_known.h"
 #include "kb/review.h"
-#include "learned.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
 #include "searchd.h"
+#include "store_state.h"
 
 #define HELP_ANSWER_MAX_BYTES (16 * 1024)
 #define HELP_CLASSIFY_LIMIT 3
+
+/* The agents list's answer for agent: listed, is there a list, the agent's team (malloc'd,
+ * NULL when not listed). From the store; while its database cannot be reached, from the list
+ * this node last read (agents_known.h). 0, or -1 after answering 500 or 503. */
+static int agents_lookup(searchd_request *req, const char *agent, int *listed, int *have_list,
+                         char **team) {
+    *team = NULL;
+    if (!searchd_store_unreachable()) {
+        char err[512] = "";
+        kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
+        int ok = r && kb_review_agent_lookup(r, agent, listed, have_list) == KB_OK &&
+                 kb_review_agent_team(r, agent, team) == KB_OK;
+        if (!ok) searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
+        kb_review_close(r);
+        if (ok) {
+            searchd_agents_known_refresh(); /* at most once a minute: kept for when cut off */
+            return 0;
+        }
+        free(*team);
+        *team = NULL;
+    }
+    /* Cut off (or the read failed a moment before the writer noticed the connection lost):
+     * the list as last read, at most a minute old, rather than no help request at all. */
+    if (searchd_agents_known_lookup(agent, listed, have_list, team) == 0) return 0;
+    searchd_store_respond_failure(req, KB_ERROR, "cannot read the agents list, try again");
+    return -1;
+}
 
 int searchd_routes_check_agent(searchd_request *req, const char *field, const char *agent) {
     const char *problem = kb_agent_id_problem(agent);
@@ -39,16 +71,10 @@ int searchd_routes_check_agent(searchd_request *req, const char *field, const ch
         searchd_http_respond_error(req, 400, "%s %s", field, problem);
         return -1;
     }
-    char err[512] = "";
-    kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
     int listed = 0, have_list = 0;
-    if (!r || kb_review_agent_lookup(r, agent, &listed, &have_list) != KB_OK) {
-        searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
-        searchd_http_respond_error(req, 500, "cannot read the agents list, try again");
-        kb_review_close(r);
-        return -1;
-    }
-    kb_review_close(r);
+    char *team = NULL;
+    if (agents_lookup(req, agent, &listed, &have_list, &team) != 0) return -1;
+    free(team);
     if (have_list && !listed) {
         searchd_http_respond_error(req, 400, "%s %s is not in the agents list: check the id "
                                              "(GET /api/agents), or add the agent to the list "
@@ -75,18 +101,10 @@ static int resolve_agent(searchd_request *req, const char *given, const char **a
 }
 
 /* The agent's team from the agents list into *team (NULL when not listed). 0, or -1 after
- * answering 500. */
+ * answering 500 or 503. */
 static int agent_team(searchd_request *req, const char *agent, char **team) {
-    char err[512] = "";
-    kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
-    if (!r || kb_review_agent_team(r, agent, team) != KB_OK) {
-        searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
-        searchd_http_respond_error(req, 500, "cannot read the agents list, try again");
-        kb_review_close(r);
-        return -1;
-    }
-    kb_review_close(r);
-    return 0;
+    int listed, have_list;
+    return agents_lookup(req, agent, &listed, &have_list, team);
 }
 
 void searchd_route_help_requests(searchd_request *req) {
@@ -132,20 +150,21 @@ void searchd_route_help_requests(searchd_request *req) {
         .confidence = res.confidence,
         .must_know = must_know,
         .doc_title = answerable ? top->title : NULL,
+        /* The desk's answer names a document: the question teaches it, in the request's own
+         * transaction (and spool record), taught by the filer with its role. */
+        .answer_doc_id = answer_doc,
+        .filed_by_role = searchd_auth_role_name(req->identity.role),
     };
     int64_t id = 0;
-    if (kb_store_log_help_request(searchd_ctx.store, &hr, &id) != KB_OK) {
+    int rc = kb_store_log_help_request(searchd_ctx.store, &hr, &id);
+    if (rc != KB_OK) {
         searchd_log_error("cannot store a help request: %s", kb_store_errmsg(searchd_ctx.store));
-        searchd_http_respond_error(req, 500, "cannot store the help request, try again");
+        /* KB_UNAVAILABLE: cut off from the database with no reserved id left to give. */
+        if (rc == KB_UNAVAILABLE) searchd_store_respond_failure(req, rc, "");
+        else searchd_http_respond_error(req, 500, "cannot store the help request, try again");
         kb_search_result_free(&res);
         cJSON_Delete(body);
         return;
-    }
-    if (answer_doc) { /* the desk's answer names a document: the question teaches it */
-        char ref[32];
-        snprintf(ref, sizeof ref, "%lld", (long long)id);
-        searchd_learned_teach(answer_doc, question, KB_LEARN_HELP_DESK, req->identity.name,
-                              searchd_auth_role_name(req->identity.role), ref);
     }
     searchd_metrics_count_help_request(answerable);
 

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "routes.h"
 #include "searchd.h"
+#include "store_state.h"
 #include "searchers.h"
 
 /* The document id of "ID/learned" into id. -1 after answering 400 when it is not one. */
@@ -61,6 +62,7 @@ static int in_index(searchd_request *req, const char *id) {
 
 static kb_learn *open_learn(searchd_request *req) {
     char err[512] = "";
+    if (searchd_store_gate(req) != 0) return NULL;
     kb_learn *l = kb_learn_open(searchd_ctx.data_dir, err, sizeof err);
     if (!l) {
         searchd_log_error("cannot open the learned phrasings: %s", err);
@@ -102,7 +104,7 @@ static void respond_learn_error(searchd_request *req, kb_learn *l, int rc) {
     case KB_CONFLICT: searchd_http_respond_error(req, 409, "%s", kb_learn_errmsg(l)); break;
     default:
         searchd_log_error("learned phrasings: %s", kb_learn_errmsg(l));
-        searchd_http_respond_error(req, 500, "cannot read or change the learned phrasings");
+        searchd_store_respond_failure(req, rc, "cannot read or change the learned phrasings");
     }
 }
 

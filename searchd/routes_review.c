@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents_known.h"
 #include "json_review.h"
 #include "kb/learn.h"
 #include "kb/review.h"
@@ -22,6 +23,7 @@
 #include "routes_args.h"
 #include "routes_review.h"
 #include "searchd.h"
+#include "store_state.h"
 
 #define REVIEW_MAX_LIMIT 500
 #define REVIEW_NOTE_MAX_BYTES 2000
@@ -29,10 +31,11 @@
 static kb_review *open_review(searchd_request *req, int readonly)
 {
     char err[512] = "";
+    if (searchd_store_gate(req) != 0) return NULL;
     kb_review *r = kb_review_open(searchd_ctx.data_dir, readonly, err, sizeof err);
     if (!r) {
         searchd_log_error("cannot open the event store for reviews: %s", err);
-        searchd_http_respond_error(req, 500, "cannot read the event store, try again");
+        searchd_store_respond_failure(req, KB_ERROR, "cannot read the event store, try again");
     }
     return r;
 }
@@ -44,7 +47,7 @@ static void respond_review_error(searchd_request *req, kb_review *r)
     else if (code == KB_INVALID) searchd_http_respond_error(req, 400, "%s", kb_review_errmsg(r));
     else {
         searchd_log_error("reviews: %s", kb_review_errmsg(r));
-        searchd_http_respond_error(req, 500, "cannot read or change help requests, try again");
+        searchd_store_respond_failure(req, code, "cannot read or change help requests, try again");
     }
 }
 
@@ -243,16 +246,28 @@ int searchd_agents_load(char *err, size_t err_len)
     kb_agent_list l;
     if (kb_agents_parse_file(searchd_ctx.agents_path, &l, err, err_len) != 0) return -1;
     pthread_mutex_lock(&agents_mutex);
-    kb_review *r = kb_review_open(searchd_ctx.data_dir, 0, err, err_len);
+    size_t n = l.n;
     int rc = -1;
+    if (searchd_store_unreachable()) {
+        /* The database (PostgreSQL) is away: help requests use the file's list meanwhile, and
+         * it is written there once the database is back (agents_known.h). */
+        searchd_log_warn("agents list read from %s (%zu agents); the event store's database "
+                         "cannot be reached: it is written there once it is back",
+                         searchd_ctx.agents_path, n);
+        searchd_agents_known_take(&l, 1);
+        pthread_mutex_unlock(&agents_mutex);
+        return 0;
+    }
+    kb_review *r = kb_review_open(searchd_ctx.data_dir, 0, err, err_len);
     if (r) {
         rc = kb_review_set_agents(r, &l) == KB_OK ? 0 : -1;
         if (rc) snprintf(err, err_len, "%s", kb_review_errmsg(r));
         kb_review_close(r);
     }
+    if (rc == 0) searchd_agents_known_take(&l, 0);
     pthread_mutex_unlock(&agents_mutex);
     if (rc == 0)
-        searchd_log_info("agents list loaded from %s: %zu agents", searchd_ctx.agents_path, l.n);
+        searchd_log_info("agents list loaded from %s: %zu agents", searchd_ctx.agents_path, n);
     kb_agent_list_free(&l);
     return rc;
 }
@@ -270,6 +285,10 @@ static void put_agents(searchd_request *req)
         return;
     }
     cJSON_Delete(body);
+    if (searchd_store_gate(req) != 0) { /* the list is the cluster's: not changed offline */
+        kb_agent_list_free(&l);
+        return;
+    }
     pthread_mutex_lock(&agents_mutex);
     /* The file first: if it cannot be written, nothing changes (a restart would otherwise bring
      * the old list back). */
@@ -278,20 +297,26 @@ static void put_agents(searchd_request *req)
         kb_agents_write_file(searchd_ctx.agents_path, &l, err, sizeof err) != 0)
         rc = -1;
     kb_review *r = rc == 0 ? kb_review_open(searchd_ctx.data_dir, 0, err, sizeof err) : NULL;
-    if (rc == 0 && (!r || kb_review_set_agents(r, &l) != KB_OK)) {
+    int code = KB_ERROR;
+    if (rc == 0 && (!r || (code = kb_review_set_agents(r, &l)) != KB_OK)) {
         if (r) snprintf(err, sizeof err, "%s", kb_review_errmsg(r));
         rc = -1;
     }
     kb_review_close(r);
+    size_t n = l.n;
+    if (rc == 0) searchd_agents_known_take(&l, 0);
     pthread_mutex_unlock(&agents_mutex);
     if (rc != 0) {
         searchd_log_error("agents list not replaced: %s", err);
-        searchd_http_respond_error(req, 500, "agents list not replaced: %s", err);
+        if (code == KB_UNAVAILABLE || searchd_store_unreachable())
+            searchd_store_respond_failure(req, KB_UNAVAILABLE, "");
+        else
+            searchd_http_respond_error(req, 500, "agents list not replaced: %s", err);
     } else {
-        searchd_log_info("agents list replaced by %s: %zu agents", req->identity.name, l.n);
+        searchd_log_info("agents list replaced by %s: %zu agents", req->identity.name, n);
         cJSON *ok = cJSON_CreateObject();
         cJSON_AddBoolToObject(ok, "ok", 1);
-        cJSON_AddNumberToObject(ok, "agents", (double)l.n);
+        cJSON_AddNumberToObject(ok, "agents", (double)n);
         searchd_http_respond_json(req, 200, ok);
     }
     kb_agent_list_free(&l);

@@ -62,10 +62,14 @@ void searchd_route_healthz(searchd_request *req) {
     memset(&st, 0, sizeof st);
     if (searchd_ctx.store) kb_store_stats(searchd_ctx.store, &st);
     /* "unreachable": a PostgreSQL store whose server this node cannot reach (the writer checks
-     * every second while idle); searches are still answered, their logs and acknowledged events
-     * fail until it is back (docs/CLUSTER.md). */
+     * every second while idle); searches are still answered, and with a spool (the default
+     * there) searches, feedback and help requests are kept on local disk until it is back
+     * (docs/CLUSTER.md). */
     cJSON_AddStringToObject(o, "store", st.unreachable ? "unreachable" : st.failing ? "failing" : "ok");
     if (st.failing || st.unreachable) cJSON_AddStringToObject(o, "store_error", st.last_error);
+    /* With a spool (a PostgreSQL store): the events this node holds for the database, so an
+     * operator sees a backlog drain after an outage (docs/OPERATIONS.md). */
+    if (searchd_ctx.spool_dir) cJSON_AddNumberToObject(o, "spool_events", (double)st.spool_events);
     searchd_http_respond_json(req, stale ? 503 : 200, o);
 }
 

@@ -42,6 +42,8 @@ typedef struct {
     const char *data_dir;
     const char *tokens_path;
     const char *agents_path;      /* --agents FILE, or NULL */
+    const char *spool_dir;        /* --spool DIR (PostgreSQL store), or its default; NULL with a
+                                   * --data directory */
     const char *listen;
     unsigned threads;
     unsigned max_connections;     /* --max-connections; 0: SEARCHD_CONNECTION_LIMIT */

@@ -223,7 +223,10 @@ int kb_store_conn_fail(kb_store_conn *c, int code, const char *fmt, ...)
 
 int kb_store_conn_sql_fail(kb_store_conn *c, const char *what)
 {
-    return kb_store_conn_fail(c, KB_ERROR, "%s: %s", what,
+    /* A lost connection is KB_UNAVAILABLE: kb-searchd answers 503, not 500 (docs/CLUSTER.md). */
+    int code = !c->sqlite_only && c->kdb && kb_db_errcode(c->kdb) == KB_DB_LOST ? KB_UNAVAILABLE
+                                                                               : KB_ERROR;
+    return kb_store_conn_fail(c, code, "%s: %s", what,
                               c->sqlite_only ? sqlite3_errmsg(c->db) : kb_store_db_message(c->kdb));
 }
 
