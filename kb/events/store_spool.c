@@ -258,7 +258,11 @@ void kb_writer_deliver(kb_store *st)
     }
     if (b.n == 0) {
         kb_spool_batch_free(&b);
-        spool_drained(st);
+        if (kb_spool_pending(st->spool)) /* never expected: back off rather than spin */
+            spool_problem(st, DELIVERING, "cannot deliver the spool",
+                          "events are counted as waiting but none can be read");
+        else
+            spool_drained(st);
         return;
     }
     event *evs = calloc(b.n, sizeof *evs), *list = NULL, **tail = &list;
