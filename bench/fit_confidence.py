@@ -96,16 +96,18 @@ def run(cmd, **kw):
 
 
 def search(kb_query, index, questions):
-    """kb-query --features over [(qid, text)]: {qid: (top id or None, confidence, features)}."""
-    text = "".join(f"{qid}\t{' '.join(q.split())}\n" for qid, q in questions)
+    """kb-query --features over [(qid, text)]: [(top id or None, confidence, features)], one per
+    question in order. By position, not by qid: kbeval's intents tasks give every question of an
+    intent the same qid, and keyed by it each would have been scored as the intent's last one."""
+    text = "".join(f"{n}\t{' '.join(q.split())}\n" for n, (_, q) in enumerate(questions))
     out = subprocess.run([kb_query, "--index", index, "--features"], input=text, capture_output=True,
                          text=True, check=True).stdout
-    res = {}
+    res = [(None, 0.0, None)] * len(questions)
     for line in out.splitlines():
         p = line.split("\t")
         feats = {k: float(v) for k, v in (kv.split("=") for kv in p[8].split())}
         ids = p[7].split(",") if p[7] else []
-        res[p[0]] = (ids[0] if ids else None, float(p[2]), feats)
+        res[int(p[0])] = (ids[0] if ids else None, float(p[2]), feats)
     return res
 
 
@@ -124,8 +126,7 @@ def prepare(kbeval, task, gaps, work, bindir, kb_query, seed=7):
     run([os.path.join(bindir, "kb-indexer"), "--index", os.path.join(out, "index"), os.path.join(out, "kb")])
     res = search(kb_query, os.path.join(out, "index"), [(q[0], q[1]) for q in queries])
     rows = []
-    for qid, _, rel, *_ in queries:
-        top, conf, f = res.get(qid, (None, 0, None))
+    for (qid, _, rel, *_), (top, conf, f) in zip(queries, res):
         if top is not None:
             rows.append((f, top in rel, bool(rel & kept), conf))
     return rows
@@ -145,7 +146,7 @@ def judged_set(work, bindir, kb_query):
         qs.append((f"j{n}", p[0]))
         want[f"j{n}"] = p[1]
     res = search(kb_query, os.path.join(out, "index"), qs)
-    return [(f, top == want[q], want[q] != "-", conf) for q, (top, conf, f) in res.items() if top]
+    return [(f, top == want[q], want[q] != "-", conf) for (q, _), (top, conf, f) in zip(qs, res) if top]
 
 
 # ---------------------------------------------------------------- the fit
