@@ -60,11 +60,12 @@ def ratio(a, b):
 def inputs(f):
     """The model's inputs from one search's features: keep in step with inputs() in confidence.c."""
     few = math.log(4.0) - math.log(1.0 + f["n_words"])
+    mutual = f["coverage"] * (1.0 - f["title_beyond"] * (1.0 - f["answer"]))
     return [1.0,
             f["word_share"],
-            ratio(f["top_score"] - f["second_score"], f["top_score"]) * f["coverage"],
+            ratio(f["top_score"] - f["second_score"], f["top_score"]) * mutual,
             f["coverage"] - f["second_coverage"],
-            ratio(f["top_score"] - f["tenth_score"], f["top_score"]) * f["coverage"],
+            ratio(f["top_score"] - f["tenth_score"], f["top_score"]) * mutual,
             max(few, 0.0),
             (0.3 - f["beyond"]) / 0.3 if f["beyond"] < 0.3 else 0.0,
             f["title_cover"] * f["answer"] - f["second_title_cover"] * f["second_answer"],

@@ -383,6 +383,13 @@ static int build_page(kb_searcher *s, kbx_results *xr, const kb_learned_part *pa
         res->features.second_title_cover = r[1].facts.title_cover;
         res->features.second_answer = r[1].facts.answer;
     }
+    /* What the top hit's title asks beyond the question; none when the question is one of its
+     * <questions>, and no more than a taught phrasing that ranked it is unlike the question. */
+    if (r[0].filled && !r[0].facts.verbatim) {
+        double beyond = kb_confidence_title_beyond(s->analyzer, asked, r[0].hit.title);
+        if (r[0].learned.learned > 0 && beyond > 1 - r[0].learned.sim) beyond = 1 - r[0].learned.sim;
+        res->features.title_beyond = beyond;
+    }
     size_t wanted = 0;
     for (size_t i = 0; i < n; i++) {
         int on_page = i >= offset && i - offset < limit;
