@@ -174,9 +174,8 @@ double kb_confidence_title_beyond(kb_analyzer *a, const char *compact_question, 
     for (size_t i = 0; i + 1 < nq; i++) pairs[np++] = (uint64_t)qc[i] << 32 | qc[i + 1];
     qsort(pairs, np, sizeof *pairs, cmp_u64);
     unsigned char stated[BEYOND_MAX_CHARS] = {0};
-    if (nt == 1) {
-        for (size_t i = 0; i < nq; i++) stated[0] |= qc[i] == tc[0];
-    }
+    for (size_t i = 0; nt == 1 && i < nq; i++)
+        if (qc[i] == tc[0]) stated[0] = 1;
     for (size_t i = 0; i + 1 < nt; i++) {
         uint64_t key = (uint64_t)tc[i] << 32 | tc[i + 1];
         if (np && bsearch(&key, pairs, np, sizeof *pairs, cmp_u64)) stated[i] = stated[i + 1] = 1;
