@@ -402,6 +402,20 @@ static kb_gaps *open_queue(const char *dir)
     return g;
 }
 
+/* The queue of dir (open_queue) and the sample knowledge base's handles into *h; NULL (a failed
+ * check, nothing left open) when either cannot be opened. */
+static kb_gaps *open_with_sample_kb(const char *dir, kb_handles *h)
+{
+    if (handles_open(h, sample_index) != 0) {
+        CHECK(!"the sample index opens");
+        return NULL;
+    }
+    kb_gaps *g = open_queue(dir);
+    CHECK(g != NULL);
+    if (!g) handles_close(h);
+    return g;
+}
+
 static long ingest_all(kb_gaps *g, kb_handles *h)
 {
     long waiting, rounds = 0;
@@ -479,13 +493,8 @@ TEST(queue_fed_by_searches_feedback_and_help_requests)
     kb_store_close(st);
 
     kb_handles h;
-    if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = open_queue(dir);
-    CHECK(g != NULL);
-    if (!g) {
-        handles_close(&h);
-        return;
-    }
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
     CHECK(ingest_all(g, &h) == 0);
     CHECK(ingest_all(g, &h) == 0); /* idempotent */
     kb_gap_page list = list_of(g, NULL);
@@ -586,13 +595,8 @@ TEST(typing_steps_stay_out_of_the_queue)
     kb_store_close(st);
 
     kb_handles h;
-    if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = open_queue(dir);
-    CHECK(g != NULL);
-    if (!g) {
-        handles_close(&h);
-        return;
-    }
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
     kb_gaps_set_typing_window(g, 5000);
     CHECK(kb_gaps_ingest(g, &h.kb, 1000) == 0); /* the young search is not "waiting" work */
     kb_gap_page list = list_of(g, NULL);
@@ -720,13 +724,8 @@ TEST(regroup_keeps_settled_items_and_their_ids)
     }
     kb_store_close(st);
     kb_handles h;
-    if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = open_queue(dir);
-    CHECK(g != NULL);
-    if (!g) {
-        handles_close(&h);
-        return;
-    }
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
     ingest_all(g, &h);
     int64_t before[5];
     for (int i = 0; i < 5; i++) before[i] = item_of(g, qs[i]);
@@ -872,13 +871,8 @@ TEST(emptied_item_follows_most_of_its_questions)
              (long long)t, (long long)t + 1000, (long long)t + 2000);
     CHECK(exec_in_store(dir, sql) == KB_DB_OK);
     kb_handles h;
-    if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = open_queue(dir);
-    CHECK(g != NULL);
-    if (!g) {
-        handles_close(&h);
-        return;
-    }
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
     long moved = kb_gaps_regroup(g, &h.kb, 0);
     if (moved != 4) printf("  moved %ld: %s\n", moved, kb_gaps_errmsg(g));
     CHECK(moved == 4);
@@ -907,13 +901,8 @@ TEST(stored_questions_are_analyzed_again_under_new_rules)
     log_search(st, "o2", "li", "客户13912345678要停机", 1, NULL, t0 + 1000);
     kb_store_close(st);
     kb_handles h;
-    if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = open_queue(dir);
-    CHECK(g != NULL);
-    if (!g) {
-        handles_close(&h);
-        return;
-    }
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
     ingest_all(g, &h);
     int64_t lost = item_of(g, "客户[手机号]要挂失"), stop = item_of(g, "客户[手机号]要停机");
     CHECK(lost > 0 && stop > 0 && lost != stop);
@@ -1441,13 +1430,8 @@ TEST(a_help_request_committed_late_with_an_earlier_id_still_enters_the_queue)
     help(st, "zhou", "宠物保险怎么理赔", 0, NULL, t0);
     kb_store_close(st);
     kb_handles h;
-    if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = open_queue(dir);
-    CHECK(g != NULL);
-    if (!g) {
-        handles_close(&h);
-        return;
-    }
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
     CHECK(ingest_all(g, &h) == 0);
     static const char insert[] =
         "INSERT INTO help_requests (id, time_ms, agent, filed_by, question, kb_answerable, "
