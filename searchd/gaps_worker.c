@@ -137,6 +137,8 @@ static void regroup(state *st)
         searchd_log_info("gap queue: regrouped, %ld questions moved to a closer item", moved);
 }
 
+/* Keep the worker's searcher on the index the service serves: on every node, so that one
+ * taking the role over groups with the current IDF and categories from its first batch. */
 static void follow_index(state *st)
 {
     searchd_index_status idx;
@@ -147,6 +149,11 @@ static void follow_index(state *st)
             st->need_recheck = 1;
         }
     }
+}
+
+/* After a re-index (or on taking the role): search the open items again. */
+static void recheck(state *st)
+{
     if (!st->need_recheck) return;
     uint64_t revision = kb_searcher_revision(st->searcher);
     long n = kb_gaps_recheck(st->gaps, st->searcher, revision);
@@ -168,9 +175,10 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&mu);
     while (!stop_requested) {
         pthread_mutex_unlock(&mu);
+        follow_index(st);
         if (hold_role(st)) {
             ingest(st);
-            follow_index(st);
+            recheck(st);
             regroup(st);
         }
         pthread_mutex_lock(&mu);
