@@ -60,11 +60,12 @@ def ratio(a, b):
 def inputs(f):
     """The model's inputs from one search's features: keep in step with inputs() in confidence.c."""
     few = math.log(4.0) - math.log(1.0 + f["n_words"])
+    mutual = f["coverage"] * (1.0 - f["title_beyond"] * (1.0 - f["answer"]))
     return [1.0,
             f["word_share"],
-            ratio(f["top_score"] - f["second_score"], f["top_score"]) * f["coverage"],
+            ratio(f["top_score"] - f["second_score"], f["top_score"]) * mutual,
             f["coverage"] - f["second_coverage"],
-            ratio(f["top_score"] - f["tenth_score"], f["top_score"]) * f["coverage"],
+            ratio(f["top_score"] - f["tenth_score"], f["top_score"]) * mutual,
             max(few, 0.0),
             (0.3 - f["beyond"]) / 0.3 if f["beyond"] < 0.3 else 0.0,
             f["title_cover"] * f["answer"] - f["second_title_cover"] * f["second_answer"],
@@ -96,16 +97,18 @@ def run(cmd, **kw):
 
 
 def search(kb_query, index, questions):
-    """kb-query --features over [(qid, text)]: {qid: (top id or None, confidence, features)}."""
-    text = "".join(f"{qid}\t{' '.join(q.split())}\n" for qid, q in questions)
+    """kb-query --features over [(qid, text)]: [(top id or None, confidence, features)], one per
+    question in order. By position, not by qid: kbeval's intents tasks give every question of an
+    intent the same qid, and keyed by it each would have been scored as the intent's last one."""
+    text = "".join(f"{n}\t{' '.join(q.split())}\n" for n, (_, q) in enumerate(questions))
     out = subprocess.run([kb_query, "--index", index, "--features"], input=text, capture_output=True,
                          text=True, check=True).stdout
-    res = {}
+    res = [(None, 0.0, None)] * len(questions)
     for line in out.splitlines():
         p = line.split("\t")
         feats = {k: float(v) for k, v in (kv.split("=") for kv in p[8].split())}
         ids = p[7].split(",") if p[7] else []
-        res[p[0]] = (ids[0] if ids else None, float(p[2]), feats)
+        res[int(p[0])] = (ids[0] if ids else None, float(p[2]), feats)
     return res
 
 
@@ -124,8 +127,7 @@ def prepare(kbeval, task, gaps, work, bindir, kb_query, seed=7):
     run([os.path.join(bindir, "kb-indexer"), "--index", os.path.join(out, "index"), os.path.join(out, "kb")])
     res = search(kb_query, os.path.join(out, "index"), [(q[0], q[1]) for q in queries])
     rows = []
-    for qid, _, rel, *_ in queries:
-        top, conf, f = res.get(qid, (None, 0, None))
+    for (qid, _, rel, *_), (top, conf, f) in zip(queries, res):
         if top is not None:
             rows.append((f, top in rel, bool(rel & kept), conf))
     return rows
@@ -145,7 +147,7 @@ def judged_set(work, bindir, kb_query):
         qs.append((f"j{n}", p[0]))
         want[f"j{n}"] = p[1]
     res = search(kb_query, os.path.join(out, "index"), qs)
-    return [(f, top == want[q], want[q] != "-", conf) for q, (top, conf, f) in res.items() if top]
+    return [(f, top == want[q], want[q] != "-", conf) for (q, _), (top, conf, f) in zip(qs, res) if top]
 
 
 # ---------------------------------------------------------------- the fit

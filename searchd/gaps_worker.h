@@ -6,7 +6,8 @@
  * index watcher has seen a new revision, searches the open items again (kb_gaps_recheck) to
  * mark those the knowledge base now answers. It owns its own analyzer, searcher (which also gives
  * the terms' IDF for grouping) and store connection, so it never competes with the request
- * threads for theirs.
+ * threads for theirs. With a PostgreSQL store shared by several nodes it does that work only
+ * while this node holds the queue's role (kb_gaps_role), and logs when it takes and loses it.
  */
 #ifndef SEARCHD_GAPS_WORKER_H
 #define SEARCHD_GAPS_WORKER_H

@@ -122,11 +122,15 @@ const char *searchd_http_header(searchd_request *req, const char *name) {
 /* Write <, > and & inside JSON as \u003c, \u003e, \u0026. Clients decode the same strings,
  * but the bytes can never be taken for HTML, whatever a browser or a careless page does with
  * them (document text and snippets are editor- and agent-supplied). Outside strings these
- * characters cannot occur in JSON, so a plain byte rewrite is safe. */
+ * characters cannot occur in JSON, so a plain byte rewrite is safe. text ends with a NUL at len. */
 static char *escape_html_in_json(char *text, size_t *len) {
+    /* Runs between the characters are found and copied with strcspn and memcpy (vectorized in
+     * libc): a search's answer holds a <mark> every few dozen bytes, and a byte-by-byte loop was
+     * a tenth of the cost of answering outside the search itself. */
+    static const char special[] = "<>&";
     size_t extra = 0;
-    for (size_t i = 0; i < *len; i++)
-        if (text[i] == '<' || text[i] == '>' || text[i] == '&') extra += 5;
+    for (size_t i = strcspn(text, special); i < *len; i += 1 + strcspn(text + i + 1, special))
+        extra += text[i] ? 5 : 0; /* a NUL (none in JSON) only ends a run */
     if (extra == 0) return text;
     char *out = malloc(*len + extra + 1);
     if (!out) {
@@ -134,8 +138,13 @@ static char *escape_html_in_json(char *text, size_t *len) {
         return NULL;
     }
     size_t o = 0;
-    for (size_t i = 0; i < *len; i++) {
-        char c = text[i];
+    for (size_t i = 0; i < *len;) {
+        size_t run = strcspn(text + i, special);
+        memcpy(out + o, text + i, run);
+        o += run;
+        i += run;
+        if (i >= *len) break;
+        char c = text[i++];
         const char *esc = c == '<' ? "\\u003c" : c == '>' ? "\\u003e" : c == '&' ? "\\u0026" : NULL;
         if (esc) {
             memcpy(out + o, esc, 6);

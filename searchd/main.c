@@ -369,18 +369,12 @@ static int start_service(const searchd_listen_addr *addr, char *err, size_t err_
         searchd_searchers_stop();
         return -1;
     }
-    /* The editors' gap queue (kb/gaps) is not yet ported onto PostgreSQL (docs/CLUSTER.md,
-     * porting step 4): with a database URI the service runs without its worker, and the gap
-     * endpoints answer 501 saying so. */
-    int gaps_available = !kb_store_data_is_uri(searchd_ctx.data_dir);
-    if (!gaps_available)
-        searchd_log_warn("the editors' gap queue is not yet available with a PostgreSQL event "
-                         "store: /api/gaps and /api/content-health answer 501 (docs/CLUSTER.md)");
-    /* The agents list and the editors' queue need the store (schema v2) and the index. The
-     * list is also kept in memory for help requests while a PostgreSQL database is away. */
+    /* The agents list and the editors' queue need the store (schema v2) and the index. With a
+     * PostgreSQL store the queue's worker runs on every node and works while it holds the
+     * queue's role (gaps_worker.c). The agents list is also kept in memory for help requests
+     * while a PostgreSQL database is away. */
     if (!searchd_store_unreachable()) searchd_agents_known_refresh();
-    if (searchd_agents_load(err, err_len) != 0 ||
-        (gaps_available && searchd_gaps_worker_start(err, err_len) != 0)) {
+    if (searchd_agents_load(err, err_len) != 0 || searchd_gaps_worker_start(err, err_len) != 0) {
         searchd_searchers_stop();
         kb_store_close(searchd_ctx.store);
         return -1;

@@ -6,8 +6,10 @@
  * An id the regroup pass merged into another item reaches that item (kb_gaps_item,
  * kb_gaps_update): the answer carries "merged_from".
  *
- * Each request opens its own connection to the event store (a fraction of a millisecond):
- * kb_gaps handles are not thread-safe, and editors' calls are rare next to agents' searches.
+ * Each request opens its own handle on the event store (a fraction of a millisecond on SQLite; on
+ * PostgreSQL it borrows one of the HTTP thread's kept sessions, events/store_conn.h): kb_gaps
+ * handles are not thread-safe, and editors' calls are rare next to agents' searches. Any node of
+ * several on one PostgreSQL store answers these, whichever node does the queue's work.
  * The document list that content health needs is read once per index revision and cached.
  */
 #include <pthread.h>
@@ -25,6 +27,7 @@
 #include "routes_args.h"
 #include "searchd.h"
 #include "searchers.h"
+#include "store_state.h"
 
 #define GAPS_MAX_LIMIT 500
 #define GAPS_NOTE_MAX_BYTES 2000
@@ -32,17 +35,12 @@
 
 static kb_gaps *open_gaps(searchd_request *req, int readonly)
 {
-    if (kb_store_data_is_uri(searchd_ctx.data_dir)) {
-        /* kb/gaps is not yet ported onto PostgreSQL (docs/CLUSTER.md, porting step 4) */
-        searchd_http_respond_error(req, 501, "the editors' gap queue is not yet available with a "
-                                             "PostgreSQL event store (docs/CLUSTER.md)");
-        return NULL;
-    }
     char err[512] = "";
+    if (searchd_store_gate(req) != 0) return NULL; /* PostgreSQL away: 503 (store_state.h) */
     kb_gaps *g = kb_gaps_open(searchd_ctx.data_dir, readonly, err, sizeof err);
     if (!g) {
         searchd_log_error("cannot open the gap queue: %s", err);
-        searchd_http_respond_error(req, 500, "cannot read the event store, try again");
+        searchd_store_respond_failure(req, KB_ERROR, "cannot read the event store, try again");
     }
     return g;
 }
@@ -55,7 +53,7 @@ static void respond_gaps_error(searchd_request *req, kb_gaps *g)
     else if (code == KB_INVALID) searchd_http_respond_error(req, 400, "%s", kb_gaps_errmsg(g));
     else {
         searchd_log_error("gap queue: %s", kb_gaps_errmsg(g));
-        searchd_http_respond_error(req, 500, "cannot read or change the gap queue, try again");
+        searchd_store_respond_failure(req, code, "cannot read or change the gap queue, try again");
     }
 }
 

@@ -42,9 +42,8 @@ NO_JSON = [c for c in LAYERS if c not in JSON_ALLOWED]
 CJSON = re.compile(r'^\s*#\s*include\s+[<"]cjson/', re.M)
 # The database clients. libpq is kb/db's alone: every other module reaches PostgreSQL through
 # kb/db's portable calls, so each statement is written once for both databases. sqlite3.h is
-# kb/db's too, and events/'s (the SQL function of SQLite's migration step 3 -> 4, and the SQLite
-# connection kb/gaps uses) and gaps/'s until kb/gaps is ported (docs/CLUSTER.md, step 4).
-DB_CLIENT_ONLY_IN = {"libpq-fe.h": {"db"}, "sqlite3.h": {"db", "events", "gaps"}}
+# kb/db's too, and events/'s for the SQL function of SQLite's released migration step 3 -> 4.
+DB_CLIENT_ONLY_IN = {"libpq-fe.h": {"db"}, "sqlite3.h": {"db", "events"}}
 DB_CLIENT = re.compile(r'^\s*#\s*include\s+[<"](libpq-fe\.h|sqlite3\.h)[>"]', re.M)
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

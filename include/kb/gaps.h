@@ -10,10 +10,13 @@
  * or dismissed, and after every re-index the open ones are searched again: an item the
  * knowledge base now answers confidently is marked "answered by X?" (suggested_answer).
  *
- * Storage: the gap_* tables of the event store (schema v2, kb/events/store.c). A kb_gaps handle owns
- * its own SQLite connection (busy timeout 5 s; writes in short BEGIN IMMEDIATE transactions) so
- * it never touches the store's writer queue; docs/GAPS.md says why. Questions are copied from
- * the store, where they were redacted before being written; notes are redacted here.
+ * Storage: the gap_* tables of the event store (schema v2, kb/events/store.c), in its SQLite file
+ * or its PostgreSQL database (docs/CLUSTER.md). A kb_gaps handle has its own connection (busy
+ * timeout 5 s; writes in short write transactions, one writer at a time on either database) so it
+ * never touches the store's writer queue; docs/GAPS.md says why. Questions are copied from the
+ * store, where they were redacted before being written; notes are redacted here. With several
+ * kb-searchd on one PostgreSQL store, the work that keeps the queue current runs on one of them
+ * at a time (kb_gaps_role).
  *
  * A kb_gaps handle is not thread-safe: one per thread (kb-searchd opens one per request and one
  * for its background feeder).
@@ -95,15 +98,15 @@ char *kb_gap_clusterer_terms(const kb_gap_clusterer *c, long index);
 
 /* ---------------------------------------------------------------- the queue */
 
-/* Calls that can fail return a kb_status (kb/status.h): KB_ERROR for SQLite or memory,
+/* Calls that can fail return a kb_status (kb/status.h): KB_ERROR for the database or memory,
  * KB_NOT_FOUND for no such item, KB_CONFLICT for a status change not allowed from the current
  * status, KB_INVALID for a bad argument; kb_gaps_errmsg() says what. */
 
 typedef struct kb_gaps kb_gaps;
 
-/* Open the event store of data_dir (DATA_DIR/events.sqlite3, schema written by kb_store_open)
- * read-only or for writing. NULL with the reason in err when it is missing, of another schema
- * version or cannot be opened. */
+/* Open the event store of data_dir (DATA_DIR/events.sqlite3, schema written by kb_store_open),
+ * or of a postgresql:// URI, read-only or for writing. NULL with the reason in err when it is
+ * missing, of another schema version or cannot be opened. */
 kb_gaps *kb_gaps_open(const char *data_dir, int readonly, char *err, size_t err_len);
 void kb_gaps_close(kb_gaps *g);
 const char *kb_gaps_errmsg(const kb_gaps *g);
@@ -172,6 +175,29 @@ typedef struct {
     kb_gaps_sort sort;
     size_t limit, offset;   /* limit 0 = 50 */
 } kb_gaps_filter;
+
+/* ---------------------------------------------------------------- one node at a time
+ *
+ * Several kb-searchd on one PostgreSQL store all read and change the queue for editors, but the
+ * work that keeps it current — kb_gaps_ingest, kb_gaps_regroup, kb_gaps_recheck — must run on one
+ * of them at a time: two nodes grouping the same new questions would each make an item of them.
+ * The node whose kb_gaps handle holds the advisory lock KB_GAPS_ROLE_LOCK does it, on that same
+ * handle, so its writes commit only while its session (and with it the lock) lives. When the node
+ * dies, the server ends its session and frees the lock; another node's next kb_gaps_role takes
+ * it (docs/CLUSTER.md, "Work that runs on one node at a time"). */
+#define KB_GAPS_ROLE_LOCK "kb.gaps"
+
+/* Take the role, or check that this handle still holds it: *held = 1 when this handle's
+ * session holds KB_GAPS_ROLE_LOCK now (do the work, on this handle, before asking again), 0 when
+ * another node holds it or the database cannot be reached. A session that was lost, or replaced
+ * by a reconnect, has lost the lock with it: the role is given up (*lost = 1 when it was held
+ * until this call, and kb_gaps_errmsg says why) and taken again only if the lock is free. A lost
+ * session is connected again on the way, so the next call can take the role. Taking the role
+ * drops what the handle kept from an earlier turn (the open groups as they were then: another
+ * node may have changed them). KB_OK, or KB_ERROR when the database cannot be reached or asked
+ * (*held 0; kb_gaps_errmsg says why). On SQLite one machine runs one daemon: always held. lost
+ * may be NULL. */
+int kb_gaps_role(kb_gaps *g, int *held, int *lost);
 
 /* ---------------------------------------------------------------- reading the queue
  *

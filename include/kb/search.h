@@ -109,6 +109,11 @@ typedef struct {
      * entry that is a question alone). 0 for a hit whose stored form could not be read. */
     double title_cover, answer;
     double second_title_cover, second_answer;
+    /* The share (0..1) of the top hit's title, in letters and digits, that the question does
+     * not state (in no pair of adjacent characters the question holds; function characters not
+     * counted): an FAQ entry that asks much more than the question is a different, narrower
+     * question (腾讯征信 → 还款日当天晚几个小时会影响腾讯征信吗). */
+    double title_beyond;
 } kb_search_features;
 
 typedef struct {

@@ -71,7 +71,10 @@ static const int SEARCH_ROWS[2] = {64, 8};
  * kb_schema (PostgreSQL) records the version. Never edit a released step: append a new one,
  * written in the SQL both databases accept (it runs through kb_db_ddl). The steps before
  * PG_BASE_STEPS were released for SQLite alone: a PostgreSQL store runs only their schema
- * statements (kb_db_ddl_only; it holds no data for the others to change) plus PG_EXTRAS. */
+ * statements (kb_db_ddl_only; it holds no data for the others to change) plus PG_EXTRAS. A step
+ * that begins with PG_ONLY adds what only PostgreSQL lacks: on SQLite it records the version and
+ * runs nothing. */
+#define PG_ONLY "-- PostgreSQL only\n"
 static const char *const migrations[] = {
     /* 0 -> 1: the first schema. */
     "CREATE TABLE searches (\n"
@@ -316,41 +319,52 @@ static const char *const migrations[] = {
     "INSERT INTO gap_categories (group_id, category, n, last_ms)"
     " SELECT group_id, category, count(*), max(time_ms) FROM gap_questions"
     " WHERE category IS NOT NULL GROUP BY group_id, category;\n",
+    /* 8 -> 9, PostgreSQL only: help_requests.seq, the commit order the gap queue follows there
+     * (docs/CLUSTER.md, "Work that runs on one node at a time"). On SQLite the queue follows the
+     * id, which is the rowid and given in commit order by the one writer. On PostgreSQL a help
+     * request accepted while its node could not reach the database keeps an id from a block the
+     * node reserved before (the spool), so ids are not in commit order; a seq drawn at the
+     * insert, under the cluster's write lock, is. Rows already stored get numbers in no
+     * particular order: the queue had not run on PostgreSQL before this step, and starts from
+     * 0. */
+    (PG_ONLY
+     "ALTER TABLE help_requests ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;\n"
+     "CREATE UNIQUE INDEX help_requests_seq ON help_requests(seq);\n"),
+    /* 9 -> 10, PostgreSQL only: what the spool's delivery needs (docs/CLUSTER.md, "When the
+     * database is unreachable: the spool"). feedback_once is the rule "the same feedback is
+     * stored once" as an index, so feedback delivered twice (a crash between a delivery's COMMIT
+     * and the spool's delivered position) is ignored by ON CONFLICT. feedback_parked holds
+     * feedback a spool delivered on a search the database does not hold yet (another node's
+     * spool still holds it): written with its teaching when the search arrives, dropped after
+     * 7 days; feedback's columns, plus the role that decides the teaching. SQLite has no spool
+     * (its writer's NOT EXISTS keeps the rule, as before). */
+    (PG_ONLY
+     "CREATE UNIQUE INDEX feedback_once ON feedback(search_id, kind, coalesce(doc_id, ''));\n"
+     "CREATE TABLE feedback_parked (\n"
+     "  id        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+     "  search_id TEXT NOT NULL,\n"
+     "  agent     TEXT NOT NULL,\n"
+     "  kind      TEXT NOT NULL CHECK (kind IN ('click', 'helpful', 'not_found')),\n"
+     "  doc_id    TEXT,\n"
+     "  role      TEXT NOT NULL CHECK (role IN ('agent', 'editor', 'lead', 'admin')),\n"
+     "  time_ms   BIGINT NOT NULL            -- when the feedback was given\n"
+     ");\n"
+     "CREATE UNIQUE INDEX feedback_parked_once ON feedback_parked(search_id, kind, "
+     "coalesce(doc_id, ''));\n"
+     "CREATE INDEX feedback_parked_time ON feedback_parked(time_ms);\n"),
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_BASE_STEPS 6
 
 /* What only a PostgreSQL store has, made with the last of the base steps (docs/CLUSTER.md):
- *   - searches.seq and help_requests.seq, the commit order the gap queue follows where SQLite
- *     has the rowid: a search's key is text, and a help request delivered from a node's spool
- *     keeps the smaller id it was given while the node was cut off; identity values are drawn
- *     under the cluster's write lock, so in commit order;
- *   - coaching_docs.seq, the order a lead gave the documents (SQLite's rowid order);
- *   - feedback_once, the rule "the same feedback is stored once" as an index, so that feedback
- *     delivered from a spool twice (a crash between COMMIT and the delivered position) is
- *     ignored by ON CONFLICT;
- *   - feedback_parked: feedback a spool delivered on a search the database does not hold yet
- *     (another node's spool still holds it), written with its teaching when the search arrives,
- *     dropped after 7 days. Its columns are feedback's, plus the role that decides the
- *     teaching. */
+ *   - searches.seq, the commit order the gap queue follows where SQLite has the rowid (the
+ *     search's key is text); identity values are drawn under the cluster's write lock, so in
+ *     commit order;
+ *   - coaching_docs.seq, the order a lead gave the documents (SQLite's rowid order). */
 static const char PG_EXTRAS[] =
     "ALTER TABLE searches ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;\n"
     "CREATE UNIQUE INDEX searches_seq ON searches(seq);\n"
-    "ALTER TABLE coaching_docs ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;\n"
-    "ALTER TABLE help_requests ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;\n"
-    "CREATE UNIQUE INDEX help_requests_seq ON help_requests(seq);\n"
-    "CREATE UNIQUE INDEX feedback_once ON feedback(search_id, kind, coalesce(doc_id, ''));\n"
-    "CREATE TABLE feedback_parked (\n"
-    "  id        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
-    "  search_id TEXT NOT NULL,\n"
-    "  agent     TEXT NOT NULL,\n"
-    "  kind      TEXT NOT NULL CHECK (kind IN ('click', 'helpful', 'not_found')),\n"
-    "  doc_id    TEXT,\n"
-    "  role      TEXT NOT NULL CHECK (role IN ('agent', 'editor', 'lead', 'admin')),\n"
-    "  time_ms   BIGINT NOT NULL            -- when the feedback was given\n"
-    ");\n"
-    "CREATE UNIQUE INDEX feedback_parked_once ON feedback_parked(search_id, kind, coalesce(doc_id, ''));\n"
-    "CREATE INDEX feedback_parked_time ON feedback_parked(time_ms);\n";
+    "ALTER TABLE coaching_docs ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;\n";
 
 
 /* ---------------------------------------------------------------- events and the store */
@@ -413,14 +427,17 @@ int kb_writer_migrate(kb_store *st, char *err, size_t err_len)
         return -1;
     }
     for (int v = version; v < SCHEMA_VERSION; v++) {
+        int pg_only = !strncmp(migrations[v], PG_ONLY, strlen(PG_ONLY));
         char *sql = st->pg && v < PG_BASE_STEPS ? kb_db_ddl_only(d, migrations[v])
+                    : pg_only && !st->pg        ? strdup("")
+                    : pg_only                   ? strdup(migrations[v]) /* PostgreSQL's DDL */
                                                 : kb_db_ddl(d, migrations[v]);
         if (!sql) {
             kb_db_rollback(db);
             snprintf(err, err_len, "cannot set up event store %s: out of memory", st->path);
             return -1;
         }
-        int rc = kb_db_exec(db, sql);
+        int rc = *sql ? kb_db_exec(db, sql) : KB_DB_OK;
         free(sql);
         if (rc == KB_DB_OK && st->pg && v + 1 == PG_BASE_STEPS) rc = kb_db_exec(db, PG_EXTRAS);
         if (rc != KB_DB_OK || kb_db_set_schema_version(db, v + 1) != KB_DB_OK) goto fail;

@@ -160,36 +160,7 @@ int kb_store_conn_open_any(kb_store_conn *c, const char *data, int readonly, cha
         c->kdb = NULL;
         return -1;
     }
-    c->db = kb_db_sqlite_handle(c->kdb);
     return 0;
-}
-
-int kb_store_conn_open_sqlite(kb_store_conn *c, const char *data, int readonly, const char *what,
-                              char *err, size_t err_len)
-{
-    if (kb_db_is_uri(data)) {
-        memset(c, 0, sizeof *c);
-        snprintf(err, err_len,
-                 "%s is not yet available with a PostgreSQL event store (docs/CLUSTER.md); it "
-                 "needs kb-searchd's --data directory",
-                 what);
-        return -1;
-    }
-    int rc = kb_store_conn_open_any(c, data, readonly, err, err_len);
-    c->sqlite_only = 1;
-    return rc;
-}
-
-int kb_store_conn_open(kb_store_conn *c, const char *data_dir, int readonly, char *err,
-                       size_t err_len)
-{
-    return kb_store_conn_open_sqlite(c, data_dir, readonly, "the editors' gap queue", err,
-                                     err_len);
-}
-
-int kb_store_begin_immediate(sqlite3 *db)
-{
-    return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 }
 
 int kb_store_conn_revive(kb_store_conn *c)
@@ -208,7 +179,6 @@ void kb_store_conn_close(kb_store_conn *c)
         kb_db_close(c->kdb);
     }
     c->kdb = NULL;
-    c->db = NULL;
 }
 
 int kb_store_conn_fail(kb_store_conn *c, int code, const char *fmt, ...)
@@ -224,24 +194,8 @@ int kb_store_conn_fail(kb_store_conn *c, int code, const char *fmt, ...)
 int kb_store_conn_sql_fail(kb_store_conn *c, const char *what)
 {
     /* A lost connection is KB_UNAVAILABLE: kb-searchd answers 503, not 500 (docs/CLUSTER.md). */
-    int code = !c->sqlite_only && c->kdb && kb_db_errcode(c->kdb) == KB_DB_LOST ? KB_UNAVAILABLE
-                                                                               : KB_ERROR;
-    return kb_store_conn_fail(c, code, "%s: %s", what,
-                              c->sqlite_only ? sqlite3_errmsg(c->db) : kb_store_db_message(c->kdb));
+    int code = c->kdb && kb_db_errcode(c->kdb) == KB_DB_LOST ? KB_UNAVAILABLE : KB_ERROR;
+    return kb_store_conn_fail(c, code, "%s: %s", what, kb_store_db_message(c->kdb));
 }
 
-void kb_store_conn_rollback(kb_store_conn *c)
-{
-    if (c->sqlite_only) {
-        if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-        return;
-    }
-    kb_db_rollback(c->kdb);
-}
-
-int kb_store_column_text(sqlite3_stmt *s, int col, char **out)
-{
-    const unsigned char *t = sqlite3_column_text(s, col);
-    *out = t ? strdup((const char *)t) : NULL;
-    return t && !*out ? -1 : 0;
-}
+void kb_store_conn_rollback(kb_store_conn *c) { kb_db_rollback(c->kdb); }

@@ -20,24 +20,16 @@
 
 #include <stddef.h>
 
-#include <sqlite3.h>
-
 #include "db/db.h"
 
 #define KB_STORE_BUSY_TIMEOUT_MS 5000
-
-/* Run BEGIN IMMEDIATE (waiting up to the busy timeout). SQLITE_OK or the error code. */
-int kb_store_begin_immediate(sqlite3 *db);
 
 /* A connection that remembers why its last call failed: the kb_gaps, kb_review, kb_learn and
  * kb_coaching handles are built on it, so all report errors the same way (a kb_status and a
  * message, the sqlite3_errmsg pattern). */
 typedef struct {
     kb_db *kdb;    /* the connection, on either database */
-    sqlite3 *db;   /* the same connection's SQLite handle (NULL on PostgreSQL), for kb/gaps
-                    * until it is ported onto kb_db (docs/CLUSTER.md, porting step 4) */
     int borrowed;  /* kdb is one of this thread's PostgreSQL sessions: given back, not closed */
-    int sqlite_only; /* opened for a module using db: its errors are sqlite3_errmsg's */
     int readonly;
     int code;      /* kb_status of the last failure */
     char err[512]; /* what went wrong, for kb_gaps_errmsg / kb_review_errmsg */
@@ -47,13 +39,6 @@ typedef struct {
  * err (no store there, cannot connect, another schema version). */
 int kb_store_conn_open_any(kb_store_conn *c, const char *data, int readonly, char *err,
                            size_t err_len);
-/* The same for a module still written against SQLite (c->db): a URI is refused, saying which
- * part is not yet available with a PostgreSQL store (what, e.g. "the editors' gap queue"). */
-int kb_store_conn_open_sqlite(kb_store_conn *c, const char *data, int readonly, const char *what,
-                              char *err, size_t err_len);
-/* kb_store_conn_open_sqlite for kb/gaps (its name before the port). */
-int kb_store_conn_open(kb_store_conn *c, const char *data_dir, int readonly, char *err,
-                       size_t err_len);
 void kb_store_conn_close(kb_store_conn *c);
 /* For a handle kept open across many calls (kb-searchd's learned-phrasings reload): when the
  * last call found the PostgreSQL session lost (the server restarted), connect again. 0, or -1
@@ -66,10 +51,6 @@ int kb_store_conn_fail(kb_store_conn *c, int code, const char *fmt, ...)
 int kb_store_conn_sql_fail(kb_store_conn *c, const char *what);
 /* Roll back an open transaction, if any. */
 void kb_store_conn_rollback(kb_store_conn *c);
-/* A column's text, malloc'd, into *out (NULL for SQL NULL). 0, or -1 when out of memory. For
- * kb/gaps' SQLite statements; kb_db_column_dup for kb_db ones. */
-int kb_store_column_text(sqlite3_stmt *s, int col, char **out);
-
 /* kb_db_errmsg without the database's name in front (the modules' messages say what failed;
  * the name is in the daemon's start-up line). */
 const char *kb_store_db_message(kb_db *db);

@@ -5,13 +5,18 @@
  * Ingest runs in two phases so the database's write lock is held only for the cheap part:
  *   1. without a transaction, read what arrived since the watermarks (gap_progress) and analyze
  *      each question (grouping terms, the top hit's category) — the expensive part;
- *   2. in one BEGIN IMMEDIATE transaction, assign the questions to groups, insert them, update
- *      the touched groups' aggregates, count returned documents per day, and move the
- *      watermarks. Either all of it commits or none, so a crash never loses or doubles a
- *      question; questions are also unique per (source, ref).
+ *   2. in one write transaction (BEGIN IMMEDIATE on SQLite; the cluster's write lock on
+ *      PostgreSQL), assign the questions to groups, insert them, update the touched groups'
+ *      aggregates, count returned documents per day, and move the watermarks. Either all of it
+ *      commits or none, so a crash never loses or doubles a question; questions are also unique
+ *      per (source, ref).
  * The clusterer (the open groups' centroids) is kept between calls and reloaded only when an
  * editor changed a status, a question left the queue or the regroup pass moved questions
  * (gap_progress 'version'), or the index revision changed (the IDF weights).
+ *
+ * The watermarks follow each source in commit order (kb_gaps_order_of): rows committed after a
+ * batch was read always carry larger numbers, so none is skipped. With several nodes on one
+ * PostgreSQL store only the node holding the role does this work (gaps_role.c).
  */
 #include "kb/gaps.h"
 
@@ -35,16 +40,11 @@ kb_gaps *kb_gaps_open(const char *data_dir, int readonly, char *err, size_t err_
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    if (kb_store_conn_open(&g->conn, data_dir, readonly, err, err_len) != 0) {
+    if (kb_store_conn_open_any(&g->conn, data_dir, readonly, err, err_len) != 0) {
         free(g);
         return NULL;
     }
     g->typing_window_ms = KB_GAPS_TYPING_WINDOW_MS;
-    if (kb_gaps_register_typing(g->conn.db) != SQLITE_OK) {
-        snprintf(err, err_len, "cannot register SQL functions: %s", sqlite3_errmsg(g->conn.db));
-        kb_gaps_close(g);
-        return NULL;
-    }
     return g;
 }
 
@@ -57,6 +57,10 @@ void kb_gaps_close(kb_gaps *g)
 {
     if (!g) return;
     kb_gap_clusterer_free(g->clusterer);
+    /* A PostgreSQL session goes back to the thread's pool, open: it must not keep the role. */
+    if (g->role_held && kb_db_dialect_of(kb_gaps_db(g)) == KB_DB_POSTGRESQL &&
+        kb_db_generation(kb_gaps_db(g)) == g->role_generation)
+        kb_db_unlock(kb_gaps_db(g), KB_GAPS_ROLE_LOCK);
     kb_store_conn_close(&g->conn);
     free(g);
 }
@@ -66,60 +70,77 @@ int kb_gaps_last_code(const kb_gaps *g) { return g ? g->conn.code : KB_ERROR; }
 
 /* ---------------------------------------------------------------- small SQL helpers */
 
+const char *kb_gaps_order_of(kb_gaps *g, const char *table)
+{
+    if (kb_db_dialect_of(kb_gaps_db(g)) == KB_DB_POSTGRESQL) return "seq";
+    return strcmp(table, "searches") == 0 ? "rowid" : "id";
+}
+
 int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallback)
 {
-    sqlite3_stmt *s;
+    kb_db_stmt *s;
     int64_t v = fallback;
-    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) return fallback;
-    if (sqlite3_bind_parameter_count(s) >= 1) sqlite3_bind_int64(s, 1, a);
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    if (kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) return fallback;
+    if (kb_db_param_count(s) >= 1) kb_db_bind_int64(s, 1, a);
+    if (kb_db_step(s) == KB_DB_ROW && !kb_db_column_is_null(s, 0)) v = kb_db_column_int64(s, 0);
+    kb_db_finalize(s);
     return v;
+}
+
+int kb_gaps_exec_id(kb_gaps *g, const char *sql, int64_t id)
+{
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) return -1;
+    kb_db_bind_int64(s, 1, id);
+    int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
+    kb_db_finalize(s);
+    return rc;
 }
 
 int64_t kb_gaps_progress(kb_gaps *g, const char *source)
 {
-    sqlite3_stmt *s;
+    kb_db_stmt *s;
     int64_t v = 0;
-    if (sqlite3_prepare_v2(g->conn.db, "SELECT last_id FROM gap_progress WHERE source = ?1", -1, &s,
-                           NULL) != SQLITE_OK)
+    if (kb_db_prepare(kb_gaps_db(g), "SELECT last_id FROM gap_progress WHERE source = ?1", &s) !=
+        KB_DB_OK)
         return 0;
-    sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    kb_db_bind_text(s, 1, source);
+    if (kb_db_step(s) == KB_DB_ROW) v = kb_db_column_int64(s, 0);
+    kb_db_finalize(s);
     return v;
 }
 
 int kb_gaps_set_progress(kb_gaps *g, const char *source, int64_t value)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "INSERT INTO gap_progress (source, last_id) VALUES (?1, ?2) "
-                           "ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "INSERT INTO gap_progress (source, last_id) VALUES (?1, ?2) "
+                      "ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id",
+                      &s) != KB_DB_OK)
         return -1;
-    sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, value);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
+    kb_db_bind_text(s, 1, source);
+    kb_db_bind_int64(s, 2, value);
+    int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
+    kb_db_finalize(s);
     return rc;
 }
 
 int kb_gaps_bump_version(kb_gaps *g)
 {
-    return sqlite3_exec(g->conn.db,
-                        "INSERT INTO gap_progress (source, last_id) VALUES ('version', 1) "
-                        "ON CONFLICT (source) DO UPDATE SET last_id = last_id + 1",
-                        NULL, NULL, NULL) == SQLITE_OK
+    /* The table's name on the right: a bare last_id is ambiguous on PostgreSQL. */
+    return kb_db_exec(kb_gaps_db(g),
+                      "INSERT INTO gap_progress (source, last_id) VALUES ('version', 1) "
+                      "ON CONFLICT (source) DO UPDATE SET last_id = gap_progress.last_id + 1") ==
+                   KB_DB_OK
                ? 0
                : -1;
 }
 
-char *kb_gaps_col_dup(sqlite3_stmt *s, int i)
+char *kb_gaps_col_dup(kb_db_stmt *s, int i)
 {
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? strdup((const char *)t) : NULL;
+    char *t = NULL;
+    kb_db_column_dup(s, i, &t);
+    return t;
 }
 
 /* ---------------------------------------------------------------- questions waiting */
@@ -157,13 +178,20 @@ static void pending_free(pending_list *l)
     memset(l, 0, sizeof *l);
 }
 
-/* Append the rows of a prepared statement: ref, time_ms, agent, question, top_id. */
-static int collect(pending_list *l, sqlite3_stmt *s, const char *source)
+/* Append the rows of a prepared statement: ref, time_ms, agent, question, top_id and, for
+ * searches while the typing window is on, the two columns of kb_gaps_typing_searches_sql: a
+ * step of typing is left out here (gaps_typing.c). */
+static int collect(kb_gaps *g, pending_list *l, kb_db_stmt *s, const char *source)
 {
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *q = (const char *)sqlite3_column_text(s, 3);
+    while ((rc = kb_db_step(s)) == KB_DB_ROW) {
+        const char *q = kb_db_column_text(s, 3);
         if (!q || kb_text_is_blank(q)) continue; /* nothing was asked: never queued */
+        /* (The columns are known once a row is: PostgreSQL runs the statement at its first
+         * step.) */
+        if (g->typing_window_ms > 0 && kb_db_column_count(s) >= 7 &&
+            kb_gaps_typing_step(q, (int)kb_db_column_int64(s, 5), kb_db_column_text(s, 6)))
+            continue;
         if (l->n == l->cap) {
             size_t cap = l->cap ? l->cap * 2 : 64;
             pending *v = realloc(l->v, cap * sizeof *v);
@@ -175,65 +203,63 @@ static int collect(pending_list *l, sqlite3_stmt *s, const char *source)
         memset(p, 0, sizeof *p);
         p->source = source;
         p->ref = kb_gaps_col_dup(s, 0);
-        p->time_ms = sqlite3_column_int64(s, 1);
+        p->time_ms = kb_db_column_int64(s, 1);
         p->agent = kb_gaps_col_dup(s, 2);
         p->question = strdup(q);
         p->top_id = kb_gaps_col_dup(s, 4);
         l->n++;
         if (!p->ref || !p->agent || !p->question) return -1;
     }
-    return rc == SQLITE_DONE ? 0 : -1;
+    return rc == KB_DB_DONE ? 0 : -1;
 }
 
 static int select_into(kb_gaps *g, pending_list *l, const char *sql, int64_t lo, int64_t hi,
                        const char *source)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
-    sqlite3_bind_int64(s, 1, lo);
-    sqlite3_bind_int64(s, 2, hi);
-    if (sqlite3_bind_parameter_count(s) >= 3) sqlite3_bind_int64(s, 3, g->typing_window_ms);
-    int rc = collect(l, s, source);
-    sqlite3_finalize(s);
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) return -1;
+    kb_db_bind_int64(s, 1, lo);
+    kb_db_bind_int64(s, 2, hi);
+    if (kb_db_param_count(s) >= 3) kb_db_bind_int64(s, 3, g->typing_window_ms);
+    int rc = collect(g, l, s, source);
+    kb_db_finalize(s);
     return rc;
 }
 
 /* Reviews since lo: requests now a gap are (re-)queued, requests now answerable leave. */
 static int select_reviews(kb_gaps *g, pending_list *l, int64_t lo, int64_t hi)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(
-            g->conn.db,
-            "SELECT h.id, h.time_ms, h.agent, h.question, NULL, "
-            "       coalesce(h.override_answerable, h.kb_answerable) "
-            "FROM help_requests h WHERE h.id IN (SELECT help_request_id FROM "
-            "help_request_reviews WHERE id > ?1 AND id <= ?2)",
-            -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "SELECT h.id, coalesce(h.override_answerable, h.kb_answerable) "
+                      "FROM help_requests h WHERE h.id IN (SELECT help_request_id FROM "
+                      "help_request_reviews WHERE id > ?1 AND id <= ?2) ORDER BY h.id",
+                      &s) != KB_DB_OK)
         return -1;
-    sqlite3_bind_int64(s, 1, lo);
-    sqlite3_bind_int64(s, 2, hi);
+    kb_db_bind_int64(s, 1, lo);
+    kb_db_bind_int64(s, 2, hi);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (sqlite3_column_int(s, 5) == 0) continue; /* still a gap: the next query adds it */
+    while ((rc = kb_db_step(s)) == KB_DB_ROW) {
+        if (kb_db_column_int64(s, 1) == 0) continue; /* still a gap: the next query adds it */
         if (l->n_removed == l->cap_removed) {
             size_t cap = l->cap_removed ? l->cap_removed * 2 : 16;
             int64_t *v = realloc(l->removed, cap * sizeof *v);
             if (!v) {
-                sqlite3_finalize(s);
+                kb_db_finalize(s);
                 return -1;
             }
             l->removed = v;
             l->cap_removed = cap;
         }
-        l->removed[l->n_removed++] = sqlite3_column_int64(s, 0);
+        l->removed[l->n_removed++] = kb_db_column_int64(s, 0);
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return -1;
+    kb_db_finalize(s);
+    if (rc != KB_DB_DONE) return -1;
     return select_into(g, l,
                        "SELECT CAST(h.id AS TEXT), h.time_ms, h.agent, h.question, NULL "
                        "FROM help_requests h WHERE h.id IN (SELECT help_request_id FROM "
                        "help_request_reviews WHERE id > ?1 AND id <= ?2) "
-                       "AND coalesce(h.override_answerable, h.kb_answerable) = 0",
+                       "AND coalesce(h.override_answerable, h.kb_answerable) = 0 ORDER BY h.id",
                        lo, hi, "help_request");
 }
 
@@ -290,24 +316,23 @@ kb_gap_clusterer *kb_gaps_read_groups(kb_gaps *g, const kb_gaps_kb *kb)
 {
     kb_gap_clusterer *c = kb_gap_clusterer_new(kb->searcher ? idf_of : NULL, kb->searcher);
     if (!c) return NULL;
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "SELECT id, terms, n_questions FROM gap_groups "
-                           "WHERE status IN ('open', 'in_progress') ORDER BY id",
-                           -1, &s, NULL) != SQLITE_OK) {
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "SELECT id, terms, n_questions FROM gap_groups "
+                      "WHERE status IN ('open', 'in_progress') ORDER BY id",
+                      &s) != KB_DB_OK) {
         kb_gap_clusterer_free(c);
         return NULL;
     }
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        if (kb_gap_clusterer_load(c, sqlite3_column_int64(s, 0),
-                                  (const char *)sqlite3_column_text(s, 1),
-                                  sqlite3_column_double(s, 2)) < 0) {
-            rc = SQLITE_NOMEM;
+    while ((rc = kb_db_step(s)) == KB_DB_ROW)
+        if (kb_gap_clusterer_load(c, kb_db_column_int64(s, 0), kb_db_column_text(s, 1),
+                                  kb_db_column_double(s, 2)) < 0) {
+            rc = KB_DB_ERROR;
             break;
         }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
+    kb_db_finalize(s);
+    if (rc != KB_DB_DONE) {
         kb_gap_clusterer_free(c);
         return NULL;
     }
@@ -343,23 +368,25 @@ static int remove_help(kb_gaps *g, int64_t id, kb_gaps_id_set *touched, int *rem
     char ref[32];
     snprintf(ref, sizeof ref, "%lld", (long long)id);
     int64_t gid = -1;
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "SELECT group_id FROM gap_questions WHERE source = 'help_request' "
-                           "AND ref = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "SELECT group_id FROM gap_questions WHERE source = 'help_request' "
+                      "AND ref = ?1",
+                      &s) != KB_DB_OK)
         return -1;
-    sqlite3_bind_text(s, 1, ref, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW) gid = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    kb_db_bind_text(s, 1, ref);
+    int step = kb_db_step(s);
+    if (step == KB_DB_ROW) gid = kb_db_column_int64(s, 0);
+    kb_db_finalize(s);
+    if (step != KB_DB_ROW && step != KB_DB_DONE) return -1;
     if (gid < 0) return 0;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "DELETE FROM gap_questions WHERE source = 'help_request' AND ref = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "DELETE FROM gap_questions WHERE source = 'help_request' AND ref = ?1",
+                      &s) != KB_DB_OK)
         return -1;
-    sqlite3_bind_text(s, 1, ref, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
+    kb_db_bind_text(s, 1, ref);
+    int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
+    kb_db_finalize(s);
     if (rc == 0) {
         *removed = 1;
         rc = kb_gaps_id_set_add(touched, gid);
@@ -367,28 +394,35 @@ static int remove_help(kb_gaps *g, int64_t id, kb_gaps_id_set *touched, int *rem
     return rc;
 }
 
-static int question_exists(kb_gaps *g, sqlite3_stmt *s, const pending *p)
+/* 1 when the question is in the queue already, 0 when not, -1 on error. */
+static int question_exists(kb_db_stmt *s, const pending *p)
 {
-    sqlite3_reset(s);
-    sqlite3_bind_text(s, 1, p->source, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, p->ref, -1, SQLITE_STATIC);
-    (void)g;
-    return sqlite3_step(s) == SQLITE_ROW;
+    kb_db_reset(s);
+    kb_db_bind_text(s, 1, p->source);
+    kb_db_bind_text(s, 2, p->ref);
+    int rc = kb_db_step(s);
+    kb_db_reset(s);
+    return rc == KB_DB_ROW ? 1 : rc == KB_DB_DONE ? 0 : -1;
 }
 
 const char kb_gaps_new_group_sql[] =
-    "INSERT INTO gap_groups (question, first_ms, last_ms, created_ms) VALUES (?1, ?2, ?2, ?2)";
+    "INSERT INTO gap_groups (question, first_ms, last_ms, created_ms) VALUES (?1, ?2, ?2, ?2) "
+    "RETURNING id";
 
-int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt *insert,
+int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, kb_db_stmt *insert,
                          const char *question, int64_t time_ms)
 {
+    (void)g;
     int64_t gid = kb_gap_clusterer_group_id(c, gi);
     if (gid != 0) return gid;
-    sqlite3_reset(insert);
-    sqlite3_bind_text(insert, 1, question, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(insert, 2, time_ms);
-    if (sqlite3_step(insert) != SQLITE_DONE) return -1;
-    gid = sqlite3_last_insert_rowid(g->conn.db);
+    kb_db_reset(insert);
+    kb_db_bind_text(insert, 1, question);
+    kb_db_bind_int64(insert, 2, time_ms);
+    /* The new id from RETURNING: SQLite's last_insert_rowid has no PostgreSQL counterpart. */
+    int rc = kb_db_step(insert);
+    gid = rc == KB_DB_ROW ? kb_db_column_int64(insert, 0) : -1;
+    kb_db_reset(insert);
+    if (gid <= 0) return -1;
     kb_gap_clusterer_set_group_id(c, gi, gid);
     return gid;
 }
@@ -396,21 +430,24 @@ int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt 
 /* Assign and insert every pending question, noting each in `adds`. */
 static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_adds *adds)
 {
-    sqlite3_stmt *exists = NULL, *new_group = NULL, *ins = NULL;
+    kb_db *db = kb_gaps_db(g);
+    kb_db_stmt *exists = NULL, *new_group = NULL, *ins = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(g->conn.db, "SELECT 1 FROM gap_questions WHERE source = ?1 AND ref = ?2",
-                           -1, &exists, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->conn.db, kb_gaps_new_group_sql, -1, &new_group, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->conn.db,
-                           "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, "
-                           "question, terms, top_id, category) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                           -1, &ins, NULL) != SQLITE_OK)
+    if (kb_db_prepare(db, "SELECT 1 FROM gap_questions WHERE source = ?1 AND ref = ?2",
+                      &exists) != KB_DB_OK ||
+        kb_db_prepare(db, kb_gaps_new_group_sql, &new_group) != KB_DB_OK ||
+        kb_db_prepare(db,
+                      "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, "
+                      "question, terms, top_id, category) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                      &ins) != KB_DB_OK)
         goto done;
     for (size_t i = 0; i < l->n; i++) {
         pending *p = &l->v[i];
         if (!p->terms) continue;
-        if (question_exists(g, exists, p)) continue;
+        int known = question_exists(exists, p);
+        if (known < 0) goto done;
+        if (known) continue;
         long gi = kb_gap_clusterer_assign(g->clusterer, p->terms, NULL);
         if (gi < 0) goto done;
         int64_t gid = kb_gaps_group_id(g, g->clusterer, gi, new_group, p->question, p->time_ms);
@@ -418,25 +455,22 @@ static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_adds *adds)
         if (kb_gaps_adds_note(adds, gid, gi, p->source, p->agent, p->question, p->category,
                               p->time_ms) != 0)
             goto done;
-        sqlite3_reset(ins);
-        sqlite3_bind_int64(ins, 1, gid);
-        sqlite3_bind_text(ins, 2, p->source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 3, p->ref, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 4, p->time_ms);
-        sqlite3_bind_text(ins, 5, p->agent, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 6, p->question, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 7, p->terms, -1, SQLITE_STATIC);
-        if (p->top_id) sqlite3_bind_text(ins, 8, p->top_id, -1, SQLITE_STATIC);
-        else sqlite3_bind_null(ins, 8);
-        if (p->category) sqlite3_bind_text(ins, 9, p->category, -1, SQLITE_STATIC);
-        else sqlite3_bind_null(ins, 9);
-        if (sqlite3_step(ins) != SQLITE_DONE) goto done;
+        kb_db_bind_int64(ins, 1, gid);
+        kb_db_bind_text(ins, 2, p->source);
+        kb_db_bind_text(ins, 3, p->ref);
+        kb_db_bind_int64(ins, 4, p->time_ms);
+        kb_db_bind_text(ins, 5, p->agent);
+        kb_db_bind_text(ins, 6, p->question);
+        kb_db_bind_text(ins, 7, p->terms);
+        kb_db_bind_text(ins, 8, p->top_id); /* NULL binds SQL NULL */
+        kb_db_bind_text(ins, 9, p->category);
+        if (kb_db_step(ins) != KB_DB_DONE) goto done;
     }
     rc = 0;
 done:
-    sqlite3_finalize(exists);
-    sqlite3_finalize(new_group);
-    sqlite3_finalize(ins);
+    kb_db_finalize(exists);
+    kb_db_finalize(new_group);
+    kb_db_finalize(ins);
     return rc;
 }
 
@@ -444,21 +478,26 @@ done:
 static int count_doc_days(kb_gaps *g, int64_t lo, int64_t hi)
 {
     if (hi <= lo) return 0;
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(
-            g->conn.db,
-            "INSERT INTO doc_days (day, doc_id, returned, top) "
-            "SELECT s.time_ms / 86400000, j.value, count(*), sum(j.key = 0) "
-            "FROM searches s, json_each(s.top_ids) j "
-            "WHERE s.rowid > ?1 AND s.rowid <= ?2 AND j.type = 'text' GROUP BY 1, 2 "
-            "ON CONFLICT (day, doc_id) DO UPDATE SET returned = returned + excluded.returned, "
-            "top = top + excluded.top",
-            -1, &s, NULL) != SQLITE_OK)
+    kb_db *db = kb_gaps_db(g);
+    const char *o = kb_gaps_order_of(g, "searches");
+    char each[512], sql[1536];
+    if (kb_db_sql_json_each(kb_db_dialect_of(db), "s.top_ids", "j", each, sizeof each) != 0)
         return -1;
-    sqlite3_bind_int64(s, 1, lo);
-    sqlite3_bind_int64(s, 2, hi);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
+    /* count(*) FILTER rather than sum(j.key = 0): PostgreSQL sums no booleans. */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO doc_days (day, doc_id, returned, top) "
+             "SELECT s.time_ms / 86400000, j.value, count(*), count(*) FILTER (WHERE j.key = 0) "
+             "FROM searches s, %s "
+             "WHERE s.%s > ?1 AND s.%s <= ?2 AND j.type = 'text' GROUP BY 1, 2 "
+             "ON CONFLICT (day, doc_id) DO UPDATE SET "
+             "returned = doc_days.returned + excluded.returned, top = doc_days.top + excluded.top",
+             each, o, o);
+    kb_db_stmt *s;
+    if (kb_db_prepare(db, sql, &s) != KB_DB_OK) return -1;
+    kb_db_bind_int64(s, 1, lo);
+    kb_db_bind_int64(s, 2, hi);
+    int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
+    kb_db_finalize(s);
     return rc;
 }
 
@@ -495,19 +534,23 @@ static long plan_batch(kb_gaps *g, watermark *w, size_t max_rows)
 static int read_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pending_list *l)
 {
     int rc = 0;
-    rc |= select_into(g, l, kb_gaps_typing_searches_sql, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi,
-                      "search");
+    char searches[1024], help[256];
+    const char *h = kb_gaps_order_of(g, "help_requests");
+    snprintf(help, sizeof help,
+             "SELECT CAST(id AS TEXT), time_ms, agent, question, NULL "
+             "FROM help_requests WHERE %s > ?1 AND %s <= ?2 "
+             "AND coalesce(override_answerable, kb_answerable) = 0 ORDER BY %s",
+             h, h, h);
+    rc |= kb_gaps_typing_searches_sql(g, searches, sizeof searches);
+    if (rc == 0)
+        rc |= select_into(g, l, searches, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi, "search");
     rc |= select_into(g, l,
                       "SELECT f.search_id, f.time_ms, f.agent, s.query, "
                       "coalesce(f.doc_id, s.top_id) FROM feedback f JOIN searches s "
                       "ON s.search_id = f.search_id WHERE f.id > ?1 AND f.id <= ?2 "
                       "AND f.kind = 'not_found' AND s.unresolved = 0 ORDER BY f.id",
                       w[WM_FEEDBACK].lo, w[WM_FEEDBACK].hi, "not_found");
-    rc |= select_into(g, l,
-                      "SELECT CAST(id AS TEXT), time_ms, agent, question, NULL "
-                      "FROM help_requests WHERE id > ?1 AND id <= ?2 "
-                      "AND coalesce(override_answerable, kb_answerable) = 0",
-                      w[WM_HELP].lo, w[WM_HELP].hi, "help_request");
+    rc |= select_into(g, l, help, w[WM_HELP].lo, w[WM_HELP].hi, "help_request");
     rc |= select_reviews(g, l, w[WM_REVIEWS].lo, w[WM_REVIEWS].hi);
     if (rc != 0) return kb_store_conn_sql_fail(&g->conn, "cannot read new events"), -1;
     for (size_t i = 0; i < l->n; i++) analyze(&l->v[i], kb);
@@ -558,7 +601,7 @@ static int place_new_questions(kb_gaps *g, pending_list *l)
  * (nothing written; the in-memory groups are dropped, as they may hold what was rolled back). */
 static int write_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pending_list *l)
 {
-    if (kb_store_begin_immediate(g->conn.db) != SQLITE_OK)
+    if (kb_db_begin(kb_gaps_db(g), KB_DB_TX_WRITE) != KB_DB_OK)
         return kb_store_conn_sql_fail(&g->conn, "cannot start writing the queue"), -1;
     int64_t version = kb_gaps_progress(g, "version");
     uint64_t revision = kb->searcher ? kb_searcher_revision(kb->searcher) : 0;
@@ -574,7 +617,7 @@ static int write_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pen
     if (count_doc_days(g, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi) != 0) goto fail;
     for (size_t i = 0; i < N_WM; i++)
         if (w[i].hi > w[i].lo && kb_gaps_set_progress(g, w[i].name, w[i].hi) != 0) goto fail;
-    if (sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    if (kb_db_commit(kb_gaps_db(g)) != KB_DB_OK) goto fail;
     g->clusterer_version = version;
     g->clusterer_revision = revision;
     g->clusterer_searcher = kb->searcher;
@@ -593,10 +636,15 @@ long kb_gaps_ingest(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows)
     if (g->conn.readonly) return kb_store_conn_fail(&g->conn, KB_INVALID, "the queue is open read-only"), -1;
     if (!kb || !kb->analyzer) return 0;
     if (max_rows == 0) max_rows = 1000;
+    char max_searches[64], max_help[64];
+    snprintf(max_searches, sizeof max_searches, "SELECT max(%s) FROM searches",
+             kb_gaps_order_of(g, "searches"));
+    snprintf(max_help, sizeof max_help, "SELECT max(%s) FROM help_requests",
+             kb_gaps_order_of(g, "help_requests"));
     watermark w[N_WM] = {
-        [WM_SEARCHES] = {"searches", "SELECT max(rowid) FROM searches", 0, 0, 0},
+        [WM_SEARCHES] = {"searches", max_searches, 0, 0, 0},
         [WM_FEEDBACK] = {"feedback", "SELECT max(id) FROM feedback", 0, 0, 0},
-        [WM_HELP] = {"help_requests", "SELECT max(id) FROM help_requests", 0, 0, 0},
+        [WM_HELP] = {"help_requests", max_help, 0, 0, 0},
         [WM_REVIEWS] = {"reviews", "SELECT max(id) FROM help_request_reviews", 0, 0, 0},
     };
     /* Questions stored under older grouping rules are analyzed again first, a batch a call. */
@@ -627,21 +675,23 @@ typedef struct {
  * confidently is the suggestion. */
 static int suggest_for(kb_gaps *g, kb_searcher *s, int64_t id, suggestion *out)
 {
-    sqlite3_stmt *q;
+    kb_db_stmt *q;
     memset(out, 0, sizeof *out);
     out->id = id;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "SELECT question FROM gap_questions WHERE group_id = ?1 GROUP BY "
-                           "question ORDER BY count(*) DESC, max(time_ms) DESC LIMIT ?2",
-                           -1, &q, NULL) != SQLITE_OK)
+    /* The phrasings in the representative's order (the text's byte order on an exact tie, so
+     * both databases pick the same ones). */
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "SELECT question FROM gap_questions WHERE group_id = ?1 GROUP BY "
+                      "question ORDER BY count(*) DESC, max(time_ms) DESC, question LIMIT ?2",
+                      &q) != KB_DB_OK)
         return -1;
-    sqlite3_bind_int64(q, 1, id);
-    sqlite3_bind_int(q, 2, RECHECK_VARIANTS);
+    kb_db_bind_int64(q, 1, id);
+    kb_db_bind_int64(q, 2, RECHECK_VARIANTS);
     char *docs[RECHECK_VARIANTS] = {0}, *titles[RECHECK_VARIANTS] = {0};
     double conf[RECHECK_VARIANTS] = {0};
     int n = 0;
-    while (n < RECHECK_VARIANTS && sqlite3_step(q) == SQLITE_ROW) {
-        const char *text = (const char *)sqlite3_column_text(q, 0);
+    while (n < RECHECK_VARIANTS && kb_db_step(q) == KB_DB_ROW) {
+        const char *text = kb_db_column_text(q, 0);
         kb_search_request req = {.text = text ? text : "", .limit = 1};
         kb_search_result res;
         if (kb_search(s, &req, &res) == KB_OK) {
@@ -654,7 +704,7 @@ static int suggest_for(kb_gaps *g, kb_searcher *s, int64_t id, suggestion *out)
         }
         n++;
     }
-    sqlite3_finalize(q);
+    kb_db_finalize(q);
     int best = -1, best_votes = 0;
     for (int i = 0; i < n; i++) {
         if (!docs[i]) continue;
@@ -680,41 +730,37 @@ static int suggest_for(kb_gaps *g, kb_searcher *s, int64_t id, suggestion *out)
 
 static int write_suggestions(kb_gaps *g, suggestion *v, size_t n, uint64_t revision)
 {
-    sqlite3_stmt *u;
-    if (kb_store_begin_immediate(g->conn.db) != SQLITE_OK) return -1;
-    if (sqlite3_prepare_v2(
-            g->conn.db,
-            "UPDATE gap_groups SET suggested_ms = CASE WHEN ?2 IS NULL THEN NULL "
-            "WHEN suggested_doc_id IS ?2 THEN suggested_ms ELSE ?5 END, "
+    kb_db *db = kb_gaps_db(g);
+    kb_db_stmt *u;
+    if (kb_db_begin(db, KB_DB_TX_WRITE) != KB_DB_OK) return -1;
+    if (kb_db_prepare(
+            db,
+            /* CAST: "?2 IS NULL" alone gives PostgreSQL no type for the parameter. */
+            "UPDATE gap_groups SET suggested_ms = CASE WHEN CAST(?2 AS TEXT) IS NULL THEN NULL "
+            "WHEN suggested_doc_id IS NOT DISTINCT FROM ?2 THEN suggested_ms ELSE ?5 END, "
             "suggested_doc_id = ?2, suggested_title = ?3, suggested_confidence = ?4, "
             "checked_revision = ?6 WHERE id = ?1 AND status IN ('open', 'in_progress')",
-            -1, &u, NULL) != SQLITE_OK) {
+            &u) != KB_DB_OK) {
         kb_store_conn_rollback(&g->conn);
         return -1;
     }
     int64_t now = kb_gaps_now_ms();
     for (size_t i = 0; i < n; i++) {
-        sqlite3_reset(u);
-        sqlite3_bind_int64(u, 1, v[i].id);
-        if (v[i].doc) {
-            sqlite3_bind_text(u, 2, v[i].doc, -1, SQLITE_STATIC);
-            sqlite3_bind_text(u, 3, v[i].title, -1, SQLITE_STATIC);
-            sqlite3_bind_double(u, 4, v[i].confidence);
-        } else {
-            sqlite3_bind_null(u, 2);
-            sqlite3_bind_null(u, 3);
-            sqlite3_bind_null(u, 4);
-        }
-        sqlite3_bind_int64(u, 5, now);
-        sqlite3_bind_int64(u, 6, (int64_t)revision);
-        if (sqlite3_step(u) != SQLITE_DONE) {
-            sqlite3_finalize(u);
+        kb_db_bind_int64(u, 1, v[i].id);
+        kb_db_bind_text(u, 2, v[i].doc); /* NULL: no suggestion (binds SQL NULL) */
+        kb_db_bind_text(u, 3, v[i].doc ? v[i].title : NULL);
+        if (v[i].doc) kb_db_bind_double(u, 4, v[i].confidence);
+        else kb_db_bind_null(u, 4);
+        kb_db_bind_int64(u, 5, now);
+        kb_db_bind_int64(u, 6, (int64_t)revision);
+        if (kb_db_step(u) != KB_DB_DONE) {
+            kb_db_finalize(u);
             kb_store_conn_rollback(&g->conn);
             return -1;
         }
     }
-    sqlite3_finalize(u);
-    if (sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    kb_db_finalize(u);
+    if (kb_db_commit(db) != KB_DB_OK) {
         kb_store_conn_rollback(&g->conn);
         return -1;
     }
@@ -729,19 +775,22 @@ long kb_gaps_recheck(kb_gaps *g, kb_searcher *s, uint64_t revision)
     for (;;) {
         /* Items not yet checked against this revision, a batch at a time, so the write
          * transactions stay short and new questions keep flowing in between. */
-        sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(g->conn.db,
-                               "SELECT id FROM gap_groups WHERE status IN ('open', 'in_progress') "
-                               "AND checked_revision IS NOT ?1 ORDER BY id LIMIT ?2",
-                               -1, &q, NULL) != SQLITE_OK)
+        kb_db_stmt *q;
+        if (kb_db_prepare(kb_gaps_db(g),
+                          "SELECT id FROM gap_groups WHERE status IN ('open', 'in_progress') "
+                          "AND checked_revision IS DISTINCT FROM ?1 ORDER BY id LIMIT ?2",
+                          &q) != KB_DB_OK)
             return kb_store_conn_sql_fail(&g->conn, "cannot list items to re-check"), -1;
-        sqlite3_bind_int64(q, 1, (int64_t)revision);
-        sqlite3_bind_int(q, 2, RECHECK_BATCH);
+        kb_db_bind_int64(q, 1, (int64_t)revision);
+        kb_db_bind_int64(q, 2, RECHECK_BATCH);
         int64_t ids[RECHECK_BATCH];
         size_t n = 0;
-        while (n < RECHECK_BATCH && sqlite3_step(q) == SQLITE_ROW)
-            ids[n++] = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
+        int step = KB_DB_DONE;
+        while (n < RECHECK_BATCH && (step = kb_db_step(q)) == KB_DB_ROW)
+            ids[n++] = kb_db_column_int64(q, 0);
+        kb_db_finalize(q);
+        if (n < RECHECK_BATCH && step != KB_DB_DONE)
+            return kb_store_conn_sql_fail(&g->conn, "cannot list items to re-check"), -1;
         if (n == 0) break;
         suggestion v[RECHECK_BATCH];
         size_t got = 0;
@@ -787,20 +836,20 @@ int64_t kb_gaps_resolve(kb_gaps *g, int64_t id)
         "SELECT id FROM gap_groups WHERE id = ?1 "
         "UNION ALL SELECT m.into_id FROM gap_merges m JOIN gap_groups t ON t.id = m.into_id "
         "WHERE m.id = ?1 LIMIT 1";
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) {
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) {
         kb_store_conn_sql_fail(&g->conn, "cannot read the item");
         return -1;
     }
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s);
-    int64_t found = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
-    if (rc == SQLITE_DONE)
+    kb_db_bind_int64(s, 1, id);
+    int rc = kb_db_step(s);
+    int64_t found = rc == KB_DB_ROW ? kb_db_column_int64(s, 0) : 0;
+    kb_db_finalize(s);
+    if (rc == KB_DB_DONE)
         kb_store_conn_fail(&g->conn, KB_NOT_FOUND,
                      "no item with id %lld: its questions have left the queue, reload it",
                      (long long)id);
-    else if (rc != SQLITE_ROW)
+    else if (rc != KB_DB_ROW)
         return kb_store_conn_sql_fail(&g->conn, "cannot read the item"), -1;
     return found;
 }
@@ -839,21 +888,21 @@ static int clean_category(kb_gaps *g, const char *in, char **out)
 static int write_category(kb_gaps *g, int64_t id, const char *category, const char *by,
                           int64_t now_ms)
 {
-    sqlite3_stmt *s;
+    kb_db_stmt *s;
     const char *sql =
         category ? "UPDATE gap_groups SET category = ?2, category_by = ?3, category_ms = ?4 "
                    "WHERE id = ?1"
                  : "UPDATE gap_groups SET category = " KB_GAPS_DERIVED_CATEGORY ", category_by = NULL, "
                    "category_ms = NULL WHERE id = ?1";
-    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
-    sqlite3_bind_int64(s, 1, id);
+    if (kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) return -1;
+    kb_db_bind_int64(s, 1, id);
     if (category) {
-        sqlite3_bind_text(s, 2, category, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, by ? by : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, now_ms);
+        kb_db_bind_text(s, 2, category);
+        kb_db_bind_text(s, 3, by ? by : "");
+        kb_db_bind_int64(s, 4, now_ms);
     }
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
+    int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
+    kb_db_finalize(s);
     return rc;
 }
 
@@ -893,20 +942,20 @@ static int check_change(kb_gaps *g, const kb_gaps_change *ch, checked_change *ou
     return KB_OK;
 }
 
-/* Item id's status and suggested answer (malloc'd). 0, or -1 (SQLite's error). */
+/* Item id's status and suggested answer (malloc'd). 0, or -1 (the database's error). */
 static int read_status(kb_gaps *g, int64_t id, char **status, char **suggested)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db, "SELECT status, suggested_doc_id FROM gap_groups WHERE id = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g), "SELECT status, suggested_doc_id FROM gap_groups WHERE id = ?1",
+                      &s) != KB_DB_OK)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : -1;
+    kb_db_bind_int64(s, 1, id);
+    int rc = kb_db_step(s) == KB_DB_ROW ? 0 : -1;
     if (rc == 0) {
         *status = kb_gaps_col_dup(s, 0);
         *suggested = kb_gaps_col_dup(s, 1);
     }
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     return rc;
 }
 
@@ -927,38 +976,36 @@ static int write_status(kb_gaps *g, int64_t id, const checked_change *c, const c
                                 "doc_id is required: item %lld has no suggested answer",
                                 (long long)id);
     }
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "UPDATE gap_groups SET status = ?2, answer_doc_id = ?3, "
-                           "status_by = ?4, status_ms = ?5, note = coalesce(?6, note) "
-                           "WHERE id = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "UPDATE gap_groups SET status = ?2, answer_doc_id = ?3, "
+                      "status_by = ?4, status_ms = ?5, note = coalesce(?6, note) "
+                      "WHERE id = ?1",
+                      &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&g->conn, "cannot change the item");
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, c->status, -1, SQLITE_STATIC);
-    if (answer) sqlite3_bind_text(s, 3, answer, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, 3);
-    sqlite3_bind_text(s, 4, by ? by : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, now_ms);
-    if (c->note) sqlite3_bind_text(s, 6, c->note, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s, 6);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? KB_OK
-                                            : kb_store_conn_sql_fail(&g->conn, "cannot change the item");
-    sqlite3_finalize(s);
+    kb_db_bind_int64(s, 1, id);
+    kb_db_bind_text(s, 2, c->status);
+    kb_db_bind_text(s, 3, answer); /* NULL binds SQL NULL */
+    kb_db_bind_text(s, 4, by ? by : "");
+    kb_db_bind_int64(s, 5, now_ms);
+    kb_db_bind_text(s, 6, c->note);
+    int rc = kb_db_step(s) == KB_DB_DONE ? KB_OK
+                                         : kb_store_conn_sql_fail(&g->conn, "cannot change the item");
+    kb_db_finalize(s);
     return rc;
 }
 
 /* Replace item id's note (inside the caller's transaction). 0, or -1. */
 static int write_note(kb_gaps *g, int64_t id, const char *note)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db, "UPDATE gap_groups SET note = ?2 WHERE id = ?1", -1, &s,
-                           NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g), "UPDATE gap_groups SET note = ?2 WHERE id = ?1", &s) !=
+        KB_DB_OK)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, note, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
+    kb_db_bind_int64(s, 1, id);
+    kb_db_bind_text(s, 2, note);
+    int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
+    kb_db_finalize(s);
     return rc;
 }
 
@@ -967,7 +1014,7 @@ static int write_note(kb_gaps *g, int64_t id, const char *note)
 static int apply_change(kb_gaps *g, int64_t id, const checked_change *c, const char *by,
                         int64_t now_ms, int64_t *target)
 {
-    if (kb_store_begin_immediate(g->conn.db) != SQLITE_OK)
+    if (kb_db_begin(kb_gaps_db(g), KB_DB_TX_WRITE) != KB_DB_OK)
         return kb_store_conn_sql_fail(&g->conn, "cannot change the item");
     char *from = NULL, *suggested = NULL;
     int rc;
@@ -986,7 +1033,7 @@ static int apply_change(kb_gaps *g, int64_t id, const checked_change *c, const c
     if (rc == KB_OK &&
         ((c->set_category && write_category(g, *target, c->category, by, now_ms) != 0) ||
          kb_gaps_bump_version(g) != 0 ||
-         sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
+         kb_db_commit(kb_gaps_db(g)) != KB_DB_OK))
         rc = kb_store_conn_sql_fail(&g->conn, "cannot change the item");
     if (rc != KB_OK) kb_store_conn_rollback(&g->conn);
     free(from);

@@ -23,19 +23,6 @@
 
 #include "gaps/gaps_internal.h"
 
-/* ---------------------------------------------------------------- small helpers */
-
-/* Run sql with ?1 = id to completion. 0, or -1. */
-static int exec_id(kb_gaps *g, const char *sql, int64_t id)
-{
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
-    return rc;
-}
-
 /* ---------------------------------------------------------------- the full recompute */
 
 /* The ranking both ways share: most asked, then most recently asked, then (an exact tie) the
@@ -65,20 +52,20 @@ int kb_gaps_recompute_group(kb_gaps *g, int64_t id)
 {
     kb_gap_clusterer *c = kb_gap_clusterer_new(NULL, NULL);
     long gi = c ? kb_gap_clusterer_load(c, id, "", 0) : -1;
-    sqlite3_stmt *s = NULL;
+    kb_db *db = kb_gaps_db(g);
+    kb_db_stmt *s = NULL;
     char *terms = NULL;
     int rc = -1;
     if (gi < 0) goto done;
-    if (sqlite3_prepare_v2(g->conn.db, "SELECT terms FROM gap_questions WHERE group_id = ?1", -1, &s,
-                           NULL) != SQLITE_OK)
+    if (kb_db_prepare(db, "SELECT terms FROM gap_questions WHERE group_id = ?1", &s) != KB_DB_OK)
         goto done;
-    sqlite3_bind_int64(s, 1, id);
+    kb_db_bind_int64(s, 1, id);
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        if (kb_gap_clusterer_add_to(c, gi, (const char *)sqlite3_column_text(s, 0)) != 0) break;
-    sqlite3_finalize(s);
+    while ((step = kb_db_step(s)) == KB_DB_ROW)
+        if (kb_gap_clusterer_add_to(c, gi, kb_db_column_text(s, 0)) != 0) break;
+    kb_db_finalize(s);
     s = NULL;
-    if (step != SQLITE_DONE) goto done;
+    if (step != KB_DB_DONE) goto done;
     terms = kb_gap_clusterer_terms(c, gi);
     if (!terms) goto done;
     static const char sql[] =
@@ -97,23 +84,23 @@ int kb_gaps_recompute_group(kb_gaps *g, int64_t id)
         " question = coalesce(" REPRESENTATIVE_FROM_QUESTIONS ", question),"
         " category = CASE WHEN category_by IS NOT NULL THEN category ELSE " KB_GAPS_DERIVED_CATEGORY
         " END WHERE id = ?1";
-    if (sqlite3_prepare_v2(g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) goto done;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, terms, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) goto done;
-    sqlite3_finalize(s);
+    if (kb_db_prepare(db, sql, &s) != KB_DB_OK) goto done;
+    kb_db_bind_int64(s, 1, id);
+    kb_db_bind_text(s, 2, terms);
+    if (kb_db_step(s) != KB_DB_DONE) goto done;
+    kb_db_finalize(s);
     s = NULL;
     for (size_t i = 0; i < sizeof rebuild_tallies / sizeof *rebuild_tallies; i++)
-        if (exec_id(g, rebuild_tallies[i], id) != 0) goto done;
+        if (kb_gaps_exec_id(g, rebuild_tallies[i], id) != 0) goto done;
     /* An open item left without questions that no editor touched (status or category) goes. */
-    if (exec_id(g,
+    if (kb_gaps_exec_id(g,
                 "DELETE FROM gap_groups WHERE id = ?1 AND n_questions = 0 AND "
                 "status = 'open' AND status_by IS NULL AND category_by IS NULL",
                 id) != 0)
         goto done;
     rc = 0;
 done:
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     free(terms);
     kb_gap_clusterer_free(c);
     return rc;
@@ -148,7 +135,7 @@ static const char *const statements[N_ST] = {
 
 struct kb_gaps_adds {
     kb_gaps *g;
-    sqlite3_stmt *st[N_ST];
+    kb_db_stmt *st[N_ST];
     item_delta *v;
     size_t n, cap;
 };
@@ -159,7 +146,7 @@ kb_gaps_adds *kb_gaps_adds_new(kb_gaps *g)
     if (!a) return NULL;
     a->g = g;
     for (int i = 0; i < N_ST; i++)
-        if (sqlite3_prepare_v2(g->conn.db, statements[i], -1, &a->st[i], NULL) != SQLITE_OK) {
+        if (kb_db_prepare(kb_gaps_db(g), statements[i], &a->st[i]) != KB_DB_OK) {
             kb_gaps_adds_free(a);
             return NULL;
         }
@@ -169,7 +156,7 @@ kb_gaps_adds *kb_gaps_adds_new(kb_gaps *g)
 void kb_gaps_adds_free(kb_gaps_adds *a)
 {
     if (!a) return;
-    for (int i = 0; i < N_ST; i++) sqlite3_finalize(a->st[i]);
+    for (int i = 0; i < N_ST; i++) kb_db_finalize(a->st[i]);
     free(a->v);
     free(a);
 }
@@ -194,20 +181,21 @@ static item_delta *delta_of(kb_gaps_adds *a, int64_t id, long gi)
     return d;
 }
 
-/* Run statement st with (?1 item, ?2 text, ?3 time); its changes (0 or 1), or -1. */
+/* Run statement st with (?1 item, ?2 text, ?3 time): for the lookup (ST_AGENT_SEEN) 1 when it
+ * found a row, else the rows it changed (0 or 1); -1 on error. */
 static int step3(kb_gaps_adds *a, int st, int64_t id, const char *text, int64_t time_ms)
 {
-    sqlite3_stmt *s = a->st[st];
-    sqlite3_reset(s);
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(s) >= 3) sqlite3_bind_int64(s, 3, time_ms);
-    int rc = sqlite3_step(s);
-    int out = rc == SQLITE_ROW                                 ? 1
-              : rc != SQLITE_DONE                              ? -1
-              : sqlite3_stmt_readonly(s)                       ? 0 /* a lookup that found none */
-                                                               : sqlite3_changes(a->g->conn.db);
-    sqlite3_reset(s);
+    kb_db_stmt *s = a->st[st];
+    kb_db_reset(s);
+    kb_db_bind_int64(s, 1, id);
+    kb_db_bind_text(s, 2, text);
+    if (kb_db_param_count(s) >= 3) kb_db_bind_int64(s, 3, time_ms);
+    int rc = kb_db_step(s);
+    int out = rc == KB_DB_ROW             ? 1
+              : rc != KB_DB_DONE          ? -1
+              : st == ST_AGENT_SEEN       ? 0 /* a lookup that found none */
+                                          : (int)kb_db_changes(kb_gaps_db(a->g));
+    kb_db_reset(s);
     return out;
 }
 
@@ -259,8 +247,8 @@ int kb_gaps_adds_write(kb_gaps_adds *a, const kb_gap_clusterer *c)
         " question = coalesce(" REPRESENTATIVE_FROM_TALLY ", question),"
         " category = CASE WHEN category_by IS NOT NULL THEN category ELSE " CATEGORY_FROM_TALLY
         " END WHERE id = ?1";
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(a->g->conn.db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(a->g), sql, &s) != KB_DB_OK) return -1;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < a->n; i++) {
         const item_delta *d = &a->v[i];
@@ -269,19 +257,18 @@ int kb_gaps_adds_write(kb_gaps_adds *a, const kb_gap_clusterer *c)
             rc = -1;
             break;
         }
-        sqlite3_reset(s);
-        sqlite3_bind_int64(s, 1, d->id);
-        sqlite3_bind_text(s, 2, terms, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, d->added);
-        sqlite3_bind_int64(s, 4, d->new_agents);
-        sqlite3_bind_int64(s, 5, d->new_variants);
-        for (int k = 0; k < N_SRC; k++) sqlite3_bind_int64(s, 6 + k, d->by_source[k]);
-        sqlite3_bind_int64(s, 9, d->min_ms);
-        sqlite3_bind_int64(s, 10, d->max_ms);
-        if (sqlite3_step(s) != SQLITE_DONE) rc = -1;
+        kb_db_bind_int64(s, 1, d->id);
+        kb_db_bind_text(s, 2, terms);
+        kb_db_bind_int64(s, 3, d->added);
+        kb_db_bind_int64(s, 4, d->new_agents);
+        kb_db_bind_int64(s, 5, d->new_variants);
+        for (int k = 0; k < N_SRC; k++) kb_db_bind_int64(s, 6 + k, d->by_source[k]);
+        kb_db_bind_int64(s, 9, d->min_ms);
+        kb_db_bind_int64(s, 10, d->max_ms);
+        if (kb_db_step(s) != KB_DB_DONE) rc = -1;
         free(terms);
     }
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     a->n = 0;
     return rc;
 }

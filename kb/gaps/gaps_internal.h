@@ -1,5 +1,10 @@
 /*
- * gaps_internal.h — what gaps.c and gaps_query.c share: the kb_gaps handle and small helpers.
+ * gaps_internal.h — what the files of kb/gaps share: the kb_gaps handle and small helpers.
+ *
+ * The queue's tables live in the event store, on SQLite or PostgreSQL (docs/CLUSTER.md); every
+ * statement goes through kb/db and is written once for both. Where the two differ — the column
+ * that gives the commit order of the searches and help requests the ingest follows — the SQL is
+ * built with kb_gaps_order_of().
  */
 #ifndef KB_GAPS_INTERNAL_H
 #define KB_GAPS_INTERNAL_H
@@ -7,8 +12,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
+#include "db/db.h"
 #include "events/store_conn.h"
 #include "kb/gaps.h"
 
@@ -20,16 +24,26 @@ struct kb_gaps {
     const void *clusterer_searcher;
     int64_t typing_window_ms;     /* see kb_gaps_set_typing_window; 0: off */
     int64_t regrouped_upto;       /* newest gap_questions id at the last kb_gaps_regroup */
+    int role_held;                /* kb_gaps_role: this session holds KB_GAPS_ROLE_LOCK */
+    uint64_t role_generation;     /* kb_db_generation of the session that took it */
 };
 
 /* Errors go through the connection: kb_store_conn_fail(&g->conn, ...), kb_store_conn_sql_fail,
  * kb_store_conn_rollback (events/store_conn.h). */
-/* First column of the first row of sql with ?1 = a, or fallback. */
+static inline kb_db *kb_gaps_db(kb_gaps *g) { return g->conn.kdb; }
+/* The column that numbers table's rows in commit order, which the ingest's watermarks follow:
+ * SQLite's rowid (searches has a text key; help_requests' id is its rowid), PostgreSQL's seq
+ * (identity values drawn under the cluster's write lock; a help request's id may come from a
+ * block a node reserved earlier, docs/CLUSTER.md). table is "searches" or "help_requests". */
+const char *kb_gaps_order_of(kb_gaps *g, const char *table);
+/* First column of the first row of sql with ?1 = a (when it has a parameter), or fallback. */
 int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallback);
 /* Tell cached clusterers the open groups changed (inside a write transaction). */
 int kb_gaps_bump_version(kb_gaps *g);
 /* A column's text, malloc'd; NULL for SQL NULL or when out of memory. */
-char *kb_gaps_col_dup(sqlite3_stmt *s, int i);
+char *kb_gaps_col_dup(kb_db_stmt *s, int i);
+/* Run sql with ?1 = id to completion (a write inside the caller's transaction). 0, or -1. */
+int kb_gaps_exec_id(kb_gaps *g, const char *sql, int64_t id);
 /* A set of group ids (the items a transaction touched), in insertion order. */
 typedef struct {
     int64_t *v;
@@ -40,10 +54,10 @@ int kb_gaps_id_set_add(kb_gaps_id_set *s, int64_t id);
 /* A clusterer holding the open and in-progress groups as stored, or NULL. */
 kb_gap_clusterer *kb_gaps_read_groups(kb_gaps *g, const kb_gaps_kb *kb);
 /* The stored id of clusterer group gi; a new group (id 0) is inserted first with `insert`, a
- * statement prepared from kb_gaps_new_group_sql (?1 its first question, ?2 its time). -1 on
- * error. */
+ * statement prepared from kb_gaps_new_group_sql (?1 its first question, ?2 its time; RETURNING
+ * its id). -1 on error. */
 extern const char kb_gaps_new_group_sql[];
-int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, sqlite3_stmt *insert,
+int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, kb_db_stmt *insert,
                          const char *question, int64_t time_ms);
 /* gap_progress's value for source ('version', 'searches', ...), 0 when unset. */
 int64_t kb_gaps_progress(kb_gaps *g, const char *source);
@@ -82,12 +96,17 @@ char *kb_gaps_question_terms(kb_analyzer *a, const char *question);
 /* gaps_reterm.c: analyze a batch of questions stored under older grouping rules again (see
  * KB_GAPS_TERMS_VERSION). Returns how many still wait, or -1 on error. */
 long kb_gaps_reterm(kb_gaps *g, const kb_gaps_kb *kb, size_t max_rows);
-/* gaps_typing.c: register the SQL function kb_continues(a, b) on db (SQLite code). */
-int kb_gaps_register_typing(sqlite3 *db);
-/* The last searches rowid in (lo, max] old enough to judge (older than the typing window). */
+/* gaps_typing.c: the last searches row in (lo, max] (kb_gaps_order_of) old enough to judge
+ * (older than the typing window). */
 int64_t kb_gaps_settled_searches(kb_gaps *g, int64_t lo, int64_t max);
-/* SELECT of the unresolved searches in rowids (?1, ?2] that enter the queue, ?3 = the window. */
-extern const char kb_gaps_typing_searches_sql[];
+/* gaps_typing.c: the SELECT of the unresolved searches in rows (?1, ?2] (kb_gaps_order_of), ?3
+ * the window in ms, into buf: search_id, time_ms, agent, query, top_id, then whether the search
+ * had feedback and the same agent's next query within the window, for kb_gaps_typing_step. 0, or
+ * -1 when buf is too small. */
+int kb_gaps_typing_searches_sql(kb_gaps *g, char *buf, size_t len);
+/* Whether an unresolved search was only a step of typing, from those two columns (see
+ * gaps_typing.c): it had no feedback and the next query continues it. */
+int kb_gaps_typing_step(const char *query, int had_feedback, const char *next_query);
 /* Wall-clock milliseconds. */
 int64_t kb_gaps_now_ms(void);
 

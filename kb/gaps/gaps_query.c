@@ -48,10 +48,9 @@ static void *room_for_one(void *v, size_t n, size_t *cap, size_t size)
 }
 
 /* Column col as milliseconds, KB_GAPS_NO_TIME for SQL NULL. */
-static int64_t take_time(sqlite3_stmt *s, int col)
+static int64_t take_time(kb_db_stmt *s, int col)
 {
-    return sqlite3_column_type(s, col) == SQLITE_NULL ? KB_GAPS_NO_TIME
-                                                      : sqlite3_column_int64(s, col);
+    return kb_db_column_is_null(s, col) ? KB_GAPS_NO_TIME : kb_db_column_int64(s, col);
 }
 
 static void variants_free(kb_gap_variant *v, size_t n)
@@ -100,67 +99,69 @@ void kb_gap_page_free(kb_gap_page *p)
     "n_not_found AS nn, n_help AS nh, first_ms AS f, last_ms AS l FROM gap_groups)"
 #define WINDOW_COUNTS                                                                           \
     "(SELECT group_id AS gid, count(*) AS n, count(DISTINCT agent) AS a, "                      \
-    "count(DISTINCT question) AS v, sum(source = 'search') AS ns, "                             \
-    "sum(source = 'not_found') AS nn, sum(source = 'help_request') AS nh, min(time_ms) AS f, "  \
+    "count(DISTINCT question) AS v, count(*) FILTER (WHERE source = 'search') AS ns, "          \
+    "count(*) FILTER (WHERE source = 'not_found') AS nn, "                                      \
+    "count(*) FILTER (WHERE source = 'help_request') AS nh, min(time_ms) AS f, "                \
     "max(time_ms) AS l FROM gap_questions WHERE time_ms >= ?1 AND time_ms < ?2 "                \
     "GROUP BY group_id)"
 
-/* An item's most frequent phrasings (in the window when there is one), at most limit. 0, or -1
- * on error. */
+/* An item's most frequent phrasings (in the window when there is one), at most limit, in the
+ * representative's order (the text's byte order on an exact tie, the same on both databases).
+ * 0, or -1 on error. */
 static int read_variants(kb_gaps *g, int64_t id, int64_t from, int64_t to, size_t limit,
                          kb_gap_variant **out, size_t *n)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "SELECT question, count(*), max(time_ms) FROM gap_questions "
-                           "WHERE group_id = ?1 AND time_ms >= ?2 AND time_ms < ?3 "
-                           "GROUP BY question ORDER BY count(*) DESC, max(time_ms) DESC "
-                           "LIMIT ?4",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "SELECT question, count(*), max(time_ms) FROM gap_questions "
+                      "WHERE group_id = ?1 AND time_ms >= ?2 AND time_ms < ?3 "
+                      "GROUP BY question ORDER BY count(*) DESC, max(time_ms) DESC, question "
+                      "LIMIT ?4",
+                      &s) != KB_DB_OK)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, from);
-    sqlite3_bind_int64(s, 3, to);
-    sqlite3_bind_int64(s, 4, (int64_t)limit);
+    kb_db_bind_int64(s, 1, id);
+    kb_db_bind_int64(s, 2, from);
+    kb_db_bind_int64(s, 3, to);
+    kb_db_bind_int64(s, 4, (int64_t)limit);
     size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = kb_db_step(s)) == KB_DB_ROW) {
         kb_gap_variant *more = room_for_one(*out, *n, &cap, sizeof *more);
         if (!more) break;
         *out = more;
         kb_gap_variant *v = &more[(*n)++];
         *v = (kb_gap_variant){0};
-        if (kb_store_column_text(s, 0, &v->question) != 0) break;
-        v->count = sqlite3_column_int64(s, 1);
+        if (kb_db_column_dup(s, 0, &v->question) != 0) break;
+        v->count = kb_db_column_int64(s, 1);
         v->last_seen_ms = take_time(s, 2);
     }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    kb_db_finalize(s);
+    return rc == KB_DB_DONE ? 0 : -1;
 }
 
 /* One row of ITEM_COLUMNS into *it, with its top variants in [from, to). 0, or -1 on error (*it
  * holds what was read; the caller frees it). */
-static int read_item_row(kb_gaps *g, sqlite3_stmt *s, int64_t from, int64_t to, kb_gap_item *it)
+static int read_item_row(kb_gaps *g, kb_db_stmt *s, int64_t from, int64_t to, kb_gap_item *it)
 {
-    it->id = sqlite3_column_int64(s, 0);
-    it->count = sqlite3_column_int64(s, 3);
-    it->agents = sqlite3_column_int64(s, 4);
+    it->id = kb_db_column_int64(s, 0);
+    it->count = kb_db_column_int64(s, 3);
+    it->agents = kb_db_column_int64(s, 4);
     it->impact = it->count * it->agents;
-    it->variants_total = sqlite3_column_int64(s, 5);
-    it->sources.search = sqlite3_column_int64(s, 6);
-    it->sources.not_found = sqlite3_column_int64(s, 7);
-    it->sources.help_request = sqlite3_column_int64(s, 8);
+    it->variants_total = kb_db_column_int64(s, 5);
+    it->sources.search = kb_db_column_int64(s, 6);
+    it->sources.not_found = kb_db_column_int64(s, 7);
+    it->sources.help_request = kb_db_column_int64(s, 8);
     it->first_seen_ms = take_time(s, 9);
     it->last_seen_ms = take_time(s, 10);
-    it->suggested_confidence =
-        sqlite3_column_type(s, 15) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 15);
+    it->suggested_confidence = kb_db_column_is_null(s, 15) ? -1 : kb_db_column_double(s, 15);
     it->suggested_ms = take_time(s, 16);
     it->status_ms = take_time(s, 18);
-    int bad = kb_store_column_text(s, 1, &it->status) | kb_store_column_text(s, 2, &it->question) |
-              kb_store_column_text(s, 11, &it->category) | kb_store_column_text(s, 12, &it->answer_doc_id) |
-              kb_store_column_text(s, 13, &it->suggested_answer) | kb_store_column_text(s, 14, &it->suggested_title) |
-              kb_store_column_text(s, 17, &it->status_by) | kb_store_column_text(s, 19, &it->note) |
-              kb_store_column_text(s, 20, &it->category_by);
+    int bad = kb_db_column_dup(s, 1, &it->status) | kb_db_column_dup(s, 2, &it->question) |
+              kb_db_column_dup(s, 11, &it->category) | kb_db_column_dup(s, 12, &it->answer_doc_id) |
+              kb_db_column_dup(s, 13, &it->suggested_answer) |
+              kb_db_column_dup(s, 14, &it->suggested_title) |
+              kb_db_column_dup(s, 17, &it->status_by) | kb_db_column_dup(s, 19, &it->note) |
+              kb_db_column_dup(s, 20, &it->category_by);
     if (bad) return -1;
     return read_variants(g, it->id, from, to, 3, &it->top_variants, &it->n_top_variants);
 }
@@ -168,23 +169,23 @@ static int read_item_row(kb_gaps *g, sqlite3_stmt *s, int64_t from, int64_t to, 
 int kb_gaps_read_item(kb_gaps *g, int64_t id, kb_gap_item *out)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "SELECT " ITEM_COLUMNS " FROM gap_groups g JOIN " GROUP_COUNTS
-                           " c ON c.gid = g.id WHERE g.id = ?3",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "SELECT " ITEM_COLUMNS " FROM gap_groups g JOIN " GROUP_COUNTS
+                      " c ON c.gid = g.id WHERE g.id = ?1",
+                      &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&g->conn, "cannot read the item");
-    sqlite3_bind_int64(s, 3, id);
-    int rc = sqlite3_step(s), code = KB_OK;
-    if (rc == SQLITE_ROW) {
+    kb_db_bind_int64(s, 1, id);
+    int rc = kb_db_step(s), code = KB_OK;
+    if (rc == KB_DB_ROW) {
         if (read_item_row(g, s, INT64_MIN, INT64_MAX, out) != 0)
             code = kb_store_conn_sql_fail(&g->conn, "cannot read the item");
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == KB_DB_DONE) {
         code = kb_store_conn_fail(&g->conn, KB_NOT_FOUND, "no item with id %lld", (long long)id);
     } else {
         code = kb_store_conn_sql_fail(&g->conn, "cannot read the item");
     }
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
     if (code != KB_OK) kb_gap_item_free(out);
     return code;
 }
@@ -204,7 +205,8 @@ static void filter_sql(char *buf, size_t len, const kb_gaps_filter *f)
     if (o < len) o += (size_t)snprintf(buf + o, len - o, ")");
     if (f->category && *f->category && o < len)
         snprintf(buf + o, len - o,
-                 " AND (g.category = ?3 OR substr(g.category, 1, length(?3) + 1) = ?3 || '/')");
+                 " AND (g.category = CAST(?3 AS TEXT) OR substr(g.category, 1, "
+                 "length(CAST(?3 AS TEXT)) + 1) = CAST(?3 AS TEXT) || '/')");
 }
 
 /* What bind_filter binds: the window (?1, ?2) and the category (?3). */
@@ -214,14 +216,14 @@ typedef struct {
     int64_t from, to;
 } list_args;
 
-static void bind_filter(sqlite3_stmt *s, const void *arg)
+static void bind_filter(kb_db_stmt *s, const void *arg)
 {
     const list_args *a = arg;
     if (a->window) {
-        sqlite3_bind_int64(s, 1, a->from);
-        sqlite3_bind_int64(s, 2, a->to);
+        kb_db_bind_int64(s, 1, a->from);
+        kb_db_bind_int64(s, 2, a->to);
     }
-    if (a->f->category && *a->f->category) sqlite3_bind_text(s, 3, a->f->category, -1, SQLITE_STATIC);
+    if (a->f->category && *a->f->category) kb_db_bind_text(s, 3, a->f->category);
 }
 
 int kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f, kb_gap_page *out)
@@ -240,16 +242,16 @@ int kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f, kb_gap_page *out)
     const char *order = f->sort == KB_GAPS_SORT_RECENT  ? "c.l DESC, g.id DESC"
                         : f->sort == KB_GAPS_SORT_COUNT ? "c.n DESC, c.l DESC, g.id DESC"
                                                         : "c.n * c.a DESC, c.l DESC, g.id DESC";
-    kb_paged_query q;
-    if (kb_paged_query_open(g->conn.db, ITEM_COLUMNS, from, where, order, limit, f->offset,
-                            bind_filter, &args, &q) != SQLITE_OK)
+    kb_page q;
+    if (kb_page_open(kb_gaps_db(g), ITEM_COLUMNS, from, where, order, limit, f->offset,
+                     bind_filter, &args, &q) != KB_DB_OK)
         return kb_store_conn_sql_fail(&g->conn, "cannot read the queue");
     out->total = q.total;
     out->offset = f->offset;
     out->limit = limit;
     size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(q.rows)) == SQLITE_ROW) {
+    while ((rc = kb_db_step(q.rows)) == KB_DB_ROW) {
         kb_gap_item *more = room_for_one(out->items, out->n, &cap, sizeof *more);
         if (!more) break;
         out->items = more;
@@ -257,8 +259,8 @@ int kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f, kb_gap_page *out)
         *it = (kb_gap_item){0};
         if (read_item_row(g, q.rows, args.from, args.to, it) != 0) break;
     }
-    kb_paged_query_close(&q);
-    if (rc != SQLITE_DONE) {
+    kb_page_close(&q);
+    if (rc != KB_DB_DONE) {
         kb_store_conn_sql_fail(&g->conn, "cannot read the queue");
         kb_gap_page_free(out);
         return KB_ERROR;
@@ -269,30 +271,31 @@ int kb_gaps_list(kb_gaps *g, const kb_gaps_filter *f, kb_gap_page *out)
 /* The latest max_rows questions of item id into it->questions. 0, or -1 on error. */
 static int read_questions(kb_gaps *g, int64_t id, size_t max_rows, kb_gap_item *it)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "SELECT source, ref, time_ms, agent, question, top_id FROM "
-                           "gap_questions WHERE group_id = ?1 ORDER BY time_ms DESC, id DESC "
-                           "LIMIT ?2",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "SELECT source, ref, time_ms, agent, question, top_id FROM "
+                      "gap_questions WHERE group_id = ?1 ORDER BY time_ms DESC, id DESC "
+                      "LIMIT ?2",
+                      &s) != KB_DB_OK)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, (int64_t)max_rows);
+    kb_db_bind_int64(s, 1, id);
+    kb_db_bind_int64(s, 2, (int64_t)max_rows);
     size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = kb_db_step(s)) == KB_DB_ROW) {
         kb_gap_question *more = room_for_one(it->questions, it->n_questions, &cap, sizeof *more);
         if (!more) break;
         it->questions = more;
         kb_gap_question *q = &more[it->n_questions++];
         *q = (kb_gap_question){0};
         q->time_ms = take_time(s, 2);
-        if (kb_store_column_text(s, 0, &q->source) | kb_store_column_text(s, 1, &q->ref) | kb_store_column_text(s, 3, &q->agent) |
-            kb_store_column_text(s, 4, &q->question) | kb_store_column_text(s, 5, &q->top_id))
+        if (kb_db_column_dup(s, 0, &q->source) | kb_db_column_dup(s, 1, &q->ref) |
+            kb_db_column_dup(s, 3, &q->agent) | kb_db_column_dup(s, 4, &q->question) |
+            kb_db_column_dup(s, 5, &q->top_id))
             break;
     }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    kb_db_finalize(s);
+    return rc == KB_DB_DONE ? 0 : -1;
 }
 
 int kb_gaps_item(kb_gaps *g, int64_t id, size_t max_rows, kb_gap_item *out)
@@ -386,19 +389,23 @@ static int list_never_returned(kb_gaps *g, const kb_doc_list *docs, int64_t firs
                                const char *today, size_t limit, kb_health_list *out)
 {
     char *seen = calloc(docs->n ? docs->n : 1, 1);
-    sqlite3_stmt *s;
-    if (!seen || sqlite3_prepare_v2(g->conn.db,
-                                    "SELECT DISTINCT doc_id FROM doc_days WHERE day >= ?1", -1,
-                                    &s, NULL) != SQLITE_OK) {
+    kb_db_stmt *s;
+    if (!seen || kb_db_prepare(kb_gaps_db(g), "SELECT DISTINCT doc_id FROM doc_days WHERE day >= ?1",
+                               &s) != KB_DB_OK) {
         free(seen);
         return kb_store_conn_sql_fail(&g->conn, "cannot read document counts");
     }
-    sqlite3_bind_int64(s, 1, first_day);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        const kb_doc_info *d = kb_doc_list_find(docs, (const char *)sqlite3_column_text(s, 0));
+    kb_db_bind_int64(s, 1, first_day);
+    int step;
+    while ((step = kb_db_step(s)) == KB_DB_ROW) {
+        const kb_doc_info *d = kb_doc_list_find(docs, kb_db_column_text(s, 0));
         if (d) seen[d - docs->docs] = 1;
     }
-    sqlite3_finalize(s);
+    kb_db_finalize(s);
+    if (step != KB_DB_DONE) {
+        free(seen);
+        return kb_store_conn_sql_fail(&g->conn, "cannot read document counts");
+    }
     size_t cap = 0;
     int rc = 0;
     for (size_t i = 0; i < docs->n && rc == 0; i++) {
@@ -438,9 +445,9 @@ static int list_expired(kb_gaps *g, const kb_doc_list *docs, const char *today, 
 static int list_not_answering(kb_gaps *g, const kb_doc_list *docs, int64_t since, size_t limit,
                               kb_health_list *out)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(
-            g->conn.db,
+    kb_db_stmt *s;
+    if (kb_db_prepare(
+            kb_gaps_db(g),
             /* One search counts once per document, however many not_found reports it got
              * (the store keeps exact repeats out, but "not found" with and without naming the
              * top hit are two rows about the same document). */
@@ -451,29 +458,31 @@ static int list_not_answering(kb_gaps *g, const kb_doc_list *docs, int64_t since
             " WHERE f.kind = 'not_found' AND f.time_ms >= ?1"
             " UNION ALL"
             " SELECT doc_id, NULL, 1, agent FROM help_requests WHERE time_ms >= ?1"
-            " AND kb_answerable = 1 AND override_answerable = 0 AND doc_id IS NOT NULL)"
+            " AND kb_answerable = 1 AND override_answerable = 0 AND doc_id IS NOT NULL) AS reports"
             " WHERE doc IS NOT NULL GROUP BY doc"
             " ORDER BY count(DISTINCT search) + sum(ho) DESC, doc",
-            -1, &s, NULL) != SQLITE_OK)
+            &s) != KB_DB_OK)
         return kb_store_conn_sql_fail(&g->conn, "cannot read feedback");
-    sqlite3_bind_int64(s, 1, since);
+    kb_db_bind_int64(s, 1, since);
     size_t cap = 0;
-    int rc = 0;
-    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+    int rc = 0, step = KB_DB_DONE;
+    while (rc == 0 && (step = kb_db_step(s)) == KB_DB_ROW) {
         kb_health_doc *e;
         rc = health_add(out, &cap, limit, &e);
         if (rc != 0 || !e) continue;
-        const char *id = (const char *)sqlite3_column_text(s, 0);
+        const char *id = kb_db_column_text(s, 0);
         const kb_doc_info *d = kb_doc_list_find(docs, id);
         /* A document no longer in the index keeps its id, without a title. */
         if (d) rc = copy_brief(e, d);
         else rc = (e->id = strdup(id)) ? 0 : -1;
-        e->not_found = sqlite3_column_int64(s, 1);
-        e->help_overrides = sqlite3_column_int64(s, 2);
-        e->agents = sqlite3_column_int64(s, 3);
+        e->not_found = kb_db_column_int64(s, 1);
+        e->help_overrides = kb_db_column_int64(s, 2);
+        e->agents = kb_db_column_int64(s, 3);
     }
-    sqlite3_finalize(s);
-    return rc == 0 ? KB_OK : kb_store_conn_fail(&g->conn, KB_ERROR, "out of memory");
+    kb_db_finalize(s);
+    if (rc != 0) return kb_store_conn_fail(&g->conn, KB_ERROR, "out of memory");
+    if (step != KB_DB_DONE) return kb_store_conn_sql_fail(&g->conn, "cannot read feedback");
+    return KB_OK;
 }
 
 int kb_gaps_health(kb_gaps *g, const kb_doc_list *docs, int days, size_t limit, int64_t now_ms,

@@ -25,7 +25,7 @@
  *
  * Two phases, like ingest, so the store's write lock is held only for the writing: the
  * reassignment (about 0.65 ms a question against 3,000 items) runs on a snapshot read in one
- * read transaction; the moves are then written in one short BEGIN IMMEDIATE transaction, and only
+ * read transaction; the moves are then written in one short write transaction, and only
  * if nothing changed meanwhile (an editor's status change bumps gap_progress 'version', a new
  * question raises the newest id); otherwise the pass is dropped and the next one starts afresh.
  * The pass is bounded by max_questions (the most recent ones) and skipped when no question
@@ -56,47 +56,47 @@ static void movables_free(movable *v, size_t n)
 /* The newest max questions of open items no editor touched, oldest first. */
 static long read_movable(kb_gaps *g, size_t max, movable **out)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "SELECT id, group_id, time_ms, question, terms FROM ("
-                           " SELECT q.id, q.group_id, q.time_ms, q.question, q.terms"
-                           " FROM gap_questions q JOIN gap_groups grp ON grp.id = q.group_id"
-                           " WHERE grp.status = 'open' AND grp.status_by IS NULL"
-                           " AND grp.category_by IS NULL"
-                           " ORDER BY q.time_ms DESC, q.id DESC LIMIT ?1)"
-                           " ORDER BY time_ms, id",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "SELECT id, group_id, time_ms, question, terms FROM ("
+                      " SELECT q.id, q.group_id, q.time_ms, q.question, q.terms"
+                      " FROM gap_questions q JOIN gap_groups grp ON grp.id = q.group_id"
+                      " WHERE grp.status = 'open' AND grp.status_by IS NULL"
+                      " AND grp.category_by IS NULL"
+                      " ORDER BY q.time_ms DESC, q.id DESC LIMIT ?1) AS recent"
+                      " ORDER BY time_ms, id",
+                      &s) != KB_DB_OK)
         return -1;
-    sqlite3_bind_int64(s, 1, (int64_t)max);
+    kb_db_bind_int64(s, 1, (int64_t)max);
     movable *v = NULL;
     size_t n = 0, cap = 0;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = kb_db_step(s)) == KB_DB_ROW) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 256;
             movable *nv = realloc(v, ncap * sizeof *nv);
             if (!nv) {
-                rc = SQLITE_NOMEM;
+                rc = KB_DB_ERROR;
                 break;
             }
             v = nv;
             cap = ncap;
         }
         movable *m = &v[n];
-        m->id = sqlite3_column_int64(s, 0);
-        m->group_id = sqlite3_column_int64(s, 1);
-        m->time_ms = sqlite3_column_int64(s, 2);
+        m->id = kb_db_column_int64(s, 0);
+        m->group_id = kb_db_column_int64(s, 1);
+        m->time_ms = kb_db_column_int64(s, 2);
         m->question = kb_gaps_col_dup(s, 3); /* NOT NULL columns: NULL is out of memory */
         m->terms = kb_gaps_col_dup(s, 4);
         m->from = m->to = -1;
         n++;
         if (!m->question || !m->terms) {
-            rc = SQLITE_NOMEM;
+            rc = KB_DB_ERROR;
             break;
         }
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
+    kb_db_finalize(s);
+    if (rc != KB_DB_DONE) {
         movables_free(v, n);
         return -1;
     }
@@ -200,18 +200,19 @@ static int settle_ids(kb_gap_clusterer *c, const movable *v, size_t n, outcome *
 static long write_moves(kb_gaps *g, kb_gap_clusterer *c, movable *v, size_t n, outcome *o,
                         kb_gaps_id_set *touched)
 {
-    sqlite3_stmt *new_group = NULL, *update = NULL, *merge = NULL, *follow = NULL;
+    kb_db *db = kb_gaps_db(g);
+    kb_db_stmt *new_group = NULL, *update = NULL, *merge = NULL, *follow = NULL;
     long moved = -1, k = 0;
-    if (sqlite3_prepare_v2(g->conn.db, kb_gaps_new_group_sql, -1, &new_group, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->conn.db, "UPDATE gap_questions SET group_id = ?2 WHERE id = ?1", -1,
-                           &update, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->conn.db,
-                           "INSERT INTO gap_merges (id, into_id, time_ms) VALUES (?1, ?2, ?3) "
-                           "ON CONFLICT (id) DO UPDATE SET into_id = excluded.into_id, "
-                           "time_ms = excluded.time_ms",
-                           -1, &merge, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(g->conn.db, "UPDATE gap_merges SET into_id = ?2 WHERE into_id = ?1", -1,
-                           &follow, NULL) != SQLITE_OK)
+    if (kb_db_prepare(db, kb_gaps_new_group_sql, &new_group) != KB_DB_OK ||
+        kb_db_prepare(db, "UPDATE gap_questions SET group_id = ?2 WHERE id = ?1", &update) !=
+            KB_DB_OK ||
+        kb_db_prepare(db,
+                      "INSERT INTO gap_merges (id, into_id, time_ms) VALUES (?1, ?2, ?3) "
+                      "ON CONFLICT (id) DO UPDATE SET into_id = excluded.into_id, "
+                      "time_ms = excluded.time_ms",
+                      &merge) != KB_DB_OK ||
+        kb_db_prepare(db, "UPDATE gap_merges SET into_id = ?2 WHERE into_id = ?1", &follow) !=
+            KB_DB_OK)
         goto done;
     for (size_t i = 0; i < n; i++) {
         const movable *q = &v[i];
@@ -223,10 +224,9 @@ static long write_moves(kb_gaps *g, kb_gap_clusterer *c, movable *v, size_t n, o
             if (gid <= 0) goto done;
             o->ids[q->to] = gid;
         }
-        sqlite3_reset(update);
-        sqlite3_bind_int64(update, 1, q->id);
-        sqlite3_bind_int64(update, 2, gid);
-        if (sqlite3_step(update) != SQLITE_DONE) goto done;
+        kb_db_bind_int64(update, 1, q->id);
+        kb_db_bind_int64(update, 2, gid);
+        if (kb_db_step(update) != KB_DB_DONE) goto done;
         if (kb_gaps_id_set_add(touched, q->group_id) != 0 || kb_gaps_id_set_add(touched, gid) != 0)
             goto done;
         k++;
@@ -235,23 +235,21 @@ static long write_moves(kb_gaps *g, kb_gap_clusterer *c, movable *v, size_t n, o
     for (size_t i = 0; i < o->n_merges; i++) {
         int64_t from = o->merges[i].from, into = o->ids[o->merges[i].to];
         if (into <= 0) goto done; /* every group that took questions has an id by now */
-        sqlite3_reset(merge);
-        sqlite3_bind_int64(merge, 1, from);
-        sqlite3_bind_int64(merge, 2, into);
-        sqlite3_bind_int64(merge, 3, now);
-        if (sqlite3_step(merge) != SQLITE_DONE) goto done;
+        kb_db_bind_int64(merge, 1, from);
+        kb_db_bind_int64(merge, 2, into);
+        kb_db_bind_int64(merge, 3, now);
+        if (kb_db_step(merge) != KB_DB_DONE) goto done;
         /* Ids merged into this one earlier now lead where its questions went. */
-        sqlite3_reset(follow);
-        sqlite3_bind_int64(follow, 1, from);
-        sqlite3_bind_int64(follow, 2, into);
-        if (sqlite3_step(follow) != SQLITE_DONE) goto done;
+        kb_db_bind_int64(follow, 1, from);
+        kb_db_bind_int64(follow, 2, into);
+        if (kb_db_step(follow) != KB_DB_DONE) goto done;
     }
     moved = k;
 done:
-    sqlite3_finalize(new_group);
-    sqlite3_finalize(update);
-    sqlite3_finalize(merge);
-    sqlite3_finalize(follow);
+    kb_db_finalize(new_group);
+    kb_db_finalize(update);
+    kb_db_finalize(merge);
+    kb_db_finalize(follow);
     return moved;
 }
 
@@ -278,7 +276,8 @@ long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions)
     kb_gaps_id_set touched = {0};
     outcome o = {0};
     long n = -1, n_moves = -1;
-    if (sqlite3_exec(g->conn.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+    kb_db *db = kb_gaps_db(g);
+    if (kb_db_begin(db, KB_DB_TX_READ) != KB_DB_OK) {
         kb_store_conn_sql_fail(&g->conn, "cannot read the queue");
         return -1;
     }
@@ -286,11 +285,9 @@ long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions)
     int64_t newest = kb_gaps_query_int(g, NEWEST_SQL, 0, 0);
     n = read_movable(g, max_questions, &v);
     if (n >= 0) c = kb_gaps_read_groups(g, kb);
-    sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL);
-    if (n < 0 || !c) {
-        kb_store_conn_sql_fail(&g->conn, "cannot read the queue");
-        goto out;
-    }
+    if (n < 0 || !c) kb_store_conn_sql_fail(&g->conn, "cannot read the queue");
+    kb_db_commit(db); /* a read transaction: nothing to keep */
+    if (n < 0 || !c) goto out;
     if (plan_moves(c, v, (size_t)n) != 0 || settle_ids(c, v, (size_t)n, &o) != 0) {
         kb_store_conn_fail(&g->conn, KB_ERROR, "out of memory while regrouping the queue");
         goto out;
@@ -302,7 +299,7 @@ long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions)
     }
 
     /* Phase 2: write the moves, unless the queue changed since the snapshot. */
-    if (kb_store_begin_immediate(g->conn.db) != SQLITE_OK) {
+    if (kb_db_begin(db, KB_DB_TX_WRITE) != KB_DB_OK) {
         kb_store_conn_sql_fail(&g->conn, "cannot start regrouping the queue");
         n_moves = -1;
         goto out;
@@ -319,7 +316,7 @@ long kb_gaps_regroup(kb_gaps *g, const kb_gaps_kb *kb, size_t max_questions)
         if (kb_gaps_recompute_group(g, touched.v[i]) != 0) goto fail;
     /* The ingest's clusterer reloads when the version moves. */
     if (kb_gaps_bump_version(g) != 0) goto fail;
-    if (sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    if (kb_db_commit(db) != KB_DB_OK) goto fail;
     g->regrouped_upto = newest;
     goto out;
 fail:

@@ -36,32 +36,32 @@ static void free_batch(requestion *v, size_t n)
 static long read_batch(kb_gaps *g, const kb_gaps_kb *kb, int64_t upto, size_t max,
                        requestion **out)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(g->conn.db,
-                           "SELECT id, group_id, question, terms FROM gap_questions WHERE id > ?1 "
-                           "ORDER BY id LIMIT ?2",
-                           -1, &s, NULL) != SQLITE_OK)
+    kb_db_stmt *s;
+    if (kb_db_prepare(kb_gaps_db(g),
+                      "SELECT id, group_id, question, terms FROM gap_questions WHERE id > ?1 "
+                      "ORDER BY id LIMIT ?2",
+                      &s) != KB_DB_OK)
         return -1;
-    sqlite3_bind_int64(s, 1, upto);
-    sqlite3_bind_int64(s, 2, (int64_t)max);
+    kb_db_bind_int64(s, 1, upto);
+    kb_db_bind_int64(s, 2, (int64_t)max);
     requestion *v = calloc(max, sizeof *v);
     size_t n = 0;
-    int rc = v ? SQLITE_ROW : SQLITE_NOMEM;
-    while (v && n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *question = (const char *)sqlite3_column_text(s, 2);
-        const char *old = (const char *)sqlite3_column_text(s, 3);
+    int rc = v ? KB_DB_ROW : KB_DB_ERROR;
+    while (v && n < max && (rc = kb_db_step(s)) == KB_DB_ROW) {
+        const char *question = kb_db_column_text(s, 2);
+        const char *old = kb_db_column_text(s, 3);
         requestion *r = &v[n++];
-        r->id = sqlite3_column_int64(s, 0);
-        r->group_id = sqlite3_column_int64(s, 1);
+        r->id = kb_db_column_int64(s, 0);
+        r->group_id = kb_db_column_int64(s, 1);
         r->terms = kb_gaps_question_terms(kb->analyzer, question ? question : "");
         if (!r->terms) {
-            rc = SQLITE_NOMEM;
+            rc = KB_DB_ERROR;
             break;
         }
         r->changed = !old || strcmp(old, r->terms) != 0;
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE && !(rc == SQLITE_ROW && n == max)) {
+    kb_db_finalize(s);
+    if (rc != KB_DB_DONE && !(rc == KB_DB_ROW && n == max)) {
         free_batch(v, n);
         return -1;
     }
@@ -73,25 +73,23 @@ static long read_batch(kb_gaps *g, const kb_gaps_kb *kb, int64_t upto, size_t ma
  * empty batch, record the version). Inside one write transaction. */
 static int write_batch(kb_gaps *g, requestion *v, size_t n)
 {
+    kb_db *db = kb_gaps_db(g);
     kb_gaps_id_set touched = {0};
-    sqlite3_stmt *u = NULL;
+    kb_db_stmt *u = NULL;
     int rc = -1;
-    if (kb_store_begin_immediate(g->conn.db) != SQLITE_OK) return -1;
+    if (kb_db_begin(db, KB_DB_TX_WRITE) != KB_DB_OK) return -1;
     if (n == 0) { /* every question is up to date */
         if (kb_gaps_set_progress(g, "terms_version", KB_GAPS_TERMS_VERSION) != 0 ||
-            sqlite3_exec(g->conn.db, "DELETE FROM gap_progress WHERE source = 'terms_upto'", NULL, NULL,
-                         NULL) != SQLITE_OK)
+            kb_db_exec(db, "DELETE FROM gap_progress WHERE source = 'terms_upto'") != KB_DB_OK)
             goto done;
     } else {
-        if (sqlite3_prepare_v2(g->conn.db, "UPDATE gap_questions SET terms = ?2 WHERE id = ?1", -1, &u,
-                               NULL) != SQLITE_OK)
+        if (kb_db_prepare(db, "UPDATE gap_questions SET terms = ?2 WHERE id = ?1", &u) != KB_DB_OK)
             goto done;
         for (size_t i = 0; i < n; i++) {
             if (!v[i].changed) continue;
-            sqlite3_reset(u);
-            sqlite3_bind_int64(u, 1, v[i].id);
-            sqlite3_bind_text(u, 2, v[i].terms, -1, SQLITE_STATIC);
-            if (sqlite3_step(u) != SQLITE_DONE || kb_gaps_id_set_add(&touched, v[i].group_id) != 0)
+            kb_db_bind_int64(u, 1, v[i].id);
+            kb_db_bind_text(u, 2, v[i].terms);
+            if (kb_db_step(u) != KB_DB_DONE || kb_gaps_id_set_add(&touched, v[i].group_id) != 0)
                 goto done;
         }
         for (size_t i = 0; i < touched.n; i++)
@@ -101,9 +99,9 @@ static int write_batch(kb_gaps *g, requestion *v, size_t n)
             kb_gaps_set_progress(g, "terms_upto", v[n - 1].id) != 0)
             goto done;
     }
-    rc = sqlite3_exec(g->conn.db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    rc = kb_db_commit(db) == KB_DB_OK ? 0 : -1;
 done:
-    sqlite3_finalize(u);
+    kb_db_finalize(u);
     if (rc != 0) kb_store_conn_rollback(&g->conn);
     free(touched.v);
     return rc;

@@ -18,11 +18,17 @@
  * prefix without one continuing the other. Characters are therefore counted without
  * placeholders; a query that is nothing but placeholders (the number typed first) is continued
  * by a query that starts with it.
+ *
+ * The rule is C (kb_gaps_query_continues), so it cannot run inside PostgreSQL: the query returns
+ * each unresolved search with what the rule needs — whether it had feedback, and the same
+ * agent's next query within the window — and the ingest loop, which reads every row anyway,
+ * leaves the typing steps out (docs/CLUSTER.md, "The three SQL functions of today"). Same rule,
+ * same rows, on both databases.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
-#include <sqlite3.h>
 #include <unicode/utf8.h>
 
 #include "gaps/gaps_internal.h"
@@ -74,20 +80,11 @@ int kb_gaps_query_continues(const char *a, const char *b)
     return common > 0 && common * 2 >= shorter;
 }
 
-/* SQL: kb_continues(a, b) → 1 when b continues a (NULL-safe). */
-static void sql_continues(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+int kb_gaps_typing_step(const char *query, int had_feedback, const char *next_query)
 {
-    (void)argc;
-    const char *a = (const char *)sqlite3_value_text(argv[0]);
-    const char *b = (const char *)sqlite3_value_text(argv[1]);
-    sqlite3_result_int(ctx, kb_gaps_query_continues(a, b));
-}
-
-int kb_gaps_register_typing(sqlite3 *db)
-{
-    return sqlite3_create_function(db, "kb_continues", 2,
-                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-                                   sql_continues, NULL, NULL);
+    /* A search the agent acted on was a question, whatever came next; with no next search in
+     * the window (NULL) it was the last step, the question itself. */
+    return !had_feedback && kb_gaps_query_continues(query, next_query);
 }
 
 int64_t kb_gaps_settled_searches(kb_gaps *g, int64_t lo, int64_t max)
@@ -95,18 +92,29 @@ int64_t kb_gaps_settled_searches(kb_gaps *g, int64_t lo, int64_t max)
     if (g->typing_window_ms <= 0) return max;
     /* The first search younger than the window: it and everything after it wait. */
     int64_t cutoff = kb_gaps_now_ms() - g->typing_window_ms;
-    int64_t first_young = kb_gaps_query_int(g, "SELECT min(rowid) FROM searches WHERE time_ms > ?1",
-                                            cutoff, 0);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT min(%s) FROM searches WHERE time_ms > ?1",
+             kb_gaps_order_of(g, "searches"));
+    int64_t first_young = kb_gaps_query_int(g, sql, cutoff, 0);
     if (first_young <= 0 || first_young - 1 >= max) return max;
     return first_young - 1 < lo ? lo : first_young - 1;
 }
 
-/* The unresolved searches of rowids (?1, ?2] that enter the queue; ?3 is the window in ms. */
-const char kb_gaps_typing_searches_sql[] =
-    "SELECT s.search_id, s.time_ms, s.agent, s.query, s.top_id FROM searches s "
-    "WHERE s.rowid > ?1 AND s.rowid <= ?2 AND s.unresolved = 1 AND ("
-    "  ?3 <= 0"
-    "  OR EXISTS (SELECT 1 FROM feedback f WHERE f.search_id = s.search_id)"
-    "  OR NOT kb_continues(s.query, (SELECT n.query FROM searches n"
-    "       WHERE n.agent = s.agent AND n.time_ms BETWEEN s.time_ms AND s.time_ms + ?3"
-    "       AND n.rowid > s.rowid ORDER BY n.time_ms, n.rowid LIMIT 1)))";
+int kb_gaps_typing_searches_sql(kb_gaps *g, char *buf, size_t len)
+{
+    /* With the window off (?3 <= 0) neither column is computed: CASE runs its subqueries only
+     * when its condition holds, on both databases. */
+    const char *o = kb_gaps_order_of(g, "searches");
+    int n = snprintf(
+        buf, len,
+        "SELECT s.search_id, s.time_ms, s.agent, s.query, s.top_id,"
+        " CASE WHEN ?3 > 0 THEN EXISTS (SELECT 1 FROM feedback f WHERE f.search_id = s.search_id)"
+        " END,"
+        " CASE WHEN ?3 > 0 THEN (SELECT n.query FROM searches n"
+        "  WHERE n.agent = s.agent AND n.time_ms BETWEEN s.time_ms AND s.time_ms + ?3"
+        "  AND n.%1$s > s.%1$s ORDER BY n.time_ms, n.%1$s LIMIT 1) END "
+        "FROM searches s WHERE s.%1$s > ?1 AND s.%1$s <= ?2 AND s.unresolved = 1 "
+        "ORDER BY s.%1$s",
+        o);
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}

@@ -14,6 +14,6 @@ struct kb_review {
 };
 
 /* Errors go through the connection: kb_store_conn_fail(&r->conn, ...), kb_store_conn_sql_fail
- * (events/store_conn.h); kb_store_column_text copies a text column. */
+ * (events/store_conn.h); kb_db_column_dup copies a text column. */
 
 #endif

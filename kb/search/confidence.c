@@ -8,11 +8,17 @@
  *   word_share     how much of the question's informative weight is in words (and bigrams,
  *                  Latin words, numbers, codes) rather than single characters: a question of
  *                  unknown words and single characters is weak evidence whatever it matches
- *   margin_held    the top hit's lead over the second (relative to its score) x coverage: a near
- *                  tie lowers confidence, and a lead counts only as much as the top hit holds
- *                  of the question (a lone weak match in a small knowledge base leads by far)
+ *   margin_held    the top hit's lead over the second (relative to its score) x mutual: a
+ *                  near tie lowers confidence, and a lead counts only as much as the top hit and
+ *                  the question hold of each other. mutual = coverage x (1 - title_beyond x bare):
+ *                  the share of the question in the top hit (a lone weak match in a small
+ *                  knowledge base leads by far), and for an entry that is a question alone, the
+ *                  share of that entry the question states. Such an entry asking much more than
+ *                  the question (腾讯征信 → 还款日当天晚几个小时会影响腾讯征信吗, 不放 →
+ *                  到底放不放款) is the only one holding the question's rare word, so it leads
+ *                  by far, yet it is another, narrower question than the one asked
  *   coverage_lead  how much more of the question the top hit covers than the second
- *   tenth_held     the top hit's lead over the 10th x coverage: when many documents match about
+ *   tenth_held     the top hit's lead over the 10th x mutual: when many documents match about
  *                  as well, the match is in words that many documents share
  *   few_words      max(0, ln 4 - ln(1 + words of the question)), its words being dictionary
  *                  words, in-word bigrams, Latin words, numbers and codes that are not question
@@ -38,7 +44,9 @@
 #include "search/confidence.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unicode/utf8.h>
 
 /* ---------------------------------------------------------------- features */
 
@@ -119,6 +127,68 @@ void kb_confidence_features(const kb_query *q, const kbx_results *xr, kb_search_
     f->beyond = beyond(q, top);
 }
 
+/* Longest question and title read, in characters: enough for any FAQ entry's question, and it
+ * bounds the cost of a long title or question. */
+#define BEYOND_MAX_CHARS 256
+
+/* The code points of s (at most max). */
+static size_t code_points(const char *s, uint32_t *out, size_t max)
+{
+    int32_t i = 0, len = (int32_t)strlen(s);
+    size_t n = 0;
+    while (i < len && n < max) {
+        UChar32 c;
+        U8_NEXT(s, i, len, c);
+        if (c >= 0) out[n++] = (uint32_t)c;
+    }
+    return n;
+}
+
+static int is_function_char(uint32_t c)
+{
+    char one[U8_MAX_LENGTH + 1];
+    int32_t n = 0;
+    U8_APPEND_UNSAFE(one, n, c);
+    one[n] = '\0';
+    return kb_query_is_stopword(one);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+double kb_confidence_title_beyond(kb_analyzer *a, const char *compact_question, const char *title)
+{
+    if (!compact_question || !*compact_question || !title || !*title) return 0;
+    char *folded = kb_analyzer_fold_compact(a, title, strlen(title));
+    if (!folded) return 0;
+    uint32_t qc[BEYOND_MAX_CHARS], tc[BEYOND_MAX_CHARS];
+    size_t nq = code_points(compact_question, qc, BEYOND_MAX_CHARS);
+    size_t nt = code_points(folded, tc, BEYOND_MAX_CHARS);
+    free(folded);
+    /* The question's pairs of adjacent characters, sorted for lookup. */
+    uint64_t pairs[BEYOND_MAX_CHARS];
+    size_t np = 0;
+    for (size_t i = 0; i + 1 < nq; i++) pairs[np++] = (uint64_t)qc[i] << 32 | qc[i + 1];
+    qsort(pairs, np, sizeof *pairs, cmp_u64);
+    unsigned char stated[BEYOND_MAX_CHARS] = {0};
+    for (size_t i = 0; nt == 1 && i < nq; i++)
+        if (qc[i] == tc[0]) stated[0] = 1;
+    for (size_t i = 0; i + 1 < nt; i++) {
+        uint64_t key = (uint64_t)tc[i] << 32 | tc[i + 1];
+        if (np && bsearch(&key, pairs, np, sizeof *pairs, cmp_u64)) stated[i] = stated[i + 1] = 1;
+    }
+    size_t content = 0, beyond = 0;
+    for (size_t i = 0; i < nt; i++) {
+        if (is_function_char(tc[i])) continue;
+        content++;
+        beyond += !stated[i];
+    }
+    return content ? (double)beyond / (double)content : 0;
+}
+
 void kb_confidence_set_passage(const kb_query *q, double passage_score, kb_search_features *f)
 {
     f->passage_coverage = q->info_mass > 0 && passage_score > 0 ? passage_score / q->info_mass : 0;
@@ -141,15 +211,15 @@ enum {
 
 /* BEGIN FITTED: written by bench/fit_confidence.py --write; do not edit by hand. */
 static const double FITTED[N_X] = {
-    -5.445898, /* bias */
-    3.005589, /* word_share */
-    3.266624, /* margin_held */
-    3.498013, /* coverage_lead */
-    6.703120, /* tenth_held */
-    -3.187769, /* few_words */
-    -6.550221, /* restated */
-    5.083585, /* title_lead */
-    -2.738780, /* bare */
+    -6.579976, /* bias */
+    3.963930, /* word_share */
+    4.528126, /* margin_held */
+    2.037048, /* coverage_lead */
+    7.851027, /* tenth_held */
+    -0.891046, /* few_words */
+    -8.956020, /* restated */
+    3.788093, /* title_lead */
+    -0.869809, /* bare */
 };
 /* END FITTED */
 
@@ -163,11 +233,15 @@ static double ratio(double a, double b)
  * `inputs`, which checks that both give the same confidence). */
 static void inputs(const kb_search_features *f, double x[N_X])
 {
+    /* How much the top hit and the question hold of each other: the share of the question in
+     * the hit, and for an entry that is a question alone (1 - answer), the share of that entry
+     * the question states. */
+    double mutual = f->coverage * (1 - f->title_beyond * (1 - f->answer));
     x[X_BIAS] = 1;
     x[X_WORD_SHARE] = f->word_share;
-    x[X_MARGIN_HELD] = ratio(f->top_score - f->second_score, f->top_score) * f->coverage;
+    x[X_MARGIN_HELD] = ratio(f->top_score - f->second_score, f->top_score) * mutual;
     x[X_COVERAGE_LEAD] = f->coverage - f->second_coverage;
-    x[X_TENTH_HELD] = ratio(f->top_score - f->tenth_score, f->top_score) * f->coverage;
+    x[X_TENTH_HELD] = ratio(f->top_score - f->tenth_score, f->top_score) * mutual;
     double few = log(4.0) - log(1.0 + (double)f->n_words);
     x[X_FEW_WORDS] = few > 0 ? few : 0;
     x[X_RESTATED] = f->beyond < 0.3 ? (0.3 - f->beyond) / 0.3 : 0;

@@ -9,11 +9,11 @@
  *
  * So it is a model of the evidence, not one hand-made score: a few general features of the
  * ranking (how much of the question is words rather than single characters, the top hit's lead
- * over the second and the 10th weighed by how much of the question it holds, a question of a
- * word or two, an entry that only restates the question) through a logistic curve whose weights
- * were fitted once on all three kinds of evaluation data together (bench/fit_confidence.py,
- * docs/SEARCH.md). Everything it reads is noted by the matcher while ranking, so it costs
- * nothing measurable.
+ * over the second and the 10th weighed by how much the top hit and the question hold of each
+ * other, a question of a word or two, an entry that only restates the question) through a
+ * logistic curve whose weights were fitted once on all three kinds of evaluation data together
+ * (bench/fit_confidence.py, docs/SEARCH.md). Nearly everything it reads is noted by the matcher
+ * while ranking; the rest is the top hit's title, folded once, so it costs nothing measurable.
  */
 #ifndef KB_CONFIDENCE_H
 #define KB_CONFIDENCE_H
@@ -41,6 +41,15 @@ void kb_confidence_features(const kb_query *q, const kbx_results *xr, kb_search_
 /* The top hit's best passage holds passage_score of the question's informative weight
  * (kb_snippet.score; negative when unknown). */
 void kb_confidence_set_passage(const kb_query *q, double passage_score, kb_search_features *f);
+
+/* The share (0..1) of a hit's title that the question does not state (kb_search_features
+ * .title_beyond). compact_question is the question as kb_analyzer_fold_compact makes it; the
+ * title is folded and compacted alike, so either script matches. A title character is stated
+ * when it is in a pair of adjacent characters the question also holds (a one-character title:
+ * when the question holds it); function characters (的, 吗, 你 …) are counted in neither part.
+ * Pairs, not single characters, because a short entry shares single characters with any
+ * question. 0 when either is empty or memory ran out. */
+double kb_confidence_title_beyond(kb_analyzer *a, const char *compact_question, const char *title);
 
 /* Confidence 0..1 from the features: the fitted model. */
 double kb_confidence_of(const kb_search_features *f);

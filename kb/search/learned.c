@@ -527,17 +527,15 @@ static double own_text_sim(const kb_learned_index *idx, kb_analyzer *a, const kb
 }
 
 /* The best similarity of the question to the document's title and questions. */
-static double own_sim(const kb_learned_index *idx, kb_stored_doc_codec *codec, kb_analyzer *a,
-                      const kb_query *q, const char *data, size_t len, kb_term_list *tl)
+static double own_sim(const kb_learned_index *idx, kb_analyzer *a, const kb_query *q,
+                      const kb_document *doc, kb_term_list *tl)
 {
-    kb_document *doc = kb_stored_doc_read(codec, data, len);
     if (!doc) return 0;
     double best = own_text_sim(idx, a, q, doc->title, tl);
     for (size_t i = 0; i < doc->n_questions; i++) {
         double s = own_text_sim(idx, a, q, doc->questions[i], tl);
         if (s > best) best = s;
     }
-    free(doc);
     return best;
 }
 
@@ -618,11 +616,9 @@ static long score_phrasings(const kb_learned_index *idx, kb_learned_scratch *sc,
 
 /* Whether a document found through its phrasings may be shown: valid on the day, in one of the
  * requested categories. */
-static int passes(kb_stored_doc_codec *codec, kb_analyzer *a, const kb_learned_filter *f,
-                  const char *data, size_t len)
+static int passes(kb_analyzer *a, const kb_learned_filter *f, const kb_document *doc)
 {
     if (!f->valid_on && !f->n_categories) return 1;
-    kb_document *doc = kb_stored_doc_read(codec, data, len);
     if (!doc) return 0;
     int ok = 1;
     char c[9];
@@ -643,7 +639,6 @@ static int passes(kb_stored_doc_codec *codec, kb_analyzer *a, const kb_learned_f
             free(folded);
         }
     }
-    free(doc);
     return ok;
 }
 
@@ -651,6 +646,8 @@ typedef struct {
     kbx_hit hit;
     kb_learned_part part;
     size_t order;
+    const char *unread_id; /* found only through its phrasings and not read yet: its id (whether
+                            * it may be shown is checked only if it reaches the kept hits) */
 } merged;
 
 static int by_score_desc(const void *x, const void *y)
@@ -658,6 +655,27 @@ static int by_score_desc(const void *x, const void *y)
     const merged *a = x, *b = y;
     if (a->hit.score != b->hit.score) return a->hit.score < b->hit.score ? 1 : -1;
     return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Read the stored data of a hit found only through its phrasings into m->hit (decoded into
+ * docs, where the page takes it). 0 when it may be shown (passes), -1 when it may not or cannot
+ * be read. */
+static int read_shown(kbx_reader *db, kb_stored_doc_codec *codec, kb_analyzer *a,
+                      const kb_learned_filter *f, kb_doc_cache *docs, merged *m)
+{
+    char term[KB_DOC_ID_MAX + 8];
+    snprintf(term, sizeof term, KB_TERM_ID "%s", m->unread_id);
+    m->unread_id = NULL;
+    char *data = NULL;
+    size_t len = 0;
+    if (kbx_reader_get_data(db, term, &data, &len) != KBX_OK || !len ||
+        !passes(a, f, kb_doc_cache_get(docs, codec, m->hit.docid, data, len))) {
+        free(data);
+        return -1;
+    }
+    m->hit.data = data;
+    m->hit.data_len = len;
+    return 0;
 }
 
 /* What a phrasing of similarity sim adds, in units of the best document's BM25: nothing at
@@ -690,7 +708,7 @@ static void place_in_slot(merged *m, size_t n, uint32_t docid)
 int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_reader *db,
                      kb_stored_doc_codec *codec, kb_analyzer *a, const kb_query *q,
                      const kb_learned_filter *f, size_t depth, kbx_results *xr,
-                     kb_learned_part **parts)
+                     kb_doc_cache *docs, kb_learned_part **parts)
 {
     *parts = NULL;
     if (!idx || !idx->n || !depth) return 0;
@@ -724,7 +742,8 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
     /* Only the first hits: the document whose title says most of the question is almost always
      * among them, and reading and analyzing a document is the dear part of this step. */
     for (size_t i = 0; n_cands > 0 && i < xr->n_hits && i < KB_LEARNED_GATE_HITS; i++) {
-        double own = own_sim(idx, codec, a, q, xr->hits[i].data, xr->hits[i].data_len, &tl);
+        const kbx_hit *h = &xr->hits[i];
+        double own = own_sim(idx, a, q, kb_doc_cache_get(docs, codec, h->docid, h->data, h->data_len), &tl);
         double gate = KB_LEARNED_MIN_SIM + KB_LEARNED_GATE * (own - KB_LEARNED_MIN_SIM);
         if (gate > base) base = gate < 0.95 ? gate : 0.95;
     }
@@ -748,34 +767,36 @@ int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_re
     if (slot_min < KB_LEARNED_SLOT_MIN) slot_min = KB_LEARNED_SLOT_MIN;
     long slot = -1;
     /* Documents found only through their phrasings: still in the index, valid, in the
-     * categories asked for. */
+     * categories asked for. Reading and decoding a document is the dear part of this step, so
+     * it is done only for the slot's document, which must be known now, and, after sorting,
+     * for those that reach the kept hits. */
     for (long c = 0; c < n_cands; c++) {
         if (cands[c].in_hits) {
             if (slot < 0) slot = c;
             continue;
         }
         if (!cands[c].docid) continue;
-        snprintf(term, sizeof term, KB_TERM_ID "%s", idx->doc_ids[cands[c].doc]);
-        char *data = NULL;
-        size_t len = 0;
-        if (kbx_reader_get_data(db, term, &data, &len) != KBX_OK || !len ||
-            !passes(codec, a, f, data, len)) {
-            free(data);
-            continue;
-        }
         double learned = learned_score_above(cands[c].sim, base, unit);
         /* not more like the question than the documents' own words, nor the slot's */
-        if (learned <= 0 && !(slot < 0 && cands[c].sim >= slot_min)) {
-            free(data);
-            continue;
-        }
-        if (slot < 0) slot = c;
-        m[n].hit = (kbx_hit){.docid = cands[c].docid, .score = learned, .data = data, .data_len = len};
+        if (learned <= 0 && !(slot < 0 && cands[c].sim >= slot_min)) continue;
+        m[n].hit = (kbx_hit){.docid = cands[c].docid, .score = learned};
         m[n].part = (kb_learned_part){0, learned, cands[c].best, cands[c].phrasing, 0};
         m[n].order = n;
+        m[n].unread_id = idx->doc_ids[cands[c].doc];
+        if (slot < 0) { /* the slot's document: the first that may be shown */
+            if (read_shown(db, codec, a, f, docs, &m[n]) != 0) continue;
+            slot = c;
+        }
         n++;
     }
     qsort(m, n, sizeof *m, by_score_desc);
+    /* Read those that are kept; one that may not be shown leaves its place to the next. */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kept < depth && m[i].unread_id && read_shown(db, codec, a, f, docs, &m[i]) != 0) continue;
+        m[kept++] = m[i];
+    }
+    n = kept;
     if (slot >= 0 && cands[slot].sim >= slot_min) place_in_slot(m, n, cands[slot].docid);
     free(cands);
     size_t keep = n < depth ? n : depth;

@@ -54,6 +54,7 @@
 #include "kb/analyzer.h"
 #include "kb/search.h"
 #include "document/stored_doc.h"
+#include "search/doc_cache.h"
 #include "search/query.h"
 #include "xapian/xapian.h"
 
@@ -140,11 +141,12 @@ typedef struct {
 /* Add the learned phrasings' part to the matcher's hits xr (re-sorted by the new score, at most
  * `depth` hits kept; documents found only through phrasings added, with their data). parts gets
  * one entry per hit of xr (malloc'd; NULL when idx is NULL or empty: then xr is untouched).
+ * The documents it decodes stay in docs (search/doc_cache.h) for the page to take.
  * 0, or -1 when memory ran out (xr is then untouched). */
 int kb_learned_merge(const kb_learned_index *idx, kb_learned_scratch *sc, kbx_reader *db,
                      kb_stored_doc_codec *codec, kb_analyzer *a, const kb_query *q,
                      const kb_learned_filter *f, size_t depth, kbx_results *xr,
-                     kb_learned_part **parts);
+                     kb_doc_cache *docs, kb_learned_part **parts);
 
 /* The text of a phrasing (as taught, redacted). */
 const char *kb_learned_phrasing_text(const kb_learned_index *idx, int32_t phrasing);

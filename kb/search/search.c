@@ -20,6 +20,7 @@
 #include "kb/document.h"
 #include "util/index_schema.h"
 #include "search/confidence.h"
+#include "search/doc_cache.h"
 #include "search/learned.h"
 #include "search/query.h"
 #include "search/snippet.h"
@@ -148,10 +149,11 @@ static int date_cmp(const char *dashed, const char *compact)
 }
 
 /* Fill one hit from the stored document. */
-static int fill_hit(kb_searcher *s, kb_hit *h, const kbx_hit *xh, const kb_query *q,
-                    const char *today, double *snippet_score, kb_document **doc_out)
+static int fill_hit(kb_searcher *s, kb_doc_cache *docs, kb_hit *h, const kbx_hit *xh,
+                    const kb_query *q, const char *today, double *snippet_score,
+                    kb_document **doc_out)
 {
-    kb_document *doc = kb_stored_doc_read(s->codec, xh->data, xh->data_len);
+    kb_document *doc = kb_doc_cache_take(docs, s->codec, xh->docid, xh->data, xh->data_len);
     if (!doc) return -1;
     int rc = 0;
     h->score = xh->score;
@@ -271,13 +273,14 @@ typedef struct {
 /* Read the hits the page [offset, offset + limit) and the re-ranked head need, and multiply the
  * head's scores by their structure boost (search/structure.h). A hit whose stored data cannot
  * be read stays unfilled and keeps its BM25 score. */
-static void fill_ranked(kb_searcher *s, ranked_hit *r, size_t n, size_t head, uint32_t offset,
-                        uint32_t limit, const kb_query *q, const char *asked, const char *today)
+static void fill_ranked(kb_searcher *s, kb_doc_cache *docs, ranked_hit *r, size_t n, size_t head,
+                        uint32_t offset, uint32_t limit, const kb_query *q, const char *asked,
+                        const char *today)
 {
     for (size_t i = 0; i < n; i++) {
         if (i >= head && (i < offset || i - offset >= limit)) continue;
         kb_document *doc = NULL;
-        if (fill_hit(s, &r[i].hit, &r[i].x, q, today, &r[i].passage, &doc) < 0) {
+        if (fill_hit(s, docs, &r[i].hit, &r[i].x, q, today, &r[i].passage, &doc) < 0) {
             free_hit(&r[i].hit);
             memset(&r[i].hit, 0, sizeof r[i].hit);
             free(doc);
@@ -342,8 +345,8 @@ static void explain_hit(kb_searcher *s, ranked_hit *r, int with_phrasing)
  * KB_STRUCTURE_RERANK_DEPTH hits are re-ranked, on every page alike, so pages never overlap.
  * KB_ERROR when no hit of a non-empty page could be read. */
 static int build_page(kb_searcher *s, kbx_results *xr, const kb_learned_part *parts,
-                      uint32_t offset, uint32_t limit, const kb_query *q, const char *asked,
-                      const char *today, int explain, kb_search_result *res)
+                      kb_doc_cache *docs, uint32_t offset, uint32_t limit, const kb_query *q,
+                      const char *asked, const char *today, int explain, kb_search_result *res)
 {
     size_t n = xr->n_hits;
     if (n == 0) return KB_OK;
@@ -360,7 +363,7 @@ static int build_page(kb_searcher *s, kbx_results *xr, const kb_learned_part *pa
         r[i].boost = 1;
         r[i].learned = parts ? parts[i] : (kb_learned_part){xr->hits[i].score, 0, 0, -1, 0};
     }
-    fill_ranked(s, r, n, head, offset, limit, q, asked, today);
+    fill_ranked(s, docs, r, n, head, offset, limit, q, asked, today);
     sort_head(r, head);
     keep_slot(r, head);
     for (size_t i = 0; i < n; i++) {
@@ -382,6 +385,13 @@ static int build_page(kb_searcher *s, kbx_results *xr, const kb_learned_part *pa
     if (n > 1) {
         res->features.second_title_cover = r[1].facts.title_cover;
         res->features.second_answer = r[1].facts.answer;
+    }
+    /* What the top hit's title asks beyond the question; none when the question is one of its
+     * <questions>, and no more than a taught phrasing that ranked it is unlike the question. */
+    if (r[0].filled && !r[0].facts.verbatim) {
+        double beyond = kb_confidence_title_beyond(s->analyzer, asked, r[0].hit.title);
+        if (r[0].learned.learned > 0 && beyond > 1 - r[0].learned.sim) beyond = 1 - r[0].learned.sim;
+        res->features.title_beyond = beyond;
     }
     size_t wanted = 0;
     for (size_t i = 0; i < n; i++) {
@@ -471,14 +481,17 @@ int kb_search(kb_searcher *s, const kb_search_request *req, kb_search_result *re
     res->total_estimated = xr.matches_estimated;
     kb_learned_part *parts = NULL;
     kb_learned_filter lf = {xq.valid_on, (const char *const *)filters, req->n_categories};
+    /* The documents decoded along the way, each once (search/doc_cache.h). */
+    kb_doc_cache docs = KB_DOC_CACHE_INIT;
     if (kb_learned_merge(s->learned, &s->learned_scratch, s->db, s->codec, s->analyzer, &q, &lf,
-                         depth, &xr, &parts) != 0)
+                         depth, &xr, &docs, &parts) != 0)
         parts = NULL; /* out of memory: the documents' ranking alone */
     /* The question as compared with the editors' <questions> (NULL when memory ran out: then
      * no document is found asked verbatim, which only loses a boost). */
     char *asked = q.folded ? strdup(q.folded) : NULL; /* folded once, by kb_query_build */
     if (asked) kb_analyzer_compact(asked);
-    rc = build_page(s, &xr, parts, offset, limit, &q, asked, today, req->explain, res);
+    rc = build_page(s, &xr, parts, &docs, offset, limit, &q, asked, today, req->explain, res);
+    kb_doc_cache_clear(&docs);
     free(asked);
     free(parts);
     kbx_results_free(&xr);

@@ -3,8 +3,8 @@
 and comes back (docs/CLUSTER.md, "When the database is unreachable: the spool"): searches,
 help requests and feedback keep coming and are answered (200, 201 with ids); /healthz shows the
 backlog in the spool and then 0; afterwards every acknowledged help request, feedback and search
-is in PostgreSQL exactly once, in the order the node took them. Leads' actions answer 503 while
-the database is away; a node restarted during the outage serves and delivers later; a --spool
+is in PostgreSQL exactly once, in the order the node took them. Leads' and editors' actions answer 503
+while the database is away; a node restarted during the outage serves and delivers later; a --spool
 with a data directory is refused.
 """
 import os
@@ -128,6 +128,7 @@ def searches_help_requests_and_feedback_go_on_while_the_database_is_away():
                         ("PUT", f"/api/help-requests/{gap['id']}/review", "lead",
                          {"kb_answerable": True, "doc_id": "plan-001"}),
                         ("GET", "/api/help-requests", "lead", None),
+                        ("GET", "/api/gaps", "editor", None),
                         ("PUT", "/api/agents", "admin", {"agents": [{"id": "a-li", "name": "李娜"}]}),
                         ("POST", "/api/coaching", "lead",
                          {"agent": "a-li", "date": "2026-10-15", "doc_ids": ["plan-001"]}),

@@ -1,8 +1,12 @@
 /* test_gaps.c — the editors' queue (kb/gaps.h): grouping terms, clustering and its measured
  * quality on tests/data/grouping.tsv, taking questions in from the event store (unresolved
  * searches, "not found" feedback, unanswerable help requests), ranking and filters, the life
- * cycle, "answered by X?" after a re-index, and content health. */
+ * cycle, "answered by X?" after a re-index, content health, and the role that lets one node of
+ * several do the queue's work. Every test of the store runs on SQLite and on PostgreSQL
+ * (pg_fixture.h). */
 #include "check.h"
+#include "db/db.h"
+#include "pg_fixture.h"
 #include "kb/document.h"
 #include "kb/gaps.h"
 #include "kb/index.h"
@@ -13,7 +17,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -355,6 +358,18 @@ static const char *new_dir(const char *name)
     return path[k];
 }
 
+/* Where a test's event store lives (its --data value): a new data directory, or on a PostgreSQL
+ * run a new, empty schema on the test server. Empty until kb_store_open writes the schema. */
+static const char *new_store(const char *name)
+{
+    static char uris[4][1024];
+    static int k;
+    if (!is_postgresql_run()) return new_dir(name);
+    k = (k + 1) % 4;
+    if (pg_fresh_store(uris[k], sizeof uris[k]) != 0) uris[k][0] = '\0';
+    return uris[k];
+}
+
 static void log_search(kb_store *st, const char *id, const char *agent, const char *q,
                        int unresolved, const char *top, int64_t t)
 {
@@ -384,6 +399,20 @@ static kb_gaps *open_queue(const char *dir)
     kb_gaps *g = kb_gaps_open(dir, 0, err, sizeof err);
     if (g) kb_gaps_set_typing_window(g, 0);
     else printf("  cannot open the queue of %s: %s\n", dir, err);
+    return g;
+}
+
+/* The queue of dir (open_queue) and the sample knowledge base's handles into *h; NULL (a failed
+ * check, nothing left open) when either cannot be opened. */
+static kb_gaps *open_with_sample_kb(const char *dir, kb_handles *h)
+{
+    if (handles_open(h, sample_index) != 0) {
+        CHECK(!"the sample index opens");
+        return NULL;
+    }
+    kb_gaps *g = open_queue(dir);
+    CHECK(g != NULL);
+    if (!g) handles_close(h);
     return g;
 }
 
@@ -433,7 +462,7 @@ static kb_gap_page list_of(kb_gaps *g, const kb_gaps_filter *f)
 
 TEST(queue_fed_by_searches_feedback_and_help_requests)
 {
-    const char *dir = new_dir("queue");
+    const char *dir = new_store("queue");
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
     CHECK(st != NULL);
@@ -464,13 +493,8 @@ TEST(queue_fed_by_searches_feedback_and_help_requests)
     kb_store_close(st);
 
     kb_handles h;
-    if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = open_queue(dir);
-    CHECK(g != NULL);
-    if (!g) {
-        handles_close(&h);
-        return;
-    }
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
     CHECK(ingest_all(g, &h) == 0);
     CHECK(ingest_all(g, &h) == 0); /* idempotent */
     kb_gap_page list = list_of(g, NULL);
@@ -545,7 +569,7 @@ TEST(a_search_continues_the_last_when_typed_on_deleted_back_or_corrected)
 
 TEST(typing_steps_stay_out_of_the_queue)
 {
-    const char *dir = new_dir("typing");
+    const char *dir = new_store("typing");
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
     CHECK(st != NULL);
@@ -571,13 +595,8 @@ TEST(typing_steps_stay_out_of_the_queue)
     kb_store_close(st);
 
     kb_handles h;
-    if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = open_queue(dir);
-    CHECK(g != NULL);
-    if (!g) {
-        handles_close(&h);
-        return;
-    }
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
     kb_gaps_set_typing_window(g, 5000);
     CHECK(kb_gaps_ingest(g, &h.kb, 1000) == 0); /* the young search is not "waiting" work */
     kb_gap_page list = list_of(g, NULL);
@@ -642,7 +661,7 @@ TEST(regroup_moves_questions_to_the_item_that_fits_now)
 {
     kb_handles h;
     if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = queue_of(new_dir("regroup"), &h);
+    kb_gaps *g = queue_of(new_store("regroup"), &h);
     CHECK(g != NULL);
     if (!g) return;
     /* As they arrived: the loan questions are spread over more than one item. */
@@ -665,7 +684,7 @@ TEST(regroup_moves_questions_to_the_item_that_fits_now)
     kb_gaps_close(g);
 
     /* An item an editor took up keeps its questions. */
-    g = queue_of(new_dir("regroup-kept"), &h);
+    g = queue_of(new_store("regroup-kept"), &h);
     int64_t kept = item_of(g, PREPAY[4]);
     CHECK(kept > 0 && kept != item_of(g, PREPAY[0]));
     CHECK(kb_gaps_set_status(g, kept, "in_progress", NULL, NULL, "editor-1", now_ms(), NULL) ==
@@ -675,7 +694,7 @@ TEST(regroup_moves_questions_to_the_item_that_fits_now)
     kb_gaps_close(g);
 
     /* So does an item an editor filed under a category. */
-    g = queue_of(new_dir("regroup-filed"), &h);
+    g = queue_of(new_store("regroup-filed"), &h);
     kept = item_of(g, PREPAY[4]);
     kb_gaps_change file = {.set_category = 1, .category = "贷款/提前还款"};
     CHECK(kb_gaps_update(g, kept, &file, "editor-1", now_ms(), NULL) == KB_OK);
@@ -690,7 +709,7 @@ TEST(regroup_moves_questions_to_the_item_that_fits_now)
  * every pass, and each pass logged them as moved). */
 TEST(regroup_keeps_settled_items_and_their_ids)
 {
-    const char *dir = new_dir("regroup-stable");
+    const char *dir = new_store("regroup-stable");
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
     CHECK(st != NULL);
@@ -705,13 +724,8 @@ TEST(regroup_keeps_settled_items_and_their_ids)
     }
     kb_store_close(st);
     kb_handles h;
-    if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = open_queue(dir);
-    CHECK(g != NULL);
-    if (!g) {
-        handles_close(&h);
-        return;
-    }
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
     ingest_all(g, &h);
     int64_t before[5];
     for (int i = 0; i < 5; i++) before[i] = item_of(g, qs[i]);
@@ -748,7 +762,7 @@ TEST(action_on_a_merged_item_goes_to_the_item_it_joined)
 {
     kb_handles h;
     if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = queue_of(new_dir("merged"), &h);
+    kb_gaps *g = queue_of(new_store("merged"), &h);
     CHECK(g != NULL);
     if (!g) return;
     static const int LOAN[] = {0, 1, 2, 4};
@@ -789,32 +803,37 @@ TEST(action_on_a_merged_item_goes_to_the_item_it_joined)
     handles_close(&h);
 }
 
-static int exec_in_store(const char *dir, const char *sql)
+/* Run SQL in a store as a fixture would (KB_DB_OK, or the code after printing why). */
+static int exec_in_store(const char *data, const char *sql)
 {
-    char path[300];
-    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
-    sqlite3 *db;
-    int rc = sqlite3_open(path, &db);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK) printf("  sql: %s\n", sqlite3_errmsg(db));
-    sqlite3_close(db);
+    kb_db *db = raw_open(data);
+    int rc = db ? kb_db_exec(db, sql) : KB_DB_ERROR;
+    if (db && rc != KB_DB_OK) printf("  sql: %s\n", kb_db_errmsg(db));
+    kb_db_close(db);
     return rc;
 }
 
-static char *text_in_store(const char *dir, const char *sql)
+/* The first column of every row of sql, joined with '|' (malloc'd; NULL when there is no row). */
+static char *text_in_store(const char *data, const char *sql)
 {
-    char path[300];
-    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
-    sqlite3 *db;
-    sqlite3_stmt *s;
+    kb_db *db = raw_open(data);
+    kb_db_stmt *s;
     char *out = NULL;
-    if (sqlite3_open(path, &db) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
-            out = strdup((const char *)sqlite3_column_text(s, 0));
-        sqlite3_finalize(s);
+    size_t len = 0;
+    if (db && kb_db_prepare(db, sql, &s) == KB_DB_OK) {
+        while (kb_db_step(s) == KB_DB_ROW) {
+            const char *t = kb_db_column_text(s, 0);
+            size_t n = t ? strlen(t) : 0;
+            char *more = realloc(out, len + n + 2);
+            if (!more) break;
+            out = more;
+            if (len) out[len++] = '|';
+            memcpy(out + len, t ? t : "", n + 1);
+            len += n;
+        }
+        kb_db_finalize(s);
     }
-    sqlite3_close(db);
+    kb_db_close(db);
     return out;
 }
 
@@ -823,7 +842,7 @@ static char *text_in_store(const char *dir, const char *sql)
  * item (merged), not to the one-question remnant. */
 TEST(emptied_item_follows_most_of_its_questions)
 {
-    const char *dir = new_dir("majority");
+    const char *dir = new_store("majority");
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
     CHECK(st != NULL);
@@ -831,12 +850,13 @@ TEST(emptied_item_follows_most_of_its_questions)
     kb_store_close(st);
     int64_t t = now_ms() - 60000;
     char sql[4096];
+    /* Items 1 and 2: a fresh store's first ids, on both databases. */
     snprintf(sql, sizeof sql,
-             "INSERT INTO gap_groups (id, status, question, terms, n_questions, first_ms, last_ms,"
+             "INSERT INTO gap_groups (status, question, terms, n_questions, first_ms, last_ms,"
              " created_ms, status_by) VALUES"
-             " (1, 'in_progress', '宠物保险理赔', '宠物\t5\n保险\t5\n理赔\t5\n流程\t5\n材料\t5\n"
+             " ('in_progress', '宠物保险理赔', '宠物\t5\n保险\t5\n理赔\t5\n流程\t5\n材料\t5\n"
              "到账\t5\n', 5, %1$lld, %1$lld, %1$lld, 'editor-1'),"
-             " (2, 'open', '宠物保险理赔', '宠物\t3\n保险\t3\n理赔\t3\n流程\t1\n材料\t1\n到账\t1\n"
+             " ('open', '宠物保险理赔', '宠物\t3\n保险\t3\n理赔\t3\n流程\t1\n材料\t1\n到账\t1\n"
              "火星\t1\n旅游\t1\n', 4, %1$lld, %1$lld, %1$lld, NULL);"
              "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, question, terms)"
              " VALUES (1, 'search', 'b1', %1$lld, 'a', '宠物保险理赔', '宠物 保险 理赔 流程 材料 到账'),"
@@ -849,15 +869,10 @@ TEST(emptied_item_follows_most_of_its_questions)
              " (2, 'search', 'e2', %3$lld, 'b', '宠物保险理赔材料', '宠物 保险 理赔 材料'),"
              " (2, 'search', 'e3', %3$lld, 'b', '宠物保险理赔到账', '宠物 保险 理赔 到账');",
              (long long)t, (long long)t + 1000, (long long)t + 2000);
-    CHECK(exec_in_store(dir, sql) == SQLITE_OK);
+    CHECK(exec_in_store(dir, sql) == KB_DB_OK);
     kb_handles h;
-    if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = open_queue(dir);
-    CHECK(g != NULL);
-    if (!g) {
-        handles_close(&h);
-        return;
-    }
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
     long moved = kb_gaps_regroup(g, &h.kb, 0);
     if (moved != 4) printf("  moved %ld: %s\n", moved, kb_gaps_errmsg(g));
     CHECK(moved == 4);
@@ -876,7 +891,7 @@ TEST(emptied_item_follows_most_of_its_questions)
  * lose the placeholders, and the regroup pass then separates what they had joined. */
 TEST(stored_questions_are_analyzed_again_under_new_rules)
 {
-    const char *dir = new_dir("reterm");
+    const char *dir = new_store("reterm");
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
     CHECK(st != NULL);
@@ -886,13 +901,8 @@ TEST(stored_questions_are_analyzed_again_under_new_rules)
     log_search(st, "o2", "li", "客户13912345678要停机", 1, NULL, t0 + 1000);
     kb_store_close(st);
     kb_handles h;
-    if (handles_open(&h, sample_index) != 0) return;
-    kb_gaps *g = open_queue(dir);
-    CHECK(g != NULL);
-    if (!g) {
-        handles_close(&h);
-        return;
-    }
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
     ingest_all(g, &h);
     int64_t lost = item_of(g, "客户[手机号]要挂失"), stop = item_of(g, "客户[手机号]要停机");
     CHECK(lost > 0 && stop > 0 && lost != stop);
@@ -906,14 +916,14 @@ TEST(stored_questions_are_analyzed_again_under_new_rules)
              "挂失\t1\n停机\t1\n' WHERE id = %lld;"
              "DELETE FROM gap_progress WHERE source = 'terms_version';",
              (long long)lost, (long long)stop, (long long)lost);
-    CHECK(exec_in_store(dir, sql) == SQLITE_OK);
+    CHECK(exec_in_store(dir, sql) == KB_DB_OK);
     g = open_queue(dir);
     CHECK(item_of(g, "客户[手机号]要停机") == lost);
     CHECK(ingest_all(g, &h) == 0);
     char *v = text_in_store(dir, "SELECT last_id FROM gap_progress WHERE source = 'terms_version'");
     CHECK(v && atoi(v) == KB_GAPS_TERMS_VERSION);
     free(v);
-    char *terms = text_in_store(dir, "SELECT group_concat(terms, '|') FROM gap_questions");
+    char *terms = text_in_store(dir, "SELECT terms FROM gap_questions");
     CHECK(terms && !strstr(terms, "手机") && !strstr(terms, "~手"));
     free(terms);
     snprintf(sql, sizeof sql, "SELECT terms FROM gap_groups WHERE id = %lld", (long long)lost);
@@ -932,7 +942,7 @@ TEST(stored_questions_are_analyzed_again_under_new_rules)
 
 /* Every stored aggregate of every item, and the tallies behind the representative and the
  * derived category, as one text (malloc'd). */
-static char *aggregates_of(sqlite3 *db)
+static char *aggregates_of(kb_db *db)
 {
     static const char *const sql[] = {
         "SELECT id, status, question, terms, n_questions, n_agents, n_variants, n_search, "
@@ -944,24 +954,24 @@ static char *aggregates_of(sqlite3 *db)
     char *out = malloc(cap);
     out[0] = '\0';
     for (size_t q = 0; q < sizeof sql / sizeof *sql; q++) {
-        sqlite3_stmt *s;
-        if (sqlite3_prepare_v2(db, sql[q], -1, &s, NULL) != SQLITE_OK) {
-            printf("  %s: %s\n", sql[q], sqlite3_errmsg(db));
+        kb_db_stmt *s;
+        if (kb_db_prepare(db, sql[q], &s) != KB_DB_OK) {
+            printf("  %s: %s\n", sql[q], kb_db_errmsg(db));
             continue;
         }
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            for (int c = 0; c < sqlite3_column_count(s); c++) {
-                const char *t = (const char *)sqlite3_column_text(s, c);
+        while (kb_db_step(s) == KB_DB_ROW) {
+            for (int c = 0; c < kb_db_column_count(s); c++) {
+                const char *t = kb_db_column_text(s, c);
                 size_t need = len + (t ? strlen(t) : 6) + 4;
                 if (need > cap) {
                     while (need > cap) cap *= 2;
                     out = realloc(out, cap);
                 }
                 len += (size_t)sprintf(out + len, "%s%c", t ? t : "(null)",
-                                       c + 1 < sqlite3_column_count(s) ? '|' : '\n');
+                                       c + 1 < kb_db_column_count(s) ? '|' : '\n');
             }
         }
-        sqlite3_finalize(s);
+        kb_db_finalize(s);
         len += (size_t)sprintf(out + len, "--\n");
     }
     return out;
@@ -972,19 +982,19 @@ static char *aggregates_of(sqlite3 *db)
  * mended in between: the next batch builds on its own result. */
 static int aggregates_agree_with_recompute(kb_gaps *g, const char *when)
 {
-    sqlite3 *db = g->conn.db;
+    kb_db *db = kb_gaps_db(g);
     char *kept = aggregates_of(db);
-    int ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
-    sqlite3_stmt *s;
-    if (ok && sqlite3_prepare_v2(db, "SELECT id FROM gap_groups ORDER BY id", -1, &s, NULL) == SQLITE_OK) {
+    int ok = kb_db_begin(db, KB_DB_TX_WRITE) == KB_DB_OK;
+    kb_db_stmt *s;
+    if (ok && kb_db_prepare(db, "SELECT id FROM gap_groups ORDER BY id", &s) == KB_DB_OK) {
         int64_t ids[512];
         size_t n = 0;
-        while (n < 512 && sqlite3_step(s) == SQLITE_ROW) ids[n++] = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
+        while (n < 512 && kb_db_step(s) == KB_DB_ROW) ids[n++] = kb_db_column_int64(s, 0);
+        kb_db_finalize(s);
         for (size_t i = 0; i < n; i++) ok &= kb_gaps_recompute_group(g, ids[i]) == 0;
     }
     char *fresh = aggregates_of(db);
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    kb_db_rollback(db);
     int same = ok && strcmp(kept, fresh) == 0;
     if (!same) {
         size_t i = 0;
@@ -1005,7 +1015,7 @@ static int aggregates_agree_with_recompute(kb_gaps *g, const char *when)
  * editor's category and status, and questions leaving the queue in between. */
 TEST(adding_questions_keeps_every_aggregate_as_a_recompute_would)
 {
-    const char *dir = new_dir("aggregates");
+    const char *dir = new_store("aggregates");
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
     CHECK(st != NULL);
@@ -1094,21 +1104,21 @@ TEST(adding_questions_keeps_every_aggregate_as_a_recompute_would)
     }
     CHECK(agree);
     /* The stream did what it is meant to: repeats, every source, several agents per item. */
-    sqlite3 *db = g->conn.db;
-    sqlite3_stmt *s;
-    CHECK(sqlite3_prepare_v2(db,
-                             "SELECT max(n_questions), max(n_agents), sum(n_not_found), "
-                             "sum(n_help), count(*), sum(category_by IS NOT NULL), "
-                             "sum(category IS NOT NULL AND category_by IS NULL) FROM gap_groups",
-                             -1, &s, NULL) == SQLITE_OK);
-    CHECK(sqlite3_step(s) == SQLITE_ROW);
-    printf("  info: %d items, the largest of %d questions\n", sqlite3_column_int(s, 4),
-           sqlite3_column_int(s, 0));
-    CHECK(sqlite3_column_int(s, 0) >= 50);
-    CHECK(sqlite3_column_int(s, 1) == 5);
-    CHECK(sqlite3_column_int(s, 2) > 0 && sqlite3_column_int(s, 3) > 0);
-    CHECK(sqlite3_column_int(s, 5) == 1 && sqlite3_column_int(s, 6) > 0);
-    sqlite3_finalize(s);
+    kb_db_stmt *s;
+    CHECK(kb_db_prepare(kb_gaps_db(g),
+                        "SELECT max(n_questions), max(n_agents), sum(n_not_found), "
+                        "sum(n_help), count(*), count(*) FILTER (WHERE category_by IS NOT NULL), "
+                        "count(*) FILTER (WHERE category IS NOT NULL AND category_by IS NULL) "
+                        "FROM gap_groups",
+                        &s) == KB_DB_OK);
+    CHECK(kb_db_step(s) == KB_DB_ROW);
+    printf("  info: %lld items, the largest of %lld questions\n",
+           (long long)kb_db_column_int64(s, 4), (long long)kb_db_column_int64(s, 0));
+    CHECK(kb_db_column_int64(s, 0) >= 50);
+    CHECK(kb_db_column_int64(s, 1) == 5);
+    CHECK(kb_db_column_int64(s, 2) > 0 && kb_db_column_int64(s, 3) > 0);
+    CHECK(kb_db_column_int64(s, 5) == 1 && kb_db_column_int64(s, 6) > 0);
+    kb_db_finalize(s);
     kb_review_close(r);
     kb_gaps_close(g);
     kb_store_close(st);
@@ -1117,7 +1127,7 @@ TEST(adding_questions_keeps_every_aggregate_as_a_recompute_would)
 
 TEST(life_cycle_and_status_filters)
 {
-    const char *dir = new_dir("life");
+    const char *dir = new_store("life");
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
     int64_t t0 = now_ms();
@@ -1207,7 +1217,7 @@ static const char BASE_DOCS[] =
 
 TEST(recheck_after_reindex_suggests_the_new_document)
 {
-    const char *dir = new_dir("recheck"), *idx = new_dir("recheck-index");
+    const char *dir = new_store("recheck"), *idx = new_dir("recheck-index");
     CHECK(index_docs(idx, "recheck-base", BASE_DOCS, KB_INDEX_REBUILD) == 0);
     kb_handles h;
     if (handles_open(&h, idx) != 0) return;
@@ -1258,7 +1268,7 @@ TEST(recheck_after_reindex_suggests_the_new_document)
  * service answered its questions with, confidently, that agents then rejected (not_found). */
 TEST(category_is_the_editors_or_that_of_a_rejected_answer)
 {
-    const char *dir = new_dir("category");
+    const char *dir = new_store("category");
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
     int64_t t0 = now_ms();
@@ -1364,7 +1374,7 @@ TEST(category_is_the_editors_or_that_of_a_rejected_answer)
 
 TEST(content_health_lists_never_returned_expired_and_not_answering)
 {
-    const char *dir = new_dir("health"), *idx = new_dir("health-index");
+    const char *dir = new_store("health"), *idx = new_dir("health-index");
     CHECK(index_docs(idx, "health-base", BASE_DOCS, KB_INDEX_REBUILD) == 0);
     char err[512] = "";
     kb_store *st = kb_store_open(dir, err, sizeof err);
@@ -1405,12 +1415,138 @@ TEST(content_health_lists_never_returned_expired_and_not_answering)
     handles_close(&h);
 }
 
+/* PostgreSQL: a help request accepted while its node was cut off from the database keeps an id
+ * from a block the node reserved before, smaller than ids other nodes gave meanwhile, and is
+ * committed when the node is back (docs/CLUSTER.md, the spool). The queue follows the commit
+ * order (help_requests.seq), not the id, so it still takes such a request in. */
+TEST(a_help_request_committed_late_with_an_earlier_id_still_enters_the_queue)
+{
+    const char *dir = new_store("late-help");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    int64_t t0 = now_ms() - 60000;
+    help(st, "zhou", "宠物保险怎么理赔", 0, NULL, t0);
+    kb_store_close(st);
+    kb_handles h;
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
+    CHECK(ingest_all(g, &h) == 0);
+    static const char insert[] =
+        "INSERT INTO help_requests (id, time_ms, agent, filed_by, question, kb_answerable, "
+        "confidence) VALUES (%d, %lld, 'li', 'desk', '%s', 0, 0.1)";
+    char sql[512];
+    snprintf(sql, sizeof sql, insert, 1000, (long long)t0 + 1, "电动车上牌需要什么材料");
+    CHECK(exec_in_store(dir, sql) == KB_DB_OK);
+    CHECK(ingest_all(g, &h) == 0);
+    snprintf(sql, sizeof sql, insert, 500, (long long)t0 + 2, "宽带光猫红灯闪烁"); /* late */
+    CHECK(exec_in_store(dir, sql) == KB_DB_OK);
+    CHECK(ingest_all(g, &h) == 0);
+    char *refs = text_in_store(dir, "SELECT ref FROM gap_questions ORDER BY id");
+    CHECK_STR_EQ(refs, "1|1000|500");
+    free(refs);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
+/* ---------------------------------------------------------------- one node at a time */
+
+/* Log n unresolved searches "id0".."id(n-1)" of the pet-insurance question into a store. */
+static void log_pet_questions(const char *dir, const char *prefix, int n, int64_t t0)
+{
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    if (!st) {
+        printf("  %s\n", err);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s%d", prefix, i);
+        log_search(st, id, i % 2 ? "li" : "zhang", i % 3 ? "宠物保险怎么理赔" : "宠物保险理赔要什么材料",
+                   1, NULL, t0 + i);
+    }
+    kb_store_close(st);
+}
+
+/* Two kb-searchd on one PostgreSQL store each have a queue handle: one holds the role and does
+ * the work; when its session dies (the node was killed), the other takes the role on its next
+ * try, and the first, connected again, no longer has it. The node taking the role back later
+ * starts from the queue as the other left it (its cached groups would undo the other's work). On
+ * SQLite one daemon runs: the role is always held. */
+TEST(one_node_holds_the_role_and_another_takes_it_when_its_session_dies)
+{
+    const char *dir = new_store("role");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    kb_store_close(st);
+    kb_handles h;
+    if (handles_open(&h, sample_index) != 0) return;
+    kb_gaps *a = open_queue(dir), *b = open_queue(dir);
+    CHECK(a && b);
+    if (!a || !b) goto out;
+    int held = 0, lost = 0;
+    CHECK(kb_gaps_role(a, &held, &lost) == KB_OK && held && !lost);
+    CHECK(kb_gaps_role(b, &held, &lost) == KB_OK && held == !is_postgresql_run() && !lost);
+    if (!is_postgresql_run()) goto out;
+    CHECK(kb_gaps_role(a, &held, &lost) == KB_OK && held && !lost); /* kept */
+
+    int64_t t0 = now_ms() - 60000;
+    log_pet_questions(dir, "r", 20, t0);
+    CHECK(ingest_all(a, &h) == 0);
+    /* Node a dies: its session ends, and the server frees the lock with it. */
+    kb_db_stmt *s;
+    int64_t pid = 0;
+    if (kb_db_prepare(kb_gaps_db(a), "SELECT pg_backend_pid()", &s) == KB_DB_OK) {
+        if (kb_db_step(s) == KB_DB_ROW) pid = kb_db_column_int64(s, 0);
+        kb_db_finalize(s);
+    }
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld)", (long long)pid);
+    CHECK(pid > 0 && exec_in_store(pg_uri, sql) == KB_DB_OK);
+    int taken = 0;
+    for (int i = 0; i < 500 && !taken; i++) { /* the backend exits within milliseconds */
+        CHECK(kb_gaps_role(b, &taken, &lost) == KB_OK && !lost);
+        if (!taken) usleep(10000);
+    }
+    CHECK(taken);
+    /* a's next try finds its session gone: it gives the role up, with the reason, connects again
+     * and does not get the lock. Its work would fail before that, and commit nothing. */
+    CHECK(kb_gaps_role(a, &held, &lost) == KB_OK && !held && lost);
+    CHECK(strstr(kb_gaps_errmsg(a), KB_GAPS_ROLE_LOCK) != NULL);
+    CHECK(kb_gaps_role(a, &held, &lost) == KB_OK && !held && !lost);
+    /* b goes on with the queue: new questions join the item a made. */
+    log_pet_questions(dir, "s", 20, t0 + 1000);
+    CHECK(ingest_all(b, &h) == 0);
+    /* b shuts down (its handle closed: the lock is released); a takes the role back and adds
+     * more, from the groups as b left them. */
+    kb_gaps_close(b);
+    b = NULL;
+    CHECK(kb_gaps_role(a, &held, &lost) == KB_OK && held && !lost);
+    log_pet_questions(dir, "t", 20, t0 + 2000);
+    CHECK(ingest_all(a, &h) == 0);
+    kb_gap_page list = list_of(a, NULL);
+    CHECK(list.total >= 1 && total_count(&list) == 60); /* each question once */
+    kb_gap_page_free(&list);
+    char *n = text_in_store(dir, "SELECT count(DISTINCT ref) FROM gap_questions");
+    CHECK(n && atoi(n) == 60);
+    free(n);
+    CHECK(aggregates_agree_with_recompute(a, "after the handover"));
+out:
+    kb_gaps_close(a);
+    kb_gaps_close(b);
+    handles_close(&h);
+}
+
 TEST(missing_or_read_only_store_is_a_clear_error)
 {
     char err[512] = "";
-    kb_gaps *g = kb_gaps_open(new_dir("nothing-here"), 1, err, sizeof err);
-    CHECK(g == NULL && strstr(err, "no event store") != NULL);
-    const char *dir = new_dir("ro");
+    kb_gaps *g = kb_gaps_open(new_store("nothing-here"), 1, err, sizeof err);
+    /* A directory without a store; a database without the schema (kb-searchd writes both). */
+    CHECK(g == NULL && strstr(err, is_postgresql_run() ? "schema version 0" : "no event store"));
+    const char *dir = new_store("ro");
     kb_store *st = kb_store_open(dir, err, sizeof err);
     kb_store_close(st);
     g = kb_gaps_open(dir, 1, err, sizeof err);
@@ -1440,20 +1576,28 @@ int main(void)
     RUN(clusterer_groups_paraphrases_apart_from_other_questions);
     RUN(placeholders_and_digits_do_not_group_questions);
     RUN(grouping_quality_on_test_set);
-    RUN(queue_fed_by_searches_feedback_and_help_requests);
-    RUN(regroup_moves_questions_to_the_item_that_fits_now);
-    RUN(regroup_keeps_settled_items_and_their_ids);
-    RUN(action_on_a_merged_item_goes_to_the_item_it_joined);
-    RUN(emptied_item_follows_most_of_its_questions);
-    RUN(stored_questions_are_analyzed_again_under_new_rules);
     RUN(a_search_continues_the_last_when_typed_on_deleted_back_or_corrected);
-    RUN(typing_steps_stay_out_of_the_queue);
-    RUN(adding_questions_keeps_every_aggregate_as_a_recompute_would);
-    RUN(life_cycle_and_status_filters);
-    RUN(recheck_after_reindex_suggests_the_new_document);
-    RUN(category_is_the_editors_or_that_of_a_rejected_answer);
-    RUN(content_health_lists_never_returned_expired_and_not_answering);
-    RUN(missing_or_read_only_store_is_a_clear_error);
+    pg_fixture_start();
+    RUN_BOTH_WITH(queue_fed_by_searches_feedback_and_help_requests, NULL);
+    RUN_BOTH_WITH(regroup_moves_questions_to_the_item_that_fits_now, NULL);
+    RUN_BOTH_WITH(regroup_keeps_settled_items_and_their_ids, NULL);
+    RUN_BOTH_WITH(action_on_a_merged_item_goes_to_the_item_it_joined, NULL);
+    RUN_BOTH_WITH(emptied_item_follows_most_of_its_questions, NULL);
+    RUN_BOTH_WITH(stored_questions_are_analyzed_again_under_new_rules, NULL);
+    RUN_BOTH_WITH(typing_steps_stay_out_of_the_queue, NULL);
+    RUN_BOTH_WITH(adding_questions_keeps_every_aggregate_as_a_recompute_would, NULL);
+    RUN_BOTH_WITH(life_cycle_and_status_filters, NULL);
+    RUN_BOTH_WITH(recheck_after_reindex_suggests_the_new_document, NULL);
+    RUN_BOTH_WITH(category_is_the_editors_or_that_of_a_rejected_answer, NULL);
+    RUN_BOTH_WITH(content_health_lists_never_returned_expired_and_not_answering, NULL);
+    RUN_BOTH_WITH(one_node_holds_the_role_and_another_takes_it_when_its_session_dies, NULL);
+    RUN_BOTH_WITH(missing_or_read_only_store_is_a_clear_error, NULL);
+    if (pg_uri[0]) { /* PostgreSQL's alone: SQLite's one writer numbers every row itself */
+        backend = "postgresql";
+        RUN(a_help_request_committed_late_with_an_earlier_id_still_enters_the_queue);
+        backend = "sqlite";
+    }
+    pg_fixture_end();
     if (!getenv("KB_TEST_KEEP")) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

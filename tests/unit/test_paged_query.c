@@ -1,7 +1,6 @@
 /* test_paged_query.c — one page of a filtered list and the count of the whole list
  * (events/paged_query.h): the count follows the filter, the page its limit, offset and order,
- * and a failure leaves nothing open. kb_page on both databases (pg_fixture.h); the SQLite-only
- * kb_paged_query that kb/gaps uses until it is ported, on SQLite. */
+ * and a failure leaves nothing open. On both databases (pg_fixture.h). */
 #include "check.h"
 #include "events/paged_query.h"
 #include "pg_fixture.h"
@@ -86,75 +85,6 @@ TEST(a_page_counts_its_list_and_keeps_its_limit_offset_and_order)
     kb_db_close(db);
 }
 
-/* ---------------------------------------------------------------- kb_paged_query (SQLite) */
-
-/* An in-memory table t(id, team) with ids 1..20; odd ids in team "a", even in "b". */
-static sqlite3 *table(void)
-{
-    sqlite3 *db = NULL;
-    if (sqlite3_open(":memory:", &db) != SQLITE_OK) return NULL;
-    sqlite3_exec(db,
-                 "CREATE TABLE t (id INTEGER PRIMARY KEY, team TEXT);"
-                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20) "
-                 "INSERT INTO t SELECT i, CASE i % 2 WHEN 1 THEN 'a' ELSE 'b' END FROM n;",
-                 NULL, NULL, NULL);
-    return db;
-}
-
-static void bind_team(sqlite3_stmt *s, const void *arg)
-{
-    sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
-}
-
-TEST(the_count_follows_the_filter_and_the_page_its_limit_offset_and_order)
-{
-    sqlite3 *db = table();
-    CHECK(db != NULL);
-    if (!db) return;
-    kb_paged_query q;
-    int rc = kb_paged_query_open(db, "id", "t", "team = ?1", "id DESC", 3, 2, bind_team, "a", &q);
-    CHECK(rc == SQLITE_OK);
-    if (rc != SQLITE_OK) {
-        printf("  %s\n", sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return;
-    }
-    CHECK(q.total == 10);
-    int64_t ids[4] = {0};
-    int n = 0;
-    while (n < 4 && sqlite3_step(q.rows) == SQLITE_ROW) ids[n++] = sqlite3_column_int64(q.rows, 0);
-    CHECK(n == 3 && ids[0] == 15 && ids[1] == 13 && ids[2] == 11); /* 19, 17 skipped */
-    kb_paged_query_close(&q);
-    CHECK(q.rows == NULL);
-    sqlite3_close(db);
-}
-
-TEST(a_page_past_the_end_is_empty_and_still_counts_the_list)
-{
-    sqlite3 *db = table();
-    kb_paged_query q;
-    CHECK(kb_paged_query_open(db, "id", "t", "1", "id", 50, 100, NULL, NULL, &q) == SQLITE_OK);
-    CHECK(q.total == 20);
-    CHECK(sqlite3_step(q.rows) == SQLITE_DONE);
-    kb_paged_query_close(&q);
-    sqlite3_close(db); /* SQLITE_BUSY here would mean a statement was left open */
-}
-
-TEST(a_bad_query_fails_with_sqlites_message_and_leaves_nothing_open)
-{
-    sqlite3 *db = table();
-    kb_paged_query q;
-    /* in the count */
-    CHECK(kb_paged_query_open(db, "id", "t", "no_such_column = 1", "id", 5, 0, NULL, NULL, &q) ==
-          SQLITE_ERROR);
-    CHECK(strstr(sqlite3_errmsg(db), "no_such_column") != NULL && q.rows == NULL);
-    /* in the page only */
-    CHECK(kb_paged_query_open(db, "no_such_column", "t", "1", "id", 5, 0, NULL, NULL, &q) ==
-          SQLITE_ERROR);
-    CHECK(strstr(sqlite3_errmsg(db), "no_such_column") != NULL && q.rows == NULL);
-    CHECK(sqlite3_close(db) == SQLITE_OK);
-}
-
 int main(void)
 {
     snprintf(sqlite_dir, sizeof sqlite_dir, "/tmp/kb-test-page-XXXXXX");
@@ -164,9 +94,6 @@ int main(void)
     }
     pg_fixture_start();
     RUN_BOTH_WITH(a_page_counts_its_list_and_keeps_its_limit_offset_and_order, fresh_store);
-    RUN(the_count_follows_the_filter_and_the_page_its_limit_offset_and_order);
-    RUN(a_page_past_the_end_is_empty_and_still_counts_the_list);
-    RUN(a_bad_query_fails_with_sqlites_message_and_leaves_nothing_open);
     pg_fixture_end();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", sqlite_dir);

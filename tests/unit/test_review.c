@@ -1,8 +1,7 @@
 /* test_review.c — leads' reviews of help requests and the reports (kb/review.h): overrides kept
  * with their history, the effective verdict, the queue following reviews, list filters, the
  * agents file, and report numbers against a hand-computed fixture. Every test of the store runs
- * on SQLite and PostgreSQL (pg_fixture.h), but the one with the gap queue (SQLite only until
- * kb/gaps is ported). */
+ * on SQLite and PostgreSQL (pg_fixture.h). */
 #include "check.h"
 #include "db/db.h"
 #include "pg_fixture.h"
@@ -136,8 +135,8 @@ TEST(override_is_kept_with_its_history)
 
 TEST(reviews_move_help_requests_in_and_out_of_the_queue)
 {
-    const char *dir = new_dir("queue");
-    char err[512] = "";
+    char path[512], err[512] = "";
+    const char *dir = fresh_store("queue", path, sizeof path);
     kb_store *st = kb_store_open(dir, err, sizeof err);
     kb_help_request hr = {.agent = "a1", .filed_by = "desk", .question = "宠物保险怎么理赔",
                           .time_ms = 1000, .kb_answerable = 1, .doc_id = "ins-001",
@@ -747,7 +746,7 @@ int main(void)
     }
     pg_fixture_start();
     RUN_BOTH_WITH(override_is_kept_with_its_history, NULL);
-    RUN(reviews_move_help_requests_in_and_out_of_the_queue);
+    RUN_BOTH_WITH(reviews_move_help_requests_in_and_out_of_the_queue, NULL);
     RUN(agents_file_parsing_and_errors);
     RUN(agent_ids_survive_a_reload);
     RUN_BOTH_WITH(an_agent_is_known_when_the_agents_list_names_it, NULL);

@@ -1026,6 +1026,55 @@ TEST(migrates_v7_store_tallying_the_queued_questions)
     CHECK_STR_EQ(q_text(path, "PRAGMA integrity_check"), "ok");
 }
 
+/* Step 8 -> 9 is PostgreSQL's alone: help_requests.seq, the commit order the gap queue follows
+ * there (a help request may keep an id a node reserved before it was cut off). A store at v8
+ * gets the column, its requests numbered, and new requests numbered after them; on SQLite, where
+ * the queue follows the rowid, the step records the version and changes nothing. */
+TEST(migrates_v8_store_numbering_help_requests_on_postgresql_only)
+{
+    const char *data = store_data("v8");
+    char path[1100], err[512] = "";
+    snprintf(path, sizeof path, is_postgresql_run() ? "%s" : "%s/events.sqlite3", data);
+    kb_store *st = kb_store_open(data, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    kb_help_request hr = {.agent = "a1", .filed_by = "desk", .question = "宽带报修",
+                          .time_ms = 1000, .kb_answerable = 0, .confidence = 0.1};
+    for (int i = 0; i < 3; i++) CHECK(kb_store_log_help_request(st, &hr, NULL) == KB_OK);
+    kb_store_close(st);
+    kb_db *db = kb_db_open(data, 0, err, sizeof err);
+    CHECK(db != NULL);
+    if (!db) return;
+    /* (what the later steps add goes too: 9 -> 10 is the spool's feedback_once and
+     * feedback_parked, on PostgreSQL alone as well) */
+    CHECK(kb_db_exec(db, is_postgresql_run() ? "DROP TABLE feedback_parked; DROP INDEX feedback_once;"
+                                               "ALTER TABLE help_requests DROP COLUMN seq;"
+                                               "UPDATE kb_schema SET version = 8"
+                                             : "PRAGMA user_version = 8") == KB_DB_OK);
+    kb_db_close(db);
+    st = kb_store_open(data, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    CHECK(kb_store_log_help_request(st, &hr, NULL) == KB_OK);
+    kb_store_close(st);
+    if (!is_postgresql_run()) {
+        CHECK(q_int(path, "PRAGMA user_version") == kb_store_schema_version());
+        CHECK(q_int(path, "SELECT count(*) FROM pragma_table_info('help_requests') "
+                          "WHERE name = 'seq'") == 0);
+        CHECK(q_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('feedback_once', "
+                          "'feedback_parked')") == 0); /* SQLite has no spool */
+        CHECK_STR_EQ(q_text(path, "PRAGMA integrity_check"), "ok");
+        return;
+    }
+    CHECK(q_int(data, "SELECT version FROM kb_schema") == kb_store_schema_version());
+    CHECK(q_int(data, "SELECT count(DISTINCT seq) FROM help_requests") == 4);
+    CHECK(q_int(data, "SELECT seq FROM help_requests ORDER BY id DESC LIMIT 1") == 4);
+    /* 9 -> 10: the spool's index and table. */
+    CHECK(q_int(data, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND "
+                      "indexname IN ('feedback_once', 'feedback_parked_once')") == 2);
+    CHECK(q_int(data, "SELECT count(*) FROM feedback_parked") == 0);
+}
+
 /* A store of schema v2 (the editors' queue as first released) is migrated on open: items and
  * questions are kept, the merge record (gap_merges) and the editor's category columns are
  * added, and the categories v2 guessed from unresolved searches' top hits are dropped, keeping
@@ -1157,8 +1206,8 @@ TEST(nodes_starting_together_create_the_schema_once)
     CHECK(q_int(data, "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
                       "current_schema() AND ((table_name = 'searches' AND column_name = 'seq') OR "
                       "(table_name = 'help_requests' AND column_name IN ('must_know', 'doc_title', "
-                      "'override_note')) OR (table_name = 'gap_groups' AND column_name = "
-                      "'category_by'))") == 5);
+                      "'override_note', 'seq')) OR (table_name = 'gap_groups' AND column_name = "
+                      "'category_by'))") == 6);
     /* The searches of all three nodes, in commit order by seq. */
     for (int i = 0; i < 3; i++) {
         char id[32];
@@ -1641,6 +1690,7 @@ int main(void)
     RUN(migrates_v4_store_teaching_from_the_feedback_it_holds);
     RUN(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables);
     RUN(migrates_v7_store_tallying_the_queued_questions);
+    RUN_BOTH_WITH(migrates_v8_store_numbering_help_requests_on_postgresql_only, NULL);
     RUN_BOTH_WITH(help_request_keeps_must_know_and_redacted_title_of_its_document, NULL);
     RUN(unwritable_data_dir_gives_clear_error);
     RUN(write_errors_are_reported_and_recovered);
