@@ -18,6 +18,7 @@ From Python (tests/e2e and others):
         pg.uri                      # postgresql://kb:PASSWORD@127.0.0.1:PORT/kb
         pg.socket_uri               # postgresql://kb@/kb?host=DIR&port=PORT
         pg.stop(); pg.start()       # e.g. to cut the database off mid-test
+    pg = shared()                   # one server for the whole program; remove_shared() at the end
 
 From the shell (tests/run-all.sh starts one for the unit tests):
 
@@ -203,6 +204,25 @@ class PgServer:
         return {"KB_TEST_PG_URI": self.uri, "KB_TEST_PG_SOCKET_URI": self.socket_uri,
                 "KB_TEST_PG_DIR": self.dir,
                 "KB_TEST_PG_CTL": f"python3 {me} --dir {self.dir}"}
+
+
+_shared = None
+
+
+def shared():
+    """One server for a whole test program, started at the first call; remove_shared() (or the
+    program's exit) removes it. The end-to-end tests of PostgreSQL use it."""
+    global _shared
+    if _shared is None:
+        _shared = PgServer().__enter__()
+    return _shared
+
+
+def remove_shared():
+    global _shared
+    if _shared is not None:
+        _shared.__exit__(None, None, None)
+        _shared = None
 
 
 def main(argv):

@@ -19,7 +19,7 @@ from harness import (AgentsService, check, check_status, doc_xml, documents_file
                      test, wait_until)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from pg_server import PgServer  # noqa: E402
+from pg_server import remove_shared, shared as pg  # noqa: E402
 
 
 ROAMING = doc_xml(
@@ -31,15 +31,6 @@ PLAN = doc_xml(
     paragraphs=["流量套餐变更次月生效，可通过营业厅或手机营业厅办理套餐变更。"])
 
 AGENTS = "test-agent\t测试坐席\t一组\na-li\t李娜\t一组\n"
-
-_pg = None
-
-
-def pg():
-    global _pg
-    if _pg is None:
-        _pg = PgServer().__enter__()
-    return _pg
 
 
 def password():
@@ -270,10 +261,5 @@ def healthz_says_when_the_database_is_unreachable_and_when_it_is_back():
         check(password() not in s.log_text(), "no password in the log")
 
 
-def stop_server():
-    if _pg is not None:
-        _pg.__exit__(None, None, None)
-
-
 if __name__ == "__main__":
-    run_tests(cleanups=[stop_server])
+    run_tests(cleanups=[remove_shared])

@@ -18,7 +18,7 @@ from harness import (SEARCHD, AgentsService, Service, check, check_status, doc_x
                      documents_file, run_tests, scaled, test, wait_until)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from pg_server import PgServer  # noqa: E402
+from pg_server import remove_shared, shared as pg  # noqa: E402
 
 ROAMING = doc_xml(
     "roam-intl-001", "国际漫游开通办理", keywords="出国 漫游 开通", questions=["出国了手机怎么用"],
@@ -29,15 +29,6 @@ PLAN = doc_xml(
     paragraphs=["流量套餐变更次月生效，可通过营业厅或手机营业厅办理套餐变更。"])
 AGENTS = "test-agent\t测试坐席\t一组\na-li\t李娜\t一组\n"
 QUESTIONS = ["出国了手机怎么用", "流量套餐怎么变更", "宠物保险怎么理赔", "国际漫游开通 13812345678"]
-
-_pg = None
-
-
-def pg():
-    global _pg
-    if _pg is None:
-        _pg = PgServer().__enter__()
-    return _pg
 
 
 class SpoolService(AgentsService):
@@ -234,10 +225,5 @@ def a_spool_with_a_data_directory_is_refused():
     check(os.path.basename(SEARCHD) == "kb-searchd", SEARCHD)
 
 
-def stop_server():
-    if _pg is not None:
-        _pg.__exit__(None, None, None)
-
-
 if __name__ == "__main__":
-    run_tests(cleanups=[stop_server])
+    run_tests(cleanups=[remove_shared])
