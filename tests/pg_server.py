@@ -28,6 +28,11 @@ From the shell (tests/run-all.sh starts one for the unit tests):
 
 Options: --durable keeps fsync on (the default turns it off: tests do not need crash safety, and
 it makes initdb and commits fast); benchmarks that compare with SQLite use --durable.
+
+The cluster test (tests/cluster/) runs its server on an address of its own and in its own
+temporary folder, with the superuser `postgres` and no database: it creates the role and the
+database the nodes use as docs/DEPLOY.md says: PgServer(host="127.0.0.15", parent=DIR,
+conf=[lines for postgresql.conf], superuser="postgres", database=None).
 """
 import atexit
 import glob
@@ -62,9 +67,9 @@ def bin_dir():
     return os.path.dirname(found[-1])
 
 
-def free_port():
+def free_port(host="127.0.0.1"):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -82,9 +87,15 @@ def server_user():
 
 
 class PgServer:
-    def __init__(self, durable=False, directory=None):
+    def __init__(self, durable=False, directory=None, host="127.0.0.1", parent="/tmp", conf=(),
+                 superuser="kb", database="kb"):
         self.durable = durable
         self.dir = directory
+        self.host = host        # the address it listens on (TCP)
+        self.parent = parent    # where its folder is made
+        self.conf = list(conf)  # more postgresql.conf lines
+        self.superuser = superuser  # initdb's superuser, with the generated password
+        self.database = database    # created, owned by the superuser; None: none
         self.port = None
         self.password = None
         self.user = None
@@ -97,13 +108,16 @@ class PgServer:
     def _save(self):
         with open(os.path.join(self.dir, STATE), "w") as f:
             json.dump({"port": self.port, "password": self.password, "user": self.user,
-                       "bin": self.bin, "durable": self.durable}, f)
+                       "bin": self.bin, "durable": self.durable, "host": self.host,
+                       "superuser": self.superuser, "database": self.database}, f)
 
     def _load(self):
         with open(os.path.join(self.dir, STATE)) as f:
             st = json.load(f)
         self.port, self.password, self.user = st["port"], st["password"], st["user"]
         self.bin, self.durable = st["bin"], st["durable"]
+        self.host = st.get("host", "127.0.0.1")
+        self.superuser, self.database = st.get("superuser", "kb"), st.get("database", "kb")
 
     @property
     def data(self):
@@ -111,11 +125,13 @@ class PgServer:
 
     @property
     def uri(self):
-        return f"postgresql://kb:{self.password}@127.0.0.1:{self.port}/kb"
+        return (f"postgresql://{self.superuser}:{self.password}@{self.host}:{self.port}/"
+                f"{self.database or 'postgres'}")
 
     @property
     def socket_uri(self):
-        return f"postgresql://kb@/kb?host={self.dir}&port={self.port}"
+        return (f"postgresql://{self.superuser}@/{self.database or 'postgres'}?host={self.dir}"
+                f"&port={self.port}")
 
     def _run(self, args, **kw):
         """Run a server program, as the server's user when we are root."""
@@ -139,8 +155,8 @@ class PgServer:
         self.bin = bin_dir()
         self.user = server_user()
         # Under /tmp, short: the socket's path must fit in 107 bytes.
-        self.dir = tempfile.mkdtemp(prefix="kb-pg-", dir="/tmp")
-        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="kb-pg-", dir=self.parent)
+        self.port = free_port(self.host)
         self.password = secrets.token_hex(12)
         if self.user:
             pw = pwd.getpwnam(self.user)
@@ -151,24 +167,27 @@ class PgServer:
             f.write(self.password + "\n")
         if self.user:
             os.chown(pwfile, pwd.getpwnam(self.user).pw_uid, -1)
-        args = ["initdb", "-D", self.data, "-U", "kb", f"--pwfile={pwfile}", "-E", "UTF8",
+        args = ["initdb", "-D", self.data, "-U", self.superuser, f"--pwfile={pwfile}", "-E", "UTF8",
                 "--lc-collate=C", "--lc-ctype=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256"]
         if not self.durable:
             args.append("--no-sync")
         self._check("initdb", self._run(args))
         os.unlink(pwfile)
-        conf = [f"port = {self.port}", "listen_addresses = '127.0.0.1'",
+        conf = [f"port = {self.port}", f"listen_addresses = '{self.host}'",
                 f"unix_socket_directories = '{self.dir}'", "max_connections = 60",
                 "shared_buffers = 32MB", "logging_collector = off"]
         if not self.durable:
             conf += ["fsync = off", "full_page_writes = off"]
+        conf += self.conf
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
             f.write("\n# tests/pg_server.py\n" + "\n".join(conf) + "\n")
         self._save()
         self.start()
-        r = subprocess.run([os.path.join(self.bin, "createdb"), "-h", self.dir, "-p",
-                            str(self.port), "-U", "kb", "kb"], capture_output=True, text=True)
-        self._check("createdb", r)
+        if self.database:
+            r = subprocess.run([os.path.join(self.bin, "createdb"), "-h", self.dir, "-p",
+                                str(self.port), "-U", self.superuser, self.database],
+                               capture_output=True, text=True)
+            self._check("createdb", r)
         return self
 
     def start(self):
