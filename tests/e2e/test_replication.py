@@ -178,6 +178,9 @@ class Cluster:
                 word = line.split()[0] if line.split() else ""
                 if word == "bind":
                     line = f"    bind {FRONT_HOST}:{front.port}"
+                elif word == "stats" and line.split()[1] == "socket":
+                    # the shipped file's /run/haproxy/admin.sock is the system haproxy's
+                    line = f"    stats socket {os.path.join(self.tmp, 'haproxy.sock')}"
                 elif word == "server":
                     if servers_done:
                         continue
