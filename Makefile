@@ -15,6 +15,9 @@
 #                   changes this machine: for CI and throw-away machines, see docs/DEPLOY.md)
 #   make systemd-test   the package under a real systemd: boots a Debian 12 container
 #                   (systemd-nspawn; as root; the image is cached in /var/tmp, see docs/DEPLOY.md)
+#   make cluster-test   three search nodes, PostgreSQL and haproxy on loopback addresses of this
+#                   machine under load, through a publication, a node's death, the database
+#                   down for 30 s and the gap worker's death (about 2-4 minutes; docs/DEPLOY.md)
 
 PKGS := xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libpq libmicrohttpd libcjson libzstd
 PREFIX ?= /usr/local
@@ -93,7 +96,7 @@ ifneq ($(REPORT_OBJ),)
   PROGRAMS += $(BIN)/kb-report
 endif
 
-.PHONY: all deps pkgs-present run check unit e2e bench install clean fuzz fuzz-build valgrind soak man deb deb-test systemd-test
+.PHONY: all deps pkgs-present run check unit e2e bench install clean fuzz fuzz-build valgrind soak man deb deb-test systemd-test cluster-test
 all: $(PROGRAMS)
 
 # Say which libraries are missing, rather than fail on a header: a machine set up before a
@@ -233,7 +236,8 @@ unit: all $(UNIT_BINS)
 	@BIN=$(BIN) UNIT_DIR=$(BUILD)/tests tests/run-all.sh --unit-only
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/kb-query $(BUILD)/bench/kb-words $(BUILD)/bench/kb-gaps-bench
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/kb-query $(BUILD)/bench/kb-words $(BUILD)/bench/kb-gaps-bench \
+	    $(BUILD)/tests/test_store
 	@BUILD=$(BUILD) bench/run.sh
 
 # The end-to-end tests with every binary they start under valgrind's memcheck (KB_VALGRIND in
@@ -279,6 +283,11 @@ deb-test:
 
 systemd-test:
 	@tools/systemd-test.sh
+
+# Not in `make check`: it takes minutes and two cores' worth of load (tests/cluster/cluster_test.py).
+cluster-test: deps
+	@$(MAKE) --no-print-directory all
+	@BIN=$(BIN) python3 tests/cluster/cluster_test.py
 
 clean:
 	rm -rf build bin
