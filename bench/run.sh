@@ -4,7 +4,7 @@
 #   BUILD=build/rel bench/run.sh                  # what `make bench` runs, after building
 #   BENCH_PARTS=search BENCH_REUSE_INDEX=1 bench/run.sh
 #
-# Parts, in order (BENCH_PARTS, default "index search groonga"):
+# Parts, in order (BENCH_PARTS, default "index search groonga cluster"):
 #   index    kb-indexer --rebuild on a kbgen KB of BENCH_INDEX_DOCS (10,000) documents:
 #            documents/s, wall time, peak RSS, index size
 #   search   kb-searchd on a kbgen KB of BENCH_SEARCH_DOCS (100,000) documents under wrk
@@ -13,6 +13,10 @@
 #            kb-query's single-thread latency through the library
 #   groonga  the same documents and questions through Groonga's HTTP server (TokenBigram,
 #            the question's words joined with OR), for comparison
+#   cluster  three search nodes behind haproxy against one node, on the BENCH_INDEX_DOCS KB
+#            (bench/cluster_bench.py: the cluster test's cluster, on 127.0.0.11-16), and the
+#            event store's write rate into PostgreSQL (fsync on) against SQLite
+#            (tests/unit/test_store.c's measurement)
 # Generated KBs, indexes and the Groonga database are kept in BENCH_DIR (/var/tmp/kb-bench) and
 # reused (kbgen is deterministic); indexes are rebuilt unless BENCH_REUSE_INDEX=1.
 # The summary goes to bench/out/results.md and to stdout. Exit status 1 when a part failed
@@ -27,7 +31,7 @@ ROOT=$PWD
 BUILD=${BUILD:-build/rel}
 BIN=${BIN:-bin}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/kb-bench}
-BENCH_PARTS=${BENCH_PARTS:-index search groonga}
+BENCH_PARTS=${BENCH_PARTS:-index search groonga cluster}
 BENCH_INDEX_DOCS=${BENCH_INDEX_DOCS:-10000}
 BENCH_SEARCH_DOCS=${BENCH_SEARCH_DOCS:-100000}
 BENCH_DURATION=${BENCH_DURATION:-30}           # seconds of each measured wrk run
@@ -41,6 +45,8 @@ BENCH_KBQUERY_QUESTIONS=${BENCH_KBQUERY_QUESTIONS:-5000} # questions for kb-quer
 BENCH_LEARNED=${BENCH_LEARNED:-100000}         # learned phrasings in the daemon's store (issue 17)
 BENCH_REINDEX_MAX=${BENCH_REINDEX_MAX:-600}    # seconds at most of the re-index-under-load run
 BENCH_STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-3600} # seconds for any one step (kbgen, indexing, ...)
+BENCH_CLUSTER_DURATION=${BENCH_CLUSTER_DURATION:-15} # seconds of each wrk run of the cluster part
+BENCH_CLUSTER_ROUNDS=${BENCH_CLUSTER_ROUNDS:-2}     # one node, then three, this many times
 KBGEN=${KBGEN:-$ROOT/../shared/eval/kbgen}
 OUT_DIR=$ROOT/bench/out
 RESULTS=$OUT_DIR/results.md
@@ -571,6 +577,57 @@ part_groonga() {
     md "| load average before / after the measured run | $load0 / $load1 | | |"
 }
 
+# ---------------------------------------------------------------- part 4: the cluster
+part_cluster() {
+    local docs=$BENCH_INDEX_DOCS
+    kbgen "$docs" || { fail_part cluster "kbgen failed"; return 1; }
+    log "cluster: three nodes behind haproxy against one ($docs documents)"
+    if run_bounded env BIN="$BIN" python3 "$ROOT/bench/cluster_bench.py" --kb "$KBDIR/kb" \
+            --queries "$KBDIR/queries.txt" --duration "$BENCH_CLUSTER_DURATION" \
+            --rounds "$BENCH_CLUSTER_ROUNDS" --connections "$BENCH_CONNECTIONS" \
+            --threads "$BENCH_THREADS" >"$WORK/cluster.md" 2>"$WORK/cluster.err"; then
+        md ""
+        cat "$WORK/cluster.md" >>"$WORK/results.md"
+    else
+        fail_part cluster "cluster_bench.py failed: $(tail -3 "$WORK/cluster.err")"
+    fi
+
+    # The store's writer through kb/db on each database: test_store's measurement (200,000
+    # searches logged from 4 threads as fast as they go, then acknowledged help requests), with
+    # PostgreSQL durable (fsync on) as a production server is.
+    log "cluster: the event store's write rate, SQLite against PostgreSQL (test_store)"
+    local pg_env
+    if ! pg_env=$(python3 "$ROOT/tests/pg_server.py" --durable start 2>"$WORK/pg.err"); then
+        fail_part cluster "tests/pg_server.py failed: $(tail -3 "$WORK/pg.err")"
+        return 1
+    fi
+    eval "$pg_env"
+    run_bounded env KB_TEST_PG_URI="$KB_TEST_PG_URI" KB_TEST_PG_CTL="$KB_TEST_PG_CTL" \
+        "$BUILD/tests/test_store" >"$WORK/test_store.out" 2>&1
+    local st_rc=$?
+    $KB_TEST_PG_CTL remove >/dev/null 2>&1
+    if [ "$st_rc" -ne 0 ]; then
+        fail_part cluster "test_store failed: $(grep -m3 -A3 '^FAIL' "$WORK/test_store.out")"
+        return 1
+    fi
+    md ""
+    md "## The event store's writer: SQLite against PostgreSQL 15 (fsync on, TCP loopback)"
+    md ""
+    md "tests/unit/test_store.c, \`every_search_is_written_or_counted_dropped_and_help_requests_ack_within_100_ms\`: 200,000 searches logged from 4 threads as fast as they can (the writer's queue is bounded: what it cannot take is dropped and counted), then 200 acknowledged help requests one after another, idle and with searches logged alongside (about 20,000/s)."
+    md ""
+    md "| store | searches committed / s | acknowledged help request p50 / p99, idle | the same with searches alongside |"
+    md "|---|---|---|---|"
+    awk '
+        function commas(n,   s) { s = sprintf("%d", n); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
+        /info: log_search:/ { match($0, /= [0-9]+ events\/s/); rate = substr($0, RSTART + 2, RLENGTH - 11) }
+        /info: acknowledged help request:/ { idle = $0; sub(/.*request: /, "", idle); sub(/, max.*/, "", idle) }
+        /info: acknowledged help request with/ { busy = $0; sub(/.*alongside: /, "", busy); sub(/, max.*/, "", busy) }
+        /^PASS every_search_is_written_or_counted_dropped/ {
+            db = ($0 ~ /postgresql/) ? "PostgreSQL" : "SQLite"
+            printf "| %s | **%s** | %s | %s |\n", db, commas(rate), idle, busy
+        }' "$WORK/test_store.out" >>"$WORK/results.md"
+}
+
 # ---------------------------------------------------------------- main
 mkdir -p "$OUT_DIR"
 for tool in kb-indexer kb-searchd; do
@@ -596,7 +653,8 @@ for part in $BENCH_PARTS; do
     index) part_index ;;
     search) part_search ;;
     groonga) part_groonga ;;
-    *) fail_part "$part" "unknown part (use index, search, groonga)" ;;
+    cluster) part_cluster ;;
+    *) fail_part "$part" "unknown part (use index, search, groonga, cluster)" ;;
     esac
 done
 
