@@ -194,6 +194,26 @@ units_verify() { # silent, or its complaints
     [ -z "$out" ] || { echo "$out"; return 1; }
 }
 check units_verify units_verify
+# Several search nodes (DEPLOY.md): deploy/cluster's files are examples in the package; the
+# units and drop-ins, installed beside the package's units as an administrator does, verify,
+# and haproxy accepts its configuration.
+cluster_examples() {
+    local ex=/usr/share/doc/kb-search/examples/cluster u=$WORK/cluster-units f out
+    for f in haproxy.cfg kb-replicate.service kb-replicate-server.service kb-replicate.default \
+             kb-search-node.default postgresql-kb.conf pg_hba-kb.conf \
+             kb-indexer.service.d/changesets.conf kb-searchd.service.d/cluster.conf; do
+        [ -s "$ex/$f" ] || { echo "missing: $ex/$f"; return 1; }
+    done
+    rm -rf "$u" && mkdir -p "$u" || return 1
+    cp /lib/systemd/system/kb-searchd.service /lib/systemd/system/kb-indexer.service \
+        "$ex/kb-replicate.service" "$ex/kb-replicate-server.service" "$u/" &&
+        cp -r "$ex/kb-indexer.service.d" "$ex/kb-searchd.service.d" "$u/" || return 1
+    out=$(cd "$u" && SYSTEMD_UNIT_PATH="$u:" systemd-analyze verify --man=no kb-searchd.service \
+          kb-indexer.service kb-replicate.service kb-replicate-server.service 2>&1)
+    [ -z "$out" ] || { echo "$out"; return 1; }
+    if command -v haproxy >/dev/null; then haproxy -c -q -f "$ex/haproxy.cfg" || return 1; fi
+}
+check cluster_examples_installed_and_valid cluster_examples
 security=$(systemd-analyze security --offline=true /lib/systemd/system/kb-searchd.service 2>&1 | tail -1)
 case "$security" in
     *" OK "* | *" SAFE "*) pass "kb_searchd_security_rating: ${security#→ }" ;;
