@@ -63,6 +63,7 @@ class Load:
         self.feedback_acked = []      # (search_id, kind, doc_id, duplicate, time)
         self.feedback_unacked = []    # (search_id, kind, doc_id, status, error, time)
         self.unresolved = []          # (search_id, question, agent, time) of the gap agents
+        self.answered = []            # (search_id, time) of every search answered
         self.searched = collections.deque()  # (time, search_id, agent, token, hit ids) for feedback
         self.stop_flag = threading.Event()
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
@@ -103,12 +104,14 @@ class Load:
     def search(self):
         name, token = self.agents[self.rng.randrange(len(self.agents))]
         q = self.queries[self.rng.randrange(len(self.queries))]
+        t = time.monotonic()
         status, a, error = self._request("search", "GET", "/api/search?" + urllib.parse.urlencode(
             {"q": q, "limit": 10}), token)
         if status == 200 and a:
             with self.lock:
                 self.searched.append((time.monotonic(), a["search_id"], name, token,
                                       [h["id"] for h in a["hits"]]))
+                self.answered.append((a["search_id"], t))
 
     def help_request(self):
         name, token = self.agents[self.rng.randrange(len(self.agents))]
@@ -161,9 +164,11 @@ class Load:
         t = time.monotonic()
         status, a, error = self._request("gap-search", "GET", "/api/search?" + urllib.parse.urlencode(
             {"q": q, "limit": 10}), token)
-        if status == 200 and a and a.get("unresolved"):
+        if status == 200 and a:
             with self.lock:
-                self.unresolved.append((a["search_id"], q, name, t))
+                self.answered.append((a["search_id"], t))
+                if a.get("unresolved"):
+                    self.unresolved.append((a["search_id"], q, name, t))
 
     # -- pacing
     def _schedule(self):
