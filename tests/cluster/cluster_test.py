@@ -61,6 +61,7 @@ CATCH_UP_LIMIT_S = 10.0
 TAKEOVER_LIMIT_S = 30.0
 FAILED_SHARE_LIMIT = 0.001
 GAPS_LOCK = "kb.gaps"
+PHASES = []  # (scenario, when it began), for the messages
 LOCK_CLASS = 0x6b62  # kb/db/db_pg.c's LOCK_NAMED: pg_locks shows it as classid
 
 
@@ -365,6 +366,7 @@ def scenario_database_down(c, load, res, spool):
     t_start = time.monotonic()
     c.pg.start()
     t_started = time.monotonic() - t_start
+    PHASES.append(("3: PostgreSQL started again", t_start))
 
     def drained():
         for n in c.nodes:
@@ -491,8 +493,13 @@ def check_searches_stored(c, load, res, stored, excused):
             if w[0] <= a[1] < w[1]:
                 why[w[2]] = why.get(w[2], 0) + 1
                 break
+    where = lambda t: f"{t - load.t0:.2f} s after the load started"  # noqa: E731
     res.check(not unexcused, "every_search_answered_is_in_postgresql",
-              f"{len(unexcused)} of {len(answered)} not stored: {unexcused[:5]}")
+              f"{len(unexcused)} of {len(answered)} not stored: "
+              + "; ".join(f"{sid} sent {where(t)}" for sid, t in unexcused[:5])
+              + "\nexcused windows: " + "; ".join(f"{where(a)} to {where(b)} ({w})"
+                                                  for a, b, w in excused)
+              + "\nscenarios began: " + "; ".join(f"{name} {where(t)}" for name, t in PHASES))
     res.figure(name, "searches answered / stored in PostgreSQL",
                f"{len(answered):,} / {len(answered) - len(lost):,}"
                + "".join(f"; {n:,} answered {w}" for w, n in why.items()),
@@ -582,17 +589,21 @@ def main():
         time.sleep(5)
 
         log("cluster test: 1. a new revision")
+        PHASES.append(("1", time.monotonic()))
         scenario_new_revision(c, load, res, rng)
         log("cluster test: 2. a node's machine dies and comes back")
+        PHASES.append(("2", time.monotonic()))
         holder = gaps_holder(c) if gaps_pg else None
         excused = []  # windows whose searches may be lost: (start, end, why)
         scenario_node_dies(c, load, res, rng, excused, avoid=holder)
         log(f"cluster test: 3. PostgreSQL down for {OUTAGE_S:.0f} s")
+        PHASES.append(("3", time.monotonic()))
         outage = scenario_database_down(c, load, res, spool)
         if not spool:
             excused.append(outage)
         if gaps_pg:
             log("cluster test: 4. the node doing the gap queue's work dies")
+            PHASES.append(("4", time.monotonic()))
             scenario_gap_worker_dies(c, load, res, excused)
         else:
             res.skip("4. gap worker killed", "the gap queue is not on PostgreSQL in this build "
