@@ -242,6 +242,33 @@ def check_events_in_database(c, load, res, scenario, prefix, before):
                    f"{dup} / {unacked_stored}")
 
 
+METRICS = ("kb_store_searches_logged_total", "kb_store_searches_dropped_total",
+           "kb_store_write_errors_total", "kb_store_events_spooled_total",
+           "kb_store_events_delivered_total", "kb_store_feedback_parked_total")
+RETIRED = {}  # the counters of kb-searchd processes since killed, summed
+
+
+def node_metrics(node):
+    """The event store's counters from a node's /metrics (missing ones are left out)."""
+    status, body = cl.http_request(node.host, node.port, "GET", "/metrics", timeout=5)
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else ""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in METRICS:
+            out[parts[0]] = int(float(parts[1]))
+    return out
+
+
+def retire(node):
+    """Keep a node's counters before its process is killed."""
+    try:
+        for k, v in node_metrics(node).items():
+            RETIRED[k] = RETIRED.get(k, 0) + v
+    except OSError:
+        pass
+
+
 def spool_count(h):
     """Events waiting in a node's spool, from its /healthz (the spool's field), or None."""
     for k, v in (h or {}).items():
@@ -287,6 +314,7 @@ def scenario_node_dies(c, load, res, rng, excused, avoid=None):
     name = "2. node killed"
     victim = next(n for n in reversed(c.nodes) if n.app_name != avoid)
     back0 = c.haproxy_backend()
+    retire(victim)
     t_kill = time.monotonic()
     c.kill_node(victim)
     excused.append((t_kill - 1.0, t_kill + 0.2, f"by {victim.name} in its last second before SIGKILL"))
@@ -431,6 +459,7 @@ def scenario_gap_worker_dies(c, load, res, excused):
                      "no session holds the advisory lock kb.gaps (pg_locks)"):
         return
     victim = next(n for n in c.nodes if n.app_name == holder)
+    retire(victim)
     t_kill = time.monotonic()
     c.kill_node(victim)
     excused.append((t_kill - 1.0, t_kill + 0.2, f"by {victim.name} in its last second before SIGKILL"))
@@ -493,13 +522,23 @@ def check_searches_stored(c, load, res, stored, excused):
             if w[0] <= a[1] < w[1]:
                 why[w[2]] = why.get(w[2], 0) + 1
                 break
+    totals = dict(RETIRED)
+    for n in c.nodes:
+        for k, v in node_metrics(n).items():
+            totals[k] = totals.get(k, 0) + v
+    short = lambda k: k[len("kb_store_"):-len("_total")]  # noqa: E731
+    res.figure(name, "event writers, every kb-searchd process of the run (/metrics)",
+               ", ".join(f"{short(k)} {totals[k]:,}" for k in METRICS if k in totals))
     where = lambda t: f"{t - load.t0:.2f} s after the load started"  # noqa: E731
     res.check(not unexcused, "every_search_answered_is_in_postgresql",
               f"{len(unexcused)} of {len(answered)} not stored: "
               + "; ".join(f"{sid} sent {where(t)}" for sid, t in unexcused[:5])
               + "\nexcused windows: " + "; ".join(f"{where(a)} to {where(b)} ({w})"
                                                   for a, b, w in excused)
-              + "\nscenarios began: " + "; ".join(f"{name} {where(t)}" for name, t in PHASES))
+              + "\nscenarios began: " + "; ".join(f"{name} {where(t)}" for name, t in PHASES)
+              + f"\nthe nodes' writers dropped {totals.get('kb_store_searches_dropped_total', '?')} "
+              f"searches (queue full) and had {totals.get('kb_store_write_errors_total', '?')} "
+              "write errors")
     res.figure(name, "searches answered / stored in PostgreSQL",
                f"{len(answered):,} / {len(answered) - len(lost):,}"
                + "".join(f"; {n:,} answered {w}" for w, n in why.items()),
