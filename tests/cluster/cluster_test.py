@@ -650,6 +650,9 @@ def main():
         time.sleep(2)
         load.stop()
         t_end = time.monotonic()
+        # the nodes' writers log searches in the background, in batches they hold up to 50 ms:
+        # let the last ones commit before reading the store
+        time.sleep(1.5)
         stored = stored_searches(c)
         check_searches_stored(c, load, res, stored, excused)
         if gaps_pg:
