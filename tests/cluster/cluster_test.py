@@ -25,7 +25,8 @@ answer, each every 8 s. Every request is recorded. Then:
 4. the node doing the gap queue's work (holding the advisory lock kb.gaps, found in pg_locks by
    its application_name) dies: another node takes the work over within 30 s, and the queue holds
    each question once (one row per search, every asking of a question in one item). Needs the
-   gap queue on PostgreSQL (docs/CLUSTER.md, porting step 4): skipped, and said, without it.
+   gap queue on PostgreSQL (docs/CLUSTER.md, porting step 4): skipped, and said, on a build
+   without it.
 
 Prints PASS/FAIL per check, a table of figures, and as its last line "cluster test: N checks
 passed, N failed, N skipped". Exit status 1 when a check failed; 77 when this machine cannot run
@@ -439,7 +440,7 @@ def scenario_database_down(c, load, res, spool):
                   f"{posts_failed} of {len(posts)} failed: {summary(posts)['errors'].most_common(5)}")
     else:
         res.skip("3. spool", "kb-searchd has no --spool: help requests and feedback are refused "
-                 "while the database is down (docs/CLUSTER.md, the spool: branch spool)")
+                 "while the database is down (docs/CLUSTER.md, the spool)")
     check_events_in_database(c, load, res, name, "3", t_b - 2)
     # Without the spool, what a node's writer held when the database went, and what it took
     # until it was back, is lost: the searches of this window (the checks allow for it).
@@ -646,7 +647,7 @@ def main():
             scenario_gap_worker_dies(c, load, res, excused)
         else:
             res.skip("4. gap worker killed", "the gap queue is not on PostgreSQL in this build "
-                     f"(/api/gaps answers {status}; docs/CLUSTER.md porting step 4: branch gaps-pg)")
+                     f"(/api/gaps answers {status}; docs/CLUSTER.md porting step 4)")
         time.sleep(2)
         load.stop()
         t_end = time.monotonic()
