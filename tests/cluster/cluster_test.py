@@ -125,12 +125,16 @@ def fmt_load(records):
     return s, share, text
 
 
-def by_kind(records):
+def by_kind(records, latency=False):
     kinds = {}
     for r in records:
         kinds.setdefault(r.kind, []).append(r)
-    return ", ".join(f"{k} {len(v):,} ({sum(1 for r in v if not r.ok)} failed)"
-                     for k, v in sorted(kinds.items()))
+    out = []
+    for k, v in sorted(kinds.items()):
+        s = summary(v)
+        out.append(f"{k} {len(v):,} ({s['failed']} failed" +
+                   (f"; p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms)" if latency else ")"))
+    return ", ".join(out)
 
 
 # ---------------------------------------------------------------- the knowledge base
@@ -661,7 +665,7 @@ def main():
         check_events_in_database(c, load, res, "whole run", "whole_run", t_end)
         s, share, text = fmt_load(load.window(0, t_end))
         res.figure("whole run", f"requests through haproxy over {t_end - load.t0:.0f} s", text)
-        res.figure("whole run", "by kind", by_kind(load.records))
+        res.figure("whole run", "by kind", by_kind(load.records, latency=True))
         for n in c.nodes:
             alive = c.procs[f"{n.name}-searchd"].poll() is None
             res.check(alive, f"{n.name}_kb_searchd_is_running_at_the_end",
