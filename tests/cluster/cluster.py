@@ -180,7 +180,6 @@ class Node:
         self.root = os.path.join(cluster.tmp, self.name)       # stands for the node's /var/lib/kb
         self.etc = os.path.join(self.root, "etc")              # its /etc/kb
         self.index = os.path.join(self.root, "index")
-        self.spool = os.path.join(self.root, "spool")
         self.port = free_port(self.host)
         self.searchd = None
         self.replicate = None
@@ -229,7 +228,6 @@ class Cluster:
         self.builds = 0
         self.node_env = read_env_file(os.path.join(CLUSTER_FILES, "kb-search-node.default"))
         self.replicate_env = read_env_file(os.path.join(CLUSTER_FILES, "kb-replicate.default"))
-        self.extra_searchd_opts = []
 
     # -- processes
     def spawn(self, name, argv):
@@ -393,8 +391,6 @@ class Cluster:
         env = dict(self.node_env)
         env["KB_LISTEN"] = f"{node.host}:{node.port}"
         env["KB_DATA"] = self.store_uri(node)
-        opts = env.get("KB_SEARCHD_OPTS", "").split() + self.extra_searchd_opts
-        env["KB_SEARCHD_OPTS"] = " ".join(opts)
         argv = unit_exec_start(os.path.join(DEPLOY, "systemd", "kb-searchd.service"),
                                os.path.join(CLUSTER_FILES, "kb-searchd.service.d", "cluster.conf"))
         return expand(argv, env, {"/usr/sbin/kb-searchd": os.path.join(self.bin, "kb-searchd"),
@@ -422,8 +418,6 @@ class Cluster:
         node.replicate = self.spawn(f"{node.name}-replicate", self.replicate_argv(node))
 
     def start_searchd(self, node, timeout=60):
-        if os.path.isdir(node.spool) is False:
-            os.makedirs(node.spool, mode=0o700, exist_ok=True)
         node.searchd = self.spawn(f"{node.name}-searchd", self.searchd_argv(node))
         wait_for(lambda: node.searchd.poll() is not None or node.ready(), timeout,
                  f"{node.name}'s kb-searchd answering /healthz")

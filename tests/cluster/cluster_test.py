@@ -610,9 +610,8 @@ def main():
     try:
         help_text = subprocess.run([os.path.join(BIN, "kb-searchd"), "--help"], capture_output=True,
                                    text=True).stdout
+        # the nodes run with --spool's default (beside the index), as DEPLOY.md's nodes do
         spool = "--spool" in help_text
-        if spool:
-            c.extra_searchd_opts = ["--spool", "/var/lib/kb/spool"]  # each node's, templated
         source, queries, kb_name = make_kb(c.tmp)
         try:
             c.start(source)
