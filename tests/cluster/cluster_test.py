@@ -30,8 +30,8 @@ answer, each every 8 s. Every request is recorded. Then:
 
 Prints PASS/FAIL per check, a table of figures, and as its last line "cluster test: N checks
 passed, N failed, N skipped". Exit status 1 when a check failed; 77 when this machine cannot run
-the cluster at all (it says why); a skipped scenario (a feature not in this build) is not a
-failure unless KB_CLUSTER_STRICT=1. BIN (default bin) names the programs' folder;
+the cluster at all (it says why); a skipped scenario (a feature not in this build) is a failure
+unless KB_CLUSTER_STRICT=0 (for trying the test on an older build). BIN (default bin) names the programs' folder;
 KB_CLUSTER_KEEP_LOGS=DIR keeps every process's log and every request (requests.csv) there.
 """
 import os
@@ -55,7 +55,7 @@ if not os.path.isabs(BIN):
     BIN = os.path.join(ROOT, BIN)
 KBGEN = os.environ.get("KB_CLUSTER_KBGEN", os.path.join(ROOT, "..", "shared", "eval", "kbgen"))
 DOCS = int(os.environ.get("KB_CLUSTER_DOCS", "2000"))
-STRICT = os.environ.get("KB_CLUSTER_STRICT", "") not in ("", "0")
+STRICT = os.environ.get("KB_CLUSTER_STRICT", "1") not in ("", "0")
 OUTAGE_S = float(os.environ.get("KB_CLUSTER_OUTAGE", "30"))
 TIME_LIMIT_S = 900  # the whole run, whatever happens (about 4 minutes expected)
 CATCH_UP_LIMIT_S = 10.0
@@ -103,7 +103,7 @@ class Results:
         self.figures.append((scenario, "**skipped**", why, ""))
         log(f"SKIP {scenario}: {why}")
         if STRICT:
-            self.check(False, f"{scenario}_not_skipped", f"KB_CLUSTER_STRICT=1: {why}")
+            self.check(False, f"{scenario}_not_skipped", f"{why} (KB_CLUSTER_STRICT=0 allows it)")
 
     def figure(self, scenario, measure, value, limit=""):
         self.figures.append((scenario, measure, value, limit))
@@ -357,6 +357,15 @@ def scenario_node_dies(c, load, res, rng, excused, avoid=None):
     t_b = time.monotonic()
     back1 = c.haproxy_backend()
     recs = load.window(t_kill - 1, t_b)
+    # A search the victim answered in its last moments may never have been logged (its writer
+    # logs in the background, docs/CLUSTER.md), and feedback on it is then answered 404 by any
+    # node, as it must be: that is the lost search, counted by check_searches_stored, not a
+    # request the cluster failed to route. Reported on its own line.
+    answered_at = dict(load.answered_snapshot())
+    w_lost = excused[-1]
+    lost_feedback = [r for r in recs if r.kind == "feedback" and r.status == 404
+                     and r.search_id in answered_at and w_lost[0] <= answered_at[r.search_id] < w_lost[1]]
+    recs = [r for r in recs if r not in lost_feedback]
     s, share, text = fmt_load(recs)
     retries = int(back1["wretr"] or 0) - int(back0["wretr"] or 0)
     redisp = int(back1["wredis"] or 0) - int(back0["wredis"] or 0)
@@ -365,6 +374,8 @@ def scenario_node_dies(c, load, res, rng, excused, avoid=None):
     res.figure(name, "requests from 1 s before the kill to 3 s after it was back", text,
                "failed ≤ 0.1 %")
     res.figure(name, "by kind", by_kind(recs))
+    res.figure(name, "feedback answered 404 because its search died unlogged with the node",
+               str(len(lost_feedback)))
     res.figure(name, "haproxy retries / redispatches meanwhile", f"{retries} / {redisp}")
     res.figure(name, "restarted node answers /healthz after", f"{t_answers:.2f} s")
     res.figure(name, "restarted node serves the revision published while it was down after",
@@ -493,6 +504,15 @@ def scenario_gap_worker_dies(c, load, res, excused):
     time.sleep(3)
     t_b = time.monotonic()
     recs = load.window(t_kill - 1, t_b)
+    # A search the victim answered in its last moments may never have been logged (its writer
+    # logs in the background, docs/CLUSTER.md), and feedback on it is then answered 404 by any
+    # node, as it must be: that is the lost search, counted by check_searches_stored, not a
+    # request the cluster failed to route. Reported on its own line.
+    answered_at = dict(load.answered_snapshot())
+    w_lost = excused[-1]
+    lost_feedback = [r for r in recs if r.kind == "feedback" and r.status == 404
+                     and r.search_id in answered_at and w_lost[0] <= answered_at[r.search_id] < w_lost[1]]
+    recs = [r for r in recs if r not in lost_feedback]
     s, share, text = fmt_load(recs)
     res.figure(name, "holder of kb.gaps (pg_locks), SIGKILLed", holder)
     res.figure(name, "another node holds it after", f"{secs(takeover)} ({new_holder})",

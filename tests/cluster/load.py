@@ -37,10 +37,11 @@ GAP_QUESTIONS = (
 
 
 class Record:
-    __slots__ = ("t", "kind", "status", "ms", "error")
+    __slots__ = ("t", "kind", "status", "ms", "error", "search_id")
 
-    def __init__(self, t, kind, status, ms, error):
+    def __init__(self, t, kind, status, ms, error, search_id=None):
         self.t, self.kind, self.status, self.ms, self.error = t, kind, status, ms, error
+        self.search_id = search_id  # feedback: the search it is about
 
     @property
     def ok(self):
@@ -71,7 +72,7 @@ class Load:
         self.t0 = None
 
     # -- HTTP
-    def _request(self, kind, method, path, token, body=None):
+    def _request(self, kind, method, path, token, body=None, search_id=None):
         t = time.monotonic()
         status, answer, error = None, None, None
         conn = http.client.HTTPConnection(self.host, self.port, timeout=15)
@@ -95,7 +96,7 @@ class Load:
             error = repr(e)
         finally:
             conn.close()
-        rec = Record(t, kind, status, (time.monotonic() - t) * 1000.0, error)
+        rec = Record(t, kind, status, (time.monotonic() - t) * 1000.0, error, search_id)
         with self.lock:
             self.records.append(rec)
         return status, answer, error
@@ -150,7 +151,7 @@ class Load:
         if doc:
             body["doc_id"] = doc
         t = time.monotonic()
-        status, a, error = self._request("feedback", "POST", "/api/feedback", token, body)
+        status, a, error = self._request("feedback", "POST", "/api/feedback", token, body, sid)
         with self.lock:
             if status == 201:
                 self.feedback_acked.append((sid, kind, doc, bool(a and a.get("duplicate")), t))
@@ -207,6 +208,11 @@ class Load:
             for r in self.records:
                 err = (r.error or "").replace('"', "'")
                 f.write(f'{r.t - self.t0:.3f},{r.kind},{r.status or ""},{r.ms:.2f},"{err}"\n')
+
+    def answered_snapshot(self):
+        """(search_id, time sent) of every search answered so far."""
+        with self.lock:
+            return list(self.answered)
 
     def window(self, t_from, t_to, kinds=None):
         """The records of requests sent in [t_from, t_to)."""
