@@ -123,6 +123,15 @@ ratio() { # a b format: a / b (0 when b is not positive)
 }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# The machine's CPU counters (all jiffies, steal jiffies) from /proc/stat's "cpu" line.
+cpu_counters() { awk '/^cpu /{t=0; for (i=2; i<=NF; i++) t+=$i; print t, $9}' /proc/stat; }
+# The share of CPU time the hypervisor gave to others between two cpu_counters readings: on a
+# shared virtual machine the same build measures differently from run to run, and this says how
+# much of the machine the run did not have.
+steal_share() { # "total0 steal0" "total1 steal1"
+    awk -v a="$1" -v b="$2" 'BEGIN{split(a, x, " "); split(b, y, " "); d = y[1] - x[1];
+        share = d > 0 ? 100 * (y[2] - x[2]) / d : 0; printf "%.1f %%", share}'
+}
 
 need_pkg() { # test-command package
     if eval "$1" >/dev/null 2>&1; then return 0; fi
@@ -393,8 +402,11 @@ part_search() {
 
     # the same connections at the target rate (paced, Poisson arrivals): latency at that load
     log "search: wrk -c$BENCH_CONNECTIONS paced at $BENCH_RATE searches/s, ${BENCH_DURATION}s"
+    local cpu0 paced_steal
+    cpu0=$(cpu_counters)
     WRK_RATE=$BENCH_RATE run_wrk paced "$url" "$WORK/search-paths.txt" "$token"
     wait_wrk paced
+    paced_steal=$(steal_share "$cpu0" "$(cpu_counters)")
     P_RPS=$W_rps P_P50=$W_p50 P_P90=$W_p90 P_P99=$W_p99
     local p_bad=$((${W_non2xx:-0} + ${W_sockerr:-0}))
 
@@ -459,6 +471,7 @@ EOF
     md "| saturated: latency p50 / p75 / p90 / p99 | $S_P50 / $S_P75 / $S_P90 / $S_P99 ms (queueing: $BENCH_CONNECTIONS in flight ÷ throughput) | |"
     md "| paced at $BENCH_RATE searches/s offered (Poisson arrivals over the same $BENCH_CONNECTIONS connections): searches/s | $P_RPS (failed $p_bad) | |"
     md "| paced: latency p50 / p90 / p99 | $P_P50 / $P_P90 / **$P_P99 ms** | p99 ≤ 20 ms: $(verdict "$P_P99" '<=' 20) |"
+    md "| paced: CPU time stolen by the hypervisor meanwhile (/proc/stat) | $paced_steal | |"
     md "| searches | $s_requests; non-2xx $s_non2xx; socket errors $s_sock ($s_sockdetail) | 0 |"
     md "| daemon RSS: at start / after the run / peak (VmHWM) | $rss_start / $rss / **$hwm MB** | ≤ 300 MB: $(verdict "$hwm" '<=' 300) |"
     md "| re-index during load: failed requests | **$r_failed** (non-2xx $W_non2xx, socket errors $W_sockerr) | 0: $(verdict "$r_failed" '==' 0) |"
