@@ -43,6 +43,7 @@ BENCH_REUSE_INDEX=${BENCH_REUSE_INDEX:-0}
 BENCH_REINDEX_DOCS=${BENCH_REINDEX_DOCS:-500}  # documents changed during the live re-index run
 BENCH_KBQUERY_QUESTIONS=${BENCH_KBQUERY_QUESTIONS:-5000} # questions for kb-query's one-thread line
 BENCH_LEARNED=${BENCH_LEARNED:-100000}         # learned phrasings in the daemon's store (issue 17)
+BENCH_SEARCHD_ARGS=${BENCH_SEARCHD_ARGS:-}     # more kb-searchd options for the search part (e.g. --threads 4)
 BENCH_REINDEX_MAX=${BENCH_REINDEX_MAX:-600}    # seconds at most of the re-index-under-load run
 BENCH_STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-3600} # seconds for any one step (kbgen, indexing, ...)
 BENCH_CLUSTER_DURATION=${BENCH_CLUSTER_DURATION:-15} # seconds of each wrk run of the cluster part
@@ -355,7 +356,7 @@ part_search() {
     # behind a reverse proxy, the per-address connection limit is the total one
     start_searchd() {
         "$BIN/kb-searchd" --index "$idx" --data "$data" --listen "127.0.0.1:$port" --tokens "$WORK/tokens" \
-            --max-connections-per-ip 1024 2>"$WORK/searchd.log" &
+            --max-connections-per-ip 1024 $BENCH_SEARCHD_ARGS 2>"$WORK/searchd.log" &
         SEARCHD_PID=$!
         PIDS+=("$SEARCHD_PID")
         if ! wait_http "$url/healthz" 120 "$SEARCHD_PID"; then
