@@ -27,7 +27,7 @@ static int by_id(const void *a, const void *b)
 
 void searchd_agents_known_take(kb_agent_list *l, int later)
 {
-    qsort(l->v, l->n, sizeof *l->v, by_id);
+    if (l->n) qsort(l->v, l->n, sizeof *l->v, by_id); /* qsort(NULL, 0) is undefined */
     pthread_mutex_lock(&mu);
     kb_agent_list old = known;
     known = *l;

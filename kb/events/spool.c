@@ -264,7 +264,7 @@ static int list_segments(kb_spool *sp)
         }
     }
     closedir(d);
-    qsort(sp->segs, sp->n_segs, sizeof *sp->segs, cmp_seg);
+    if (sp->n_segs) qsort(sp->segs, sp->n_segs, sizeof *sp->segs, cmp_seg); /* not qsort(NULL, 0) */
     return 0;
 }
 
