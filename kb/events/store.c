@@ -625,10 +625,8 @@ kb_store *kb_store_open_spooled(const char *data, const char *spool_dir, char *e
     if (spool_dir && kb_writer_spool_open(st, spool_dir, err, err_len) != 0) goto fail;
     if (spool_dir && kb_db_errcode(st->db) == KB_DB_LOST) {
         /* Started while the database is away: searches are answered and events spooled; the
-         * schema is checked (and migrated) at the first connection. */
-        kb_journal_printf(KB_PRIO_WARNING, "kb_store: %s: cannot reach the database (%s): events "
-                          "are kept in the spool %s until it is back\n", st->path,
-                          kb_store_db_message(st->db), spool_dir);
+         * schema is checked (and migrated) at the first connection. kb_writer_set_unreachable
+         * says so in the journal, once. */
         st->need_migrate = 1;
         st->spooling = 1;
         kb_writer_set_unreachable(st, 1);
@@ -885,9 +883,11 @@ int64_t kb_writer_now_ms(void)
 void kb_writer_set_unreachable(kb_store *st, int lost)
 {
     if (lost && !st->unreachable) {
-        kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: cannot reach the database: %s%s\n", st->path,
-                          kb_store_db_message(st->db),
-                          st->spool ? " (events are kept in the spool until it is back)" : "");
+        kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: cannot reach the database: %s%s%s%s\n",
+                          st->path, kb_store_db_message(st->db),
+                          st->spool ? " (events are kept in the spool " : "",
+                          st->spool ? kb_spool_dir(st->spool) : "",
+                          st->spool ? " until it is back)" : "");
         st->lost_since_ms = kb_writer_now_ms();
         st->next_try_ms = st->lost_since_ms + 1000;
     } else if (!lost && st->unreachable) {
