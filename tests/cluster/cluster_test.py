@@ -315,15 +315,28 @@ def scenario_new_revision(c, load, res, rng):
               f"{text}: {s['errors'].most_common(5)}")
 
 
-def split_in_flight_posts(recs, t_kill):
-    """(the requests that count, the help requests and feedback that failed because they were in
-    flight on the node at the instant of its SIGKILL). haproxy retries a request the dead node
-    never took, but not one it had taken: a POST is not idempotent (the node may have stored what
-    it never answered), so the agent sees an error and sends it again. Such requests are an
-    inherent cost of a machine dying, not of the cluster's routing: reported on their own line."""
-    cut = [r for r in recs if r.kind in ("help", "feedback") and not r.ok
-           and t_kill - 1.0 <= r.t <= t_kill]
-    return [r for r in recs if r not in cut], cut
+def requests_around_a_kill(load, res, name, t_kill, t_to, lost_window):
+    """The requests from 1 s before a node's SIGKILL until t_to that count against the cluster.
+    Two kinds of failure are the machine's death rather than the cluster's routing; they are set
+    apart and reported on their own lines (docs/DEPLOY.md):
+    - feedback answered 404 because its search was answered by the node in lost_window, its last
+      moments, and never logged (its writer logs in the background, docs/CLUSTER.md): that is the
+      lost search, which check_searches_stored counts;
+    - a help request or feedback in flight on the node at the kill: haproxy retries a request
+      the dead node never took, but not a POST it had taken (not idempotent: the node may have
+      stored what it never answered), so the agent sees an error and sends it again."""
+    recs = load.window(t_kill - 1, t_to)
+    answered_at = dict(load.answered_snapshot())
+    lost_feedback = [r for r in recs if r.kind == "feedback" and r.status == 404
+                     and r.search_id in answered_at
+                     and lost_window[0] <= answered_at[r.search_id] < lost_window[1]]
+    in_flight = [r for r in recs if r.kind in ("help", "feedback") and not r.ok
+                 and r not in lost_feedback and t_kill - 1.0 <= r.t <= t_kill]
+    res.figure(name, "feedback answered 404 because its search died unlogged with the node",
+               str(len(lost_feedback)))
+    res.figure(name, "help requests and feedback in flight on the node at the SIGKILL (failed, "
+               "not retryable)", str(len(in_flight)))
+    return [r for r in recs if r not in lost_feedback and r not in in_flight]
 
 
 def scenario_node_dies(c, load, res, rng, excused, avoid=None):
@@ -367,17 +380,7 @@ def scenario_node_dies(c, load, res, rng, excused, avoid=None):
     time.sleep(3)
     t_b = time.monotonic()
     back1 = c.haproxy_backend()
-    recs = load.window(t_kill - 1, t_b)
-    # A search the victim answered in its last moments may never have been logged (its writer
-    # logs in the background, docs/CLUSTER.md), and feedback on it is then answered 404 by any
-    # node, as it must be: that is the lost search, counted by check_searches_stored, not a
-    # request the cluster failed to route. Reported on its own line.
-    answered_at = dict(load.answered_snapshot())
-    w_lost = excused[-1]
-    lost_feedback = [r for r in recs if r.kind == "feedback" and r.status == 404
-                     and r.search_id in answered_at and w_lost[0] <= answered_at[r.search_id] < w_lost[1]]
-    recs = [r for r in recs if r not in lost_feedback]
-    recs, in_flight = split_in_flight_posts(recs, t_kill)
+    recs = requests_around_a_kill(load, res, name, t_kill, t_b, excused[-1])
     s, share, text = fmt_load(recs)
     retries = int(back1["wretr"] or 0) - int(back0["wretr"] or 0)
     redisp = int(back1["wredis"] or 0) - int(back0["wredis"] or 0)
@@ -386,10 +389,6 @@ def scenario_node_dies(c, load, res, rng, excused, avoid=None):
     res.figure(name, "requests from 1 s before the kill to 3 s after it was back", text,
                "failed ≤ 0.1 %")
     res.figure(name, "by kind", by_kind(recs))
-    res.figure(name, "feedback answered 404 because its search died unlogged with the node",
-               str(len(lost_feedback)))
-    res.figure(name, "help requests and feedback in flight on the node at the SIGKILL (failed, "
-               "not retryable)", str(len(in_flight)))
     res.figure(name, "haproxy retries / redispatches meanwhile", f"{retries} / {redisp}")
     res.figure(name, "restarted node answers /healthz after", f"{t_answers:.2f} s")
     res.figure(name, "restarted node serves the revision published while it was down after",
@@ -517,26 +516,12 @@ def scenario_gap_worker_dies(c, load, res, excused):
     c.start_searchd(victim)
     time.sleep(3)
     t_b = time.monotonic()
-    recs = load.window(t_kill - 1, t_b)
-    # A search the victim answered in its last moments may never have been logged (its writer
-    # logs in the background, docs/CLUSTER.md), and feedback on it is then answered 404 by any
-    # node, as it must be: that is the lost search, counted by check_searches_stored, not a
-    # request the cluster failed to route. Reported on its own line.
-    answered_at = dict(load.answered_snapshot())
-    w_lost = excused[-1]
-    lost_feedback = [r for r in recs if r.kind == "feedback" and r.status == 404
-                     and r.search_id in answered_at and w_lost[0] <= answered_at[r.search_id] < w_lost[1]]
-    recs = [r for r in recs if r not in lost_feedback]
-    recs, in_flight = split_in_flight_posts(recs, t_kill)
+    recs = requests_around_a_kill(load, res, name, t_kill, t_b, excused[-1])
     s, share, text = fmt_load(recs)
     res.figure(name, "holder of kb.gaps (pg_locks), SIGKILLed", holder)
     res.figure(name, "another node holds it after", f"{secs(takeover)} ({new_holder})",
                f"≤ {TAKEOVER_LIMIT_S:.0f} s")
     res.figure(name, "a question asked after the kill is in the queue after", secs(resumed))
-    res.figure(name, "feedback answered 404 because its search died unlogged with the node",
-               str(len(lost_feedback)))
-    res.figure(name, "help requests and feedback in flight on the node at the SIGKILL (failed, "
-               "not retryable)", str(len(in_flight)))
     res.figure(name, "requests from 1 s before the kill until the node was back + 3 s", text,
                "failed ≤ 0.1 %")
     res.check(takeover is not None and takeover <= TAKEOVER_LIMIT_S,
