@@ -18,13 +18,20 @@ What it does, through the library as built (build/rel/bench/kb-query, which it m
      documents were left out is never right), and fits a logistic regression of the label on the
      model's inputs (`inputs` below, the same as `inputs` in confidence.c), by Newton's method
      with an L2 penalty of 1e-3 on the weights; each kind of data (passages, articles, faq)
-     weighs the same, and within a kind each set;
+     weighs the same, and within a kind each set; then, with that model's z as an offset, the
+     correction for entries that are a question alone (ANSWERLESS in confidence.c: the same
+     inputs times answerless(), fitted the same way, with a line search since the FAQ sets'
+     labels are nearly separable in places), which leaves every search on documents with answers
+     exactly where the first fit put it;
   3. reports the weights, each set's reliability table (kbeval's bands: searches, share right),
      the F1 of `unresolved` (confidence < 0.5) on the sets with half the knowledge base left out
      (kbeval --gaps's figure), a leave-one-kind-out check (fit on two kinds, score the third),
      and the judged set over the sample knowledge base (tests/data/judged, not fitted on);
-  4. with --write, replaces the block between BEGIN FITTED and END FITTED in confidence.c,
-     runs make, and checks that kb-query's confidence equals the fitted model's on one set.
+  4. scores what agents teach (not fitted on): bq-dev-intents with half of its entries taught
+     half of their questions (kbeval --learn 0.5's split), through kb-query --learned;
+  5. with --write, replaces the blocks between BEGIN FITTED and END FITTED and between
+     BEGIN FITTED ANSWERLESS and END FITTED ANSWERLESS in confidence.c, runs make, and checks
+     that kb-query's confidence equals the fitted model's on two sets.
 
 Python 3 standard library only. About a minute on 2 cores (the indexing and ~27,000 searches).
 """
@@ -72,12 +79,32 @@ def inputs(f):
             1.0 - f["answer"]]
 
 
+def answerless(f):
+    """How much the top hit is an entry that is a question alone: as kb_confidence_answerless."""
+    g = min(1.0, max(0.0, ((1.0 - f["answer"]) - 0.5) / 0.4))
+    return g * (1.0 - f.get("taught", 0.0) ** 8)
+
+
+BARE = NAMES.index("bare")  # not fitted in the correction: under its gate it is the bias
+
+
 def sigmoid(z):
     return 1 / (1 + math.exp(-max(-35.0, min(35.0, z))))
 
 
+def dot(w, x):
+    return sum(a * b for a, b in zip(w, x))
+
+
 def predict(w, x):
-    return sigmoid(sum(a * b for a, b in zip(w, x)))
+    return sigmoid(dot(w, x))
+
+
+def confidence(model, f):
+    """The C model: model = (FITTED, ANSWERLESS)."""
+    w, v = model
+    x = inputs(f)
+    return sigmoid(dot(w, x) + answerless(f) * dot(v, x))
 
 
 # ---------------------------------------------------------------- data
@@ -193,6 +220,79 @@ def fit(samples):
     return w
 
 
+def fit_offset(samples):
+    """The correction: logistic regression of y on the inputs x with a fixed offset per sample;
+    samples = [(offset, x, y, weight)]. Newton's method with a backtracking line search (on the
+    FAQ sets a few inputs nearly separate the labels, where plain Newton steps overshoot)."""
+    d = len(samples[0][1])
+    v = [0.0] * d
+
+    def objective(vv):
+        s = 0.5 * L2 * sum(a * a for a in vv)
+        for off, x, y, sw in samples:
+            z = off + dot(vv, x)
+            s += sw * (math.log1p(math.exp(-abs(z))) + max(z, 0.0) - y * z)
+        return s
+    current = objective(v)
+    for _ in range(100):
+        g = [0.0] * d
+        h = [[0.0] * d for _ in range(d)]
+        for off, x, y, sw in samples:
+            p = sigmoid(off + dot(v, x))
+            for i in range(d):
+                g[i] += sw * (y - p) * x[i]
+                s = sw * p * (1 - p) * x[i]
+                for j in range(i, d):
+                    h[i][j] += s * x[j]
+        for i in range(d):
+            for j in range(i):
+                h[i][j] = h[j][i]
+            h[i][i] += L2
+            g[i] -= L2 * v[i]
+        step, t = solve(h, g), 1.0
+        while t > 1e-6:
+            trial = [a + t * b for a, b in zip(v, step)]
+            value = objective(trial)
+            if value <= current:
+                break
+            t /= 2
+        else:
+            break
+        v, current = trial, value
+        if max(abs(a) for a in step) * t < 1e-8:
+            break
+    return v
+
+
+def weights_of(sets):
+    """Each kind weighs the same, and within a kind each set; sums to 1000 per kind."""
+    kinds = {}
+    for name in sets:
+        kinds.setdefault(TASKS[name.rsplit("-", 1)[0]], []).append(name)
+    return {name: 1000.0 / len(rows) / len(kinds[TASKS[name.rsplit("-", 1)[0]]])
+            for name, rows in sets.items()}
+
+
+def fit_model(sets):
+    """Both steps: FITTED on every search, then ANSWERLESS with FITTED's z as the offset, on the
+    searches whose top hit is (partly) a question alone. Returns (FITTED, ANSWERLESS)."""
+    w = fit(samples_of(sets))
+    sw = weights_of(sets)
+    keep = [i for i in range(len(NAMES)) if i != BARE]
+    second = []
+    for name, rows in sets.items():
+        for f, ok, *_ in rows:
+            g = answerless(f)
+            if g > 0:
+                x = inputs(f)
+                second.append((dot(w, x), [g * x[i] for i in keep], 1.0 if ok else 0.0, sw[name]))
+    v = [0.0] * len(NAMES)
+    if second:
+        for i, value in zip(keep, fit_offset(second)):
+            v[i] = value
+    return w, v
+
+
 def samples_of(sets):
     """Each kind weighs the same, and within a kind each set; sums to 1000 per kind."""
     kinds = {}
@@ -226,51 +326,126 @@ def f1(pairs):
     return pr, rc, (2 * pr * rc / (pr + rc) if pr + rc else 0.0)
 
 
-def log_loss(w, rows):
+def log_loss(model, rows):
     return -sum(math.log(max(1e-12, p if ok else 1 - p))
-                for p, ok in ((predict(w, inputs(f)), ok) for f, ok, *_ in rows)) / len(rows)
+                for p, ok in ((confidence(model, f), ok) for f, ok, *_ in rows)) / len(rows)
 
 
-def report(w, sets, judged, label):
+def report(model, sets, judged, taught, label):
     print(f"\n{label}: reliability (confidence band: share of top hits right, of searches)")
     for name, rows in sets.items():
-        scored = [(predict(w, inputs(f)), ok) for f, ok, *_ in rows]
-        print(f"  {name:24s} log loss {log_loss(w, rows):.3f} | {bands(scored)}")
+        scored = [(confidence(model, f), ok) for f, ok, *_ in rows]
+        print(f"  {name:24s} log loss {log_loss(model, rows):.3f} | {bands(scored)}")
     gaps = []
     for name, rows in sets.items():
         if name.endswith("-gaps"):
-            pr, rc, f = f1([(not ans, predict(w, inputs(x)) < 0.5) for x, ok, ans, _ in rows])
+            pr, rc, f = f1([(not ans, confidence(model, x) < 0.5) for x, ok, ans, _ in rows])
             gaps.append(f"{name[:-5]} {f:.4f} (P {pr:.3f} R {rc:.3f})")
     print("  unresolved F1, half the KB left out: " + ", ".join(gaps))
     if judged:
-        scored = [(predict(w, inputs(f)), ok) for f, ok, *_ in judged]
-        pr, rc, _ = f1([(not ans, predict(w, inputs(f)) < 0.5) for f, ok, ans, _ in judged])
+        scored = [(confidence(model, f), ok) for f, ok, *_ in judged]
+        pr, rc, _ = f1([(not ans, confidence(model, f) < 0.5) for f, ok, ans, _ in judged])
         print(f"  judged set (sample KB, not fitted on): unresolved precision {pr:.3f} recall {rc:.3f} | "
               f"{bands(scored)}")
+    for name, rows in taught.items():
+        print(f"  {name:24s} (not fitted on) | {bands([(confidence(model, f), ok) for f, ok, *_ in rows])}")
+
+
+BLOCKS = ("FITTED", "FITTED ANSWERLESS")  # (w, v) in confidence.c
+
+
+def block_re(tag):
+    return re.compile(r"(BEGIN " + tag + r":[^\n]*\n[^\n]*\{\n)(.*?)(\};\n/\* END " + tag + r" \*/)", re.S)
 
 
 def current_weights():
     text = open(CONFIDENCE_C, encoding="utf-8").read()
-    m = re.search(r"BEGIN FITTED.*?\{(.*?)\};.*?END FITTED", text, re.S)
-    body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
-    return [float(v) for v in body.split(",") if v.strip()]
+    model = []
+    for tag in BLOCKS:
+        m = block_re(tag).search(text)
+        if not m:
+            sys.exit(f"fit_confidence: no BEGIN {tag} ... END {tag} block in {CONFIDENCE_C}")
+        body = re.sub(r"/\*.*?\*/", "", m.group(2), flags=re.S)
+        model.append([float(v) for v in body.split(",") if v.strip()])
+    return tuple(model)
 
 
-def write_weights(w):
+def write_weights(model):
     text = open(CONFIDENCE_C, encoding="utf-8").read()
-    body = "".join(f"    {v:.6f}, /* {n} */\n" for n, v in zip(NAMES, w))
-    new, n = re.subn(r"(BEGIN FITTED[^\n]*\n[^\n]*\{\n).*?(\};\n/\* END FITTED)",
-                     lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
-    if n != 1:
-        sys.exit(f"fit_confidence: no BEGIN FITTED ... END FITTED block in {CONFIDENCE_C}")
-    open(CONFIDENCE_C, "w", encoding="utf-8").write(new)
+    for tag, w in zip(BLOCKS, model):
+        body = "".join(f"    {v:.6f}, /* {n} */\n" for n, v in zip(NAMES, w))
+        text, n = block_re(tag).subn(lambda m: m.group(1) + body + m.group(3), text)
+        if n != 1:
+            sys.exit(f"fit_confidence: no BEGIN {tag} ... END {tag} block in {CONFIDENCE_C}")
+    open(CONFIDENCE_C, "w", encoding="utf-8").write(text)
 
 
-def check_c(w, rows, what):
-    """kb-query's confidence (the C model) against the Python mirror with weights w."""
-    worst = max(abs(conf - predict(w, inputs(f))) for f, ok, ans, conf in rows)
+def check_c(model, rows, what):
+    """kb-query's confidence (the C model) against the Python mirror with the model's weights."""
+    worst = max(abs(conf - confidence(model, f)) for f, ok, ans, conf in rows)
     print(f"  C model vs this mirror on {what}: largest difference {worst:.5f}")
     return worst < 1e-3
+
+
+def taught_sets(kbeval, work, bindir, kb_query, seed=1, frac=0.5):
+    """What agents teach, as kbeval --learn FRAC does it on bq-dev-intents: half of the entries
+    with two or more questions get FRAC of them taught (the phrasings kb-query --learned reads);
+    searched again: the taught questions, their entries' other questions, and the questions of
+    entries never taught. {name: [(features, right, True, confidence)]}."""
+    out = os.path.join(work, "taught")
+    docs, queries = kbeval.load_task("bq-dev-intents")
+    rnd = random.Random(seed)
+    by_doc = {}
+    for q in queries:
+        if len(q[2]) == 1:
+            by_doc.setdefault(next(iter(q[2])), []).append(q)
+    multi = sorted(d for d, qs in by_doc.items() if len(qs) >= 2)
+    rnd.shuffle(multi)
+    taught_docs = set(multi[: len(multi) // 2])
+    teach, unseen = [], []
+    for d in sorted(taught_docs):
+        qs = by_doc[d][:]
+        rnd.shuffle(qs)
+        k = max(1, min(len(qs) - 1, round(len(qs) * frac)))
+        teach += qs[:k]
+        unseen += qs[k:]
+    control = [q for q in queries if not (q[2] & taught_docs)]
+    run(["rm", "-rf", out])
+    kbeval.write_kb(docs, os.path.join(out, "kb"))
+    run([os.path.join(bindir, "kb-indexer"), "--index", os.path.join(out, "index"), os.path.join(out, "kb")])
+    learned = os.path.join(out, "learned.tsv")
+    with open(learned, "w", encoding="utf-8") as fh:
+        for _, text, rel, *_ in teach:
+            fh.write(f"{next(iter(rel))}\t{' '.join(text.split())}\n")
+    result = {}
+    for name, qs in (("taught, same phrasing", teach), ("taught, unseen phrasing", unseen),
+                     ("taught, control", control)):
+        text = "".join(f"{n}\t{' '.join(q[1].split())}\n" for n, q in enumerate(qs))
+        lines = subprocess.run([kb_query, "--index", os.path.join(out, "index"), "--features",
+                                "--learned", learned], input=text, capture_output=True, text=True,
+                               check=True).stdout.splitlines()
+        rows = []
+        for line in lines:
+            p = line.split("\t")
+            ids = p[7].split(",") if p[7] else []
+            if ids:
+                feats = {k: float(v) for k, v in (kv.split("=") for kv in p[8].split())}
+                rows.append((feats, ids[0] in qs[int(p[0])][2], True, float(p[2])))
+        result[name] = rows
+    return result
+
+
+def held_out(sets):
+    """Log loss of each kind, fitted on one half of every set's questions and scored on the other
+    (both ways): what the model does on questions it was not fitted on."""
+    loss = {}
+    for fold in (0, 1):
+        train = {n: [r for i, r in enumerate(rows) if i % 2 != fold] for n, rows in sets.items()}
+        model = fit_model(train)
+        for n, rows in sets.items():
+            test = [r for i, r in enumerate(rows) if i % 2 == fold]
+            loss.setdefault(TASKS[n.rsplit("-", 1)[0]], []).append((log_loss(model, test), len(test)))
+    return {k: sum(a * b for a, b in v) / sum(b for a, b in v) for k, v in loss.items()}
 
 
 def main():
@@ -293,37 +468,44 @@ def main():
             print(f"  {name} ...", flush=True)
             sets[name] = prepare(kbeval, task, gaps, a.work, a.bin, kb_query)
     judged = judged_set(a.work, a.bin, kb_query) if os.path.exists(JUDGED) else []
+    print("  bq-dev-intents, half of its entries taught ...", flush=True)
+    taught = taught_sets(kbeval, a.work, a.bin, kb_query)
 
     old = current_weights()
-    in_sync = len(old) == len(NAMES) and check_c(old, sets["drcd-dev-gaps"], "drcd-dev-gaps (weights now in confidence.c)")
+    in_sync = all(len(w) == len(NAMES) for w in old) and check_c(old, sets["drcd-dev-gaps"], "drcd-dev-gaps (weights now in confidence.c)") \
+        and check_c(old, sets["bq-dev-gaps"], "bq-dev-gaps (weights now in confidence.c)")
     if in_sync:
-        report(old, sets, judged, "the weights now in confidence.c")
+        report(old, sets, judged, taught, "the weights now in confidence.c")
     else:
         print("  (confidence.c's model and inputs() here differ: make them the same before trusting a fit)")
 
-    w = fit(samples_of(sets))
-    print("\nfitted weights:")
-    for n, v in zip(NAMES, w):
-        print(f"  {n:14s} {v:9.3f}")
-    report(w, sets, judged, "fitted")
+    model = fit_model(sets)
+    print("\nfitted weights (FITTED, and ANSWERLESS for entries that are a question alone):")
+    for n, w, v in zip(NAMES, *model):
+        print(f"  {n:14s} {w:9.3f} {v:9.3f}")
+    report(model, sets, judged, taught, "fitted")
+    print("\nheld out (2-fold by question) log loss: " +
+          ", ".join(f"{k} {v:.4f}" for k, v in sorted(held_out(sets).items())) +
+          (f"; judged set {log_loss(model, judged):.4f}" if judged else ""))
 
     print("\nleave one kind out (fit on the others, score the kind left out):")
     for kind in sorted(set(TASKS.values())):
         train = {n: r for n, r in sets.items() if TASKS[n.rsplit('-', 1)[0]] != kind}
-        wk = fit(samples_of(train))
+        mk = fit_model(train)
         for n, r in sets.items():
             if TASKS[n.rsplit("-", 1)[0]] == kind:
-                print(f"  {n:24s} log loss {log_loss(wk, r):.3f} (fitted on all: {log_loss(w, r):.3f}) | "
-                      f"{bands([(predict(wk, inputs(f)), ok) for f, ok, *_ in r])}")
+                print(f"  {n:24s} log loss {log_loss(mk, r):.3f} (fitted on all: {log_loss(model, r):.3f}) | "
+                      f"{bands([(confidence(mk, f), ok) for f, ok, *_ in r])}")
 
     if a.write:
-        write_weights(w)
+        write_weights(model)
         print(f"\nwrote the weights into {os.path.relpath(CONFIDENCE_C, ROOT)}; rebuilding ...", flush=True)
         run(["make", "-s", "all", os.path.join(a.build, "bench", "kb-query")])
-        rows = prepare(kbeval, "drcd-dev", True, a.work, a.bin, kb_query)
-        if not check_c(w, rows, "drcd-dev-gaps (rebuilt)"):
-            sys.exit("fit_confidence: the rebuilt C model does not give the fitted confidence: "
-                     "inputs() here and in confidence.c differ")
+        for task in ("drcd-dev", "bq-dev"):
+            rows = prepare(kbeval, task, True, a.work, a.bin, kb_query)
+            if not check_c(model, rows, f"{task}-gaps (rebuilt)"):
+                sys.exit("fit_confidence: the rebuilt C model does not give the fitted confidence: "
+                         "inputs() or answerless() here and in confidence.c differ")
         print("done: now run kbeval on each task (docs/SEARCH.md) and commit confidence.c")
 
 

@@ -43,11 +43,11 @@ static void print_features(const kb_search_features *f)
     printf("\tcoverage=%.6f passage_coverage=%.6f top_score=%.6f second_score=%.6f n_terms=%zu "
            "word_coverage=%.6f char_coverage=%.6f word_share=%.6f n_words=%zu "
            "second_coverage=%.6f tenth_score=%.6f beyond=%.6f title_cover=%.6f answer=%.6f "
-           "second_title_cover=%.6f second_answer=%.6f title_beyond=%.6f",
+           "second_title_cover=%.6f second_answer=%.6f title_beyond=%.6f taught=%.6f",
            f->coverage, f->passage_coverage, f->top_score, f->second_score, f->n_terms,
            f->word_coverage, f->char_coverage, f->word_share, f->n_words, f->second_coverage,
            f->tenth_score, f->beyond, f->title_cover, f->answer, f->second_title_cover,
-           f->second_answer, f->title_beyond);
+           f->second_answer, f->title_beyond, f->taught);
 }
 
 /* Build a learned-phrasing index from FILE and give it to s. 0, or -1 after saying why. */

@@ -114,6 +114,11 @@ typedef struct {
      * counted): an FAQ entry that asks much more than the question is a different, narrower
      * question (腾讯征信 → 还款日当天晚几个小时会影响腾讯征信吗). */
     double title_beyond;
+    /* 0..1: how like the question the agents' taught phrasing is that ranked the top hit
+     * (search/learned.h; 0 when no taught phrasing did). What agents taught is evidence beyond
+     * the words: confidence's correction for entries that are a question alone does not apply
+     * to what they taught (search/confidence.c). */
+    double taught;
 } kb_search_features;
 
 typedef struct {

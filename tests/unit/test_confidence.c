@@ -2,8 +2,9 @@
  * test_confidence.c — confidence and `unresolved` (kb/search/confidence.c) on a small FAQ-style
  * knowledge base, through kb_search: a question the knowledge base answers in its words is
  * confident; a near tie between the first documents, a match in single characters only, an
- * entry that only restates the question and an entry without an answer that asks much more than
- * the question all lower it; `unresolved` follows it, and neither depends on the page asked for.
+ * entry that only restates the question and an entry that asks much more than the question all
+ * lower it; on a list of questions without answers only what agents taught is trusted;
+ * `unresolved` follows it, and neither depends on the page asked for.
  */
 #include "check.h"
 
@@ -228,20 +229,40 @@ static const char *const ASKED_ENTRIES[N_ASKED] = {
     "怎么注销账户",
 };
 
-/* The confidence of question q on the FAQ list, with its first entry replaced by first. */
-static double asked_list_confidence(const char *first, const char *q, char *top, size_t top_len)
+/* How an entry of the list is written: its question alone (a list of customers' questions), or
+ * its question with an answer beneath it (an FAQ). */
+enum entry_form { QUESTION_ALONE, WITH_ANSWER };
+
+/* The answer beneath every entry WITH_ANSWER: the same words in all, so they lead nowhere. */
+#define ANSWER_TEXT "具体办理方式请在手机银行的帮助中心查看详细说明，也可以拨打客服热线，由人工客服为您核实处理。"
+
+/* The confidence of question q on the FAQ list, with its first entry replaced by first, written
+ * in form; when taught is not NULL, agents taught it as a phrasing of faq-0 (search/learned.h). */
+static double asked_list_confidence(const char *first, enum entry_form form, const char *taught,
+                                    const char *q, char *top, size_t top_len)
 {
     test_doc d[N_ASKED];
-    char ids[N_ASKED][16];
+    char ids[N_ASKED][16], bodies[N_ASKED][512];
     for (int i = 0; i < N_ASKED; i++) {
         snprintf(ids[i], sizeof ids[i], "faq-%d", i);
         const char *t = i == 0 ? first : ASKED_ENTRIES[i];
-        faq_doc(&d[i], ids[i], t, t, NULL);
+        snprintf(bodies[i], sizeof bodies[i], "%s%s", t, form == WITH_ANSWER ? "。" ANSWER_TEXT : "");
+        faq_doc(&d[i], ids[i], t, bodies[i], NULL);
     }
     if (index_docs(KB_INDEX_REBUILD, d, N_ASKED) != 0) return -1;
     char err[256];
     kb_searcher *s = kb_searcher_open(index_dir, err, sizeof err);
     if (!s) return -1;
+    if (taught) {
+        kb_learned_entry e = {"faq-0", taught};
+        kb_learned_index *idx = kb_learned_index_build(&e, 1, err, sizeof err);
+        if (!idx) {
+            kb_searcher_close(s);
+            return -1;
+        }
+        kb_searcher_set_learned(s, idx);
+        kb_learned_index_release(idx);
+    }
     judged j = ask(s, q, 10, 0);
     snprintf(top, top_len, "%s", j.top);
     kb_searcher_close(s);
@@ -254,16 +275,42 @@ TEST(an_entry_that_asks_much_more_than_the_question_is_not_confident)
      * harms one's 腾讯征信 record: that entry leads every other by far, yet it is another,
      * narrower question than the one asked (on bq-dev, kbeval, it had 0.92 and was wrong). */
     char top[64];
-    double c = asked_list_confidence(ASKED_ENTRIES[0], "腾讯征信", top, sizeof top);
-    printf("  腾讯征信 → the longer entry: %.3f\n", c);
+    double alone = asked_list_confidence(ASKED_ENTRIES[0], QUESTION_ALONE, NULL, "腾讯征信", top, sizeof top);
+    printf("  腾讯征信 → the longer entry, a question alone: %.3f\n", alone);
     CHECK_STR_EQ(top, "faq-0");
-    CHECK(c >= 0 && c < 0.5);
-    /* The same entry in the same list, asked in a question that states most of it: trusted
-     * more than the fragment. */
-    double stated = asked_list_confidence(ASKED_ENTRIES[0], "还款日当天晚几个小时还款影响腾讯征信吗", top, sizeof top);
+    CHECK(alone >= 0 && alone < 0.5);
+    /* The same entry with an answer beneath it, asked in a question that states most of it:
+     * trusted. */
+    double stated = asked_list_confidence(ASKED_ENTRIES[0], WITH_ANSWER, NULL, "还款日当天晚几个小时还款影响腾讯征信吗",
+                                          top, sizeof top);
     printf("  the same entry, asked in its own words: %.3f\n", stated);
     CHECK_STR_EQ(top, "faq-0");
-    CHECK(stated > c + 0.1);
+    CHECK(stated >= 0.5);
+}
+
+TEST(a_list_of_questions_without_answers_is_trusted_only_where_agents_taught_it)
+{
+    /* On a list of customers' questions without answers, the entry a question finds in its own
+     * words is still not known to be meant: such lists hold near-identical questions of other
+     * intents (on bq-dev no search is right more than a few times in ten, whatever its lead), so
+     * the search is unresolved. When agents taught that very question as a phrasing of the
+     * entry (marked it helpful, kb/learn.h), the entry is known to answer it. */
+    char top[64];
+    const char *q = "还款日当天晚几个小时还款影响腾讯征信吗";
+    double untaught = asked_list_confidence(ASKED_ENTRIES[0], QUESTION_ALONE, NULL, q, top, sizeof top);
+    printf("  a question alone, asked in its own words: %.3f\n", untaught);
+    CHECK_STR_EQ(top, "faq-0");
+    CHECK(untaught >= 0 && untaught < 0.5);
+    double taught = asked_list_confidence(ASKED_ENTRIES[0], QUESTION_ALONE, q, q, top, sizeof top);
+    printf("  the same, the question taught: %.3f\n", taught);
+    CHECK_STR_EQ(top, "faq-0");
+    CHECK(taught >= 0.9);
+    /* A phrasing taught for it that is only like the question (another question on the same
+     * subject) says much less than the question itself. */
+    double like = asked_list_confidence(ASKED_ENTRIES[0], QUESTION_ALONE, "还款日当天还款晚了会不会上征信", q, top,
+                                        sizeof top);
+    printf("  the same, a phrasing like it taught: %.3f\n", like);
+    CHECK(like < taught);
 }
 
 TEST(unresolved_is_confidence_below_one_half_whatever_the_page)
@@ -296,6 +343,7 @@ int main(void)
     RUN(an_entry_that_only_restates_the_question_is_trusted_less_than_one_that_answers_it);
     RUN(title_beyond_is_the_share_of_an_entry_the_question_does_not_state);
     RUN(an_entry_that_asks_much_more_than_the_question_is_not_confident);
+    RUN(a_list_of_questions_without_answers_is_trusted_only_where_agents_taught_it);
     RUN(unresolved_is_confidence_below_one_half_whatever_the_page);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", index_dir);
