@@ -34,11 +34,17 @@
  *   bare           1 - the top hit's answer share: an entry that is its title alone (a list of
  *                  customers' questions) answers nothing, however well it matches
  *
+ * Entries that are a question alone (a list of customers' questions without answers) get a
+ * second set of weights on the same inputs, ANSWERLESS, added in proportion to
+ * kb_confidence_answerless: there a lead and a full cover say little (such lists hold
+ * near-identical questions of other intents), unless agents taught the question (taught).
+ *
  * The weights in FITTED are fitted by bench/fit_confidence.py (maximum likelihood, L2 1e-3)
  * once for all kinds of knowledge base together: passages (cmrc-trial, drcd-dev), articles in
  * sections (drcd-dev-articles) and short FAQ entries (bq-dev, bq-dev-intents), each with its
  * whole knowledge base and with half of it left out (kbeval --gaps's split), each kind weighing
- * the same. Re-fit after any change to ranking, analysis or the index's weights:
+ * the same; ANSWERLESS after them, with FITTED's z as an offset, so it changes nothing on
+ * documents that hold answers. Re-fit after any change to ranking, analysis or the index's weights:
  * `bench/fit_confidence.py --write` (docs/SEARCH.md, "Confidence and unresolved").
  */
 #include "search/confidence.h"
