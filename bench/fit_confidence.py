@@ -194,41 +194,22 @@ def solve(a, b):
 
 
 def fit(samples):
-    """Weighted logistic regression by Newton's method; samples = [(x, y, weight)]."""
-    d = len(samples[0][0])
-    w = [0.0] * d
-    for _ in range(50):
-        g = [0.0] * d
-        h = [[0.0] * d for _ in range(d)]
-        for x, y, sw in samples:
-            p = predict(w, x)
-            for i in range(d):
-                g[i] += sw * (y - p) * x[i]
-                s = sw * p * (1 - p) * x[i]
-                for j in range(i, d):
-                    h[i][j] += s * x[j]
-        for i in range(d):
-            for j in range(i):
-                h[i][j] = h[j][i]
-            if i:  # the bias is not penalised
-                h[i][i] += L2
-                g[i] -= L2 * w[i]
-        step = solve(h, g)
-        w = [a + b for a, b in zip(w, step)]
-        if max(abs(s) for s in step) < 1e-8:
-            break
-    return w
+    """The main weights: weighted logistic regression; samples = [(x, y, weight)], x[0] the bias
+    (not penalised)."""
+    return fit_offset([(0.0, x, y, sw) for x, y, sw in samples], free=(0,))
 
 
-def fit_offset(samples):
-    """The correction: logistic regression of y on the inputs x with a fixed offset per sample;
-    samples = [(offset, x, y, weight)]. Newton's method with a backtracking line search (on the
-    FAQ sets a few inputs nearly separate the labels, where plain Newton steps overshoot)."""
+def fit_offset(samples, free=()):
+    """Weighted logistic regression of y on the inputs x with a fixed offset per sample;
+    samples = [(offset, x, y, weight)]; an L2 penalty on every weight but those in free. Newton's
+    method with a backtracking line search (on the FAQ sets a few inputs nearly separate the
+    labels, where plain Newton steps overshoot)."""
     d = len(samples[0][1])
     v = [0.0] * d
+    penalised = [0.0 if i in free else L2 for i in range(d)]
 
     def objective(vv):
-        s = 0.5 * L2 * sum(a * a for a in vv)
+        s = 0.5 * sum(c * a * a for c, a in zip(penalised, vv))
         for off, x, y, sw in samples:
             z = off + dot(vv, x)
             s += sw * (math.log1p(math.exp(-abs(z))) + max(z, 0.0) - y * z)
@@ -247,8 +228,8 @@ def fit_offset(samples):
         for i in range(d):
             for j in range(i):
                 h[i][j] = h[j][i]
-            h[i][i] += L2
-            g[i] -= L2 * v[i]
+            h[i][i] += penalised[i]
+            g[i] -= penalised[i] * v[i]
         step, t = solve(h, g), 1.0
         while t > 1e-6:
             trial = [a + t * b for a, b in zip(v, step)]
