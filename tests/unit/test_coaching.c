@@ -3,6 +3,7 @@
  * windows of a session, the redaction of notes, and the rules a session must keep. */
 #include "db/db.h"
 #include "pg_fixture.h"
+#include "help_request_fixture.h"
 #include "check.h"
 #include "kb/coaching.h"
 #include "kb/review.h"
@@ -43,29 +44,6 @@ static int64_t at(int year, int month, int day)
     return ms + 10 * 3600000;
 }
 
-static int64_t insert(kb_db *db, const char *agent, int64_t t, int answerable, const char *doc,
-                      int must_know, const char *title)
-{
-    kb_db_stmt *s;
-    int64_t id = -1;
-    if (kb_db_prepare(db,
-                      "INSERT INTO help_requests (time_ms, agent, filed_by, question, "
-                      "kb_answerable, doc_id, confidence, must_know, doc_title) "
-                      "VALUES (?1, ?2, 'desk', '问题', ?3, ?4, 0.5, ?5, ?6) RETURNING id",
-                      &s) != KB_DB_OK)
-        return -1;
-    kb_db_bind_int64(s, 1, t);
-    kb_db_bind_text(s, 2, agent);
-    kb_db_bind_int64(s, 3, answerable);
-    kb_db_bind_text(s, 4, doc);
-    kb_db_bind_int64(s, 5, must_know);
-    kb_db_bind_text(s, 6, title);
-    if (kb_db_step(s) == KB_DB_ROW) id = kb_db_column_int64(s, 0);
-    else printf("  insert: %s\n", kb_db_errmsg(db));
-    kb_db_finalize(s);
-    return id;
-}
-
 static int near(double a, double b) { return fabs(a - b) < 1e-4; }
 
 /* ---------------------------------------------------------------- the study list */
@@ -84,13 +62,13 @@ TEST(study_list_is_answered_documents_must_know_first_with_when_asked)
     char path[512], err[512] = "";
     const char *dir = fresh_store("study", path, sizeof path);
     kb_db *db = raw_open(path);
-    insert(db, "s1", at(2026, 12, 1), 1, "d1", 0, "旧标题");
-    insert(db, "s1", at(2026, 12, 2), 1, "d2", 0, "套餐");
-    insert(db, "s1", at(2026, 12, 3), 1, "d1", 1, "漫游开通");
-    insert(db, "s1", at(2026, 12, 4), 0, NULL, 0, NULL);
-    int64_t gap = insert(db, "s1", at(2026, 12, 5), 0, NULL, 0, NULL);
-    int64_t wrong = insert(db, "s1", at(2026, 12, 6), 1, "d4", 0, "错的");
-    insert(db, "other", at(2026, 12, 6), 1, "d9", 1, "别人的");
+    insert_help_request(db, "s1", at(2026, 12, 1), 1, "d1", 0, "旧标题");
+    insert_help_request(db, "s1", at(2026, 12, 2), 1, "d2", 0, "套餐");
+    insert_help_request(db, "s1", at(2026, 12, 3), 1, "d1", 1, "漫游开通");
+    insert_help_request(db, "s1", at(2026, 12, 4), 0, NULL, 0, NULL);
+    int64_t gap = insert_help_request(db, "s1", at(2026, 12, 5), 0, NULL, 0, NULL);
+    int64_t wrong = insert_help_request(db, "s1", at(2026, 12, 6), 1, "d4", 0, "错的");
+    insert_help_request(db, "other", at(2026, 12, 6), 1, "d9", 1, "别人的");
     kb_db_close(db);
     kb_review *r = kb_review_open(dir, 0, err, sizeof err);
     kb_review_doc_snapshot snap = {.must_know = 1, .title = "销户"};
@@ -127,7 +105,7 @@ TEST(study_list_is_answered_documents_must_know_first_with_when_asked)
     CHECK(kb_coaching_mark_studied(c, "s1", "d9", at(2026, 12, 9), NULL) == KB_NOT_FOUND);
     CHECK(kb_coaching_mark_studied(c, "other", "d9", at(2026, 12, 9), NULL) == KB_OK);
     db = raw_open(path);
-    insert(db, "s1", at(2026, 12, 7), 1, "d2", 0, "套餐");
+    insert_help_request(db, "s1", at(2026, 12, 7), 1, "d2", 0, "套餐");
     kb_db_close(db);
     CHECK(kb_coaching_study_list(c, "s1", &l) == KB_OK);
     CHECK(l.n == 3);
@@ -239,21 +217,21 @@ static const char *effect_fixture(void)
     char path[512], err[512] = "";
     const char *dir = fresh_store("effect", path, sizeof path);
     kb_db *db = raw_open(path);
-    insert(db, "c1", at(2026, 9, 30), 1, "d1", 1, NULL);
-    insert(db, "c1", at(2026, 10, 2), 1, "d1", 1, NULL);
-    insert(db, "c1", at(2026, 10, 5), 1, "d2", 0, NULL);
-    insert(db, "c1", at(2026, 10, 8), 0, NULL, 0, NULL);
-    insert(db, "c1", at(2026, 10, 14), 1, "d1", 1, NULL);
-    insert(db, "c1", at(2026, 10, 15), 1, "d1", 1, NULL);
-    insert(db, "c1", at(2026, 10, 20), 1, "d2", 0, NULL);
-    insert(db, "c1", at(2026, 10, 22), 0, NULL, 0, NULL);
-    insert(db, "c1", at(2026, 10, 31), 1, "d1", 1, NULL);
-    insert(db, "u1", at(2026, 10, 3), 1, "d3", 0, NULL);
-    insert(db, "u1", at(2026, 10, 4), 0, NULL, 0, NULL);
-    insert(db, "u1", at(2026, 10, 20), 1, "d3", 1, NULL);
-    insert(db, "u1", at(2026, 10, 21), 1, "d3", 1, NULL);
-    insert(db, "u2", at(2026, 10, 25), 0, NULL, 0, NULL);
-    insert(db, "c2", at(2026, 10, 22), 1, "d5", 1, NULL);
+    insert_help_request(db, "c1", at(2026, 9, 30), 1, "d1", 1, NULL);
+    insert_help_request(db, "c1", at(2026, 10, 2), 1, "d1", 1, NULL);
+    insert_help_request(db, "c1", at(2026, 10, 5), 1, "d2", 0, NULL);
+    insert_help_request(db, "c1", at(2026, 10, 8), 0, NULL, 0, NULL);
+    insert_help_request(db, "c1", at(2026, 10, 14), 1, "d1", 1, NULL);
+    insert_help_request(db, "c1", at(2026, 10, 15), 1, "d1", 1, NULL);
+    insert_help_request(db, "c1", at(2026, 10, 20), 1, "d2", 0, NULL);
+    insert_help_request(db, "c1", at(2026, 10, 22), 0, NULL, 0, NULL);
+    insert_help_request(db, "c1", at(2026, 10, 31), 1, "d1", 1, NULL);
+    insert_help_request(db, "u1", at(2026, 10, 3), 1, "d3", 0, NULL);
+    insert_help_request(db, "u1", at(2026, 10, 4), 0, NULL, 0, NULL);
+    insert_help_request(db, "u1", at(2026, 10, 20), 1, "d3", 1, NULL);
+    insert_help_request(db, "u1", at(2026, 10, 21), 1, "d3", 1, NULL);
+    insert_help_request(db, "u2", at(2026, 10, 25), 0, NULL, 0, NULL);
+    insert_help_request(db, "c2", at(2026, 10, 22), 1, "d5", 1, NULL);
     kb_db_close(db);
     kb_review *r = kb_review_open(dir, 0, err, sizeof err);
     kb_agent_list l = {0};

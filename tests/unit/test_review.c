@@ -5,6 +5,7 @@
 #include "check.h"
 #include "db/db.h"
 #include "pg_fixture.h"
+#include "help_request_fixture.h"
 #include "kb/gaps.h"
 #include "kb/review.h"
 #include "kb/store.h"
@@ -58,26 +59,11 @@ static int64_t at(int year, int month, int day)
     return start + (int64_t)(day - 1) * 86400000 + 3600000; /* 01:00 local on that day */
 }
 
-/* Insert a help request as the service would have classified it. */
+/* Insert a help request as the service would have classified it (nothing must-know). */
 static int64_t insert_request(kb_db *db, const char *agent, int64_t t, int answerable,
                               const char *doc)
 {
-    kb_db_stmt *s;
-    int64_t id = -1;
-    if (kb_db_prepare(db,
-                      "INSERT INTO help_requests (time_ms, agent, filed_by, question, "
-                      "kb_answerable, doc_id, confidence) VALUES (?1, ?2, 'desk', '问题', ?3, ?4, 0.5) "
-                      "RETURNING id",
-                      &s) != KB_DB_OK)
-        return -1;
-    kb_db_bind_int64(s, 1, t);
-    kb_db_bind_text(s, 2, agent);
-    kb_db_bind_int64(s, 3, answerable);
-    kb_db_bind_text(s, 4, doc);
-    if (kb_db_step(s) == KB_DB_ROW) id = kb_db_column_int64(s, 0);
-    else printf("  insert: %s\n", kb_db_errmsg(db));
-    kb_db_finalize(s);
-    return id;
+    return insert_help_request(db, agent, t, answerable, doc, 0, NULL);
 }
 
 /* ---------------------------------------------------------------- reviews */
@@ -622,12 +608,7 @@ TEST(months_and_days_parse_and_bound_in_local_time)
 static int64_t insert_must_know(kb_db *db, const char *agent, int64_t t, int answerable,
                                 const char *doc, int must_know)
 {
-    int64_t id = insert_request(db, agent, t, answerable, doc);
-    char sql[128];
-    snprintf(sql, sizeof sql, "UPDATE help_requests SET must_know = %d WHERE id = %lld", must_know,
-             (long long)id);
-    kb_db_exec(db, sql);
-    return id;
+    return insert_help_request(db, agent, t, answerable, doc, must_know, NULL);
 }
 
 /* Hand-computed, August to October 2026, persist 3, must_know_min 1:

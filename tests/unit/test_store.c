@@ -849,38 +849,53 @@ TEST(migrates_v1_store_keeping_rows)
     CHECK_STR_EQ(q_text(path, "PRAGMA integrity_check"), "ok");
 }
 
+/* A current store in a fresh directory called name, taken back to an earlier schema by running
+ * rewind (SQL that drops what later steps added, inserts the rows an earlier program wrote and
+ * sets user_version): the store a migration test starts from. Its file's path goes to path;
+ * returns its directory, or NULL after a failed check. */
+static const char *rewound_store(const char *name, const char *rewind, char *path, size_t path_len)
+{
+    const char *dir = new_dir(name);
+    char err[512] = "";
+    snprintf(path, path_len, "%s/events.sqlite3", dir);
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) {
+        printf("  %s\n", err);
+        return NULL;
+    }
+    kb_store_close(st);
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    int rewound = sqlite3_exec(db, rewind, NULL, NULL, NULL) == SQLITE_OK;
+    CHECK(rewound);
+    sqlite3_close(db);
+    return rewound ? dir : NULL;
+}
+
 /* A store of schema v4 is migrated to v5 on open: the teaching tables are added, and the helpful
  * and click feedback already stored becomes teaching records once (as taught by an agent, with
  * the search's redacted question); not_found teaches nothing. Feedback written afterwards teaches
  * with the role it is given, and only when the feedback itself is written (not a repeat). */
 TEST(migrates_v4_store_teaching_from_the_feedback_it_holds)
 {
-    const char *dir = new_dir("v4");
-    char path[300], err[512] = "";
-    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
-    kb_store *st = kb_store_open(dir, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) return;
-    kb_store_close(st);
     /* Back to v4: without the v5 tables (and v6's), with feedback stored by a v4 program. */
-    sqlite3 *db;
-    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db,
-                       "DROP TABLE teachings; DROP TABLE learned_marks;"
-                       /* and without what v6 and v8 added (v7 is a column of teachings) */
-                       "DROP TABLE gap_variants; DROP TABLE gap_categories;"
-                       "DROP TABLE coaching_docs; DROP TABLE coaching_sessions; "
-                       "DROP TABLE study_marks; ALTER TABLE help_requests DROP COLUMN must_know;"
-                       "ALTER TABLE help_requests DROP COLUMN doc_title;"
-                       "INSERT INTO searches (search_id, time_ms, agent, query) VALUES "
-                       "('s1', 1, 'a', '花呗怎么关'), ('s2', 2, 'b', '花呗怎么关');"
-                       "INSERT INTO feedback (search_id, agent, kind, doc_id, time_ms) VALUES "
-                       "('s1', 'a', 'helpful', 'huabei', 3), ('s2', 'b', 'click', 'huabei', 4),"
-                       "('s2', 'b', 'not_found', NULL, 5);"
-                       "PRAGMA user_version = 4;",
-                       NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
-    st = kb_store_open(dir, err, sizeof err);
+    char path[300], err[512] = "";
+    const char *dir = rewound_store("v4",
+        "DROP TABLE teachings; DROP TABLE learned_marks;"
+        /* and without what v6 and v8 added (v7 is a column of teachings) */
+        "DROP TABLE gap_variants; DROP TABLE gap_categories;"
+        "DROP TABLE coaching_docs; DROP TABLE coaching_sessions; "
+        "DROP TABLE study_marks; ALTER TABLE help_requests DROP COLUMN must_know;"
+        "ALTER TABLE help_requests DROP COLUMN doc_title;"
+        "INSERT INTO searches (search_id, time_ms, agent, query) VALUES "
+        "('s1', 1, 'a', '花呗怎么关'), ('s2', 2, 'b', '花呗怎么关');"
+        "INSERT INTO feedback (search_id, agent, kind, doc_id, time_ms) VALUES "
+        "('s1', 'a', 'helpful', 'huabei', 3), ('s2', 'b', 'click', 'huabei', 4),"
+        "('s2', 'b', 'not_found', NULL, 5);"
+        "PRAGMA user_version = 4;", path, sizeof path);
+    if (!dir) return;
+    kb_store *st = kb_store_open(dir, err, sizeof err);
     CHECK(st != NULL);
     if (!st) {
         printf("  %s\n", err);
@@ -951,29 +966,20 @@ static int reopen_migrated(const char *dir, int version)
  * added empty; then to v7 (teachings.k). */
 TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
 {
-    const char *dir = new_dir("v5");
-    char path[300], err[512] = "";
-    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
-    kb_store *st = kb_store_open(dir, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) return;
-    kb_store_close(st);
-    sqlite3 *db;
-    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db,
-                       "DROP TABLE gap_variants; DROP TABLE gap_categories;"
-                       "DROP TABLE coaching_docs; DROP TABLE coaching_sessions; "
-                       "DROP TABLE study_marks;"
-                       "DROP INDEX teachings_unkeyed; ALTER TABLE teachings DROP COLUMN k;"
-                       "ALTER TABLE help_requests DROP COLUMN must_know;"
-                       "ALTER TABLE help_requests DROP COLUMN doc_title;"
-                       "INSERT INTO help_requests (time_ms, agent, filed_by, question, "
-                       "kb_answerable, doc_id, confidence, override_answerable, override_doc_id) "
-                       "VALUES (1, 'a1', 'desk', '花呗怎么关', 1, 'huabei', 0.9, NULL, NULL),"
-                       "(2, 'a2', 'desk', '漫游', 0, NULL, 0.1, 1, 'roam');"
-                       "PRAGMA user_version = 5;",
-                       NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    char path[300];
+    const char *dir = rewound_store("v5",
+        "DROP TABLE gap_variants; DROP TABLE gap_categories;"
+        "DROP TABLE coaching_docs; DROP TABLE coaching_sessions; "
+        "DROP TABLE study_marks;"
+        "DROP INDEX teachings_unkeyed; ALTER TABLE teachings DROP COLUMN k;"
+        "ALTER TABLE help_requests DROP COLUMN must_know;"
+        "ALTER TABLE help_requests DROP COLUMN doc_title;"
+        "INSERT INTO help_requests (time_ms, agent, filed_by, question, "
+        "kb_answerable, doc_id, confidence, override_answerable, override_doc_id) "
+        "VALUES (1, 'a1', 'desk', '花呗怎么关', 1, 'huabei', 0.9, NULL, NULL),"
+        "(2, 'a2', 'desk', '漫游', 0, NULL, 0.1, 1, 'roam');"
+        "PRAGMA user_version = 5;", path, sizeof path);
+    if (!dir) return;
     if (!reopen_migrated(dir, 7)) return;
     /* on to v7: teachings.k, filled by kb/learn later */
     CHECK(q_int(path, "SELECT count(*) FROM pragma_table_info('teachings') WHERE name = 'k'") == 1);
@@ -992,29 +998,20 @@ TEST(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables)
  * in ranks its representative and derived category as a recompute from its questions would. */
 TEST(migrates_v7_store_tallying_the_queued_questions)
 {
-    const char *dir = new_dir("v7");
-    char path[300], err[512] = "";
-    snprintf(path, sizeof path, "%s/events.sqlite3", dir);
-    kb_store *st = kb_store_open(dir, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) return;
-    kb_store_close(st);
-    sqlite3 *db;
-    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db,
-                       "DROP TABLE gap_variants; DROP TABLE gap_categories;"
-                       "INSERT INTO gap_groups (id, question, first_ms, last_ms, created_ms) "
-                       "VALUES (1, '漫游', 1, 4, 1), (2, '挂失', 5, 5, 5);"
-                       "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, question, "
-                       "terms, category) VALUES "
-                       "(1, 'search', 's1', 1, 'a', '漫游怎么开', 'x', NULL),"
-                       "(1, 'search', 's2', 2, 'b', '漫游怎么开', 'x', NULL),"
-                       "(1, 'not_found', 's3', 4, 'a', '出国漫游', 'x', '业务/漫游'),"
-                       "(1, 'not_found', 's4', 3, 'c', '出国漫游', 'x', '业务/漫游'),"
-                       "(2, 'help_request', '7', 5, 'a', '挂失', 'y', NULL);"
-                       "PRAGMA user_version = 7;",
-                       NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    char path[300];
+    const char *dir = rewound_store("v7",
+        "DROP TABLE gap_variants; DROP TABLE gap_categories;"
+        "INSERT INTO gap_groups (id, question, first_ms, last_ms, created_ms) "
+        "VALUES (1, '漫游', 1, 4, 1), (2, '挂失', 5, 5, 5);"
+        "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, question, "
+        "terms, category) VALUES "
+        "(1, 'search', 's1', 1, 'a', '漫游怎么开', 'x', NULL),"
+        "(1, 'search', 's2', 2, 'b', '漫游怎么开', 'x', NULL),"
+        "(1, 'not_found', 's3', 4, 'a', '出国漫游', 'x', '业务/漫游'),"
+        "(1, 'not_found', 's4', 3, 'c', '出国漫游', 'x', '业务/漫游'),"
+        "(2, 'help_request', '7', 5, 'a', '挂失', 'y', NULL);"
+        "PRAGMA user_version = 7;", path, sizeof path);
+    if (!dir) return;
     if (!reopen_migrated(dir, 8)) return;
     CHECK_STR_EQ(q_text(path, "SELECT group_concat(group_id || ':' || question || ':' || n || ':' "
                               "|| last_ms, ' ') FROM (SELECT * FROM gap_variants "
