@@ -20,7 +20,7 @@ const helpQuestion = $('help-question');
 const notice = $('notice');
 
 let who = null;
-const state = { q: '', searchId: null, hits: [], sel: 0, unresolved: false, openId: null, given: new Set() };
+const state = { q: '', searchId: null, hits: [], sel: 0, openId: null };
 let timer = 0;
 let controller = null;
 let inflight = null;
@@ -69,21 +69,20 @@ function show(q, r) {
   state.searchId = r ? r.search_id : null;
   // Expired documents are never shown, even if a future API change returned them.
   state.hits = r ? r.hits.filter((h) => !h.expired) : [];
-  state.unresolved = !!(r && r.unresolved);
+  const unresolved = !!(r && r.unresolved);
   state.sel = 0;
-  state.given.clear();
   clear(list);
   state.hits.forEach((h, i) => list.append(hitItem(h, i)));
-  input.setAttribute('aria-expanded', state.hits.length ? 'true' : 'false');
+  input.setAttribute('aria-expanded', String(state.hits.length > 0));
   actions.hidden = !r;
   $('helpful').disabled = !state.hits.length;
   $('not-found').disabled = false;
   $('helpful').textContent = '这个答案有用';
   $('not-found').textContent = '没找到答案';
-  actions.classList.toggle('unresolved', state.unresolved);
+  actions.classList.toggle('unresolved', unresolved);
   if (!r) setStatus('');
   else if (!state.hits.length) setStatus('没有找到相关内容。可以点「没找到答案」或「求助」。', 'warn');
-  else if (state.unresolved) setStatus('知识库里可能没有这个问题的答案，下面是最接近的内容。', 'warn');
+  else if (unresolved) setStatus('知识库里可能没有这个问题的答案，下面是最接近的内容。', 'warn');
   else setStatus(goodSummary() + ` · ${r.took_ms} ms`);
   select(0);
 }
@@ -126,7 +125,7 @@ function select(i) {
     return;
   }
   state.sel = Math.max(0, Math.min(state.hits.length - 1, i));
-  for (const li of list.children) li.setAttribute('aria-selected', li.dataset.i == state.sel ? 'true' : 'false');
+  for (const li of list.children) li.setAttribute('aria-selected', String(li.dataset.i == state.sel));
   input.setAttribute('aria-activedescendant', 'hit-' + state.sel);
   list.children[state.sel].scrollIntoView({ block: 'nearest' });
 }
