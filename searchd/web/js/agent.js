@@ -111,11 +111,13 @@ function hitItem(h, i) {
   return li;
 }
 
-// The 应知应会 badge of a must-know hit or document (docs/API.md); its teams in the tooltip, and
-// beside it in the document view.
+// The 应知应会 badge of a must-know hit or document (docs/API.md), its teams in the tooltip and
+// the document view. An agent sees its team's (/api/me) and every-team ones, the rule of
+// kb_must_know_applies; leads and admins review for every team: all badges.
 function mustKnow(x, full) {
-  if (!x.must_know) return null;
-  const t = x.must_know_teams?.length ? '适用班组：' + x.must_know_teams.join('、') : '全体坐席必知';
+  const m = x.must_know_teams || [];
+  if (!x.must_know || (who.role == 'agent' && m[0] && !m.includes(who.team))) return null;
+  const t = m[0] ? '适用班组：' + m.join('、') : '全体坐席必知';
   return el('span', { class: 'must-know', title: t }, '应知应会', full ? el('small', null, t) : null);
 }
 
