@@ -634,12 +634,25 @@ test('agent_study_list_marks_a_must_know_document_studied', async (page) => {
   await page.waitForSelector('#study-list li[data-doc="broadband-001"] .studied-at');
   check(await page.locator('#study-list li[data-doc="broadband-001"] button.mark-studied').count() === 0, 'no button once studied');
   check(await unstudied() === before - 1, 'one fewer to study: ' + (await page.textContent('#study-summary')));
-  // The title is looked up like a question: the document is the top hit.
-  await page.click('#study-list li[data-doc="broadband-001"] .study-title');
+  await shot(page, '22-agent-study-marked');
+  // The title opens the document itself, in the page's document view, with its badge.
+  const searches = [];
+  page.on('request', (r) => r.url().includes('/api/search?') && searches.push(r.url()));
+  const title = '#study-list li[data-doc="broadband-001"] .study-title';
+  await page.click(title);
+  await page.waitForSelector('#doc:not([hidden]) h1');
+  check((await page.textContent('#doc h1')) === '宽带故障报修流程', 'the title opened: ' + (await page.textContent('#doc h1')));
+  check(await page.isHidden('#results') && !searches.length, 'a search instead: ' + searches);
+  check((await page.textContent('#doc .meta .must-know')) === '应知应会全体坐席必知', 'badge: ' + (await page.textContent('#doc .meta')));
+  await shot(page, '22b-agent-study-document');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#doc', { state: 'hidden' });
+  // A document gone from the index since (404) is looked up by its title, like a question.
+  await page.route('**/api/documents/broadband-001', (route) => route.fulfill({ status: 404, contentType: 'application/json; charset=utf-8', body: '{"error": "no document with id broadband-001"}' }));
+  await page.click(title);
   await page.waitForFunction(() => document.querySelector('#q').value === '宽带故障报修流程');
   await page.waitForSelector('#hits li');
-  check((await page.textContent('#hits li')).includes('宽带故障报修流程'), 'the top hit is the document: ' + (await page.textContent('#hits')));
-  await shot(page, '22-agent-study-marked');
+  check(await page.isHidden('#doc') && (await page.textContent('#hits li')).includes('宽带故障报修流程'), 'searched for the title: ' + (await page.textContent('#hits')));
   check(!page.problems.length, page.problems.join('\n'));
 });
 

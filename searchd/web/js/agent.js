@@ -155,14 +155,15 @@ function marked(text) {
   return String(text).split(terms).map((part, i) => (i % 2 ? el('mark', null, part) : part));
 }
 
-async function openDoc(id, sectionId, snippet) {
+// study.js opens its titles here too. The ApiError when the document cannot be opened.
+export async function openDoc(id, sectionId, snippet) {
   setTerms(snippet);
   let d;
   try {
     d = await api('/api/documents/' + encodeURIComponent(id));
   } catch (e) {
     setStatus('无法打开文档：' + e.message, 'error');
-    return;
+    return e;
   }
   state.openId = id;
   clear(docView).append(
