@@ -39,8 +39,8 @@
 #define HELP_CLASSIFY_LIMIT 3
 
 /* The agents list's answer for agent (searchd_agents_lookup: the store, or the list this node
- * last read while its database cannot be reached). 0, or -1 after answering 503 when neither
- * can be read. */
+ * last read while its database cannot be reached). 0, or -1 after answering 500 or 503 when
+ * neither can be read. */
 static int agents_lookup(searchd_request *req, const char *agent, int *listed, int *have_list,
                          char **team) {
     if (searchd_agents_lookup(agent, listed, have_list, team) == 0) return 0;
