@@ -10,6 +10,7 @@
 #include "log.h"
 #include "routes_review.h"
 #include "searchd.h"
+#include "store_state.h"
 
 #define REFRESH_MS 60000
 
@@ -75,6 +76,28 @@ void searchd_agents_known_refresh(void)
         kb_review_close(r);
     }
     pthread_mutex_unlock(&refresh_mu);
+}
+
+int searchd_agents_lookup(const char *agent, int *listed, int *have_list, char **team)
+{
+    *team = NULL;
+    if (!searchd_store_unreachable()) {
+        char err[512] = "";
+        kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
+        int ok = r && kb_review_agent_lookup(r, agent, listed, have_list) == KB_OK &&
+                 kb_review_agent_team(r, agent, team) == KB_OK;
+        if (!ok) searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
+        kb_review_close(r);
+        if (ok) {
+            searchd_agents_known_refresh(); /* at most once a minute: kept for when cut off */
+            return 0;
+        }
+        free(*team);
+        *team = NULL;
+    }
+    /* Cut off (or the read failed a moment before the writer noticed the connection lost):
+     * the list as last read, at most a minute old, rather than no answer at all. */
+    return searchd_agents_known_lookup(agent, listed, have_list, team);
 }
 
 void searchd_agents_known_free(void)

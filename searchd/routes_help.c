@@ -38,29 +38,12 @@
 #define HELP_ANSWER_MAX_BYTES (16 * 1024)
 #define HELP_CLASSIFY_LIMIT 3
 
-/* The agents list's answer for agent: listed, is there a list, the agent's team (malloc'd,
- * NULL when not listed). From the store; while its database cannot be reached, from the list
- * this node last read (agents_known.h). 0, or -1 after answering 500 or 503. */
+/* The agents list's answer for agent (searchd_agents_lookup: the store, or the list this node
+ * last read while its database cannot be reached). 0, or -1 after answering 500 or 503 when
+ * neither can be read. */
 static int agents_lookup(searchd_request *req, const char *agent, int *listed, int *have_list,
                          char **team) {
-    *team = NULL;
-    if (!searchd_store_unreachable()) {
-        char err[512] = "";
-        kb_review *r = kb_review_open(searchd_ctx.data_dir, 1, err, sizeof err);
-        int ok = r && kb_review_agent_lookup(r, agent, listed, have_list) == KB_OK &&
-                 kb_review_agent_team(r, agent, team) == KB_OK;
-        if (!ok) searchd_log_error("cannot read the agents list: %s", r ? kb_review_errmsg(r) : err);
-        kb_review_close(r);
-        if (ok) {
-            searchd_agents_known_refresh(); /* at most once a minute: kept for when cut off */
-            return 0;
-        }
-        free(*team);
-        *team = NULL;
-    }
-    /* Cut off (or the read failed a moment before the writer noticed the connection lost):
-     * the list as last read, at most a minute old, rather than no help request at all. */
-    if (searchd_agents_known_lookup(agent, listed, have_list, team) == 0) return 0;
+    if (searchd_agents_lookup(agent, listed, have_list, team) == 0) return 0;
     searchd_store_respond_failure(req, KB_ERROR, "cannot read the agents list, try again");
     return -1;
 }

@@ -12,6 +12,9 @@
  * mishandle it. Assets hold no customer data, so they are cacheable but always revalidated
  * ("no-cache" with a strong ETag, 304 when unchanged): a new binary's pages show at once, and a
  * revalidation costs one small round trip.
+ *
+ * GET /api/me also says the caller's team from the agents list: the agents' page shows the
+ * 应知应会 badge of a team's must-know document only to that team's agents.
  */
 #include "static.h"
 
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents_known.h"
 #include "http.h"
 #include "router.h"
 
@@ -123,10 +127,22 @@ void searchd_route_static(searchd_request *req) {
 }
 
 /* GET /api/me: who the token belongs to, so the pages show only what the role may see (the API
- * checks the role again on every call). */
+ * checks the role again on every call), and the token NAME's team in the agents list (null: no
+ * list, not listed, listed without a team).
+ *
+ * When the list cannot be read at all (the event store's database away and no list ever read
+ * by this node, or a failed read, logged) the team is null too, not an error: a page that could
+ * not load would stop the agents' searches, which work without the store; the page then shows
+ * only the every-team badges, as for an agent without a team. */
 void searchd_route_me(searchd_request *req) {
+    int listed, have_list;
+    char *team = NULL;
+    if (searchd_agents_lookup(req->identity.name, &listed, &have_list, &team) != 0) team = NULL;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", req->identity.name);
     cJSON_AddStringToObject(o, "role", searchd_auth_role_name(req->identity.role));
+    if (team && team[0]) cJSON_AddStringToObject(o, "team", team);
+    else cJSON_AddNullToObject(o, "team");
+    free(team);
     searchd_http_respond_json(req, 200, o);
 }

@@ -2,8 +2,9 @@
 // base, Debian's Chromium driven by playwright-core, and the PASS/FAIL protocol that
 // tests/run-all.sh counts.
 //
-// - Service: writes the KB files and a tokens file (one token per role) in a temporary folder,
-//   runs $BIN/kb-indexer, starts $BIN/kb-searchd on a free loopback port and waits for /healthz.
+// - Service: writes the KB files and a tokens file (one token per role, and `more` tokens:
+//   {key: [role, name]}, e.g. an agent of another team) in a temporary folder, runs
+//   $BIN/kb-indexer, starts $BIN/kb-searchd on a free loopback port and waits for /healthz.
 // - launchBrowser(): /usr/bin/chromium (no browser download) with the flags this machine needs:
 //   headless, no sandbox (we run as root), and no background networking (the network is closed,
 //   and Chromium would otherwise keep trying Google's hosts). Playwright gives the browser a new
@@ -70,18 +71,22 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export class Service {
   static ROLES = ['agent', 'editor', 'lead', 'admin'];
 
-  constructor(files, { names = {}, agentsFile = null } = {}) {
+  constructor(files, { names = {}, agentsFile = null, more = {} } = {}) {
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kb-browser-'));
     this.kb = path.join(this.tmp, 'kb');
     fs.mkdirSync(this.kb);
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(this.kb, name), text);
     this.tokens = {};
     this.names = {};
-    for (const r of Service.ROLES) {
-      this.tokens[r] = [...crypto.getRandomValues(new Uint8Array(20))].map((b) => b.toString(16).padStart(2, '0')).join('');
-      this.names[r] = names[r] || 'test-' + r;
+    // key -> [role, name]: one per role, then the `more` ones; login(page, svc, key) uses any.
+    const holders = { ...Object.fromEntries(Service.ROLES.map((r) => [r, [r, names[r] || 'test-' + r]])), ...more };
+    const lines = [];
+    for (const [key, [role, name]] of Object.entries(holders)) {
+      this.tokens[key] = [...crypto.getRandomValues(new Uint8Array(20))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      this.names[key] = name;
+      lines.push(`${this.tokens[key]} ${role} ${name}`);
     }
-    fs.writeFileSync(path.join(this.tmp, 'tokens'), Service.ROLES.map((r) => `${this.tokens[r]} ${r} ${this.names[r]}`).join('\n') + '\n', { mode: 0o600 });
+    fs.writeFileSync(path.join(this.tmp, 'tokens'), lines.join('\n') + '\n', { mode: 0o600 });
     this.agentsFile = null;
     if (agentsFile) {
       this.agentsFile = path.join(this.tmp, 'agents');
@@ -199,7 +204,7 @@ export async function newPage(browser, svc) {
   return { context, page };
 }
 
-// Log in through the login page with a role's token.
+// Log in through the login page with a role's token (or a `more` token's key).
 export async function login(page, svc, role, next) {
   await page.goto(next ? '/?next=' + encodeURIComponent(next) : '/');
   await page.fill('#token', svc.tokens[role]);

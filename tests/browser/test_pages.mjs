@@ -60,11 +60,13 @@ const DOCS = [
 ];
 
 const AGENTS_FILE = 'test-agent\t张伟\t一组\nli.na\t李娜\t二组\n';
+// Agents' tokens besides the agent role's test-agent (一组): one of another team, one not listed.
+const MORE_TOKENS = { agentOtherTeam: ['agent', 'li.na'], agentNoTeam: ['agent', 'wang.wu'] };
 
 // ---------------------------------------------------------------- helpers
 
-async function agentSearch(page, svc, q) {
-  await login(page, svc, 'agent');
+async function agentSearch(page, svc, q, who = 'agent') {
+  await login(page, svc, who);
   await page.waitForURL('**/agent');
   await page.waitForSelector('#who');
   await page.keyboard.type(q, { delay: 15 });
@@ -204,6 +206,44 @@ test('agent_sees_must_know_badge_on_hits_and_in_the_document', async (page) => {
   await page.fill('#q', '宽带故障报修');
   await page.waitForFunction(() => document.querySelector('#hits .title')?.textContent === '宽带故障报修流程');
   check((await page.getAttribute('#hits li .must-know', 'title')) === '全体坐席必知', 'every-team badge');
+});
+
+test('must_know_badge_only_for_the_teams_it_is_for', async (page) => {
+  // 国际漫游开通办理 is must-know for 一组 and 投诉组: test-agent (一组) sees its badge (the test
+  // above); li.na (二组) and an agent in no team see none, in the hits or the document, but both
+  // see the every-team badge of 宽带故障报修流程 (kb_must_know_applies' rule). A lead reviews for
+  // every team: every badge, with its teams.
+  const svc = globalThis.svc;
+  const roamHit = '#hits li:has-text("国际漫游开通办理")';
+  for (const who of ['agentOtherTeam', 'agentNoTeam']) {
+    const { context, page: p } = who === 'agentOtherTeam' ? { page } : await newPage(globalThis.browser, svc);
+    try {
+      await agentSearch(p, svc, '国际漫游开通', who);
+      await p.waitForSelector(roamHit);
+      check(await p.locator('#hits .must-know').count() === 0, `${who}: a badge on a hit: ` + (await p.textContent('#hits')));
+      await p.click(roamHit);
+      await p.waitForSelector('#doc:not([hidden]) h1');
+      check((await p.textContent('#doc h1')) === '国际漫游开通办理' && await p.locator('#doc .must-know').count() === 0, `${who}: a badge in the document`);
+      if (who === 'agentOtherTeam') await shot(p, '04c-agent-other-team-no-badge');
+      await p.keyboard.press('Escape');
+      await p.fill('#q', '宽带故障报修');
+      await p.waitForFunction(() => document.querySelector('#hits .title')?.textContent === '宽带故障报修流程');
+      check((await p.getAttribute('#hits li .must-know', 'title')) === '全体坐席必知', `${who}: no every-team badge`);
+      check(!p.problems.length, p.problems.join('\n'));
+    } finally {
+      if (context) await context.close();
+    }
+  }
+  const lead = await asRole('lead', '/agent');
+  try {
+    const p = lead.page;
+    await p.keyboard.type('国际漫游开通', { delay: 15 });
+    await p.waitForSelector(roamHit + ' .must-know');
+    check((await p.getAttribute(roamHit + ' .must-know', 'title')) === '适用班组：一组、投诉组', 'the lead sees the team badge');
+    check(!p.problems.length, p.problems.join('\n'));
+  } finally {
+    await lead.context.close();
+  }
 });
 
 test('keyboard_navigation', async (page) => {
@@ -594,12 +634,25 @@ test('agent_study_list_marks_a_must_know_document_studied', async (page) => {
   await page.waitForSelector('#study-list li[data-doc="broadband-001"] .studied-at');
   check(await page.locator('#study-list li[data-doc="broadband-001"] button.mark-studied').count() === 0, 'no button once studied');
   check(await unstudied() === before - 1, 'one fewer to study: ' + (await page.textContent('#study-summary')));
-  // The title is looked up like a question: the document is the top hit.
-  await page.click('#study-list li[data-doc="broadband-001"] .study-title');
+  await shot(page, '22-agent-study-marked');
+  // The title opens the document itself, in the page's document view, with its badge.
+  const searches = [];
+  page.on('request', (r) => r.url().includes('/api/search?') && searches.push(r.url()));
+  const title = '#study-list li[data-doc="broadband-001"] .study-title';
+  await page.click(title);
+  await page.waitForSelector('#doc:not([hidden]) h1');
+  check((await page.textContent('#doc h1')) === '宽带故障报修流程', 'the title opened: ' + (await page.textContent('#doc h1')));
+  check(await page.isHidden('#results') && !searches.length, 'a search instead: ' + searches);
+  check((await page.textContent('#doc .meta .must-know')) === '应知应会全体坐席必知', 'badge: ' + (await page.textContent('#doc .meta')));
+  await shot(page, '22b-agent-study-document');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#doc', { state: 'hidden' });
+  // A document gone from the index since (404) is looked up by its title, like a question.
+  await page.route('**/api/documents/broadband-001', (route) => route.fulfill({ status: 404, contentType: 'application/json; charset=utf-8', body: '{"error": "no document with id broadband-001"}' }));
+  await page.click(title);
   await page.waitForFunction(() => document.querySelector('#q').value === '宽带故障报修流程');
   await page.waitForSelector('#hits li');
-  check((await page.textContent('#hits li')).includes('宽带故障报修流程'), 'the top hit is the document: ' + (await page.textContent('#hits')));
-  await shot(page, '22-agent-study-marked');
+  check(await page.isHidden('#doc') && (await page.textContent('#hits li')).includes('宽带故障报修流程'), 'searched for the title: ' + (await page.textContent('#hits')));
   check(!page.problems.length, page.problems.join('\n'));
 });
 
@@ -918,7 +971,7 @@ test('lead_charts_without_requests_say_so', async (page) => {
 
 // ---------------------------------------------------------------- main
 
-const svc = new Service({ 'kb.xml': documentsFile(...DOCS) }, { agentsFile: AGENTS_FILE });
+const svc = new Service({ 'kb.xml': documentsFile(...DOCS) }, { agentsFile: AGENTS_FILE, more: MORE_TOKENS });
 globalThis.svc = svc;
 let failed = 1;
 let browser = null;

@@ -115,6 +115,26 @@ def filing_marks_a_must_know_miss_for_the_agents_team_only():
 
 
 @test
+def me_tells_the_agents_team_that_decides_its_must_know_badges():
+    """GET /api/me gives the token NAME's team from the agents list (the agents' page shows a
+    team's 应知应会 badge to that team only), null when not listed or listed without one, and
+    follows a new list at once, as the must-know verdict of a help request does."""
+    with AgentsService({"kb.xml": documents_file(ROAMING, BROADBAND, PLAN)}, AGENTS) as s:
+        check(s.json("GET", "/api/me", "agent") == {"name": "test-agent", "role": "agent", "team": "一组"},
+              "listed agent")
+        for role in ("editor", "lead", "admin"):
+            me = s.json("GET", "/api/me", role)
+            check(me == {"name": f"test-{role}", "role": role, "team": None}, f"not listed: {me}")
+        s.json("PUT", "/api/agents", "admin", body={"agents": [
+            {"id": "test-agent", "name": "测试坐席", "team": "二组"},
+            {"id": "test-lead", "name": "班长", "team": ""}]})
+        check(s.json("GET", "/api/me", "agent")["team"] == "二组", "the new list at once")
+        check(s.json("GET", "/api/me", "lead")["team"] is None, "listed without a team")
+        # The page's rule is the server's: roaming is must-know for 一组 only, so not for 二组.
+        check(file_request(s, "国际漫游怎么开通")["must_know"] is False, "must-know for 二组")
+
+
+@test
 def a_review_naming_a_document_resets_the_must_know_mark():
     s = shared()
     h = file_request(s, "流量套餐怎么变更", agent="a-li", role="lead")

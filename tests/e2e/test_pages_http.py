@@ -61,12 +61,13 @@ def revalidation_and_head():
 
 @test
 def login_asks_who_the_token_is():
-    """What login.js does with a pasted token: GET /api/me tells its role and name."""
+    """What login.js does with a pasted token: GET /api/me tells its role and name (and no team:
+    this service has no agents list)."""
     s = service()
     for role in s.ROLES:
         r = s.call("GET", "/api/me", role)
         check_status(r, 200, f"/api/me as {role}")
-        check(r.json() == {"name": s.names[role], "role": role}, r.body)
+        check(r.json() == {"name": s.names[role], "role": role, "team": None}, r.body)
     check_status(s.call("GET", "/api/me", None), 401, "/api/me without a token")
 
 

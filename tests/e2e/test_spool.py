@@ -137,6 +137,10 @@ def searches_help_requests_and_feedback_go_on_while_the_database_is_away():
                 r = s.call("POST", "/api/help-requests", "lead",
                            body={"agent": "nobody", "question": "出国了手机怎么用"})
                 check(r.status == 400 and "agents list" in r.json()["error"], f"unlisted: {r!r}")
+                # The agents' page still learns the agent's team (its 应知应会 badges), from the
+                # same list.
+                me = s.json("GET", "/api/me", "agent")
+                check(me == {"name": "test-agent", "role": "agent", "team": "一组"}, f"me while down: {me}")
                 time.sleep(max(0.0, 4.0 - (time.time() - t0)))  # a few seconds of outage
                 backlog = s.health()["spool_events"]
                 outage = time.time() - t0

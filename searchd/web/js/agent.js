@@ -20,7 +20,7 @@ const helpQuestion = $('help-question');
 const notice = $('notice');
 
 let who = null;
-const state = { q: '', searchId: null, hits: [], sel: 0, unresolved: false, openId: null, given: new Set() };
+const state = { q: '', searchId: null, hits: [], sel: 0, openId: null };
 let timer = 0;
 let controller = null;
 let inflight = null;
@@ -69,21 +69,20 @@ function show(q, r) {
   state.searchId = r ? r.search_id : null;
   // Expired documents are never shown, even if a future API change returned them.
   state.hits = r ? r.hits.filter((h) => !h.expired) : [];
-  state.unresolved = !!(r && r.unresolved);
+  const unresolved = !!(r && r.unresolved);
   state.sel = 0;
-  state.given.clear();
   clear(list);
   state.hits.forEach((h, i) => list.append(hitItem(h, i)));
-  input.setAttribute('aria-expanded', state.hits.length ? 'true' : 'false');
+  input.setAttribute('aria-expanded', String(state.hits.length > 0));
   actions.hidden = !r;
   $('helpful').disabled = !state.hits.length;
   $('not-found').disabled = false;
   $('helpful').textContent = '这个答案有用';
   $('not-found').textContent = '没找到答案';
-  actions.classList.toggle('unresolved', state.unresolved);
+  actions.classList.toggle('unresolved', unresolved);
   if (!r) setStatus('');
   else if (!state.hits.length) setStatus('没有找到相关内容。可以点「没找到答案」或「求助」。', 'warn');
-  else if (state.unresolved) setStatus('知识库里可能没有这个问题的答案，下面是最接近的内容。', 'warn');
+  else if (unresolved) setStatus('知识库里可能没有这个问题的答案，下面是最接近的内容。', 'warn');
   else setStatus(goodSummary() + ` · ${r.took_ms} ms`);
   select(0);
 }
@@ -112,11 +111,13 @@ function hitItem(h, i) {
   return li;
 }
 
-// The 应知应会 badge of a must-know hit or document (docs/API.md); its teams in the tooltip, and
-// beside it in the document view.
+// The 应知应会 badge of a must-know hit or document (docs/API.md), its teams in the tooltip and
+// the document view. An agent sees its team's (/api/me) and every-team ones, the rule of
+// kb_must_know_applies; leads and admins review for every team: all badges.
 function mustKnow(x, full) {
-  if (!x.must_know) return null;
-  const t = x.must_know_teams?.length ? '适用班组：' + x.must_know_teams.join('、') : '全体坐席必知';
+  const m = x.must_know_teams || [];
+  if (!x.must_know || (who.role == 'agent' && m[0] && !m.includes(who.team))) return null;
+  const t = m[0] ? '适用班组：' + m.join('、') : '全体坐席必知';
   return el('span', { class: 'must-know', title: t }, '应知应会', full ? el('small', null, t) : null);
 }
 
@@ -126,7 +127,7 @@ function select(i) {
     return;
   }
   state.sel = Math.max(0, Math.min(state.hits.length - 1, i));
-  for (const li of list.children) li.setAttribute('aria-selected', li.dataset.i == state.sel ? 'true' : 'false');
+  for (const li of list.children) li.setAttribute('aria-selected', String(li.dataset.i == state.sel));
   input.setAttribute('aria-activedescendant', 'hit-' + state.sel);
   list.children[state.sel].scrollIntoView({ block: 'nearest' });
 }
@@ -154,14 +155,15 @@ function marked(text) {
   return String(text).split(terms).map((part, i) => (i % 2 ? el('mark', null, part) : part));
 }
 
-async function openDoc(id, sectionId, snippet) {
+// study.js opens its titles here too. The ApiError when the document cannot be opened.
+export async function openDoc(id, sectionId, snippet) {
   setTerms(snippet);
   let d;
   try {
     d = await api('/api/documents/' + encodeURIComponent(id));
   } catch (e) {
     setStatus('无法打开文档：' + e.message, 'error');
-    return;
+    return e;
   }
   state.openId = id;
   clear(docView).append(

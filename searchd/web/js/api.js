@@ -21,7 +21,7 @@ export const PAGES = {
   editor: { href: '/editor', label: '知识编辑', roles: ['editor', 'admin'] },
   lead: { href: '/lead', label: '求助分析', roles: ['lead', 'admin'] },
 };
-export const ROLE_NAMES = { agent: '坐席', editor: '知识编辑', lead: '班长/主管', admin: '管理员' };
+const ROLE_NAMES = { agent: '坐席', editor: '知识编辑', lead: '班长/主管', admin: '管理员' };
 
 export const pagesFor = (role) => Object.keys(PAGES).filter((k) => PAGES[k].roles.includes(role));
 
@@ -88,10 +88,9 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
 }
 
 // Back to the login page, remembering which page to come back to (a path, never a token).
-export function toLogin() {
+function toLogin() {
   if (location.pathname === '/') return; // the login page shows the error itself
-  const next = location.pathname === '/' ? '' : '?next=' + encodeURIComponent(location.pathname);
-  location.replace('/' + next);
+  location.replace('/?next=' + encodeURIComponent(location.pathname));
 }
 
 // ---------------------------------------------------------------- DOM
@@ -157,7 +156,7 @@ export const me = () =>
     throw e;
   }));
 
-// Check the login and role for a page. Returns {name, role} when the page may be shown, null
+// Check the login and role for a page. Returns /api/me's answer when the page may be shown, null
 // after showing the login page or a "no access" message instead.
 export async function guard(pageKey) {
   if (!token()) {
@@ -188,7 +187,7 @@ export async function guard(pageKey) {
   return who;
 }
 
-export function logout() {
+function logout() {
   clearToken();
   location.replace('/');
 }
@@ -205,14 +204,12 @@ function header(who, current) {
     el('button', { type: 'button', class: 'link', id: 'logout', onclick: logout }, '退出'));
 }
 
-export function showFatal(message) {
+function showFatal(message) {
   const main = document.querySelector('main');
   clear(main).append(el('p', { class: 'error', role: 'alert' }, message));
 }
 
 // ---------------------------------------------------------------- formatting
 
-export const today = () => {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
-};
+// Today's local date, YYYY-MM-DD: the ISO form of the local clock time.
+export const today = (d = new Date()) => new Date(d - d.getTimezoneOffset() * 6e4).toISOString().slice(0, 10);

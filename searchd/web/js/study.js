@@ -3,13 +3,14 @@
 // (应知应会) first, with when they asked, and a button to mark each one studied
 // (GET /api/me/study, POST /api/me/study/{doc_id}). Folded away under the search by default:
 // during a live call the search comes first. Everything is inserted as text (el()).
+import { openDoc } from './agent.js';
 import { api, clear, el, me } from './api.js';
 import { fmtTime } from './format.js';
 
 // The list is the caller's own: agents and admins have one, a lead using the page does not.
-// This module is the page's second script, independent of agent.js (so the search's own code
-// stays as small as it was); it follows the help requests the page files by watching the
-// notice line, where agent.js shows each result.
+// This module is the page's second script, apart from agent.js (so the search's own code stays
+// within its size); it opens a title in agent.js's document view, and follows the help
+// requests the page files by watching the notice line, where agent.js shows each result.
 async function start() {
   let who;
   try {
@@ -23,9 +24,11 @@ async function start() {
   document.head.append(el('link', { rel: 'stylesheet', href: '/static/css/study.css' }));
   const box = el('details', { id: 'study', class: 'study', hidden: true });
   main.append(box);
-  // A title is looked up like any question: put in the search box, so the hits (and Enter to
-  // open the first) work as always.
-  const open = (it) => {
+  // A title opens its document, in the page's one document view (Esc or 返回 goes back). A
+  // document gone from the index since (404) is looked up by its title like any question: put
+  // in the search box, so its successor, if any, is among the hits.
+  const open = async (it) => {
+    if ((await openDoc(it.doc_id))?.status !== 404) return;
     const q = document.getElementById('q');
     q.value = it.title || it.doc_id;
     q.dispatchEvent(new Event('input'));
