@@ -666,8 +666,8 @@ test('lead_sees_the_study_list_records_coaching_and_reads_the_effect', async (pa
   await page.waitForURL('**/lead');
   await page.waitForSelector(`#agents-body tr[data-agent="${svc.names.agent}"]`);
   const row = page.locator(`#agents-body tr[data-agent="${svc.names.agent}"]`);
-  check(parseInt(await row.locator('td.must-know').textContent(), 10) >= 1,
-    'must-know misses in the agents table: ' + (await row.locator('td.must-know').textContent()));
+  check(parseInt(await row.locator('td.misses').textContent(), 10) >= 1,
+    'must-know misses in the agents table: ' + (await row.locator('td.misses').textContent()));
   check(Number(await page.textContent('#kpi-must-know b')) >= 1, 'must-know KPI');
   await row.click();
   await page.waitForSelector('#agent-study-table tr[data-doc="broadband-001"]');
@@ -837,7 +837,10 @@ test('lead_page_charts_drilldown_override_and_csv', async (page) => {
   check((await page.textContent('#kpi-share b')) === '55%', 'share');
   check((await page.textContent('#kpi-persistent b')) === '1', 'persistent agents');
   check((await page.textContent('#kpi-must-know b')) === '4' && (await page.textContent('#kpi-must-know span')).includes('漏答的坐席 1 人'), 'must-know KPI: ' + (await page.textContent('#kpi-must-know')));
-  check((await page.textContent('#agents-body tr[data-agent="zhang.wei"] td.must-know')).includes('3（25%）应知应会持续漏答'), 'must-know column: ' + (await page.textContent('#agents-body tr[data-agent="zhang.wei"] td.must-know')));
+  check((await page.textContent('#agents-body tr[data-agent="zhang.wei"] td.misses')).includes('3（25%）应知应会持续漏答'), 'must-know column: ' + (await page.textContent('#agents-body tr[data-agent="zhang.wei"] td.misses')));
+  // A cell, not a badge: no filled background, even for an agent without a miss.
+  const missCell = await page.$eval('#agents-body tr[data-agent="wang.fang"] td.misses', (td) => [td.textContent, getComputedStyle(td).backgroundColor]);
+  check(missCell[0] === '0' && missCell[1] === 'rgba(0, 0, 0, 0)', 'must-know column without a miss: ' + missCell);
   // The coaching effect: a row per session (newest first), the teams' chart.
   await page.waitForSelector('#effect-body tr[data-session="2"]');
   const effectRows = await page.$$eval('#effect-body tr', (t) => t.map((r) => r.textContent));

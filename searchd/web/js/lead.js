@@ -202,7 +202,8 @@ function renderAgents(rows) {
       el('td', { class: 'num' }, pct(r.share)),
       el('td', { class: 'num' }, signedPct(r.change)),
       el('td', null, r.persistent ? el('span', { class: 'badge no' }, '持续偏高') : ''),
-      el('td', { class: 'num must-know' }, r.must_know_misses ? `${r.must_know_misses}（${pct(r.must_know_share)}）` : '0',
+      // Misses in red; not the 应知应会 badge's class, whose chip would fill the cell even for 0.
+      el('td', { class: r.must_know_misses ? 'num misses error' : 'num misses' }, r.must_know_misses ? `${r.must_know_misses}（${pct(r.must_know_share)}）` : '0',
         r.must_know_persistent ? el('div', null, el('span', { class: 'badge no' }, '应知应会持续漏答')) : null),
       el('td', null, (r.study || []).map((s) => `${studyText(s)} ×${s.count}`).join('；')));
     const choose = () => drill(drillAgent === r.agent ? null : r.agent);
