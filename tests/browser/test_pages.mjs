@@ -916,6 +916,49 @@ test('lead_charts_without_requests_say_so', async (page) => {
   await shot(page, '20-lead-no-requests');
 });
 
+test('long_unbroken_questions_keep_the_editor_and_lead_pages_in_the_window', async (page) => {
+  // An agent pastes a long URL or a code without spaces (1,000 characters): its row in the
+  // editors' queue and in the leads' list pushed the table 8,000-25,000 px wide, and the counts,
+  // status and action buttons out of the window.
+  const svc = globalThis.svc;
+  const url = 'https://example.com/kb?ref=' + 'x'.repeat(1000);
+  const digits = '1'.repeat(1000);
+  const longGap = { ...fx.gaps.items[0], id: 91, question: url, top_variants: [{ question: digits, count: 2 }] };
+  await mockApi(page, [
+    ['GET', /^\/api\/gaps$/, () => [200, { ...fx.gaps, total: 1, items: [longGap] }]],
+  ], []);
+  await login(page, svc, 'editor');
+  await page.waitForURL('**/editor');
+  await page.waitForSelector('#gap-91');
+  const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  check(await fits(), 'editor page wider than the window: ' + await page.evaluate(() => document.documentElement.scrollWidth));
+  const take = await page.locator('#gap-91 button.take').boundingBox();
+  check(take && take.x + take.width <= 1280, 'the item\'s actions are outside the window: ' + JSON.stringify(take));
+  await shot(page, '21-editor-long-question');
+
+  const lead = await globalThis.browser.newContext({ baseURL: svc.url, viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  const p2 = await lead.newPage();
+  const longReq = { ...fx.helpRequests.items[0], id: 97, question: url, answer: digits };
+  await mockApi(p2, [
+    ['GET', /^\/api\/reports\/help-requests$/, (req, m, u) => [200, u.searchParams.get('by') === 'team' ? fx.reportTeams : fx.reportAgents]],
+    ['GET', /^\/api\/help-requests$/, () => [200, { ...fx.helpRequests, total: 1, items: [longReq] }]],
+    ['GET', /^\/api\/agents$/, () => [200, fx.agents]],
+  ], []);
+  await login(p2, svc, 'lead');
+  await p2.waitForURL('**/lead');
+  await p2.waitForSelector('#req-97');
+  const width = await p2.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= 1280, 'lead page wider than the window: ' + width);
+  const override = await p2.locator('#req-97 button.override').boundingBox();
+  check(override && override.x + override.width <= 1280, 'the request\'s actions are outside the window: ' + JSON.stringify(override));
+  // A count of must-know misses is a table cell, not the red 应知应会 badge of the agents' page
+  // (the class they share made every agent's cell, 0 included, a red block).
+  const cell = await p2.$eval('#agents-body tr[data-agent="wang.fang"] td.must-know', (td) => [td.textContent, getComputedStyle(td).backgroundColor, getComputedStyle(td).color]);
+  check(cell[0] === '0' && cell[1] === 'rgba(0, 0, 0, 0)' && cell[2] !== 'rgb(255, 255, 255)', 'no must-know miss shown as an alarm: ' + JSON.stringify(cell));
+  await shot(p2, '22-lead-long-question');
+  await lead.close();
+});
+
 // ---------------------------------------------------------------- main
 
 const svc = new Service({ 'kb.xml': documentsFile(...DOCS) }, { agentsFile: AGENTS_FILE });
