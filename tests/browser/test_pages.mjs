@@ -636,6 +636,16 @@ test('lead_sees_the_study_list_records_coaching_and_reads_the_effect', async (pa
   const session = await page.textContent('#coaching-sessions');
   check(session.includes('宽带故障报修流程') && session.includes('讲了宽带报修流程'), 'the session is listed: ' + session);
   check(!session.includes('13812345678'), 'the note is stored redacted: ' + session);
+  // A long note in Chinese: the form holds no more than the service stores (4,000 bytes of
+  // UTF-8, 3 a Chinese character), so the lead never types a note that is then refused.
+  await page.fill('#coach-note', '讲'.repeat(2000));
+  const [long] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/coaching') && r.request().method() === 'POST'),
+    page.click('#coach-submit'),
+  ]);
+  const sent = JSON.parse(long.request().postData()).note;
+  check(long.status() === 201 && Buffer.byteLength(sent, 'utf8') <= 4000,
+    `a long note: HTTP ${long.status()}, ${Buffer.byteLength(sent, 'utf8')} bytes sent; ` + await page.textContent('#coach-status'));
   // The effect report: the session is there (today: its "after" window is still running).
   await page.selectOption('#effect-weeks', '2');
   await page.waitForSelector('#effect-body tr[data-session]');
