@@ -143,6 +143,19 @@ test('login_rejects_a_bad_token_and_keeps_it_out_of_urls', async (page) => {
   check((await page.textContent('#login-error')).includes('令牌无效'), 'bad token message');
   check(await page.evaluate(() => sessionStorage.getItem('kb.token')) === null, 'bad token dropped');
   await shot(page, '02-login-bad-token');
+  // A token with a Chinese character is no token either: it was told "cannot reach the service,
+  // check the network" (the browser refuses such a header before sending anything).
+  await page.fill('#token', '令牌' + svc.tokens.agent);
+  await page.click('#login-button');
+  await page.waitForFunction(() => !document.getElementById('login-error').hidden && document.getElementById('login-error').textContent);
+  const said = await page.textContent('#login-error');
+  check(said.includes('令牌无效') && !said.includes('网络'), 'a token with a Chinese character: ' + said);
+  // Invisible characters that come along when a token is copied from a chat are no part of it.
+  await page.fill('#token', svc.tokens.agent + '\u200b');
+  await page.click('#login-button');
+  await page.waitForURL('**/agent');
+  await page.click('#logout');
+  await page.waitForURL((u) => u.pathname === '/');
   await page.fill('#token', svc.tokens.agent);
   await page.click('#login-button');
   await page.waitForURL('**/agent');
