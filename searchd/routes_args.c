@@ -57,8 +57,8 @@ int searchd_args_date(searchd_request *req, const char *name, int end, int64_t *
         return -1;
     }
     if (end) {
-        /* The next local day: parse the date one day later via the month arithmetic of
-         * kb_review_parse_date (mktime normalises day 32 etc.). */
+        /* The next local day: the date one day later, or, when the month has no such day
+         * (kb_review_parse_date refuses it), the first of the next month. */
         int y = atoi(text), m = atoi(text + 5), d = atoi(text + 8);
         char next[16];
         snprintf(next, sizeof next, "%04d-%02d-%02d", y % 10000, m % 100, (d + 1) % 100);

@@ -5,10 +5,12 @@
  *   1. Make it valid UTF-8: every invalid byte sequence (and NUL) becomes U+FFFD, so the output
  *      is always valid and the matcher can skip its own UTF checks.
  *   2. Fold look-alikes to ASCII in a shadow copy: full-width ＡＢＣ１２３＋－＠（） (U+FF01..FF5E),
- *      the ideographic space and no-break space, and the Unicode dashes. Patterns then stay
- *      plain ASCII, and a number typed with an IME in full-width digits is caught like any other.
- *      A byte-offset map leads from the shadow copy back to the original, so text that is not
- *      redacted is kept exactly as typed.
+ *      the Unicode dashes, every kind of blank (a run of them as one space) and the decimal
+ *      digits of every script; leave out what a reader does not see (format characters such as
+ *      the zero-width space, controls, combining marks). Patterns then stay plain ASCII, and a
+ *      number typed with an IME in full-width digits, or pasted with tabs or zero-width spaces
+ *      between its groups, is caught like any other. A byte-offset map leads from the shadow copy
+ *      back to the original, so text that is not redacted is kept exactly as typed.
  *   3. One PCRE2 pattern with one capturing group per kind, tried left to right; at the same
  *      position the alternatives are in order of precedence: e-mail, ID card, bank card, mobile,
  *      landline. Checks a regex cannot express (the ID card's birth date in place, the bank
@@ -42,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicode/uchar.h>
 
 #include "util/buf.h"
 
@@ -317,43 +320,91 @@ static const char *make_valid(const char *text, size_t len, size_t *out_len, cha
 
 /* ---------------------------------------------------------------- step 2: fold look-alikes */
 
-/* The ASCII character that the (valid) UTF-8 character at s stands for when matching, or 0.
- * *k receives its length in bytes. */
+/* What a character is when matching: itself, an ASCII character it stands for, or nothing. */
+#define FOLD_KEEP 0
+#define FOLD_DROP (-1)
+
+/* The code point of the valid UTF-8 character at s, whose length is k. */
+static UChar32 code_point(const unsigned char *s, size_t k)
+{
+    switch (k) {
+    case 2: return (UChar32)((s[0] & 0x1Fu) << 6 | (s[1] & 0x3Fu));
+    case 3: return (UChar32)((s[0] & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu));
+    case 4:
+        return (UChar32)((s[0] & 0x07u) << 18 | (s[1] & 0x3Fu) << 12 | (s[2] & 0x3Fu) << 6 |
+                         (s[3] & 0x3Fu));
+    }
+    return s[0];
+}
+
+/* What the (valid) UTF-8 character at s is when matching: FOLD_KEEP, the ASCII character it
+ * stands for, or FOLD_DROP for one that a reader does not see. *k receives its length in bytes.
+ *   - blanks of every kind (tab, line breaks, no-break, ideographic and typographic spaces) are
+ *     ' ': text copied from a spreadsheet or a chat splits a number with them as with a space;
+ *   - full-width ASCII (ＡＢＣ１２３＋－＠（）), the Unicode dashes and the small forms are
+ *     their ASCII selves, and the decimal digits of every script (Arabic-Indic, mathematical
+ *     bold…) ASCII digits: a number in them reads as the same number;
+ *   - invisible characters (zero-width space and joiners, word joiner, byte-order mark, soft
+ *     hyphen, direction marks: Unicode's format characters; other control characters) and
+ *     combining marks (accents on a digit, variation selectors, the keycap of 1️⃣) are dropped:
+ *     between the digits of a number they hide nothing from a reader, only from the patterns. */
 static int fold_char(const unsigned char *s, size_t n, size_t *k)
 {
     if (s[0] < 0x80) {
         *k = 1;
-        return 0;
-    }
-    if (s[0] == 0xC2 && n >= 2) {
-        *k = 2;
-        return s[1] == 0xA0 ? ' ' : 0; /* no-break space */
-    }
-    if (s[0] >= 0xE0 && s[0] <= 0xEF && n >= 3) {
-        *k = 3;
-        unsigned cp = ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
-        if (cp >= 0xFF01 && cp <= 0xFF5E) return (int)(cp - 0xFEE0); /* full-width ASCII */
-        if (cp == 0x3000) return ' ';                               /* ideographic space */
-        if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212) return '-'; /* dashes, minus */
-        if (cp == 0xFE58 || cp == 0xFE63) return '-'; /* small em dash, small hyphen-minus */
-        if (cp == 0xFE62) return '+';                 /* small plus */
-        return 0;
+        if (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\v' || s[0] == '\f' ||
+            s[0] == '\r')
+            return ' ';
+        return s[0] < 0x20 || s[0] == 0x7F ? FOLD_DROP : FOLD_KEEP;
     }
     *k = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
-    if (*k > n) *k = n;
-    return 0;
+    if (*k > n) {
+        *k = n;
+        return FOLD_KEEP;
+    }
+    UChar32 cp = code_point(s, *k);
+    if (cp >= 0xFF01 && cp <= 0xFF5E) return (int)(cp - 0xFEE0);       /* full-width ASCII */
+    if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212) return '-';    /* dashes, minus */
+    if (cp == 0xFE58 || cp == 0xFE63) return '-'; /* small em dash, small hyphen-minus */
+    if (cp == 0xFE62) return '+';                 /* small plus */
+    /* Han, kana and Hangul, most of what is written here, are none of the below: no lookup. */
+    if ((cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0x3400 && cp <= 0x9FFF) ||
+        (cp >= 0xAC00 && cp <= 0xD7AF))
+        return FOLD_KEEP;
+    switch (u_charType(cp)) {
+    case U_SPACE_SEPARATOR:
+    case U_LINE_SEPARATOR:
+    case U_PARAGRAPH_SEPARATOR: return ' ';
+    case U_DECIMAL_DIGIT_NUMBER: {
+        int32_t v = u_charDigitValue(cp);
+        return v >= 0 && v <= 9 ? '0' + v : FOLD_KEEP;
+    }
+    case U_CONTROL_CHAR: return cp == 0x85 ? ' ' : FOLD_DROP; /* NEL is a line break */
+    case U_FORMAT_CHAR:
+    case U_NON_SPACING_MARK:
+    case U_ENCLOSING_MARK: return FOLD_DROP;
+    }
+    return FOLD_KEEP;
 }
 
-/* Build the folded shadow copy. Returns 0 and sets *folded = NULL when nothing needs folding;
- * else a malloc'd copy with map[i] = offset in text of folded byte i (map has len + 1 entries).
- * Returns -1 when memory ran out. */
+/* Build the folded shadow copy: each character as fold_char says, and a run of blanks as one
+ * space (so any number of them separates digit groups, while the patterns keep their bounded
+ * separators). Returns 0 and sets *folded = NULL when nothing needs folding; else a malloc'd copy
+ * with map[i] = offset in text of folded byte i (map has len + 1 entries). Returns -1 when
+ * memory ran out. */
 static int fold(const char *text, size_t len, char **folded, size_t *folded_len, size_t **map)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0, k;
     *folded = NULL;
     *map = NULL;
-    while (i < len && !fold_char(s + i, len - i, &k)) i += k;
+    /* Most texts need no folding: only ASCII spaces, never two in a row, and characters kept. */
+    for (int prev_blank = 0; i < len; i += k) {
+        int c = fold_char(s + i, len - i, &k);
+        if (c == FOLD_KEEP) prev_blank = 0;
+        else if (c == ' ' && s[i] == ' ' && !prev_blank) prev_blank = 1;
+        else break;
+    }
     if (i == len) return 0;
     char *f = malloc(len + 1);
     size_t *m = malloc((len + 1) * sizeof *m);
@@ -365,7 +416,9 @@ static int fold(const char *text, size_t len, char **folded, size_t *folded_len,
     size_t o = 0;
     for (i = 0; i < len; i += k) {
         int c = fold_char(s + i, len - i, &k);
-        if (c) {
+        if (c == FOLD_DROP) continue;
+        if (c == ' ' && o > 0 && f[o - 1] == ' ') continue;
+        if (c != FOLD_KEEP) {
             m[o] = i;
             f[o++] = (char)c;
         } else {
@@ -381,6 +434,18 @@ static int fold(const char *text, size_t len, char **folded, size_t *folded_len,
     *folded_len = o;
     *map = m;
     return 0;
+}
+
+/* Where in text the match that ends before folded byte end stops: just after the character its
+ * last folded byte comes from. (map[end] would be the start of the next character kept, so
+ * characters dropped from the folded copy after the match, a zero-width space or the second of
+ * two line breaks, would be replaced with it instead of kept.) Every pattern ends with an ASCII
+ * letter or digit of the folded copy, which is one character of text. */
+static size_t match_end(const char *text, const size_t *map, size_t end)
+{
+    size_t last = map[end - 1];
+    unsigned char c = (unsigned char)text[last];
+    return last + (c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2);
 }
 
 /* ---------------------------------------------------------------- step 3: match and replace */
@@ -438,7 +503,8 @@ char *kb_redact(const char *text, size_t len, int *found)
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         int g = G_EMAIL;
         while (g < G_COUNT - 1 && (g >= rc || ov[2 * g] == PCRE2_UNSET)) g++;
-        size_t start = map ? map[ov[0]] : ov[0], end = map ? map[ov[1]] : ov[1];
+        size_t start = map ? map[ov[0]] : ov[0];
+        size_t end = map ? (ov[1] > ov[0] ? match_end(valid, map, ov[1]) : start) : ov[1];
         kb_buf_add(&out, valid + done, start - done);
         kb_buf_add(&out, placeholder[g], strlen(placeholder[g]));
         done = end;

@@ -23,16 +23,34 @@
 
 /* ---------------------------------------------------------------- months */
 
+/* The n digits at s as a number, or -1 when any of them is not a digit (sscanf's %d would also
+ * take a sign or a blank there). */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
 int kb_review_parse_month(const char *text, int *year, int *month)
 {
-    int y, m;
-    char tail;
-    if (!text || strlen(text) != 7 || sscanf(text, "%4d-%2d%c", &y, &m, &tail) != 2 || y < 1970 ||
-        y > 9999 || m < 1 || m > 12 || text[4] != '-')
-        return -1;
+    if (!text || strlen(text) != 7 || text[4] != '-') return -1;
+    int y = digits(text, 4), m = digits(text + 5, 2);
+    if (y < 1970 || m < 1 || m > 12) return -1;
     *year = y;
     *month = m;
     return 0;
+}
+
+/* Days in a month of the Gregorian calendar. */
+static int month_days(int year, int month)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : days[month - 1];
 }
 
 static int64_t local_ms(int year, int month, int day)
@@ -53,11 +71,11 @@ void kb_review_month_bounds(int year, int month, int64_t *start_ms, int64_t *end
 
 int kb_review_parse_date(const char *text, int64_t *start_ms)
 {
-    int y, m, d;
-    char tail;
-    if (!text || strlen(text) != 10 || sscanf(text, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
-        text[4] != '-' || text[7] != '-' || y < 1970 || m < 1 || m > 12 || d < 1 || d > 31)
-        return -1;
+    /* A day the calendar has, not one mktime would move into the next month (2026-02-30 is
+     * no March 2nd: whoever typed it meant another day, and should say which). */
+    if (!text || strlen(text) != 10 || text[4] != '-' || text[7] != '-') return -1;
+    int y = digits(text, 4), m = digits(text + 5, 2), d = digits(text + 8, 2);
+    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > month_days(y, m)) return -1;
     *start_ms = local_ms(y, m, d);
     return 0;
 }

@@ -198,6 +198,8 @@ def a_lead_records_coaching_with_a_redacted_note():
     for bad, why in ((dict(body, doc_ids=["no-such-doc"]), "unknown document"),
                      (dict(body, agent="nobody"), "not in the agents list"),
                      (dict(body, date="2026-02-30x"), "bad date"),
+                     (dict(body, date="2026-02-30"), "a day February does not have"),
+                     (dict(body, date="2026-04-31"), "a day April does not have"),
                      (dict(body, doc_ids="roam-intl-001"), "not an array"),
                      ({"date": day}, "no agent")):
         check_status(s.call("POST", "/api/coaching", "lead", body=bad), 400, why)
@@ -205,6 +207,12 @@ def a_lead_records_coaching_with_a_redacted_note():
     listed = s.json("GET", "/api/coaching?agent=test-agent", "lead")
     check(listed["total"] >= 1 and listed["items"][0]["id"] == made["id"], listed)
     check_status(s.call("GET", "/api/coaching?from=yesterday", "lead"), 400, "bad from")
+    # A day no calendar has is refused everywhere a day is asked for, not moved to March.
+    for path in ("/api/coaching?from=2026-02-30", "/api/reports/coaching?to=2026-02-29",
+                 "/api/help-requests?from=2026-02-31"):
+        check_status(s.call("GET", path, "lead"), 400, path)
+    check_status(s.call("GET", "/api/help-requests?from=2026-02-01&to=2026-02-28", "lead"), 200,
+                 "the last day of February")
 
     rep = s.json("GET", "/api/reports/coaching?weeks=2", "lead")
     check(rep["weeks"] == 2, rep)

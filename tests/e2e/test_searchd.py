@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import unicodedata
 import urllib.parse
 
 from harness import (SEARCHD, Service, check, check_status, doc_xml, documents_file, free_port,
@@ -629,6 +630,9 @@ def log_lines_hold_no_identifier_from_the_request():
         "/api/documents/" + "".join(f"%{ord(c):02X}" for c in phone),       # %-encoded digits
         "/api/documents/" + urllib.parse.quote(full_width),                 # 400: full-width
         "/api/documents/138%200013%208000",                                 # 400: spaced
+        "/api/documents/138%091234%095678",                                 # 400: tabs
+        "/api/documents/138%E2%80%8B1234%E2%80%8B5678",                     # 400: zero-width spaces
+        "/api/documents/%D9%A1%D9%A3%D9%A8%D9%A1%D9%A2%D9%A3%D9%A4%D9%A5%D9%A6%D9%A7%D9%A8",  # Arabic-Indic
         f"/api/documents/{id_card}",
         f"/api/nowhere/{bank}",                                             # unknown endpoint
         f"/{phone}",
@@ -648,6 +652,11 @@ def log_lines_hold_no_identifier_from_the_request():
     read = log_as_read(log)
     for secret in [phone, id_card, bank, phone[:7]]:
         check(secret not in read and secret not in log, f"{secret} is in the log:\n" + log[-4000:])
+    # Whatever separates or spells its digits (tabs, invisible characters, another script's
+    # digits), no logged path holds the number: its digits alone, in every path, are checked.
+    for path in re.findall(r"path=(\S*)", log):
+        digits = "".join(str(unicodedata.digit(c)) for c in urllib.parse.unquote(path) if unicodedata.digit(c, None) is not None)
+        check(phone not in digits, f"the phone number is in a logged path: {path}")
     check(not re.search("a{200}[0-9]", read), "the start of a phone number cut off with a long path is "
           "in the log:\n" + log[-4000:])
     check("path=/api/documents/[手机号] status=404" in log, "the redacted path is not logged readably:\n"

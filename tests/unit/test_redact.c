@@ -236,6 +236,57 @@ TEST(service_numbers_and_codes_kept)
     KEPT("");
 }
 
+/* Text copied from a chat window, a spreadsheet or a web page carries more than the spaces, dashes
+ * and dots a person types: tabs and line breaks between the groups, typographic spaces,
+ * invisible characters (zero-width space, word joiner, byte-order mark, soft hyphen, direction
+ * marks), combining marks and emoji keycaps on the digits, and the digits of other scripts. To a
+ * reader each of these still shows the customer's number, so each is redacted like it. */
+TEST(numbers_with_invisible_characters_or_other_blanks_are_redacted)
+{
+    /* Blanks of every kind between the groups, and any number of them. */
+    CHECK_STR_EQ(R("客户号码138\t1234\t5678查询"), "客户号码[手机号]查询");
+    CHECK_STR_EQ(R("回拨\n138\n1234\n5678"), "回拨\n[手机号]");
+    CHECK_STR_EQ(R("138\r\n1234\r\n5678"), "[手机号]");
+    CHECK_STR_EQ(R("138    1234    5678"), "[手机号]");
+    CHECK_STR_EQ(R("138 \t 1234 \t 5678"), "[手机号]");
+    CHECK_STR_EQ(R("138\xE2\x80\x89" "1234\xE2\x80\x89" "5678"), "[手机号]");  /* thin space */
+    CHECK_STR_EQ(R("138\xE2\x80\xAF" "1234\xE2\x80\xAF" "5678"), "[手机号]");  /* narrow no-break */
+    CHECK_STR_EQ(R("110101\t19900307\t1234"), "[身份证]");
+    CHECK_STR_EQ(R("卡号6222\t0212\t3456\t7894"), "卡号[银行卡]");
+    CHECK_STR_EQ(R("6222\n0212\n3456\n7894"), "[银行卡]");
+    /* Invisible characters between or inside the groups. */
+    CHECK_STR_EQ(R("138\xE2\x80\x8B" "1234\xE2\x80\x8B" "5678"), "[手机号]");  /* zero-width space */
+    CHECK_STR_EQ(R("138\xE2\x81\xA0" "1234\xE2\x81\xA0" "5678"), "[手机号]");  /* word joiner */
+    CHECK_STR_EQ(R("138\xEF\xBB\xBF" "1234\xEF\xBB\xBF" "5678"), "[手机号]");  /* BOM */
+    CHECK_STR_EQ(R("138\xC2\xAD" "1234\xC2\xAD" "5678"), "[手机号]");          /* soft hyphen */
+    CHECK_STR_EQ(R("138\xE2\x80\x8F" "1234\xE2\x80\x8F" "5678"), "[手机号]");  /* RLM */
+    CHECK_STR_EQ(R("1\xE2\x80\x8C" "3\xE2\x80\x8D" "800138000"), "[手机号]");  /* ZWNJ, ZWJ */
+    CHECK_STR_EQ(R("\xE2\x80\xAE" "13800138000\xE2\x80\xAC"), "\xE2\x80\xAE[手机号]\xE2\x80\xAC"); /* RLO, PDF */
+    CHECK_STR_EQ(R("6222\xE2\x80\x8B" "0212\xE2\x80\x8B" "3456\xE2\x80\x8B" "7894"), "[银行卡]");
+    /* Combining marks on the digits, emoji keycaps (digit, VS16, U+20E3). */
+    CHECK_STR_EQ(R("1\xCC\x81" "3\xCC\x81" "8\xCC\x81" "00138000"), "[手机号]");
+    CHECK_STR_EQ(R("1\xEF\xB8\x8F\xE2\x83\xA3" "3\xEF\xB8\x8F\xE2\x83\xA3" "800138000"), "[手机号]");
+    /* Decimal digits of other scripts: Arabic-Indic, extended Arabic-Indic, mathematical bold. */
+    CHECK_STR_EQ(R("\xD9\xA1\xD9\xA3\xD9\xA8\xD9\xA0\xD9\xA0\xD9\xA1\xD9\xA3\xD9\xA8\xD9\xA0\xD9\xA0\xD9\xA0"),
+                 "[手机号]");
+    CHECK_STR_EQ(R("\xDB\xB1\xDB\xB3\xDB\xB8\xDB\xB0\xDB\xB0\xDB\xB1\xDB\xB3\xDB\xB8\xDB\xB0\xDB\xB0\xDB\xB0"),
+                 "[手机号]");
+    CHECK_STR_EQ(R("号码\xF0\x9D\x9F\x8F\xF0\x9D\x9F\x91\xF0\x9D\x9F\x96\xF0\x9D\x9F\x8E\xF0\x9D\x9F\x8E"
+                   "\xF0\x9D\x9F\x8F\xF0\x9D\x9F\x91\xF0\x9D\x9F\x96\xF0\x9D\x9F\x8E\xF0\x9D\x9F\x8E"
+                   "\xF0\x9D\x9F\x8E。"),
+                 "号码[手机号]。");
+    /* What is around a redacted number is kept exactly, invisible characters included. */
+    CHECK_STR_EQ(R("a\xE2\x80\x8B" "b 13800138000 \xE2\x80\x8B" "c"), "a\xE2\x80\x8B" "b [手机号] \xE2\x80\x8B" "c");
+    CHECK_STR_EQ(R("第一行\n\n第二行\t\t完"), "第一行\n\n第二行\t\t完");
+    CHECK(last_found == 0);
+    /* Blanks and invisible characters do not join what the patterns keep apart: a 400 number
+     * after a line break, a price list, a date and a year on their own lines. */
+    KEPT("热线\n4008-123-456\n10086");
+    KEPT("2026-03-02\n2026年");
+    KEPT("99\t129\t199\t299元");
+    KEPT("10086\xE2\x80\x8B" "10010");
+}
+
 TEST(several_kinds_in_one_text)
 {
     CHECK_STR_EQ(R("客户张三，手机13800138000，身份证11010519491231002X，卡号6222021234567890128，"
@@ -516,6 +567,7 @@ int main(void)
     RUN(bank_card_numbers_are_redacted);
     RUN(mistyped_identifiers_by_shape);
     RUN(service_numbers_and_codes_kept);
+    RUN(numbers_with_invisible_characters_or_other_blanks_are_redacted);
     RUN(several_kinds_in_one_text);
     RUN(random_identifiers_in_random_text);
     RUN(invalid_utf8_is_redacted_without_overreads);

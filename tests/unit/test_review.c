@@ -602,6 +602,33 @@ TEST(months_and_days_parse_and_bound_in_local_time)
     CHECK(kb_review_parse_date("2026-12-1", &d) == -1);
 }
 
+/* A day no calendar has (February 30th, April 31st) is refused, not moved to another one: a
+ * coaching session filed for 2026-02-30 was stored so, and counted from March 2nd; a report from
+ * 2026-02-30 quietly began on March 2nd. Signs and blanks in place of digits are refused too. */
+TEST(days_that_do_not_exist_are_refused)
+{
+    int64_t d, next;
+    CHECK(kb_review_parse_date("2026-02-28", &d) == 0);
+    CHECK(kb_review_parse_date("2026-03-01", &next) == 0 && next > d);
+    CHECK(kb_review_parse_date("2028-02-29", &d) == 0); /* a leap year */
+    CHECK(kb_review_parse_date("2000-02-29", &d) == 0);
+    CHECK(kb_review_parse_date("2026-12-31", &d) == 0);
+    CHECK(kb_review_parse_date("2026-02-29", &d) == -1);
+    CHECK(kb_review_parse_date("2100-02-29", &d) == -1);
+    CHECK(kb_review_parse_date("2026-02-30", &d) == -1);
+    CHECK(kb_review_parse_date("2026-04-31", &d) == -1);
+    CHECK(kb_review_parse_date("2026-06-31", &d) == -1);
+    CHECK(kb_review_parse_date("2026-00-10", &d) == -1);
+    CHECK(kb_review_parse_date("2026-01-00", &d) == -1);
+    CHECK(kb_review_parse_date("2026- 1-05", &d) == -1);
+    CHECK(kb_review_parse_date("2026-+1-05", &d) == -1);
+    CHECK(kb_review_parse_date("+026-01-05", &d) == -1);
+    CHECK(kb_review_parse_date("2026-01- 5", &d) == -1);
+    int y, m;
+    CHECK(kb_review_parse_month("2026-+1", &y, &m) == -1);
+    CHECK(kb_review_parse_month(" 026-01", &y, &m) == -1);
+}
+
 /* ---------------------------------------------------------------- must-know misses */
 
 /* A request whose answering document was must-know for the agent (the v6 snapshot). */
@@ -740,6 +767,7 @@ int main(void)
     RUN_BOTH_WITH(agents_lists_breaking_the_rules_are_refused, NULL);
     RUN_BOTH_WITH(empty_store_gives_empty_report, NULL);
     RUN(months_and_days_parse_and_bound_in_local_time);
+    RUN(days_that_do_not_exist_are_refused);
     pg_fixture_end();
     if (!getenv("KB_TEST_KEEP")) {
         char cmd[128];

@@ -55,7 +55,9 @@ function renderForm(card, agent, items) {
   const boxes = items.map((it) => el('label', { class: 'coach-doc' },
     el('input', { type: 'checkbox', value: it.doc_id, checked: it.must_know && !it.studied }), ' ', it.title || it.doc_id));
   const more = el('input', { type: 'text', id: 'coach-more', size: 24, placeholder: '其他文档编号，空格分隔', 'aria-label': '其他文档编号' });
-  const note = el('textarea', { id: 'coach-note', rows: 2, maxlength: 2000, placeholder: '辅导要点（客户号码等会被自动隐去）', 'aria-label': '辅导记录' });
+  // The service stores at most 4,000 bytes of UTF-8; maxlength counts UTF-16 units, each at most
+  // 3 bytes (a Chinese character), so 1,333 always fit (2,000 let a Chinese note be refused).
+  const note = el('textarea', { id: 'coach-note', rows: 2, maxlength: 1333, placeholder: '辅导要点（客户号码等会被自动隐去）', 'aria-label': '辅导记录' });
   const status = el('span', { id: 'coach-status', class: 'muted', 'aria-live': 'polite' });
   const form = el('form', { id: 'coaching-form', class: 'coaching-form' },
     el('label', null, '辅导日期 ', date),

@@ -37,12 +37,26 @@ async function check() {
   }
 }
 
+// A token is 1..128 printable ASCII characters (docs/API.md, the tokens file). What comes along
+// when one is copied from a chat or a document, blanks and invisible characters (zero-width
+// space, byte-order mark, direction marks), is no part of it. Anything else cannot be a token:
+// said so here, because the browser refuses to send it in a header at all, which would read as
+// "cannot reach the service".
+const INVISIBLE = /[\s\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/g;
+const TOKEN = /^[\x21-\x7e]{1,128}$/;
+
 form.addEventListener('submit', (ev) => {
   ev.preventDefault();
-  const t = input.value.trim();
+  const t = input.value.replace(INVISIBLE, '');
   if (!t) return;
   error.hidden = true;
   input.value = '';
+  if (!TOKEN.test(t)) {
+    error.textContent = '令牌无效，请检查后重新粘贴：令牌只含英文字母、数字和符号，不含中文或空格。';
+    error.hidden = false;
+    input.focus();
+    return;
+  }
   setToken(t);
   check();
 });
