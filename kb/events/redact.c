@@ -62,9 +62,15 @@ static const char *const placeholder[G_COUNT] = {
 enum { CO_ID18 = 1, CO_ID15 = 2, CO_CARD = 3 };
 
 /* The separator between digit groups: a space, dash or dot, also spaced out ("138 - 0013",
- * "138  0013"). After folding, full-width and ideographic spaces, full-width dots and the Unicode
- * dashes are already ' ', '.' and '-'. At most three characters, so the patterns stay bounded. */
-#define SEP "(?:[ .\\-]{1,3})"
+ * "138  0013"), or the other marks a number is split with when pasted or typed in a hurry:
+ * slash, underscore and tilde ("138/0013/8000", "138～0013～8000"). The groupings the patterns
+ * demand keep lists of prices, dates and codes readable ("199/299/399", "2026/03/02"). Not the
+ * comma or the ideographic comma: they end one item of a list and start the next, and a number
+ * after a comma would be read as the last group of the number before it. After folding,
+ * full-width and ideographic spaces, full-width punctuation, the Unicode dashes, the middle dots
+ * and the wave dash are already ' ', '-', '.', '/', '_' and '~'. At most three characters, so
+ * the patterns stay bounded. */
+#define SEP "(?:[ .\\-/_~]{1,3})"
 /* Mainland area codes without the leading 0: 10 (Beijing), 2x, and 3-digit ones from 3xx up. */
 #define AREA "(?:10|2[0-9]|[3-9][0-9]{2})"
 
@@ -367,6 +373,8 @@ static int fold_char(const unsigned char *s, size_t n, size_t *k)
     if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212) return '-';    /* dashes, minus */
     if (cp == 0xFE58 || cp == 0xFE63) return '-'; /* small em dash, small hyphen-minus */
     if (cp == 0xFE62) return '+';                 /* small plus */
+    if (cp == 0x00B7 || cp == 0x2027 || cp == 0x30FB || cp == 0xFF65) return '.'; /* middle dots */
+    if (cp == 0x301C || cp == 0x223C) return '~';  /* wave dash (〜), tilde operator */
     /* Han, kana and Hangul, most of what is written here, are none of the below: no lookup. */
     if ((cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0x3400 && cp <= 0x9FFF) ||
         (cp >= 0xAC00 && cp <= 0xD7AF))

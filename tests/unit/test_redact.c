@@ -233,6 +233,16 @@ TEST(service_numbers_and_codes_kept)
     KEPT("iPhone 15 Pro Max 256G");
     KEPT("2019-2026年");
     KEPT("流量包10GB，月费39元，有效期至2026-12-31");
+    /* Lists set apart with the marks a number can be split by: their groupings are no
+     * identifier's. */
+    KEPT("套餐199/299/399元");
+    KEPT("2026/03/02");
+    KEPT("1,380,013,800元");
+    KEPT("编号_2026_0302");
+    KEPT("10086、10010、10000");
+    KEPT("9:00~18:00");
+    KEPT("2019~2026年");
+    KEPT("套餐HX-5G-199，6895-1436");
     KEPT("");
 }
 
@@ -285,6 +295,22 @@ TEST(numbers_with_invisible_characters_or_other_blanks_are_redacted)
     KEPT("2026-03-02\n2026年");
     KEPT("99\t129\t199\t299元");
     KEPT("10086\xE2\x80\x8B" "10010");
+}
+
+/* Digit groups set apart with a slash, underscore, tilde or middle dot are still the customer's
+ * number to a reader. (Not with commas: a comma ends one item of a list, "HX-5G-199，6895-…".) */
+TEST(numbers_split_by_other_punctuation_are_redacted)
+{
+    CHECK_STR_EQ(R("客户138/0013/8000"), "客户[手机号]");
+    CHECK_STR_EQ(R("138_0013_8000"), "[手机号]");
+    CHECK_STR_EQ(R("138～0013～8000"), "[手机号]");
+    CHECK_STR_EQ(R("138〜0013〜8000"), "[手机号]");
+    CHECK_STR_EQ(R("号码138/0013/8000打不通"), "号码[手机号]打不通");
+    CHECK_STR_EQ(R("138·0013·8000"), "[手机号]");
+    CHECK_STR_EQ(R("010/6234/5678"), "[电话]");
+    CHECK_STR_EQ(R("卡号6222/0212/3456/7890/128"), "卡号[银行卡]");
+    CHECK_STR_EQ(R("6222_0212_3456_7890"), "[银行卡]");
+    CHECK_STR_EQ(R("身份证110101/19900307/1234"), "身份证[身份证]");
 }
 
 TEST(several_kinds_in_one_text)
@@ -568,6 +594,7 @@ int main(void)
     RUN(mistyped_identifiers_by_shape);
     RUN(service_numbers_and_codes_kept);
     RUN(numbers_with_invisible_characters_or_other_blanks_are_redacted);
+    RUN(numbers_split_by_other_punctuation_are_redacted);
     RUN(several_kinds_in_one_text);
     RUN(random_identifiers_in_random_text);
     RUN(invalid_utf8_is_redacted_without_overreads);
