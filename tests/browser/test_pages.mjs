@@ -325,6 +325,10 @@ test('search_is_debounced_stale_answers_dropped_and_ime_waits', async (page) => 
   await page.waitForTimeout(900); // past the slow answer
   check((await page.textContent('#hits .title')) === '宽带故障报修流程', 'stale answer replaced the newer one');
   check(await page.inputValue('#q') === '宽带故障报修', 'query kept');
+  // A NUL pasted with the question (the API refuses one: 400) is searched as a space.
+  await page.fill('#q', '国际\u0000漫游');
+  await page.waitForFunction(() => document.querySelector('#hits .title')?.textContent === '国际漫游开通办理' || /失败/.test(document.querySelector('#notice').textContent));
+  check((await page.textContent('#hits .title')) === '国际漫游开通办理', 'NUL: ' + (await page.textContent('#notice')));
   // While an input method composes pinyin, nothing is searched; the committed text is.
   await page.fill('#q', '');
   await page.waitForTimeout(250);

@@ -36,7 +36,7 @@ function schedule() {
 function run() {
   clearTimeout(timer);
   timer = 0;
-  const q = input.value.trim();
+  const q = input.value.replace(/\0/g, ' ').trim();
   if (q === state.q && (state.searchId || !q)) return inflight || Promise.resolve();
   if (controller) controller.abort();
   if (!q) {
@@ -265,7 +265,7 @@ function hideHelp() {
 
 async function submitHelp(ev) {
   ev.preventDefault();
-  const question = helpQuestion.value.trim();
+  const question = helpQuestion.value.replace(/\0/g, ' ').trim();
   if (!question) return;
   $('help-submit').disabled = true;
   try {
