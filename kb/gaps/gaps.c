@@ -57,6 +57,11 @@ void kb_gaps_close(kb_gaps *g)
 {
     if (!g) return;
     kb_gap_clusterer_free(g->clusterer);
+    for (size_t i = 0; i < g->n_kept; i++) {
+        kb_db_finalize(g->kept[i].s);
+        free(g->kept[i].sql);
+    }
+    free(g->kept);
     /* A PostgreSQL session goes back to the thread's pool, open: it must not keep the role. */
     if (g->role_held && kb_db_dialect_of(kb_gaps_db(g)) == KB_DB_POSTGRESQL &&
         kb_db_generation(kb_gaps_db(g)) == g->role_generation)
@@ -70,6 +75,35 @@ int kb_gaps_last_code(const kb_gaps *g) { return g ? g->conn.code : KB_ERROR; }
 
 /* ---------------------------------------------------------------- small SQL helpers */
 
+kb_db_stmt *kb_gaps_stmt(kb_gaps *g, const char *sql)
+{
+    /* A few dozen texts, most told apart by their first characters: a linear search costs
+     * little beside a step. */
+    for (size_t i = 0; i < g->n_kept; i++)
+        if (strcmp(g->kept[i].sql, sql) == 0) {
+            kb_db_reset(g->kept[i].s);
+            kb_db_clear_bindings(g->kept[i].s);
+            return g->kept[i].s;
+        }
+    if (g->n_kept == g->cap_kept) {
+        size_t cap = g->cap_kept ? g->cap_kept * 2 : 32;
+        struct kb_gaps_kept *v = realloc(g->kept, cap * sizeof *v);
+        if (!v) return NULL;
+        g->kept = v;
+        g->cap_kept = cap;
+    }
+    kb_db_stmt *s;
+    char *copy = strdup(sql);
+    if (!copy || kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) {
+        free(copy);
+        return NULL;
+    }
+    g->kept[g->n_kept].sql = copy;
+    g->kept[g->n_kept].s = s;
+    g->n_kept++;
+    return s;
+}
+
 const char *kb_gaps_order_of(kb_gaps *g, const char *table)
 {
     if (kb_db_dialect_of(kb_gaps_db(g)) == KB_DB_POSTGRESQL) return "seq";
@@ -78,62 +112,59 @@ const char *kb_gaps_order_of(kb_gaps *g, const char *table)
 
 int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallback)
 {
-    kb_db_stmt *s;
+    kb_db_stmt *s = kb_gaps_stmt(g, sql);
     int64_t v = fallback;
-    if (kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) return fallback;
+    if (!s) return fallback;
     if (kb_db_param_count(s) >= 1) kb_db_bind_int64(s, 1, a);
     if (kb_db_step(s) == KB_DB_ROW && !kb_db_column_is_null(s, 0)) v = kb_db_column_int64(s, 0);
-    kb_db_finalize(s);
+    kb_db_reset(s);
     return v;
 }
 
 int kb_gaps_exec_id(kb_gaps *g, const char *sql, int64_t id)
 {
-    kb_db_stmt *s;
-    if (kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) return -1;
+    kb_db_stmt *s = kb_gaps_stmt(g, sql);
+    if (!s) return -1;
     kb_db_bind_int64(s, 1, id);
     int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
-    kb_db_finalize(s);
+    kb_db_reset(s);
     return rc;
 }
 
 int64_t kb_gaps_progress(kb_gaps *g, const char *source)
 {
-    kb_db_stmt *s;
+    kb_db_stmt *s = kb_gaps_stmt(g, "SELECT last_id FROM gap_progress WHERE source = ?1");
     int64_t v = 0;
-    if (kb_db_prepare(kb_gaps_db(g), "SELECT last_id FROM gap_progress WHERE source = ?1", &s) !=
-        KB_DB_OK)
-        return 0;
+    if (!s) return 0;
     kb_db_bind_text(s, 1, source);
     if (kb_db_step(s) == KB_DB_ROW) v = kb_db_column_int64(s, 0);
-    kb_db_finalize(s);
+    kb_db_reset(s);
     return v;
 }
 
 int kb_gaps_set_progress(kb_gaps *g, const char *source, int64_t value)
 {
-    kb_db_stmt *s;
-    if (kb_db_prepare(kb_gaps_db(g),
-                      "INSERT INTO gap_progress (source, last_id) VALUES (?1, ?2) "
-                      "ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id",
-                      &s) != KB_DB_OK)
-        return -1;
+    kb_db_stmt *s = kb_gaps_stmt(g,
+                                 "INSERT INTO gap_progress (source, last_id) VALUES (?1, ?2) "
+                                 "ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id");
+    if (!s) return -1;
     kb_db_bind_text(s, 1, source);
     kb_db_bind_int64(s, 2, value);
     int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
-    kb_db_finalize(s);
+    kb_db_reset(s);
     return rc;
 }
 
 int kb_gaps_bump_version(kb_gaps *g)
 {
     /* The table's name on the right: a bare last_id is ambiguous on PostgreSQL. */
-    return kb_db_exec(kb_gaps_db(g),
-                      "INSERT INTO gap_progress (source, last_id) VALUES ('version', 1) "
-                      "ON CONFLICT (source) DO UPDATE SET last_id = gap_progress.last_id + 1") ==
-                   KB_DB_OK
-               ? 0
-               : -1;
+    kb_db_stmt *s =
+        kb_gaps_stmt(g, "INSERT INTO gap_progress (source, last_id) VALUES ('version', 1) "
+                        "ON CONFLICT (source) DO UPDATE SET last_id = gap_progress.last_id + 1");
+    if (!s) return -1;
+    int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
+    kb_db_reset(s);
+    return rc;
 }
 
 char *kb_gaps_col_dup(kb_db_stmt *s, int i)
@@ -216,26 +247,24 @@ static int collect(kb_gaps *g, pending_list *l, kb_db_stmt *s, const char *sourc
 static int select_into(kb_gaps *g, pending_list *l, const char *sql, int64_t lo, int64_t hi,
                        const char *source)
 {
-    kb_db_stmt *s;
-    if (kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) return -1;
+    kb_db_stmt *s = kb_gaps_stmt(g, sql);
+    if (!s) return -1;
     kb_db_bind_int64(s, 1, lo);
     kb_db_bind_int64(s, 2, hi);
     if (kb_db_param_count(s) >= 3) kb_db_bind_int64(s, 3, g->typing_window_ms);
     int rc = collect(g, l, s, source);
-    kb_db_finalize(s);
+    kb_db_reset(s);
     return rc;
 }
 
 /* Reviews since lo: requests now a gap are (re-)queued, requests now answerable leave. */
 static int select_reviews(kb_gaps *g, pending_list *l, int64_t lo, int64_t hi)
 {
-    kb_db_stmt *s;
-    if (kb_db_prepare(kb_gaps_db(g),
-                      "SELECT h.id, coalesce(h.override_answerable, h.kb_answerable) "
-                      "FROM help_requests h WHERE h.id IN (SELECT help_request_id FROM "
-                      "help_request_reviews WHERE id > ?1 AND id <= ?2) ORDER BY h.id",
-                      &s) != KB_DB_OK)
-        return -1;
+    kb_db_stmt *s =
+        kb_gaps_stmt(g, "SELECT h.id, coalesce(h.override_answerable, h.kb_answerable) "
+                        "FROM help_requests h WHERE h.id IN (SELECT help_request_id FROM "
+                        "help_request_reviews WHERE id > ?1 AND id <= ?2) ORDER BY h.id");
+    if (!s) return -1;
     kb_db_bind_int64(s, 1, lo);
     kb_db_bind_int64(s, 2, hi);
     int rc;
@@ -245,7 +274,7 @@ static int select_reviews(kb_gaps *g, pending_list *l, int64_t lo, int64_t hi)
             size_t cap = l->cap_removed ? l->cap_removed * 2 : 16;
             int64_t *v = realloc(l->removed, cap * sizeof *v);
             if (!v) {
-                kb_db_finalize(s);
+                kb_db_reset(s);
                 return -1;
             }
             l->removed = v;
@@ -253,7 +282,7 @@ static int select_reviews(kb_gaps *g, pending_list *l, int64_t lo, int64_t hi)
         }
         l->removed[l->n_removed++] = kb_db_column_int64(s, 0);
     }
-    kb_db_finalize(s);
+    kb_db_reset(s);
     if (rc != KB_DB_DONE) return -1;
     return select_into(g, l,
                        "SELECT CAST(h.id AS TEXT), h.time_ms, h.agent, h.question, NULL "
@@ -430,18 +459,16 @@ int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, kb_db_stmt *i
 /* Assign and insert every pending question, noting each in `adds`. */
 static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_adds *adds)
 {
-    kb_db *db = kb_gaps_db(g);
-    kb_db_stmt *exists = NULL, *new_group = NULL, *ins = NULL;
     int rc = -1;
-    if (kb_db_prepare(db, "SELECT 1 FROM gap_questions WHERE source = ?1 AND ref = ?2",
-                      &exists) != KB_DB_OK ||
-        kb_db_prepare(db, kb_gaps_new_group_sql, &new_group) != KB_DB_OK ||
-        kb_db_prepare(db,
-                      "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, "
-                      "question, terms, top_id, category) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                      &ins) != KB_DB_OK)
-        goto done;
+    kb_db_stmt *exists =
+        kb_gaps_stmt(g, "SELECT 1 FROM gap_questions WHERE source = ?1 AND ref = ?2");
+    kb_db_stmt *new_group = exists ? kb_gaps_stmt(g, kb_gaps_new_group_sql) : NULL;
+    kb_db_stmt *ins =
+        new_group ? kb_gaps_stmt(g, "INSERT INTO gap_questions (group_id, source, ref, time_ms, "
+                                    "agent, question, terms, top_id, category) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+                  : NULL;
+    if (!ins) goto done;
     for (size_t i = 0; i < l->n; i++) {
         pending *p = &l->v[i];
         if (!p->terms) continue;
@@ -465,12 +492,13 @@ static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_adds *adds)
         kb_db_bind_text(ins, 8, p->top_id); /* NULL binds SQL NULL */
         kb_db_bind_text(ins, 9, p->category);
         if (kb_db_step(ins) != KB_DB_DONE) goto done;
+        kb_db_reset(ins);
     }
     rc = 0;
 done:
-    kb_db_finalize(exists);
-    kb_db_finalize(new_group);
-    kb_db_finalize(ins);
+    if (exists) kb_db_reset(exists);
+    if (new_group) kb_db_reset(new_group);
+    if (ins) kb_db_reset(ins);
     return rc;
 }
 

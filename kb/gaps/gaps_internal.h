@@ -26,8 +26,20 @@ struct kb_gaps {
     int64_t regrouped_upto;       /* newest gap_questions id at the last kb_gaps_regroup */
     int role_held;                /* kb_gaps_role: this session holds KB_GAPS_ROLE_LOCK */
     uint64_t role_generation;     /* kb_db_generation of the session that took it */
+    struct kb_gaps_kept {         /* kb_gaps_stmt: statements kept for the handle's life */
+        char *sql;
+        kb_db_stmt *s;
+    } *kept;
+    size_t n_kept, cap_kept;
 };
 
+/* The statement for sql, prepared on the first call and kept until kb_gaps_close: the ingest
+ * runs every second with the same few dozen statements, and compiling them each time cost more
+ * than running them at a floor's pace (on PostgreSQL a kept statement is also prepared on the
+ * server once). It comes reset, its parameters NULL; the caller binds, steps, and resets it
+ * when done (kb_db_reset, which on SQLite ends a read it left unfinished), never finalizes it.
+ * Only for SQL of a bounded set of texts. NULL on error (the reason is on the connection). */
+kb_db_stmt *kb_gaps_stmt(kb_gaps *g, const char *sql);
 /* Errors go through the connection: kb_store_conn_fail(&g->conn, ...), kb_store_conn_sql_fail,
  * kb_store_conn_rollback (events/store_conn.h). */
 static inline kb_db *kb_gaps_db(kb_gaps *g) { return g->conn.kdb; }
