@@ -3,11 +3,12 @@
  * after a re-index, and the items' life cycle (see kb/gaps.h, docs/GAPS.md).
  *
  * Ingest runs in two phases so the database's write lock is held only for the cheap part:
- *   1. without a transaction, read what arrived since the watermarks (gap_progress) and analyze
- *      each question (grouping terms, the top hit's category) — the expensive part;
+ *   1. without a transaction, read what arrived since the watermarks (gap_progress), analyze
+ *      each question (grouping terms, the top hit's category) and add up the documents the
+ *      searches returned per day (gaps_doc_days.c) — the expensive part;
  *   2. in one write transaction (BEGIN IMMEDIATE on SQLite; the cluster's write lock on
  *      PostgreSQL), assign the questions to groups, insert them, update the touched groups'
- *      aggregates, count returned documents per day, and move the watermarks. Either all of it
+ *      aggregates, add the per-day document counts, and move the watermarks. Either all of it
  *      commits or none, so a crash never loses or doubles a question; questions are also unique
  *      per (source, ref).
  * The clusterer (the open groups' centroids) is kept between calls and reloaded only when an
@@ -192,6 +193,7 @@ typedef struct {
     size_t n, cap;
     int64_t *removed; /* help requests whose review made them answerable */
     size_t n_removed, cap_removed;
+    kb_gaps_doc_days *doc_days; /* the batch's searches' returned documents, per day */
 } pending_list;
 
 static void pending_free(pending_list *l)
@@ -206,6 +208,7 @@ static void pending_free(pending_list *l)
     }
     free(l->v);
     free(l->removed);
+    kb_gaps_doc_days_free(l->doc_days);
     memset(l, 0, sizeof *l);
 }
 
@@ -502,33 +505,6 @@ done:
     return rc;
 }
 
-/* Per-day counts of the documents that searches returned, for "never returned". */
-static int count_doc_days(kb_gaps *g, int64_t lo, int64_t hi)
-{
-    if (hi <= lo) return 0;
-    kb_db *db = kb_gaps_db(g);
-    const char *o = kb_gaps_order_of(g, "searches");
-    char each[512], sql[1536];
-    if (kb_db_sql_json_each(kb_db_dialect_of(db), "s.top_ids", "j", each, sizeof each) != 0)
-        return -1;
-    /* count(*) FILTER rather than sum(j.key = 0): PostgreSQL sums no booleans. */
-    snprintf(sql, sizeof sql,
-             "INSERT INTO doc_days (day, doc_id, returned, top) "
-             "SELECT s.time_ms / 86400000, j.value, count(*), count(*) FILTER (WHERE j.key = 0) "
-             "FROM searches s, %s "
-             "WHERE s.%s > ?1 AND s.%s <= ?2 AND j.type = 'text' GROUP BY 1, 2 "
-             "ON CONFLICT (day, doc_id) DO UPDATE SET "
-             "returned = doc_days.returned + excluded.returned, top = doc_days.top + excluded.top",
-             each, o, o);
-    kb_db_stmt *s;
-    if (kb_db_prepare(db, sql, &s) != KB_DB_OK) return -1;
-    kb_db_bind_int64(s, 1, lo);
-    kb_db_bind_int64(s, 2, hi);
-    int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
-    kb_db_finalize(s);
-    return rc;
-}
-
 /* ---------------------------------------------------------------- ingest */
 
 /* Where ingest stands in one source: rows in (lo, hi] are taken in by this call; max is the
@@ -580,6 +556,8 @@ static int read_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pend
                       w[WM_FEEDBACK].lo, w[WM_FEEDBACK].hi, "not_found");
     rc |= select_into(g, l, help, w[WM_HELP].lo, w[WM_HELP].hi, "help_request");
     rc |= select_reviews(g, l, w[WM_REVIEWS].lo, w[WM_REVIEWS].hi);
+    if (rc == 0 && !(l->doc_days = kb_gaps_doc_days_read(g, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi)))
+        rc = -1;
     if (rc != 0) return kb_store_conn_sql_fail(&g->conn, "cannot read new events"), -1;
     for (size_t i = 0; i < l->n; i++) analyze(&l->v[i], kb);
     return 0;
@@ -642,7 +620,7 @@ static int write_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pen
         if (load_clusterer(g, kb) != 0) goto fail;
     }
     if (place_new_questions(g, l) != 0) goto fail;
-    if (count_doc_days(g, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi) != 0) goto fail;
+    if (kb_gaps_doc_days_write(g, l->doc_days) != 0) goto fail;
     for (size_t i = 0; i < N_WM; i++)
         if (w[i].hi > w[i].lo && kb_gaps_set_progress(g, w[i].name, w[i].hi) != 0) goto fail;
     if (kb_db_commit(kb_gaps_db(g)) != KB_DB_OK) goto fail;

@@ -119,6 +119,13 @@ int kb_gaps_typing_searches_sql(kb_gaps *g, char *buf, size_t len);
 /* Whether an unresolved search was only a step of typing, from those two columns (see
  * gaps_typing.c): it had no feedback and the next query continues it. */
 int kb_gaps_typing_step(const char *query, int had_feedback, const char *next_query);
+/* gaps_doc_days.c: the per-day counts of the documents the searches in rows (lo, hi]
+ * (kb_gaps_order_of) returned, read and added up without a transaction (NULL on error), then
+ * added to doc_days inside the ingest's write transaction (0, or -1). */
+typedef struct kb_gaps_doc_days kb_gaps_doc_days;
+kb_gaps_doc_days *kb_gaps_doc_days_read(kb_gaps *g, int64_t lo, int64_t hi);
+int kb_gaps_doc_days_write(kb_gaps *g, const kb_gaps_doc_days *d);
+void kb_gaps_doc_days_free(kb_gaps_doc_days *d);
 /* Wall-clock milliseconds. */
 int64_t kb_gaps_now_ms(void);
 

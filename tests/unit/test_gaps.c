@@ -940,6 +940,42 @@ TEST(stored_questions_are_analyzed_again_under_new_rules)
 
 /* ---------------------------------------------------------------- aggregates */
 
+/* Every row of sql, its columns joined with '|', appended to *out (malloc'd, grown by *cap),
+ * then a line "--". */
+static void append_rows(kb_db *db, const char *sql, char **out, size_t *len, size_t *cap)
+{
+    kb_db_stmt *s;
+    if (kb_db_prepare(db, sql, &s) != KB_DB_OK) {
+        printf("  %s: %s\n", sql, kb_db_errmsg(db));
+        return;
+    }
+    while (kb_db_step(s) == KB_DB_ROW) {
+        for (int c = 0; c < kb_db_column_count(s); c++) {
+            const char *t = kb_db_column_text(s, c);
+            size_t need = *len + (t ? strlen(t) : 6) + 4;
+            if (need > *cap) {
+                while (need > *cap) *cap *= 2;
+                *out = realloc(*out, *cap);
+            }
+            *len += (size_t)sprintf(*out + *len, "%s%c", t ? t : "(null)",
+                                    c + 1 < kb_db_column_count(s) ? '|' : '\n');
+        }
+    }
+    kb_db_finalize(s);
+    if (*len + 4 > *cap) *out = realloc(*out, *cap *= 2);
+    *len += (size_t)sprintf(*out + *len, "--\n");
+}
+
+/* Every row of each of n statements as one text (malloc'd): see append_rows. */
+static char *rows_of(kb_db *db, const char *const *sql, size_t n)
+{
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    for (size_t q = 0; q < n; q++) append_rows(db, sql[q], &out, &len, &cap);
+    return out;
+}
+
 /* Every stored aggregate of every item, and the tallies behind the representative and the
  * derived category, as one text (malloc'd). */
 static char *aggregates_of(kb_db *db)
@@ -950,31 +986,7 @@ static char *aggregates_of(kb_db *db)
         "SELECT group_id, question, n, last_ms FROM gap_variants ORDER BY group_id, question",
         "SELECT group_id, category, n, last_ms FROM gap_categories ORDER BY group_id, category",
     };
-    size_t cap = 4096, len = 0;
-    char *out = malloc(cap);
-    out[0] = '\0';
-    for (size_t q = 0; q < sizeof sql / sizeof *sql; q++) {
-        kb_db_stmt *s;
-        if (kb_db_prepare(db, sql[q], &s) != KB_DB_OK) {
-            printf("  %s: %s\n", sql[q], kb_db_errmsg(db));
-            continue;
-        }
-        while (kb_db_step(s) == KB_DB_ROW) {
-            for (int c = 0; c < kb_db_column_count(s); c++) {
-                const char *t = kb_db_column_text(s, c);
-                size_t need = len + (t ? strlen(t) : 6) + 4;
-                if (need > cap) {
-                    while (need > cap) cap *= 2;
-                    out = realloc(out, cap);
-                }
-                len += (size_t)sprintf(out + len, "%s%c", t ? t : "(null)",
-                                       c + 1 < kb_db_column_count(s) ? '|' : '\n');
-            }
-        }
-        kb_db_finalize(s);
-        len += (size_t)sprintf(out + len, "--\n");
-    }
-    return out;
+    return rows_of(db, sql, sizeof sql / sizeof *sql);
 }
 
 /* Whether the stored aggregates are what kb_gaps_recompute_group makes of the items' questions.
@@ -1415,6 +1427,83 @@ TEST(content_health_lists_never_returned_expired_and_not_answering)
     handles_close(&h);
 }
 
+/* doc_days (content health's "never returned") holds, per UTC day and document, how many
+ * searches listed the document and how many had it on top: what one GROUP BY over the searches'
+ * top_ids counts, which the test runs itself to compare. The searches span midnight; their ids
+ * include ones the store's JSON must escape and one listed twice by a search; a batch holds
+ * more documents than one statement writes, and other batches add to rows already there; one
+ * row's top_ids is spelled by another writer, with blanks, a number, null and an object. */
+TEST(per_day_document_counts_are_what_the_searches_listed)
+{
+    const char *dir = new_store("doc-days");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) {
+        printf("  %s\n", err);
+        return;
+    }
+    const int64_t midnight = 20000LL * 86400000; /* UTC */
+    static const char *const escaped[] = {"say\"hi", "back\\slash", "tab\tin"};
+    for (int i = 0; i < 60; i++) {
+        char ids[10][16], id[16];
+        const char *tops[10];
+        for (int j = 0; j < 10; j++) {
+            snprintf(ids[j], sizeof ids[j], "doc-%03d", (i * 7 + j * 31) % 300);
+            tops[j] = ids[j];
+        }
+        if (i % 5 == 0) tops[9] = escaped[(i / 5) % 3];
+        if (i % 4 == 0) tops[0] = escaped[(i / 4) % 3];
+        if (i % 7 == 0) tops[8] = tops[0];
+        snprintf(id, sizeof id, "d%d", i);
+        kb_search_event ev = {.search_id = id, .agent = "zhang", .query = "宽带报修",
+                              .time_ms = midnight - 30000 + i * 1000, .top_ids = tops,
+                              .n_top = 10, .confidence = 0.5, .unresolved = i % 2};
+        CHECK(kb_store_log_search(st, &ev) == KB_OK);
+    }
+    kb_store_close(st);
+    CHECK(exec_in_store(dir, "INSERT INTO searches (search_id, time_ms, agent, query, top_ids, "
+                             "top_id, hits) VALUES ('other', 1728000001000, 'li', '宽带', "
+                             "'[ \"doc-001\" , 7, null, {\"a\": [1, \"b\"]}, \"odd\\u0041\" ]', "
+                             "'doc-001', 5)") == KB_DB_OK);
+    kb_handles h;
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
+    /* Small batches first (rows counted again add to the day's row), then the rest at once:
+     * 30 searches of up to 300 documents. */
+    for (int i = 0; i < 4; i++) CHECK(kb_gaps_ingest(g, &h.kb, 7) > 0);
+    CHECK(ingest_all(g, &h) == 0);
+    kb_db *db = raw_open(dir);
+    if (db) {
+        char each[512], reference[1024];
+        CHECK(kb_db_sql_json_each(kb_db_dialect_of(db), "s.top_ids", "j", each, sizeof each) == 0);
+        snprintf(reference, sizeof reference,
+                 "SELECT s.time_ms / 86400000, j.value, count(*), count(*) FILTER (WHERE j.key = 0) "
+                 "FROM searches s, %s WHERE j.type = 'text' GROUP BY 1, 2 ORDER BY 1, 2",
+                 each);
+        const char *want_sql[] = {reference}, *got_sql[] = {
+            "SELECT day, doc_id, returned, top FROM doc_days ORDER BY 1, 2"};
+        char *want = rows_of(db, want_sql, 1), *got = rows_of(db, got_sql, 1);
+        CHECK_STR_EQ(got, want);
+        free(want);
+        free(got);
+        kb_db_close(db);
+    }
+    /* By hand: say"hi was on top in searches 0, 12, 24 (day 19999), 36 and 48 (day 20000),
+     * also ninth in search 0 (7 divides 0), and last in 0, 15, 30 and 45; the other writer's
+     * elements that are not strings do not count, its escaped one does. */
+    char *say = text_in_store(dir, "SELECT day || ':' || returned || ':' || top FROM doc_days "
+                                   "WHERE doc_id = 'say\"hi' ORDER BY day");
+    CHECK_STR_EQ(say, "19999:6:3|20000:4:2");
+    free(say);
+    char *odd = text_in_store(dir, "SELECT doc_id || ':' || returned || ':' || top FROM doc_days "
+                                   "WHERE doc_id IN ('oddA', 'doc-001') AND day = 20000");
+    CHECK(odd && strstr(odd, "oddA:1:0") != NULL);
+    free(odd);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
 /* PostgreSQL: a help request accepted while its node was cut off from the database keeps an id
  * from a block the node reserved before, smaller than ids other nodes gave meanwhile, and is
  * committed when the node is back (docs/CLUSTER.md, the spool). The queue follows the commit
@@ -1590,6 +1679,7 @@ int main(void)
     RUN_BOTH_WITH(recheck_after_reindex_suggests_the_new_document, NULL);
     RUN_BOTH_WITH(category_is_the_editors_or_that_of_a_rejected_answer, NULL);
     RUN_BOTH_WITH(content_health_lists_never_returned_expired_and_not_answering, NULL);
+    RUN_BOTH_WITH(per_day_document_counts_are_what_the_searches_listed, NULL);
     RUN_BOTH_WITH(one_node_holds_the_role_and_another_takes_it_when_its_session_dies, NULL);
     RUN_BOTH_WITH(missing_or_read_only_store_is_a_clear_error, NULL);
     if (pg_uri[0]) { /* PostgreSQL's alone: SQLite's one writer numbers every row itself */
