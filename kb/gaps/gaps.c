@@ -63,6 +63,7 @@ void kb_gaps_close(kb_gaps *g)
         free(g->kept[i].sql);
     }
     free(g->kept);
+    kb_strmap_free(&g->terms_memo);
     /* A PostgreSQL session goes back to the thread's pool, open: it must not keep the role. */
     if (g->role_held && kb_db_dialect_of(kb_gaps_db(g)) == KB_DB_POSTGRESQL &&
         kb_db_generation(kb_gaps_db(g)) == g->role_generation)
@@ -325,9 +326,31 @@ char *kb_gaps_question_terms(kb_analyzer *a, const char *question)
     return terms;
 }
 
-static void analyze(pending *p, const kb_gaps_kb *kb)
+/* Texts whose terms the handle remembers; past this the memo starts afresh (bounded memory:
+ * a few hundred kilobytes). */
+#define TERMS_MEMO_MAX 8192
+
+/* The question's grouping terms (kb_gaps_question_terms), malloc'd; NULL when out of memory.
+ * A busy floor asks the same questions again and again (a fifth of kb-gaps-cost's questions
+ * repeat an earlier text), and analysis is the larger part of taking a question in, so the
+ * handle remembers the terms of the texts it analyzed. The same analyzer gives the same terms
+ * for the same text. */
+static char *question_terms(kb_gaps *g, kb_analyzer *a, const char *question)
 {
-    p->terms = kb_gaps_question_terms(kb->analyzer, p->question);
+    if (g->terms_memo_analyzer != a || g->terms_memo.count >= TERMS_MEMO_MAX) {
+        kb_strmap_free(&g->terms_memo);
+        g->terms_memo_analyzer = a;
+    }
+    const char *known = kb_strmap_get(&g->terms_memo, question);
+    if (known) return strdup(known);
+    char *terms = kb_gaps_question_terms(a, question);
+    if (terms) kb_strmap_put(&g->terms_memo, question, terms); /* out of memory: not kept */
+    return terms;
+}
+
+static void analyze(kb_gaps *g, pending *p, const kb_gaps_kb *kb)
+{
+    p->terms = question_terms(g, kb->analyzer, p->question);
     /* The category of the document the service answered with, confidently, and the agent
      * rejected (not_found): the question is most likely about that document's subject. An
      * unresolved search's top hit fell below the confidence threshold, a guess that says
@@ -559,7 +582,7 @@ static int read_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pend
     if (rc == 0 && !(l->doc_days = kb_gaps_doc_days_read(g, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi)))
         rc = -1;
     if (rc != 0) return kb_store_conn_sql_fail(&g->conn, "cannot read new events"), -1;
-    for (size_t i = 0; i < l->n; i++) analyze(&l->v[i], kb);
+    for (size_t i = 0; i < l->n; i++) analyze(g, &l->v[i], kb);
     return 0;
 }
 

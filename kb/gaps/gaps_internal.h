@@ -15,6 +15,7 @@
 #include "db/db.h"
 #include "events/store_conn.h"
 #include "kb/gaps.h"
+#include "util/strmap.h"
 
 struct kb_gaps {
     kb_store_conn conn;           /* the store connection and the last failure */
@@ -31,6 +32,8 @@ struct kb_gaps {
         kb_db_stmt *s;
     } *kept;
     size_t n_kept, cap_kept;
+    kb_strmap terms_memo;         /* question text -> its grouping terms (gaps.c, analyze) */
+    const void *terms_memo_analyzer; /* the analyzer that made them */
 };
 
 /* The statement for sql, prepared on the first call and kept until kb_gaps_close: the ingest
