@@ -326,9 +326,9 @@ char *kb_gaps_question_terms(kb_analyzer *a, const char *question)
     return terms;
 }
 
-/* Texts whose terms the handle remembers; past this the memo starts afresh (bounded memory:
- * a few hundred kilobytes). */
-#define TERMS_MEMO_MAX 8192
+/* Bytes of texts and terms the handle remembers; past this the memo starts afresh. Questions
+ * of ~100 bytes make it some 15,000 texts; long ones (up to KB_SEARCH_MAX_QUERY_BYTES) fewer. */
+#define TERMS_MEMO_BYTES (4 << 20)
 
 /* The question's grouping terms (kb_gaps_question_terms), malloc'd; NULL when out of memory.
  * A busy floor asks the same questions again and again (a fifth of kb-gaps-cost's questions
@@ -337,14 +337,17 @@ char *kb_gaps_question_terms(kb_analyzer *a, const char *question)
  * for the same text. */
 static char *question_terms(kb_gaps *g, kb_analyzer *a, const char *question)
 {
-    if (g->terms_memo_analyzer != a || g->terms_memo.count >= TERMS_MEMO_MAX) {
+    if (g->terms_memo_analyzer != a || g->terms_memo_bytes > TERMS_MEMO_BYTES) {
         kb_strmap_free(&g->terms_memo);
         g->terms_memo_analyzer = a;
+        g->terms_memo_bytes = 0;
     }
     const char *known = kb_strmap_get(&g->terms_memo, question);
     if (known) return strdup(known);
     char *terms = kb_gaps_question_terms(a, question);
-    if (terms) kb_strmap_put(&g->terms_memo, question, terms); /* out of memory: not kept */
+    /* Out of memory: not kept. */
+    if (terms && kb_strmap_put(&g->terms_memo, question, terms) == 0)
+        g->terms_memo_bytes += strlen(question) + strlen(terms) + 2 + 2 * sizeof(char *);
     return terms;
 }
 

@@ -34,6 +34,7 @@ struct kb_gaps {
     size_t n_kept, cap_kept;
     kb_strmap terms_memo;         /* question text -> its grouping terms (gaps.c, analyze) */
     const void *terms_memo_analyzer; /* the analyzer that made them */
+    size_t terms_memo_bytes;      /* what they hold, about */
 };
 
 /* The statement for sql, prepared on the first call and kept until kb_gaps_close: the ingest

@@ -567,6 +567,54 @@ TEST(a_search_continues_the_last_when_typed_on_deleted_back_or_corrected)
     CHECK(!kb_gaps_query_continues("[手机号]", "[身份证]"));
 }
 
+/* The queue remembers the terms of texts it analyzed: a repeated question, in another batch
+ * and by another agent, is stored with the terms of its own text, as one analyzed afresh is. */
+TEST(a_repeated_question_is_stored_with_the_terms_of_its_text)
+{
+    const char *dir = new_store("repeats");
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) {
+        printf("  %s\n", err);
+        return;
+    }
+    static const char *const asked[] = {"宠物保险怎么理赔", "寵物保險怎麼理賠", "宠物保险怎么理赔",
+                                        "信用卡年费怎么免", "宠物保险怎么理赔", "寵物保險怎麼理賠"};
+    static const char *const agents[] = {"zhang", "li", "wang"};
+    int64_t t0 = now_ms() - 3600000;
+    for (int i = 0; i < 6; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        log_search(st, id, agents[i % 3], asked[i], 1, NULL, t0 + i * 60000);
+    }
+    kb_store_close(st);
+    kb_handles h;
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
+    long waiting;
+    while ((waiting = kb_gaps_ingest(g, &h.kb, 1)) > 0) { /* one search a batch */
+    }
+    CHECK(waiting == 0);
+    kb_db *db = raw_open(dir);
+    kb_db_stmt *s;
+    int rows = 0;
+    if (db && kb_db_prepare(db, "SELECT question, terms FROM gap_questions ORDER BY id", &s) ==
+                  KB_DB_OK) {
+        while (kb_db_step(s) == KB_DB_ROW) {
+            char *fresh = kb_gaps_question_terms(h.analyzer, kb_db_column_text(s, 0));
+            CHECK_STR_EQ(kb_db_column_text(s, 1), fresh);
+            free(fresh);
+            rows++;
+        }
+        kb_db_finalize(s);
+    }
+    kb_db_close(db);
+    CHECK(rows == 6);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
 TEST(typing_steps_stay_out_of_the_queue)
 {
     const char *dir = new_store("typing");
@@ -1674,6 +1722,7 @@ int main(void)
     RUN_BOTH_WITH(emptied_item_follows_most_of_its_questions, NULL);
     RUN_BOTH_WITH(stored_questions_are_analyzed_again_under_new_rules, NULL);
     RUN_BOTH_WITH(typing_steps_stay_out_of_the_queue, NULL);
+    RUN_BOTH_WITH(a_repeated_question_is_stored_with_the_terms_of_its_text, NULL);
     RUN_BOTH_WITH(adding_questions_keeps_every_aggregate_as_a_recompute_would, NULL);
     RUN_BOTH_WITH(life_cycle_and_status_filters, NULL);
     RUN_BOTH_WITH(recheck_after_reindex_suggests_the_new_document, NULL);
