@@ -3,7 +3,7 @@
  * search, on real questions; for profiling the ingest (docs/GAPS.md, "What taking a question in
  * costs") and for checking that a change to it leaves the queue exactly as it was.
  *
- *   kb-gaps-cost log    --data DIR --index DIR --queries FILE [--n N] [--agents N]
+ *   kb-gaps-cost log    --data DIR --index DIR --queries FILE [--n N] [--skip K] [--agents N]
  *   kb-gaps-cost ingest --data DIR [--index DIR] [--batch N] [--typing-window MS]
  *
  * `log` fills a fresh event store the way kb-searchd would: each of the first N questions of
@@ -13,6 +13,9 @@
  * are preceded by one or two searches of their first characters half a second apart (the
  * queue leaves those out), and about one search in twenty gets a click, one in forty
  * `not_found` feedback. Everything is deterministic: the same arguments give the same store.
+ * --skip K starts at question K (numbered, timed and spread over the agents as if the first K
+ * had been logged): a second `log` with --skip adds to a store the first one filled, for the
+ * cost of taking in new searches beside many already taken in.
  *
  * `ingest` takes everything in with kb_gaps_ingest(), BATCH rows a call (kb-searchd's is 1,000;
  * a floor's second brings fewer), the typing window on (5 s, kb-searchd's default), the index's
@@ -103,7 +106,8 @@ static int search_and_log(kb_searcher *se, kb_store *st, const char *id, const c
     return unresolved;
 }
 
-static int cmd_log(const char *data, const char *index, const char *queries, long n, int agents)
+static int cmd_log(const char *data, const char *index, const char *queries, long n, long skip,
+                   int agents)
 {
     char err[512];
     FILE *f = fopen(queries, "r");
@@ -121,16 +125,17 @@ static int cmd_log(const char *data, const char *index, const char *queries, lon
     }
     /* Two days ago, so every search is older than the typing window. */
     int64_t t0 = (int64_t)time(NULL) * 1000 - 2LL * 86400000;
-    char line[4096], id[32], agent[16], top[128];
+    char line[4096], id[32], agent[24], top[128];
     long k = 0, searches = 0, unresolved = 0;
+    while (k < skip && fgets(line, sizeof line, f)) k += strcspn(line, "\r\n") > 0; /* not blank */
     int rc = 0;
     struct {
-        char id[32], agent[16], doc[128];
+        char id[32], agent[24], doc[128];
         int64_t time_ms;
         int kind;
     } fb[4096];
     size_t n_fb = 0;
-    while (rc == 0 && k < n && fgets(line, sizeof line, f)) {
+    while (rc == 0 && k < skip + n && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = '\0';
         if (!line[0]) continue;
         int a = (int)(k % agents);
@@ -185,7 +190,7 @@ static int cmd_log(const char *data, const char *index, const char *queries, lon
     }
     kb_store_close(st);
     kb_searcher_close(se);
-    printf("%ld questions, %ld searches (%ld unresolved), %zu feedback\n", k, searches,
+    printf("%ld questions, %ld searches (%ld unresolved), %zu feedback\n", k - skip, searches,
            unresolved, n_fb);
     return rc;
 }
@@ -233,7 +238,8 @@ static int cmd_ingest(const char *data, const char *index, long batch, long wind
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: kb-gaps-cost log --data DIR --index DIR --queries FILE [--n N] [--agents N]\n"
+            "usage: kb-gaps-cost log --data DIR --index DIR --queries FILE [--n N] [--skip K] "
+            "[--agents N]\n"
             "       kb-gaps-cost ingest --data DIR [--index DIR] [--batch N] "
             "[--typing-window MS]\n");
     return 2;
@@ -243,7 +249,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) return usage();
     const char *cmd = argv[1], *data = NULL, *index = NULL, *queries = NULL;
-    long n = 5000, batch = 1000, window = KB_GAPS_TYPING_WINDOW_MS;
+    long n = 5000, skip = 0, batch = 1000, window = KB_GAPS_TYPING_WINDOW_MS;
     int agents = 100;
     for (int i = 2; i < argc; i++) {
         if (i + 1 >= argc) return usage();
@@ -251,15 +257,16 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--index")) index = argv[++i];
         else if (!strcmp(argv[i], "--queries")) queries = argv[++i];
         else if (!strcmp(argv[i], "--n")) n = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--skip")) skip = atol(argv[++i]);
         else if (!strcmp(argv[i], "--agents")) agents = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch")) batch = atol(argv[++i]);
         else if (!strcmp(argv[i], "--typing-window")) window = atol(argv[++i]);
         else return usage();
     }
-    if (!data || n < 1 || agents < 1 || batch < 1 || window < 0) return usage();
+    if (!data || n < 1 || skip < 0 || agents < 1 || batch < 1 || window < 0) return usage();
     if (!strcmp(cmd, "log")) {
         if (!index || !queries) return usage();
-        return cmd_log(data, index, queries, n, agents);
+        return cmd_log(data, index, queries, n, skip, agents);
     }
     if (!strcmp(cmd, "ingest")) return cmd_ingest(data, index, batch, window);
     return usage();
