@@ -370,6 +370,16 @@ static const char *new_store(const char *name)
     return uris[k];
 }
 
+/* The event store of dir, or NULL after a failed check that says why. */
+static kb_store *open_store(const char *dir)
+{
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) printf("  %s\n", err);
+    return st;
+}
+
 static void log_search(kb_store *st, const char *id, const char *agent, const char *q,
                        int unresolved, const char *top, int64_t t)
 {
@@ -463,13 +473,8 @@ static kb_gap_page list_of(kb_gaps *g, const kb_gaps_filter *f)
 TEST(queue_fed_by_searches_feedback_and_help_requests)
 {
     const char *dir = new_store("queue");
-    char err[512] = "";
-    kb_store *st = kb_store_open(dir, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) {
-        printf("  %s\n", err);
-        return;
-    }
+    kb_store *st = open_store(dir);
+    if (!st) return;
     int64_t t0 = now_ms() - 3600 * 1000;
     /* One missing rule asked five ways by three agents, in both scripts. */
     log_search(st, "s1", "zhang", "宠物保险怎么理赔", 1, NULL, t0);
@@ -524,7 +529,7 @@ TEST(queue_fed_by_searches_feedback_and_help_requests)
     kb_gap_page_free(&list);
 
     /* More questions later: the queue follows, and they join the same item. */
-    st = kb_store_open(dir, err, sizeof err);
+    st = open_store(dir);
     log_search(st, "s8", "zhao", "宠物保险能理赔吗", 1, NULL, t0 + 20000);
     kb_store_close(st);
     CHECK(ingest_all(g, &h) == 0);
@@ -572,13 +577,8 @@ TEST(a_search_continues_the_last_when_typed_on_deleted_back_or_corrected)
 TEST(a_repeated_question_is_stored_with_the_terms_of_its_text)
 {
     const char *dir = new_store("repeats");
-    char err[512] = "";
-    kb_store *st = kb_store_open(dir, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) {
-        printf("  %s\n", err);
-        return;
-    }
+    kb_store *st = open_store(dir);
+    if (!st) return;
     static const char *const asked[] = {"宠物保险怎么理赔", "寵物保險怎麼理賠", "宠物保险怎么理赔",
                                         "信用卡年费怎么免", "宠物保险怎么理赔", "寵物保險怎麼理賠"};
     static const char *const agents[] = {"zhang", "li", "wang"};
@@ -1484,13 +1484,8 @@ TEST(content_health_lists_never_returned_expired_and_not_answering)
 TEST(per_day_document_counts_are_what_the_searches_listed)
 {
     const char *dir = new_store("doc-days");
-    char err[512] = "";
-    kb_store *st = kb_store_open(dir, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) {
-        printf("  %s\n", err);
-        return;
-    }
+    kb_store *st = open_store(dir);
+    if (!st) return;
     const int64_t midnight = 20000LL * 86400000; /* UTC */
     static const char *const escaped[] = {"say\"hi", "back\\slash", "tab\tin"};
     for (int i = 0; i < 60; i++) {
