@@ -187,6 +187,10 @@ $(BUILD)/bench/kb-gaps-bench: bench/kb-gaps-bench.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+$(BUILD)/bench/kb-gaps-cost: bench/kb-gaps-cost.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ikb -Itests/unit -o $@ $< $(LIB) $(LDLIBS)

@@ -3,11 +3,12 @@
  * after a re-index, and the items' life cycle (see kb/gaps.h, docs/GAPS.md).
  *
  * Ingest runs in two phases so the database's write lock is held only for the cheap part:
- *   1. without a transaction, read what arrived since the watermarks (gap_progress) and analyze
- *      each question (grouping terms, the top hit's category) — the expensive part;
+ *   1. without a transaction, read what arrived since the watermarks (gap_progress), analyze
+ *      each question (grouping terms, the top hit's category) and add up the documents the
+ *      searches returned per day (gaps_doc_days.c) — the expensive part;
  *   2. in one write transaction (BEGIN IMMEDIATE on SQLite; the cluster's write lock on
  *      PostgreSQL), assign the questions to groups, insert them, update the touched groups'
- *      aggregates, count returned documents per day, and move the watermarks. Either all of it
+ *      aggregates, add the per-day document counts, and move the watermarks. Either all of it
  *      commits or none, so a crash never loses or doubles a question; questions are also unique
  *      per (source, ref).
  * The clusterer (the open groups' centroids) is kept between calls and reloaded only when an
@@ -57,6 +58,12 @@ void kb_gaps_close(kb_gaps *g)
 {
     if (!g) return;
     kb_gap_clusterer_free(g->clusterer);
+    for (size_t i = 0; i < g->n_kept; i++) {
+        kb_db_finalize(g->kept[i].s);
+        free(g->kept[i].sql);
+    }
+    free(g->kept);
+    kb_strmap_free(&g->terms_memo);
     /* A PostgreSQL session goes back to the thread's pool, open: it must not keep the role. */
     if (g->role_held && kb_db_dialect_of(kb_gaps_db(g)) == KB_DB_POSTGRESQL &&
         kb_db_generation(kb_gaps_db(g)) == g->role_generation)
@@ -70,6 +77,35 @@ int kb_gaps_last_code(const kb_gaps *g) { return g ? g->conn.code : KB_ERROR; }
 
 /* ---------------------------------------------------------------- small SQL helpers */
 
+kb_db_stmt *kb_gaps_stmt(kb_gaps *g, const char *sql)
+{
+    /* A few dozen texts, most told apart by their first characters: a linear search costs
+     * little beside a step. */
+    for (size_t i = 0; i < g->n_kept; i++)
+        if (strcmp(g->kept[i].sql, sql) == 0) {
+            kb_db_reset(g->kept[i].s);
+            kb_db_clear_bindings(g->kept[i].s);
+            return g->kept[i].s;
+        }
+    if (g->n_kept == g->cap_kept) {
+        size_t cap = g->cap_kept ? g->cap_kept * 2 : 32;
+        struct kb_gaps_kept *v = realloc(g->kept, cap * sizeof *v);
+        if (!v) return NULL;
+        g->kept = v;
+        g->cap_kept = cap;
+    }
+    kb_db_stmt *s;
+    char *copy = strdup(sql);
+    if (!copy || kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) {
+        free(copy);
+        return NULL;
+    }
+    g->kept[g->n_kept].sql = copy;
+    g->kept[g->n_kept].s = s;
+    g->n_kept++;
+    return s;
+}
+
 const char *kb_gaps_order_of(kb_gaps *g, const char *table)
 {
     if (kb_db_dialect_of(kb_gaps_db(g)) == KB_DB_POSTGRESQL) return "seq";
@@ -78,62 +114,59 @@ const char *kb_gaps_order_of(kb_gaps *g, const char *table)
 
 int64_t kb_gaps_query_int(kb_gaps *g, const char *sql, int64_t a, int64_t fallback)
 {
-    kb_db_stmt *s;
+    kb_db_stmt *s = kb_gaps_stmt(g, sql);
     int64_t v = fallback;
-    if (kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) return fallback;
+    if (!s) return fallback;
     if (kb_db_param_count(s) >= 1) kb_db_bind_int64(s, 1, a);
     if (kb_db_step(s) == KB_DB_ROW && !kb_db_column_is_null(s, 0)) v = kb_db_column_int64(s, 0);
-    kb_db_finalize(s);
+    kb_db_reset(s);
     return v;
 }
 
 int kb_gaps_exec_id(kb_gaps *g, const char *sql, int64_t id)
 {
-    kb_db_stmt *s;
-    if (kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) return -1;
+    kb_db_stmt *s = kb_gaps_stmt(g, sql);
+    if (!s) return -1;
     kb_db_bind_int64(s, 1, id);
     int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
-    kb_db_finalize(s);
+    kb_db_reset(s);
     return rc;
 }
 
 int64_t kb_gaps_progress(kb_gaps *g, const char *source)
 {
-    kb_db_stmt *s;
+    kb_db_stmt *s = kb_gaps_stmt(g, "SELECT last_id FROM gap_progress WHERE source = ?1");
     int64_t v = 0;
-    if (kb_db_prepare(kb_gaps_db(g), "SELECT last_id FROM gap_progress WHERE source = ?1", &s) !=
-        KB_DB_OK)
-        return 0;
+    if (!s) return 0;
     kb_db_bind_text(s, 1, source);
     if (kb_db_step(s) == KB_DB_ROW) v = kb_db_column_int64(s, 0);
-    kb_db_finalize(s);
+    kb_db_reset(s);
     return v;
 }
 
 int kb_gaps_set_progress(kb_gaps *g, const char *source, int64_t value)
 {
-    kb_db_stmt *s;
-    if (kb_db_prepare(kb_gaps_db(g),
-                      "INSERT INTO gap_progress (source, last_id) VALUES (?1, ?2) "
-                      "ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id",
-                      &s) != KB_DB_OK)
-        return -1;
+    kb_db_stmt *s = kb_gaps_stmt(g,
+                                 "INSERT INTO gap_progress (source, last_id) VALUES (?1, ?2) "
+                                 "ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id");
+    if (!s) return -1;
     kb_db_bind_text(s, 1, source);
     kb_db_bind_int64(s, 2, value);
     int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
-    kb_db_finalize(s);
+    kb_db_reset(s);
     return rc;
 }
 
 int kb_gaps_bump_version(kb_gaps *g)
 {
     /* The table's name on the right: a bare last_id is ambiguous on PostgreSQL. */
-    return kb_db_exec(kb_gaps_db(g),
-                      "INSERT INTO gap_progress (source, last_id) VALUES ('version', 1) "
-                      "ON CONFLICT (source) DO UPDATE SET last_id = gap_progress.last_id + 1") ==
-                   KB_DB_OK
-               ? 0
-               : -1;
+    kb_db_stmt *s =
+        kb_gaps_stmt(g, "INSERT INTO gap_progress (source, last_id) VALUES ('version', 1) "
+                        "ON CONFLICT (source) DO UPDATE SET last_id = gap_progress.last_id + 1");
+    if (!s) return -1;
+    int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
+    kb_db_reset(s);
+    return rc;
 }
 
 char *kb_gaps_col_dup(kb_db_stmt *s, int i)
@@ -161,6 +194,7 @@ typedef struct {
     size_t n, cap;
     int64_t *removed; /* help requests whose review made them answerable */
     size_t n_removed, cap_removed;
+    kb_gaps_doc_days *doc_days; /* the batch's searches' returned documents, per day */
 } pending_list;
 
 static void pending_free(pending_list *l)
@@ -175,6 +209,7 @@ static void pending_free(pending_list *l)
     }
     free(l->v);
     free(l->removed);
+    kb_gaps_doc_days_free(l->doc_days);
     memset(l, 0, sizeof *l);
 }
 
@@ -216,26 +251,24 @@ static int collect(kb_gaps *g, pending_list *l, kb_db_stmt *s, const char *sourc
 static int select_into(kb_gaps *g, pending_list *l, const char *sql, int64_t lo, int64_t hi,
                        const char *source)
 {
-    kb_db_stmt *s;
-    if (kb_db_prepare(kb_gaps_db(g), sql, &s) != KB_DB_OK) return -1;
+    kb_db_stmt *s = kb_gaps_stmt(g, sql);
+    if (!s) return -1;
     kb_db_bind_int64(s, 1, lo);
     kb_db_bind_int64(s, 2, hi);
     if (kb_db_param_count(s) >= 3) kb_db_bind_int64(s, 3, g->typing_window_ms);
     int rc = collect(g, l, s, source);
-    kb_db_finalize(s);
+    kb_db_reset(s);
     return rc;
 }
 
 /* Reviews since lo: requests now a gap are (re-)queued, requests now answerable leave. */
 static int select_reviews(kb_gaps *g, pending_list *l, int64_t lo, int64_t hi)
 {
-    kb_db_stmt *s;
-    if (kb_db_prepare(kb_gaps_db(g),
-                      "SELECT h.id, coalesce(h.override_answerable, h.kb_answerable) "
-                      "FROM help_requests h WHERE h.id IN (SELECT help_request_id FROM "
-                      "help_request_reviews WHERE id > ?1 AND id <= ?2) ORDER BY h.id",
-                      &s) != KB_DB_OK)
-        return -1;
+    kb_db_stmt *s =
+        kb_gaps_stmt(g, "SELECT h.id, coalesce(h.override_answerable, h.kb_answerable) "
+                        "FROM help_requests h WHERE h.id IN (SELECT help_request_id FROM "
+                        "help_request_reviews WHERE id > ?1 AND id <= ?2) ORDER BY h.id");
+    if (!s) return -1;
     kb_db_bind_int64(s, 1, lo);
     kb_db_bind_int64(s, 2, hi);
     int rc;
@@ -245,7 +278,7 @@ static int select_reviews(kb_gaps *g, pending_list *l, int64_t lo, int64_t hi)
             size_t cap = l->cap_removed ? l->cap_removed * 2 : 16;
             int64_t *v = realloc(l->removed, cap * sizeof *v);
             if (!v) {
-                kb_db_finalize(s);
+                kb_db_reset(s);
                 return -1;
             }
             l->removed = v;
@@ -253,7 +286,7 @@ static int select_reviews(kb_gaps *g, pending_list *l, int64_t lo, int64_t hi)
         }
         l->removed[l->n_removed++] = kb_db_column_int64(s, 0);
     }
-    kb_db_finalize(s);
+    kb_db_reset(s);
     if (rc != KB_DB_DONE) return -1;
     return select_into(g, l,
                        "SELECT CAST(h.id AS TEXT), h.time_ms, h.agent, h.question, NULL "
@@ -293,9 +326,34 @@ char *kb_gaps_question_terms(kb_analyzer *a, const char *question)
     return terms;
 }
 
-static void analyze(pending *p, const kb_gaps_kb *kb)
+/* Bytes of texts and terms the handle remembers; past this the memo starts afresh. Questions
+ * of ~100 bytes make it some 15,000 texts; long ones (up to KB_SEARCH_MAX_QUERY_BYTES) fewer. */
+#define TERMS_MEMO_BYTES (4 << 20)
+
+/* The question's grouping terms (kb_gaps_question_terms), malloc'd; NULL when out of memory.
+ * A busy floor asks the same questions again and again (a fifth of kb-gaps-cost's questions
+ * repeat an earlier text), and analysis is the larger part of taking a question in, so the
+ * handle remembers the terms of the texts it analyzed. The same analyzer gives the same terms
+ * for the same text. */
+static char *question_terms(kb_gaps *g, kb_analyzer *a, const char *question)
 {
-    p->terms = kb_gaps_question_terms(kb->analyzer, p->question);
+    if (g->terms_memo_analyzer != a || g->terms_memo_bytes > TERMS_MEMO_BYTES) {
+        kb_strmap_free(&g->terms_memo);
+        g->terms_memo_analyzer = a;
+        g->terms_memo_bytes = 0;
+    }
+    const char *known = kb_strmap_get(&g->terms_memo, question);
+    if (known) return strdup(known);
+    char *terms = kb_gaps_question_terms(a, question);
+    /* Out of memory: not kept. */
+    if (terms && kb_strmap_put(&g->terms_memo, question, terms) == 0)
+        g->terms_memo_bytes += strlen(question) + strlen(terms) + 2 + 2 * sizeof(char *);
+    return terms;
+}
+
+static void analyze(kb_gaps *g, pending *p, const kb_gaps_kb *kb)
+{
+    p->terms = question_terms(g, kb->analyzer, p->question);
     /* The category of the document the service answered with, confidently, and the agent
      * rejected (not_found): the question is most likely about that document's subject. An
      * unresolved search's top hit fell below the confidence threshold, a guess that says
@@ -430,18 +488,16 @@ int64_t kb_gaps_group_id(kb_gaps *g, kb_gap_clusterer *c, long gi, kb_db_stmt *i
 /* Assign and insert every pending question, noting each in `adds`. */
 static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_adds *adds)
 {
-    kb_db *db = kb_gaps_db(g);
-    kb_db_stmt *exists = NULL, *new_group = NULL, *ins = NULL;
     int rc = -1;
-    if (kb_db_prepare(db, "SELECT 1 FROM gap_questions WHERE source = ?1 AND ref = ?2",
-                      &exists) != KB_DB_OK ||
-        kb_db_prepare(db, kb_gaps_new_group_sql, &new_group) != KB_DB_OK ||
-        kb_db_prepare(db,
-                      "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, "
-                      "question, terms, top_id, category) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                      &ins) != KB_DB_OK)
-        goto done;
+    kb_db_stmt *exists =
+        kb_gaps_stmt(g, "SELECT 1 FROM gap_questions WHERE source = ?1 AND ref = ?2");
+    kb_db_stmt *new_group = exists ? kb_gaps_stmt(g, kb_gaps_new_group_sql) : NULL;
+    kb_db_stmt *ins =
+        new_group ? kb_gaps_stmt(g, "INSERT INTO gap_questions (group_id, source, ref, time_ms, "
+                                    "agent, question, terms, top_id, category) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+                  : NULL;
+    if (!ins) goto done;
     for (size_t i = 0; i < l->n; i++) {
         pending *p = &l->v[i];
         if (!p->terms) continue;
@@ -465,39 +521,13 @@ static int place_questions(kb_gaps *g, pending_list *l, kb_gaps_adds *adds)
         kb_db_bind_text(ins, 8, p->top_id); /* NULL binds SQL NULL */
         kb_db_bind_text(ins, 9, p->category);
         if (kb_db_step(ins) != KB_DB_DONE) goto done;
+        kb_db_reset(ins);
     }
     rc = 0;
 done:
-    kb_db_finalize(exists);
-    kb_db_finalize(new_group);
-    kb_db_finalize(ins);
-    return rc;
-}
-
-/* Per-day counts of the documents that searches returned, for "never returned". */
-static int count_doc_days(kb_gaps *g, int64_t lo, int64_t hi)
-{
-    if (hi <= lo) return 0;
-    kb_db *db = kb_gaps_db(g);
-    const char *o = kb_gaps_order_of(g, "searches");
-    char each[512], sql[1536];
-    if (kb_db_sql_json_each(kb_db_dialect_of(db), "s.top_ids", "j", each, sizeof each) != 0)
-        return -1;
-    /* count(*) FILTER rather than sum(j.key = 0): PostgreSQL sums no booleans. */
-    snprintf(sql, sizeof sql,
-             "INSERT INTO doc_days (day, doc_id, returned, top) "
-             "SELECT s.time_ms / 86400000, j.value, count(*), count(*) FILTER (WHERE j.key = 0) "
-             "FROM searches s, %s "
-             "WHERE s.%s > ?1 AND s.%s <= ?2 AND j.type = 'text' GROUP BY 1, 2 "
-             "ON CONFLICT (day, doc_id) DO UPDATE SET "
-             "returned = doc_days.returned + excluded.returned, top = doc_days.top + excluded.top",
-             each, o, o);
-    kb_db_stmt *s;
-    if (kb_db_prepare(db, sql, &s) != KB_DB_OK) return -1;
-    kb_db_bind_int64(s, 1, lo);
-    kb_db_bind_int64(s, 2, hi);
-    int rc = kb_db_step(s) == KB_DB_DONE ? 0 : -1;
-    kb_db_finalize(s);
+    if (exists) kb_db_reset(exists);
+    if (new_group) kb_db_reset(new_group);
+    if (ins) kb_db_reset(ins);
     return rc;
 }
 
@@ -544,16 +574,21 @@ static int read_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pend
     rc |= kb_gaps_typing_searches_sql(g, searches, sizeof searches);
     if (rc == 0)
         rc |= select_into(g, l, searches, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi, "search");
+    /* "f.kind || ''": with "f.kind =" SQLite read the batch's rows through the index on
+     * (kind, time_ms), that is every not_found feedback ever given, each second; this way it
+     * reads the batch's id range only (as PostgreSQL's planner does anyway). */
     rc |= select_into(g, l,
                       "SELECT f.search_id, f.time_ms, f.agent, s.query, "
                       "coalesce(f.doc_id, s.top_id) FROM feedback f JOIN searches s "
                       "ON s.search_id = f.search_id WHERE f.id > ?1 AND f.id <= ?2 "
-                      "AND f.kind = 'not_found' AND s.unresolved = 0 ORDER BY f.id",
+                      "AND f.kind || '' = 'not_found' AND s.unresolved = 0 ORDER BY f.id",
                       w[WM_FEEDBACK].lo, w[WM_FEEDBACK].hi, "not_found");
     rc |= select_into(g, l, help, w[WM_HELP].lo, w[WM_HELP].hi, "help_request");
     rc |= select_reviews(g, l, w[WM_REVIEWS].lo, w[WM_REVIEWS].hi);
+    if (rc == 0 && !(l->doc_days = kb_gaps_doc_days_read(g, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi)))
+        rc = -1;
     if (rc != 0) return kb_store_conn_sql_fail(&g->conn, "cannot read new events"), -1;
-    for (size_t i = 0; i < l->n; i++) analyze(&l->v[i], kb);
+    for (size_t i = 0; i < l->n; i++) analyze(g, &l->v[i], kb);
     return 0;
 }
 
@@ -614,7 +649,7 @@ static int write_batch(kb_gaps *g, const kb_gaps_kb *kb, const watermark *w, pen
         if (load_clusterer(g, kb) != 0) goto fail;
     }
     if (place_new_questions(g, l) != 0) goto fail;
-    if (count_doc_days(g, w[WM_SEARCHES].lo, w[WM_SEARCHES].hi) != 0) goto fail;
+    if (kb_gaps_doc_days_write(g, l->doc_days) != 0) goto fail;
     for (size_t i = 0; i < N_WM; i++)
         if (w[i].hi > w[i].lo && kb_gaps_set_progress(g, w[i].name, w[i].hi) != 0) goto fail;
     if (kb_db_commit(kb_gaps_db(g)) != KB_DB_OK) goto fail;

@@ -135,7 +135,7 @@ static const char *const statements[N_ST] = {
 
 struct kb_gaps_adds {
     kb_gaps *g;
-    kb_db_stmt *st[N_ST];
+    kb_db_stmt *st[N_ST]; /* kept by the handle (kb_gaps_stmt) */
     item_delta *v;
     size_t n, cap;
 };
@@ -146,7 +146,7 @@ kb_gaps_adds *kb_gaps_adds_new(kb_gaps *g)
     if (!a) return NULL;
     a->g = g;
     for (int i = 0; i < N_ST; i++)
-        if (kb_db_prepare(kb_gaps_db(g), statements[i], &a->st[i]) != KB_DB_OK) {
+        if (!(a->st[i] = kb_gaps_stmt(g, statements[i]))) {
             kb_gaps_adds_free(a);
             return NULL;
         }
@@ -156,7 +156,8 @@ kb_gaps_adds *kb_gaps_adds_new(kb_gaps *g)
 void kb_gaps_adds_free(kb_gaps_adds *a)
 {
     if (!a) return;
-    for (int i = 0; i < N_ST; i++) kb_db_finalize(a->st[i]);
+    for (int i = 0; i < N_ST; i++)
+        if (a->st[i]) kb_db_reset(a->st[i]);
     free(a->v);
     free(a);
 }
@@ -247,8 +248,8 @@ int kb_gaps_adds_write(kb_gaps_adds *a, const kb_gap_clusterer *c)
         " question = coalesce(" REPRESENTATIVE_FROM_TALLY ", question),"
         " category = CASE WHEN category_by IS NOT NULL THEN category ELSE " CATEGORY_FROM_TALLY
         " END WHERE id = ?1";
-    kb_db_stmt *s;
-    if (kb_db_prepare(kb_gaps_db(a->g), sql, &s) != KB_DB_OK) return -1;
+    kb_db_stmt *s = kb_gaps_stmt(a->g, sql);
+    if (!s) return -1;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < a->n; i++) {
         const item_delta *d = &a->v[i];
@@ -266,9 +267,9 @@ int kb_gaps_adds_write(kb_gaps_adds *a, const kb_gap_clusterer *c)
         kb_db_bind_int64(s, 9, d->min_ms);
         kb_db_bind_int64(s, 10, d->max_ms);
         if (kb_db_step(s) != KB_DB_DONE) rc = -1;
+        kb_db_reset(s);
         free(terms);
     }
-    kb_db_finalize(s);
     a->n = 0;
     return rc;
 }

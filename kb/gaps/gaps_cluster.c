@@ -498,6 +498,22 @@ static int by_text(const void *a, const void *b)
     return strcmp(((const term_line *)a)->text, ((const term_line *)b)->text);
 }
 
+/* A count as "%.0f" writes it, into o (room for 24 bytes); returns its length. Counts are whole
+ * numbers, written digit by digit: an item's centroid is written each time a batch adds to
+ * it, and printf's floating-point path made most of that cost. */
+static size_t format_count(char *o, double count)
+{
+    if (!(count >= 0 && count < 1e15 && count == (double)(int64_t)count)) {
+        int n = snprintf(o, 24, "%.0f", count); /* not a count the clusterer makes */
+        return n < 0 ? 0 : n > 23 ? 23 : (size_t)n;
+    }
+    char digits[24];
+    size_t n = 0;
+    for (int64_t v = (int64_t)count; n == 0 || v > 0; v /= 10) digits[n++] = (char)('0' + v % 10);
+    for (size_t i = 0; i < n; i++) o[i] = digits[n - 1 - i];
+    return n;
+}
+
 char *kb_gap_clusterer_terms(const kb_gap_clusterer *c, long gi)
 {
     if (gi < 0 || (size_t)gi >= c->n_groups) return NULL;
@@ -519,7 +535,15 @@ char *kb_gap_clusterer_terms(const kb_gap_clusterer *c, long gi)
     char *out = malloc(bytes), *o = out;
     if (out) {
         *o = '\0';
-        for (size_t i = 0; i < n; i++) o += sprintf(o, "%s\t%.0f\n", v[i].text, v[i].count);
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(v[i].text);
+            memcpy(o, v[i].text, len);
+            o += len;
+            *o++ = '\t';
+            o += format_count(o, v[i].count);
+            *o++ = '\n';
+            *o = '\0';
+        }
     }
     free(v);
     return out;

@@ -15,6 +15,7 @@
 #include "db/db.h"
 #include "events/store_conn.h"
 #include "kb/gaps.h"
+#include "util/strmap.h"
 
 struct kb_gaps {
     kb_store_conn conn;           /* the store connection and the last failure */
@@ -26,8 +27,23 @@ struct kb_gaps {
     int64_t regrouped_upto;       /* newest gap_questions id at the last kb_gaps_regroup */
     int role_held;                /* kb_gaps_role: this session holds KB_GAPS_ROLE_LOCK */
     uint64_t role_generation;     /* kb_db_generation of the session that took it */
+    struct kb_gaps_kept {         /* kb_gaps_stmt: statements kept for the handle's life */
+        char *sql;
+        kb_db_stmt *s;
+    } *kept;
+    size_t n_kept, cap_kept;
+    kb_strmap terms_memo;         /* question text -> its grouping terms (gaps.c, analyze) */
+    const void *terms_memo_analyzer; /* the analyzer that made them */
+    size_t terms_memo_bytes;      /* what they hold, about */
 };
 
+/* The statement for sql, prepared on the first call and kept until kb_gaps_close: the ingest
+ * runs every second with the same few dozen statements, and compiling them each time cost more
+ * than running them at a floor's pace (on PostgreSQL a kept statement is also prepared on the
+ * server once). It comes reset, its parameters NULL; the caller binds, steps, and resets it
+ * when done (kb_db_reset, which on SQLite ends a read it left unfinished), never finalizes it.
+ * Only for SQL of a bounded set of texts. NULL on error (the reason is on the connection). */
+kb_db_stmt *kb_gaps_stmt(kb_gaps *g, const char *sql);
 /* Errors go through the connection: kb_store_conn_fail(&g->conn, ...), kb_store_conn_sql_fail,
  * kb_store_conn_rollback (events/store_conn.h). */
 static inline kb_db *kb_gaps_db(kb_gaps *g) { return g->conn.kdb; }
@@ -107,6 +123,13 @@ int kb_gaps_typing_searches_sql(kb_gaps *g, char *buf, size_t len);
 /* Whether an unresolved search was only a step of typing, from those two columns (see
  * gaps_typing.c): it had no feedback and the next query continues it. */
 int kb_gaps_typing_step(const char *query, int had_feedback, const char *next_query);
+/* gaps_doc_days.c: the per-day counts of the documents the searches in rows (lo, hi]
+ * (kb_gaps_order_of) returned, read and added up without a transaction (NULL on error), then
+ * added to doc_days inside the ingest's write transaction (0, or -1). */
+typedef struct kb_gaps_doc_days kb_gaps_doc_days;
+kb_gaps_doc_days *kb_gaps_doc_days_read(kb_gaps *g, int64_t lo, int64_t hi);
+int kb_gaps_doc_days_write(kb_gaps *g, const kb_gaps_doc_days *d);
+void kb_gaps_doc_days_free(kb_gaps_doc_days *d);
 /* Wall-clock milliseconds. */
 int64_t kb_gaps_now_ms(void);
 

@@ -370,6 +370,16 @@ static const char *new_store(const char *name)
     return uris[k];
 }
 
+/* The event store of dir, or NULL after a failed check that says why. */
+static kb_store *open_store(const char *dir)
+{
+    char err[512] = "";
+    kb_store *st = kb_store_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) printf("  %s\n", err);
+    return st;
+}
+
 static void log_search(kb_store *st, const char *id, const char *agent, const char *q,
                        int unresolved, const char *top, int64_t t)
 {
@@ -463,13 +473,8 @@ static kb_gap_page list_of(kb_gaps *g, const kb_gaps_filter *f)
 TEST(queue_fed_by_searches_feedback_and_help_requests)
 {
     const char *dir = new_store("queue");
-    char err[512] = "";
-    kb_store *st = kb_store_open(dir, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) {
-        printf("  %s\n", err);
-        return;
-    }
+    kb_store *st = open_store(dir);
+    if (!st) return;
     int64_t t0 = now_ms() - 3600 * 1000;
     /* One missing rule asked five ways by three agents, in both scripts. */
     log_search(st, "s1", "zhang", "宠物保险怎么理赔", 1, NULL, t0);
@@ -524,7 +529,7 @@ TEST(queue_fed_by_searches_feedback_and_help_requests)
     kb_gap_page_free(&list);
 
     /* More questions later: the queue follows, and they join the same item. */
-    st = kb_store_open(dir, err, sizeof err);
+    st = open_store(dir);
     log_search(st, "s8", "zhao", "宠物保险能理赔吗", 1, NULL, t0 + 20000);
     kb_store_close(st);
     CHECK(ingest_all(g, &h) == 0);
@@ -565,6 +570,49 @@ TEST(a_search_continues_the_last_when_typed_on_deleted_back_or_corrected)
     CHECK(kb_gaps_query_continues("[手机号]国际漫游", "国际漫游怎么开")); /* number deleted */
     CHECK(kb_gaps_query_continues("[手机号]", "[手机号]国际漫游怎么开")); /* number typed first */
     CHECK(!kb_gaps_query_continues("[手机号]", "[身份证]"));
+}
+
+/* The queue remembers the terms of texts it analyzed: a repeated question, in another batch
+ * and by another agent, is stored with the terms of its own text, as one analyzed afresh is. */
+TEST(a_repeated_question_is_stored_with_the_terms_of_its_text)
+{
+    const char *dir = new_store("repeats");
+    kb_store *st = open_store(dir);
+    if (!st) return;
+    static const char *const asked[] = {"宠物保险怎么理赔", "寵物保險怎麼理賠", "宠物保险怎么理赔",
+                                        "信用卡年费怎么免", "宠物保险怎么理赔", "寵物保險怎麼理賠"};
+    static const char *const agents[] = {"zhang", "li", "wang"};
+    int64_t t0 = now_ms() - 3600000;
+    for (int i = 0; i < 6; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        log_search(st, id, agents[i % 3], asked[i], 1, NULL, t0 + i * 60000);
+    }
+    kb_store_close(st);
+    kb_handles h;
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
+    long waiting;
+    while ((waiting = kb_gaps_ingest(g, &h.kb, 1)) > 0) { /* one search a batch */
+    }
+    CHECK(waiting == 0);
+    kb_db *db = raw_open(dir);
+    kb_db_stmt *s;
+    int rows = 0;
+    if (db && kb_db_prepare(db, "SELECT question, terms FROM gap_questions ORDER BY id", &s) ==
+                  KB_DB_OK) {
+        while (kb_db_step(s) == KB_DB_ROW) {
+            char *fresh = kb_gaps_question_terms(h.analyzer, kb_db_column_text(s, 0));
+            CHECK_STR_EQ(kb_db_column_text(s, 1), fresh);
+            free(fresh);
+            rows++;
+        }
+        kb_db_finalize(s);
+    }
+    kb_db_close(db);
+    CHECK(rows == 6);
+    kb_gaps_close(g);
+    handles_close(&h);
 }
 
 TEST(typing_steps_stay_out_of_the_queue)
@@ -940,6 +988,42 @@ TEST(stored_questions_are_analyzed_again_under_new_rules)
 
 /* ---------------------------------------------------------------- aggregates */
 
+/* Every row of sql, its columns joined with '|', appended to *out (malloc'd, grown by *cap),
+ * then a line "--". */
+static void append_rows(kb_db *db, const char *sql, char **out, size_t *len, size_t *cap)
+{
+    kb_db_stmt *s;
+    if (kb_db_prepare(db, sql, &s) != KB_DB_OK) {
+        printf("  %s: %s\n", sql, kb_db_errmsg(db));
+        return;
+    }
+    while (kb_db_step(s) == KB_DB_ROW) {
+        for (int c = 0; c < kb_db_column_count(s); c++) {
+            const char *t = kb_db_column_text(s, c);
+            size_t need = *len + (t ? strlen(t) : 6) + 4;
+            if (need > *cap) {
+                while (need > *cap) *cap *= 2;
+                *out = realloc(*out, *cap);
+            }
+            *len += (size_t)sprintf(*out + *len, "%s%c", t ? t : "(null)",
+                                    c + 1 < kb_db_column_count(s) ? '|' : '\n');
+        }
+    }
+    kb_db_finalize(s);
+    if (*len + 4 > *cap) *out = realloc(*out, *cap *= 2);
+    *len += (size_t)sprintf(*out + *len, "--\n");
+}
+
+/* Every row of each of n statements as one text (malloc'd): see append_rows. */
+static char *rows_of(kb_db *db, const char *const *sql, size_t n)
+{
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    for (size_t q = 0; q < n; q++) append_rows(db, sql[q], &out, &len, &cap);
+    return out;
+}
+
 /* Every stored aggregate of every item, and the tallies behind the representative and the
  * derived category, as one text (malloc'd). */
 static char *aggregates_of(kb_db *db)
@@ -950,31 +1034,7 @@ static char *aggregates_of(kb_db *db)
         "SELECT group_id, question, n, last_ms FROM gap_variants ORDER BY group_id, question",
         "SELECT group_id, category, n, last_ms FROM gap_categories ORDER BY group_id, category",
     };
-    size_t cap = 4096, len = 0;
-    char *out = malloc(cap);
-    out[0] = '\0';
-    for (size_t q = 0; q < sizeof sql / sizeof *sql; q++) {
-        kb_db_stmt *s;
-        if (kb_db_prepare(db, sql[q], &s) != KB_DB_OK) {
-            printf("  %s: %s\n", sql[q], kb_db_errmsg(db));
-            continue;
-        }
-        while (kb_db_step(s) == KB_DB_ROW) {
-            for (int c = 0; c < kb_db_column_count(s); c++) {
-                const char *t = kb_db_column_text(s, c);
-                size_t need = len + (t ? strlen(t) : 6) + 4;
-                if (need > cap) {
-                    while (need > cap) cap *= 2;
-                    out = realloc(out, cap);
-                }
-                len += (size_t)sprintf(out + len, "%s%c", t ? t : "(null)",
-                                       c + 1 < kb_db_column_count(s) ? '|' : '\n');
-            }
-        }
-        kb_db_finalize(s);
-        len += (size_t)sprintf(out + len, "--\n");
-    }
-    return out;
+    return rows_of(db, sql, sizeof sql / sizeof *sql);
 }
 
 /* Whether the stored aggregates are what kb_gaps_recompute_group makes of the items' questions.
@@ -1415,6 +1475,78 @@ TEST(content_health_lists_never_returned_expired_and_not_answering)
     handles_close(&h);
 }
 
+/* doc_days (content health's "never returned") holds, per UTC day and document, how many
+ * searches listed the document and how many had it on top: what one GROUP BY over the searches'
+ * top_ids counts, which the test runs itself to compare. The searches span midnight; their ids
+ * include ones the store's JSON must escape and one listed twice by a search; a batch holds
+ * more documents than one statement writes, and other batches add to rows already there; one
+ * row's top_ids is spelled by another writer, with blanks, a number, null and an object. */
+TEST(per_day_document_counts_are_what_the_searches_listed)
+{
+    const char *dir = new_store("doc-days");
+    kb_store *st = open_store(dir);
+    if (!st) return;
+    const int64_t midnight = 20000LL * 86400000; /* UTC */
+    static const char *const escaped[] = {"say\"hi", "back\\slash", "tab\tin"};
+    for (int i = 0; i < 60; i++) {
+        char ids[10][16], id[16];
+        const char *tops[10];
+        for (int j = 0; j < 10; j++) {
+            snprintf(ids[j], sizeof ids[j], "doc-%03d", (i * 7 + j * 31) % 300);
+            tops[j] = ids[j];
+        }
+        if (i % 5 == 0) tops[9] = escaped[(i / 5) % 3];
+        if (i % 4 == 0) tops[0] = escaped[(i / 4) % 3];
+        if (i % 7 == 0) tops[8] = tops[0];
+        snprintf(id, sizeof id, "d%d", i);
+        kb_search_event ev = {.search_id = id, .agent = "zhang", .query = "宽带报修",
+                              .time_ms = midnight - 30000 + i * 1000, .top_ids = tops,
+                              .n_top = 10, .confidence = 0.5, .unresolved = i % 2};
+        CHECK(kb_store_log_search(st, &ev) == KB_OK);
+    }
+    kb_store_close(st);
+    CHECK(exec_in_store(dir, "INSERT INTO searches (search_id, time_ms, agent, query, top_ids, "
+                             "top_id, hits) VALUES ('other', 1728000001000, 'li', '宽带', "
+                             "'[ \"doc-001\" , 7, null, {\"a\": [1, \"b\"]}, \"odd\\u0041\" ]', "
+                             "'doc-001', 5)") == KB_DB_OK);
+    kb_handles h;
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
+    /* Small batches first (rows counted again add to the day's row), then the rest at once:
+     * 30 searches of up to 300 documents. */
+    for (int i = 0; i < 4; i++) CHECK(kb_gaps_ingest(g, &h.kb, 7) > 0);
+    CHECK(ingest_all(g, &h) == 0);
+    kb_db *db = raw_open(dir);
+    if (db) {
+        char each[512], reference[1024];
+        CHECK(kb_db_sql_json_each(kb_db_dialect_of(db), "s.top_ids", "j", each, sizeof each) == 0);
+        snprintf(reference, sizeof reference,
+                 "SELECT s.time_ms / 86400000, j.value, count(*), count(*) FILTER (WHERE j.key = 0) "
+                 "FROM searches s, %s WHERE j.type = 'text' GROUP BY 1, 2 ORDER BY 1, 2",
+                 each);
+        const char *want_sql[] = {reference}, *got_sql[] = {
+            "SELECT day, doc_id, returned, top FROM doc_days ORDER BY 1, 2"};
+        char *want = rows_of(db, want_sql, 1), *got = rows_of(db, got_sql, 1);
+        CHECK_STR_EQ(got, want);
+        free(want);
+        free(got);
+        kb_db_close(db);
+    }
+    /* By hand: say"hi was on top in searches 0, 12, 24 (day 19999), 36 and 48 (day 20000),
+     * also ninth in search 0 (7 divides 0), and last in 0, 15, 30 and 45; the other writer's
+     * elements that are not strings do not count, its escaped one does. */
+    char *say = text_in_store(dir, "SELECT day || ':' || returned || ':' || top FROM doc_days "
+                                   "WHERE doc_id = 'say\"hi' ORDER BY day");
+    CHECK_STR_EQ(say, "19999:6:3|20000:4:2");
+    free(say);
+    char *odd = text_in_store(dir, "SELECT doc_id || ':' || returned || ':' || top FROM doc_days "
+                                   "WHERE doc_id IN ('oddA', 'doc-001') AND day = 20000");
+    CHECK(odd && strstr(odd, "oddA:1:0") != NULL);
+    free(odd);
+    kb_gaps_close(g);
+    handles_close(&h);
+}
+
 /* PostgreSQL: a help request accepted while its node was cut off from the database keeps an id
  * from a block the node reserved before, smaller than ids other nodes gave meanwhile, and is
  * committed when the node is back (docs/CLUSTER.md, the spool). The queue follows the commit
@@ -1585,11 +1717,13 @@ int main(void)
     RUN_BOTH_WITH(emptied_item_follows_most_of_its_questions, NULL);
     RUN_BOTH_WITH(stored_questions_are_analyzed_again_under_new_rules, NULL);
     RUN_BOTH_WITH(typing_steps_stay_out_of_the_queue, NULL);
+    RUN_BOTH_WITH(a_repeated_question_is_stored_with_the_terms_of_its_text, NULL);
     RUN_BOTH_WITH(adding_questions_keeps_every_aggregate_as_a_recompute_would, NULL);
     RUN_BOTH_WITH(life_cycle_and_status_filters, NULL);
     RUN_BOTH_WITH(recheck_after_reindex_suggests_the_new_document, NULL);
     RUN_BOTH_WITH(category_is_the_editors_or_that_of_a_rejected_answer, NULL);
     RUN_BOTH_WITH(content_health_lists_never_returned_expired_and_not_answering, NULL);
+    RUN_BOTH_WITH(per_day_document_counts_are_what_the_searches_listed, NULL);
     RUN_BOTH_WITH(one_node_holds_the_role_and_another_takes_it_when_its_session_dies, NULL);
     RUN_BOTH_WITH(missing_or_read_only_store_is_a_clear_error, NULL);
     if (pg_uri[0]) { /* PostgreSQL's alone: SQLite's one writer numbers every row itself */
