@@ -44,6 +44,8 @@ struct kb_store {
                          * holds events (one node's events stay in order) */
     int delivering;     /* the events being written come from the spool */
     int need_migrate;   /* opened offline: the schema is brought up at the first connection */
+    int connecting;     /* a reconnection is under way (kb_db_reconnect_start): the writer polls
+                         * it between batches rather than wait out a connect timeout */
     int64_t lost_since_ms;  /* monotonic ms when the connection was lost (0: connected) */
     int64_t next_try_ms;    /* monotonic ms of the next reconnect or delivery attempt */
     int spool_failing;  /* delivery or the ids failed for another reason than the connection:

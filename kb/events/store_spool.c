@@ -27,6 +27,7 @@
 #define RECONNECT_SLOW_MS 5000    /* ... once it has been away a minute */
 #define RECONNECT_FAST_FOR_MS 60000
 #define RETRY_MS 5000             /* delivery or migration failed for another reason */
+#define CONNECT_POLL_MS 20        /* how often an idle writer looks at a connection under way */
 #define PARKED_MAX_AGE_MS (7LL * 24 * 3600 * 1000) /* parked feedback is dropped after this */
 #define PARKED_BATCH 1000
 
@@ -358,6 +359,7 @@ static void connected(kb_store *st)
 
 int64_t kb_writer_idle_wait_ms(kb_store *st)
 {
+    if (st->connecting) return CONNECT_POLL_MS;
     int64_t wait = CHECK_MS, now = kb_writer_now_ms();
     if ((st->unreachable || st->need_migrate || st->spooling) && st->next_try_ms)
         wait = st->next_try_ms - now;
@@ -368,12 +370,25 @@ void kb_writer_idle(kb_store *st)
 {
     int64_t now = kb_writer_now_ms();
     if (st->unreachable) {
-        if (now < st->next_try_ms) return;
-        if (kb_db_reconnect(st->db) == KB_DB_OK) {
+        /* Without waiting: a server that does not answer (a cut network, a dead host) would
+         * hold the writer for the whole connect timeout at every attempt, and with it every
+         * caller waiting for an acknowledgement from the spool. */
+        int rc, done = 1;
+        if (st->connecting) {
+            rc = kb_db_reconnect_poll(st->db, &done);
+        } else {
+            if (now < st->next_try_ms) return;
+            rc = kb_db_reconnect_start(st->db);
+            if (rc == KB_DB_OK) rc = kb_db_reconnect_poll(st->db, &done);
+        }
+        st->connecting = !done;
+        if (!done) return;
+        if (rc == KB_DB_OK) {
             connected(st);
             return;
         }
         snprintf(st->fail_msg, sizeof st->fail_msg, "%s", kb_store_db_message(st->db));
+        now = kb_writer_now_ms();
         st->next_try_ms = now + (now - st->lost_since_ms < RECONNECT_FAST_FOR_MS ? RECONNECT_FAST_MS
                                                                                 : RECONNECT_SLOW_MS);
         return;
