@@ -34,6 +34,8 @@ struct kb_store {
     int one_by_one;     /* PostgreSQL: this batch is written again a row at a time */
     int failing;        /* the last batch failed: report recovery once */
     int unreachable;    /* PostgreSQL: the connection is lost (the writer's) */
+    int busy;           /* PostgreSQL with a spool: the cluster's write lock was not granted in
+                         * KB_WRITER_LOCK_WAIT_MS; events wait in the spool */
     struct timespec last_ok; /* PostgreSQL: when the connection last answered */
     char fail_msg[256]; /* why it failed (the writer's; copied to stats under the lock) */
 
@@ -76,6 +78,16 @@ int kb_writer_write(kb_store *st, event *batch, char *why, size_t why_len);
 int kb_writer_write_event(kb_store *st, event *ev);
 /* The connection is lost (lost = 1) or answers again; logs the change once. */
 void kb_writer_set_unreachable(kb_store *st, int lost);
+/* PostgreSQL with a spool: how long the writer waits for the cluster's write lock, and how long
+ * after a wait in vain it tries again. Short, because callers wait on the writer for their
+ * acknowledgement: a session the server has not yet found dead (a node cut off by the network
+ * inside a write transaction) holds the lock until the server ends it, tens of seconds, and
+ * meanwhile the events are kept in the spool (docs/CLUSTER.md). */
+#define KB_WRITER_LOCK_WAIT_MS 1000
+#define KB_WRITER_BUSY_RETRY_MS 2000
+/* The write lock was not granted in time (busy = 1), or was again (busy = 0); logs the change
+ * once. */
+void kb_writer_set_busy(kb_store *st, int busy);
 /* Bring the schema to the current version (the first connection of a store opened offline).
  * 0, or -1 with the reason in err. */
 int kb_writer_migrate(kb_store *st, char *err, size_t err_len);

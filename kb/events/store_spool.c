@@ -309,10 +309,13 @@ void kb_writer_deliver(kb_store *st)
         }
         clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
         kb_writer_after_commit(st);
+        kb_writer_set_busy(st, 0);
         /* Each delivery may bring searches that parked feedback waits for. */
         if (parked_round(st) == KB_DB_LOST) kb_writer_set_unreachable(st, 1);
     } else if (rc == KB_DB_LOST) {
         kb_writer_set_unreachable(st, 1);
+    } else if (rc == KB_DB_BUSY) {
+        kb_writer_set_busy(st, 1); /* the spool waits, and delivery is tried again */
     } else {
         spool_problem(st, DELIVERING, "cannot deliver the spool", why);
     }
