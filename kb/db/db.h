@@ -111,7 +111,7 @@ int kb_db_reconnect(kb_db *db);
  * when it cannot. Then kb_db_reconnect_poll, as often as wanted, never waits: *done = 0 while
  * it is under way; *done = 1 with KB_DB_OK once connected (a new session, as after
  * kb_db_reconnect), or with KB_DB_LOST when it failed or ran past the connect timeout
- * (connect_timeout, 5 s unless the URI says otherwise). Nothing else may use the handle in
+ * (connect_timeout, 3 s unless the URI says otherwise). Nothing else may use the handle in
  * between. SQLite: KB_DB_OK at once. */
 int kb_db_reconnect_start(kb_db *db);
 int kb_db_reconnect_poll(kb_db *db, int *done);

@@ -152,11 +152,15 @@ int kb_db_pg_open(kb_db *db, const char *uri, char *err, size_t err_len)
     /* Defaults first: the URI (dbname, expanded) overrides them. client_encoding comes after it:
      * the store's text is UTF-8 whatever the URI says. tcp_user_timeout and keepalives make a
      * vanished server (a dead machine, a cut network) an error within seconds rather than
-     * minutes, so the writer starts spooling. */
+     * minutes, so the writer starts spooling. Short ones, because whatever waits on a session
+     * meanwhile holds up an HTTP thread, and the searches that share it: 3 s of unacknowledged
+     * data (tcp_user_timeout counts only what TCP could not deliver, never a slow query, and a
+     * local network that delivers nothing for 3 s is cut), 3 s to connect (a node's session
+     * takes milliseconds). Measured with the cluster test's cut network (docs/CLUSTER.md). */
     const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
                           "keepalives_interval", "keepalives_count", "tcp_user_timeout",
                           "fallback_application_name", "dbname", "client_encoding", NULL};
-    const char *vals[] = {"5", "1", "10", "5", "3", "10000", "kb", uri, "UTF8", NULL};
+    const char *vals[] = {"3", "1", "10", "5", "3", "3000", "kb", uri, "UTF8", NULL};
     db->pg = PQconnectdbParams(keys, vals, 1);
     int rc;
     if (!db->pg) rc = kb_db_fail(db, KB_DB_ERROR, NULL, "out of memory");
@@ -212,7 +216,7 @@ static int64_t mono_ms(void)
 /* The connection's connect_timeout in ms (libpq's own, which PQresetPoll leaves to its caller). */
 static int64_t connect_timeout_ms(PGconn *pg)
 {
-    int64_t ms = 5000; /* kb_db_pg_open's default, should libpq not say */
+    int64_t ms = 3000; /* kb_db_pg_open's default, should libpq not say */
     PQconninfoOption *opts = PQconninfo(pg);
     for (PQconninfoOption *o = opts; o && o->keyword; o++)
         if (!strcmp(o->keyword, "connect_timeout") && o->val && atoi(o->val) > 0)
