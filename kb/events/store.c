@@ -621,7 +621,6 @@ kb_store *kb_store_open_spooled(const char *data, const char *spool_dir, char *e
         snprintf(err, err_len, "out of memory");
         goto fail;
     }
-    clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
     if (spool_dir && kb_writer_spool_open(st, spool_dir, err, err_len) != 0) goto fail;
     if (spool_dir && kb_db_errcode(st->db) == KB_DB_LOST) {
         /* Started while the database is away: searches are answered and events spooled; the
@@ -903,7 +902,6 @@ void kb_writer_set_unreachable(kb_store *st, int lost)
     }
     st->unreachable = lost;
     if (lost) snprintf(st->fail_msg, sizeof st->fail_msg, "%s", kb_store_db_message(st->db));
-    else clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
 }
 
 void kb_writer_set_busy(kb_store *st, int busy)

@@ -36,7 +36,6 @@ struct kb_store {
     int unreachable;    /* PostgreSQL: the connection is lost (the writer's) */
     int busy;           /* PostgreSQL with a spool: the cluster's write lock was not granted in
                          * KB_WRITER_LOCK_WAIT_MS; events wait in the spool */
-    struct timespec last_ok; /* PostgreSQL: when the connection last answered */
     char fail_msg[256]; /* why it failed (the writer's; copied to stats under the lock) */
 
     /* The spool (PostgreSQL with a spool directory; store_spool.c). The writer's alone. */
@@ -50,6 +49,7 @@ struct kb_store {
                          * it between batches rather than wait out a connect timeout */
     int64_t lost_since_ms;  /* monotonic ms when the connection was lost (0: connected) */
     int64_t next_try_ms;    /* monotonic ms of the next reconnect or delivery attempt */
+    int64_t parked_ms;      /* monotonic ms parked feedback was last looked for */
     int spool_failing;  /* delivery or the ids failed for another reason than the connection:
                          * said once, retried */
     uint64_t n_spooled, n_delivered;   /* events kept in the spool, delivered from it */

@@ -307,7 +307,6 @@ void kb_writer_deliver(kb_store *st)
             st->n_delivered += b.n - refused - undecodable;
             spool_problem_over(st, DELIVERING);
         }
-        clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
         kb_writer_after_commit(st);
         kb_writer_set_busy(st, 0);
         /* Each delivery may bring searches that parked feedback waits for. */
@@ -400,13 +399,13 @@ void kb_writer_idle(kb_store *st)
         if (now >= st->next_try_ms) connected(st);
         return;
     }
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    int64_t ok_ms = (int64_t)st->last_ok.tv_sec * 1000 + st->last_ok.tv_nsec / 1000000;
-    if (now - ok_ms < CHECK_MS) return;
-    /* Parked feedback is retried each idle second; the query also tells a lost connection. */
+    /* Parked feedback is looked for every second, busy or idle: its search may arrive in
+     * another node's direct write, after which no delivery here would look again, and under a
+     * floor's steady load no writer is ever idle for a second. The query also tells an idle
+     * writer that its connection is lost. */
+    if (now - st->parked_ms < CHECK_MS) return;
+    st->parked_ms = now;
     int rc = parked_round(st);
     if (rc == KB_DB_LOST || kb_db_errcode(st->db) == KB_DB_LOST) kb_writer_set_unreachable(st, 1);
-    else clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
     if (!st->unreachable) kb_writer_after_commit(st);
 }
