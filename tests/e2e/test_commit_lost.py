@@ -55,7 +55,7 @@ class ProxiedService(AgentsService):
 
     def __init__(self, schema):
         self.schema = schema
-        self.proxy = PgProxy(("127.0.0.1", pg().port), node_pids=lambda: [self.proc.pid]).start()
+        self.proxy = PgProxy(("127.0.0.1", pg().port)).start()
         self.sql(f"CREATE SCHEMA {schema}", search_path=False)
         server = pg()
         data = (f"postgresql://{server.superuser}:{server.password}@127.0.0.1:{self.proxy.port}/kb"
@@ -101,11 +101,11 @@ def a_batch_whose_commit_answer_is_lost_is_stored_once_and_the_node_goes_on():
     with ProxiedService("e2e_commit_lost") as s:
         check_status(s.search("流量套餐怎么变更"), 200, "a first search")
         wait_until(lambda: s.health()["store"] == "ok", 10, "the store")
-        time.sleep(0.3)  # its batch committed
+        time.sleep(scaled(0.3))  # its batch committed
         # armed in this order: the first batch with searches has its COMMIT answered late, the
         # batch after it (searches, feedback, a help request) has its answer lost, and so has the
         # first delivery of the spool after that
-        hold = s.proxy.hold_commit_answer(1.5, lambda st: has(st, "INSERT INTO searches"))
+        hold = s.proxy.hold_commit_answer(scaled(1.5), lambda st: has(st, "INSERT INTO searches"))
         lost = s.proxy.drop_after_commit(a_batch)
         lost_delivery = s.proxy.drop_after_commit(a_delivery)
 
@@ -116,7 +116,7 @@ def a_batch_whose_commit_answer_is_lost_is_stored_once_and_the_node_goes_on():
             "search_id": first[0], "kind": "helpful", "doc_id": "roam-intl-001"}))
         help1 = in_background(lambda: s.call("POST", "/api/help-requests", "agent", body={
             "question": "出国了手机怎么用，求助一", "answer_doc_id": "roam-intl-001"}))
-        time.sleep(0.3)
+        time.sleep(scaled(0.3))
         check(not hold.done.is_set(), "the three were queued while the first commit waited")
         check(lost.done.wait(scaled(10)), "the batch's COMMIT was sent")
         check(lost.tag == "COMMIT", f"the server committed the batch: {lost.tag}")
