@@ -226,6 +226,15 @@ def gaps_holder(c):
     return rows[0][0] if rows else None
 
 
+def wait_gaps_holder(c, limit_s=15):
+    """The application_name of the session holding kb.gaps once one does, or None."""
+    try:
+        cl.wait_for(lambda: gaps_holder(c) is not None, limit_s, "a node holding kb.gaps", 0.2)
+        return gaps_holder(c)
+    except cl.ClusterError:
+        return None
+
+
 def check_events_in_database(c, load, res, scenario, prefix, before):
     """Every acknowledged help request and feedback sent before `before` is in PostgreSQL, once.
     prefix: the checks' names start with it."""
@@ -504,12 +513,7 @@ def scenario_database_down(c, load, res, spool):
 
 def scenario_gap_worker_dies(c, load, res, excused):
     name = "4. gap worker killed"
-    holder = None
-    try:
-        cl.wait_for(lambda: gaps_holder(c) is not None, 15, "a node holding kb.gaps", 0.2)
-        holder = gaps_holder(c)
-    except cl.ClusterError:
-        pass
+    holder = wait_gaps_holder(c)
     if not res.check(holder is not None, "4_one_node_holds_the_gap_queue_lock",
                      "no session holds the advisory lock kb.gaps (pg_locks)"):
         return
@@ -564,12 +568,7 @@ def scenario_partition(c, load, res):
     lock, and with it every node's writes, until it ends the session), for PARTITION_S; then the
     network is back. Its proxy (tests/pg_proxy.py) cuts it and plays both ends' TCP timers."""
     name = "5. node cut off from PostgreSQL"
-    holder = None
-    try:
-        cl.wait_for(lambda: gaps_holder(c) is not None, 15, "a node holding kb.gaps", 0.2)
-        holder = gaps_holder(c)
-    except cl.ClusterError:
-        pass
+    holder = wait_gaps_holder(c)
     victim = next((n for n in c.nodes if n.app_name == holder), c.nodes[0])
     others = [n for n in c.nodes if n is not victim]
     before = {n.name: node_metrics(n) for n in others}
