@@ -984,6 +984,7 @@ static int write_batch(kb_store *st, event *batch)
     int rc = kb_writer_write(st, batch, copy, sizeof copy);
     if (rc == KB_DB_OK) {
         if (st->pg) kb_writer_set_unreachable(st, 0);
+        kb_writer_set_busy(st, 0);
         if (st->failing) kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: writes work again\n", st->path);
         st->failing = 0;
         kb_writer_after_commit(st);

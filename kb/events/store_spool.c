@@ -222,7 +222,7 @@ static int parked_round(kb_store *st)
     if (dropped)
         kb_journal_printf(KB_PRIO_WARNING, "kb_store: %s: %zu feedback events dropped: their "
                           "search did not reach the database within 7 days\n", st->path, dropped);
-    if (rc != KB_DB_OK && rc != KB_DB_LOST) {
+    if (rc != KB_DB_OK && rc != KB_DB_LOST && rc != KB_DB_BUSY) { /* busy: again next second */
         char why[256];
         kb_writer_failure_text(st, why, sizeof why);
         kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: cannot write parked feedback: %s\n",
@@ -307,8 +307,8 @@ void kb_writer_deliver(kb_store *st)
             st->n_delivered += b.n - refused - undecodable;
             spool_problem_over(st, DELIVERING);
         }
-        kb_writer_after_commit(st);
         kb_writer_set_busy(st, 0);
+        kb_writer_after_commit(st);
         /* Each delivery may bring searches that parked feedback waits for. */
         if (parked_round(st) == KB_DB_LOST) kb_writer_set_unreachable(st, 1);
     } else if (rc == KB_DB_LOST) {
@@ -328,10 +328,12 @@ void kb_writer_deliver(kb_store *st)
 
 void kb_writer_after_commit(kb_store *st)
 {
-    if (!st->ids || st->unreachable) return;
-    int lost;
-    if (kb_help_ids_refill(st->ids, st->db, &lost) != 0) {
-        if (lost) kb_writer_set_unreachable(st, 1);
+    /* Busy: the write lock is held elsewhere, and reserving needs it; after the next commit. */
+    if (!st->ids || st->unreachable || st->busy) return;
+    int code;
+    if (kb_help_ids_refill(st->ids, st->db, &code) != 0) {
+        if (code == KB_DB_LOST) kb_writer_set_unreachable(st, 1);
+        else if (code == KB_DB_BUSY) kb_writer_set_busy(st, 1);
         else spool_problem(st, DELIVERING, "cannot reserve help-request ids for the spool",
                            kb_help_ids_errmsg(st->ids));
     }
