@@ -17,7 +17,8 @@
 #                   (systemd-nspawn; as root; the image is cached in /var/tmp, see docs/DEPLOY.md)
 #   make cluster-test   three search nodes, PostgreSQL and haproxy on loopback addresses of this
 #                   machine under load, through a publication, a node's death, the database
-#                   down for 30 s and the gap worker's death (about 2-4 minutes; docs/DEPLOY.md)
+#                   down for 30 s, the gap worker's death and its node cut off from the
+#                   database by the network (about 2 minutes; docs/DEPLOY.md)
 
 PKGS := xapian-core libxml-2.0 libpcre2-8 icu-uc icu-i18n sqlite3 libpq libmicrohttpd libcjson libzstd
 PREFIX ?= /usr/local

@@ -143,6 +143,18 @@ int kb_db_reconnect(kb_db *db)
     return db->dialect == KB_DB_POSTGRESQL ? kb_db_pg_reconnect(db) : kb_db_ok(db);
 }
 
+int kb_db_reconnect_start(kb_db *db)
+{
+    return db->dialect == KB_DB_POSTGRESQL ? kb_db_pg_reconnect_start(db) : kb_db_ok(db);
+}
+
+int kb_db_reconnect_poll(kb_db *db, int *done)
+{
+    if (db->dialect == KB_DB_POSTGRESQL) return kb_db_pg_reconnect_poll(db, done);
+    *done = 1;
+    return kb_db_ok(db);
+}
+
 int kb_db_ping(kb_db *db)
 {
     if (db->dialect == KB_DB_SQLITE) return kb_db_exec(db, "SELECT 1");

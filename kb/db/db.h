@@ -105,6 +105,17 @@ int kb_db_errcode(const kb_db *db);
  * SQLite: KB_DB_OK. */
 int kb_db_reconnect(kb_db *db);
 
+/* kb_db_reconnect without waiting, for a thread that must go on meanwhile (the store's writer:
+ * callers wait on it for their acknowledgements, and a connect to a host that does not answer
+ * waits out the whole connect timeout). kb_db_reconnect_start begins: KB_DB_OK, or KB_DB_LOST
+ * when it cannot. Then kb_db_reconnect_poll, as often as wanted, never waits: *done = 0 while
+ * it is under way; *done = 1 with KB_DB_OK once connected (a new session, as after
+ * kb_db_reconnect), or with KB_DB_LOST when it failed or ran past the connect timeout
+ * (connect_timeout, 3 s unless the URI says otherwise). Nothing else may use the handle in
+ * between. SQLite: KB_DB_OK at once. */
+int kb_db_reconnect_start(kb_db *db);
+int kb_db_reconnect_poll(kb_db *db, int *done);
+
 /* Run a cheap query: KB_DB_OK, or KB_DB_LOST when the connection turns out to be gone (what a
  * health check asks). */
 int kb_db_ping(kb_db *db);

@@ -43,6 +43,9 @@ struct kb_db {
     size_t n_dealloc, cap_dealloc;
     uint32_t locks[KB_DB_MAX_LOCKS];     /* advisory locks this session holds */
     size_t n_locks;
+    int connect_want;                    /* reconnecting without waiting: what PQresetPoll
+                                          * waits for (PGRES_POLLING_READING or _WRITING) */
+    int64_t connect_deadline_ms;         /* ... and when it gives up (monotonic) */
 };
 
 struct kb_db_stmt {
@@ -110,6 +113,8 @@ int kb_db_sqlite_fail(kb_db *db, int rc);
 int kb_db_pg_open(kb_db *db, const char *uri, char *err, size_t err_len);
 void kb_db_pg_close(kb_db *db);
 int kb_db_pg_reconnect(kb_db *db);
+int kb_db_pg_reconnect_start(kb_db *db);
+int kb_db_pg_reconnect_poll(kb_db *db, int *done);
 int kb_db_pg_exec(kb_db *db, const char *sql);
 int kb_db_pg_prepare(kb_db *db, const char *sql, kb_db_stmt *s);
 int kb_db_pg_step(kb_db_stmt *s);

@@ -16,9 +16,11 @@
  */
 #include "db/db_internal.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LOCK_NAMED 0x6b62 /* "kb" */
 #define LOCK_WRITE 0x6b63
@@ -150,11 +152,15 @@ int kb_db_pg_open(kb_db *db, const char *uri, char *err, size_t err_len)
     /* Defaults first: the URI (dbname, expanded) overrides them. client_encoding comes after it:
      * the store's text is UTF-8 whatever the URI says. tcp_user_timeout and keepalives make a
      * vanished server (a dead machine, a cut network) an error within seconds rather than
-     * minutes, so the writer starts spooling. */
+     * minutes, so the writer starts spooling. Short ones, because whatever waits on a session
+     * meanwhile holds up an HTTP thread, and the searches that share it: 3 s of unacknowledged
+     * data (tcp_user_timeout counts only what TCP could not deliver, never a slow query, and a
+     * local network that delivers nothing for 3 s is cut), 3 s to connect (a node's session
+     * takes milliseconds). Measured with the cluster test's cut network (docs/CLUSTER.md). */
     const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
                           "keepalives_interval", "keepalives_count", "tcp_user_timeout",
                           "fallback_application_name", "dbname", "client_encoding", NULL};
-    const char *vals[] = {"5", "1", "10", "5", "3", "10000", "kb", uri, "UTF8", NULL};
+    const char *vals[] = {"3", "1", "10", "5", "3", "3000", "kb", uri, "UTF8", NULL};
     db->pg = PQconnectdbParams(keys, vals, 1);
     int rc;
     if (!db->pg) rc = kb_db_fail(db, KB_DB_ERROR, NULL, "out of memory");
@@ -172,20 +178,82 @@ void kb_db_pg_close(kb_db *db)
     db->pg = NULL;
 }
 
+/* PQreset or PQresetStart has begun a new session: no transaction, no locks, none of the old
+ * server-side statements. */
+static void session_gone(kb_db *db)
+{
+    db->tx = 0;
+    db->n_locks = 0;
+    for (size_t i = 0; i < db->n_dealloc; i++) free(db->dealloc[i]);
+    db->n_dealloc = 0;
+}
+
+/* The new session is up, or the attempt failed (its message from libpq). */
+static int session_ready(kb_db *db)
+{
+    if (PQstatus(db->pg) != CONNECTION_OK)
+        return kb_db_fail(db, KB_DB_LOST, NULL, "cannot connect: %s", PQerrorMessage(db->pg));
+    db->generation++;
+    return kb_db_pg_session_settings(db);
+}
+
 int kb_db_pg_reconnect(kb_db *db)
 {
     if (!db->pg) return kb_db_fail(db, KB_DB_ERROR, NULL, "out of memory");
     if (connected(db) && run_plain(db, "SELECT 1", "ping", NULL) == KB_DB_OK) return KB_DB_OK;
     PQreset(db->pg);
-    /* A new session: no transaction, no locks, none of the old server-side statements. */
-    db->tx = 0;
-    db->n_locks = 0;
-    for (size_t i = 0; i < db->n_dealloc; i++) free(db->dealloc[i]);
-    db->n_dealloc = 0;
-    if (PQstatus(db->pg) != CONNECTION_OK)
+    session_gone(db);
+    return session_ready(db);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The connection's connect_timeout in ms (libpq's own, which PQresetPoll leaves to its caller). */
+static int64_t connect_timeout_ms(PGconn *pg)
+{
+    int64_t ms = 3000; /* kb_db_pg_open's default, should libpq not say */
+    PQconninfoOption *opts = PQconninfo(pg);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (!strcmp(o->keyword, "connect_timeout") && o->val && atoi(o->val) > 0)
+            ms = (int64_t)(atoi(o->val) < 2 ? 2 : atoi(o->val)) * 1000; /* libpq's minimum */
+    PQconninfoFree(opts);
+    return ms;
+}
+
+int kb_db_pg_reconnect_start(kb_db *db)
+{
+    if (!db->pg) return kb_db_fail(db, KB_DB_ERROR, NULL, "out of memory");
+    session_gone(db);
+    if (!PQresetStart(db->pg))
         return kb_db_fail(db, KB_DB_LOST, NULL, "cannot connect: %s", PQerrorMessage(db->pg));
-    db->generation++;
-    return kb_db_pg_session_settings(db);
+    db->connect_want = PGRES_POLLING_WRITING; /* libpq: as if PQresetPoll had said so */
+    db->connect_deadline_ms = mono_ms() + connect_timeout_ms(db->pg);
+    return kb_db_ok(db);
+}
+
+int kb_db_pg_reconnect_poll(kb_db *db, int *done)
+{
+    *done = 0;
+    /* PQresetPoll only when its socket is ready for what it waits for: called early, it would
+     * take a connect still under way for one that succeeded. */
+    struct pollfd p = {.fd = PQsocket(db->pg),
+                       .events = db->connect_want == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+    if (p.fd < 0 || poll(&p, 1, 0) != 0) {
+        PostgresPollingStatusType st = PQresetPoll(db->pg);
+        if (st == PGRES_POLLING_OK || st == PGRES_POLLING_FAILED) {
+            *done = 1;
+            return session_ready(db);
+        }
+        db->connect_want = st;
+    }
+    if (mono_ms() < db->connect_deadline_ms) return kb_db_ok(db);
+    *done = 1; /* the next PQresetStart closes what this attempt left open */
+    return kb_db_fail(db, KB_DB_LOST, NULL, "cannot connect: timeout expired");
 }
 
 int kb_db_pg_exec(kb_db *db, const char *sql)

@@ -160,9 +160,9 @@ int kb_help_ids_take(kb_help_ids *h, int64_t *id)
     return 0;
 }
 
-int kb_help_ids_refill(kb_help_ids *h, kb_db *db, int *lost)
+int kb_help_ids_refill(kb_help_ids *h, kb_db *db, int *code)
 {
-    *lost = 0;
+    *code = KB_DB_OK;
     if (kb_help_ids_left(h) >= KB_HELP_IDS_BLOCK / 2) return 0;
     if (kb_db_dialect_of(db) != KB_DB_POSTGRESQL) return fail(h, "reserving ids is for PostgreSQL");
     compact(h);
@@ -196,7 +196,7 @@ int kb_help_ids_refill(kb_help_ids *h, kb_db *db, int *lost)
     kb_db_finalize(s);
     if (rc == KB_DB_OK) rc = kb_db_commit(db);
     if (rc != KB_DB_OK) {
-        *lost = kb_db_errcode(db) == KB_DB_LOST;
+        *code = kb_db_errcode(db);
         fail(h, "cannot reserve help-request ids: %s", kb_db_errmsg(db));
         kb_db_rollback(db);
         return -1;

@@ -44,8 +44,10 @@ int kb_help_ids_take(kb_help_ids *h, int64_t *id);
 
 /* On a connected PostgreSQL handle, outside a transaction: when fewer than half a block is
  * left, reserve the next block and record it (fsynced). 0 (done, or not needed), or -1 with the
- * reason in kb_help_ids_errmsg (*lost set when the connection is gone). */
-int kb_help_ids_refill(kb_help_ids *h, kb_db *db, int *lost);
+ * reason in kb_help_ids_errmsg and the database's code of the failure in *code (KB_DB_LOST: the
+ * connection is gone; KB_DB_BUSY: the write lock was not granted in time; KB_DB_OK when the
+ * failure was not the database's). */
+int kb_help_ids_refill(kb_help_ids *h, kb_db *db, int *code);
 
 const char *kb_help_ids_errmsg(const kb_help_ids *h);
 

@@ -621,7 +621,6 @@ kb_store *kb_store_open_spooled(const char *data, const char *spool_dir, char *e
         snprintf(err, err_len, "out of memory");
         goto fail;
     }
-    clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
     if (spool_dir && kb_writer_spool_open(st, spool_dir, err, err_len) != 0) goto fail;
     if (spool_dir && kb_db_errcode(st->db) == KB_DB_LOST) {
         /* Started while the database is away: searches are answered and events spooled; the
@@ -634,6 +633,9 @@ kb_store *kb_store_open_spooled(const char *data, const char *spool_dir, char *e
         goto fail;
     }
     if (prepare_inserts(st, err, err_len) != 0) goto fail;
+    /* After the migration, which may wait its turn behind other nodes' for the full timeout;
+     * offline, the setting is applied when the session is. */
+    if (st->spool) kb_db_set_busy_timeout(st->db, KB_WRITER_LOCK_WAIT_MS);
     if (st->spool && !st->unreachable) kb_writer_after_commit(st); /* the first reserved ids */
     publish_state(st); /* what /healthz says before the first batch */
     int rc = pthread_create(&st->writer, NULL, writer_main, st);
@@ -900,7 +902,19 @@ void kb_writer_set_unreachable(kb_store *st, int lost)
     }
     st->unreachable = lost;
     if (lost) snprintf(st->fail_msg, sizeof st->fail_msg, "%s", kb_store_db_message(st->db));
-    else clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
+}
+
+void kb_writer_set_busy(kb_store *st, int busy)
+{
+    if (busy && !st->busy)
+        kb_journal_printf(KB_PRIO_WARNING, "kb_store: %s: the database's write lock is held "
+                          "elsewhere for more than %d ms (%s): events are kept in the spool "
+                          "until it is free\n", st->path, KB_WRITER_LOCK_WAIT_MS,
+                          kb_store_db_message(st->db));
+    else if (!busy && st->busy)
+        kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: the write lock is free again\n", st->path);
+    st->busy = busy;
+    if (busy) st->next_try_ms = kb_writer_now_ms() + KB_WRITER_BUSY_RETRY_MS;
 }
 
 /* Run the batch's statements in one write transaction. KB_DB_OK once committed; on PostgreSQL,
@@ -970,15 +984,19 @@ static int write_batch(kb_store *st, event *batch)
     int rc = kb_writer_write(st, batch, copy, sizeof copy);
     if (rc == KB_DB_OK) {
         if (st->pg) kb_writer_set_unreachable(st, 0);
+        kb_writer_set_busy(st, 0);
         if (st->failing) kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: writes work again\n", st->path);
         st->failing = 0;
         kb_writer_after_commit(st);
         return 0;
     }
     if (rc == KB_DB_LOST) kb_writer_set_unreachable(st, 1);
-    if (rc == KB_DB_LOST && st->spool) {
+    if (rc == KB_DB_BUSY && st->spool) kb_writer_set_busy(st, 1);
+    if ((rc == KB_DB_LOST || rc == KB_DB_BUSY) && st->spool) {
         /* Whether the COMMIT reached the server is not known when its answer was lost: the
-         * spool's inserts are idempotent, and a help request keeps the id this attempt drew. */
+         * spool's inserts are idempotent, and a help request keeps the id this attempt drew.
+         * The write lock not granted: the batch was rolled back and waits in the spool, as when
+         * the database is away, rather than being lost (its callers hear 201 from the spool). */
         for (event *ev = batch; ev; ev = ev->next)
             if (!ev->refused) {
                 free(ev->err);

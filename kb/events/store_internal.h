@@ -34,7 +34,8 @@ struct kb_store {
     int one_by_one;     /* PostgreSQL: this batch is written again a row at a time */
     int failing;        /* the last batch failed: report recovery once */
     int unreachable;    /* PostgreSQL: the connection is lost (the writer's) */
-    struct timespec last_ok; /* PostgreSQL: when the connection last answered */
+    int busy;           /* PostgreSQL with a spool: the cluster's write lock was not granted in
+                         * KB_WRITER_LOCK_WAIT_MS; events wait in the spool */
     char fail_msg[256]; /* why it failed (the writer's; copied to stats under the lock) */
 
     /* The spool (PostgreSQL with a spool directory; store_spool.c). The writer's alone. */
@@ -44,8 +45,11 @@ struct kb_store {
                          * holds events (one node's events stay in order) */
     int delivering;     /* the events being written come from the spool */
     int need_migrate;   /* opened offline: the schema is brought up at the first connection */
+    int connecting;     /* a reconnection is under way (kb_db_reconnect_start): the writer polls
+                         * it between batches rather than wait out a connect timeout */
     int64_t lost_since_ms;  /* monotonic ms when the connection was lost (0: connected) */
     int64_t next_try_ms;    /* monotonic ms of the next reconnect or delivery attempt */
+    int64_t parked_ms;      /* monotonic ms parked feedback was last looked for */
     int spool_failing;  /* delivery or the ids failed for another reason than the connection:
                          * said once, retried */
     uint64_t n_spooled, n_delivered;   /* events kept in the spool, delivered from it */
@@ -74,6 +78,16 @@ int kb_writer_write(kb_store *st, event *batch, char *why, size_t why_len);
 int kb_writer_write_event(kb_store *st, event *ev);
 /* The connection is lost (lost = 1) or answers again; logs the change once. */
 void kb_writer_set_unreachable(kb_store *st, int lost);
+/* PostgreSQL with a spool: how long the writer waits for the cluster's write lock, and how long
+ * after a wait in vain it tries again. Short, because callers wait on the writer for their
+ * acknowledgement: a session the server has not yet found dead (a node cut off by the network
+ * inside a write transaction) holds the lock until the server ends it, tens of seconds, and
+ * meanwhile the events are kept in the spool (docs/CLUSTER.md). */
+#define KB_WRITER_LOCK_WAIT_MS 1000
+#define KB_WRITER_BUSY_RETRY_MS 2000
+/* The write lock was not granted in time (busy = 1), or was again (busy = 0); logs the change
+ * once. */
+void kb_writer_set_busy(kb_store *st, int busy);
 /* Bring the schema to the current version (the first connection of a store opened offline).
  * 0, or -1 with the reason in err. */
 int kb_writer_migrate(kb_store *st, char *err, size_t err_len);

@@ -27,6 +27,7 @@
 #define RECONNECT_SLOW_MS 5000    /* ... once it has been away a minute */
 #define RECONNECT_FAST_FOR_MS 60000
 #define RETRY_MS 5000             /* delivery or migration failed for another reason */
+#define CONNECT_POLL_MS 20        /* how often an idle writer looks at a connection under way */
 #define PARKED_MAX_AGE_MS (7LL * 24 * 3600 * 1000) /* parked feedback is dropped after this */
 #define PARKED_BATCH 1000
 
@@ -221,7 +222,7 @@ static int parked_round(kb_store *st)
     if (dropped)
         kb_journal_printf(KB_PRIO_WARNING, "kb_store: %s: %zu feedback events dropped: their "
                           "search did not reach the database within 7 days\n", st->path, dropped);
-    if (rc != KB_DB_OK && rc != KB_DB_LOST) {
+    if (rc != KB_DB_OK && rc != KB_DB_LOST && rc != KB_DB_BUSY) { /* busy: again next second */
         char why[256];
         kb_writer_failure_text(st, why, sizeof why);
         kb_journal_printf(KB_PRIO_ERR, "kb_store: %s: cannot write parked feedback: %s\n",
@@ -306,12 +307,14 @@ void kb_writer_deliver(kb_store *st)
             st->n_delivered += b.n - refused - undecodable;
             spool_problem_over(st, DELIVERING);
         }
-        clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
+        kb_writer_set_busy(st, 0);
         kb_writer_after_commit(st);
         /* Each delivery may bring searches that parked feedback waits for. */
         if (parked_round(st) == KB_DB_LOST) kb_writer_set_unreachable(st, 1);
     } else if (rc == KB_DB_LOST) {
         kb_writer_set_unreachable(st, 1);
+    } else if (rc == KB_DB_BUSY) {
+        kb_writer_set_busy(st, 1); /* the spool waits, and delivery is tried again */
     } else {
         spool_problem(st, DELIVERING, "cannot deliver the spool", why);
     }
@@ -325,10 +328,12 @@ void kb_writer_deliver(kb_store *st)
 
 void kb_writer_after_commit(kb_store *st)
 {
-    if (!st->ids || st->unreachable) return;
-    int lost;
-    if (kb_help_ids_refill(st->ids, st->db, &lost) != 0) {
-        if (lost) kb_writer_set_unreachable(st, 1);
+    /* Busy: the write lock is held elsewhere, and reserving needs it; after the next commit. */
+    if (!st->ids || st->unreachable || st->busy) return;
+    int code;
+    if (kb_help_ids_refill(st->ids, st->db, &code) != 0) {
+        if (code == KB_DB_LOST) kb_writer_set_unreachable(st, 1);
+        else if (code == KB_DB_BUSY) kb_writer_set_busy(st, 1);
         else spool_problem(st, DELIVERING, "cannot reserve help-request ids for the spool",
                            kb_help_ids_errmsg(st->ids));
     }
@@ -358,6 +363,7 @@ static void connected(kb_store *st)
 
 int64_t kb_writer_idle_wait_ms(kb_store *st)
 {
+    if (st->connecting) return CONNECT_POLL_MS;
     int64_t wait = CHECK_MS, now = kb_writer_now_ms();
     if ((st->unreachable || st->need_migrate || st->spooling) && st->next_try_ms)
         wait = st->next_try_ms - now;
@@ -368,12 +374,25 @@ void kb_writer_idle(kb_store *st)
 {
     int64_t now = kb_writer_now_ms();
     if (st->unreachable) {
-        if (now < st->next_try_ms) return;
-        if (kb_db_reconnect(st->db) == KB_DB_OK) {
+        /* Without waiting: a server that does not answer (a cut network, a dead host) would
+         * hold the writer for the whole connect timeout at every attempt, and with it every
+         * caller waiting for an acknowledgement from the spool. */
+        int rc, done = 1;
+        if (st->connecting) {
+            rc = kb_db_reconnect_poll(st->db, &done);
+        } else {
+            if (now < st->next_try_ms) return;
+            rc = kb_db_reconnect_start(st->db);
+            if (rc == KB_DB_OK) rc = kb_db_reconnect_poll(st->db, &done);
+        }
+        st->connecting = !done;
+        if (!done) return;
+        if (rc == KB_DB_OK) {
             connected(st);
             return;
         }
         snprintf(st->fail_msg, sizeof st->fail_msg, "%s", kb_store_db_message(st->db));
+        now = kb_writer_now_ms();
         st->next_try_ms = now + (now - st->lost_since_ms < RECONNECT_FAST_FOR_MS ? RECONNECT_FAST_MS
                                                                                 : RECONNECT_SLOW_MS);
         return;
@@ -382,13 +401,13 @@ void kb_writer_idle(kb_store *st)
         if (now >= st->next_try_ms) connected(st);
         return;
     }
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    int64_t ok_ms = (int64_t)st->last_ok.tv_sec * 1000 + st->last_ok.tv_nsec / 1000000;
-    if (now - ok_ms < CHECK_MS) return;
-    /* Parked feedback is retried each idle second; the query also tells a lost connection. */
+    /* Parked feedback is looked for every second, busy or idle: its search may arrive in
+     * another node's direct write, after which no delivery here would look again, and under a
+     * floor's steady load no writer is ever idle for a second. The query also tells an idle
+     * writer that its connection is lost. */
+    if (now - st->parked_ms < CHECK_MS) return;
+    st->parked_ms = now;
     int rc = parked_round(st);
     if (rc == KB_DB_LOST || kb_db_errcode(st->db) == KB_DB_LOST) kb_writer_set_unreachable(st, 1);
-    else clock_gettime(CLOCK_MONOTONIC, &st->last_ok);
     if (!st->unreachable) kb_writer_after_commit(st);
 }

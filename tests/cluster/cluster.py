@@ -8,6 +8,10 @@ from the very files deploy/cluster/ ships, each part on a loopback address of it
     127.0.0.15  PostgreSQL 15 (initdb in the temporary folder, tests/pg_server.py)
     127.0.0.16  haproxy
 
+With db_proxies (the cluster test), each node reaches PostgreSQL through a proxy of its own
+(tests/pg_proxy.py, listening on .15, connecting from the node's address), which can cut that
+node off from the database the way a network does.
+
 Why the shipped files and not a configuration of the test's own: the point is that what
 DEPLOY.md tells an operator to install is what was tested. So the commands are the ExecStart=
 lines of the units (kb-indexer.service with kb-indexer.service.d/changesets.conf,
@@ -39,6 +43,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+from pg_proxy import PgProxy  # noqa: E402
 from pg_server import PgServer  # noqa: E402
 
 DEPLOY = os.path.join(ROOT, "deploy")
@@ -183,6 +188,7 @@ class Node:
         self.port = free_port(self.host)
         self.searchd = None
         self.replicate = None
+        self.proxy = None  # its path to PostgreSQL (db_proxies): tests/pg_proxy.py
         os.makedirs(self.etc)
 
     @property
@@ -205,8 +211,9 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, bin_dir, n_nodes=3, durable=True, log=print):
+    def __init__(self, bin_dir, n_nodes=3, durable=True, log=print, db_proxies=False):
         self.bin = os.path.abspath(bin_dir)
+        self.db_proxies = db_proxies
         self.log = log
         self.tmp = tempfile.mkdtemp(prefix="kb-cluster-")
         # PostgreSQL runs as the postgres user when we are root: it must reach its folder here.
@@ -261,6 +268,9 @@ class Cluster:
     def cleanup(self):
         for name in list(self.procs):
             self.kill(name, signal.SIGTERM, wait=5)
+        for node in self.nodes:
+            if node.proxy:
+                node.proxy.close()
         if self.pg:
             try:
                 self.pg.remove()
@@ -309,12 +319,28 @@ class Cluster:
             raise ClusterError(f"psql: {sql[:200]}: {r.stderr.strip()}")
         return [line.split("\t") for line in r.stdout.splitlines() if line]
 
+    def db_port(self, node):
+        """The port the node reaches PostgreSQL at: the server's, or its proxy's."""
+        if not self.db_proxies:
+            return self.pg.port
+        if not node.proxy:
+            path = os.path.join(self.logs, f"{node.name}-pgproxy.log")
+
+            def log(msg):
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write(f"{time.strftime('%H:%M:%S')} {msg}\n")
+            node.proxy = PgProxy((PG_HOST, self.pg.port), listen_host=PG_HOST, source_host=node.host,
+                                 node_pids=lambda: [node.searchd.pid] if node.searchd else None,
+                                 log=log).start()
+        return node.proxy.port
+
     def store_uri(self, node):
         passfile = os.path.join(node.etc, "pgpass")
+        port = self.db_port(node)
         with open(passfile, "w") as f:
-            f.write(f"{PG_HOST}:{self.pg.port}:kb:kb:{self.pg_password}\n")
+            f.write(f"{PG_HOST}:{port}:kb:kb:{self.pg_password}\n")
         os.chmod(passfile, 0o600)
-        uri = self.node_env["KB_DATA"].replace(DOC_PG_HOST + ":5432", f"{PG_HOST}:{self.pg.port}")
+        uri = self.node_env["KB_DATA"].replace(DOC_PG_HOST + ":5432", f"{PG_HOST}:{port}")
         return (uri.replace("/etc/kb/pgpass", passfile)
                 .replace("application_name=node1", f"application_name={node.app_name}"))
 

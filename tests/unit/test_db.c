@@ -8,12 +8,15 @@
 #include "db/db.h"
 #include "pg_fixture.h"
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -497,6 +500,93 @@ TEST(a_lost_connection_is_reported_as_such_and_reconnect_restores_the_handle)
     kb_db_close(db);
 }
 
+/* A TCP port on 127.0.0.1 that takes connections (the kernel completes them) and answers
+ * nothing, as a server on the far side of a cut network looks to a connect that got through;
+ * or, with listening = 0, one where nothing listens. The socket (or -1) in *fd. */
+static int silent_port(int listening, int *fd)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (*fd < 0 || bind(*fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(*fd, (struct sockaddr *)&a, &len) != 0 || (listening && listen(*fd, 8) != 0))
+        return -1;
+    if (!listening) {
+        close(*fd);
+        *fd = -1;
+    }
+    return ntohs(a.sin_port);
+}
+
+/* Poll a reconnection to its end, as the store's writer does between batches: the code, the
+ * longest single call (s) and the whole time (s). */
+static int reconnect_polled(kb_db *db, double *longest, double *total)
+{
+    double t0 = now_s();
+    *longest = 0;
+    int rc = kb_db_reconnect_start(db), done = rc != KB_DB_OK;
+    while (!done && now_s() - t0 < 30) {
+        double t = now_s();
+        rc = kb_db_reconnect_poll(db, &done);
+        if (now_s() - t > *longest) *longest = now_s() - t;
+        if (!done) usleep(2000);
+    }
+    *total = now_s() - t0;
+    return rc;
+}
+
+TEST(reconnecting_without_waiting_never_blocks_and_gives_up_after_the_connect_timeout)
+{
+    kb_db *db = open_db();
+    CHECK(db != NULL);
+    if (!db) return;
+    double longest, total;
+    if (!is_pg(db)) {
+        CHECK(reconnect_polled(db, &longest, &total) == KB_DB_OK);
+        kb_db_close(db);
+        return;
+    }
+    /* To the server: a new session, statements prepared again on their first use. */
+    CHECK(fresh_table(db, "rw", "CREATE TABLE rw (v INTEGER)") == 0);
+    CHECK(exec_ok(db, "INSERT INTO rw (v) VALUES (1)") == KB_DB_OK);
+    uint64_t gen = kb_db_generation(db);
+    CHECK(reconnect_polled(db, &longest, &total) == KB_DB_OK);
+    CHECK(kb_db_generation(db) != gen && q_int(db, "SELECT count(*) FROM rw") == 1);
+    kb_db_close(db);
+
+    /* To a server that takes the connection and never answers: each call returns at once, and
+     * the attempt gives up after the connect timeout (2 s here), saying so. */
+    int fd, port = silent_port(1, &fd);
+    CHECK(port > 0);
+    char uri[256], err[512];
+    snprintf(uri, sizeof uri, "postgresql://kb:%s@127.0.0.1:%d/kb?connect_timeout=2", pg_password, port);
+    kb_db *silent = kb_db_open(uri, KB_DB_ALLOW_OFFLINE, err, sizeof err);
+    CHECK(silent != NULL && kb_db_errcode(silent) == KB_DB_LOST);
+    if (silent) {
+        CHECK(reconnect_polled(silent, &longest, &total) == KB_DB_LOST);
+        CHECK(longest < 0.05 && total >= 1.9 && total < 5);
+        CHECK(strstr(kb_db_errmsg(silent), "timeout expired") != NULL);
+        CHECK(strstr(kb_db_errmsg(silent), pg_password) == NULL);
+        /* and again: the next attempt begins afresh */
+        CHECK(reconnect_polled(silent, &longest, &total) == KB_DB_LOST && total >= 1.9);
+        printf("  a silent server: given up after %.2f s, the longest call %.1f ms\n", total,
+               longest * 1000);
+    }
+    kb_db_close(silent);
+    close(fd);
+
+    /* To a port where nothing listens: refused at once. */
+    port = silent_port(0, &fd);
+    snprintf(uri, sizeof uri, "postgresql://kb@127.0.0.1:%d/kb", port);
+    kb_db *refused = kb_db_open(uri, KB_DB_ALLOW_OFFLINE, err, sizeof err);
+    CHECK(refused != NULL);
+    if (refused) {
+        CHECK(reconnect_polled(refused, &longest, &total) == KB_DB_LOST && total < 1);
+        CHECK(strstr(kb_db_errmsg(refused), "cannot connect") != NULL);
+    }
+    kb_db_close(refused);
+}
+
 /* ---------------------------------------------------------------- messages */
 
 /* Whether msg is free of every form of the password given. */
@@ -883,6 +973,7 @@ int main(void)
     RUN_BOTH(write_transactions_run_one_at_a_time_across_connections);
     RUN_BOTH(an_advisory_lock_is_exclusive_and_freed_when_its_holder_dies);
     RUN_BOTH(a_lost_connection_is_reported_as_such_and_reconnect_restores_the_handle);
+    RUN_BOTH(reconnecting_without_waiting_never_blocks_and_gives_up_after_the_connect_timeout);
     RUN_BOTH(messages_name_the_database_and_never_its_password);
     RUN_BOTH(sqlite_ddl_becomes_postgresql_ddl_with_the_same_behaviour);
     RUN_BOTH(json_array_elements_and_group_concat_read_alike);
