@@ -465,6 +465,37 @@ def wrong_method_is_405():
 
 # ---------------------------------------------------------------- feedback and help requests
 @test
+def head_of_a_search_answers_as_get_and_is_not_logged():
+    """HEAD /api/search answers as GET does, without the body (HTTP), so its client never sees a
+    search_id: it is no search, so it is neither logged nor counted, and an unanswerable one
+    never reaches the editors' queue. A GET after it is logged as usual."""
+    s = shared()
+    q_head, q_get = UNRELATED + "甲乙", UNRELATED + "丙丁"
+    path = "/api/search?" + urllib.parse.urlencode({"q": q_head})
+    count_before = s.request("GET", "/metrics").body.decode()
+    r = s.call("HEAD", path)
+    check_status(r, 200, "HEAD")
+    check(r.body == b"", r.body)
+    check(r.headers.get("content-type") == "application/json; charset=utf-8", r.headers)
+    check_status(s.search(q_get), 200, "GET")
+    store = os.path.join(s.data, "events.sqlite3")
+    queries = set()
+    deadline = time.time() + scaled(10)
+    while q_get not in queries and time.time() < deadline:  # the writer lingers up to 50 ms
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            queries = {row[0] for row in db.execute("SELECT query FROM searches")}
+        time.sleep(0.05)
+    check(q_get in queries, "the GET is logged")
+    check(q_head not in queries, "the HEAD is not logged")  # the queue is FIFO: it came first
+
+    def searches_counted(text):
+        return next(int(line.split()[-1]) for line in text.splitlines()
+                    if line.startswith("kb_search_duration_seconds_count"))
+    counted = searches_counted(s.request("GET", "/metrics").body.decode())
+    check(counted == searches_counted(count_before) + 1, (counted, "the GET alone"))
+
+
+@test
 def feedback_on_a_search():
     s = shared()
     sid = s.search("国际漫游").json()["search_id"]
