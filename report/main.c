@@ -211,7 +211,9 @@ static int parse(int argc, char **argv, options *o)
     if (!o->command)
         return usage_error("%s", "no command: give gaps, help-requests, health, agents, study, "
                                  "coaching or coaching-effect");
-    if (!o->data) return usage_error("%s", "--data DIR|URI is required (kb-searchd's --data)");
+    /* An empty value is no directory either (a shell variable left unset: --data "$DATA"). */
+    if (!o->data || !*o->data)
+        return usage_error("%s", "--data DIR|URI is required (kb-searchd's --data)");
     return 0;
 }
 
@@ -321,7 +323,8 @@ static int cmd_help_requests(const options *o)
 
 static int cmd_health(const options *o)
 {
-    if (!o->index) return usage_error("%s", "health needs --index DIR (kb-searchd's --index)");
+    if (!o->index || !*o->index)
+        return usage_error("%s", "health needs --index DIR (kb-searchd's --index)");
     char err[1024] = "";
     struct stat st;
     if (stat(o->index, &st) != 0 || !S_ISDIR(st.st_mode)) { /* a path error, not Xapian's */
