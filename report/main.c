@@ -217,6 +217,15 @@ static int parse(int argc, char **argv, options *o)
     return 0;
 }
 
+/* --from after --to: 2 after saying so (kb_review_window_reversed), else 0. */
+static int check_window(const options *o)
+{
+    if (!kb_review_window_reversed(o->from, o->to)) return 0;
+    char msg[96];
+    snprintf(msg, sizeof msg, "--from %.10s is after --to %.10s", o->from, o->to);
+    return usage_error("%s", msg);
+}
+
 /* Print JSON (deleting it; NULL: out of memory). 0, or 1 with why on stderr. */
 static int print_json(cJSON *json)
 {
@@ -253,6 +262,7 @@ static int cmd_gaps(const options *o)
             return usage_error("--to %s: give a date YYYY-MM-DD", o->to);
         f.to_ms = start + 86400000; /* inclusive: the whole day (DST days are 23-25 h: ±1 h) */
     }
+    if (check_window(o)) return 2;
     if (f.from_ms && !f.to_ms) f.to_ms = INT64_MAX;
     if (f.to_ms && !f.from_ms) f.from_ms = INT64_MIN + 1;
     f.category = o->category;
@@ -403,7 +413,7 @@ static int check_days(const options *o)
         return usage_error("--from %s: give a date YYYY-MM-DD", o->from);
     if (o->to && kb_review_parse_date(o->to, &ms) != 0)
         return usage_error("--to %s: give a date YYYY-MM-DD", o->to);
-    return 0;
+    return check_window(o);
 }
 
 static int cmd_study(const options *o)
