@@ -847,6 +847,39 @@ def sighup_reloads_tokens():
 
 
 @test
+def a_tokens_name_that_looks_like_a_customer_number_is_refused():
+    """A NAME is stored with every search, help request and review of its user, redacted: one
+    shaped like a phone number (in any spelling the redaction takes), an ID-card or bank-card
+    number or an e-mail address would be stored as [手机号] etc., and no report could tell that
+    user from another. kb-searchd refuses such a tokens file at start, naming the file and line
+    (not the name, which may be a customer's); a reload keeps the tokens in force and says the
+    same."""
+    names = ["13800138000", "138/0013/8000", "agent_" + id_card_number("11010519491231002"),
+             "zhang@example.com"]
+    with Service(KB_FILES, start=False) as s:
+        s.run_indexer()
+        for name in names:
+            s.write_tokens([f"{new_token()} agent {name}"])
+            r = subprocess.run([SEARCHD, "--index", s.index_dir, "--data", s.data, "--listen",
+                                f"127.0.0.1:{free_port()}", "--tokens", s.tokens_path],
+                               capture_output=True, text=True, timeout=scaled(30))
+            where = f"{os.path.basename(s.tokens_path)}:5: name looks like a customer's"
+            check(r.returncode != 0 and where in r.stderr, f"{name}: exit {r.returncode}: {r.stderr}")
+            check(name not in r.stderr, f"{name} is shown: {r.stderr}")
+    with Service(KB_FILES) as s:
+        newcomer = new_token()
+        s.write_tokens([f"{newcomer} agent 138/0013/8000"])
+        s.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        check_status(s.request("GET", "/api/search?q=x", token=newcomer), 401, "not taken in")
+        check_status(s.call("GET", "/api/search?q=x"), 200, "the tokens in force stay")
+        check(f"{os.path.basename(s.tokens_path)}:5: name looks like" in s.log_text(), s.log_text()[-1500:])
+        r = s.call("POST", "/api/admin/reload", role="admin")
+        check(r.status == 500 and "name looks like" in r.json()["error"], r)
+        check(s.stop() == 0, "exit status")
+
+
+@test
 def acknowledged_help_request_survives_kill9():
     with Service(KB_FILES) as s:
         question = "国际漫游开通办理需要什么条件"
