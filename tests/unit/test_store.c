@@ -1171,20 +1171,24 @@ static const char *q_rows(const char *data, const char *sql)
     return rows_buf;
 }
 
+/* Open (and so migrate) the store of data and close it; 1 when that worked. */
+static int open_and_close(const char *data)
+{
+    char err[512] = "";
+    kb_store *st = kb_store_open(data, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) printf("  %s\n", err);
+    kb_store_close(st);
+    return st != NULL;
+}
+
 /* A store at the current schema in `data` (its file's path or URI into `where`), with the rows of
  * the fixture written as a build before schema 11 wrote them, taken back to schema 10. 1 on
  * success. */
 static int reredact_store_at_v10(const char *data, char *where, size_t where_len)
 {
-    char err[512] = "";
     snprintf(where, where_len, is_postgresql_run() ? "%s" : "%s/events.sqlite3", data);
-    kb_store *st = kb_store_open(data, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) {
-        printf("  %s\n", err);
-        return 0;
-    }
-    kb_store_close(st);
+    if (!open_and_close(data)) return 0;
     kb_db *db = raw_open(data);
     CHECK(db != NULL);
     if (!db) return 0;
@@ -1195,17 +1199,6 @@ static int reredact_store_at_v10(const char *data, char *where, size_t where_len
     CHECK(ok);
     kb_db_close(db);
     return ok;
-}
-
-/* Open (and so migrate) the store of data and close it; 1 when that worked. */
-static int open_and_close(const char *data)
-{
-    char err[512] = "";
-    kb_store *st = kb_store_open(data, err, sizeof err);
-    CHECK(st != NULL);
-    if (!st) printf("  %s\n", err);
-    kb_store_close(st);
-    return st != NULL;
 }
 
 /* A store an earlier build wrote (schema 10) holds a phone number in the spellings redaction
@@ -1484,9 +1477,7 @@ TEST(a_node_starting_while_another_migrates_waits_for_it)
 {
     const char *data = store_data("pg-wait");
     char err[512] = "";
-    kb_store *st = kb_store_open(data, err, sizeof err);
-    CHECK(st != NULL);
-    kb_store_close(st);
+    if (!open_and_close(data)) return;
     kb_db *db = raw_open(data);
     CHECK(db && kb_db_set_schema_version(db, 10) == KB_DB_OK);
     kb_db_close(db);
@@ -1496,7 +1487,7 @@ TEST(a_node_starting_while_another_migrates_waits_for_it)
     while (!atomic_load(&h.holding)) usleep(1000);
     CHECK(atomic_load(&h.holding) == 1);
     double t0 = now_s();
-    st = kb_store_open(data, err, sizeof err);
+    kb_store *st = kb_store_open(data, err, sizeof err);
     double waited = now_s() - t0;
     CHECK(st != NULL);
     if (!st) printf("  %s\n", err);
