@@ -139,34 +139,43 @@ static char *exact_term(const char *question)
 }
 
 /* A question's terms without the ones the redaction now takes (a number in another script's
- * digits was a term), its exact-text term made from the redacted question; when nothing is
- * left, the exact-text term, as kb/gaps gives a question with nothing informative. NULL when
- * memory ran out. */
+ * digits was a term). An exact-text term is made again from the (redacted) question, and so is
+ * one for a question left with no term, as kb/gaps gives a question with nothing informative.
+ * Terms that lose nothing come back as they were. NULL when memory ran out. */
 static char *terms_redacted(const char *terms, const char *question)
 {
     size_t n = strlen(terms);
     char *out = malloc(n + 1), *o = out;
+    int dropped = 0, exact = 0;
     if (!out) return NULL;
     for (const char *p = terms; *p;) {
         size_t len = strcspn(p, " ");
-        char *term = strndup(p, len);
         int found = 0;
-        char *r = term && term[0] != '"' ? redacted(term, &found) : NULL;
-        if (!term || (term[0] != '"' && !r)) {
+        if (*p == '"') {
+            exact = 1;
+        } else {
+            char *term = strndup(p, len), *r = term ? redacted(term, &found) : NULL;
+            int oom = !r;
             free(term);
-            free(out);
-            return NULL;
+            free(r);
+            if (oom) {
+                free(out);
+                return NULL;
+            }
+            dropped |= found != 0;
         }
-        if (term[0] != '"' && !found) { /* exact-text terms: made again below */
+        if (*p != '"' && !found) {
             if (o > out) *o++ = ' ';
             memcpy(o, p, len);
             o += len;
         }
-        free(term);
-        free(r);
         p += len + (p[len] == ' ');
     }
     *o = '\0';
+    if (!dropped && !exact) {
+        memcpy(out, terms, n + 1);
+        return out;
+    }
     if (*out) return out;
     free(out);
     return exact_term(question);
@@ -189,7 +198,7 @@ static char *centroid_redacted(const char *terms)
 {
     size_t n = 0, cap = 0, bytes = 1;
     term_line *v = NULL;
-    int oom = 0;
+    int oom = 0, changed = 0;
     for (const char *p = terms; *p && !oom;) {
         size_t len = strcspn(p, "\n");
         const char *tab = memchr(p, '\t', len);
@@ -197,6 +206,7 @@ static char *centroid_redacted(const char *terms)
         int found = 0;
         char *r = term ? redacted(term, &found) : NULL;
         if (tab && !r) oom = 1;
+        if (r && strcmp(r, term) != 0) changed = 1;
         if (r && (!found || term[0] == '"')) {
             if (n == cap) {
                 term_line *w = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *v);
@@ -214,8 +224,9 @@ static char *centroid_redacted(const char *terms)
         free(r);
         p += len + (p[len] == '\n');
     }
-    char *out = oom ? NULL : malloc(bytes), *o = out;
-    if (out) {
+    /* Nothing redacted: the centroid as it was, not written out again. */
+    char *out = oom ? NULL : changed ? malloc(bytes) : strdup(terms), *o = out;
+    if (out && changed) {
         if (n) qsort(v, n, sizeof *v, by_term);
         *o = '\0';
         for (size_t i = 0; i < n; i++) {
