@@ -650,7 +650,7 @@ static int fix_gap_items(run *r)
         " n_variants = (SELECT count(DISTINCT question) FROM gap_questions WHERE group_id = ?1),"
         " n_agents = (SELECT count(DISTINCT agent) FROM gap_questions WHERE group_id = ?1)"
         " WHERE id = ?1 AND EXISTS (SELECT 1 FROM gap_questions WHERE group_id = ?1)";
-    qsort(r->groups, r->n_groups, sizeof *r->groups, cmp_id);
+    if (r->n_groups) qsort(r->groups, r->n_groups, sizeof *r->groups, cmp_id); /* not NULL, 0 */
     kb_db_stmt *s = NULL;
     int rc = r->n_groups ? kb_db_prepare(r->db, sql, &s) : KB_DB_OK;
     for (size_t i = 0; rc == KB_DB_OK && i < r->n_groups; i++) {
