@@ -211,8 +211,19 @@ static int parse(int argc, char **argv, options *o)
     if (!o->command)
         return usage_error("%s", "no command: give gaps, help-requests, health, agents, study, "
                                  "coaching or coaching-effect");
-    if (!o->data) return usage_error("%s", "--data DIR|URI is required (kb-searchd's --data)");
+    /* An empty value is no directory either (a shell variable left unset: --data "$DATA"). */
+    if (!o->data || !*o->data)
+        return usage_error("%s", "--data DIR|URI is required (kb-searchd's --data)");
     return 0;
+}
+
+/* --from after --to: 2 after saying so (kb_review_window_reversed), else 0. */
+static int check_window(const options *o)
+{
+    if (!kb_review_window_reversed(o->from, o->to)) return 0;
+    char msg[96];
+    snprintf(msg, sizeof msg, "--from %.10s is after --to %.10s", o->from, o->to);
+    return usage_error("%s", msg);
 }
 
 /* Print JSON (deleting it; NULL: out of memory). 0, or 1 with why on stderr. */
@@ -251,6 +262,7 @@ static int cmd_gaps(const options *o)
             return usage_error("--to %s: give a date YYYY-MM-DD", o->to);
         f.to_ms = start + 86400000; /* inclusive: the whole day (DST days are 23-25 h: ±1 h) */
     }
+    if (check_window(o)) return 2;
     if (f.from_ms && !f.to_ms) f.to_ms = INT64_MAX;
     if (f.to_ms && !f.from_ms) f.from_ms = INT64_MIN + 1;
     f.category = o->category;
@@ -321,7 +333,8 @@ static int cmd_help_requests(const options *o)
 
 static int cmd_health(const options *o)
 {
-    if (!o->index) return usage_error("%s", "health needs --index DIR (kb-searchd's --index)");
+    if (!o->index || !*o->index)
+        return usage_error("%s", "health needs --index DIR (kb-searchd's --index)");
     char err[1024] = "";
     struct stat st;
     if (stat(o->index, &st) != 0 || !S_ISDIR(st.st_mode)) { /* a path error, not Xapian's */
@@ -400,7 +413,7 @@ static int check_days(const options *o)
         return usage_error("--from %s: give a date YYYY-MM-DD", o->from);
     if (o->to && kb_review_parse_date(o->to, &ms) != 0)
         return usage_error("--to %s: give a date YYYY-MM-DD", o->to);
-    return 0;
+    return check_window(o);
 }
 
 static int cmd_study(const options *o)

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kb/redact.h"
 #include "log.h"
 
 #define TOKENS_FILE_MAX_BYTES (1024 * 1024)
@@ -164,6 +165,27 @@ static int check_fields(char *const f[3], const char *path, int line_no, searchd
             snprintf(err, err_len, "%s:%d: name holds a control character", path, line_no);
             return -1;
         }
+    }
+    /* The NAME is stored with every search, help request and review of its user, and the store
+     * redacts what looks like a customer's number: a NAME such as 13800138000 would be stored
+     * as [手机号], and reports could never tell that user from another so named. Refused here,
+     * where the administrator can choose another name (the same rule as an agent id,
+     * kb_agent_id_problem); the name itself is not shown, since it may be a customer's. */
+    int found = 0;
+    char *redacted = kb_redact_global_init(err, err_len) == 0 ? kb_redact(f[2], nlen, &found) : NULL;
+    if (!redacted) {
+        snprintf(err, err_len, "%s:%d: cannot check the name: out of memory or no redaction patterns",
+                 path, line_no);
+        return -1;
+    }
+    free(redacted);
+    if (found) {
+        snprintf(err, err_len,
+                 "%s:%d: name looks like a customer's phone, ID-card or bank-card number or e-mail "
+                 "address: it would be redacted wherever it is stored, and no report could tell "
+                 "this user from another; give the user a name without one",
+                 path, line_no);
+        return -1;
     }
     if (tlen < 16)
         searchd_log_warn("%s:%d: token of %s is only %zu characters: use at least 16 random "

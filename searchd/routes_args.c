@@ -73,6 +73,14 @@ int searchd_args_date(searchd_request *req, const char *name, int end, int64_t *
     return 0;
 }
 
+int searchd_args_window(searchd_request *req)
+{
+    if (!kb_review_window_reversed(searchd_http_arg(req, "from", NULL), searchd_http_arg(req, "to", NULL)))
+        return 0;
+    searchd_http_respond_error(req, 400, "from is after to");
+    return -1;
+}
+
 int searchd_args_month(searchd_request *req, const char *name, int *year, int *month)
 {
     const char *text = searchd_http_arg(req, name, NULL);

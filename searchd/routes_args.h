@@ -21,6 +21,9 @@ int searchd_args_share(searchd_request *req, const char *name, double fallback, 
 /* "YYYY-MM-DD" as the start of that local day (Unix ms); *out = 0 when absent. With end set,
  * the start of the next day (so "to" is inclusive). */
 int searchd_args_date(searchd_request *req, const char *name, int end, int64_t *out);
+/* "from" and "to", when both are days, in order: -1 after answering 400 "from is after to" when
+ * from is the later (kb_review_window_reversed), else 0. */
+int searchd_args_window(searchd_request *req);
 /* "YYYY-MM" as year and month; 1 when absent (out untouched), 0 when read. */
 int searchd_args_month(searchd_request *req, const char *name, int *year, int *month);
 /* A positive whole number at the start of a path parameter ("42" or "42/review"); *rest gets

@@ -211,7 +211,7 @@ static void list_sessions(searchd_request *req)
 {
     kb_coaching_filter f = {0};
     long limit, offset;
-    if (day_arg(req, "from", &f.from) || day_arg(req, "to", &f.to) ||
+    if (day_arg(req, "from", &f.from) || day_arg(req, "to", &f.to) || searchd_args_window(req) ||
         searchd_args_number(req, "limit", 1, COACHING_MAX_LIMIT, 50, &limit) ||
         searchd_args_number(req, "offset", 0, 1000000, 0, &offset))
         return;
@@ -242,7 +242,7 @@ void searchd_route_coaching_report(searchd_request *req)
 {
     kb_effect_params p = {.now_ms = searchd_now_unix_ms()};
     long weeks;
-    if (day_arg(req, "from", &p.from) || day_arg(req, "to", &p.to) ||
+    if (day_arg(req, "from", &p.from) || day_arg(req, "to", &p.to) || searchd_args_window(req) ||
         searchd_args_number(req, "weeks", 1, KB_COACHING_MAX_WEEKS, 4, &weeks))
         return;
     p.weeks = (int)weeks;

@@ -82,6 +82,7 @@ void searchd_route_gaps(searchd_request *req)
     }
     long limit, offset;
     if (searchd_args_date(req, "from", 0, &f.from_ms) || searchd_args_date(req, "to", 1, &f.to_ms) ||
+        searchd_args_window(req) ||
         searchd_args_number(req, "limit", 1, GAPS_MAX_LIMIT, 50, &limit) ||
         searchd_args_number(req, "offset", 0, 1000000, 0, &offset))
         return;

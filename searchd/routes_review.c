@@ -62,7 +62,7 @@ static void list_help_requests(searchd_request *req)
     if (has_month == 0) {
         kb_review_month_bounds(year, month, &f.from_ms, &f.to_ms);
     } else if (searchd_args_date(req, "from", 0, &f.from_ms) ||
-               searchd_args_date(req, "to", 1, &f.to_ms)) {
+               searchd_args_date(req, "to", 1, &f.to_ms) || searchd_args_window(req)) {
         return;
     }
     const char *verdict = searchd_http_arg(req, "verdict", NULL);

@@ -367,11 +367,15 @@ void searchd_route_search(searchd_request *req) {
     char search_id[33];
     searchd_routes_new_search_id(search_id);
     cJSON *root = search_json(search_id, &res, explain);
-    log_search(req, search_id, q, &res);
+    /* A HEAD answers as GET without the body (HTTP): its client never sees the search_id, so it
+     * is no search an agent made. Logged, it would count in the reports and could reach the
+     * editors' queue of unanswered questions; it is neither logged nor counted. */
+    int head = req->method == SEARCHD_METHOD_HEAD;
+    if (!head) log_search(req, search_id, q, &res);
     int unresolved = res.unresolved;
     kb_search_result_free(&res);
     searchd_http_respond_json(req, 200, root);
-    searchd_metrics_observe_search(searchd_now_mono_ms() - req->start_ms, unresolved);
+    if (!head) searchd_metrics_observe_search(searchd_now_mono_ms() - req->start_ms, unresolved);
 }
 
 /* ---------------------------------------------------------------- GET /api/suggest */

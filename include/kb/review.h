@@ -211,6 +211,10 @@ int kb_review_parse_month(const char *text, int *year, int *month);
 void kb_review_month_bounds(int year, int month, int64_t *start_ms, int64_t *end_ms);
 /* "2026-10-02" -> the start of that local day in Unix ms. 0, or -1 when malformed. */
 int kb_review_parse_date(const char *text, int64_t *start_ms);
+/* 1 when a window of days runs backwards: from and to both days (kb_review_parse_date) and from
+ * after to; else 0. Such a window selects nothing, and an empty answer would read as "nothing
+ * happened": the API answers 400 "from is after to", kb-report exits 2. */
+int kb_review_window_reversed(const char *from, const char *to);
 
 /* ---------------------------------------------------------------- agents */
 

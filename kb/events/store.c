@@ -45,6 +45,7 @@
 #include <sqlite3.h>
 
 #include "db/db.h"
+#include "events/reredact.h"
 #include "events/store_conn.h"
 #include "events/store_internal.h"
 #include <stdarg.h>
@@ -75,6 +76,8 @@ static const int SEARCH_ROWS[2] = {64, 8};
  * that begins with PG_ONLY adds what only PostgreSQL lacks: on SQLite it records the version and
  * runs nothing. */
 #define PG_ONLY "-- PostgreSQL only\n"
+/* A step that is C code rather than SQL, on both databases: kb_writer_migrate calls it. */
+#define IN_C "-- in C\n"
 static const char *const migrations[] = {
     /* 0 -> 1: the first schema. */
     "CREATE TABLE searches (\n"
@@ -352,6 +355,12 @@ static const char *const migrations[] = {
      "CREATE UNIQUE INDEX feedback_parked_once ON feedback_parked(search_id, kind, "
      "coalesce(doc_id, ''));\n"
      "CREATE INDEX feedback_parked_time ON feedback_parked(time_ms);\n"),
+    /* 10 -> 11: what earlier builds stored redacted again by the widened kb_redact() (numbers
+     * split by tabs, line breaks, other blanks, invisible characters or combining marks, written
+     * in another script's digits, or in groups split by a slash, underscore, tilde or middle
+     * dot): every redacted column of every table, and what derives from the text. C, on both
+     * databases: events/reredact.c, docs/PRIVACY.md "Stores written before a widening". */
+    IN_C,
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_BASE_STEPS 6
@@ -403,6 +412,33 @@ static void sql_redact(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, r, -1, free);
 }
 
+/* Step 10 -> 11 (IN_C): the store redacted again; says in the journal what it did, when the
+ * store held anything. The kb_db code; *n counts what was done. */
+static int reredact_step(kb_store *st, int from_version, kb_reredact_stats *n_out)
+{
+    struct timespec t0, t1;
+    kb_reredact_stats n;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = kb_reredact_store(st->db, &n);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *n_out = n;
+    if (rc == KB_DB_OK && n.rows_read)
+        kb_journal_printf(KB_PRIO_INFO,
+                          "kb_store: %s: schema %d -> %d: redacted again what earlier versions "
+                          "stored: %llu rows read, %llu changed, %llu merged into another, %llu "
+                          "gap items recomputed, in %.1f s\n",
+                          st->path, from_version, SCHEMA_VERSION,
+                          (unsigned long long)n.rows_read, (unsigned long long)n.rows_changed,
+                          (unsigned long long)n.rows_merged, (unsigned long long)n.groups_fixed,
+                          (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return rc;
+}
+
+/* How long opening a store waits for the write lock while another node migrates it (the
+ * re-redaction of a large store takes a while: docs/PRIVACY.md has the figures), rather than
+ * the busy timeout of ordinary writes. */
+#define MIGRATE_WAIT_MS (30 * 60 * 1000)
+
 /* Bring the schema to SCHEMA_VERSION, in one write transaction: on PostgreSQL under the
  * cluster's write lock, so when several nodes start at once one migrates and the others then
  * find the current version. */
@@ -412,12 +448,19 @@ int kb_writer_migrate(kb_store *st, char *err, size_t err_len)
     kb_db_dialect d = kb_db_dialect_of(db);
     int version = -1;
     /* kb_redact() in SQL is step 3 -> 4's, on SQLite only (a PostgreSQL store never held
-     * unredacted rows). */
+     * unredacted rows then). */
     if (!st->pg && sqlite3_create_function(kb_db_sqlite_handle(db), "kb_redact", 1,
                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_redact,
                                            NULL, NULL) != SQLITE_OK)
         goto sqlite_fail;
-    if (kb_db_begin(db, KB_DB_TX_WRITE) != KB_DB_OK) goto fail;
+    /* SQLite: what a step deletes or overwrites is zeroed in the file, not left in free space
+     * (the re-redaction's old text must not stay on disk). */
+    if (!st->pg && kb_db_exec(db, "PRAGMA secure_delete = ON") != KB_DB_OK) goto fail;
+    kb_reredact_stats redone = {0};
+    kb_db_set_busy_timeout(db, MIGRATE_WAIT_MS);
+    int begun = kb_db_begin(db, KB_DB_TX_WRITE);
+    kb_db_set_busy_timeout(db, KB_DB_BUSY_TIMEOUT_MS);
+    if (begun != KB_DB_OK) goto fail;
     if (kb_db_schema_version(db, &version) != KB_DB_OK) goto fail;
     if (version > SCHEMA_VERSION) {
         kb_db_rollback(db);
@@ -428,7 +471,9 @@ int kb_writer_migrate(kb_store *st, char *err, size_t err_len)
     }
     for (int v = version; v < SCHEMA_VERSION; v++) {
         int pg_only = !strncmp(migrations[v], PG_ONLY, strlen(PG_ONLY));
-        char *sql = st->pg && v < PG_BASE_STEPS ? kb_db_ddl_only(d, migrations[v])
+        int in_c = !strcmp(migrations[v], IN_C);
+        char *sql = in_c                        ? strdup("")
+                    : st->pg && v < PG_BASE_STEPS ? kb_db_ddl_only(d, migrations[v])
                     : pg_only && !st->pg        ? strdup("")
                     : pg_only                   ? strdup(migrations[v]) /* PostgreSQL's DDL */
                                                 : kb_db_ddl(d, migrations[v]);
@@ -440,9 +485,24 @@ int kb_writer_migrate(kb_store *st, char *err, size_t err_len)
         int rc = *sql ? kb_db_exec(db, sql) : KB_DB_OK;
         free(sql);
         if (rc == KB_DB_OK && st->pg && v + 1 == PG_BASE_STEPS) rc = kb_db_exec(db, PG_EXTRAS);
+        if (rc == KB_DB_OK && in_c) rc = reredact_step(st, version, &redone);
         if (rc != KB_DB_OK || kb_db_set_schema_version(db, v + 1) != KB_DB_OK) goto fail;
     }
     if (kb_db_commit(db) != KB_DB_OK) goto fail;
+    if (!st->pg) {
+        /* Free pages written before the step may still hold text it has now redacted (rows the
+         * earlier program deleted or rewrote): VACUUM rebuilds the file from its live rows, and
+         * the WAL, which holds the pages as they were, is emptied. Without a change there is
+         * nothing newly unsafe to remove. */
+        if (redone.rows_changed + redone.rows_merged &&
+            (kb_db_exec(db, "VACUUM") != KB_DB_OK ||
+             kb_db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)") != KB_DB_OK))
+            kb_journal_printf(KB_PRIO_WARNING,
+                              "kb_store: %s: cannot compact the store after redacting it again "
+                              "(the old text may stay in its free pages until they are reused): "
+                              "%s\n", st->path, kb_store_db_message(db));
+        kb_db_exec(db, "PRAGMA secure_delete = OFF");
+    }
     return 0;
 sqlite_fail:
     snprintf(err, err_len, "cannot set up event store %s: %s", st->path,
@@ -1184,6 +1244,23 @@ static char *redacted(const char *text, int *oom)
  * refuses an agent id or a document id that holds a customer's number), but nothing shaped like
  * one may reach the store whoever the caller is. NULL becomes "". */
 static char *redacted_name(const char *text, int *oom) { return redacted(text ? text : "", oom); }
+
+int kb_writer_redact_again(event *ev)
+{
+    /* The strings kb_store_log_search, _feedback and _help_request redact, by event type (bit i:
+     * s[i]): a search's agent and query; feedback's agent and document; all of a help request's
+     * but the filer's role. */
+    static const unsigned redacted_strings[] = {[KB_EV_SEARCH] = 0x06, [KB_EV_FEEDBACK] = 0x0a,
+                                                [KB_EV_HELP] = 0x7f};
+    for (int i = 0; i < KB_EVENT_STRINGS; i++) {
+        if (!(redacted_strings[ev->type] >> i & 1) || !ev->s[i]) continue;
+        char *r = kb_redact(ev->s[i], strlen(ev->s[i]), NULL);
+        if (!r) return -1;
+        free(ev->s[i]);
+        ev->s[i] = r;
+    }
+    return 0;
+}
 
 int kb_store_log_search(kb_store *st, const kb_search_event *e)
 {

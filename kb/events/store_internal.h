@@ -91,6 +91,10 @@ void kb_writer_set_busy(kb_store *st, int busy);
 /* Bring the schema to the current version (the first connection of a store opened offline).
  * 0, or -1 with the reason in err. */
 int kb_writer_migrate(kb_store *st, char *err, size_t err_len);
+/* The strings of ev that the store redacts (kb_store_log_*: names, ids and free text) through
+ * kb_redact() again, for a spooled event an earlier build redacted. 0, or -1 when memory ran
+ * out. */
+int kb_writer_redact_again(event *ev);
 /* Mark ev failed: "cannot write WHAT to event store PATH: msg". */
 void kb_writer_fail_event(kb_store *st, event *ev, const char *msg);
 /* The last database failure's text, for events and the log. */

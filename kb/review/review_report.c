@@ -80,6 +80,14 @@ int kb_review_parse_date(const char *text, int64_t *start_ms)
     return 0;
 }
 
+int kb_review_window_reversed(const char *from, const char *to)
+{
+    int64_t a, b;
+    /* Days are YYYY-MM-DD, so their byte order is their order in time. */
+    return from && to && kb_review_parse_date(from, &a) == 0 && kb_review_parse_date(to, &b) == 0 &&
+           strcmp(from, to) > 0;
+}
+
 void kb_report_defaults(kb_report_params *p)
 {
     time_t now = time(NULL);

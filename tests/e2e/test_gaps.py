@@ -474,6 +474,33 @@ def kb_report_matches_the_http_report():
                       f"(the one kb-indexer writes)\n", f"health on a missing index: {r.stderr!r}")
 
 
+@test
+def a_reversed_window_is_an_error_not_an_empty_answer():
+    """from after to selects nothing; answered with an empty list it reads as "nothing happened".
+    The API answers 400 "from is after to" on every list with a window of days, kb-report exits 2
+    (bad usage) saying so; from equal to to is one day, and fine. An empty --data is bad usage
+    too (exit 2), as its usage text says, not an unreadable store (1)."""
+    s = shared()
+    reversed_window = "from=2026-12-31&to=2026-01-01"
+    for path, role in (("/api/gaps", "editor"), ("/api/help-requests", "lead"),
+                       ("/api/coaching", "lead"), ("/api/reports/coaching", "lead")):
+        r = s.call("GET", f"{path}?{reversed_window}", role)
+        check_status(r, 400, path)
+        check(r.json() == {"error": "from is after to"}, f"{path}: {r.body!r}")
+        check_status(s.call("GET", f"{path}?from=2026-12-31&to=2026-12-31", role), 200, f"{path}: one day")
+    for command in ("gaps", "coaching", "coaching-effect"):
+        r = s.report(command, "--from", "2026-12-31", "--to", "2026-01-01")
+        check(r.returncode == 2 and r.stdout == "", f"{command}: exit {r.returncode}")
+        check(r.stderr.startswith("kb-report: --from 2026-12-31 is after --to 2026-01-01\n"),
+              f"{command}: {r.stderr!r}")
+        r = s.report(command, "--from", "2026-12-31", "--to", "2026-12-31")
+        check(r.returncode == 0, f"{command} of one day: {r.stderr}")
+    for args in (["--data", "", "gaps"], ["--data=", "gaps"]):
+        r = subprocess.run([REPORT] + args, capture_output=True, text=True, timeout=scaled(60))
+        check(r.returncode == 2 and "--data DIR|URI is required" in r.stderr,
+              f"{args}: exit {r.returncode}: {r.stderr!r}")
+
+
 # Cells a spreadsheet would run as a formula, and cells it would not: the same list the page's
 # CSV is tested with (tests/browser/test_pages.mjs), so both follow one rule.
 FORMULAS = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",

@@ -465,6 +465,37 @@ def wrong_method_is_405():
 
 # ---------------------------------------------------------------- feedback and help requests
 @test
+def head_of_a_search_answers_as_get_and_is_not_logged():
+    """HEAD /api/search answers as GET does, without the body (HTTP), so its client never sees a
+    search_id: it is no search, so it is neither logged nor counted, and an unanswerable one
+    never reaches the editors' queue. A GET after it is logged as usual."""
+    s = shared()
+    q_head, q_get = UNRELATED + "甲乙", UNRELATED + "丙丁"
+    path = "/api/search?" + urllib.parse.urlencode({"q": q_head})
+    count_before = s.request("GET", "/metrics").body.decode()
+    r = s.call("HEAD", path)
+    check_status(r, 200, "HEAD")
+    check(r.body == b"", r.body)
+    check(r.headers.get("content-type") == "application/json; charset=utf-8", r.headers)
+    check_status(s.search(q_get), 200, "GET")
+    store = os.path.join(s.data, "events.sqlite3")
+    queries = set()
+    deadline = time.time() + scaled(10)
+    while q_get not in queries and time.time() < deadline:  # the writer lingers up to 50 ms
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            queries = {row[0] for row in db.execute("SELECT query FROM searches")}
+        time.sleep(0.05)
+    check(q_get in queries, "the GET is logged")
+    check(q_head not in queries, "the HEAD is not logged")  # the queue is FIFO: it came first
+
+    def searches_counted(text):
+        return next(int(line.split()[-1]) for line in text.splitlines()
+                    if line.startswith("kb_search_duration_seconds_count"))
+    counted = searches_counted(s.request("GET", "/metrics").body.decode())
+    check(counted == searches_counted(count_before) + 1, (counted, "the GET alone"))
+
+
+@test
 def feedback_on_a_search():
     s = shared()
     sid = s.search("国际漫游").json()["search_id"]
@@ -812,6 +843,39 @@ def sighup_reloads_tokens():
         check_status(r, 200, "admin reload")
         check(r.json()["tokens"] == 4, r)
         check_status(s.request("GET", "/api/search?q=x", token=newcomer), 401, "removed token")
+        check(s.stop() == 0, "exit status")
+
+
+@test
+def a_tokens_name_that_looks_like_a_customer_number_is_refused():
+    """A NAME is stored with every search, help request and review of its user, redacted: one
+    shaped like a phone number (in any spelling the redaction takes), an ID-card or bank-card
+    number or an e-mail address would be stored as [手机号] etc., and no report could tell that
+    user from another. kb-searchd refuses such a tokens file at start, naming the file and line
+    (not the name, which may be a customer's); a reload keeps the tokens in force and says the
+    same."""
+    names = ["13800138000", "138/0013/8000", "agent_" + id_card_number("11010519491231002"),
+             "zhang@example.com"]
+    with Service(KB_FILES, start=False) as s:
+        s.run_indexer()
+        for name in names:
+            s.write_tokens([f"{new_token()} agent {name}"])
+            r = subprocess.run([SEARCHD, "--index", s.index_dir, "--data", s.data, "--listen",
+                                f"127.0.0.1:{free_port()}", "--tokens", s.tokens_path],
+                               capture_output=True, text=True, timeout=scaled(30))
+            where = f"{os.path.basename(s.tokens_path)}:5: name looks like a customer's"
+            check(r.returncode != 0 and where in r.stderr, f"{name}: exit {r.returncode}: {r.stderr}")
+            check(name not in r.stderr, f"{name} is shown: {r.stderr}")
+    with Service(KB_FILES) as s:
+        newcomer = new_token()
+        s.write_tokens([f"{newcomer} agent 138/0013/8000"])
+        s.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        check_status(s.request("GET", "/api/search?q=x", token=newcomer), 401, "not taken in")
+        check_status(s.call("GET", "/api/search?q=x"), 200, "the tokens in force stay")
+        check(f"{os.path.basename(s.tokens_path)}:5: name looks like" in s.log_text(), s.log_text()[-1500:])
+        r = s.call("POST", "/api/admin/reload", role="admin")
+        check(r.status == 500 and "name looks like" in r.json()["error"], r)
         check(s.stop() == 0, "exit status")
 
 

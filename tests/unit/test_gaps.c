@@ -986,6 +986,75 @@ TEST(stored_questions_are_analyzed_again_under_new_rules)
     handles_close(&h);
 }
 
+/* An earlier build stored a question with a customer's number in Arabic-Indic digits, which
+ * redaction did not take then: it is in the question, its tally, and, as a term, in its grouping
+ * terms and the item's centroid. The event store's migration to schema 11 (events/reredact.c)
+ * takes it out of all four and tells the queue to analyze its questions again; the next ingest
+ * does, and leaves the terms and the centroid as the current rules give them for the redacted
+ * text, the version recorded again. */
+TEST(questions_redacted_again_by_the_store_migration_are_analyzed_again)
+{
+#define AR_PHONE "\xd9\xa1\xd9\xa3\xd9\xa8\xd9\xa0\xd9\xa0\xd9\xa1\xd9\xa3\xd9\xa8\xd9\xa0\xd9\xa0\xd9\xa0"
+    const char *dir = new_store("reredact");
+    kb_store *st = open_store(dir);
+    if (!st) return;
+    int64_t t0 = now_ms() - 60000;
+    log_search(st, "r1", "zhang", "宠物保险怎么理赔", 1, NULL, t0);
+    log_search(st, "r2", "li", "宠物保险理赔流程", 1, NULL, t0 + 1000);
+    kb_store_close(st);
+    kb_handles h;
+    kb_gaps *g = open_with_sample_kb(dir, &h);
+    if (!g) return;
+    ingest_all(g, &h);
+    int64_t item = item_of(g, "宠物保险怎么理赔");
+    CHECK(item > 0 && item_of(g, "宠物保险理赔流程") == item);
+    kb_gaps_close(g);
+    char sql[2048];
+    snprintf(sql, sizeof sql, "SELECT terms FROM gap_groups WHERE id = %lld", (long long)item);
+    char *centroid = text_in_store(dir, sql);
+    char *terms = text_in_store(dir, "SELECT terms FROM gap_questions WHERE ref = 'r1'");
+    snprintf(sql, sizeof sql,
+             "UPDATE gap_questions SET question = '宠物保险怎么理赔" AR_PHONE "', terms = terms || "
+             "' " AR_PHONE "' WHERE ref = 'r1';"
+             "UPDATE gap_variants SET question = '宠物保险怎么理赔" AR_PHONE "' WHERE question = "
+             "'宠物保险怎么理赔';"
+             "UPDATE gap_groups SET question = '宠物保险怎么理赔" AR_PHONE "', terms = terms || '"
+             AR_PHONE "\t1\n' WHERE id = %lld;",
+             (long long)item);
+    CHECK(exec_in_store(dir, sql) == KB_DB_OK);
+    kb_db *db = raw_open(dir);
+    CHECK(db && kb_db_set_schema_version(db, 10) == KB_DB_OK);
+    kb_db_close(db);
+    st = open_store(dir); /* the migration */
+    kb_store_close(st);
+    char *left = text_in_store(dir, "SELECT count(*) FROM gap_questions q, gap_groups g, gap_variants v "
+                                    "WHERE q.terms LIKE '%" AR_PHONE "%' OR g.terms LIKE '%" AR_PHONE
+                                    "%' OR g.question LIKE '%" AR_PHONE "%' OR v.question LIKE '%"
+                                    AR_PHONE "%' OR q.question LIKE '%" AR_PHONE "%'");
+    CHECK(left && !strcmp(left, "0"));
+    free(left);
+    char *version = text_in_store(dir, "SELECT count(*) FROM gap_progress WHERE source = 'terms_version'");
+    CHECK(version && !strcmp(version, "0"));
+    free(version);
+    g = open_queue(dir);
+    CHECK(g && ingest_all(g, &h) == 0);
+    version = text_in_store(dir, "SELECT last_id FROM gap_progress WHERE source = 'terms_version'");
+    CHECK(version && atoi(version) == KB_GAPS_TERMS_VERSION);
+    free(version);
+    char *q1 = text_in_store(dir, "SELECT question FROM gap_questions WHERE ref = 'r1'");
+    CHECK(q1 && !strcmp(q1, "宠物保险怎么理赔[手机号]"));
+    char *terms_now = text_in_store(dir, "SELECT terms FROM gap_questions WHERE ref = 'r1'");
+    char *expected = q1 ? kb_gaps_terms(h.analyzer, q1) : NULL;
+    CHECK(terms_now && expected && terms && !strcmp(terms_now, expected) && !strcmp(terms_now, terms));
+    snprintf(sql, sizeof sql, "SELECT terms FROM gap_groups WHERE id = %lld", (long long)item);
+    char *centroid_now = text_in_store(dir, sql);
+    CHECK(centroid_now && centroid && !strcmp(centroid_now, centroid));
+    free(centroid), free(terms), free(q1), free(terms_now), free(expected), free(centroid_now);
+    kb_gaps_close(g);
+    handles_close(&h);
+#undef AR_PHONE
+}
+
 /* ---------------------------------------------------------------- aggregates */
 
 /* Every row of sql, its columns joined with '|', appended to *out (malloc'd, grown by *cap),
@@ -1716,6 +1785,7 @@ int main(void)
     RUN_BOTH_WITH(action_on_a_merged_item_goes_to_the_item_it_joined, NULL);
     RUN_BOTH_WITH(emptied_item_follows_most_of_its_questions, NULL);
     RUN_BOTH_WITH(stored_questions_are_analyzed_again_under_new_rules, NULL);
+    RUN_BOTH_WITH(questions_redacted_again_by_the_store_migration_are_analyzed_again, NULL);
     RUN_BOTH_WITH(typing_steps_stay_out_of_the_queue, NULL);
     RUN_BOTH_WITH(a_repeated_question_is_stored_with_the_terms_of_its_text, NULL);
     RUN_BOTH_WITH(adding_questions_keeps_every_aggregate_as_a_recompute_would, NULL);

@@ -602,6 +602,22 @@ TEST(months_and_days_parse_and_bound_in_local_time)
     CHECK(kb_review_parse_date("2026-12-1", &d) == -1);
 }
 
+/* A window of days runs backwards only when both ends are days and from is the later; one end
+ * alone, or one day (from = to), is a window. Across months and years the order is the
+ * calendar's. */
+TEST(a_window_of_days_is_reversed_only_when_from_is_after_to)
+{
+    CHECK(kb_review_window_reversed("2026-12-31", "2026-01-01") == 1);
+    CHECK(kb_review_window_reversed("2027-01-01", "2026-12-31") == 1);
+    CHECK(kb_review_window_reversed("2026-03-02", "2026-03-01") == 1);
+    CHECK(kb_review_window_reversed("2026-03-01", "2026-03-01") == 0);
+    CHECK(kb_review_window_reversed("2026-02-28", "2026-03-01") == 0);
+    CHECK(kb_review_window_reversed("2026-12-31", NULL) == 0);
+    CHECK(kb_review_window_reversed(NULL, "2026-01-01") == 0);
+    CHECK(kb_review_window_reversed("2026-12-31", "") == 0);
+    CHECK(kb_review_window_reversed("2026-13-01", "2026-01-01") == 0); /* not a day: said so apart */
+}
+
 /* A day no calendar has (February 30th, April 31st) is refused, not moved to another one: a
  * coaching session filed for 2026-02-30 was stored so, and counted from March 2nd; a report from
  * 2026-02-30 quietly began on March 2nd. Signs and blanks in place of digits are refused too. */
@@ -768,6 +784,7 @@ int main(void)
     RUN_BOTH_WITH(empty_store_gives_empty_report, NULL);
     RUN(months_and_days_parse_and_bound_in_local_time);
     RUN(days_that_do_not_exist_are_refused);
+    RUN(a_window_of_days_is_reversed_only_when_from_is_after_to);
     pg_fixture_end();
     if (!getenv("KB_TEST_KEEP")) {
         char cmd[128];

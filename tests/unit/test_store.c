@@ -5,6 +5,8 @@
  * PostgreSQL store, several nodes starting at once and a lost connection on PostgreSQL. */
 #include "check.h"
 #include "db/db.h"
+#include "events/event.h"
+#include "events/spool.h"
 #include "kb/store.h"
 #include "pg_fixture.h"
 
@@ -1072,6 +1074,269 @@ TEST(migrates_v8_store_numbering_help_requests_on_postgresql_only)
     CHECK(q_int(data, "SELECT count(*) FROM feedback_parked") == 0);
 }
 
+/* One phone number in the spellings that redaction took only from schema 11 on (docs/PRIVACY.md):
+ * split by tabs, by zero-width spaces, in groups split by slashes, and in Arabic-Indic digits. */
+#define TAB_PHONE "138\t0013\t8000"
+#define ZW_PHONE "138\xe2\x80\x8b" "0013\xe2\x80\x8b" "8000"
+#define SLASH_PHONE "138/0013/8000"
+#define ARABIC_PHONE "\xd9\xa1\xd9\xa3\xd9\xa8\xd9\xa0\xd9\xa0\xd9\xa1\xd9\xa3\xd9\xa8\xd9\xa0\xd9\xa0\xd9\xa0"
+
+/* What a build before schema 11 stored: rows holding that number in every redacted column of
+ * every table, as the earlier redaction let it through, and rows that become one another's twins
+ * once it is redacted. */
+static const char reredact_fixture[] =
+    "INSERT INTO searches (search_id, time_ms, agent, query) VALUES "
+    "('s1', 1, 'w1 " TAB_PHONE "', '客户" ZW_PHONE "漫游'), ('s2', 2, 'w2', '出国漫游');"
+    /* two helpful votes on one search for documents whose ids become one */
+    "INSERT INTO feedback (search_id, agent, kind, doc_id, time_ms) VALUES "
+    "('s1', '" SLASH_PHONE "', 'helpful', 'doc-" ARABIC_PHONE "', 3),"
+    "('s1', 'w1', 'helpful', 'doc-" TAB_PHONE "', 4), ('s2', 'w2', 'click', 'roam', 5);"
+    "INSERT INTO help_requests (time_ms, agent, filed_by, question, answer, kb_answerable, doc_id, "
+    "confidence, override_answerable, override_by, override_doc_id, override_note, doc_title) "
+    "VALUES (6, 'a" SLASH_PHONE "', 'desk" TAB_PHONE "', '客户" ARABIC_PHONE "要开通', '回" ZW_PHONE
+    "', 1, 'doc-" SLASH_PHONE "', 0.9, 1, 'lead" ARABIC_PHONE "', 'doc-" ZW_PHONE "', 'note "
+    TAB_PHONE "', 'title " SLASH_PHONE "');"
+    "INSERT INTO help_request_reviews (help_request_id, time_ms, reviewer, kb_answerable, doc_id, "
+    "note) VALUES ((SELECT max(id) FROM help_requests), 7, 'lead" ARABIC_PHONE "', 1, 'doc-"
+    ZW_PHONE "', 'note " TAB_PHONE "');"
+    /* two agent ids that become one */
+    "INSERT INTO agents (agent_id, name, team) VALUES ('a" SLASH_PHONE "', '张三 " TAB_PHONE "', "
+    "'一组" ZW_PHONE "'), ('a" ARABIC_PHONE "', '李四', '二组'), ('a2', '王五', '二组');"
+    /* a gap item of four questions, three of them one phrasing once redacted; one without */
+    "INSERT INTO gap_groups (id, question, n_questions, n_agents, n_variants, first_ms, last_ms, "
+    "created_ms, note, category, category_by, status_by, answer_doc_id, terms) VALUES "
+    "(1, '客户" ARABIC_PHONE "漫游', 4, 4, 4, 1, 4, 1, 'note " ZW_PHONE "', '业务/" SLASH_PHONE
+    "', 'ed" TAB_PHONE "', 'ed" TAB_PHONE "', 'doc-" SLASH_PHONE "', '\"" SLASH_PHONE
+    "\t1\n~客\t3\n~户\t3\n~游\t3\n~漫\t3\n" ARABIC_PHONE "\t1\n漫游\t3\n'),"
+    "(2, '" SLASH_PHONE "怎么办', 0, 0, 0, 5, 5, 5, NULL, NULL, NULL, 'ed1', NULL, '');"
+    "INSERT INTO gap_questions (group_id, source, ref, time_ms, agent, question, terms) VALUES "
+    "(1, 'search', 's1', 1, 'x" ARABIC_PHONE "', '客户" ARABIC_PHONE "漫游', '~客 ~户 ~游 ~漫 "
+    ARABIC_PHONE " 漫游'),"
+    "(1, 'search', 's3', 2, 'x" ZW_PHONE "', '客户" TAB_PHONE "漫游', '~客 ~户 ~游 ~漫 漫游'),"
+    "(1, 'search', 's4', 3, 'y', '客户[手机号]漫游', '~客 ~户 ~游 ~漫 漫游'),"
+    "(1, 'help_request', '9', 4, 'z', '" SLASH_PHONE "', '\"" SLASH_PHONE "');"
+    "INSERT INTO gap_variants (group_id, question, n, last_ms) VALUES "
+    "(1, '客户" ARABIC_PHONE "漫游', 1, 1), (1, '客户" TAB_PHONE "漫游', 1, 2), "
+    "(1, '客户[手机号]漫游', 1, 3), (1, '" SLASH_PHONE "', 1, 4);"
+    "INSERT INTO gap_progress (source, last_id) VALUES ('terms_version', 2);"
+    /* a question whose number the redaction now takes (its key is computed again), one
+     * without, and one written with commas (not a separator: stored as typed, and its key too) */
+    "INSERT INTO teachings (doc_id, question, source, teacher, role, ref, time_ms, k) VALUES "
+    "('huabei', '客户" TAB_PHONE "花呗', 'helpful', 't" SLASH_PHONE "', 'agent', 's1', 1, "
+    "'客户13800138000花呗'),"
+    "('huabei', '花呗怎么关', 'click', 't2', 'agent', 's2', 2, '花呗怎么关'),"
+    "('huabei', '139,0013,9000', 'editor', 'e1', 'editor', NULL, 3, '13900139000');"
+    /* two verdicts on phrasings that become one: the later one stays */
+    "INSERT INTO learned_marks (doc_id, phrasing, state, by_name, time_ms) VALUES "
+    "('huabei', '客户13800138000花呗', 'removed', 'e" TAB_PHONE "', 5),"
+    "('huabei', '客户" ARABIC_PHONE "花呗', 'pinned', 'e2', 9),"
+    "('huabei', '13900139000', 'pinned', 'e1', 4);"
+    /* marked studied twice once the agent ids are one: the first time stays */
+    "INSERT INTO study_marks (agent, doc_id, time_ms) VALUES ('a" SLASH_PHONE "', 'roam', 20), "
+    "('a" ARABIC_PHONE "', 'roam', 10), ('a" ZW_PHONE "', 'doc-" TAB_PHONE "', 30);"
+    "INSERT INTO coaching_sessions (id, agent, lead, day, note, time_ms) VALUES "
+    "(1, 'a" SLASH_PHONE "', 'lead" TAB_PHONE "', '2026-03-02', '客户" ZW_PHONE "', 40);"
+    /* one session listing two documents whose ids become one */
+    "INSERT INTO coaching_docs (session_id, doc_id, title) VALUES (1, 'doc-" SLASH_PHONE
+    "', '标题" TAB_PHONE "'), (1, 'doc-" ARABIC_PHONE "', '标题2'), (1, 'roam', '漫游');";
+
+/* PostgreSQL's own table of the spool's feedback, with two rows that become twins. */
+static const char reredact_fixture_pg[] =
+    "INSERT INTO feedback_parked (search_id, agent, kind, doc_id, role, time_ms) VALUES "
+    "('s9', 'w" TAB_PHONE "', 'click', 'doc-" SLASH_PHONE "', 'agent', 1),"
+    "('s9', 'w', 'click', 'doc-" ZW_PHONE "', 'agent', 2);";
+
+/* The first column of every row of sql on the store of data (a directory or a URI), joined by
+ * spaces: a list checked in one comparison on either database. */
+static char rows_buf[4096];
+static const char *q_rows(const char *data, const char *sql)
+{
+    char err[512];
+    snprintf(rows_buf, sizeof rows_buf, "(error)");
+    kb_db *db = kb_db_open(data, KB_DB_READONLY, err, sizeof err);
+    kb_db_stmt *s = NULL;
+    if (db && kb_db_prepare(db, sql, &s) == KB_DB_OK) {
+        size_t o = 0;
+        int rc;
+        rows_buf[0] = '\0';
+        while ((rc = kb_db_step(s)) == KB_DB_ROW && o < sizeof rows_buf)
+            o += (size_t)snprintf(rows_buf + o, sizeof rows_buf - o, "%s%s", o ? " " : "",
+                                  kb_db_column_text(s, 0) ? kb_db_column_text(s, 0) : "NULL");
+        if (rc != KB_DB_DONE) printf("  sql error: %s: %s\n", sql, kb_db_errmsg(db));
+    } else {
+        printf("  sql error: %s: %s\n", sql, db ? kb_db_errmsg(db) : err);
+    }
+    kb_db_finalize(s);
+    kb_db_close(db);
+    return rows_buf;
+}
+
+/* Open (and so migrate) the store of data and close it; 1 when that worked. */
+static int open_and_close(const char *data)
+{
+    char err[512] = "";
+    kb_store *st = kb_store_open(data, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) printf("  %s\n", err);
+    kb_store_close(st);
+    return st != NULL;
+}
+
+/* A store at the current schema in `data` (its file's path or URI into `where`), with the rows of
+ * the fixture written as a build before schema 11 wrote them, taken back to schema 10. 1 on
+ * success. */
+static int reredact_store_at_v10(const char *data, char *where, size_t where_len)
+{
+    snprintf(where, where_len, is_postgresql_run() ? "%s" : "%s/events.sqlite3", data);
+    if (!open_and_close(data)) return 0;
+    kb_db *db = raw_open(data);
+    CHECK(db != NULL);
+    if (!db) return 0;
+    int ok = kb_db_exec(db, reredact_fixture) == KB_DB_OK &&
+             (!is_postgresql_run() || kb_db_exec(db, reredact_fixture_pg) == KB_DB_OK) &&
+             kb_db_set_schema_version(db, 10) == KB_DB_OK;
+    if (!ok) printf("  %s\n", kb_db_errmsg(db));
+    CHECK(ok);
+    kb_db_close(db);
+    return ok;
+}
+
+/* A store an earlier build wrote (schema 10) holds a phone number in the spellings redaction
+ * takes only since schema 11, in every redacted column of every table. Opened, it is redacted
+ * again: every column; rows that become twins merge by their table's rule (feedback once, a
+ * phrasing's tally added up, the later verdict on a learned phrasing, the first study mark, one
+ * agent per id, a document once per coaching session) instead of failing; what derives from a
+ * text follows it (a teaching's key computed again, the gap item's representative, counts and
+ * grouping terms, the queue told to analyze its questions again). Run again, it changes
+ * nothing. On SQLite the number is then nowhere in the files. */
+TEST(migrates_v10_store_redacting_again_what_an_earlier_build_stored)
+{
+    const char *data = store_data("v10");
+    char p[1100];
+    if (!reredact_store_at_v10(data, p, sizeof p) || !open_and_close(data)) return;
+    CHECK(q_int(p, is_postgresql_run() ? "SELECT version FROM kb_schema" : "PRAGMA user_version") ==
+          kb_store_schema_version());
+    CHECK_STR_EQ(q_text(p, "SELECT agent || '|' || query FROM searches WHERE search_id = 's1'"),
+                 "w1 [手机号]|客户[手机号]漫游");
+    CHECK_STR_EQ(q_text(p, "SELECT query FROM searches WHERE search_id = 's2'"), "出国漫游");
+    /* the second helpful vote for what is now the same document is a repeat: one stays */
+    CHECK_STR_EQ(q_text(p, "SELECT agent || '|' || doc_id || '|' || count(*) FROM feedback "
+                           "WHERE search_id = 's1' GROUP BY agent, doc_id"),
+                 "[手机号]|doc-[手机号]|1");
+    CHECK(q_int(p, "SELECT count(*) FROM feedback") == 2);
+    CHECK_STR_EQ(q_text(p, "SELECT agent || '|' || filed_by || '|' || question || '|' || answer "
+                           "|| '|' || doc_id || '|' || doc_title || '|' || override_by || '|' || "
+                           "override_doc_id || '|' || override_note FROM help_requests"),
+                 "a[手机号]|desk[手机号]|客户[手机号]要开通|回[手机号]|doc-[手机号]|title [手机号]|"
+                 "lead[手机号]|doc-[手机号]|note [手机号]");
+    CHECK_STR_EQ(q_text(p, "SELECT reviewer || '|' || doc_id || '|' || note FROM "
+                           "help_request_reviews"),
+                 "lead[手机号]|doc-[手机号]|note [手机号]");
+    /* two ids that became one: the list keeps the first, redacted */
+    CHECK(q_int(p, "SELECT count(*) FROM agents") == 2);
+    CHECK_STR_EQ(q_text(p, "SELECT name || '|' || team FROM agents WHERE agent_id = 'a[手机号]'"),
+                 "张三 [手机号]|一组[手机号]");
+    /* the gap item: its text, its representative and counts from its questions as they are now,
+     * its centroid without the term that was a number, the tallies added up */
+    CHECK_STR_EQ(q_text(p, "SELECT question || '|' || n_variants || '|' || n_agents || '|' || "
+                           "note || '|' || category || '|' || category_by || '|' || status_by || "
+                           "'|' || answer_doc_id FROM gap_groups WHERE id = 1"),
+                 "客户[手机号]漫游|2|3|note [手机号]|业务/[手机号]|ed[手机号]|ed[手机号]|"
+                 "doc-[手机号]");
+    CHECK_STR_EQ(q_text(p, "SELECT terms FROM gap_groups WHERE id = 1"),
+                 "\"[手机号]\t1\n~客\t3\n~户\t3\n~游\t3\n~漫\t3\n漫游\t3\n");
+    CHECK_STR_EQ(q_text(p, "SELECT question FROM gap_groups WHERE id = 2"), "[手机号]怎么办");
+    CHECK_STR_EQ(q_text(p, "SELECT agent || '|' || question || '|' || terms FROM gap_questions "
+                           "WHERE ref = 's1'"),
+                 "x[手机号]|客户[手机号]漫游|~客 ~户 ~游 ~漫 漫游");
+    CHECK_STR_EQ(q_text(p, "SELECT question || '|' || terms FROM gap_questions WHERE ref = '9'"),
+                 "[手机号]|\"[手机号]");
+    CHECK(q_int(p, "SELECT count(*) FROM gap_questions WHERE question = '客户[手机号]漫游'") == 3);
+    CHECK_STR_EQ(q_rows(data, "SELECT question || ':' || n || ':' || last_ms FROM gap_variants "
+                            "ORDER BY question"),
+                 "[手机号]:1:4 客户[手机号]漫游:3:3");
+    CHECK(q_int(p, "SELECT count(*) FROM gap_progress WHERE source LIKE 'terms_%'") == 0);
+    /* teachings: the changed question's key is computed again by kb/learn (NULL till then) */
+    CHECK_STR_EQ(q_text(p, "SELECT question || '|' || teacher || '|' || coalesce(k, 'NULL') FROM "
+                           "teachings WHERE ref = 's1'"),
+                 "客户[手机号]花呗|t[手机号]|NULL");
+    CHECK_STR_EQ(q_text(p, "SELECT k FROM teachings WHERE ref = 's2'"), "花呗怎么关");
+    /* learned marks: the later verdict on the one phrasing; the mark on the comma-separated
+     * number stays on the key its teaching keeps */
+    CHECK_STR_EQ(q_rows(data, "SELECT phrasing || ':' || state || ':' || by_name || ':' || time_ms "
+                            "FROM learned_marks ORDER BY phrasing"),
+                 "13900139000:pinned:e1:4 客户手机号花呗:pinned:e2:9");
+    CHECK_STR_EQ(q_rows(data, "SELECT agent || ':' || doc_id || ':' || time_ms FROM study_marks "
+                            "ORDER BY agent, doc_id"),
+                 "a[手机号]:doc-[手机号]:30 a[手机号]:roam:10");
+    CHECK_STR_EQ(q_text(p, "SELECT agent || '|' || lead || '|' || note FROM coaching_sessions"),
+                 "a[手机号]|lead[手机号]|客户[手机号]");
+    CHECK_STR_EQ(q_rows(data, "SELECT doc_id || ':' || title FROM coaching_docs ORDER BY doc_id"),
+                 "doc-[手机号]:标题[手机号] roam:漫游");
+    if (is_postgresql_run())
+        CHECK_STR_EQ(q_text(p, "SELECT agent || '|' || doc_id || '|' || count(*) FROM "
+                               "feedback_parked GROUP BY agent, doc_id"),
+                     "w[手机号]|doc-[手机号]|1");
+    /* Again: redacting redacted text changes nothing. */
+    kb_db *db = raw_open(data);
+    CHECK(db && kb_db_set_schema_version(db, 10) == KB_DB_OK);
+    kb_db_close(db);
+    if (!open_and_close(data)) return;
+    CHECK_STR_EQ(q_rows(data, "SELECT question || ':' || n FROM gap_variants ORDER BY question"),
+                 "[手机号]:1 客户[手机号]漫游:3");
+    CHECK(q_int(p, "SELECT count(*) FROM agents") == 2);
+    if (is_postgresql_run()) return;
+    static const char *const raw[] = {TAB_PHONE, ZW_PHONE, SLASH_PHONE, ARABIC_PHONE,
+                                      "13800138000"};
+    char wal[1200];
+    snprintf(wal, sizeof wal, "%s-wal", p);
+    for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
+        CHECK(file_contains(p, raw[i]) == 0);
+        CHECK(file_contains(wal, raw[i]) <= 0);
+    }
+    CHECK(file_contains(p, "客户[手机号]漫游") == 1); /* the search sees what is there */
+    CHECK_STR_EQ(q_text(p, "PRAGMA integrity_check"), "ok");
+}
+
+/* The step is one transaction: when it fails half-way (a table late in its order refuses the
+ * update), nothing it did stays and the store is still at schema 10; once the cause is gone,
+ * the next open does the whole step. */
+TEST(a_failed_re_redaction_leaves_the_store_as_it_was_and_runs_again)
+{
+    const char *data = store_data("v10-fail");
+    char p[1100], err[512] = "";
+    if (!reredact_store_at_v10(data, p, sizeof p)) return;
+    kb_db *db = raw_open(data);
+    CHECK(db != NULL);
+    if (!db) return;
+    CHECK(kb_db_exec(db, is_postgresql_run()
+                             ? "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                               "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;"
+                               "CREATE TRIGGER refuse BEFORE UPDATE ON coaching_docs FOR EACH ROW "
+                               "EXECUTE FUNCTION refuse()"
+                             : "CREATE TRIGGER refuse BEFORE UPDATE ON coaching_docs BEGIN "
+                               "SELECT RAISE(ABORT, 'refused by the test'); END") == KB_DB_OK);
+    kb_db_close(db);
+    kb_store *st = kb_store_open(data, err, sizeof err);
+    CHECK(st == NULL && strstr(err, "refused by the test") != NULL);
+    kb_store_close(st);
+    CHECK(q_int(p, is_postgresql_run() ? "SELECT version FROM kb_schema" : "PRAGMA user_version") ==
+          10);
+    CHECK_STR_EQ(q_text(p, "SELECT query FROM searches WHERE search_id = 's1'"),
+                 "客户" ZW_PHONE "漫游");
+    CHECK(q_int(p, "SELECT count(*) FROM gap_variants") == 4);
+    CHECK(q_int(p, "SELECT count(*) FROM agents") == 3);
+    db = raw_open(data);
+    CHECK(db && kb_db_exec(db, is_postgresql_run() ? "DROP TRIGGER refuse ON coaching_docs"
+                                                   : "DROP TRIGGER refuse") == KB_DB_OK);
+    kb_db_close(db);
+    if (!open_and_close(data)) return;
+    CHECK_STR_EQ(q_text(p, "SELECT query FROM searches WHERE search_id = 's1'"),
+                 "客户[手机号]漫游");
+    CHECK_STR_EQ(q_rows(data, "SELECT doc_id FROM coaching_docs ORDER BY doc_id"),
+                 "doc-[手机号] roam");
+}
+
 /* A store of schema v2 (the editors' queue as first released) is migrated on open: items and
  * questions are kept, the merge record (gap_merges) and the editor's category columns are
  * added, and the categories v2 guessed from unresolved searches' top hits are dropped, keeping
@@ -1111,6 +1376,13 @@ TEST(migrates_v2_store_dropping_guessed_categories_and_redacting_names_and_ids)
         "REFERENCES gap_groups(id), source TEXT NOT NULL, ref TEXT NOT NULL, time_ms INTEGER NOT "
         "NULL, agent TEXT NOT NULL, question TEXT NOT NULL, terms TEXT NOT NULL, top_id TEXT, "
         "category TEXT, UNIQUE (source, ref));"
+        /* empty, but later steps read every table a v2 store has */
+        "CREATE TABLE help_request_reviews (id INTEGER PRIMARY KEY, help_request_id INTEGER NOT "
+        "NULL, time_ms INTEGER NOT NULL, reviewer TEXT NOT NULL, kb_answerable INTEGER NOT NULL, "
+        "doc_id TEXT, note TEXT);"
+        "CREATE TABLE agents (agent_id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', team TEXT "
+        "NOT NULL DEFAULT '') WITHOUT ROWID;"
+        "CREATE TABLE gap_progress (source TEXT PRIMARY KEY, last_id INTEGER NOT NULL) WITHOUT ROWID;"
         "INSERT INTO gap_groups (id, question, first_ms, last_ms, created_ms, category) VALUES "
         "(1, '今天天气怎么样', 1, 1, 1, '银行业务/信用卡/年费'), "
         "(2, '宽带光猫红灯闪烁', 2, 3, 2, '银行业务/信用卡/年费');"
@@ -1174,6 +1446,56 @@ static void *open_store_thread(void *arg)
     struct opener *o = arg;
     o->st = kb_store_open(o->data, o->err, sizeof o->err);
     return NULL;
+}
+
+struct lock_holder {
+    const char *data;
+    int ms;
+    atomic_int holding;
+};
+
+/* Hold the cluster's write lock (an open write transaction) for h->ms, as a node migrating a
+ * large store does. */
+static void *hold_write_lock(void *arg)
+{
+    struct lock_holder *h = arg;
+    kb_db *db = raw_open(h->data);
+    if (db && kb_db_begin(db, KB_DB_TX_WRITE) == KB_DB_OK) {
+        atomic_store(&h->holding, 1);
+        usleep((useconds_t)h->ms * 1000);
+        kb_db_rollback(db);
+    }
+    atomic_store(&h->holding, 2);
+    kb_db_close(db);
+    return NULL;
+}
+
+/* A node that starts while another migrates the store (the re-redaction of millions of searches
+ * takes seconds: docs/PRIVACY.md) waits for the write lock longer than an ordinary write's busy
+ * timeout (5 s), then finds the schema it needs, rather than failing to start. */
+TEST(a_node_starting_while_another_migrates_waits_for_it)
+{
+    const char *data = store_data("pg-wait");
+    char err[512] = "";
+    if (!open_and_close(data)) return;
+    kb_db *db = raw_open(data);
+    CHECK(db && kb_db_set_schema_version(db, 10) == KB_DB_OK);
+    kb_db_close(db);
+    struct lock_holder h = {.data = data, .ms = 6500};
+    pthread_t t;
+    pthread_create(&t, NULL, hold_write_lock, &h);
+    while (!atomic_load(&h.holding)) usleep(1000);
+    CHECK(atomic_load(&h.holding) == 1);
+    double t0 = now_s();
+    kb_store *st = kb_store_open(data, err, sizeof err);
+    double waited = now_s() - t0;
+    CHECK(st != NULL);
+    if (!st) printf("  %s\n", err);
+    CHECK(waited > 6.0);
+    printf("  info: the node waited %.1f s for the write lock\n", waited);
+    kb_store_close(st);
+    pthread_join(t, NULL);
+    CHECK(q_int(data, "SELECT version FROM kb_schema") == kb_store_schema_version());
 }
 
 /* Several nodes starting together on a new database: one creates the schema under the write
@@ -1742,6 +2064,47 @@ TEST(spool_throughput_and_delivery_time)
     CHECK(q_int(data, "SELECT count(*) FROM help_requests") == 201);
 }
 
+/* A node upgraded while its spool held events: the earlier build redacted them by its rules (a
+ * number split by tabs went through as typed). Delivered by the new build, they reach the
+ * database redacted by today's rules, like the rows the migration redacted again. */
+TEST(a_spool_written_by_an_earlier_build_is_delivered_redacted_by_todays_rules)
+{
+    const char *data = store_data("pg-old-spool");
+    char spool[300], err[512] = "";
+    snprintf(spool, sizeof spool, "%s", new_dir("spool-old-build"));
+    /* What the earlier build left in its spool: a search and a help request. */
+    kb_spool *sp = kb_spool_open(spool, 0, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp) {
+        printf("  %s\n", err);
+        return;
+    }
+    kb_event ev = {.type = KB_EV_SEARCH, .time_ms = 1};
+    ev.s[0] = "old-1", ev.s[1] = "w1", ev.s[2] = "客户" TAB_PHONE "停机", ev.s[3] = "[]";
+    kb_event help = {.type = KB_EV_HELP, .time_ms = 2, .id = 0};
+    help.s[0] = "a" SLASH_PHONE, help.s[1] = "desk", help.s[2] = "补卡 " ZW_PHONE;
+    unsigned char *rec;
+    size_t len;
+    CHECK(kb_event_encode(&ev, &rec, &len) == 0 && kb_spool_append(sp, rec, len) == 0);
+    free(rec);
+    CHECK(kb_event_encode(&help, &rec, &len) == 0 && kb_spool_append(sp, rec, len) == 0);
+    free(rec);
+    CHECK(kb_spool_sync(sp) == 0);
+    kb_spool_close(sp);
+    kb_store *st = kb_store_open_spooled(data, spool, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) {
+        printf("  %s\n", err);
+        return;
+    }
+    CHECK(wait_drained(st, 30));
+    kb_store_close(st);
+    CHECK_STR_EQ(q_text(data, "SELECT query FROM searches WHERE search_id = 'old-1'"),
+                 "客户[手机号]停机");
+    CHECK_STR_EQ(q_text(data, "SELECT agent || '|' || question FROM help_requests"),
+                 "a[手机号]|补卡 [手机号]");
+}
+
 /* The support desk's answer with a document teaches the question, in the request's own
  * transaction (both databases). */
 TEST(a_help_request_answered_with_a_document_teaches_its_question)
@@ -1803,6 +2166,8 @@ int main(void)
     RUN(migrates_v5_store_keeping_help_requests_and_adding_coaching_tables);
     RUN(migrates_v7_store_tallying_the_queued_questions);
     RUN_BOTH_WITH(migrates_v8_store_numbering_help_requests_on_postgresql_only, NULL);
+    RUN_BOTH_WITH(migrates_v10_store_redacting_again_what_an_earlier_build_stored, NULL);
+    RUN_BOTH_WITH(a_failed_re_redaction_leaves_the_store_as_it_was_and_runs_again, NULL);
     RUN_BOTH_WITH(help_request_keeps_must_know_and_redacted_title_of_its_document, NULL);
     RUN(unwritable_data_dir_gives_clear_error);
     RUN(write_errors_are_reported_and_recovered);
@@ -1813,6 +2178,8 @@ int main(void)
     if (pg_uri[0]) {
         backend = "postgresql";
         RUN(nodes_starting_together_create_the_schema_once);
+        RUN(a_node_starting_while_another_migrates_waits_for_it);
+        RUN(a_spool_written_by_an_earlier_build_is_delivered_redacted_by_todays_rules);
         RUN(a_lost_database_fails_writes_clearly_until_it_is_back);
         RUN(a_lost_database_spools_events_and_delivers_them_in_order_once_it_is_back);
         RUN(a_crash_between_commit_and_the_delivered_position_stores_nothing_twice);
