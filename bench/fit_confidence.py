@@ -80,7 +80,7 @@ def inputs(f):
 
 
 def answerless(f):
-    """How much the top hit is an entry that is a question alone: as kb_confidence_answerless."""
+    """How much the top hit is an entry that is a question alone: as answerless_share in confidence.c."""
     g = min(1.0, max(0.0, ((1.0 - f["answer"]) - 0.5) / 0.4))
     return g * (1.0 - f.get("taught", 0.0) ** 8)
 
@@ -123,13 +123,14 @@ def run(cmd, **kw):
     return r.stdout
 
 
-def search(kb_query, index, questions):
-    """kb-query --features over [(qid, text)]: [(top id or None, confidence, features)], one per
-    question in order. By position, not by qid: kbeval's intents tasks give every question of an
-    intent the same qid, and keyed by it each would have been scored as the intent's last one."""
+def search(kb_query, index, questions, learned=None):
+    """kb-query --features over [(qid, text)] (with the learned phrasings of the file learned, if
+    given): [(top id or None, confidence, features)], one per question in order. By position, not
+    by qid: kbeval's intents tasks give every question of an intent the same qid, and keyed by it
+    each would have been scored as the intent's last one."""
     text = "".join(f"{n}\t{' '.join(q.split())}\n" for n, (_, q) in enumerate(questions))
-    out = subprocess.run([kb_query, "--index", index, "--features"], input=text, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run([kb_query, "--index", index, "--features"] + (["--learned", learned] if learned else []),
+                         input=text, capture_output=True, text=True, check=True).stdout
     res = [(None, 0.0, None)] * len(questions)
     for line in out.splitlines():
         p = line.split("\t")
@@ -245,13 +246,17 @@ def fit_offset(samples, free=()):
     return v
 
 
+def kind_of(name):
+    """The kind of data of a set named TASK-full or TASK-gaps."""
+    return TASKS[name.rsplit("-", 1)[0]]
+
+
 def weights_of(sets):
     """Each kind weighs the same, and within a kind each set; sums to 1000 per kind."""
     kinds = {}
     for name in sets:
-        kinds.setdefault(TASKS[name.rsplit("-", 1)[0]], []).append(name)
-    return {name: 1000.0 / len(rows) / len(kinds[TASKS[name.rsplit("-", 1)[0]]])
-            for name, rows in sets.items()}
+        kinds.setdefault(kind_of(name), []).append(name)
+    return {name: 1000.0 / len(rows) / len(kinds[kind_of(name)]) for name, rows in sets.items()}
 
 
 def fit_model(sets):
@@ -275,16 +280,9 @@ def fit_model(sets):
 
 
 def samples_of(sets):
-    """Each kind weighs the same, and within a kind each set; sums to 1000 per kind."""
-    kinds = {}
-    for name in sets:
-        kinds.setdefault(TASKS[name.rsplit("-", 1)[0]], []).append(name)
-    out = []
-    for name, rows in sets.items():
-        k = TASKS[name.rsplit("-", 1)[0]]
-        sw = 1000.0 / len(rows) / len(kinds[k])
-        out += [(inputs(f), 1.0 if ok else 0.0, sw) for f, ok, *_ in rows]
-    return out
+    """The main fit's samples [(x, y, weight)], weighed by weights_of."""
+    sw = weights_of(sets)
+    return [(inputs(f), 1.0 if ok else 0.0, sw[name]) for name, rows in sets.items() for f, ok, *_ in rows]
 
 
 # ---------------------------------------------------------------- reports
@@ -401,18 +399,8 @@ def taught_sets(kbeval, work, bindir, kb_query, seed=1, frac=0.5):
     result = {}
     for name, qs in (("taught, same phrasing", teach), ("taught, unseen phrasing", unseen),
                      ("taught, control", control)):
-        text = "".join(f"{n}\t{' '.join(q[1].split())}\n" for n, q in enumerate(qs))
-        lines = subprocess.run([kb_query, "--index", os.path.join(out, "index"), "--features",
-                                "--learned", learned], input=text, capture_output=True, text=True,
-                               check=True).stdout.splitlines()
-        rows = []
-        for line in lines:
-            p = line.split("\t")
-            ids = p[7].split(",") if p[7] else []
-            if ids:
-                feats = {k: float(v) for k, v in (kv.split("=") for kv in p[8].split())}
-                rows.append((feats, ids[0] in qs[int(p[0])][2], True, float(p[2])))
-        result[name] = rows
+        res = search(kb_query, os.path.join(out, "index"), [(q[0], q[1]) for q in qs], learned)
+        result[name] = [(f, top in q[2], True, conf) for q, (top, conf, f) in zip(qs, res) if top]
     return result
 
 
@@ -425,7 +413,7 @@ def held_out(sets):
         model = fit_model(train)
         for n, rows in sets.items():
             test = [r for i, r in enumerate(rows) if i % 2 == fold]
-            loss.setdefault(TASKS[n.rsplit("-", 1)[0]], []).append((log_loss(model, test), len(test)))
+            loss.setdefault(kind_of(n), []).append((log_loss(model, test), len(test)))
     return {k: sum(a * b for a, b in v) / sum(b for a, b in v) for k, v in loss.items()}
 
 
@@ -471,10 +459,10 @@ def main():
 
     print("\nleave one kind out (fit on the others, score the kind left out):")
     for kind in sorted(set(TASKS.values())):
-        train = {n: r for n, r in sets.items() if TASKS[n.rsplit('-', 1)[0]] != kind}
+        train = {n: r for n, r in sets.items() if kind_of(n) != kind}
         mk = fit_model(train)
         for n, r in sets.items():
-            if TASKS[n.rsplit("-", 1)[0]] == kind:
+            if kind_of(n) == kind:
                 print(f"  {n:24s} log loss {log_loss(mk, r):.3f} (fitted on all: {log_loss(model, r):.3f}) | "
                       f"{bands([(confidence(mk, f), ok) for f, ok, *_ in r])}")
 
