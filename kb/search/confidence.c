@@ -36,7 +36,7 @@
  *
  * Entries that are a question alone (a list of customers' questions without answers) get a
  * second set of weights on the same inputs, ANSWERLESS, added in proportion to
- * kb_confidence_answerless: there a lead and a full cover say little (such lists hold
+ * answerless_share: there a lead and a full cover say little (such lists hold
  * near-identical questions of other intents), unless agents taught the question (taught).
  *
  * The weights in FITTED are fitted by bench/fit_confidence.py (maximum likelihood, L2 1e-3)
@@ -260,7 +260,7 @@ static const double ANSWERLESS[N_X] = {
  * (fit_confidence.py), the question taught came back right 96% of the time, its entry's other
  * questions, whose phrasings resemble the taught ones at 0.5-0.9, 30% of the time; the power was
  * chosen there, on two splits (docs/SEARCH.md, "Entries that are a question alone"). */
-double kb_confidence_answerless(const kb_search_features *f)
+static double answerless_share(const kb_search_features *f)
 {
     double g = ((1 - f->answer) - 0.5) / 0.4;
     g = g < 0 ? 0 : g > 1 ? 1 : g;
@@ -299,7 +299,7 @@ double kb_confidence_of(const kb_search_features *f)
     if (f->top_score <= 0) return 0;
     double x[N_X], z = 0;
     inputs(f, x);
-    double answerless = kb_confidence_answerless(f);
+    double answerless = answerless_share(f);
     for (int i = 0; i < N_X; i++) z += (FITTED[i] + answerless * ANSWERLESS[i]) * x[i];
     return 1.0 / (1.0 + exp(-z));
 }

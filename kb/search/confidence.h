@@ -67,9 +67,4 @@ double kb_confidence_of(const kb_search_features *f);
  * top hit of a resolved search is a good match too (search.c). */
 int kb_confidence_hit_is_good(const kb_query *q, const kbx_hit *h, double top_score);
 
-/* How much the top hit counts as an entry that is a question alone (0..1) for the model's
- * correction of such entries: from its answer share, less what a taught phrasing says
- * (kb_search_features.taught). */
-double kb_confidence_answerless(const kb_search_features *f);
-
 #endif

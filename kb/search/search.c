@@ -374,9 +374,10 @@ static int build_page(kb_searcher *s, kbx_results *xr, const kb_learned_part *pa
     kb_confidence_features(q, xr, &res->features);
     /* A top hit that a taught phrasing ranked holds what was asked as much as that phrasing is
      * like the question. */
-    if (r[0].learned.learned > 0 && r[0].learned.sim > res->features.coverage)
-        res->features.coverage = r[0].learned.sim;
-    if (r[0].learned.learned > 0) res->features.taught = r[0].learned.sim;
+    if (r[0].learned.learned > 0) {
+        res->features.taught = r[0].learned.sim;
+        if (r[0].learned.sim > res->features.coverage) res->features.coverage = r[0].learned.sim;
+    }
     if (r[0].filled) res->top_id = strdup(r[0].hit.id);
     kb_confidence_set_passage(q, r[0].filled ? r[0].passage : -1, &res->features);
     /* What the top two hits' titles state of the question, and whether they hold an answer
