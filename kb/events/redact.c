@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/uchar.h>
+#include <unicode/utf8.h>
 
 #include "util/buf.h"
 
@@ -330,19 +331,6 @@ static const char *make_valid(const char *text, size_t len, size_t *out_len, cha
 #define FOLD_KEEP 0
 #define FOLD_DROP (-1)
 
-/* The code point of the valid UTF-8 character at s, whose length is k. */
-static UChar32 code_point(const unsigned char *s, size_t k)
-{
-    switch (k) {
-    case 2: return (UChar32)((s[0] & 0x1Fu) << 6 | (s[1] & 0x3Fu));
-    case 3: return (UChar32)((s[0] & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu));
-    case 4:
-        return (UChar32)((s[0] & 0x07u) << 18 | (s[1] & 0x3Fu) << 12 | (s[2] & 0x3Fu) << 6 |
-                         (s[3] & 0x3Fu));
-    }
-    return s[0];
-}
-
 /* What the (valid) UTF-8 character at s is when matching: FOLD_KEEP, the ASCII character it
  * stands for, or FOLD_DROP for one that a reader does not see. *k receives its length in bytes.
  *   - blanks of every kind (tab, line breaks, no-break, ideographic and typographic spaces) are
@@ -363,12 +351,11 @@ static int fold_char(const unsigned char *s, size_t n, size_t *k)
             return ' ';
         return s[0] < 0x20 || s[0] == 0x7F ? FOLD_DROP : FOLD_KEEP;
     }
-    *k = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
-    if (*k > n) {
-        *k = n;
-        return FOLD_KEEP;
-    }
-    UChar32 cp = code_point(s, *k);
+    int32_t len = 0;
+    UChar32 cp;
+    U8_NEXT(s, len, (int32_t)(n < U8_MAX_LENGTH ? n : U8_MAX_LENGTH), cp);
+    *k = (size_t)len;
+    if (cp < 0) return FOLD_KEEP;
     if (cp >= 0xFF01 && cp <= 0xFF5E) return (int)(cp - 0xFEE0);       /* full-width ASCII */
     if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212) return '-';    /* dashes, minus */
     if (cp == 0xFE58 || cp == 0xFE63) return '-'; /* small em dash, small hyphen-minus */
@@ -452,8 +439,8 @@ static int fold(const char *text, size_t len, char **folded, size_t *folded_len,
 static size_t match_end(const char *text, const size_t *map, size_t end)
 {
     size_t last = map[end - 1];
-    unsigned char c = (unsigned char)text[last];
-    return last + (c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2);
+    U8_FWD_1_UNSAFE(text, last);
+    return last;
 }
 
 /* ---------------------------------------------------------------- step 3: match and replace */
