@@ -436,13 +436,20 @@ static int reredact_step(kb_store *st, int from_version, kb_reredact_stats *n_ou
 
 /* How long opening a store waits for the write lock while another node migrates it (the
  * re-redaction of a large store takes a while: docs/PRIVACY.md has the figures), rather than
- * the busy timeout of ordinary writes. */
+ * the busy timeout of ordinary writes. A store opened offline migrates on the writer's thread
+ * at its first connection, where callers wait on it: that waits only KB_WRITER_LOCK_WAIT_MS and
+ * tries again later. */
 #define MIGRATE_WAIT_MS (30 * 60 * 1000)
+
+int kb_writer_lock_wait(const kb_store *st)
+{
+    return st->spool ? KB_WRITER_LOCK_WAIT_MS : KB_DB_BUSY_TIMEOUT_MS;
+}
 
 /* Bring the schema to SCHEMA_VERSION, in one write transaction: on PostgreSQL under the
  * cluster's write lock, so when several nodes start at once one migrates and the others then
  * find the current version. */
-int kb_writer_migrate(kb_store *st, char *err, size_t err_len)
+int kb_writer_migrate(kb_store *st, int wait_ms, char *err, size_t err_len)
 {
     kb_db *db = st->db;
     kb_db_dialect d = kb_db_dialect_of(db);
@@ -457,9 +464,9 @@ int kb_writer_migrate(kb_store *st, char *err, size_t err_len)
      * (the re-redaction's old text must not stay on disk). */
     if (!st->pg && kb_db_exec(db, "PRAGMA secure_delete = ON") != KB_DB_OK) goto fail;
     kb_reredact_stats redone = {0};
-    kb_db_set_busy_timeout(db, MIGRATE_WAIT_MS);
+    kb_db_set_busy_timeout(db, wait_ms);
     int begun = kb_db_begin(db, KB_DB_TX_WRITE);
-    kb_db_set_busy_timeout(db, KB_DB_BUSY_TIMEOUT_MS);
+    kb_db_set_busy_timeout(db, kb_writer_lock_wait(st));
     if (begun != KB_DB_OK) goto fail;
     if (kb_db_schema_version(db, &version) != KB_DB_OK) goto fail;
     if (version > SCHEMA_VERSION) {
@@ -689,13 +696,13 @@ kb_store *kb_store_open_spooled(const char *data, const char *spool_dir, char *e
         st->need_migrate = 1;
         st->spooling = 1;
         kb_writer_set_unreachable(st, 1);
-    } else if (kb_writer_migrate(st, err, err_len) != 0) {
+    } else if (kb_writer_migrate(st, MIGRATE_WAIT_MS, err, err_len) != 0) {
         goto fail;
     }
     if (prepare_inserts(st, err, err_len) != 0) goto fail;
-    /* After the migration, which may wait its turn behind other nodes' for the full timeout;
-     * offline, the setting is applied when the session is. */
-    if (st->spool) kb_db_set_busy_timeout(st->db, KB_WRITER_LOCK_WAIT_MS);
+    /* Offline, the migration waits for the first connection: the setting is applied when the
+     * session is. */
+    if (st->need_migrate) kb_db_set_busy_timeout(st->db, kb_writer_lock_wait(st));
     if (st->spool && !st->unreachable) kb_writer_after_commit(st); /* the first reserved ids */
     publish_state(st); /* what /healthz says before the first batch */
     int rc = pthread_create(&st->writer, NULL, writer_main, st);
@@ -952,6 +959,11 @@ void kb_writer_set_unreachable(kb_store *st, int lost)
                           st->spool ? " until it is back)" : "");
         st->lost_since_ms = kb_writer_now_ms();
         st->next_try_ms = st->lost_since_ms + 1000;
+        /* From the first lost connection, however it was noticed (a batch, the parked-feedback
+         * round, reserving ids), events go to the spool until it is delivered: a batch never
+         * reconnects in write_batch then, which would wait out the connect timeout on a handle
+         * kb_writer_idle may be resetting. */
+        if (st->spool) st->spooling = 1;
     } else if (!lost && st->unreachable) {
         kb_journal_printf(KB_PRIO_INFO, "kb_store: %s: the database is reachable again\n", st->path);
         /* The batch that failed failed for the lost connection alone: the store works again
@@ -961,6 +973,7 @@ void kb_writer_set_unreachable(kb_store *st, int lost)
         st->next_try_ms = 0;
     }
     st->unreachable = lost;
+    if (!lost) st->connecting = 0; /* whichever path reconnected */
     if (lost) snprintf(st->fail_msg, sizeof st->fail_msg, "%s", kb_store_db_message(st->db));
 }
 

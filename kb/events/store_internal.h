@@ -88,9 +88,13 @@ void kb_writer_set_unreachable(kb_store *st, int lost);
 /* The write lock was not granted in time (busy = 1), or was again (busy = 0); logs the change
  * once. */
 void kb_writer_set_busy(kb_store *st, int busy);
-/* Bring the schema to the current version (the first connection of a store opened offline).
- * 0, or -1 with the reason in err. */
-int kb_writer_migrate(kb_store *st, char *err, size_t err_len);
+/* Bring the schema to the current version, waiting up to wait_ms for the write lock (another
+ * node may be migrating it); afterwards writes wait kb_writer_lock_wait(st) again. 0, or -1 with
+ * the reason in err. */
+int kb_writer_migrate(kb_store *st, int wait_ms, char *err, size_t err_len);
+/* How long the writer's writes wait for the write lock: KB_WRITER_LOCK_WAIT_MS with a spool
+ * (the batch waits there instead), KB_DB_BUSY_TIMEOUT_MS without. */
+int kb_writer_lock_wait(const kb_store *st);
 /* The strings of ev that the store redacts (kb_store_log_*: names, ids and free text) through
  * kb_redact() again, for a spooled event an earlier build redacted. 0, or -1 when memory ran
  * out. */

@@ -352,7 +352,7 @@ static void connected(kb_store *st)
     kb_writer_set_unreachable(st, 0);
     if (st->need_migrate) {
         char err[512];
-        if (kb_writer_migrate(st, err, sizeof err) != 0) {
+        if (kb_writer_migrate(st, KB_WRITER_LOCK_WAIT_MS, err, sizeof err) != 0) {
             if (kb_db_errcode(st->db) == KB_DB_LOST) {
                 kb_writer_set_unreachable(st, 1);
                 return;
@@ -412,8 +412,11 @@ void kb_writer_idle(kb_store *st)
      * floor's steady load no writer is ever idle for a second. The query also tells an idle
      * writer that its connection is lost. */
     if (now - st->parked_ms < CHECK_MS) return;
+    /* The write lock held elsewhere: writing parked feedback would wait for it each second. */
+    if (st->busy && now < st->next_try_ms) return;
     st->parked_ms = now;
     int rc = parked_round(st);
     if (rc == KB_DB_LOST || kb_db_errcode(st->db) == KB_DB_LOST) kb_writer_set_unreachable(st, 1);
+    else if (rc == KB_DB_BUSY) kb_writer_set_busy(st, 1);
     if (!st->unreachable) kb_writer_after_commit(st);
 }
