@@ -30,6 +30,11 @@ int kb_redact_global_init(char *err, size_t err_len);
  * If found is not NULL, it receives the number of replacements. */
 char *kb_redact(const char *text, size_t len, int *found);
 
+/* Whether text[0..len) holds anything kb_redact() would replace: 1 or 0, or -1 when memory ran
+ * out. For names and ids that must hold none (a token's NAME, an agent id): stored redacted,
+ * they could no longer be told apart. */
+int kb_redact_finds(const char *text, size_t len);
+
 /* The length in bytes of the placeholder kb_redact() writes (such as "[手机号]") that starts at
  * s, or 0 when none does. For readers of redacted text that must not take a placeholder for
  * what was asked: grouping questions, telling typing from asking (kb/gaps.h). */

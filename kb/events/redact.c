@@ -464,6 +464,15 @@ static void add_masked(kb_buf *b, const char *s, size_t n)
     }
 }
 
+int kb_redact_finds(const char *text, size_t len)
+{
+    int found = 0;
+    char *redacted = kb_redact(text, len, &found);
+    if (!redacted) return -1;
+    free(redacted);
+    return found > 0;
+}
+
 char *kb_redact(const char *text, size_t len, int *found)
 {
     if (found) *found = 0;
