@@ -63,26 +63,22 @@ static const char *const RELATED[][6] = {
 };
 
 /* The term that stands for a word when grouping: its RELATED row's first member, else its
- * synonym group's (analysis/synonyms.h) first member in byte order, stable whichever was typed. */
-static const char *canonical(const char *term)
+ * synonym group's (analysis/synonyms.h) first member in byte order, stable whichever was typed.
+ * *service is set to 1 when the term belongs to a RELATED row or a synonym group (丢了, 掉了:
+ * kept although 了 is a stop word), else 0. */
+static const char *canonical(const char *term, int *service)
 {
+    *service = 1;
     for (size_t r = 0; r < sizeof RELATED / sizeof RELATED[0]; r++)
         for (size_t m = 0; RELATED[r][m]; m++)
             if (same_word(RELATED[r][m], term)) return RELATED[r][0];
     const char *others[KB_SYNONYMS_MAX];
     size_t n = kb_synonyms_of(term, others);
+    *service = n > 0;
     const char *best = term;
     for (size_t i = 0; i < n; i++)
         if (strcmp(others[i], best) < 0) best = others[i];
     return best;
-}
-
-/* 1 when the term belongs to a synonym group or a RELATED row (丢了, 掉了: kept although 了
- * is a stop word). */
-static int is_service_word(const char *term)
-{
-    const char *others[KB_SYNONYMS_MAX];
-    return kb_synonyms_of(term, others) > 0 || canonical(term) != term;
 }
 
 /* 1 when a bigram holds a character that is a stop word or filler on its own (了要, 卡吗):
@@ -192,9 +188,9 @@ char *kb_gaps_terms(kb_analyzer *a, const char *question)
         if (kb_query_is_stopword(t->text) || is_filler(t->text)) continue;
         if ((t->kind == KB_TERM_NUMBER || t->kind == KB_TERM_CODE) && digits_only(t->text))
             continue;
-        if (t->kind == KB_TERM_BIGRAM && has_stop_char(t->text) && !is_service_word(t->text))
-            continue;
-        const char *text = t->kind == KB_TERM_UNIGRAM ? t->text : canonical(t->text);
+        int service = 0;
+        const char *text = t->kind == KB_TERM_UNIGRAM ? t->text : canonical(t->text, &service);
+        if (t->kind == KB_TERM_BIGRAM && has_stop_char(t->text) && !service) continue;
         char mark = t->kind == KB_TERM_UNIGRAM                                   ? '~'
                     : is_generic(text)                                           ? '='
                     : t->kind == KB_TERM_BIGRAM && inside_longer_word(&terms, t) ? '^'
