@@ -218,9 +218,10 @@ static int64_t connect_timeout_ms(PGconn *pg)
 {
     int64_t ms = 3000; /* kb_db_pg_open's default, should libpq not say */
     PQconninfoOption *opts = PQconninfo(pg);
-    for (PQconninfoOption *o = opts; o && o->keyword; o++)
-        if (!strcmp(o->keyword, "connect_timeout") && o->val && atoi(o->val) > 0)
-            ms = (int64_t)(atoi(o->val) < 2 ? 2 : atoi(o->val)) * 1000; /* libpq's minimum */
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        int s = o->val && !strcmp(o->keyword, "connect_timeout") ? atoi(o->val) : 0;
+        if (s > 0) ms = (int64_t)(s < 2 ? 2 : s) * 1000; /* libpq's minimum */
+    }
     PQconninfoFree(opts);
     return ms;
 }

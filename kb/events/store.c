@@ -416,11 +416,10 @@ static void sql_redact(sqlite3_context *ctx, int argc, sqlite3_value **argv)
  * store held anything. The kb_db code; *n counts what was done. */
 static int reredact_step(kb_store *st, int from_version, kb_reredact_stats *n_out)
 {
-    struct timespec t0, t1;
     kb_reredact_stats n;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = kb_writer_now_ms();
     int rc = kb_reredact_store(st->db, &n);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t took_ms = kb_writer_now_ms() - t0;
     *n_out = n;
     if (rc == KB_DB_OK && n.rows_read)
         kb_journal_printf(KB_PRIO_INFO,
@@ -430,7 +429,7 @@ static int reredact_step(kb_store *st, int from_version, kb_reredact_stats *n_ou
                           st->path, from_version, SCHEMA_VERSION,
                           (unsigned long long)n.rows_read, (unsigned long long)n.rows_changed,
                           (unsigned long long)n.rows_merged, (unsigned long long)n.groups_fixed,
-                          (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+                          took_ms / 1e3);
     return rc;
 }
 
